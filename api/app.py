@@ -1,0 +1,45 @@
+"""The application factory: everything is built here, nothing at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.routes import authorities, health
+from registry.settings import Settings
+from registry.storage.db import make_engine
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = """\
+Signed records of junior registered safety engineers and production-safety
+untrustworthiness listings, issued by the emergency-management authorities of the
+Yangtze River Delta. Every record is a W3C Verifiable Credential signed with
+Ed25519 (`eddsa-jcs-2022`). Errors are RFC 9457 `application/problem+json`.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API for one node: its engine, its routes and its error handling."""
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Yangtze River Delta safety-engineer registry",
+        version="0.1.0",
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(authorities.router)
+    return app

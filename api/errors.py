@@ -1,0 +1,118 @@
+"""RFC 9457 problem details: the one place that turns errors into HTTP responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from registry.errors import (
+    Conflict,
+    DatabaseNotReady,
+    InvalidInput,
+    NotFound,
+    RegistryError,
+    VerificationError,
+)
+
+__all__ = ["PROBLEM_JSON", "install_error_handlers", "problem_response"]
+
+PROBLEM_JSON = "application/problem+json"
+
+# Most specific first: the first class an error is an instance of decides.
+_STATUS: tuple[tuple[type[RegistryError], int, str, str], ...] = (
+    (InvalidInput, 422, "invalid-input", "The request is not valid"),
+    (VerificationError, 422, "verification-failed", "The document does not verify"),
+    (NotFound, 404, "not-found", "Not found"),
+    (Conflict, 409, "conflict", "Conflict"),
+    (DatabaseNotReady, 503, "not-ready", "The database is not ready"),
+)
+_FALLBACK = (500, "internal-error", "Internal error")
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A problem+json response; ``type`` is a stable URN per kind of problem."""
+    body: dict[str, Any] = {
+        "type": f"urn:yrd-registry:problem:{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, RegistryError):
+        raise TypeError("registered for RegistryError only")
+    status, slug, title = next(
+        ((s, sl, t) for cls, s, sl, t in _STATUS if isinstance(exc, cls)), _FALLBACK
+    )
+    errors = (
+        [{"field": e.field, "message": e.message} for e in exc.errors]
+        if isinstance(exc, InvalidInput)
+        else None
+    )
+    return problem_response(
+        request, status=status, slug=slug, title=title, detail=exc.message, errors=errors
+    )
+
+
+def _field_path(location: tuple[Any, ...]) -> str:
+    # ("body", "items", 3, "hours") -> "items[3].hours"; the location kind is dropped.
+    path = ""
+    for part in location[1:] if location and location[0] in ("body", "query", "path", "header") else location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or str(location[0] if location else "request")
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, RequestValidationError):
+        raise TypeError("registered for RequestValidationError only")
+    errors = [
+        {"field": _field_path(tuple(err.get("loc", ()))), "message": str(err.get("msg", ""))}
+        for err in exc.errors()
+    ]
+    fields = ", ".join(e["field"] for e in errors)
+    return problem_response(
+        request,
+        status=422,
+        slug="invalid-input",
+        title="The request is not valid",
+        detail=f"invalid fields: {fields}",
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, StarletteHTTPException):
+        raise TypeError("registered for HTTPException only")
+    return problem_response(
+        request,
+        status=exc.status_code,
+        slug="http-" + str(exc.status_code),
+        title=str(exc.detail),
+        detail=str(exc.detail),
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error through problem+json: domain errors, validation, HTTP errors."""
+    app.add_exception_handler(RegistryError, _registry_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,3 @@
+"""Route modules, one per feature."""
+
+__all__: list[str] = []

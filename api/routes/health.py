@@ -1,0 +1,50 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import engine_of
+from api.errors import problem_response
+from api.schemas import Problem, Readiness
+from registry.storage.db import schema_status
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is up")
+def healthz() -> dict[str, str]:
+    """Always 200 while the process serves requests; it does not touch the database."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="The database is reachable and migrated to head",
+    response_model=Readiness,
+    responses={503: {"model": Problem, "description": "Not ready; `detail` says why."}},
+)
+def readyz(request: Request) -> Readiness | JSONResponse:
+    """200 when the database answers and its schema is at the latest migration, else 503."""
+    engine = engine_of(request)
+    status = schema_status(engine)
+    if not status.at_head:
+        return problem_response(
+            request,
+            status=503,
+            slug="not-ready",
+            title="The database is not ready",
+            detail=(
+                f"schema at {list(status.current) or 'no revision'}, expected {list(status.head)}: "
+                "run `registry db upgrade`"
+            ),
+        )
+    return Readiness(
+        status="ready",
+        database=engine.dialect.name,
+        revision=list(status.current),
+        head=list(status.head),
+    )

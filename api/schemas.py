@@ -1,0 +1,65 @@
+"""What goes over the wire. Tables stay in ``registry.storage``; these are the API's own."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["AuthorityOut", "FieldProblem", "KeyOut", "Problem", "Readiness"]
+
+
+class FieldProblem(BaseModel):
+    """One invalid field of a rejected request."""
+
+    field: str = Field(description="Dotted path of the field, e.g. `items[3].hours`.")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error response carries them."""
+
+    type: str = Field(examples=["urn:yrd-registry:problem:not-found"])
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[FieldProblem] | None = Field(
+        default=None, description="Every invalid field, when the input was rejected."
+    )
+
+
+class KeyOut(BaseModel):
+    """A public key an authority signs with."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    verification_method: str = Field(
+        description="did:key verification-method URL that proofs name.",
+        examples=["did:key:z6Mk...#z6Mk..."],
+    )
+    purpose: str = Field(description="`issuing` (credentials) or `log` (checkpoints).")
+    public_key_multibase: str = Field(description="Ed25519 public key as a Multikey (`z6Mk...`).")
+    allowed_types: list[str] = Field(description="Credential types the key may sign.")
+    valid_from: datetime
+    valid_until: datetime | None
+    compromised_since: datetime | None
+
+
+class AuthorityOut(BaseModel):
+    """A member authority and its public keys."""
+
+    code: str = Field(description="ISO 3166-2 code.", examples=["CN-SH"])
+    gb_code: str = Field(description="GB/T 2260 code.", examples=["310000"])
+    name_zh: str = Field(examples=["上海市应急管理局"])
+    name_en: str = Field(examples=["Shanghai Municipal Emergency Management Bureau"])
+    keys: list[KeyOut]
+
+
+class Readiness(BaseModel):
+    """Whether the node can serve: the database answers and is migrated to head."""
+
+    status: str = Field(examples=["ready"])
+    database: str = Field(description="SQL dialect in use.", examples=["postgresql"])
+    revision: list[str] = Field(description="Current migration revision(s).")
+    head: list[str] = Field(description="Latest migration revision(s).")

@@ -1,0 +1,1 @@
+"""Alembic migrations of the registry's schema (shipped inside the package)."""

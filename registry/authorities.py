@@ -1,0 +1,111 @@
+"""Member authorities and the keys the node holds for them."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from registry.credentials import CREDENTIAL_TYPES
+from registry.crypto.keys import KeyStore
+from registry.errors import Conflict, InvalidInput, NotFound
+from registry.ids import province
+from registry.storage.models import Authority, SigningKey
+
+__all__ = ["ISSUING_TYPES", "create_authority", "get_authority", "keys_of", "list_authorities"]
+
+ISSUING_TYPES: tuple[str, ...] = tuple(
+    t for t in CREDENTIAL_TYPES if t not in ("VerificationReport",)
+)
+"""What an authority's issuing key may sign: every record type but node reports."""
+
+
+def _new_key(
+    session: Session,
+    key_store: KeyStore,
+    *,
+    authority: str,
+    purpose: str,
+    allowed_types: tuple[str, ...],
+    now: datetime,
+) -> SigningKey:
+    name = f"{authority}-{purpose}-{now:%Y%m%d}-{secrets.token_hex(4)}"
+    signer = key_store.create(name)
+    key = SigningKey(
+        verification_method=signer.verification_method,
+        authority_code=authority,
+        purpose=purpose,
+        public_key_multibase=signer.public_key_multibase,
+        allowed_types=list(allowed_types),
+        valid_from=now,
+        key_name=name,
+        created_at=now,
+    )
+    session.add(key)
+    return key
+
+
+def create_authority(
+    session: Session,
+    key_store: KeyStore,
+    *,
+    code: str,
+    name_zh: str,
+    name_en: str,
+    now: datetime | None = None,
+) -> Authority:
+    """Record an authority and generate its first issuing key and its log key.
+
+    ``code`` is an ISO 3166-2 province code (``CN-SH``); the GB/T 2260 code is
+    derived from it. Raises ``InvalidInput`` for a bad code or empty names and
+    ``Conflict`` if the authority exists. The caller commits.
+    """
+    now = now or datetime.now(UTC)
+    found = province(code)
+    if found.iso != code.strip().upper():
+        raise InvalidInput(f"an authority is named by its ISO 3166-2 code ({found.iso}), not {code}")
+    if not name_zh.strip() or not name_en.strip():
+        raise InvalidInput("an authority needs a Chinese and an English name")
+    if session.get(Authority, found.iso) is not None:
+        raise Conflict(f"authority {found.iso} already exists")
+    authority = Authority(
+        code=found.iso,
+        gb_code=found.gb,
+        name_zh=name_zh.strip(),
+        name_en=name_en.strip(),
+        created_at=now,
+    )
+    session.add(authority)
+    session.flush()
+    _new_key(
+        session, key_store, authority=found.iso, purpose="issuing",
+        allowed_types=ISSUING_TYPES, now=now,
+    )
+    _new_key(session, key_store, authority=found.iso, purpose="log", allowed_types=(), now=now)
+    session.flush()
+    return authority
+
+
+def list_authorities(session: Session) -> list[Authority]:
+    """Every authority, ordered by code."""
+    return list(session.scalars(select(Authority).order_by(Authority.code)))
+
+
+def get_authority(session: Session, code: str) -> Authority:
+    """The authority with that ISO 3166-2 or GB/T 2260 code; raises ``NotFound``."""
+    authority = session.get(Authority, province(code).iso)
+    if authority is None:
+        raise NotFound(f"no authority {code}")
+    return authority
+
+
+def keys_of(session: Session, code: str) -> list[SigningKey]:
+    """An authority's keys, oldest first."""
+    query = (
+        select(SigningKey)
+        .where(SigningKey.authority_code == code)
+        .order_by(SigningKey.valid_from, SigningKey.verification_method)
+    )
+    return list(session.scalars(query))

@@ -1,0 +1,133 @@
+"""The ``registry`` command line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from registry.authorities import keys_of, list_authorities
+from registry.datadir import DataDir
+from registry.demo import seed_demo
+from registry.errors import RegistryError
+from registry.settings import Settings
+from registry.storage.db import make_engine, schema_drift, schema_status, session_scope, upgrade
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Yangtze River Delta safety-engineer registry.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Migrate the database (REGISTRY_DATABASE_URL) to the latest schema."""
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine, revision)
+        status = schema_status(engine)
+    finally:
+        engine.dispose()
+    console.print(f"database at revision {', '.join(status.current)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision and the latest one; exit 1 unless at head."""
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        status = schema_status(engine)
+    finally:
+        engine.dispose()
+    console.print(f"current: {', '.join(status.current) or 'none'}  head: {', '.join(status.head)}")
+    if not status.at_head:
+        raise typer.Exit(1)
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Exit 1 if the tables in code differ from the migrated database."""
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        drift = schema_drift(engine)
+    finally:
+        engine.dispose()
+    if drift:
+        for diff in drift:
+            err_console.print(f"drift: {diff}")
+        raise typer.Exit(1)
+    console.print("no drift between the models and the migrations")
+
+
+def _print_demo(settings: Settings, host: str, port: int) -> None:
+    base = f"http://{host}:{port}"
+    table = Table(title="Demo federation", show_lines=False)
+    table.add_column("authority")
+    table.add_column("issuing key")
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            for authority in list_authorities(session):
+                issuing = [k for k in keys_of(session, authority.code) if k.purpose == "issuing"]
+                table.add_row(
+                    f"{authority.code} {authority.name_zh}",
+                    issuing[-1].public_key_multibase if issuing else "-",
+                )
+    finally:
+        engine.dispose()
+    console.print(table)
+    console.print(f"API docs:        {base}/docs")
+    console.print(f"Try:             curl {base}/v1/authorities")
+    console.print(f"Health:          curl {base}/healthz ; curl {base}/readyz")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Seed the demo federation if empty.")] = False,
+) -> None:
+    """Migrate the database, optionally seed the demo, and serve the API."""
+    import uvicorn
+
+    from api import create_app
+
+    settings = Settings()
+    data_dir = DataDir(settings)
+    data_dir.ensure()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        if demo:
+            with session_scope(engine) as session:
+                seeded = seed_demo(session, data_dir.key_store())
+            console.print("seeded the demo federation" if seeded else "demo data already present")
+    finally:
+        engine.dispose()
+    if demo:
+        _print_demo(settings, host, port)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    """Entry point: run the CLI, printing registry errors as one line and exiting 1."""
+    try:
+        app()
+    except RegistryError as exc:
+        err_console.print(f"[red]error:[/red] {exc.message}")
+        raise SystemExit(1) from exc

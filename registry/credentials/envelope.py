@@ -1,0 +1,93 @@
+"""The W3C VC 2.0 envelope shared by every record the registry signs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from registry.crypto.eddsa_jcs_2022 import format_datetime
+from registry.errors import InvalidInput
+from registry.ids import province
+
+__all__ = [
+    "CREDENTIAL_TYPES",
+    "VC_CONTEXT",
+    "authority_id",
+    "authority_of",
+    "credential_type",
+    "new_credential",
+]
+
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+
+CREDENTIAL_TYPES = (
+    "SafetyEngineerQualification",
+    "SafetyEngineerRegistration",
+    "ContinuingEducationCredit",
+    "UntrustworthinessListing",
+    "StatusChange",
+    "BitstringStatusListCredential",
+    "RecognitionAgreement",
+    "TrustList",
+    "VerificationReport",
+)
+"""Every credential type the registry signs; a key's allowed types come from here."""
+
+_AUTHORITY_PREFIX = "urn:yrd-registry:authority:"
+
+
+def authority_id(code: str) -> str:
+    """The issuer identifier of an authority (``urn:yrd-registry:authority:CN-SH``)."""
+    return _AUTHORITY_PREFIX + province(code).iso
+
+
+def authority_of(issuer: object) -> str:
+    """The authority code named by a credential's ``issuer`` (a string or ``{"id": ...}``).
+
+    Raises ``InvalidInput`` if the issuer is not a registry authority.
+    """
+    issuer_id = issuer.get("id") if isinstance(issuer, Mapping) else issuer
+    if not isinstance(issuer_id, str) or not issuer_id.startswith(_AUTHORITY_PREFIX):
+        raise InvalidInput(f"issuer {issuer_id!r} is not a registry authority")
+    return province(issuer_id[len(_AUTHORITY_PREFIX) :]).iso
+
+
+def credential_type(document: Mapping[str, Any]) -> str:
+    """The registry type of a credential: its one type besides ``VerifiableCredential``.
+
+    Raises ``InvalidInput`` for a document that is not one of the registry's types.
+    """
+    types = document.get("type")
+    if not isinstance(types, list) or "VerifiableCredential" not in types:
+        raise InvalidInput("type must be a list containing VerifiableCredential")
+    specific = [t for t in types if t != "VerifiableCredential"]
+    if len(specific) != 1 or specific[0] not in CREDENTIAL_TYPES:
+        raise InvalidInput(f"unknown credential type {specific!r}")
+    return str(specific[0])
+
+
+def new_credential(
+    *,
+    type_: str,
+    issuer_code: str,
+    subject: Mapping[str, Any],
+    valid_from: datetime,
+    valid_until: datetime | None = None,
+    credential_id: str | None = None,
+) -> dict[str, Any]:
+    """An unsigned VC 2.0 credential of a registry type, with a fresh ``urn:uuid`` id."""
+    if type_ not in CREDENTIAL_TYPES:
+        raise InvalidInput(f"unknown credential type {type_!r}")
+    document: dict[str, Any] = {
+        "@context": [VC_CONTEXT],
+        "id": credential_id or f"urn:uuid:{uuid.uuid4()}",
+        "type": ["VerifiableCredential", type_],
+        "issuer": authority_id(issuer_code),
+        "validFrom": format_datetime(valid_from),
+        "credentialSubject": dict(subject),
+    }
+    if valid_until is not None:
+        document["validUntil"] = format_datetime(valid_until)
+    return document

@@ -1,0 +1,148 @@
+"""Signing keys: the ``Signer`` interface and the encrypted file key store.
+
+Everything that signs takes a ``Signer``, never a private key, so that a hardware
+security module can stand in for the file key later. File keys are Ed25519 in
+PKCS#8, encrypted under the node's key passphrase, written with owner-only
+permissions under ``<data dir>/keys``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    PrivateFormat,
+    load_pem_private_key,
+)
+
+from registry.crypto.multikey import did_key_verification_method, encode_public_multikey
+from registry.errors import KeyStoreError
+
+__all__ = ["Ed25519Signer", "KeyStore", "Signer"]
+
+_KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@runtime_checkable
+class Signer(Protocol):
+    """Something that signs with one Ed25519 key and names it."""
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        """The public half of the signing key."""
+        ...
+
+    @property
+    def verification_method(self) -> str:
+        """The verification-method URL proofs made by this signer carry."""
+        ...
+
+    def sign(self, data: bytes) -> bytes:
+        """Return the 64-byte Ed25519 signature of ``data``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Ed25519Signer:
+    """A ``Signer`` holding its private key in memory.
+
+    ``verification_method`` defaults to the key's ``did:key`` URL.
+    """
+
+    private_key: Ed25519PrivateKey = field(repr=False)
+    public_key: Ed25519PublicKey = field(init=False, repr=False)
+    verification_method: str = ""
+
+    def __post_init__(self) -> None:
+        public = self.private_key.public_key()
+        object.__setattr__(self, "public_key", public)
+        if not self.verification_method:
+            object.__setattr__(self, "verification_method", did_key_verification_method(public))
+
+    @classmethod
+    def generate(cls) -> Ed25519Signer:
+        """A signer with a fresh random key."""
+        return cls(private_key=Ed25519PrivateKey.generate())
+
+    @property
+    def public_key_multibase(self) -> str:
+        """The public key as a Multikey string."""
+        return encode_public_multikey(self.public_key)
+
+    def sign(self, data: bytes) -> bytes:
+        """Return the Ed25519 signature of ``data``."""
+        return self.private_key.sign(data)
+
+
+class KeyStore:
+    """Encrypted PKCS#8 Ed25519 keys in one owner-only directory.
+
+    Keys are addressed by a file-safe name. ``create`` refuses to overwrite, so a
+    key, once written, is never replaced.
+    """
+
+    def __init__(self, directory: Path, *, passphrase: bytes) -> None:
+        if not passphrase:
+            raise KeyStoreError("the key passphrase is empty")
+        self._directory = directory
+        self._passphrase = passphrase
+
+    def _path(self, name: str) -> Path:
+        if not _KEY_NAME.match(name):
+            raise KeyStoreError(f"invalid key name {name!r}")
+        return self._directory / f"{name}.pem"
+
+    def create(self, name: str) -> Ed25519Signer:
+        """Generate a key, write it encrypted under ``name``, and return its signer.
+
+        Raises ``KeyStoreError`` if a key of that name exists or cannot be written.
+        """
+        self._directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self._path(name)
+        private_key = Ed25519PrivateKey.generate()
+        pem = private_key.private_bytes(
+            Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(self._passphrase)
+        )
+        try:
+            # O_EXCL: two processes seeding at once never overwrite each other's key.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError as exc:
+            raise KeyStoreError(f"a key named {name!r} already exists") from exc
+        except OSError as exc:
+            raise KeyStoreError(f"cannot write key {name!r}: {exc}") from exc
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pem)
+        return Ed25519Signer(private_key=private_key)
+
+    def load(self, name: str) -> Ed25519Signer:
+        """Decrypt and return the key stored under ``name``.
+
+        Raises ``KeyStoreError`` if it is missing, unreadable, not Ed25519, or the
+        passphrase is wrong.
+        """
+        path = self._path(name)
+        try:
+            pem = path.read_bytes()
+        except OSError as exc:
+            raise KeyStoreError(f"cannot read key {name!r}: {exc.strerror}") from exc
+        try:
+            key = load_pem_private_key(pem, password=self._passphrase)
+        except (ValueError, TypeError) as exc:
+            raise KeyStoreError(f"cannot decrypt key {name!r}: wrong passphrase or damaged file") from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyStoreError(f"key {name!r} is not an Ed25519 key")
+        return Ed25519Signer(private_key=key)
+
+    def exists(self, name: str) -> bool:
+        """Whether a key of that name is stored."""
+        return self._path(name).exists()

@@ -1,0 +1,166 @@
+"""The registry's one exception tree.
+
+Every error the domain raises is a ``RegistryError``. The web layer maps each
+branch to an HTTP status once (``api/errors.py``); the CLI prints the message and
+exits non-zero. Nothing outside this module defines an exception class.
+
+::
+
+    RegistryError
+    ├── InvalidInput                 bad input: nothing was written
+    │   ├── InvalidIdentifier
+    │   │   ├── InvalidResidentId
+    │   │   ├── InvalidCreditCode
+    │   │   ├── InvalidProvinceCode
+    │   │   └── InvalidCategory
+    │   └── InvalidKeyEncoding
+    ├── NotFound                     no such record
+    ├── Conflict                     the record exists, or the change clashes
+    ├── VerificationError            a signed thing does not hold; names the step
+    │   ├── ProofMissing                 step 1
+    │   ├── ProofConfigurationError      steps 2 to 5
+    │   ├── MalformedProofValue          step 6
+    │   ├── KeyResolutionError           step 7
+    │   ├── TransformationError          step 8
+    │   └── SignatureMismatch            step 9
+    ├── KeyStoreError                a private key cannot be created or loaded
+    └── DatabaseNotReady             unreachable, or not migrated to head
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = [
+    "Conflict",
+    "DatabaseNotReady",
+    "FieldError",
+    "InvalidCategory",
+    "InvalidCreditCode",
+    "InvalidIdentifier",
+    "InvalidInput",
+    "InvalidKeyEncoding",
+    "InvalidProvinceCode",
+    "InvalidResidentId",
+    "KeyResolutionError",
+    "KeyStoreError",
+    "MalformedProofValue",
+    "NotFound",
+    "ProofConfigurationError",
+    "ProofMissing",
+    "RegistryError",
+    "SignatureMismatch",
+    "TransformationError",
+    "VerificationError",
+]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid field: where it is (dotted path) and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class RegistryError(Exception):
+    """Root of every error the registry raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(RegistryError):
+    """The input is wrong; ``errors`` names every invalid field."""
+
+    def __init__(self, message: str, *, errors: tuple[FieldError, ...] = ()) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class InvalidIdentifier(InvalidInput):
+    """An identifier (ID number, credit code, region, category) does not parse."""
+
+
+class InvalidResidentId(InvalidIdentifier):
+    """A resident ID number (GB 11643) is malformed."""
+
+
+class InvalidCreditCode(InvalidIdentifier):
+    """A unified social credit code (GB 32100) is malformed beyond a check character."""
+
+
+class InvalidProvinceCode(InvalidIdentifier):
+    """Neither an ISO 3166-2 ``CN-xx`` code nor a GB/T 2260 province code."""
+
+
+class InvalidCategory(InvalidIdentifier):
+    """Not one of the seven safety-engineer categories."""
+
+
+class InvalidKeyEncoding(InvalidInput):
+    """A Multikey, did:key URL or multibase string does not decode to an Ed25519 key."""
+
+
+class NotFound(RegistryError):
+    """The requested record does not exist."""
+
+
+class Conflict(RegistryError):
+    """The record already exists, or the change clashes with what is stored."""
+
+
+class VerificationError(RegistryError):
+    """A signed document does not verify. ``step`` names the check that failed."""
+
+    step: ClassVar[str] = "verification"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{self.step}: {message}")
+        self.reason = message
+
+
+class ProofMissing(VerificationError):
+    """The document carries no proof."""
+
+    step = "step 1 (find the proof)"
+
+
+class ProofConfigurationError(VerificationError):
+    """The proof's type, cryptosuite, purpose, created time or @context is unacceptable."""
+
+    step = "steps 2-5 (check the proof configuration)"
+
+
+class MalformedProofValue(VerificationError):
+    """``proofValue`` is missing or is not a base58btc multibase Ed25519 signature."""
+
+    step = "step 6 (decode proofValue)"
+
+
+class KeyResolutionError(VerificationError):
+    """The verification method cannot be resolved to an Ed25519 public key."""
+
+    step = "step 7 (resolve the verification method)"
+
+
+class TransformationError(VerificationError):
+    """The document or proof options have no canonical JSON form, so nothing can be hashed."""
+
+    step = "step 8 (canonicalise and hash)"
+
+
+class SignatureMismatch(VerificationError):
+    """The signature does not match the document, the proof options and the key."""
+
+    step = "step 9 (check the signature)"
+
+
+class KeyStoreError(RegistryError):
+    """A private key cannot be generated, written or decrypted."""
+
+
+class DatabaseNotReady(RegistryError):
+    """The database cannot be reached or is not migrated to the latest revision."""

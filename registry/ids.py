@@ -1,0 +1,297 @@
+"""Identifiers: resident ID numbers, unified social credit codes, provinces, categories.
+
+Every parser normalises first (full-width characters to ASCII through NFKC, spaces
+removed, lower case to upper case), then validates, and raises an
+``InvalidIdentifier`` subclass whose message a clerk can act on.
+
+Personal identifiers never leave this module in clear except to their holder's own
+check: credentials carry a masked form and a salted SHA-256 digest
+(``IdentifierCommitment``); the database looks numbers up by an HMAC-SHA256 under
+the node secret (``lookup_key``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import NewType
+
+from registry.errors import (
+    InvalidCategory,
+    InvalidCreditCode,
+    InvalidProvinceCode,
+    InvalidResidentId,
+)
+
+__all__ = [
+    "PROVINCES",
+    "Category",
+    "CreditCode",
+    "IdentifierCommitment",
+    "Province",
+    "ResidentId",
+    "lookup_key",
+    "mask_resident_id",
+    "parse_category",
+    "parse_credit_code",
+    "parse_resident_id",
+    "province",
+]
+
+ResidentId = NewType("ResidentId", str)
+"""An 18-character resident ID number that passed every check."""
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_EARLIEST_BIRTH = date(1900, 1, 1)
+
+_CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_CREDIT_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+_CREDIT_BODY = re.compile(rf"^[{_CREDIT_ALPHABET}]{{2}}\d{{6}}[{_CREDIT_ALPHABET}]{{9}}$")
+
+
+def _normalise(value: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", value)).upper()
+
+
+@dataclass(frozen=True)
+class Province:
+    """A provincial-level division: ISO 3166-2 code, GB/T 2260 code and names."""
+
+    iso: str
+    gb: str
+    name_zh: str
+    name_en: str
+
+
+PROVINCES: tuple[Province, ...] = tuple(
+    Province(iso, gb, zh, en)
+    for iso, gb, zh, en in (
+        ("CN-BJ", "110000", "北京市", "Beijing"),
+        ("CN-TJ", "120000", "天津市", "Tianjin"),
+        ("CN-HE", "130000", "河北省", "Hebei"),
+        ("CN-SX", "140000", "山西省", "Shanxi"),
+        ("CN-NM", "150000", "内蒙古自治区", "Inner Mongolia"),
+        ("CN-LN", "210000", "辽宁省", "Liaoning"),
+        ("CN-JL", "220000", "吉林省", "Jilin"),
+        ("CN-HL", "230000", "黑龙江省", "Heilongjiang"),
+        ("CN-SH", "310000", "上海市", "Shanghai"),
+        ("CN-JS", "320000", "江苏省", "Jiangsu"),
+        ("CN-ZJ", "330000", "浙江省", "Zhejiang"),
+        ("CN-AH", "340000", "安徽省", "Anhui"),
+        ("CN-FJ", "350000", "福建省", "Fujian"),
+        ("CN-JX", "360000", "江西省", "Jiangxi"),
+        ("CN-SD", "370000", "山东省", "Shandong"),
+        ("CN-HA", "410000", "河南省", "Henan"),
+        ("CN-HB", "420000", "湖北省", "Hubei"),
+        ("CN-HN", "430000", "湖南省", "Hunan"),
+        ("CN-GD", "440000", "广东省", "Guangdong"),
+        ("CN-GX", "450000", "广西壮族自治区", "Guangxi"),
+        ("CN-HI", "460000", "海南省", "Hainan"),
+        ("CN-CQ", "500000", "重庆市", "Chongqing"),
+        ("CN-SC", "510000", "四川省", "Sichuan"),
+        ("CN-GZ", "520000", "贵州省", "Guizhou"),
+        ("CN-YN", "530000", "云南省", "Yunnan"),
+        ("CN-XZ", "540000", "西藏自治区", "Tibet"),
+        ("CN-SN", "610000", "陕西省", "Shaanxi"),
+        ("CN-GS", "620000", "甘肃省", "Gansu"),
+        ("CN-QH", "630000", "青海省", "Qinghai"),
+        ("CN-NX", "640000", "宁夏回族自治区", "Ningxia"),
+        ("CN-XJ", "650000", "新疆维吾尔自治区", "Xinjiang"),
+        ("CN-TW", "710000", "台湾省", "Taiwan"),
+        ("CN-HK", "810000", "香港特别行政区", "Hong Kong"),
+        ("CN-MO", "820000", "澳门特别行政区", "Macao"),
+    )
+)
+_BY_ISO = {p.iso: p for p in PROVINCES}
+_BY_GB = {p.gb: p for p in PROVINCES}
+_BY_GB_PREFIX = {p.gb[:2]: p for p in PROVINCES}
+
+
+def province(code: str) -> Province:
+    """Look a province up by ISO 3166-2 (``CN-SH``) or GB/T 2260 (``310000``) code.
+
+    Raises ``InvalidProvinceCode`` for anything else.
+    """
+    normal = _normalise(code) if isinstance(code, str) else ""
+    found = _BY_ISO.get(normal) or _BY_GB.get(normal)
+    if found is None:
+        raise InvalidProvinceCode(
+            f"{code!r} is not a province code: use ISO 3166-2 (CN-SH) or GB/T 2260 (310000)"
+        )
+    return found
+
+
+class Category(StrEnum):
+    """The seven professional categories (专业类别) of registered safety engineers."""
+
+    COAL_MINE = "coal-mine"
+    METAL_NONMETAL_MINE = "metal-nonmetal-mine"
+    CHEMICAL = "chemical"
+    METALLURGY = "metallurgy"
+    CONSTRUCTION = "construction"
+    ROAD_TRANSPORT = "road-transport"
+    OTHER = "other"
+
+    @property
+    def name_zh(self) -> str:
+        """The category's official Chinese name."""
+        return _CATEGORY_ZH[self]
+
+
+_CATEGORY_ZH = {
+    Category.COAL_MINE: "煤矿安全",
+    Category.METAL_NONMETAL_MINE: "金属非金属矿山安全",
+    Category.CHEMICAL: "化工安全",
+    Category.METALLURGY: "金属冶炼安全",
+    Category.CONSTRUCTION: "建筑施工安全",
+    Category.ROAD_TRANSPORT: "道路运输安全",
+    Category.OTHER: "其他安全（不包括消防安全）",
+}
+
+
+def parse_category(value: str) -> Category:
+    """Parse a category code or its Chinese name; raises ``InvalidCategory``."""
+    for category in Category:
+        if value in (category.value, category.name_zh):
+            return category
+    allowed = ", ".join(c.value for c in Category)
+    raise InvalidCategory(f"{value!r} is not a category; expected one of: {allowed}")
+
+
+def _id_check_character(first17: str) -> str:
+    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def _birth_date(digits: str, *, today: date) -> date:
+    try:
+        born = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError as exc:
+        raise InvalidResidentId(f"birth date {digits} is not a real date") from exc
+    if born < _EARLIEST_BIRTH or born > today:
+        raise InvalidResidentId(f"birth date {born.isoformat()} is out of range")
+    return born
+
+
+def parse_resident_id(value: str, *, today: date | None = None) -> ResidentId:
+    """Validate a resident ID number (GB 11643) and return its 18-character form.
+
+    Checks the length and characters, the province of the area code, the birth
+    date (a real date, not in the future) and the ISO 7064 MOD 11-2 check
+    character. A legacy 15-digit number is converted to 18 digits (century 19,
+    computed check character). Raises ``InvalidResidentId`` naming the problem.
+    """
+    today = today or date.today()
+    number = _normalise(value) if isinstance(value, str) else ""
+    if len(number) == 15:
+        if not number.isdigit():
+            raise InvalidResidentId("a 15-digit legacy ID number has digits only")
+        body = number[:6] + "19" + number[6:]
+        _birth_date(body[6:14], today=today)
+        number = body + _id_check_character(body)
+    elif len(number) != 18:
+        raise InvalidResidentId(
+            f"a resident ID number has 18 characters (or 15 for a legacy one), not {len(number)}"
+        )
+    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+        raise InvalidResidentId("a resident ID number is 17 digits and a digit or X")
+    if number[:2] not in _BY_GB_PREFIX:
+        raise InvalidResidentId(f"area code {number[:6]} is in no province")
+    _birth_date(number[6:14], today=today)
+    expected = _id_check_character(number[:17])
+    if number[17] != expected:
+        raise InvalidResidentId(
+            f"check character is {number[17]}, but the first 17 digits give {expected}: "
+            "the number was probably mistyped"
+        )
+    return ResidentId(number)
+
+
+def mask_resident_id(number: ResidentId) -> str:
+    """The displayable form: first four and last four characters (``3101**********123X``)."""
+    return f"{number[:4]}{'*' * 10}{number[-4:]}"
+
+
+@dataclass(frozen=True)
+class IdentifierCommitment:
+    """What a credential carries instead of an ID number.
+
+    ``digest`` is hex SHA-256(salt || UTF-8 number), ``salt`` 16 random bytes in hex,
+    so whoever already holds the number can check it, and nobody can read it off.
+    """
+
+    masked: str
+    salt: str
+    digest: str
+
+    @classmethod
+    def of(cls, number: ResidentId, *, salt: bytes | None = None) -> IdentifierCommitment:
+        """Commit to ``number`` under a fresh (or the given) salt."""
+        salt = salt if salt is not None else secrets.token_bytes(16)
+        digest = hashlib.sha256(salt + number.encode("ascii")).hexdigest()
+        return cls(masked=mask_resident_id(number), salt=salt.hex(), digest=digest)
+
+    def matches(self, number: ResidentId) -> bool:
+        """Whether ``number`` is the one committed to (constant-time comparison)."""
+        expected = hashlib.sha256(bytes.fromhex(self.salt) + number.encode("ascii")).hexdigest()
+        return hmac.compare_digest(expected, self.digest)
+
+
+def lookup_key(number: str, *, node_secret: bytes) -> str:
+    """The database's lookup key for an identifier: hex HMAC-SHA256 under the node secret."""
+    return hmac.new(node_secret, number.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class CreditCode:
+    """A unified social credit code (GB 32100).
+
+    ``check_ok`` is false for codes whose check character does not match: some
+    early pilot codes are like that, so the code is accepted and ``warning`` says so.
+    """
+
+    code: str
+    check_ok: bool
+
+    @property
+    def region(self) -> str:
+        """The six-digit administrative division code (characters 3 to 8)."""
+        return self.code[2:8]
+
+    @property
+    def warning(self) -> str | None:
+        """A sentence for the user when the check character fails, else ``None``."""
+        if self.check_ok:
+            return None
+        return (
+            f"the check character of {self.code} does not match; "
+            "accepted as an early pilot code, please confirm it with the registration authority"
+        )
+
+
+def _credit_check_character(first17: str) -> str:
+    total = sum(_CREDIT_ALPHABET.index(c) * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True))
+    return _CREDIT_ALPHABET[(31 - total % 31) % 31]
+
+
+def parse_credit_code(value: str) -> CreditCode:
+    """Validate a unified social credit code.
+
+    Length, alphabet (no I, O, S, V or Z) and the digit-only region are errors
+    (``InvalidCreditCode``); a wrong check character is only flagged.
+    """
+    code = _normalise(value) if isinstance(value, str) else ""
+    if len(code) != 18:
+        raise InvalidCreditCode(f"a unified social credit code has 18 characters, not {len(code)}")
+    if not _CREDIT_BODY.match(code[:17]) or code[17] not in _CREDIT_ALPHABET:
+        raise InvalidCreditCode(
+            f"{code} uses characters outside GB 32100 (digits and capitals except I, O, S, V, Z; "
+            "characters 3 to 8 are the region's digits)"
+        )
+    return CreditCode(code=code, check_ok=_credit_check_character(code[:17]) == code[17])

@@ -1,0 +1,50 @@
+"""Settings, read once from ``REGISTRY_*`` environment variables and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything a node is configured with.
+
+    Build it once (``Settings()`` reads the environment) in the entry point and pass
+    it to whatever needs it; no module reads the environment on its own.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", frozen=True, extra="forbid")
+
+    data_dir: Path = Field(
+        default=Path("./data"),
+        description="Where the node keeps its SQLite database, encrypted keys and secrets.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; default: an SQLite file under the data directory.",
+    )
+    key_passphrase: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Passphrase that encrypts private keys at rest. Unset: generated at first run "
+            "into <data dir>/secrets/key-passphrase (owner-only)."
+        ),
+    )
+    node_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Secret for HMAC lookup keys of personal identifiers. Unset: generated at first "
+            "run into <data dir>/secrets/node-secret (owner-only)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            path = (self.data_dir / "registry.sqlite3").resolve()
+            object.__setattr__(self, "database_url", f"sqlite:///{path}")
+        return self

@@ -1,0 +1,3 @@
+"""Persistence: tables, engines, migrations and queries."""
+
+__all__: list[str] = []

@@ -1,0 +1,115 @@
+"""Engines and migrations: the only place that knows how to reach the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from registry.errors import DatabaseNotReady
+from registry.storage import models as _models  # noqa: F401  (fills the metadata)
+from registry.storage.base import metadata
+
+__all__ = [
+    "SchemaStatus",
+    "alembic_config",
+    "make_engine",
+    "schema_drift",
+    "schema_status",
+    "session_scope",
+    "upgrade",
+]
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(database_url: str) -> Engine:
+    """Create an engine; for SQLite, make its directory, enforce foreign keys and wait on locks."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session whose work commits on success and rolls back on any exception."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def alembic_config(engine: Engine | None = None, database_url: str | None = None) -> Config:
+    """An Alembic config pointing at the packaged migrations and the given database."""
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("migrations")))
+    if engine is not None:
+        config.attributes["engine"] = engine
+    elif database_url is not None:
+        config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (default: the latest)."""
+    command.upgrade(alembic_config(engine), revision)
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """Where the database's schema stands against the migrations."""
+
+    current: tuple[str, ...]
+    head: tuple[str, ...]
+
+    @property
+    def at_head(self) -> bool:
+        """Whether the database is migrated to the latest revision."""
+        return set(self.current) == set(self.head)
+
+
+def schema_status(engine: Engine) -> SchemaStatus:
+    """Read the current revision; raises ``DatabaseNotReady`` if the database is unreachable."""
+    head = tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            current = tuple(MigrationContext.configure(connection).get_current_heads())
+    except SQLAlchemyError as exc:
+        raise DatabaseNotReady(f"database unreachable: {type(exc).__name__}") from exc
+    return SchemaStatus(current=current, head=head)
+
+
+def schema_drift(engine: Engine) -> list[Any]:
+    """Differences between the tables in code and the migrated database (empty: none)."""
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, metadata))

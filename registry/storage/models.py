@@ -1,0 +1,91 @@
+"""Tables: authorities, their keys, and stored credentials.
+
+The database is a projection of signed records: a credential row keeps the exact
+canonical (JCS) bytes that were signed and logged, with the columns needed to find
+it. Nothing here is the source of truth that the credential itself is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, Column, String, Text
+from sqlmodel import Field, SQLModel
+
+from registry.storage.base import UTCDateTime
+
+__all__ = ["KEY_PURPOSES", "Authority", "SigningKey", "StoredCredential"]
+
+KEY_PURPOSES = ("issuing", "log", "node")
+
+
+class Authority(SQLModel, table=True):
+    """A member authority, known by its ISO 3166-2 code and its GB/T 2260 code."""
+
+    __tablename__ = "authority"
+    __table_args__ = (
+        CheckConstraint("code LIKE 'CN-__'", name="code_format"),
+        CheckConstraint("length(gb_code) = 6", name="gb_code_length"),
+    )
+
+    code: str = Field(sa_type=String(8), primary_key=True)
+    gb_code: str = Field(sa_type=String(6), unique=True)
+    name_zh: str = Field(sa_type=String(200))
+    name_en: str = Field(sa_type=String(200))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SigningKey(SQLModel, table=True):
+    """A public key the node knows, and where its encrypted private half is kept.
+
+    ``key_name`` names the private key in the node's key store; keys of other
+    nodes (later, through federation) have none.
+    """
+
+    __tablename__ = "signing_key"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('issuing', 'log', 'node')", name="purpose_known"),
+        CheckConstraint("public_key_multibase LIKE 'z6Mk%'", name="multikey_ed25519"),
+        CheckConstraint(
+            "valid_until IS NULL OR valid_until > valid_from", name="validity_window"
+        ),
+    )
+
+    verification_method: str = Field(sa_type=String(255), primary_key=True)
+    authority_code: str | None = Field(
+        default=None, sa_type=String(8), foreign_key="authority.code", index=True
+    )
+    purpose: str = Field(sa_type=String(16))
+    public_key_multibase: str = Field(sa_type=String(64), unique=True)
+    allowed_types: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    valid_from: datetime = Field(sa_type=UTCDateTime)
+    valid_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    compromised_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revocation_reason: str | None = Field(default=None, sa_type=Text)
+    key_name: str | None = Field(default=None, sa_type=String(128), unique=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class StoredCredential(SQLModel, table=True):
+    """One signed credential: its canonical bytes, their digest, and lookup columns."""
+
+    __tablename__ = "credential"
+    __table_args__ = (
+        CheckConstraint("length(digest) = 64", name="digest_sha256_hex"),
+        CheckConstraint(
+            "subject_lookup IS NULL OR length(subject_lookup) = 64",
+            name="subject_lookup_hmac_hex",
+        ),
+    )
+
+    id: str = Field(sa_type=String(128), primary_key=True)
+    type: str = Field(sa_type=String(64), index=True)
+    issuer_code: str = Field(sa_type=String(8), foreign_key="authority.code", index=True)
+    verification_method: str = Field(
+        sa_type=String(255), foreign_key="signing_key.verification_method"
+    )
+    subject_lookup: str | None = Field(default=None, sa_type=String(64), index=True)
+    digest: str = Field(sa_type=String(64), unique=True)
+    canonical: str = Field(sa_type=Text)
+    signed_at: datetime = Field(sa_type=UTCDateTime)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,0 +1,151 @@
+"""Fixtures: a real PostgreSQL (a throwaway cluster, or REGISTRY_TEST_DATABASE_URL), a
+fresh database per test cloned from a template built by the Alembic migrations, and the
+same for SQLite."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from pytest_postgresql import factories
+from pytest_postgresql.executors.noop import NoopExecutor
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL, make_url
+
+from registry.settings import Settings
+from registry.storage.db import make_engine, upgrade
+from tests._postgres import start_cluster
+
+VECTORS = Path(__file__).resolve().parent.parent.parent / "shared" / "vectors" / "vc-di-eddsa"
+TEST_DBNAME = "registry_test"
+
+
+def _sqlalchemy_url(
+    *, host: str, port: int | str, user: str, password: str | None, dbname: str
+) -> URL:
+    return URL.create(
+        "postgresql+psycopg",
+        username=user,
+        password=password or None,
+        host=host,
+        port=int(port),
+        database=dbname,
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[NoopExecutor]:
+    """The PostgreSQL server of this session: given by URL, or started here and removed after."""
+    given = os.environ.get("REGISTRY_TEST_DATABASE_URL")
+    if given:
+        url = make_url(given)
+        yield NoopExecutor(
+            host=url.host or "127.0.0.1",
+            port=url.port or 5432,
+            user=url.username or "postgres",
+            options="",
+            dbname=TEST_DBNAME,
+            password=url.password,
+            maintenance_dbname=url.database or "postgres",
+        )
+        return
+    cluster = start_cluster()
+    try:
+        yield NoopExecutor(
+            host=cluster.host,
+            port=cluster.port,
+            user=cluster.superuser,
+            options="",
+            dbname=TEST_DBNAME,
+            password=None,
+        )
+    finally:
+        cluster.stop()
+
+
+def _migrate_template(
+    *, host: str, port: int, user: str, dbname: str, password: str | None, **_: Any
+) -> None:
+    """pytest-postgresql loader: build the template database with the Alembic migrations."""
+    engine = make_engine(
+        _sqlalchemy_url(host=host, port=port, user=user, password=password, dbname=dbname)
+        .render_as_string(hide_password=False)
+    )
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+postgresql_template = factories.postgresql_noproc(
+    dbname=TEST_DBNAME, depends_on="pg_server", load=[_migrate_template]
+)
+postgresql = factories.postgresql("postgresql_template", dbname=TEST_DBNAME)
+
+
+@pytest.fixture
+def pg_url(postgresql: psycopg.Connection[Any]) -> str:
+    """URL of a fresh, migrated PostgreSQL database for this test."""
+    info = postgresql.info
+    return _sqlalchemy_url(
+        host=info.host, port=info.port, user=info.user, password=info.password, dbname=info.dbname
+    ).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def pg_engine(pg_url: str) -> Iterator[Engine]:
+    """An engine on this test's fresh PostgreSQL database."""
+    engine = make_engine(pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """URL of a fresh SQLite file migrated to head."""
+    url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs once on PostgreSQL and once on SQLite."""
+    return str(request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url"))
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a fresh, migrated database of either kind."""
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """Node settings with a private data directory and the test's database."""
+    return Settings(data_dir=tmp_path / "data", database_url=db_url)
+
+
+@pytest.fixture(scope="session")
+def vectors() -> dict[str, str]:
+    """The W3C vc-di-eddsa eddsa-jcs-2022 test vectors, file name to text."""
+    if not VECTORS.is_dir():
+        pytest.fail(f"test vectors not found at {VECTORS}")
+    return {path.name: path.read_text(encoding="utf-8") for path in VECTORS.iterdir()}
+
+
+@pytest.fixture(scope="session")
+def signed_vector(vectors: dict[str, str]) -> dict[str, Any]:
+    """The signed example credential of the vectors."""
+    value = json.loads(vectors["signedJCS.json"])
+    assert isinstance(value, dict)
+    return value
