@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import psycopg
 import pytest
 from pytest_postgresql import factories
 from pytest_postgresql.executors.noop import NoopExecutor
+from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 
@@ -38,9 +40,23 @@ def _sqlalchemy_url(
     )
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[NoopExecutor]:
-    """The PostgreSQL server of this session: given by URL, or started here and removed after."""
+def _migrate_template(
+    *, host: str, port: int, user: str, dbname: str, password: str | None, **_: Any
+) -> None:
+    """pytest-postgresql loader: build the template database with the Alembic migrations."""
+    engine = make_engine(
+        _sqlalchemy_url(
+            host=host, port=port, user=user, password=password, dbname=dbname
+        ).render_as_string(hide_password=False)
+    )
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _server() -> Iterator[NoopExecutor]:
     given = os.environ.get("REGISTRY_TEST_DATABASE_URL")
     if given:
         url = make_url(given)
@@ -68,24 +84,31 @@ def pg_server() -> Iterator[NoopExecutor]:
         cluster.stop()
 
 
-def _migrate_template(
-    *, host: str, port: int, user: str, dbname: str, password: str | None, **_: Any
-) -> None:
-    """pytest-postgresql loader: build the template database with the Alembic migrations."""
-    engine = make_engine(
-        _sqlalchemy_url(host=host, port=port, user=user, password=password, dbname=dbname)
-        .render_as_string(hide_password=False)
-    )
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[NoopExecutor]:
+    """The session's PostgreSQL server, with a template database built by the migrations.
+
+    The server is REGISTRY_TEST_DATABASE_URL's when set, else a throwaway cluster
+    started here and removed afterwards. Every test database is cloned from the
+    template, so each test starts from exactly what ``alembic upgrade head`` builds.
+    """
+    with _server() as server:
+        janitor = DatabaseJanitor(
+            user=server.user,
+            host=server.host,
+            port=server.port,
+            dbname=server.template_dbname,
+            maintenance_dbname=server.maintenance_dbname,
+            as_template=True,
+            password=server.password,
+        )
+        janitor.drop()
+        with janitor:
+            janitor.load(_migrate_template)
+            yield server
 
 
-postgresql_template = factories.postgresql_noproc(
-    dbname=TEST_DBNAME, depends_on="pg_server", load=[_migrate_template]
-)
-postgresql = factories.postgresql("postgresql_template", dbname=TEST_DBNAME)
+postgresql = factories.postgresql("pg_server", dbname=TEST_DBNAME)
 
 
 @pytest.fixture

@@ -1,0 +1,193 @@
+"""Identifiers: known-good numbers and mutations of them."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from registry.errors import (
+    InvalidCategory,
+    InvalidCreditCode,
+    InvalidProvinceCode,
+    InvalidResidentId,
+)
+from registry.ids import (
+    Category,
+    IdentifierCommitment,
+    ResidentId,
+    lookup_key,
+    mask_resident_id,
+    parse_category,
+    parse_credit_code,
+    parse_resident_id,
+    province,
+)
+
+GOOD_ID = "11010519491231002X"
+GOOD_CODE = "91350100M000100Y43"
+TODAY = date(2026, 11, 21)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [GOOD_ID, "11010519491231002x", " 110105 19491231 002X ", "１１０１０５１９４９１２３１００２Ｘ"],
+)
+def test_resident_id_normalises(raw: str) -> None:
+    assert parse_resident_id(raw, today=TODAY) == GOOD_ID
+
+
+def test_more_known_good_resident_ids() -> None:
+    for number in ("440308199901010012", "310101200001011232"):
+        # Build the check character independently of the module, from the GB 11643 rule.
+        weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+        check = "10X98765432"[sum(int(d) * w for d, w in zip(number[:17], weights)) % 11]
+        assert parse_resident_id(number[:17] + check, today=TODAY) == number[:17] + check
+
+
+@given(position=st.integers(min_value=0, max_value=17), digit=st.sampled_from("0123456789"))
+def test_any_single_digit_substitution_is_caught(position: int, digit: str) -> None:
+    mutated = GOOD_ID[:position] + digit + GOOD_ID[position + 1 :]
+    assume(mutated != GOOD_ID)
+    # MOD 11-2 catches every single substitution; a few also break the area or date first.
+    with pytest.raises(InvalidResidentId):
+        parse_resident_id(mutated, today=TODAY)
+
+
+@given(position=st.integers(min_value=14, max_value=17), digit=st.sampled_from("0123456789"))
+def test_substitution_in_sequence_or_check_names_the_check_character(
+    position: int, digit: str
+) -> None:
+    mutated = GOOD_ID[:position] + digit + GOOD_ID[position + 1 :]
+    assume(mutated != GOOD_ID)
+    with pytest.raises(InvalidResidentId, match="check character"):
+        parse_resident_id(mutated, today=TODAY)
+
+
+def test_adjacent_transposition_is_caught() -> None:
+    mutated = GOOD_ID[:15] + GOOD_ID[16] + GOOD_ID[15] + GOOD_ID[17]
+    assert mutated != GOOD_ID
+    with pytest.raises(InvalidResidentId, match="check character"):
+        parse_resident_id(mutated, today=TODAY)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("1101051949123100", "18 characters"),
+        ("11010519491231002XX", "18 characters"),
+        ("1101051949123100AX", "17 digits and a digit or X"),
+        ("99010519491231002X", "area code 990105 is in no province"),
+        ("110105194902300021", "birth date 19490230 is not a real date"),
+        ("110105189912310021", "out of range"),
+        ("110105203001010021", "out of range"),
+        ("11010549123100X", "legacy ID number has digits only"),
+        ("110105491332002", "not a real date"),
+    ],
+)
+def test_resident_id_rejections(raw: str, message: str) -> None:
+    with pytest.raises(InvalidResidentId, match=message):
+        parse_resident_id(raw, today=TODAY)
+
+
+def test_legacy_fifteen_digits_convert() -> None:
+    assert parse_resident_id("110105491231002", today=TODAY) == GOOD_ID
+
+
+def test_masking() -> None:
+    assert mask_resident_id(ResidentId(GOOD_ID)) == "1101**********002X"
+    assert mask_resident_id(ResidentId("310101200001011232")) == "3101**********1232"
+
+
+def test_commitment_checks_the_number_without_revealing_it() -> None:
+    number = parse_resident_id(GOOD_ID, today=TODAY)
+    commitment = IdentifierCommitment.of(number, salt=bytes(16))
+    assert commitment.masked == "1101**********002X"
+    assert commitment.salt == "00" * 16
+    assert commitment.digest == hashlib.sha256(bytes(16) + GOOD_ID.encode()).hexdigest()
+    assert GOOD_ID not in repr(commitment)
+    assert commitment.matches(number)
+    assert not commitment.matches(ResidentId("310101200001011232"))
+    # Fresh salts give unlinkable digests for the same person.
+    assert IdentifierCommitment.of(number).digest != IdentifierCommitment.of(number).digest
+
+
+def test_lookup_key_depends_on_the_node_secret() -> None:
+    first = lookup_key(GOOD_ID, node_secret=b"a" * 32)
+    assert len(first) == 64
+    assert first == lookup_key(GOOD_ID, node_secret=b"a" * 32)
+    assert first != lookup_key(GOOD_ID, node_secret=b"b" * 32)
+    assert GOOD_ID not in first
+
+
+def test_credit_code_known_good() -> None:
+    code = parse_credit_code(GOOD_CODE)
+    assert code.check_ok
+    assert code.warning is None
+    assert code.region == "350100"
+    assert parse_credit_code(" 91350100m000100y43 ").code == GOOD_CODE
+
+
+@given(position=st.integers(min_value=8, max_value=17), char=st.sampled_from("0123456789ABCDEFGHJKLMNPQRTUWXY"))
+def test_credit_code_substitution_only_warns(position: int, char: str) -> None:
+    mutated = GOOD_CODE[:position] + char + GOOD_CODE[position + 1 :]
+    code = parse_credit_code(mutated)
+    assert code.code == mutated
+    assert code.check_ok == (mutated == GOOD_CODE)
+    if mutated != GOOD_CODE:
+        assert code.warning is not None
+        assert "does not match" in code.warning
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("91350100M000100Y4", "18 characters"),
+        ("91350100M000100YI3", "outside GB 32100"),
+        ("9135A100M000100Y43", "outside GB 32100"),
+        ("91350100M00010OY43", "outside GB 32100"),
+    ],
+)
+def test_credit_code_rejections(raw: str, message: str) -> None:
+    with pytest.raises(InvalidCreditCode, match=message):
+        parse_credit_code(raw)
+
+
+@pytest.mark.parametrize(
+    ("code", "iso", "gb"),
+    [
+        ("CN-SH", "CN-SH", "310000"),
+        ("cn-js", "CN-JS", "320000"),
+        ("330000", "CN-ZJ", "330000"),
+        ("CN-AH", "CN-AH", "340000"),
+        ("CN-GD", "CN-GD", "440000"),
+    ],
+)
+def test_province_codes(code: str, iso: str, gb: str) -> None:
+    found = province(code)
+    assert (found.iso, found.gb) == (iso, gb)
+
+
+@pytest.mark.parametrize("code", ["CN-XX", "SH", "310100", "", "CN-31"])
+def test_unknown_province(code: str) -> None:
+    with pytest.raises(InvalidProvinceCode, match="not a province code"):
+        province(code)
+
+
+def test_seven_categories() -> None:
+    assert [c.value for c in Category] == [
+        "coal-mine",
+        "metal-nonmetal-mine",
+        "chemical",
+        "metallurgy",
+        "construction",
+        "road-transport",
+        "other",
+    ]
+    assert parse_category("chemical") is Category.CHEMICAL
+    assert parse_category("化工安全") is Category.CHEMICAL
+    with pytest.raises(InvalidCategory, match="expected one of"):
+        parse_category("fire")
