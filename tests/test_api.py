@@ -1,0 +1,116 @@
+"""The HTTP API in-process: health, readiness, problem+json, authorities."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from registry.datadir import DataDir
+from registry.demo import seed_demo
+from registry.settings import Settings
+from registry.storage.db import make_engine, session_scope, upgrade
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        seed_demo(session, DataDir(settings).key_store())
+    engine.dispose()
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_healthz(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_readyz_when_migrated(client: TestClient, db_url: str) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["revision"] == body["head"]
+    assert body["database"] == ("sqlite" if db_url.startswith("sqlite") else "postgresql")
+
+
+def test_readyz_is_503_until_migrated(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.headers["content-type"] == PROBLEM
+        assert "registry db upgrade" in response.json()["detail"]
+        assert client.get("/healthz").status_code == 200
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+        engine.dispose()
+        assert client.get("/readyz").status_code == 200
+
+
+def test_readyz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1",
+    )
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["detail"].startswith("database unreachable")
+
+
+def test_authorities(client: TestClient) -> None:
+    response = client.get("/v1/authorities")
+    assert response.status_code == 200
+    authorities = response.json()
+    assert [a["code"] for a in authorities] == ["CN-AH", "CN-JS", "CN-SH", "CN-ZJ"]
+    shanghai = client.get("/v1/authorities/310000").json()
+    assert shanghai["code"] == "CN-SH"
+    assert shanghai["name_zh"] == "上海市应急管理局"
+    assert sorted(k["purpose"] for k in shanghai["keys"]) == ["issuing", "log"]
+    for key in shanghai["keys"]:
+        assert key["public_key_multibase"].startswith("z6Mk")
+        assert key["verification_method"].startswith("did:key:z6Mk")
+        assert "key_name" not in key
+
+
+def test_unknown_authority_is_a_404_problem(client: TestClient) -> None:
+    response = client.get("/v1/authorities/CN-GD")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["type"] == "urn:yrd-registry:problem:not-found"
+    assert body["status"] == 404
+    assert body["instance"] == "/v1/authorities/CN-GD"
+    assert "CN-GD" in body["detail"]
+
+
+def test_bad_code_is_a_422_problem(client: TestClient) -> None:
+    response = client.get("/v1/authorities/CN-XX")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    assert "not a province code" in response.json()["detail"]
+
+
+def test_unknown_route_is_a_problem(client: TestClient) -> None:
+    response = client.get("/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == "urn:yrd-registry:problem:http-404"
+
+
+def test_openapi_documents_the_routes(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert {"/healthz", "/readyz", "/v1/authorities", "/v1/authorities/{code}"} <= set(
+        spec["paths"]
+    )
+    assert client.get("/docs").status_code == 200

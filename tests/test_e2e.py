@@ -1,0 +1,123 @@
+"""End to end: the real `registry serve --demo` process, as `make run` starts it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+REGISTRY = Path(sys.executable).parent / "registry"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base: str
+    log: Path
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+class Servers:
+    """Starts real `registry serve --demo` processes and stops them all at the end."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self._tmp_path = tmp_path
+        self._processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, database_url: str, data_dir: Path) -> Server:
+        port = _free_port()
+        env = {
+            **os.environ,
+            "REGISTRY_DATA_DIR": str(data_dir),
+            "REGISTRY_DATABASE_URL": database_url,
+        }
+        server = Server(base=f"http://127.0.0.1:{port}", log=self._tmp_path / f"server-{port}.log")
+        with server.log.open("wb") as log:
+            process = subprocess.Popen(
+                [str(REGISTRY), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self._processes.append(process)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"server exited with {process.returncode}:\n{server.output}")
+            try:
+                if httpx.get(f"{server.base}/healthz", timeout=1).status_code == 200:
+                    return server
+            except httpx.TransportError:
+                time.sleep(0.2)
+        pytest.fail(f"server did not answer /healthz within 60 s:\n{server.output}")
+
+    def stop_all(self) -> None:
+        for process in self._processes:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[Servers]:
+    servers = Servers(tmp_path)
+    yield servers
+    servers.stop_all()
+
+
+@pytest.mark.e2e
+def test_make_run_on_embedded_sqlite(servers: Servers, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    url = f"sqlite:///{data_dir / 'registry.sqlite3'}"
+    server = servers.start(url, data_dir)
+    assert f"curl {server.base}/v1/authorities" in server.output
+    assert "seeded the demo federation" in server.output
+    assert httpx.get(f"{server.base}/healthz").status_code == 200
+    ready = httpx.get(f"{server.base}/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["database"] == "sqlite"
+    authorities = httpx.get(f"{server.base}/v1/authorities").json()
+    assert [a["code"] for a in authorities] == ["CN-AH", "CN-JS", "CN-SH", "CN-ZJ"]
+    # Keys and secrets were generated at first run, owner-only, private keys encrypted.
+    key_files = sorted((data_dir / "keys").glob("*.pem"))
+    assert len(key_files) == 8
+    for path in key_files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert path.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert stat.S_IMODE((data_dir / "secrets" / "key-passphrase").stat().st_mode) == 0o600
+    # A second start on the same data keeps what is there.
+    again = servers.start(url, data_dir)
+    assert "demo data already present" in again.output
+    assert httpx.get(f"{again.base}/v1/authorities").json() == authorities
+
+
+@pytest.mark.e2e
+def test_serve_on_postgresql(pg_url: str, servers: Servers, tmp_path: Path) -> None:
+    server = servers.start(pg_url, tmp_path / "data")
+    ready = httpx.get(f"{server.base}/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["database"] == "postgresql"
+    missing = httpx.get(f"{server.base}/v1/authorities/CN-GD")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert len(httpx.get(f"{server.base}/v1/authorities").json()) == 4
