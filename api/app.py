@@ -12,7 +12,7 @@ from api.routes import authorities, health
 from registry.settings import Settings
 from registry.storage.db import make_engine
 
-__all__ = ["create_app"]
+__all__ = ["app_from_environment", "create_app"]
 
 _DESCRIPTION = """\
 Signed records of junior registered safety engineers and production-safety
@@ -43,3 +43,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(authorities.router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """Entry point for ``uvicorn --factory``: settings read once from the environment."""
+    return create_app(Settings())

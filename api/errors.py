@@ -75,7 +75,11 @@ async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
 def _field_path(location: tuple[Any, ...]) -> str:
     # ("body", "items", 3, "hours") -> "items[3].hours"; the location kind is dropped.
     path = ""
-    for part in location[1:] if location and location[0] in ("body", "query", "path", "header") else location:
+    for part in (
+        location[1:]
+        if location and location[0] in ("body", "query", "path", "header")
+        else location
+    ):
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or str(location[0] if location else "request")
 

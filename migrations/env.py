@@ -7,7 +7,7 @@ falls back to ``sqlalchemy.url`` or, failing that, the node's settings.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import Engine
@@ -18,7 +18,7 @@ from registry.storage.base import UTCDateTime, metadata
 from registry.storage.db import make_engine
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     # Migrations need no Python-side conversion: UTCDateTime is a timestamptz column.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from registry.credentials import CREDENTIAL_TYPES
 from registry.crypto.keys import KeyStore
@@ -65,7 +64,9 @@ def create_authority(
     now = now or datetime.now(UTC)
     found = province(code)
     if found.iso != code.strip().upper():
-        raise InvalidInput(f"an authority is named by its ISO 3166-2 code ({found.iso}), not {code}")
+        raise InvalidInput(
+            f"an authority is named by its ISO 3166-2 code ({found.iso}), not {code}"
+        )
     if not name_zh.strip() or not name_en.strip():
         raise InvalidInput("an authority needs a Chinese and an English name")
     if session.get(Authority, found.iso) is not None:
@@ -80,8 +81,12 @@ def create_authority(
     session.add(authority)
     session.flush()
     _new_key(
-        session, key_store, authority=found.iso, purpose="issuing",
-        allowed_types=ISSUING_TYPES, now=now,
+        session,
+        key_store,
+        authority=found.iso,
+        purpose="issuing",
+        allowed_types=ISSUING_TYPES,
+        now=now,
     )
     _new_key(session, key_store, authority=found.iso, purpose="log", allowed_types=(), now=now)
     session.flush()
@@ -90,7 +95,7 @@ def create_authority(
 
 def list_authorities(session: Session) -> list[Authority]:
     """Every authority, ordered by code."""
-    return list(session.scalars(select(Authority).order_by(Authority.code)))
+    return list(session.exec(select(Authority).order_by(col(Authority.code))).all())
 
 
 def get_authority(session: Session, code: str) -> Authority:
@@ -105,7 +110,7 @@ def keys_of(session: Session, code: str) -> list[SigningKey]:
     """An authority's keys, oldest first."""
     query = (
         select(SigningKey)
-        .where(SigningKey.authority_code == code)
-        .order_by(SigningKey.valid_from, SigningKey.verification_method)
+        .where(col(SigningKey.authority_code) == code)
+        .order_by(col(SigningKey.valid_from), col(SigningKey.verification_method))
     )
-    return list(session.scalars(query))
+    return list(session.exec(query).all())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.table import Table
 
@@ -103,10 +104,6 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Seed the demo federation if empty.")] = False,
 ) -> None:
     """Migrate the database, optionally seed the demo, and serve the API."""
-    import uvicorn
-
-    from api import create_app
-
     settings = Settings()
     data_dir = DataDir(settings)
     data_dir.ensure()
@@ -121,7 +118,9 @@ def serve(
         engine.dispose()
     if demo:
         _print_demo(settings, host, port)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # By import string: the domain package never imports the web layer, and the
+    # factory reads the same REGISTRY_* settings this command used.
+    uvicorn.run("api.app:app_from_environment", factory=True, host=host, port=port)
 
 
 def main() -> None:

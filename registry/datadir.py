@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
 
 from registry.crypto.keys import KeyStore
 from registry.errors import KeyStoreError

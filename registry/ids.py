@@ -18,7 +18,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import NewType
 
@@ -50,6 +50,8 @@ ResidentId = NewType("ResidentId", str)
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _EARLIEST_BIRTH = date(1900, 1, 1)
+# "Today" for birth dates is the date in China, whatever the server's clock zone.
+_CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 _CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
@@ -187,7 +189,7 @@ def parse_resident_id(value: str, *, today: date | None = None) -> ResidentId:
     character. A legacy 15-digit number is converted to 18 digits (century 19,
     computed check character). Raises ``InvalidResidentId`` naming the problem.
     """
-    today = today or date.today()
+    today = today or datetime.now(_CHINA).date()
     number = _normalise(value) if isinstance(value, str) else ""
     if len(number) == 15:
         if not number.isdigit():
@@ -276,7 +278,9 @@ class CreditCode:
 
 
 def _credit_check_character(first17: str) -> str:
-    total = sum(_CREDIT_ALPHABET.index(c) * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True))
+    total = sum(
+        _CREDIT_ALPHABET.index(c) * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True)
+    )
     return _CREDIT_ALPHABET[(31 - total % 31) % 31]
 
 

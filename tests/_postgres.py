@@ -99,8 +99,15 @@ def start_cluster() -> Cluster:
     cluster = Cluster(bindir=bindir, root=root, port=_free_port(), run_as=run_as)
     try:
         cluster._run(
-            "initdb", "-D", str(root / "data"), "-U", cluster.superuser,
-            "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync",
+            "initdb",
+            "-D",
+            str(root / "data"),
+            "-U",
+            cluster.superuser,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-locale",
+            "--no-sync",
         )
         options = (
             f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 "
@@ -108,8 +115,17 @@ def start_cluster() -> Cluster:
             "-c max_connections=100"
         )
         cluster._run(
-            "pg_ctl", "-D", str(root / "data"), "-l", str(root / "postgres.log"),
-            "-o", options, "-w", "-t", "60", "start",
+            "pg_ctl",
+            "-D",
+            str(root / "data"),
+            "-l",
+            str(root / "postgres.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
         )
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)

@@ -226,12 +226,16 @@ _json_scalars = (
 )
 _json = st.recursive(
     _json_scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 _documents = st.dictionaries(
-    st.text(min_size=1, max_size=10).filter(lambda k: k not in ("proof", "@context")), _json, min_size=1, max_size=6
+    st.text(min_size=1, max_size=10).filter(lambda k: k not in ("proof", "@context")),
+    _json,
+    min_size=1,
+    max_size=6,
 )
 
 

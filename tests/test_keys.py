@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from pydantic import SecretStr
 
 from registry.crypto.keys import Ed25519Signer, KeyStore, Signer
 from registry.crypto.multikey import (
@@ -99,11 +100,15 @@ def test_data_dir_generates_secrets_once_owner_only(tmp_path: Path) -> None:
         mode = stat.S_IMODE((tmp_path / "data" / "secrets" / name).stat().st_mode)
         assert mode == 0o600
     assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
-    assert settings.database_url == f"sqlite:///{(tmp_path / 'data' / 'registry.sqlite3').resolve()}"
+    assert (
+        settings.database_url == f"sqlite:///{(tmp_path / 'data' / 'registry.sqlite3').resolve()}"
+    )
 
 
 def test_configured_secrets_win(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, key_passphrase="from-env", node_secret="node")
+    settings = Settings(
+        data_dir=tmp_path, key_passphrase=SecretStr("from-env"), node_secret=SecretStr("node")
+    )
     data_dir = DataDir(settings)
     assert data_dir.key_passphrase() == b"from-env"
     assert data_dir.node_secret() == b"node"

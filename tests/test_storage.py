@@ -32,8 +32,12 @@ def key_store(tmp_path: Path) -> KeyStore:
 def _shanghai(engine: Engine, key_store: KeyStore) -> Ed25519Signer:
     with session_scope(engine) as session:
         create_authority(
-            session, key_store, code="CN-SH", name_zh="上海市应急管理局",
-            name_en="Shanghai Municipal Emergency Management Bureau", now=NOW,
+            session,
+            key_store,
+            code="CN-SH",
+            name_zh="上海市应急管理局",
+            name_en="Shanghai Municipal Emergency Management Bureau",
+            now=NOW,
         )
     with session_scope(engine) as session:
         issuing = next(k for k in keys_of(session, "CN-SH") if k.purpose == "issuing")
@@ -105,9 +109,7 @@ def test_store_and_read_back_a_signed_credential(engine: Engine, key_store: KeyS
 
 def test_store_rejects_what_it_must(engine: Engine, key_store: KeyStore) -> None:
     signer = _shanghai(engine, key_store)
-    unsigned = new_credential(
-        type_="StatusChange", issuer_code="CN-SH", subject={}, valid_from=NOW
-    )
+    unsigned = new_credential(type_="StatusChange", issuer_code="CN-SH", subject={}, valid_from=NOW)
     signed = add_proof(unsigned, signer, created=NOW)
     stranger = add_proof(unsigned, Ed25519Signer.generate(), created=NOW)
     other_issuer = add_proof(
@@ -138,8 +140,13 @@ def test_constraints_hold_in_the_database(engine: Engine, key_store: KeyStore) -
     with pytest.raises(IntegrityError), session_scope(engine) as session:
         session.add(
             SigningKey(
-                verification_method="did:key:x#x", authority_code="CN-SH", purpose="wrong",
-                public_key_multibase="z6Mkx", allowed_types=[], valid_from=NOW, created_at=NOW,
+                verification_method="did:key:x#x",
+                authority_code="CN-SH",
+                purpose="wrong",
+                public_key_multibase="z6Mkx",
+                allowed_types=[],
+                valid_from=NOW,
+                created_at=NOW,
             )
         )
     with pytest.raises(IntegrityError), session_scope(engine) as session:
@@ -158,7 +165,10 @@ def test_timestamps_are_aware_and_utc(engine: Engine) -> None:
     with session_scope(engine) as session:
         session.add(
             Authority(
-                code="CN-JS", gb_code="320000", name_zh="江苏", name_en="Jiangsu",
+                code="CN-JS",
+                gb_code="320000",
+                name_zh="江苏",
+                name_en="Jiangsu",
                 created_at=datetime(2026, 11, 21, 17, 30, tzinfo=shanghai_time),
             )
         )
@@ -170,7 +180,10 @@ def test_timestamps_are_aware_and_utc(engine: Engine) -> None:
     with pytest.raises(StatementError, match="naive datetime"), session_scope(engine) as session:
         session.add(
             Authority(
-                code="CN-AH", gb_code="340000", name_zh="安徽", name_en="Anhui",
+                code="CN-AH",
+                gb_code="340000",
+                name_zh="安徽",
+                name_en="Anhui",
                 created_at=datetime(2026, 11, 21, 9, 30),  # noqa: DTZ001
             )
         )

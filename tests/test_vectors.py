@@ -51,9 +51,7 @@ def test_hashes(vectors: dict[str, str], signed_vector: dict[str, Any]) -> None:
     assert combined == vectors["combinedHashJCS.txt"].strip()
 
 
-def test_signature_and_proof_value(
-    vectors: dict[str, str], signed_vector: dict[str, Any]
-) -> None:
+def test_signature_and_proof_value(vectors: dict[str, str], signed_vector: dict[str, Any]) -> None:
     created = datetime.fromisoformat(_config(vectors)["created"])
     proof = create_proof(_unsigned(signed_vector), _signer(vectors), created=created)
     assert proof["proofValue"] == vectors["sigBTC58JCS.txt"].strip()

@@ -67,9 +67,7 @@ KeyResolver = Callable[[str], Ed25519PublicKey]
 """Maps a verification-method URL to its public key, or raises ``KeyResolutionError``."""
 
 # XML Schema dateTimeStamp: a date, a time and a mandatory zone.
-_DATETIME_STAMP = re.compile(
-    r"^-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
-)
+_DATETIME_STAMP = re.compile(r"^-?\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -184,6 +182,66 @@ def add_proof(
     return secured
 
 
+def _check_configuration(
+    proof: Mapping[str, Any], *, expected_purpose: str, at: datetime | None
+) -> tuple[str, str, datetime | None]:
+    # 2. Only DataIntegrityProof with eddsa-jcs-2022; proof chains are refused.
+    if proof.get("type") != PROOF_TYPE:
+        raise ProofConfigurationError(f"proof type must be {PROOF_TYPE}, not {proof.get('type')!r}")
+    if proof.get("cryptosuite") != CRYPTOSUITE:
+        raise ProofConfigurationError(
+            f"cryptosuite must be {CRYPTOSUITE}, not {proof.get('cryptosuite')!r}"
+        )
+    if "previousProof" in proof:
+        raise ProofConfigurationError("proof chains (previousProof) are not accepted")
+    verification_method = proof.get("verificationMethod")
+    if not isinstance(verification_method, str) or not verification_method:
+        raise ProofConfigurationError("verificationMethod is missing")
+
+    # 3. The proof must be made for the purpose the verifier expects.
+    purpose = proof.get("proofPurpose")
+    if purpose != expected_purpose:
+        raise ProofConfigurationError(f"proofPurpose is {purpose!r}, expected {expected_purpose!r}")
+
+    # 4. created and expires, when present, are dateTimeStamps; expired proofs fail.
+    created = _parse_datetime_stamp(proof["created"], "created") if "created" in proof else None
+    if "expires" in proof:
+        expires = _parse_datetime_stamp(proof["expires"], "expires")
+        if at is not None and at >= expires:
+            raise ProofConfigurationError(f"the proof expired at {proof['expires']}")
+    return verification_method, purpose, created
+
+
+def _unsecured_document(document: Mapping[str, Any], proof: Mapping[str, Any]) -> dict[str, Any]:
+    # 5. The proof's @context must be a prefix of the document's; it then replaces it.
+    unsecured = _without_proof(document)
+    if "@context" not in proof:
+        return unsecured
+    proof_context = proof["@context"]
+    document_context = document.get("@context")
+    if not isinstance(proof_context, list) or not isinstance(document_context, list):
+        if proof_context != document_context:
+            raise ProofConfigurationError("proof @context does not match the document's")
+    elif document_context[: len(proof_context)] != proof_context:
+        raise ProofConfigurationError("the document's @context does not start with the proof's")
+    unsecured["@context"] = proof_context
+    return unsecured
+
+
+def _signature(proof: Mapping[str, Any]) -> bytes:
+    # 6. proofValue is a base58btc multibase 64-byte signature.
+    proof_value = proof.get("proofValue")
+    if not isinstance(proof_value, str):
+        raise MalformedProofValue("proofValue is missing or not a string")
+    try:
+        signature = decode_multibase(proof_value)
+    except InvalidKeyEncoding as exc:
+        raise MalformedProofValue(exc.message) from exc
+    if len(signature) != 64:
+        raise MalformedProofValue(f"an Ed25519 signature has 64 bytes, not {len(signature)}")
+    return signature
+
+
 def verify_proof(
     document: Mapping[str, Any],
     proof: Mapping[str, Any] | None = None,
@@ -210,55 +268,14 @@ def verify_proof(
     if not isinstance(proof, Mapping):
         raise ProofConfigurationError("a proof must be a JSON object")
 
-    # 2. Only DataIntegrityProof with eddsa-jcs-2022; proof chains are refused.
-    if proof.get("type") != PROOF_TYPE:
-        raise ProofConfigurationError(f"proof type must be {PROOF_TYPE}, not {proof.get('type')!r}")
-    if proof.get("cryptosuite") != CRYPTOSUITE:
-        raise ProofConfigurationError(
-            f"cryptosuite must be {CRYPTOSUITE}, not {proof.get('cryptosuite')!r}"
-        )
-    if "previousProof" in proof:
-        raise ProofConfigurationError("proof chains (previousProof) are not accepted")
-    verification_method = proof.get("verificationMethod")
-    if not isinstance(verification_method, str) or not verification_method:
-        raise ProofConfigurationError("verificationMethod is missing")
-
-    # 3. The proof must be made for the purpose the verifier expects.
-    purpose = proof.get("proofPurpose")
-    if purpose != expected_purpose:
-        raise ProofConfigurationError(
-            f"proofPurpose is {purpose!r}, expected {expected_purpose!r}"
-        )
-
-    # 4. created and expires, when present, are dateTimeStamps; expired proofs fail.
-    created = _parse_datetime_stamp(proof["created"], "created") if "created" in proof else None
-    if "expires" in proof:
-        expires = _parse_datetime_stamp(proof["expires"], "expires")
-        if at is not None and at >= expires:
-            raise ProofConfigurationError(f"the proof expired at {proof['expires']}")
-
-    # 5. The proof's @context must be a prefix of the document's; it then replaces it.
-    unsecured = _without_proof(document)
-    if "@context" in proof:
-        proof_context = proof["@context"]
-        document_context = document.get("@context")
-        if not isinstance(proof_context, list) or not isinstance(document_context, list):
-            if proof_context != document_context:
-                raise ProofConfigurationError("proof @context does not match the document's")
-        elif document_context[: len(proof_context)] != proof_context:
-            raise ProofConfigurationError("the document's @context does not start with the proof's")
-        unsecured["@context"] = proof_context
-
-    # 6. proofValue is a base58btc multibase 64-byte signature.
-    proof_value = proof.get("proofValue")
-    if not isinstance(proof_value, str):
-        raise MalformedProofValue("proofValue is missing or not a string")
-    try:
-        signature = decode_multibase(proof_value)
-    except InvalidKeyEncoding as exc:
-        raise MalformedProofValue(exc.message) from exc
-    if len(signature) != 64:
-        raise MalformedProofValue(f"an Ed25519 signature has 64 bytes, not {len(signature)}")
+    # 2.-4. Type, cryptosuite, purpose, dates.
+    verification_method, purpose, created = _check_configuration(
+        proof, expected_purpose=expected_purpose, at=at
+    )
+    # 5. @context.
+    unsecured = _unsecured_document(document, proof)
+    # 6. The signature bytes.
+    signature = _signature(proof)
 
     # 7. Resolve the verification method: the resolver, not the URL, decides the key.
     public_key = resolve_key(verification_method)

@@ -138,7 +138,9 @@ class KeyStore:
         try:
             key = load_pem_private_key(pem, password=self._passphrase)
         except (ValueError, TypeError) as exc:
-            raise KeyStoreError(f"cannot decrypt key {name!r}: wrong passphrase or damaged file") from exc
+            raise KeyStoreError(
+                f"cannot decrypt key {name!r}: wrong passphrase or damaged file"
+            ) from exc
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyStoreError(f"key {name!r} is not an Ed25519 key")
         return Ed25519Signer(private_key=key)

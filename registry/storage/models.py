@@ -46,9 +46,7 @@ class SigningKey(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("purpose IN ('issuing', 'log', 'node')", name="purpose_known"),
         CheckConstraint("public_key_multibase LIKE 'z6Mk%'", name="multikey_ed25519"),
-        CheckConstraint(
-            "valid_until IS NULL OR valid_until > valid_from", name="validity_window"
-        ),
+        CheckConstraint("valid_until IS NULL OR valid_until > valid_from", name="validity_window"),
     )
 
     verification_method: str = Field(sa_type=String(255), primary_key=True)
