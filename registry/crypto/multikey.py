@@ -9,13 +9,15 @@ reads ``z6Mk...``. The ``did:key`` verification method for it is
 
 from __future__ import annotations
 
-import base58
+from functools import lru_cache
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from registry.crypto._base58 import b58decode, b58encode
 from registry.errors import InvalidKeyEncoding
 
 __all__ = [
@@ -37,7 +39,7 @@ _DID_KEY_PREFIX = "did:key:"
 
 def encode_multibase(data: bytes) -> str:
     """Multibase base58btc: ``z`` + base58btc(data)."""
-    return _BASE58BTC_PREFIX + base58.b58encode(data).decode("ascii")
+    return _BASE58BTC_PREFIX + b58encode(data)
 
 
 def decode_multibase(value: str) -> bytes:
@@ -45,7 +47,7 @@ def decode_multibase(value: str) -> bytes:
     if not isinstance(value, str) or not value.startswith(_BASE58BTC_PREFIX) or len(value) < 2:
         raise InvalidKeyEncoding("expected a base58btc multibase string starting with 'z'")
     try:
-        return bytes(base58.b58decode(value[1:]))
+        return b58decode(value[1:])
     except ValueError as exc:
         raise InvalidKeyEncoding(f"not valid base58btc: {exc}") from exc
 
@@ -90,6 +92,12 @@ def public_key_from_verification_method(url: str) -> Ed25519PublicKey:
     """
     if not isinstance(url, str) or not url.startswith(_DID_KEY_PREFIX):
         raise InvalidKeyEncoding(f"not a did:key URL: {url!r}")
+    return _did_key(url)
+
+
+@lru_cache(maxsize=4096)
+def _did_key(url: str) -> Ed25519PublicKey:
+    # Cached: a verifier meets the same few keys again and again, and keys are immutable.
     did, _, fragment = url[len(_DID_KEY_PREFIX) :].partition("#")
     if fragment and fragment != did:
         raise InvalidKeyEncoding("did:key fragment does not match the key it belongs to")
