@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,13 +14,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from registry.errors import (
     Conflict,
     DatabaseNotReady,
+    FieldError,
     InvalidInput,
     NotFound,
     RegistryError,
     VerificationError,
 )
 
-__all__ = ["PROBLEM_JSON", "install_error_handlers", "problem_response"]
+__all__ = ["PROBLEM_JSON", "input_field", "install_error_handlers", "problem_response"]
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -31,6 +34,21 @@ _STATUS: tuple[tuple[type[RegistryError], int, str, str], ...] = (
     (DatabaseNotReady, 503, "not-ready", "The database is not ready"),
 )
 _FALLBACK = (500, "internal-error", "Internal error")
+
+
+@contextmanager
+def input_field(name: str) -> Iterator[None]:
+    """Attribute an ``InvalidInput`` raised inside to the request field ``name``.
+
+    Domain parsers know what is wrong with a value, not where it came from; the
+    route knows the field, so the problem names it.
+    """
+    try:
+        yield
+    except InvalidInput as exc:
+        if not exc.errors:
+            exc.errors = (FieldError(name, exc.message),)
+        raise
 
 
 def problem_response(

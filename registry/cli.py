@@ -94,7 +94,8 @@ def _print_demo(settings: Settings, host: str, port: int) -> None:
     console.print(table)
     console.print(f"API docs:        {base}/docs")
     console.print(f"Try:             curl {base}/v1/authorities")
-    console.print(f"Health:          curl {base}/healthz ; curl {base}/readyz")
+    console.print(f"Health:          curl {base}/healthz")
+    console.print(f"Readiness:       curl {base}/readyz")
 
 
 @app.command()

@@ -98,7 +98,9 @@ def test_bad_code_is_a_422_problem(client: TestClient) -> None:
     response = client.get("/v1/authorities/CN-XX")
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
-    assert "not a province code" in response.json()["detail"]
+    body = response.json()
+    assert "not a province code" in body["detail"]
+    assert [e["field"] for e in body["errors"]] == ["code"]
 
 
 def test_unknown_route_is_a_problem(client: TestClient) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from api.deps import DbSession
+from api.errors import input_field
 from api.schemas import AuthorityOut, KeyOut, Problem
 from registry.authorities import get_authority, keys_of, list_authorities
 from registry.storage.models import Authority
@@ -48,4 +49,6 @@ def get_one(
     ],
 ) -> AuthorityOut:
     """An authority by either of its codes."""
-    return _out(session, get_authority(session, code))
+    with input_field("code"):
+        authority = get_authority(session, code)
+    return _out(session, authority)

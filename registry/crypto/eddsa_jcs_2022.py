@@ -83,7 +83,12 @@ def format_datetime(moment: datetime) -> str:
     """Format an aware datetime as the UTC dateTimeStamp the registry writes (``...Z``)."""
     if moment.tzinfo is None:
         raise InvalidInput("timestamps must carry a time zone")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    utc = moment.astimezone(UTC)
+    # Formatted by hand: strftime costs more than a tenth of the work around a signature.
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+        f"T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}Z"
+    )
 
 
 def _parse_datetime_stamp(value: object, name: str) -> datetime:
@@ -121,19 +126,9 @@ def _without_proof(document: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in document.items() if key != "proof"}
 
 
-def create_proof(
-    document: Mapping[str, Any],
-    signer: Signer,
-    *,
-    created: datetime | None = None,
-    proof_purpose: str = ASSERTION_METHOD,
+def _proof_over(
+    unsecured: dict[str, Any], signer: Signer, *, created: datetime | None, proof_purpose: str
 ) -> dict[str, Any]:
-    """Create one ``eddsa-jcs-2022`` proof over ``document`` (its ``proof`` member ignored).
-
-    ``created`` defaults to now. Returns the proof object, ``proofValue`` included.
-    Raises ``InvalidInput`` if the document has no canonical JSON form.
-    """
-    unsecured = _without_proof(document)
     proof: dict[str, Any] = {
         "type": PROOF_TYPE,
         "cryptosuite": CRYPTOSUITE,
@@ -149,6 +144,23 @@ def create_proof(
         raise InvalidInput(exc.reason) from exc
     proof["proofValue"] = encode_multibase(signer.sign(to_sign))
     return proof
+
+
+def create_proof(
+    document: Mapping[str, Any],
+    signer: Signer,
+    *,
+    created: datetime | None = None,
+    proof_purpose: str = ASSERTION_METHOD,
+) -> dict[str, Any]:
+    """Create one ``eddsa-jcs-2022`` proof over ``document`` (its ``proof`` member ignored).
+
+    ``created`` defaults to now. Returns the proof object, ``proofValue`` included.
+    Raises ``InvalidInput`` if the document has no canonical JSON form.
+    """
+    return _proof_over(
+        _without_proof(document), signer, created=created, proof_purpose=proof_purpose
+    )
 
 
 def proofs_of(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -176,8 +188,8 @@ def add_proof(
     proofs gets a proof set (a list), each proof signing the document without them.
     """
     existing = proofs_of(document)
-    proof = create_proof(document, signer, created=created, proof_purpose=proof_purpose)
     secured = _without_proof(document)
+    proof = _proof_over(secured, signer, created=created, proof_purpose=proof_purpose)
     secured["proof"] = [*existing, proof] if existing else proof
     return secured
 

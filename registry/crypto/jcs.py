@@ -30,19 +30,27 @@ _ENCODER = json.JSONEncoder(
 
 def _in_fast_subset(value: Any) -> bool:
     # Exact types only: subclasses (enums, custom mappings) take the reference path.
-    kind = type(value)
-    if kind is str or kind is bool or value is None:
-        return True
-    if kind is int:
-        return bool(-_INT_LIMIT <= value <= _INT_LIMIT)
-    if kind is dict:
-        return all(
-            type(key) is str and (key.isascii() or max(key) <= "\uffff") and _in_fast_subset(item)
-            for key, item in value.items()
-        )
-    if kind is list:
-        return all(_in_fast_subset(item) for item in value)
-    return False
+    # An explicit stack rather than recursion: this runs before every signature.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int:
+            if -_INT_LIMIT <= item <= _INT_LIMIT:
+                continue
+            return False
+        if kind is dict:
+            for key in item:
+                if type(key) is not str or not (key.isascii() or max(key) <= "\uffff"):
+                    return False
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        else:
+            return False
+    return True
 
 
 def canonical_bytes(value: Any) -> bytes:

@@ -1,0 +1,69 @@
+"""The `registry` command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from registry.storage.db import make_engine
+
+REGISTRY = Path(sys.executable).parent / "registry"
+
+
+def _run(*args: str, database_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "REGISTRY_DATABASE_URL": database_url, "REGISTRY_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [str(REGISTRY), *args], env=env, capture_output=True, text=True, check=False, timeout=120
+    )
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_db_upgrade_current_check(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    else:
+        # A fresh database from the template is already at head; drop the schema first.
+        url = str(request.getfixturevalue("pg_url"))
+        engine = make_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+
+    before = _run("db", "current", database_url=url, data_dir=tmp_path)
+    assert before.returncode == 1
+    assert "current: none" in before.stdout
+
+    upgraded = _run("db", "upgrade", database_url=url, data_dir=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "database at revision 0001" in upgraded.stdout
+
+    after = _run("db", "current", database_url=url, data_dir=tmp_path)
+    assert after.returncode == 0
+    checked = _run("db", "check", database_url=url, data_dir=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "no drift" in checked.stdout
+
+
+def test_db_check_reports_drift(tmp_path: Path, sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP INDEX ix_credential_type"))
+    engine.dispose()
+    result = _run("db", "check", database_url=sqlite_url, data_dir=tmp_path)
+    assert result.returncode == 1
+    assert "ix_credential_type" in result.stderr
+
+
+def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1"
+    result = _run("db", "current", database_url=url, data_dir=tmp_path)
+    assert result.returncode == 1
+    assert "error: database unreachable" in result.stderr
+    assert "Traceback" not in result.stderr
