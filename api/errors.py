@@ -133,8 +133,18 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # The traceback goes to the server log (Starlette re-raises after answering);
+    # the client learns nothing about the internals.
+    status, slug, title = _FALLBACK
+    return problem_response(
+        request, status=status, slug=slug, title=title, detail="the server failed; see its log"
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every error through problem+json: domain errors, validation, HTTP errors."""
+    """Route every error through problem+json: domain, validation, HTTP and unexpected."""
+    app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(RegistryError, _registry_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -35,6 +35,10 @@ def _app() -> FastAPI:
             errors=(FieldError("holder.id", "bad check character"), FieldError("hours", "<= 0")),
         )
 
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
     return app
 
 
@@ -57,3 +61,11 @@ def test_domain_field_errors_pass_through() -> None:
         {"field": "holder.id", "message": "bad check character"},
         {"field": "hours", "message": "<= 0"},
     ]
+
+
+def test_unexpected_errors_are_a_bare_500_problem() -> None:
+    response = TestClient(_app(), raise_server_exceptions=False).get("/boom")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["type"] == "urn:yrd-registry:problem:internal-error"
+    assert "secret internals" not in response.text
