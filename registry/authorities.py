@@ -9,11 +9,18 @@ from sqlmodel import Session, col, select
 
 from registry.credentials import CREDENTIAL_TYPES
 from registry.crypto.keys import KeyStore
-from registry.errors import Conflict, InvalidInput, NotFound
+from registry.errors import Conflict, InvalidInput, KeyResolutionError, NotFound
 from registry.ids import province
 from registry.storage.models import Authority, SigningKey
 
-__all__ = ["ISSUING_TYPES", "create_authority", "get_authority", "keys_of", "list_authorities"]
+__all__ = [
+    "ISSUING_TYPES",
+    "create_authority",
+    "get_authority",
+    "issuing_key",
+    "keys_of",
+    "list_authorities",
+]
 
 ISSUING_TYPES: tuple[str, ...] = tuple(
     t for t in CREDENTIAL_TYPES if t not in ("VerificationReport",)
@@ -114,3 +121,32 @@ def keys_of(session: Session, code: str) -> list[SigningKey]:
         .order_by(col(SigningKey.valid_from), col(SigningKey.verification_method))
     )
     return list(session.exec(query).all())
+
+
+def issuing_key(
+    session: Session,
+    verification_method: str,
+    *,
+    authority: str,
+    credential_type: str,
+    signed_at: datetime,
+) -> SigningKey:
+    """The key behind ``verification_method``, if it may sign this credential then.
+
+    It must be a known issuing key of ``authority``, allowed to sign
+    ``credential_type``, within its validity window at ``signed_at`` and not
+    compromised by then. Raises ``KeyResolutionError`` saying which of these fails.
+    """
+    key = session.get(SigningKey, verification_method)
+    if key is None:
+        raise KeyResolutionError(f"{verification_method} is not a key the registry knows")
+    if key.authority_code != authority or key.purpose != "issuing":
+        raise KeyResolutionError(f"{verification_method} is not an issuing key of {authority}")
+    if credential_type not in key.allowed_types:
+        raise KeyResolutionError(f"{verification_method} may not sign {credential_type}")
+    if signed_at < key.valid_from or (key.valid_until is not None and signed_at >= key.valid_until):
+        raise KeyResolutionError(f"{verification_method} was not valid at {signed_at.isoformat()}")
+    if key.compromised_since is not None and signed_at >= key.compromised_since:
+        since = key.compromised_since.isoformat()
+        raise KeyResolutionError(f"{verification_method} was reported compromised from {since}")
+    return key

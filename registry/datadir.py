@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
+
+from pydantic import SecretStr
 
 from registry.crypto.keys import KeyStore
 from registry.errors import KeyStoreError
 from registry.settings import Settings
 
 __all__ = ["DataDir"]
+
+_MIN_SECRET = 16
 
 
 class DataDir:
@@ -31,36 +37,44 @@ class DataDir:
 
     def _secret(self, name: str) -> bytes:
         path = self.root / "secrets" / name
-        try:
-            return path.read_bytes().strip()
-        except FileNotFoundError:
-            pass
-        self.ensure()
-        value = secrets.token_urlsafe(32).encode("ascii")
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            # Another process won the race: use what it wrote.
-            return path.read_bytes().strip()
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(value)
+        if not path.exists():
+            self.ensure()
+            # Written whole to a temporary file, then linked into place: a reader never
+            # sees a half-written secret, and of two racing processes one link wins.
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(secrets.token_urlsafe(32).encode("ascii"))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                with contextlib.suppress(FileExistsError):
+                    os.link(temporary, path)
+            finally:
+                os.unlink(temporary)
+        value = path.read_bytes().strip()
+        if len(value) < _MIN_SECRET:
+            raise KeyStoreError(f"{path} holds fewer than {_MIN_SECRET} bytes: restore it")
         return value
 
     def key_passphrase(self) -> bytes:
         """The passphrase that encrypts private keys."""
         if self._settings.key_passphrase is not None:
-            value = self._settings.key_passphrase.get_secret_value().encode("utf-8")
-            if not value:
-                raise KeyStoreError("REGISTRY_KEY_PASSPHRASE is set but empty")
-            return value
+            return _configured(self._settings.key_passphrase, "REGISTRY_KEY_PASSPHRASE")
         return self._secret("key-passphrase")
 
     def node_secret(self) -> bytes:
         """The HMAC key for identifier lookups."""
         if self._settings.node_secret is not None:
-            return self._settings.node_secret.get_secret_value().encode("utf-8")
+            return _configured(self._settings.node_secret, "REGISTRY_NODE_SECRET")
         return self._secret("node-secret")
 
     def key_store(self) -> KeyStore:
         """The encrypted key store under ``keys/``."""
         return KeyStore(self.root / "keys", passphrase=self.key_passphrase())
+
+
+def _configured(secret: SecretStr, variable: str) -> bytes:
+    value = secret.get_secret_value().encode("utf-8")
+    if len(value) < _MIN_SECRET:
+        raise KeyStoreError(f"{variable} must have at least {_MIN_SECRET} bytes")
+    return value

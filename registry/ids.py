@@ -55,7 +55,18 @@ _CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 _CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
-_CREDIT_BODY = re.compile(rf"^[{_CREDIT_ALPHABET}]{{2}}\d{{6}}[{_CREDIT_ALPHABET}]{{9}}$")
+_CREDIT_BODY = re.compile(rf"^[{_CREDIT_ALPHABET}]{{2}}[0-9]{{6}}[{_CREDIT_ALPHABET}]{{9}}$")
+_ASCII_DIGITS = frozenset("0123456789")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_MASKED = re.compile(r"^[0-9]{4}\*{10}[0-9]{3}[0-9X]$")
+# Residence permits of Hong Kong, Macao and Taiwan residents use area codes 81, 82, 83.
+_RESIDENCE_PERMIT_PREFIXES = frozenset({"83"})
+
+
+def _digits(value: str) -> bool:
+    # str.isdigit() accepts Arabic-Indic, Devanagari... digits; identifiers use ASCII only.
+    return bool(value) and all(char in _ASCII_DIGITS for char in value)
 
 
 def _normalise(value: str) -> str:
@@ -172,12 +183,15 @@ def _id_check_character(first17: str) -> str:
 
 
 def _birth_date(digits: str, *, today: date) -> date:
+    # Messages name the position, never the value: they reach responses and logs.
     try:
         born = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
     except ValueError as exc:
-        raise InvalidResidentId(f"birth date {digits} is not a real date") from exc
+        raise InvalidResidentId("the birth date (characters 7 to 14) is not a real date") from exc
     if born < _EARLIEST_BIRTH or born > today:
-        raise InvalidResidentId(f"birth date {born.isoformat()} is out of range")
+        raise InvalidResidentId(
+            "the birth date (characters 7 to 14) is before 1900 or in the future"
+        )
     return born
 
 
@@ -192,24 +206,23 @@ def parse_resident_id(value: str, *, today: date | None = None) -> ResidentId:
     today = today or datetime.now(_CHINA).date()
     number = _normalise(value) if isinstance(value, str) else ""
     if len(number) == 15:
-        if not number.isdigit():
+        if not _digits(number):
             raise InvalidResidentId("a 15-digit legacy ID number has digits only")
         body = number[:6] + "19" + number[6:]
-        _birth_date(body[6:14], today=today)
         number = body + _id_check_character(body)
     elif len(number) != 18:
         raise InvalidResidentId(
             f"a resident ID number has 18 characters (or 15 for a legacy one), not {len(number)}"
         )
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    if not _digits(number[:17]) or not (number[17] in _ASCII_DIGITS or number[17] == "X"):
         raise InvalidResidentId("a resident ID number is 17 digits and a digit or X")
-    if number[:2] not in _BY_GB_PREFIX:
-        raise InvalidResidentId(f"area code {number[:6]} is in no province")
+    if number[:2] not in _BY_GB_PREFIX and number[:2] not in _RESIDENCE_PERMIT_PREFIXES:
+        raise InvalidResidentId("the area code (characters 1 to 6) is in no province")
     _birth_date(number[6:14], today=today)
     expected = _id_check_character(number[:17])
     if number[17] != expected:
         raise InvalidResidentId(
-            f"check character is {number[17]}, but the first 17 digits give {expected}: "
+            "the check character (the last one) does not match the first 17 digits: "
             "the number was probably mistyped"
         )
     return ResidentId(number)
@@ -232,6 +245,12 @@ class IdentifierCommitment:
     salt: str
     digest: str
 
+    def __post_init__(self) -> None:
+        if not _MASKED.match(self.masked):
+            raise InvalidResidentId("a masked ID number reads 1234**********567X")
+        if not _HEX32.match(self.salt) or not _HEX64.match(self.digest):
+            raise InvalidResidentId("salt is 32 and digest 64 lower-case hex characters")
+
     @classmethod
     def of(cls, number: ResidentId, *, salt: bytes | None = None) -> IdentifierCommitment:
         """Commit to ``number`` under a fresh (or the given) salt."""
@@ -245,9 +264,13 @@ class IdentifierCommitment:
         return hmac.compare_digest(expected, self.digest)
 
 
-def lookup_key(number: str, *, node_secret: bytes) -> str:
-    """The database's lookup key for an identifier: hex HMAC-SHA256 under the node secret."""
-    return hmac.new(node_secret, number.encode("utf-8"), hashlib.sha256).hexdigest()
+def lookup_key(identifier: ResidentId | str, *, node_secret: bytes) -> str:
+    """The database's lookup key for an identifier: hex HMAC-SHA256 under the node secret.
+
+    ``identifier`` must be normalised (a ``ResidentId``, or ``CreditCode.code``), so
+    that every spelling of one number finds the same records.
+    """
+    return hmac.new(node_secret, identifier.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from registry.crypto.eddsa_jcs_2022 import (
     add_proof,
     create_proof,
+    hash_data,
+    resolve_did_key,
     verify_proof,
     verify_proof_set,
 )
@@ -51,7 +53,7 @@ def _signed() -> dict[str, Any]:
 
 
 def test_round_trip() -> None:
-    verified = verify_proof(_signed())
+    verified = verify_proof(_signed(), resolve_key=resolve_did_key)
     assert verified.verification_method == SIGNER.verification_method
     assert verified.proof_purpose == "assertionMethod"
     assert verified.created == CREATED
@@ -59,7 +61,7 @@ def test_round_trip() -> None:
 
 def test_step1_missing_proof() -> None:
     with pytest.raises(ProofMissing, match=r"step 1 .*no proof"):
-        verify_proof(_document())
+        verify_proof(_document(), resolve_key=resolve_did_key)
 
 
 @pytest.mark.parametrize(
@@ -76,19 +78,19 @@ def test_step2_wrong_type_or_cryptosuite(field: str, value: Any, message: str) -
     document = _signed()
     document["proof"][field] = value
     with pytest.raises(ProofConfigurationError, match=message):
-        verify_proof(document)
+        verify_proof(document, resolve_key=resolve_did_key)
 
 
 def test_step3_wrong_purpose() -> None:
     with pytest.raises(ProofConfigurationError, match="proofPurpose is 'assertionMethod'"):
-        verify_proof(_signed(), expected_purpose="authentication")
+        verify_proof(_signed(), expected_purpose="authentication", resolve_key=resolve_did_key)
 
 
 def test_step4_malformed_created() -> None:
     document = _signed()
     document["proof"]["created"] = "2026-11-01 08:00:00"
     with pytest.raises(ProofConfigurationError, match="created is not an XML Schema dateTimeStamp"):
-        verify_proof(document)
+        verify_proof(document, resolve_key=resolve_did_key)
 
 
 def test_step4_expired_proof() -> None:
@@ -96,16 +98,16 @@ def test_step4_expired_proof() -> None:
     document["proof"]["expires"] = "2026-12-01T00:00:00Z"
     # Within the window, the signature check is what fails (expires was not signed).
     with pytest.raises(SignatureMismatch):
-        verify_proof(document, at=CREATED)
+        verify_proof(document, at=CREATED, resolve_key=resolve_did_key)
     with pytest.raises(ProofConfigurationError, match="expired"):
-        verify_proof(document, at=CREATED + timedelta(days=60))
+        verify_proof(document, at=CREATED + timedelta(days=60), resolve_key=resolve_did_key)
 
 
 def test_step5_context_not_a_prefix() -> None:
     document = _signed()
     document["@context"] = ["https://www.w3.org/ns/credentials/examples/v2"]
     with pytest.raises(ProofConfigurationError, match="does not start with the proof's"):
-        verify_proof(document)
+        verify_proof(document, resolve_key=resolve_did_key)
 
 
 @pytest.mark.parametrize(
@@ -121,14 +123,14 @@ def test_step6_malformed_proof_value(value: str | None, message: str) -> None:
     document = _signed()
     document["proof"]["proofValue"] = value
     with pytest.raises(MalformedProofValue, match=message):
-        verify_proof(document)
+        verify_proof(document, resolve_key=resolve_did_key)
 
 
 def test_step7_unresolvable_verification_method() -> None:
     document = _signed()
     document["proof"]["verificationMethod"] = "https://example.test/keys/1"
     with pytest.raises(KeyResolutionError, match="not a did:key URL"):
-        verify_proof(document)
+        verify_proof(document, resolve_key=resolve_did_key)
 
 
 def test_step7_resolver_decides_the_key() -> None:
@@ -144,21 +146,21 @@ def test_step8_document_without_canonical_form() -> None:
     document = _signed()
     document["credentialSubject"]["hours"] = 2**60
     with pytest.raises(TransformationError, match="no canonical JSON form"):
-        verify_proof(document)
+        verify_proof(document, resolve_key=resolve_did_key)
 
 
 def test_step9_changed_document() -> None:
     document = _signed()
     document["credentialSubject"]["category"] = "coal-mine"
     with pytest.raises(SignatureMismatch, match=r"step 9 .*does not match"):
-        verify_proof(document)
+        verify_proof(document, resolve_key=resolve_did_key)
 
 
 def test_step9_changed_proof_option() -> None:
     document = _signed()
     document["proof"]["created"] = "2026-11-02T08:00:00Z"
     with pytest.raises(SignatureMismatch):
-        verify_proof(document)
+        verify_proof(document, resolve_key=resolve_did_key)
 
 
 def test_step9_wrong_key() -> None:
@@ -167,7 +169,7 @@ def test_step9_wrong_key() -> None:
     forged = add_proof(_document(), OTHER, created=CREATED)
     document["proof"]["proofValue"] = forged["proof"]["proofValue"]
     with pytest.raises(SignatureMismatch):
-        verify_proof(document)
+        verify_proof(document, resolve_key=resolve_did_key)
 
 
 def test_creating_a_proof_over_non_canonical_data_is_refused() -> None:
@@ -189,31 +191,69 @@ def test_proof_set_each_proof_verifies_on_its_own() -> None:
         document = add_proof(document, signer, created=CREATED)
     assert isinstance(document["proof"], list)
     assert len(document["proof"]) == 3
-    verified = verify_proof_set(document)
+    verified = verify_proof_set(document, resolve_key=resolve_did_key)
     assert [v.verification_method for v in verified] == [s.verification_method for s in three]
     # Any one proof, alone on the document, verifies too: none depends on the others.
     for proof in document["proof"]:
-        verify_proof({**document, "proof": proof})
+        verify_proof({**document, "proof": proof}, resolve_key=resolve_did_key)
 
 
 def test_proof_set_with_one_bad_proof_is_rejected() -> None:
     document = _document()
     for signer in (SIGNER, OTHER, Ed25519Signer.generate()):
         document = add_proof(document, signer, created=CREATED)
-    document["proof"][1]["proofValue"] = document["proof"][0]["proofValue"]
+    document["proof"][1]["created"] = "2026-11-02T08:00:00Z"  # no longer what was signed
     with pytest.raises(SignatureMismatch, match="proof 2 of 3"):
-        verify_proof_set(document)
+        verify_proof_set(document, resolve_key=resolve_did_key)
+
+
+def test_proof_set_counts_no_proof_twice() -> None:
+    document = add_proof(_document(), SIGNER, created=CREATED)
+    document["proof"] = [document["proof"], dict(document["proof"])]
+    with pytest.raises(ProofConfigurationError, match="same proof more than once"):
+        verify_proof_set(document, resolve_key=resolve_did_key)
+
+
+def test_expiry_is_checked_against_now_by_default() -> None:
+    document = _document()
+    proof = create_proof(document, SIGNER, created=CREATED)
+    del proof["proofValue"]
+    proof["expires"] = "2026-11-02T00:00:00Z"
+    # Sign the options including expires, as an issuer setting an expiry would.
+    proof["proofValue"] = encode_multibase(SIGNER.sign(hash_data(document, proof)))
+    signed = {**document, "proof": proof}
+    verify_proof(signed, resolve_key=resolve_did_key, at=CREATED)
+    with pytest.raises(ProofConfigurationError, match="expired"):
+        verify_proof(signed, resolve_key=resolve_did_key)
+    with pytest.raises(InvalidInput, match="time zone"):
+        verify_proof(signed, resolve_key=resolve_did_key, at=datetime(2026, 11, 1))  # noqa: DTZ001
+
+
+def test_step5_context_that_is_not_a_list() -> None:
+    document = {**_document(), "@context": "https://www.w3.org/ns/credentials/v2"}
+    signed = add_proof(document, SIGNER, created=CREATED)
+    verify_proof(signed, resolve_key=resolve_did_key)
+    signed["@context"] = "https://www.w3.org/ns/credentials/examples/v2"
+    with pytest.raises(ProofConfigurationError, match="does not match the document's"):
+        verify_proof(signed, resolve_key=resolve_did_key)
+
+
+def test_lone_surrogate_key_is_a_transformation_error() -> None:
+    document = _signed()
+    document["credentialSubject"]["\ud800"] = 1
+    with pytest.raises(TransformationError):
+        verify_proof(document, resolve_key=resolve_did_key)
 
 
 def test_single_proof_verify_refuses_a_set() -> None:
     document = add_proof(_signed(), OTHER, created=CREATED)
     with pytest.raises(ProofConfigurationError, match="proof set"):
-        verify_proof(document)
+        verify_proof(document, resolve_key=resolve_did_key)
 
 
 def test_proof_set_needs_a_proof() -> None:
     with pytest.raises(ProofMissing):
-        verify_proof_set(_document())
+        verify_proof_set(_document(), resolve_key=resolve_did_key)
 
 
 # --- Hypothesis: sign, then any change to the document fails -----------------
@@ -253,7 +293,7 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 @settings(max_examples=150, deadline=None)
 @given(document=_documents)
 def test_hypothesis_round_trip(document: dict[str, Any]) -> None:
-    verify_proof(add_proof(document, SIGNER))
+    verify_proof(add_proof(document, SIGNER), resolve_key=resolve_did_key)
 
 
 @settings(max_examples=150, deadline=None)
@@ -278,4 +318,4 @@ def test_hypothesis_any_change_fails(document: dict[str, Any], data: st.DataObje
     # A "change" that leaves the canonical bytes as they were is no change at all.
     assume(canonical_bytes(tampered) != canonical_bytes(signed))
     with pytest.raises(SignatureMismatch):
-        verify_proof(tampered)
+        verify_proof(tampered, resolve_key=resolve_did_key)

@@ -107,13 +107,35 @@ def test_data_dir_generates_secrets_once_owner_only(tmp_path: Path) -> None:
 
 def test_configured_secrets_win(tmp_path: Path) -> None:
     settings = Settings(
-        data_dir=tmp_path, key_passphrase=SecretStr("from-env"), node_secret=SecretStr("node")
+        data_dir=tmp_path,
+        key_passphrase=SecretStr("passphrase-from-env"),
+        node_secret=SecretStr("node-secret-from-env"),
     )
     data_dir = DataDir(settings)
-    assert data_dir.key_passphrase() == b"from-env"
-    assert data_dir.node_secret() == b"node"
+    assert data_dir.key_passphrase() == b"passphrase-from-env"
+    assert data_dir.node_secret() == b"node-secret-from-env"
     assert not (tmp_path / "secrets" / "key-passphrase").exists()
     assert "from-env" not in repr(settings)
+
+
+@pytest.mark.parametrize("value", ["", "short"])
+def test_empty_or_short_secrets_are_refused(tmp_path: Path, value: str) -> None:
+    settings = Settings(data_dir=tmp_path, node_secret=SecretStr(value))
+    with pytest.raises(KeyStoreError, match="REGISTRY_NODE_SECRET must have at least 16"):
+        DataDir(settings).node_secret()
+
+
+def test_a_truncated_secret_file_is_refused(tmp_path: Path) -> None:
+    data_dir = DataDir(Settings(data_dir=tmp_path))
+    data_dir.node_secret()
+    (tmp_path / "secrets" / "node-secret").write_bytes(b"")
+    with pytest.raises(KeyStoreError, match="fewer than 16 bytes"):
+        data_dir.node_secret()
+
+
+def test_overlong_multibase_is_refused_before_decoding() -> None:
+    with pytest.raises(InvalidKeyEncoding, match="longer than"):
+        decode_public_multikey("z" + "2" * 100_000)
 
 
 def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError, StatementError
+from sqlmodel import func, select
 
 from registry.authorities import create_authority, get_authority, keys_of, list_authorities
 from registry.credentials import new_credential
-from registry.crypto.eddsa_jcs_2022 import add_proof, verify_proof
+from registry.crypto.eddsa_jcs_2022 import add_proof, resolve_did_key, verify_proof
 from registry.crypto.jcs import canonical_bytes, sha256_hex
 from registry.crypto.keys import Ed25519Signer, KeyStore
 from registry.demo import DEMO_AUTHORITIES, seed_demo
-from registry.errors import Conflict, InvalidInput, InvalidProvinceCode, NotFound
+from registry.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidProvinceCode,
+    KeyResolutionError,
+    NotFound,
+    SignatureMismatch,
+)
 from registry.ids import lookup_key
 from registry.storage.credentials import document_of, get_credential, store_credential
 from registry.storage.db import schema_drift, schema_status, session_scope
-from registry.storage.models import Authority, SigningKey
+from registry.storage.models import Authority, SigningKey, StoredCredential
 
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 
@@ -104,60 +114,147 @@ def test_store_and_read_back_a_signed_credential(engine: Engine, key_store: KeyS
     assert stored.canonical.encode() == canonical_bytes(document)
     read = document_of(stored)
     assert read == document
-    verify_proof(read)
+    verify_proof(read, resolve_key=resolve_did_key)
+
+
+def _qualification(issuer: str = "CN-SH") -> dict[str, Any]:
+    return new_credential(
+        type_="SafetyEngineerQualification",
+        issuer_code=issuer,
+        subject={"name": "张三"},
+        valid_from=NOW,
+    )
 
 
 def test_store_rejects_what_it_must(engine: Engine, key_store: KeyStore) -> None:
     signer = _shanghai(engine, key_store)
-    unsigned = new_credential(type_="StatusChange", issuer_code="CN-SH", subject={}, valid_from=NOW)
-    signed = add_proof(unsigned, signer, created=NOW)
-    stranger = add_proof(unsigned, Ed25519Signer.generate(), created=NOW)
-    other_issuer = add_proof(
-        new_credential(type_="StatusChange", issuer_code="CN-AH", subject={}, valid_from=NOW),
-        signer,
-        created=NOW,
-    )
+    signed = add_proof(_qualification(), signer, created=NOW)
     with session_scope(engine) as session:
-        with pytest.raises(InvalidInput, match="exactly one proof"):
-            store_credential(session, unsigned)
-        with pytest.raises(InvalidInput, match="does not know"):
-            store_credential(session, stranger)
-        with pytest.raises(InvalidInput, match="not a known authority"):
-            store_credential(session, other_issuer)
+        log_key = next(k for k in keys_of(session, "CN-SH") if k.purpose == "log")
+        assert log_key.key_name is not None
+    log_signer = key_store.load(log_key.key_name)
+    tampered = copy.deepcopy(signed)
+    tampered["credentialSubject"]["name"] = "李四"
+    report = new_credential(
+        type_="VerificationReport", issuer_code="CN-SH", subject={}, valid_from=NOW
+    )
+    cases: list[tuple[dict[str, Any], type[Exception], str]] = [
+        (_qualification(), InvalidInput, "exactly one proof"),
+        ({**signed, "id": "x" * 129}, InvalidInput, "id of 1 to 128"),
+        ({**signed, "issuer": "urn:yrd-registry:authority:310000"}, InvalidInput, "not a registry"),
+        (tampered, SignatureMismatch, "does not match"),
+        (
+            add_proof(_qualification(), Ed25519Signer.generate(), created=NOW),
+            KeyResolutionError,
+            "not a key the registry knows",
+        ),
+        (
+            add_proof(_qualification(), log_signer, created=NOW),
+            KeyResolutionError,
+            "not an issuing key of CN-SH",
+        ),
+        (
+            add_proof(_qualification("CN-AH"), signer, created=NOW),
+            KeyResolutionError,
+            "not an issuing key of CN-AH",
+        ),
+        (
+            add_proof(_qualification(), signer, created=NOW - timedelta(days=1)),
+            KeyResolutionError,
+            "was not valid at",
+        ),
+        (add_proof(report, signer, created=NOW), KeyResolutionError, "may not sign"),
+    ]
+    for document, error, message in cases:
+        with pytest.raises(error, match=message), session_scope(engine) as session:
+            store_credential(session, document)
+    with session_scope(engine) as session:
         store_credential(session, signed)
+        assert session.exec(select(func.count()).select_from(StoredCredential)).one() == 1
     with pytest.raises(Conflict, match="already stored"), session_scope(engine) as session:
         store_credential(session, signed)
     with pytest.raises(NotFound), session_scope(engine) as session:
         get_credential(session, "urn:uuid:00000000-0000-0000-0000-000000000000")
 
 
-def test_constraints_hold_in_the_database(engine: Engine, key_store: KeyStore) -> None:
-    _shanghai(engine, key_store)
-    with pytest.raises(IntegrityError), session_scope(engine) as session:
-        session.add(
-            Authority(code="SH", gb_code="310000", name_zh="x", name_en="y", created_at=NOW)
-        )
-    with pytest.raises(IntegrityError), session_scope(engine) as session:
-        session.add(
-            SigningKey(
-                verification_method="did:key:x#x",
-                authority_code="CN-SH",
-                purpose="wrong",
-                public_key_multibase="z6Mkx",
-                allowed_types=[],
-                valid_from=NOW,
-                created_at=NOW,
-            )
-        )
-    with pytest.raises(IntegrityError), session_scope(engine) as session:
-        session.execute(
-            text(
-                "INSERT INTO credential (id, type, issuer_code, verification_method, digest, "
-                "canonical, signed_at, recorded_at) VALUES ('x', 't', 'CN-SH', 'nope', 'short', "
-                "'{}', :now, :now)"
-            ),
-            {"now": NOW},
-        )
+def test_a_compromised_key_signs_nothing_after_the_compromise(
+    engine: Engine, key_store: KeyStore
+) -> None:
+    signer = _shanghai(engine, key_store)
+    with session_scope(engine) as session:
+        key = session.get(SigningKey, signer.verification_method)
+        assert key is not None
+        key.compromised_since = NOW + timedelta(hours=1)
+    before = add_proof(_qualification(), signer, created=NOW)
+    after = add_proof(_qualification(), signer, created=NOW + timedelta(hours=2))
+    with session_scope(engine) as session:
+        store_credential(session, before)
+    with pytest.raises(KeyResolutionError, match="compromised"), session_scope(engine) as session:
+        store_credential(session, after)
+
+
+_KEY_COLUMNS = (
+    "INSERT INTO signing_key (verification_method, authority_code, purpose, "
+    "public_key_multibase, allowed_types, valid_from, created_at) "
+)
+_CREDENTIAL_COLUMNS = (
+    "INSERT INTO credential (id, type, issuer_code, verification_method, subject_lookup, "
+    "digest, canonical, signed_at, recorded_at) "
+)
+
+
+@pytest.mark.parametrize(
+    ("statement", "violated"),
+    [
+        (
+            "INSERT INTO authority (code, gb_code, name_zh, name_en, created_at) "
+            "VALUES ('SH', '999999', 'x', 'y', :now)",
+            "code_format",
+        ),
+        (
+            "INSERT INTO authority (code, gb_code, name_zh, name_en, created_at) "
+            "VALUES ('CN-JS', '32', 'x', 'y', :now)",
+            "gb_code_length",
+        ),
+        (
+            _KEY_COLUMNS + "VALUES ('m', 'CN-SH', 'wrong', 'z6Mkx', '[]', :now, :now)",
+            "purpose_known",
+        ),
+        (
+            _KEY_COLUMNS + "VALUES ('m', 'CN-SH', 'log', 'zQ3s', '[]', :now, :now)",
+            "multikey_ed25519",
+        ),
+        (
+            _CREDENTIAL_COLUMNS
+            + "VALUES ('x', 't', 'CN-SH', :method, NULL, 'short', '{}', :now, :now)",
+            "digest_sha256_hex",
+        ),
+        (
+            _CREDENTIAL_COLUMNS
+            + "VALUES ('x', 't', 'CN-SH', :method, 'short', :digest, '{}', :now, :now)",
+            "subject_lookup_hmac_hex",
+        ),
+        (
+            _CREDENTIAL_COLUMNS
+            + "VALUES ('x', 't', 'CN-SH', 'unknown-key', NULL, :digest, '{}', :now, :now)",
+            "fk_credential_verification_method",
+        ),
+    ],
+)
+def test_each_constraint_holds_in_the_database(
+    engine: Engine, key_store: KeyStore, statement: str, violated: str
+) -> None:
+    signer = _shanghai(engine, key_store)
+    parameters = {"now": NOW, "method": signer.verification_method, "digest": "0" * 64}
+    with pytest.raises(IntegrityError) as caught, session_scope(engine) as session:
+        session.execute(text(statement), parameters)
+    # PostgreSQL names every constraint; SQLite names CHECK constraints but only
+    # says "FOREIGN KEY constraint failed" for foreign keys.
+    message = str(caught.value.orig)
+    if engine.dialect.name == "postgresql" or not violated.startswith("fk_"):
+        assert violated in message
+    else:
+        assert "FOREIGN KEY constraint failed" in message
 
 
 def test_timestamps_are_aware_and_utc(engine: Engine) -> None:

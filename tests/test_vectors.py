@@ -7,7 +7,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from registry.crypto.eddsa_jcs_2022 import create_proof, hash_data, verify_proof
+from registry.crypto.eddsa_jcs_2022 import (
+    create_proof,
+    hash_data,
+    resolve_did_key,
+    verify_proof,
+)
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import Ed25519Signer
 from registry.crypto.multikey import (
@@ -64,6 +69,6 @@ def test_signature_and_proof_value(vectors: dict[str, str], signed_vector: dict[
 
 
 def test_signed_vector_verifies(signed_vector: dict[str, Any]) -> None:
-    verified = verify_proof(signed_vector)
+    verified = verify_proof(signed_vector, resolve_key=resolve_did_key)
     assert verified.verification_method == signed_vector["proof"]["verificationMethod"]
     assert verified.created == datetime.fromisoformat("2023-02-24T23:36:38+00:00")

@@ -9,7 +9,7 @@ from typing import Any
 
 from registry.crypto.eddsa_jcs_2022 import format_datetime
 from registry.errors import InvalidInput
-from registry.ids import province
+from registry.ids import PROVINCES, province
 
 __all__ = [
     "CREDENTIAL_TYPES",
@@ -36,6 +36,7 @@ CREDENTIAL_TYPES = (
 """Every credential type the registry signs; a key's allowed types come from here."""
 
 _AUTHORITY_PREFIX = "urn:yrd-registry:authority:"
+_ISO_CODES = frozenset(p.iso for p in PROVINCES)
 
 
 def authority_id(code: str) -> str:
@@ -49,9 +50,12 @@ def authority_of(issuer: object) -> str:
     Raises ``InvalidInput`` if the issuer is not a registry authority.
     """
     issuer_id = issuer.get("id") if isinstance(issuer, Mapping) else issuer
-    if not isinstance(issuer_id, str) or not issuer_id.startswith(_AUTHORITY_PREFIX):
-        raise InvalidInput(f"issuer {issuer_id!r} is not a registry authority")
-    return province(issuer_id[len(_AUTHORITY_PREFIX) :]).iso
+    if isinstance(issuer_id, str) and issuer_id.startswith(_AUTHORITY_PREFIX):
+        code = issuer_id[len(_AUTHORITY_PREFIX) :]
+        # Only the canonical spelling: one authority, one issuer id.
+        if code.startswith("CN-") and code in _ISO_CODES:
+            return code
+    raise InvalidInput(f"issuer {issuer_id!r} is not a registry authority")
 
 
 def credential_type(document: Mapping[str, Any]) -> str:

@@ -91,6 +91,14 @@ def format_datetime(moment: datetime) -> str:
     )
 
 
+def _aware(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.now(UTC)
+    if moment.tzinfo is None:
+        raise InvalidInput("the verification time must carry a time zone")
+    return moment
+
+
 def _parse_datetime_stamp(value: object, name: str) -> datetime:
     if not isinstance(value, str) or not _DATETIME_STAMP.match(value):
         raise ProofConfigurationError(f"{name} is not an XML Schema dateTimeStamp: {value!r}")
@@ -101,7 +109,12 @@ def _parse_datetime_stamp(value: object, name: str) -> datetime:
 
 
 def resolve_did_key(verification_method: str) -> Ed25519PublicKey:
-    """Resolve a ``did:key`` verification method offline; any other method is refused."""
+    """Resolve a ``did:key`` verification method offline; any other method is refused.
+
+    This establishes no trust: it only reads the key the URL spells out. Pass it
+    as ``resolve_key`` where any signer will do (test vectors, self-checks); where
+    it matters who signed, pass a resolver backed by the trust list or the database.
+    """
     try:
         return public_key_from_verification_method(verification_method)
     except InvalidKeyEncoding as exc:
@@ -195,7 +208,7 @@ def add_proof(
 
 
 def _check_configuration(
-    proof: Mapping[str, Any], *, expected_purpose: str, at: datetime | None
+    proof: Mapping[str, Any], *, expected_purpose: str, at: datetime
 ) -> tuple[str, str, datetime | None]:
     # 2. Only DataIntegrityProof with eddsa-jcs-2022; proof chains are refused.
     if proof.get("type") != PROOF_TYPE:
@@ -219,7 +232,7 @@ def _check_configuration(
     created = _parse_datetime_stamp(proof["created"], "created") if "created" in proof else None
     if "expires" in proof:
         expires = _parse_datetime_stamp(proof["expires"], "expires")
-        if at is not None and at >= expires:
+        if at >= expires:
             raise ProofConfigurationError(f"the proof expired at {proof['expires']}")
     return verification_method, purpose, created
 
@@ -258,17 +271,18 @@ def verify_proof(
     document: Mapping[str, Any],
     proof: Mapping[str, Any] | None = None,
     *,
-    resolve_key: KeyResolver = resolve_did_key,
+    resolve_key: KeyResolver,
     expected_purpose: str = ASSERTION_METHOD,
     at: datetime | None = None,
 ) -> VerifiedProof:
     """Verify one ``eddsa-jcs-2022`` proof on ``document``.
 
     ``proof`` defaults to the document's single proof. ``resolve_key`` decides which
-    key a verification method stands for (the default accepts only ``did:key``).
-    ``at``, when given, must fall before the proof's ``expires``. Returns what the
+    key a verification method stands for: trust is the caller's to pass in. A proof
+    with ``expires`` must not have expired at ``at`` (default: now). Returns what the
     proof states; raises a ``VerificationError`` subclass naming the failed step.
     """
+    at = _aware(at)
     # 1. Find the proof.
     if proof is None:
         proofs = proofs_of(document)
@@ -311,18 +325,22 @@ def verify_proof(
 def verify_proof_set(
     document: Mapping[str, Any],
     *,
-    resolve_key: KeyResolver = resolve_did_key,
+    resolve_key: KeyResolver,
     expected_purpose: str = ASSERTION_METHOD,
     at: datetime | None = None,
 ) -> tuple[VerifiedProof, ...]:
     """Verify every proof on ``document`` independently; all of them must hold.
 
     Returns one ``VerifiedProof`` per proof, in order. Raises the failing proof's
-    ``VerificationError`` (same class), its message naming which proof of the set.
+    ``VerificationError`` (same class), its message naming which proof of the set;
+    a set carrying the same signature twice is refused, so nothing counts twice.
     """
     proofs: Sequence[Mapping[str, Any]] = proofs_of(document)
     if not proofs:
         raise ProofMissing("the document has no proof")
+    values = [p.get("proofValue") if isinstance(p, Mapping) else None for p in proofs]
+    if len({v for v in values if isinstance(v, str)}) < sum(isinstance(v, str) for v in values):
+        raise ProofConfigurationError("the proof set carries the same proof more than once")
     verified = []
     for index, proof in enumerate(proofs, start=1):
         try:

@@ -23,6 +23,8 @@ from registry.errors import InvalidInput
 __all__ = ["canonical_bytes", "sha256_hex"]
 
 _INT_LIMIT = 2**53 - 1
+# A value nested in itself never ends the walk; give up and let rfc8785 refuse it.
+_MAX_NODES = 1_000_000
 _ENCODER = json.JSONEncoder(
     ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
 )
@@ -32,7 +34,11 @@ def _in_fast_subset(value: Any) -> bool:
     # Exact types only: subclasses (enums, custom mappings) take the reference path.
     # An explicit stack rather than recursion: this runs before every signature.
     stack = [value]
+    budget = _MAX_NODES
     while stack:
+        budget -= 1
+        if budget < 0:
+            return False
         item = stack.pop()
         kind = type(item)
         if kind is str or kind is bool or item is None:
@@ -67,8 +73,10 @@ def canonical_bytes(value: Any) -> bytes:
             pass  # a lone surrogate: let the reference implementation say so
     try:
         return rfc8785.dumps(value)
-    except rfc8785.CanonicalizationError as exc:
-        raise InvalidInput(f"value has no canonical JSON form: {exc}") from exc
+    except (rfc8785.CanonicalizationError, UnicodeError, RecursionError) as exc:
+        # UnicodeError: a lone surrogate in an object key (rfc8785 sorts keys as UTF-16).
+        reason = str(exc) if isinstance(exc, rfc8785.CanonicalizationError) else type(exc).__name__
+        raise InvalidInput(f"value has no canonical JSON form: {reason}") from exc
 
 
 def sha256_hex(data: bytes) -> str:

@@ -35,6 +35,9 @@ _ED25519_PUB_HEADER = b"\xed\x01"
 _ED25519_PRIV_HEADER = b"\x80\x26"
 _BASE58BTC_PREFIX = "z"
 _DID_KEY_PREFIX = "did:key:"
+# Keys and signatures are under 100 characters; base58 decoding is quadratic, so
+# anything much longer is refused before it is decoded.
+_MAX_MULTIBASE = 256
 
 
 def encode_multibase(data: bytes) -> str:
@@ -46,6 +49,8 @@ def decode_multibase(value: str) -> bytes:
     """Decode a base58btc multibase string; raises ``InvalidKeyEncoding`` if it is not one."""
     if not isinstance(value, str) or not value.startswith(_BASE58BTC_PREFIX) or len(value) < 2:
         raise InvalidKeyEncoding("expected a base58btc multibase string starting with 'z'")
+    if len(value) > _MAX_MULTIBASE:
+        raise InvalidKeyEncoding(f"a multibase value longer than {_MAX_MULTIBASE} characters")
     try:
         return b58decode(value[1:])
     except ValueError as exc:

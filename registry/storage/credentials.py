@@ -7,16 +7,21 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from registry.authorities import issuing_key
 from registry.credentials import authority_of, credential_type
-from registry.crypto.eddsa_jcs_2022 import proofs_of
+from registry.crypto.eddsa_jcs_2022 import proofs_of, verify_proof
 from registry.crypto.jcs import canonical_bytes, sha256_hex
-from registry.errors import Conflict, InvalidInput, NotFound
-from registry.storage.models import Authority, SigningKey, StoredCredential
+from registry.crypto.multikey import decode_public_multikey
+from registry.errors import Conflict, InvalidInput, KeyResolutionError, NotFound
+from registry.storage.models import SigningKey, StoredCredential
 
 __all__ = ["document_of", "get_credential", "store_credential"]
+
+_MAX_ID = 128  # the width of credential.id
 
 
 def store_credential(
@@ -26,38 +31,53 @@ def store_credential(
     subject_lookup: str | None = None,
     now: datetime | None = None,
 ) -> StoredCredential:
-    """Add a signed credential to the session, keyed by id and by digest.
+    """Verify a signed credential and add it to the session, keyed by id and by digest.
 
-    The row keeps the JCS bytes exactly as signed. Raises ``InvalidInput`` for an
-    unsigned document or one that is not a registry credential, ``Conflict`` if the
-    id or the same bytes are stored already. The caller commits.
+    The proof must verify under the key the database holds for its verification
+    method, an issuing key of the issuer allowed to sign this type at the proof's
+    ``created`` time. The row keeps the JCS bytes exactly as signed. Raises
+    ``InvalidInput`` for a document that is not a registry credential, a
+    ``VerificationError`` for one that does not verify, ``Conflict`` if the id or the
+    same bytes are stored already. The caller commits.
     """
+    credential_id = document.get("id")
+    if not isinstance(credential_id, str) or not 0 < len(credential_id) <= _MAX_ID:
+        raise InvalidInput(f"the credential needs an id of 1 to {_MAX_ID} characters")
+    kind = credential_type(document)
+    issuer = authority_of(document.get("issuer"))
     proofs = proofs_of(document)
     if len(proofs) != 1:
         raise InvalidInput("a stored credential carries exactly one proof")
-    proof = proofs[0]
-    credential_id = document.get("id")
-    if not isinstance(credential_id, str) or not credential_id:
-        raise InvalidInput("the credential has no id")
-    created = proof.get("created")
-    if not isinstance(created, str):
+
+    def resolve(method: str) -> Ed25519PublicKey:
+        # The database's record of the key decides, not the URL.
+        key = session.get(SigningKey, method)
+        if key is None:
+            raise KeyResolutionError(f"{method} is not a key the registry knows")
+        return decode_public_multikey(key.public_key_multibase)
+
+    verified = verify_proof(document, proofs[0], resolve_key=resolve)
+    if verified.created is None:
         raise InvalidInput("the credential's proof has no created time")
+    issuing_key(
+        session,
+        verified.verification_method,
+        authority=issuer,
+        credential_type=kind,
+        signed_at=verified.created,
+    )
     canonical = canonical_bytes(document)
     row = StoredCredential(
         id=credential_id,
-        type=credential_type(document),
-        issuer_code=authority_of(document.get("issuer")),
-        verification_method=str(proof.get("verificationMethod")),
+        type=kind,
+        issuer_code=issuer,
+        verification_method=verified.verification_method,
         subject_lookup=subject_lookup,
         digest=sha256_hex(canonical),
         canonical=canonical.decode("utf-8"),
-        signed_at=datetime.fromisoformat(created),
+        signed_at=verified.created,
         recorded_at=now or datetime.now(UTC),
     )
-    if session.get(Authority, row.issuer_code) is None:
-        raise InvalidInput(f"issuer {row.issuer_code} is not a known authority")
-    if session.get(SigningKey, row.verification_method) is None:
-        raise InvalidInput(f"signed by {row.verification_method}, which the registry does not know")
     if session.get(StoredCredential, credential_id) is not None:
         raise Conflict(f"credential {credential_id} is already stored")
     session.add(row)
