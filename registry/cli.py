@@ -23,14 +23,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
+_db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+app.add_typer(_db_app, name="db")
 
-console = Console()
-err_console = Console(stderr=True)
+_console = Console()
+_err_console = Console(stderr=True)
 
 
-@db_app.command("upgrade")
+@_db_app.command("upgrade")
 def db_upgrade(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
@@ -42,10 +42,10 @@ def db_upgrade(
         status = schema_status(engine)
     finally:
         engine.dispose()
-    console.print(f"database at revision {', '.join(status.current)}")
+    _console.print(f"database at revision {', '.join(status.current)}")
 
 
-@db_app.command("current")
+@_db_app.command("current")
 def db_current() -> None:
     """Print the database's revision and the latest one; exit 1 unless at head."""
     settings = Settings()
@@ -54,12 +54,14 @@ def db_current() -> None:
         status = schema_status(engine)
     finally:
         engine.dispose()
-    console.print(f"current: {', '.join(status.current) or 'none'}  head: {', '.join(status.head)}")
+    _console.print(
+        f"current: {', '.join(status.current) or 'none'}  head: {', '.join(status.head)}"
+    )
     if not status.at_head:
         raise typer.Exit(1)
 
 
-@db_app.command("check")
+@_db_app.command("check")
 def db_check() -> None:
     """Exit 1 if the tables in code differ from the migrated database."""
     settings = Settings()
@@ -70,9 +72,9 @@ def db_check() -> None:
         engine.dispose()
     if drift:
         for diff in drift:
-            err_console.print(f"drift: {diff}")
+            _err_console.print(f"drift: {diff}")
         raise typer.Exit(1)
-    console.print("no drift between the models and the migrations")
+    _console.print("no drift between the models and the migrations")
 
 
 def _print_demo(settings: Settings, host: str, port: int) -> None:
@@ -91,11 +93,11 @@ def _print_demo(settings: Settings, host: str, port: int) -> None:
                 )
     finally:
         engine.dispose()
-    console.print(table)
-    console.print(f"API docs:        {base}/docs")
-    console.print(f"Try:             curl {base}/v1/authorities")
-    console.print(f"Health:          curl {base}/healthz")
-    console.print(f"Readiness:       curl {base}/readyz")
+    _console.print(table)
+    _console.print(f"API docs:        {base}/docs")
+    _console.print(f"Try:             curl {base}/v1/authorities")
+    _console.print(f"Health:          curl {base}/healthz")
+    _console.print(f"Readiness:       curl {base}/readyz")
 
 
 @app.command()
@@ -114,7 +116,7 @@ def serve(
         if demo:
             with session_scope(engine) as session:
                 seeded = seed_demo(session, data_dir.key_store())
-            console.print("seeded the demo federation" if seeded else "demo data already present")
+            _console.print("seeded the demo federation" if seeded else "demo data already present")
     finally:
         engine.dispose()
     if demo:
@@ -129,5 +131,5 @@ def main() -> None:
     try:
         app()
     except RegistryError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
+        _err_console.print(f"[red]error:[/red] {exc.message}")
         raise SystemExit(1) from exc

@@ -275,14 +275,30 @@ def lookup_key(identifier: ResidentId | str, *, node_secret: bytes) -> str:
 
 @dataclass(frozen=True)
 class CreditCode:
-    """A unified social credit code (GB 32100).
+    """A unified social credit code (GB 32100), validated when built.
 
-    ``check_ok`` is false for codes whose check character does not match: some
-    early pilot codes are like that, so the code is accepted and ``warning`` says so.
+    Length, alphabet (no I, O, S, V or Z) and the digit-only region are errors
+    (``InvalidCreditCode``). A wrong check character is not: some early pilot codes
+    are like that, so ``check_ok`` is false and ``warning`` says so.
     """
 
     code: str
-    check_ok: bool
+
+    def __post_init__(self) -> None:
+        if len(self.code) != 18:
+            raise InvalidCreditCode(
+                f"a unified social credit code has 18 characters, not {len(self.code)}"
+            )
+        if not _CREDIT_BODY.match(self.code[:17]) or self.code[17] not in _CREDIT_ALPHABET:
+            raise InvalidCreditCode(
+                f"{self.code} uses characters outside GB 32100 (digits and capitals except "
+                "I, O, S, V, Z; characters 3 to 8 are the region's digits)"
+            )
+
+    @property
+    def check_ok(self) -> bool:
+        """Whether the check character matches the first 17 characters."""
+        return _credit_check_character(self.code[:17]) == self.code[17]
 
     @property
     def region(self) -> str:
@@ -308,17 +324,5 @@ def _credit_check_character(first17: str) -> str:
 
 
 def parse_credit_code(value: str) -> CreditCode:
-    """Validate a unified social credit code.
-
-    Length, alphabet (no I, O, S, V or Z) and the digit-only region are errors
-    (``InvalidCreditCode``); a wrong check character is only flagged.
-    """
-    code = _normalise(value) if isinstance(value, str) else ""
-    if len(code) != 18:
-        raise InvalidCreditCode(f"a unified social credit code has 18 characters, not {len(code)}")
-    if not _CREDIT_BODY.match(code[:17]) or code[17] not in _CREDIT_ALPHABET:
-        raise InvalidCreditCode(
-            f"{code} uses characters outside GB 32100 (digits and capitals except I, O, S, V, Z; "
-            "characters 3 to 8 are the region's digits)"
-        )
-    return CreditCode(code=code, check_ok=_credit_check_character(code[:17]) == code[17])
+    """Normalise and validate a unified social credit code; raises ``InvalidCreditCode``."""
+    return CreditCode(_normalise(value) if isinstance(value, str) else "")

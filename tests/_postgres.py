@@ -12,11 +12,12 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests._support import free_port
 
 __all__ = ["Cluster", "find_bindir", "start_cluster"]
 
@@ -31,12 +32,6 @@ def find_bindir() -> Path | None:
         return candidates[-1].parent
     found = shutil.which("initdb")
     return Path(found).parent if found else None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _unprivileged_user() -> str | None:
@@ -96,7 +91,7 @@ def start_cluster() -> Cluster:
     if run_as is not None:
         entry = pwd.getpwnam(run_as)
         os.chown(root, entry.pw_uid, entry.pw_gid)
-    cluster = Cluster(bindir=bindir, root=root, port=_free_port(), run_as=run_as)
+    cluster = Cluster(bindir=bindir, root=root, port=free_port(), run_as=run_as)
     try:
         cluster._run(
             "initdb",

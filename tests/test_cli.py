@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from registry.storage.db import make_engine
-
-REGISTRY = Path(sys.executable).parent / "registry"
+from tests._support import REGISTRY
 
 
 def _run(*args: str, database_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -61,9 +59,12 @@ def test_db_check_reports_drift(tmp_path: Path, sqlite_url: str) -> None:
     assert "ix_credential_type" in result.stderr
 
 
-def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "args", [("db", "current"), ("db", "upgrade"), ("db", "check"), ("serve", "--port", "1")]
+)
+def test_unreachable_database_is_one_clear_line(tmp_path: Path, args: tuple[str, ...]) -> None:
     url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1"
-    result = _run("db", "current", database_url=url, data_dir=tmp_path)
+    result = _run(*args, database_url=url, data_dir=tmp_path)
     assert result.returncode == 1
     assert "error: database unreachable" in result.stderr
     assert "Traceback" not in result.stderr

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,13 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-REGISTRY = Path(sys.executable).parent / "registry"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests._support import REGISTRY, free_port
 
 
 @dataclass
@@ -42,7 +34,7 @@ class Servers:
         self._processes: list[subprocess.Popen[bytes]] = []
 
     def start(self, database_url: str, data_dir: Path) -> Server:
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "REGISTRY_DATA_DIR": str(data_dir),

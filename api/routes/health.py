@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from api.deps import engine_of
-from api.errors import problem_response
 from api.schemas import Problem, Readiness
+from registry.errors import DatabaseNotReady
 from registry.storage.db import schema_status
 
 __all__ = ["router"]
@@ -27,20 +26,14 @@ def healthz() -> dict[str, str]:
     response_model=Readiness,
     responses={503: {"model": Problem, "description": "Not ready; `detail` says why."}},
 )
-def readyz(request: Request) -> Readiness | JSONResponse:
+def readyz(request: Request) -> Readiness:
     """200 when the database answers and its schema is at the latest migration, else 503."""
     engine = engine_of(request)
     status = schema_status(engine)
     if not status.at_head:
-        return problem_response(
-            request,
-            status=503,
-            slug="not-ready",
-            title="The database is not ready",
-            detail=(
-                f"schema at {list(status.current) or 'no revision'}, expected {list(status.head)}: "
-                "run `registry db upgrade`"
-            ),
+        raise DatabaseNotReady(
+            f"schema at {list(status.current) or 'no revision'}, expected {list(status.head)}: "
+            "run `registry db upgrade`"
         )
     return Readiness(
         status="ready",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from registry.errors import DatabaseNotReady
@@ -27,6 +28,7 @@ __all__ = [
     "SchemaStatus",
     "alembic_config",
     "make_engine",
+    "migration_heads",
     "schema_drift",
     "schema_status",
     "session_scope",
@@ -65,20 +67,30 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
-def alembic_config(engine: Engine | None = None, database_url: str | None = None) -> Config:
-    """An Alembic config pointing at the packaged migrations and the given database."""
+def alembic_config(engine: Engine | None = None) -> Config:
+    """An Alembic config pointing at the packaged migrations and, if given, the engine."""
     config = Config()
     config.set_main_option("script_location", str(resources.files("migrations")))
     if engine is not None:
         config.attributes["engine"] = engine
-    elif database_url is not None:
-        config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
 
 
+@cache
+def migration_heads() -> tuple[str, ...]:
+    """The latest revision(s) of the packaged migrations (read once per process)."""
+    return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database to ``revision`` (default: the latest)."""
-    command.upgrade(alembic_config(engine), revision)
+    """Migrate the database to ``revision`` (default: the latest).
+
+    Raises ``DatabaseNotReady`` if the database cannot be reached.
+    """
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except OperationalError as exc:
+        raise DatabaseNotReady(f"database unreachable: {type(exc).__name__}") from exc
 
 
 @dataclass(frozen=True)
@@ -96,7 +108,7 @@ class SchemaStatus:
 
 def schema_status(engine: Engine) -> SchemaStatus:
     """Read the current revision; raises ``DatabaseNotReady`` if the database is unreachable."""
-    head = tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
+    head = migration_heads()
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -107,9 +119,15 @@ def schema_status(engine: Engine) -> SchemaStatus:
 
 
 def schema_drift(engine: Engine) -> list[Any]:
-    """Differences between the tables in code and the migrated database (empty: none)."""
-    with engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
-        )
-        return list(compare_metadata(context, metadata))
+    """Differences between the tables in code and the migrated database (empty: none).
+
+    Raises ``DatabaseNotReady`` if the database cannot be reached.
+    """
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "compare_server_default": True}
+            )
+            return list(compare_metadata(context, metadata))
+    except OperationalError as exc:
+        raise DatabaseNotReady(f"database unreachable: {type(exc).__name__}") from exc
