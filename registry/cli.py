@@ -8,13 +8,14 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from registry.authorities import keys_of, list_authorities
 from registry.datadir import DataDir
 from registry.demo import seed_demo
 from registry.errors import RegistryError
 from registry.settings import Settings
-from registry.storage.db import make_engine, schema_drift, schema_status, session_scope, upgrade
+from registry.storage.db import engine_scope, schema_drift, schema_status, session_scope, upgrade
 
 __all__ = ["app", "main"]
 
@@ -35,25 +36,17 @@ def db_upgrade(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
 ) -> None:
     """Migrate the database (REGISTRY_DATABASE_URL) to the latest schema."""
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    try:
+    with engine_scope(Settings().database_url) as engine:
         upgrade(engine, revision)
         status = schema_status(engine)
-    finally:
-        engine.dispose()
     _console.print(f"database at revision {', '.join(status.current)}")
 
 
 @_db_app.command("current")
 def db_current() -> None:
     """Print the database's revision and the latest one; exit 1 unless at head."""
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    try:
+    with engine_scope(Settings().database_url) as engine:
         status = schema_status(engine)
-    finally:
-        engine.dispose()
     _console.print(
         f"current: {', '.join(status.current) or 'none'}  head: {', '.join(status.head)}"
     )
@@ -64,12 +57,8 @@ def db_current() -> None:
 @_db_app.command("check")
 def db_check() -> None:
     """Exit 1 if the tables in code differ from the migrated database."""
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    try:
+    with engine_scope(Settings().database_url) as engine:
         drift = schema_drift(engine)
-    finally:
-        engine.dispose()
     if drift:
         for diff in drift:
             _err_console.print(f"drift: {diff}")
@@ -77,22 +66,18 @@ def db_check() -> None:
     _console.print("no drift between the models and the migrations")
 
 
-def _print_demo(settings: Settings, host: str, port: int) -> None:
+def _print_demo(engine: Engine, host: str, port: int) -> None:
     base = f"http://{host}:{port}"
     table = Table(title="Demo federation", show_lines=False)
     table.add_column("authority")
     table.add_column("issuing key")
-    engine = make_engine(settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            for authority in list_authorities(session):
-                issuing = [k for k in keys_of(session, authority.code) if k.purpose == "issuing"]
-                table.add_row(
-                    f"{authority.code} {authority.name_zh}",
-                    issuing[-1].public_key_multibase if issuing else "-",
-                )
-    finally:
-        engine.dispose()
+    with session_scope(engine) as session:
+        for authority in list_authorities(session):
+            issuing = [k for k in keys_of(session, authority.code) if k.purpose == "issuing"]
+            table.add_row(
+                f"{authority.code} {authority.name_zh}",
+                issuing[-1].public_key_multibase if issuing else "-",
+            )
     _console.print(table)
     _console.print(f"API docs:        {base}/docs")
     _console.print(f"Try:             curl {base}/v1/authorities")
@@ -110,17 +95,13 @@ def serve(
     settings = Settings()
     data_dir = DataDir(settings)
     data_dir.ensure()
-    engine = make_engine(settings.database_url)
-    try:
+    with engine_scope(settings.database_url) as engine:
         upgrade(engine)
         if demo:
             with session_scope(engine) as session:
                 seeded = seed_demo(session, data_dir.key_store())
             _console.print("seeded the demo federation" if seeded else "demo data already present")
-    finally:
-        engine.dispose()
-    if demo:
-        _print_demo(settings, host, port)
+            _print_demo(engine, host, port)
     # By import string: the domain package never imports the web layer, and the
     # factory reads the same REGISTRY_* settings this command used.
     uvicorn.run("api.app:app_from_environment", factory=True, host=host, port=port)

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 
 from registry.settings import Settings
-from registry.storage.db import make_engine, upgrade
+from registry.storage.db import engine_scope, upgrade
 from tests._postgres import start_cluster
 
 VECTORS = Path(__file__).resolve().parent.parent.parent / "shared" / "vectors" / "vc-di-eddsa"
@@ -44,15 +44,9 @@ def _migrate_template(
     *, host: str, port: int, user: str, dbname: str, password: str | None, **_: Any
 ) -> None:
     """pytest-postgresql loader: build the template database with the Alembic migrations."""
-    engine = make_engine(
-        _sqlalchemy_url(
-            host=host, port=port, user=user, password=password, dbname=dbname
-        ).render_as_string(hide_password=False)
-    )
-    try:
+    url = _sqlalchemy_url(host=host, port=port, user=user, password=password, dbname=dbname)
+    with engine_scope(url.render_as_string(hide_password=False)) as engine:
         upgrade(engine)
-    finally:
-        engine.dispose()
 
 
 @contextmanager
@@ -121,20 +115,11 @@ def pg_url(postgresql: psycopg.Connection[Any]) -> str:
 
 
 @pytest.fixture
-def pg_engine(pg_url: str) -> Iterator[Engine]:
-    """An engine on this test's fresh PostgreSQL database."""
-    engine = make_engine(pg_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """URL of a fresh SQLite file migrated to head."""
     url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
+    with engine_scope(url) as engine:
+        upgrade(engine)
     return url
 
 
@@ -147,9 +132,8 @@ def db_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     """An engine on a fresh, migrated database of either kind."""
-    engine = make_engine(db_url)
-    yield engine
-    engine.dispose()
+    with engine_scope(db_url) as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -12,17 +12,15 @@ from api import create_app
 from registry.datadir import DataDir
 from registry.demo import seed_demo
 from registry.settings import Settings
-from registry.storage.db import make_engine, session_scope, upgrade
+from registry.storage.db import engine_scope, session_scope, upgrade
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    engine = make_engine(settings.database_url)
-    with session_scope(engine) as session:
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
         seed_demo(session, DataDir(settings).key_store())
-    engine.dispose()
     with TestClient(create_app(settings)) as client:
         yield client
 
@@ -50,9 +48,8 @@ def test_readyz_is_503_until_migrated(tmp_path: Path) -> None:
         assert response.headers["content-type"] == PROBLEM
         assert "registry db upgrade" in response.json()["detail"]
         assert client.get("/healthz").status_code == 200
-        engine = make_engine(settings.database_url)
-        upgrade(engine)
-        engine.dispose()
+        with engine_scope(settings.database_url) as engine:
+            upgrade(engine)
         assert client.get("/readyz").status_code == 200
 
 

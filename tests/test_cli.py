@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from registry.storage.db import make_engine
+from registry.storage.db import engine_scope
 from tests._support import REGISTRY
 
 
@@ -29,10 +29,8 @@ def test_db_upgrade_current_check(
     else:
         # A fresh database from the template is already at head; drop the schema first.
         url = str(request.getfixturevalue("pg_url"))
-        engine = make_engine(url)
-        with engine.begin() as connection:
+        with engine_scope(url) as engine, engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
 
     before = _run("db", "current", database_url=url, data_dir=tmp_path)
     assert before.returncode == 1
@@ -50,10 +48,8 @@ def test_db_upgrade_current_check(
 
 
 def test_db_check_reports_drift(tmp_path: Path, sqlite_url: str) -> None:
-    engine = make_engine(sqlite_url)
-    with engine.begin() as connection:
+    with engine_scope(sqlite_url) as engine, engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_credential_type"))
-    engine.dispose()
     result = _run("db", "check", database_url=sqlite_url, data_dir=tmp_path)
     assert result.returncode == 1
     assert "ix_credential_type" in result.stderr

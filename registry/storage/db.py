@@ -27,6 +27,7 @@ from registry.storage.base import metadata
 __all__ = [
     "SchemaStatus",
     "alembic_config",
+    "engine_scope",
     "make_engine",
     "migration_heads",
     "schema_drift",
@@ -53,6 +54,16 @@ def make_engine(database_url: str) -> Engine:
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+@contextmanager
+def engine_scope(database_url: str) -> Iterator[Engine]:
+    """An engine for one command or one test, disposed of when the block ends."""
+    engine = make_engine(database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @contextmanager
