@@ -19,6 +19,7 @@ __all__ = [
     "get_authority",
     "issuing_key",
     "keys_of",
+    "known_key",
     "list_authorities",
 ]
 
@@ -123,6 +124,14 @@ def keys_of(session: Session, code: str) -> list[SigningKey]:
     return list(session.exec(query).all())
 
 
+def known_key(session: Session, verification_method: str) -> SigningKey:
+    """The database's record of a verification method; raises ``KeyResolutionError``."""
+    key = session.get(SigningKey, verification_method)
+    if key is None:
+        raise KeyResolutionError(f"{verification_method} is not a key the registry knows")
+    return key
+
+
 def issuing_key(
     session: Session,
     verification_method: str,
@@ -137,9 +146,7 @@ def issuing_key(
     ``credential_type``, within its validity window at ``signed_at`` and not
     compromised by then. Raises ``KeyResolutionError`` saying which of these fails.
     """
-    key = session.get(SigningKey, verification_method)
-    if key is None:
-        raise KeyResolutionError(f"{verification_method} is not a key the registry knows")
+    key = known_key(session, verification_method)
     if key.authority_code != authority or key.purpose != "issuing":
         raise KeyResolutionError(f"{verification_method} is not an issuing key of {authority}")
     if credential_type not in key.allowed_types:

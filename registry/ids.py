@@ -60,7 +60,8 @@ _ASCII_DIGITS = frozenset("0123456789")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _MASKED = re.compile(r"^[0-9]{4}\*{10}[0-9]{3}[0-9X]$")
-# Residence permits of Hong Kong, Macao and Taiwan residents use area codes 81, 82, 83.
+# Residence permits use 81 (Hong Kong), 82 (Macao) and 83 (Taiwan residents); 81 and 82
+# are province prefixes already, 83 is not.
 _RESIDENCE_PERMIT_PREFIXES = frozenset({"83"})
 
 

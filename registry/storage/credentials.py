@@ -11,13 +11,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from registry.authorities import issuing_key
+from registry.authorities import issuing_key, known_key
 from registry.credentials import authority_of, credential_type
 from registry.crypto.eddsa_jcs_2022 import proofs_of, verify_proof
 from registry.crypto.jcs import canonical_bytes, sha256_hex
 from registry.crypto.multikey import decode_public_multikey
-from registry.errors import Conflict, InvalidInput, KeyResolutionError, NotFound
-from registry.storage.models import SigningKey, StoredCredential
+from registry.errors import Conflict, InvalidInput, NotFound
+from registry.storage.models import StoredCredential
 
 __all__ = ["document_of", "get_credential", "store_credential"]
 
@@ -51,10 +51,7 @@ def store_credential(
 
     def resolve(method: str) -> Ed25519PublicKey:
         # The database's record of the key decides, not the URL.
-        key = session.get(SigningKey, method)
-        if key is None:
-            raise KeyResolutionError(f"{method} is not a key the registry knows")
-        return decode_public_multikey(key.public_key_multibase)
+        return decode_public_multikey(known_key(session, method).public_key_multibase)
 
     verified = verify_proof(document, proofs[0], resolve_key=resolve)
     if verified.created is None:
