@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
@@ -12,21 +13,35 @@ from registry.crypto.keys import KeyStore
 from registry.errors import Conflict, InvalidInput, KeyResolutionError, NotFound
 from registry.ids import province
 from registry.storage.models import Authority, SigningKey
+from registry.trust.keys import KeyDirectory, KeyRecord
 
 __all__ = [
     "ISSUING_TYPES",
     "create_authority",
+    "database_keys",
+    "find_key",
     "get_authority",
-    "issuing_key",
     "keys_of",
-    "known_key",
     "list_authorities",
+    "record_of",
+    "revoke_key",
+    "rotate_key",
 ]
 
 ISSUING_TYPES: tuple[str, ...] = tuple(
     t for t in CREDENTIAL_TYPES if t not in ("VerificationReport",)
 )
 """What an authority's issuing key may sign: every record type but node reports."""
+
+_MAX_REASON = 500
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    # Proofs state their time to the second; a key's window is kept to the second
+    # too, so a key is valid for a proof made in the very second it starts.
+    if moment.tzinfo is None:
+        raise InvalidInput("times must carry a time zone")
+    return moment.astimezone(UTC).replace(microsecond=0)
 
 
 def _new_key(
@@ -37,6 +52,7 @@ def _new_key(
     purpose: str,
     allowed_types: tuple[str, ...],
     now: datetime,
+    valid_from: datetime | None = None,
 ) -> SigningKey:
     name = f"{authority}-{purpose}-{now:%Y%m%d}-{secrets.token_hex(4)}"
     signer = key_store.create(name)
@@ -46,7 +62,7 @@ def _new_key(
         purpose=purpose,
         public_key_multibase=signer.public_key_multibase,
         allowed_types=list(allowed_types),
-        valid_from=now,
+        valid_from=valid_from or now,
         key_name=name,
         created_at=now,
     )
@@ -69,7 +85,7 @@ def create_authority(
     derived from it. Raises ``InvalidInput`` for a bad code or empty names and
     ``Conflict`` if the authority exists. The caller commits.
     """
-    now = now or datetime.now(UTC)
+    now = _whole_seconds(now or datetime.now(UTC))
     found = province(code)
     if found.iso != code.strip().upper():
         raise InvalidInput(
@@ -124,36 +140,134 @@ def keys_of(session: Session, code: str) -> list[SigningKey]:
     return list(session.exec(query).all())
 
 
-def known_key(session: Session, verification_method: str) -> SigningKey:
-    """The database's record of a verification method; raises ``KeyResolutionError``."""
-    key = session.get(SigningKey, verification_method)
+def record_of(key: SigningKey) -> KeyRecord:
+    """The key as every verifier sees it (``registry.trust.keys``)."""
+    if key.authority_code is None:
+        raise KeyResolutionError(f"{key.verification_method} belongs to no authority")
+    return KeyRecord(
+        verification_method=key.verification_method,
+        authority=key.authority_code,
+        public_key_multibase=key.public_key_multibase,
+        allowed_types=frozenset(key.allowed_types),
+        valid_from=key.valid_from,
+        valid_until=key.valid_until,
+        compromised_since=key.compromised_since,
+        revocation_reason=key.revocation_reason,
+    )
+
+
+def database_keys(session: Session) -> KeyDirectory:
+    """A ``KeyDirectory`` over the node's own record of keys."""
+
+    def lookup(verification_method: str) -> KeyRecord | None:
+        key = session.get(SigningKey, verification_method)
+        return record_of(key) if key is not None else None
+
+    return lookup
+
+
+def find_key(session: Session, reference: str) -> SigningKey:
+    """A key by verification method, Multikey or key-store name; raises ``NotFound``."""
+    reference = reference.strip()
+    key = session.get(SigningKey, reference)
     if key is None:
-        raise KeyResolutionError(f"{verification_method} is not a key the registry knows")
+        query = select(SigningKey).where(
+            (col(SigningKey.public_key_multibase) == reference)
+            | (col(SigningKey.key_name) == reference)
+        )
+        key = session.exec(query).first()
+    if key is None:
+        raise NotFound(f"no key {reference}")
     return key
 
 
-def issuing_key(
+def rotate_key(
     session: Session,
-    verification_method: str,
+    key_store: KeyStore,
+    code: str,
     *,
-    authority: str,
-    credential_type: str,
-    signed_at: datetime,
-) -> SigningKey:
-    """The key behind ``verification_method``, if it may sign this credential then.
+    at: datetime | None = None,
+    allowed_types: Sequence[str] | None = None,
+    now: datetime | None = None,
+) -> tuple[list[SigningKey], SigningKey]:
+    """Start a new issuing key for ``code`` at ``at`` and retire the current one(s) then.
 
-    It must be a known issuing key of ``authority``, allowed to sign
-    ``credential_type``, within its validity window at ``signed_at`` and not
-    compromised by then. Raises ``KeyResolutionError`` saying which of these fails.
+    ``at`` defaults to now and may not lie in the past: what a key already signed
+    stays valid, so retiring it backwards is what revocation is for. The new key
+    may sign ``allowed_types`` (default: what the retired key could). Returns the
+    retired keys and the new key. Raises ``NotFound``, ``InvalidInput`` or
+    ``Conflict`` (a rotation is already scheduled). The caller commits.
     """
-    key = known_key(session, verification_method)
-    if key.authority_code != authority or key.purpose != "issuing":
-        raise KeyResolutionError(f"{verification_method} is not an issuing key of {authority}")
-    if credential_type not in key.allowed_types:
-        raise KeyResolutionError(f"{verification_method} may not sign {credential_type}")
-    if signed_at < key.valid_from or (key.valid_until is not None and signed_at >= key.valid_until):
-        raise KeyResolutionError(f"{verification_method} was not valid at {signed_at.isoformat()}")
-    if key.compromised_since is not None and signed_at >= key.compromised_since:
-        since = key.compromised_since.isoformat()
-        raise KeyResolutionError(f"{verification_method} was reported compromised from {since}")
+    now = _whole_seconds(now or datetime.now(UTC))
+    at = _whole_seconds(at) if at is not None else now
+    if at < now:
+        raise InvalidInput(
+            "a key cannot be retired in the past; to disown what it signed, revoke it"
+        )
+    authority = get_authority(session, code)
+    issuing = [k for k in keys_of(session, authority.code) if k.purpose == "issuing"]
+    if any(k.valid_from > now for k in issuing):
+        raise Conflict(f"{authority.code} already has a key scheduled to start; rotate after it")
+    current = [k for k in issuing if k.valid_until is None or k.valid_until > at]
+    if any(k.valid_from >= at for k in current):
+        raise InvalidInput("the current key starts at or after that time: rotate later (--at)")
+    types = tuple(allowed_types) if allowed_types is not None else _types_of(current)
+    unknown = sorted(set(types) - set(ISSUING_TYPES))
+    if unknown or not types:
+        raise InvalidInput(f"an issuing key may sign {', '.join(ISSUING_TYPES)}; not {unknown}")
+    for key in current:
+        key.valid_until = at
+        session.add(key)
+    new = _new_key(
+        session,
+        key_store,
+        authority=authority.code,
+        purpose="issuing",
+        allowed_types=types,
+        now=now,
+        valid_from=at,
+    )
+    session.flush()
+    return current, new
+
+
+def _types_of(keys: Sequence[SigningKey]) -> tuple[str, ...]:
+    found = {t for key in keys for t in key.allowed_types}
+    return tuple(t for t in ISSUING_TYPES if t in found) or ISSUING_TYPES
+
+
+def revoke_key(
+    session: Session,
+    reference: str,
+    *,
+    compromised_since: datetime,
+    reason: str,
+    now: datetime | None = None,
+) -> SigningKey:
+    """Record that a key was compromised from ``compromised_since``.
+
+    Whatever it signed at or after that time is invalid; what it signed before
+    stays valid. The time cannot lie in the future, and a revoked key's time can
+    only move earlier, never later (that would make signatures valid again).
+    Raises ``NotFound``, ``InvalidInput`` or ``Conflict``. The caller commits.
+    """
+    now = now or datetime.now(UTC)
+    if compromised_since.tzinfo is None:
+        raise InvalidInput("the compromise time must carry a time zone")
+    since = _whole_seconds(compromised_since)
+    if since > now:
+        raise InvalidInput("a compromise cannot start in the future; to stop a key later, rotate")
+    reason = reason.strip()
+    if not 0 < len(reason) <= _MAX_REASON:
+        raise InvalidInput(f"give a reason of 1 to {_MAX_REASON} characters")
+    key = find_key(session, reference)
+    if key.compromised_since is not None and key.compromised_since <= since:
+        raise Conflict(
+            f"{key.verification_method} is already revoked from "
+            f"{key.compromised_since.isoformat()}; the time can only move earlier"
+        )
+    key.compromised_since = since
+    key.revocation_reason = reason
+    session.add(key)
+    session.flush()
     return key

@@ -1,4 +1,5 @@
-"""The demo federation that ``registry serve --demo`` seeds into an empty database."""
+"""The demo federation that ``registry serve --demo`` seeds into an empty database:
+the four founding authorities and a genesis trust list signed by all four."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from sqlmodel import Session
 
 from registry.authorities import create_authority
 from registry.crypto.keys import KeyStore
-from registry.storage.models import Authority
+from registry.storage.models import Authority, TrustListProposal
+from registry.trust.proposals import seed_genesis
+from registry.trust.store import NodeProfile
 
 __all__ = ["DEMO_AUTHORITIES", "seed_demo"]
 
@@ -21,13 +24,31 @@ DEMO_AUTHORITIES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def seed_demo(session: Session, key_store: KeyStore, *, now: datetime | None = None) -> bool:
-    """Seed the four founding authorities, with fresh keys, if no authority exists yet.
+def seed_demo(
+    session: Session,
+    key_store: KeyStore,
+    *,
+    profile: NodeProfile,
+    now: datetime | None = None,
+) -> bool:
+    """Seed the four founding authorities, with fresh keys, and their genesis trust list.
 
+    Authorities only into an empty database; the genesis only where no trust-list
+    proposal was ever made. Nothing is seeded twice.
     Returns whether anything was seeded. The caller commits.
     """
-    if session.scalar(select(func.count()).select_from(Authority)):
-        return False
-    for code, name_zh, name_en in DEMO_AUTHORITIES:
-        create_authority(session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=now)
-    return True
+    seeded = False
+    if not session.scalar(select(func.count()).select_from(Authority)):
+        for code, name_zh, name_en in DEMO_AUTHORITIES:
+            create_authority(
+                session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=now
+            )
+        seeded = True
+    # A demo database from before the trust list existed gets its genesis too, but
+    # never a second one, and never over a proposal someone started.
+    codes = [code for code, _, _ in DEMO_AUTHORITIES]
+    untouched = not session.scalar(select(func.count()).select_from(TrustListProposal))
+    if untouched and all(session.get(Authority, code) for code in codes):
+        seed_genesis(session, key_store, profile=profile, founders=codes, now=now)
+        seeded = True
+    return seeded

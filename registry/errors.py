@@ -22,7 +22,11 @@ exits non-zero. Nothing outside this module defines an exception class.
     │   ├── MalformedProofValue          step 6
     │   ├── KeyResolutionError           step 7
     │   ├── TransformationError          step 8
-    │   └── SignatureMismatch            step 9
+    │   ├── SignatureMismatch            step 9
+    │   └── TrustListError           a trust-list version or chain does not hold
+    │       ├── QuorumNotMet             too few members signed it
+    │       ├── BrokenChain              wrong genesis, version or ``previous``
+    │       └── StaleTrustList           an older version offered after a newer one
     ├── KeyStoreError                a private key cannot be created or loaded
     └── DatabaseNotReady             unreachable, or not migrated to head
 """
@@ -33,6 +37,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 __all__ = [
+    "BrokenChain",
     "Conflict",
     "DatabaseNotReady",
     "FieldError",
@@ -49,9 +54,12 @@ __all__ = [
     "NotFound",
     "ProofConfigurationError",
     "ProofMissing",
+    "QuorumNotMet",
     "RegistryError",
     "SignatureMismatch",
+    "StaleTrustList",
     "TransformationError",
+    "TrustListError",
     "VerificationError",
 ]
 
@@ -156,6 +164,30 @@ class SignatureMismatch(VerificationError):
     """The signature does not match the document, the proof options and the key."""
 
     step = "step 9 (check the signature)"
+
+
+class TrustListError(VerificationError):
+    """A trust-list version is malformed, under-signed, or does not extend the chain."""
+
+    step = "trust list"
+
+
+class QuorumNotMet(TrustListError):
+    """Fewer members than the quorum rule requires signed the version with a valid key."""
+
+    step = "trust list quorum"
+
+
+class BrokenChain(TrustListError):
+    """The genesis digest, the version number or ``previous`` does not match the chain."""
+
+    step = "trust list chain"
+
+
+class StaleTrustList(TrustListError):
+    """A version no newer than the one already accepted was offered: it never replaces it."""
+
+    step = "trust list replay"
 
 
 class KeyStoreError(RegistryError):

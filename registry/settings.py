@@ -42,6 +42,20 @@ class Settings(BaseSettings):
         ),
     )
 
+    log_origin_prefix: str = Field(
+        default="registry.yrd.example",
+        pattern=r"^[^\s+]+$",
+        description=(
+            "Prefix of each hosted authority's transparency-log origin "
+            "(`<prefix>/CN-SH`), also the key name of its checkpoint signatures."
+        ),
+    )
+    node_url: str = Field(
+        default="http://127.0.0.1:8000",
+        pattern=r"^https?://\S+$",
+        description="Public base URL of this node, as the trust list names it for its members.",
+    )
+
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:

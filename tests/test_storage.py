@@ -146,22 +146,22 @@ def test_store_rejects_what_it_must(engine: Engine, key_store: KeyStore) -> None
         (
             add_proof(_qualification(), Ed25519Signer.generate(), created=NOW),
             KeyResolutionError,
-            "not a key the registry knows",
+            "not a known signing key",
         ),
         (
             add_proof(_qualification(), log_signer, created=NOW),
             KeyResolutionError,
-            "not an issuing key of CN-SH",
+            "may not sign SafetyEngineerQualification",
         ),
         (
             add_proof(_qualification("CN-AH"), signer, created=NOW),
             KeyResolutionError,
-            "not an issuing key of CN-AH",
+            "is a key of CN-SH, not of CN-AH",
         ),
         (
             add_proof(_qualification(), signer, created=NOW - timedelta(days=1)),
             KeyResolutionError,
-            "was not valid at",
+            "was not yet valid at",
         ),
         (add_proof(report, signer, created=NOW), KeyResolutionError, "may not sign"),
     ]
@@ -185,6 +185,7 @@ def test_a_compromised_key_signs_nothing_after_the_compromise(
         key = session.get(SigningKey, signer.verification_method)
         assert key is not None
         key.compromised_since = NOW + timedelta(hours=1)
+        key.revocation_reason = "the key file was copied"
     before = add_proof(_qualification(), signer, created=NOW)
     after = add_proof(_qualification(), signer, created=NOW + timedelta(hours=2))
     with session_scope(engine) as session:

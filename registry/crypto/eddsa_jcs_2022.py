@@ -45,6 +45,7 @@ from registry.errors import (
 )
 
 __all__ = [
+    "ASSERTION_METHOD",
     "CRYPTOSUITE",
     "PROOF_TYPE",
     "KeyResolver",

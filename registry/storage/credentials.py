@@ -7,17 +7,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from registry.authorities import issuing_key, known_key
+from registry.authorities import database_keys
 from registry.credentials import authority_of, credential_type
-from registry.crypto.eddsa_jcs_2022 import proofs_of, verify_proof
+from registry.crypto.eddsa_jcs_2022 import proofs_of
 from registry.crypto.jcs import canonical_bytes, sha256_hex
-from registry.crypto.multikey import decode_public_multikey
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.storage.models import StoredCredential
+from registry.trust.keys import verify_signed
 
 __all__ = ["document_of", "get_credential", "store_credential"]
 
@@ -34,11 +33,11 @@ def store_credential(
     """Verify a signed credential and add it to the session, keyed by id and by digest.
 
     The proof must verify under the key the database holds for its verification
-    method, an issuing key of the issuer allowed to sign this type at the proof's
-    ``created`` time. The row keeps the JCS bytes exactly as signed. Raises
-    ``InvalidInput`` for a document that is not a registry credential, a
-    ``VerificationError`` for one that does not verify, ``Conflict`` if the id or the
-    same bytes are stored already. The caller commits.
+    method, a key of the issuer allowed to sign this type at the proof's ``created``
+    time (``registry.trust.keys.key_standing`` judges it). The row keeps the JCS
+    bytes exactly as signed. Raises ``InvalidInput`` for a document that is not a
+    registry credential, a ``VerificationError`` for one that does not verify,
+    ``Conflict`` if the id or the same bytes are stored already. The caller commits.
     """
     credential_id = document.get("id")
     if not isinstance(credential_id, str) or not 0 < len(credential_id) <= _MAX_ID:
@@ -49,20 +48,17 @@ def store_credential(
     if len(proofs) != 1:
         raise InvalidInput("a stored credential carries exactly one proof")
 
-    def resolve(method: str) -> Ed25519PublicKey:
-        # The database's record of the key decides, not the URL.
-        return decode_public_multikey(known_key(session, method).public_key_multibase)
-
-    verified = verify_proof(document, proofs[0], resolve_key=resolve)
+    now = now or datetime.now(UTC)
+    verified, _ = verify_signed(
+        document,
+        proofs[0],
+        directory=database_keys(session),
+        credential_type=kind,
+        authority=issuer,
+        at=now,
+    )
     if verified.created is None:
         raise InvalidInput("the credential's proof has no created time")
-    issuing_key(
-        session,
-        verified.verification_method,
-        authority=issuer,
-        credential_type=kind,
-        signed_at=verified.created,
-    )
     canonical = canonical_bytes(document)
     row = StoredCredential(
         id=credential_id,
@@ -73,7 +69,7 @@ def store_credential(
         digest=sha256_hex(canonical),
         canonical=canonical.decode("utf-8"),
         signed_at=verified.created,
-        recorded_at=now or datetime.now(UTC),
+        recorded_at=now,
     )
     if session.get(StoredCredential, credential_id) is not None:
         raise Conflict(f"credential {credential_id} is already stored")

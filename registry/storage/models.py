@@ -1,4 +1,4 @@
-"""Tables: authorities, their keys, and stored credentials.
+"""Tables: authorities, their keys, stored credentials, and the trust list.
 
 The database is a projection of signed records: a credential row keeps the exact
 canonical (JCS) bytes that were signed and logged, with the columns needed to find
@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, Column, String, Text
+from sqlalchemy import JSON, CheckConstraint, Column, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
 from registry.storage.base import UTCDateTime
 
-__all__ = ["KEY_PURPOSES", "Authority", "SigningKey", "StoredCredential"]
+__all__ = [
+    "KEY_PURPOSES",
+    "PROPOSAL_STATES",
+    "Authority",
+    "SigningKey",
+    "StoredCredential",
+    "TrustListProposal",
+    "TrustListRecord",
+]
 
 KEY_PURPOSES = ("issuing", "log", "node")
+PROPOSAL_STATES = ("open", "published", "withdrawn")
 
 
 class Authority(SQLModel, table=True):
@@ -47,6 +56,10 @@ class SigningKey(SQLModel, table=True):
         CheckConstraint("purpose IN ('issuing', 'log', 'node')", name="purpose_known"),
         CheckConstraint("public_key_multibase LIKE 'z6Mk%'", name="multikey_ed25519"),
         CheckConstraint("valid_until IS NULL OR valid_until > valid_from", name="validity_window"),
+        CheckConstraint(
+            "(compromised_since IS NULL) = (revocation_reason IS NULL)",
+            name="revocation_has_reason",
+        ),
     )
 
     verification_method: str = Field(sa_type=String(255), primary_key=True)
@@ -87,3 +100,45 @@ class StoredCredential(SQLModel, table=True):
     canonical: str = Field(sa_type=Text)
     signed_at: datetime = Field(sa_type=UTCDateTime)
     recorded_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class TrustListRecord(SQLModel, table=True):
+    """A published trust-list version, kept exactly as signed.
+
+    ``previous`` is unique: a version has at most one successor, so the chain
+    cannot fork inside one database.
+    """
+
+    __tablename__ = "trust_list_version"
+    __table_args__ = (
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("length(digest) = 64", name="digest_sha256_hex"),
+        CheckConstraint(
+            "(version = 1 AND previous IS NULL) OR (version > 1 AND length(previous) = 64)",
+            name="previous_iff_not_genesis",
+        ),
+    )
+
+    version: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    digest: str = Field(sa_type=String(64), unique=True)
+    previous: str | None = Field(default=None, sa_type=String(64), unique=True)
+    valid_from: datetime = Field(sa_type=UTCDateTime)
+    canonical: str = Field(sa_type=Text)
+    published_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class TrustListProposal(SQLModel, table=True):
+    """A draft of the next trust-list version and the proofs gathered on it so far."""
+
+    __tablename__ = "trust_list_proposal"
+    __table_args__ = (
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("state IN ('open', 'published', 'withdrawn')", name="state_known"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int
+    state: str = Field(sa_type=String(16), index=True)
+    document: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -6,16 +6,19 @@ from typing import Annotated
 
 import typer
 import uvicorn
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
 from registry.authorities import keys_of, list_authorities
+from registry.cli._authority import authority_app, key_app
+from registry.cli._common import console, err_console
+from registry.cli._trust import trust_app
 from registry.datadir import DataDir
 from registry.demo import seed_demo
 from registry.errors import RegistryError
 from registry.settings import Settings
 from registry.storage.db import engine_scope, schema_drift, schema_status, session_scope, upgrade
+from registry.trust.store import NodeProfile, stored_versions
 
 __all__ = ["app", "main"]
 
@@ -26,9 +29,9 @@ app = typer.Typer(
 )
 _db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(_db_app, name="db")
-
-_console = Console()
-_err_console = Console(stderr=True)
+app.add_typer(authority_app, name="authority")
+app.add_typer(key_app, name="key")
+app.add_typer(trust_app, name="trust")
 
 
 @_db_app.command("upgrade")
@@ -39,7 +42,7 @@ def db_upgrade(
     with engine_scope(Settings().database_url) as engine:
         upgrade(engine, revision)
         status = schema_status(engine)
-    _console.print(f"database at revision {', '.join(status.current)}")
+    console.print(f"database at revision {', '.join(status.current)}")
 
 
 @_db_app.command("current")
@@ -47,9 +50,7 @@ def db_current() -> None:
     """Print the database's revision and the latest one; exit 1 unless at head."""
     with engine_scope(Settings().database_url) as engine:
         status = schema_status(engine)
-    _console.print(
-        f"current: {', '.join(status.current) or 'none'}  head: {', '.join(status.head)}"
-    )
+    console.print(f"current: {', '.join(status.current) or 'none'}  head: {', '.join(status.head)}")
     if not status.at_head:
         raise typer.Exit(1)
 
@@ -61,9 +62,9 @@ def db_check() -> None:
         drift = schema_drift(engine)
     if drift:
         for diff in drift:
-            _err_console.print(f"drift: {diff}")
+            err_console.print(f"drift: {diff}")
         raise typer.Exit(1)
-    _console.print("no drift between the models and the migrations")
+    console.print("no drift between the models and the migrations")
 
 
 def _print_demo(engine: Engine, host: str, port: int) -> None:
@@ -78,11 +79,15 @@ def _print_demo(engine: Engine, host: str, port: int) -> None:
                 f"{authority.code} {authority.name_zh}",
                 issuing[-1].public_key_multibase if issuing else "-",
             )
-    _console.print(table)
-    _console.print(f"API docs:        {base}/docs")
-    _console.print(f"Try:             curl {base}/v1/authorities")
-    _console.print(f"Health:          curl {base}/healthz")
-    _console.print(f"Readiness:       curl {base}/readyz")
+        genesis = stored_versions(session)[:1]
+    console.print(table)
+    if genesis:
+        console.print(f"Genesis trust list digest (pin it): {genesis[0].digest}")
+    console.print(f"API docs:        {base}/docs")
+    console.print(f"Try:             curl {base}/v1/trust-list")
+    console.print(f"                 curl {base}/v1/authorities")
+    console.print(f"Health:          curl {base}/healthz")
+    console.print(f"Readiness:       curl {base}/readyz")
 
 
 @app.command()
@@ -99,8 +104,10 @@ def serve(
         upgrade(engine)
         if demo:
             with session_scope(engine) as session:
-                seeded = seed_demo(session, data_dir.key_store())
-            _console.print("seeded the demo federation" if seeded else "demo data already present")
+                seeded = seed_demo(
+                    session, data_dir.key_store(), profile=NodeProfile.from_settings(settings)
+                )
+            console.print("seeded the demo federation" if seeded else "demo data already present")
             _print_demo(engine, host, port)
     # By import string: the domain package never imports the web layer, and the
     # factory reads the same REGISTRY_* settings this command used.
@@ -112,5 +119,5 @@ def main() -> None:
     try:
         app()
     except RegistryError as exc:
-        _err_console.print(f"[red]error:[/red] {exc.message}")
+        err_console.print(f"[red]error:[/red] {exc.message}")
         raise SystemExit(1) from exc

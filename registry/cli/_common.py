@@ -1,0 +1,58 @@
+"""What every command group shares: consoles, settings, sessions and time parsing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from sqlmodel import Session
+
+from registry.datadir import DataDir
+from registry.errors import DatabaseNotReady, InvalidInput
+from registry.settings import Settings
+from registry.storage.db import engine_scope, schema_status, session_scope
+
+__all__ = ["console", "err_console", "node_session", "parse_time", "read_json"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@contextmanager
+def node_session() -> Iterator[tuple[Settings, DataDir, Session]]:
+    """The node's settings, data directory and a session committed when the block ends."""
+    settings = Settings()
+    data_dir = DataDir(settings)
+    with engine_scope(settings.database_url) as engine:
+        if not schema_status(engine).at_head:
+            raise DatabaseNotReady(
+                "the database is not at the latest schema: run `registry db upgrade`"
+            )
+        with session_scope(engine) as session:
+            yield settings, data_dir, session
+
+
+def parse_time(value: str, option: str) -> datetime:
+    """An ISO 8601 time with a zone (``2026-12-01T00:00:00+08:00`` or ``...Z``)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{option}: {value!r} is not an ISO 8601 date and time") from exc
+    if moment.tzinfo is None:
+        raise InvalidInput(f"{option}: give a time zone, e.g. {value}+08:00 or {value}Z")
+    return moment
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's value; raises ``InvalidInput`` naming the file if it is not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"{path}: {exc.strerror}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"{path} is not JSON: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Transparency logs: C2SP signed notes and the keys that sign them."""

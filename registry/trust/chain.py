@@ -1,0 +1,330 @@
+"""Verifying trust-list versions: the quorum, the chain, and replays.
+
+Version 1 (genesis) holds only if every member it lists signed it, each with a key it
+lists as valid for ``TrustList`` at the proof's ``created`` time. Version n+1 holds
+only if at least the quorum of version n's members signed it with keys version n
+lists as valid then (and version n+1 does not itself report compromised by then),
+and if its ``previous`` is version n's digest. A member counts once however many
+proofs it adds; proofs by non-members, by unknown, retired or revoked keys, or whose
+signature does not verify, are reported and not counted.
+
+A verifier pins the genesis digest and walks forward (``TrustChain``); an older
+version offered after a newer one is refused, never swapped in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from registry.crypto.eddsa_jcs_2022 import proofs_of
+from registry.errors import (
+    BrokenChain,
+    QuorumNotMet,
+    StaleTrustList,
+    TrustListError,
+    VerificationError,
+)
+from registry.trust.document import TrustListContent, digest_of, parse_trust_list
+from registry.trust.keys import key_standing, verify_signed
+
+__all__ = [
+    "ProofTally",
+    "QuorumReport",
+    "TrustChain",
+    "TrustListVersion",
+    "order_versions",
+    "quorum_report",
+    "tally",
+    "verify_chain",
+    "verify_version",
+]
+
+TRUST_LIST = "TrustList"
+
+
+@dataclass(frozen=True)
+class ProofTally:
+    """How one proof of a version was counted, and why."""
+
+    index: int
+    verification_method: str | None
+    member: str | None
+    counted: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class QuorumReport:
+    """Who may sign a version, how many must, and how each proof was counted."""
+
+    version: int
+    electorate: tuple[str, ...]
+    required: int
+    proofs: tuple[ProofTally, ...]
+
+    @property
+    def signers(self) -> tuple[str, ...]:
+        """Members whose signature counted, in the electorate's order."""
+        counted = {p.member for p in self.proofs if p.counted}
+        return tuple(code for code in self.electorate if code in counted)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Members of the electorate who have not signed."""
+        return tuple(code for code in self.electorate if code not in self.signers)
+
+    @property
+    def shortfall(self) -> int:
+        """How many more signatures the quorum needs."""
+        return max(0, self.required - len(self.signers))
+
+    @property
+    def met(self) -> bool:
+        """Whether enough members signed."""
+        return self.shortfall == 0
+
+    def summary(self) -> str:
+        """One line for a person: how many signed, how many are needed, from whom."""
+        head = (
+            f"version {self.version}: {len(self.signers)} of {len(self.electorate)} members "
+            f"signed, {self.required} required"
+        )
+        if self.met:
+            return head
+        everyone = self.required == len(self.electorate)
+        whom = "from each of" if everyone else "from any of"
+        return (
+            f"{head}; {self.shortfall} more signature{'s' if self.shortfall > 1 else ''} "
+            f"needed, {whom} {', '.join(self.missing)}"
+        )
+
+    def require(self) -> None:
+        """Raise ``QuorumNotMet`` with the summary unless the quorum is met."""
+        if not self.met:
+            raise QuorumNotMet(self.summary())
+
+
+@dataclass(frozen=True)
+class TrustListVersion:
+    """A verified version: its content, the signed document, its digest and its tally."""
+
+    content: TrustListContent
+    document: Mapping[str, Any]
+    digest: str
+    report: QuorumReport
+
+    @property
+    def version(self) -> int:
+        """The version number."""
+        return self.content.version
+
+
+def tally(
+    document: Mapping[str, Any],
+    content: TrustListContent,
+    *,
+    electorate: TrustListContent,
+    required: int,
+    at: datetime,
+) -> QuorumReport:
+    """Count the proofs on ``document`` (whose content is ``content``) toward the quorum.
+
+    ``electorate`` is the version whose members and keys may sign: the previous
+    version, or the genesis itself. Never raises for a bad proof: it is reported.
+    """
+    tallies: list[ProofTally] = []
+    seen_values: set[object] = set()
+    counted: set[str] = set()
+    for index, proof in enumerate(proofs_of(document), start=1):
+
+        def entry(
+            note: str, method: str | None = None, member: str | None = None, ok: bool = False
+        ) -> ProofTally:
+            return ProofTally(index, method, member, ok, note)  # noqa: B023
+
+        if not isinstance(proof, Mapping):
+            tallies.append(entry("not counted: a proof must be a JSON object"))
+            continue
+        method = proof.get("verificationMethod")
+        method = method if isinstance(method, str) else None
+        record = electorate.key(method) if method else None
+        member = record.authority if record else None
+        if proof.get("proofValue") in seen_values:
+            tallies.append(entry("not counted: the same proof appears twice", method, member))
+            continue
+        seen_values.add(proof.get("proofValue"))
+        try:
+            verified, signer = verify_signed(
+                document, proof, directory=electorate.key, credential_type=TRUST_LIST, at=at
+            )
+        except VerificationError as exc:
+            tallies.append(entry(f"not counted: {exc.message}", method, member))
+            continue
+        # A version may report one of the keys that sign it compromised: such a
+        # signature made at or after that time does not count either.
+        listed_here = content.key(verified.verification_method)
+        if listed_here is not None:
+            standing = key_standing(
+                content.key, verified.verification_method, signed_at=verified.created or at
+            )
+            if not standing.valid:
+                tallies.append(entry(f"not counted: {standing.problem}", method, member))
+                continue
+        member = signer.authority
+        if member in counted:
+            tallies.append(entry(f"not counted: {member} has signed already", method, member))
+            continue
+        counted.add(member)
+        tallies.append(entry(f"counted for {member}", method, member, ok=True))
+    return QuorumReport(
+        version=content.version,
+        electorate=electorate.codes,
+        required=required,
+        proofs=tuple(tallies),
+    )
+
+
+def _check_link(content: TrustListContent, previous: TrustListVersion | None) -> None:
+    if previous is None:
+        if content.version != 1:
+            raise BrokenChain(f"version {content.version} cannot start a chain: genesis is 1")
+        return
+    if content.version != previous.version + 1:
+        raise BrokenChain(f"version {content.version} does not follow version {previous.version}")
+    if content.previous != previous.digest:
+        raise BrokenChain(
+            f"version {content.version} names previous {content.previous}, but version "
+            f"{previous.version} has digest {previous.digest}"
+        )
+    if content.valid_from < previous.content.valid_from:
+        raise BrokenChain(f"version {content.version} is valid from before its predecessor")
+
+
+def quorum_report(
+    document: Mapping[str, Any],
+    *,
+    previous: TrustListVersion | None,
+    at: datetime | None = None,
+) -> QuorumReport:
+    """Count ``document``'s proofs as the genesis (``previous=None``) or as the next version.
+
+    The genesis needs every member it lists; a later version needs the quorum of
+    ``previous``'s members. Raises ``TrustListError`` if the document is malformed;
+    a short count is reported, not raised.
+    """
+    content = parse_trust_list(document)
+    if previous is None:
+        electorate, required = content, len(content.members)
+    else:
+        electorate = previous.content
+        required = electorate.quorum.required(len(electorate.members))
+    return tally(document, content, electorate=electorate, required=required, at=at or _now())
+
+
+def verify_version(
+    document: Mapping[str, Any],
+    *,
+    previous: TrustListVersion | None,
+    at: datetime | None = None,
+) -> TrustListVersion:
+    """Verify ``document`` as the genesis (``previous=None``) or as the successor of ``previous``.
+
+    Raises ``BrokenChain`` if it does not follow, ``QuorumNotMet`` if too few members
+    signed it, ``TrustListError`` if it is malformed.
+    """
+    content = parse_trust_list(document)
+    _check_link(content, previous)
+    report = quorum_report(document, previous=previous, at=at)
+    report.require()
+    return TrustListVersion(
+        content=content, document=document, digest=digest_of(document), report=report
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _version_number(document: Mapping[str, Any]) -> int:
+    subject = document.get("credentialSubject")
+    number = subject.get("version") if isinstance(subject, Mapping) else None
+    if type(number) is not int:
+        raise TrustListError("a document without a version number is not a trust list")
+    return number
+
+
+class TrustChain:
+    """A verifier's view of the chain: pinned to a genesis digest, only ever moving forward."""
+
+    def __init__(self, *, genesis_digest: str, at: datetime | None = None) -> None:
+        self.genesis_digest = genesis_digest.strip().lower()
+        self.at = at
+        self.versions: list[TrustListVersion] = []
+
+    @property
+    def current(self) -> TrustListVersion | None:
+        """The newest accepted version."""
+        return self.versions[-1] if self.versions else None
+
+    def accept(self, document: Mapping[str, Any]) -> TrustListVersion:
+        """Verify ``document`` as the next version and make it current.
+
+        Raises ``StaleTrustList`` for a version no newer than the current one,
+        ``BrokenChain`` for a genesis that is not the pinned one or a gap, and
+        whatever ``verify_version`` raises.
+        """
+        number = _version_number(document)
+        current = self.current
+        if current is None:
+            if digest_of(document) != self.genesis_digest:
+                raise BrokenChain(
+                    f"the first version offered (digest {digest_of(document)}) is not the "
+                    f"pinned genesis {self.genesis_digest}"
+                )
+        elif number <= current.version:
+            raise StaleTrustList(
+                f"version {number} is not newer than the accepted version {current.version}; "
+                "it does not replace it"
+            )
+        version = verify_version(document, previous=current, at=self.at)
+        self.versions.append(version)
+        return version
+
+
+def order_versions(documents: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The documents sorted by version number, each version once.
+
+    Raises ``BrokenChain`` if two different documents claim the same version (a
+    fork), ``TrustListError`` if none is given or one has no version number.
+    """
+    by_number: dict[int, Mapping[str, Any]] = {}
+    for document in documents:
+        number = _version_number(document)
+        held = by_number.get(number)
+        if held is not None and digest_of(held) != digest_of(document):
+            raise BrokenChain(f"two different documents claim to be version {number}")
+        by_number[number] = document
+    if not by_number:
+        raise TrustListError("no trust-list version was given")
+    return [by_number[number] for number in sorted(by_number)]
+
+
+def verify_chain(
+    documents: Iterable[Mapping[str, Any]],
+    *,
+    genesis_digest: str,
+    at: datetime | None = None,
+) -> TrustChain:
+    """Walk a chain from the pinned genesis to its newest version.
+
+    The documents may come in any order (``order_versions``). Returns the chain,
+    whose ``current`` is the newest version; raises a ``TrustListError`` subclass
+    at the first version that fails.
+    """
+    chain = TrustChain(genesis_digest=genesis_digest, at=at)
+    for document in order_versions(documents):
+        chain.accept(document)
+    return chain

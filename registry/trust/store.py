@@ -1,0 +1,151 @@
+"""The node's store of trust-list versions, and the entries of the members it hosts.
+
+What is stored is only ever what a verifier outside would accept: every change
+re-verifies the stored chain from its genesis and the new version on top of it, so
+an older version can never replace a newer one here either.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from registry.authorities import get_authority, keys_of, record_of
+from registry.crypto.jcs import canonical_bytes
+from registry.crypto.multikey import decode_public_multikey
+from registry.errors import Conflict, InvalidInput, NotFound
+from registry.settings import Settings
+from registry.storage.models import TrustListRecord
+from registry.tlog.note import log_origin, verifier_key
+from registry.trust.chain import TrustChain, TrustListVersion
+from registry.trust.document import LogEntry, Member
+
+__all__ = [
+    "NodeProfile",
+    "accept_version",
+    "current_version",
+    "get_version",
+    "member_from_node",
+    "store_version",
+    "stored_versions",
+]
+
+
+@dataclass(frozen=True)
+class NodeProfile:
+    """How this node names the members it hosts in a trust list."""
+
+    log_origin_prefix: str
+    node_url: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NodeProfile:
+        """The profile the node's settings describe."""
+        return cls(log_origin_prefix=settings.log_origin_prefix, node_url=settings.node_url)
+
+
+def member_from_node(session: Session, code: str, profile: NodeProfile) -> Member:
+    """The trust-list entry of an authority this node hosts, from its records."""
+    authority = get_authority(session, code)
+    keys = keys_of(session, authority.code)
+    issuing = tuple(record_of(k) for k in keys if k.purpose == "issuing")
+    logs = [k for k in keys if k.purpose == "log" and k.compromised_since is None]
+    if not logs:
+        raise InvalidInput(f"{authority.code} has no usable log key")
+    origin = log_origin(profile.log_origin_prefix, authority.code)
+    log_key = decode_public_multikey(logs[-1].public_key_multibase)
+    return Member(
+        code=authority.code,
+        gb_code=authority.gb_code,
+        name_zh=authority.name_zh,
+        name_en=authority.name_en,
+        keys=issuing,
+        log=LogEntry(origin=origin, verifier_key=verifier_key(origin, log_key)),
+        node_url=profile.node_url,
+    )
+
+
+def stored_versions(session: Session) -> list[TrustListRecord]:
+    """Every published version, oldest first."""
+    return list(session.exec(select(TrustListRecord).order_by(col(TrustListRecord.version))))
+
+
+def get_version(session: Session, version: int | None = None) -> TrustListRecord:
+    """A published version (default: the newest); raises ``NotFound``."""
+    if version is None:
+        query = select(TrustListRecord).order_by(col(TrustListRecord.version).desc())
+        row = session.exec(query).first()
+        if row is None:
+            raise NotFound("no trust list has been published yet")
+        return row
+    row = session.get(TrustListRecord, version)
+    if row is None:
+        raise NotFound(f"no trust-list version {version}")
+    return row
+
+
+def _stored_chain(
+    session: Session, *, at: datetime, genesis_digest: str | None = None
+) -> TrustChain | None:
+    # Re-verified from the stored genesis on every change: what is stored is only
+    # ever what a verifier outside would accept.
+    rows = stored_versions(session)
+    pin = rows[0].digest if rows else genesis_digest
+    if pin is None:
+        return None
+    chain = TrustChain(genesis_digest=pin, at=at)
+    for row in rows:
+        chain.accept(json.loads(row.canonical))
+    return chain
+
+
+def current_version(session: Session, *, at: datetime | None = None) -> TrustListVersion | None:
+    """The newest published version, verified from the genesis; ``None`` before genesis."""
+    chain = _stored_chain(session, at=at or datetime.now(UTC))
+    return chain.current if chain else None
+
+
+def store_version(session: Session, version: TrustListVersion, *, now: datetime) -> TrustListRecord:
+    """Store a verified version as signed; raises ``Conflict`` if its number is taken."""
+    row = TrustListRecord(
+        version=version.version,
+        digest=version.digest,
+        previous=version.content.previous,
+        valid_from=version.content.valid_from,
+        canonical=canonical_bytes(version.document).decode("utf-8"),
+        published_at=now,
+    )
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"trust-list version {version.version} was published meanwhile") from exc
+    return row
+
+
+def accept_version(
+    session: Session,
+    document: Mapping[str, Any],
+    *,
+    genesis_digest: str | None = None,
+    now: datetime | None = None,
+) -> TrustListVersion:
+    """Verify a version published elsewhere as the next one here, and store it.
+
+    Before any version is stored, ``genesis_digest`` pins the genesis. Raises
+    ``StaleTrustList`` for a version no newer than the current one, and whatever
+    the chain's verification raises. The caller commits.
+    """
+    now = now or datetime.now(UTC)
+    chain = _stored_chain(session, at=now, genesis_digest=genesis_digest)
+    if chain is None:
+        raise InvalidInput("pin the genesis digest to import the first version")
+    version = chain.accept(document)
+    store_version(session, version, now=now)
+    return version
