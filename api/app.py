@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import authorities, health
+from api.routes import authorities, health, trust
 from registry.settings import Settings
 from registry.storage.db import make_engine
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(authorities.router)
+    app.include_router(trust.router)
     return app
 
 

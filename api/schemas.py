@@ -6,7 +6,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AuthorityOut", "FieldProblem", "KeyOut", "Problem", "Readiness"]
+__all__ = [
+    "AuthorityOut",
+    "FieldProblem",
+    "KeyOut",
+    "Problem",
+    "Readiness",
+    "TrustListHistory",
+    "TrustListVersionOut",
+]
 
 
 class FieldProblem(BaseModel):
@@ -63,3 +71,22 @@ class Readiness(BaseModel):
     database: str = Field(description="SQL dialect in use.", examples=["postgresql"])
     revision: list[str] = Field(description="Current migration revision(s).")
     head: list[str] = Field(description="Latest migration revision(s).")
+
+
+class TrustListVersionOut(BaseModel):
+    """One published trust-list version, by its digest."""
+
+    version: int = Field(examples=[1])
+    digest: str = Field(description="SHA-256 (hex) of the version's canonical bytes.")
+    previous: str | None = Field(description="The previous version's digest (none for 1).")
+    valid_from: datetime
+    published_at: datetime = Field(description="When this node stored the version.")
+    href: str = Field(examples=["/v1/trust-list/1"])
+
+
+class TrustListHistory(BaseModel):
+    """The trust-list chain as this node holds it."""
+
+    genesis: str | None = Field(description="Digest of version 1, the one to pin.")
+    current: int | None = Field(description="The newest version number.")
+    versions: list[TrustListVersionOut]

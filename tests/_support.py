@@ -6,10 +6,16 @@ import socket
 import sys
 from pathlib import Path
 
-__all__ = ["REGISTRY", "free_port"]
+from registry.trust.store import NodeProfile
+
+__all__ = ["PROFILE", "REGISTRY", "free_port"]
 
 REGISTRY = Path(sys.executable).parent / "registry"
 """The installed `registry` console script of the environment running the tests."""
+
+
+PROFILE = NodeProfile(log_origin_prefix="registry.yrd.example", node_url="http://127.0.0.1:8000")
+"""How the test node names the members it hosts."""
 
 
 def free_port() -> int:

@@ -13,6 +13,7 @@ from registry.datadir import DataDir
 from registry.demo import seed_demo
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
+from registry.trust.store import NodeProfile
 
 PROBLEM = "application/problem+json"
 
@@ -20,7 +21,9 @@ PROBLEM = "application/problem+json"
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
-        seed_demo(session, DataDir(settings).key_store())
+        seed_demo(
+            session, DataDir(settings).key_store(), profile=NodeProfile.from_settings(settings)
+        )
     with TestClient(create_app(settings)) as client:
         yield client
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import subprocess
@@ -90,6 +91,7 @@ def test_make_run_on_embedded_sqlite(servers: Servers, tmp_path: Path) -> None:
     assert ready.json()["database"] == "sqlite"
     authorities = httpx.get(f"{server.base}/v1/authorities").json()
     assert [a["code"] for a in authorities] == ["CN-AH", "CN-JS", "CN-SH", "CN-ZJ"]
+    genesis = _check_demo_genesis(server, tmp_path)
     # Keys and secrets were generated at first run, owner-only, private keys encrypted.
     key_files = sorted((data_dir / "keys").glob("*.pem"))
     assert len(key_files) == 8
@@ -101,6 +103,36 @@ def test_make_run_on_embedded_sqlite(servers: Servers, tmp_path: Path) -> None:
     again = servers.start(url, data_dir)
     assert "demo data already present" in again.output
     assert httpx.get(f"{again.base}/v1/authorities").json() == authorities
+    assert httpx.get(f"{again.base}/v1/trust-list").content == genesis.content
+
+
+def _check_demo_genesis(server: Server, tmp_path: Path) -> httpx.Response:
+    """The demo's genesis trust list: all four members, signed by all four, verifiable."""
+    genesis = httpx.get(f"{server.base}/v1/trust-list")
+    assert genesis.status_code == 200
+    digest = hashlib.sha256(genesis.content).hexdigest()
+    assert genesis.headers["etag"] == f'"{digest}"'
+    assert f"Genesis trust list digest (pin it): {digest}" in server.output
+    document = genesis.json()
+    assert document["type"] == ["VerifiableCredential", "TrustList"]
+    subject = document["credentialSubject"]
+    assert subject["version"] == 1
+    assert sorted(m["code"] for m in subject["members"]) == ["CN-AH", "CN-JS", "CN-SH", "CN-ZJ"]
+    signers = {p["verificationMethod"] for p in document["proof"]}
+    listed = {k["id"] for m in subject["members"] for k in m["issuingKeys"]}
+    assert len(document["proof"]) == 4
+    assert signers == listed
+    # The offline verifier accepts it when pinned to its own digest, and only then.
+    path = tmp_path / "genesis.json"
+    path.write_bytes(genesis.content)
+    verify = [str(REGISTRY), "trust", "verify", str(path), "--genesis"]
+    held = subprocess.run([*verify, digest], capture_output=True, text=True, check=False)
+    assert held.returncode == 0, held.stdout + held.stderr
+    assert "the chain holds" in held.stdout
+    wrong = subprocess.run([*verify, "0" * 64], capture_output=True, text=True, check=False)
+    assert wrong.returncode == 1
+    assert "not the pinned genesis" in wrong.stderr
+    return genesis
 
 
 @pytest.mark.e2e
@@ -113,3 +145,4 @@ def test_serve_on_postgresql(pg_url: str, servers: Servers, tmp_path: Path) -> N
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
     assert len(httpx.get(f"{server.base}/v1/authorities").json()) == 4
+    _check_demo_genesis(server, tmp_path)

@@ -30,6 +30,8 @@ from registry.ids import lookup_key
 from registry.storage.credentials import document_of, get_credential, store_credential
 from registry.storage.db import schema_drift, schema_status, session_scope
 from registry.storage.models import Authority, SigningKey, StoredCredential
+from registry.trust.store import stored_versions
+from tests._support import PROFILE
 
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 
@@ -289,9 +291,10 @@ def test_timestamps_are_aware_and_utc(engine: Engine) -> None:
 
 def test_demo_seed_runs_once(engine: Engine, key_store: KeyStore) -> None:
     with session_scope(engine) as session:
-        assert seed_demo(session, key_store, now=NOW)
+        assert seed_demo(session, key_store, profile=PROFILE, now=NOW)
     with session_scope(engine) as session:
-        assert not seed_demo(session, key_store, now=NOW)
+        assert not seed_demo(session, key_store, profile=PROFILE, now=NOW)
+        assert [row.version for row in stored_versions(session)] == [1]
         codes = [a.code for a in list_authorities(session)]
         keys = [key for code in codes for key in keys_of(session, code)]
     assert codes == sorted(code for code, _, _ in DEMO_AUTHORITIES)

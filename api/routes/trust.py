@@ -1,0 +1,110 @@
+"""The trust list: the current version, any past version, and the history (public)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+
+from api.deps import DbSession
+from api.schemas import Problem, TrustListHistory, TrustListVersionOut
+from registry.storage.models import TrustListRecord
+from registry.trust.store import get_version, stored_versions
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/trust-list", tags=["trust list"])
+
+_DOCUMENT = {
+    "description": (
+        "The signed trust-list credential, byte for byte as published: its canonical "
+        "(RFC 8785) form, so SHA-256 of the body is the digest in the `ETag`."
+    ),
+    "content": {"application/json": {}},
+    "headers": {"ETag": {"description": "The version's SHA-256 digest, quoted."}},
+}
+_NOT_MODIFIED = {"description": "`If-None-Match` names this version: nothing has changed."}
+_CURRENT_CACHE = "no-cache"  # may be stored, but revalidated: a new version can appear
+_PAST_CACHE = "public, max-age=31536000, immutable"  # a published version never changes
+
+
+def _etag(row: TrustListRecord) -> str:
+    return f'"{row.digest}"'
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    # RFC 9110 §13.1.2: weak comparison; "*" matches any current representation.
+    if if_none_match is None:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+def _document(request: Request, row: TrustListRecord, *, cache_control: str) -> Response:
+    headers = {"ETag": _etag(row), "Cache-Control": cache_control}
+    if _matches(request.headers.get("if-none-match"), headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return Response(row.canonical.encode("utf-8"), media_type="application/json", headers=headers)
+
+
+@router.get(
+    "",
+    summary="The current trust list",
+    response_class=Response,
+    responses={
+        200: _DOCUMENT,
+        304: _NOT_MODIFIED,
+        404: {"model": Problem, "description": "No version has been published yet."},
+    },
+)
+def current(request: Request, session: DbSession) -> Response:
+    """The newest published version: which authorities are members, which keys speak
+    for each of them, for which record types and when, and the quorum that signed it.
+
+    Send the last `ETag` as `If-None-Match` to get `304 Not Modified` while the
+    version is unchanged.
+    """
+    return _document(request, get_version(session), cache_control=_CURRENT_CACHE)
+
+
+@router.get("/history", summary="Every published version and its digest")
+def history(session: DbSession) -> TrustListHistory:
+    """The chain, oldest first: each version's digest and the digest it names as
+    `previous`. A verifier pins `genesis` and walks forward from it.
+    """
+    rows = stored_versions(session)
+    return TrustListHistory(
+        genesis=rows[0].digest if rows else None,
+        current=rows[-1].version if rows else None,
+        versions=[
+            TrustListVersionOut(
+                version=row.version,
+                digest=row.digest,
+                previous=row.previous,
+                valid_from=row.valid_from,
+                published_at=row.published_at,
+                href=f"/v1/trust-list/{row.version}",
+            )
+            for row in rows
+        ],
+    )
+
+
+@router.get(
+    "/{version}",
+    summary="One trust-list version",
+    response_class=Response,
+    responses={
+        200: _DOCUMENT,
+        304: _NOT_MODIFIED,
+        404: {"model": Problem, "description": "No such version."},
+        422: {"model": Problem, "description": "Not a version number."},
+    },
+)
+def one(
+    request: Request,
+    session: DbSession,
+    version: Annotated[int, Path(ge=1, description="Version number, from 1.", examples=[1])],
+) -> Response:
+    """A published version, exactly as signed. Published versions never change."""
+    return _document(request, get_version(session, version), cache_control=_PAST_CACHE)
