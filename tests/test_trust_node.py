@@ -1,0 +1,322 @@
+"""The node's trust-list workflow and key lifecycle, on PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from registry.authorities import create_authority, keys_of, revoke_key, rotate_key
+from registry.credentials import new_credential
+from registry.crypto.eddsa_jcs_2022 import add_proof
+from registry.crypto.keys import KeyStore
+from registry.demo import DEMO_AUTHORITIES
+from registry.errors import (
+    Conflict,
+    InvalidInput,
+    KeyResolutionError,
+    NotFound,
+    QuorumNotMet,
+    StaleTrustList,
+)
+from registry.storage.credentials import store_credential
+from registry.storage.db import engine_scope, session_scope, upgrade
+from registry.storage.models import SigningKey
+from registry.trust.document import Quorum
+from registry.trust.proposals import (
+    Changes,
+    open_proposal,
+    proposal_report,
+    propose,
+    publish,
+    seed_genesis,
+    sign_proposal,
+    withdraw,
+)
+from registry.trust.store import (
+    accept_version,
+    current_version,
+    get_version,
+    member_from_node,
+    stored_versions,
+)
+from tests._support import PROFILE
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+SECOND = timedelta(seconds=1)
+
+
+@pytest.fixture
+def key_store(tmp_path: Path) -> KeyStore:
+    return KeyStore(tmp_path / "keys", passphrase=b"test passphrase")
+
+
+@pytest.fixture
+def federation(engine: Engine, key_store: KeyStore) -> Engine:
+    """The four demo authorities, created at T0, with a genesis signed by all four."""
+    with session_scope(engine) as session:
+        for code, name_zh, name_en in DEMO_AUTHORITIES:
+            create_authority(
+                session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=T0
+            )
+        seed_genesis(session, key_store, profile=PROFILE, now=T0)
+    return engine
+
+
+def _issuing(session: Session, code: str) -> list[SigningKey]:
+    return [k for k in keys_of(session, code) if k.purpose == "issuing"]
+
+
+def test_genesis_on_the_node(federation: Engine) -> None:
+    with session_scope(federation) as session:
+        current = current_version(session, at=T0)
+        rows = stored_versions(session)
+    assert current is not None
+    assert current.version == 1
+    assert rows[0].digest == current.digest
+    assert sorted(current.content.codes) == ["CN-AH", "CN-JS", "CN-SH", "CN-ZJ"]
+    member = current.content.member("CN-SH")
+    assert member is not None
+    assert member.log.origin == "registry.yrd.example/CN-SH"
+    assert member.log.verifier_key.startswith("registry.yrd.example/CN-SH+")
+
+
+def test_rotation_end_to_end(federation: Engine, key_store: KeyStore) -> None:
+    switch = T0 + 2 * HOUR
+    with session_scope(federation) as session:
+        (old,), new = rotate_key(session, key_store, "CN-SH", at=switch, now=T0 + HOUR)
+        assert old.valid_until == switch
+        assert new.valid_from == switch
+        propose(
+            session,
+            Changes(add_keys=(new.verification_method,), retire_keys=(old.verification_method,)),
+            profile=PROFILE,
+            now=T0 + HOUR,
+        )
+        sign_proposal(session, key_store, "CN-SH", now=T0 + HOUR)
+        sign_proposal(session, key_store, "CN-JS", now=T0 + HOUR)
+        with pytest.raises(
+            QuorumNotMet,
+            match=r"2 of 4 members signed, 3 required; 1 more signature needed, "
+            r"from any of CN-AH, CN-ZJ",
+        ):
+            publish(session, now=T0 + HOUR)
+        with pytest.raises(Conflict, match="CN-JS has signed this proposal already"):
+            sign_proposal(session, key_store, "CN-JS", now=T0 + HOUR)
+    with session_scope(federation) as session:
+        sign_proposal(session, key_store, "CN-AH", now=T0 + HOUR)
+        version = publish(session, now=T0 + HOUR)
+    assert version.version == 2
+    listed = {k.verification_method: k for k in version.content.member("CN-SH").keys}  # type: ignore[union-attr]
+    assert listed[old.verification_method].valid_until == switch
+    assert listed[new.verification_method].valid_from == switch
+
+    # What each key signed, on each side of the switch, as the node stores it.
+    def qualification(signer_name: str, signed_at: datetime) -> dict[str, Any]:
+        document = new_credential(
+            type_="SafetyEngineerQualification",
+            issuer_code="CN-SH",
+            subject={"name": "张三"},
+            valid_from=signed_at,
+        )
+        return add_proof(document, key_store.load(signer_name), created=signed_at)
+
+    assert old.key_name is not None
+    assert new.key_name is not None
+    accepted = [
+        qualification(old.key_name, switch - SECOND),
+        qualification(new.key_name, switch),
+    ]
+    refused = [
+        (qualification(old.key_name, switch), "retired at"),
+        (qualification(new.key_name, switch - SECOND), "not yet valid"),
+    ]
+    for document in accepted:
+        with session_scope(federation) as session:
+            store_credential(session, document, now=switch + HOUR)
+    for document, message in refused:
+        with pytest.raises(KeyResolutionError, match=message), session_scope(federation) as s:
+            store_credential(s, document, now=switch + HOUR)
+
+
+def test_compromise_end_to_end(federation: Engine, key_store: KeyStore) -> None:
+    since = T0 + HOUR
+    with session_scope(federation) as session:
+        (key,) = _issuing(session, "CN-ZJ")
+        with pytest.raises(InvalidInput, match="cannot start in the future"):
+            revoke_key(
+                session,
+                key.verification_method,
+                compromised_since=T0 + 9 * HOUR,
+                reason="leaked",
+                now=T0 + 2 * HOUR,
+            )
+        revoke_key(
+            session,
+            key.public_key_multibase,
+            compromised_since=since,
+            reason="the key file was copied",
+            now=T0 + 2 * HOUR,
+        )
+    with session_scope(federation) as session:
+        with pytest.raises(Conflict, match="can only move earlier"):
+            revoke_key(
+                session,
+                key.verification_method,
+                compromised_since=since + SECOND,
+                reason="later",
+                now=T0 + 2 * HOUR,
+            )
+        # With its only key revoked here, CN-ZJ can no longer sign; the others carry it.
+        propose(
+            session,
+            Changes(revoke_keys=(key.verification_method,)),
+            profile=PROFILE,
+            now=T0 + 2 * HOUR,
+        )
+        with pytest.raises(InvalidInput, match="holds no key of CN-ZJ"):
+            sign_proposal(session, key_store, "CN-ZJ", now=T0 + 2 * HOUR)
+        for code in ("CN-SH", "CN-JS", "CN-AH"):
+            sign_proposal(session, key_store, code, now=T0 + 2 * HOUR)
+        version = publish(session, now=T0 + 2 * HOUR)
+    listed = version.content.key(key.verification_method)
+    assert listed is not None
+    assert listed.compromised_since == since
+    assert listed.revocation_reason == "the key file was copied"
+    assert key.key_name is not None
+    signer = key_store.load(key.key_name)
+
+    def listing(signed_at: datetime) -> dict[str, Any]:
+        document = new_credential(
+            type_="UntrustworthinessListing", issuer_code="CN-ZJ", subject={}, valid_from=signed_at
+        )
+        return add_proof(document, signer, created=signed_at)
+
+    with session_scope(federation) as session:
+        store_credential(session, listing(since - SECOND), now=T0 + 3 * HOUR)
+    with pytest.raises(KeyResolutionError, match="compromised"), session_scope(federation) as s:
+        store_credential(s, listing(since), now=T0 + 3 * HOUR)
+    # After a rotation, and once the others list the new key, CN-ZJ signs again.
+    with session_scope(federation) as session:
+        _, new = rotate_key(session, key_store, "CN-ZJ", now=T0 + 3 * HOUR)
+        propose(
+            session,
+            Changes(add_keys=(new.verification_method,)),
+            profile=PROFILE,
+            now=T0 + 3 * HOUR,
+        )
+        with pytest.raises(InvalidInput, match="holds no key of CN-ZJ"):
+            sign_proposal(session, key_store, "CN-ZJ", now=T0 + 3 * HOUR)
+        for code in ("CN-SH", "CN-JS", "CN-AH"):
+            sign_proposal(session, key_store, code, now=T0 + 3 * HOUR)
+        publish(session, now=T0 + 3 * HOUR)
+        propose(session, Changes(quorum=Quorum(count=4)), profile=PROFILE, now=T0 + 4 * HOUR)
+        report = sign_proposal(session, key_store, "CN-ZJ", now=T0 + 4 * HOUR)
+    assert report.signers == ("CN-ZJ",)
+    assert report.proofs[0].verification_method == new.verification_method
+
+
+def test_rotation_refuses_the_past_and_double_scheduling(
+    federation: Engine, key_store: KeyStore
+) -> None:
+    with session_scope(federation) as session:
+        with pytest.raises(InvalidInput, match="cannot be retired in the past"):
+            rotate_key(session, key_store, "CN-SH", at=T0 + HOUR, now=T0 + 2 * HOUR)
+        with pytest.raises(InvalidInput, match="an issuing key may sign"):
+            rotate_key(
+                session, key_store, "CN-SH", allowed_types=["VerificationReport"], now=T0 + HOUR
+            )
+        rotate_key(session, key_store, "CN-SH", at=T0 + 5 * HOUR, now=T0 + HOUR)
+        with pytest.raises(Conflict, match="already has a key scheduled"):
+            rotate_key(session, key_store, "CN-SH", at=T0 + 6 * HOUR, now=T0 + 2 * HOUR)
+        with pytest.raises(NotFound):
+            rotate_key(session, key_store, "CN-GD", now=T0 + HOUR)
+
+
+def test_proposal_rules(federation: Engine, key_store: KeyStore) -> None:
+    with session_scope(federation) as session:
+        with pytest.raises(InvalidInput, match="changes nothing"):
+            propose(session, Changes(), profile=PROFILE, now=T0 + HOUR)
+        with pytest.raises(InvalidInput, match="CN-GD is not a member"):
+            propose(session, Changes(remove_members=("CN-GD",)), profile=PROFILE, now=T0)
+        with pytest.raises(InvalidInput, match="strict majority"):
+            propose(session, Changes(quorum=Quorum(count=2)), profile=PROFILE, now=T0)
+        (key,) = _issuing(session, "CN-SH")
+        with pytest.raises(InvalidInput, match="not retired here"):
+            propose(session, Changes(retire_keys=(key.verification_method,)), profile=PROFILE)
+        propose(session, Changes(quorum=Quorum(count=4)), profile=PROFILE, now=T0 + HOUR)
+        with pytest.raises(Conflict, match="a proposal is open already"):
+            propose(session, Changes(remove_members=("CN-AH",)), profile=PROFILE)
+        withdraw(session, now=T0 + HOUR)
+        with pytest.raises(NotFound, match="no proposal is open"):
+            open_proposal(session)
+
+
+def test_membership_changes_and_joining(federation: Engine, key_store: KeyStore) -> None:
+    # Fujian joins from its own node: its entry arrives as JSON, like `authority export`.
+    with session_scope(federation) as session:
+        create_authority(
+            session,
+            key_store,
+            code="CN-FJ",
+            name_zh="福建省应急管理厅",
+            name_en="Fujian Provincial Department of Emergency Management",
+            now=T0,
+        )
+        entry = json.loads(json.dumps(member_from_node(session, "CN-FJ", PROFILE).to_json()))
+    with session_scope(federation) as session:
+        row = propose(
+            session,
+            Changes(add_member_entries=(entry,), remove_members=("CN-AH",)),
+            profile=PROFILE,
+            now=T0 + HOUR,
+        )
+        with pytest.raises(InvalidInput, match="CN-FJ is not a member of the version"):
+            sign_proposal(session, key_store, "CN-FJ", now=T0 + HOUR)
+        # A member being removed still has its say on the change.
+        for code in ("CN-AH", "CN-JS", "CN-ZJ"):
+            sign_proposal(session, key_store, code, now=T0 + HOUR)
+        assert proposal_report(session, row, at=T0 + HOUR).met
+        version = publish(session, now=T0 + HOUR)
+    assert version.content.codes == ("CN-JS", "CN-SH", "CN-ZJ", "CN-FJ")
+    # Now Fujian signs the next version, and Anhui no longer may.
+    with session_scope(federation) as session:
+        propose(session, Changes(quorum=Quorum(count=4)), profile=PROFILE, now=T0 + 2 * HOUR)
+        with pytest.raises(InvalidInput, match="CN-AH is not a member"):
+            sign_proposal(session, key_store, "CN-AH", now=T0 + 2 * HOUR)
+        report = sign_proposal(session, key_store, "CN-FJ", now=T0 + 2 * HOUR)
+    assert report.signers == ("CN-FJ",)
+
+
+def test_import_pins_the_genesis_and_refuses_replays(
+    federation: Engine, key_store: KeyStore, tmp_path: Path
+) -> None:
+    with session_scope(federation) as session:
+        propose(session, Changes(quorum=Quorum(count=4)), profile=PROFILE, now=T0 + HOUR)
+        for code in ("CN-SH", "CN-JS", "CN-ZJ", "CN-AH"):
+            sign_proposal(session, key_store, code, now=T0 + HOUR)
+        publish(session, now=T0 + HOUR)
+        documents = [json.loads(row.canonical) for row in stored_versions(session)]
+        genesis = get_version(session, 1).digest
+    # Another node, with its own database.
+    other_url = f"sqlite:///{tmp_path / 'other.sqlite3'}"
+    with engine_scope(other_url) as other:
+        upgrade(other)
+        with session_scope(other) as session, pytest.raises(InvalidInput, match="pin the"):
+            accept_version(session, documents[0], now=T0 + 2 * HOUR)
+        with session_scope(other) as session:
+            accept_version(session, documents[0], genesis_digest=genesis, now=T0 + 2 * HOUR)
+            accept_version(session, documents[1], now=T0 + 2 * HOUR)
+        with pytest.raises(StaleTrustList, match="not newer"), session_scope(other) as session:
+            accept_version(session, documents[0], now=T0 + 2 * HOUR)
+        with session_scope(other) as session:
+            assert [row.version for row in stored_versions(session)] == [1, 2]
+            current = current_version(session)
+            assert current is not None
+            assert current.version == 2
