@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,3 +117,61 @@ def test_openapi_documents_the_routes(client: TestClient) -> None:
         spec["paths"]
     )
     assert client.get("/docs").status_code == 200
+
+
+def test_trust_list_current_with_etag(client: TestClient) -> None:
+    response = client.get("/v1/trust-list")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    digest = hashlib.sha256(response.content).hexdigest()
+    etag = response.headers["etag"]
+    assert etag == f'"{digest}"'
+    assert response.headers["cache-control"] == "no-cache"
+    document = response.json()
+    assert document["credentialSubject"]["version"] == 1
+    assert len(document["proof"]) == 4
+    for header in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        cached = client.get("/v1/trust-list", headers={"If-None-Match": header})
+        assert cached.status_code == 304, header
+        assert cached.content == b""
+        assert cached.headers["etag"] == etag
+    stale = client.get("/v1/trust-list", headers={"If-None-Match": '"' + "0" * 64 + '"'})
+    assert stale.status_code == 200
+    assert stale.content == response.content
+
+
+def test_trust_list_versions_and_history(client: TestClient) -> None:
+    current = client.get("/v1/trust-list")
+    first = client.get("/v1/trust-list/1")
+    assert first.status_code == 200
+    assert first.content == current.content
+    assert "immutable" in first.headers["cache-control"]
+    history = client.get("/v1/trust-list/history").json()
+    digest = hashlib.sha256(current.content).hexdigest()
+    assert history["genesis"] == digest
+    assert history["current"] == 1
+    assert [(v["version"], v["digest"], v["previous"], v["href"]) for v in history["versions"]] == [
+        (1, digest, None, "/v1/trust-list/1")
+    ]
+    missing = client.get("/v1/trust-list/2")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == PROBLEM
+    assert missing.json()["detail"] == "no trust-list version 2"
+    for bad in ("0", "x"):
+        invalid = client.get(f"/v1/trust-list/{bad}")
+        assert invalid.status_code == 422
+        assert invalid.json()["errors"][0]["field"] == "version"
+
+
+def test_trust_list_before_any_version(settings: Settings) -> None:
+    with engine_scope(settings.database_url) as engine:
+        upgrade(engine)
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/v1/trust-list")
+        assert response.status_code == 404
+        assert response.json()["detail"] == "no trust list has been published yet"
+        assert client.get("/v1/trust-list/history").json() == {
+            "genesis": None,
+            "current": None,
+            "versions": [],
+        }

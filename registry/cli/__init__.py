@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 
@@ -119,5 +120,5 @@ def main() -> None:
     try:
         app()
     except RegistryError as exc:
-        err_console.print(f"[red]error:[/red] {exc.message}")
+        err_console.print(f"[red]error:[/red] {escape(exc.message)}")
         raise SystemExit(1) from exc

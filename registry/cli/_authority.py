@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from registry.authorities import (
@@ -33,11 +34,10 @@ def _keys_table(keys: list[SigningKey], title: str) -> Table:
     for column in ("authority", "purpose", "verification method", "valid from", "until", "revoked"):
         table.add_column(column)
     for key in keys:
-        revoked = (
-            f"from {key.compromised_since:%Y-%m-%d %H:%M:%SZ}: {key.revocation_reason}"
-            if key.compromised_since
-            else ""
-        )
+        revoked = ""
+        if key.compromised_since is not None:
+            reason = escape(key.revocation_reason or "")
+            revoked = f"from {key.compromised_since:%Y-%m-%d %H:%M:%SZ}: {reason}"
         table.add_row(
             key.authority_code or "",
             key.purpose,

@@ -20,9 +20,10 @@ from registry.storage.db import engine_scope, schema_status, session_scope
 __all__ = ["console", "err_console", "node_session", "parse_time", "read_json"]
 
 # soft_wrap: lines are not cut at the terminal width, so digests, keys and URLs stay
-# whole for copying and for scripts reading the output.
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+# whole for copying and for scripts. No emoji codes or highlighting: "did:key:z6Mk..."
+# must print as written, not with a key emoji in it.
+console = Console(soft_wrap=True, emoji=False, highlight=False)
+err_console = Console(stderr=True, soft_wrap=True, emoji=False, highlight=False)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from registry.cli._common import console, err_console, node_session, parse_time, read_json
 from registry.crypto.jcs import canonical_bytes
@@ -50,7 +51,7 @@ def _quorum(value: str | None) -> Quorum | None:
 def _print_report(report: QuorumReport) -> None:
     for proof in report.proofs:
         mark = "[green]✓[/green]" if proof.counted else "[yellow]·[/yellow]"
-        console.print(f"  {mark} proof {proof.index}: {proof.note}")
+        console.print(f"  {mark} proof {proof.index}: {escape(proof.note)}")
     mark = "[green]✓[/green]" if report.met else "[red]✗[/red]"
     console.print(f"  {mark} quorum: {report.summary()}")
 
@@ -239,7 +240,7 @@ def trust_verify(
         for document in order_versions(_documents(files)):
             _verify_step(chain, document)
     except TrustListError as exc:
-        err_console.print(f"[red]✗[/red] {exc.message}")
+        err_console.print(f"[red]✗[/red] {escape(exc.message)}")
         err_console.print("[red]the chain does not hold[/red]")
         raise typer.Exit(1) from exc
     current = chain.current

@@ -1,0 +1,135 @@
+"""`registry authority`, `registry key` and `registry trust`, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests._support import REGISTRY
+
+NAMES = {
+    "CN-SH": ("上海市应急管理局", "Shanghai Municipal Emergency Management Bureau"),
+    "CN-JS": ("江苏省应急管理厅", "Jiangsu Provincial Department of Emergency Management"),
+    "CN-ZJ": ("浙江省应急管理厅", "Zhejiang Provincial Department of Emergency Management"),
+}
+
+
+class Node:
+    """A node's data directory and database, driven through the installed command."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.env = {
+            **os.environ,
+            "REGISTRY_DATA_DIR": str(tmp_path / "data"),
+            "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'node.sqlite3'}",
+        }
+
+    def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(REGISTRY), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert (result.returncode == 0) == ok, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        return result
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Node:
+    node = Node(tmp_path)
+    node.run("db", "upgrade")
+    for code, (zh, en) in NAMES.items():
+        created = node.run("authority", "create", code, "--name-zh", zh, "--name-en", en)
+        assert f"created {code} {zh}" in created.stdout
+    return node
+
+
+def test_authorities_and_keys(node: Node) -> None:
+    again = node.run("authority", "create", "CN-SH", "--name-zh", "x", "--name-en", "x", ok=False)
+    assert "authority CN-SH already exists" in again.stderr
+    bad = node.run("authority", "create", "CN-XX", "--name-zh", "x", "--name-en", "x", ok=False)
+    assert "error:" in bad.stderr
+    listed = node.run("authority", "list").stdout
+    assert all(code in listed for code in NAMES)
+    entry = json.loads(node.run("authority", "export", "CN-JS").stdout)
+    assert entry["code"] == "CN-JS"
+    assert entry["log"]["origin"] == "registry.yrd.example/CN-JS"
+    assert "issuing" in node.run("key", "list", "320000").stdout
+    naive = node.run(
+        "key",
+        "revoke",
+        entry["issuingKeys"][0]["id"],
+        "--compromised-since",
+        "2026-01-01T00:00:00",
+        "--reason",
+        "x",
+        ok=False,
+    )
+    assert "give a time zone" in naive.stderr
+    future = node.run(
+        "key",
+        "revoke",
+        entry["issuingKeys"][0]["id"],
+        "--compromised-since",
+        "2099-01-01T00:00:00Z",
+        "--reason",
+        "x",
+        ok=False,
+    )
+    assert "cannot start in the future" in future.stderr
+
+
+def test_the_trust_workflow(node: Node, tmp_path: Path) -> None:
+    assert "no proposal is open" in node.run("trust", "status", ok=False).stderr
+    assert "proposed version 1" in node.run("trust", "propose").stdout
+    node.run("trust", "sign", "--authority", "CN-SH")
+    node.run("trust", "sign", "--authority", "CN-JS")
+    short = node.run("trust", "publish", ok=False)
+    assert "2 of 3 members signed, 3 required; 1 more signature needed, from each of CN-ZJ" in (
+        short.stderr
+    )
+    node.run("trust", "sign", "--authority", "CN-ZJ")
+    published = node.run("trust", "publish").stdout
+    genesis = published.split("verifiers pin this genesis digest: ")[1].strip()
+    assert len(genesis) == 64
+
+    # Rotate Shanghai's key from a minute on; carry it into version 2 by a majority.
+    at = (datetime.now(UTC) + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rotated = node.run("key", "rotate", "CN-SH", "--at", at).stdout
+    hint = rotated.split("registry trust propose ")[1].split()
+    node.run("trust", "propose", *hint)
+    node.run("trust", "sign", "--authority", "CN-JS")
+    node.run("trust", "sign", "--authority", "CN-ZJ")
+    assert "version 2" in node.run("trust", "publish").stdout
+    current = json.loads(node.run("trust", "show").stdout)
+    assert current["credentialSubject"]["version"] == 2
+
+    chain = tmp_path / "chain.json"
+    node.run("trust", "export", "--out", str(chain))
+    held = node.run("trust", "verify", str(chain), "--genesis", genesis).stdout
+    assert "✓ the genesis is the pinned one" in held
+    assert "✓ previous is version 1's digest" in held
+    assert "the chain holds: version 2 is current" in held
+
+    # Tampered in transit: the signatures no longer count, and the walk says so.
+    versions = json.loads(chain.read_text(encoding="utf-8"))
+    versions[1]["credentialSubject"]["members"][0]["nodeUrl"] = "https://evil.example"
+    chain.write_text(json.dumps(versions), encoding="utf-8")
+    broken = node.run("trust", "verify", str(chain), "--genesis", genesis, ok=False)
+    assert "not counted" in broken.stdout
+    assert "0 of 3 members signed, 2 required" in broken.stderr
+    assert "the chain does not hold" in broken.stderr
+    # An old version offered to a node that has a newer one is refused.
+    first = tmp_path / "v1.json"
+    first.write_text(json.dumps(versions[0]), encoding="utf-8")
+    stale = node.run("trust", "import", str(first), ok=False)
+    assert "not newer than the accepted version 2" in stale.stderr
