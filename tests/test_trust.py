@@ -414,3 +414,12 @@ def test_verifier_keys_match_the_reference(text: str, key_id: str) -> None:
 def test_mangled_verifier_keys_are_refused(text: str, message: str) -> None:
     with pytest.raises(InvalidKeyEncoding, match=message):
         parse_verifier_key(text)
+
+
+def test_malformed_proofs_are_reported_not_counted(fed: Federation) -> None:
+    genesis = fed.genesis()
+    genesis["proof"] += ["not a proof", {"proofValue": {"a": 1}, "verificationMethod": ["x"]}]
+    notes = _notes(genesis, None)
+    assert [counted for counted, _ in notes] == [True, True, True, True, False, False]
+    assert "must be a JSON object" in notes[4][1]
+    assert "verificationMethod is missing" in notes[5][1]

@@ -136,7 +136,7 @@ def tally(
     version, or the genesis itself. Never raises for a bad proof: it is reported.
     """
     tallies: list[ProofTally] = []
-    seen_values: set[object] = set()
+    seen_values: set[str] = set()
     counted: set[str] = set()
     for index, proof in enumerate(proofs_of(document), start=1):
 
@@ -152,10 +152,12 @@ def tally(
         method = method if isinstance(method, str) else None
         record = electorate.key(method) if method else None
         member = record.authority if record else None
-        if proof.get("proofValue") in seen_values:
-            tallies.append(entry("not counted: the same proof appears twice", method, member))
-            continue
-        seen_values.add(proof.get("proofValue"))
+        value = proof.get("proofValue")
+        if isinstance(value, str):
+            if value in seen_values:
+                tallies.append(entry("not counted: the same proof appears twice", method, member))
+                continue
+            seen_values.add(value)
         try:
             verified, signer = verify_signed(
                 document, proof, directory=electorate.key, credential_type=TRUST_LIST, at=at
