@@ -422,4 +422,4 @@ def test_malformed_proofs_are_reported_not_counted(fed: Federation) -> None:
     notes = _notes(genesis, None)
     assert [counted for counted, _ in notes] == [True, True, True, True, False, False]
     assert "must be a JSON object" in notes[4][1]
-    assert "verificationMethod is missing" in notes[5][1]
+    assert "proof type must be DataIntegrityProof" in notes[5][1]
