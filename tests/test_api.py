@@ -113,9 +113,16 @@ def test_unknown_route_is_a_problem(client: TestClient) -> None:
 
 def test_openapi_documents_the_routes(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    assert {"/healthz", "/readyz", "/v1/authorities", "/v1/authorities/{code}"} <= set(
-        spec["paths"]
-    )
+    assert {
+        "/healthz",
+        "/readyz",
+        "/v1/authorities",
+        "/v1/authorities/{code}",
+        "/v1/trust-list",
+        "/v1/trust-list/history",
+        "/v1/trust-list/{version}",
+    } <= set(spec["paths"])
+    assert "304" in spec["paths"]["/v1/trust-list"]["get"]["responses"]
     assert client.get("/docs").status_code == 200
 
 
