@@ -74,7 +74,7 @@ def test_authorities_and_keys(node: Node) -> None:
         "x",
         ok=False,
     )
-    assert "give a time zone" in naive.stderr
+    assert "--compromised-since needs a time zone" in naive.stderr
     future = node.run(
         "key",
         "revoke",

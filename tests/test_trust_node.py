@@ -27,6 +27,7 @@ from registry.errors import (
 from registry.storage.credentials import store_credential
 from registry.storage.db import engine_scope, session_scope, upgrade
 from registry.storage.models import SigningKey
+from registry.trust.chain import TrustListVersion
 from registry.trust.document import Quorum
 from registry.trust.proposals import (
     Changes,
@@ -50,6 +51,7 @@ from tests._support import PROFILE
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 SECOND = timedelta(seconds=1)
+OTHERS = ("CN-SH", "CN-JS", "CN-AH")  # everyone but CN-ZJ
 
 
 @pytest.fixture
@@ -67,6 +69,14 @@ def federation(engine: Engine, key_store: KeyStore) -> Engine:
             )
         seed_genesis(session, key_store, profile=PROFILE, now=T0)
     return engine
+
+
+def _sign_and_publish(
+    session: Session, key_store: KeyStore, codes: tuple[str, ...], *, now: datetime
+) -> TrustListVersion:
+    for code in codes:
+        sign_proposal(session, key_store, code, now=now)
+    return publish(session, now=now)
 
 
 def _issuing(session: Session, code: str) -> list[SigningKey]:
@@ -182,9 +192,7 @@ def test_compromise_end_to_end(federation: Engine, key_store: KeyStore) -> None:
         )
         with pytest.raises(InvalidInput, match="holds no key of CN-ZJ"):
             sign_proposal(session, key_store, "CN-ZJ", now=T0 + 2 * HOUR)
-        for code in ("CN-SH", "CN-JS", "CN-AH"):
-            sign_proposal(session, key_store, code, now=T0 + 2 * HOUR)
-        version = publish(session, now=T0 + 2 * HOUR)
+        version = _sign_and_publish(session, key_store, OTHERS, now=T0 + 2 * HOUR)
     listed = version.content.key(key.verification_method)
     assert listed is not None
     assert listed.compromised_since == since
@@ -213,9 +221,7 @@ def test_compromise_end_to_end(federation: Engine, key_store: KeyStore) -> None:
         )
         with pytest.raises(InvalidInput, match="holds no key of CN-ZJ"):
             sign_proposal(session, key_store, "CN-ZJ", now=T0 + 3 * HOUR)
-        for code in ("CN-SH", "CN-JS", "CN-AH"):
-            sign_proposal(session, key_store, code, now=T0 + 3 * HOUR)
-        publish(session, now=T0 + 3 * HOUR)
+        _sign_and_publish(session, key_store, OTHERS, now=T0 + 3 * HOUR)
         propose(session, Changes(quorum=Quorum(count=4)), profile=PROFILE, now=T0 + 4 * HOUR)
         report = sign_proposal(session, key_store, "CN-ZJ", now=T0 + 4 * HOUR)
     assert report.signers == ("CN-ZJ",)
@@ -299,9 +305,7 @@ def test_import_pins_the_genesis_and_refuses_replays(
 ) -> None:
     with session_scope(federation) as session:
         propose(session, Changes(quorum=Quorum(count=4)), profile=PROFILE, now=T0 + HOUR)
-        for code in ("CN-SH", "CN-JS", "CN-ZJ", "CN-AH"):
-            sign_proposal(session, key_store, code, now=T0 + HOUR)
-        publish(session, now=T0 + HOUR)
+        _sign_and_publish(session, key_store, ("CN-SH", "CN-JS", "CN-ZJ", "CN-AH"), now=T0 + HOUR)
         documents = [json.loads(row.canonical) for row in stored_versions(session)]
         genesis = get_version(session, 1).digest
     # Another node, with its own database.

@@ -19,8 +19,9 @@ from registry.authorities import (
     revoke_key,
     rotate_key,
 )
-from registry.cli._common import console, node_session, parse_time
+from registry.cli._common import console, node_session
 from registry.storage.models import SigningKey
+from registry.timestamps import parse_aware
 from registry.trust.store import NodeProfile, member_from_node
 
 __all__ = ["authority_app", "key_app"]
@@ -126,7 +127,7 @@ def key_rotate(
 ) -> None:
     """Start a new issuing key; the old one signs nothing from that time on."""
     allowed = [t.strip() for t in types.split(",") if t.strip()] if types is not None else None
-    when = parse_time(at, "--at") if at else None
+    when = parse_aware(at, "--at") if at else None
     with node_session() as (_, data_dir, session):
         retired, new = rotate_key(
             session, data_dir.key_store(), code, at=when, allowed_types=allowed
@@ -154,7 +155,7 @@ def key_revoke(
     reason: Annotated[str, typer.Option(help="Why, in a sentence.")],
 ) -> None:
     """Revoke a compromised key: whatever it signed at or after that time is invalid."""
-    since = parse_time(compromised_since, "--compromised-since")
+    since = parse_aware(compromised_since, "--compromised-since")
     with node_session() as (_, _, session):
         revoked = revoke_key(session, key, compromised_since=since, reason=reason)
         others = [

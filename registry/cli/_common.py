@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from registry.errors import DatabaseNotReady, InvalidInput
 from registry.settings import Settings
 from registry.storage.db import engine_scope, schema_status, session_scope
 
-__all__ = ["console", "err_console", "node_session", "parse_time", "read_json"]
+__all__ = ["console", "err_console", "node_session", "read_json"]
 
 # soft_wrap: lines are not cut at the terminal width, so digests, keys and URLs stay
 # whole for copying and for scripts. No emoji codes or highlighting: "did:key:z6Mk..."
@@ -38,17 +37,6 @@ def node_session() -> Iterator[tuple[Settings, DataDir, Session]]:
             )
         with session_scope(engine) as session:
             yield settings, data_dir, session
-
-
-def parse_time(value: str, option: str) -> datetime:
-    """An ISO 8601 time with a zone (``2026-12-01T00:00:00+08:00`` or ``...Z``)."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInput(f"{option}: {value!r} is not an ISO 8601 date and time") from exc
-    if moment.tzinfo is None:
-        raise InvalidInput(f"{option}: give a time zone, e.g. {value}+08:00 or {value}Z")
-    return moment
 
 
 def read_json(path: Path) -> Any:

@@ -11,9 +11,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from registry.cli._common import console, err_console, node_session, parse_time, read_json
+from registry.cli._common import console, err_console, node_session, read_json
 from registry.crypto.jcs import canonical_bytes
 from registry.errors import InvalidInput, QuorumNotMet, TrustListError
+from registry.timestamps import parse_aware
 from registry.trust.chain import (
     QuorumReport,
     TrustChain,
@@ -98,7 +99,7 @@ def trust_propose(
         retire_keys=tuple(retire_key or ()),
         revoke_keys=tuple(revoke_key or ()),
         quorum=_quorum(quorum),
-        valid_from=parse_time(valid_from, "--valid-from") if valid_from else None,
+        valid_from=parse_aware(valid_from, "--valid-from") if valid_from else None,
     )
     with node_session() as (settings, _, session):
         row = propose(session, changes, profile=NodeProfile.from_settings(settings))
@@ -233,7 +234,7 @@ def trust_verify(
     at: Annotated[str | None, typer.Option(help="Verify as of this time (default: now).")] = None,
 ) -> None:
     """Walk the chain from the pinned genesis, offline; exit 0 only if every step holds."""
-    when: datetime | None = parse_time(at, "--at") if at else None
+    when: datetime | None = parse_aware(at, "--at") if at else None
     chain = TrustChain(genesis_digest=genesis, at=when)
     console.print(f"pinned genesis {chain.genesis_digest}")
     try:

@@ -23,6 +23,7 @@ from registry.crypto.jcs import canonical_bytes, sha256_hex
 from registry.crypto.multikey import decode_public_multikey, did_key_verification_method
 from registry.errors import InvalidInput, RegistryError, TrustListError
 from registry.ids import province
+from registry.timestamps import parse_aware
 from registry.tlog.note import parse_verifier_key
 from registry.trust.keys import KeyRecord
 
@@ -248,14 +249,7 @@ class _Reader:
         return found
 
     def time(self, name: str) -> datetime:
-        text = self.get(name, str)
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError as exc:
-            raise InvalidInput(f"{self.path}.{name} is not a date and time") from exc
-        if moment.tzinfo is None:
-            raise InvalidInput(f"{self.path}.{name} needs a time zone")
-        return moment
+        return parse_aware(self.get(name, str), f"{self.path}.{name}")
 
     def optional_time(self, name: str) -> datetime | None:
         return self.time(name) if name in self.value else None
