@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import rfc8785
 from fastapi.testclient import TestClient
 
 from api import create_app
@@ -154,7 +155,8 @@ def test_trust_list_versions_and_history(client: TestClient) -> None:
     assert first.content == current.content
     assert "immutable" in first.headers["cache-control"]
     history = client.get("/v1/trust-list/history").json()
-    digest = hashlib.sha256(current.content).hexdigest()
+    unsigned = {k: v for k, v in current.json().items() if k != "proof"}
+    digest = hashlib.sha256(rfc8785.dumps(unsigned)).hexdigest()
     assert history["genesis"] == digest
     assert history["current"] == 1
     assert [(v["version"], v["digest"], v["previous"], v["href"]) for v in history["versions"]] == [
@@ -164,7 +166,7 @@ def test_trust_list_versions_and_history(client: TestClient) -> None:
     assert missing.status_code == 404
     assert missing.headers["content-type"] == PROBLEM
     assert missing.json()["detail"] == "no trust-list version 2"
-    for bad in ("0", "x"):
+    for bad in ("0", "x", "99999999999"):
         invalid = client.get(f"/v1/trust-list/{bad}")
         assert invalid.status_code == 422
         assert invalid.json()["errors"][0]["field"] == "version"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import rfc8785
 
 from tests._support import REGISTRY, free_port
 
@@ -110,10 +111,12 @@ def _check_demo_genesis(server: Server, tmp_path: Path) -> httpx.Response:
     """The demo's genesis trust list: all four members, signed by all four, verifiable."""
     genesis = httpx.get(f"{server.base}/v1/trust-list")
     assert genesis.status_code == 200
-    digest = hashlib.sha256(genesis.content).hexdigest()
-    assert genesis.headers["etag"] == f'"{digest}"'
-    assert f"Genesis trust list digest (pin it): {digest}" in server.output
+    assert genesis.headers["etag"] == f'"{hashlib.sha256(genesis.content).hexdigest()}"'
     document = genesis.json()
+    unsigned = {k: v for k, v in document.items() if k != "proof"}
+    digest = hashlib.sha256(rfc8785.dumps(unsigned)).hexdigest()
+    assert f"Genesis trust list digest (pin it): {digest}" in server.output
+    assert httpx.get(f"{server.base}/v1/trust-list/history").json()["genesis"] == digest
     assert document["type"] == ["VerifiableCredential", "TrustList"]
     subject = document["credentialSubject"]
     assert subject["version"] == 1

@@ -14,8 +14,9 @@ import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from registry.crypto.eddsa_jcs_2022 import add_proof
+from registry.crypto.eddsa_jcs_2022 import add_proof, create_proof, hash_data, proofs_of
 from registry.crypto.keys import Ed25519Signer
+from registry.crypto.multikey import encode_multibase
 from registry.errors import (
     BrokenChain,
     InvalidInput,
@@ -114,7 +115,8 @@ def test_genesis_signed_by_every_founder_holds(fed: Federation) -> None:
     version = verify_version(genesis, previous=None)
     assert version.report.signers == CODES
     assert version.report.summary() == "version 1: 4 of 4 members signed, 4 required"
-    assert version.digest == hashlib.sha256(rfc8785.dumps(genesis)).hexdigest()
+    unsigned = {k: v for k, v in genesis.items() if k != "proof"}
+    assert version.digest == hashlib.sha256(rfc8785.dumps(unsigned)).hexdigest()
     chain = verify_chain([genesis], genesis_digest=version.digest)
     assert chain.current is not None
     assert chain.current.content.codes == CODES
@@ -423,3 +425,123 @@ def test_malformed_proofs_are_reported_not_counted(fed: Federation) -> None:
     assert [counted for counted, _ in notes] == [True, True, True, True, False, False]
     assert "must be a JSON object" in notes[4][1]
     assert "proof type must be DataIntegrityProof" in notes[5][1]
+
+
+def _with_key(fed: Federation, code: str, **window: Any) -> tuple[Member, ...]:
+    record = _record(code, fed.signers[code], **window)
+    return tuple(_member(code, record) if m.code == code else m for m in fed.members)
+
+
+def test_a_backdated_proof_by_a_revoked_key_does_not_count(fed: Federation) -> None:
+    genesis = fed.genesis()
+    v1 = verify_version(genesis, previous=None, at=T0 + DAY)
+    revoked = _with_key(fed, "CN-SH", compromised_since=T0 + 10 * DAY, revocation_reason="x")
+    v2_doc = fed.signed(
+        fed.successor(genesis, members=revoked, valid_from=T0 + 11 * DAY),
+        CODES[1:],
+        at=T0 + 11 * DAY,
+    )
+    v2 = verify_version(v2_doc, previous=v1, at=T0 + 12 * DAY)
+    # The thief dates its proof before the compromise; it is still not counted.
+    v3 = fed.successor(v2_doc, members=revoked, valid_from=T0 + 12 * DAY, quorum=Quorum(4))
+    document = fed.signed(v3, ("CN-SH",), at=T0 + 9 * DAY)
+    document = add_proof(document, fed.signers["CN-JS"], created=T0 + 12 * DAY)
+    document = add_proof(document, fed.signers["CN-ZJ"], created=T0 + 12 * DAY)
+    notes = _notes(document, v2)
+    assert "before the version it follows took effect" in notes[0][1]
+    with pytest.raises(QuorumNotMet, match="2 of 4 members signed, 3 required"):
+        verify_version(document, previous=v2, at=T0 + 13 * DAY)
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ({}, "lifts or postpones the revocation"),
+        ({"compromised_since": T0 + 11 * DAY, "revocation_reason": "x"}, "lifts or postpones"),
+        ({"valid_until": T0 + 30 * DAY}, "extends the retired key"),
+        ({"allowed_types": ALL_TYPES | {"StatusChange"}}, "widens what"),
+        ({"valid_from": T0 - DAY}, "widens what"),
+    ],
+)
+def test_a_later_version_cannot_widen_what_a_key_may_sign(
+    fed: Federation, window: dict[str, Any], message: str
+) -> None:
+    limited = _with_key(
+        fed,
+        "CN-SH",
+        valid_until=T0 + 20 * DAY,
+        compromised_since=T0 + 10 * DAY,
+        revocation_reason="x",
+    )
+    genesis = fed.signed(fed.content(members=limited), CODES, at=T0)
+    v1 = verify_version(genesis, previous=None, at=T0)
+    defaults: dict[str, Any] = {"valid_until": T0 + 20 * DAY}
+    widened = _with_key(fed, "CN-SH", **(defaults | window))
+    document = fed.signed(fed.successor(genesis, members=widened), CODES[1:])
+    with pytest.raises(BrokenChain, match=message):
+        verify_version(document, previous=v1, at=T0 + 2 * DAY)
+
+
+def test_a_later_version_cannot_drop_a_key_of_a_staying_member(fed: Federation) -> None:
+    spare = _record("CN-SH", Ed25519Signer.generate())
+    sh = fed.members[0]
+    genesis = fed.signed(
+        fed.content(members=(dataclasses.replace(sh, keys=(*sh.keys, spare)), *fed.members[1:])),
+        CODES,
+    )
+    v1 = verify_version(genesis, previous=None)
+    document = fed.signed(fed.successor(genesis), CODES)
+    with pytest.raises(BrokenChain, match=r"drops .* while its member stays"):
+        verify_version(document, previous=v1)
+    # Removing the member removes its keys with it.
+    leaving = fed.signed(fed.successor(genesis, members=fed.members[1:]), CODES)
+    assert verify_version(leaving, previous=v1).content.codes == CODES[1:]
+
+
+def create_proof_value(document: dict[str, Any], options: dict[str, Any], signer: Any) -> str:
+    unsecured = {k: v for k, v in document.items() if k != "proof"}
+    return encode_multibase(signer.sign(hash_data(unsecured, options)))
+
+
+def test_an_expiring_proof_does_not_count(fed: Federation) -> None:
+    document = fed.content().to_document()
+    for code in CODES:
+        proof = create_proof(document, fed.signers[code], created=T0 + DAY)
+        if code == "CN-AH":
+            proof = {k: v for k, v in proof.items() if k != "proofValue"}
+            proof["expires"] = "2026-03-01T00:00:00Z"
+            proof["proofValue"] = create_proof_value(document, proof, fed.signers[code])
+        document = {**document, "proof": [*proofs_of(document), proof]}
+    notes = _notes(document, None)
+    assert notes[3] == (False, "not counted: a trust-list proof must not expire")
+
+
+def test_copies_with_other_proofs_are_the_same_version(fed: Federation) -> None:
+    v1, v2, v3 = _chain_of_three(fed)
+    # A relay drops a surplus proof of version 1 and adds junk to version 2.
+    stripped = {**v1, "proof": v1["proof"][:3]}
+    assert digest_of(stripped) == digest_of(v1)
+    junk = {**v2, "proof": [{**v2["proof"][0], "verificationMethod": "did:key:x"}, *v2["proof"]]}
+    with pytest.raises(QuorumNotMet):  # the genesis still needs every founder
+        verify_chain([stripped, v2, v3], genesis_digest=digest_of(v1))
+    chain = verify_chain([v1, junk, v3], genesis_digest=digest_of(v1))
+    assert chain.current is not None
+    assert chain.current.version == 3
+    # Both copies handed over: the one with more proofs is walked.
+    assert verify_chain([stripped, v1, v2, v3], genesis_digest=digest_of(v1)).current
+
+
+def test_a_copied_proof_value_does_not_silence_the_real_proof(fed: Federation) -> None:
+    genesis = fed.genesis()
+    decoy = {**genesis["proof"][0], "created": "2026-01-05T00:00:00Z"}
+    genesis["proof"] = [decoy, *genesis["proof"]]
+    notes = _notes(genesis, None)
+    assert notes[0][0] is False
+    assert [counted for counted, _ in notes[1:]] == [True] * 4
+
+
+def test_a_version_not_yet_in_force_is_not_accepted(fed: Federation) -> None:
+    genesis = fed.signed(fed.content(valid_from=T0 + 100 * DAY), CODES)
+    with pytest.raises(TrustListError, match="takes effect only at"):
+        verify_version(genesis, previous=None, at=T0 + DAY)
+    assert verify_version(genesis, previous=None, at=T0 + 100 * DAY).version == 1

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from api.deps import DbSession
 from api.schemas import Problem, TrustListHistory, TrustListVersionOut
+from registry.crypto.jcs import sha256_hex
 from registry.storage.models import TrustListRecord
 from registry.trust.store import get_version, stored_versions
 
@@ -17,19 +18,20 @@ router = APIRouter(prefix="/v1/trust-list", tags=["trust list"])
 
 _DOCUMENT = {
     "description": (
-        "The signed trust-list credential, byte for byte as published: its canonical "
-        "(RFC 8785) form, so SHA-256 of the body is the digest in the `ETag`."
+        "The signed trust-list credential, byte for byte as stored: its canonical "
+        "(RFC 8785) form, proofs included. The version's digest (what `previous` and "
+        "the history name) is SHA-256 of the same without its `proof`."
     ),
     "content": {"application/json": {}},
-    "headers": {"ETag": {"description": "The version's SHA-256 digest, quoted."}},
+    "headers": {"ETag": {"description": "SHA-256 (hex) of the body, quoted."}},
 }
 _NOT_MODIFIED = {"description": "`If-None-Match` names this version: nothing has changed."}
 _CURRENT_CACHE = "no-cache"  # may be stored, but revalidated: a new version can appear
 _PAST_CACHE = "public, max-age=31536000, immutable"  # a published version never changes
 
 
-def _etag(row: TrustListRecord) -> str:
-    return f'"{row.digest}"'
+def _etag(body: bytes) -> str:
+    return f'"{sha256_hex(body)}"'
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:
@@ -41,10 +43,11 @@ def _matches(if_none_match: str | None, etag: str) -> bool:
 
 
 def _document(request: Request, row: TrustListRecord, *, cache_control: str) -> Response:
-    headers = {"ETag": _etag(row), "Cache-Control": cache_control}
+    body = row.canonical.encode("utf-8")
+    headers = {"ETag": _etag(body), "Cache-Control": cache_control}
     if _matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
-    return Response(row.canonical.encode("utf-8"), media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get(
@@ -104,7 +107,9 @@ def history(session: DbSession) -> TrustListHistory:
 def one(
     request: Request,
     session: DbSession,
-    version: Annotated[int, Path(ge=1, description="Version number, from 1.", examples=[1])],
+    version: Annotated[
+        int, Path(ge=1, le=2**31 - 1, description="Version number, from 1.", examples=[1])
+    ],
 ) -> Response:
     """A published version, exactly as signed. Published versions never change."""
     return _document(request, get_version(session, version), cache_control=_PAST_CACHE)

@@ -28,7 +28,7 @@ from registry.errors import (
     VerificationError,
 )
 from registry.trust.document import TrustListContent, digest_of, parse_trust_list
-from registry.trust.keys import key_standing, verify_signed
+from registry.trust.keys import CLOCK_SKEW, KeyRecord, key_standing, verify_signed
 
 __all__ = [
     "ProofTally",
@@ -122,65 +122,87 @@ class TrustListVersion:
         return self.content.version
 
 
+def _judge(
+    document: Mapping[str, Any],
+    proof: object,
+    content: TrustListContent,
+    *,
+    electorate: TrustListContent,
+    not_before: datetime | None,
+    at: datetime,
+) -> tuple[str | None, str | None, str]:
+    """(verification method, member, problem or "") for one proof of the set."""
+    if not isinstance(proof, Mapping):
+        return None, None, "a proof must be a JSON object"
+    method = proof.get("verificationMethod")
+    method = method if isinstance(method, str) else None
+    record = electorate.key(method) if method else None
+    member = record.authority if record else None
+    if "expires" in proof:
+        # An expiring proof would make a published version stop verifying later.
+        return method, member, "a trust-list proof must not expire"
+    try:
+        verified, signer = verify_signed(
+            document, proof, directory=electorate.key, credential_type=TRUST_LIST, at=at
+        )
+    except VerificationError as exc:
+        return method, member, exc.message
+    created = verified.created or at
+    if not_before is not None and created < not_before:
+        # Whoever holds a key chooses its proofs' created time: a proof dated before
+        # the version it follows took effect would let a retired or revoked key
+        # sign as if it were still valid.
+        return (
+            method,
+            member,
+            (
+                f"created {created.isoformat()}, before the version it follows took effect "
+                f"({not_before.isoformat()})"
+            ),
+        )
+    # A version may report one of the keys that sign it compromised: such a
+    # signature made at or after that time does not count either.
+    if content.key(verified.verification_method) is not None:
+        standing = key_standing(content.key, verified.verification_method, signed_at=created)
+        if not standing.valid:
+            return method, signer.authority, standing.problem or ""
+    return method, signer.authority, ""
+
+
 def tally(
     document: Mapping[str, Any],
     content: TrustListContent,
     *,
     electorate: TrustListContent,
     required: int,
+    not_before: datetime | None = None,
     at: datetime,
 ) -> QuorumReport:
     """Count the proofs on ``document`` (whose content is ``content``) toward the quorum.
 
     ``electorate`` is the version whose members and keys may sign: the previous
-    version, or the genesis itself. Never raises for a bad proof: it is reported.
+    version, or the genesis itself. Proofs created before ``not_before`` (the
+    previous version's ``validFrom``) do not count. Never raises for a bad proof:
+    it is reported.
     """
     tallies: list[ProofTally] = []
     seen_values: set[str] = set()
     counted: set[str] = set()
     for index, proof in enumerate(proofs_of(document), start=1):
-
-        def entry(
-            note: str, method: str | None = None, member: str | None = None, ok: bool = False
-        ) -> ProofTally:
-            return ProofTally(index, method, member, ok, note)  # noqa: B023
-
-        if not isinstance(proof, Mapping):
-            tallies.append(entry("not counted: a proof must be a JSON object"))
+        method, member, problem = _judge(
+            document, proof, content, electorate=electorate, not_before=not_before, at=at
+        )
+        value = proof.get("proofValue") if isinstance(proof, Mapping) else None
+        if not problem and value in seen_values:
+            problem = "the same proof appears twice"
+        elif not problem and member in counted:
+            problem = f"{member} has signed already"
+        if problem or member is None:
+            tallies.append(ProofTally(index, method, member, False, f"not counted: {problem}"))
             continue
-        method = proof.get("verificationMethod")
-        method = method if isinstance(method, str) else None
-        record = electorate.key(method) if method else None
-        member = record.authority if record else None
-        value = proof.get("proofValue")
-        if isinstance(value, str):
-            if value in seen_values:
-                tallies.append(entry("not counted: the same proof appears twice", method, member))
-                continue
-            seen_values.add(value)
-        try:
-            verified, signer = verify_signed(
-                document, proof, directory=electorate.key, credential_type=TRUST_LIST, at=at
-            )
-        except VerificationError as exc:
-            tallies.append(entry(f"not counted: {exc.message}", method, member))
-            continue
-        # A version may report one of the keys that sign it compromised: such a
-        # signature made at or after that time does not count either.
-        listed_here = content.key(verified.verification_method)
-        if listed_here is not None:
-            standing = key_standing(
-                content.key, verified.verification_method, signed_at=verified.created or at
-            )
-            if not standing.valid:
-                tallies.append(entry(f"not counted: {standing.problem}", method, member))
-                continue
-        member = signer.authority
-        if member in counted:
-            tallies.append(entry(f"not counted: {member} has signed already", method, member))
-            continue
+        seen_values.add(str(value))
         counted.add(member)
-        tallies.append(entry(f"counted for {member}", method, member, ok=True))
+        tallies.append(ProofTally(index, method, member, True, f"counted for {member}"))
     return QuorumReport(
         version=content.version,
         electorate=electorate.codes,
@@ -203,6 +225,30 @@ def _check_link(content: TrustListContent, previous: TrustListVersion | None) ->
         )
     if content.valid_from < previous.content.valid_from:
         raise BrokenChain(f"version {content.version} is valid from before its predecessor")
+    for member in previous.content.members:
+        if content.member(member.code) is not None:
+            for key in member.keys:
+                _check_key_kept(content, key)
+
+
+def _check_key_kept(content: TrustListContent, old: KeyRecord) -> None:
+    # What a version says of a key can only narrow: otherwise a later version could
+    # make signatures valid again that an earlier one had ruled out.
+    method = old.verification_method
+    new = content.key(method)
+    where = f"version {content.version}"
+    if new is None or new.authority != old.authority:
+        raise BrokenChain(f"{where} drops {method} while its member stays")
+    if new.valid_from != old.valid_from or not new.allowed_types <= old.allowed_types:
+        raise BrokenChain(f"{where} widens what {method} may sign, or when")
+    if old.valid_until is not None and (
+        new.valid_until is None or new.valid_until > old.valid_until
+    ):
+        raise BrokenChain(f"{where} extends the retired key {method}")
+    if old.compromised_since is not None and (
+        new.compromised_since is None or new.compromised_since > old.compromised_since
+    ):
+        raise BrokenChain(f"{where} lifts or postpones the revocation of {method}")
 
 
 def quorum_report(
@@ -219,11 +265,18 @@ def quorum_report(
     """
     content = parse_trust_list(document)
     if previous is None:
-        electorate, required = content, len(content.members)
-    else:
-        electorate = previous.content
-        required = electorate.quorum.required(len(electorate.members))
-    return tally(document, content, electorate=electorate, required=required, at=at or _now())
+        return tally(
+            document, content, electorate=content, required=len(content.members), at=at or _now()
+        )
+    electorate = previous.content
+    return tally(
+        document,
+        content,
+        electorate=electorate,
+        required=electorate.quorum.required(len(electorate.members)),
+        not_before=electorate.valid_from,
+        at=at or _now(),
+    )
 
 
 def verify_version(
@@ -234,11 +287,17 @@ def verify_version(
 ) -> TrustListVersion:
     """Verify ``document`` as the genesis (``previous=None``) or as the successor of ``previous``.
 
-    Raises ``BrokenChain`` if it does not follow, ``QuorumNotMet`` if too few members
-    signed it, ``TrustListError`` if it is malformed.
+    Raises ``BrokenChain`` if it does not follow (or widens what a key it keeps may
+    sign), ``QuorumNotMet`` if too few members signed it, ``TrustListError`` if it is
+    malformed or not yet in force at ``at``.
     """
+    at = at or _now()
     content = parse_trust_list(document)
     _check_link(content, previous)
+    if content.valid_from > at + CLOCK_SKEW:
+        raise TrustListError(
+            f"version {content.version} takes effect only at {content.valid_from.isoformat()}"
+        )
     report = quorum_report(document, previous=previous, at=at)
     report.require()
     return TrustListVersion(
@@ -299,15 +358,20 @@ class TrustChain:
 def order_versions(documents: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The documents sorted by version number, each version once.
 
-    Raises ``BrokenChain`` if two different documents claim the same version (a
-    fork), ``TrustListError`` if none is given or one has no version number.
+    Copies of one version that differ only in their proofs are one version; the copy
+    with the most proofs is kept. Raises ``BrokenChain`` if two documents with
+    different contents claim the same version (a fork), ``TrustListError`` if none
+    is given or one has no version number.
     """
     by_number: dict[int, Mapping[str, Any]] = {}
     for document in documents:
         number = _version_number(document)
         held = by_number.get(number)
-        if held is not None and digest_of(held) != digest_of(document):
-            raise BrokenChain(f"two different documents claim to be version {number}")
+        if held is not None:
+            if digest_of(held) != digest_of(document):
+                raise BrokenChain(f"two different documents claim to be version {number}")
+            if len(proofs_of(held)) >= len(proofs_of(document)):
+                continue
         by_number[number] = document
     if not by_number:
         raise TrustListError("no trust-list version was given")

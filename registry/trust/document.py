@@ -206,8 +206,15 @@ class TrustListContent:
 
 
 def digest_of(document: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of a version's canonical bytes, proofs included: what ``previous`` names."""
-    return sha256_hex(canonical_bytes(document))
+    """A version's digest, what ``previous`` names and a verifier pins for the genesis.
+
+    SHA-256 (hex) of the canonical bytes of the version without its proofs: the
+    document hash every proof of the set signs. The proof set is the evidence, not
+    part of the identity, so copies of one version with more or fewer proofs (a
+    late signature, a relay that dropped one) are the same version and cannot fork
+    the chain.
+    """
+    return sha256_hex(canonical_bytes({k: v for k, v in document.items() if k != "proof"}))
 
 
 def _key_json(key: KeyRecord) -> dict[str, Any]:
