@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.crypto.keys import KeyStore
 from registry.demo import DEMO_AUTHORITIES
 from registry.errors import (
+    BrokenChain,
     Conflict,
     InvalidInput,
     KeyResolutionError,
@@ -324,3 +326,79 @@ def test_import_pins_the_genesis_and_refuses_replays(
             current = current_version(session)
             assert current is not None
             assert current.version == 2
+
+
+def test_members_signing_at_once_both_count(
+    pg_url: str, key_store: KeyStore, tmp_path: Path
+) -> None:
+    with engine_scope(pg_url) as engine:
+        with session_scope(engine) as session:
+            for code, name_zh, name_en in DEMO_AUTHORITIES:
+                create_authority(
+                    session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=T0
+                )
+            seed_genesis(session, key_store, profile=PROFILE, now=T0)
+            propose(session, Changes(quorum=Quorum(count=4)), profile=PROFILE, now=T0 + HOUR)
+        barrier = threading.Barrier(4)
+        errors: list[BaseException] = []
+
+        def sign(code: str) -> None:
+            try:
+                barrier.wait()
+                with session_scope(engine) as session:
+                    sign_proposal(session, key_store, code, now=T0 + HOUR)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=sign, args=(c,)) for c, _, _ in DEMO_AUTHORITIES]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        with session_scope(engine) as session:
+            report = proposal_report(session, open_proposal(session), at=T0 + HOUR)
+        assert sorted(report.signers) == ["CN-AH", "CN-JS", "CN-SH", "CN-ZJ"]
+
+        # Two proposals at once: one opens, the other is told why not.
+        with session_scope(engine) as session:
+            withdraw(session, now=T0 + HOUR)
+        outcomes: list[str] = []
+
+        def open_one(count: int) -> None:
+            barrier.wait()
+            try:
+                with session_scope(engine) as session:
+                    propose(session, Changes(quorum=Quorum(count=count)), profile=PROFILE)
+                outcomes.append("opened")
+            except Conflict as exc:
+                outcomes.append(exc.message)
+
+        barrier = threading.Barrier(2)
+        racers = [threading.Thread(target=open_one, args=(n,)) for n in (3, 4)]
+        for thread in racers:
+            thread.start()
+        for thread in racers:
+            thread.join()
+        assert sorted(outcomes)[-1] == "opened"
+        assert "open" in sorted(outcomes)[0]
+        assert sorted(outcomes)[0] != "opened"
+
+
+def test_import_keeps_only_proofs_that_count_and_its_own_genesis(
+    federation: Engine, key_store: KeyStore, tmp_path: Path
+) -> None:
+    with session_scope(federation) as session:
+        genesis = json.loads(get_version(session, 1).canonical)
+        digest = get_version(session, 1).digest
+    junk = {**genesis["proof"][0], "verificationMethod": "did:key:z6Mkx#z6Mkx"}
+    relayed = {**genesis, "proof": [*genesis["proof"], junk]}
+    with engine_scope(f"sqlite:///{tmp_path / 'other.sqlite3'}") as other:
+        upgrade(other)
+        with session_scope(other) as session:
+            accept_version(session, relayed, genesis_digest=digest, now=T0 + HOUR)
+        with session_scope(other) as session:
+            stored = json.loads(get_version(session, 1).canonical)
+            assert stored == genesis
+            with pytest.raises(BrokenChain, match="starts at genesis"):
+                accept_version(session, relayed, genesis_digest="0" * 64, now=T0 + HOUR)

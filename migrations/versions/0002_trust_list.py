@@ -39,8 +39,14 @@ def upgrade() -> None:
         sa.CheckConstraint("version >= 1", name=op.f("ck_trust_list_proposal_version_positive")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_trust_list_proposal")),
     )
-    with op.batch_alter_table("trust_list_proposal", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_trust_list_proposal_state"), ["state"], unique=False)
+    op.create_index(
+        "uq_trust_list_proposal_open",
+        "trust_list_proposal",
+        ["state"],
+        unique=True,
+        sqlite_where=sa.text("state = 'open'"),
+        postgresql_where=sa.text("state = 'open'"),
+    )
 
     op.create_table(
         "trust_list_version",
@@ -66,8 +72,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("trust_list_version")
-    with op.batch_alter_table("trust_list_proposal", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_trust_list_proposal_state"))
+    op.drop_index("uq_trust_list_proposal_open", table_name="trust_list_proposal")
 
     op.drop_table("trust_list_proposal")
     with op.batch_alter_table("signing_key", schema=None) as batch_op:

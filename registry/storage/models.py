@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, Column, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from registry.storage.base import UTCDateTime
@@ -134,11 +134,19 @@ class TrustListProposal(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint("state IN ('open', 'published', 'withdrawn')", name="state_known"),
+        # At most one proposal is open at a time, however many processes propose.
+        Index(
+            "uq_trust_list_proposal_open",
+            "state",
+            unique=True,
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     version: int
-    state: str = Field(sa_type=String(16), index=True)
+    state: str = Field(sa_type=String(16))
     document: str = Field(sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

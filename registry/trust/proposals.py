@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from registry.authorities import find_key, list_authorities, record_of
@@ -67,9 +68,15 @@ class Changes:
     valid_from: datetime | None = None
 
 
-def open_proposal(session: Session) -> TrustListProposal:
-    """The proposal being signed; raises ``NotFound`` if none is open."""
+def open_proposal(session: Session, *, for_update: bool = False) -> TrustListProposal:
+    """The proposal being signed; raises ``NotFound`` if none is open.
+
+    ``for_update`` locks its row until the transaction ends (PostgreSQL; SQLite has
+    one writer anyway), so two members signing at once both keep their proof.
+    """
     query = select(TrustListProposal).where(col(TrustListProposal.state) == "open")
+    if for_update:
+        query = query.with_for_update()
     row = session.exec(query).first()
     if row is None:
         raise NotFound("no proposal is open: start one with `registry trust propose`")
@@ -232,7 +239,10 @@ def propose(
         updated_at=now,
     )
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("a proposal was opened meanwhile: publish or withdraw it first") from exc
     return row
 
 
@@ -247,7 +257,7 @@ def sign_proposal(
     ``Conflict`` (already signed). The caller commits.
     """
     now = now or datetime.now(UTC)
-    row = open_proposal(session)
+    row = open_proposal(session, for_update=True)
     document = proposal_document(row)
     content = parse_trust_list(document)
     current = current_version(session, at=now)
@@ -289,7 +299,7 @@ def publish(session: Session, *, now: datetime | None = None) -> TrustListVersio
     verification raises. The caller commits.
     """
     now = now or datetime.now(UTC)
-    row = open_proposal(session)
+    row = open_proposal(session, for_update=True)
     current = current_version(session, at=now)
     version = verify_version(proposal_document(row), previous=current, at=now)
     stray = [p for p in version.report.proofs if not p.counted]
@@ -306,7 +316,7 @@ def publish(session: Session, *, now: datetime | None = None) -> TrustListVersio
 
 def withdraw(session: Session, *, now: datetime | None = None) -> TrustListProposal:
     """Close the open proposal without publishing it (it stays on record)."""
-    row = open_proposal(session)
+    row = open_proposal(session, for_update=True)
     row.state = "withdrawn"
     row.updated_at = now or datetime.now(UTC)
     session.add(row)

@@ -7,6 +7,7 @@ an older version can never replace a newer one here either.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from registry.authorities import get_authority, keys_of, record_of
+from registry.crypto.eddsa_jcs_2022 import proofs_of
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.multikey import decode_public_multikey
-from registry.errors import Conflict, InvalidInput, NotFound
+from registry.errors import BrokenChain, Conflict, InvalidInput, NotFound
 from registry.settings import Settings
 from registry.storage.models import TrustListRecord
 from registry.tlog.note import log_origin, verifier_key
@@ -138,7 +140,9 @@ def accept_version(
 ) -> TrustListVersion:
     """Verify a version published elsewhere as the next one here, and store it.
 
-    Before any version is stored, ``genesis_digest`` pins the genesis. Raises
+    Before any version is stored, ``genesis_digest`` pins the genesis; afterwards it
+    must be the stored genesis, if given. Proofs that do not count are dropped
+    before storing, so a stored version carries only proofs that count. Raises
     ``StaleTrustList`` for a version no newer than the current one, and whatever
     the chain's verification raises. The caller commits.
     """
@@ -146,6 +150,14 @@ def accept_version(
     chain = _stored_chain(session, at=now, genesis_digest=genesis_digest)
     if chain is None:
         raise InvalidInput("pin the genesis digest to import the first version")
+    if genesis_digest is not None and genesis_digest.strip().lower() != chain.genesis_digest:
+        raise BrokenChain(f"this node's chain starts at genesis {chain.genesis_digest}")
     version = chain.accept(document)
+    proofs = proofs_of(version.document)
+    kept = [proofs[p.index - 1] for p in version.report.proofs if p.counted]
+    if len(kept) < len(proofs):
+        unsecured = {k: v for k, v in version.document.items() if k != "proof"}
+        clean = {**unsecured, "proof": kept if len(kept) > 1 else kept[0]}
+        version = dataclasses.replace(version, document=clean)
     store_version(session, version, now=now)
     return version
