@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from registry.errors import InvalidInput
 
 __all__ = ["parse_aware"]
+
+# Far enough for any record; near enough that adding a day or a clock skew to the
+# time never overflows.
+_EARLIEST, _LATEST = 1900, 9000
 
 
 def parse_aware(text: str, what: str) -> datetime:
@@ -22,4 +26,10 @@ def parse_aware(text: str, what: str) -> datetime:
         raise InvalidInput(f"{what}: {text!r} is not an ISO 8601 date and time") from exc
     if moment.tzinfo is None:
         raise InvalidInput(f"{what} needs a time zone, e.g. {text}+08:00 or {text}Z")
+    try:
+        utc_year = moment.astimezone(UTC).year
+    except OverflowError:
+        utc_year = 0
+    if not _EARLIEST <= utc_year <= _LATEST:
+        raise InvalidInput(f"{what} must lie between the years {_EARLIEST} and {_LATEST}")
     return moment

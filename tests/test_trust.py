@@ -363,7 +363,10 @@ _MEMBER = ("credentialSubject", "members", 0)
         ((*_MEMBER, "log", "origin"), "registry.yrd.example/CN-XX", "not the origin"),
         ((*_MEMBER, "issuingKeys", 0, "id"), "did:key:z6Mkx#z6Mkx", "not the did:key of"),
         ((*_MEMBER, "issuingKeys", 0, "allowedTypes"), ["Anything"], "unknown or empty"),
-        ((*_MEMBER, "issuingKeys", 0, "validFrom"), "2026-01-01T00:00:00", "needs a time zone"),
+        ((*_MEMBER, "issuingKeys", 0, "validFrom"), "2026-01-01T00:00:00", "not an XML Schema"),
+        ((*_MEMBER, "issuingKeys", 0, "validFrom"), "0001-01-01T00:00:00+23:59", "between the"),
+        ((*_MEMBER, "issuingKeys", 0, "extra"), 1, "does not define: \\['extra'\\]"),
+        (("credentialSubject", "note"), "x", "does not define"),
         ((*_MEMBER, "issuingKeys"), [], "lists no issuing key"),
         ((*_MEMBER, "nodeUrl"), _DELETE, "nodeUrl is missing"),
         (("credentialSubject", "members"), [], "at least one member"),
@@ -376,6 +379,17 @@ def test_a_malformed_trust_list_is_refused(
     assert parse_trust_list(document) == fed.content()
     with pytest.raises(TrustListError, match=message):
         parse_trust_list(_mutate(document, path, value))
+
+
+def test_a_trust_list_must_be_an_object() -> None:
+    with pytest.raises(TrustListError, match="is a JSON object"):
+        parse_trust_list([])  # type: ignore[arg-type]
+
+
+def test_two_members_cannot_share_a_log(fed: Federation) -> None:
+    shared = (fed.members[0], dataclasses.replace(fed.members[1], log=fed.members[0].log))
+    with pytest.raises(InvalidInput, match="same log origin or log key"):
+        fed.content(members=shared)
 
 
 def test_a_member_listed_twice_is_refused(fed: Federation) -> None:

@@ -42,6 +42,25 @@ FEDERATION_ID = "urn:yrd-registry:federation"
 """The issuer of every trust list: the federation, speaking through a quorum."""
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_DATETIME_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+_DOCUMENT = frozenset(
+    {"@context", "id", "type", "issuer", "validFrom", "credentialSubject", "proof"}
+)
+_REVOCATION = frozenset({"compromisedSince", "reason"})
+_SUBJECT = frozenset({"id", "version", "previous", "quorum", "members"})
+_MEMBER = frozenset({"id", "code", "gbCode", "name", "issuingKeys", "log", "nodeUrl"})
+_KEY = frozenset(
+    {
+        "id",
+        "type",
+        "controller",
+        "publicKeyMultibase",
+        "allowedTypes",
+        "validFrom",
+        "validUntil",
+        "revocation",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -166,6 +185,9 @@ class TrustListContent:
         codes = [m.code for m in self.members]
         if len(set(codes)) != len(codes):
             raise InvalidInput("a member is listed twice")
+        logs = [m.log.origin for m in self.members] + [m.log.verifier_key for m in self.members]
+        if len(set(logs)) != len(logs):
+            raise InvalidInput("two members list the same log origin or log key")
         keys = {k.verification_method: k for m in self.members for k in m.keys}
         if len(keys) != sum(len(m.keys) for m in self.members):
             raise InvalidInput("a key is listed twice")
@@ -237,11 +259,18 @@ def _key_json(key: KeyRecord) -> dict[str, Any]:
 
 
 class _Reader:
-    """Pulls typed fields out of JSON, naming the path of whatever is wrong."""
+    """Pulls typed fields out of JSON, naming the path of whatever is wrong.
 
-    def __init__(self, value: object, path: str) -> None:
+    Fail closed: an object with a member the format does not define is refused,
+    rather than carried along unread.
+    """
+
+    def __init__(self, value: object, path: str, fields: frozenset[str]) -> None:
         if not isinstance(value, Mapping):
             raise InvalidInput(f"{path} must be an object")
+        unknown = sorted(str(name) for name in value if name not in fields)
+        if unknown:
+            raise InvalidInput(f"{path} has members the format does not define: {unknown}")
         self.value = value
         self.path = path
 
@@ -256,7 +285,10 @@ class _Reader:
         return found
 
     def time(self, name: str) -> datetime:
-        return parse_aware(self.get(name, str), f"{self.path}.{name}")
+        text = self.get(name, str)
+        if not _DATETIME_STAMP.match(text):
+            raise InvalidInput(f"{self.path}.{name} is not an XML Schema dateTimeStamp")
+        return parse_aware(text, f"{self.path}.{name}")
 
     def optional_time(self, name: str) -> datetime | None:
         return self.time(name) if name in self.value else None
@@ -269,7 +301,7 @@ class _Reader:
 
 
 def _parse_key(value: object, path: str, member: str) -> KeyRecord:
-    entry = _Reader(value, path)
+    entry = _Reader(value, path, _KEY)
     method = entry.get("id", str)
     multibase = entry.get("publicKeyMultibase", str)
     if did_key_verification_method(decode_public_multikey(multibase)) != method:
@@ -283,7 +315,9 @@ def _parse_key(value: object, path: str, member: str) -> KeyRecord:
     revocation = entry.get("revocation", Mapping, optional=True)
     compromised = reason = None
     if revocation is not None:
-        revoked = _Reader(revocation, f"{path}.revocation")
+        revoked = _Reader(
+            revocation, f"{path}.revocation", frozenset({"compromisedSince", "reason"})
+        )
         compromised = revoked.time("compromisedSince")
         reason = revoked.get("reason", str)
     return KeyRecord(
@@ -300,12 +334,12 @@ def _parse_key(value: object, path: str, member: str) -> KeyRecord:
 
 def parse_member(value: object, path: str = "member") -> Member:
     """Read one member entry (as ``Member.to_json`` writes it); raises ``InvalidInput``."""
-    entry = _Reader(value, path)
+    entry = _Reader(value, path, _MEMBER)
     code = entry.get("code", str)
     if entry.get("id", str) != authority_id(code):
         raise InvalidInput(f"{path}.id must be {authority_id(code)}")
-    names = _Reader(entry.get("name", Mapping), f"{path}.name")
-    log = _Reader(entry.get("log", Mapping), f"{path}.log")
+    names = _Reader(entry.get("name", Mapping), f"{path}.name", frozenset({"zh", "en"}))
+    log = _Reader(entry.get("log", Mapping), f"{path}.log", frozenset({"origin", "verifierKey"}))
     keys = entry.get("issuingKeys", list)
     return Member(
         code=code,
@@ -324,11 +358,14 @@ def parse_trust_list(document: Mapping[str, Any]) -> TrustListContent:
     Raises ``TrustListError`` naming the first thing that is wrong with it.
     """
     try:
+        if not isinstance(document, Mapping):
+            raise InvalidInput("a trust list is a JSON object")
+        top = _Reader(document, "credential", _DOCUMENT)
         if credential_type(document) != "TrustList" or document.get("issuer") != FEDERATION_ID:
             raise InvalidInput(f"not a TrustList issued by {FEDERATION_ID}")
         if document.get("@context") != [VC_CONTEXT]:
             raise InvalidInput(f"@context must be [{VC_CONTEXT!r}]")
-        subject = _Reader(document.get("credentialSubject"), "credentialSubject")
+        subject = _Reader(document.get("credentialSubject"), "credentialSubject", _SUBJECT)
         if subject.get("id", str) != FEDERATION_ID:
             raise InvalidInput(f"credentialSubject.id must be {FEDERATION_ID}")
         version = subject.get("version", int)
@@ -338,7 +375,7 @@ def parse_trust_list(document: Mapping[str, Any]) -> TrustListContent:
         return TrustListContent(
             version=version,
             previous=subject.get("previous", str, optional=True),
-            valid_from=_Reader(document, "credential").time("validFrom"),
+            valid_from=top.time("validFrom"),
             quorum=Quorum.parse(subject.get("quorum", Mapping)),
             members=tuple(
                 parse_member(m, f"credentialSubject.members[{i}]") for i, m in enumerate(members)
