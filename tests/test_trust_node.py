@@ -33,11 +33,14 @@ from registry.trust.chain import TrustListVersion
 from registry.trust.document import Quorum
 from registry.trust.proposals import (
     Changes,
+    merge_proofs,
     open_proposal,
+    proposal_document,
     proposal_report,
     propose,
     publish,
     seed_genesis,
+    sign_document,
     sign_proposal,
     withdraw,
 )
@@ -402,3 +405,52 @@ def test_import_keeps_only_proofs_that_count_and_its_own_genesis(
             assert stored == genesis
             with pytest.raises(BrokenChain, match="starts at genesis"):
                 accept_version(session, relayed, genesis_digest="0" * 64, now=T0 + HOUR)
+
+
+def test_members_on_other_nodes_sign_by_file(
+    engine: Engine, key_store: KeyStore, tmp_path: Path
+) -> None:
+    """Node A hosts Shanghai and Jiangsu; Zhejiang signs on its own node B."""
+    names = {code: (zh, en) for code, zh, en in DEMO_AUTHORITIES}
+    b_keys = KeyStore(tmp_path / "b-keys", passphrase=b"node b passphrase")
+    with engine_scope(f"sqlite:///{tmp_path / 'b.sqlite3'}") as node_b:
+        upgrade(node_b)
+        with session_scope(node_b) as b:
+            zh, en = names["CN-ZJ"]
+            create_authority(b, b_keys, code="CN-ZJ", name_zh=zh, name_en=en, now=T0)
+            entry = json.loads(json.dumps(member_from_node(b, "CN-ZJ", PROFILE).to_json()))
+        with session_scope(engine) as a:
+            for code in ("CN-SH", "CN-JS"):
+                create_authority(
+                    a, key_store, code=code, name_zh=names[code][0], name_en=names[code][1], now=T0
+                )
+            row = propose(a, Changes(add_member_entries=(entry,)), profile=PROFILE, now=T0)
+            sign_proposal(a, key_store, "CN-SH", now=T0)
+            sign_proposal(a, key_store, "CN-JS", now=T0)
+            with pytest.raises(InvalidInput, match="holds no key of CN-ZJ"):
+                sign_proposal(a, key_store, "CN-ZJ", now=T0)
+            sent = proposal_document(row)
+        with session_scope(node_b) as b:
+            signed, report = sign_document(b, b_keys, sent, "CN-ZJ", now=T0 + HOUR)
+        assert report.met  # A's two proofs travelled with the file; B added its own
+        assert report.signers == ("CN-JS", "CN-SH", "CN-ZJ")
+        with session_scope(engine) as a:
+            junk = {**signed, "credentialSubject": {**signed["credentialSubject"], "version": 9}}
+            with pytest.raises(InvalidInput, match="something else"):
+                merge_proofs(a, junk, now=T0 + HOUR)
+            merged = merge_proofs(a, signed, now=T0 + HOUR)
+            assert merged.signers == ("CN-JS", "CN-SH", "CN-ZJ")
+            genesis = publish(a, now=T0 + HOUR)
+        # B signs the next version from a file again, once it follows the chain.
+        with session_scope(engine) as a:
+            row = propose(a, Changes(remove_members=("CN-JS",)), profile=PROFILE, now=T0 + 2 * HOUR)
+            sent = proposal_document(row)
+        with session_scope(node_b) as b:
+            with pytest.raises(InvalidInput, match="this node has no trust list"):
+                sign_document(b, b_keys, sent, "CN-ZJ", now=T0 + 2 * HOUR)
+            accept_version(b, genesis.document, genesis_digest=genesis.digest, now=T0 + HOUR)
+            signed, _ = sign_document(b, b_keys, sent, "CN-ZJ", now=T0 + 2 * HOUR)
+        with session_scope(engine) as a:
+            sign_proposal(a, key_store, "CN-SH", now=T0 + 2 * HOUR)
+            merge_proofs(a, signed, now=T0 + 2 * HOUR)
+            assert publish(a, now=T0 + 2 * HOUR).content.codes == ("CN-SH", "CN-ZJ")

@@ -24,11 +24,13 @@ from registry.trust.chain import (
 from registry.trust.document import Quorum, digest_of
 from registry.trust.proposals import (
     Changes,
+    merge_proofs,
     open_proposal,
     proposal_document,
     proposal_report,
     propose,
     publish,
+    sign_document,
     sign_proposal,
     withdraw,
 )
@@ -112,11 +114,40 @@ def trust_propose(
 @trust_app.command("sign")
 def trust_sign(
     authority: Annotated[str, typer.Option(help="The member signing, e.g. CN-JS.")],
+    file: Annotated[
+        Path | None,
+        typer.Option(help="Sign a proposal received from another node, in this file, in place."),
+    ] = None,
 ) -> None:
-    """Add a member's proof to the open proposal, with its key held on this node."""
+    """Add a member's proof to the open proposal (or to a proposal file), with its key
+    held on this node."""
+    code = authority.strip().upper()
     with node_session() as (_, data_dir, session):
-        report = sign_proposal(session, data_dir.key_store(), authority.strip().upper())
-    console.print(f"{authority} signed version {report.version}")
+        if file is None:
+            report = sign_proposal(session, data_dir.key_store(), code)
+        else:
+            document = read_json(file)
+            if not isinstance(document, dict):
+                raise InvalidInput(f"{file} holds no trust-list proposal")
+            signed, report = sign_document(session, data_dir.key_store(), document, code)
+            file.write_text(_dump(signed), encoding="utf-8")
+    console.print(f"{code} signed version {report.version}")
+    _print_report(report)
+    if file is not None:
+        console.print(f"send {file} back; the proposing node adds it with `registry trust merge`")
+
+
+@trust_app.command("merge")
+def trust_merge(
+    file: Annotated[Path, typer.Argument(help="The proposal, signed on another node.")],
+) -> None:
+    """Add the proofs that count from a copy of the open proposal signed elsewhere."""
+    document = read_json(file)
+    if not isinstance(document, dict):
+        raise InvalidInput(f"{file} holds no trust-list proposal")
+    with node_session() as (_, _, session):
+        report = merge_proofs(session, document)
+    console.print(f"merged the proofs of {file}")
     _print_report(report)
 
 

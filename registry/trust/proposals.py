@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from registry.authorities import find_key, list_authorities, record_of
-from registry.crypto.eddsa_jcs_2022 import add_proof
+from registry.crypto.eddsa_jcs_2022 import add_proof, proofs_of
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import KeyStore
 from registry.errors import Conflict, InvalidInput, NotFound, TrustListError
@@ -30,18 +30,27 @@ from registry.trust.chain import (
     quorum_report,
     verify_version,
 )
-from registry.trust.document import Member, Quorum, TrustListContent, parse_member, parse_trust_list
+from registry.trust.document import (
+    Member,
+    Quorum,
+    TrustListContent,
+    digest_of,
+    parse_member,
+    parse_trust_list,
+)
 from registry.trust.keys import KeyRecord, key_standing
 from registry.trust.store import NodeProfile, current_version, member_from_node, store_version
 
 __all__ = [
     "Changes",
+    "merge_proofs",
     "open_proposal",
     "proposal_document",
     "proposal_report",
     "propose",
     "publish",
     "seed_genesis",
+    "sign_document",
     "sign_proposal",
     "withdraw",
 ]
@@ -246,21 +255,33 @@ def propose(
     return row
 
 
-def sign_proposal(
-    session: Session, key_store: KeyStore, code: str, *, now: datetime | None = None
-) -> QuorumReport:
-    """Add ``code``'s proof to the open proposal, with a key this node holds for it.
+def sign_document(
+    session: Session,
+    key_store: KeyStore,
+    document: Mapping[str, Any],
+    code: str,
+    *,
+    now: datetime | None = None,
+) -> tuple[dict[str, Any], QuorumReport]:
+    """Add ``code``'s proof to a proposed version, with a key this node holds for it.
 
-    The key must be one the electorate (the current version, or the genesis
-    itself) lists as valid for signing ``TrustList`` now. Returns the new tally.
-    Raises ``NotFound``, ``InvalidInput`` (not a member, no usable key) or
-    ``Conflict`` (already signed). The caller commits.
+    ``document`` must propose the version after this node's current one (or a
+    genesis, on a node without a trust list). The key must be one the electorate
+    (the current version, or the genesis itself) lists as valid for signing
+    ``TrustList`` now. Returns the signed document and its tally. Raises
+    ``InvalidInput`` (not the next version, not a member, no usable key) or
+    ``Conflict`` (already signed). Writes nothing.
     """
     now = now or datetime.now(UTC)
-    row = open_proposal(session, for_update=True)
-    document = proposal_document(row)
     content = parse_trust_list(document)
     current = current_version(session, at=now)
+    expected = (current.version + 1, current.digest) if current else (1, None)
+    if (content.version, content.previous) != expected:
+        here = f"version {current.version}" if current else "no trust list"
+        raise InvalidInput(
+            f"the proposal is for version {content.version}, but this node has {here}: "
+            "import the versions it lacks first"
+        )
     electorate = current.content if current else content
     member = electorate.member(code)
     if member is None:
@@ -284,11 +305,54 @@ def sign_proposal(
             f"this node holds no key of {code} that is valid now for signing {TRUST_LIST}"
         )
     signed = add_proof(document, signer, created=now)
+    return signed, quorum_report(signed, previous=current, at=now)
+
+
+def sign_proposal(
+    session: Session, key_store: KeyStore, code: str, *, now: datetime | None = None
+) -> QuorumReport:
+    """Add ``code``'s proof to the open proposal (see ``sign_document``).
+
+    Returns the new tally. Raises ``NotFound`` if no proposal is open, and what
+    ``sign_document`` raises. The caller commits.
+    """
+    now = now or datetime.now(UTC)
+    row = open_proposal(session, for_update=True)
+    signed, report = sign_document(session, key_store, proposal_document(row), code, now=now)
     row.document = canonical_bytes(signed).decode("utf-8")
     row.updated_at = now
     session.add(row)
     session.flush()
-    return quorum_report(signed, previous=current, at=now)
+    return report
+
+
+def merge_proofs(
+    session: Session, document: Mapping[str, Any], *, now: datetime | None = None
+) -> QuorumReport:
+    """Add to the open proposal the proofs that count from a copy signed elsewhere.
+
+    The copy must propose the same version (same digest). Proofs already present
+    or that do not count are left out. Returns the new tally. Raises ``NotFound``,
+    ``InvalidInput`` for a copy of another proposal. The caller commits.
+    """
+    now = now or datetime.now(UTC)
+    row = open_proposal(session, for_update=True)
+    mine = proposal_document(row)
+    if digest_of(document) != digest_of(mine):
+        raise InvalidInput("the file proposes something else than the open proposal")
+    current = current_version(session, at=now)
+    theirs = quorum_report(document, previous=current, at=now)
+    present = proofs_of(mine)
+    counted = [proofs_of(document)[p.index - 1] for p in theirs.proofs if p.counted]
+    merged = [*present, *(p for p in counted if p not in present)]
+    unsecured = {k: v for k, v in mine.items() if k != "proof"}
+    combined = {**unsecured, "proof": merged if len(merged) > 1 else merged[0]} if merged else mine
+    report = quorum_report(combined, previous=current, at=now)
+    row.document = canonical_bytes(combined).decode("utf-8")
+    row.updated_at = now
+    session.add(row)
+    session.flush()
+    return report
 
 
 def publish(session: Session, *, now: datetime | None = None) -> TrustListVersion:
