@@ -103,9 +103,10 @@ class StoredCredential(SQLModel, table=True):
 
 
 class TrustListRecord(SQLModel, table=True):
-    """A published trust-list version, kept exactly as signed.
+    """A published trust-list version, kept as signed with the proofs that count.
 
-    ``previous`` is unique: a version has at most one successor, so the chain
+    ``digest`` is the version's digest (without its proofs, see
+    ``registry.trust.document.digest_of``). ``previous`` is unique: a version has at most one successor, so the chain
     cannot fork inside one database.
     """
 

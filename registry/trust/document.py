@@ -5,8 +5,8 @@ federation (``urn:yrd-registry:federation``) and carrying a proof set: one
 ``eddsa-jcs-2022`` proof per signing member. Its subject holds the version number,
 the digest of the previous version (absent in version 1), the quorum rule and the
 members. ``validFrom`` is the credential's own. Reading is strict: a field that is
-missing, of the wrong kind, or inconsistent (a key whose id is not its own did:key)
-makes the whole document invalid.
+missing, unknown, of the wrong kind, or inconsistent (a key whose id is not its own
+did:key) makes the whole document invalid.
 """
 
 from __future__ import annotations
