@@ -106,8 +106,8 @@ class TrustListRecord(SQLModel, table=True):
     """A published trust-list version, kept as signed with the proofs that count.
 
     ``digest`` is the version's digest (without its proofs, see
-    ``registry.trust.document.digest_of``). ``previous`` is unique: a version has at most one successor, so the chain
-    cannot fork inside one database.
+    ``registry.trust.document.digest_of``). ``previous`` is unique: a version has
+    at most one successor, so the chain cannot fork inside one database.
     """
 
     __tablename__ = "trust_list_version"
