@@ -58,6 +58,7 @@ __all__ = [
     "resolve_did_key",
     "verify_proof",
     "verify_proof_set",
+    "with_proofs",
 ]
 
 CRYPTOSUITE = "eddsa-jcs-2022"
@@ -205,6 +206,18 @@ def add_proof(
     secured = _without_proof(document)
     proof = _proof_over(secured, signer, created=created, proof_purpose=proof_purpose)
     secured["proof"] = [*existing, proof] if existing else proof
+    return secured
+
+
+def with_proofs(document: Mapping[str, Any], proofs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A copy of ``document`` carrying exactly ``proofs``: none, one object, or a set.
+
+    Each proof signs the document without its proofs, so choosing which to carry
+    leaves every one of them valid.
+    """
+    secured = _without_proof(document)
+    if proofs:
+        secured["proof"] = list(proofs) if len(proofs) > 1 else proofs[0]
     return secured
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from registry.credentials import CREDENTIAL_TYPES, VC_CONTEXT, authority_id, credential_type
-from registry.crypto.eddsa_jcs_2022 import format_datetime
+from registry.crypto.eddsa_jcs_2022 import format_datetime, with_proofs
 from registry.crypto.jcs import canonical_bytes, sha256_hex
 from registry.crypto.multikey import decode_public_multikey, did_key_verification_method
 from registry.errors import InvalidInput, RegistryError, TrustListError
@@ -236,7 +236,7 @@ def digest_of(document: Mapping[str, Any]) -> str:
     late signature, a relay that dropped one) are the same version and cannot fork
     the chain.
     """
-    return sha256_hex(canonical_bytes({k: v for k, v in document.items() if k != "proof"}))
+    return sha256_hex(canonical_bytes(with_proofs(document, ())))
 
 
 def _key_json(key: KeyRecord) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from registry.authorities import find_key, list_authorities, record_of
-from registry.crypto.eddsa_jcs_2022 import add_proof, proofs_of
+from registry.crypto.eddsa_jcs_2022 import add_proof, proofs_of, with_proofs
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import KeyStore
 from registry.errors import Conflict, InvalidInput, NotFound, TrustListError
@@ -345,8 +345,7 @@ def merge_proofs(
     present = proofs_of(mine)
     counted = [proofs_of(document)[p.index - 1] for p in theirs.proofs if p.counted]
     merged = [*present, *(p for p in counted if p not in present)]
-    unsecured = {k: v for k, v in mine.items() if k != "proof"}
-    combined = {**unsecured, "proof": merged if len(merged) > 1 else merged[0]} if merged else mine
+    combined = with_proofs(mine, merged)
     report = quorum_report(combined, previous=current, at=now)
     row.document = canonical_bytes(combined).decode("utf-8")
     row.updated_at = now

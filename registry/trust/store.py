@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from registry.authorities import get_authority, keys_of, record_of
-from registry.crypto.eddsa_jcs_2022 import proofs_of
+from registry.crypto.eddsa_jcs_2022 import proofs_of, with_proofs
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.multikey import decode_public_multikey
 from registry.errors import BrokenChain, Conflict, InvalidInput, NotFound
@@ -156,8 +156,6 @@ def accept_version(
     proofs = proofs_of(version.document)
     kept = [proofs[p.index - 1] for p in version.report.proofs if p.counted]
     if len(kept) < len(proofs):
-        unsecured = {k: v for k, v in version.document.items() if k != "proof"}
-        clean = {**unsecured, "proof": kept if len(kept) > 1 else kept[0]}
-        version = dataclasses.replace(version, document=clean)
+        version = dataclasses.replace(version, document=with_proofs(version.document, kept))
     store_version(session, version, now=now)
     return version
