@@ -559,3 +559,25 @@ def test_a_version_not_yet_in_force_is_not_accepted(fed: Federation) -> None:
     with pytest.raises(TrustListError, match="takes effect only at"):
         verify_version(genesis, previous=None, at=T0 + DAY)
     assert verify_version(genesis, previous=None, at=T0 + 100 * DAY).version == 1
+
+
+def test_a_key_that_leaves_and_returns_keeps_its_revocation(fed: Federation) -> None:
+    genesis = fed.genesis()
+    v1 = verify_version(genesis, previous=None)
+    revoked = _with_key(fed, "CN-SH", compromised_since=T0 + DAY, revocation_reason="x")
+    v2_doc = fed.signed(fed.successor(genesis, members=revoked), CODES)
+    v2 = verify_version(v2_doc, previous=v1)
+    v3_doc = fed.signed(fed.successor(v2_doc, members=fed.members[1:]), CODES[1:])
+    v3 = verify_version(v3_doc, previous=v2)
+    back = fed.signed(fed.successor(v3_doc), CODES[1:])  # Shanghai again, unrevoked
+    with pytest.raises(BrokenChain, match="lifts or postpones the revocation"):
+        verify_version(back, previous=v3)
+
+
+def test_copies_of_a_version_pool_their_proofs(fed: Federation) -> None:
+    v1, v2, v3 = _chain_of_three(fed)
+    junk = [{**p, "verificationMethod": "did:key:z6Mkx#z6Mkx"} for p in v2["proof"]]
+    padded = {**v2, "proof": [v2["proof"][0], *junk]}
+    chain = verify_chain([v1, v2, padded, v3], genesis_digest=digest_of(v1))
+    assert chain.current is not None
+    assert chain.current.version == 3

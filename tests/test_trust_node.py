@@ -454,3 +454,62 @@ def test_members_on_other_nodes_sign_by_file(
             sign_proposal(a, key_store, "CN-SH", now=T0 + 2 * HOUR)
             merge_proofs(a, signed, now=T0 + 2 * HOUR)
             assert publish(a, now=T0 + 2 * HOUR).content.codes == ("CN-SH", "CN-ZJ")
+
+
+def test_merging_keeps_the_proposal_publishable(federation: Engine, key_store: KeyStore) -> None:
+    with session_scope(federation) as session:
+        row = propose(session, Changes(quorum=Quorum(count=4)), profile=PROFILE, now=T0 + HOUR)
+        copy, _ = sign_document(session, key_store, proposal_document(row), "CN-SH", now=T0 + HOUR)
+        sign_proposal(session, key_store, "CN-SH", now=T0 + HOUR + SECOND)
+        # Shanghai's second proof, from the copy, is not kept: it would not count.
+        report = merge_proofs(session, copy, now=T0 + HOUR)
+        assert [p.counted for p in report.proofs] == [True]
+        version = _sign_and_publish(session, key_store, ("CN-JS", "CN-ZJ"), now=T0 + HOUR)
+    assert len(version.report.proofs) == 3
+
+
+def test_a_proof_that_would_not_count_is_not_made(engine: Engine, key_store: KeyStore) -> None:
+    with session_scope(engine) as session:
+        for code, name_zh, name_en in DEMO_AUTHORITIES:
+            create_authority(
+                session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=T0
+            )
+        # The genesis takes effect four minutes after it is signed (within clock skew).
+        propose(session, Changes(valid_from=T0 + 4 * 60 * SECOND), profile=PROFILE, now=T0)
+        _sign_and_publish(session, key_store, ("CN-SH", "CN-JS", "CN-ZJ", "CN-AH"), now=T0)
+        propose(session, Changes(quorum=Quorum(count=4)), profile=PROFILE, now=T0 + SECOND)
+        with pytest.raises(InvalidInput, match=r"proof would not count: .*before the version"):
+            sign_proposal(session, key_store, "CN-SH", now=T0 + SECOND)
+        assert proposal_report(session, open_proposal(session), at=T0 + SECOND).proofs == ()
+
+
+def test_no_signature_is_lost_on_sqlite(sqlite_url: str, key_store: KeyStore) -> None:
+    with engine_scope(sqlite_url) as engine:
+        with session_scope(engine) as session:
+            for code, name_zh, name_en in DEMO_AUTHORITIES:
+                create_authority(
+                    session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=T0
+                )
+            seed_genesis(session, key_store, profile=PROFILE, now=T0)
+            propose(session, Changes(quorum=Quorum(count=4)), profile=PROFILE, now=T0 + HOUR)
+        barrier = threading.Barrier(4)
+        retries: list[str] = []
+
+        def sign(code: str) -> None:
+            barrier.wait()
+            while True:
+                try:
+                    with session_scope(engine) as session:
+                        sign_proposal(session, key_store, code, now=T0 + HOUR)
+                    return
+                except Conflict:
+                    retries.append(code)  # told to sign again: nothing was lost
+
+        threads = [threading.Thread(target=sign, args=(c,)) for c, _, _ in DEMO_AUTHORITIES]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with session_scope(engine) as session:
+            report = proposal_report(session, open_proposal(session), at=T0 + HOUR)
+    assert sorted(report.signers) == ["CN-AH", "CN-JS", "CN-SH", "CN-ZJ"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +18,7 @@ from registry.authorities import (
     revoke_key,
     rotate_key,
 )
-from registry.cli._common import console, node_session
+from registry.cli._common import console, node_session, write_json
 from registry.storage.models import SigningKey
 from registry.timestamps import parse_aware
 from registry.trust.store import NodeProfile, member_from_node
@@ -87,11 +86,8 @@ def authority_export(
     """Print an authority's trust-list member entry, for a federation it asks to join."""
     with node_session() as (settings, _, session):
         member = member_from_node(session, code, NodeProfile.from_settings(settings))
-    text = json.dumps(member.to_json(), ensure_ascii=False, indent=2) + "\n"
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
+    write_json(out, member.to_json())
+    if out is not None:
         console.print(f"wrote {member.code}'s member entry to {out}")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +18,7 @@ from registry.errors import DatabaseNotReady, InvalidInput
 from registry.settings import Settings
 from registry.storage.db import engine_scope, schema_status, session_scope
 
-__all__ = ["console", "err_console", "node_session", "read_json"]
+__all__ = ["console", "err_console", "node_session", "read_json", "write_json"]
 
 # soft_wrap: lines are not cut at the terminal width, so digests, keys and URLs stay
 # whole for copying and for scripts. No emoji codes or highlighting: "did:key:z6Mk..."
@@ -45,5 +47,30 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InvalidInput(f"{path}: {exc.strerror}") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"{path} is not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        # JSONDecodeError and UnicodeDecodeError are ValueErrors; so is an integer
+        # too long to read. Nesting too deep to read is a RecursionError.
+        raise InvalidInput(f"{path} is not JSON the registry can read: {exc}") from exc
+
+
+def write_json(path: Path | None, value: Any) -> None:
+    """Write ``value`` as indented JSON to ``path`` (stdout if ``None``), whole or not at all.
+
+    Encoded before anything is written, then put in place by a rename, so a file
+    that cannot be written (a lone surrogate, a full disk) is left as it was.
+    """
+    try:
+        data = (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    except (UnicodeEncodeError, ValueError) as exc:
+        raise InvalidInput(f"cannot write {path or 'stdout'} as JSON: {exc}") from exc
+    if path is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise InvalidInput(f"{path}: {exc.strerror}") from exc

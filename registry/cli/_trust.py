@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from registry.cli._common import console, err_console, node_session, read_json
+from registry.cli._common import console, err_console, node_session, read_json, write_json
 from registry.crypto.jcs import canonical_bytes
 from registry.errors import InvalidInput, QuorumNotMet, TrustListError
 from registry.timestamps import parse_aware
@@ -57,10 +57,6 @@ def _print_report(report: QuorumReport) -> None:
         console.print(f"  {mark} proof {proof.index}: {escape(proof.note)}")
     mark = "[green]✓[/green]" if report.met else "[red]✗[/red]"
     console.print(f"  {mark} quorum: {report.summary()}")
-
-
-def _dump(document: Mapping[str, Any]) -> str:
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
 @trust_app.command("propose")
@@ -130,7 +126,7 @@ def trust_sign(
             if not isinstance(document, dict):
                 raise InvalidInput(f"{file} holds no trust-list proposal")
             signed, report = sign_document(session, data_dir.key_store(), document, code)
-            file.write_text(_dump(signed), encoding="utf-8")
+            write_json(file, signed)
     console.print(f"{code} signed version {report.version}")
     _print_report(report)
     if file is not None:
@@ -191,7 +187,7 @@ def trust_show(
             document: Mapping[str, Any] = proposal_document(open_proposal(session))
         else:
             document = json.loads(get_version(session, version).canonical)
-    typer.echo(_dump(document), nl=False)
+    write_json(None, document)
 
 
 @trust_app.command("export")
@@ -201,16 +197,9 @@ def trust_export(
     """Print every published version, oldest first, as one JSON array (the chain)."""
     with node_session() as (_, _, session):
         chain = [json.loads(row.canonical) for row in stored_versions(session)]
-    text = _dump_chain(chain)
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
+    write_json(out, chain)
+    if out is not None:
         console.print(f"wrote {len(chain)} version(s) to {out}")
-
-
-def _dump_chain(chain: Sequence[Mapping[str, Any]]) -> str:
-    return json.dumps(list(chain), ensure_ascii=False, indent=2) + "\n"
 
 
 @trust_app.command("import")

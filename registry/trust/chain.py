@@ -15,11 +15,11 @@ version offered after a newer one is refused, never swapped in.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from registry.crypto.eddsa_jcs_2022 import proofs_of
+from registry.crypto.eddsa_jcs_2022 import proofs_of, with_proofs
 from registry.errors import (
     BrokenChain,
     QuorumNotMet,
@@ -38,6 +38,7 @@ __all__ = [
     "order_versions",
     "quorum_report",
     "tally",
+    "union_of_proofs",
     "verify_chain",
     "verify_version",
 ]
@@ -109,12 +110,18 @@ class QuorumReport:
 
 @dataclass(frozen=True)
 class TrustListVersion:
-    """A verified version: its content, the signed document, its digest and its tally."""
+    """A verified version: its content, the signed document, its digest and its tally.
+
+    ``known_keys`` holds every key any version up to this one listed, as last
+    listed: a key that left with its member and comes back is held to what was
+    last said of it.
+    """
 
     content: TrustListContent
     document: Mapping[str, Any]
     digest: str
     report: QuorumReport
+    known_keys: Mapping[str, KeyRecord] = field(default_factory=dict)
 
     @property
     def version(self) -> int:
@@ -228,17 +235,25 @@ def _check_link(content: TrustListContent, previous: TrustListVersion | None) ->
     for member in previous.content.members:
         if content.member(member.code) is not None:
             for key in member.keys:
-                _check_key_kept(content, key)
+                if content.key(key.verification_method) is None:
+                    raise BrokenChain(
+                        f"version {content.version} drops {key.verification_method} "
+                        "while its member stays"
+                    )
+    for member in content.members:
+        for key in member.keys:
+            old = previous.known_keys.get(key.verification_method)
+            if old is not None:
+                _check_narrowed(content.version, old, key)
 
 
-def _check_key_kept(content: TrustListContent, old: KeyRecord) -> None:
-    # What a version says of a key can only narrow: otherwise a later version could
+def _check_narrowed(version: int, old: KeyRecord, new: KeyRecord) -> None:
+    # What the chain says of a key can only narrow: otherwise a later version could
     # make signatures valid again that an earlier one had ruled out.
     method = old.verification_method
-    new = content.key(method)
-    where = f"version {content.version}"
-    if new is None or new.authority != old.authority:
-        raise BrokenChain(f"{where} drops {method} while its member stays")
+    where = f"version {version}"
+    if new.authority != old.authority:
+        raise BrokenChain(f"{where} moves {method} to another member")
     if new.valid_from != old.valid_from or not new.allowed_types <= old.allowed_types:
         raise BrokenChain(f"{where} widens what {method} may sign, or when")
     if old.valid_until is not None and (
@@ -300,8 +315,14 @@ def verify_version(
         )
     report = quorum_report(document, previous=previous, at=at)
     report.require()
+    known = dict(previous.known_keys) if previous else {}
+    known.update((k.verification_method, k) for m in content.members for k in m.keys)
     return TrustListVersion(
-        content=content, document=document, digest=digest_of(document), report=report
+        content=content,
+        document=document,
+        digest=digest_of(document),
+        report=report,
+        known_keys=known,
     )
 
 
@@ -358,8 +379,9 @@ class TrustChain:
 def order_versions(documents: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The documents sorted by version number, each version once.
 
-    Copies of one version that differ only in their proofs are one version; the copy
-    with the most proofs is kept. Raises ``BrokenChain`` if two documents with
+    Copies of one version that differ only in their proofs are one version, carrying
+    the proofs of all copies (those that do not count are reported, not harmful).
+    Raises ``BrokenChain`` if two documents with
     different contents claim the same version (a fork), ``TrustListError`` if none
     is given or one has no version number.
     """
@@ -367,15 +389,21 @@ def order_versions(documents: Iterable[Mapping[str, Any]]) -> list[Mapping[str, 
     for document in documents:
         number = _version_number(document)
         held = by_number.get(number)
-        if held is not None:
-            if digest_of(held) != digest_of(document):
-                raise BrokenChain(f"two different documents claim to be version {number}")
-            if len(proofs_of(held)) >= len(proofs_of(document)):
-                continue
-        by_number[number] = document
+        if held is None:
+            by_number[number] = document
+        elif digest_of(held) != digest_of(document):
+            raise BrokenChain(f"two different documents claim to be version {number}")
+        else:
+            by_number[number] = with_proofs(held, union_of_proofs(held, document))
     if not by_number:
         raise TrustListError("no trust-list version was given")
     return [by_number[number] for number in sorted(by_number)]
+
+
+def union_of_proofs(first: Mapping[str, Any], second: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The proofs of ``first`` followed by those of ``second`` it does not carry."""
+    proofs = list(proofs_of(first))
+    return proofs + [p for p in proofs_of(second) if p not in proofs]
 
 
 def verify_chain(

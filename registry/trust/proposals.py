@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -28,6 +29,7 @@ from registry.trust.chain import (
     QuorumReport,
     TrustListVersion,
     quorum_report,
+    union_of_proofs,
     verify_version,
 )
 from registry.trust.document import (
@@ -202,7 +204,9 @@ def _apply(
     quorum = changes.quorum or previous.quorum
     if members == previous.members and quorum == previous.quorum:
         raise InvalidInput("the proposal changes nothing")
-    if valid_from < previous.valid_from:
+    if changes.valid_from is None:
+        valid_from = max(now, previous.valid_from)
+    elif valid_from < previous.valid_from:
         raise InvalidInput("a version cannot be valid from before the one it follows")
     return TrustListContent(
         version=previous.version + 1,
@@ -305,7 +309,30 @@ def sign_document(
             f"this node holds no key of {code} that is valid now for signing {TRUST_LIST}"
         )
     signed = add_proof(document, signer, created=now)
-    return signed, quorum_report(signed, previous=current, at=now)
+    report = quorum_report(signed, previous=current, at=now)
+    if not report.proofs[-1].counted:
+        # Stored, a proof that does not count would keep the proposal from publishing.
+        raise InvalidInput(f"{code}'s proof would not count: {report.proofs[-1].note}")
+    return signed, report
+
+
+def _save(
+    session: Session, row: TrustListProposal, document: Mapping[str, Any], *, now: datetime
+) -> None:
+    # Written only if nobody changed the proposal since it was read: PostgreSQL's row
+    # lock already serialises signers, but SQLite reads before it takes its write
+    # lock, so a concurrent signature would otherwise be overwritten and lost.
+    before = row.document
+    after = canonical_bytes(document).decode("utf-8")
+    result = session.execute(
+        update(TrustListProposal)
+        .where(col(TrustListProposal.id) == row.id, col(TrustListProposal.document) == before)
+        .values(document=after, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 1) != 1:
+        raise Conflict("the proposal changed while it was being signed: sign again")
+    session.expire(row)
 
 
 def sign_proposal(
@@ -313,27 +340,25 @@ def sign_proposal(
 ) -> QuorumReport:
     """Add ``code``'s proof to the open proposal (see ``sign_document``).
 
-    Returns the new tally. Raises ``NotFound`` if no proposal is open, and what
-    ``sign_document`` raises. The caller commits.
+    Returns the new tally. Raises ``NotFound`` if no proposal is open, ``Conflict``
+    if it changed meanwhile, and what ``sign_document`` raises. The caller commits.
     """
     now = now or datetime.now(UTC)
     row = open_proposal(session, for_update=True)
     signed, report = sign_document(session, key_store, proposal_document(row), code, now=now)
-    row.document = canonical_bytes(signed).decode("utf-8")
-    row.updated_at = now
-    session.add(row)
-    session.flush()
+    _save(session, row, signed, now=now)
     return report
 
 
 def merge_proofs(
     session: Session, document: Mapping[str, Any], *, now: datetime | None = None
 ) -> QuorumReport:
-    """Add to the open proposal the proofs that count from a copy signed elsewhere.
+    """Add to the open proposal the proofs from a copy signed elsewhere that count.
 
-    The copy must propose the same version (same digest). Proofs already present
-    or that do not count are left out. Returns the new tally. Raises ``NotFound``,
-    ``InvalidInput`` for a copy of another proposal. The caller commits.
+    The copy must propose the same version (same digest). Of the proofs of both,
+    only those that count together are kept, so the proposal stays publishable.
+    Returns the new tally. Raises ``NotFound``, ``InvalidInput`` for a copy of
+    another proposal, ``Conflict`` if it changed meanwhile. The caller commits.
     """
     now = now or datetime.now(UTC)
     row = open_proposal(session, for_update=True)
@@ -341,17 +366,12 @@ def merge_proofs(
     if digest_of(document) != digest_of(mine):
         raise InvalidInput("the file proposes something else than the open proposal")
     current = current_version(session, at=now)
-    theirs = quorum_report(document, previous=current, at=now)
-    present = proofs_of(mine)
-    counted = [proofs_of(document)[p.index - 1] for p in theirs.proofs if p.counted]
-    merged = [*present, *(p for p in counted if p not in present)]
-    combined = with_proofs(mine, merged)
+    combined = with_proofs(mine, union_of_proofs(mine, document))
     report = quorum_report(combined, previous=current, at=now)
-    row.document = canonical_bytes(combined).decode("utf-8")
-    row.updated_at = now
-    session.add(row)
-    session.flush()
-    return report
+    kept = [proofs_of(combined)[p.index - 1] for p in report.proofs if p.counted]
+    combined = with_proofs(mine, kept)
+    _save(session, row, combined, now=now)
+    return quorum_report(combined, previous=current, at=now)
 
 
 def publish(session: Session, *, now: datetime | None = None) -> TrustListVersion:
