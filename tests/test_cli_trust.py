@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from registry.cli._common import write_json
+from registry.errors import InvalidInput
 from tests._support import REGISTRY
 
 NAMES = {
@@ -133,3 +135,33 @@ def test_the_trust_workflow(node: Node, tmp_path: Path) -> None:
     first.write_text(json.dumps(versions[0]), encoding="utf-8")
     stale = node.run("trust", "import", str(first), ok=False)
     assert "not newer than the accepted version 2" in stale.stderr
+
+
+def test_malformed_files_are_one_clear_error(node: Node, tmp_path: Path) -> None:
+    cases = {
+        "deep.json": "[" * 100_000 + "]" * 100_000,
+        "long-number.json": "1" * 5000,
+        "not-json.json": "{",
+        "latin1.json": b"\xff\xfe".decode("latin-1"),
+    }
+    for name, text in cases.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        for command in (
+            ("trust", "verify", str(path), "--genesis", "0" * 64),
+            ("trust", "import", str(path)),
+            ("trust", "merge", str(path)),
+        ):
+            result = node.run(*command, ok=False)
+            assert "error:" in result.stderr, (name, command)
+
+
+def test_a_file_that_cannot_be_written_is_left_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "proposal.json"
+    path.write_text('{"kept": true}', encoding="utf-8")
+    with pytest.raises(InvalidInput, match="cannot write"):
+        write_json(path, {"proof": "\ud800"})
+    assert path.read_text(encoding="utf-8") == '{"kept": true}'
+    write_json(path, {"名": "上海"})
+    assert json.loads(path.read_text(encoding="utf-8")) == {"名": "上海"}
+    assert not list(tmp_path.glob(".*.tmp"))
