@@ -13,7 +13,8 @@ exits non-zero. Nothing outside this module defines an exception class.
     │   │   ├── InvalidCreditCode
     │   │   ├── InvalidProvinceCode
     │   │   └── InvalidCategory
-    │   └── InvalidKeyEncoding
+    │   ├── InvalidKeyEncoding
+    │   └── OutOfRange               a size, index or range outside the log
     ├── NotFound                     no such record
     ├── Conflict                     the record exists, or the change clashes
     ├── VerificationError            a signed thing does not hold; names the step
@@ -23,10 +24,11 @@ exits non-zero. Nothing outside this module defines an exception class.
     │   ├── KeyResolutionError           step 7
     │   ├── TransformationError          step 8
     │   ├── SignatureMismatch            step 9
-    │   └── TrustListError           a trust-list version or chain does not hold
-    │       ├── QuorumNotMet             too few members signed it
-    │       ├── BrokenChain              wrong genesis, version or ``previous``
-    │       └── StaleTrustList           an older version offered after a newer one
+    │   ├── TrustListError           a trust-list version or chain does not hold
+    │   │   ├── QuorumNotMet             too few members signed it
+    │   │   ├── BrokenChain              wrong genesis, version or ``previous``
+    │   │   └── StaleTrustList           an older version offered after a newer one
+    │   └── LogProofError            an inclusion or consistency proof does not hold
     ├── KeyStoreError                a private key cannot be created or loaded
     └── DatabaseNotReady             unreachable, or not migrated to head
 """
@@ -50,8 +52,10 @@ __all__ = [
     "InvalidResidentId",
     "KeyResolutionError",
     "KeyStoreError",
+    "LogProofError",
     "MalformedProofValue",
     "NotFound",
+    "OutOfRange",
     "ProofConfigurationError",
     "ProofMissing",
     "QuorumNotMet",
@@ -110,6 +114,10 @@ class InvalidCategory(InvalidIdentifier):
 
 class InvalidKeyEncoding(InvalidInput):
     """A Multikey, did:key URL or multibase string does not decode to an Ed25519 key."""
+
+
+class OutOfRange(InvalidInput):
+    """A tree size, leaf index or entry range lies outside what the log holds."""
 
 
 class NotFound(RegistryError):
@@ -188,6 +196,12 @@ class StaleTrustList(TrustListError):
     """A version no newer than the one already accepted was offered: it never replaces it."""
 
     step = "trust list replay"
+
+
+class LogProofError(VerificationError):
+    """A Merkle inclusion or consistency proof does not lead to the expected root."""
+
+    step = "log proof"
 
 
 class KeyStoreError(RegistryError):
