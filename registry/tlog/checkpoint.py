@@ -1,0 +1,132 @@
+"""C2SP signed notes (c2sp.org/signed-note) and checkpoints (c2sp.org/tlog-checkpoint).
+
+A signed note is its text (ending in a newline), a blank line, and one or more
+signature lines ``— <key name> <base64(key ID || signature)>``. A checkpoint is the
+text ``<origin>\\n<tree size>\\n<base64 root hash>\\n`` (optionally followed by
+extension lines) signed by the log's key, whose name is the origin.
+
+Verification follows the signed-note rules: signatures from unknown keys are
+ignored; a signature from a known key (same name and key ID) that does not verify
+rejects the note; at least one known key must have signed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+
+from registry.crypto.keys import Signer
+from registry.errors import InvalidInput, LogProofError, SignatureMismatch
+from registry.tlog.note import NoteVerifierKey, key_id
+
+__all__ = [
+    "Checkpoint",
+    "SignedNote",
+    "open_note",
+    "parse_checkpoint",
+    "sign_note",
+]
+
+_DASH = "\u2014"  # em dash
+_MAX_SIGNATURES = 16
+_DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,19})$")
+
+
+@dataclass(frozen=True)
+class SignedNote:
+    """A note's text and the signatures that verified, by key name."""
+
+    text: str
+    signed_by: tuple[str, ...]
+
+
+def sign_note(text: str, name: str, signer: Signer) -> str:
+    """``text`` signed by ``signer`` under key ``name`` (Ed25519, type 0x01)."""
+    if not text.endswith("\n") or "\n\n" in text:
+        raise InvalidInput("a note's text ends in a newline and has no blank line")
+    signature = signer.sign(text.encode("utf-8"))
+    encoded = base64.b64encode(key_id(name, signer.public_key) + signature).decode("ascii")
+    return f"{text}\n{_DASH} {name} {encoded}\n"
+
+
+def _signature_lines(block: str) -> list[tuple[str, bytes]]:
+    lines = block.split("\n")
+    if lines[-1] != "":
+        raise LogProofError("a signed note ends in a newline")
+    found = []
+    for line in lines[:-1]:
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != _DASH or not parts[1]:
+            raise LogProofError(f"not a signature line: {line[:80]!r}")
+        try:
+            found.append((parts[1], base64.b64decode(parts[2], validate=True)))
+        except binascii.Error as exc:
+            raise LogProofError(f"a signature of {parts[1]} is not base64") from exc
+    if not found or len(found) > _MAX_SIGNATURES:
+        raise LogProofError(f"a signed note carries 1 to {_MAX_SIGNATURES} signatures")
+    return found
+
+
+def open_note(note: str, verifiers: Sequence[NoteVerifierKey]) -> SignedNote:
+    """Verify a signed note against known verifier keys; returns its text and signers.
+
+    Raises ``LogProofError`` for a malformed note or one no known key signed, and
+    ``SignatureMismatch`` when a known key's signature does not verify.
+    """
+    if any(ord(c) < 0x20 and c != "\n" for c in note):
+        raise LogProofError("a signed note contains control characters")
+    text, separator, block = note.rpartition("\n\n")
+    if not separator:
+        raise LogProofError("a signed note needs a blank line before its signatures")
+    text += "\n"
+    known = {(v.name, v.key_id): v for v in verifiers}
+    signed_by = []
+    for name, blob in _signature_lines(block):
+        verifier = known.get((name, blob[:4]))
+        if verifier is None or len(blob) < 4:
+            continue  # an unknown key: ignored, as the spec requires
+        try:
+            verifier.public_key.verify(blob[4:], text.encode("utf-8"))
+        except InvalidSignature as exc:
+            raise SignatureMismatch(f"the signature of {name} does not verify") from exc
+        signed_by.append(name)
+    if not signed_by:
+        raise LogProofError("no known key signed the note")
+    return SignedNote(text=text, signed_by=tuple(signed_by))
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A log's commitment: its origin, tree size and root hash (plus extension lines)."""
+
+    origin: str
+    size: int
+    root: bytes
+    extensions: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        """The checkpoint body, as signed."""
+        lines = [self.origin, str(self.size), base64.b64encode(self.root).decode("ascii")]
+        return "\n".join([*lines, *self.extensions]) + "\n"
+
+
+def parse_checkpoint(text: str) -> Checkpoint:
+    """Read a checkpoint body; raises ``LogProofError`` if it is not one."""
+    lines = text.split("\n")
+    if len(lines) < 4 or lines[-1] != "" or any(not line for line in lines[:-1]):
+        raise LogProofError("a checkpoint is origin, size and root hash, one per line")
+    origin, size, root = lines[0], lines[1], lines[2]
+    if not _DECIMAL.match(size):
+        raise LogProofError(f"checkpoint size {size[:24]!r} is not a decimal number")
+    try:
+        root_bytes = base64.b64decode(root, validate=True)
+    except binascii.Error as exc:
+        raise LogProofError("the checkpoint's root hash is not base64") from exc
+    if len(root_bytes) != 32:
+        raise LogProofError("the checkpoint's root hash has 32 bytes")
+    return Checkpoint(origin=origin, size=int(size), root=root_bytes, extensions=tuple(lines[3:-1]))
