@@ -9,13 +9,30 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from registry.storage.base import UTCDateTime
 
 __all__ = [
     "KEY_PURPOSES",
+    "LogCheckpoint",
+    "LogEntry",
+    "LogHead",
+    "LogNode",
     "PROPOSAL_STATES",
     "Authority",
     "SigningKey",
@@ -151,3 +168,79 @@ class TrustListProposal(SQLModel, table=True):
     document: str = Field(sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LogHead(SQLModel, table=True):
+    """The head of an authority's transparency log: appends lock this row.
+
+    Appends to one log are serialised by taking this row's write lock first, so
+    any number of processes may append side by side.
+    """
+
+    __tablename__ = "log_head"
+    __table_args__ = (
+        CheckConstraint("size >= 0", name="size_not_negative"),
+        CheckConstraint("length(root) = 32", name="root_sha256"),
+    )
+
+    authority_code: str = Field(
+        sa_column=Column(String(8), ForeignKey("authority.code"), primary_key=True)
+    )
+    origin: str = Field(sa_type=String(255), unique=True)
+    size: int = Field(sa_type=BigInteger)
+    root: bytes = Field(sa_type=LargeBinary(32))
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LogEntry(SQLModel, table=True):
+    """One leaf: its index, its hash, and the credential whose canonical bytes it is."""
+
+    __tablename__ = "log_entry"
+    __table_args__ = (
+        CheckConstraint("leaf_index >= 0", name="index_not_negative"),
+        CheckConstraint("length(leaf_hash) = 32", name="leaf_hash_sha256"),
+        Index("ix_log_entry_leaf_hash", "authority_code", "leaf_hash"),
+    )
+
+    authority_code: str = Field(
+        sa_column=Column(String(8), ForeignKey("log_head.authority_code"), primary_key=True)
+    )
+    leaf_index: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    leaf_hash: bytes = Field(sa_type=LargeBinary(32))
+    credential_id: str = Field(sa_type=String(128), foreign_key="credential.id", unique=True)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LogNode(SQLModel, table=True):
+    """The hash of a complete perfect subtree: ``2**level`` leaves from ``node_index << level``."""
+
+    __tablename__ = "log_node"
+    __table_args__ = (
+        CheckConstraint("level >= 0 AND level < 64", name="level_range"),
+        CheckConstraint("length(hash) = 32", name="hash_sha256"),
+    )
+
+    authority_code: str = Field(
+        sa_column=Column(String(8), ForeignKey("log_head.authority_code"), primary_key=True)
+    )
+    level: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    node_index: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_type=LargeBinary(32))
+
+
+class LogCheckpoint(SQLModel, table=True):
+    """Every checkpoint the log signed: the signed note, its size and root."""
+
+    __tablename__ = "log_checkpoint"
+    __table_args__ = (CheckConstraint("length(root) = 32", name="root_sha256"),)
+
+    authority_code: str = Field(
+        sa_column=Column(String(8), ForeignKey("log_head.authority_code"), primary_key=True)
+    )
+    tree_size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root: bytes = Field(sa_type=LargeBinary(32))
+    note: str = Field(sa_type=Text)
+    verification_method: str = Field(
+        sa_type=String(255), foreign_key="signing_key.verification_method"
+    )
+    signed_at: datetime = Field(sa_type=UTCDateTime)
