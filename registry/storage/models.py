@@ -29,12 +29,12 @@ from registry.storage.base import UTCDateTime
 
 __all__ = [
     "KEY_PURPOSES",
+    "PROPOSAL_STATES",
+    "Authority",
     "LogCheckpoint",
     "LogEntry",
     "LogHead",
     "LogNode",
-    "PROPOSAL_STATES",
-    "Authority",
     "SigningKey",
     "StoredCredential",
     "TrustListProposal",

@@ -1,0 +1,136 @@
+"""Reading a log: roots, proofs, checkpoints and entries, each from O(log n) stored rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlmodel import Session, col, select
+
+from registry.errors import NotFound, OutOfRange
+from registry.storage.models import LogCheckpoint, LogEntry, LogHead
+from registry.tlog.merkle import (
+    NodeGetter,
+    consistency_proof,
+    inclusion_proof,
+    nodes_needed,
+    root_hash,
+)
+from registry.tlog.sequencer import load_nodes
+
+__all__ = [
+    "MAX_PAGE",
+    "checkpoint_at",
+    "consistency",
+    "entries",
+    "get_log",
+    "inclusion",
+    "latest_checkpoint",
+    "list_logs",
+    "root_at",
+]
+
+MAX_PAGE = 1000
+"""The most entries one page returns."""
+
+_T = TypeVar("_T")
+
+
+def get_log(session: Session, authority: str) -> LogHead:
+    """An authority's log head; raises ``NotFound``."""
+    head = session.get(LogHead, authority)
+    if head is None:
+        raise NotFound(f"{authority} has no log")
+    return head
+
+
+def list_logs(session: Session) -> list[LogHead]:
+    """Every log, by authority code."""
+    return list(session.exec(select(LogHead).order_by(col(LogHead.authority_code))))
+
+
+def _within(head: LogHead, size: int, what: str) -> None:
+    if not 0 <= size <= head.size:
+        raise OutOfRange(f"{what} {size} is outside the log of {head.size} entries")
+
+
+def _compute(session: Session, authority: str, fn: Callable[[NodeGetter], _T]) -> _T:
+    # A dry run names the nodes; one query fetches them; the real run uses them.
+    nodes = load_nodes(session, authority, nodes_needed(fn))
+    return fn(lambda level, index: nodes[(level, index)])
+
+
+def root_at(session: Session, authority: str, size: int) -> bytes:
+    """The root of the log when it held ``size`` entries."""
+    head = get_log(session, authority)
+    _within(head, size, "tree size")
+    return _compute(session, authority, lambda get: root_hash(get, size))
+
+
+def inclusion(
+    session: Session, authority: str, leaf_hash: bytes, tree_size: int
+) -> tuple[int, list[bytes]]:
+    """The index of the entry with ``leaf_hash`` and its inclusion proof at ``tree_size``.
+
+    Raises ``OutOfRange`` for a size outside the log, ``NotFound`` for a leaf hash it
+    does not hold before that size.
+    """
+    head = get_log(session, authority)
+    _within(head, tree_size, "tree size")
+    index = session.exec(
+        select(LogEntry.leaf_index)
+        .where(col(LogEntry.authority_code) == authority, col(LogEntry.leaf_hash) == leaf_hash)
+        .order_by(col(LogEntry.leaf_index))
+    ).first()
+    if index is None or index >= tree_size:
+        raise NotFound(f"no entry with that leaf hash in the first {tree_size} of {authority}")
+    return index, _compute(session, authority, lambda get: inclusion_proof(get, index, tree_size))
+
+
+def consistency(session: Session, authority: str, first: int, second: int) -> list[bytes]:
+    """The proof that the log at ``first`` entries is a prefix of the log at ``second``."""
+    head = get_log(session, authority)
+    _within(head, second, "second tree size")
+    if not 0 <= first <= second:
+        raise OutOfRange(f"first ({first}) must lie between 0 and second ({second})")
+    return _compute(session, authority, lambda get: consistency_proof(get, first, second))
+
+
+def latest_checkpoint(session: Session, authority: str) -> LogCheckpoint:
+    """The newest checkpoint the log signed; raises ``NotFound`` before the first entry."""
+    row = session.exec(
+        select(LogCheckpoint)
+        .where(col(LogCheckpoint.authority_code) == authority)
+        .order_by(col(LogCheckpoint.tree_size).desc())
+    ).first()
+    if row is None:
+        raise NotFound(f"the log of {authority} has signed no checkpoint yet")
+    return row
+
+
+def checkpoint_at(session: Session, authority: str, size: int) -> LogCheckpoint:
+    """The checkpoint signed at exactly ``size`` entries; raises ``NotFound``."""
+    row = session.get(LogCheckpoint, (authority, size))
+    if row is None:
+        raise NotFound(f"the log of {authority} signed no checkpoint at size {size}")
+    return row
+
+
+def entries(session: Session, authority: str, start: int, end: int) -> list[LogEntry]:
+    """Entries ``start`` (inclusive) to ``end`` (exclusive), at most ``MAX_PAGE``."""
+    head = get_log(session, authority)
+    if not 0 <= start < end <= head.size:
+        raise OutOfRange(f"entries {start} to {end} are outside the log of {head.size}")
+    if end - start > MAX_PAGE:
+        raise OutOfRange(f"at most {MAX_PAGE} entries a page")
+    return list(
+        session.exec(
+            select(LogEntry)
+            .where(
+                col(LogEntry.authority_code) == authority,
+                col(LogEntry.leaf_index) >= start,
+                col(LogEntry.leaf_index) < end,
+            )
+            .order_by(col(LogEntry.leaf_index))
+        )
+    )

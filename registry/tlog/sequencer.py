@@ -1,0 +1,194 @@
+"""Appending to an authority's log, in the same transaction as what it logs.
+
+``append`` takes the log head's write lock first (an UPDATE of its row: a row lock
+on PostgreSQL, the database write lock on SQLite), so appends to one log are
+serialised however many processes run. It then reads the log's *frontier* (the
+perfect subtrees that make up the current tree, at most one per level), adds the
+new leaves and every subtree they complete, and signs one checkpoint for the new
+size. Nothing is read in proportion to the log's size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlmodel import Session, col
+
+from registry.authorities import get_authority, keys_of
+from registry.crypto.keys import KeyStore, Signer
+from registry.errors import InvalidInput, KeyStoreError, NotFound
+from registry.storage.models import LogCheckpoint, LogEntry, LogHead, LogNode
+from registry.tlog.checkpoint import Checkpoint, sign_note
+from registry.tlog.merkle import (
+    EMPTY_ROOT,
+    consistency_proof,
+    leaf_hash,
+    node_hash,
+    verify_consistency,
+)
+from registry.tlog.note import log_origin
+
+__all__ = ["AppendResult", "append", "frontier_of", "load_nodes", "open_log"]
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """Where the entries went and the checkpoint that now commits to them."""
+
+    authority: str
+    first_index: int
+    size: int
+    root: bytes
+    checkpoint: str
+
+
+def open_log(session: Session, authority: str, *, origin_prefix: str) -> LogHead:
+    """The authority's log head, created empty on first use. The caller commits."""
+    head = session.get(LogHead, authority)
+    if head is None:
+        code = get_authority(session, authority).code
+        head = LogHead(
+            authority_code=code,
+            origin=log_origin(origin_prefix, code),
+            size=0,
+            root=EMPTY_ROOT,
+            updated_at=datetime.now(UTC),
+        )
+        session.add(head)
+        session.flush()
+    return head
+
+
+def frontier_of(size: int) -> list[tuple[int, int]]:
+    """The perfect subtrees (level, index) that make up a tree of ``size``, left to right."""
+    nodes = []
+    start = 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            nodes.append((level, start >> level))
+            start += 1 << level
+    return nodes
+
+
+def load_nodes(
+    session: Session, authority: str, keys: Collection[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """Stored subtree hashes by (level, index), in one query; raises ``NotFound`` if any lacks."""
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(col(LogNode.level), col(LogNode.node_index), col(LogNode.hash)).where(
+            col(LogNode.authority_code) == authority,
+            tuple_(col(LogNode.level), col(LogNode.node_index)).in_(keys),
+        )
+    ).all()
+    found = {(level, index): bytes(value) for level, index, value in rows}
+    if len(found) != len(keys):
+        raise NotFound(f"the log of {authority} is missing stored subtree hashes")
+    return found
+
+
+def _log_signer(session: Session, key_store: KeyStore, authority: str) -> tuple[str, Signer]:
+    keys = [k for k in keys_of(session, authority) if k.purpose == "log"]
+    usable = [k for k in keys if k.compromised_since is None and k.key_name]
+    if not usable or not key_store.exists(usable[-1].key_name or ""):
+        raise KeyStoreError(f"this node holds no usable log key of {authority}")
+    return usable[-1].verification_method, key_store.load(usable[-1].key_name or "")
+
+
+def append(
+    session: Session,
+    key_store: KeyStore,
+    authority: str,
+    entries: Sequence[tuple[str, bytes]],
+    *,
+    origin_prefix: str,
+    now: datetime | None = None,
+) -> AppendResult:
+    """Append ``(credential id, leaf input)`` entries and sign one checkpoint for them.
+
+    Runs in the caller's transaction: the entries, their subtree hashes and the
+    checkpoint commit with whatever else the caller wrote, or not at all. Raises
+    ``InvalidInput`` for an empty batch, ``KeyStoreError`` without a log key.
+    """
+    if not entries:
+        raise InvalidInput("nothing to append")
+    now = now or datetime.now(UTC)
+    head = open_log(session, authority, origin_prefix=origin_prefix)
+    code = head.authority_code
+    # Take the head's write lock before reading it: appends queue here.
+    session.execute(
+        update(LogHead)
+        .where(col(LogHead.authority_code) == code)
+        .values(size=LogHead.size)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(head)
+    old_size, old_root = head.size, bytes(head.root)
+    frontier_keys = frontier_of(old_size)
+    known = load_nodes(session, code, frontier_keys)
+    frontier = [(level, index, known[(level, index)]) for level, index in frontier_keys]
+    new_nodes: list[dict[str, object]] = []
+    new_entries: list[dict[str, object]] = []
+    for offset, (credential_id, leaf_input) in enumerate(entries):
+        index = old_size + offset
+        value = leaf_hash(leaf_input)
+        new_entries.append(
+            {
+                "authority_code": code,
+                "leaf_index": index,
+                "leaf_hash": value,
+                "credential_id": credential_id,
+                "recorded_at": now,
+            }
+        )
+        level, node = 0, index
+        new_nodes.append({"authority_code": code, "level": 0, "node_index": node, "hash": value})
+        known[(0, node)] = value
+        # Merge with the frontier while the rightmost subtree is the same height.
+        while frontier and frontier[-1][0] == level:
+            _, left_index, left = frontier.pop()
+            level, node, value = level + 1, left_index >> 1, node_hash(left, value)
+            new_nodes.append(
+                {"authority_code": code, "level": level, "node_index": node, "hash": value}
+            )
+            known[(level, node)] = value
+        frontier.append((level, node, value))
+    size = old_size + len(entries)
+    root = frontier[-1][2]
+    for _, _, value in reversed(frontier[:-1]):
+        root = node_hash(value, root)
+    session.execute(insert(LogEntry), new_entries)
+    session.execute(insert(LogNode), new_nodes)
+    # Never sign a checkpoint inconsistent with the last one: prove it first. The
+    # proof reads only the old frontier and the new subtrees, both in hand.
+    if old_size:
+        proof = consistency_proof(lambda lv, ix: known[(lv, ix)], old_size, size)
+        verify_consistency(old_size, size, old_root, root, proof)
+    method, signer = _log_signer(session, key_store, code)
+    text = Checkpoint(origin=head.origin, size=size, root=root).text()
+    note = sign_note(text, head.origin, signer)
+    session.execute(
+        insert(LogCheckpoint),
+        [
+            {
+                "authority_code": code,
+                "tree_size": size,
+                "root": root,
+                "note": note,
+                "verification_method": method,
+                "signed_at": now,
+            }
+        ],
+    )
+    session.execute(
+        update(LogHead)
+        .where(col(LogHead.authority_code) == code)
+        .values(size=size, root=root, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(head)
+    return AppendResult(authority=code, first_index=old_size, size=size, root=root, checkpoint=note)

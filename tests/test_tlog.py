@@ -1,0 +1,188 @@
+"""The transparency log on PostgreSQL and SQLite: appends, proofs, checkpoints."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+
+from registry.authorities import create_authority, keys_of
+from registry.credentials import new_credential
+from registry.crypto.eddsa_jcs_2022 import add_proof
+from registry.crypto.keys import KeyStore
+from registry.demo import DEMO_AUTHORITIES
+from registry.errors import InvalidInput, NotFound, OutOfRange
+from registry.storage.credentials import store_credential
+from registry.storage.db import engine_scope, session_scope
+from registry.storage.models import LogCheckpoint, LogEntry, LogHead, LogNode
+from registry.tlog.checkpoint import open_note, parse_checkpoint
+from registry.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
+from registry.tlog.note import parse_verifier_key
+from registry.tlog.reader import (
+    checkpoint_at,
+    consistency,
+    entries,
+    inclusion,
+    latest_checkpoint,
+    root_at,
+)
+from registry.tlog.sequencer import append
+from registry.trust.proposals import seed_genesis
+from registry.trust.store import current_version
+from tests._support import PROFILE
+from tests.test_merkle import Reference
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+PREFIX = PROFILE.log_origin_prefix
+PASSPHRASE = b"test passphrase"
+
+
+@pytest.fixture
+def key_store(tmp_path: Path) -> KeyStore:
+    return KeyStore(tmp_path / "keys", passphrase=PASSPHRASE)
+
+
+def _federation(engine: Engine, key_store: KeyStore) -> None:
+    with session_scope(engine) as session:
+        for code, name_zh, name_en in DEMO_AUTHORITIES:
+            create_authority(
+                session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=T0
+            )
+        seed_genesis(session, key_store, profile=PROFILE, now=T0)
+
+
+def _credentials(session: Session, key_store: KeyStore, count: int) -> list[tuple[str, bytes]]:
+    (key,) = [k for k in keys_of(session, "CN-SH") if k.purpose == "issuing"]
+    assert key.key_name is not None
+    signer = key_store.load(key.key_name)
+    made = []
+    for n in range(count):
+        document = new_credential(
+            type_="SafetyEngineerQualification",
+            issuer_code="CN-SH",
+            subject={"name": f"张{n}"},
+            valid_from=T0,
+        )
+        row = store_credential(session, add_proof(document, signer, created=T0), now=T0)
+        made.append((row.id, row.canonical.encode("utf-8")))
+    return made
+
+
+@pytest.fixture
+def log(engine: Engine, key_store: KeyStore) -> Engine:
+    _federation(engine, key_store)
+    return engine
+
+
+def test_appends_checkpoints_and_proofs(log: Engine, key_store: KeyStore) -> None:
+    batches = [1, 1, 5, 1, 17, 3]
+    leaves: list[bytes] = []
+    with session_scope(log) as session:
+        for size in batches:
+            made = _credentials(session, key_store, size)
+            result = append(session, key_store, "CN-SH", made, origin_prefix=PREFIX, now=T0)
+            assert result.first_index == len(leaves)
+            leaves += [leaf for _, leaf in made]
+            assert result.size == len(leaves)
+    reference = Reference(leaves)
+    with session_scope(log) as session:
+        trust = current_version(session, at=T0 + timedelta(days=1))
+        assert trust is not None
+        member = trust.content.member("CN-SH")
+        assert member is not None
+        verifier = parse_verifier_key(member.log.verifier_key)
+        # Every append signed one checkpoint, all kept, each consistent with the last.
+        sizes = list(
+            session.scalars(select(LogCheckpoint.tree_size).order_by(LogCheckpoint.tree_size))
+        )
+        assert sizes == [1, 2, 7, 8, 25, 28]
+        for size in sizes:
+            note = checkpoint_at(session, "CN-SH", size).note
+            checkpoint = parse_checkpoint(open_note(note, [verifier]).text)
+            assert checkpoint.origin == "registry.yrd.example/CN-SH"
+            assert checkpoint.root == reference.mth(0, size) == root_at(session, "CN-SH", size)
+        latest = parse_checkpoint(
+            open_note(latest_checkpoint(session, "CN-SH").note, [verifier]).text
+        )
+        assert latest.size == 28
+        for index in (0, 6, 27):
+            found, proof = inclusion(session, "CN-SH", leaf_hash(leaves[index]), 28)
+            assert found == index
+            verify_inclusion(leaf_hash(leaves[index]), index, 28, proof, latest.root)
+        for first in (1, 7, 8, 25, 28):
+            proof = consistency(session, "CN-SH", first, 28)
+            verify_consistency(first, 28, reference.mth(0, first), latest.root, proof)
+        page = entries(session, "CN-SH", 5, 9)
+        assert [e.leaf_index for e in page] == [5, 6, 7, 8]
+        assert session.scalar(select(func.count()).select_from(LogNode)) == sum(
+            28 >> level for level in range(6)
+        )
+
+
+def test_out_of_range_and_unknown(log: Engine, key_store: KeyStore) -> None:
+    with session_scope(log) as session:
+        made = _credentials(session, key_store, 3)
+        append(session, key_store, "CN-SH", made, origin_prefix=PREFIX, now=T0)
+        for call in (
+            lambda: root_at(session, "CN-SH", 4),
+            lambda: inclusion(session, "CN-SH", leaf_hash(made[0][1]), 4),
+            lambda: consistency(session, "CN-SH", 3, 2),
+            lambda: consistency(session, "CN-SH", 1, 4),
+            lambda: entries(session, "CN-SH", 0, 4),
+            lambda: entries(session, "CN-SH", 2, 2),
+        ):
+            with pytest.raises(OutOfRange):
+                call()
+        with pytest.raises(NotFound):
+            inclusion(session, "CN-SH", leaf_hash(b"nothing"), 3)
+        with pytest.raises(NotFound):
+            inclusion(session, "CN-SH", leaf_hash(made[2][1]), 2)
+        with pytest.raises(NotFound):
+            latest_checkpoint(session, "CN-JS")
+        with pytest.raises(InvalidInput):
+            append(session, key_store, "CN-SH", [], origin_prefix=PREFIX)
+
+
+def test_an_append_rolls_back_with_its_transaction(log: Engine, key_store: KeyStore) -> None:
+    def failing_request() -> None:
+        with session_scope(log) as session:
+            made = _credentials(session, key_store, 2)
+            append(session, key_store, "CN-SH", made, origin_prefix=PREFIX, now=T0)
+            raise RuntimeError("the request failed after logging")
+
+    with pytest.raises(RuntimeError):
+        failing_request()
+    with session_scope(log) as session:
+        for table in (LogEntry, LogNode, LogCheckpoint, LogHead):
+            assert session.scalar(select(func.count()).select_from(table)) == 0
+
+
+def test_processes_appending_at_once(pg_url: str, key_store: KeyStore, tmp_path: Path) -> None:
+    with engine_scope(pg_url) as engine:
+        _federation(engine, key_store)
+        with session_scope(engine) as session:
+            made = _credentials(session, key_store, 60)
+    ids = [credential_id for credential_id, _ in made]
+    context = multiprocessing.get_context("spawn")
+    from tests._log_worker import append_each  # noqa: PLC0415 - picklable by module
+
+    with context.Pool(4) as pool:
+        done = pool.starmap(
+            append_each,
+            [(pg_url, str(tmp_path / "keys"), PASSPHRASE, ids[n::4]) for n in range(4)],
+        )
+    assert sum(done) == 60
+    with engine_scope(pg_url) as engine, session_scope(engine) as session:
+        rows = list(session.scalars(select(LogEntry).order_by(LogEntry.leaf_index)))
+        assert [row.leaf_index for row in rows] == list(range(60))
+        by_id = dict(made)
+        leaves = [by_id[row.credential_id] for row in rows]
+        head = session.get(LogHead, "CN-SH")
+        assert head is not None
+        assert head.size == 60
+        assert bytes(head.root) == Reference(leaves).mth(0, 60) == root_at(session, "CN-SH", 60)
+        assert session.scalar(select(func.count()).select_from(LogCheckpoint)) == 60
