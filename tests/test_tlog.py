@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from registry.authorities import create_authority, keys_of
 from registry.credentials import new_credential
@@ -177,7 +177,7 @@ def test_processes_appending_at_once(pg_url: str, key_store: KeyStore, tmp_path:
         )
     assert sum(done) == 60
     with engine_scope(pg_url) as engine, session_scope(engine) as session:
-        rows = list(session.scalars(select(LogEntry).order_by(LogEntry.leaf_index)))
+        rows = list(session.scalars(select(LogEntry).order_by(col(LogEntry.leaf_index))))
         assert [row.leaf_index for row in rows] == list(range(60))
         by_id = dict(made)
         leaves = [by_id[row.credential_id] for row in rows]
