@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from registry.authorities import get_authority, keys_of
@@ -46,19 +48,31 @@ class AppendResult:
 
 
 def open_log(session: Session, authority: str, *, origin_prefix: str) -> LogHead:
-    """The authority's log head, created empty on first use. The caller commits."""
+    """The authority's log head, created empty on first use. The caller commits.
+
+    Two processes opening the same new log at once both succeed: the second insert
+    yields to the first (``ON CONFLICT DO NOTHING``) instead of failing.
+    """
     head = session.get(LogHead, authority)
-    if head is None:
-        code = get_authority(session, authority).code
-        head = LogHead(
+    if head is not None:
+        return head
+    code = get_authority(session, authority).code
+    dialect = session.get_bind().dialect.name
+    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert_into(LogHead)
+        .values(
             authority_code=code,
             origin=log_origin(origin_prefix, code),
             size=0,
             root=EMPTY_ROOT,
             updated_at=datetime.now(UTC),
         )
-        session.add(head)
-        session.flush()
+        .on_conflict_do_nothing(index_elements=["authority_code"])
+    )
+    head = session.get(LogHead, code)
+    if head is None:
+        raise NotFound(f"the log of {code} could not be opened")
     return head
 
 
