@@ -17,6 +17,7 @@ from registry.errors import (
     FieldError,
     InvalidInput,
     NotFound,
+    OutOfRange,
     RegistryError,
     VerificationError,
 )
@@ -27,6 +28,7 @@ PROBLEM_JSON = "application/problem+json"
 
 # Most specific first: the first class an error is an instance of decides.
 _STATUS: tuple[tuple[type[RegistryError], int, str, str], ...] = (
+    (OutOfRange, 400, "out-of-range", "Outside what the log holds"),
     (InvalidInput, 422, "invalid-input", "The request is not valid"),
     (VerificationError, 422, "verification-failed", "The document does not verify"),
     (NotFound, 404, "not-found", "Not found"),

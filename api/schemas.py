@@ -8,8 +8,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AuthorityOut",
+    "ConsistencyProofOut",
     "FieldProblem",
+    "InclusionProofOut",
     "KeyOut",
+    "LogOut",
     "Problem",
     "Readiness",
     "TrustListHistory",
@@ -90,3 +93,28 @@ class TrustListHistory(BaseModel):
     genesis: str | None = Field(description="Digest of version 1, the one to pin.")
     current: int | None = Field(description="The newest version number.")
     versions: list[TrustListVersionOut]
+
+
+class LogOut(BaseModel):
+    """One transparency log."""
+
+    authority: str = Field(examples=["CN-SH"])
+    origin: str = Field(examples=["registry.yrd.example/CN-SH"])
+    size: int = Field(description="Entries in the log now.")
+    verifier_key: str = Field(description="C2SP signed-note verifier key of its checkpoints.")
+
+
+class InclusionProofOut(BaseModel):
+    """An RFC 9162 inclusion proof; hashes are standard base64."""
+
+    leaf_index: int
+    tree_size: int
+    hashes: list[str]
+
+
+class ConsistencyProofOut(BaseModel):
+    """An RFC 9162 consistency proof; hashes are standard base64."""
+
+    first: int
+    second: int
+    hashes: list[str]

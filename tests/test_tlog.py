@@ -55,7 +55,9 @@ def _federation(engine: Engine, key_store: KeyStore) -> None:
         seed_genesis(session, key_store, profile=PROFILE, now=T0)
 
 
-def _credentials(session: Session, key_store: KeyStore, count: int) -> list[tuple[str, bytes]]:
+def _credentials(
+    session: Session, key_store: KeyStore, count: int, *, signed_at: datetime = T0
+) -> list[tuple[str, bytes]]:
     (key,) = [k for k in keys_of(session, "CN-SH") if k.purpose == "issuing"]
     assert key.key_name is not None
     signer = key_store.load(key.key_name)
@@ -65,9 +67,10 @@ def _credentials(session: Session, key_store: KeyStore, count: int) -> list[tupl
             type_="SafetyEngineerQualification",
             issuer_code="CN-SH",
             subject={"name": f"张{n}"},
-            valid_from=T0,
+            valid_from=signed_at,
         )
-        row = store_credential(session, add_proof(document, signer, created=T0), now=T0)
+        signed = add_proof(document, signer, created=signed_at)
+        row = store_credential(session, signed, now=signed_at)
         made.append((row.id, row.canonical.encode("utf-8")))
     return made
 

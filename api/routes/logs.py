@@ -1,0 +1,105 @@
+"""Transparency logs: checkpoints and proofs (public). Hashes are standard base64."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import PlainTextResponse
+
+from api.deps import DbSession
+from api.errors import input_field
+from api.schemas import ConsistencyProofOut, InclusionProofOut, LogOut, Problem
+from registry.authorities import keys_of
+from registry.crypto.multikey import decode_public_multikey
+from registry.errors import InvalidInput
+from registry.ids import province
+from registry.tlog.note import verifier_key
+from registry.tlog.reader import consistency, get_log, inclusion, latest_checkpoint, list_logs
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/logs", tags=["transparency logs"])
+
+_Authority = Annotated[
+    str, Path(description="ISO 3166-2 (`CN-SH`) or GB/T 2260 code.", examples=["CN-SH"])
+]
+_RANGE: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "A size or range outside the log."},
+    404: {"model": Problem, "description": "No such log or entry."},
+}
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _code(authority: str) -> str:
+    with input_field("authority"):
+        return province(authority).iso
+
+
+@router.get("", summary="Every log this node keeps")
+def list_all(session: DbSession) -> list[LogOut]:
+    """Each log's authority, origin, current size and C2SP verifier key."""
+    out = []
+    for head in list_logs(session):
+        logs = [k for k in keys_of(session, head.authority_code) if k.purpose == "log"]
+        key = decode_public_multikey(logs[-1].public_key_multibase)
+        out.append(
+            LogOut(
+                authority=head.authority_code,
+                origin=head.origin,
+                size=head.size,
+                verifier_key=verifier_key(head.origin, key),
+            )
+        )
+    return out
+
+
+@router.get(
+    "/{authority}/checkpoint",
+    summary="The latest signed checkpoint",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}, 404: _RANGE[404]},
+)
+def checkpoint(session: DbSession, authority: _Authority) -> PlainTextResponse:
+    """The newest checkpoint as a C2SP signed note (`text/plain; charset=utf-8`)."""
+    row = latest_checkpoint(session, get_log(session, _code(authority)).authority_code)
+    return PlainTextResponse(row.note, media_type="text/plain; charset=utf-8")
+
+
+@router.get("/{authority}/proof/inclusion", summary="An inclusion proof", responses=_RANGE)
+def inclusion_proof(
+    session: DbSession,
+    authority: _Authority,
+    leaf_hash: Annotated[str, Query(description="The leaf hash, standard base64.")],
+    tree_size: Annotated[int, Query(ge=0, le=2**62, description="The tree size to prove in.")],
+) -> InclusionProofOut:
+    """Where the leaf is and the audit path to the root of `tree_size` entries."""
+    with input_field("leaf_hash"):
+        # A "+" in a query string arrives as a space.
+        try:
+            value = base64.b64decode(leaf_hash.replace(" ", "+"), validate=True)
+        except binascii.Error as exc:
+            raise InvalidInput("not standard base64") from exc
+        if len(value) != 32:
+            raise InvalidInput("a leaf hash has 32 bytes")
+    index, hashes = inclusion(session, _code(authority), value, tree_size)
+    return InclusionProofOut(
+        leaf_index=index, tree_size=tree_size, hashes=[_b64(h) for h in hashes]
+    )
+
+
+@router.get("/{authority}/proof/consistency", summary="A consistency proof", responses=_RANGE)
+def consistency_proof(
+    session: DbSession,
+    authority: _Authority,
+    first: Annotated[int, Query(ge=0, le=2**62, description="The earlier tree size.")],
+    second: Annotated[int, Query(ge=0, le=2**62, description="The later tree size.")],
+) -> ConsistencyProofOut:
+    """The proof that the log at `first` entries is a prefix of the log at `second`."""
+    hashes = consistency(session, _code(authority), first, second)
+    return ConsistencyProofOut(first=first, second=second, hashes=[_b64(h) for h in hashes])
