@@ -82,11 +82,12 @@ def test_an_outside_verifier_checks_checkpoint_and_proofs(
 def test_sizes_outside_the_log_are_400(logged: tuple[TestClient, list[bytes]]) -> None:
     client, leaves = logged
     encoded = base64.b64encode(leaf_hash(leaves[0])).decode()
-    for path, params in (
+    cases: list[tuple[str, dict[str, str | int]]] = [
         ("/v1/logs/CN-SH/proof/inclusion", {"leaf_hash": encoded, "tree_size": 8}),
         ("/v1/logs/CN-SH/proof/consistency", {"first": 5, "second": 3}),
         ("/v1/logs/CN-SH/proof/consistency", {"first": 1, "second": 99}),
-    ):
+    ]
+    for path, params in cases:
         response = client.get(path, params=params)
         assert response.status_code == 400, (path, params)
         assert response.headers["content-type"] == PROBLEM
