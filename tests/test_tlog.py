@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session, col
 
 from registry.authorities import create_authority, keys_of
@@ -19,6 +19,7 @@ from registry.errors import InvalidInput, NotFound, OutOfRange
 from registry.storage.credentials import store_credential
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import LogCheckpoint, LogEntry, LogHead, LogNode
+from registry.tlog.audit import audit_log
 from registry.tlog.checkpoint import open_note, parse_checkpoint
 from registry.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
 from registry.tlog.note import parse_verifier_key
@@ -188,3 +189,68 @@ def test_processes_appending_at_once(pg_url: str, key_store: KeyStore, tmp_path:
         assert head.size == 60
         assert bytes(head.root) == Reference(leaves).mth(0, 60) == root_at(session, "CN-SH", 60)
         assert session.scalar(select(func.count()).select_from(LogCheckpoint)) == 60
+
+
+def _audited(log: Engine, key_store: KeyStore) -> list[tuple[str, bytes]]:
+    made: list[tuple[str, bytes]] = []
+    with session_scope(log) as session:
+        for size in (5, 1, 6):
+            batch = _credentials(session, key_store, size)
+            append(session, key_store, "CN-SH", batch, origin_prefix=PREFIX, now=T0)
+            made += batch
+    with session_scope(log) as session:
+        report = audit_log(session, "CN-SH", at=T0 + timedelta(days=1))
+    assert report.holds, report.finding
+    assert (report.entries, report.nodes, report.checkpoints) == (12, 12 + 6 + 3 + 1, 3)
+    return made
+
+
+@pytest.mark.parametrize(
+    ("statement", "where", "problem"),
+    [
+        (
+            "UPDATE credential SET canonical = replace(canonical, '张', '李') "
+            "WHERE id = (SELECT credential_id FROM log_entry WHERE leaf_index = 7)",
+            "entry 7",
+            "leaf hash is not the hash of its credential",
+        ),
+        (
+            "UPDATE log_node SET hash = (SELECT hash FROM log_node WHERE level = 0 AND "
+            "node_index = 2) WHERE level = 0 AND node_index = 3",
+            "entry 3",
+            "subtree hash (level 0) is wrong",
+        ),
+        (
+            "UPDATE log_node SET hash = (SELECT hash FROM log_node WHERE level = 0 AND "
+            "node_index = 0) WHERE level = 2 AND node_index = 1",
+            "entries 4-7",
+            "level-2 hash is not of its children",
+        ),
+        (
+            "DELETE FROM log_node WHERE level = 1 AND node_index = 5",
+            "entries 10-11",
+            "level-1 subtree hash is missing",
+        ),
+        (
+            "DELETE FROM log_node WHERE level = 1 AND node_index = 2",
+            "entries 4-5",
+            "level-1 subtree hash is missing",
+        ),
+        (
+            "UPDATE log_checkpoint SET note = replace(note, '\n6\n', '\n7\n') WHERE tree_size = 6",
+            "checkpoint at size 6",
+            "signature does not hold",
+        ),
+    ],
+)
+def test_a_row_altered_in_the_database_fails_the_audit(
+    log: Engine, key_store: KeyStore, statement: str, where: str, problem: str
+) -> None:
+    _audited(log, key_store)
+    with log.begin() as connection:
+        connection.execute(text(statement))
+    with session_scope(log) as session:
+        report = audit_log(session, "CN-SH", at=T0 + timedelta(days=1))
+    assert report.finding is not None
+    assert report.finding.where == where
+    assert problem in report.finding.problem

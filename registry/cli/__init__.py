@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from registry.authorities import keys_of, list_authorities
 from registry.cli._authority import authority_app, key_app
 from registry.cli._common import console, err_console
+from registry.cli._log import log_app
 from registry.cli._trust import trust_app
 from registry.datadir import DataDir
 from registry.demo import seed_demo
@@ -33,6 +34,7 @@ app.add_typer(_db_app, name="db")
 app.add_typer(authority_app, name="authority")
 app.add_typer(key_app, name="key")
 app.add_typer(trust_app, name="trust")
+app.add_typer(log_app, name="log")
 
 
 @_db_app.command("upgrade")
