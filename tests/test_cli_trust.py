@@ -9,10 +9,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from registry.cli._common import write_json
+from registry.datadir import DataDir
 from registry.errors import InvalidInput
+from registry.settings import Settings
+from registry.storage.db import engine_scope, session_scope
+from registry.tlog.sequencer import append
 from tests._support import REGISTRY
+from tests.test_tlog import _credentials
 
 NAMES = {
     "CN-SH": ("上海市应急管理局", "Shanghai Municipal Emergency Management Bureau"),
@@ -144,9 +150,9 @@ def test_malformed_files_are_one_clear_error(node: Node, tmp_path: Path) -> None
         "not-json.json": "{",
         "latin1.json": b"\xff\xfe".decode("latin-1"),
     }
-    for name, text in cases.items():
+    for name, content in cases.items():
         path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
+        path.write_text(content, encoding="utf-8")
         for command in (
             ("trust", "verify", str(path), "--genesis", "0" * 64),
             ("trust", "import", str(path)),
@@ -165,3 +171,30 @@ def test_a_file_that_cannot_be_written_is_left_as_it_was(tmp_path: Path) -> None
     write_json(path, {"名": "上海"})
     assert json.loads(path.read_text(encoding="utf-8")) == {"名": "上海"}
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_log_audit_command(node: Node, tmp_path: Path) -> None:
+    node.run("trust", "propose")
+    for code in NAMES:
+        node.run("trust", "sign", "--authority", code)
+    node.run("trust", "publish")
+    settings = Settings(data_dir=tmp_path / "data", database_url=node.env["REGISTRY_DATABASE_URL"])
+    key_store = DataDir(settings).key_store()
+    with engine_scope(settings.database_url) as engine:
+        with session_scope(engine) as session:
+            made = _credentials(session, key_store, 4, signed_at=datetime.now(UTC))
+            append(session, key_store, "CN-SH", made, origin_prefix="registry.yrd.example")
+        held = node.run("log", "audit", "CN-SH")
+        assert "the log of CN-SH holds: 4 entries, 7 subtree hashes and 1 checkpoints" in (
+            held.stdout
+        )
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "UPDATE log_entry SET leaf_hash = (SELECT leaf_hash FROM log_entry "
+                    "WHERE leaf_index = 0) WHERE leaf_index = 2"
+                )
+            )
+    broken = node.run("log", "audit", "310000", ok=False)
+    assert "✗ entry 2: its leaf hash is not the hash of its credential" in broken.stderr
+    assert "no log" in node.run("log", "audit", "CN-JS", ok=False).stderr
