@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import authorities, health, logs, trust
+from api.routes import authorities, credentials, health, logs, trust
 from registry.settings import Settings
 from registry.storage.db import make_engine
 
@@ -44,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(authorities.router)
     app.include_router(trust.router)
     app.include_router(logs.router)
+    app.include_router(credentials.router)
     return app
 
 

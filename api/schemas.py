@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +15,7 @@ __all__ = [
     "KeyOut",
     "LogOut",
     "Problem",
+    "ProofBundleOut",
     "Readiness",
     "TrustListHistory",
     "TrustListVersionOut",
@@ -118,3 +120,14 @@ class ConsistencyProofOut(BaseModel):
     first: int
     second: int
     hashes: list[str]
+
+
+class ProofBundleOut(BaseModel):
+    """A credential with what proves it is logged, checkable offline."""
+
+    credential: dict[str, Any] = Field(description="The signed credential.")
+    authority: str = Field(description="Whose log holds it.", examples=["CN-SH"])
+    leaf_index: int
+    tree_size: int
+    hashes: list[str] = Field(description="The inclusion proof, standard base64.")
+    checkpoint: str = Field(description="The C2SP signed checkpoint at `tree_size`.")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import rfc8785
 from fastapi.testclient import TestClient
 
 from api import create_app
@@ -97,3 +99,23 @@ def test_sizes_outside_the_log_are_400(logged: tuple[TestClient, list[bytes]]) -
     assert bad.json()["errors"][0]["field"] == "leaf_hash"
     assert client.get("/v1/logs/CN-JS/checkpoint").status_code == 404
     assert client.get("/v1/logs/CN-XX/checkpoint").status_code == 422
+
+
+def test_a_credential_proof_bundle_checks_offline(
+    logged: tuple[TestClient, list[bytes]],
+) -> None:
+    client, leaves = logged
+    trust = client.get("/v1/trust-list").json()
+    (member,) = [m for m in trust["credentialSubject"]["members"] if m["code"] == "CN-SH"]
+    verifier = parse_verifier_key(member["log"]["verifierKey"])
+    first = json.loads(leaves[1])
+    bundle = client.get(f"/v1/credentials/{first['id']}/proof").json()
+    assert bundle["credential"] == first
+    assert (bundle["authority"], bundle["leaf_index"], bundle["tree_size"]) == ("CN-SH", 1, 7)
+    checkpoint = parse_checkpoint(open_note(bundle["checkpoint"], [verifier]).text)
+    leaf = rfc8785.dumps(bundle["credential"])
+    hashes = [base64.b64decode(h) for h in bundle["hashes"]]
+    verify_inclusion(leaf_hash(leaf), 1, checkpoint.size, hashes, checkpoint.root)
+    missing = client.get("/v1/credentials/urn:uuid:nothing/proof")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == PROBLEM

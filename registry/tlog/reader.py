@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlmodel import Session, col, select
@@ -20,6 +21,7 @@ from registry.tlog.sequencer import load_nodes
 
 __all__ = [
     "MAX_PAGE",
+    "ProofBundle",
     "checkpoint_at",
     "consistency",
     "entries",
@@ -27,6 +29,7 @@ __all__ = [
     "inclusion",
     "latest_checkpoint",
     "list_logs",
+    "proof_bundle",
     "root_at",
 ]
 
@@ -34,6 +37,17 @@ MAX_PAGE = 1000
 """The most entries one page returns."""
 
 _T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class ProofBundle:
+    """What proves offline that a credential is in its authority's log."""
+
+    authority: str
+    leaf_index: int
+    tree_size: int
+    hashes: list[bytes]
+    checkpoint: str
 
 
 def get_log(session: Session, authority: str) -> LogHead:
@@ -133,4 +147,28 @@ def entries(session: Session, authority: str, start: int, end: int) -> list[LogE
             )
             .order_by(col(LogEntry.leaf_index))
         )
+    )
+
+
+def proof_bundle(session: Session, credential_id: str) -> ProofBundle:
+    """The credential's leaf index, its inclusion proof and the newest checkpoint.
+
+    Raises ``NotFound`` if the credential is not in any log.
+    """
+    entry = session.exec(
+        select(LogEntry).where(col(LogEntry.credential_id) == credential_id)
+    ).first()
+    if entry is None:
+        raise NotFound(f"credential {credential_id} is in no log")
+    latest = latest_checkpoint(session, entry.authority_code)
+    index = entry.leaf_index
+    hashes = _compute(
+        session, entry.authority_code, lambda get: inclusion_proof(get, index, latest.tree_size)
+    )
+    return ProofBundle(
+        authority=entry.authority_code,
+        leaf_index=index,
+        tree_size=latest.tree_size,
+        hashes=hashes,
+        checkpoint=latest.note,
     )
