@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint db-check bench clean
+.PHONY: run test lint db-check bench bench-log clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ db-check: $(VENV)/.installed-dev
 ## bench: print the crypto benchmark figures beside their targets
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/crypto.py
+
+## bench-log: transparency-log append rates and proof latency on PostgreSQL (1M entries)
+bench-log: $(VENV)/.installed-dev
+	scripts/ensure-postgres
+	$(BIN)/python bench/log.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
