@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from registry.crypto.keys import Ed25519Signer
 from registry.errors import InvalidInput, LogProofError, SignatureMismatch
 from registry.tlog.checkpoint import Checkpoint, open_note, parse_checkpoint, sign_note
-from registry.tlog.note import parse_verifier_key, verifier_key
+from registry.tlog.note import COSIGNATURE, key_id, parse_verifier_key, verifier_key
 
 GO_SIGNER = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 GO_VERIFIER = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
@@ -86,3 +86,24 @@ def test_checkpoints_round_trip_and_refuse_garbage() -> None:
             parse_checkpoint(bad)
     with pytest.raises(InvalidInput, match="blank line"):
         sign_note("a\n\nb\n", "x", signer)
+
+
+def test_a_timestamped_cosignature_by_the_log_key() -> None:
+    signer = Ed25519Signer.generate()
+    origin = "registry.yrd.example/CN-SH"
+    text = Checkpoint(origin=origin, size=3, root=bytes(32)).text()
+    note = sign_note(text, origin, signer, timestamp=1_800_000_000)
+    key = parse_verifier_key(verifier_key(origin, signer.public_key))
+    opened = open_note(note, [key])
+    assert opened.signed_by == (origin,)
+    assert opened.timestamps == {origin: 1_800_000_000}
+    # The cosignature line follows c2sp.org/tlog-cosignature: key ID of type 0x04,
+    # an 8-byte big-endian time, and a signature over "cosignature/v1\ntime T\n" + text.
+    blob = base64.b64decode(note.rstrip("\n").rsplit(" ", 1)[1])
+    assert blob[:4] == key_id(origin, signer.public_key, COSIGNATURE)
+    assert int.from_bytes(blob[4:12], "big") == 1_800_000_000
+    signer.public_key.verify(blob[12:], b"cosignature/v1\ntime 1800000000\n" + text.encode())
+    forged = base64.b64encode(blob[:4] + (1_700_000_000).to_bytes(8, "big") + blob[12:])
+    tampered = note.rsplit(" ", 1)[0] + " " + forged.decode() + "\n"
+    with pytest.raises(SignatureMismatch):
+        open_note(tampered, [key])

@@ -179,21 +179,24 @@ def test_store_rejects_what_it_must(engine: Engine, key_store: KeyStore) -> None
         get_credential(session, "urn:uuid:00000000-0000-0000-0000-000000000000")
 
 
-def test_a_compromised_key_signs_nothing_after_the_compromise(
-    engine: Engine, key_store: KeyStore
-) -> None:
+def test_a_compromised_key_vouches_for_nothing_new(engine: Engine, key_store: KeyStore) -> None:
     signer = _shanghai(engine, key_store)
     with session_scope(engine) as session:
         key = session.get(SigningKey, signer.verification_method)
         assert key is not None
         key.compromised_since = NOW + timedelta(hours=1)
         key.revocation_reason = "the key file was copied"
-    before = add_proof(_qualification(), signer, created=NOW)
     after = add_proof(_qualification(), signer, created=NOW + timedelta(hours=2))
-    with session_scope(engine) as session:
-        store_credential(session, before)
     with pytest.raises(KeyResolutionError, match="compromised"), session_scope(engine) as session:
-        store_credential(session, after)
+        store_credential(session, after, now=NOW + timedelta(hours=3))
+    # Dated before the compromise, but never logged before it: the date is the key
+    # holder's word, so it is refused too.
+    before = add_proof(_qualification(), signer, created=NOW)
+    with (
+        pytest.raises(KeyResolutionError, match="no checkpoint signed before then"),
+        session_scope(engine) as session,
+    ):
+        store_credential(session, before, now=NOW + timedelta(hours=3))
 
 
 _KEY_COLUMNS = (

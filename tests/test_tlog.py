@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session, col
 
-from registry.authorities import create_authority, keys_of
+from registry.authorities import create_authority, keys_of, revoke_key
 from registry.credentials import new_credential
 from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.crypto.keys import KeyStore
 from registry.demo import DEMO_AUTHORITIES
-from registry.errors import InvalidInput, NotFound, OutOfRange
-from registry.storage.credentials import store_credential
+from registry.errors import InvalidInput, KeyResolutionError, NotFound, OutOfRange
+from registry.storage.credentials import store_credential, verify_stored
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import LogCheckpoint, LogEntry, LogHead, LogNode
 from registry.tlog.audit import audit_log
@@ -32,7 +32,7 @@ from registry.tlog.reader import (
     root_at,
 )
 from registry.tlog.sequencer import append
-from registry.trust.proposals import seed_genesis
+from registry.trust.proposals import Changes, propose, publish, seed_genesis, sign_proposal
 from registry.trust.store import current_version
 from tests._support import PROFILE
 from tests.test_merkle import Reference
@@ -254,3 +254,35 @@ def test_a_row_altered_in_the_database_fails_the_audit(
     assert report.finding is not None
     assert report.finding.where == where
     assert problem in report.finding.problem
+
+
+def test_after_a_compromise_the_log_decides(log: Engine, key_store: KeyStore) -> None:
+    minute = timedelta(minutes=1)
+    with session_scope(log) as session:
+        (early,) = _credentials(session, key_store, 1, signed_at=T0 + 10 * minute)
+        append(session, key_store, "CN-SH", [early], origin_prefix=PREFIX, now=T0 + 10 * minute)
+    with session_scope(log) as session:
+        # Signed "before" the compromise, logged only after it.
+        (late,) = _credentials(session, key_store, 1, signed_at=T0 + 50 * minute)
+        append(session, key_store, "CN-SH", [late], origin_prefix=PREFIX, now=T0 + 90 * minute)
+    with session_scope(log) as session:
+        (key,) = [k for k in keys_of(session, "CN-SH") if k.purpose == "issuing"]
+        revoke_key(
+            session, key.verification_method, compromised_since=T0 + 60 * minute,
+            reason="the key file was copied", now=T0 + 120 * minute,
+        )  # fmt: skip
+    at = T0 + 130 * minute
+    with session_scope(log) as session:
+        verify_stored(session, early[0], at=at)
+        with pytest.raises(KeyResolutionError, match="no checkpoint signed before then"):
+            verify_stored(session, late[0], at=at)
+        # The trust list learns of it; the audit then names the entry.
+        propose(session, Changes(revoke_keys=(key.verification_method,)), profile=PROFILE, now=at)
+        for code in ("CN-JS", "CN-ZJ", "CN-AH"):
+            sign_proposal(session, key_store, code, now=at)
+        publish(session, now=at)
+    with session_scope(log) as session:
+        report = audit_log(session, "CN-SH", at=at + minute)
+    assert report.finding is not None
+    assert report.finding.where == "entry 1"
+    assert "no checkpoint signed before then" in report.finding.problem

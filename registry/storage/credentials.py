@@ -8,17 +8,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from registry.authorities import database_keys
 from registry.credentials import authority_of, credential_type
 from registry.crypto.eddsa_jcs_2022 import proofs_of
 from registry.crypto.jcs import canonical_bytes, sha256_hex
 from registry.errors import Conflict, InvalidInput, NotFound
-from registry.storage.models import StoredCredential
+from registry.storage.models import LogEntry, StoredCredential
+from registry.tlog.reader import first_covering
 from registry.trust.keys import verify_signed
 
-__all__ = ["document_of", "get_credential", "store_credential"]
+__all__ = ["document_of", "get_credential", "store_credential", "verify_stored"]
 
 _MAX_ID = 128  # the width of credential.id
 
@@ -49,6 +50,7 @@ def store_credential(
         raise InvalidInput("a stored credential carries exactly one proof")
 
     now = now or datetime.now(UTC)
+    # Not logged yet: a key since reported compromised cannot vouch for it at all.
     verified, _ = verify_signed(
         document,
         proofs[0],
@@ -56,6 +58,7 @@ def store_credential(
         credential_type=kind,
         authority=issuer,
         at=now,
+        needs_log=True,
     )
     if verified.created is None:
         raise InvalidInput("the credential's proof has no created time")
@@ -95,3 +98,26 @@ def document_of(row: StoredCredential) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise TypeError("a stored credential is a JSON object")
     return value
+
+
+def verify_stored(session: Session, credential_id: str, *, at: datetime | None = None) -> None:
+    """Verify a stored credential now, with the log's evidence of when it existed.
+
+    The key is judged as ``store_credential`` judges it, except that a key since
+    reported compromised still vouches for the credential if a checkpoint signed
+    before the compromise includes it. Raises ``NotFound`` or a
+    ``VerificationError`` subclass saying what fails.
+    """
+    row = get_credential(session, credential_id)
+    document = document_of(row)
+    entry = session.exec(select(LogEntry).where(col(LogEntry.credential_id) == row.id)).first()
+    covering = first_covering(session, row.issuer_code, entry.leaf_index) if entry else None
+    verify_signed(
+        document,
+        directory=database_keys(session),
+        credential_type=row.type,
+        authority=row.issuer_code,
+        at=at or datetime.now(UTC),
+        logged_at=covering.signed_at if covering else None,
+        needs_log=True,
+    )

@@ -11,6 +11,7 @@ names. It stops at the first thing that does not hold and names it.
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -95,7 +96,7 @@ def _level(session: Session, authority: str, level: int) -> Generator[tuple[int,
 
 
 def _check_entries(
-    session: Session, authority: str, size: int, check_credential: Callable[[str], None]
+    session: Session, authority: str, size: int, check_credential: Callable[[int, str], None]
 ) -> None:
     with (
         closing(_level(session, authority, 0)) as level0,
@@ -109,7 +110,7 @@ def _check_entries(
 def _walk_entries(
     leaves: Iterator[tuple[int, bytes, str]],
     level0: Iterator[tuple[int, bytes]],
-    check_credential: Callable[[str], None],
+    check_credential: Callable[[int, str], None],
 ) -> int:
     expected = 0
     for index, stored_hash, canonical in leaves:
@@ -123,7 +124,7 @@ def _walk_entries(
         if node != (index, recomputed):
             raise _Failed(where, "its stored subtree hash (level 0) is wrong")
         try:
-            check_credential(canonical)
+            check_credential(index, canonical)
         except RegistryError as exc:
             raise _Failed(where, f"its credential does not verify: {exc.message}") from exc
         expected += 1
@@ -179,16 +180,6 @@ def audit_log(session: Session, authority: str, *, at: datetime | None = None) -
     member = trust.content.member(code)
     log_keys = [parse_verifier_key(member.log.verifier_key)] if member else []
 
-    def check_credential(canonical: str) -> None:
-        document = json.loads(canonical)
-        verify_signed(
-            document,
-            directory=trust.known_keys.get,
-            credential_type=credential_type(document),
-            authority=code,
-            at=at,
-        )
-
     checkpoints = list(
         session.exec(
             select(LogCheckpoint)
@@ -196,6 +187,24 @@ def audit_log(session: Session, authority: str, *, at: datetime | None = None) -
             .order_by(col(LogCheckpoint.tree_size))
         )
     )
+    # When each entry was first covered by a signed checkpoint: what decides whether
+    # a key compromised later still vouches for it.
+    covered_at = deque((row.tree_size, row.signed_at) for row in checkpoints)
+
+    def check_credential(index: int, canonical: str) -> None:
+        while covered_at and covered_at[0][0] <= index:
+            covered_at.popleft()
+        document = json.loads(canonical)
+        verify_signed(
+            document,
+            directory=trust.known_keys.get,
+            credential_type=credential_type(document),
+            authority=code,
+            at=at,
+            logged_at=covered_at[0][1] if covered_at else None,
+            needs_log=True,
+        )
+
     nodes = 0
     try:
         _check_entries(session, code, head.size, check_credential)
@@ -203,9 +212,12 @@ def audit_log(session: Session, authority: str, *, at: datetime | None = None) -
         for row in checkpoints:
             where = f"checkpoint at size {row.tree_size}"
             try:
-                checkpoint = parse_checkpoint(open_note(row.note, log_keys).text)
+                opened = open_note(row.note, log_keys)
+                checkpoint = parse_checkpoint(opened.text)
             except VerificationError as exc:
                 raise _Failed(where, f"its signature does not hold: {exc.message}") from exc
+            if opened.timestamps.get(head.origin) != int(row.signed_at.timestamp()):
+                raise _Failed(where, "its stored time is not the time its log key signed")
             if checkpoint.origin != head.origin or checkpoint.size != row.tree_size:
                 raise _Failed(where, "its text names another log or size")
             if checkpoint.root != root_at(session, code, row.tree_size):

@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidSignature
 
 from registry.crypto.keys import Signer
 from registry.errors import InvalidInput, LogProofError, SignatureMismatch
-from registry.tlog.note import NoteVerifierKey, key_id
+from registry.tlog.note import COSIGNATURE, NoteVerifierKey, key_id
 
 __all__ = [
     "Checkpoint",
@@ -39,19 +39,40 @@ _DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,19})$")
 
 @dataclass(frozen=True)
 class SignedNote:
-    """A note's text and the signatures that verified, by key name."""
+    """A note's text, the keys whose signatures verified, and their signed times.
+
+    ``timestamps`` holds, by key name, the POSIX time of each verified timestamped
+    cosignature (c2sp.org/tlog-cosignature, type 0x04).
+    """
 
     text: str
     signed_by: tuple[str, ...]
+    timestamps: dict[str, int]
 
 
-def sign_note(text: str, name: str, signer: Signer) -> str:
-    """``text`` signed by ``signer`` under key ``name`` (Ed25519, type 0x01)."""
+def _cosigned_message(text: str, timestamp: int) -> bytes:
+    return f"cosignature/v1\ntime {timestamp}\n{text}".encode()
+
+
+def sign_note(text: str, name: str, signer: Signer, *, timestamp: int | None = None) -> str:
+    """``text`` signed by ``signer`` under key ``name`` (Ed25519, type 0x01).
+
+    With ``timestamp`` (POSIX seconds), the same key adds a timestamped cosignature
+    (type 0x04): a signed statement of when the note existed. Verifiers that do not
+    know that key type ignore it, as the signed-note rules require.
+    """
     if not text.endswith("\n") or "\n\n" in text:
         raise InvalidInput("a note's text ends in a newline and has no blank line")
     signature = signer.sign(text.encode("utf-8"))
     encoded = base64.b64encode(key_id(name, signer.public_key) + signature).decode("ascii")
-    return f"{text}\n{_DASH} {name} {encoded}\n"
+    note = f"{text}\n{_DASH} {name} {encoded}\n"
+    if timestamp is not None:
+        if not 0 <= timestamp < 2**63:
+            raise InvalidInput("a cosignature timestamp is a POSIX time")
+        cosignature = signer.sign(_cosigned_message(text, timestamp))
+        blob = key_id(name, signer.public_key, COSIGNATURE) + timestamp.to_bytes(8, "big")
+        note += f"{_DASH} {name} {base64.b64encode(blob + cosignature).decode('ascii')}\n"
+    return note
 
 
 def _signature_lines(block: str) -> list[tuple[str, bytes]]:
@@ -85,19 +106,25 @@ def open_note(note: str, verifiers: Sequence[NoteVerifierKey]) -> SignedNote:
         raise LogProofError("a signed note needs a blank line before its signatures")
     text += "\n"
     known = {(v.name, v.key_id): v for v in verifiers}
-    signed_by = []
+    cosigners = {(v.name, key_id(v.name, v.public_key, COSIGNATURE)): v for v in verifiers}
+    signed_by: list[str] = []
+    timestamps: dict[str, int] = {}
     for name, blob in _signature_lines(block):
-        verifier = known.get((name, blob[:4]))
-        if verifier is None or len(blob) < 4:
-            continue  # an unknown key: ignored, as the spec requires
+        verifier, cosigner = known.get((name, blob[:4])), cosigners.get((name, blob[:4]))
         try:
-            verifier.public_key.verify(blob[4:], text.encode("utf-8"))
+            if verifier is not None:
+                verifier.public_key.verify(blob[4:], text.encode("utf-8"))
+                signed_by.append(name)
+            elif cosigner is not None and len(blob) == 4 + 8 + 64:
+                timestamp = int.from_bytes(blob[4:12], "big")
+                cosigner.public_key.verify(blob[12:], _cosigned_message(text, timestamp))
+                timestamps[name] = timestamp
+            # Any other line is an unknown key's: ignored, as the spec requires.
         except InvalidSignature as exc:
             raise SignatureMismatch(f"the signature of {name} does not verify") from exc
-        signed_by.append(name)
     if not signed_by:
         raise LogProofError("no known key signed the note")
-    return SignedNote(text=text, signed_by=tuple(signed_by))
+    return SignedNote(text=text, signed_by=tuple(signed_by), timestamps=timestamps)
 
 
 @dataclass(frozen=True)

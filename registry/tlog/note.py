@@ -18,6 +18,7 @@ from registry.crypto.multikey import raw_public_bytes
 from registry.errors import InvalidKeyEncoding
 
 __all__ = [
+    "COSIGNATURE",
     "ED25519",
     "NoteVerifierKey",
     "key_id",
@@ -28,6 +29,9 @@ __all__ = [
 
 ED25519 = b"\x01"
 """The signed-note signature type of plain Ed25519 signatures."""
+
+COSIGNATURE = b"\x04"
+"""The signature type of timestamped Ed25519 cosignatures (c2sp.org/tlog-cosignature)."""
 
 
 def _check_name(name: str) -> None:
@@ -43,10 +47,10 @@ def log_origin(prefix: str, authority: str) -> str:
     return origin
 
 
-def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
-    """The 4-byte key ID: SHA-256(name || 0x0A || 0x01 || public key)[:4]."""
+def key_id(name: str, public_key: Ed25519PublicKey, signature_type: bytes = ED25519) -> bytes:
+    """The 4-byte key ID: SHA-256(name || 0x0A || type || public key)[:4]."""
     _check_name(name)
-    material = name.encode("utf-8") + b"\n" + ED25519 + raw_public_bytes(public_key)
+    material = name.encode("utf-8") + b"\n" + signature_type + raw_public_bytes(public_key)
     return hashlib.sha256(material).digest()[:4]
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "checkpoint_at",
     "consistency",
     "entries",
+    "first_covering",
     "get_log",
     "inclusion",
     "latest_checkpoint",
@@ -172,3 +173,16 @@ def proof_bundle(session: Session, credential_id: str) -> ProofBundle:
         hashes=hashes,
         checkpoint=latest.note,
     )
+
+
+def first_covering(session: Session, authority: str, leaf_index: int) -> LogCheckpoint | None:
+    """The earliest checkpoint that includes the entry at ``leaf_index``, if any yet."""
+    query = (
+        select(LogCheckpoint)
+        .where(
+            col(LogCheckpoint.authority_code) == authority,
+            col(LogCheckpoint.tree_size) > leaf_index,
+        )
+        .order_by(col(LogCheckpoint.tree_size))
+    )
+    return session.exec(query).first()

@@ -130,7 +130,7 @@ def append(
     """
     if not entries:
         raise InvalidInput("nothing to append")
-    now = now or datetime.now(UTC)
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     head = open_log(session, authority, origin_prefix=origin_prefix)
     code = head.authority_code
     # Take the head's write lock before reading it: appends queue here.
@@ -184,7 +184,9 @@ def append(
         verify_consistency(old_size, size, old_root, root, proof)
     method, signer = _log_signer(session, key_store, code)
     text = Checkpoint(origin=head.origin, size=size, root=root).text()
-    note = sign_note(text, head.origin, signer)
+    # The log key also cosigns with a timestamp: a signed record of when this tree
+    # existed, which decides what a key signed before it was compromised.
+    note = sign_note(text, head.origin, signer, timestamp=int(now.timestamp()))
     session.execute(
         insert(LogCheckpoint),
         [

@@ -8,7 +8,9 @@ checks a proof and then asks that question, so no verifier can forget to.
 
 A key is valid at a signing time ``t`` when ``valid_from <= t < valid_until`` (a
 retired key stops at ``valid_until``) and it was not reported compromised at or
-before ``t``. What it signed before its retirement or compromise stays valid.
+before ``t``. What it signed before its retirement stays valid; what it signed
+before its compromise stays valid where a checkpoint signed before the compromise
+includes it (the signing time alone is the key holder's word).
 """
 
 from __future__ import annotations
@@ -107,6 +109,8 @@ def _problem(
     signed_at: datetime,
     credential_type: str | None,
     authority: str | None,
+    logged_at: datetime | None,
+    needs_log: bool,
 ) -> str | None:
     method = record.verification_method
     if authority is not None and record.authority != authority:
@@ -119,10 +123,27 @@ def _problem(
         return f"{method} was not yet valid at {moment} (valid from {start})"
     if record.valid_until is not None and signed_at >= record.valid_until:
         return f"{method} was retired at {record.valid_until.isoformat()}, before {moment}"
-    if record.compromised_since is not None and signed_at >= record.compromised_since:
+    return _compromise(record, signed_at=signed_at, logged_at=logged_at, needs_log=needs_log)
+
+
+def _compromise(
+    record: KeyRecord, *, signed_at: datetime, logged_at: datetime | None, needs_log: bool
+) -> str | None:
+    since = record.compromised_since
+    if since is None:
+        return None
+    method = record.verification_method
+    if signed_at >= since:
         return (
-            f"{method} was reported compromised from {record.compromised_since.isoformat()}"
-            f" ({record.revocation_reason}), before {moment}"
+            f"{method} was reported compromised from {since.isoformat()}"
+            f" ({record.revocation_reason}), before {signed_at.isoformat()}"
+        )
+    if needs_log and (logged_at is None or logged_at >= since):
+        # The signing time is the key holder's claim; only a checkpoint signed before
+        # the compromise proves the record existed then.
+        return (
+            f"{method} was reported compromised from {since.isoformat()}, and no "
+            "checkpoint signed before then includes this record"
         )
     return None
 
@@ -134,12 +155,18 @@ def key_standing(
     signed_at: datetime,
     credential_type: str | None = None,
     authority: str | None = None,
+    logged_at: datetime | None = None,
+    needs_log: bool = False,
 ) -> KeyStanding:
     """Which authority a key belongs to, what it may sign, and whether it could sign then.
 
     With ``credential_type`` or ``authority`` given, the key must also be allowed
-    that type and belong to that authority. Never raises for an invalid key: the
-    answer says why (``KeyStanding.problem``); ``KeyStanding.require()`` raises.
+    that type and belong to that authority. With ``needs_log`` (records that go into
+    a transparency log), a key since reported compromised counts only for what a
+    checkpoint signed before the compromise includes: ``logged_at`` is when the
+    first checkpoint including the record was signed (``None``: not logged yet).
+    Never raises for an invalid key: the answer says why
+    (``KeyStanding.problem``); ``KeyStanding.require()`` raises.
     """
     if signed_at.tzinfo is None:
         raise InvalidInput("a signing time must carry a time zone")
@@ -148,7 +175,12 @@ def key_standing(
         problem: str | None = f"{verification_method} is not a known signing key"
     else:
         problem = _problem(
-            record, signed_at=signed_at, credential_type=credential_type, authority=authority
+            record,
+            signed_at=signed_at,
+            credential_type=credential_type,
+            authority=authority,
+            logged_at=logged_at,
+            needs_log=needs_log,
         )
     return KeyStanding(
         verification_method=verification_method,
@@ -167,12 +199,15 @@ def verify_signed(
     authority: str | None = None,
     at: datetime,
     expected_purpose: str = ASSERTION_METHOD,
+    logged_at: datetime | None = None,
+    needs_log: bool = False,
 ) -> tuple[VerifiedProof, KeyRecord]:
     """Verify a proof with a key from ``directory`` that could sign this type then.
 
     The key is judged at the proof's ``created`` time, which is therefore required
-    and may not lie more than ``CLOCK_SKEW`` after ``at``. Returns the verified proof
-    and the key's record; raises a ``VerificationError`` subclass naming what failed.
+    and may not lie more than ``CLOCK_SKEW`` after ``at``; ``logged_at`` and
+    ``needs_log`` are as for ``key_standing``. Returns the verified proof and the
+    key's record; raises a ``VerificationError`` subclass naming what failed.
     """
 
     def resolve(method: str) -> Ed25519PublicKey:
@@ -196,5 +231,7 @@ def verify_signed(
         signed_at=verified.created,
         credential_type=credential_type,
         authority=authority,
+        logged_at=logged_at,
+        needs_log=needs_log,
     ).require()
     return verified, record
