@@ -15,10 +15,12 @@ from registry.errors import (
     Conflict,
     DatabaseNotReady,
     FieldError,
+    Forbidden,
     InvalidInput,
     NotFound,
     OutOfRange,
     RegistryError,
+    Unauthenticated,
     VerificationError,
 )
 
@@ -29,6 +31,8 @@ PROBLEM_JSON = "application/problem+json"
 # Most specific first: the first class an error is an instance of decides.
 _STATUS: tuple[tuple[type[RegistryError], int, str, str], ...] = (
     (OutOfRange, 400, "out-of-range", "Outside what the log holds"),
+    (Unauthenticated, 401, "unauthenticated", "A valid bearer token is needed"),
+    (Forbidden, 403, "forbidden", "The token's role does not allow this"),
     (InvalidInput, 422, "invalid-input", "The request is not valid"),
     (VerificationError, 422, "verification-failed", "The document does not verify"),
     (NotFound, 404, "not-found", "Not found"),
@@ -87,8 +91,16 @@ async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, InvalidInput)
         else None
     )
+    # RFC 9110 §11.6.1: a 401 names the scheme the client should use.
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
     return problem_response(
-        request, status=status, slug=slug, title=title, detail=exc.message, errors=errors
+        request,
+        status=status,
+        slug=slug,
+        title=title,
+        detail=exc.message,
+        errors=errors,
+        headers=headers,
     )
 
 

@@ -13,6 +13,8 @@ __all__ = [
     "FieldProblem",
     "InclusionProofOut",
     "KeyOut",
+    "LogEntriesOut",
+    "LogEntryOut",
     "LogOut",
     "Problem",
     "ProofBundleOut",
@@ -131,3 +133,16 @@ class ProofBundleOut(BaseModel):
     tree_size: int
     hashes: list[str] = Field(description="The inclusion proof, standard base64.")
     checkpoint: str = Field(description="The C2SP signed checkpoint at `tree_size`.")
+
+
+class LogEntryOut(BaseModel):
+    """One log entry: its index and the signed credential that is its leaf."""
+
+    index: int
+    leaf: dict[str, Any]
+
+
+class LogEntriesOut(BaseModel):
+    """A page of log entries, in index order."""
+
+    entries: list[LogEntryOut]

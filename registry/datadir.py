@@ -68,6 +68,19 @@ class DataDir:
             return _configured(self._settings.node_secret, "REGISTRY_NODE_SECRET")
         return self._secret("node-secret")
 
+    def write_private(self, name: str, content: str) -> None:
+        """Write an owner-only file under ``secrets/``, never over an existing one."""
+        self.ensure()
+        path = self.root / "secrets" / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+
+    def read_private(self, name: str) -> str | None:
+        """An owner-only file under ``secrets/``, if it exists."""
+        path = self.root / "secrets" / name
+        return path.read_text(encoding="utf-8") if path.exists() else None
+
     def key_store(self) -> KeyStore:
         """The encrypted key store under ``keys/``."""
         return KeyStore(self.root / "keys", passphrase=self.key_passphrase())

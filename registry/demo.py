@@ -10,11 +10,12 @@ from sqlmodel import Session
 
 from registry.authorities import create_authority
 from registry.crypto.keys import KeyStore
-from registry.storage.models import Authority, TrustListProposal
+from registry.storage.models import ApiToken, Authority, TrustListProposal
+from registry.tokens import create_token
 from registry.trust.proposals import seed_genesis
 from registry.trust.store import NodeProfile
 
-__all__ = ["DEMO_AUTHORITIES", "seed_demo"]
+__all__ = ["DEMO_AUTHORITIES", "DEMO_ROLES", "seed_demo", "seed_demo_tokens"]
 
 DEMO_AUTHORITIES: tuple[tuple[str, str, str], ...] = (
     ("CN-SH", "上海市应急管理局", "Shanghai Municipal Emergency Management Bureau"),
@@ -52,3 +53,25 @@ def seed_demo(
         seed_genesis(session, key_store, profile=profile, founders=codes, now=now)
         seeded = True
     return seeded
+
+
+DEMO_ROLES: tuple[str, ...] = (
+    *(f"issuer:{code}" for code, _, _ in DEMO_AUTHORITIES),
+    "verifier",
+    "enforcement",
+    "federation",
+    "admin",
+)
+"""One demo token per role."""
+
+
+def seed_demo_tokens(session: Session, *, now: datetime | None = None) -> dict[str, str]:
+    """A token per demo role, if no token exists yet; returns them (role -> token).
+
+    The database keeps only their hashes: the caller shows or saves them now.
+    """
+    if session.scalar(select(func.count()).select_from(ApiToken)):
+        return {}
+    return {
+        role: create_token(session, role, label=f"demo {role}", now=now)[1] for role in DEMO_ROLES
+    }

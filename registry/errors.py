@@ -29,6 +29,9 @@ exits non-zero. Nothing outside this module defines an exception class.
     │   │   ├── BrokenChain              wrong genesis, version or ``previous``
     │   │   └── StaleTrustList           an older version offered after a newer one
     │   └── LogProofError            an inclusion or consistency proof does not hold
+    ├── AccessDenied                 the caller may not do this
+    │   ├── Unauthenticated              no valid token
+    │   └── Forbidden                    the token's role does not allow it
     ├── KeyStoreError                a private key cannot be created or loaded
     └── DatabaseNotReady             unreachable, or not migrated to head
 """
@@ -39,10 +42,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 __all__ = [
+    "AccessDenied",
     "BrokenChain",
     "Conflict",
     "DatabaseNotReady",
     "FieldError",
+    "Forbidden",
     "InvalidCategory",
     "InvalidCreditCode",
     "InvalidIdentifier",
@@ -64,6 +69,7 @@ __all__ = [
     "StaleTrustList",
     "TransformationError",
     "TrustListError",
+    "Unauthenticated",
     "VerificationError",
 ]
 
@@ -202,6 +208,18 @@ class LogProofError(VerificationError):
     """A Merkle inclusion or consistency proof does not lead to the expected root."""
 
     step = "log proof"
+
+
+class AccessDenied(RegistryError):
+    """The caller may not do this."""
+
+
+class Unauthenticated(AccessDenied):
+    """No token was given, or it is unknown or revoked."""
+
+
+class Forbidden(AccessDenied):
+    """The token is valid, but its role does not allow this."""
 
 
 class KeyStoreError(RegistryError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 import subprocess
@@ -100,9 +101,22 @@ def test_make_run_on_embedded_sqlite(servers: Servers, tmp_path: Path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert path.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
     assert stat.S_IMODE((data_dir / "secrets" / "key-passphrase").stat().st_mode) == 0o600
+    # Demo tokens: made at first run, kept owner-only, printed at every start, and
+    # accepted for their role.
+    tokens_file = data_dir / "secrets" / "demo-tokens.json"
+    assert stat.S_IMODE(tokens_file.stat().st_mode) == 0o600
+    tokens = json.loads(tokens_file.read_text(encoding="utf-8"))
+    assert tokens["federation"] in server.output
+    entries = httpx.get(
+        f"{server.base}/v1/logs/CN-SH/entries",
+        params={"start": 0, "end": 1},
+        headers={"Authorization": f"Bearer {tokens['verifier']}"},
+    )
+    assert entries.status_code == 403
     # A second start on the same data keeps what is there.
     again = servers.start(url, data_dir)
     assert "demo data already present" in again.output
+    assert tokens["admin"] in again.output
     assert httpx.get(f"{again.base}/v1/authorities").json() == authorities
     assert httpx.get(f"{again.base}/v1/trust-list").content == genesis.content
 

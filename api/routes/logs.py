@@ -6,18 +6,34 @@ import base64
 import binascii
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse
 
+from api.auth import require_role
 from api.deps import DbSession
 from api.errors import input_field
-from api.schemas import ConsistencyProofOut, InclusionProofOut, LogOut, Problem
+from api.schemas import (
+    ConsistencyProofOut,
+    InclusionProofOut,
+    LogEntriesOut,
+    LogEntryOut,
+    LogOut,
+    Problem,
+)
 from registry.authorities import keys_of
 from registry.crypto.multikey import decode_public_multikey
 from registry.errors import InvalidInput
 from registry.ids import province
+from registry.storage.credentials import credentials_by_id
 from registry.tlog.note import verifier_key
-from registry.tlog.reader import consistency, get_log, inclusion, latest_checkpoint, list_logs
+from registry.tlog.reader import (
+    consistency,
+    entries,
+    get_log,
+    inclusion,
+    latest_checkpoint,
+    list_logs,
+)
 
 __all__ = ["router"]
 
@@ -103,3 +119,32 @@ def consistency_proof(
     """The proof that the log at `first` entries is a prefix of the log at `second`."""
     hashes = consistency(session, _code(authority), first, second)
     return ConsistencyProofOut(first=first, second=second, hashes=[_b64(h) for h in hashes])
+
+
+@router.get(
+    "/{authority}/entries",
+    summary="Log entries (role `federation`)",
+    responses={
+        **_RANGE,
+        401: {"model": Problem, "description": "No valid token."},
+        403: {"model": Problem, "description": "The token's role is not `federation`."},
+    },
+)
+def log_entries(
+    session: DbSession,
+    authority: _Authority,
+    _role: Annotated[str, Depends(require_role("federation"))],
+    start: Annotated[int, Query(ge=0, le=2**62, description="First index, inclusive.")],
+    end: Annotated[int, Query(ge=0, le=2**62, description="Last index, exclusive.")],
+) -> LogEntriesOut:
+    """Entries `start` to `end` (at most 1,000 a page), each the signed credential that
+    is its leaf: what another node needs to mirror and check this log.
+    """
+    code = _code(authority)
+    rows = entries(session, code, start, end)
+    documents = credentials_by_id(session, [row.credential_id for row in rows])
+    return LogEntriesOut(
+        entries=[
+            LogEntryOut(index=row.leaf_index, leaf=documents[row.credential_id]) for row in rows
+        ]
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -14,9 +15,10 @@ from registry.authorities import keys_of, list_authorities
 from registry.cli._authority import authority_app, key_app
 from registry.cli._common import console, err_console
 from registry.cli._log import log_app
+from registry.cli._token import token_app
 from registry.cli._trust import trust_app
 from registry.datadir import DataDir
-from registry.demo import seed_demo
+from registry.demo import seed_demo, seed_demo_tokens
 from registry.errors import RegistryError
 from registry.settings import Settings
 from registry.storage.db import engine_scope, schema_drift, schema_status, session_scope, upgrade
@@ -35,6 +37,7 @@ app.add_typer(authority_app, name="authority")
 app.add_typer(key_app, name="key")
 app.add_typer(trust_app, name="trust")
 app.add_typer(log_app, name="log")
+app.add_typer(token_app, name="token")
 
 
 @_db_app.command("upgrade")
@@ -68,6 +71,22 @@ def db_check() -> None:
             err_console.print(f"drift: {diff}")
         raise typer.Exit(1)
     console.print("no drift between the models and the migrations")
+
+
+_DEMO_TOKENS = "demo-tokens.json"
+
+
+def _print_tokens(data_dir: DataDir) -> None:
+    saved = data_dir.read_private(_DEMO_TOKENS)
+    if saved is None:
+        console.print("Demo tokens: none saved here; make one with `registry token create`")
+        return
+    table = Table(title=f"Demo tokens (also in {data_dir.root / 'secrets' / _DEMO_TOKENS})")
+    table.add_column("role")
+    table.add_column("token")
+    for role, token in json.loads(saved).items():
+        table.add_row(role, token)
+    console.print(table)
 
 
 def _print_demo(engine: Engine, host: str, port: int) -> None:
@@ -110,7 +129,11 @@ def serve(
                 seeded = seed_demo(
                     session, data_dir.key_store(), profile=NodeProfile.from_settings(settings)
                 )
+                tokens = seed_demo_tokens(session)
+                if tokens:
+                    data_dir.write_private(_DEMO_TOKENS, json.dumps(tokens, indent=2) + "\n")
             console.print("seeded the demo federation" if seeded else "demo data already present")
+            _print_tokens(data_dir)
             _print_demo(engine, host, port)
     # By import string: the domain package never imports the web layer, and the
     # factory reads the same REGISTRY_* settings this command used.

@@ -19,7 +19,13 @@ from registry.storage.models import LogEntry, StoredCredential
 from registry.tlog.reader import first_covering
 from registry.trust.keys import verify_signed
 
-__all__ = ["document_of", "get_credential", "store_credential", "verify_stored"]
+__all__ = [
+    "credentials_by_id",
+    "document_of",
+    "get_credential",
+    "store_credential",
+    "verify_stored",
+]
 
 _MAX_ID = 128  # the width of credential.id
 
@@ -90,6 +96,14 @@ def get_credential(session: Session, credential_id: str) -> StoredCredential:
     if row is None:
         raise NotFound(f"no credential {credential_id}")
     return row
+
+
+def credentials_by_id(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The signed credentials with these ids, in one query, by id."""
+    if not ids:
+        return {}
+    rows = session.exec(select(StoredCredential).where(col(StoredCredential.id).in_(ids)))
+    return {row.id: document_of(row) for row in rows}
 
 
 def document_of(row: StoredCredential) -> dict[str, Any]:

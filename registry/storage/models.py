@@ -30,6 +30,7 @@ from registry.storage.base import UTCDateTime
 __all__ = [
     "KEY_PURPOSES",
     "PROPOSAL_STATES",
+    "ApiToken",
     "Authority",
     "LogCheckpoint",
     "LogEntry",
@@ -244,3 +245,24 @@ class LogCheckpoint(SQLModel, table=True):
         sa_type=String(255), foreign_key="signing_key.verification_method"
     )
     signed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token: only its SHA-256 is kept, with the role it carries."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (
+        CheckConstraint("length(token_hash) = 64", name="token_hash_sha256_hex"),
+        CheckConstraint(
+            "role IN ('verifier', 'enforcement', 'federation', 'admin') "
+            "OR role LIKE 'issuer:CN-__'",
+            name="role_known",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_type=String(64), unique=True)
+    role: str = Field(sa_type=String(32))
+    label: str = Field(sa_type=String(200))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

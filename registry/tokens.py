@@ -1,0 +1,85 @@
+"""Bearer tokens and the roles they carry.
+
+A token is shown once, when it is made; the database keeps only its SHA-256. Roles:
+``issuer:CN-xx`` (issue records for that authority only), ``verifier``,
+``enforcement``, ``federation`` and ``admin``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+
+from sqlmodel import Session, col, select
+
+from registry.authorities import get_authority
+from registry.errors import InvalidInput, NotFound
+from registry.storage.models import ApiToken
+
+__all__ = ["PLAIN_ROLES", "create_token", "list_tokens", "parse_role", "revoke_token", "role_of"]
+
+PLAIN_ROLES = ("verifier", "enforcement", "federation", "admin")
+_PREFIX = "yrd_"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def parse_role(session: Session, role: str) -> str:
+    """A role in its canonical spelling; raises ``InvalidInput`` or ``NotFound``."""
+    role = role.strip()
+    if role in PLAIN_ROLES:
+        return role
+    if role.startswith("issuer:"):
+        return "issuer:" + get_authority(session, role.removeprefix("issuer:")).code
+    raise InvalidInput(f"unknown role {role!r}: {', '.join(PLAIN_ROLES)} or issuer:CN-xx")
+
+
+def create_token(
+    session: Session, role: str, *, label: str, now: datetime | None = None
+) -> tuple[ApiToken, str]:
+    """Make a token for ``role``; returns its record and the token, shown only now."""
+    label = label.strip()
+    if not 0 < len(label) <= 200:
+        raise InvalidInput("give the token a label of 1 to 200 characters")
+    token = _PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        token_hash=_hash(token),
+        role=parse_role(session, role),
+        label=label,
+        created_at=now or datetime.now(UTC),
+    )
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def role_of(session: Session, token: str) -> str | None:
+    """The role a presented token carries, or ``None`` if it is unknown or revoked."""
+    if not token.startswith(_PREFIX) or len(token) > 128:
+        return None
+    row = session.exec(
+        select(ApiToken).where(
+            col(ApiToken.token_hash) == _hash(token), col(ApiToken.revoked_at).is_(None)
+        )
+    ).first()
+    return row.role if row else None
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    """Every token record, oldest first (never the tokens themselves)."""
+    return list(session.exec(select(ApiToken).order_by(col(ApiToken.id))))
+
+
+def revoke_token(session: Session, token_id: int, *, now: datetime | None = None) -> ApiToken:
+    """Revoke a token by its id; raises ``NotFound``."""
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"no token {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = now or datetime.now(UTC)
+        session.add(row)
+        session.flush()
+    return row
