@@ -73,5 +73,5 @@ def seed_demo_tokens(session: Session, *, now: datetime | None = None) -> dict[s
     if session.scalar(select(func.count()).select_from(ApiToken)):
         return {}
     return {
-        role: create_token(session, role, label=f"demo {role}", now=now)[1] for role in DEMO_ROLES
+        role: create_token(session, role, name=f"demo {role}", now=now)[1] for role in DEMO_ROLES
     }

@@ -38,26 +38,39 @@ def parse_role(session: Session, role: str) -> str:
 
 
 def create_token(
-    session: Session, role: str, *, label: str, now: datetime | None = None
+    session: Session,
+    role: str,
+    *,
+    name: str,
+    expires: datetime | None = None,
+    now: datetime | None = None,
 ) -> tuple[ApiToken, str]:
-    """Make a token for ``role``; returns its record and the token, shown only now."""
-    label = label.strip()
-    if not 0 < len(label) <= 200:
-        raise InvalidInput("give the token a label of 1 to 200 characters")
+    """Make a token for ``role``, valid until ``expires`` (default: until revoked).
+
+    Returns its record and the token, which is shown only now. Raises
+    ``InvalidInput`` for an empty name, an unknown role or an expiry not in the future.
+    """
+    now = now or datetime.now(UTC)
+    name = name.strip()
+    if not 0 < len(name) <= 200:
+        raise InvalidInput("give the token a name of 1 to 200 characters")
+    if expires is not None and expires <= now:
+        raise InvalidInput("a token's expiry must lie in the future")
     token = _PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         token_hash=_hash(token),
         role=parse_role(session, role),
-        label=label,
-        created_at=now or datetime.now(UTC),
+        name=name,
+        created_at=now,
+        expires_at=expires,
     )
     session.add(row)
     session.flush()
     return row, token
 
 
-def role_of(session: Session, token: str) -> str | None:
-    """The role a presented token carries, or ``None`` if it is unknown or revoked."""
+def role_of(session: Session, token: str, *, now: datetime | None = None) -> str | None:
+    """The role a presented token carries, or ``None`` if unknown, revoked or expired."""
     if not token.startswith(_PREFIX) or len(token) > 128:
         return None
     row = session.exec(
@@ -65,7 +78,9 @@ def role_of(session: Session, token: str) -> str | None:
             col(ApiToken.token_hash) == _hash(token), col(ApiToken.revoked_at).is_(None)
         )
     ).first()
-    return row.role if row else None
+    if row is None or (row.expires_at is not None and row.expires_at <= (now or datetime.now(UTC))):
+        return None
+    return row.role
 
 
 def list_tokens(session: Session) -> list[ApiToken]:

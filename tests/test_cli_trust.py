@@ -198,3 +198,21 @@ def test_log_audit_command(node: Node, tmp_path: Path) -> None:
     broken = node.run("log", "audit", "310000", ok=False)
     assert "✗ entry 2: its leaf hash is not the hash of its credential" in broken.stderr
     assert "no log" in node.run("log", "audit", "CN-JS", ok=False).stderr
+
+
+def test_token_commands(node: Node) -> None:
+    made = node.run("token", "create", "--role", "issuer:310000", "--name", "上海 issuing desk")
+    assert "token 1 for role issuer:CN-SH (上海 issuing desk):" in made.stdout
+    token = made.stdout.strip().splitlines()[-1]
+    assert token.startswith("yrd_")
+    listed = node.run("token", "list").stdout
+    assert "issuer:CN-SH" in listed
+    assert token not in listed
+    assert "revoked token 1" in node.run("token", "revoke", "1").stdout
+    bad = node.run("token", "create", "--role", "root", "--name", "x", ok=False)
+    assert "unknown role" in bad.stderr
+    past = node.run(
+        "token", "create", "--role", "admin", "--name", "x", "--expires", "2000-01-01T00:00Z",
+        ok=False,
+    )  # fmt: skip
+    assert "must lie in the future" in past.stderr

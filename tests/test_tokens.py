@@ -29,16 +29,23 @@ def test_tokens_keep_only_their_hash(engine: Engine, tmp_path: object) -> None:
             parse_role(session, "issuer:CN-SH")  # no such authority yet
         with pytest.raises(InvalidInput, match="unknown role"):
             parse_role(session, "root")
-        row, token = create_token(session, "federation", label="Jiangsu node")
+        row, token = create_token(session, "federation", name="Jiangsu node")
         assert token.startswith("yrd_")
-        assert token not in (row.token_hash, row.label)
+        assert token not in (row.token_hash, row.name)
         assert role_of(session, token) == "federation"
+        _, brief = create_token(
+            session, "admin", name="audit", expires=datetime(2030, 1, 1, tzinfo=UTC)
+        )
+        assert role_of(session, brief, now=datetime(2029, 12, 31, tzinfo=UTC)) == "admin"
+        assert role_of(session, brief, now=datetime(2030, 1, 1, tzinfo=UTC)) is None
+        with pytest.raises(InvalidInput, match="future"):
+            create_token(session, "admin", name="x", expires=datetime(2000, 1, 1, tzinfo=UTC))
         assert role_of(session, token + "x") is None
         assert role_of(session, "Bearer " + token) is None
         assert row.id is not None
         revoke_token(session, row.id)
         assert role_of(session, token) is None
-        assert [t.role for t in list_tokens(session)] == ["federation"]
+        assert [t.role for t in list_tokens(session)] == ["federation", "admin"]
 
 
 @pytest.fixture
