@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import socket
 import sys
+from datetime import datetime
 from pathlib import Path
 
+from sqlmodel import Session
+
+from registry.authorities import create_authority
+from registry.crypto.keys import KeyStore
+from registry.demo import DEMO_AUTHORITIES
+from registry.trust.proposals import seed_genesis
 from registry.trust.store import NodeProfile
 
-__all__ = ["PROFILE", "REGISTRY", "free_port"]
+__all__ = ["PROFILE", "REGISTRY", "found_federation", "free_port"]
 
 REGISTRY = Path(sys.executable).parent / "registry"
 """The installed `registry` console script of the environment running the tests."""
@@ -23,3 +30,13 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def found_federation(
+    session: Session, key_store: KeyStore, *, now: datetime, genesis: bool = True
+) -> None:
+    """The four demo authorities, created at ``now``, and their genesis signed by all four."""
+    for code, name_zh, name_en in DEMO_AUTHORITIES:
+        create_authority(session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=now)
+    if genesis:
+        seed_genesis(session, key_store, profile=PROFILE, now=now)

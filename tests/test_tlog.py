@@ -10,11 +10,10 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session, col
 
-from registry.authorities import create_authority, keys_of, revoke_key
+from registry.authorities import keys_of, revoke_key
 from registry.credentials import new_credential
 from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.crypto.keys import KeyStore
-from registry.demo import DEMO_AUTHORITIES
 from registry.errors import InvalidInput, KeyResolutionError, NotFound, OutOfRange
 from registry.storage.credentials import store_credential, verify_stored
 from registry.storage.db import engine_scope, session_scope
@@ -32,9 +31,9 @@ from registry.tlog.reader import (
     root_at,
 )
 from registry.tlog.sequencer import append
-from registry.trust.proposals import Changes, propose, publish, seed_genesis, sign_proposal
+from registry.trust.proposals import Changes, propose, publish, sign_proposal
 from registry.trust.store import current_version
-from tests._support import PROFILE
+from tests._support import PROFILE, found_federation
 from tests.test_merkle import Reference
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -49,11 +48,7 @@ def key_store(tmp_path: Path) -> KeyStore:
 
 def _federation(engine: Engine, key_store: KeyStore) -> None:
     with session_scope(engine) as session:
-        for code, name_zh, name_en in DEMO_AUTHORITIES:
-            create_authority(
-                session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=T0
-            )
-        seed_genesis(session, key_store, profile=PROFILE, now=T0)
+        found_federation(session, key_store, now=T0)
 
 
 def _credentials(

@@ -39,7 +39,6 @@ from registry.trust.proposals import (
     proposal_report,
     propose,
     publish,
-    seed_genesis,
     sign_document,
     sign_proposal,
     withdraw,
@@ -51,7 +50,7 @@ from registry.trust.store import (
     member_from_node,
     stored_versions,
 )
-from tests._support import PROFILE
+from tests._support import PROFILE, found_federation
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -68,11 +67,7 @@ def key_store(tmp_path: Path) -> KeyStore:
 def federation(engine: Engine, key_store: KeyStore) -> Engine:
     """The four demo authorities, created at T0, with a genesis signed by all four."""
     with session_scope(engine) as session:
-        for code, name_zh, name_en in DEMO_AUTHORITIES:
-            create_authority(
-                session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=T0
-            )
-        seed_genesis(session, key_store, profile=PROFILE, now=T0)
+        found_federation(session, key_store, now=T0)
     return engine
 
 
@@ -337,11 +332,7 @@ def test_members_signing_at_once_both_count(
 ) -> None:
     with engine_scope(pg_url) as engine:
         with session_scope(engine) as session:
-            for code, name_zh, name_en in DEMO_AUTHORITIES:
-                create_authority(
-                    session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=T0
-                )
-            seed_genesis(session, key_store, profile=PROFILE, now=T0)
+            found_federation(session, key_store, now=T0)
             propose(session, Changes(quorum=Quorum(count=4)), profile=PROFILE, now=T0 + HOUR)
         barrier = threading.Barrier(4)
         errors: list[BaseException] = []
@@ -471,10 +462,7 @@ def test_merging_keeps_the_proposal_publishable(federation: Engine, key_store: K
 
 def test_a_proof_that_would_not_count_is_not_made(engine: Engine, key_store: KeyStore) -> None:
     with session_scope(engine) as session:
-        for code, name_zh, name_en in DEMO_AUTHORITIES:
-            create_authority(
-                session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=T0
-            )
+        found_federation(session, key_store, now=T0, genesis=False)
         # The genesis takes effect four minutes after it is signed (within clock skew).
         propose(session, Changes(valid_from=T0 + 4 * 60 * SECOND), profile=PROFILE, now=T0)
         _sign_and_publish(session, key_store, ("CN-SH", "CN-JS", "CN-ZJ", "CN-AH"), now=T0)
@@ -487,11 +475,7 @@ def test_a_proof_that_would_not_count_is_not_made(engine: Engine, key_store: Key
 def test_no_signature_is_lost_on_sqlite(sqlite_url: str, key_store: KeyStore) -> None:
     with engine_scope(sqlite_url) as engine:
         with session_scope(engine) as session:
-            for code, name_zh, name_en in DEMO_AUTHORITIES:
-                create_authority(
-                    session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=T0
-                )
-            seed_genesis(session, key_store, profile=PROFILE, now=T0)
+            found_federation(session, key_store, now=T0)
             propose(session, Changes(quorum=Quorum(count=4)), profile=PROFILE, now=T0 + HOUR)
         barrier = threading.Barrier(4)
         retries: list[str] = []
