@@ -105,7 +105,10 @@ class LogOut(BaseModel):
     authority: str = Field(examples=["CN-SH"])
     origin: str = Field(examples=["registry.yrd.example/CN-SH"])
     size: int = Field(description="Entries in the log now.")
-    verifier_key: str = Field(description="C2SP signed-note verifier key of its checkpoints.")
+    verifier_key: str | None = Field(
+        description="C2SP signed-note verifier key of its checkpoints (none while it has no "
+        "usable log key)."
+    )
 
 
 class InclusionProofOut(BaseModel):

@@ -107,3 +107,6 @@ def test_a_timestamped_cosignature_by_the_log_key() -> None:
     tampered = note.rsplit(" ", 1)[0] + " " + forged.decode() + "\n"
     with pytest.raises(SignatureMismatch):
         open_note(tampered, [key])
+    short = base64.b64encode(blob[:4] + blob[4:12] + blob[12:40]).decode()
+    with pytest.raises(LogProofError, match=r"cosignature of .* is malformed"):
+        open_note(note.rsplit(" ", 1)[0] + " " + short + "\n", [key])

@@ -94,9 +94,12 @@ def test_sizes_outside_the_log_are_400(logged: tuple[TestClient, list[bytes]]) -
         assert response.status_code == 400, (path, params)
         assert response.headers["content-type"] == PROBLEM
         assert response.json()["type"] == "urn:yrd-registry:problem:out-of-range"
-    bad = client.get("/v1/logs/CN-SH/proof/inclusion", params={"leaf_hash": "@@", "tree_size": 1})
-    assert bad.status_code == 422
-    assert bad.json()["errors"][0]["field"] == "leaf_hash"
+    for junk in ("@@", "é" * 44, "AAAA"):
+        bad = client.get(
+            "/v1/logs/CN-SH/proof/inclusion", params={"leaf_hash": junk, "tree_size": 1}
+        )
+        assert bad.status_code == 422, junk
+        assert bad.json()["errors"][0]["field"] == "leaf_hash"
     assert client.get("/v1/logs/CN-JS/checkpoint").status_code == 404
     assert client.get("/v1/logs/CN-XX/checkpoint").status_code == 422
 

@@ -148,6 +148,10 @@ def test_out_of_range_requests() -> None:
     assert consistency_proof(get, 0, 8) == consistency_proof(get, 8, 8) == []
     verify_consistency(0, 8, ROOTS[0], ROOTS[8], [])
     verify_consistency(8, 8, ROOTS[8], ROOTS[8], [])
+    verify_consistency(0, 0, ROOTS[0], ROOTS[0], [])
+    for first_root, second_root, second in ((ROOTS[3], ROOTS[8], 8), (ROOTS[3], ROOTS[3], 0)):
+        with pytest.raises(LogProofError, match="empty root"):
+            verify_consistency(0, second, first_root, second_root, [])
 
 
 def _leaves(count: int) -> list[bytes]:

@@ -14,7 +14,13 @@ from registry.authorities import keys_of, revoke_key
 from registry.credentials import new_credential
 from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.crypto.keys import KeyStore
-from registry.errors import InvalidInput, KeyResolutionError, NotFound, OutOfRange
+from registry.errors import (
+    InvalidInput,
+    KeyResolutionError,
+    LogProofError,
+    NotFound,
+    OutOfRange,
+)
 from registry.storage.credentials import store_credential, verify_stored
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import LogCheckpoint, LogEntry, LogHead, LogNode
@@ -39,6 +45,7 @@ from tests.test_merkle import Reference
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 PREFIX = PROFILE.log_origin_prefix
 PASSPHRASE = b"test passphrase"
+HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -157,6 +164,46 @@ def test_an_append_rolls_back_with_its_transaction(log: Engine, key_store: KeySt
     with session_scope(log) as session:
         for table in (LogEntry, LogNode, LogCheckpoint, LogHead):
             assert session.scalar(select(func.count()).select_from(table)) == 0
+
+
+def test_a_rolled_back_log_is_never_signed_past(log: Engine, key_store: KeyStore) -> None:
+    """Rows removed behind the log's back would make it sign a fork: it refuses."""
+    _audited(log, key_store)
+    with log.begin() as connection:
+        for statement in (
+            "DELETE FROM log_node WHERE level = 0 AND node_index >= 6",
+            "DELETE FROM log_node WHERE level = 1 AND node_index >= 3",
+            "DELETE FROM log_node WHERE level = 2 AND node_index >= 1",
+            "DELETE FROM log_entry WHERE leaf_index >= 6",
+            "UPDATE log_head SET size = 6, "
+            "root = (SELECT root FROM log_checkpoint WHERE tree_size = 6)",
+        ):
+            connection.execute(text(statement))
+
+    def append_six_more() -> None:
+        with session_scope(log) as session:
+            made = _credentials(session, key_store, 6)
+            append(session, key_store, "CN-SH", made, origin_prefix=PREFIX, now=T0)
+
+    with pytest.raises(LogProofError, match="no longer matches its last signed checkpoint"):
+        append_six_more()
+
+
+def test_checkpoint_times_never_go_backwards(log: Engine, key_store: KeyStore) -> None:
+    with session_scope(log) as session:
+        first = _credentials(session, key_store, 1)
+        append(session, key_store, "CN-SH", first, origin_prefix=PREFIX, now=T0 + HOUR)
+        second = _credentials(session, key_store, 1)
+        append(session, key_store, "CN-SH", second, origin_prefix=PREFIX, now=T0)
+        times = [checkpoint_at(session, "CN-SH", n).signed_at for n in (1, 2)]
+    assert times == [T0 + HOUR, T0 + HOUR]
+
+
+def test_only_the_issuers_credentials_go_into_its_log(log: Engine, key_store: KeyStore) -> None:
+    with session_scope(log) as session:
+        made = _credentials(session, key_store, 1)
+        with pytest.raises(InvalidInput, match="only credentials issued by CN-JS"):
+            append(session, key_store, "CN-JS", made, origin_prefix=PREFIX, now=T0)
 
 
 def test_processes_appending_at_once(pg_url: str, key_store: KeyStore, tmp_path: Path) -> None:

@@ -62,14 +62,18 @@ def list_all(session: DbSession) -> list[LogOut]:
     """Each log's authority, origin, current size and C2SP verifier key."""
     out = []
     for head in list_logs(session):
-        logs = [k for k in keys_of(session, head.authority_code) if k.purpose == "log"]
-        key = decode_public_multikey(logs[-1].public_key_multibase)
+        usable = [
+            k
+            for k in keys_of(session, head.authority_code)
+            if k.purpose == "log" and k.compromised_since is None
+        ]
+        key = decode_public_multikey(usable[-1].public_key_multibase) if usable else None
         out.append(
             LogOut(
                 authority=head.authority_code,
                 origin=head.origin,
                 size=head.size,
-                verifier_key=verifier_key(head.origin, key),
+                verifier_key=verifier_key(head.origin, key) if key else None,
             )
         )
     return out
@@ -99,7 +103,7 @@ def inclusion_proof(
         # A "+" in a query string arrives as a space.
         try:
             value = base64.b64decode(leaf_hash.replace(" ", "+"), validate=True)
-        except binascii.Error as exc:
+        except (binascii.Error, ValueError) as exc:  # ValueError: not even ASCII
             raise InvalidInput("not standard base64") from exc
         if len(value) != 32:
             raise InvalidInput("a leaf hash has 32 bytes")

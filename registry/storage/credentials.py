@@ -125,7 +125,7 @@ def verify_stored(session: Session, credential_id: str, *, at: datetime | None =
     row = get_credential(session, credential_id)
     document = document_of(row)
     entry = session.exec(select(LogEntry).where(col(LogEntry.credential_id) == row.id)).first()
-    covering = first_covering(session, row.issuer_code, entry.leaf_index) if entry else None
+    covering = first_covering(session, entry.authority_code, entry.leaf_index) if entry else None
     verify_signed(
         document,
         directory=database_keys(session),

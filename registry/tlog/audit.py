@@ -21,7 +21,13 @@ from sqlmodel import Session, col, select
 
 from registry.credentials import credential_type
 from registry.errors import RegistryError, TrustListError, VerificationError
-from registry.storage.models import LogCheckpoint, LogEntry, LogNode, StoredCredential
+from registry.storage.models import (
+    LogCheckpoint,
+    LogEntry,
+    LogHead,
+    LogNode,
+    StoredCredential,
+)
 from registry.tlog.checkpoint import open_note, parse_checkpoint
 from registry.tlog.merkle import leaf_hash, node_hash
 from registry.tlog.note import parse_verifier_key
@@ -103,8 +109,13 @@ def _check_entries(
         closing(_leaves(session, authority)) as leaves,
     ):
         expected = _walk_entries(leaves, level0, check_credential)
-    if expected != size:
+        stray = next(level0, None)
+    if expected < size:
         raise _Failed(f"entry {expected}", f"missing: the log head says {size} entries")
+    if expected > size:
+        raise _Failed(f"entry {size}", f"beyond the {size} entries the log head says it holds")
+    if stray is not None:
+        raise _Failed(f"entry {stray[0]}", "a level-0 subtree hash without an entry")
 
 
 def _walk_entries(
@@ -133,6 +144,14 @@ def _walk_entries(
 
 def _check_nodes(session: Session, authority: str, size: int) -> int:
     checked = size
+    above = session.exec(
+        select(LogNode.level).where(
+            col(LogNode.authority_code) == authority,
+            col(LogNode.level) >= max(1, size.bit_length()),
+        )
+    ).first()
+    if above is not None:
+        raise _Failed(f"level {above}", "a subtree hash higher than the tree can be")
     for level in range(1, size.bit_length()):
         with (
             closing(_level(session, authority, level - 1)) as below,
@@ -159,6 +178,15 @@ def _walk_level(
             raise _Failed(_span(level, index), f"the level-{level} hash is not of its children")
         count += 1
     return count
+
+
+def _check_head(session: Session, head: LogHead, checkpoints: list[LogCheckpoint]) -> None:
+    # The head is what the next append builds on: it must be the last signed state.
+    last = checkpoints[-1] if checkpoints else None
+    if head.size and (last is None or last.tree_size != head.size):
+        raise _Failed("log head", f"no checkpoint was signed at its size {head.size}")
+    if bytes(head.root) != root_at(session, head.authority_code, head.size):
+        raise _Failed("log head", "its root is not the root of the entries")
 
 
 def _span(level: int, index: int) -> str:
@@ -209,8 +237,11 @@ def audit_log(session: Session, authority: str, *, at: datetime | None = None) -
     try:
         _check_entries(session, code, head.size, check_credential)
         nodes = _check_nodes(session, code, head.size)
+        previous_time = None
         for row in checkpoints:
             where = f"checkpoint at size {row.tree_size}"
+            if row.tree_size > head.size:
+                raise _Failed(where, f"beyond the {head.size} entries of the log")
             try:
                 opened = open_note(row.note, log_keys)
                 checkpoint = parse_checkpoint(opened.text)
@@ -224,6 +255,10 @@ def audit_log(session: Session, authority: str, *, at: datetime | None = None) -
                 raise _Failed(where, "its root is not the root of the entries")
             if bytes(row.root) != checkpoint.root:
                 raise _Failed(where, "its stored root differs from the signed one")
+            if previous_time is not None and row.signed_at < previous_time:
+                raise _Failed(where, "it was signed before the checkpoint it follows")
+            previous_time = row.signed_at
+        _check_head(session, head, checkpoints)
     except _Failed as failed:
         finding: AuditFinding | None = failed.finding
     else:

@@ -34,7 +34,7 @@ __all__ = [
 
 _DASH = "\u2014"  # em dash
 _MAX_SIGNATURES = 16
-_DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,19})$")
+_DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,18})$")  # below 2**63, like a tree size can be
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,10 @@ def open_note(note: str, verifiers: Sequence[NoteVerifierKey]) -> SignedNote:
             if verifier is not None:
                 verifier.public_key.verify(blob[4:], text.encode("utf-8"))
                 signed_by.append(name)
-            elif cosigner is not None and len(blob) == 4 + 8 + 64:
+            elif cosigner is not None:
                 timestamp = int.from_bytes(blob[4:12], "big")
+                if len(blob) != 4 + 8 + 64 or timestamp >= 2**63:
+                    raise LogProofError(f"the cosignature of {name} is malformed")
                 cosigner.public_key.verify(blob[12:], _cosigned_message(text, timestamp))
                 timestamps[name] = timestamp
             # Any other line is an unknown key's: ignored, as the spec requires.

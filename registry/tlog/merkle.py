@@ -159,13 +159,13 @@ def _trivially_consistent(
 ) -> bool:
     if not 0 <= first <= second:
         raise LogProofError(f"a tree of {first} leaves cannot precede one of {second}")
+    if first == 0:
+        if proof or first_root != EMPTY_ROOT or (second == 0 and second_root != EMPTY_ROOT):
+            raise LogProofError("the empty tree has the empty root and an empty proof")
+        return True
     if first == second:
         if proof or first_root != second_root:
             raise LogProofError("equal sizes need equal roots and an empty proof")
-        return True
-    if first == 0:
-        if proof:
-            raise LogProofError("the empty tree needs an empty proof")
         return True
     if not proof:
         raise LogProofError("the consistency proof is empty")

@@ -21,8 +21,14 @@ from sqlmodel import Session, col
 
 from registry.authorities import get_authority, keys_of
 from registry.crypto.keys import KeyStore, Signer
-from registry.errors import InvalidInput, KeyStoreError, NotFound
-from registry.storage.models import LogCheckpoint, LogEntry, LogHead, LogNode
+from registry.errors import InvalidInput, KeyStoreError, LogProofError, NotFound
+from registry.storage.models import (
+    LogCheckpoint,
+    LogEntry,
+    LogHead,
+    LogNode,
+    StoredCredential,
+)
 from registry.tlog.checkpoint import Checkpoint, sign_note
 from registry.tlog.merkle import (
     EMPTY_ROOT,
@@ -105,6 +111,16 @@ def load_nodes(
     return found
 
 
+def _check_issuers(session: Session, authority: str, credential_ids: list[str]) -> None:
+    issuers = session.execute(
+        select(col(StoredCredential.issuer_code)).where(
+            col(StoredCredential.id).in_(credential_ids)
+        )
+    ).scalars()
+    if any(issuer != authority for issuer in issuers):
+        raise InvalidInput(f"only credentials issued by {authority} go into its log")
+
+
 def _log_signer(session: Session, key_store: KeyStore, authority: str) -> tuple[str, Signer]:
     keys = [k for k in keys_of(session, authority) if k.purpose == "log"]
     usable = [k for k in keys if k.compromised_since is None and k.key_name]
@@ -125,12 +141,15 @@ def append(
     """Append ``(credential id, leaf input)`` entries and sign one checkpoint for them.
 
     Runs in the caller's transaction: the entries, their subtree hashes and the
-    checkpoint commit with whatever else the caller wrote, or not at all. Raises
-    ``InvalidInput`` for an empty batch, ``KeyStoreError`` without a log key.
+    checkpoint commit with whatever else the caller wrote, or not at all; the
+    checkpoint in the result must not leave the process before that commit. The
+    checkpoint's time is taken once the log is locked, and never precedes the last
+    one's (``now`` only sets it for tests). Raises ``InvalidInput`` for an empty
+    batch or a credential of another authority, ``KeyStoreError`` without a log
+    key, ``LogProofError`` if the stored log no longer matches its last checkpoint.
     """
     if not entries:
         raise InvalidInput("nothing to append")
-    now = (now or datetime.now(UTC)).replace(microsecond=0)
     head = open_log(session, authority, origin_prefix=origin_prefix)
     code = head.authority_code
     # Take the head's write lock before reading it: appends queue here.
@@ -142,6 +161,26 @@ def append(
     )
     session.refresh(head)
     old_size, old_root = head.size, bytes(head.root)
+    last = (
+        session.execute(
+            select(LogCheckpoint)
+            .where(col(LogCheckpoint.authority_code) == code)
+            .order_by(col(LogCheckpoint.tree_size).desc())
+        )
+        .scalars()
+        .first()
+    )
+    # Never sign from a state the log has already signed past (a database restored
+    # from a backup, or rows removed): that would sign a fork of its own history.
+    signed = (last.tree_size, bytes(last.root)) if last else (0, EMPTY_ROOT)
+    if signed != (old_size, old_root):
+        raise LogProofError(
+            f"the log of {code} no longer matches its last signed checkpoint; audit it"
+        )
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    if last is not None and now < last.signed_at:
+        now = last.signed_at  # a checkpoint never predates the one before it
+    _check_issuers(session, code, [credential_id for credential_id, _ in entries])
     frontier_keys = frontier_of(old_size)
     known = load_nodes(session, code, frontier_keys)
     frontier = [(level, index, known[(level, index)]) for level, index in frontier_keys]
