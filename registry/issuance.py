@@ -1,0 +1,104 @@
+"""Signing, storing and logging credentials: one transaction, all or nothing.
+
+``issue`` takes unsigned credentials of one authority, signs each with the
+authority's current key allowed for its type, stores them (each verified as any
+verifier would), and appends them to the authority's log as one batch with one
+signed checkpoint, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from registry.authorities import database_keys, keys_of
+from registry.credentials import authority_of, credential_type
+from registry.crypto.eddsa_jcs_2022 import add_proof
+from registry.crypto.keys import KeyStore, Signer
+from registry.errors import InvalidInput, KeyStoreError
+from registry.storage.credentials import store_credential
+from registry.storage.models import StoredCredential
+from registry.tlog.sequencer import AppendResult, append
+from registry.trust.keys import key_standing
+
+__all__ = ["Issued", "issue", "signer_for"]
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What ``issue`` made: the stored credentials, in order, and the log append."""
+
+    credentials: list[StoredCredential]
+    log: AppendResult
+
+
+def signer_for(
+    session: Session, key_store: KeyStore, authority: str, credential_type: str, *, at: datetime
+) -> Signer:
+    """The authority's newest key this node holds that may sign ``credential_type`` now.
+
+    Raises ``KeyStoreError`` when there is none (rotate a key, or restore its file).
+    """
+    directory = database_keys(session)
+    for key in reversed([k for k in keys_of(session, authority) if k.purpose == "issuing"]):
+        standing = key_standing(
+            directory,
+            key.verification_method,
+            signed_at=at,
+            credential_type=credential_type,
+            authority=authority,
+        )
+        if standing.valid and key.key_name and key_store.exists(key.key_name):
+            return key_store.load(key.key_name)
+    raise KeyStoreError(
+        f"this node holds no key of {authority} that may sign {credential_type} now"
+    )
+
+
+def issue(
+    session: Session,
+    key_store: KeyStore,
+    documents: Sequence[Mapping[str, Any]],
+    *,
+    origin_prefix: str,
+    subject_lookups: Sequence[str | None] | None = None,
+    now: datetime | None = None,
+) -> Issued:
+    """Sign, store and log unsigned credentials of one authority.
+
+    ``subject_lookups`` gives each credential's HMAC lookup key, if any. Raises
+    ``InvalidInput`` for an empty batch or one that mixes authorities, and whatever
+    signing, storing or appending raises; the caller's transaction then writes
+    nothing.
+    """
+    if not documents:
+        raise InvalidInput("nothing to issue")
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    issuers = {authority_of(document.get("issuer")) for document in documents}
+    if len(issuers) != 1:
+        raise InvalidInput("one batch holds the credentials of one authority")
+    (authority,) = issuers
+    lookups = list(subject_lookups) if subject_lookups is not None else [None] * len(documents)
+    if len(lookups) != len(documents):
+        raise InvalidInput("one subject lookup key per credential")
+    signers: dict[str, Signer] = {}
+    stored = []
+    for document, lookup in zip(documents, lookups, strict=True):
+        kind = credential_type(document)
+        if kind not in signers:
+            signers[kind] = signer_for(session, key_store, authority, kind, at=now)
+        signed = add_proof(document, signers[kind], created=now)
+        stored.append(store_credential(session, signed, subject_lookup=lookup, now=now))
+    log = append(
+        session,
+        key_store,
+        authority,
+        [(row.id, row.canonical.encode("utf-8")) for row in stored],
+        origin_prefix=origin_prefix,
+        now=now,
+    )
+    return Issued(credentials=stored, log=log)
