@@ -1,0 +1,215 @@
+"""The record types an authority issues: what each says, validated when built.
+
+Each input model holds what an issuing office decides, in the names the API and
+bulk import use; ``subject()`` writes the credential's ``credentialSubject``.
+Personal ID numbers come in, are validated, and leave only as an
+``IdentifierCommitment`` (masked form, salt, salted SHA-256) plus the node's HMAC
+lookup key: never in clear. Field names are documented in ``docs/records.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from registry.errors import InvalidInput
+from registry.ids import (
+    Category,
+    IdentifierCommitment,
+    ResidentId,
+    lookup_key,
+    parse_category,
+    parse_credit_code,
+    parse_resident_id,
+)
+
+__all__ = [
+    "MAX_CE_HOURS",
+    "MAX_REGISTRATION_YEARS",
+    "ContinuingEducationIn",
+    "HolderIn",
+    "OrganisationIn",
+    "QualificationIn",
+    "RegistrationIn",
+    "commit_holder",
+]
+
+MAX_CE_HOURS = 200
+"""More hours than any single course grants: a typo, not a course."""
+
+MAX_REGISTRATION_YEARS = 5
+"""A registration is valid for at most five years."""
+
+_Text = Annotated[str, Field(min_length=1, max_length=200)]
+# Certificate and registration numbers: letters, digits and separators.
+_Number = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z][0-9A-Za-z\-_/]*$")
+]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class HolderIn(_Input):
+    """A person: their name and resident ID number (which never leaves in clear)."""
+
+    name: _Text
+    id_number: str = Field(
+        description="Resident ID number (GB 11643); stored and signed only as a commitment.",
+        repr=False,
+    )
+
+    @field_validator("id_number")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        return _as_value_error(parse_resident_id, value)
+
+
+class OrganisationIn(_Input):
+    """An organisation: its name and unified social credit code (GB 32100)."""
+
+    name: _Text
+    credit_code: str
+
+    @field_validator("credit_code")
+    @classmethod
+    def _valid_code(cls, value: str) -> str:
+        return _as_value_error(parse_credit_code, value).code
+
+    def subject(self) -> dict[str, Any]:
+        """The organisation as a credential names it."""
+        return {"name": self.name, "creditCode": self.credit_code}
+
+
+def commit_holder(holder: HolderIn, *, node_secret: bytes) -> tuple[dict[str, Any], str]:
+    """The holder as a credential carries it, and the node's lookup key for the number."""
+    number = ResidentId(holder.id_number)
+    commitment = IdentifierCommitment.of(number)
+    identifier = {
+        "type": "SaltedSha256ResidentId",
+        "masked": commitment.masked,
+        "salt": commitment.salt,
+        "digest": commitment.digest,
+    }
+    return {"name": holder.name, "identifier": identifier}, lookup_key(
+        number, node_secret=node_secret
+    )
+
+
+class QualificationIn(_Input):
+    """职业资格: a junior registered safety engineer's lifelong certificate in a category."""
+
+    type: Literal["SafetyEngineerQualification"] = "SafetyEngineerQualification"
+    holder: HolderIn
+    certificate_number: _Number
+    category: Category
+    issued_on: date
+    level: Literal["junior"] = "junior"
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category(cls, value: object) -> object:
+        return _as_value_error(parse_category, value) if isinstance(value, str) else value
+
+    def subject(self, holder: dict[str, Any]) -> dict[str, Any]:
+        """The ``credentialSubject``, given the committed holder."""
+        return {
+            "holder": holder,
+            "certificateNumber": self.certificate_number,
+            "level": self.level,
+            "category": self.category.value,
+            "issuedOn": self.issued_on.isoformat(),
+        }
+
+
+class RegistrationIn(_Input):
+    """注册: a licence to practise for one employer, valid for at most five years."""
+
+    type: Literal["SafetyEngineerRegistration"] = "SafetyEngineerRegistration"
+    holder: HolderIn
+    registration_number: _Number
+    qualification: str = Field(min_length=1, max_length=128, description="Credential id.")
+    category: Category
+    employer: OrganisationIn
+    kind: Literal["initial", "renewal", "change", "re-registration"]
+    valid_from: date
+    valid_until: date
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category(cls, value: object) -> object:
+        return _as_value_error(parse_category, value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _window(self) -> RegistrationIn:
+        if self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must follow valid_from")
+        limit = _add_years(self.valid_from, MAX_REGISTRATION_YEARS)
+        if self.valid_until > limit:
+            raise ValueError(f"a registration runs at most {MAX_REGISTRATION_YEARS} years")
+        return self
+
+    def subject(self, holder: dict[str, Any]) -> dict[str, Any]:
+        """The ``credentialSubject``, given the committed holder."""
+        return {
+            "holder": holder,
+            "registrationNumber": self.registration_number,
+            "qualification": self.qualification,
+            "category": self.category.value,
+            "employer": self.employer.subject(),
+            "kind": self.kind,
+        }
+
+
+class ContinuingEducationIn(_Input):
+    """继续教育学时: hours earned on a course, general (公需) or professional (专业)."""
+
+    type: Literal["ContinuingEducationCredit"] = "ContinuingEducationCredit"
+    holder: HolderIn
+    course_title: _Text
+    provider: OrganisationIn
+    hours: float = Field(gt=0, le=MAX_CE_HOURS)
+    kind: Literal["general", "professional"]
+    completed_on: date
+
+    @field_validator("hours")
+    @classmethod
+    def _half_hours(cls, value: float) -> float:
+        if value * 2 != int(value * 2):
+            raise ValueError("hours are counted in halves")
+        return value
+
+    def subject(self, holder: dict[str, Any]) -> dict[str, Any]:
+        """The ``credentialSubject``, given the committed holder."""
+        hours: int | float = int(self.hours) if self.hours == int(self.hours) else self.hours
+        return {
+            "holder": holder,
+            "course": {"title": self.course_title},
+            "provider": self.provider.subject(),
+            "hours": hours,
+            "kind": self.kind,
+            "completedOn": self.completed_on.isoformat(),
+        }
+
+
+_T = TypeVar("_T")
+
+
+def _as_value_error(parse: Callable[[str], _T], value: str) -> _T:
+    # Pydantic reports ValueErrors as field errors; the domain parsers raise
+    # InvalidInput with a message that never echoes an ID number.
+    try:
+        return parse(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
+
+
+def _add_years(start: date, years: int) -> date:
+    try:
+        return start.replace(year=start.year + years)
+    except ValueError:  # 29 February
+        return start.replace(year=start.year + years, day=28)

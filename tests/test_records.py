@@ -1,0 +1,113 @@
+"""Record inputs: what each type accepts, refuses, and writes into a credential."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from registry.credentials.records import (
+    ContinuingEducationIn,
+    QualificationIn,
+    RegistrationIn,
+    commit_holder,
+)
+from registry.ids import IdentifierCommitment, ResidentId
+
+ID = "11010519491231002X"  # the GB 11643 standard's own example
+CODE = "91350100M000100Y43"
+HOLDER = {"name": "张三", "id_number": ID}
+
+
+def _errors(model: type[Any], data: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(data)
+    return {".".join(str(p) for p in e["loc"]): e["msg"] for e in caught.value.errors()}
+
+
+def test_a_qualification_never_carries_the_number() -> None:
+    record = QualificationIn.model_validate(
+        {"holder": HOLDER, "certificate_number": "JS-2026-0001", "category": "化工安全",
+         "issued_on": "2026-06-01"}
+    )  # fmt: skip
+    holder, lookup = commit_holder(record.holder, node_secret=b"s" * 32)
+    subject = record.subject(holder)
+    assert subject["category"] == "chemical"
+    assert subject["level"] == "junior"
+    text = json.dumps(subject)
+    assert ID not in text
+    assert lookup not in text
+    assert ID not in repr(record)
+    commitment = IdentifierCommitment(
+        masked=holder["identifier"]["masked"],
+        salt=holder["identifier"]["salt"],
+        digest=holder["identifier"]["digest"],
+    )
+    assert commitment.matches(ResidentId(ID))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "where", "message"),
+    [
+        (
+            "holder",
+            {"name": "张三", "id_number": "110105194912310021"},
+            "holder.id_number",
+            "check",
+        ),
+        ("category", "fire", "category", "not a category"),
+        ("certificate_number", "编号1", "certificate_number", "pattern"),
+        ("issued_on", "2026-13-01", "issued_on", "date"),
+        ("extra", 1, "extra", "Extra inputs"),
+    ],
+)
+def test_qualification_field_errors(field: str, value: Any, where: str, message: str) -> None:
+    data: dict[str, Any] = {"holder": HOLDER, "certificate_number": "JS-1",
+                            "category": "chemical", "issued_on": "2026-06-01"}  # fmt: skip
+    data[field] = value
+    errors = _errors(QualificationIn, data)
+    assert where in errors
+    assert message.lower() in errors[where].lower()
+    assert ID[:-1] not in json.dumps(errors)
+
+
+def _registration(**changes: Any) -> dict[str, Any]:
+    data = {
+        "holder": HOLDER,
+        "registration_number": "SH-R-0001",
+        "qualification": "urn:uuid:1",
+        "category": "construction",
+        "employer": {"name": "上海建工", "credit_code": CODE},
+        "kind": "initial",
+        "valid_from": "2026-01-01",
+        "valid_until": "2031-01-01",
+    }
+    return {**data, **changes}
+
+
+def test_registration_windows() -> None:
+    record = RegistrationIn.model_validate(_registration())
+    assert record.valid_until == date(2031, 1, 1)
+    assert "at most 5 years" in str(
+        _errors(RegistrationIn, _registration(valid_until="2031-01-02"))
+    )
+    assert "must follow" in str(_errors(RegistrationIn, _registration(valid_until="2025-12-31")))
+    bad = _errors(RegistrationIn, _registration(employer={"name": "x", "credit_code": "123"}))
+    assert "employer.credit_code" in bad
+    assert "kind" in _errors(RegistrationIn, _registration(kind="transfer"))
+
+
+@pytest.mark.parametrize(("hours", "ok"), [(0.5, True), (200, True), (0, False), (200.5, False),
+                                           (1.25, False), (-2, False)])  # fmt: skip
+def test_continuing_education_hours(hours: float, ok: bool) -> None:
+    data = {"holder": HOLDER, "course_title": "危险化学品安全管理", "hours": hours,
+            "provider": {"name": "江苏安全培训中心", "credit_code": CODE},
+            "kind": "professional", "completed_on": "2026-05-20"}  # fmt: skip
+    if ok:
+        subject = ContinuingEducationIn.model_validate(data).subject({"name": "x"})
+        assert subject["hours"] == hours
+    else:
+        assert "hours" in _errors(ContinuingEducationIn, data)
