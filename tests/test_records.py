@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from registry.credentials.records import (
     ContinuingEducationIn,
+    ListingIn,
     QualificationIn,
     RegistrationIn,
     commit_holder,
@@ -111,3 +112,52 @@ def test_continuing_education_hours(hours: float, ok: bool) -> None:
         assert subject["hours"] == hours
     else:
         assert "hours" in _errors(ContinuingEducationIn, data)
+
+
+def _listing(**changes: Any) -> dict[str, Any]:
+    data = {
+        "listed": {"kind": "organisation", "name": "某化工有限公司", "credit_code": CODE},
+        "related_persons": [
+            {"name": "李四", "id_number": ID, "role": "legal-representative"},
+        ],
+        "legal_basis": "《安全生产严重失信主体名单管理办法》第五条",
+        "penalty_decision_number": "苏应急罚〔2026〕12号",
+        "listing_decision_number": "苏应急失信〔2026〕3号",
+        "listed_on": "2024-02-29",
+        "measures": ["限制参与政府采购", "加大执法检查频次"],
+    }
+    return {**data, **changes}
+
+
+def test_a_listing_computes_its_dates_and_commits_every_person() -> None:
+    listing = ListingIn.model_validate(_listing())
+    assert listing.earliest_removal_on == date(2025, 2, 28)
+    assert listing.expires_on == date(2027, 2, 28)
+    committed = [commit_holder(p, node_secret=b"s" * 32)[0] for p in listing.people()]
+    subject = listing.subject(committed)
+    assert subject["listed"] == {
+        "kind": "organisation",
+        "name": "某化工有限公司",
+        "creditCode": CODE,
+    }
+    assert subject["relatedPersons"][0]["role"] == "legal-representative"
+    assert ID not in json.dumps(subject)
+    person = ListingIn.model_validate(
+        _listing(listed={"kind": "person", "name": "王五", "id_number": ID}, related_persons=[])
+    )
+    assert len(person.people()) == 1
+    assert person.subject([{"name": "王五"}])["listed"]["kind"] == "person"
+
+
+@pytest.mark.parametrize(
+    ("changes", "where"),
+    [
+        ({"measures": []}, "measures"),
+        ({"listed": {"kind": "company", "name": "x"}}, "listed"),
+        ({"related_persons": [{"name": "x", "id_number": ID, "role": "owner"}]},
+         "related_persons.0.role"),
+        ({"listed_on": "yesterday"}, "listed_on"),
+    ],
+)  # fmt: skip
+def test_listing_field_errors(changes: dict[str, Any], where: str) -> None:
+    assert any(key.startswith(where) for key in _errors(ListingIn, _listing(**changes)))

@@ -31,6 +31,10 @@ __all__ = [
     "MAX_REGISTRATION_YEARS",
     "ContinuingEducationIn",
     "HolderIn",
+    "ListedIndividualIn",
+    "ListedOrganisationIn",
+    "ListedPersonIn",
+    "ListingIn",
     "OrganisationIn",
     "QualificationIn",
     "RegistrationIn",
@@ -213,3 +217,74 @@ def _add_years(start: date, years: int) -> date:
         return start.replace(year=start.year + years)
     except ValueError:  # 29 February
         return start.replace(year=start.year + years, day=28)
+
+
+class ListedPersonIn(HolderIn):
+    """A person named in a listing, with the role they held."""
+
+    role: Literal["legal-representative", "principal", "safety-lead", "directly-responsible"]
+
+
+class ListedOrganisationIn(OrganisationIn):
+    """The organisation a listing names."""
+
+    kind: Literal["organisation"] = "organisation"
+
+
+class ListedIndividualIn(HolderIn):
+    """A person a listing names on their own."""
+
+    kind: Literal["person"] = "person"
+
+
+class ListingIn(_Input):
+    """严重失信主体名单: an entry on the production-safety untrustworthiness list.
+
+    The dates that follow from the listing date are computed, not entered: early
+    removal (credit repair) at the earliest 12 months after it, expiry 3 years after.
+    """
+
+    type: Literal["UntrustworthinessListing"] = "UntrustworthinessListing"
+    listed: Annotated[ListedOrganisationIn | ListedIndividualIn, Field(discriminator="kind")]
+    related_persons: list[ListedPersonIn] = Field(default_factory=list, max_length=20)
+    legal_basis: _Text
+    penalty_decision_number: _Text
+    listing_decision_number: _Text
+    listed_on: date
+    measures: list[_Text] = Field(min_length=1, max_length=20)
+
+    @property
+    def earliest_removal_on(self) -> date:
+        """The first day credit repair may lift the listing: 12 months after listing."""
+        return _add_years(self.listed_on, 1)
+
+    @property
+    def expires_on(self) -> date:
+        """The day the listing ends by itself: 3 years after listing."""
+        return _add_years(self.listed_on, 3)
+
+    def people(self) -> list[HolderIn]:
+        """Every person whose number the listing commits to, listed first."""
+        listed = [self.listed] if isinstance(self.listed, ListedIndividualIn) else []
+        return [*listed, *self.related_persons]
+
+    def subject(self, committed: list[dict[str, Any]]) -> dict[str, Any]:
+        """The ``credentialSubject``, given the people committed in ``people()`` order."""
+        people = iter(committed)
+        if isinstance(self.listed, ListedIndividualIn):
+            listed: dict[str, Any] = {"kind": "person", **next(people)}
+        else:
+            listed = {"kind": "organisation", **self.listed.subject()}
+        return {
+            "listed": listed,
+            "relatedPersons": [
+                {**next(people), "role": person.role} for person in self.related_persons
+            ],
+            "legalBasis": self.legal_basis,
+            "penaltyDecisionNumber": self.penalty_decision_number,
+            "listingDecisionNumber": self.listing_decision_number,
+            "listedOn": self.listed_on.isoformat(),
+            "earliestRemovalOn": self.earliest_removal_on.isoformat(),
+            "expiresOn": self.expires_on.isoformat(),
+            "measures": list(self.measures),
+        }
