@@ -1,0 +1,106 @@
+"""Which state a record is in, and which changes the law allows from there.
+
+Registrations can be suspended, reinstated, revoked and cancelled (注销). Listings
+can be lifted early by credit repair (not before the earliest removal date), have a
+lift reversed (the repair was obtained by fraud), or be withdrawn (the penalty was
+overturned: as if never in force from the effective date). Any record can be
+revoked, which is also how a correction retires the record it replaces. Revoked,
+cancelled and withdrawn are final.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from registry.errors import Conflict, InvalidInput
+
+__all__ = ["ACTIONS", "Action", "State", "initial_state", "next_state"]
+
+
+class State(StrEnum):
+    """Where a record stands."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+    CANCELLED = "cancelled"
+    LISTED = "listed"
+    LIFTED = "lifted"
+    WITHDRAWN = "withdrawn"
+
+
+class Action(StrEnum):
+    """What a status change does."""
+
+    SUSPEND = "suspend"
+    REINSTATE = "reinstate"
+    REVOKE = "revoke"
+    CANCEL = "cancel"
+    LIFT = "lift"
+    REVERSE_LIFT = "reverse-lift"
+    WITHDRAW = "withdraw"
+
+
+ACTIONS: dict[str, dict[tuple[State, Action], State]] = {
+    "SafetyEngineerRegistration": {
+        (State.ACTIVE, Action.SUSPEND): State.SUSPENDED,
+        (State.SUSPENDED, Action.REINSTATE): State.ACTIVE,
+        (State.ACTIVE, Action.REVOKE): State.REVOKED,
+        (State.SUSPENDED, Action.REVOKE): State.REVOKED,
+        (State.ACTIVE, Action.CANCEL): State.CANCELLED,
+        (State.SUSPENDED, Action.CANCEL): State.CANCELLED,
+    },
+    "UntrustworthinessListing": {
+        (State.LISTED, Action.LIFT): State.LIFTED,
+        (State.LIFTED, Action.REVERSE_LIFT): State.LISTED,
+        (State.LISTED, Action.WITHDRAW): State.WITHDRAWN,
+        (State.LIFTED, Action.WITHDRAW): State.WITHDRAWN,
+        (State.LISTED, Action.REVOKE): State.REVOKED,
+        (State.LIFTED, Action.REVOKE): State.REVOKED,
+    },
+    "SafetyEngineerQualification": {(State.ACTIVE, Action.REVOKE): State.REVOKED},
+    "ContinuingEducationCredit": {(State.ACTIVE, Action.REVOKE): State.REVOKED},
+}
+"""For each record type: (state, action) -> the state it leads to. Nothing else is legal."""
+
+_FINAL = (State.REVOKED, State.CANCELLED, State.WITHDRAWN)
+
+
+def initial_state(credential_type: str) -> State:
+    """The state a newly issued record of this type is in."""
+    if credential_type not in ACTIONS:
+        raise InvalidInput(f"{credential_type} records do not change state")
+    return State.LISTED if credential_type == "UntrustworthinessListing" else State.ACTIVE
+
+
+def next_state(
+    credential_type: str,
+    current: State,
+    action: Action,
+    *,
+    effective_on: date,
+    earliest_removal_on: date | None = None,
+) -> State:
+    """The state ``action`` leads to; raises ``Conflict`` saying why it is not allowed."""
+    allowed = ACTIONS.get(credential_type)
+    if allowed is None:
+        raise InvalidInput(f"{credential_type} records do not change state")
+    if current in _FINAL:
+        raise Conflict(f"the record is {current.value}: that is final")
+    target = allowed.get((current, action))
+    if target is None:
+        possible = sorted(a.value for (s, a) in allowed if s == current)
+        raise Conflict(
+            f"{action.value} is not allowed for a {current.value} {credential_type}; "
+            f"allowed: {', '.join(possible) or 'nothing'}"
+        )
+    if action is Action.LIFT:
+        if earliest_removal_on is None:
+            raise InvalidInput("lifting a listing needs its earliest removal date")
+        if effective_on < earliest_removal_on:
+            raise Conflict(
+                f"credit repair can lift a listing from {earliest_removal_on.isoformat()} "
+                f"(12 months after listing), not {effective_on.isoformat()}"
+            )
+    return target
