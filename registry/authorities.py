@@ -26,6 +26,7 @@ __all__ = [
     "record_of",
     "revoke_key",
     "rotate_key",
+    "usable_log_key",
 ]
 
 ISSUING_TYPES: tuple[str, ...] = tuple(
@@ -138,6 +139,14 @@ def keys_of(session: Session, code: str) -> list[SigningKey]:
         .order_by(col(SigningKey.valid_from), col(SigningKey.verification_method))
     )
     return list(session.exec(query).all())
+
+
+def usable_log_key(session: Session, code: str) -> SigningKey | None:
+    """The authority's newest log key not reported compromised: the one that signs
+    its checkpoints and that the trust list names."""
+    keys = [k for k in keys_of(session, code) if k.purpose == "log"]
+    usable = [k for k in keys if k.compromised_since is None]
+    return usable[-1] if usable else None
 
 
 def record_of(key: SigningKey) -> KeyRecord:

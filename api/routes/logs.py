@@ -20,7 +20,7 @@ from api.schemas import (
     LogOut,
     Problem,
 )
-from registry.authorities import keys_of
+from registry.authorities import usable_log_key
 from registry.crypto.multikey import decode_public_multikey
 from registry.errors import InvalidInput
 from registry.ids import province
@@ -62,12 +62,8 @@ def list_all(session: DbSession) -> list[LogOut]:
     """Each log's authority, origin, current size and C2SP verifier key."""
     out = []
     for head in list_logs(session):
-        usable = [
-            k
-            for k in keys_of(session, head.authority_code)
-            if k.purpose == "log" and k.compromised_since is None
-        ]
-        key = decode_public_multikey(usable[-1].public_key_multibase) if usable else None
+        usable = usable_log_key(session, head.authority_code)
+        key = decode_public_multikey(usable.public_key_multibase) if usable else None
         out.append(
             LogOut(
                 authority=head.authority_code,

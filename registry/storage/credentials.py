@@ -15,8 +15,8 @@ from registry.credentials import authority_of, credential_type
 from registry.crypto.eddsa_jcs_2022 import proofs_of
 from registry.crypto.jcs import canonical_bytes, sha256_hex
 from registry.errors import Conflict, InvalidInput, NotFound
-from registry.storage.models import LogEntry, StoredCredential
-from registry.tlog.reader import first_covering
+from registry.storage.models import StoredCredential
+from registry.tlog.reader import entry_of, first_covering
 from registry.trust.keys import verify_signed
 
 __all__ = [
@@ -124,7 +124,7 @@ def verify_stored(session: Session, credential_id: str, *, at: datetime | None =
     """
     row = get_credential(session, credential_id)
     document = document_of(row)
-    entry = session.exec(select(LogEntry).where(col(LogEntry.credential_id) == row.id)).first()
+    entry = entry_of(session, row.id)
     covering = first_covering(session, entry.authority_code, entry.leaf_index) if entry else None
     verify_signed(
         document,

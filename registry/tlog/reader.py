@@ -25,6 +25,7 @@ __all__ = [
     "checkpoint_at",
     "consistency",
     "entries",
+    "entry_of",
     "first_covering",
     "get_log",
     "inclusion",
@@ -151,14 +152,18 @@ def entries(session: Session, authority: str, start: int, end: int) -> list[LogE
     )
 
 
+def entry_of(session: Session, credential_id: str) -> LogEntry | None:
+    """The log entry of a credential, if it is logged."""
+    query = select(LogEntry).where(col(LogEntry.credential_id) == credential_id)
+    return session.exec(query).first()
+
+
 def proof_bundle(session: Session, credential_id: str) -> ProofBundle:
     """The credential's leaf index, its inclusion proof and the newest checkpoint.
 
     Raises ``NotFound`` if the credential is not in any log.
     """
-    entry = session.exec(
-        select(LogEntry).where(col(LogEntry.credential_id) == credential_id)
-    ).first()
+    entry = entry_of(session, credential_id)
     if entry is None:
         raise NotFound(f"credential {credential_id} is in no log")
     latest = latest_checkpoint(session, entry.authority_code)

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
-from registry.authorities import get_authority, keys_of
+from registry.authorities import get_authority, usable_log_key
 from registry.crypto.keys import KeyStore, Signer
 from registry.errors import InvalidInput, KeyStoreError, LogProofError, NotFound
 from registry.storage.models import (
@@ -122,11 +122,10 @@ def _check_issuers(session: Session, authority: str, credential_ids: list[str]) 
 
 
 def _log_signer(session: Session, key_store: KeyStore, authority: str) -> tuple[str, Signer]:
-    keys = [k for k in keys_of(session, authority) if k.purpose == "log"]
-    usable = [k for k in keys if k.compromised_since is None and k.key_name]
-    if not usable or not key_store.exists(usable[-1].key_name or ""):
+    key = usable_log_key(session, authority)
+    if key is None or not key.key_name or not key_store.exists(key.key_name):
         raise KeyStoreError(f"this node holds no usable log key of {authority}")
-    return usable[-1].verification_method, key_store.load(usable[-1].key_name or "")
+    return key.verification_method, key_store.load(key.key_name)
 
 
 def append(

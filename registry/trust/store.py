@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from registry.authorities import get_authority, keys_of, record_of
+from registry.authorities import get_authority, keys_of, record_of, usable_log_key
 from registry.crypto.eddsa_jcs_2022 import proofs_of, with_proofs
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.multikey import decode_public_multikey
@@ -57,11 +57,11 @@ def member_from_node(session: Session, code: str, profile: NodeProfile) -> Membe
     authority = get_authority(session, code)
     keys = keys_of(session, authority.code)
     issuing = tuple(record_of(k) for k in keys if k.purpose == "issuing")
-    logs = [k for k in keys if k.purpose == "log" and k.compromised_since is None]
-    if not logs:
+    log = usable_log_key(session, authority.code)
+    if log is None:
         raise InvalidInput(f"{authority.code} has no usable log key")
     origin = log_origin(profile.log_origin_prefix, authority.code)
-    log_key = decode_public_multikey(logs[-1].public_key_multibase)
+    log_key = decode_public_multikey(log.public_key_multibase)
     return Member(
         code=authority.code,
         gb_code=authority.gb_code,
