@@ -15,7 +15,7 @@ from registry.demo import DEMO_AUTHORITIES
 from registry.trust.proposals import seed_genesis
 from registry.trust.store import NodeProfile
 
-__all__ = ["PROFILE", "REGISTRY", "found_federation", "free_port"]
+__all__ = ["PROFILE", "REGISTRY", "TEST_PASSPHRASE", "found_federation", "free_port"]
 
 REGISTRY = Path(sys.executable).parent / "registry"
 """The installed `registry` console script of the environment running the tests."""
@@ -23,6 +23,9 @@ REGISTRY = Path(sys.executable).parent / "registry"
 
 PROFILE = NodeProfile(log_origin_prefix="registry.yrd.example", node_url="http://127.0.0.1:8000")
 """How the test node names the members it hosts."""
+
+TEST_PASSPHRASE = b"test passphrase"
+"""What the ``key_store`` fixture encrypts keys with (other processes need it too)."""
 
 
 def free_port() -> int:

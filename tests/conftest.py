@@ -19,9 +19,11 @@ from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 
+from registry.crypto.keys import KeyStore
 from registry.settings import Settings
 from registry.storage.db import engine_scope, upgrade
 from tests._postgres import start_cluster
+from tests._support import TEST_PASSPHRASE
 
 VECTORS = Path(__file__).resolve().parent.parent.parent / "shared" / "vectors" / "vc-di-eddsa"
 TEST_DBNAME = "registry_test"
@@ -140,6 +142,12 @@ def engine(db_url: str) -> Iterator[Engine]:
 def settings(tmp_path: Path, db_url: str) -> Settings:
     """Node settings with a private data directory and the test's database."""
     return Settings(data_dir=tmp_path / "data", database_url=db_url)
+
+
+@pytest.fixture
+def key_store(tmp_path: Path) -> KeyStore:
+    """An empty encrypted key store of the test's own."""
+    return KeyStore(tmp_path / "keys", passphrase=TEST_PASSPHRASE)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,11 +23,6 @@ from tests._support import PROFILE, found_federation
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 PREFIX = PROFILE.log_origin_prefix
-
-
-@pytest.fixture
-def key_store(tmp_path: Path) -> KeyStore:
-    return KeyStore(tmp_path / "keys", passphrase=b"test passphrase")
 
 
 @pytest.fixture

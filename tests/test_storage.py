@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,11 +33,6 @@ from registry.trust.store import stored_versions
 from tests._support import PROFILE
 
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def key_store(tmp_path: Path) -> KeyStore:
-    return KeyStore(tmp_path / "keys", passphrase=b"test passphrase")
 
 
 def _shanghai(engine: Engine, key_store: KeyStore) -> Ed25519Signer:

@@ -39,18 +39,12 @@ from registry.tlog.reader import (
 from registry.tlog.sequencer import append
 from registry.trust.proposals import Changes, propose, publish, sign_proposal
 from registry.trust.store import current_version
-from tests._support import PROFILE, found_federation
+from tests._support import PROFILE, TEST_PASSPHRASE, found_federation
 from tests.test_merkle import Reference
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 PREFIX = PROFILE.log_origin_prefix
-PASSPHRASE = b"test passphrase"
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def key_store(tmp_path: Path) -> KeyStore:
-    return KeyStore(tmp_path / "keys", passphrase=PASSPHRASE)
 
 
 def _federation(engine: Engine, key_store: KeyStore) -> None:
@@ -218,7 +212,7 @@ def test_processes_appending_at_once(pg_url: str, key_store: KeyStore, tmp_path:
     with context.Pool(4) as pool:
         done = pool.starmap(
             append_each,
-            [(pg_url, str(tmp_path / "keys"), PASSPHRASE, ids[n::4]) for n in range(4)],
+            [(pg_url, str(tmp_path / "keys"), TEST_PASSPHRASE, ids[n::4]) for n in range(4)],
         )
     assert sum(done) == 60
     with engine_scope(pg_url) as engine, session_scope(engine) as session:

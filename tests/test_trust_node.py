@@ -59,11 +59,6 @@ OTHERS = ("CN-SH", "CN-JS", "CN-AH")  # everyone but CN-ZJ
 
 
 @pytest.fixture
-def key_store(tmp_path: Path) -> KeyStore:
-    return KeyStore(tmp_path / "keys", passphrase=b"test passphrase")
-
-
-@pytest.fixture
 def federation(engine: Engine, key_store: KeyStore) -> Engine:
     """The four demo authorities, created at T0, with a genesis signed by all four."""
     with session_scope(engine) as session:
