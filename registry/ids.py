@@ -36,12 +36,14 @@ __all__ = [
     "IdentifierCommitment",
     "Province",
     "ResidentId",
+    "credit_code_check_character",
     "lookup_key",
     "mask_resident_id",
     "parse_category",
     "parse_credit_code",
     "parse_resident_id",
     "province",
+    "resident_id_check_character",
 ]
 
 ResidentId = NewType("ResidentId", str)
@@ -183,6 +185,13 @@ def _id_check_character(first17: str) -> str:
     return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
 
 
+def resident_id_check_character(first17: str) -> str:
+    """The ISO 7064 MOD 11-2 check character for the first 17 digits of an ID number."""
+    if len(first17) != 17 or not _digits(first17):
+        raise InvalidResidentId("the first 17 characters of an ID number are digits")
+    return _id_check_character(first17)
+
+
 def _birth_date(digits: str, *, today: date) -> date:
     # Messages name the position, never the value: they reach responses and logs.
     try:
@@ -322,6 +331,13 @@ def _credit_check_character(first17: str) -> str:
         _CREDIT_ALPHABET.index(c) * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True)
     )
     return _CREDIT_ALPHABET[(31 - total % 31) % 31]
+
+
+def credit_code_check_character(first17: str) -> str:
+    """The GB 32100 check character for the first 17 characters of a credit code."""
+    if len(first17) != 17 or any(c not in _CREDIT_ALPHABET for c in first17):
+        raise InvalidCreditCode("the first 17 characters of a credit code use its alphabet")
+    return _credit_check_character(first17)
 
 
 def parse_credit_code(value: str) -> CreditCode:

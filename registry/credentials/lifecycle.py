@@ -12,10 +12,22 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from registry.errors import Conflict, InvalidInput
 
-__all__ = ["ACTIONS", "Action", "State", "initial_state", "next_state"]
+__all__ = [
+    "ACTIONS",
+    "Action",
+    "State",
+    "StatusChangeIn",
+    "initial_state",
+    "next_state",
+    "status_bits",
+    "status_purposes",
+]
 
 
 class State(StrEnum):
@@ -104,3 +116,41 @@ def next_state(
                 f"(12 months after listing), not {effective_on.isoformat()}"
             )
     return target
+
+
+def status_purposes(credential_type: str) -> tuple[str, ...]:
+    """The status lists a record of this type has an entry in.
+
+    Every record can be revoked; registrations can also be suspended, and listings
+    lifted, which is a suspension: a reversed lift clears the bit again.
+    """
+    if credential_type in ("SafetyEngineerRegistration", "UntrustworthinessListing"):
+        return ("revocation", "suspension")
+    if credential_type in ACTIONS:
+        return ("revocation",)
+    return ()
+
+
+def status_bits(state: State) -> dict[str, bool]:
+    """The status-list bits that say ``state``: revocation for the final states,
+    suspension for a suspended registration or a lifted listing."""
+    return {
+        "revocation": state in _FINAL,
+        "suspension": state in (State.SUSPENDED, State.LIFTED),
+    }
+
+
+_Text = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class StatusChangeIn(BaseModel):
+    """A decision that changes a record's state: what, why, by which decision, from when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    action: Action = Field(description="What the decision does to the record.")
+    reason: _Text = Field(description="Why, in words the public record can carry.")
+    decision_number: _Text = Field(description="The number of the decision document.")
+    effective_on: date = Field(
+        description="The day it takes effect: today or earlier, never a future day."
+    )

@@ -24,6 +24,7 @@ from registry.ids import (
     parse_category,
     parse_credit_code,
     parse_resident_id,
+    province,
 )
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "ListingIn",
     "OrganisationIn",
     "QualificationIn",
+    "RecordIn",
     "RegistrationIn",
     "commit_holder",
 ]
@@ -104,7 +106,29 @@ def commit_holder(holder: HolderIn, *, node_secret: bytes) -> tuple[dict[str, An
     )
 
 
-class QualificationIn(_Input):
+class _RecordIn(_Input):
+    """What every record request says besides its content: who issues it, what it corrects."""
+
+    authority: str = Field(
+        description="The issuing authority (`CN-SH`, `CN-JS`, `CN-ZJ`, `CN-AH`, ...)."
+    )
+    replaces: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description=(
+            "A correction: the id of the record this one replaces. The old record is "
+            "revoked by a StatusChange in the same transaction."
+        ),
+    )
+
+    @field_validator("authority")
+    @classmethod
+    def _authority(cls, value: str) -> str:
+        return _as_value_error(lambda code: province(code).iso, value)
+
+
+class QualificationIn(_RecordIn):
     """职业资格: a junior registered safety engineer's lifelong certificate in a category."""
 
     type: Literal["SafetyEngineerQualification"] = "SafetyEngineerQualification"
@@ -130,13 +154,20 @@ class QualificationIn(_Input):
         }
 
 
-class RegistrationIn(_Input):
+class RegistrationIn(_RecordIn):
     """注册: a licence to practise for one employer, valid for at most five years."""
 
     type: Literal["SafetyEngineerRegistration"] = "SafetyEngineerRegistration"
     holder: HolderIn
     registration_number: _Number
-    qualification: str = Field(min_length=1, max_length=128, description="Credential id.")
+    qualification: str = Field(
+        min_length=1,
+        max_length=128,
+        description=(
+            "The qualification it rests on: its credential id (`urn:uuid:...`) or its "
+            "certificate number."
+        ),
+    )
     category: Category
     employer: OrganisationIn
     kind: Literal["initial", "renewal", "change", "re-registration"]
@@ -169,7 +200,7 @@ class RegistrationIn(_Input):
         }
 
 
-class ContinuingEducationIn(_Input):
+class ContinuingEducationIn(_RecordIn):
     """继续教育学时: hours earned on a course, general (公需) or professional (专业)."""
 
     type: Literal["ContinuingEducationCredit"] = "ContinuingEducationCredit"
@@ -237,7 +268,7 @@ class ListedIndividualIn(HolderIn):
     kind: Literal["person"] = "person"
 
 
-class ListingIn(_Input):
+class ListingIn(_RecordIn):
     """严重失信主体名单: an entry on the production-safety untrustworthiness list.
 
     The dates that follow from the listing date are computed, not entered: early
@@ -288,3 +319,10 @@ class ListingIn(_Input):
             "expiresOn": self.expires_on.isoformat(),
             "measures": list(self.measures),
         }
+
+
+RecordIn = Annotated[
+    QualificationIn | RegistrationIn | ContinuingEducationIn | ListingIn,
+    Field(discriminator="type"),
+]
+"""Any record an authority issues, told apart by ``type``."""

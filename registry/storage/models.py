@@ -7,13 +7,14 @@ it. Nothing here is the source of truth that the credential itself is.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlmodel import Field, SQLModel
@@ -32,11 +34,16 @@ __all__ = [
     "PROPOSAL_STATES",
     "ApiToken",
     "Authority",
+    "IdempotencyKey",
     "LogCheckpoint",
     "LogEntry",
     "LogHead",
     "LogNode",
+    "Record",
+    "RecordParty",
     "SigningKey",
+    "StatusChangeRow",
+    "StatusListRow",
     "StoredCredential",
     "TrustListProposal",
     "TrustListRecord",
@@ -267,3 +274,125 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+RECORD_STATES = ("active", "suspended", "revoked", "cancelled", "listed", "lifted", "withdrawn")
+
+
+class Record(SQLModel, table=True):
+    """An issued record's current state: the projection of its credential and its changes.
+
+    ``revocation_index`` and ``suspension_index`` are its entries in its authority's
+    status lists; ``replaces`` names the record a correction supersedes.
+    """
+
+    __tablename__ = "record"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('active', 'suspended', 'revoked', 'cancelled', 'listed', 'lifted', "
+            "'withdrawn')",
+            name="state_known",
+        ),
+        UniqueConstraint("authority_code", "revocation_index", name="uq_record_revocation_index"),
+        UniqueConstraint("authority_code", "suspension_index", name="uq_record_suspension_index"),
+        Index("ix_record_number", "type", "number"),
+    )
+
+    credential_id: str = Field(
+        sa_column=Column(String(128), ForeignKey("credential.id"), primary_key=True)
+    )
+    type: str = Field(sa_type=String(64))
+    authority_code: str = Field(sa_type=String(8), foreign_key="authority.code", index=True)
+    number: str | None = Field(default=None, sa_type=String(64))
+    state: str = Field(sa_type=String(16))
+    revocation_index: int | None = Field(default=None, sa_type=BigInteger)
+    suspension_index: int | None = Field(default=None, sa_type=BigInteger)
+    earliest_removal_on: date | None = Field(default=None, sa_type=Date)
+    replaces: str | None = Field(
+        default=None, sa_type=String(128), foreign_key="credential.id", unique=True
+    )
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class RecordParty(SQLModel, table=True):
+    """A person or organisation a record names, findable without the number in clear.
+
+    A person is found by the HMAC lookup key of their ID number, an organisation by
+    its credit code. ``role`` says how the record names them (``holder``,
+    ``employer``, ``provider``, ``listed``, or a listing's related-person role).
+    """
+
+    __tablename__ = "record_party"
+    __table_args__ = (
+        CheckConstraint(
+            "(lookup_key IS NULL) <> (credit_code IS NULL)", name="person_or_organisation"
+        ),
+        CheckConstraint("lookup_key IS NULL OR length(lookup_key) = 64", name="lookup_hmac_hex"),
+        CheckConstraint("credit_code IS NULL OR length(credit_code) = 18", name="credit_code_18"),
+    )
+
+    credential_id: str = Field(
+        sa_column=Column(String(128), ForeignKey("record.credential_id"), primary_key=True)
+    )
+    position: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    role: str = Field(sa_type=String(32))
+    name: str = Field(sa_type=String(200))
+    lookup_key: str | None = Field(default=None, sa_type=String(64), index=True)
+    credit_code: str | None = Field(default=None, sa_type=String(18), index=True)
+
+
+class StatusChangeRow(SQLModel, table=True):
+    """A signed ``StatusChange``: which record it changed, from which state to which."""
+
+    __tablename__ = "status_change"
+
+    credential_id: str = Field(
+        sa_column=Column(String(128), ForeignKey("credential.id"), primary_key=True)
+    )
+    target_id: str = Field(sa_type=String(128), foreign_key="record.credential_id", index=True)
+    action: str = Field(sa_type=String(16))
+    state_before: str = Field(sa_type=String(16))
+    state_after: str = Field(sa_type=String(16))
+    effective_on: date = Field(sa_type=Date)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class StatusListRow(SQLModel, table=True):
+    """An authority's status list for one purpose: its bits, which entries are taken,
+    and the signed credential of its current version."""
+
+    __tablename__ = "status_list"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('revocation', 'suspension')", name="purpose_known"),
+        CheckConstraint("size >= 131072 AND size % 8 = 0", name="size_allowed"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    authority_code: str = Field(
+        sa_column=Column(String(8), ForeignKey("authority.code"), primary_key=True)
+    )
+    purpose: str = Field(sa_column=Column(String(16), primary_key=True))
+    size: int = Field(sa_type=Integer)
+    bits: bytes = Field(sa_type=LargeBinary)
+    allocated: bytes = Field(sa_type=LargeBinary)
+    allocated_count: int = Field(sa_type=Integer)
+    version: int = Field(sa_type=Integer)
+    credential_id: str = Field(sa_type=String(128), foreign_key="credential.id")
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """What a request sent with an ``Idempotency-Key`` produced, so a retry gets it again.
+
+    ``request_digest`` is an HMAC of the request body (never the body itself: it
+    holds ID numbers), so the same key with a different body is refused.
+    """
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (CheckConstraint("length(request_digest) = 64", name="digest_hex"),)
+
+    role: str = Field(sa_column=Column(String(32), primary_key=True))
+    key: str = Field(sa_column=Column(String(255), primary_key=True))
+    request_digest: str = Field(sa_type=String(64))
+    credential_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime)

@@ -39,7 +39,7 @@ from registry.tlog.merkle import (
 )
 from registry.tlog.note import log_origin
 
-__all__ = ["AppendResult", "append", "frontier_of", "load_nodes", "open_log"]
+__all__ = ["AppendResult", "append", "frontier_of", "load_nodes", "lock_log", "open_log"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,23 @@ def open_log(session: Session, authority: str, *, origin_prefix: str) -> LogHead
     head = session.get(LogHead, code)
     if head is None:
         raise NotFound(f"the log of {code} could not be opened")
+    return head
+
+
+def lock_log(session: Session, authority: str, *, origin_prefix: str) -> LogHead:
+    """Open the authority's log and take its head's write lock for this transaction.
+
+    Whatever must happen in the log's order (allocating status-list entries, say)
+    takes this lock first; ``append`` takes it again, which costs nothing then.
+    """
+    head = open_log(session, authority, origin_prefix=origin_prefix)
+    session.execute(
+        update(LogHead)
+        .where(col(LogHead.authority_code) == head.authority_code)
+        .values(size=LogHead.size)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(head)
     return head
 
 
@@ -149,16 +166,9 @@ def append(
     """
     if not entries:
         raise InvalidInput("nothing to append")
-    head = open_log(session, authority, origin_prefix=origin_prefix)
-    code = head.authority_code
     # Take the head's write lock before reading it: appends queue here.
-    session.execute(
-        update(LogHead)
-        .where(col(LogHead.authority_code) == code)
-        .values(size=LogHead.size)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(head)
+    head = lock_log(session, authority, origin_prefix=origin_prefix)
+    code = head.authority_code
     old_size, old_root = head.size, bytes(head.root)
     last = (
         session.execute(

@@ -1,0 +1,360 @@
+"""The demo's records: engineers of all four provinces with their qualifications,
+registrations and continuing-education credits, a few listings, and some status
+changes, issued through the same path as the API's, with dates relative to today.
+
+Every ID number and credit code is synthetic but well formed (its check character
+is right), so it validates like a real one. The OpenAPI examples name these people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from registry.credentials.lifecycle import Action, StatusChangeIn
+from registry.credentials.records import RecordIn
+from registry.ids import credit_code_check_character, resident_id_check_character
+from registry.issuing import IssuingContext, change_status, china_today, issue_records
+from registry.storage.models import Record
+
+__all__ = [
+    "DEMO_ENGINEERS",
+    "DEMO_LISTED_ORGANISATIONS",
+    "DEMO_LISTED_PERSON",
+    "DemoEngineer",
+    "credit_code",
+    "resident_id",
+    "seed_demo_records",
+]
+
+_RECORD = TypeAdapter(RecordIn)
+
+
+def resident_id(area: str, born: str, sequence: str) -> str:
+    """A well-formed synthetic ID number: area code, birth date, sequence, check."""
+    first17 = f"{area}{born}{sequence}"
+    return first17 + resident_id_check_character(first17)
+
+
+def credit_code(first17: str) -> str:
+    """A well-formed synthetic credit code: 17 characters and their check character."""
+    return first17 + credit_code_check_character(first17)
+
+
+@dataclass(frozen=True)
+class DemoEngineer:
+    """A synthetic engineer: where the qualification comes from and what it covers."""
+
+    name: str
+    id_number: str
+    authority: str
+    certificate_number: str
+    category: str
+    registered_by: str | None
+    employer: tuple[str, str] | None
+
+
+DEMO_ENGINEERS: tuple[DemoEngineer, ...] = (
+    DemoEngineer(
+        "王立新",
+        resident_id("310101", "19850312", "021"),
+        "CN-SH",
+        "SH-2019-C-0001",
+        "chemical",
+        "CN-SH",
+        ("上海华东化工有限公司", credit_code("91310000MA1FL0001")),
+    ),
+    DemoEngineer(
+        "陈静",
+        resident_id("320106", "19900721", "046"),
+        "CN-JS",
+        "JS-2020-J-0107",
+        "construction",
+        "CN-SH",
+        ("上海浦江建设集团有限公司", credit_code("91310115MA1K30002")),
+    ),
+    DemoEngineer(
+        "刘洋",
+        resident_id("310104", "19910415", "032"),
+        "CN-SH",
+        "SH-2021-Q-0003",
+        "other",
+        None,
+        None,
+    ),
+    DemoEngineer(
+        "张伟",
+        resident_id("320102", "19820105", "013"),
+        "CN-JS",
+        "JS-2018-C-0042",
+        "chemical",
+        "CN-JS",
+        ("南京扬子石化设备有限公司", credit_code("91320100MA1MX0003")),
+    ),
+    DemoEngineer(
+        "李娜",
+        resident_id("320583", "19880930", "028"),
+        "CN-JS",
+        "JS-2019-J-0311",
+        "construction",
+        "CN-JS",
+        ("苏州工业园区建工有限公司", credit_code("91320594MA1P20004")),
+    ),
+    DemoEngineer(
+        "赵强",
+        resident_id("330106", "19790618", "035"),
+        "CN-ZJ",
+        "ZJ-2017-M-0019",
+        "metal-nonmetal-mine",
+        "CN-ZJ",
+        ("浙江衢州矿业有限公司", credit_code("91330800MA2DK0005")),
+    ),
+    DemoEngineer(
+        "孙丽",
+        resident_id("330102", "19920214", "047"),
+        "CN-ZJ",
+        "ZJ-2022-R-0088",
+        "road-transport",
+        "CN-ZJ",
+        ("杭州通达物流有限公司", credit_code("91330100MA2H70006")),
+    ),
+    DemoEngineer(
+        "周涛",
+        resident_id("340104", "19870809", "019"),
+        "CN-AH",
+        "AH-2018-K-0025",
+        "coal-mine",
+        "CN-AH",
+        ("淮南东部煤业有限公司", credit_code("91340400MA2N10007")),
+    ),
+    DemoEngineer(
+        "吴敏",
+        resident_id("340102", "19930311", "054"),
+        "CN-AH",
+        "AH-2023-C-0061",
+        "chemical",
+        None,
+        None,
+    ),
+)
+"""The demo's engineers. 陈静 holds a Jiangsu qualification and a Shanghai
+registration; 刘洋 and 吴敏 are qualified but not registered; 张伟's registration
+is suspended."""
+
+_PROVIDERS = {
+    "CN-SH": ("上海市安全生产科学研究所", credit_code("12310000MB0P10008")),
+    "CN-JS": ("江苏省安全生产培训中心", credit_code("12320000MB1A20009")),
+    "CN-ZJ": ("浙江省应急管理科学研究院", credit_code("12330000MB1B3000A")),
+    "CN-AH": ("安徽省安全生产协会", credit_code("51340000MJ1C4000B")),
+}
+
+
+def _engineer_items(today: date) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for number, engineer in enumerate(DEMO_ENGINEERS):
+        holder = {"name": engineer.name, "id_number": engineer.id_number}
+        items.append(
+            {
+                "type": "SafetyEngineerQualification",
+                "authority": engineer.authority,
+                "holder": holder,
+                "certificate_number": engineer.certificate_number,
+                "category": engineer.category,
+                "issued_on": (today - timedelta(days=900 + 97 * number)).isoformat(),
+            }
+        )
+    return items
+
+
+def _later_items(today: date) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for number, engineer in enumerate(DEMO_ENGINEERS):
+        holder = {"name": engineer.name, "id_number": engineer.id_number}
+        if engineer.registered_by and engineer.employer:
+            start = today - timedelta(days=400 + 31 * number)
+            items.append(
+                {
+                    "type": "SafetyEngineerRegistration",
+                    "authority": engineer.registered_by,
+                    "holder": holder,
+                    "registration_number": f"{engineer.registered_by[3:]}-REG-{1001 + number}",
+                    "qualification": engineer.certificate_number,
+                    "category": engineer.category,
+                    "employer": {"name": engineer.employer[0], "credit_code": engineer.employer[1]},
+                    "kind": "initial",
+                    "valid_from": start.isoformat(),
+                    "valid_until": (
+                        start.replace(year=start.year + 5) - timedelta(days=1)
+                    ).isoformat(),
+                }
+            )
+        for course, (title, hours, kind) in enumerate(
+            (
+                ("安全生产法律法规与政策解读", 12, "general"),
+                ("危险化学品重大危险源辨识与管控", 24, "professional"),
+                ("事故调查与案例分析", 8.5, "professional"),
+            )
+        ):
+            provider = _PROVIDERS[
+                "CN-ZJ" if engineer.name == "陈静" and course else engineer.authority
+            ]
+            items.append(
+                {
+                    "type": "ContinuingEducationCredit",
+                    "authority": "CN-ZJ"
+                    if engineer.name == "陈静" and course
+                    else engineer.authority,
+                    "holder": holder,
+                    "course_title": title,
+                    "provider": {"name": provider[0], "credit_code": provider[1]},
+                    "hours": hours,
+                    "kind": kind,
+                    "completed_on": (
+                        today - timedelta(days=60 + 120 * course + 7 * number)
+                    ).isoformat(),
+                }
+            )
+    return items
+
+
+def _listing(
+    authority: str, listed: dict[str, Any], listed_on: date, decision: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": "UntrustworthinessListing",
+        "authority": authority,
+        "listed": listed,
+        "legal_basis": "《安全生产严重失信主体名单管理办法》（应急管理部令第11号）第六条",
+        "penalty_decision_number": f"{decision}罚〔{listed_on.year}〕{listed_on.day}号",
+        "listing_decision_number": f"{decision}失信〔{listed_on.year}〕{listed_on.month}号",
+        "listed_on": listed_on.isoformat(),
+        "measures": ["依法依规实施联合惩戒", "列为重点监管对象，提高检查频次"],
+        **extra,
+    }
+
+
+DEMO_LISTED_ORGANISATIONS = {
+    "CN-SH": ("上海临港危险品仓储有限公司", credit_code("91310115MA1H90010")),
+    "CN-JS": ("江苏盐城某化工有限公司", credit_code("91320900MA1Q50011")),
+    "CN-ZJ": ("浙江台州某烟花爆竹有限公司", credit_code("91331000MA2K60012")),
+    "CN-AH": ("安徽淮北某矿业有限公司", credit_code("91340600MA2T70013")),
+}
+"""The organisations the demo lists, by the authority that lists them."""
+
+DEMO_LISTED_PERSON = ("钱某某", resident_id("320902", "19750503", "011"))
+"""The person Jiangsu lists on their own."""
+
+
+def _listing_items(today: date) -> list[dict[str, Any]]:
+    representative = {
+        "name": "孙某",
+        "id_number": resident_id("310115", "19700822", "017"),
+        "role": "legal-representative",
+    }
+
+    def organisation(code: str) -> dict[str, Any]:
+        name, credit = DEMO_LISTED_ORGANISATIONS[code]
+        return {"kind": "organisation", "name": name, "credit_code": credit}
+
+    person_name, person_id = DEMO_LISTED_PERSON
+    return [
+        _listing(
+            "CN-SH",
+            organisation("CN-SH"),
+            today - timedelta(days=200),
+            "沪应急",
+            related_persons=[representative],
+        ),
+        _listing(
+            "CN-JS",
+            {"kind": "person", "name": person_name, "id_number": person_id},
+            today - timedelta(days=500),
+            "苏应急",
+        ),
+        _listing("CN-JS", organisation("CN-JS"), today - timedelta(days=450), "苏应急"),
+        _listing("CN-ZJ", organisation("CN-ZJ"), today - timedelta(days=300), "浙应急"),
+        _listing("CN-AH", organisation("CN-AH"), today - timedelta(days=30), "皖应急"),
+    ]
+
+
+def seed_demo_records(
+    session: Session, context: IssuingContext, *, now: datetime | None = None
+) -> bool:
+    """Issue the demo's records into a registry that has none; returns whether it did.
+
+    The caller commits.
+    """
+    if session.scalar(select(func.count()).select_from(Record)):
+        return False
+    now = now or datetime.now(UTC)
+    today = china_today(now)
+    issued: dict[str, str] = {}
+    for group in (_engineer_items(today), _later_items(today), _listing_items(today)):
+        by_authority: dict[str, list[Any]] = {}
+        for item in group:
+            by_authority.setdefault(item["authority"], []).append(_RECORD.validate_python(item))
+        for _, items in sorted(by_authority.items()):
+            result = issue_records(session, context, items, now=now)
+            for item, record in zip(items, result.records, strict=True):
+                issued[_key(item)] = record.credential.id
+    _changes(session, context, issued, today, now=now)
+    return True
+
+
+def _key(item: Any) -> str:
+    number = getattr(item, "certificate_number", None) or getattr(item, "registration_number", None)
+    if number:
+        return f"{item.type}:{number}"
+    if item.type == "UntrustworthinessListing":
+        return f"listing:{item.listed.name}"
+    return f"{item.type}:{id(item)}"
+
+
+def _changes(
+    session: Session,
+    context: IssuingContext,
+    issued: dict[str, str],
+    today: date,
+    *,
+    now: datetime,
+) -> None:
+    def change(key: str, action: Action, reason: str, decision: str, days_ago: int) -> None:
+        change_status(
+            session,
+            context,
+            issued[key],
+            StatusChangeIn(
+                action=action,
+                reason=reason,
+                decision_number=decision,
+                effective_on=today - timedelta(days=days_ago),
+            ),
+            now=now,
+        )
+
+    change(
+        "SafetyEngineerRegistration:JS-REG-1004",
+        Action.SUSPEND,
+        "所在单位发生生产安全事故，暂停执业接受调查",
+        "苏应急注〔2026〕17号",
+        20,
+    )
+    change(
+        f"listing:{DEMO_LISTED_ORGANISATIONS['CN-JS'][0]}",
+        Action.LIFT,
+        "完成信用修复，经审核准予提前移出",
+        "苏应急修复〔2026〕3号",
+        10,
+    )
+    change(
+        f"listing:{DEMO_LISTED_ORGANISATIONS['CN-ZJ'][0]}",
+        Action.WITHDRAW,
+        "行政处罚决定经行政复议被撤销",
+        "浙应急复〔2026〕5号",
+        15,
+    )

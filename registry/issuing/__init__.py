@@ -1,0 +1,20 @@
+"""Issuing records and changing their state: validation against what is stored,
+status lists, corrections, idempotent retries, and what the registry says of a record."""
+
+from registry.issuing.changes import StatusChanged, change_status, get_record
+from registry.issuing.context import IssuingContext, china_today
+from registry.issuing.records import IssuedRecord, RecordsIssued, issue_records
+from registry.issuing.views import CredentialView, credential_view
+
+__all__ = [
+    "CredentialView",
+    "IssuedRecord",
+    "IssuingContext",
+    "RecordsIssued",
+    "StatusChanged",
+    "change_status",
+    "china_today",
+    "credential_view",
+    "get_record",
+    "issue_records",
+]

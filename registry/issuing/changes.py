@@ -1,0 +1,181 @@
+"""Changing a record's state: a signed ``StatusChange``, its status-list bits flipped,
+and the new list versions, logged together in the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from registry.credentials import new_credential
+from registry.credentials.lifecycle import (
+    Action,
+    State,
+    StatusChangeIn,
+    next_state,
+    status_bits,
+)
+from registry.errors import FieldError, InvalidInput, NotFound
+from registry.issuance import issue
+from registry.issuing.context import IssuingContext, china_today
+from registry.issuing.status_lists import StatusLists
+from registry.storage.models import Record, StatusChangeRow, StoredCredential
+from registry.tlog.sequencer import AppendResult, lock_log
+
+__all__ = ["StatusChanged", "change_status", "get_record", "status_change_document"]
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    """The signed ``StatusChange``, its leaf index, the record's new state, the append."""
+
+    credential: StoredCredential
+    leaf_index: int
+    state: State
+    log: AppendResult
+
+
+def get_record(session: Session, credential_id: str) -> Record:
+    """The record with that credential id; raises ``NotFound``, or ``InvalidInput`` for
+    a credential that has no state of its own (a status change, a status list)."""
+    record = session.get(Record, credential_id)
+    if record is None:
+        if session.get(StoredCredential, credential_id) is not None:
+            raise InvalidInput(f"{credential_id} is not a record whose state can change")
+        raise NotFound(f"no record {credential_id}")
+    return record
+
+
+def status_change_document(
+    target: Record,
+    *,
+    action: Action,
+    before: State,
+    after: State,
+    reason: str,
+    decision_number: str | None,
+    effective_on: date,
+    valid_from: datetime,
+    replaced_by: str | None = None,
+) -> dict[str, Any]:
+    """The unsigned ``StatusChange`` credential for a change of ``target``."""
+    subject: dict[str, Any] = {
+        "id": target.credential_id,
+        "credentialType": target.type,
+        "action": action.value,
+        "previousState": before.value,
+        "state": after.value,
+        "reason": reason,
+        "effectiveOn": effective_on.isoformat(),
+    }
+    if decision_number is not None:
+        subject["decisionNumber"] = decision_number
+    if replaced_by is not None:
+        subject["replacedBy"] = replaced_by
+    return new_credential(
+        type_="StatusChange",
+        issuer_code=target.authority_code,
+        subject=subject,
+        valid_from=valid_from,
+    )
+
+
+def change_status(
+    session: Session,
+    context: IssuingContext,
+    credential_id: str,
+    change: StatusChangeIn,
+    *,
+    now: datetime | None = None,
+) -> StatusChanged:
+    """Apply a decision to a record: sign and log the change and the status lists.
+
+    Raises ``NotFound``, ``InvalidInput`` (a record with no states, an effective
+    date in the future or before the last change's) or ``Conflict`` (a transition
+    the law does not allow, with the reason). The caller's transaction then writes
+    nothing.
+    """
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    record = get_record(session, credential_id)
+    lock_log(session, record.authority_code, origin_prefix=context.origin_prefix)
+    session.refresh(record)  # the state as of the lock, not as first read
+    today = china_today(now)
+    if change.effective_on > today:
+        raise InvalidInput(
+            "a status change takes effect today or earlier",
+            errors=(FieldError("effective_on", f"{change.effective_on} is in the future"),),
+        )
+    last = session.exec(
+        select(StatusChangeRow)
+        .where(col(StatusChangeRow.target_id) == credential_id)
+        .order_by(col(StatusChangeRow.effective_on).desc())
+    ).first()
+    if last is not None and change.effective_on < last.effective_on:
+        raise InvalidInput(
+            "changes follow one another in time",
+            errors=(
+                FieldError(
+                    "effective_on",
+                    f"precedes the last change, effective {last.effective_on.isoformat()}",
+                ),
+            ),
+        )
+    before = State(record.state)
+    after = next_state(
+        record.type,
+        before,
+        change.action,
+        effective_on=change.effective_on,
+        earliest_removal_on=record.earliest_removal_on,
+    )
+    lists = StatusLists(
+        session,
+        record.authority_code,
+        node_url=context.node_url,
+        entries=context.status_list_entries,
+    )
+    for purpose, value in status_bits(after).items():
+        index = getattr(record, f"{purpose}_index")
+        if index is not None:
+            lists.set(purpose, index, value)
+    document = status_change_document(
+        record,
+        action=change.action,
+        before=before,
+        after=after,
+        reason=change.reason,
+        decision_number=change.decision_number,
+        effective_on=change.effective_on,
+        valid_from=now,
+    )
+    versions = lists.new_versions(now=now)
+    issued = issue(
+        session,
+        context.key_store,
+        [document, *versions],
+        origin_prefix=context.origin_prefix,
+        now=now,
+    )
+    session.add(
+        StatusChangeRow(
+            credential_id=document["id"],
+            target_id=record.credential_id,
+            action=change.action.value,
+            state_before=before.value,
+            state_after=after.value,
+            effective_on=change.effective_on,
+            recorded_at=now,
+        )
+    )
+    record.state = after.value
+    record.updated_at = now
+    session.add(record)
+    lists.save(now=now)
+    return StatusChanged(
+        credential=issued.credentials[0],
+        leaf_index=issued.log.first_index,
+        state=after,
+        log=issued.log,
+    )

@@ -1,0 +1,48 @@
+"""What issuing needs from the node, built once and passed down, and the local calendar."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, timezone
+
+from registry.crypto.keys import KeyStore
+from registry.datadir import DataDir
+from registry.issuing.status_lists import DEFAULT_ENTRIES
+from registry.settings import Settings
+
+__all__ = ["CHINA", "IssuingContext", "china_today", "day_start"]
+
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+"""Decisions are dated in China Standard Time (UTC+8, no daylight saving)."""
+
+
+@dataclass(frozen=True)
+class IssuingContext:
+    """The node's signing keys, its lookup secret, its log origin prefix and its URL."""
+
+    key_store: KeyStore
+    node_secret: bytes = field(repr=False)
+    origin_prefix: str
+    node_url: str
+    status_list_entries: int = DEFAULT_ENTRIES
+
+    @classmethod
+    def for_node(cls, settings: Settings) -> IssuingContext:
+        """The context a node's settings and data directory give."""
+        data_dir = DataDir(settings)
+        return cls(
+            key_store=data_dir.key_store(),
+            node_secret=data_dir.node_secret(),
+            origin_prefix=settings.log_origin_prefix,
+            node_url=settings.node_url,
+        )
+
+
+def china_today(now: datetime | None = None) -> date:
+    """The date in China at ``now`` (default: the current time)."""
+    return (now or datetime.now(UTC)).astimezone(CHINA).date()
+
+
+def day_start(day: date) -> datetime:
+    """The first instant of ``day`` in China, as an aware datetime."""
+    return datetime.combine(day, time(0, 0), tzinfo=CHINA)

@@ -1,0 +1,338 @@
+"""Issuing records: validate a batch against what is stored, then sign, log and index it.
+
+A batch is one authority's, and is all or nothing: every item is checked first
+(the references it makes, its dates), and if any is wrong nothing is written and
+the error names every bad item and field. Then, under the authority's log lock,
+each record gets its status-list entries, corrections revoke what they replace,
+and the records, the status changes and the new status-list versions are signed
+and appended as one batch with one checkpoint, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from registry.credentials.lifecycle import (
+    Action,
+    State,
+    initial_state,
+    next_state,
+    status_bits,
+    status_purposes,
+)
+from registry.credentials.records import (
+    ContinuingEducationIn,
+    QualificationIn,
+    RecordIn,
+    RegistrationIn,
+)
+from registry.errors import Conflict, FieldError, InvalidInput
+from registry.ids import ResidentId, lookup_key
+from registry.issuance import issue
+from registry.issuing.build import Draft, draft_of
+from registry.issuing.changes import status_change_document
+from registry.issuing.context import IssuingContext, china_today
+from registry.issuing.status_lists import StatusLists
+from registry.storage.credentials import document_of
+from registry.storage.models import Record, RecordParty, StatusChangeRow, StoredCredential
+from registry.tlog.sequencer import AppendResult, lock_log
+
+__all__ = ["IssuedRecord", "RecordsIssued", "issue_records"]
+
+
+@dataclass(frozen=True)
+class IssuedRecord:
+    """One issued record: its stored credential, leaf index and state, and the
+    ``StatusChange`` that revoked the record it replaces, if it is a correction."""
+
+    credential: StoredCredential
+    leaf_index: int
+    state: State
+    status_change: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordsIssued:
+    """The records of one batch, in input order, and the log append that holds them."""
+
+    records: list[IssuedRecord]
+    log: AppendResult
+
+
+def _path(prefix: str | None, index: int, name: str) -> str:
+    return f"{prefix}[{index}].{name}" if prefix is not None else name
+
+
+def issue_records(
+    session: Session,
+    context: IssuingContext,
+    items: Sequence[RecordIn],
+    *,
+    field_prefix: str | None = None,
+    now: datetime | None = None,
+) -> RecordsIssued:
+    """Issue a batch of one authority's records, all or nothing.
+
+    ``field_prefix`` names the list the items came in (``items``) so that errors
+    read ``items[3].qualification``. Raises ``InvalidInput`` naming every bad
+    field, ``Conflict`` when a status list is full, and whatever signing and
+    appending raise; the caller's transaction then writes nothing.
+    """
+    if not items:
+        raise InvalidInput("nothing to issue")
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    authority = items[0].authority
+    errors = [
+        FieldError(_path(field_prefix, i, "authority"), "one batch holds one authority's records")
+        for i, item in enumerate(items)
+        if item.authority != authority
+    ]
+    if errors:
+        raise InvalidInput("a batch mixes authorities", errors=tuple(errors))
+    lock_log(session, authority, origin_prefix=context.origin_prefix)
+    qualifications, errors = _check(
+        session, items, field_prefix, node_secret=context.node_secret, now=now
+    )
+    if errors:
+        raise InvalidInput(f"{len(errors)} invalid field(s)", errors=tuple(errors))
+
+    lists = StatusLists(
+        session, authority, node_url=context.node_url, entries=context.status_list_entries
+    )
+    drafts = [
+        draft_of(item, node_secret=context.node_secret, qualification_id=qualifications.get(i))
+        for i, item in enumerate(items)
+    ]
+    indices: list[dict[str, int]] = []
+    for draft in drafts:
+        taken = {}
+        entries = []
+        for purpose in status_purposes(draft.document["type"][1]):
+            taken[purpose], entry = lists.allocate(purpose)
+            entries.append(entry)
+        if entries:
+            draft.document["credentialStatus"] = entries[0] if len(entries) == 1 else entries
+        indices.append(taken)
+
+    changes = _corrections(session, lists, items, drafts, now=now)
+    documents = [d.document for d in drafts] + [c for c, _ in changes]
+    lookups: list[str | None] = [d.subject_lookup for d in drafts] + [None] * len(changes)
+    versions = lists.new_versions(now=now)
+    issued = issue(
+        session,
+        context.key_store,
+        [*documents, *versions],
+        origin_prefix=context.origin_prefix,
+        subject_lookups=[*lookups, *([None] * len(versions))],
+        now=now,
+    )
+    _index(session, items, drafts, indices, now=now)
+    change_of: dict[str, str] = {}
+    for document, row in changes:
+        session.add(row)
+        change_of[row.target_id] = document["id"]
+    lists.save(now=now)
+    session.flush()
+    first = issued.log.first_index
+    return RecordsIssued(
+        records=[
+            IssuedRecord(
+                credential=issued.credentials[i],
+                leaf_index=first + i,
+                state=initial_state(item.type),
+                status_change=change_of.get(item.replaces) if item.replaces else None,
+            )
+            for i, item in enumerate(items)
+        ],
+        log=issued.log,
+    )
+
+
+def _check(
+    session: Session,
+    items: Sequence[RecordIn],
+    prefix: str | None,
+    *,
+    node_secret: bytes,
+    now: datetime,
+) -> tuple[dict[int, str], list[FieldError]]:
+    """Resolve each registration's qualification; find every reference or date that is wrong."""
+    today = china_today(now)
+    errors: list[FieldError] = []
+    resolved: dict[int, str] = {}
+    replaced: set[str] = set()
+    for i, item in enumerate(items):
+        if isinstance(item, QualificationIn) and item.issued_on > today:
+            errors.append(FieldError(_path(prefix, i, "issued_on"), "is in the future"))
+        if isinstance(item, ContinuingEducationIn) and item.completed_on > today:
+            errors.append(FieldError(_path(prefix, i, "completed_on"), "is in the future"))
+        if item.type == "UntrustworthinessListing" and item.listed_on > today:
+            errors.append(FieldError(_path(prefix, i, "listed_on"), "is in the future"))
+        if item.replaces is not None:
+            problem = _replaceable(session, item, replaced)
+            if problem:
+                errors.append(FieldError(_path(prefix, i, "replaces"), problem))
+            replaced.add(item.replaces)
+        if isinstance(item, RegistrationIn):
+            found, problem = _qualification(session, item, node_secret)
+            if problem:
+                errors.append(FieldError(_path(prefix, i, "qualification"), problem))
+            elif found:
+                resolved[i] = found
+    return resolved, errors
+
+
+def _replaceable(session: Session, item: RecordIn, seen: set[str]) -> str | None:
+    target = session.get(Record, item.replaces)
+    if target is None:
+        return f"no record {item.replaces}"
+    if target.authority_code != item.authority:
+        return f"{item.replaces} is a record of {target.authority_code}"
+    if target.type != item.type:
+        return f"{item.replaces} is a {target.type}, not a {item.type}"
+    if item.replaces in seen:
+        return f"{item.replaces} is replaced twice in this batch"
+    if State(target.state) in (State.REVOKED, State.CANCELLED, State.WITHDRAWN):
+        return f"{item.replaces} is {target.state}: a final state cannot be corrected"
+    return None
+
+
+def _qualification(
+    session: Session, item: RegistrationIn, node_secret: bytes
+) -> tuple[str | None, str | None]:
+    """The qualification's credential id, or why it cannot carry this registration."""
+    reference = item.qualification
+    if reference.startswith("urn:"):
+        found = session.get(Record, reference)
+        candidates = [found] if found and found.type == "SafetyEngineerQualification" else []
+    else:
+        candidates = list(
+            session.exec(
+                select(Record).where(
+                    col(Record.type) == "SafetyEngineerQualification",
+                    col(Record.number) == reference,
+                    col(Record.state) == State.ACTIVE.value,
+                )
+            )
+        )
+    if not candidates:
+        return None, f"no active qualification {reference} in the registry"
+    if len(candidates) > 1:
+        return None, f"certificate number {reference} is ambiguous: give the credential id"
+    qualification = candidates[0]
+    if qualification.state != State.ACTIVE.value:
+        return None, f"qualification {reference} is {qualification.state}"
+    holder = session.exec(
+        select(RecordParty).where(
+            col(RecordParty.credential_id) == qualification.credential_id,
+            col(RecordParty.role) == "holder",
+        )
+    ).first()
+    lookup = lookup_key(ResidentId(item.holder.id_number), node_secret=node_secret)
+    if holder is None or holder.lookup_key != lookup:
+        return None, f"qualification {reference} belongs to someone else"
+    stored = session.get(StoredCredential, qualification.credential_id)
+    category = document_of(stored)["credentialSubject"].get("category") if stored else None
+    if category != item.category.value:
+        return None, f"qualification {reference} is in category {category}, not {item.category}"
+    return qualification.credential_id, None
+
+
+def _corrections(
+    session: Session,
+    lists: StatusLists,
+    items: Sequence[RecordIn],
+    drafts: list[Draft],
+    *,
+    now: datetime,
+) -> list[tuple[dict[str, Any], StatusChangeRow]]:
+    """For each correction: the ``StatusChange`` revoking the old record, bits set."""
+    changes = []
+    for item, draft in zip(items, drafts, strict=True):
+        if item.replaces is None:
+            continue
+        target = session.get(Record, item.replaces)
+        if target is None:
+            raise InvalidInput(f"no record {item.replaces}")
+        before = State(target.state)
+        after = next_state(target.type, before, Action.REVOKE, effective_on=china_today(now))
+        for purpose, value in status_bits(after).items():
+            index = getattr(target, f"{purpose}_index")
+            if index is not None:
+                lists.set(purpose, index, value)
+        document = status_change_document(
+            target,
+            action=Action.REVOKE,
+            before=before,
+            after=after,
+            reason="corrected: replaced by a new record",
+            decision_number=None,
+            effective_on=china_today(now),
+            replaced_by=draft.document["id"],
+            valid_from=now,
+        )
+        row = StatusChangeRow(
+            credential_id=document["id"],
+            target_id=target.credential_id,
+            action=Action.REVOKE.value,
+            state_before=before.value,
+            state_after=after.value,
+            effective_on=china_today(now),
+            recorded_at=now,
+        )
+        target.state = after.value
+        target.updated_at = now
+        session.add(target)
+        changes.append((document, row))
+    if len({row.target_id for _, row in changes}) != len(changes):
+        raise Conflict("a record is replaced twice in one batch")
+    return changes
+
+
+def _index(
+    session: Session,
+    items: Sequence[RecordIn],
+    drafts: list[Draft],
+    indices: list[dict[str, int]],
+    *,
+    now: datetime,
+) -> None:
+    """The ``record`` and ``record_party`` rows of the issued records, in two statements."""
+    records: list[dict[str, Any]] = []
+    parties: list[dict[str, Any]] = []
+    for item, draft, taken in zip(items, drafts, indices, strict=True):
+        credential_id = draft.document["id"]
+        records.append(
+            {
+                "credential_id": credential_id,
+                "type": item.type,
+                "authority_code": item.authority,
+                "number": draft.number,
+                "state": initial_state(item.type).value,
+                "revocation_index": taken.get("revocation"),
+                "suspension_index": taken.get("suspension"),
+                "earliest_removal_on": draft.earliest_removal_on,
+                "replaces": item.replaces,
+                "updated_at": now,
+            }
+        )
+        parties.extend(
+            {
+                "credential_id": credential_id,
+                "position": position,
+                "role": party.role,
+                "name": party.name,
+                "lookup_key": party.lookup_key,
+                "credit_code": party.credit_code,
+            }
+            for position, party in enumerate(draft.parties)
+        )
+    session.execute(insert(Record), records)
+    if parties:
+        session.execute(insert(RecordParty), parties)

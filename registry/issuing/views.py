@@ -1,0 +1,81 @@
+"""What the registry says about a stored credential: the signed document and, for a
+record, its current state and the history of changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from registry.storage.credentials import document_of, get_credential
+from registry.storage.models import Record, StatusChangeRow
+from registry.tlog.reader import entry_of
+
+__all__ = ["ChangeView", "CredentialView", "credential_view"]
+
+
+@dataclass(frozen=True)
+class ChangeView:
+    """One status change of a record, as its ``StatusChange`` credential states it."""
+
+    id: str
+    action: str
+    state_before: str
+    state_after: str
+    effective_on: date
+
+
+@dataclass(frozen=True)
+class CredentialView:
+    """A stored credential with its log position and, for records, state and history."""
+
+    credential: dict[str, Any]
+    type: str
+    authority: str
+    leaf_index: int | None
+    state: str | None = None
+    replaces: str | None = None
+    replaced_by: str | None = None
+    changes: list[ChangeView] = field(default_factory=list)
+
+
+def credential_view(session: Session, credential_id: str) -> CredentialView:
+    """The credential with that id and what the registry knows of it; raises ``NotFound``."""
+    row = get_credential(session, credential_id)
+    entry = entry_of(session, row.id)
+    view = CredentialView(
+        credential=document_of(row),
+        type=row.type,
+        authority=row.issuer_code,
+        leaf_index=entry.leaf_index if entry else None,
+    )
+    record = session.get(Record, row.id)
+    if record is None:
+        return view
+    changes = session.exec(
+        select(StatusChangeRow)
+        .where(col(StatusChangeRow.target_id) == row.id)
+        .order_by(col(StatusChangeRow.recorded_at), col(StatusChangeRow.effective_on))
+    ).all()
+    successor = session.exec(select(Record).where(col(Record.replaces) == row.id)).first()
+    return CredentialView(
+        credential=view.credential,
+        type=view.type,
+        authority=view.authority,
+        leaf_index=view.leaf_index,
+        state=record.state,
+        replaces=record.replaces,
+        replaced_by=successor.credential_id if successor else None,
+        changes=[
+            ChangeView(
+                id=change.credential_id,
+                action=change.action,
+                state_before=change.state_before,
+                state_after=change.state_after,
+                effective_on=change.effective_on,
+            )
+            for change in changes
+        ],
+    )
