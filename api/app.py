@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import authorities, credentials, health, logs, trust
+from api.routes import authorities, credentials, health, logs, status_lists, trust
+from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import make_engine
 
@@ -39,12 +40,14 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.issuing = IssuingContext.for_node(settings)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(authorities.router)
     app.include_router(trust.router)
     app.include_router(logs.router)
     app.include_router(credentials.router)
+    app.include_router(status_lists.router)
     return app
 
 

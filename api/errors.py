@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from registry.credentials import CREDENTIAL_TYPES
 from registry.errors import (
     Conflict,
     DatabaseNotReady,
@@ -112,6 +113,8 @@ def _field_path(location: tuple[Any, ...]) -> str:
         if location and location[0] in ("body", "query", "path", "header")
         else location
     ):
+        if part in CREDENTIAL_TYPES:
+            continue  # the union member pydantic tried: the request's `type`, not a field
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or str(location[0] if location else "request")
 
@@ -120,7 +123,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, RequestValidationError):
         raise TypeError("registered for RequestValidationError only")
     errors = [
-        {"field": _field_path(tuple(err.get("loc", ()))), "message": str(err.get("msg", ""))}
+        {
+            "field": _field_path(tuple(err.get("loc", ()))),
+            "message": str(err.get("msg", "")).removeprefix("Value error, "),
+        }
         for err in exc.errors()
     ]
     fields = ", ".join(e["field"] for e in errors)

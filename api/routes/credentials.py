@@ -1,20 +1,337 @@
-"""Signed credentials and the proofs that they are logged (public)."""
+"""Issuing records, changing their state, reading them, and proving they are logged."""
 
 from __future__ import annotations
 
 import base64
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Body, Depends, Header, Path, Request, Response
+from sqlmodel import Session, col, select
 
+from api.auth import require_role
 from api.deps import DbSession
+from api.examples import batch_examples, record_examples, status_change_examples
 from api.schemas import Problem, ProofBundleOut
+from api.schemas_records import (
+    BatchIn,
+    BatchIssuedOut,
+    ChangeOut,
+    CredentialOut,
+    IssuedItemOut,
+    IssuedOut,
+    StatusChangedOut,
+)
+from registry.credentials.lifecycle import StatusChangeIn, initial_state
+from registry.credentials.records import RecordIn
+from registry.errors import Forbidden
+from registry.issuing import (
+    IssuingContext,
+    change_status,
+    china_today,
+    credential_view,
+    get_record,
+    issue_records,
+)
+from registry.issuing.idempotency import recall, remember, request_digest, settle
 from registry.storage.credentials import document_of, get_credential
-from registry.tlog.reader import proof_bundle
+from registry.storage.models import LogEntry, Record, StatusChangeRow, StoredCredential
+from registry.tlog.reader import first_covering, proof_bundle
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/credentials", tags=["credentials"])
+
+_ISSUER = Depends(require_role("issuer:*"))
+# Examples are dated when the app is first imported: later, no date is in the future.
+_TODAY = china_today()
+_CredentialId = Annotated[
+    str, Path(max_length=128, description="The credential's id.", examples=["urn:uuid:..."])
+]
+_IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description=(
+            "Any unique string (a UUID, say). A retry with the same key and body returns "
+            "the first result instead of issuing again; the same key with another body is "
+            "refused with 422."
+        ),
+    ),
+]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No valid token."},
+    403: {"model": Problem, "description": "Not an issuer of that authority."},
+    409: {"model": Problem, "description": "The change is not allowed, or a retry races."},
+    422: {"model": Problem, "description": "Invalid input: every bad field is named."},
+}
+
+
+def _context(request: Request) -> IssuingContext:
+    context = request.app.state.issuing
+    if not isinstance(context, IssuingContext):
+        raise TypeError("app.state.issuing is not set: build the app with create_app")
+    return context
+
+
+def _own(role: str, authority: str) -> None:
+    if role != f"issuer:{authority}":
+        raise Forbidden(f"role {role} may not act for {authority}")
+
+
+def _checkpoint_for(session: Session, authority: str, leaf_index: int) -> tuple[int, str]:
+    covering = first_covering(session, authority, leaf_index)
+    if covering is None:
+        raise LookupError(f"no checkpoint of {authority} covers leaf {leaf_index}")
+    return covering.tree_size, covering.note
+
+
+def _replayed(response: Response) -> None:
+    response.headers["Idempotent-Replayed"] = "true"
+
+
+def _items_of(session: Session, ids: list[str]) -> tuple[list[IssuedItemOut], str, int]:
+    """Rebuild, from the ids it issued, exactly what a request returned the first time."""
+    rows = {
+        row.id: row
+        for row in session.exec(select(StoredCredential).where(col(StoredCredential.id).in_(ids)))
+    }
+    entries = {
+        entry.credential_id: entry
+        for entry in session.exec(select(LogEntry).where(col(LogEntry.credential_id).in_(ids)))
+    }
+    replaced = {
+        record.replaces: record.credential_id
+        for record in session.exec(select(Record).where(col(Record.credential_id).in_(ids)))
+        if record.replaces
+    }
+    changes = {
+        replaced[change.target_id]: change.credential_id
+        for change in session.exec(
+            select(StatusChangeRow).where(
+                col(StatusChangeRow.target_id).in_(list(replaced)),
+                col(StatusChangeRow.action) == "revoke",
+            )
+        )
+    }
+    items = [
+        IssuedItemOut(
+            credential=document_of(rows[credential_id]),
+            state=initial_state(rows[credential_id].type).value,
+            leaf_index=entries[credential_id].leaf_index,
+            status_change=changes.get(credential_id),
+        )
+        for credential_id in ids
+    ]
+    last = entries[ids[-1]]
+    size, note = _checkpoint_for(session, last.authority_code, last.leaf_index)
+    return items, note, size
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Issue a record",
+    responses=_ERRORS,
+)
+def issue_one(
+    *,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    item: Annotated[RecordIn, Body(openapi_examples=record_examples(_TODAY))],
+    role: Annotated[str, _ISSUER],
+    idempotency_key: _IdempotencyKey = None,
+) -> IssuedOut:
+    """Validate, build, sign (`eddsa-jcs-2022`, the authority's current key for the
+    type), append to the authority's log, and return the credential with its leaf
+    index and the signed checkpoint that includes it.
+
+    Needs the `issuer:CN-xx` token of the record's `authority`. ID numbers are
+    committed (masked form, salt, salted SHA-256), never signed or stored in clear.
+    A correction names the record it `replaces`; that record is revoked in the same
+    transaction. Records that can change state carry `credentialStatus` entries in
+    the authority's status lists.
+    """
+    _own(role, item.authority)
+    context = _context(request)
+    claim = None
+    if idempotency_key is not None:
+        digest = request_digest(
+            item.model_dump(mode="json"),
+            node_secret=context.node_secret,
+            scope="POST /v1/credentials",
+        )
+        ids = recall(session, role=role, key=idempotency_key, digest=digest)
+        if ids:
+            _replayed(response)
+            (found,), note, size = _items_of(session, ids)
+            return IssuedOut(**found.model_dump(), tree_size=size, checkpoint=note)
+        claim = remember(session, role=role, key=idempotency_key, digest=digest)
+    issued = issue_records(session, context, [item])
+    (record,) = issued.records
+    if claim is not None:
+        settle(session, claim, [record.credential.id])
+    return IssuedOut(
+        credential=document_of(record.credential),
+        state=record.state.value,
+        leaf_index=record.leaf_index,
+        tree_size=issued.log.size,
+        checkpoint=issued.log.checkpoint,
+        status_change=record.status_change,
+    )
+
+
+@router.post(
+    "/batch",
+    status_code=201,
+    summary="Issue up to 10,000 records of one authority, all or nothing",
+    responses=_ERRORS,
+)
+def issue_batch(
+    *,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    batch: Annotated[BatchIn, Body(openapi_examples=batch_examples(_TODAY))],
+    role: Annotated[str, _ISSUER],
+    idempotency_key: _IdempotencyKey = None,
+) -> BatchIssuedOut:
+    """Issue every item, in one transaction and one log append with one checkpoint,
+    or none: a rejected batch answers 422 naming each bad item's index, field and
+    reason (`items[3].holder.id_number`), and writes nothing.
+    """
+    for item in batch.items:
+        _own(role, item.authority)
+    context = _context(request)
+    claim = None
+    if idempotency_key is not None:
+        digest = request_digest(
+            batch.model_dump(mode="json"),
+            node_secret=context.node_secret,
+            scope="POST /v1/credentials/batch",
+        )
+        ids = recall(session, role=role, key=idempotency_key, digest=digest)
+        if ids:
+            _replayed(response)
+            items, note, size = _items_of(session, ids)
+            return BatchIssuedOut(tree_size=size, checkpoint=note, items=items)
+        claim = remember(session, role=role, key=idempotency_key, digest=digest)
+    issued = issue_records(session, context, batch.items, field_prefix="items")
+    if claim is not None:
+        settle(session, claim, [r.credential.id for r in issued.records])
+    return BatchIssuedOut(
+        tree_size=issued.log.size,
+        checkpoint=issued.log.checkpoint,
+        items=[
+            IssuedItemOut(
+                credential=document_of(r.credential),
+                state=r.state.value,
+                leaf_index=r.leaf_index,
+                status_change=r.status_change,
+            )
+            for r in issued.records
+        ],
+    )
+
+
+@router.post(
+    "/{credential_id}/status",
+    status_code=201,
+    summary="Change a record's state (a signed StatusChange)",
+    responses={**_ERRORS, 404: {"model": Problem, "description": "No such record."}},
+)
+def change(
+    *,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    credential_id: _CredentialId,
+    body: Annotated[StatusChangeIn, Body(openapi_examples=status_change_examples(_TODAY))],
+    role: Annotated[str, _ISSUER],
+    idempotency_key: _IdempotencyKey = None,
+) -> StatusChangedOut:
+    """Sign and log a `StatusChange`, flip the record's bits in its authority's status
+    lists and sign their new versions, all in one transaction.
+
+    Registrations: `suspend`, `reinstate`, `revoke`, `cancel` (注销). Listings:
+    `lift` (credit repair, not before `earliestRemovalOn`), `reverse-lift` (the
+    repair was obtained by fraud), `withdraw` (the penalty was overturned),
+    `revoke`. Qualifications and CE credits: `revoke`. A transition the rules do not
+    allow is refused with 409 and the reason; `effective_on` is today or earlier,
+    and not before the record's last change.
+    """
+    record = get_record(session, credential_id)
+    _own(role, record.authority_code)
+    context = _context(request)
+    claim = None
+    if idempotency_key is not None:
+        digest = request_digest(
+            {"id": credential_id, **body.model_dump(mode="json")},
+            node_secret=context.node_secret,
+            scope="POST /v1/credentials/{id}/status",
+        )
+        ids = recall(session, role=role, key=idempotency_key, digest=digest)
+        if ids:
+            _replayed(response)
+            return _change_out(session, ids[0])
+        claim = remember(session, role=role, key=idempotency_key, digest=digest)
+    changed = change_status(session, context, credential_id, body)
+    if claim is not None:
+        settle(session, claim, [changed.credential.id])
+    return StatusChangedOut(
+        credential=document_of(changed.credential),
+        state=changed.state.value,
+        leaf_index=changed.leaf_index,
+        tree_size=changed.log.size,
+        checkpoint=changed.log.checkpoint,
+    )
+
+
+def _change_out(session: Session, change_id: str) -> StatusChangedOut:
+    row = get_credential(session, change_id)
+    stored = session.get(StatusChangeRow, change_id)
+    view = credential_view(session, change_id)
+    index = view.leaf_index if view.leaf_index is not None else 0
+    size, note = _checkpoint_for(session, row.issuer_code, index)
+    return StatusChangedOut(
+        credential=document_of(row),
+        state=stored.state_after if stored else "",
+        leaf_index=index,
+        tree_size=size,
+        checkpoint=note,
+    )
+
+
+@router.get(
+    "/{credential_id}",
+    summary="A credential and its current state",
+    responses={404: {"model": Problem, "description": "No such credential."}},
+)
+def read(session: DbSession, credential_id: _CredentialId) -> CredentialOut:
+    """The signed credential as issued, its index in its authority's log, and, for a
+    record, its current state, the record it corrects or that corrects it, and its
+    status changes, oldest first. Public: records carry no ID number in clear.
+    """
+    view = credential_view(session, credential_id)
+    return CredentialOut(
+        credential=view.credential,
+        type=view.type,
+        authority=view.authority,
+        leaf_index=view.leaf_index,
+        state=view.state,
+        replaces=view.replaces,
+        replaced_by=view.replaced_by,
+        changes=[
+            ChangeOut(
+                id=c.id,
+                action=c.action,
+                state_before=c.state_before,
+                state_after=c.state_after,
+                effective_on=c.effective_on,
+            )
+            for c in view.changes
+        ],
+    )
 
 
 @router.get(
@@ -22,12 +339,7 @@ router = APIRouter(prefix="/v1/credentials", tags=["credentials"])
     summary="An offline proof that a credential is logged",
     responses={404: {"model": Problem, "description": "No such credential, or not logged."}},
 )
-def proof(
-    session: DbSession,
-    credential_id: Annotated[
-        str, Path(max_length=128, description="The credential's id.", examples=["urn:uuid:..."])
-    ],
-) -> ProofBundleOut:
+def proof(session: DbSession, credential_id: _CredentialId) -> ProofBundleOut:
     """The signed credential, its leaf index in its authority's log, the tree size, the
     inclusion hashes (standard base64) and the signed checkpoint that commits to them:
     everything needed to check, without this server, that the credential is logged.

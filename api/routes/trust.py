@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
+from api.caching import etag_matches, strong_etag
 from api.deps import DbSession
 from api.schemas import Problem, TrustListHistory, TrustListVersionOut
-from registry.crypto.jcs import sha256_hex
 from registry.storage.models import TrustListRecord
 from registry.trust.store import get_version, stored_versions
 
@@ -30,22 +30,10 @@ _CURRENT_CACHE = "no-cache"  # may be stored, but revalidated: a new version can
 _PAST_CACHE = "public, max-age=31536000, immutable"  # a published version never changes
 
 
-def _etag(body: bytes) -> str:
-    return f'"{sha256_hex(body)}"'
-
-
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    # RFC 9110 §13.1.2: weak comparison; "*" matches any current representation.
-    if if_none_match is None:
-        return False
-    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-    return "*" in tags or etag in tags
-
-
 def _document(request: Request, row: TrustListRecord, *, cache_control: str) -> Response:
     body = row.canonical.encode("utf-8")
-    headers = {"ETag": _etag(body), "Cache-Control": cache_control}
-    if _matches(request.headers.get("if-none-match"), headers["ETag"]):
+    headers = {"ETag": strong_etag(body), "Cache-Control": cache_control}
+    if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type="application/json", headers=headers)
 

@@ -19,7 +19,9 @@ from registry.cli._token import token_app
 from registry.cli._trust import trust_app
 from registry.datadir import DataDir
 from registry.demo import seed_demo, seed_demo_tokens
+from registry.demo_records import seed_demo_records
 from registry.errors import RegistryError
+from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, schema_drift, schema_status, session_scope, upgrade
 from registry.trust.store import NodeProfile, stored_versions
@@ -129,6 +131,7 @@ def serve(
                 seeded = seed_demo(
                     session, data_dir.key_store(), profile=NodeProfile.from_settings(settings)
                 )
+                seeded = seed_demo_records(session, IssuingContext.for_node(settings)) or seeded
                 tokens = seed_demo_tokens(session)
                 if tokens:
                     data_dir.write_private(_DEMO_TOKENS, json.dumps(tokens, indent=2) + "\n")

@@ -1,0 +1,160 @@
+"""OpenAPI request examples that work against a ``make run`` demo as written.
+
+They name the demo's seeded people and records (``registry.demo_records``), and
+their dates are set when the app starts, so that no example date is in the future
+or out of its window.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from registry.demo_records import DEMO_ENGINEERS, credit_code, resident_id
+
+__all__ = ["batch_examples", "record_examples", "status_change_examples"]
+
+
+def _engineer(name: str) -> dict[str, str]:
+    engineer = next(e for e in DEMO_ENGINEERS if e.name == name)
+    return {"name": engineer.name, "id_number": engineer.id_number}
+
+
+def record_examples(today: date) -> dict[str, dict[str, Any]]:
+    """One complete, valid request per record type (for a `issuer:CN-SH` token)."""
+    return {
+        "qualification": {
+            "summary": "SafetyEngineerQualification: a new junior engineer in Shanghai",
+            "value": {
+                "type": "SafetyEngineerQualification",
+                "authority": "CN-SH",
+                "holder": {"name": "黄海", "id_number": resident_id("310115", "19940618", "036")},
+                "certificate_number": "SH-2026-J-0102",
+                "category": "construction",
+                "issued_on": (today - timedelta(days=30)).isoformat(),
+            },
+        },
+        "registration": {
+            "summary": "SafetyEngineerRegistration: 刘洋 registers with a Shanghai employer",
+            "description": "Rests on 刘洋's seeded qualification, named by certificate number.",
+            "value": {
+                "type": "SafetyEngineerRegistration",
+                "authority": "CN-SH",
+                "holder": _engineer("刘洋"),
+                "registration_number": "SH-REG-2026-0415",
+                "qualification": "SH-2021-Q-0003",
+                "category": "other",
+                "employer": {
+                    "name": "上海申安检测技术有限公司",
+                    "credit_code": credit_code("91310104MA1FR0014"),
+                },
+                "kind": "initial",
+                "valid_from": today.isoformat(),
+                "valid_until": (today + timedelta(days=5 * 365)).isoformat(),
+            },
+        },
+        "continuing-education": {
+            "summary": "ContinuingEducationCredit: 16 professional hours for 王立新",
+            "value": {
+                "type": "ContinuingEducationCredit",
+                "authority": "CN-SH",
+                "holder": _engineer("王立新"),
+                "course_title": "化工过程安全管理实务",
+                "provider": {
+                    "name": "上海市安全生产科学研究所",
+                    "credit_code": credit_code("12310000MB0P10008"),
+                },
+                "hours": 16,
+                "kind": "professional",
+                "completed_on": (today - timedelta(days=14)).isoformat(),
+            },
+        },
+        "listing": {
+            "summary": "UntrustworthinessListing: a Shanghai company and its legal representative",
+            "value": {
+                "type": "UntrustworthinessListing",
+                "authority": "CN-SH",
+                "listed": {
+                    "kind": "organisation",
+                    "name": "上海某建材有限公司",
+                    "credit_code": credit_code("91310116MA1J20015"),
+                },
+                "related_persons": [
+                    {
+                        "name": "马某",
+                        "id_number": resident_id("310116", "19680302", "015"),
+                        "role": "legal-representative",
+                    }
+                ],
+                "legal_basis": "《安全生产严重失信主体名单管理办法》（应急管理部令第11号）第六条",
+                "penalty_decision_number": f"沪应急罚〔{today.year}〕88号",
+                "listing_decision_number": f"沪应急失信〔{today.year}〕12号",
+                "listed_on": (today - timedelta(days=7)).isoformat(),
+                "measures": ["依法依规实施联合惩戒", "限制参与政府采购和工程招投标"],
+            },
+        },
+    }
+
+
+def batch_examples(today: date) -> dict[str, dict[str, Any]]:
+    """A batch of Shanghai records: a qualification and a CE credit."""
+    records = record_examples(today)
+    return {
+        "shanghai": {
+            "summary": "Two Shanghai records in one batch",
+            "value": {
+                "items": [
+                    records["qualification"]["value"],
+                    records["continuing-education"]["value"],
+                ]
+            },
+        }
+    }
+
+
+def status_change_examples(today: date) -> dict[str, dict[str, Any]]:
+    """One example per kind of decision."""
+
+    def example(summary: str, action: str, reason: str, number: str) -> dict[str, Any]:
+        return {
+            "summary": summary,
+            "value": {
+                "action": action,
+                "reason": reason,
+                "decision_number": number,
+                "effective_on": today.isoformat(),
+            },
+        }
+
+    return {
+        "suspend": example(
+            "Suspend a registration",
+            "suspend",
+            "涉嫌出具虚假安全评价报告，暂停执业",
+            f"沪应急注〔{today.year}〕21号",
+        ),
+        "reinstate": example(
+            "Reinstate a suspended registration",
+            "reinstate",
+            "调查结束，恢复执业",
+            f"沪应急注〔{today.year}〕22号",
+        ),
+        "cancel": example(
+            "Cancel (注销) a registration",
+            "cancel",
+            "本人申请注销注册",
+            f"沪应急注〔{today.year}〕23号",
+        ),
+        "lift": example(
+            "Lift a listing after credit repair",
+            "lift",
+            "完成信用修复，准予提前移出",
+            f"沪应急修复〔{today.year}〕4号",
+        ),
+        "withdraw": example(
+            "Withdraw a listing whose penalty was overturned",
+            "withdraw",
+            "行政处罚决定被依法撤销",
+            f"沪应急复〔{today.year}〕6号",
+        ),
+    }
