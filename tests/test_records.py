@@ -31,8 +31,8 @@ def _errors(model: type[Any], data: dict[str, Any]) -> dict[str, str]:
 
 def test_a_qualification_never_carries_the_number() -> None:
     record = QualificationIn.model_validate(
-        {"holder": HOLDER, "certificate_number": "JS-2026-0001", "category": "化工安全",
-         "issued_on": "2026-06-01"}
+        {"authority": "CN-JS", "holder": HOLDER, "certificate_number": "JS-2026-0001",
+         "category": "化工安全", "issued_on": "2026-06-01"}
     )  # fmt: skip
     holder, lookup = commit_holder(record.holder, node_secret=b"s" * 32)
     subject = record.subject(holder)
@@ -66,7 +66,7 @@ def test_a_qualification_never_carries_the_number() -> None:
     ],
 )
 def test_qualification_field_errors(field: str, value: Any, where: str, message: str) -> None:
-    data: dict[str, Any] = {"holder": HOLDER, "certificate_number": "JS-1",
+    data: dict[str, Any] = {"authority": "CN-JS", "holder": HOLDER, "certificate_number": "JS-1",
                             "category": "chemical", "issued_on": "2026-06-01"}  # fmt: skip
     data[field] = value
     errors = _errors(QualificationIn, data)
@@ -77,6 +77,7 @@ def test_qualification_field_errors(field: str, value: Any, where: str, message:
 
 def _registration(**changes: Any) -> dict[str, Any]:
     data = {
+        "authority": "CN-JS",
         "holder": HOLDER,
         "registration_number": "SH-R-0001",
         "qualification": "urn:uuid:1",
@@ -104,7 +105,8 @@ def test_registration_windows() -> None:
 @pytest.mark.parametrize(("hours", "ok"), [(0.5, True), (200, True), (0, False), (200.5, False),
                                            (1.25, False), (-2, False)])  # fmt: skip
 def test_continuing_education_hours(hours: float, ok: bool) -> None:
-    data = {"holder": HOLDER, "course_title": "危险化学品安全管理", "hours": hours,
+    data = {"authority": "CN-JS", "holder": HOLDER, "course_title": "危险化学品安全管理",
+            "hours": hours,
             "provider": {"name": "江苏安全培训中心", "credit_code": CODE},
             "kind": "professional", "completed_on": "2026-05-20"}  # fmt: skip
     if ok:
@@ -116,6 +118,7 @@ def test_continuing_education_hours(hours: float, ok: bool) -> None:
 
 def _listing(**changes: Any) -> dict[str, Any]:
     data = {
+        "authority": "CN-JS",
         "listed": {"kind": "organisation", "name": "某化工有限公司", "credit_code": CODE},
         "related_persons": [
             {"name": "李四", "id_number": ID, "role": "legal-representative"},

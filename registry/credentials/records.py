@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from registry.errors import InvalidInput
 from registry.ids import (
@@ -179,14 +179,17 @@ class RegistrationIn(_RecordIn):
     def _category(cls, value: object) -> object:
         return _as_value_error(parse_category, value) if isinstance(value, str) else value
 
-    @model_validator(mode="after")
-    def _window(self) -> RegistrationIn:
-        if self.valid_until <= self.valid_from:
+    @field_validator("valid_until")
+    @classmethod
+    def _window(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("valid_from")
+        if not isinstance(start, date):
+            return value  # valid_from is itself invalid, and reported
+        if value <= start:
             raise ValueError("valid_until must follow valid_from")
-        limit = _add_years(self.valid_from, MAX_REGISTRATION_YEARS)
-        if self.valid_until > limit:
+        if value > _add_years(start, MAX_REGISTRATION_YEARS):
             raise ValueError(f"a registration runs at most {MAX_REGISTRATION_YEARS} years")
-        return self
+        return value
 
     def subject(self, holder: dict[str, Any]) -> dict[str, Any]:
         """The ``credentialSubject``, given the committed holder."""
