@@ -18,6 +18,7 @@ __all__ = [
     "leaf_hash",
     "log_verifier_key",
     "note_signed_by",
+    "verify_consistency",
     "verify_eddsa_jcs_2022",
 ]
 
@@ -101,3 +102,39 @@ def note_signed_by(note: str, verifier_key: str) -> tuple[str, int, bytes]:
             origin, size, root = text.splitlines()[:3]
             return origin, int(size), base64.b64decode(root)
     raise AssertionError(f"no signature by {name} on the note")
+
+
+def verify_consistency(
+    first: int, second: int, first_root: bytes, second_root: bytes, hashes: list[str]
+) -> None:
+    """RFC 9162 §2.1.4.2: raises unless the proof links the two roots."""
+    path = [base64.b64decode(h) for h in hashes]
+    assert 0 < first <= second
+    if first == second:
+        assert not path
+        assert first_root == second_root
+        return
+    if first & (first - 1) == 0:  # a power of two: the first root is the first node
+        path = [first_root, *path]
+    assert path
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for node in path[1:]:
+        assert sn != 0
+        if fn & 1 or fn == sn:
+            fr = hashlib.sha256(b"\x01" + node + fr).digest()
+            sr = hashlib.sha256(b"\x01" + node + sr).digest()
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = hashlib.sha256(b"\x01" + sr + node).digest()
+        fn >>= 1
+        sn >>= 1
+    assert sn == 0
+    assert fr == first_root
+    assert sr == second_root

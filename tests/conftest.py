@@ -23,6 +23,7 @@ from registry.crypto.keys import KeyStore
 from registry.settings import Settings
 from registry.storage.db import engine_scope, upgrade
 from tests._postgres import start_cluster
+from tests._servers import Servers
 from tests._support import TEST_PASSPHRASE
 
 VECTORS = Path(__file__).resolve().parent.parent.parent / "shared" / "vectors" / "vc-di-eddsa"
@@ -164,3 +165,11 @@ def signed_vector(vectors: dict[str, str]) -> dict[str, Any]:
     value = json.loads(vectors["signedJCS.json"])
     assert isinstance(value, dict)
     return value
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[Servers]:
+    """Starts real demo servers; stops them all when the test ends."""
+    servers = Servers(tmp_path)
+    yield servers
+    servers.stop_all()

@@ -4,80 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import stat
 import subprocess
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import rfc8785
 
-from tests._support import REGISTRY, free_port
-
-
-@dataclass
-class Server:
-    base: str
-    log: Path
-
-    @property
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-class Servers:
-    """Starts real `registry serve --demo` processes and stops them all at the end."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self._tmp_path = tmp_path
-        self._processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self, database_url: str, data_dir: Path) -> Server:
-        port = free_port()
-        env = {
-            **os.environ,
-            "REGISTRY_DATA_DIR": str(data_dir),
-            "REGISTRY_DATABASE_URL": database_url,
-        }
-        server = Server(base=f"http://127.0.0.1:{port}", log=self._tmp_path / f"server-{port}.log")
-        with server.log.open("wb") as log:
-            process = subprocess.Popen(
-                [str(REGISTRY), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self._processes.append(process)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"server exited with {process.returncode}:\n{server.output}")
-            try:
-                if httpx.get(f"{server.base}/healthz", timeout=1).status_code == 200:
-                    return server
-            except httpx.TransportError:
-                time.sleep(0.2)
-        pytest.fail(f"server did not answer /healthz within 60 s:\n{server.output}")
-
-    def stop_all(self) -> None:
-        for process in self._processes:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-@pytest.fixture
-def servers(tmp_path: Path) -> Iterator[Servers]:
-    servers = Servers(tmp_path)
-    yield servers
-    servers.stop_all()
+from registry.demo_records import DEMO_ENGINEERS
+from tests._servers import Server, Servers
+from tests._support import REGISTRY
 
 
 @pytest.mark.e2e
@@ -113,6 +50,12 @@ def test_make_run_on_embedded_sqlite(servers: Servers, tmp_path: Path) -> None:
         headers={"Authorization": f"Bearer {tokens['verifier']}"},
     )
     assert entries.status_code == 403
+    # No ID number of the seeded records is in the database file, byte for byte.
+    stored = b"".join(p.read_bytes() for p in data_dir.glob("registry.sqlite3*"))
+    assert "王立新".encode() in stored
+    for engineer in DEMO_ENGINEERS:
+        assert engineer.id_number.encode() not in stored
+        assert engineer.id_number not in server.output
     # A second start on the same data keeps what is there.
     again = servers.start(url, data_dir)
     assert "demo data already present" in again.output

@@ -1,0 +1,71 @@
+"""Real `registry serve --demo` processes for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests._support import REGISTRY, free_port
+
+__all__ = ["Server", "Servers"]
+
+
+@dataclass
+class Server:
+    base: str
+    log: Path
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+class Servers:
+    """Starts real `registry serve --demo` processes and stops them all at the end."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self._tmp_path = tmp_path
+        self._processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, database_url: str, data_dir: Path) -> Server:
+        port = free_port()
+        env = {
+            **os.environ,
+            "REGISTRY_DATA_DIR": str(data_dir),
+            "REGISTRY_DATABASE_URL": database_url,
+            "REGISTRY_NODE_URL": f"http://127.0.0.1:{port}",
+        }
+        server = Server(base=f"http://127.0.0.1:{port}", log=self._tmp_path / f"server-{port}.log")
+        with server.log.open("wb") as log:
+            process = subprocess.Popen(
+                [str(REGISTRY), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self._processes.append(process)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"server exited with {process.returncode}:\n{server.output}")
+            try:
+                if httpx.get(f"{server.base}/healthz", timeout=1).status_code == 200:
+                    return server
+            except httpx.TransportError:
+                time.sleep(0.2)
+        pytest.fail(f"server did not answer /healthz within 60 s:\n{server.output}")
+
+    def stop_all(self) -> None:
+        for process in self._processes:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
