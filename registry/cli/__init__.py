@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from registry.authorities import keys_of, list_authorities
 from registry.cli._authority import authority_app, key_app
 from registry.cli._common import console, err_console
+from registry.cli._import import import_records
 from registry.cli._log import log_app
 from registry.cli._token import token_app
 from registry.cli._trust import trust_app
@@ -40,6 +41,7 @@ app.add_typer(key_app, name="key")
 app.add_typer(trust_app, name="trust")
 app.add_typer(log_app, name="log")
 app.add_typer(token_app, name="token")
+app.command("import")(import_records)
 
 
 @_db_app.command("upgrade")

@@ -3,7 +3,7 @@ status lists, corrections, idempotent retries, and what the registry says of a r
 
 from registry.issuing.changes import StatusChanged, change_status, get_record
 from registry.issuing.context import IssuingContext, china_today
-from registry.issuing.records import IssuedRecord, RecordsIssued, issue_records
+from registry.issuing.records import IssuedRecord, RecordsIssued, check_records, issue_records
 from registry.issuing.views import CredentialView, credential_view
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "RecordsIssued",
     "StatusChanged",
     "change_status",
+    "check_records",
     "china_today",
     "credential_view",
     "get_record",

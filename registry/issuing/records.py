@@ -43,7 +43,7 @@ from registry.storage.credentials import document_of
 from registry.storage.models import Record, RecordParty, StatusChangeRow, StoredCredential
 from registry.tlog.sequencer import AppendResult, lock_log
 
-__all__ = ["IssuedRecord", "RecordsIssued", "issue_records"]
+__all__ = ["IssuedRecord", "RecordsIssued", "check_records", "issue_records"]
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def issue_records(
     if errors:
         raise InvalidInput("a batch mixes authorities", errors=tuple(errors))
     lock_log(session, authority, origin_prefix=context.origin_prefix)
-    qualifications, errors = _check(
+    qualifications, errors = check_records(
         session, items, field_prefix, node_secret=context.node_secret, now=now
     )
     if errors:
@@ -154,7 +154,7 @@ def issue_records(
     )
 
 
-def _check(
+def check_records(
     session: Session,
     items: Sequence[RecordIn],
     prefix: str | None,
@@ -162,7 +162,11 @@ def _check(
     node_secret: bytes,
     now: datetime,
 ) -> tuple[dict[int, str], list[FieldError]]:
-    """Resolve each registration's qualification; find every reference or date that is wrong."""
+    """Check what a batch refers to (records it replaces, qualifications) and its dates.
+
+    Returns each registration's resolved qualification id (by item index) and every
+    problem found, as field errors. Writes nothing.
+    """
     today = china_today(now)
     errors: list[FieldError] = []
     resolved: dict[int, str] = {}

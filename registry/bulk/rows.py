@@ -1,0 +1,220 @@
+"""Reading a CSV or XLSX file of records and turning its rows into validated inputs.
+
+Every problem is reported as (row, column, reason), the row numbered as a
+spreadsheet shows it (the header is row 1) and the column named by its header in
+the file. Reasons never repeat a cell's value: the cell may hold an ID number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from registry.bulk.columns import COLUMNS, RELATED_ROLES, Column
+from registry.credentials import CREDENTIAL_TYPES
+from registry.credentials.records import RecordIn
+from registry.errors import InvalidInput
+
+__all__ = ["ParsedRows", "RowError", "parse_rows", "read_table"]
+
+_RECORD: TypeAdapter[Any] = TypeAdapter(RecordIn)
+_MEASURES = re.compile(r"[;；\n]+")
+_KINDS = {"单位": "organisation", "企业": "organisation", "个人": "person"}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One bad cell (or row, or header)."""
+
+    row: int
+    column: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ParsedRows:
+    """The rows that parsed, with their row numbers, and every problem found."""
+
+    items: list[Any]
+    rows: list[int]
+    errors: list[RowError]
+    headers: dict[str, str]  # input path -> the header the file uses for it
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def read_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the non-empty rows (with their row numbers) of a CSV or XLSX file.
+
+    CSV may be UTF-8 (with or without a byte-order mark) or GB 18030, as Excel and
+    WPS save it in China. Raises ``InvalidInput`` for anything else.
+    """
+    suffix = path.suffix.lower()
+    table: list[list[object]]
+    try:
+        if suffix == ".csv":
+            table = _read_csv(path.read_bytes())
+        elif suffix == ".xlsx":
+            table = _read_xlsx(path)
+        else:
+            raise InvalidInput(f"{path.name}: only .csv and .xlsx files can be imported")
+    except OSError as exc:
+        raise InvalidInput(f"{path}: {exc.strerror}") from exc
+    if not table:
+        raise InvalidInput(f"{path.name} is empty: the first row names the columns")
+    header = [_cell(v) for v in table[0]]
+    rows = [
+        (number, [_cell(v) for v in values])
+        for number, values in enumerate(table[1:], start=2)
+        if any(_cell(v) for v in values)
+    ]
+    return header, rows
+
+
+def _read_csv(data: bytes) -> list[list[object]]:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+    raise InvalidInput("the CSV file is neither UTF-8 nor GB 18030 text")
+
+
+def _read_xlsx(path: Path) -> list[list[object]]:
+    from openpyxl import load_workbook  # noqa: PLC0415 (only bulk import needs it)
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file it cannot read
+        raise InvalidInput(f"{path.name} is not an XLSX workbook openpyxl can read") from exc
+    try:
+        sheet = workbook.worksheets[0]
+        return [list(row) for row in sheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+
+
+def _columns(record_type: str, header: list[str]) -> tuple[dict[int, Column], list[RowError]]:
+    known = {c.zh: c for c in COLUMNS[record_type]} | {
+        c.en.lower(): c for c in COLUMNS[record_type]
+    }
+    found: dict[int, Column] = {}
+    errors = []
+    for position, name in enumerate(header):
+        column = known.get(name) or known.get(name.lower())
+        if column is None:
+            if name:
+                errors.append(RowError(1, name, "unknown column for this type"))
+            continue
+        if column in found.values():
+            errors.append(RowError(1, name, "the column appears twice"))
+        found[position] = column
+    present = set(found.values())
+    errors.extend(
+        RowError(1, c.zh, "required column is missing")
+        for c in COLUMNS[record_type]
+        if c.required and c not in present
+    )
+    return found, errors
+
+
+def _put(target: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[last] = value
+
+
+def _item(
+    record_type: str, cells: dict[str, str], authority: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The input dict of a row, and the role of each related person in order."""
+    item: dict[str, Any] = {"type": record_type, "authority": authority}
+    roles: list[str] = []
+    related: dict[str, dict[str, str]] = {}
+    for path, value in cells.items():
+        if not value:
+            continue
+        if path.startswith("related."):
+            _, role, field = path.split(".")
+            related.setdefault(role, {})[field] = value
+        elif path == "measures":
+            item["measures"] = [m.strip() for m in _MEASURES.split(value) if m.strip()]
+        elif path == "listed.kind":
+            _put(item, path, _KINDS.get(value, value))
+        else:
+            _put(item, path, value)
+    if record_type == "UntrustworthinessListing":
+        persons = []
+        for role, _, _ in RELATED_ROLES:
+            if role in related:
+                persons.append({**related[role], "role": role})
+                roles.append(role)
+        item["related_persons"] = persons
+        listed = item.get("listed", {})
+        # Only the identifier that fits the kind: the other column is for other rows.
+        listed.pop("id_number" if listed.get("kind") == "organisation" else "credit_code", None)
+    return item, roles
+
+
+def parse_rows(
+    record_type: str, header: list[str], rows: Iterable[tuple[int, list[str]]], *, authority: str
+) -> ParsedRows:
+    """Validate every row as a record input of ``record_type`` issued by ``authority``."""
+    columns, errors = _columns(record_type, header)
+    by_path = {column.path: header[position] for position, column in columns.items()}
+    items: list[Any] = []
+    numbers: list[int] = []
+    if errors:
+        return ParsedRows(items, numbers, errors, by_path)
+    for number, values in rows:
+        cells = {
+            column.path: values[position] if position < len(values) else ""
+            for position, column in columns.items()
+        }
+        item, roles = _item(record_type, cells, authority)
+        try:
+            items.append(_RECORD.validate_python(item))
+            numbers.append(number)
+        except ValidationError as exc:
+            errors.extend(
+                RowError(number, _header_of(error["loc"], roles, by_path), _reason(error["msg"]))
+                for error in exc.errors()
+            )
+    return ParsedRows(items, numbers, errors, by_path)
+
+
+def _reason(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
+def _header_of(location: tuple[Any, ...], roles: list[str], headers: dict[str, str]) -> str:
+    """The file's header for a pydantic error location (or the field path, if none)."""
+    parts = [
+        p for p in location if p not in CREDENTIAL_TYPES and p not in ("organisation", "person")
+    ]
+    if len(parts) >= 2 and parts[0] == "related_persons" and isinstance(parts[1], int):
+        role = roles[parts[1]] if parts[1] < len(roles) else "?"
+        path = f"related.{role}.{parts[2]}" if len(parts) > 2 else f"related.{role}.name"
+    else:
+        path = ".".join(str(p) for p in parts)
+    return headers.get(path, path)

@@ -1,0 +1,80 @@
+"""``registry import``: issue records from a CSV or XLSX file, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from registry.bulk import TYPES, check_file, issue_rows, record_type, write_template
+from registry.cli._common import console, err_console, node_session
+from registry.issuing import IssuingContext
+
+__all__ = ["import_records"]
+
+_TYPES = ", ".join(TYPES)
+
+
+def import_records(
+    file: Annotated[
+        Path | None, typer.Argument(help="The CSV or XLSX file to import.", show_default=False)
+    ] = None,
+    type_: Annotated[str | None, typer.Option("--type", help=f"The record type: {_TYPES}.")] = None,
+    authority: Annotated[
+        str | None, typer.Option(help="The issuing authority (CN-SH, or 310000).")
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(help=f"Write the empty template of a type ({_TYPES}) instead of importing."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Where --template writes (.csv or .xlsx; default: print).")
+    ] = None,
+) -> None:
+    """Check every row of FILE first and list every bad row (row, column, reason),
+    writing nothing; if all rows are good, issue them all, or none if anything fails.
+
+    Headers may be Chinese (as the template writes them) or English.
+    """
+    if template is not None:
+        text = write_template(record_type(template), output)
+        if text is not None:
+            console.print(text, end="", markup=False)
+        else:
+            console.print(f"wrote the {template} template to {output}")
+        return
+    if file is None or type_ is None or authority is None:
+        err_console.print("give FILE, --type and --authority (or --template TYPE)")
+        raise typer.Exit(2)
+    kind = record_type(type_)
+    with node_session() as (settings, _, session):
+        context = IssuingContext.for_node(settings)
+        parsed = check_file(session, context, file, record_type=kind, authority=authority)
+        if parsed.errors:
+            table = Table(title=f"{len(parsed.errors)} problem(s) in {file.name}: nothing issued")
+            table.add_column("row", justify="right")
+            table.add_column("column")
+            table.add_column("reason")
+            for error in parsed.errors:
+                table.add_row(str(error.row), escape(error.column), escape(error.reason))
+            err_console.print(table)
+            raise typer.Exit(1)
+        if not parsed.items:
+            err_console.print(f"{file.name} has no rows to import")
+            raise typer.Exit(1)
+        columns = (
+            TextColumn("issuing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("issuing", total=len(parsed.items))
+            count = issue_rows(
+                session, context, parsed, advance=lambda n: progress.advance(task, n)
+            )
+    console.print(f"issued {count} {kind} record(s) for {authority}")
