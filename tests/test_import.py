@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import subprocess
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,7 +23,8 @@ from tests._support import REGISTRY
 
 TODAY = china_today()
 PROVIDER = credit_code("12310000MB0P10008")
-CE_HEADER = ["姓名", "身份证号", "课程名称", "培训机构", "培训机构统一社会信用代码", "学时", "学时类型", "完成日期"]  # fmt: skip
+CE_HEADER = ["姓名", "身份证号", "课程名称", "培训机构", "培训机构统一社会信用代码",
+             "学时", "学时类型", "完成日期"]  # fmt: skip
 
 
 def _ce_row(number: int, **changes: str) -> list[str]:
@@ -43,12 +43,12 @@ def _ce_row(number: int, **changes: str) -> list[str]:
 
 
 @pytest.fixture
-def node(settings: Settings) -> Iterator[Settings]:
+def node(settings: Settings) -> Settings:
     context = IssuingContext.for_node(settings)
     with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
         seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
         seed_demo_records(session, context)
-    yield settings
+    return settings
 
 
 def _run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -185,7 +185,8 @@ def test_listing_template_round_trip(node: Settings, tmp_path: Path) -> None:
     assert sheet is not None
     sheet.append([
         "单位", "江苏某危化品运输有限公司", credit_code("91320100MA1XY0016"), "",
-        "《安全生产严重失信主体名单管理办法》第六条", "苏应急罚〔2026〕9号", "苏应急失信〔2026〕2号",
+        "《安全生产严重失信主体名单管理办法》第六条", "苏应急罚〔2026〕9号",
+        "苏应急失信〔2026〕2号",
         (TODAY - timedelta(days=3)).isoformat(), "联合惩戒；重点监管", "",
         "赵某", resident_id("320102", "19700101", "011"), "", "", "", "", "钱某",
         resident_id("320102", "19800202", "022"),
