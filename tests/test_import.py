@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from registry.demo import seed_demo
 from registry.demo_records import DEMO_ENGINEERS, credit_code, resident_id, seed_demo_records
@@ -197,13 +198,13 @@ def test_listing_template_round_trip(node: Settings, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert _counts(node)[2] == before[2] + 1
     with engine_scope(node.database_url) as engine, session_scope(engine) as session:
-        roles = sorted(
-            session.scalars(
-                select(RecordParty.role)
-                .join(Record, Record.credential_id == RecordParty.credential_id)
-                .where(Record.number == "苏应急失信〔2026〕2号")
-            )
+        listing = session.scalars(
+            select(Record).where(col(Record.number) == "苏应急失信〔2026〕2号")
+        ).one()
+        parties = session.scalars(
+            select(RecordParty).where(col(RecordParty.credential_id) == listing.credential_id)
         )
+        roles = sorted(party.role for party in parties)
     assert roles == ["directly-responsible", "legal-representative", "listed"]
     printed = _run(node, "--template", "qualification")
     assert printed.stdout.strip() == "姓名,身份证号,证书编号,专业类别,发证日期,更正的记录"
