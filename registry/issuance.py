@@ -1,9 +1,10 @@
 """Signing, storing and logging credentials: one transaction, all or nothing.
 
 ``issue`` takes unsigned credentials of one authority, signs each with the
-authority's current key allowed for its type, stores them (each verified as any
-verifier would), and appends them to the authority's log as one batch with one
-signed checkpoint, all in the caller's transaction.
+authority's current key allowed for its type, stores them, and appends them to the
+authority's log as one batch with one signed checkpoint, all in the caller's
+transaction. The key file must hold the key its record names; the first credential
+each key signs in a batch is verified as any verifier would verify it.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from registry.credentials import authority_of, credential_type
 from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.crypto.keys import KeyStore, Signer
 from registry.errors import InvalidInput, KeyStoreError
-from registry.storage.credentials import store_credential
+from registry.storage.credentials import insert_signed
 from registry.storage.models import StoredCredential
 from registry.tlog.sequencer import AppendResult, append
-from registry.trust.keys import key_standing
+from registry.trust.keys import key_standing, verify_signed
 
 __all__ = ["Issued", "issue", "signer_for"]
 
@@ -53,7 +54,12 @@ def signer_for(
             authority=authority,
         )
         if standing.valid and key.key_name and key_store.exists(key.key_name):
-            return key_store.load(key.key_name)
+            signer = key_store.load(key.key_name)
+            if signer.verification_method != key.verification_method:
+                raise KeyStoreError(
+                    f"key file {key.key_name} does not hold the key of {key.verification_method}"
+                )
+            return signer
     raise KeyStoreError(
         f"this node holds no key of {authority} that may sign {credential_type} now"
     )
@@ -86,13 +92,38 @@ def issue(
     if len(lookups) != len(documents):
         raise InvalidInput("one subject lookup key per credential")
     signers: dict[str, Signer] = {}
-    stored = []
-    for document, lookup in zip(documents, lookups, strict=True):
+    signed = []
+    kinds = []
+    for document in documents:
         kind = credential_type(document)
         if kind not in signers:
             signers[kind] = signer_for(session, key_store, authority, kind, at=now)
-        signed = add_proof(document, signers[kind], created=now)
-        stored.append(store_credential(session, signed, subject_lookup=lookup, now=now))
+        signed.append(add_proof(document, signers[kind], created=now))
+        kinds.append(kind)
+    # Each signer's first credential is verified as any verifier would verify it: the
+    # key's standing, the proof. The rest are signed the same way by the same key.
+    verified: set[str] = set()
+    directory = database_keys(session)
+    for document, kind in zip(signed, kinds, strict=True):
+        if kind not in verified:
+            verify_signed(
+                document,
+                directory=directory,
+                credential_type=kind,
+                authority=authority,
+                at=now,
+                needs_log=True,
+            )
+            verified.add(kind)
+    stored = insert_signed(
+        session,
+        signed,
+        kinds=kinds,
+        authority=authority,
+        verification_methods=[signers[kind].verification_method for kind in kinds],
+        subject_lookups=lookups,
+        now=now,
+    )
     log = append(
         session,
         key_store,

@@ -39,6 +39,7 @@ from registry.issuing.build import Draft, draft_of
 from registry.issuing.changes import status_change_document
 from registry.issuing.context import IssuingContext, china_today
 from registry.issuing.status_lists import StatusLists
+from registry.storage.base import table_of
 from registry.storage.credentials import document_of
 from registry.storage.models import Record, RecordParty, StatusChangeRow, StoredCredential
 from registry.tlog.sequencer import AppendResult, lock_log
@@ -337,6 +338,6 @@ def _index(
             }
             for position, party in enumerate(draft.parties)
         )
-    session.execute(insert(Record), records)
+    session.execute(insert(table_of(Record)), records)
     if parties:
-        session.execute(insert(RecordParty), parties)
+        session.execute(insert(table_of(RecordParty)), parties)

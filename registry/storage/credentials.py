@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -15,6 +16,7 @@ from registry.credentials import authority_of, credential_type
 from registry.crypto.eddsa_jcs_2022 import proofs_of
 from registry.crypto.jcs import canonical_bytes, sha256_hex
 from registry.errors import Conflict, InvalidInput, NotFound
+from registry.storage.base import table_of
 from registry.storage.models import StoredCredential
 from registry.tlog.reader import entry_of, first_covering
 from registry.trust.keys import verify_signed
@@ -23,6 +25,7 @@ __all__ = [
     "credentials_by_id",
     "document_of",
     "get_credential",
+    "insert_signed",
     "store_credential",
     "verify_stored",
 ]
@@ -88,6 +91,59 @@ def store_credential(
     except IntegrityError as exc:
         raise Conflict(f"credential {credential_id} clashes with a stored one") from exc
     return row
+
+
+def insert_signed(
+    session: Session,
+    documents: Sequence[Mapping[str, Any]],
+    *,
+    kinds: Sequence[str],
+    authority: str,
+    verification_methods: Sequence[str],
+    subject_lookups: Sequence[str | None],
+    now: datetime,
+) -> list[StoredCredential]:
+    """Insert credentials this node has just signed, in one statement.
+
+    For the issuing path, which has chosen and checked the keys itself
+    (``registry.issuance``); anything from outside goes through
+    ``store_credential``. Raises ``InvalidInput`` for a bad id and ``Conflict`` if
+    an id is stored already or repeats. The caller commits.
+    """
+    rows = []
+    for document, kind, method, lookup in zip(
+        documents, kinds, verification_methods, subject_lookups, strict=True
+    ):
+        credential_id = document.get("id")
+        if not isinstance(credential_id, str) or not 0 < len(credential_id) <= _MAX_ID:
+            raise InvalidInput(f"the credential needs an id of 1 to {_MAX_ID} characters")
+        canonical = canonical_bytes(document)
+        rows.append(
+            StoredCredential(
+                id=credential_id,
+                type=kind,
+                issuer_code=authority,
+                verification_method=method,
+                subject_lookup=lookup,
+                digest=sha256_hex(canonical),
+                canonical=canonical.decode("utf-8"),
+                signed_at=now,
+                recorded_at=now,
+            )
+        )
+    ids = [row.id for row in rows]
+    if len(set(ids)) != len(ids):
+        raise Conflict("a credential id repeats in the batch")
+    clash = session.exec(
+        select(col(StoredCredential.id)).where(col(StoredCredential.id).in_(ids))
+    ).first()
+    if clash is not None:
+        raise Conflict(f"credential {clash} is already stored")
+    try:
+        session.execute(insert(table_of(StoredCredential)), [row.model_dump() for row in rows])
+    except IntegrityError as exc:
+        raise Conflict("a credential clashes with a stored one") from exc
+    return rows
 
 
 def get_credential(session: Session, credential_id: str) -> StoredCredential:
