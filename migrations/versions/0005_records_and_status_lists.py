@@ -78,7 +78,6 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(length=16), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("bits", sa.LargeBinary(), nullable=False),
-        sa.Column("allocated", sa.LargeBinary(), nullable=False),
         sa.Column("allocated_count", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("credential_id", sa.String(length=128), nullable=False),

@@ -110,12 +110,18 @@ def issue_records(
         draft_of(item, node_secret=context.node_secret, qualification_id=qualifications.get(i))
         for i, item in enumerate(items)
     ]
+    purposes = [status_purposes(item.type) for item in items]
+    allocated = {
+        purpose: iter(lists.allocate(purpose, sum(purpose in p for p in purposes)))
+        for purpose in ("revocation", "suspension")
+        if any(purpose in p for p in purposes)
+    }
     indices: list[dict[str, int]] = []
-    for draft in drafts:
+    for draft, wanted in zip(drafts, purposes, strict=True):
         taken = {}
         entries = []
-        for purpose in status_purposes(draft.document["type"][1]):
-            taken[purpose], entry = lists.allocate(purpose)
+        for purpose in wanted:
+            taken[purpose], entry = next(allocated[purpose])
             entries.append(entry)
         if entries:
             draft.document["credentialStatus"] = entries[0] if len(entries) == 1 else entries
@@ -172,6 +178,7 @@ def check_records(
     errors: list[FieldError] = []
     resolved: dict[int, str] = {}
     replaced: set[str] = set()
+    known: dict[str, _Qualification | str] = {}
     for i, item in enumerate(items):
         if isinstance(item, QualificationIn) and item.issued_on > today:
             errors.append(FieldError(_path(prefix, i, "issued_on"), "is in the future"))
@@ -185,7 +192,7 @@ def check_records(
                 errors.append(FieldError(_path(prefix, i, "replaces"), problem))
             replaced.add(item.replaces)
         if isinstance(item, RegistrationIn):
-            found, problem = _qualification(session, item, node_secret)
+            found, problem = _qualification(session, item, node_secret, known)
             if problem:
                 errors.append(FieldError(_path(prefix, i, "qualification"), problem))
             elif found:
@@ -208,11 +215,15 @@ def _replaceable(session: Session, item: RecordIn, seen: set[str]) -> str | None
     return None
 
 
-def _qualification(
-    session: Session, item: RegistrationIn, node_secret: bytes
-) -> tuple[str | None, str | None]:
-    """The qualification's credential id, or why it cannot carry this registration."""
-    reference = item.qualification
+@dataclass(frozen=True)
+class _Qualification:
+    credential_id: str
+    holder_lookup: str | None
+    category: str | None
+
+
+def _find_qualification(session: Session, reference: str) -> _Qualification | str:
+    """The active qualification a reference names, or why there is none."""
     if reference.startswith("urn:"):
         found = session.get(Record, reference)
         candidates = [found] if found and found.type == "SafetyEngineerQualification" else []
@@ -227,26 +238,47 @@ def _qualification(
             )
         )
     if not candidates:
-        return None, f"no active qualification {reference} in the registry"
+        return f"no active qualification {reference} in the registry"
     if len(candidates) > 1:
-        return None, f"certificate number {reference} is ambiguous: give the credential id"
+        return f"certificate number {reference} is ambiguous: give the credential id"
     qualification = candidates[0]
     if qualification.state != State.ACTIVE.value:
-        return None, f"qualification {reference} is {qualification.state}"
+        return f"qualification {reference} is {qualification.state}"
     holder = session.exec(
         select(RecordParty).where(
             col(RecordParty.credential_id) == qualification.credential_id,
             col(RecordParty.role) == "holder",
         )
     ).first()
-    lookup = lookup_key(ResidentId(item.holder.id_number), node_secret=node_secret)
-    if holder is None or holder.lookup_key != lookup:
-        return None, f"qualification {reference} belongs to someone else"
     stored = session.get(StoredCredential, qualification.credential_id)
     category = document_of(stored)["credentialSubject"].get("category") if stored else None
-    if category != item.category.value:
-        return None, f"qualification {reference} is in category {category}, not {item.category}"
-    return qualification.credential_id, None
+    return _Qualification(
+        qualification.credential_id, holder.lookup_key if holder else None, category
+    )
+
+
+def _qualification(
+    session: Session,
+    item: RegistrationIn,
+    node_secret: bytes,
+    known: dict[str, _Qualification | str],
+) -> tuple[str | None, str | None]:
+    """The qualification's credential id, or why it cannot carry this registration."""
+    reference = item.qualification
+    if reference not in known:
+        known[reference] = _find_qualification(session, reference)
+    found = known[reference]
+    if isinstance(found, str):
+        return None, found
+    lookup = lookup_key(ResidentId(item.holder.id_number), node_secret=node_secret)
+    if found.holder_lookup != lookup:
+        return None, f"qualification {reference} belongs to someone else"
+    if found.category != item.category.value:
+        return (
+            None,
+            f"qualification {reference} is in category {found.category}, not {item.category}",
+        )
+    return found.credential_id, None
 
 
 def _corrections(

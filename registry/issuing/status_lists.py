@@ -5,7 +5,8 @@ There is one list per authority and purpose (``revocation``, ``suspension``),
 served at ``<node>/v1/status-lists/<authority>/<purpose>``. Each change of its bits
 is a new version, signed and logged like any record; version ``n`` has the id
 ``<list url>/<n>``, so every version stays addressable. Entries are allocated at
-random, so an entry's position says nothing about when or to whom it was issued.
+random, so an entry's position says nothing about when or to whom it was issued;
+the records' own index columns (unique per authority) say which are taken.
 
 Everything here runs under the authority's log lock (``registry.tlog.sequencer.
 lock_log``), which serialises it with the appends it goes into.
@@ -14,16 +15,17 @@ lock_log``), which serialises it with the appends it goes into.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy.orm import defer
+from sqlmodel import Session, col, select
 
 from registry.credentials import new_credential
 from registry.credentials.status_list import StatusBits, status_entry, status_list_subject
 from registry.errors import Conflict
-from registry.storage.models import StatusListRow
+from registry.storage.models import Record, StatusListRow
 
 __all__ = ["DEFAULT_ENTRIES", "StatusLists", "list_url", "version_url"]
 
@@ -31,6 +33,7 @@ DEFAULT_ENTRIES = 1 << 20
 """Entries per list: room for a million records per authority and purpose."""
 
 _FULL = 0.9  # random allocation slows as a list fills; refuse before it crawls
+_CHUNK = 5000  # candidate indices per query (SQLite allows 32,766 parameters)
 
 
 def list_url(node_url: str, authority: str, purpose: str) -> str:
@@ -46,12 +49,12 @@ def version_url(node_url: str, authority: str, purpose: str, version: int) -> st
 @dataclass
 class _List:
     row: StatusListRow | None
-    bits: StatusBits
-    allocated: StatusBits
+    size: int
     allocated_count: int
     version: int
+    bits: StatusBits | None = None  # read only when a bit is read or set
     changed: bool = False
-    allocations: int = 0
+    taken: set[int] = field(default_factory=set)
 
 
 class StatusLists:
@@ -59,7 +62,9 @@ class StatusLists:
 
     ``allocate`` takes entries, ``set`` flips bits; ``new_versions`` gives the
     unsigned credentials of the lists whose bits changed (and of lists created
-    now), and ``save`` writes the lists once those credentials are stored.
+    now), and ``save`` writes the lists once those credentials are stored. Which
+    entries are taken is known from the records' own columns (unique per
+    authority), so issuing reads no bitstring at all.
     """
 
     def __init__(
@@ -76,59 +81,80 @@ class StatusLists:
         found = self._lists.get(purpose)
         if found is not None:
             return found
-        row = self._session.get(StatusListRow, (self._authority, purpose))
+        row = self._session.exec(
+            select(StatusListRow)
+            .where(
+                col(StatusListRow.authority_code) == self._authority,
+                col(StatusListRow.purpose) == purpose,
+            )
+            .options(defer(StatusListRow.bits))  # type: ignore[arg-type]
+        ).first()
         if row is None:
             found = _List(
                 row=None,
-                bits=StatusBits.empty(self._entries),
-                allocated=StatusBits.empty(self._entries),
+                size=self._entries,
                 allocated_count=0,
                 version=0,
+                bits=StatusBits.empty(self._entries),
                 changed=True,  # a new list is published at once, all zeros
             )
         else:
             found = _List(
-                row=row,
-                bits=StatusBits(bytearray(row.bits)),
-                allocated=StatusBits(bytearray(row.allocated)),
-                allocated_count=row.allocated_count,
-                version=row.version,
+                row=row, size=row.size, allocated_count=row.allocated_count, version=row.version
             )
         self._lists[purpose] = found
         return found
 
-    def allocate(self, purpose: str) -> tuple[int, dict[str, Any]]:
-        """Take a free entry at random; returns its index and the ``credentialStatus``.
-
-        Raises ``Conflict`` when the list is nearly full.
-        """
+    def _bits(self, purpose: str) -> StatusBits:
         status = self._list(purpose)
-        if status.allocated_count >= status.allocated.size * _FULL:
+        if status.bits is None:
+            if status.row is None:
+                raise LookupError("a new list has its bits in hand")
+            status.bits = StatusBits(bytearray(status.row.bits))
+        return status.bits
+
+    def allocate(self, purpose: str, count: int) -> list[tuple[int, dict[str, Any]]]:
+        """Take ``count`` free entries at random; returns each index and its
+        ``credentialStatus`` entry. Raises ``Conflict`` when the list is nearly full."""
+        status = self._list(purpose)
+        if status.allocated_count + count > status.size * _FULL:
             raise Conflict(
                 f"the {purpose} status list of {self._authority} is full "
-                f"({status.allocated_count} of {status.allocated.size} entries taken)"
+                f"({status.allocated_count} of {status.size} entries taken)"
             )
-        while True:
-            index = secrets.randbelow(status.allocated.size)
-            if not status.allocated.get(index):
-                break
-        status.allocated.set(index, True)
-        status.allocated_count += 1
-        status.allocations += 1
-        return index, status_entry(
-            list_url(self._node_url, self._authority, purpose), purpose, index
+        column = col(
+            Record.revocation_index if purpose == "revocation" else Record.suspension_index
         )
+        chosen: list[int] = []
+        while len(chosen) < count:
+            wanted = count - len(chosen)
+            candidates = {secrets.randbelow(status.size) for _ in range(wanted + wanted // 8 + 4)}
+            candidates -= status.taken
+            for start in range(0, len(candidates), _CHUNK):
+                part = sorted(candidates)[start : start + _CHUNK]
+                taken = self._session.exec(
+                    select(column).where(
+                        col(Record.authority_code) == self._authority, column.in_(part)
+                    )
+                ).all()
+                candidates -= {int(index) for index in taken if index is not None}
+            picked = list(candidates)[:wanted]
+            chosen.extend(picked)
+            status.taken.update(picked)
+        status.allocated_count += count
+        url = list_url(self._node_url, self._authority, purpose)
+        return [(index, status_entry(url, purpose, index)) for index in chosen]
 
     def get(self, purpose: str, index: int) -> bool:
         """Whether entry ``index`` of the list is set."""
-        return self._list(purpose).bits.get(index)
+        return self._bits(purpose).get(index)
 
     def set(self, purpose: str, index: int, value: bool) -> None:
         """Set or clear entry ``index``; a change makes a new version of the list."""
-        status = self._list(purpose)
-        if status.bits.get(index) != value:
-            status.bits.set(index, value)
-            status.changed = True
+        bits = self._bits(purpose)
+        if bits.get(index) != value:
+            bits.set(index, value)
+            self._list(purpose).changed = True
 
     def new_versions(self, *, now: datetime) -> list[dict[str, Any]]:
         """The unsigned credentials of every list whose bits changed, one version each."""
@@ -143,7 +169,7 @@ class StatusLists:
                 new_credential(
                     type_="BitstringStatusListCredential",
                     issuer_code=self._authority,
-                    subject=status_list_subject(url, purpose, status.bits),
+                    subject=status_list_subject(url, purpose, self._bits(purpose)),
                     valid_from=now,
                     credential_id=credential_id,
                 )
@@ -154,25 +180,23 @@ class StatusLists:
     def save(self, *, now: datetime) -> None:
         """Write every list touched, once ``new_versions``' credentials are stored."""
         for purpose, status in self._lists.items():
-            if not status.changed and not status.allocations:
+            if not status.changed and not status.taken:
                 continue
             row = status.row
             if row is None:
                 row = StatusListRow(
                     authority_code=self._authority,
                     purpose=purpose,
-                    size=status.bits.size,
+                    size=status.size,
                     bits=b"",
-                    allocated=b"",
                     allocated_count=0,
                     version=0,
                     credential_id="",
                     updated_at=now,
                 )
-            row.bits = bytes(status.bits.data)
-            row.allocated = bytes(status.allocated.data)
             row.allocated_count = status.allocated_count
             if status.changed:
+                row.bits = bytes(self._bits(purpose).data)
                 row.version = status.version + 1
                 row.credential_id = self._versions[purpose]
             row.updated_at = now

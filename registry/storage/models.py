@@ -358,8 +358,8 @@ class StatusChangeRow(SQLModel, table=True):
 
 
 class StatusListRow(SQLModel, table=True):
-    """An authority's status list for one purpose: its bits, which entries are taken,
-    and the signed credential of its current version."""
+    """An authority's status list for one purpose: its bits, how many entries are
+    taken (the records' index columns say which), and its current signed version."""
 
     __tablename__ = "status_list"
     __table_args__ = (
@@ -374,7 +374,6 @@ class StatusListRow(SQLModel, table=True):
     purpose: str = Field(sa_column=Column(String(16), primary_key=True))
     size: int = Field(sa_type=Integer)
     bits: bytes = Field(sa_type=LargeBinary)
-    allocated: bytes = Field(sa_type=LargeBinary)
     allocated_count: int = Field(sa_type=Integer)
     version: int = Field(sa_type=Integer)
     credential_id: str = Field(sa_type=String(128), foreign_key="credential.id")
