@@ -119,6 +119,11 @@ def run(url: str, *, batches: int, batch_size: int, singles: int) -> None:
             base = f"http://127.0.0.1:{port}"
             with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
                 _measure(client, batches=batches, batch_size=batch_size, singles=singles)
+        except httpx.HTTPStatusError as exc:
+            time.sleep(2)  # the server logs the traceback after it answers
+            log = (Path(data) / "server.log").read_text()
+            print(log[log.find("Traceback") :][-3000:] if "Traceback" in log else exc.response.text)
+            raise
         finally:
             server.terminate()
             server.wait(timeout=30)

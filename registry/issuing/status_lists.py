@@ -130,8 +130,9 @@ class StatusLists:
             wanted = count - len(chosen)
             candidates = {secrets.randbelow(status.size) for _ in range(wanted + wanted // 8 + 4)}
             candidates -= status.taken
-            for start in range(0, len(candidates), _CHUNK):
-                part = sorted(candidates)[start : start + _CHUNK]
+            ordered = sorted(candidates)
+            for start in range(0, len(ordered), _CHUNK):
+                part = ordered[start : start + _CHUNK]
                 taken = self._session.exec(
                     select(column).where(
                         col(Record.authority_code) == self._authority, column.in_(part)
