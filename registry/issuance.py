@@ -21,8 +21,7 @@ from registry.credentials import authority_of, credential_type
 from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.crypto.keys import KeyStore, Signer
 from registry.errors import InvalidInput, KeyStoreError
-from registry.storage.credentials import insert_signed
-from registry.storage.models import StoredCredential
+from registry.storage.credentials import Signed, insert_signed
 from registry.tlog.sequencer import AppendResult, append
 from registry.trust.keys import key_standing, verify_signed
 
@@ -33,7 +32,7 @@ __all__ = ["Issued", "issue", "signer_for"]
 class Issued:
     """What ``issue`` made: the stored credentials, in order, and the log append."""
 
-    credentials: list[StoredCredential]
+    credentials: list[Signed]
     log: AppendResult
 
 

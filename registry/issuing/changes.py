@@ -21,6 +21,7 @@ from registry.errors import FieldError, InvalidInput, NotFound
 from registry.issuance import issue
 from registry.issuing.context import IssuingContext, china_today
 from registry.issuing.status_lists import StatusLists
+from registry.storage.credentials import Signed
 from registry.storage.models import Record, StatusChangeRow, StoredCredential
 from registry.tlog.sequencer import AppendResult, lock_log
 
@@ -31,7 +32,7 @@ __all__ = ["StatusChanged", "change_status", "get_record", "status_change_docume
 class StatusChanged:
     """The signed ``StatusChange``, its leaf index, the record's new state, the append."""
 
-    credential: StoredCredential
+    credential: Signed
     leaf_index: int
     state: State
     log: AppendResult

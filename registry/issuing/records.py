@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from registry.credentials.lifecycle import (
@@ -39,8 +38,8 @@ from registry.issuing.build import Draft, draft_of
 from registry.issuing.changes import status_change_document
 from registry.issuing.context import IssuingContext, china_today
 from registry.issuing.status_lists import StatusLists
-from registry.storage.base import table_of
-from registry.storage.credentials import document_of
+from registry.storage.base import bulk_insert
+from registry.storage.credentials import Signed, document_of
 from registry.storage.models import Record, RecordParty, StatusChangeRow, StoredCredential
 from registry.tlog.sequencer import AppendResult, lock_log
 
@@ -52,7 +51,7 @@ class IssuedRecord:
     """One issued record: its stored credential, leaf index and state, and the
     ``StatusChange`` that revoked the record it replaces, if it is a correction."""
 
-    credential: StoredCredential
+    credential: Signed
     leaf_index: int
     state: State
     status_change: str | None = None
@@ -370,6 +369,6 @@ def _index(
             }
             for position, party in enumerate(draft.parties)
         )
-    session.execute(insert(table_of(Record)), records)
+    bulk_insert(session, Record, records)
     if parties:
-        session.execute(insert(table_of(RecordParty)), parties)
+        bulk_insert(session, RecordParty, parties)

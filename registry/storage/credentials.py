@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -16,12 +16,13 @@ from registry.credentials import authority_of, credential_type
 from registry.crypto.eddsa_jcs_2022 import proofs_of
 from registry.crypto.jcs import canonical_bytes, sha256_hex
 from registry.errors import Conflict, InvalidInput, NotFound
-from registry.storage.base import table_of
+from registry.storage.base import bulk_insert
 from registry.storage.models import StoredCredential
 from registry.tlog.reader import entry_of, first_covering
 from registry.trust.keys import verify_signed
 
 __all__ = [
+    "Signed",
     "credentials_by_id",
     "document_of",
     "get_credential",
@@ -31,6 +32,23 @@ __all__ = [
 ]
 
 _MAX_ID = 128  # the width of credential.id
+
+
+class _HasCanonical(Protocol):
+    @property
+    def canonical(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A credential just signed and inserted: what its row holds, without the ORM."""
+
+    id: str
+    type: str
+    issuer_code: str
+    verification_method: str
+    digest: str
+    canonical: str
 
 
 def store_credential(
@@ -102,7 +120,7 @@ def insert_signed(
     verification_methods: Sequence[str],
     subject_lookups: Sequence[str | None],
     now: datetime,
-) -> list[StoredCredential]:
+) -> list[Signed]:
     """Insert credentials this node has just signed, in one statement.
 
     For the issuing path, which has chosen and checked the keys itself
@@ -110,28 +128,37 @@ def insert_signed(
     ``store_credential``. Raises ``InvalidInput`` for a bad id and ``Conflict`` if
     an id is stored already or repeats. The caller commits.
     """
-    rows = []
-    for document, kind, method, lookup in zip(
-        documents, kinds, verification_methods, subject_lookups, strict=True
-    ):
+    signed: list[Signed] = []
+    for document, kind, method in zip(documents, kinds, verification_methods, strict=True):
         credential_id = document.get("id")
         if not isinstance(credential_id, str) or not 0 < len(credential_id) <= _MAX_ID:
             raise InvalidInput(f"the credential needs an id of 1 to {_MAX_ID} characters")
         canonical = canonical_bytes(document)
-        rows.append(
-            StoredCredential(
+        signed.append(
+            Signed(
                 id=credential_id,
                 type=kind,
                 issuer_code=authority,
                 verification_method=method,
-                subject_lookup=lookup,
                 digest=sha256_hex(canonical),
                 canonical=canonical.decode("utf-8"),
-                signed_at=now,
-                recorded_at=now,
             )
         )
-    ids = [row.id for row in rows]
+    rows = [
+        {
+            "id": row.id,
+            "type": row.type,
+            "issuer_code": authority,
+            "verification_method": row.verification_method,
+            "subject_lookup": lookup,
+            "digest": row.digest,
+            "canonical": row.canonical,
+            "signed_at": now,
+            "recorded_at": now,
+        }
+        for row, lookup in zip(signed, subject_lookups, strict=True)
+    ]
+    ids = [row.id for row in signed]
     if len(set(ids)) != len(ids):
         raise Conflict("a credential id repeats in the batch")
     clash = session.exec(
@@ -140,10 +167,10 @@ def insert_signed(
     if clash is not None:
         raise Conflict(f"credential {clash} is already stored")
     try:
-        session.execute(insert(table_of(StoredCredential)), [row.model_dump() for row in rows])
+        bulk_insert(session, StoredCredential, rows)
     except IntegrityError as exc:
         raise Conflict("a credential clashes with a stored one") from exc
-    return rows
+    return signed
 
 
 def get_credential(session: Session, credential_id: str) -> StoredCredential:
@@ -162,7 +189,7 @@ def credentials_by_id(session: Session, ids: list[str]) -> dict[str, dict[str, A
     return {row.id: document_of(row) for row in rows}
 
 
-def document_of(row: StoredCredential) -> dict[str, Any]:
+def document_of(row: _HasCanonical) -> dict[str, Any]:
     """The signed credential a row holds, parsed from its canonical bytes."""
     value = json.loads(row.canonical)
     if not isinstance(value, dict):

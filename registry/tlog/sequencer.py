@@ -22,7 +22,7 @@ from sqlmodel import Session, col
 from registry.authorities import get_authority, usable_log_key
 from registry.crypto.keys import KeyStore, Signer
 from registry.errors import InvalidInput, KeyStoreError, LogProofError, NotFound
-from registry.storage.base import table_of
+from registry.storage.base import bulk_insert
 from registry.storage.models import (
     LogCheckpoint,
     LogEntry,
@@ -224,8 +224,8 @@ def append(
     root = frontier[-1][2]
     for _, _, value in reversed(frontier[:-1]):
         root = node_hash(value, root)
-    session.execute(insert(table_of(LogEntry)), new_entries)
-    session.execute(insert(table_of(LogNode)), new_nodes)
+    bulk_insert(session, LogEntry, new_entries)
+    bulk_insert(session, LogNode, new_nodes)
     # Never sign a checkpoint inconsistent with the last one: prove it first. The
     # proof reads only the old frontier and the new subtrees, both in hand.
     if old_size:
