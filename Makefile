@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint db-check bench bench-log clean
+.PHONY: run test lint db-check bench bench-log bench-issue clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ db-check: $(VENV)/.installed-dev
 ## bench: print the crypto benchmark figures beside their targets
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/crypto.py
+
+## bench-issue: issuance through the API on PostgreSQL (batch throughput, single latency)
+bench-issue: $(VENV)/.installed-dev
+	$(BIN)/python bench/issue.py
 
 ## bench-log: transparency-log append rates and proof latency on PostgreSQL (1M entries)
 bench-log: $(VENV)/.installed-dev

@@ -129,11 +129,29 @@ def run(url: str, *, batches: int, batch_size: int, singles: int) -> None:
             server.wait(timeout=30)
 
 
+def _singles(client: httpx.Client, count: int, offset: int, label: str) -> None:
+    timings = []
+    for n in range(count):
+        body = _credit(offset + n)
+        began = time.perf_counter()
+        client.post("/v1/credentials", json=body).raise_for_status()
+        timings.append((time.perf_counter() - began) * 1000)
+    ordered = sorted(timings)
+    p50, p99 = statistics.median(ordered), ordered[int(len(ordered) * 0.99) - 1]
+    mark = "ok" if p99 <= TARGET_P99_MS else "MISSED"
+    print(
+        f"single issuance, {label} ({count} requests): p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
+        f"   target p99 <= {TARGET_P99_MS:.0f} ms   {mark}",
+        flush=True,
+    )
+
+
 def _measure(client: httpx.Client, *, batches: int, batch_size: int, singles: int) -> None:
     # Warm up: the first requests load keys and fill caches.
     for n in range(20):
         client.post("/v1/credentials", json=_credit(n)).raise_for_status()
     client.post("/v1/credentials/batch", json={"items": [_credit(n) for n in range(100)]})
+    _singles(client, singles, 10_000_000, "demo database")
 
     bodies = [
         {"items": [_credit(b * batch_size + n) for n in range(batch_size)]} for b in range(batches)
@@ -158,20 +176,7 @@ def _measure(client: httpx.Client, *, batches: int, batch_size: int, singles: in
         f"{batch_size // 2 / (time.perf_counter() - began):8.0f} credentials/s",
         flush=True,
     )
-
-    timings = []
-    for n in range(singles):
-        body = _credit(10_000_000 + n)
-        began = time.perf_counter()
-        client.post("/v1/credentials", json=body).raise_for_status()
-        timings.append((time.perf_counter() - began) * 1000)
-    ordered = sorted(timings)
-    p50, p99 = statistics.median(ordered), ordered[int(len(ordered) * 0.99) - 1]
-    mark = "ok" if p99 <= TARGET_P99_MS else "MISSED"
-    print(
-        f"single issuance ({singles} requests): p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
-        f"   target p99 <= {TARGET_P99_MS:.0f} ms   {mark}"
-    )
+    _singles(client, singles, 20_000_000, f"after {batches * batch_size} more records")
 
 
 def main() -> None:
@@ -189,7 +194,7 @@ def main() -> None:
     if given:
         run(given, **options)
         return
-    cluster = start_cluster()
+    cluster = start_cluster(durable=True)  # PostgreSQL's defaults: fsync on
     try:
         admin_url = (
             f"postgresql+psycopg://{cluster.superuser}@{cluster.host}:{cluster.port}/postgres"

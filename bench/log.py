@@ -147,7 +147,7 @@ def main() -> None:
     if given:
         run(given, args.entries, args.single, args.samples)
         return
-    cluster = start_cluster()
+    cluster = start_cluster(durable=True)  # PostgreSQL's defaults: fsync on
     try:
         with (
             engine_scope(

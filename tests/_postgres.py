@@ -78,8 +78,12 @@ class Cluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_cluster() -> Cluster:
-    """Create and start a cluster with trust authentication on loopback only."""
+def start_cluster(*, durable: bool = False) -> Cluster:
+    """Create and start a cluster with trust authentication on loopback only.
+
+    Tests run without fsync (a throwaway cluster need not survive a crash);
+    ``durable=True`` keeps PostgreSQL's defaults, as benchmarks must.
+    """
     bindir = find_bindir()
     if bindir is None:
         raise RuntimeError(
@@ -105,10 +109,10 @@ def start_cluster() -> Cluster:
             "--no-sync",
         )
         options = (
-            f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=100"
+            f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=100"
         )
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         cluster._run(
             "pg_ctl",
             "-D",

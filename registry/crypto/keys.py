@@ -88,7 +88,8 @@ class KeyStore:
     """Encrypted PKCS#8 Ed25519 keys in one owner-only directory.
 
     Keys are addressed by a file-safe name. ``create`` refuses to overwrite, so a
-    key, once written, is never replaced.
+    key, once written, is never replaced. A key once decrypted is kept in memory
+    for as long as its file is unchanged: decrypting costs far more than a signature.
     """
 
     def __init__(self, directory: Path, *, passphrase: bytes) -> None:
@@ -96,6 +97,7 @@ class KeyStore:
             raise KeyStoreError("the key passphrase is empty")
         self._directory = directory
         self._passphrase = passphrase
+        self._loaded: dict[str, tuple[bytes, Ed25519Signer]] = {}
 
     def _path(self, name: str) -> Path:
         if not _KEY_NAME.match(name):
@@ -135,6 +137,9 @@ class KeyStore:
             pem = path.read_bytes()
         except OSError as exc:
             raise KeyStoreError(f"cannot read key {name!r}: {exc.strerror}") from exc
+        cached = self._loaded.get(name)
+        if cached is not None and cached[0] == pem:
+            return cached[1]
         try:
             key = load_pem_private_key(pem, password=self._passphrase)
         except (ValueError, TypeError) as exc:
@@ -143,7 +148,9 @@ class KeyStore:
             ) from exc
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyStoreError(f"key {name!r} is not an Ed25519 key")
-        return Ed25519Signer(private_key=key)
+        signer = Ed25519Signer(private_key=key)
+        self._loaded[name] = (pem, signer)
+        return signer
 
     def exists(self, name: str) -> bool:
         """Whether a key of that name is stored."""
