@@ -25,7 +25,7 @@ from registry.storage.credentials import Signed
 from registry.storage.models import Record, StatusChangeRow, StoredCredential
 from registry.tlog.sequencer import AppendResult, lock_log
 
-__all__ = ["StatusChanged", "change_status", "get_record", "status_change_document"]
+__all__ = ["StatusChanged", "apply_change", "change_status", "get_record", "status_change_document"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,50 @@ def status_change_document(
     )
 
 
+def apply_change(
+    record: Record,
+    lists: StatusLists,
+    *,
+    action: Action,
+    after: State,
+    reason: str,
+    decision_number: str | None,
+    effective_on: date,
+    now: datetime,
+    replaced_by: str | None = None,
+) -> tuple[dict[str, Any], StatusChangeRow]:
+    """Move ``record`` to ``after``: flip its status-list bits, and build the unsigned
+    ``StatusChange`` and its row (to add once the credential is stored)."""
+    before = State(record.state)
+    for purpose, value in status_bits(after).items():
+        index = getattr(record, f"{purpose}_index")
+        if index is not None:
+            lists.set(purpose, index, value)
+    document = status_change_document(
+        record,
+        action=action,
+        before=before,
+        after=after,
+        reason=reason,
+        decision_number=decision_number,
+        effective_on=effective_on,
+        valid_from=now,
+        replaced_by=replaced_by,
+    )
+    row = StatusChangeRow(
+        credential_id=document["id"],
+        target_id=record.credential_id,
+        action=action.value,
+        state_before=before.value,
+        state_after=after.value,
+        effective_on=effective_on,
+        recorded_at=now,
+    )
+    record.state = after.value
+    record.updated_at = now
+    return document, row
+
+
 def change_status(
     session: Session,
     context: IssuingContext,
@@ -137,19 +181,15 @@ def change_status(
         node_url=context.node_url,
         entries=context.status_list_entries,
     )
-    for purpose, value in status_bits(after).items():
-        index = getattr(record, f"{purpose}_index")
-        if index is not None:
-            lists.set(purpose, index, value)
-    document = status_change_document(
+    document, row = apply_change(
         record,
+        lists,
         action=change.action,
-        before=before,
         after=after,
         reason=change.reason,
         decision_number=change.decision_number,
         effective_on=change.effective_on,
-        valid_from=now,
+        now=now,
     )
     versions = lists.new_versions(now=now)
     issued = issue(
@@ -159,19 +199,7 @@ def change_status(
         origin_prefix=context.origin_prefix,
         now=now,
     )
-    session.add(
-        StatusChangeRow(
-            credential_id=document["id"],
-            target_id=record.credential_id,
-            action=change.action.value,
-            state_before=before.value,
-            state_after=after.value,
-            effective_on=change.effective_on,
-            recorded_at=now,
-        )
-    )
-    record.state = after.value
-    record.updated_at = now
+    session.add(row)
     session.add(record)
     lists.save(now=now)
     return StatusChanged(

@@ -22,7 +22,6 @@ from registry.credentials.lifecycle import (
     State,
     initial_state,
     next_state,
-    status_bits,
     status_purposes,
 )
 from registry.credentials.records import (
@@ -35,7 +34,7 @@ from registry.errors import Conflict, FieldError, InvalidInput
 from registry.ids import ResidentId, lookup_key
 from registry.issuance import issue
 from registry.issuing.build import Draft, draft_of
-from registry.issuing.changes import status_change_document
+from registry.issuing.changes import apply_change
 from registry.issuing.context import IssuingContext, china_today
 from registry.issuing.status_lists import StatusLists
 from registry.storage.base import bulk_insert
@@ -143,8 +142,7 @@ def issue_records(
     for document, row in changes:
         session.add(row)
         change_of[row.target_id] = document["id"]
-    lists.save(now=now)
-    session.flush()
+    lists.save(now=now)  # flushes the rows above too
     first = issued.log.first_index
     return RecordsIssued(
         records=[
@@ -296,34 +294,20 @@ def _corrections(
         target = session.get(Record, item.replaces)
         if target is None:
             raise InvalidInput(f"no record {item.replaces}")
-        before = State(target.state)
-        after = next_state(target.type, before, Action.REVOKE, effective_on=china_today(now))
-        for purpose, value in status_bits(after).items():
-            index = getattr(target, f"{purpose}_index")
-            if index is not None:
-                lists.set(purpose, index, value)
-        document = status_change_document(
+        after = next_state(
+            target.type, State(target.state), Action.REVOKE, effective_on=china_today(now)
+        )
+        document, row = apply_change(
             target,
+            lists,
             action=Action.REVOKE,
-            before=before,
             after=after,
             reason="corrected: replaced by a new record",
             decision_number=None,
             effective_on=china_today(now),
+            now=now,
             replaced_by=draft.document["id"],
-            valid_from=now,
         )
-        row = StatusChangeRow(
-            credential_id=document["id"],
-            target_id=target.credential_id,
-            action=Action.REVOKE.value,
-            state_before=before.value,
-            state_after=after.value,
-            effective_on=china_today(now),
-            recorded_at=now,
-        )
-        target.state = after.value
-        target.updated_at = now
         session.add(target)
         changes.append((document, row))
     if len({row.target_id for _, row in changes}) != len(changes):

@@ -146,10 +146,6 @@ class StatusLists:
         url = list_url(self._node_url, self._authority, purpose)
         return [(index, status_entry(url, purpose, index)) for index in chosen]
 
-    def get(self, purpose: str, index: int) -> bool:
-        """Whether entry ``index`` of the list is set."""
-        return self._bits(purpose).get(index)
-
     def set(self, purpose: str, index: int, value: bool) -> None:
         """Set or clear entry ``index``; a change makes a new version of the list."""
         bits = self._bits(purpose)
