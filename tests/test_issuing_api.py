@@ -270,6 +270,17 @@ def test_idempotent_retry_returns_the_first_result(demo: Demo) -> None:
     two = demo.client.post("/v1/credentials/batch", json=batch, headers=batch_headers)
     assert two.json() == one.json()
     assert demo.counts() == middle == (before[0] + 2, before[1] + 2, before[2] + 2)
+    # And status changes.
+    registration = demo.issue(EXAMPLES["registration"]["value"])["credential"]["id"]
+    change_headers = demo.auth("issuer:CN-SH", **{"Idempotency-Key": "suspend-1"})
+    path = f"/v1/credentials/{registration}/status"
+    first_change = demo.client.post(path, json=CHANGES["suspend"]["value"], headers=change_headers)
+    settled = demo.counts()
+    again = demo.client.post(path, json=CHANGES["suspend"]["value"], headers=change_headers)
+    assert (first_change.status_code, again.status_code) == (201, 201)
+    assert again.json() == first_change.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert demo.counts() == settled
 
 
 def test_a_batch_with_one_bad_item_writes_nothing(demo: Demo) -> None:

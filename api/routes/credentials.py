@@ -35,8 +35,14 @@ from registry.issuing import (
 )
 from registry.issuing.idempotency import recall, remember, request_digest, settle
 from registry.storage.credentials import document_of, get_credential
-from registry.storage.models import LogEntry, Record, StatusChangeRow, StoredCredential
-from registry.tlog.reader import first_covering, proof_bundle
+from registry.storage.models import (
+    IdempotencyKey,
+    LogEntry,
+    Record,
+    StatusChangeRow,
+    StoredCredential,
+)
+from registry.tlog.reader import entry_of, first_covering, proof_bundle
 
 __all__ = ["router"]
 
@@ -84,6 +90,37 @@ def _checkpoint_for(session: Session, authority: str, leaf_index: int) -> tuple[
     if covering is None:
         raise LookupError(f"no checkpoint of {authority} covers leaf {leaf_index}")
     return covering.tree_size, covering.note
+
+
+@dataclass
+class _Idempotency:
+    """A request's ``Idempotency-Key``: what its first use produced, or the claim on it."""
+
+    replay: list[str] | None = None
+    claim: IdempotencyKey | None = None
+
+    @classmethod
+    def of(
+        cls,
+        session: Session,
+        context: IssuingContext,
+        *,
+        role: str,
+        key: str | None,
+        body: Any,
+        scope: str,
+    ) -> _Idempotency:
+        if key is None:
+            return cls()
+        digest = request_digest(body, node_secret=context.node_secret, scope=scope)
+        ids = recall(session, role=role, key=key, digest=digest)
+        if ids:
+            return cls(replay=ids)
+        return cls(claim=remember(session, role=role, key=key, digest=digest))
+
+    def settle(self, session: Session, credential_ids: list[str]) -> None:
+        if self.claim is not None:
+            settle(session, self.claim, credential_ids)
 
 
 def _replayed(response: Response) -> None:
@@ -178,30 +215,28 @@ def issue_one(
     """
     _own(role, item.authority)
     context = _context(request)
-    claim = None
-    if idempotency_key is not None:
-        digest = request_digest(
-            item.model_dump(mode="json"),
-            node_secret=context.node_secret,
-            scope="POST /v1/credentials",
+    idempotency = _Idempotency.of(
+        session,
+        context,
+        role=role,
+        key=idempotency_key,
+        body=item.model_dump(mode="json"),
+        scope="POST /v1/credentials",
+    )
+    if idempotency.replay:
+        _replayed(response)
+        (found,), note, size = _items_of(session, idempotency.replay)
+        return IssuedOut(
+            credential=json.loads(found.canonical),
+            state=found.state,
+            leaf_index=found.leaf_index,
+            tree_size=size,
+            checkpoint=note,
+            status_change=found.status_change,
         )
-        ids = recall(session, role=role, key=idempotency_key, digest=digest)
-        if ids:
-            _replayed(response)
-            (found,), note, size = _items_of(session, ids)
-            return IssuedOut(
-                credential=json.loads(found.canonical),
-                state=found.state,
-                leaf_index=found.leaf_index,
-                tree_size=size,
-                checkpoint=note,
-                status_change=found.status_change,
-            )
-        claim = remember(session, role=role, key=idempotency_key, digest=digest)
     issued = issue_records(session, context, [item])
     (record,) = issued.records
-    if claim is not None:
-        settle(session, claim, [record.credential.id])
+    idempotency.settle(session, [record.credential.id])
     return IssuedOut(
         credential=document_of(record.credential),
         state=record.state.value,
@@ -234,21 +269,19 @@ def issue_batch(
     for item in batch.items:
         _own(role, item.authority)
     context = _context(request)
-    claim = None
-    if idempotency_key is not None:
-        digest = request_digest(
-            batch.model_dump(mode="json"),
-            node_secret=context.node_secret,
-            scope="POST /v1/credentials/batch",
-        )
-        ids = recall(session, role=role, key=idempotency_key, digest=digest)
-        if ids:
-            items, note, size = _items_of(session, ids)
-            return _batch_response(items, tree_size=size, checkpoint=note, replayed=True)
-        claim = remember(session, role=role, key=idempotency_key, digest=digest)
+    idempotency = _Idempotency.of(
+        session,
+        context,
+        role=role,
+        key=idempotency_key,
+        body=batch.model_dump(mode="json"),
+        scope="POST /v1/credentials/batch",
+    )
+    if idempotency.replay:
+        items, note, size = _items_of(session, idempotency.replay)
+        return _batch_response(items, tree_size=size, checkpoint=note, replayed=True)
     issued = issue_records(session, context, batch.items, field_prefix="items")
-    if claim is not None:
-        settle(session, claim, [r.credential.id for r in issued.records])
+    idempotency.settle(session, [r.credential.id for r in issued.records])
     return _batch_response(
         [
             _Issued(r.credential.canonical, r.state.value, r.leaf_index, r.status_change)
@@ -288,21 +321,19 @@ def change(
     record = get_record(session, credential_id)
     _own(role, record.authority_code)
     context = _context(request)
-    claim = None
-    if idempotency_key is not None:
-        digest = request_digest(
-            {"id": credential_id, **body.model_dump(mode="json")},
-            node_secret=context.node_secret,
-            scope="POST /v1/credentials/{id}/status",
-        )
-        ids = recall(session, role=role, key=idempotency_key, digest=digest)
-        if ids:
-            _replayed(response)
-            return _change_out(session, ids[0])
-        claim = remember(session, role=role, key=idempotency_key, digest=digest)
+    idempotency = _Idempotency.of(
+        session,
+        context,
+        role=role,
+        key=idempotency_key,
+        body={"id": credential_id, **body.model_dump(mode="json")},
+        scope="POST /v1/credentials/{id}/status",
+    )
+    if idempotency.replay:
+        _replayed(response)
+        return _change_out(session, idempotency.replay[0])
     changed = change_status(session, context, credential_id, body)
-    if claim is not None:
-        settle(session, claim, [changed.credential.id])
+    idempotency.settle(session, [changed.credential.id])
     return StatusChangedOut(
         credential=document_of(changed.credential),
         state=changed.state.value,
@@ -315,8 +346,10 @@ def change(
 def _change_out(session: Session, change_id: str) -> StatusChangedOut:
     row = get_credential(session, change_id)
     stored = session.get(StatusChangeRow, change_id)
-    view = credential_view(session, change_id)
-    index = view.leaf_index if view.leaf_index is not None else 0
+    entry = entry_of(session, change_id)
+    if entry is None:
+        raise LookupError(f"status change {change_id} is in no log")
+    index = entry.leaf_index
     size, note = _checkpoint_for(session, row.issuer_code, index)
     return StatusChangedOut(
         credential=document_of(row),

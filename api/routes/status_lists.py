@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, Response
 
-from api.caching import etag_matches, strong_etag
+from api.caching import serve_stored
 from api.deps import DbSession
 from api.schemas import Problem
 from registry.errors import NotFound
@@ -32,11 +32,9 @@ _DOCUMENT = {
 
 
 def _serve(request: Request, canonical: str, *, cache_control: str) -> Response:
-    body = canonical.encode("utf-8")
-    headers = {"ETag": strong_etag(body), "Cache-Control": cache_control}
-    if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/vc", headers=headers)
+    return serve_stored(
+        request, canonical, media_type="application/vc", cache_control=cache_control
+    )
 
 
 @router.get(

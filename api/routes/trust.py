@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from api.caching import etag_matches, strong_etag
+from api.caching import serve_stored
 from api.deps import DbSession
 from api.schemas import Problem, TrustListHistory, TrustListVersionOut
 from registry.storage.models import TrustListRecord
@@ -31,11 +31,9 @@ _PAST_CACHE = "public, max-age=31536000, immutable"  # a published version never
 
 
 def _document(request: Request, row: TrustListRecord, *, cache_control: str) -> Response:
-    body = row.canonical.encode("utf-8")
-    headers = {"ETag": strong_etag(body), "Cache-Control": cache_control}
-    if etag_matches(request.headers.get("if-none-match"), headers["ETag"]):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+    return serve_stored(
+        request, row.canonical, media_type="application/json", cache_control=cache_control
+    )
 
 
 @router.get(
