@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -30,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for the test harness's throwaway cluster
 
+from bench._database import bench_database, machine  # noqa: E402
 from registry.demo import seed_demo  # noqa: E402
 from registry.demo_records import DEMO_ENGINEERS, credit_code, seed_demo_records  # noqa: E402
 from registry.issuing import IssuingContext, china_today  # noqa: E402
@@ -42,7 +41,6 @@ from registry.settings import Settings  # noqa: E402
 from registry.storage.db import engine_scope, session_scope, upgrade  # noqa: E402
 from registry.tokens import create_token  # noqa: E402
 from registry.trust.store import NodeProfile  # noqa: E402
-from tests._postgres import start_cluster  # noqa: E402
 from tests._support import REGISTRY, free_port  # noqa: E402
 
 TARGET_PER_SECOND = 3000.0
@@ -185,28 +183,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--singles", type=int, default=1000)
     args = parser.parse_args()
-    print(
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}"
-    )
+    print(machine())
     options = {"batches": args.batches, "batch_size": args.batch_size, "singles": args.singles}
-    given = os.environ.get("REGISTRY_BENCH_DATABASE_URL")
-    if given:
-        run(given, **options)
-        return
-    cluster = start_cluster(durable=True)  # PostgreSQL's defaults: fsync on
-    try:
-        admin_url = (
-            f"postgresql+psycopg://{cluster.superuser}@{cluster.host}:{cluster.port}/postgres"
-        )
-        with engine_scope(admin_url) as admin, admin.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-                text("CREATE DATABASE bench")
-            )
-        url = f"postgresql+psycopg://{cluster.superuser}@{cluster.host}:{cluster.port}/bench"
+    with bench_database() as url:
         run(url, **options)
-    finally:
-        cluster.stop()
 
 
 if __name__ == "__main__":

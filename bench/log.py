@@ -16,8 +16,6 @@ migrates it, and prints beside each target:
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import statistics
 import sys
@@ -31,6 +29,7 @@ from sqlalchemy import Engine, insert, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for the test harness's throwaway cluster
 
+from bench._database import bench_database, machine  # noqa: E402
 from registry.authorities import create_authority, keys_of  # noqa: E402
 from registry.crypto.keys import KeyStore  # noqa: E402
 from registry.storage.db import engine_scope, session_scope, upgrade  # noqa: E402
@@ -38,7 +37,6 @@ from registry.storage.models import StoredCredential  # noqa: E402
 from registry.tlog.merkle import leaf_hash  # noqa: E402
 from registry.tlog.reader import consistency, inclusion  # noqa: E402
 from registry.tlog.sequencer import append  # noqa: E402
-from tests._postgres import start_cluster  # noqa: E402
 
 TARGET_BATCHED = 5000.0
 TARGET_P99_MS = 5.0
@@ -139,29 +137,9 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=2000, help="entries appended one by one")
     parser.add_argument("--samples", type=int, default=2000, help="proofs timed of each kind")
     args = parser.parse_args()
-    print(
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}"
-    )
-    given = os.environ.get("REGISTRY_BENCH_DATABASE_URL")
-    if given:
-        run(given, args.entries, args.single, args.samples)
-        return
-    cluster = start_cluster(durable=True)  # PostgreSQL's defaults: fsync on
-    try:
-        with (
-            engine_scope(
-                f"postgresql+psycopg://{cluster.superuser}@{cluster.host}:{cluster.port}/postgres"
-            ) as admin,
-            admin.connect() as connection,
-        ):
-            connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-                text("CREATE DATABASE bench")
-            )
-        url = f"postgresql+psycopg://{cluster.superuser}@{cluster.host}:{cluster.port}/bench"
+    print(machine())
+    with bench_database() as url:
         run(url, args.entries, args.single, args.samples)
-    finally:
-        cluster.stop()
 
 
 if __name__ == "__main__":
