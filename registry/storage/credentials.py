@@ -34,6 +34,13 @@ __all__ = [
 _MAX_ID = 128  # the width of credential.id
 
 
+def _id_of(document: Mapping[str, Any]) -> str:
+    credential_id = document.get("id")
+    if not isinstance(credential_id, str) or not 0 < len(credential_id) <= _MAX_ID:
+        raise InvalidInput(f"the credential needs an id of 1 to {_MAX_ID} characters")
+    return credential_id
+
+
 class _HasCanonical(Protocol):
     @property
     def canonical(self) -> str: ...
@@ -67,9 +74,7 @@ def store_credential(
     registry credential, a ``VerificationError`` for one that does not verify,
     ``Conflict`` if the id or the same bytes are stored already. The caller commits.
     """
-    credential_id = document.get("id")
-    if not isinstance(credential_id, str) or not 0 < len(credential_id) <= _MAX_ID:
-        raise InvalidInput(f"the credential needs an id of 1 to {_MAX_ID} characters")
+    credential_id = _id_of(document)
     kind = credential_type(document)
     issuer = authority_of(document.get("issuer"))
     proofs = proofs_of(document)
@@ -130,9 +135,7 @@ def insert_signed(
     """
     signed: list[Signed] = []
     for document, kind, method in zip(documents, kinds, verification_methods, strict=True):
-        credential_id = document.get("id")
-        if not isinstance(credential_id, str) or not 0 < len(credential_id) <= _MAX_ID:
-            raise InvalidInput(f"the credential needs an id of 1 to {_MAX_ID} characters")
+        credential_id = _id_of(document)
         canonical = canonical_bytes(document)
         signed.append(
             Signed(
