@@ -200,15 +200,13 @@ def _later_items(today: date) -> list[dict[str, Any]]:
                 ("事故调查与案例分析", 8.5, "professional"),
             )
         ):
-            provider = _PROVIDERS[
-                "CN-ZJ" if engineer.name == "陈静" and course else engineer.authority
-            ]
+            # 陈静 took two of her courses in Zhejiang: hours from another province.
+            issuer = "CN-ZJ" if engineer.name == "陈静" and course else engineer.authority
+            provider = _PROVIDERS[issuer]
             items.append(
                 {
                     "type": "ContinuingEducationCredit",
-                    "authority": "CN-ZJ"
-                    if engineer.name == "陈静" and course
-                    else engineer.authority,
+                    "authority": issuer,
                     "holder": holder,
                     "course_title": title,
                     "provider": {"name": provider[0], "credit_code": provider[1]},
