@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -53,4 +54,18 @@ def create_app(settings: Settings) -> FastAPI:
 
 def app_from_environment() -> FastAPI:
     """Entry point for ``uvicorn --factory``: settings read once from the environment."""
-    return create_app(Settings())
+    app = create_app(Settings())
+    _tune_collector()
+    return app
+
+
+def _tune_collector() -> None:
+    """Tune Python's cycle collector for a long-running server.
+
+    What exists at start (modules, the app) leaves the collector's scans for good,
+    and it runs a seventieth as often: a 10,000-item batch allocates millions of
+    short-lived objects, and with the defaults collecting took a sixth of its time.
+    Reference counting still frees almost everything at once.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 10, 10)

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from registry.authorities import database_keys, keys_of
 from registry.credentials import authority_of, credential_type
-from registry.crypto.eddsa_jcs_2022 import add_proof
+from registry.crypto.eddsa_jcs_2022 import add_proof_canonical
 from registry.crypto.keys import KeyStore, Signer
 from registry.errors import InvalidInput, KeyStoreError
 from registry.storage.credentials import Signed, insert_signed
@@ -92,12 +92,15 @@ def issue(
         raise InvalidInput("one subject lookup key per credential")
     signers: dict[str, Signer] = {}
     signed = []
+    canonicals = []
     kinds = []
     for document in documents:
         kind = credential_type(document)
         if kind not in signers:
             signers[kind] = signer_for(session, key_store, authority, kind, at=now)
-        signed.append(add_proof(document, signers[kind], created=now))
+        secured, canonical = add_proof_canonical(document, signers[kind], created=now)
+        signed.append(secured)
+        canonicals.append(canonical)
         kinds.append(kind)
     # Each signer's first credential is verified as any verifier would verify it: the
     # key's standing, the proof. The rest are signed the same way by the same key.
@@ -117,6 +120,7 @@ def issue(
     stored = insert_signed(
         session,
         signed,
+        canonicals=canonicals,
         kinds=kinds,
         authority=authority,
         verification_methods=[signers[kind].verification_method for kind in kinds],

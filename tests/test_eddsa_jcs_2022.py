@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from registry.crypto.eddsa_jcs_2022 import (
     add_proof,
+    add_proof_canonical,
     create_proof,
     hash_data,
     resolve_did_key,
@@ -50,6 +51,17 @@ def _document() -> dict[str, Any]:
 
 def _signed() -> dict[str, Any]:
     return add_proof(_document(), SIGNER, created=CREATED)
+
+
+def test_add_proof_canonical_signs_as_add_proof_and_gives_the_signed_bytes() -> None:
+    signed, canonical = add_proof_canonical(_document(), SIGNER, created=CREATED)
+    assert signed == _signed()  # Ed25519 is deterministic: the same proof value
+    assert canonical == canonical_bytes(signed)
+    verify_proof(signed, resolve_key=resolve_did_key)
+    with pytest.raises(InvalidInput, match="signed already"):
+        add_proof_canonical(signed, SIGNER)
+    with pytest.raises(InvalidInput, match="no canonical form"):
+        add_proof_canonical({**_document(), "n": 2**60}, SIGNER)
 
 
 def test_round_trip() -> None:

@@ -10,7 +10,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.crypto.jcs import _in_fast_subset, canonical_bytes
+from registry.crypto.jcs import _in_fast_subset, canonical_bytes, canonical_members, join_members
 from registry.errors import InvalidInput
 
 # Keys and strings from all of Unicode (surrogates excluded: they are not JSON text),
@@ -43,6 +43,16 @@ def test_fast_path_is_taken_and_agrees(value: dict[str, Any]) -> None:
     if all(max(k, default="a") <= "\uffff" for k in value):
         assert _in_fast_subset(value)
     assert canonical_bytes(value) == rfc8785.dumps(value)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=st.dictionaries(_text, _values, max_size=8), extra=_values)
+def test_an_object_joined_from_its_members_is_its_canonical_form(value: Any, extra: Any) -> None:
+    members = canonical_members(value)
+    assert join_members(members) == rfc8785.dumps(value)
+    # One member more, written without canonicalising the others again.
+    members["\U00010000proof"] = canonical_members({"\U00010000proof": extra})["\U00010000proof"]
+    assert join_members(members) == rfc8785.dumps({**value, "\U00010000proof": extra})
 
 
 def test_key_order_is_utf16_not_code_points() -> None:

@@ -25,7 +25,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from registry.crypto.jcs import canonical_bytes
+from registry.crypto.jcs import canonical_bytes, canonical_members, join_members
 from registry.crypto.keys import Signer
 from registry.crypto.multikey import (
     decode_multibase,
@@ -51,6 +51,7 @@ __all__ = [
     "KeyResolver",
     "VerifiedProof",
     "add_proof",
+    "add_proof_canonical",
     "create_proof",
     "format_datetime",
     "hash_data",
@@ -129,8 +130,15 @@ def hash_data(unsecured_document: Mapping[str, Any], proof_config: Mapping[str, 
     Raises ``TransformationError`` when either has no canonical JSON form.
     """
     try:
-        config_bytes = canonical_bytes(proof_config)
         document_bytes = canonical_bytes(unsecured_document)
+    except InvalidInput as exc:
+        raise TransformationError(exc.message) from exc
+    return _hash_data(document_bytes, proof_config)
+
+
+def _hash_data(document_bytes: bytes, proof_config: Mapping[str, Any]) -> bytes:
+    try:
+        config_bytes = canonical_bytes(proof_config)
     except InvalidInput as exc:
         raise TransformationError(exc.message) from exc
     return hashlib.sha256(config_bytes).digest() + hashlib.sha256(document_bytes).digest()
@@ -142,7 +150,12 @@ def _without_proof(document: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _proof_over(
-    unsecured: dict[str, Any], signer: Signer, *, created: datetime | None, proof_purpose: str
+    unsecured: dict[str, Any],
+    signer: Signer,
+    *,
+    created: datetime | None,
+    proof_purpose: str,
+    unsecured_bytes: bytes | None = None,
 ) -> dict[str, Any]:
     proof: dict[str, Any] = {
         "type": PROOF_TYPE,
@@ -154,7 +167,10 @@ def _proof_over(
     if "@context" in unsecured:
         proof["@context"] = unsecured["@context"]
     try:
-        to_sign = hash_data(unsecured, proof)
+        if unsecured_bytes is None:
+            to_sign = hash_data(unsecured, proof)
+        else:
+            to_sign = _hash_data(unsecured_bytes, proof)
     except TransformationError as exc:
         raise InvalidInput(exc.reason) from exc
     proof["proofValue"] = encode_multibase(signer.sign(to_sign))
@@ -207,6 +223,37 @@ def add_proof(
     proof = _proof_over(secured, signer, created=created, proof_purpose=proof_purpose)
     secured["proof"] = [*existing, proof] if existing else proof
     return secured
+
+
+def add_proof_canonical(
+    document: Mapping[str, Any],
+    signer: Signer,
+    *,
+    created: datetime | None = None,
+    proof_purpose: str = ASSERTION_METHOD,
+) -> tuple[dict[str, Any], bytes]:
+    """``add_proof`` for a document without proofs, with the signed document's
+    canonical bytes, canonicalising the document once for both.
+
+    Raises ``InvalidInput`` if the document has a proof already or no canonical form.
+    """
+    if "proof" in document:
+        raise InvalidInput("the document is signed already")
+    secured = dict(document)
+    try:
+        members = canonical_members(secured)
+    except InvalidInput as exc:
+        raise InvalidInput(f"the document has no canonical form: {exc.message}") from exc
+    proof = _proof_over(
+        secured,
+        signer,
+        created=created,
+        proof_purpose=proof_purpose,
+        unsecured_bytes=join_members(members),
+    )
+    secured["proof"] = proof
+    members["proof"] = b'"proof":' + canonical_bytes(proof)
+    return secured, join_members(members)
 
 
 def with_proofs(document: Mapping[str, Any], proofs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

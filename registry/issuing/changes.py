@@ -156,6 +156,7 @@ def change_status(
         select(StatusChangeRow)
         .where(col(StatusChangeRow.target_id) == credential_id)
         .order_by(col(StatusChangeRow.effective_on).desc())
+        .limit(1)
     ).first()
     if last is not None and change.effective_on < last.effective_on:
         raise InvalidInput(

@@ -120,13 +120,15 @@ def insert_signed(
     session: Session,
     documents: Sequence[Mapping[str, Any]],
     *,
+    canonicals: Sequence[bytes],
     kinds: Sequence[str],
     authority: str,
     verification_methods: Sequence[str],
     subject_lookups: Sequence[str | None],
     now: datetime,
 ) -> list[Signed]:
-    """Insert credentials this node has just signed, in one statement.
+    """Insert credentials this node has just signed, with their canonical bytes, in
+    one statement.
 
     For the issuing path, which has chosen and checked the keys itself
     (``registry.issuance``); anything from outside goes through
@@ -134,9 +136,10 @@ def insert_signed(
     an id is stored already or repeats. The caller commits.
     """
     signed: list[Signed] = []
-    for document, kind, method in zip(documents, kinds, verification_methods, strict=True):
+    for document, canonical, kind, method in zip(
+        documents, canonicals, kinds, verification_methods, strict=True
+    ):
         credential_id = _id_of(document)
-        canonical = canonical_bytes(document)
         signed.append(
             Signed(
                 id=credential_id,

@@ -53,7 +53,12 @@ def make_engine(database_url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # No server-side prepared statements: psycopg prepares a statement it has seen
+    # five times, and PostgreSQL then keeps one generic plan for it per connection.
+    # A plan made while a table was small scans the whole table once it is large (a
+    # bulk import, say), until statistics are next gathered. Planned afresh each
+    # time, these short statements cost a few microseconds more.
+    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
 
 
 @contextmanager

@@ -97,6 +97,7 @@ def inclusion(
         select(LogEntry.leaf_index)
         .where(col(LogEntry.authority_code) == authority, col(LogEntry.leaf_hash) == leaf_hash)
         .order_by(col(LogEntry.leaf_index))
+        .limit(1)
     ).first()
     if index is None or index >= tree_size:
         raise NotFound(f"no entry with that leaf hash in the first {tree_size} of {authority}")
@@ -118,6 +119,7 @@ def latest_checkpoint(session: Session, authority: str) -> LogCheckpoint:
         select(LogCheckpoint)
         .where(col(LogCheckpoint.authority_code) == authority)
         .order_by(col(LogCheckpoint.tree_size).desc())
+        .limit(1)
     ).first()
     if row is None:
         raise NotFound(f"the log of {authority} has signed no checkpoint yet")
@@ -189,5 +191,6 @@ def first_covering(session: Session, authority: str, leaf_index: int) -> LogChec
             col(LogCheckpoint.tree_size) > leaf_index,
         )
         .order_by(col(LogCheckpoint.tree_size))
+        .limit(1)
     )
     return session.exec(query).first()

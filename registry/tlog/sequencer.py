@@ -89,15 +89,25 @@ def lock_log(session: Session, authority: str, *, origin_prefix: str) -> LogHead
     Whatever must happen in the log's order (allocating status-list entries, say)
     takes this lock first; ``append`` takes it again, which costs nothing then.
     """
-    head = open_log(session, authority, origin_prefix=origin_prefix)
-    session.execute(
-        update(LogHead)
-        .where(col(LogHead.authority_code) == head.authority_code)
-        .values(size=LogHead.size)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(head)
+    head = _lock_head(session, authority)
+    if head is None:  # a log not opened yet, or an authority named by its GB/T 2260 code
+        head = _lock_head(
+            session, open_log(session, authority, origin_prefix=origin_prefix).authority_code
+        )
+    if head is None:
+        raise NotFound(f"the log of {authority} could not be opened")
     return head
+
+
+def _lock_head(session: Session, code: str) -> LogHead | None:
+    # A no-op UPDATE takes the row's write lock; RETURNING reads it in the same trip.
+    return session.execute(
+        update(LogHead)
+        .where(col(LogHead.authority_code) == code)
+        .values(size=LogHead.size)
+        .returning(LogHead)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).scalar_one_or_none()
 
 
 def frontier_of(size: int) -> list[tuple[int, int]]:
@@ -176,6 +186,7 @@ def append(
             select(LogCheckpoint)
             .where(col(LogCheckpoint.authority_code) == code)
             .order_by(col(LogCheckpoint.tree_size).desc())
+            .limit(1)
         )
         .scalars()
         .first()

@@ -81,7 +81,7 @@ def stored_versions(session: Session) -> list[TrustListRecord]:
 def get_version(session: Session, version: int | None = None) -> TrustListRecord:
     """A published version (default: the newest); raises ``NotFound``."""
     if version is None:
-        query = select(TrustListRecord).order_by(col(TrustListRecord.version).desc())
+        query = select(TrustListRecord).order_by(col(TrustListRecord.version).desc()).limit(1)
         row = session.exec(query).first()
         if row is None:
             raise NotFound("no trust list has been published yet")
