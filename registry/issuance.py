@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from registry.authorities import database_keys, keys_of
 from registry.credentials import authority_of, credential_type
-from registry.crypto.eddsa_jcs_2022 import add_proof_canonical
+from registry.crypto.eddsa_jcs_2022 import add_proofs_canonical
 from registry.crypto.keys import KeyStore, Signer
 from registry.errors import InvalidInput, KeyStoreError
 from registry.storage.credentials import Signed, insert_signed
@@ -91,17 +91,15 @@ def issue(
     if len(lookups) != len(documents):
         raise InvalidInput("one subject lookup key per credential")
     signers: dict[str, Signer] = {}
-    signed = []
-    canonicals = []
     kinds = []
     for document in documents:
         kind = credential_type(document)
         if kind not in signers:
             signers[kind] = signer_for(session, key_store, authority, kind, at=now)
-        secured, canonical = add_proof_canonical(document, signers[kind], created=now)
-        signed.append(secured)
-        canonicals.append(canonical)
         kinds.append(kind)
+    pairs = add_proofs_canonical(documents, [signers[kind] for kind in kinds], created=now)
+    signed = [document for document, _ in pairs]
+    canonicals = [canonical for _, canonical in pairs]
     # Each signer's first credential is verified as any verifier would verify it: the
     # key's standing, the proof. The rest are signed the same way by the same key.
     verified: set[str] = set()

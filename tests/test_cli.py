@@ -49,10 +49,10 @@ def test_db_upgrade_current_check(
 
 def test_db_check_reports_drift(tmp_path: Path, sqlite_url: str) -> None:
     with engine_scope(sqlite_url) as engine, engine.begin() as connection:
-        connection.execute(text("DROP INDEX ix_credential_type"))
+        connection.execute(text("DROP INDEX ix_record_number"))
     result = _run("db", "check", database_url=sqlite_url, data_dir=tmp_path)
     assert result.returncode == 1
-    assert "ix_credential_type" in result.stderr
+    assert "ix_record_number" in result.stderr
 
 
 @pytest.mark.parametrize(

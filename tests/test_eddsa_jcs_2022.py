@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from registry.crypto.eddsa_jcs_2022 import (
     add_proof,
-    add_proof_canonical,
+    add_proofs_canonical,
     create_proof,
     hash_data,
     resolve_did_key,
@@ -53,15 +53,24 @@ def _signed() -> dict[str, Any]:
     return add_proof(_document(), SIGNER, created=CREATED)
 
 
-def test_add_proof_canonical_signs_as_add_proof_and_gives_the_signed_bytes() -> None:
-    signed, canonical = add_proof_canonical(_document(), SIGNER, created=CREATED)
-    assert signed == _signed()  # Ed25519 is deterministic: the same proof value
-    assert canonical == canonical_bytes(signed)
-    verify_proof(signed, resolve_key=resolve_did_key)
+@pytest.mark.parametrize("count", [1, 1000])  # one thread, and several
+def test_add_proofs_canonical_signs_as_add_proof_and_gives_the_signed_bytes(count: int) -> None:
+    documents = [{**_document(), "id": f"urn:uuid:{n}"} for n in range(count)]
+    signers = [SIGNER if n % 3 else OTHER for n in range(count)]
+    signed = add_proofs_canonical(documents, signers, created=CREATED)
+    assert len(signed) == count
+    for document, signer, (secured, canonical) in zip(documents, signers, signed, strict=True):
+        # Ed25519 is deterministic: exactly add_proof's proof value, in the right place.
+        assert secured == add_proof(document, signer, created=CREATED)
+        assert canonical == canonical_bytes(secured)
+    verify_proof(signed[-1][0], resolve_key=resolve_did_key)
+
+
+def test_add_proofs_canonical_refuses_what_cannot_be_signed() -> None:
     with pytest.raises(InvalidInput, match="signed already"):
-        add_proof_canonical(signed, SIGNER)
+        add_proofs_canonical([_signed()], [SIGNER])
     with pytest.raises(InvalidInput, match="no canonical form"):
-        add_proof_canonical({**_document(), "n": 2**60}, SIGNER)
+        add_proofs_canonical([{**_document(), "n": 2**60}], [SIGNER])
 
 
 def test_round_trip() -> None:

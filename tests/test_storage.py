@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlmodel import func, select
@@ -17,6 +18,7 @@ from registry.crypto.eddsa_jcs_2022 import add_proof, resolve_did_key, verify_pr
 from registry.crypto.jcs import canonical_bytes, sha256_hex
 from registry.crypto.keys import Ed25519Signer, KeyStore
 from registry.demo import DEMO_AUTHORITIES, seed_demo
+from registry.demo_records import seed_demo_records
 from registry.errors import (
     Conflict,
     InvalidInput,
@@ -26,9 +28,19 @@ from registry.errors import (
     SignatureMismatch,
 )
 from registry.ids import lookup_key
+from registry.issuing import IssuingContext
+from registry.settings import Settings
 from registry.storage.credentials import document_of, get_credential, store_credential
-from registry.storage.db import schema_drift, schema_status, session_scope
-from registry.storage.models import Authority, SigningKey, StoredCredential
+from registry.storage.db import alembic_config, schema_drift, schema_status, session_scope
+from registry.storage.models import (
+    Authority,
+    LogEntry,
+    LogNode,
+    Record,
+    RecordParty,
+    SigningKey,
+    StoredCredential,
+)
 from registry.trust.store import stored_versions
 from tests._support import PROFILE
 
@@ -237,7 +249,12 @@ _CREDENTIAL_COLUMNS = (
         (
             _CREDENTIAL_COLUMNS
             + "VALUES ('x', 't', 'CN-SH', 'unknown-key', NULL, :digest, '{}', :now, :now)",
-            "fk_credential_verification_method",
+            "fk_credential_signing_key",
+        ),
+        (  # a known key, but another authority's
+            _CREDENTIAL_COLUMNS
+            + "VALUES ('x', 't', 'CN-JS', :method, NULL, :digest, '{}', :now, :now)",
+            "fk_credential_signing_key",
         ),
     ],
 )
@@ -300,3 +317,29 @@ def test_demo_seed_runs_once(engine: Engine, key_store: KeyStore) -> None:
     for key in keys:
         assert key.key_name is not None
         assert key_store.load(key.key_name).public_key_multibase == key.public_key_multibase
+
+
+def test_the_newest_migration_goes_down_and_up_again_losing_nothing(
+    engine: Engine, settings: Settings
+) -> None:
+    context = IssuingContext.for_node(settings)
+    with session_scope(engine) as session:
+        seed_demo(session, context.key_store, profile=PROFILE)
+        seed_demo_records(session, context)
+    tables = (StoredCredential, LogEntry, LogNode, Record, RecordParty, SigningKey)
+
+    def counts() -> dict[str, int]:
+        with session_scope(engine) as session:
+            return {
+                model.__name__: session.exec(select(func.count()).select_from(model)).one()
+                for model in tables
+            }
+
+    before = counts()
+    config = alembic_config(engine)
+    command.downgrade(config, "-1")
+    assert not schema_status(engine).at_head
+    command.upgrade(config, "head")
+    assert schema_status(engine).at_head
+    assert counts() == before
+    assert before["LogEntry"] > 50

@@ -23,7 +23,7 @@ from registry.errors import (
 )
 from registry.storage.credentials import store_credential, verify_stored
 from registry.storage.db import engine_scope, session_scope
-from registry.storage.models import LogCheckpoint, LogEntry, LogHead, LogNode
+from registry.storage.models import LogCheckpoint, LogEntry, LogHead, LogNode, StoredCredential
 from registry.tlog.audit import audit_log
 from registry.tlog.checkpoint import open_note, parse_checkpoint
 from registry.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -193,11 +193,29 @@ def test_checkpoint_times_never_go_backwards(log: Engine, key_store: KeyStore) -
     assert times == [T0 + HOUR, T0 + HOUR]
 
 
-def test_only_the_issuers_credentials_go_into_its_log(log: Engine, key_store: KeyStore) -> None:
+@pytest.mark.parametrize("case", ["another authority's", "not stored", "twice"])
+def test_only_the_issuers_stored_credentials_go_into_its_log_once(
+    log: Engine, key_store: KeyStore, case: str
+) -> None:
+    """The database refuses them (a composite foreign key, a unique credential id),
+    and the whole transaction writes nothing."""
+
+    def append_one() -> None:
+        with session_scope(log) as session:
+            made = _credentials(session, key_store, 1)
+            if case == "another authority's":
+                append(session, key_store, "CN-JS", made, origin_prefix=PREFIX, now=T0)
+            elif case == "not stored":
+                stray = [("urn:uuid:00000000-0000-4000-8000-000000000000", b"{}")]
+                append(session, key_store, "CN-SH", stray, origin_prefix=PREFIX, now=T0)
+            else:
+                append(session, key_store, "CN-SH", made + made, origin_prefix=PREFIX, now=T0)
+
+    with pytest.raises(InvalidInput, match="only credentials stored and issued by CN-"):
+        append_one()
     with session_scope(log) as session:
-        made = _credentials(session, key_store, 1)
-        with pytest.raises(InvalidInput, match="only credentials issued by CN-JS"):
-            append(session, key_store, "CN-JS", made, origin_prefix=PREFIX, now=T0)
+        for table in (StoredCredential, LogEntry, LogNode, LogCheckpoint):
+            assert session.scalar(select(func.count()).select_from(table)) == 0
 
 
 def test_processes_appending_at_once(pg_url: str, key_store: KeyStore, tmp_path: Path) -> None:

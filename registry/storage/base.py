@@ -10,8 +10,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import DateTime, Table, insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
@@ -70,6 +72,7 @@ def bulk_insert(session: Session, model: type[SQLModel], rows: Sequence[Mapping[
 
     PostgreSQL gets one ``COPY`` (a statement per row costs more than the row);
     SQLite, one ``executemany``. Values go in as given: timestamps must be aware.
+    A violated constraint raises SQLAlchemy's ``IntegrityError`` on both.
     """
     if not rows:
         return
@@ -83,11 +86,11 @@ def bulk_insert(session: Session, model: type[SQLModel], rows: Sequence[Mapping[
     driver = session.connection().connection.driver_connection
     if driver is None:
         raise TypeError("no database connection to copy into")
-    with (
-        driver.cursor() as cursor,
-        cursor.copy(
-            f'COPY "{table.name}" ({names}) FROM STDIN'  # names from the model, not from input
-        ) as copy,
-    ):
-        for row in rows:
-            copy.write_row([row[name] for name in columns])
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN'  # names from the model, not input
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in columns])
+    except psycopg.IntegrityError as exc:
+        # As SQLite's path raises it: callers catch one kind of constraint violation.
+        raise IntegrityError(statement, None, exc) from exc

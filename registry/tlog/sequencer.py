@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from registry.authorities import get_authority, usable_log_key
@@ -28,7 +29,6 @@ from registry.storage.models import (
     LogEntry,
     LogHead,
     LogNode,
-    StoredCredential,
 )
 from registry.tlog.checkpoint import Checkpoint, sign_note
 from registry.tlog.merkle import (
@@ -139,16 +139,6 @@ def load_nodes(
     return found
 
 
-def _check_issuers(session: Session, authority: str, credential_ids: list[str]) -> None:
-    issuers = session.execute(
-        select(col(StoredCredential.issuer_code)).where(
-            col(StoredCredential.id).in_(credential_ids)
-        )
-    ).scalars()
-    if any(issuer != authority for issuer in issuers):
-        raise InvalidInput(f"only credentials issued by {authority} go into its log")
-
-
 def _log_signer(session: Session, key_store: KeyStore, authority: str) -> tuple[str, Signer]:
     key = usable_log_key(session, authority)
     if key is None or not key.key_name or not key_store.exists(key.key_name):
@@ -201,7 +191,6 @@ def append(
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     if last is not None and now < last.signed_at:
         now = last.signed_at  # a checkpoint never predates the one before it
-    _check_issuers(session, code, [credential_id for credential_id, _ in entries])
     frontier_keys = frontier_of(old_size)
     known = load_nodes(session, code, frontier_keys)
     frontier = [(level, index, known[(level, index)]) for level, index in frontier_keys]
@@ -235,7 +224,14 @@ def append(
     root = frontier[-1][2]
     for _, _, value in reversed(frontier[:-1]):
         root = node_hash(value, root)
-    bulk_insert(session, LogEntry, new_entries)
+    try:
+        # The entries' foreign key is (authority, credential): a log holds only its
+        # authority's credentials, and only stored ones.
+        bulk_insert(session, LogEntry, new_entries)
+    except IntegrityError as exc:
+        raise InvalidInput(
+            f"only credentials stored and issued by {code} go into its log, each once"
+        ) from exc
     bulk_insert(session, LogNode, new_nodes)
     # Never sign a checkpoint inconsistent with the last one: prove it first. The
     # proof reads only the old frontier and the new subtrees, both in hand.
