@@ -1,0 +1,245 @@
+"""Counting an engineer's continuing-education hours in one cycle under one rule.
+
+The cycle is ``[start, start + cycle_years)``; a credit counts in it when it was
+completed on a day inside it, is in force, and was issued by the region's own
+authority or (if the rule lets foreign hours count) by one whose CE hours a
+recognition agreement in force on the completion day makes count in the region.
+Hours are counted up to the day asked about; ``assess`` says whether the cycle's
+requirement is met already and, if not, what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from fractions import Fraction
+
+from registry.ce.policy import CePolicy, ForeignHours
+from registry.ids import Category, province
+from registry.recognition import Agreement, Reason, RecordKind, recognise
+
+__all__ = ["Assessment", "CountedCredit", "Credit", "assess", "cycle_containing"]
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A CE credit as the verifier read it from its signed credential and its state."""
+
+    id: str
+    issuer: str
+    hours: Fraction
+    kind: str  # "general" (公需) or "professional" (专业)
+    completed_on: date
+    in_force: bool = True
+
+
+@dataclass(frozen=True)
+class CountedCredit:
+    """One credit, whether it counted, why, and under which agreement."""
+
+    credit: Credit
+    counted: bool
+    reason: Reason
+    agreement: str | None = None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The hours a cycle requires and those counted, credit by credit."""
+
+    policy: CePolicy
+    cycle_start: date
+    cycle_end: date  # the first day after the cycle
+    on: date
+    general: Fraction
+    professional: Fraction
+    credits: list[CountedCredit]
+    shortfalls: list[Reason] = field(default_factory=list)
+
+    @property
+    def total(self) -> Fraction:
+        """All hours counted."""
+        return self.general + self.professional
+
+    @property
+    def satisfied(self) -> bool:
+        """Whether the cycle's requirement is met by the hours counted so far."""
+        return not self.shortfalls
+
+
+def cycle_containing(first_day: date, cycle_years: int, on: date) -> tuple[date, date]:
+    """The cycle, counted in ``cycle_years`` from ``first_day``, that ``on`` falls in:
+    its first day and the first day after it. Before ``first_day``, the first cycle."""
+    start = first_day
+    while (end := _add_years(start, cycle_years)) <= on:
+        start = end
+    return start, _add_years(start, cycle_years)
+
+
+def assess(
+    credits: Iterable[Credit],
+    *,
+    policy: CePolicy,
+    region: str,
+    cycle_start: date,
+    on: date,
+    agreements: Iterable[Agreement],
+    category: Category | None = None,
+) -> Assessment:
+    """Count ``credits`` for the cycle starting ``cycle_start`` in ``region``, as of ``on``."""
+    region = province(region).iso
+    cycle_end = _add_years(cycle_start, policy.cycle_years)
+    agreements = list(agreements)
+    counted: list[CountedCredit] = []
+    hours = {"general": Fraction(0), "professional": Fraction(0)}
+    by_year = [Fraction(0)] * policy.cycle_years
+    for credit in sorted(credits, key=lambda c: (c.completed_on, c.id)):
+        verdict = _judge(
+            credit,
+            policy=policy,
+            region=region,
+            cycle=(cycle_start, cycle_end),
+            on=on,
+            agreements=agreements,
+            category=category,
+        )
+        counted.append(verdict)
+        if verdict.counted:
+            hours[credit.kind] += credit.hours
+            by_year[_year_of(cycle_start, credit.completed_on)] += credit.hours
+    shortfalls = _shortfalls(policy, hours, by_year, cycle_start, on)
+    return Assessment(
+        policy=policy,
+        cycle_start=cycle_start,
+        cycle_end=cycle_end,
+        on=on,
+        general=hours["general"],
+        professional=hours["professional"],
+        credits=counted,
+        shortfalls=shortfalls,
+    )
+
+
+def _judge(
+    credit: Credit,
+    *,
+    policy: CePolicy,
+    region: str,
+    cycle: tuple[date, date],
+    on: date,
+    agreements: list[Agreement],
+    category: Category | None,
+) -> CountedCredit:
+    cycle_start, cycle_end = cycle
+    if not credit.in_force:
+        return CountedCredit(
+            credit,
+            False,
+            Reason("credit-not-in-force", "该学时记录已撤销", "the credit was revoked"),
+        )
+    if not cycle_start <= credit.completed_on < cycle_end or credit.completed_on > on:
+        return CountedCredit(
+            credit,
+            False,
+            Reason(
+                "outside-cycle",
+                f"完成日期 {credit.completed_on} 不在本周期"
+                f"（{cycle_start} 至 {_last(cycle_end)}）内",
+                f"completed on {credit.completed_on}, outside the cycle "
+                f"{cycle_start} to {_last(cycle_end)}",
+            ),
+        )
+    issuer = province(credit.issuer).iso
+    if issuer != region and policy.foreign_hours is ForeignHours.NEVER:
+        return CountedCredit(
+            credit,
+            False,
+            Reason(
+                "foreign-hours-not-accepted",
+                "本地规定不认可外省（市）学时",
+                "this region's rule accepts no hours from other provinces",
+            ),
+        )
+    recognition = recognise(
+        agreements,
+        issuer=issuer,
+        region=region,
+        kind=RecordKind.CONTINUING_EDUCATION,
+        category=category,
+        level="junior",
+        on=credit.completed_on,
+    )
+    return CountedCredit(
+        credit,
+        recognition.recognised,
+        recognition.reason,
+        recognition.agreement.id if recognition.agreement else None,
+    )
+
+
+def _shortfalls(
+    policy: CePolicy,
+    hours: dict[str, Fraction],
+    by_year: list[Fraction],
+    cycle_start: date,
+    on: date,
+) -> list[Reason]:
+    missing = []
+    total = hours["general"] + hours["professional"]
+    if total < policy.min_hours_per_cycle:
+        missing.append(
+            Reason(
+                "too-few-hours",
+                f"本周期须完成 {_h(policy.min_hours_per_cycle)} 学时，已计入 {_h(total)} 学时",
+                f"the cycle requires {_h(policy.min_hours_per_cycle)} hours; {_h(total)} counted",
+            )
+        )
+    if hours["professional"] < policy.min_professional_hours:
+        missing.append(
+            Reason(
+                "too-few-professional-hours",
+                f"其中专业科目须不少于 {_h(policy.min_professional_hours)} 学时，"
+                f"已计入 {_h(hours['professional'])} 学时",
+                f"at least {_h(policy.min_professional_hours)} of them must be professional; "
+                f"{_h(hours['professional'])} counted",
+            )
+        )
+    if policy.min_hours_per_year:
+        for year, counted in enumerate(by_year):
+            first = _add_years(cycle_start, year)
+            if first > on:
+                break
+            if counted < policy.min_hours_per_year:
+                missing.append(
+                    Reason(
+                        "too-few-hours-in-year",
+                        f"周期第 {year + 1} 年（自 {first} 起）须不少于 "
+                        f"{_h(policy.min_hours_per_year)} 学时，已计入 {_h(counted)} 学时",
+                        f"year {year + 1} of the cycle (from {first}) requires "
+                        f"{_h(policy.min_hours_per_year)} hours; {_h(counted)} counted",
+                    )
+                )
+    return missing
+
+
+def _year_of(cycle_start: date, day: date) -> int:
+    year = 0
+    while _add_years(cycle_start, year + 1) <= day:
+        year += 1
+    return year
+
+
+def _add_years(start: date, years: int) -> date:
+    try:
+        return start.replace(year=start.year + years)
+    except ValueError:  # 29 February: the cycle turns on 1 March
+        return start.replace(year=start.year + years, month=3, day=1)
+
+
+def _last(end: date) -> date:
+    return date.fromordinal(end.toordinal() - 1)
+
+
+def _h(hours: Fraction) -> str:
+    return str(int(hours)) if hours.denominator == 1 else f"{float(hours):g}"
