@@ -17,7 +17,7 @@ from registry.tlog.merkle import (
     nodes_needed,
     root_hash,
 )
-from registry.tlog.sequencer import load_nodes
+from registry.tlog.sequencer import load_nodes, newest_checkpoint
 
 __all__ = [
     "MAX_PAGE",
@@ -115,12 +115,7 @@ def consistency(session: Session, authority: str, first: int, second: int) -> li
 
 def latest_checkpoint(session: Session, authority: str) -> LogCheckpoint:
     """The newest checkpoint the log signed; raises ``NotFound`` before the first entry."""
-    row = session.exec(
-        select(LogCheckpoint)
-        .where(col(LogCheckpoint.authority_code) == authority)
-        .order_by(col(LogCheckpoint.tree_size).desc())
-        .limit(1)
-    ).first()
+    row = newest_checkpoint(session, authority)
     if row is None:
         raise NotFound(f"the log of {authority} has signed no checkpoint yet")
     return row

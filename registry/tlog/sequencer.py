@@ -40,7 +40,15 @@ from registry.tlog.merkle import (
 )
 from registry.tlog.note import log_origin
 
-__all__ = ["AppendResult", "append", "frontier_of", "load_nodes", "lock_log", "open_log"]
+__all__ = [
+    "AppendResult",
+    "append",
+    "frontier_of",
+    "load_nodes",
+    "lock_log",
+    "newest_checkpoint",
+    "open_log",
+]
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,20 @@ def _lock_head(session: Session, code: str) -> LogHead | None:
     ).scalar_one_or_none()
 
 
+def newest_checkpoint(session: Session, authority: str) -> LogCheckpoint | None:
+    """The newest checkpoint the log signed, if it signed any."""
+    return (
+        session.execute(
+            select(LogCheckpoint)
+            .where(col(LogCheckpoint.authority_code) == authority)
+            .order_by(col(LogCheckpoint.tree_size).desc())
+            .limit(1)
+        )
+        .scalars()
+        .first()
+    )
+
+
 def frontier_of(size: int) -> list[tuple[int, int]]:
     """The perfect subtrees (level, index) that make up a tree of ``size``, left to right."""
     nodes = []
@@ -171,16 +193,7 @@ def append(
     head = lock_log(session, authority, origin_prefix=origin_prefix)
     code = head.authority_code
     old_size, old_root = head.size, bytes(head.root)
-    last = (
-        session.execute(
-            select(LogCheckpoint)
-            .where(col(LogCheckpoint.authority_code) == code)
-            .order_by(col(LogCheckpoint.tree_size).desc())
-            .limit(1)
-        )
-        .scalars()
-        .first()
-    )
+    last = newest_checkpoint(session, code)
     # Never sign from a state the log has already signed past (a database restored
     # from a backup, or rows removed): that would sign a fork of its own history.
     signed = (last.tree_size, bytes(last.root)) if last else (0, EMPTY_ROOT)
