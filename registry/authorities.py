@@ -17,7 +17,9 @@ from registry.trust.keys import KeyDirectory, KeyRecord
 
 __all__ = [
     "ISSUING_TYPES",
+    "NODE_TYPES",
     "create_authority",
+    "create_node_key",
     "database_keys",
     "find_key",
     "get_authority",
@@ -33,6 +35,9 @@ ISSUING_TYPES: tuple[str, ...] = tuple(
     t for t in CREDENTIAL_TYPES if t not in ("VerificationReport",)
 )
 """What an authority's issuing key may sign: every record type but node reports."""
+
+NODE_TYPES: tuple[str, ...] = ("VerificationReport",)
+"""What a node key may sign: the node's own verification reports, nothing else."""
 
 _MAX_REASON = 500
 
@@ -116,6 +121,29 @@ def create_authority(
     _new_key(session, key_store, authority=found.iso, purpose="log", allowed_types=(), now=now)
     session.flush()
     return authority
+
+
+def create_node_key(
+    session: Session, key_store: KeyStore, code: str, *, now: datetime | None = None
+) -> SigningKey:
+    """Generate the key this node signs its verification reports with, held for ``code``.
+
+    The key may sign ``VerificationReport`` and nothing else, and counts once the
+    trust list lists it (``registry trust propose --add-key``). Raises ``NotFound``
+    for an unknown authority. The caller commits.
+    """
+    now = _whole_seconds(now or datetime.now(UTC))
+    authority = get_authority(session, code)
+    key = _new_key(
+        session,
+        key_store,
+        authority=authority.code,
+        purpose="node",
+        allowed_types=NODE_TYPES,
+        now=now,
+    )
+    session.flush()
+    return key
 
 
 def list_authorities(session: Session) -> list[Authority]:

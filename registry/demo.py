@@ -8,14 +8,20 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from registry.authorities import create_authority
+from registry.authorities import create_authority, create_node_key
 from registry.crypto.keys import KeyStore
 from registry.storage.models import ApiToken, Authority, TrustListProposal
 from registry.tokens import create_token
 from registry.trust.proposals import seed_genesis
 from registry.trust.store import NodeProfile
 
-__all__ = ["DEMO_AUTHORITIES", "DEMO_ROLES", "seed_demo", "seed_demo_tokens"]
+__all__ = [
+    "DEMO_AUTHORITIES",
+    "DEMO_NODE_AUTHORITY",
+    "DEMO_ROLES",
+    "seed_demo",
+    "seed_demo_tokens",
+]
 
 DEMO_AUTHORITIES: tuple[tuple[str, str, str], ...] = (
     ("CN-SH", "上海市应急管理局", "Shanghai Municipal Emergency Management Bureau"),
@@ -23,6 +29,9 @@ DEMO_AUTHORITIES: tuple[tuple[str, str, str], ...] = (
     ("CN-ZJ", "浙江省应急管理厅", "Zhejiang Provincial Department of Emergency Management"),
     ("CN-AH", "安徽省应急管理厅", "Anhui Provincial Department of Emergency Management"),
 )
+
+DEMO_NODE_AUTHORITY = "CN-SH"
+"""The authority the demo node's report-signing key is held for."""
 
 
 def seed_demo(
@@ -32,7 +41,8 @@ def seed_demo(
     profile: NodeProfile,
     now: datetime | None = None,
 ) -> bool:
-    """Seed the four founding authorities, with fresh keys, and their genesis trust list.
+    """Seed the four founding authorities, with fresh keys, the node's report key, and
+    their genesis trust list.
 
     Authorities only into an empty database; the genesis only where no trust-list
     proposal was ever made. Nothing is seeded twice.
@@ -44,6 +54,9 @@ def seed_demo(
             create_authority(
                 session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=now
             )
+        # The node signs its verification reports with a key held for Shanghai,
+        # listed in the genesis like the authorities' issuing keys.
+        create_node_key(session, key_store, DEMO_NODE_AUTHORITY, now=now)
         seeded = True
     # A demo database from before the trust list existed gets its genesis too, but
     # never a second one, and never over a proposal someone started.

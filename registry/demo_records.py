@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.credentials.records import RecordIn
+from registry.demo_agreements import seed_demo_agreements
 from registry.ids import credit_code_check_character, resident_id_check_character
 from registry.issuing import IssuingContext, change_status, china_today, issue_records
 from registry.storage.models import Record
@@ -283,13 +284,15 @@ def _listing_items(today: date) -> list[dict[str, Any]]:
 def seed_demo_records(
     session: Session, context: IssuingContext, *, now: datetime | None = None
 ) -> bool:
-    """Issue the demo's records into a registry that has none; returns whether it did.
+    """Publish the demo's recognition agreements where none was ever proposed, and
+    issue the demo's records into a registry that has none; returns whether it did.
 
     The caller commits.
     """
-    if session.scalar(select(func.count()).select_from(Record)):
-        return False
     now = now or datetime.now(UTC)
+    agreed = seed_demo_agreements(session, context, now=now)
+    if session.scalar(select(func.count()).select_from(Record)):
+        return agreed
     today = china_today(now)
     issued: dict[str, str] = {}
     for group in (_engineer_items(today), _later_items(today), _listing_items(today)):

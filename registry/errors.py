@@ -28,7 +28,9 @@ exits non-zero. Nothing outside this module defines an exception class.
     │   │   ├── QuorumNotMet             too few members signed it
     │   │   ├── BrokenChain              wrong genesis, version or ``previous``
     │   │   └── StaleTrustList           an older version offered after a newer one
-    │   └── LogProofError            an inclusion or consistency proof does not hold
+    │   ├── LogProofError            an inclusion or consistency proof does not hold
+    │   ├── AgreementError           a recognition agreement is malformed or under-signed
+    │   └── ReportError              a verification report's evidence does not hold
     ├── AccessDenied                 the caller may not do this
     │   ├── Unauthenticated              no valid token
     │   └── Forbidden                    the token's role does not allow it
@@ -43,6 +45,7 @@ from typing import ClassVar
 
 __all__ = [
     "AccessDenied",
+    "AgreementError",
     "BrokenChain",
     "Conflict",
     "DatabaseNotReady",
@@ -65,6 +68,7 @@ __all__ = [
     "ProofMissing",
     "QuorumNotMet",
     "RegistryError",
+    "ReportError",
     "SignatureMismatch",
     "StaleTrustList",
     "TransformationError",
@@ -208,6 +212,18 @@ class LogProofError(VerificationError):
     """A Merkle inclusion or consistency proof does not lead to the expected root."""
 
     step = "log proof"
+
+
+class AgreementError(VerificationError):
+    """A recognition agreement is malformed, or a party's proof is missing or invalid."""
+
+    step = "recognition agreement"
+
+
+class ReportError(VerificationError):
+    """A verification report does not match the evidence it carries."""
+
+    step = "verification report"
 
 
 class AccessDenied(RegistryError):

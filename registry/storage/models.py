@@ -33,6 +33,7 @@ from registry.storage.base import UTCDateTime
 __all__ = [
     "KEY_PURPOSES",
     "PROPOSAL_STATES",
+    "AgreementProposal",
     "ApiToken",
     "Authority",
     "IdempotencyKey",
@@ -40,6 +41,7 @@ __all__ = [
     "LogEntry",
     "LogHead",
     "LogNode",
+    "RecognitionAgreementRow",
     "Record",
     "RecordParty",
     "SigningKey",
@@ -415,3 +417,52 @@ class IdempotencyKey(SQLModel, table=True):
     request_digest: str = Field(sa_type=String(64))
     credential_ids: list[str] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AgreementProposal(SQLModel, table=True):
+    """A draft recognition agreement and the parties' proofs gathered on it so far.
+
+    ``id`` is the agreement credential's own id, fixed when it is proposed.
+    """
+
+    __tablename__ = "agreement_proposal"
+    __table_args__ = (
+        CheckConstraint("state IN ('open', 'published', 'withdrawn')", name="state_known"),
+    )
+
+    id: str = Field(sa_column=Column(String(128), primary_key=True))
+    proposer: str = Field(sa_type=String(8), foreign_key="authority.code")
+    state: str = Field(sa_type=String(16))
+    document: str = Field(sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class RecognitionAgreementRow(SQLModel, table=True):
+    """A published recognition agreement: its credential, its days in force, and the
+    ``StatusChange`` by which a party terminated it, if one did."""
+
+    __tablename__ = "recognition_agreement"
+    __table_args__ = (
+        CheckConstraint(
+            "effective_until IS NULL OR effective_until >= effective_from", name="days_ordered"
+        ),
+        CheckConstraint(
+            "(terminated_on IS NULL) = (termination_id IS NULL)", name="termination_complete"
+        ),
+        ForeignKeyConstraint(
+            ["issuer_code", "credential_id"],
+            ["credential.issuer_code", "credential.id"],
+            name="fk_recognition_agreement_credential",
+        ),
+    )
+
+    credential_id: str = Field(sa_column=Column(String(128), primary_key=True))
+    issuer_code: str = Field(sa_type=String(8))
+    effective_from: date = Field(sa_type=Date)
+    effective_until: date | None = Field(default=None, sa_type=Date)
+    terminated_on: date | None = Field(default=None, sa_type=Date)
+    termination_id: str | None = Field(
+        default=None, sa_type=String(128), foreign_key="credential.id", unique=True
+    )
+    published_at: datetime = Field(sa_type=UTCDateTime)

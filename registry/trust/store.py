@@ -56,7 +56,9 @@ def member_from_node(session: Session, code: str, profile: NodeProfile) -> Membe
     """The trust-list entry of an authority this node hosts, from its records."""
     authority = get_authority(session, code)
     keys = keys_of(session, authority.code)
-    issuing = tuple(record_of(k) for k in keys if k.purpose == "issuing")
+    # Its node keys (verification reports) are listed with its issuing keys: the
+    # allowed types tell them apart.
+    issuing = tuple(record_of(k) for k in keys if k.purpose in ("issuing", "node"))
     log = usable_log_key(session, authority.code)
     if log is None:
         raise InvalidInput(f"{authority.code} has no usable log key")
