@@ -66,7 +66,7 @@ def seed_demo_agreements(
     """
     if session.scalar(select(func.count()).select_from(AgreementProposal)):
         return False
-    if session.scalar(select(func.count()).select_from(Authority)) < len(_ALL):
+    if (session.scalar(select(func.count()).select_from(Authority)) or 0) < len(_ALL):
         return False
     now = now or datetime.now(UTC)
     for proposer, agreement in DEMO_AGREEMENTS:
