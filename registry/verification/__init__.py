@@ -1,0 +1,20 @@
+"""Verifying an engineer: what the registry holds on them, whether they may work in a
+region on a day and why, and the signed report that proves it offline."""
+
+from registry.verification.dossier import Dossier, Held, find_dossier
+from registry.verification.judge import Finding, Judgement, judge
+from registry.verification.report import VERIFICATION_REPORT
+from registry.verification.service import EngineerQuery, EngineerVerifier, Verified
+
+__all__ = [
+    "VERIFICATION_REPORT",
+    "Dossier",
+    "EngineerQuery",
+    "EngineerVerifier",
+    "Finding",
+    "Held",
+    "Judgement",
+    "Verified",
+    "find_dossier",
+    "judge",
+]

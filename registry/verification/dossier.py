@@ -1,0 +1,244 @@
+"""What the registry holds on one person: their records, as signed, with their changes.
+
+Found by the HMAC lookup key of the resident ID number, or by a registration number
+together with the holder's name (which must match: a number alone never reveals
+whose it is). Each record comes with its stored credential, its state changes and
+its log position, read in a few queries whatever the person holds.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from registry.errors import InvalidInput
+from registry.ids import ResidentId, lookup_key, mask_resident_id, parse_resident_id
+from registry.issuing.context import CHINA
+from registry.storage.models import (
+    LogEntry,
+    Record,
+    RecordParty,
+    StatusChangeRow,
+    StoredCredential,
+)
+from registry.timestamps import parse_aware
+
+__all__ = ["Dossier", "Held", "Subject", "find_dossier", "same_name"]
+
+QUALIFICATION = "SafetyEngineerQualification"
+REGISTRATION = "SafetyEngineerRegistration"
+CE_CREDIT = "ContinuingEducationCredit"
+LISTING = "UntrustworthinessListing"
+_ENGINEER_TYPES = (QUALIFICATION, REGISTRATION, CE_CREDIT, LISTING)
+
+
+@dataclass(frozen=True)
+class Held:
+    """One of the person's records: its signed credential, its changes, its role.
+
+    ``changes`` are (effective day, state after), in the order they were made;
+    ``first_day`` and ``last_day`` are the credential's validity as days in China
+    (``last_day`` ``None``: open-ended).
+    """
+
+    id: str
+    type: str
+    issuer: str
+    canonical: str
+    initial: str
+    changes: tuple[tuple[date, str], ...]
+    role: str
+    leaf_index: int | None
+
+    @cached_property
+    def document(self) -> dict[str, Any]:
+        """The signed credential (read once; treat it as read-only)."""
+        value: dict[str, Any] = json.loads(self.canonical)
+        return value
+
+    @property
+    def subject(self) -> dict[str, Any]:
+        """Its ``credentialSubject``."""
+        value: dict[str, Any] = self.document["credentialSubject"]
+        return value
+
+    @property
+    def first_day(self) -> date:
+        """The first day the credential holds."""
+        return _day(self.document["validFrom"])
+
+    @property
+    def last_day(self) -> date | None:
+        """The last day it holds, if it ends."""
+        until = self.document.get("validUntil")
+        return _day(until) - timedelta(days=1) if until else None
+
+    def state_on(self, day: date) -> str:
+        """Its state on ``day``, as the changes effective by then leave it."""
+        state = self.initial
+        for effective_on, after in self.changes:
+            if effective_on <= day:
+                state = after
+        return state
+
+
+def _day(stamp: str) -> date:
+    moment: datetime = parse_aware(stamp, "a validity time")
+    return moment.astimezone(CHINA).date()
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who was asked about: by ID number or by registration number and name."""
+
+    masked: str | None = None
+    registration_number: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """Everything held on the person, and how they were asked about."""
+
+    subject: Subject
+    records: tuple[Held, ...]
+
+    @property
+    def name(self) -> str | None:
+        """The holder's name, as their newest record gives it."""
+        for held in sorted(self.records, key=lambda h: h.first_day, reverse=True):
+            person = _person_of(held)
+            if person and person.get("name"):
+                return str(person["name"])
+        return self.subject.name
+
+    @property
+    def masked(self) -> str | None:
+        """The masked ID number, as the records carry it."""
+        if self.subject.masked:
+            return self.subject.masked
+        for held in self.records:
+            person = _person_of(held)
+            if person:
+                return str(person["identifier"]["masked"])
+        return None
+
+    def of_type(self, kind: str) -> list[Held]:
+        """The records of one type, oldest first."""
+        return sorted(
+            (h for h in self.records if h.type == kind), key=lambda h: (h.first_day, h.id)
+        )
+
+
+def _person_of(held: Held) -> dict[str, Any] | None:
+    subject = held.subject
+    if held.type != LISTING:
+        person = subject.get("holder")
+        return person if isinstance(person, dict) else None
+    for candidate in (subject.get("listed"), *subject.get("relatedPersons", ())):
+        if isinstance(candidate, dict) and "identifier" in candidate:
+            return candidate
+    return None
+
+
+def same_name(first: str, second: str) -> bool:
+    """Whether two spellings name the same person: width and spacing aside."""
+    return _normal(first) == _normal(second)
+
+
+def _normal(name: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+def find_dossier(
+    session: Session,
+    *,
+    node_secret: bytes,
+    id_number: str | None = None,
+    registration_number: str | None = None,
+    name: str | None = None,
+) -> Dossier:
+    """The person's records, found by ID number or by registration number and name.
+
+    Raises ``InvalidInput`` unless exactly one way of finding them is given, or for
+    an ID number that is not valid. Someone the registry holds nothing on gets an
+    empty dossier: the report then says so.
+    """
+    if (id_number is None) == (registration_number is None):
+        raise InvalidInput("give the resident ID number, or the registration number and name")
+    if id_number is not None:
+        number: ResidentId = parse_resident_id(id_number)
+        subject = Subject(masked=mask_resident_id(number))
+        key = lookup_key(number, node_secret=node_secret)
+        return Dossier(subject, tuple(_records_of(session, key)))
+    if not name or not name.strip():
+        raise InvalidInput("a registration number is looked up together with the holder's name")
+    number_text = (registration_number or "").strip()
+    subject = Subject(registration_number=number_text, name=name.strip())
+    rows = session.exec(
+        select(RecordParty.lookup_key, RecordParty.name)
+        .join(Record, col(Record.credential_id) == col(RecordParty.credential_id))
+        .where(
+            col(Record.type) == REGISTRATION,
+            col(Record.number) == number_text,
+            col(RecordParty.role) == "holder",
+        )
+    ).all()
+    keys = {key for key, holder in rows if key and same_name(holder, name)}
+    if len(keys) != 1:
+        return Dossier(subject, ())
+    return Dossier(subject, tuple(_records_of(session, keys.pop())))
+
+
+def _records_of(session: Session, key: str) -> list[Held]:
+    parties = session.exec(
+        select(RecordParty.credential_id, RecordParty.role).where(
+            col(RecordParty.lookup_key) == key
+        )
+    ).all()
+    roles: dict[str, str] = {}
+    for credential_id, role in parties:
+        roles.setdefault(credential_id, role)
+    if not roles:
+        return []
+    ids = list(roles)
+    rows = session.exec(
+        select(Record, StoredCredential.canonical, LogEntry.leaf_index)
+        .join(StoredCredential, col(StoredCredential.id) == col(Record.credential_id))
+        .outerjoin(LogEntry, col(LogEntry.credential_id) == col(Record.credential_id))
+        .where(col(Record.credential_id).in_(ids), col(Record.type).in_(_ENGINEER_TYPES))
+    ).all()
+    changes: dict[str, list[tuple[date, str]]] = {}
+    for change in session.exec(
+        select(StatusChangeRow)
+        .where(col(StatusChangeRow.target_id).in_(ids))
+        .order_by(col(StatusChangeRow.recorded_at), col(StatusChangeRow.credential_id))
+    ):
+        changes.setdefault(change.target_id, []).append((change.effective_on, change.state_after))
+    held = []
+    for record, canonical, leaf_index in rows:
+        made = changes.get(record.credential_id, [])
+        # The state before the first change is the one the record was issued in.
+        held.append(
+            Held(
+                id=record.credential_id,
+                type=record.type,
+                issuer=record.authority_code,
+                canonical=canonical,
+                initial=_initial(record.type),
+                changes=tuple(made),
+                role=roles[record.credential_id],
+                leaf_index=leaf_index,
+            )
+        )
+    return held
+
+
+def _initial(kind: str) -> str:
+    return "listed" if kind == LISTING else "active"

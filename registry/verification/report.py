@@ -1,0 +1,262 @@
+"""The ``VerificationReport`` credential: the answer, its reasons, and its evidence.
+
+The report is issued by the authority whose node key signs it (a key the trust list
+allows to sign ``VerificationReport`` only). Its subject states the question, the
+verdict with every reason in Chinese and English, each record relied on with its
+state on the day and the agreement that made it count, the continuing-education
+count credit by credit, every listing in force, and the evidence: each log's signed
+checkpoint and, for every credential relied on, the credential itself with its
+inclusion proof at that checkpoint. ``registry verify`` checks all of it offline.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+from typing import Any
+
+from registry.ce import Assessment
+from registry.credentials import new_credential
+from registry.ids import province
+from registry.recognition import Reason
+from registry.verification.dossier import Dossier
+from registry.verification.judge import Finding, Judgement
+
+__all__ = ["VERIFICATION_REPORT", "Evidence", "LoggedCredential", "report_document"]
+
+VERIFICATION_REPORT = "VerificationReport"
+
+
+@dataclass(frozen=True)
+class LoggedCredential:
+    """A credential relied on, and where its authority's log holds it."""
+
+    canonical: str
+    authority: str
+    leaf_index: int
+    tree_size: int
+    hashes: list[bytes]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Each log's checkpoint (by authority) and every credential relied on."""
+
+    checkpoints: dict[str, str]
+    credentials: list[LoggedCredential]
+
+
+def reason_of(reason: Reason, holds: bool | None = None) -> dict[str, Any]:
+    """A reason as the report states it."""
+    value: dict[str, Any] = {"code": reason.code}
+    if holds is not None:
+        value["holds"] = holds
+    value["zh"] = reason.zh
+    value["en"] = reason.en
+    return value
+
+
+def _hours(value: Fraction) -> int | float:
+    return int(value) if value.denominator == 1 else float(value)
+
+
+def _finding(finding: Finding, fields: Mapping[str, Any]) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "id": finding.held.id,
+        "issuer": finding.held.issuer,
+        **fields,
+        "state": finding.state,
+        "counts": finding.counts,
+        "reason": reason_of(finding.reason),
+    }
+    if finding.agreement:
+        value["agreement"] = finding.agreement
+    return value
+
+
+def _qualification(finding: Finding) -> dict[str, Any]:
+    subject = finding.held.subject
+    return _finding(
+        finding,
+        {
+            "certificateNumber": subject["certificateNumber"],
+            "category": subject["category"],
+            "level": subject.get("level", "junior"),
+            "issuedOn": subject["issuedOn"],
+        },
+    )
+
+
+def _registration(finding: Finding) -> dict[str, Any]:
+    held = finding.held
+    subject = held.subject
+    fields: dict[str, Any] = {
+        "registrationNumber": subject["registrationNumber"],
+        "category": subject["category"],
+        "kind": subject["kind"],
+        "employer": subject["employer"],
+        "validFrom": held.first_day.isoformat(),
+    }
+    if held.last_day is not None:
+        fields["validUntil"] = held.last_day.isoformat()
+    return _finding(finding, fields)
+
+
+def _assessment(assessment: Assessment) -> dict[str, Any]:
+    policy = assessment.policy
+    credits = []
+    for counted in assessment.credits:
+        credit = counted.credit
+        entry: dict[str, Any] = {
+            "id": credit.id,
+            "issuer": credit.issuer,
+            "hours": _hours(credit.hours),
+            "kind": credit.kind,
+            "completedOn": credit.completed_on.isoformat(),
+            "counts": counted.counted,
+            "reason": reason_of(counted.reason),
+        }
+        if counted.agreement:
+            entry["agreement"] = counted.agreement
+        credits.append(entry)
+    last = assessment.cycle_end.toordinal() - 1
+    return {
+        "rule": {
+            "authority": policy.authority,
+            "version": policy.version,
+            "source": policy.source.strip(),
+        },
+        "period": {
+            "from": assessment.cycle_start.isoformat(),
+            "until": datetime.fromordinal(last).date().isoformat(),
+        },
+        "required": {
+            "hours": _hours(policy.min_hours_per_cycle),
+            "professionalHours": _hours(policy.min_professional_hours),
+            "hoursPerYear": _hours(policy.min_hours_per_year),
+        },
+        "counted": {
+            "general": _hours(assessment.general),
+            "professional": _hours(assessment.professional),
+            "total": _hours(assessment.total),
+        },
+        "met": assessment.satisfied,
+        "credits": credits,
+        "shortfalls": [reason_of(r) for r in assessment.shortfalls],
+    }
+
+
+def _listing(finding: Finding) -> dict[str, Any]:
+    subject = finding.held.subject
+    return _finding(
+        finding,
+        {
+            "role": finding.held.role,
+            "legalBasis": subject["legalBasis"],
+            "penaltyDecisionNumber": subject["penaltyDecisionNumber"],
+            "listingDecisionNumber": subject["listingDecisionNumber"],
+            "listedOn": subject["listedOn"],
+            "earliestRemovalOn": subject["earliestRemovalOn"],
+            "expiresOn": subject["expiresOn"],
+            "measures": subject["measures"],
+        },
+    )
+
+
+def _query(dossier: Dossier, judgement: Judgement) -> dict[str, Any]:
+    asked = dossier.subject
+    query: dict[str, Any]
+    if asked.masked is not None:
+        query = {"by": "resident-id", "residentIdMasked": asked.masked}
+    else:
+        query = {
+            "by": "registration-number",
+            "registrationNumber": asked.registration_number,
+            "name": asked.name,
+        }
+    query["region"] = judgement.region
+    if judgement.category is not None:
+        query["category"] = judgement.category.value
+    query["date"] = judgement.on.isoformat()
+    return query
+
+
+def _verdict_text(judgement: Judgement) -> dict[str, str]:
+    region = province(judgement.region)
+    day = judgement.on.isoformat()
+    if judgement.qualified:
+        return {
+            "zh": f"{day}，可以在{region.name_zh}以初级注册安全工程师身份执业",
+            "en": f"on {day}, may practise as a junior registered safety engineer in "
+            f"{region.name_en}",
+        }
+    return {
+        "zh": f"{day}，不能在{region.name_zh}以初级注册安全工程师身份执业，原因见下",
+        "en": f"on {day}, may not practise as a junior registered safety engineer in "
+        f"{region.name_en}; the reasons follow",
+    }
+
+
+def _evidence(evidence: Evidence, documents: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "checkpoints": [
+            {"authority": authority, "checkpoint": note}
+            for authority, note in sorted(evidence.checkpoints.items())
+        ],
+        "credentials": [
+            {
+                "credential": documents[logged.canonical],
+                "authority": logged.authority,
+                "leafIndex": logged.leaf_index,
+                "treeSize": logged.tree_size,
+                "inclusionProof": [base64.b64encode(h).decode("ascii") for h in logged.hashes],
+            }
+            for logged in evidence.credentials
+        ],
+    }
+
+
+def report_document(
+    dossier: Dossier,
+    judgement: Judgement,
+    evidence: Evidence,
+    *,
+    issuer: str,
+    created: datetime,
+    agreements: Sequence[Mapping[str, Any]] = (),
+    documents: Mapping[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The unsigned report. ``documents`` maps each evidence credential's canonical
+    text to its parsed form; ``agreements`` are the agreements relied on."""
+    subject: dict[str, Any] = {"query": _query(dossier, judgement)}
+    if dossier.records:
+        subject["holder"] = {"name": dossier.name, "residentIdMasked": dossier.masked}
+    subject["verdict"] = "qualified" if judgement.qualified else "not-qualified"
+    subject["verdictText"] = _verdict_text(judgement)
+    subject["reasons"] = [reason_of(r, holds) for holds, r in judgement.reasons]
+    if judgement.qualification is not None:
+        subject["qualification"] = _qualification(judgement.qualification)
+    if judgement.registration is not None:
+        subject["registration"] = _registration(judgement.registration)
+    if judgement.ce is not None:
+        ce = _assessment(judgement.ce)
+        if judgement.ce_previous is not None:
+            ce["previousPeriod"] = _assessment(judgement.ce_previous)
+        subject["continuingEducation"] = ce
+    subject["listings"] = [_listing(f) for f in judgement.listings]
+    subject["agreements"] = [
+        {
+            "id": a["id"],
+            "issuer": a["issuer"].rsplit(":", 1)[-1],
+            "parties": a["credentialSubject"]["parties"],
+            "legalBasis": a["credentialSubject"]["legalBasis"],
+        }
+        for a in agreements
+    ]
+    subject["evidence"] = _evidence(evidence, documents)
+    return new_credential(
+        type_=VERIFICATION_REPORT, issuer_code=issuer, subject=subject, valid_from=created
+    )

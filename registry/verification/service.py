@@ -1,0 +1,219 @@
+"""Verifying an engineer on this node: gather, judge, prove, sign.
+
+``EngineerVerifier`` is built once per process with what the node holds (its keys,
+its lookup secret, the CE rules) and answers each question in the caller's
+session with a signed ``VerificationReport``. Nothing is written: a report is an
+answer, not a record, and a question names a person the registry must not keep a
+trail of.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from registry.ce import PolicyBook, load_policies
+from registry.crypto.eddsa_jcs_2022 import add_proof
+from registry.crypto.jcs import canonical_bytes
+from registry.crypto.keys import KeyStore, Signer
+from registry.errors import InvalidInput, KeyStoreError
+from registry.ids import Category, parse_category, province
+from registry.issuing.context import china_today
+from registry.recognition.agreements import PublishedAgreement, load_agreements
+from registry.storage.models import LogEntry, SigningKey
+from registry.tlog.merkle import NodeGetter, inclusion_proof, nodes_needed
+from registry.tlog.sequencer import load_nodes, newest_checkpoint
+from registry.trust.keys import key_standing
+from registry.trust.store import current_version
+from registry.verification.dossier import find_dossier
+from registry.verification.judge import Judgement, judge
+from registry.verification.report import (
+    VERIFICATION_REPORT,
+    Evidence,
+    LoggedCredential,
+    report_document,
+)
+
+__all__ = ["EngineerQuery", "EngineerVerifier", "Verified"]
+
+_SIGNER_TTL = 30.0
+"""Seconds a resolved node key is reused before the trust list is read again."""
+
+
+@dataclass(frozen=True)
+class EngineerQuery:
+    """One question: who (ID number, or registration number and name), where, when."""
+
+    region: str
+    id_number: str | None = None
+    registration_number: str | None = None
+    name: str | None = None
+    category: str | None = None
+    on: date | None = None
+
+
+@dataclass(frozen=True)
+class Verified:
+    """The signed report and the judgement it states."""
+
+    report: dict[str, Any]
+    judgement: Judgement
+
+
+class EngineerVerifier:
+    """Answers ``EngineerQuery``s with signed reports; safe to share between threads."""
+
+    def __init__(
+        self, *, key_store: KeyStore, node_secret: bytes, policies: PolicyBook | None = None
+    ) -> None:
+        self._key_store = key_store
+        self._node_secret = node_secret
+        self._policies = policies or load_policies()
+        self._lock = threading.Lock()
+        self._signer: tuple[float, str, Signer] | None = None
+
+    def node_signer(self, session: Session, *, at: datetime) -> tuple[str, Signer]:
+        """The authority and key this node signs reports with: its newest node key
+        that the current trust list allows to sign ``VerificationReport`` now.
+
+        Raises ``KeyStoreError`` saying what to do when there is none.
+        """
+        with self._lock:
+            cached = self._signer
+            if cached is not None and time.monotonic() - cached[0] < _SIGNER_TTL:
+                return cached[1], cached[2]
+        current = current_version(session, at=at)
+        if current is None:
+            raise KeyStoreError("this node has no trust list yet, so no key to sign reports")
+        keys = session.exec(
+            select(SigningKey)
+            .where(col(SigningKey.purpose) == "node")
+            .order_by(col(SigningKey.valid_from))
+        ).all()
+        for key in reversed(keys):
+            standing = key_standing(
+                current.content.key,
+                key.verification_method,
+                signed_at=at,
+                credential_type=VERIFICATION_REPORT,
+            )
+            if standing.valid and key.key_name and self._key_store.exists(key.key_name):
+                signer = self._key_store.load(key.key_name)
+                authority = standing.authority or ""
+                with self._lock:
+                    self._signer = (time.monotonic(), authority, signer)
+                return authority, signer
+        raise KeyStoreError(
+            "this node holds no key that the trust list allows to sign VerificationReport: "
+            "create one with `registry key node CN-xx`, then list it with "
+            "`registry trust propose --add-key ...`"
+        )
+
+    def verify(
+        self, session: Session, query: EngineerQuery, *, now: datetime | None = None
+    ) -> Verified:
+        """Judge the person in ``query`` and sign the report.
+
+        Raises ``InvalidInput`` for a bad ID number, region, category or date, and
+        ``KeyStoreError`` if the node cannot sign reports.
+        """
+        now = (now or datetime.now(UTC)).replace(microsecond=0)
+        region = province(query.region).iso
+        if region not in {p.authority for p in self._policies.policies}:
+            raise InvalidInput(f"{region} is not a region this registry has rules for")
+        category: Category | None = (
+            parse_category(query.category) if query.category is not None else None
+        )
+        on = query.on or china_today(now)
+        authority, signer = self.node_signer(session, at=now)
+        dossier = find_dossier(
+            session,
+            node_secret=self._node_secret,
+            id_number=query.id_number,
+            registration_number=query.registration_number,
+            name=query.name,
+        )
+        published = load_agreements(session)
+        judgement = judge(
+            dossier,
+            region=region,
+            on=on,
+            agreements=[p.agreement for p in published],
+            policies=self._policies,
+            category=category,
+        )
+        used = [p for p in published if p.agreement.id in set(judgement.agreements)]
+        relied = [(h.canonical, h.issuer, h.leaf_index) for h in judgement.relied()]
+        relied += _agreement_entries(session, used)
+        evidence = prove(session, relied)
+        documents = {h.canonical: h.document for h in judgement.relied()}
+        for agreement in used:
+            documents[_canonical(agreement)] = agreement.credential
+        unsigned = report_document(
+            dossier,
+            judgement,
+            evidence,
+            issuer=authority,
+            created=now,
+            agreements=[p.credential for p in used],
+            documents=documents,
+        )
+        return Verified(add_proof(unsigned, signer, created=now), judgement)
+
+
+def _canonical(agreement: PublishedAgreement) -> str:
+    return canonical_bytes(agreement.credential).decode("utf-8")
+
+
+def _agreement_entries(
+    session: Session, used: list[PublishedAgreement]
+) -> list[tuple[str, str, int | None]]:
+    if not used:
+        return []
+    index = dict(
+        session.exec(
+            select(LogEntry.credential_id, LogEntry.leaf_index).where(
+                col(LogEntry.credential_id).in_([p.agreement.id for p in used])
+            )
+        ).all()
+    )
+    return [(_canonical(p), p.issuer, index.get(p.agreement.id)) for p in used]
+
+
+def _path(index: int, size: int) -> set[tuple[int, int]]:
+    return nodes_needed(lambda get: inclusion_proof(get, index, size))
+
+
+def _getter(nodes: dict[tuple[int, int], bytes]) -> NodeGetter:
+    return lambda level, index: nodes[(level, index)]
+
+
+def prove(session: Session, relied: Iterable[tuple[str, str, int | None]]) -> Evidence:
+    """Each authority's newest checkpoint and, for every ``(canonical, authority, leaf
+    index)``, its inclusion proof at that checkpoint: one query for the checkpoint
+    and one for the hashes, per log."""
+    by_authority: dict[str, list[tuple[str, int]]] = {}
+    for canonical, authority, leaf_index in relied:
+        if leaf_index is None:
+            raise InvalidInput("a credential relied on is not logged")
+        by_authority.setdefault(authority, []).append((canonical, leaf_index))
+    checkpoints: dict[str, str] = {}
+    logged: list[LoggedCredential] = []
+    for authority, entries in sorted(by_authority.items()):
+        checkpoint = newest_checkpoint(session, authority)
+        if checkpoint is None:
+            raise InvalidInput(f"the log of {authority} has signed no checkpoint")
+        size = checkpoint.tree_size
+        checkpoints[authority] = checkpoint.note
+        needed = {node for _, index in entries for node in _path(index, size)}
+        nodes = load_nodes(session, authority, needed)
+        for canonical, index in entries:
+            hashes = inclusion_proof(_getter(nodes), index, size)
+            logged.append(LoggedCredential(canonical, authority, index, size, hashes))
+    return Evidence(checkpoints, logged)
