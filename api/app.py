@@ -9,10 +9,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import authorities, credentials, health, logs, status_lists, trust
+from api.routes import (
+    authorities,
+    credentials,
+    health,
+    logs,
+    recognition,
+    status_lists,
+    trust,
+    verify,
+)
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import make_engine
+from registry.verification import EngineerVerifier
 
 __all__ = ["app_from_environment", "create_app"]
 
@@ -42,6 +52,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.issuing = IssuingContext.for_node(settings)
+    app.state.verifier = EngineerVerifier(
+        key_store=app.state.issuing.key_store, node_secret=app.state.issuing.node_secret
+    )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(authorities.router)
@@ -49,6 +62,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(logs.router)
     app.include_router(credentials.router)
     app.include_router(status_lists.router)
+    app.include_router(recognition.router)
+    app.include_router(verify.router)
     return app
 
 

@@ -12,7 +12,13 @@ from typing import Any
 
 from registry.demo_records import DEMO_ENGINEERS, credit_code, resident_id
 
-__all__ = ["batch_examples", "record_examples", "status_change_examples"]
+__all__ = [
+    "batch_examples",
+    "record_examples",
+    "status_change_examples",
+    "verify_batch_examples",
+    "verify_examples",
+]
 
 
 def _engineer(name: str) -> dict[str, str]:
@@ -157,4 +163,62 @@ def status_change_examples(today: date) -> dict[str, dict[str, Any]]:
             "行政处罚决定被依法撤销",
             f"沪应急复〔{today.year}〕6号",
         ),
+    }
+
+
+def verify_examples() -> dict[str, dict[str, Any]]:
+    """Questions about the demo's engineers, for a `verifier` token."""
+    return {
+        "recognised": {
+            "summary": "陈静 in Shanghai: qualified through a recognition agreement",
+            "description": (
+                "A Jiangsu qualification and Zhejiang CE hours count in Shanghai under the "
+                "demo's four-province agreement; her registration is Shanghai's own."
+            ),
+            "value": {"id_number": _engineer("陈静")["id_number"], "region": "CN-SH"},
+        },
+        "by-registration-number": {
+            "summary": "王立新 in Anhui, by registration number and name",
+            "description": "Anhui recognises Shanghai registrations one way (demo agreement).",
+            "value": {
+                "registration_number": "SH-REG-1001",
+                "name": "王立新",
+                "region": "CN-AH",
+                "category": "chemical",
+            },
+        },
+        "registered-elsewhere": {
+            "summary": "李娜 in Shanghai: not qualified, her registration is Jiangsu's",
+            "description": (
+                "Her Jiangsu qualification counts in Shanghai, but no agreement makes a "
+                "Jiangsu registration count there: she must register in Shanghai."
+            ),
+            "value": {"id_number": _engineer("李娜")["id_number"], "region": "CN-SH"},
+        },
+        "suspended": {
+            "summary": "张伟 in Jiangsu: not qualified, his registration is suspended",
+            "value": {"id_number": _engineer("张伟")["id_number"], "region": "CN-JS"},
+        },
+        "not-registered": {
+            "summary": "刘洋 in Shanghai: qualified but never registered",
+            "value": {"id_number": _engineer("刘洋")["id_number"], "region": "CN-SH"},
+        },
+    }
+
+
+def verify_batch_examples() -> dict[str, dict[str, Any]]:
+    """A batch of the demo's engineers, with one bad row."""
+    return {
+        "mixed": {
+            "summary": "Four demo engineers and one mistyped ID number",
+            "value": {
+                "rows": [
+                    {"id_number": _engineer("陈静")["id_number"], "region": "CN-SH"},
+                    {"id_number": _engineer("李娜")["id_number"], "region": "CN-SH"},
+                    {"registration_number": "SH-REG-1001", "name": "王立新", "region": "CN-AH"},
+                    {"id_number": _engineer("张伟")["id_number"], "region": "CN-JS"},
+                    {"id_number": "320106199007210460", "region": "CN-SH"},
+                ]
+            },
+        }
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -22,7 +22,7 @@ from registry.ce import PolicyBook, load_policies
 from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import KeyStore, Signer
-from registry.errors import InvalidInput, KeyStoreError
+from registry.errors import InvalidInput, KeyStoreError, RegistryError
 from registry.ids import Category, parse_category, province
 from registry.issuing.context import china_today
 from registry.recognition.agreements import PublishedAgreement, load_agreements
@@ -31,7 +31,13 @@ from registry.tlog.merkle import NodeGetter, inclusion_proof, nodes_needed
 from registry.tlog.sequencer import load_nodes, newest_checkpoint
 from registry.trust.keys import key_standing
 from registry.trust.store import current_version
-from registry.verification.dossier import find_dossier
+from registry.verification.dossier import (
+    Dossier,
+    Subject,
+    find_dossier,
+    person_key,
+    records_by_key,
+)
 from registry.verification.judge import Judgement, judge
 from registry.verification.report import (
     VERIFICATION_REPORT,
@@ -115,6 +121,64 @@ class EngineerVerifier:
             "`registry trust propose --add-key ...`"
         )
 
+    def _asked(self, query: EngineerQuery, now: datetime) -> tuple[str, Category | None, date]:
+        region = province(query.region).iso
+        if region not in {p.authority for p in self._policies.policies}:
+            raise InvalidInput(f"{region} is not a region this registry has rules for")
+        category = parse_category(query.category) if query.category is not None else None
+        return region, category, query.on or china_today(now)
+
+    def judge_many(
+        self,
+        session: Session,
+        queries: Sequence[EngineerQuery | str],
+        *,
+        now: datetime | None = None,
+    ) -> list[tuple[Dossier, Judgement] | str]:
+        """Judge each query (a string is a row already found invalid, kept as its
+        error); each answer is the dossier and judgement, or the row's error."""
+        now = (now or datetime.now(UTC)).replace(microsecond=0)
+        agreements = [p.agreement for p in load_agreements(session)]
+        keys: dict[int, tuple[str, str] | str] = {}
+        for index, query in enumerate(queries):
+            if isinstance(query, EngineerQuery) and query.id_number is not None:
+                try:
+                    keys[index] = person_key(query.id_number, node_secret=self._node_secret)
+                except RegistryError as exc:
+                    keys[index] = f"id_number: {exc.message}"
+        held = records_by_key(session, [k[1] for k in keys.values() if isinstance(k, tuple)])
+        results: list[tuple[Dossier, Judgement] | str] = []
+        for index, query in enumerate(queries):
+            found = keys.get(index)
+            if isinstance(query, str) or isinstance(found, str):
+                results.append(query if isinstance(query, str) else str(found))
+                continue
+            try:
+                region, category, on = self._asked(query, now)
+                if found is not None:
+                    masked, key = found
+                    dossier = Dossier(Subject(masked=masked), tuple(held.get(key, ())))
+                else:
+                    dossier = find_dossier(
+                        session,
+                        node_secret=self._node_secret,
+                        registration_number=query.registration_number,
+                        name=query.name,
+                    )
+                judgement = judge(
+                    dossier,
+                    region=region,
+                    on=on,
+                    agreements=agreements,
+                    policies=self._policies,
+                    category=category,
+                )
+            except RegistryError as exc:
+                results.append(exc.message)
+                continue
+            results.append((dossier, judgement))
+        return results
+
     def verify(
         self, session: Session, query: EngineerQuery, *, now: datetime | None = None
     ) -> Verified:
@@ -124,13 +188,7 @@ class EngineerVerifier:
         ``KeyStoreError`` if the node cannot sign reports.
         """
         now = (now or datetime.now(UTC)).replace(microsecond=0)
-        region = province(query.region).iso
-        if region not in {p.authority for p in self._policies.policies}:
-            raise InvalidInput(f"{region} is not a region this registry has rules for")
-        category: Category | None = (
-            parse_category(query.category) if query.category is not None else None
-        )
-        on = query.on or china_today(now)
+        region, category, on = self._asked(query, now)
         authority, signer = self.node_signer(session, at=now)
         dossier = find_dossier(
             session,

@@ -1,0 +1,88 @@
+"""Recognition agreements in force (public: they are what makes records count)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from api.deps import DbSession
+from registry.issuing.context import china_today
+from registry.recognition.agreements import in_force, load_agreements
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/recognition", tags=["recognition"])
+
+
+class AgreementOut(BaseModel):
+    """One agreement: what it recognises, between whom, when, on what basis."""
+
+    id: str
+    issuer: str = Field(description="The party that proposed it; its log holds it.")
+    parties: list[str]
+    direction: str = Field(description="`mutual`, or `one-way` from `source` to `target`.")
+    source: str | None = None
+    target: str | None = None
+    kinds: list[str] = Field(description="`qualification`, `registration`, `continuing-education`.")
+    categories: list[str] | None = Field(description="`null`: every category.")
+    levels: list[str]
+    effective_from: date
+    effective_until: date | None = Field(description="Its last day in force; `null`: open.")
+    terminated_on: date | None = Field(
+        description="The day a party's termination takes effect, if one did."
+    )
+    termination: str | None = Field(description="The id of the terminating `StatusChange`.")
+    basis_number: str
+    basis_title: str
+    credential: dict[str, Any] = Field(description="The signed credential, every party's proof.")
+
+
+class AgreementsOut(BaseModel):
+    """The agreements in force on a day."""
+
+    date: dt.date
+    agreements: list[AgreementOut]
+
+
+@router.get("", summary="Recognition agreements in force on a day")
+def agreements_in_force(
+    session: DbSession,
+    on: Annotated[
+        date | None,
+        Query(alias="date", description="The day (default: today in China)."),
+    ] = None,
+) -> AgreementsOut:
+    """Every published agreement in force on the day: begun, not past its last day,
+    not terminated. Each comes with its signed credential, which carries a proof by
+    every party."""
+    day = on or china_today()
+    return AgreementsOut(
+        date=day,
+        agreements=[
+            AgreementOut(
+                id=p.agreement.id,
+                issuer=p.issuer,
+                parties=sorted(p.agreement.parties),
+                direction=p.agreement.direction.value,
+                source=p.agreement.source,
+                target=p.agreement.target,
+                kinds=sorted(k.value for k in p.agreement.kinds),
+                categories=sorted(c.value for c in p.agreement.categories)
+                if p.agreement.categories is not None
+                else None,
+                levels=sorted(p.agreement.levels),
+                effective_from=p.agreement.valid_from,
+                effective_until=p.agreement.valid_until,
+                terminated_on=p.agreement.terminated_on,
+                termination=p.termination_id,
+                basis_number=p.agreement.basis_number,
+                basis_title=p.agreement.basis_title,
+                credential=p.credential,
+            )
+            for p in in_force(load_agreements(session), day)
+        ],
+    )

@@ -1,0 +1,261 @@
+"""Verifying engineers: one, with a signed report, or up to 10,000 at once (JSON or CSV).
+
+POST only: resident ID numbers never go into a URL, where access logs would keep
+them. Nothing is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import datetime as dt
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import require_role
+from api.deps import DbSession, engine_of
+from api.examples import verify_batch_examples, verify_examples
+from api.schemas import Problem
+from registry.errors import FieldError, InvalidInput
+from registry.storage.db import session_scope
+from registry.verification import EngineerQuery, EngineerVerifier
+from registry.verification.batch import MAX_BATCH, verdict_row
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/verify", tags=["verification"])
+
+_VERIFIER = Depends(require_role("verifier", "enforcement", "admin"))
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No valid token."},
+    403: {"model": Problem, "description": "The token's role may not verify."},
+    422: {"model": Problem, "description": "The request is invalid; each bad field is named."},
+}
+
+
+class EngineerIn(BaseModel):
+    """Who to verify, where and when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    id_number: str | None = Field(
+        default=None,
+        repr=False,
+        description="The resident ID number (GB 11643). Or give registration_number and name.",
+    )
+    registration_number: str | None = Field(
+        default=None, max_length=64, description="A registration number, with the holder's name."
+    )
+    name: str | None = Field(default=None, max_length=200, description="The holder's name.")
+    region: str = Field(
+        description="Where the person will work: `CN-SH`, `CN-JS`, `CN-ZJ` or `CN-AH`."
+    )
+    category: str | None = Field(
+        default=None, description="Only this category (`chemical`, `construction`, ...)."
+    )
+    date: dt.date | None = Field(default=None, description="The day asked about (default: today).")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> EngineerIn:
+        if (self.id_number is None) == (self.registration_number is None):
+            raise ValueError("give id_number, or registration_number and name")
+        if self.registration_number is not None and not self.name:
+            raise ValueError("a registration number is looked up with the holder's name")
+        return self
+
+    def query(self) -> EngineerQuery:
+        """The domain's question."""
+        return EngineerQuery(
+            region=self.region,
+            id_number=self.id_number,
+            registration_number=self.registration_number,
+            name=self.name,
+            category=self.category,
+            on=self.date,
+        )
+
+
+def verifier_of(request: Request) -> EngineerVerifier:
+    """The app's verifier, built once with the node's keys and rules."""
+    verifier = request.app.state.verifier
+    if not isinstance(verifier, EngineerVerifier):
+        raise TypeError("app.state.verifier is not set: build the app with create_app")
+    return verifier
+
+
+@router.post(
+    "/engineer",
+    summary="Whether a person may work as a junior registered safety engineer in a region",
+    responses={
+        200: {
+            "description": (
+                "A `VerificationReport` credential signed by this node's key (listed in "
+                "the trust list for that type): the verdict with its reasons in Chinese "
+                "and English, the records relied on, continuing education credit by "
+                "credit, listings in force anywhere, and each log's checkpoint with an "
+                "inclusion proof per credential. `registry verify` checks it offline."
+            ),
+            "content": {"application/json": {}},
+        },
+        **_ERRORS,
+    },
+)
+def verify_engineer(
+    request: Request,
+    session: DbSession,
+    body: Annotated[EngineerIn, Body(openapi_examples=verify_examples())],
+    _role: Annotated[str, _VERIFIER],
+) -> Response:
+    """Judge the person on the day asked (default today) and answer with a signed
+    report. Someone the registry holds nothing on gets a report saying so."""
+    verified = verifier_of(request).verify(session, body.query())
+    return Response(
+        json.dumps(verified.report, ensure_ascii=False, separators=(",", ":")),
+        media_type="application/json",
+    )
+
+
+class BatchIn(BaseModel):
+    """Up to 10,000 people to verify."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rows: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="Each row as for `/v1/verify/engineer`; a bad row is answered as that "
+        "row's error.",
+    )
+
+
+_CSV_COLUMNS = ("id_number", "registration_number", "name", "region", "category", "date")
+
+
+def _rows_of(request_body: bytes, content_type: str) -> list[dict[str, Any]]:
+    if content_type.startswith("text/csv"):
+        try:
+            text = request_body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput("the CSV is not UTF-8") from exc
+        reader = csv.DictReader(io.StringIO(text))
+        unknown = sorted(set(reader.fieldnames or ()) - set(_CSV_COLUMNS))
+        if unknown or not reader.fieldnames:
+            raise InvalidInput(
+                f"CSV columns are {', '.join(_CSV_COLUMNS)}; unknown: {', '.join(unknown)}"
+            )
+        rows = [{k: v for k, v in row.items() if v not in (None, "")} for row in reader]
+        if not rows:
+            raise InvalidInput("the CSV has no rows")
+        if len(rows) > MAX_BATCH:
+            raise InvalidInput(f"at most {MAX_BATCH} rows a batch, not {len(rows)}")
+        return rows
+    try:
+        return BatchIn.model_validate_json(request_body).rows
+    except ValidationError as exc:
+        errors = tuple(
+            FieldError(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()
+        )
+        raise InvalidInput("the batch is invalid", errors=errors) from exc
+
+
+def _parsed(row: dict[str, Any]) -> EngineerIn | str:
+    try:
+        return EngineerIn.model_validate(row)
+    except ValidationError as exc:
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors()
+        )
+
+
+@router.post(
+    "/batch",
+    summary="Verify up to 10,000 people at once (JSON or CSV in, JSON or CSV out)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": BatchIn.model_json_schema(),
+                    "examples": verify_batch_examples(),
+                },
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": "id_number,registration_number,name,region,category,date\n"
+                    + "\n".join(
+                        ",".join(str(r.get(c, "")) for c in _CSV_COLUMNS)
+                        for r in verify_batch_examples()["mixed"]["value"]["rows"]
+                    ),
+                },
+            },
+        }
+    },
+    responses={
+        200: {
+            "description": (
+                "One result per row, in order: the verdict and its reasons, or the row's "
+                "error. `Accept: text/csv` answers as CSV (UTF-8 with a BOM, for Excel "
+                "and WPS). For a signed report on one person, use `/v1/verify/engineer`."
+            ),
+            "content": {"application/json": {}, "text/csv": {}},
+        },
+        **_ERRORS,
+    },
+)
+async def verify_batch(request: Request, _role: Annotated[str, _VERIFIER]) -> Response:
+    """Judge every row; a bad row is answered with its error, never dropped."""
+    body = await request.body()
+    rows = _rows_of(body, request.headers.get("content-type", "application/json"))
+    verifier = verifier_of(request)
+    results = await run_in_threadpool(_judge_all, request, verifier, rows)
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(_as_csv(results), media_type="text/csv; charset=utf-8")
+    return Response(
+        json.dumps({"results": results}, ensure_ascii=False, separators=(",", ":")),
+        media_type="application/json",
+    )
+
+
+def _judge_all(
+    request: Request, verifier: EngineerVerifier, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    parsed = [_parsed(row) for row in rows]
+    with session_scope(engine_of(request)) as session:
+        queries = [p.query() if isinstance(p, EngineerIn) else p for p in parsed]
+        results = verifier.judge_many(session, queries)
+    out = []
+    for number, result in enumerate(results, start=1):
+        if isinstance(result, str):
+            out.append({"row": number, "error": result})
+        else:
+            out.append({"row": number, **verdict_row(result)})
+    return out
+
+
+def _as_csv(results: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer)
+    writer.writerow(
+        ["row", "verdict", "name", "resident_id_masked", "reasons_zh", "reasons_en", "error"]
+    )
+    for result in results:
+        blocking = [r for r in result.get("reasons", []) if not r["holds"]] or result.get(
+            "reasons", []
+        )
+        writer.writerow(
+            [
+                result["row"],
+                result.get("verdict", ""),
+                result.get("name", ""),
+                result.get("residentIdMasked", ""),
+                "\uff1b".join(r["zh"] for r in blocking),
+                "; ".join(r["en"] for r in blocking),
+                result.get("error", ""),
+            ]
+        )
+    return buffer.getvalue()
