@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from sqlmodel import Session, col, select
 
 from api.auth import require_role
@@ -43,6 +43,7 @@ from registry.storage.models import (
     StoredCredential,
 )
 from registry.tlog.reader import entry_of, first_covering, proof_bundle
+from registry.verification.qr import QrPayload, qr_image
 
 __all__ = ["router"]
 
@@ -412,4 +413,45 @@ def proof(session: DbSession, credential_id: _CredentialId) -> ProofBundleOut:
         tree_size=bundle.tree_size,
         hashes=[base64.b64encode(h).decode("ascii") for h in bundle.hashes],
         checkpoint=bundle.checkpoint,
+    )
+
+
+@router.get(
+    "/{credential_id}/qr",
+    summary="A QR code naming the credential, its authority and its digest",
+    response_class=Response,
+    responses={
+        200: {
+            "description": (
+                "The code as SVG or PNG. It carries 100 bytes of text, "
+                "`YRD1 <authority> <credential id> <digest>` (the digest: SHA-256 of the "
+                "credential's canonical bytes, base64url), which the text header "
+                "`X-QR-Text` repeats. `registry verify FILE --qr TEXT` checks a "
+                "credential against it."
+            ),
+            "content": {"image/svg+xml": {}, "image/png": {}},
+        },
+        404: {"model": Problem, "description": "No such credential."},
+        422: {"model": Problem, "description": "An unknown format."},
+    },
+)
+def qr_code(
+    session: DbSession,
+    credential_id: _CredentialId,
+    image_format: Annotated[
+        Literal["svg", "png"], Query(alias="format", description="`svg` or `png`.")
+    ] = "svg",
+) -> Response:
+    """A QR code to print on a certificate: whoever scans it can fetch the credential
+    from any node and check it is the very one the code names. Public."""
+    row = get_credential(session, credential_id)
+    payload = QrPayload(row.issuer_code, row.id, row.digest)
+    media = "image/svg+xml" if image_format == "svg" else "image/png"
+    return Response(
+        qr_image(payload, image_format),
+        media_type=media,
+        headers={
+            "X-QR-Text": payload.text(),
+            "Cache-Control": "public, max-age=31536000, immutable",
+        },
     )

@@ -7,10 +7,9 @@ them. Nothing is written.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
-import datetime as dt
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, Response

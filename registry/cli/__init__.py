@@ -16,8 +16,10 @@ from registry.cli._authority import authority_app, key_app
 from registry.cli._common import console, err_console
 from registry.cli._import import import_records
 from registry.cli._log import log_app
+from registry.cli._recognition import recognition_app
 from registry.cli._token import token_app
 from registry.cli._trust import trust_app
+from registry.cli._verify import verify
 from registry.datadir import DataDir
 from registry.demo import seed_demo, seed_demo_tokens
 from registry.demo_records import seed_demo_records
@@ -41,7 +43,9 @@ app.add_typer(key_app, name="key")
 app.add_typer(trust_app, name="trust")
 app.add_typer(log_app, name="log")
 app.add_typer(token_app, name="token")
+app.add_typer(recognition_app, name="recognition")
 app.command("import")(import_records)
+app.command("verify")(verify)
 
 
 @_db_app.command("upgrade")

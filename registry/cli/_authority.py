@@ -12,6 +12,7 @@ from rich.table import Table
 from registry.authorities import (
     ISSUING_TYPES,
     create_authority,
+    create_node_key,
     get_authority,
     keys_of,
     list_authorities,
@@ -139,6 +140,20 @@ def key_rotate(
     )
     console.print(
         f"other members learn of it from the next trust list: registry trust propose {flags}"
+    )
+
+
+@key_app.command("node")
+def key_node(
+    code: Annotated[str, typer.Argument(help="The authority the key is held for, e.g. CN-SH.")],
+) -> None:
+    """Generate the key this node signs verification reports with (that type only)."""
+    with node_session() as (_, data_dir, session):
+        key = create_node_key(session, data_dir.key_store(), code)
+    console.print(f"new node key {key.verification_method}")
+    console.print(
+        "reports count once the trust list lists it: "
+        f"registry trust propose --add-key {key.verification_method}"
     )
 
 

@@ -1,0 +1,473 @@
+"""Checking a credential, a proof bundle or a verification report without the server.
+
+Everything is judged against a trust list the caller passes in (a chain of versions
+walked from a pinned genesis): each signature and its key's authority and validity
+at signing time, each checkpoint against its log's key, each inclusion proof
+against its checkpoint, the status bits of any status list given, and, for a
+report, that every credential it names is in its evidence and that each agreement
+it cites makes the record count as it says. The answer is a tree of ``Check``s;
+``Check.holds`` is true only when nothing failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import partial
+from typing import Any
+
+from registry.credentials import authority_of, credential_type
+from registry.credentials.status_list import StatusBits, entry_index
+from registry.crypto.jcs import canonical_bytes, sha256_hex
+from registry.errors import RegistryError, ReportError
+from registry.ids import parse_category
+from registry.recognition import Agreement, RecordKind, recognise
+from registry.recognition.document import (
+    RECOGNITION_AGREEMENT,
+    parse_agreement,
+    verify_agreement,
+)
+from registry.tlog.checkpoint import Checkpoint, open_note, parse_checkpoint
+from registry.tlog.merkle import leaf_hash, verify_inclusion
+from registry.tlog.note import parse_verifier_key
+from registry.trust.chain import verify_chain
+from registry.trust.document import TrustListContent, digest_of
+from registry.trust.keys import verify_signed
+from registry.verification.qr import QrPayload
+from registry.verification.report import VERIFICATION_REPORT
+
+__all__ = ["Check", "check_file"]
+
+
+@dataclass
+class Check:
+    """One check: what was checked, whether it held (``None``: not checked), why."""
+
+    name: str
+    ok: bool | None = True
+    detail: str = ""
+    children: list[Check] = field(default_factory=list)
+
+    @property
+    def holds(self) -> bool:
+        """Whether this check and every check under it held (unchecked ones aside)."""
+        return self.ok is not False and all(c.holds for c in self.children)
+
+    def add(self, check: Check) -> Check:
+        """Add ``check`` under this one; returns it."""
+        self.children.append(check)
+        return check
+
+
+def _attempt(parent: Check, name: str, action: Callable[[], str | None]) -> bool:
+    """Run one check under ``parent``; a ``RegistryError`` fails it with its message."""
+    try:
+        detail = action() or ""
+    except RegistryError as exc:
+        parent.add(Check(name, False, exc.message))
+        return False
+    parent.add(Check(name, True, detail))
+    return True
+
+
+@dataclass(frozen=True)
+class _Context:
+    trust: TrustListContent
+    at: datetime
+    status_lists: Mapping[str, Mapping[str, Any]]
+
+
+def check_file(
+    document: object,
+    *,
+    trust_lists: Sequence[Mapping[str, Any]],
+    genesis: str | None = None,
+    status_lists: Sequence[Mapping[str, Any]] = (),
+    at: datetime | None = None,
+    qr: QrPayload | None = None,
+) -> Check:
+    """Check a credential, a proof bundle or a ``VerificationReport``; see the module.
+
+    With ``qr``, the file must also hold the credential the QR code names."""
+    at = at or datetime.now(UTC)
+    root = Check("verification")
+    trust = _trust(root, trust_lists, genesis, at)
+    if not isinstance(document, Mapping):
+        root.add(Check("file", False, "the file is not a JSON object"))
+        return root
+    if trust is None:
+        return root
+    lists = {str(doc.get("id")): doc for doc in status_lists}
+    context = _Context(trust, at, lists)
+    if "credential" in document and "checkpoint" in document:
+        _bundle(root, document, context)
+    elif _type(document) == VERIFICATION_REPORT:
+        _report(root, document, context)
+    else:
+        _credential(
+            root.add(Check("credential", None, str(document.get("id", "")))), document, context
+        )
+    if qr is not None:
+        _attempt(root, "QR code", partial(_matches_qr, document, qr))
+    root.ok = None if root.children else False
+    return root
+
+
+def _matches_qr(document: Mapping[str, Any], qr: QrPayload) -> str:
+    credential = document.get("credential", document)
+    if not isinstance(credential, Mapping):
+        raise ReportError("the file holds no credential to compare with the QR code")
+    digest = sha256_hex(canonical_bytes(credential))
+    if credential.get("id") != qr.credential_id or _issuer(credential) != qr.authority:
+        raise ReportError(f"the QR code names {qr.credential_id} of {qr.authority}, not this")
+    if digest != qr.digest:
+        raise ReportError("the credential's digest is not the one the QR code carries")
+    return f"{qr.credential_id} of {qr.authority}, digest {digest[:16]}..."
+
+
+def _type(document: Mapping[str, Any]) -> str | None:
+    try:
+        return credential_type(document)
+    except RegistryError:
+        return None
+
+
+def _trust(
+    root: Check, documents: Sequence[Mapping[str, Any]], genesis: str | None, at: datetime
+) -> TrustListContent | None:
+    node = root.add(Check("trust list", None))
+    if not documents:
+        node.ok = False
+        node.detail = "no trust list given: pass --trust-list FILE"
+        return None
+    pin = genesis
+    if pin is None:
+        first = [d for d in documents if d.get("credentialSubject", {}).get("version") == 1]
+        if not first:
+            node.ok = False
+            node.detail = "the trust-list file has no version 1 and no --genesis was given"
+            return None
+        pin = digest_of(first[0])
+        node.add(Check("genesis", None, f"not pinned: taken from the file ({pin})"))
+    try:
+        chain = verify_chain(documents, genesis_digest=pin, at=at)
+    except RegistryError as exc:
+        node.ok = False
+        node.detail = exc.message
+        return None
+    current = chain.current
+    if current is None:
+        node.ok = False
+        node.detail = "the chain is empty"
+        return None
+    node.ok = True
+    node.detail = f"version {current.version}, chain from genesis {pin[:16]}... holds"
+    return current.content
+
+
+def _credential(node: Check, document: Mapping[str, Any], context: _Context) -> bool:
+    """Check one credential's signature(s) and status; returns whether it held."""
+    kind = _type(document)
+    node.detail = f"{kind or 'unknown type'} {document.get('id', '')}"
+    if kind is None:
+        node.add(Check("type", False, "not a credential type of the registry"))
+        return False
+    if kind == RECOGNITION_AGREEMENT:
+        ok = _attempt(
+            node,
+            "signatures of every party",
+            lambda: _agreement_signed(document, context),
+        )
+    else:
+        ok = _attempt(node, "signature and key", lambda: _signed(document, kind, context))
+    _status(node, document, context)
+    return ok and node.holds
+
+
+def _signed(document: Mapping[str, Any], kind: str, context: _Context) -> str:
+    issuer = authority_of(document.get("issuer"))
+    verified, key = verify_signed(
+        document,
+        directory=context.trust.key,
+        credential_type=kind,
+        authority=issuer,
+        at=context.at,
+    )
+    return (
+        f"{issuer}'s key {key.verification_method[-12:]} could sign {kind} "
+        f"at {verified.created.isoformat() if verified.created else '?'}"
+    )
+
+
+def _agreement_signed(document: Mapping[str, Any], context: _Context) -> str:
+    agreement = verify_agreement(document, directory=context.trust.key, at=context.at)
+    return f"signed by {', '.join(sorted(agreement.parties))}"
+
+
+def _status(node: Check, document: Mapping[str, Any], context: _Context) -> None:
+    entries = document.get("credentialStatus")
+    if entries is None:
+        return
+    listed = entries if isinstance(entries, list) else [entries]
+    for entry in listed:
+        if not isinstance(entry, Mapping):
+            node.add(Check("status", False, "a credentialStatus entry is not an object"))
+            continue
+        purpose = str(entry.get("statusPurpose", "?"))
+        list_id = str(entry.get("statusListCredential", ""))
+        status_list = context.status_lists.get(list_id)
+        if status_list is None:
+            node.add(Check(f"status ({purpose})", None, "not checked: no status list given"))
+            continue
+        _attempt(
+            node,
+            f"status ({purpose})",
+            partial(_bit, entry, status_list, purpose, document, context),
+        )
+
+
+def _bit(
+    entry: Mapping[str, Any],
+    status_list: Mapping[str, Any],
+    purpose: str,
+    document: Mapping[str, Any],
+    context: _Context,
+) -> str:
+    issuer = authority_of(document.get("issuer"))
+    verify_signed(
+        status_list,
+        directory=context.trust.key,
+        credential_type="BitstringStatusListCredential",
+        authority=issuer,
+        at=context.at,
+    )
+    subject = status_list.get("credentialSubject", {})
+    if subject.get("statusPurpose") != purpose:
+        raise ReportError(
+            f"the status list given is for {subject.get('statusPurpose')}, not {purpose}"
+        )
+    bits = StatusBits.decode(str(subject.get("encodedList", "")))
+    index = entry_index(entry)
+    if bits.get(index):
+        raise ReportError(f"bit {index} is set: the credential is {_SET[purpose]}")
+    return f"bit {index} is clear in the list signed {status_list.get('validFrom', '')}"
+
+
+_SET = {"revocation": "revoked", "suspension": "suspended"}
+
+
+def _checkpoint(node: Check, authority: str, note: str, context: _Context) -> Checkpoint | None:
+    member = context.trust.member(authority)
+    found: list[Checkpoint] = []
+
+    def check() -> str:
+        if member is None:
+            raise ReportError(f"{authority} is not a member of the trust list")
+        verifier = parse_verifier_key(member.log.verifier_key)
+        opened = open_note(note, [verifier])
+        checkpoint = parse_checkpoint(opened.text)
+        if checkpoint.origin != member.log.origin:
+            raise ReportError(f"the checkpoint is of {checkpoint.origin}, not {member.log.origin}")
+        found.append(checkpoint)
+        return f"{checkpoint.origin} at size {checkpoint.size}, signed by its log key"
+
+    _attempt(node, f"checkpoint of {authority}", check)
+    return found[0] if found else None
+
+
+def _included(
+    node: Check,
+    document: Mapping[str, Any],
+    *,
+    index: object,
+    size: object,
+    hashes: object,
+    checkpoint: Checkpoint | None,
+) -> None:
+    def check() -> str:
+        if checkpoint is None:
+            raise ReportError("no valid checkpoint of its log to check against")
+        if not isinstance(index, int) or not isinstance(size, int):
+            raise ReportError("leaf index and tree size must be integers")
+        if size != checkpoint.size:
+            raise ReportError(f"the proof is for size {size}, the checkpoint for {checkpoint.size}")
+        if not isinstance(hashes, list):
+            raise ReportError("the inclusion proof must be a list of base64 hashes")
+        try:
+            proof = [base64.b64decode(h, validate=True) for h in hashes]
+        except (binascii.Error, TypeError, ValueError) as exc:
+            raise ReportError("an inclusion-proof hash is not base64") from exc
+        leaf = leaf_hash(canonical_bytes(document))
+        verify_inclusion(leaf, index, size, proof, checkpoint.root)
+        return f"leaf {index} of {size} leads to the checkpoint's root"
+
+    _attempt(node, "inclusion in its log", check)
+
+
+def _bundle(root: Check, bundle: Mapping[str, Any], context: _Context) -> None:
+    document = bundle.get("credential")
+    node = root.add(Check("credential", None))
+    if not isinstance(document, Mapping):
+        node.ok = False
+        node.detail = "the bundle's credential is not an object"
+        return
+    _credential(node, document, context)
+    checkpoint = _checkpoint(
+        node, str(bundle.get("authority")), str(bundle.get("checkpoint")), context
+    )
+    _included(
+        node,
+        document,
+        index=bundle.get("leaf_index"),
+        size=bundle.get("tree_size"),
+        hashes=bundle.get("hashes"),
+        checkpoint=checkpoint,
+    )
+
+
+def _report(root: Check, report: Mapping[str, Any], context: _Context) -> None:
+    node = root.add(Check("report", None, str(report.get("id", ""))))
+    # 1. The node's signature on the whole report.
+    if not _attempt(
+        node, "report signature", lambda: _signed(report, VERIFICATION_REPORT, context)
+    ):
+        return
+    subject = report.get("credentialSubject")
+    evidence = subject.get("evidence") if isinstance(subject, Mapping) else None
+    if not isinstance(subject, Mapping) or not isinstance(evidence, Mapping):
+        node.add(Check("evidence", False, "the report carries no evidence"))
+        return
+    # 2. Each log's checkpoint.
+    logs = node.add(Check("checkpoints", None))
+    checkpoints: dict[str, Checkpoint | None] = {}
+    for item in evidence.get("checkpoints", []):
+        authority = str(item.get("authority"))
+        checkpoints[authority] = _checkpoint(logs, authority, str(item.get("checkpoint")), context)
+    # 3. Each credential relied on: signed, logged, in its state.
+    held = node.add(Check("credentials relied on", None))
+    documents: dict[str, Mapping[str, Any]] = {}
+    for item in evidence.get("credentials", []):
+        document = item.get("credential")
+        if not isinstance(document, Mapping):
+            held.add(Check("credential", False, "an evidence credential is not an object"))
+            continue
+        child = held.add(Check("credential", None))
+        if _credential(child, document, context):
+            documents[str(document.get("id"))] = document
+        authority = str(item.get("authority"))
+        _included(
+            child,
+            document,
+            index=item.get("leafIndex"),
+            size=item.get("treeSize"),
+            hashes=item.get("inclusionProof"),
+            checkpoint=checkpoints.get(authority),
+        )
+        if authority != _issuer(document):
+            child.add(
+                Check("log", False, f"the credential is {_issuer(document)}'s, not {authority}'s")
+            )
+    # 4. What the report says against what it carries.
+    _claims(node.add(Check("claims", None)), subject, documents)
+
+
+def _issuer(document: Mapping[str, Any]) -> str:
+    try:
+        return authority_of(document.get("issuer"))
+    except RegistryError:
+        return "?"
+
+
+def _claims(
+    node: Check, subject: Mapping[str, Any], documents: Mapping[str, Mapping[str, Any]]
+) -> None:
+    query = subject.get("query", {})
+    region = str(query.get("region", ""))
+    on = date.fromisoformat(str(query.get("date")))
+    agreements: dict[str, Agreement] = {}
+    for identifier, document in documents.items():
+        if _type(document) == RECOGNITION_AGREEMENT:
+            agreements[identifier] = parse_agreement(document)
+    relied: list[tuple[str, Mapping[str, Any], RecordKind | None, date]] = []
+    for label, record_kind in (
+        ("qualification", RecordKind.QUALIFICATION),
+        ("registration", RecordKind.REGISTRATION),
+    ):
+        finding = subject.get(label)
+        if isinstance(finding, Mapping) and finding.get("counts"):
+            relied.append((label, finding, record_kind, on))
+    ce = subject.get("continuingEducation")
+    periods = [ce, ce.get("previousPeriod")] if isinstance(ce, Mapping) else []
+    for period in periods:
+        for credit in period.get("credits", []) if isinstance(period, Mapping) else []:
+            if credit.get("counts"):
+                day = date.fromisoformat(str(credit.get("completedOn")))
+                relied.append(
+                    ("continuing-education credit", credit, RecordKind.CONTINUING_EDUCATION, day)
+                )
+    for listing in subject.get("listings", []):
+        relied.append(("listing", listing, None, on))
+    for name, finding, kind, day in relied:
+        identifier = str(finding.get("id"))
+        _attempt(
+            node,
+            f"{name} {identifier[-12:]}",
+            partial(
+                _claim,
+                identifier,
+                finding,
+                kind=kind,
+                day=day,
+                region=region,
+                documents=documents,
+                agreements=agreements,
+            ),
+        )
+    if subject.get("verdict") == "qualified" and not any(
+        k is RecordKind.REGISTRATION for _, _, k, _ in relied
+    ):
+        node.add(Check("verdict", False, "qualified, yet no registration is relied on"))
+
+
+def _claim(
+    identifier: str,
+    finding: Mapping[str, Any],
+    *,
+    kind: RecordKind | None,
+    day: date,
+    region: str,
+    documents: Mapping[str, Mapping[str, Any]],
+    agreements: Mapping[str, Agreement],
+) -> str:
+    document = documents.get(identifier)
+    if document is None:
+        raise ReportError("named in the report but not in its verified evidence")
+    issuer = _issuer(document)
+    if finding.get("issuer") != issuer:
+        raise ReportError(f"the report says {finding.get('issuer')}, the credential {issuer}")
+    if kind is None:
+        return "in the evidence"
+    cited = finding.get("agreement")
+    if issuer == region:
+        return f"issued by {region} itself"
+    if not cited:
+        raise ReportError(f"issued by {issuer}, yet no agreement is cited for {region}")
+    agreement = agreements.get(str(cited))
+    if agreement is None:
+        raise ReportError(f"the agreement {cited} is not in the verified evidence")
+    category = document.get("credentialSubject", {}).get("category")
+    recognition = recognise(
+        [agreement],
+        issuer=issuer,
+        region=region,
+        kind=kind,
+        category=parse_category(category) if category else None,
+        level="junior",
+        on=day,
+    )
+    if not recognition.recognised:
+        raise ReportError(recognition.reason.en)
+    return f"counts in {region} under {agreement.basis_number}"
