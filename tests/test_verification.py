@@ -1,0 +1,514 @@
+"""Verifying engineers: the verdicts and their reasons, the signed report checked
+offline and by an outside verifier, tampering caught by name, batches, QR codes."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import TypeAdapter
+from sqlmodel import Session
+
+from api import create_app
+from api.examples import verify_batch_examples, verify_examples
+from registry.credentials.lifecycle import Action, StatusChangeIn
+from registry.credentials.records import RecordIn
+from registry.crypto.eddsa_jcs_2022 import add_proof
+from registry.demo import seed_demo, seed_demo_tokens
+from registry.demo_records import DEMO_ENGINEERS, credit_code, seed_demo_records
+from registry.issuing import IssuingContext, change_status, china_today, issue_records
+from registry.settings import Settings
+from registry.storage.db import engine_scope, session_scope
+from registry.trust.store import NodeProfile, stored_versions
+from registry.verification import EngineerQuery, EngineerVerifier
+from registry.verification.offline import Check, check_file
+from registry.verification.qr import parse_qr_payload
+from tests._outside import (
+    inclusion_root,
+    issuing_key,
+    leaf_hash,
+    log_verifier_key,
+    note_signed_by,
+    verify_eddsa_jcs_2022,
+)
+
+TODAY = china_today()
+RECORD = TypeAdapter(RecordIn)
+ENGINEERS = {e.name: e for e in DEMO_ENGINEERS}
+
+
+class Node:
+    """A seeded demo node in-process: its client, tokens, verifier and trust chain."""
+
+    def __init__(self, settings: Settings, client: TestClient, tokens: dict[str, str]) -> None:
+        self.settings = settings
+        self.client = client
+        self.tokens = tokens
+        self.context = IssuingContext.for_node(settings)
+        self.verifier = EngineerVerifier(
+            key_store=self.context.key_store, node_secret=self.context.node_secret
+        )
+
+    def session(self) -> Iterator[Session]:
+        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as s:
+            yield s
+
+    def verify(self, **body: Any) -> dict[str, Any]:
+        response = self.client.post(
+            "/v1/verify/engineer",
+            json=body,
+            headers={"Authorization": f"Bearer {self.tokens['verifier']}"},
+        )
+        assert response.status_code == 200, response.text
+        report: dict[str, Any] = response.json()
+        return report
+
+    def chain(self) -> list[dict[str, Any]]:
+        import json
+
+        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as s:
+            return [json.loads(row.canonical) for row in stored_versions(s)]
+
+    def issue(self, items: list[dict[str, Any]]) -> list[str]:
+        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as s:
+            result = issue_records(s, self.context, [RECORD.validate_python(i) for i in items])
+            return [r.credential.id for r in result.records]
+
+
+@pytest.fixture
+def node(settings: Settings) -> Iterator[Node]:
+    context = IssuingContext.for_node(settings)
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
+        seed_demo_records(session, context)
+        tokens = seed_demo_tokens(session)
+    with TestClient(create_app(settings)) as client:
+        yield Node(settings, client, tokens)
+
+
+def _codes(report: dict[str, Any]) -> list[tuple[bool, str]]:
+    return [(r["holds"], r["code"]) for r in report["credentialSubject"]["reasons"]]
+
+
+def _failures(check: Check, path: str = "") -> list[str]:
+    here = f"{path} > {check.name}" if path else check.name
+    found = [f"{here}: {check.detail}"] if check.ok is False else []
+    for child in check.children:
+        found += _failures(child, here)
+    return found
+
+
+EXPECTED = {
+    "recognised": ("qualified", [(True, "recognised"), (True, "own-region")]),
+    "by-registration-number": ("qualified", [(True, "recognised"), (True, "recognised")]),
+    "registered-elsewhere": ("not-qualified", [(True, "recognised"), (False, "kind-not-covered")]),
+    "suspended": ("not-qualified", [(True, "own-region"), (False, "registration-suspended")]),
+    "not-registered": ("not-qualified", [(True, "own-region"), (False, "not-registered")]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_the_documented_examples_give_their_verdicts(node: Node, name: str) -> None:
+    report = node.verify(**verify_examples()[name]["value"])
+    subject = report["credentialSubject"]
+    verdict, reasons = EXPECTED[name]
+    assert subject["verdict"] == verdict
+    assert _codes(report)[: len(reasons)] == reasons
+    assert all(r["zh"] and r["en"] for r in subject["reasons"])
+    assert report["type"] == ["VerifiableCredential", "VerificationReport"]
+    assert check_file(report, trust_lists=node.chain()).holds
+
+
+def test_chen_jing_counts_in_shanghai_through_the_agreement(node: Node) -> None:
+    report = node.verify(id_number=ENGINEERS["陈静"].id_number, region="CN-SH")
+    subject = report["credentialSubject"]
+    assert subject["holder"]["name"] == "陈静"
+    assert subject["qualification"]["issuer"] == "CN-JS"
+    assert subject["qualification"]["agreement"] == subject["agreements"][0]["id"]
+    ce = subject["continuingEducation"]
+    foreign = [c for c in ce["credits"] if c["issuer"] == "CN-ZJ"]
+    assert foreign and all(c["counts"] and c["agreement"] for c in foreign)
+    assert ce["counted"]["total"] == 44.5
+    assert ce["required"] == {"hours": 48, "professionalHours": 32, "hoursPerYear": 0}
+    # No ID number in clear anywhere in the report.
+    assert ENGINEERS["陈静"].id_number not in str(report)
+
+
+def test_a_report_verifies_with_an_outside_verifier(node: Node) -> None:
+    report = node.verify(id_number=ENGINEERS["陈静"].id_number, region="CN-SH")
+    trust = node.client.get("/v1/trust-list").json()
+    verify_eddsa_jcs_2022(report, issuing_key(trust, report["proof"]["verificationMethod"]))
+    evidence = report["credentialSubject"]["evidence"]
+    roots = {}
+    for item in evidence["checkpoints"]:
+        _, size, root = note_signed_by(
+            item["checkpoint"], log_verifier_key(trust, item["authority"])
+        )
+        roots[item["authority"]] = (size, root)
+    relied = {c["credential"]["id"] for c in evidence["credentials"]}
+    subject = report["credentialSubject"]
+    assert {subject["qualification"]["id"], subject["registration"]["id"]} <= relied
+    for item in evidence["credentials"]:
+        size, root = roots[item["authority"]]
+        assert item["treeSize"] == size
+        computed = inclusion_root(
+            leaf_hash(item["credential"]), item["leafIndex"], size, item["inclusionProof"]
+        )
+        assert computed == root
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("credentialSubject", "verdict"), "qualified"),
+        (("credentialSubject", "query", "region"), "CN-AH"),
+        (("credentialSubject", "query", "date"), "2020-01-01"),
+        (("credentialSubject", "reasons", 1, "holds"), True),
+        (("credentialSubject", "registration", "state"), "active"),
+        (("credentialSubject", "holder", "name"), "王立新"),
+        (("credentialSubject", "evidence", "credentials", 0, "leafIndex"), 3),
+        (("issuer",), "urn:yrd-registry:authority:CN-JS"),
+        (("validFrom",), "2030-01-01T00:00:00Z"),
+    ],
+)
+def test_any_field_changed_is_rejected_at_the_signature(
+    node: Node, path: tuple[Any, ...], value: Any
+) -> None:
+    report = node.verify(id_number=ENGINEERS["张伟"].id_number, region="CN-JS")
+    assert check_file(report, trust_lists=node.chain()).holds
+    changed = copy.deepcopy(report)
+    target = changed
+    for step in path[:-1]:
+        target = target[step]
+    assert target[path[-1]] != value
+    target[path[-1]] = value
+    failures = _failures(check_file(changed, trust_lists=node.chain()))
+    assert len(failures) == 1
+    assert "report > report signature" in failures[0]
+
+
+def _resigned(node: Node, report: dict[str, Any]) -> dict[str, Any]:
+    """The report signed again by the node's key: what a dishonest node could send."""
+    unsigned = {k: v for k, v in report.items() if k != "proof"}
+    for session in node.session():
+        _, signer = node.verifier.node_signer(session, at=datetime.now(UTC))
+    return add_proof(unsigned, signer, created=datetime.now(UTC).replace(microsecond=0))
+
+
+def test_a_report_whose_evidence_does_not_hold_names_the_check(node: Node) -> None:
+    report = node.verify(id_number=ENGINEERS["陈静"].id_number, region="CN-SH")
+    chain = node.chain()
+    assert check_file(_resigned(node, report), trust_lists=chain).holds
+
+    def fails(change: Any, expected: str) -> None:
+        changed = copy.deepcopy(report)
+        change(changed["credentialSubject"])
+        failures = _failures(check_file(_resigned(node, changed), trust_lists=chain))
+        assert failures, expected
+        assert expected in failures[0], failures
+
+    def credential(subject: dict[str, Any], kind: str) -> dict[str, Any]:
+        items = subject["evidence"]["credentials"]
+        found: dict[str, Any] = next(i for i in items if kind in i["credential"]["type"])
+        return found
+
+    def edit_credential(subject: dict[str, Any]) -> None:
+        credential(subject, "SafetyEngineerQualification")["credential"]["credentialSubject"][
+            "category"
+        ] = "chemical"
+
+    def edit_proof(subject: dict[str, Any]) -> None:
+        item = credential(subject, "SafetyEngineerRegistration")
+        item["inclusionProof"][0] = item["inclusionProof"][-1][::-1]
+
+    def drop_agreement(subject: dict[str, Any]) -> None:
+        items = subject["evidence"]["credentials"]
+        subject["evidence"]["credentials"] = [
+            i for i in items if "RecognitionAgreement" not in i["credential"]["type"]
+        ]
+
+    def edit_checkpoint(subject: dict[str, Any]) -> None:
+        note = subject["evidence"]["checkpoints"][0]["checkpoint"]
+        subject["evidence"]["checkpoints"][0]["checkpoint"] = note.replace("\n", "\n1", 1)
+
+    def claim_other_issuer(subject: dict[str, Any]) -> None:
+        subject["qualification"]["issuer"] = "CN-SH"
+
+    fails(edit_credential, "signature and key")
+    fails(edit_proof, "inclusion in its log")
+    fails(drop_agreement, "not in the verified evidence")
+    fails(edit_checkpoint, "checkpoint of CN-JS")
+    fails(claim_other_issuer, "the report says CN-SH, the credential CN-JS")
+
+
+def test_a_report_needs_the_trust_list_and_its_genesis(node: Node) -> None:
+    report = node.verify(id_number=ENGINEERS["王立新"].id_number, region="CN-SH")
+    assert not check_file(report, trust_lists=[]).holds
+    failures = _failures(check_file(report, trust_lists=node.chain(), genesis="00" * 32))
+    assert "trust list" in failures[0]
+
+
+def test_state_on_the_day_asked_about(node: Node) -> None:
+    # 张伟's registration was suspended 20 days ago: a month ago he was registered.
+    zhang = ENGINEERS["张伟"].id_number
+    before = (TODAY - timedelta(days=30)).isoformat()
+    assert node.verify(id_number=zhang, region="CN-JS")["credentialSubject"]["verdict"] == (
+        "not-qualified"
+    )
+    then = node.verify(id_number=zhang, region="CN-JS", date=before)["credentialSubject"]
+    assert then["verdict"] == "qualified"
+    assert then["registration"]["state"] == "active"
+
+
+def test_a_revoked_registration(node: Node) -> None:
+    zhou = ENGINEERS["周涛"]
+    report = node.verify(id_number=zhou.id_number, region="CN-AH")
+    registration = report["credentialSubject"]["registration"]["id"]
+    for session in node.session():
+        change_status(
+            session,
+            node.context,
+            registration,
+            StatusChangeIn(
+                action=Action.REVOKE,
+                reason="以欺骗手段取得注册",
+                decision_number="皖应急注〔2026〕9号",
+                effective_on=TODAY,
+            ),
+        )
+    after = node.verify(id_number=zhou.id_number, region="CN-AH")
+    assert after["credentialSubject"]["verdict"] == "not-qualified"
+    assert (False, "registration-revoked") in _codes(after)
+    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    assert node.verify(id_number=zhou.id_number, region="CN-AH", date=yesterday)[
+        "credentialSubject"
+    ]["verdict"] == ("qualified")
+
+
+def test_a_listing_in_another_province_binds_here(node: Node) -> None:
+    wang = ENGINEERS["王立新"]
+    listed_on = TODAY - timedelta(days=40)
+    (listing,) = node.issue(
+        [
+            {
+                "type": "UntrustworthinessListing",
+                "authority": "CN-JS",
+                "listed": {
+                    "kind": "organisation",
+                    "name": "江苏某危化品运输有限公司",
+                    "credit_code": credit_code("91320900MA1Q50099"),
+                },
+                "related_persons": [
+                    {"name": wang.name, "id_number": wang.id_number, "role": "safety-lead"}
+                ],
+                "legal_basis": "《安全生产严重失信主体名单管理办法》第六条",
+                "penalty_decision_number": "苏应急罚〔2026〕88号",
+                "listing_decision_number": "苏应急失信〔2026〕8号",
+                "listed_on": listed_on.isoformat(),
+                "measures": ["依法依规实施联合惩戒"],
+            }
+        ]
+    )
+    report = node.verify(id_number=wang.id_number, region="CN-SH")
+    subject = report["credentialSubject"]
+    assert subject["verdict"] == "not-qualified"
+    assert (False, "listed-untrustworthy") in _codes(report)
+    assert [(x["id"], x["issuer"], x["role"]) for x in subject["listings"]] == [
+        (listing, "CN-JS", "safety-lead")
+    ]
+    assert "苏应急失信〔2026〕8号" in subject["reasons"][-1]["zh"]
+    assert check_file(report, trust_lists=node.chain()).holds
+    before = (listed_on - timedelta(days=1)).isoformat()
+    earlier = node.verify(id_number=wang.id_number, region="CN-SH", date=before)
+    assert earlier["credentialSubject"]["verdict"] == "qualified"
+    assert earlier["credentialSubject"]["listings"] == []
+
+
+def test_a_renewal_rests_on_the_previous_periods_hours(node: Node) -> None:
+    # 刘洋 (qualified, never registered) renews: his 44.5 hours fall short of 48.
+    liu = ENGINEERS["刘洋"]
+    start = TODAY - timedelta(days=10)
+    node.issue(
+        [
+            {
+                "type": "SafetyEngineerRegistration",
+                "authority": "CN-SH",
+                "holder": {"name": liu.name, "id_number": liu.id_number},
+                "registration_number": "SH-REG-7001",
+                "qualification": liu.certificate_number,
+                "category": liu.category,
+                "employer": {
+                    "name": "上海申安检测技术有限公司",
+                    "credit_code": credit_code("91310104MA1FR0014"),
+                },
+                "kind": "renewal",
+                "valid_from": start.isoformat(),
+                "valid_until": (start + timedelta(days=1500)).isoformat(),
+            }
+        ]
+    )
+    report = node.verify(id_number=liu.id_number, region="CN-SH")
+    subject = report["credentialSubject"]
+    assert subject["verdict"] == "not-qualified"
+    assert (False, "ce-previous-too-few-hours") in _codes(report)
+    previous = subject["continuingEducation"]["previousPeriod"]
+    assert previous["counted"]["total"] == 44.5
+    assert previous["met"] is False
+    assert subject["continuingEducation"]["counted"]["total"] == 0
+    assert check_file(report, trust_lists=node.chain()).holds
+
+
+def test_by_registration_number_the_name_must_match(node: Node) -> None:
+    right = node.verify(registration_number="SH-REG-1001", name="王 立新", region="CN-SH")
+    assert right["credentialSubject"]["verdict"] == "qualified"
+    assert right["credentialSubject"]["query"]["by"] == "registration-number"
+    wrong = node.verify(registration_number="SH-REG-1001", name="王力新", region="CN-SH")
+    assert wrong["credentialSubject"]["verdict"] == "not-qualified"
+    assert _codes(wrong) == [(False, "no-records")]
+    assert "holder" not in wrong["credentialSubject"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"region": "CN-SH"},
+        {"id_number": ENGINEERS["陈静"].id_number},
+        {"id_number": "320106199007210460", "region": "CN-SH"},
+        {"id_number": ENGINEERS["陈静"].id_number, "region": "CN-XX"},
+        {"id_number": ENGINEERS["陈静"].id_number, "region": "CN-SH", "category": "nuclear"},
+        {"registration_number": "SH-REG-1001", "region": "CN-SH"},
+        {"id_number": ENGINEERS["陈静"].id_number, "region": "CN-SH", "extra": 1},
+    ],
+)
+def test_bad_questions_are_refused_clearly(node: Node, body: dict[str, Any]) -> None:
+    response = node.client.post(
+        "/v1/verify/engineer",
+        json=body,
+        headers={"Authorization": f"Bearer {node.tokens['verifier']}"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "320106199007210460" not in response.text
+
+
+def test_verification_needs_a_token_and_is_post_only(node: Node) -> None:
+    body = verify_examples()["recognised"]["value"]
+    assert node.client.post("/v1/verify/engineer", json=body).status_code == 401
+    issuer = {"Authorization": f"Bearer {node.tokens['issuer:CN-SH']}"}
+    assert node.client.post("/v1/verify/engineer", json=body, headers=issuer).status_code == 403
+    assert node.client.get("/v1/verify/engineer").status_code == 405
+
+
+def test_a_batch_answers_every_row_in_json_and_csv(node: Node) -> None:
+    rows = verify_batch_examples()["mixed"]["value"]["rows"]
+    auth = {"Authorization": f"Bearer {node.tokens['verifier']}"}
+    response = node.client.post("/v1/verify/batch", json={"rows": rows}, headers=auth)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["row"] for r in results] == [1, 2, 3, 4, 5]
+    assert [r.get("verdict") for r in results] == [
+        "qualified",
+        "not-qualified",
+        "qualified",
+        "not-qualified",
+        None,
+    ]
+    assert "id_number" in results[4]["error"]
+    # One answer per row, the same as one by one.
+    single = node.verify(**rows[1])["credentialSubject"]
+    assert results[1]["reasons"] == single["reasons"]
+
+    text = "id_number,region,category\n" + "\n".join(
+        [
+            f"{ENGINEERS['王立新'].id_number},CN-SH,chemical",
+            f"{ENGINEERS['王立新'].id_number},CN-SH,construction",
+            "12345,CN-SH,",
+            f"{ENGINEERS['周涛'].id_number},CN-QQ,",
+        ]
+    )
+    answer = node.client.post(
+        "/v1/verify/batch",
+        content=text.encode(),
+        headers={**auth, "content-type": "text/csv", "accept": "text/csv"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(answer.text.lstrip("\ufeff"))))
+    assert [r["verdict"] for r in table] == ["qualified", "not-qualified", "", ""]
+    assert "其他类别" in table[1]["reasons_zh"] or "construction" in table[1]["reasons_en"]
+    assert table[2]["error"] and table[3]["error"]
+
+
+def test_a_batch_over_the_limit_or_malformed_is_refused(node: Node) -> None:
+    auth = {"Authorization": f"Bearer {node.tokens['verifier']}"}
+    row = {"id_number": ENGINEERS["陈静"].id_number, "region": "CN-SH"}
+    too_many = node.client.post("/v1/verify/batch", json={"rows": [row] * 10_001}, headers=auth)
+    assert too_many.status_code == 422
+    empty = node.client.post("/v1/verify/batch", json={"rows": []}, headers=auth)
+    assert empty.status_code == 422
+    columns = node.client.post(
+        "/v1/verify/batch",
+        content=b"idnumber,region\n1,CN-SH\n",
+        headers={**auth, "content-type": "text/csv"},
+    )
+    assert columns.status_code == 422
+    assert "idnumber" in columns.json()["detail"]
+
+
+def test_qr_codes_name_the_credential_and_its_digest(node: Node) -> None:
+    report = node.verify(id_number=ENGINEERS["陈静"].id_number, region="CN-SH")
+    registration = report["credentialSubject"]["registration"]["id"]
+    svg = node.client.get(f"/v1/credentials/{registration}/qr")
+    assert svg.status_code == 200
+    assert svg.headers["content-type"] == "image/svg+xml"
+    assert svg.content.lstrip().startswith(b"<?xml") and b"<svg" in svg.content
+    png = node.client.get(f"/v1/credentials/{registration}/qr", params={"format": "png"})
+    assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
+    text = png.headers["x-qr-text"]
+    assert len(text.encode("ascii")) == 100
+    payload = parse_qr_payload(text)
+    assert (payload.authority, payload.credential_id) == ("CN-SH", registration)
+    bundle = node.client.get(f"/v1/credentials/{registration}/proof").json()
+    chain = node.chain()
+    assert check_file(bundle, trust_lists=chain, qr=payload).holds
+    other = node.client.get(
+        f"/v1/credentials/{report['credentialSubject']['qualification']['id']}/proof"
+    ).json()
+    failures = _failures(check_file(other, trust_lists=chain, qr=payload))
+    assert "QR code" in failures[0]
+    assert node.client.get(f"/v1/credentials/{registration}/qr?format=gif").status_code == 422
+    assert (
+        node.client.get(
+            "/v1/credentials/urn:uuid:00000000-0000-4000-8000-000000000000/qr"
+        ).status_code
+        == 404
+    )
+
+
+def test_someone_unknown_gets_a_signed_answer_saying_so(node: Node) -> None:
+    from registry.demo_records import resident_id
+
+    report = node.verify(id_number=resident_id("310101", "19990101", "999"), region="CN-SH")
+    assert _codes(report) == [(False, "no-records")]
+    assert report["credentialSubject"]["evidence"] == {"checkpoints": [], "credentials": []}
+    assert check_file(report, trust_lists=node.chain()).holds
+
+
+def test_the_verifier_judges_in_process_the_same_as_the_api(node: Node) -> None:
+    for session in node.session():
+        verified = node.verifier.verify(
+            session,
+            EngineerQuery(
+                region="CN-SH",
+                id_number=ENGINEERS["陈静"].id_number,
+                on=date.fromisoformat(TODAY.isoformat()),
+            ),
+        )
+    assert verified.judgement.qualified
+    assert len(verified.judgement.agreements) == 1
