@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -70,8 +71,6 @@ class Node:
         return report
 
     def chain(self) -> list[dict[str, Any]]:
-        import json
-
         with engine_scope(self.settings.database_url) as engine, session_scope(engine) as s:
             return [json.loads(row.canonical) for row in stored_versions(s)]
 
@@ -467,7 +466,8 @@ def test_qr_codes_name_the_credential_and_its_digest(node: Node) -> None:
     svg = node.client.get(f"/v1/credentials/{registration}/qr")
     assert svg.status_code == 200
     assert svg.headers["content-type"] == "image/svg+xml"
-    assert svg.content.lstrip().startswith(b"<?xml") and b"<svg" in svg.content
+    assert svg.content.lstrip().startswith(b"<?xml")
+    assert b"<svg" in svg.content
     png = node.client.get(f"/v1/credentials/{registration}/qr", params={"format": "png"})
     assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
     text = png.headers["x-qr-text"]
@@ -492,8 +492,6 @@ def test_qr_codes_name_the_credential_and_its_digest(node: Node) -> None:
 
 
 def test_someone_unknown_gets_a_signed_answer_saying_so(node: Node) -> None:
-    from registry.demo_records import resident_id
-
     report = node.verify(id_number=resident_id("310101", "19990101", "999"), region="CN-SH")
     assert _codes(report) == [(False, "no-records")]
     assert report["credentialSubject"]["evidence"] == {"checkpoints": [], "credentials": []}
