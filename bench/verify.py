@@ -186,9 +186,7 @@ def _credits(e: Engineer, today: date) -> list[dict[str, Any]]:
         authority = e.registered_by
         if k == 7 and e.n % 3 == 0:  # one course in another province
             authority = (
-                e.qualified_by
-                if e.qualified_by != e.registered_by
-                else AUTHORITIES[(e.n + 2) % 4]
+                e.qualified_by if e.qualified_by != e.registered_by else AUTHORITIES[(e.n + 2) % 4]
             )
         provider = _PROVIDERS[authority]
         items.append(
@@ -269,7 +267,7 @@ def load(
 
 
 def prepare(
-    url: str, data_dir: Path, engineers: int, *, batch: int, cached: bool
+    url: str, data_dir: Path, engineers: int, *, batch: int
 ) -> tuple[Settings, str, float | None]:
     """Migrate, seed the demo, load what is missing, make a verifier token.
 
@@ -338,7 +336,7 @@ def _serve(settings: Settings, port: int, workers: int, log: Path) -> subprocess
         uvicorn = str(Path(sys.executable).parent / "uvicorn")
         command = [uvicorn, "api.app:app_from_environment", "--factory"]
         command += ["--workers", str(workers), "--host", "127.0.0.1", "--port", str(port)]
-    print(f"server: {' '.join(Path(command[0]).name if i == 0 else c for i, c in enumerate(command))}")
+    print(f"server: {Path(command[0]).name} {' '.join(command[1:])}", flush=True)
     with log.open("ab") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=out, cwd=ROOT)
     for _ in range(600):
@@ -443,9 +441,7 @@ def _batch_rows(engineers: int, seed: int) -> list[dict[str, str]]:
     rng = random.Random(seed)  # noqa: S311
     people = rng.sample(range(engineers), min(BATCH_ROWS, engineers))
     people += [rng.randrange(engineers) for _ in range(BATCH_ROWS - len(people))]
-    return [
-        {"id_number": engineer(n).id_number, "region": rng.choice(AUTHORITIES)} for n in people
-    ]
+    return [{"id_number": engineer(n).id_number, "region": rng.choice(AUTHORITIES)} for n in people]
 
 
 def _json_batch(client: httpx.Client, rows: list[dict[str, str]]) -> tuple[float, Counter[str]]:
@@ -494,14 +490,15 @@ def measure(
             flush=True,
         )
         rows.append(
-            (f"verify one engineer, sequential, p50 / p99 ({workers} worker(s))",
-             f"{p50:.1f} / {p99:.1f} ms", "")
+            (
+                f"verify one engineer, sequential, p50 / p99 ({workers} worker(s))",
+                f"{p50:.1f} / {p99:.1f} ms",
+                "",
+            )
         )
 
     loaded = asyncio.run(
-        _single_load(
-            base, token, engineers, concurrency=concurrency, seconds=seconds, seed=workers
-        )
+        _single_load(base, token, engineers, concurrency=concurrency, seconds=seconds, seed=workers)
     )
     p50, p99 = _percentiles(loaded.latencies)
     bad = sum(n for status, n in loaded.statuses.items() if status != 200)
@@ -534,8 +531,11 @@ def measure(
         (f"verify one engineer, {label}", f"{loaded.rate:.0f} /s", f">= {TARGET_PER_SECOND:.0f} /s")
     )
     rows.append(
-        (f"verify one engineer, {label}, p50 / p99", f"{p50:.1f} / {p99:.1f} ms",
-         f"p99 <= {TARGET_P99_MS:.0f} ms")
+        (
+            f"verify one engineer, {label}, p50 / p99",
+            f"{p50:.1f} / {p99:.1f} ms",
+            f"p99 <= {TARGET_P99_MS:.0f} ms",
+        )
     )
     rows.append(
         ("signed report size (median)", f"{statistics.median(loaded.sizes) / 1024:.1f} KiB", "")
@@ -560,11 +560,15 @@ def measure(
             flush=True,
         )
     rows.append(
-        (f"verify batch, {BATCH_ROWS} rows, JSON (slowest of 3)", f"{max(times):.2f} s",
-         f"<= {TARGET_BATCH_S:.0f} s")
+        (
+            f"verify batch, {BATCH_ROWS} rows, JSON (slowest of 3)",
+            f"{max(times):.2f} s",
+            f"<= {TARGET_BATCH_S:.0f} s",
+        )
     )
-    rows.append((f"verify batch, {BATCH_ROWS} rows, CSV", f"{elapsed:.2f} s",
-                 f"<= {TARGET_BATCH_S:.0f} s"))
+    rows.append(
+        (f"verify batch, {BATCH_ROWS} rows, CSV", f"{elapsed:.2f} s", f"<= {TARGET_BATCH_S:.0f} s")
+    )
     return rows
 
 
@@ -602,34 +606,44 @@ def run(
     kept = bool(os.environ.get("REGISTRY_BENCH_DATABASE_URL"))
     directory, remove = _data_dir(url, data_dir, kept)
     try:
-        settings, token, load_seconds = prepare(
-            url, directory, engineers, batch=batch, cached=kept
-        )
+        settings, token, load_seconds = prepare(url, directory, engineers, batch=batch)
         rows: list[tuple[str, str, str]] = []
         if load_seconds is not None:
             rows.append(
-                (f"load {engineers} engineers, {10 * engineers} credentials, in process",
-                 f"{load_seconds:.0f} s ({10 * engineers / load_seconds:.0f} /s)", "")
+                (
+                    f"load {engineers} engineers, {10 * engineers} credentials, in process",
+                    f"{load_seconds:.0f} s ({10 * engineers / load_seconds:.0f} /s)",
+                    "",
+                )
             )
         log = directory / "server.log"
         for count in workers:
             with serving(settings, count, log) as base:
                 try:
                     rows += measure(
-                        base, token, engineers,
-                        workers=count, concurrency=concurrency, seconds=seconds,
+                        base,
+                        token,
+                        engineers,
+                        workers=count,
+                        concurrency=concurrency,
+                        seconds=seconds,
                     )
                 except httpx.HTTPStatusError as exc:
                     time.sleep(2)  # the server logs the traceback after it answers
                     text_ = log.read_text(errors="replace")
-                    print(text_[text_.rfind("Traceback") :][-3000:] if "Traceback" in text_
-                          else exc.response.text)
+                    print(
+                        text_[text_.rfind("Traceback") :][-3000:]
+                        if "Traceback" in text_
+                        else exc.response.text
+                    )
                     raise
         errors = log.read_text(errors="replace").count("Traceback")
         print(f"server log: {errors} tracebacks", flush=True)
         print()
-        print(f"Verification on PostgreSQL, {engineers} engineers, {10 * engineers} "
-              f"credentials ({machine()}):")
+        print(
+            f"Verification on PostgreSQL, {engineers} engineers, {10 * engineers} "
+            f"credentials ({machine()}):"
+        )
         print()
         print("| measure | result | target |")
         print("|---|---|---|")
