@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -159,9 +160,10 @@ def test_termination_by_a_party_from_a_day_on(node: tuple[Settings, IssuingConte
     with engine_scope(settings.database_url) as engine:
         with session_scope(engine) as session:
             kwargs = {"reason": "协议到期前提前终止", "decision_number": "沪应急〔2026〕5号"}
+            kwargs_any: dict[str, Any] = kwargs
             with pytest.raises(InvalidInput, match="only a party"):
                 workflow.terminate(
-                    session, context, agreement.id, by="CN-ZJ", effective_on=ends, **kwargs
+                    session, context, agreement.id, by="CN-ZJ", effective_on=ends, **kwargs_any
                 )
             with pytest.raises(InvalidInput, match="cannot take effect"):
                 workflow.terminate(
@@ -170,26 +172,25 @@ def test_termination_by_a_party_from_a_day_on(node: tuple[Settings, IssuingConte
                     agreement.id,
                     by="CN-SH",
                     effective_on=TODAY - timedelta(days=1),
-                    **kwargs,
+                    **kwargs_any,
                 )
             ended = workflow.terminate(
-                session, context, agreement.id, by="CN-SH", effective_on=ends, **kwargs
+                session, context, agreement.id, by="CN-SH", effective_on=ends, **kwargs_any
             )
             assert ended.agreement.terminated_on == ends
             with pytest.raises(Conflict, match="terminated already"):
                 workflow.terminate(
-                    session, context, agreement.id, by="CN-JS", effective_on=ends, **kwargs
+                    session, context, agreement.id, by="CN-JS", effective_on=ends, **kwargs_any
                 )
         with session_scope(engine) as session:
             change = session.get(StoredCredential, ended.termination_id)
             assert change is not None
             assert change.type == "StatusChange"
             assert change.issuer_code == "CN-SH"
-            assert session.exec(
-                select(LogEntry.authority_code).where(
-                    LogEntry.credential_id == ended.termination_id
-                )
-            ).one() == ("CN-SH",)
+            entry = session.exec(
+                select(LogEntry).where(col(LogEntry.credential_id) == ended.termination_id)
+            ).one()
+            assert entry.authority_code == "CN-SH"
             loaded = workflow.load_agreements(session)
     assert [a.agreement.id for a in workflow.in_force(loaded, ends - timedelta(days=1))] == [
         agreement.id
