@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlmodel import col, select
 
 from api import create_app
 from registry.authorities import create_authority, database_keys
