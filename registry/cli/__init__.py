@@ -22,7 +22,7 @@ from registry.cli._trust import trust_app
 from registry.cli._verify import verify
 from registry.datadir import DataDir
 from registry.demo import seed_demo, seed_demo_tokens
-from registry.demo_records import seed_demo_records
+from registry.demo_records import DEMO_ENGINEERS, seed_demo_records
 from registry.errors import RegistryError
 from registry.issuing import IssuingContext
 from registry.settings import Settings
@@ -114,6 +114,11 @@ def _print_demo(engine: Engine, host: str, port: int) -> None:
     if genesis:
         console.print(f"Genesis trust list digest (pin it): {genesis[0].digest}")
     console.print(f"API docs:        {base}/docs")
+    console.print(
+        f"Verify:          curl -X POST {base}/v1/verify/engineer "
+        '-H "Authorization: Bearer <verifier token>" -H "Content-Type: application/json" '
+        f"-d '{{\"id_number\": \"{DEMO_ENGINEERS[1].id_number}\", \"region\": \"CN-SH\"}}'"
+    )
     console.print(f"Try:             curl {base}/v1/trust-list")
     console.print(f"                 curl {base}/v1/authorities")
     console.print(f"Health:          curl {base}/healthz")
