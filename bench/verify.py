@@ -350,18 +350,58 @@ def _serve(settings: Settings, port: int, workers: int, log: Path) -> subprocess
 
 
 @contextmanager
-def serving(settings: Settings, workers: int, log: Path) -> Iterator[str]:
-    """The server's base URL while it runs."""
+def serving(settings: Settings, workers: int, log: Path) -> Iterator[tuple[str, int]]:
+    """The server's base URL and process id while it runs."""
     port = free_port()
     server = _serve(settings, port, workers, log)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", server.pid
     finally:
         server.terminate()
         server.wait(timeout=60)
 
 
 # -- measuring -------------------------------------------------------------------------
+
+
+def _processes() -> dict[int, tuple[str, int, int]]:
+    """Every process's name, parent and CPU ticks so far (Linux; else nothing)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        found[int(stat.parent.name)] = (name, int(fields[1]), int(fields[11]) + int(fields[12]))
+    return found
+
+
+def _cpu_split(
+    before: dict[int, tuple[str, int, int]], after: dict[int, tuple[str, int, int]], server: int
+) -> dict[str, float]:
+    """CPU seconds each part used between two snapshots: the server (its process
+    tree), PostgreSQL, this client, and everything else on the machine."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    tree = {server}
+    grew = True
+    while grew:
+        children = {pid for pid, (_, parent, _) in after.items() if parent in tree}
+        grew = not children <= tree
+        tree |= children
+    split = dict.fromkeys(("server", "postgres", "client", "other"), 0.0)
+    for pid, (name, _, ticks) in after.items():
+        used = (ticks - before[pid][2] if pid in before else ticks) / tick
+        if pid in tree:
+            split["server"] += used
+        elif name in ("postgres", "postmaster"):
+            split["postgres"] += used
+        elif pid == os.getpid():
+            split["client"] += used
+        else:
+            split["other"] += used
+    return split
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -473,7 +513,14 @@ def _mark(ok: bool) -> str:
 
 
 def measure(
-    base: str, token: str, engineers: int, *, workers: int, concurrency: int, seconds: float
+    base: str,
+    server: int,
+    token: str,
+    engineers: int,
+    *,
+    workers: int,
+    concurrency: int,
+    seconds: float,
 ) -> list[tuple[str, str, str]]:
     """Every measurement against one running server; the summary table's rows."""
     rows: list[tuple[str, str, str]] = []
@@ -497,9 +544,11 @@ def measure(
             )
         )
 
+    before = _processes()
     loaded = asyncio.run(
         _single_load(base, token, engineers, concurrency=concurrency, seconds=seconds, seed=workers)
     )
+    split = _cpu_split(before, _processes(), server)
     p50, p99 = _percentiles(loaded.latencies)
     bad = sum(n for status, n in loaded.statuses.items() if status != 200)
     print(
@@ -524,6 +573,15 @@ def measure(
         f"({loaded.client_cpu / loaded.seconds:.0%} of one core)",
         flush=True,
     )
+    cores = os.cpu_count() or 1
+    print(
+        "  CPU of the machine during the load: "
+        + ", ".join(f"{part} {used / loaded.seconds / cores:.0%}" for part, used in split.items())
+        + f" (of {cores} cores); server CPU per verification "
+        f"{split['server'] / loaded.requests * 1000:.1f} ms, PostgreSQL "
+        f"{split['postgres'] / loaded.requests * 1000:.1f} ms",
+        flush=True,
+    )
     if bad:
         print(f"  ERRORS: {bad} responses were not 200", flush=True)
     label = f"{workers} worker(s), {concurrency} in flight"
@@ -535,6 +593,13 @@ def measure(
             f"verify one engineer, {label}, p50 / p99",
             f"{p50:.1f} / {p99:.1f} ms",
             f"p99 <= {TARGET_P99_MS:.0f} ms",
+        )
+    )
+    rows.append(
+        (
+            f"CPU during that load ({workers} worker(s)): server / PostgreSQL / client / other",
+            " / ".join(f"{used / loaded.seconds / cores:.0%}" for used in split.values()),
+            "",
         )
     )
     rows.append(
@@ -618,10 +683,11 @@ def run(
             )
         log = directory / "server.log"
         for count in workers:
-            with serving(settings, count, log) as base:
+            with serving(settings, count, log) as (base, pid):
                 try:
                     rows += measure(
                         base,
+                        pid,
                         token,
                         engineers,
                         workers=count,

@@ -33,7 +33,7 @@ def test_make_run_on_embedded_sqlite(servers: Servers, tmp_path: Path) -> None:
     genesis = _check_demo_genesis(server, tmp_path)
     # Keys and secrets were generated at first run, owner-only, private keys encrypted.
     key_files = sorted((data_dir / "keys").glob("*.pem"))
-    assert len(key_files) == 8
+    assert len(key_files) == 9  # an issuing and a log key per authority, the node key
     for path in key_files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert path.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
@@ -79,9 +79,12 @@ def _check_demo_genesis(server: Server, tmp_path: Path) -> httpx.Response:
     assert subject["version"] == 1
     assert sorted(m["code"] for m in subject["members"]) == ["CN-AH", "CN-JS", "CN-SH", "CN-ZJ"]
     signers = {p["verificationMethod"] for p in document["proof"]}
-    listed = {k["id"] for m in subject["members"] for k in m["issuingKeys"]}
+    # Every issuing key signed; the node key (reports only) is listed and did not.
+    keys = [k for m in subject["members"] for k in m["issuingKeys"]]
+    issuing = {k["id"] for k in keys if k["allowedTypes"] != ["VerificationReport"]}
     assert len(document["proof"]) == 4
-    assert signers == listed
+    assert signers == issuing
+    assert [k["allowedTypes"] for k in keys if k["id"] not in issuing] == [["VerificationReport"]]
     # The offline verifier accepts it when pinned to its own digest, and only then.
     path = tmp_path / "genesis.json"
     path.write_bytes(genesis.content)

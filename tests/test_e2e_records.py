@@ -63,9 +63,12 @@ def _verify_log(server: Server, trust: dict[str, Any], authority: str, token: st
     assert [e["index"] for e in entries] == list(range(size))
     for entry in entries:
         credential = entry["leaf"]
-        verify_eddsa_jcs_2022(
-            credential, issuing_key(trust, credential["proof"]["verificationMethod"])
-        )
+        # A recognition agreement carries a proof set: each proof stands on its own.
+        proofs = credential["proof"]
+        for proof in proofs if isinstance(proofs, list) else [proofs]:
+            verify_eddsa_jcs_2022(
+                {**credential, "proof": proof}, issuing_key(trust, proof["verificationMethod"])
+            )
         leaf = leaf_hash(credential)
         proof = httpx.get(
             f"{server.base}/v1/logs/{authority}/proof/inclusion",

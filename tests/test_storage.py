@@ -312,8 +312,12 @@ def test_demo_seed_runs_once(engine: Engine, key_store: KeyStore) -> None:
         codes = [a.code for a in list_authorities(session)]
         keys = [key for code in codes for key in keys_of(session, code)]
     assert codes == sorted(code for code, _, _ in DEMO_AUTHORITIES)
-    assert len(keys) == 8
-    assert len({k.public_key_multibase for k in keys}) == 8
+    # An issuing and a log key per authority, and the node's report key.
+    assert len(keys) == 9
+    assert len({k.public_key_multibase for k in keys}) == 9
+    assert [(k.authority_code, k.allowed_types) for k in keys if k.purpose == "node"] == [
+        ("CN-SH", ["VerificationReport"])
+    ]
     for key in keys:
         assert key.key_name is not None
         assert key_store.load(key.key_name).public_key_multibase == key.public_key_multibase

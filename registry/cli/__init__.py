@@ -117,7 +117,9 @@ def _print_demo(engine: Engine, host: str, port: int) -> None:
     console.print(
         f"Verify:          curl -X POST {base}/v1/verify/engineer "
         '-H "Authorization: Bearer <verifier token>" -H "Content-Type: application/json" '
-        f"-d '{{\"id_number\": \"{DEMO_ENGINEERS[1].id_number}\", \"region\": \"CN-SH\"}}'"
+        # By registration number and name: no ID number in the server's output.
+        f'-d \'{{"registration_number": "SH-REG-1002", '
+        f'"name": "{DEMO_ENGINEERS[1].name}", "region": "CN-SH"}}\''
     )
     console.print(f"Try:             curl {base}/v1/trust-list")
     console.print(f"                 curl {base}/v1/authorities")
