@@ -55,6 +55,17 @@ def test_an_object_joined_from_its_members_is_its_canonical_form(value: Any, ext
     assert join_members(members) == rfc8785.dumps({**value, "\U00010000proof": extra})
 
 
+@settings(max_examples=1000, deadline=None)
+@given(
+    value=st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([8.5, 0.5, 44.5, 1e-4, 9.999e15, 1e16, 1e-5, 0.1, -0.0, 5e-324])
+)
+def test_floats_on_the_fast_path_agree(value: float) -> None:
+    assert canonical_bytes({"hours": value}) == rfc8785.dumps({"hours": value})
+    if 1e-4 <= abs(value) < 1e16 and not value.is_integer():
+        assert _in_fast_subset({"hours": value})
+
+
 def test_key_order_is_utf16_not_code_points() -> None:
     # By code point U+10000 comes after U+E000; in UTF-16 it is D800 DC00, which comes
     # before E000. JCS orders by UTF-16, so such keys must not take the fast path.

@@ -113,10 +113,9 @@ def verify_engineer(
     """Judge the person on the day asked (default today) and answer with a signed
     report. Someone the registry holds nothing on gets a report saying so."""
     verified = verifier_of(request).verify(session, body.query())
-    return Response(
-        json.dumps(verified.report, ensure_ascii=False, separators=(",", ":")),
-        media_type="application/json",
-    )
+    # The body is the report's canonical form: byte for byte what was signed, proof
+    # included.
+    return Response(verified.canonical, media_type="application/json")
 
 
 class BatchIn(BaseModel):

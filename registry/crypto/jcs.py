@@ -24,6 +24,7 @@ from registry.errors import InvalidInput
 __all__ = ["canonical_bytes", "canonical_members", "join_members", "sha256_hex"]
 
 _INT_LIMIT = 2**53 - 1
+_FLOAT_LOW, _FLOAT_HIGH = 1e-4, 1e16
 # A value nested in itself never ends the walk; give up and let rfc8785 refuse it.
 _MAX_NODES = 1_000_000
 _ENCODER = json.JSONEncoder(
@@ -46,6 +47,13 @@ def _in_fast_subset(value: Any) -> bool:
             continue
         if kind is int:
             if -_INT_LIMIT <= item <= _INT_LIMIT:
+                continue
+            return False
+        if kind is float:
+            # Where Python's shortest round-trip repr is ECMAScript's Number::toString:
+            # no exponent in either (1e-4 <= |x| < 1e16) and not integral ("48.0" vs
+            # "48"). Half-hours (8.5) are such numbers; others take the reference path.
+            if _FLOAT_LOW <= abs(item) < _FLOAT_HIGH and not item.is_integer():
                 continue
             return False
         if kind is dict:

@@ -37,7 +37,12 @@ from registry.recognition.document import (
     verify_agreement,
 )
 from registry.storage.credentials import insert_signed
-from registry.storage.models import AgreementProposal, RecognitionAgreementRow, StoredCredential
+from registry.storage.models import (
+    AgreementProposal,
+    LogEntry,
+    RecognitionAgreementRow,
+    StoredCredential,
+)
 from registry.tlog.sequencer import append
 
 __all__ = [
@@ -56,12 +61,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PublishedAgreement:
-    """A published agreement: what it states (with any termination), and its credential."""
+    """A published agreement: what it states (with any termination), and its credential
+    (shared and read-only: copy it before changing anything)."""
 
     agreement: Agreement
     credential: dict[str, Any]
     issuer: str
     termination_id: str | None
+    leaf_index: int | None = None
 
 
 def _now(now: datetime | None) -> datetime:
@@ -282,36 +289,39 @@ def terminate(
 
 
 @lru_cache(maxsize=1024)
-def _parsed(canonical: str, terminated_on: date | None) -> tuple[Agreement, str]:
+def _parsed(canonical: str, terminated_on: date | None) -> tuple[Agreement, dict[str, Any]]:
+    # Cached: an agreement's credential never changes. The document is shared
+    # between callers, who only read it.
     document = json.loads(canonical)
-    return parse_agreement(document, terminated_on=terminated_on), canonical
+    return parse_agreement(document, terminated_on=terminated_on), document
 
 
 def _published(session: Session, row: RecognitionAgreementRow) -> PublishedAgreement:
     stored = session.get(StoredCredential, row.credential_id)
     if stored is None:
         raise NotFound(f"the credential of agreement {row.credential_id} is missing")
-    agreement, canonical = _parsed(stored.canonical, row.terminated_on)
-    return PublishedAgreement(agreement, json.loads(canonical), row.issuer_code, row.termination_id)
+    agreement, document = _parsed(stored.canonical, row.terminated_on)
+    return PublishedAgreement(agreement, document, row.issuer_code, row.termination_id)
 
 
 def load_agreements(session: Session) -> list[PublishedAgreement]:
     """Every published agreement with its termination, if any, oldest first."""
     rows = session.exec(
-        select(RecognitionAgreementRow, StoredCredential)
+        select(RecognitionAgreementRow, StoredCredential.canonical, LogEntry.leaf_index)
         .join(
             StoredCredential,
             col(StoredCredential.id) == col(RecognitionAgreementRow.credential_id),
         )
+        .outerjoin(
+            LogEntry, col(LogEntry.credential_id) == col(RecognitionAgreementRow.credential_id)
+        )
         .order_by(col(RecognitionAgreementRow.effective_from), col(StoredCredential.id))
     ).all()
     found = []
-    for row, stored in rows:
-        agreement, canonical = _parsed(stored.canonical, row.terminated_on)
+    for row, canonical, leaf_index in rows:
+        agreement, document = _parsed(canonical, row.terminated_on)
         found.append(
-            PublishedAgreement(
-                agreement, json.loads(canonical), row.issuer_code, row.termination_id
-            )
+            PublishedAgreement(agreement, document, row.issuer_code, row.termination_id, leaf_index)
         )
     return found
 

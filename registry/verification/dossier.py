@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from registry.errors import InvalidInput
@@ -227,23 +228,25 @@ def records_by_key(session: Session, keys: Sequence[str]) -> dict[str, list[Held
 
 
 def _chunk(session: Session, keys: list[str]) -> dict[str, list[Held]]:
-    parties = session.exec(
-        select(RecordParty.lookup_key, RecordParty.credential_id, RecordParty.role).where(
-            col(RecordParty.lookup_key).in_(keys)
+    rows = session.execute(
+        sa.select(
+            col(RecordParty.lookup_key),
+            col(RecordParty.role),
+            col(Record.credential_id),
+            col(Record.type),
+            col(Record.authority_code),
+            col(StoredCredential.canonical),
+            col(LogEntry.leaf_index),
         )
-    ).all()
-    roles: dict[tuple[str, str], str] = {}
-    for key, credential_id, role in parties:
-        roles.setdefault((key or "", credential_id), role)
-    if not roles:
-        return {}
-    ids = list({credential_id for _, credential_id in roles})
-    rows = session.exec(
-        select(Record, StoredCredential.canonical, LogEntry.leaf_index)
+        .join(Record, col(Record.credential_id) == col(RecordParty.credential_id))
         .join(StoredCredential, col(StoredCredential.id) == col(Record.credential_id))
         .outerjoin(LogEntry, col(LogEntry.credential_id) == col(Record.credential_id))
-        .where(col(Record.credential_id).in_(ids), col(Record.type).in_(_ENGINEER_TYPES))
+        .where(col(RecordParty.lookup_key).in_(keys), col(Record.type).in_(_ENGINEER_TYPES))
+        .order_by(col(RecordParty.credential_id), col(RecordParty.position))
     ).all()
+    if not rows:
+        return {}
+    ids = list({row[2] for row in rows})
     changes: dict[str, list[tuple[date, str]]] = {}
     for change in session.exec(
         select(StatusChangeRow)
@@ -251,20 +254,22 @@ def _chunk(session: Session, keys: list[str]) -> dict[str, list[Held]]:
         .order_by(col(StatusChangeRow.recorded_at), col(StatusChangeRow.credential_id))
     ):
         changes.setdefault(change.target_id, []).append((change.effective_on, change.state_after))
-    by_id = {record.credential_id: (record, canonical, index) for record, canonical, index in rows}
     found: dict[str, list[Held]] = {}
-    for (key, credential_id), role in roles.items():
-        if credential_id not in by_id:
+    seen: set[tuple[str, str]] = set()
+    for key, role, credential_id, kind, authority, canonical, leaf_index in rows:
+        # A person named twice in one record (listed, and a related person) counts once,
+        # in the first role the record gives them.
+        if (key or "", credential_id) in seen:
             continue
-        record, canonical, leaf_index = by_id[credential_id]
-        found.setdefault(key, []).append(
+        seen.add((key or "", credential_id))
+        found.setdefault(key or "", []).append(
             Held(
                 id=credential_id,
-                type=record.type,
-                issuer=record.authority_code,
+                type=kind,
+                issuer=authority,
                 canonical=canonical,
                 # The state before the first change is the one it was issued in.
-                initial=_initial(record.type),
+                initial=_initial(kind),
                 changes=tuple(changes.get(credential_id, ())),
                 role=role,
                 leaf_index=leaf_index,

@@ -16,19 +16,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from registry.ce import PolicyBook, load_policies
-from registry.crypto.eddsa_jcs_2022 import add_proof
+from registry.crypto.eddsa_jcs_2022 import add_proofs_canonical
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import KeyStore, Signer
-from registry.errors import InvalidInput, KeyStoreError, RegistryError
+from registry.errors import InvalidInput, KeyStoreError, NotFound, RegistryError
 from registry.ids import Category, parse_category, province
 from registry.issuing.context import china_today
 from registry.recognition.agreements import PublishedAgreement, load_agreements
-from registry.storage.models import LogEntry, SigningKey
+from registry.storage.models import LogCheckpoint, LogHead, LogNode, SigningKey
 from registry.tlog.merkle import NodeGetter, inclusion_proof, nodes_needed
-from registry.tlog.sequencer import load_nodes, newest_checkpoint
+from registry.tlog.sequencer import newest_checkpoint
 from registry.trust.keys import key_standing
 from registry.trust.store import current_version
 from registry.verification.dossier import (
@@ -66,10 +67,11 @@ class EngineerQuery:
 
 @dataclass(frozen=True)
 class Verified:
-    """The signed report and the judgement it states."""
+    """The signed report, its canonical (RFC 8785) bytes, and the judgement it states."""
 
     report: dict[str, Any]
     judgement: Judgement
+    canonical: bytes
 
 
 class EngineerVerifier:
@@ -208,7 +210,7 @@ class EngineerVerifier:
         )
         used = [p for p in published if p.agreement.id in set(judgement.agreements)]
         relied = [(h.canonical, h.issuer, h.leaf_index) for h in judgement.relied()]
-        relied += _agreement_entries(session, used)
+        relied += _agreement_entries(used)
         evidence = prove(session, relied)
         documents = {h.canonical: h.document for h in judgement.relied()}
         for agreement in used:
@@ -222,56 +224,90 @@ class EngineerVerifier:
             agreements=[p.credential for p in used],
             documents=documents,
         )
-        return Verified(add_proof(unsigned, signer, created=now), judgement)
+        ((report, canonical),) = add_proofs_canonical([unsigned], [signer], created=now)
+        return Verified(report, judgement, canonical)
 
 
 def _canonical(agreement: PublishedAgreement) -> str:
     return canonical_bytes(agreement.credential).decode("utf-8")
 
 
-def _agreement_entries(
-    session: Session, used: list[PublishedAgreement]
-) -> list[tuple[str, str, int | None]]:
-    if not used:
-        return []
-    index = dict(
-        session.exec(
-            select(LogEntry.credential_id, LogEntry.leaf_index).where(
-                col(LogEntry.credential_id).in_([p.agreement.id for p in used])
-            )
-        ).all()
-    )
-    return [(_canonical(p), p.issuer, index.get(p.agreement.id)) for p in used]
+def _agreement_entries(used: list[PublishedAgreement]) -> list[tuple[str, str, int | None]]:
+    return [(_canonical(p), p.issuer, p.leaf_index) for p in used]
 
 
 def _path(index: int, size: int) -> set[tuple[int, int]]:
     return nodes_needed(lambda get: inclusion_proof(get, index, size))
 
 
-def _getter(nodes: dict[tuple[int, int], bytes]) -> NodeGetter:
-    return lambda level, index: nodes[(level, index)]
+def _getter(nodes: dict[tuple[str, int, int], bytes], authority: str) -> NodeGetter:
+    return lambda level, index: nodes[(authority, level, index)]
 
 
 def prove(session: Session, relied: Iterable[tuple[str, str, int | None]]) -> Evidence:
     """Each authority's newest checkpoint and, for every ``(canonical, authority, leaf
-    index)``, its inclusion proof at that checkpoint: one query for the checkpoint
-    and one for the hashes, per log."""
+    index)``, its inclusion proof at that checkpoint: one query for the checkpoints
+    and one for every hash the proofs need."""
     by_authority: dict[str, list[tuple[str, int]]] = {}
     for canonical, authority, leaf_index in relied:
         if leaf_index is None:
             raise InvalidInput("a credential relied on is not logged")
         by_authority.setdefault(authority, []).append((canonical, leaf_index))
+    if not by_authority:
+        return Evidence({}, [])
+    # A log signs a checkpoint at its head's size with every append, in the same
+    # transaction: the newest checkpoint is the one at the head's size.
+    rows = session.exec(
+        select(LogCheckpoint)
+        .join(
+            LogHead,
+            (col(LogHead.authority_code) == col(LogCheckpoint.authority_code))
+            & (col(LogHead.size) == col(LogCheckpoint.tree_size)),
+        )
+        .where(col(LogCheckpoint.authority_code).in_(list(by_authority)))
+    ).all()
+    newest = {row.authority_code: row for row in rows}
+    for authority in by_authority:
+        if authority not in newest:
+            found = newest_checkpoint(session, authority)
+            if found is None:
+                raise InvalidInput(f"the log of {authority} has signed no checkpoint")
+            newest[authority] = found
+    needed = {
+        (authority, level, index)
+        for authority, entries in by_authority.items()
+        for _, leaf in entries
+        for level, index in _path(leaf, newest[authority].tree_size)
+    }
+    nodes = _nodes(session, needed)
     checkpoints: dict[str, str] = {}
     logged: list[LoggedCredential] = []
     for authority, entries in sorted(by_authority.items()):
-        checkpoint = newest_checkpoint(session, authority)
-        if checkpoint is None:
-            raise InvalidInput(f"the log of {authority} has signed no checkpoint")
-        size = checkpoint.tree_size
-        checkpoints[authority] = checkpoint.note
-        needed = {node for _, index in entries for node in _path(index, size)}
-        nodes = load_nodes(session, authority, needed)
+        size = newest[authority].tree_size
+        checkpoints[authority] = newest[authority].note
+        get = _getter(nodes, authority)
         for canonical, index in entries:
-            hashes = inclusion_proof(_getter(nodes), index, size)
+            hashes = inclusion_proof(get, index, size)
             logged.append(LoggedCredential(canonical, authority, index, size, hashes))
     return Evidence(checkpoints, logged)
+
+
+def _nodes(session: Session, keys: set[tuple[str, int, int]]) -> dict[tuple[str, int, int], bytes]:
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(
+            col(LogNode.authority_code),
+            col(LogNode.level),
+            col(LogNode.node_index),
+            col(LogNode.hash),
+        ).where(
+            tuple_(col(LogNode.authority_code), col(LogNode.level), col(LogNode.node_index)).in_(
+                list(keys)
+            )
+        )
+    ).all()
+    found = {(a, level, index): bytes(value) for a, level, index, value in rows}
+    if len(found) != len(keys):
+        raise NotFound("a log is missing stored subtree hashes")
+    return found
