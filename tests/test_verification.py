@@ -103,6 +103,13 @@ def _failures(check: Check, path: str = "") -> list[str]:
     return found
 
 
+def _unchecked(check: Check) -> list[str]:
+    found = [check.name] if check.ok is None and "not checked" in check.detail else []
+    for child in check.children:
+        found += _unchecked(child)
+    return found
+
+
 EXPECTED = {
     "recognised": ("qualified", [(True, "recognised"), (True, "own-region")]),
     "by-registration-number": ("qualified", [(True, "recognised"), (True, "recognised")]),
@@ -512,3 +519,35 @@ def test_the_verifier_judges_in_process_the_same_as_the_api(node: Node) -> None:
         )
     assert verified.judgement.qualified
     assert len(verified.judgement.agreements) == 1
+
+
+def test_status_lists_given_offline_decide_status(node: Node) -> None:
+    zhang = node.verify(id_number=ENGINEERS["张伟"].id_number, region="CN-JS")
+    suspended = zhang["credentialSubject"]["registration"]["id"]
+    wang = node.verify(id_number=ENGINEERS["李娜"].id_number, region="CN-JS")
+    active = wang["credentialSubject"]["registration"]["id"]
+    lists = [
+        node.client.get(f"/v1/status-lists/CN-JS/{purpose}").json()
+        for purpose in ("revocation", "suspension")
+    ]
+    chain = node.chain()
+    fine = node.client.get(f"/v1/credentials/{active}/proof").json()
+    held = check_file(fine, trust_lists=chain, status_lists=lists)
+    assert held.holds
+    assert not _unchecked(held)
+    assert _unchecked(check_file(fine, trust_lists=chain)) == [
+        "status (revocation)",
+        "status (suspension)",
+    ]
+    bundle = node.client.get(f"/v1/credentials/{suspended}/proof").json()
+    without = check_file(bundle, trust_lists=chain)
+    assert without.holds  # status unchecked is said, not failed
+    failures = _failures(check_file(bundle, trust_lists=chain, status_lists=lists))
+    assert len(failures) == 1
+    assert "status (suspension)" in failures[0]
+    assert "suspended" in failures[0]
+    forged = copy.deepcopy(lists[1])
+    forged["credentialSubject"]["encodedList"] = lists[0]["credentialSubject"]["encodedList"]
+    failures = _failures(check_file(bundle, trust_lists=chain, status_lists=[lists[0], forged]))
+    assert "status (suspension)" in failures[0]
+    assert "signature" in failures[0]

@@ -132,9 +132,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     demo: Annotated[bool, typer.Option(help="Seed the demo federation if empty.")] = False,
-    workers: Annotated[
-        int, typer.Option(min=1, help="Server processes; each is stateless.")
-    ] = 1,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes; each is stateless.")] = 1,
 ) -> None:
     """Migrate the database, optionally seed the demo, and serve the API."""
     settings = Settings()
@@ -156,9 +154,7 @@ def serve(
             _print_demo(engine, host, port)
     # By import string: the domain package never imports the web layer, and the
     # factory reads the same REGISTRY_* settings this command used.
-    uvicorn.run(
-        "api.app:app_from_environment", factory=True, host=host, port=port, workers=workers
-    )
+    uvicorn.run("api.app:app_from_environment", factory=True, host=host, port=port, workers=workers)
 
 
 def main() -> None:

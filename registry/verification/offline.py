@@ -218,7 +218,7 @@ def _status(node: Check, document: Mapping[str, Any], context: _Context) -> None
             continue
         purpose = str(entry.get("statusPurpose", "?"))
         list_id = str(entry.get("statusListCredential", ""))
-        status_list = context.status_lists.get(list_id)
+        status_list = _list_for(context.status_lists, list_id)
         if status_list is None:
             node.add(Check(f"status ({purpose})", None, "not checked: no status list given"))
             continue
@@ -227,6 +227,15 @@ def _status(node: Check, document: Mapping[str, Any], context: _Context) -> None
             f"status ({purpose})",
             partial(_bit, entry, status_list, purpose, document, context),
         )
+
+
+def _list_for(lists: Mapping[str, Mapping[str, Any]], url: str) -> Mapping[str, Any] | None:
+    # An entry names the list's current URL; a saved list names its version under it
+    # (".../suspension/3"). The newest version given decides.
+    if url in lists:
+        return lists[url]
+    versions = [doc for key, doc in lists.items() if key.startswith(url + "/")]
+    return max(versions, key=lambda doc: str(doc.get("validFrom", "")), default=None)
 
 
 def _bit(
