@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint db-check bench bench-log bench-issue clean
+.PHONY: run test lint db-check bench bench-log bench-issue bench-verify clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench: $(VENV)/.installed-dev
 ## bench-issue: issuance through the API on PostgreSQL (batch throughput, single latency)
 bench-issue: $(VENV)/.installed-dev
 	$(BIN)/python bench/issue.py
+
+## bench-verify: verification through the API on PostgreSQL (100,000 engineers, 1M credentials)
+bench-verify: $(VENV)/.installed-dev
+	$(BIN)/python bench/verify.py
 
 ## bench-log: transparency-log append rates and proof latency on PostgreSQL (1M entries)
 bench-log: $(VENV)/.installed-dev
