@@ -5,7 +5,15 @@ cycle under one rule, crediting other provinces' hours only as the rule and the
 recognition agreements in force on each course's completion day allow.
 """
 
-from registry.ce.counting import Assessment, CountedCredit, Credit, assess, cycle_containing
+from registry.ce.counting import (
+    Assessment,
+    CountedCredit,
+    Credit,
+    add_years,
+    assess,
+    cycle_containing,
+    format_hours,
+)
 from registry.ce.policy import CePolicy, ForeignHours, PolicyBook, load_policies
 
 __all__ = [
@@ -15,7 +23,9 @@ __all__ = [
     "Credit",
     "ForeignHours",
     "PolicyBook",
+    "add_years",
     "assess",
     "cycle_containing",
+    "format_hours",
     "load_policies",
 ]

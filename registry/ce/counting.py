@@ -19,7 +19,15 @@ from registry.ce.policy import CePolicy, ForeignHours
 from registry.ids import Category, province
 from registry.recognition import Agreement, Reason, RecordKind, recognise
 
-__all__ = ["Assessment", "CountedCredit", "Credit", "assess", "cycle_containing"]
+__all__ = [
+    "Assessment",
+    "CountedCredit",
+    "Credit",
+    "add_years",
+    "assess",
+    "cycle_containing",
+    "format_hours",
+]
 
 
 @dataclass(frozen=True)
@@ -72,9 +80,9 @@ def cycle_containing(first_day: date, cycle_years: int, on: date) -> tuple[date,
     """The cycle, counted in ``cycle_years`` from ``first_day``, that ``on`` falls in:
     its first day and the first day after it. Before ``first_day``, the first cycle."""
     start = first_day
-    while (end := _add_years(start, cycle_years)) <= on:
+    while (end := add_years(start, cycle_years)) <= on:
         start = end
-    return start, _add_years(start, cycle_years)
+    return start, add_years(start, cycle_years)
 
 
 def assess(
@@ -89,7 +97,7 @@ def assess(
 ) -> Assessment:
     """Count ``credits`` for the cycle starting ``cycle_start`` in ``region``, as of ``on``."""
     region = province(region).iso
-    cycle_end = _add_years(cycle_start, policy.cycle_years)
+    cycle_end = add_years(cycle_start, policy.cycle_years)
     agreements = list(agreements)
     counted: list[CountedCredit] = []
     hours = {"general": Fraction(0), "professional": Fraction(0)}
@@ -186,28 +194,29 @@ def _shortfalls(
     on: date,
 ) -> list[Reason]:
     missing = []
+    h = format_hours
     total = hours["general"] + hours["professional"]
     if total < policy.min_hours_per_cycle:
         missing.append(
             Reason(
                 "too-few-hours",
-                f"本周期须完成 {_h(policy.min_hours_per_cycle)} 学时，已计入 {_h(total)} 学时",
-                f"the cycle requires {_h(policy.min_hours_per_cycle)} hours; {_h(total)} counted",
+                f"本周期须完成 {h(policy.min_hours_per_cycle)} 学时，已计入 {h(total)} 学时",
+                f"the cycle requires {h(policy.min_hours_per_cycle)} hours; {h(total)} counted",
             )
         )
     if hours["professional"] < policy.min_professional_hours:
         missing.append(
             Reason(
                 "too-few-professional-hours",
-                f"其中专业科目须不少于 {_h(policy.min_professional_hours)} 学时，"
-                f"已计入 {_h(hours['professional'])} 学时",
-                f"at least {_h(policy.min_professional_hours)} of them must be professional; "
-                f"{_h(hours['professional'])} counted",
+                f"其中专业科目须不少于 {h(policy.min_professional_hours)} 学时，"
+                f"已计入 {h(hours['professional'])} 学时",
+                f"at least {h(policy.min_professional_hours)} of them must be professional; "
+                f"{h(hours['professional'])} counted",
             )
         )
     if policy.min_hours_per_year:
         for year, counted in enumerate(by_year):
-            first = _add_years(cycle_start, year)
+            first = add_years(cycle_start, year)
             if first > on:
                 break
             if counted < policy.min_hours_per_year:
@@ -215,9 +224,9 @@ def _shortfalls(
                     Reason(
                         "too-few-hours-in-year",
                         f"周期第 {year + 1} 年（自 {first} 起）须不少于 "
-                        f"{_h(policy.min_hours_per_year)} 学时，已计入 {_h(counted)} 学时",
+                        f"{h(policy.min_hours_per_year)} 学时，已计入 {h(counted)} 学时",
                         f"year {year + 1} of the cycle (from {first}) requires "
-                        f"{_h(policy.min_hours_per_year)} hours; {_h(counted)} counted",
+                        f"{h(policy.min_hours_per_year)} hours; {h(counted)} counted",
                     )
                 )
     return missing
@@ -225,12 +234,13 @@ def _shortfalls(
 
 def _year_of(cycle_start: date, day: date) -> int:
     year = 0
-    while _add_years(cycle_start, year + 1) <= day:
+    while add_years(cycle_start, year + 1) <= day:
         year += 1
     return year
 
 
-def _add_years(start: date, years: int) -> date:
+def add_years(start: date, years: int) -> date:
+    """``start`` moved by ``years`` (backwards if negative); 29 February turns on 1 March."""
     try:
         return start.replace(year=start.year + years)
     except ValueError:  # 29 February: the cycle turns on 1 March
@@ -241,5 +251,6 @@ def _last(end: date) -> date:
     return date.fromordinal(end.toordinal() - 1)
 
 
-def _h(hours: Fraction) -> str:
+def format_hours(hours: Fraction) -> str:
+    """Hours as people write them: ``48``, ``8.5``."""
     return str(int(hours)) if hours.denominator == 1 else f"{float(hours):g}"

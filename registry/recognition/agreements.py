@@ -21,7 +21,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from registry.authorities import database_keys, get_authority
-from registry.credentials import new_credential
+from registry.credentials import authority_of, new_credential
 from registry.crypto.eddsa_jcs_2022 import add_proof, proofs_of
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import KeyStore
@@ -68,6 +68,7 @@ class PublishedAgreement:
     credential: dict[str, Any]
     issuer: str
     termination_id: str | None
+    canonical: str
     leaf_index: int | None = None
 
 
@@ -92,7 +93,7 @@ def propose(
         raise Conflict(f"an agreement {agreement.id} exists already")
     row = AgreementProposal(
         id=agreement.id,
-        proposer=document["issuer"].rsplit(":", 1)[-1],
+        proposer=authority_of(document["issuer"]),
         state="open",
         document=canonical_bytes(document).decode("utf-8"),
         created_at=now,
@@ -219,7 +220,7 @@ def publish(
     row.updated_at = now
     session.add(row)
     session.flush()
-    return PublishedAgreement(agreement, document, row.proposer, None)
+    return PublishedAgreement(agreement, document, row.proposer, None, canonical.decode("utf-8"))
 
 
 def terminate(
@@ -301,7 +302,9 @@ def _published(session: Session, row: RecognitionAgreementRow) -> PublishedAgree
     if stored is None:
         raise NotFound(f"the credential of agreement {row.credential_id} is missing")
     agreement, document = _parsed(stored.canonical, row.terminated_on)
-    return PublishedAgreement(agreement, document, row.issuer_code, row.termination_id)
+    return PublishedAgreement(
+        agreement, document, row.issuer_code, row.termination_id, stored.canonical
+    )
 
 
 def load_agreements(session: Session) -> list[PublishedAgreement]:
@@ -321,7 +324,9 @@ def load_agreements(session: Session) -> list[PublishedAgreement]:
     for row, canonical, leaf_index in rows:
         agreement, document = _parsed(canonical, row.terminated_on)
         found.append(
-            PublishedAgreement(agreement, document, row.issuer_code, row.termination_id, leaf_index)
+            PublishedAgreement(
+                agreement, document, row.issuer_code, row.termination_id, canonical, leaf_index
+            )
         )
     return found
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
 
-from registry.ce import Assessment, Credit, PolicyBook, assess
+from registry.ce import Assessment, Credit, PolicyBook, add_years, assess, format_hours
 from registry.errors import NotFound
 from registry.ids import Category, parse_category, province
 from registry.recognition import Agreement, Reason, RecordKind, recognise
@@ -205,7 +205,7 @@ _STATE_ZH = {
 
 
 def _qualification(held: Held, ask: _Ask) -> Finding:
-    region, on, category = ask.region, ask.on, ask.category
+    on, category = ask.on, ask.category
     subject = held.subject
     number = subject["certificateNumber"]
     state = held.state_on(on)
@@ -233,35 +233,70 @@ def _qualification(held: Held, ask: _Ask) -> Finding:
             ),
         )
     if category is not None and own is not category:
-        return Finding(
-            held,
-            state,
-            False,
-            Reason(
-                "qualification-other-category",
-                f"职业资格证书 {number} 的专业类别为“{own.name_zh}”，不是“{category.name_zh}”",
-                f"qualification {number} is in the {own.value} category, not {category.value}",
-            ),
-        )
+        return _other_category(held, state, number, own, category)
+    return _recognised(
+        held,
+        state,
+        ask,
+        RecordKind.QUALIFICATION,
+        own,
+        level=str(subject.get("level", "junior")),
+        zh=f"职业资格证书 {number}（{own.name_zh}）",
+        en=f"qualification {number} ({own.value})",
+    )
+
+
+_RECORD_NAMES = {
+    QUALIFICATION: ("qualification", "职业资格证书"),
+    REGISTRATION: ("registration", "注册证书"),
+}
+
+
+def _other_category(held: Held, state: str, number: str, own: Category, asked: Category) -> Finding:
+    what, what_zh = _RECORD_NAMES[held.type]
+    return Finding(
+        held,
+        state,
+        False,
+        Reason(
+            f"{what}-other-category",
+            f"{what_zh} {number} 的专业类别为“{own.name_zh}”，不是“{asked.name_zh}”",
+            f"{what} {number} is in the {own.value} category, not {asked.value}",
+        ),
+    )
+
+
+def _recognised(
+    held: Held,
+    state: str,
+    ask: _Ask,
+    kind: RecordKind,
+    category: Category,
+    *,
+    level: str,
+    zh: str,
+    en: str,
+) -> Finding:
+    """Whether the record counts in the region on the day, its reason prefixed with
+    what the record is (``zh``, ``en``)."""
     recognition = recognise(
         ask.agreements,
         issuer=held.issuer,
-        region=region,
-        kind=RecordKind.QUALIFICATION,
-        category=own,
-        level=str(subject.get("level", "junior")),
-        on=on,
-    )
-    reason = Reason(
-        recognition.reason.code,
-        f"职业资格证书 {number}（{own.name_zh}）：{recognition.reason.zh}",
-        f"qualification {number} ({own.value}): {recognition.reason.en}",
+        region=ask.region,
+        kind=kind,
+        category=category,
+        level=level,
+        on=ask.on,
     )
     return Finding(
         held,
         state,
         recognition.recognised,
-        reason,
+        Reason(
+            recognition.reason.code,
+            f"{zh}：{recognition.reason.zh}",
+            f"{en}: {recognition.reason.en}",
+        ),
         recognition.agreement.id if recognition.agreement else None,
     )
 
@@ -277,7 +312,7 @@ def _rests_on(held: Held, good: dict[str, Finding]) -> str:
 
 
 def _registration(held: Held, ask: _Ask, good: dict[str, Finding]) -> Finding:
-    region, on, category = ask.region, ask.on, ask.category
+    on, category = ask.on, ask.category
     subject = held.subject
     number = subject["registrationNumber"]
     state = held.state_on(on)
@@ -309,16 +344,7 @@ def _registration(held: Held, ask: _Ask, good: dict[str, Finding]) -> Finding:
             ),
         )
     if category is not None and own is not category:
-        return Finding(
-            held,
-            state,
-            False,
-            Reason(
-                "registration-other-category",
-                f"注册证书 {number} 的专业类别为“{own.name_zh}”，不是“{category.name_zh}”",
-                f"registration {number} is in the {own.value} category, not {category.value}",
-            ),
-        )
+        return _other_category(held, state, number, own, category)
     if not _rests_on(held, good):
         return Finding(
             held,
@@ -330,29 +356,18 @@ def _registration(held: Held, ask: _Ask, good: dict[str, Finding]) -> Finding:
                 f"the qualification registration {number} rests on does not count here",
             ),
         )
-    recognition = recognise(
-        ask.agreements,
-        issuer=held.issuer,
-        region=region,
-        kind=RecordKind.REGISTRATION,
-        category=own,
-        level="junior",
-        on=on,
-    )
     employer = subject.get("employer", {}).get("name", "")
     period = f"{held.first_day} 至 {last}" if last else f"{held.first_day} 起"
     period_en = f"{held.first_day} to {last}" if last else f"from {held.first_day}"
-    reason = Reason(
-        recognition.reason.code,
-        f"注册证书 {number}（{employer}，有效期 {period}）：{recognition.reason.zh}",
-        f"registration {number} ({employer}, valid {period_en}): {recognition.reason.en}",
-    )
-    return Finding(
+    return _recognised(
         held,
         state,
-        recognition.recognised,
-        reason,
-        recognition.agreement.id if recognition.agreement else None,
+        ask,
+        RecordKind.REGISTRATION,
+        own,
+        level="junior",
+        zh=f"注册证书 {number}（{employer}，有效期 {period}）",
+        en=f"registration {number} ({employer}, valid {period_en})",
     )
 
 
@@ -409,37 +424,38 @@ def _continuing_education(
     )
     reasons: list[tuple[bool, Reason]] = []
     due = current.cycle_end - timedelta(days=1)
-    required = _h(policy.min_hours_per_cycle)
+    required = format_hours(policy.min_hours_per_cycle)
     if current.satisfied:
         progress = Reason(
             "ce-current-met",
-            f"本注册周期（{start} 至 {due}）继续教育已计入 {_h(current.total)} 学时，"
+            f"本注册周期（{start} 至 {due}）继续教育已计入 {format_hours(current.total)} 学时，"
             f"已达到 {required} 学时的要求",
             f"continuing education in this registration period ({start} to {due}): "
-            f"{_h(current.total)} hours counted, meeting the {required} required",
+            f"{format_hours(current.total)} hours counted, meeting the {required} required",
         )
     else:
         progress = Reason(
             "ce-current-in-progress",
-            f"本注册周期（{start} 至 {due}）继续教育已计入 {_h(current.total)} 学时，"
+            f"本注册周期（{start} 至 {due}）继续教育已计入 {format_hours(current.total)} 学时，"
             f"须在 {due} 前完成 {required} 学时（其中专业科目不少于 "
-            f"{_h(policy.min_professional_hours)} 学时）",
+            f"{format_hours(policy.min_professional_hours)} 学时）",
             f"continuing education in this registration period ({start} to {due}): "
-            f"{_h(current.total)} hours counted so far; {required} are due by {due}, "
-            f"at least {_h(policy.min_professional_hours)} of them professional",
+            f"{format_hours(current.total)} hours counted so far; {required} are due by {due}, "
+            f"at least {format_hours(policy.min_professional_hours)} of them professional",
         )
     reasons.append((True, progress))
     previous = None
     if registration.subject.get("kind") in ("renewal", "re-registration"):
         years = policy.cycle_years
-        before = _years_before(start, years)
+        before = add_years(start, -years)
+        ended = start - timedelta(days=1)
         previous_policy = policies.for_cycle(region, before)
         previous = assess(
             credits,
             policy=previous_policy,
             region=region,
             cycle_start=before,
-            on=start - timedelta(days=1),
+            on=ended,
             agreements=agreements,
             category=category,
         )
@@ -449,11 +465,10 @@ def _continuing_education(
                     True,
                     Reason(
                         "ce-previous-met",
-                        f"上一注册周期（{before} 至 {start - timedelta(days=1)}）继续教育"
-                        f"已计入 {_h(previous.total)} 学时，达到要求",
-                        f"the previous registration period ({before} to "
-                        f"{start - timedelta(days=1)}) has {_h(previous.total)} hours counted, "
-                        "meeting its requirement",
+                        f"上一注册周期（{before} 至 {ended}）继续教育"
+                        f"已计入 {format_hours(previous.total)} 学时，达到要求",
+                        f"the previous registration period ({before} to {ended}) has "
+                        f"{format_hours(previous.total)} hours counted, meeting its requirement",
                     ),
                 )
             )
@@ -471,13 +486,6 @@ def _continuing_education(
                     )
                 )
     return current, previous, reasons
-
-
-def _years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February: the period turns on 1 March
-        return day.replace(year=day.year - years, month=3, day=1)
 
 
 def _listing(held: Held, on: date) -> Finding:
@@ -510,7 +518,3 @@ _ROLE_ZH = {
     "safety-lead": "安全管理负责人",
     "directly-responsible": "直接责任人员",
 }
-
-
-def _h(hours: Fraction) -> str:
-    return str(int(hours)) if hours.denominator == 1 else f"{float(hours):g}"

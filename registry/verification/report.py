@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Any
 
 from registry.ce import Assessment
-from registry.credentials import new_credential
+from registry.credentials import authority_of, new_credential
 from registry.ids import province
 from registry.recognition import Reason
 from registry.verification.dossier import Dossier
@@ -250,7 +250,7 @@ def report_document(
     subject["agreements"] = [
         {
             "id": a["id"],
-            "issuer": a["issuer"].rsplit(":", 1)[-1],
+            "issuer": authority_of(a["issuer"]),
             "parties": a["credentialSubject"]["parties"],
             "legalBasis": a["credentialSubject"]["legalBasis"],
         }

@@ -21,12 +21,11 @@ from sqlmodel import Session, col, select
 
 from registry.ce import PolicyBook, load_policies
 from registry.crypto.eddsa_jcs_2022 import add_proofs_canonical
-from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import KeyStore, Signer
 from registry.errors import InvalidInput, KeyStoreError, NotFound, RegistryError
 from registry.ids import Category, parse_category, province
 from registry.issuing.context import china_today
-from registry.recognition.agreements import PublishedAgreement, load_agreements
+from registry.recognition.agreements import load_agreements
 from registry.storage.models import LogCheckpoint, LogHead, LogNode, SigningKey
 from registry.tlog.merkle import NodeGetter, inclusion_proof, nodes_needed
 from registry.tlog.sequencer import newest_checkpoint
@@ -209,12 +208,14 @@ class EngineerVerifier:
             category=category,
         )
         used = [p for p in published if p.agreement.id in set(judgement.agreements)]
-        relied = [(h.canonical, h.issuer, h.leaf_index) for h in judgement.relied()]
-        relied += _agreement_entries(used)
-        evidence = prove(session, relied)
-        documents = {h.canonical: h.document for h in judgement.relied()}
-        for agreement in used:
-            documents[_canonical(agreement)] = agreement.credential
+        held = judgement.relied()
+        evidence = prove(
+            session,
+            [(h.canonical, h.issuer, h.leaf_index) for h in held]
+            + [(p.canonical, p.issuer, p.leaf_index) for p in used],
+        )
+        documents = {h.canonical: h.document for h in held}
+        documents.update((p.canonical, p.credential) for p in used)
         unsigned = report_document(
             dossier,
             judgement,
@@ -226,14 +227,6 @@ class EngineerVerifier:
         )
         ((report, canonical),) = add_proofs_canonical([unsigned], [signer], created=now)
         return Verified(report, judgement, canonical)
-
-
-def _canonical(agreement: PublishedAgreement) -> str:
-    return canonical_bytes(agreement.credential).decode("utf-8")
-
-
-def _agreement_entries(used: list[PublishedAgreement]) -> list[tuple[str, str, int | None]]:
-    return [(_canonical(p), p.issuer, p.leaf_index) for p in used]
 
 
 def _path(index: int, size: int) -> set[tuple[int, int]]:
