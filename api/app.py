@@ -36,7 +36,7 @@ Ed25519 (`eddsa-jcs-2022`). Errors are RFC 9457 `application/problem+json`.
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the API for one node: its engine, its routes and its error handling."""
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -27,6 +27,16 @@ class Settings(BaseSettings):
         default="",
         description="SQLAlchemy URL; default: an SQLite file under the data directory.",
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description=(
+            "PostgreSQL connections each server process keeps open: at least as many as "
+            "requests it serves at once, so that none is opened and closed per request "
+            "(10 more open for a burst)."
+        ),
+    )
     key_passphrase: SecretStr | None = Field(
         default=None,
         description=(

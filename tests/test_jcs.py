@@ -10,7 +10,13 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.crypto.jcs import _in_fast_subset, canonical_bytes, canonical_members, join_members
+from registry.crypto.jcs import (
+    Splice,
+    _in_fast_subset,
+    canonical_bytes,
+    canonical_members,
+    join_members,
+)
 from registry.errors import InvalidInput
 
 # Keys and strings from all of Unicode (surrogates excluded: they are not JSON text),
@@ -53,6 +59,43 @@ def test_an_object_joined_from_its_members_is_its_canonical_form(value: Any, ext
     # One member more, written without canonicalising the others again.
     members["\U00010000proof"] = canonical_members({"\U00010000proof": extra})["\U00010000proof"]
     assert join_members(members) == rfc8785.dumps({**value, "\U00010000proof": extra})
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    value=st.dictionaries(_text, _values, min_size=1, max_size=6),
+    embedded=st.lists(_values, min_size=1, max_size=4),
+    data=st.data(),
+)
+def test_spliced_texts_give_the_canonical_form_of_the_whole(
+    value: dict[str, Any], embedded: list[Any], data: st.DataObject
+) -> None:
+    # Each embedded value replaces one member's value, or sits in a list under a new key.
+    splice = Splice()
+    whole = dict(value)
+    with_placeholders = dict(value)
+    keys = list(value)
+    for n, item in enumerate(embedded):
+        key = data.draw(st.sampled_from(keys)) if n < len(keys) else f"extra{n}"
+        if key in keys:
+            keys.remove(key)
+        whole[key] = [item, n]
+        with_placeholders[key] = [splice.embed(canonical_bytes(item)), n]
+    members = splice.apply(canonical_members(with_placeholders))
+    assert join_members(members) == rfc8785.dumps(whole)
+
+
+def test_a_splice_refuses_a_text_placed_twice_or_not_at_all() -> None:
+    splice = Splice()
+    first = splice.embed('{"a":1}')
+    second = splice.embed("[2]")
+    assert splice.apply(canonical_members({"x": [first, second]})) == {"x": b'"x":[{"a":1},[2]]'}
+    with pytest.raises(InvalidInput, match="exactly once"):
+        splice.apply(canonical_members({"x": first}))
+    with pytest.raises(InvalidInput, match="exactly once"):
+        splice.apply(canonical_members({"x": [first, first, second]}))
+    # A lookalike without the nonce is ordinary text.
+    assert Splice().apply(canonical_members({"x": first})) == {"x": f'"x":"{first}"'.encode()}
 
 
 @settings(max_examples=1000, deadline=None)

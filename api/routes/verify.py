@@ -12,16 +12,17 @@ import io
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import require_role
-from api.deps import DbSession, engine_of
+from api.auth import BearerCredentials, authorize, require_role
+from api.deps import engine_of
 from api.examples import verify_batch_examples, verify_examples
 from api.schemas import Problem
 from registry.errors import FieldError, InvalidInput
-from registry.storage.db import session_scope
+from registry.storage.db import begin_snapshot, session_scope
 from registry.verification import EngineerQuery, EngineerVerifier
 from registry.verification.batch import MAX_BATCH, verdict_row
 
@@ -29,7 +30,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/verify", tags=["verification"])
 
-_VERIFIER = Depends(require_role("verifier", "enforcement", "admin"))
+_ROLES = ("verifier", "enforcement", "admin")
+_VERIFIER = Depends(require_role(*_ROLES))
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No valid token."},
     403: {"model": Problem, "description": "The token's role may not verify."},
@@ -87,9 +89,31 @@ def verifier_of(request: Request) -> EngineerVerifier:
     return verifier
 
 
+def _engineer_in(body: bytes) -> EngineerIn:
+    try:
+        return EngineerIn.model_validate_json(body)
+    except ValidationError as exc:
+        # As FastAPI reports a body it validated; without the input, which may hold
+        # an ID number.
+        raise RequestValidationError(
+            [{"type": e["type"], "loc": ("body", *e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        ) from None
+
+
 @router.post(
     "/engineer",
     summary="Whether a person may work as a junior registered safety engineer in a region",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": EngineerIn.model_json_schema(),
+                    "examples": verify_examples(),
+                }
+            },
+        }
+    },
     responses={
         200: {
             "description": (
@@ -104,18 +128,25 @@ def verifier_of(request: Request) -> EngineerVerifier:
         **_ERRORS,
     },
 )
-def verify_engineer(
-    request: Request,
-    session: DbSession,
-    body: Annotated[EngineerIn, Body(openapi_examples=verify_examples())],
-    _role: Annotated[str, _VERIFIER],
-) -> Response:
+async def verify_engineer(request: Request, credentials: BearerCredentials) -> Response:
     """Judge the person on the day asked (default today) and answer with a signed
     report. Someone the registry holds nothing on gets a report saying so."""
-    verified = verifier_of(request).verify(session, body.query())
+    body = await request.body()
+    verifier = verifier_of(request)
+    engine = engine_of(request)
+
+    def answer() -> bytes:
+        # One worker thread does it all (the token, the question, the reads from one
+        # snapshot, the signature), so a connection is held only while a thread is.
+        with session_scope(engine) as session:
+            begin_snapshot(session)
+            authorize(session, credentials, _ROLES)
+            query = _engineer_in(body).query()
+            return verifier.verify(session, query).canonical
+
     # The body is the report's canonical form: byte for byte what was signed, proof
     # included.
-    return Response(verified.canonical, media_type="application/json")
+    return Response(await run_in_threadpool(answer), media_type="application/json")
 
 
 class BatchIn(BaseModel):
@@ -223,6 +254,7 @@ def _judge_all(
 ) -> list[dict[str, Any]]:
     parsed = [_parsed(row) for row in rows]
     with session_scope(engine_of(request)) as session:
+        begin_snapshot(session)
         queries = [p.query() if isinstance(p, EngineerIn) else p for p in parsed]
         results = verifier.judge_many(session, queries)
     out = []

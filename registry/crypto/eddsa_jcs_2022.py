@@ -27,7 +27,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from registry.crypto.jcs import canonical_bytes, canonical_members, join_members
+from registry.crypto.jcs import Splice, canonical_bytes, canonical_members, join_members
 from registry.crypto.keys import Signer
 from registry.crypto.multikey import (
     decode_multibase,
@@ -233,13 +233,20 @@ def add_proofs_canonical(
     *,
     created: datetime | None = None,
     proof_purpose: str = ASSERTION_METHOD,
+    splice: Splice | None = None,
 ) -> list[tuple[dict[str, Any], bytes]]:
     """``add_proof`` for many documents without proofs, each by its own signer, with
     each signed document's canonical bytes; each document is canonicalised once.
 
+    With ``splice`` (for one document), the document holds its placeholders, and
+    what is signed and returned as bytes has its canonical texts in their place
+    (the returned dictionary keeps the placeholders).
+
     The signatures are made on several threads (``sign_each``). Raises
     ``InvalidInput`` if a document has a proof already or no canonical form.
     """
+    if splice is not None and len(documents) != 1:
+        raise ValueError("a splice places its texts in one document")
     prepared = []
     for document, signer in zip(documents, signers, strict=True):
         if "proof" in document:
@@ -247,6 +254,8 @@ def add_proofs_canonical(
         secured = dict(document)
         try:
             members = canonical_members(secured)
+            if splice is not None:
+                members = splice.apply(members)
         except InvalidInput as exc:
             raise InvalidInput(f"the document has no canonical form: {exc.message}") from exc
         proof = _proof_config(secured, signer, created=created, proof_purpose=proof_purpose)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +23,7 @@ import rfc8785
 
 from registry.errors import InvalidInput
 
-__all__ = ["canonical_bytes", "canonical_members", "join_members", "sha256_hex"]
+__all__ = ["Splice", "canonical_bytes", "canonical_members", "join_members", "sha256_hex"]
 
 _INT_LIMIT = 2**53 - 1
 _FLOAT_LOW, _FLOAT_HIGH = 1e-4, 1e16
@@ -115,3 +117,46 @@ def join_members(members: Mapping[str, bytes]) -> bytes:
 def sha256_hex(data: bytes) -> str:
     """Lower-case hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+class Splice:
+    """Canonical texts placed verbatim into a value that is canonicalised later.
+
+    A signed credential embedded in a larger document (a report carrying the
+    credentials it relies on) is already stored in canonical form. ``embed`` takes
+    that text and returns a placeholder string to put where the credential belongs;
+    ``apply`` replaces each placeholder, quotes included, in the canonical bytes by
+    its text. JCS writes a value the same wherever it sits, so the result is the
+    canonical form of the document with the credentials in place, without parsing
+    and writing each credential again. Placeholders carry a random nonce: no value
+    holds one by chance or by design.
+
+    The caller vouches that each embedded text is canonical JSON (as stored
+    credentials are); tests/test_jcs.py checks the result equals canonicalising the
+    whole.
+    """
+
+    def __init__(self) -> None:
+        self._nonce = secrets.token_hex(16)
+        self._texts: list[bytes] = []
+        self._pattern = re.compile(rb'"' + self._nonce.encode() + rb':(\d+)"')
+
+    def embed(self, canonical: str | bytes) -> str:
+        """The placeholder to put where ``canonical`` belongs."""
+        self._texts.append(canonical.encode() if isinstance(canonical, str) else canonical)
+        return f"{self._nonce}:{len(self._texts) - 1}"
+
+    def apply(self, members: Mapping[str, bytes]) -> dict[str, bytes]:
+        """Canonical members (as ``canonical_members`` writes them) with every
+        placeholder replaced by its text. Raises ``InvalidInput`` unless each text
+        was placed exactly once: one placed twice, or dropped, is a bug."""
+        placed: list[int] = []
+
+        def text_of(match: re.Match[bytes]) -> bytes:
+            placed.append(int(match.group(1)))
+            return self._texts[placed[-1]]
+
+        done = {key: self._pattern.sub(text_of, value) for key, value in members.items()}
+        if sorted(placed) != list(range(len(self._texts))):
+            raise InvalidInput("embedded canonical texts were not each placed exactly once")
+        return done

@@ -25,8 +25,10 @@ from registry.storage import models as _models  # noqa: F401  (fills the metadat
 from registry.storage.base import metadata
 
 __all__ = [
+    "PREPARED",
     "SchemaStatus",
     "alembic_config",
+    "begin_snapshot",
     "engine_scope",
     "make_engine",
     "migration_heads",
@@ -44,7 +46,7 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
     """Create an engine; for SQLite, make its directory, enforce foreign keys and wait on locks."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
@@ -53,12 +55,40 @@ def make_engine(database_url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    # No server-side prepared statements: psycopg prepares a statement it has seen
-    # five times, and PostgreSQL then keeps one generic plan for it per connection.
-    # A plan made while a table was small scans the whole table once it is large (a
-    # bulk import, say), until statistics are next gathered. Planned afresh each
-    # time, these short statements cost a few microseconds more.
-    return create_engine(url, pool_pre_ping=True, connect_args={"prepare_threshold": None})
+    # No server-side prepared statements by default: psycopg would prepare any
+    # statement it has seen five times, and PostgreSQL then keeps one generic plan
+    # for it per connection. A plan made while a table was small scans the whole
+    # table once it is large (a bulk import, say), until statistics are next
+    # gathered. A statement opts in with the ``PREPARED`` execution options: a
+    # lookup by key, whose plan is the same at any size, and which is planned at
+    # greater cost than it runs (a join of five tables).
+    # A server keeps ``pool_size`` connections: beyond them (and 10 for a burst) each
+    # checkout would open a connection, and PostgreSQL forks a process for each.
+    engine = create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=10,
+        # A threshold never reached: psycopg prepares only what asks for it (``None``
+        # would refuse those too).
+        connect_args={"prepare_threshold": _NEVER},
+    )
+    event.listen(engine, "do_execute", _execute_prepared)
+    return engine
+
+
+_NEVER = 2**62
+
+PREPARED = {"prepared": True}
+"""Execution options of a statement PostgreSQL prepares once per connection (see
+``make_engine``); elsewhere they change nothing."""
+
+
+def _execute_prepared(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    if context.execution_options.get("prepared"):
+        cursor.execute(statement, parameters, prepare=True)
+        return True
+    return False
 
 
 @contextmanager
@@ -81,6 +111,18 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def begin_snapshot(session: Session) -> None:
+    """Begin the session's transaction reading from one snapshot: REPEATABLE READ on
+    PostgreSQL (a SQLite transaction is one already), so that every query sees the
+    database as the first did. For reads that must agree with each other, such as
+    records and the log checkpoints that prove them; raises ``RuntimeError`` if the
+    transaction has begun already."""
+    if session.in_transaction():
+        raise RuntimeError("a snapshot must begin the transaction")
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from registry.errors import InvalidInput
 from registry.ids import ResidentId, lookup_key, mask_resident_id, parse_resident_id
 from registry.issuing.context import CHINA
+from registry.storage.db import PREPARED
 from registry.storage.models import (
     LogEntry,
     Record,
@@ -227,41 +228,58 @@ def records_by_key(session: Session, keys: Sequence[str]) -> dict[str, list[Held
     return found
 
 
+# One statement for a chunk of people: each record they are party to, its signed
+# credential, its log position and its state changes (a record with none comes once,
+# with NULLs). Built once; Core, not ORM: nothing here is an entity to track.
+_RECORDS = (
+    sa.select(
+        col(RecordParty.lookup_key),
+        col(RecordParty.role),
+        col(RecordParty.position),
+        col(Record.credential_id),
+        col(Record.type),
+        col(Record.authority_code),
+        col(StoredCredential.canonical),
+        col(LogEntry.leaf_index),
+        col(StatusChangeRow.effective_on),
+        col(StatusChangeRow.state_after),
+    )
+    .join(Record, col(Record.credential_id) == col(RecordParty.credential_id))
+    .join(StoredCredential, col(StoredCredential.id) == col(Record.credential_id))
+    .outerjoin(LogEntry, col(LogEntry.credential_id) == col(Record.credential_id))
+    .outerjoin(StatusChangeRow, col(StatusChangeRow.target_id) == col(Record.credential_id))
+    .where(
+        col(RecordParty.lookup_key).in_(sa.bindparam("keys", expanding=True)),
+        col(Record.type).in_(_ENGINEER_TYPES),
+    )
+    .order_by(
+        col(RecordParty.credential_id),
+        col(RecordParty.position),
+        col(StatusChangeRow.recorded_at),
+        col(StatusChangeRow.credential_id),
+    )
+    .execution_options(**PREPARED)
+)
+
+
 def _chunk(session: Session, keys: list[str]) -> dict[str, list[Held]]:
-    rows = session.execute(
-        sa.select(
-            col(RecordParty.lookup_key),
-            col(RecordParty.role),
-            col(Record.credential_id),
-            col(Record.type),
-            col(Record.authority_code),
-            col(StoredCredential.canonical),
-            col(LogEntry.leaf_index),
-        )
-        .join(Record, col(Record.credential_id) == col(RecordParty.credential_id))
-        .join(StoredCredential, col(StoredCredential.id) == col(Record.credential_id))
-        .outerjoin(LogEntry, col(LogEntry.credential_id) == col(Record.credential_id))
-        .where(col(RecordParty.lookup_key).in_(keys), col(Record.type).in_(_ENGINEER_TYPES))
-        .order_by(col(RecordParty.credential_id), col(RecordParty.position))
-    ).all()
-    if not rows:
-        return {}
-    ids = list({row[2] for row in rows})
-    changes: dict[str, list[tuple[date, str]]] = {}
-    for change in session.exec(
-        select(StatusChangeRow)
-        .where(col(StatusChangeRow.target_id).in_(ids))
-        .order_by(col(StatusChangeRow.recorded_at), col(StatusChangeRow.credential_id))
-    ):
-        changes.setdefault(change.target_id, []).append((change.effective_on, change.state_after))
     found: dict[str, list[Held]] = {}
-    seen: set[tuple[str, str]] = set()
-    for key, role, credential_id, kind, authority, canonical, leaf_index in rows:
-        # A person named twice in one record (listed, and a related person) counts once,
-        # in the first role the record gives them.
-        if (key or "", credential_id) in seen:
+    # (lookup key, credential id) -> its first position, its fields, its changes.
+    held: dict[tuple[str | None, str], tuple[int, tuple[Any, ...], list[tuple[date, str]]]] = {}
+    for row in session.connection().execute(_RECORDS, {"keys": keys}):
+        key, role, position, credential_id, kind, authority, canonical, leaf_index = row[:8]
+        entry = held.get((key, credential_id))
+        if entry is None:
+            fields = (credential_id, kind, authority, canonical, role, leaf_index)
+            entry = held[(key, credential_id)] = (position, fields, [])
+        elif entry[0] != position:
+            # A person named twice in one record (listed, and a related person) counts
+            # once, in the first role the record gives them; its changes came already.
             continue
-        seen.add((key or "", credential_id))
+        if row.effective_on is not None:
+            entry[2].append((row.effective_on, row.state_after))
+    for (key, _), (_, fields, changes) in held.items():
+        credential_id, kind, authority, canonical, role, leaf_index = fields
         found.setdefault(key or "", []).append(
             Held(
                 id=credential_id,
@@ -270,7 +288,7 @@ def _chunk(session: Session, keys: list[str]) -> dict[str, list[Held]]:
                 canonical=canonical,
                 # The state before the first change is the one it was issued in.
                 initial=_initial(kind),
-                changes=tuple(changes.get(credential_id, ())),
+                changes=tuple(changes),
                 role=role,
                 leaf_index=leaf_index,
             )

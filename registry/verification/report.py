@@ -20,6 +20,7 @@ from typing import Any
 
 from registry.ce import Assessment
 from registry.credentials import authority_of, new_credential
+from registry.crypto.jcs import Splice
 from registry.ids import province
 from registry.recognition import Reason
 from registry.verification.dossier import Dossier
@@ -200,7 +201,7 @@ def _verdict_text(judgement: Judgement) -> dict[str, str]:
     }
 
 
-def _evidence(evidence: Evidence, documents: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+def _evidence(evidence: Evidence, splice: Splice) -> dict[str, Any]:
     return {
         "checkpoints": [
             {"authority": authority, "checkpoint": note}
@@ -208,7 +209,7 @@ def _evidence(evidence: Evidence, documents: Mapping[str, dict[str, Any]]) -> di
         ],
         "credentials": [
             {
-                "credential": documents[logged.canonical],
+                "credential": splice.embed(logged.canonical),
                 "authority": logged.authority,
                 "leafIndex": logged.leaf_index,
                 "treeSize": logged.tree_size,
@@ -227,10 +228,11 @@ def report_document(
     issuer: str,
     created: datetime,
     agreements: Sequence[Mapping[str, Any]] = (),
-    documents: Mapping[str, dict[str, Any]],
+    splice: Splice,
 ) -> dict[str, Any]:
-    """The unsigned report. ``documents`` maps each evidence credential's canonical
-    text to its parsed form; ``agreements`` are the agreements relied on."""
+    """The unsigned report; ``agreements`` are the agreements relied on. Each
+    evidence credential is a placeholder of ``splice`` for its stored canonical
+    text: the report's canonical form is written without parsing them."""
     subject: dict[str, Any] = {"query": _query(dossier, judgement)}
     if dossier.records:
         subject["holder"] = {"name": dossier.name, "residentIdMasked": dossier.masked}
@@ -256,7 +258,7 @@ def report_document(
         }
         for a in agreements
     ]
-    subject["evidence"] = _evidence(evidence, documents)
+    subject["evidence"] = _evidence(evidence, splice)
     return new_credential(
         type_=VERIFICATION_REPORT, issuer_code=issuer, subject=subject, valid_from=created
     )

@@ -9,26 +9,29 @@ trail of.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from registry.ce import PolicyBook, load_policies
 from registry.crypto.eddsa_jcs_2022 import add_proofs_canonical
+from registry.crypto.jcs import Splice
 from registry.crypto.keys import KeyStore, Signer
-from registry.errors import InvalidInput, KeyStoreError, NotFound, RegistryError
+from registry.errors import InvalidInput, KeyStoreError, RegistryError
 from registry.ids import Category, parse_category, province
 from registry.issuing.context import china_today
-from registry.recognition.agreements import load_agreements
-from registry.storage.models import LogCheckpoint, LogHead, LogNode, SigningKey
+from registry.recognition.agreements import PublishedAgreement, load_agreements
+from registry.storage.db import PREPARED
+from registry.storage.models import LogCheckpoint, LogHead, SigningKey
 from registry.tlog.merkle import NodeGetter, inclusion_proof, nodes_needed
-from registry.tlog.sequencer import newest_checkpoint
+from registry.tlog.sequencer import load_nodes_of
 from registry.trust.keys import key_standing
 from registry.trust.store import current_version
 from registry.verification.dossier import (
@@ -66,11 +69,16 @@ class EngineerQuery:
 
 @dataclass(frozen=True)
 class Verified:
-    """The signed report, its canonical (RFC 8785) bytes, and the judgement it states."""
+    """The signed report as its canonical (RFC 8785) bytes, and the judgement it states."""
 
-    report: dict[str, Any]
     judgement: Judgement
     canonical: bytes
+
+    @cached_property
+    def report(self) -> dict[str, Any]:
+        """The signed report, parsed."""
+        value: dict[str, Any] = json.loads(self.canonical)
+        return value
 
 
 class EngineerVerifier:
@@ -84,6 +92,24 @@ class EngineerVerifier:
         self._policies = policies or load_policies()
         self._lock = threading.Lock()
         self._signer: tuple[float, str, Signer] | None = None
+        self._agreements: tuple[tuple[tuple[str, int], ...], list[PublishedAgreement]] | None = None
+
+    def agreements(self, session: Session, heads: Mapping[str, Head]) -> list[PublishedAgreement]:
+        """Every published agreement, as of the log heads read in the same snapshot.
+
+        Publishing or terminating an agreement appends to a log in the same
+        transaction, so the heads' sizes are the agreements' version: they are read
+        again only when a log has grown.
+        """
+        version = tuple(sorted((authority, head.size) for authority, head in heads.items()))
+        with self._lock:
+            cached = self._agreements
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        published = load_agreements(session)
+        with self._lock:
+            self._agreements = (version, published)
+        return published
 
     def node_signer(self, session: Session, *, at: datetime) -> tuple[str, Signer]:
         """The authority and key this node signs reports with: its newest node key
@@ -139,7 +165,7 @@ class EngineerVerifier:
         """Judge each query (a string is a row already found invalid, kept as its
         error); each answer is the dossier and judgement, or the row's error."""
         now = (now or datetime.now(UTC)).replace(microsecond=0)
-        agreements = [p.agreement for p in load_agreements(session)]
+        agreements = [p.agreement for p in self.agreements(session, log_heads(session))]
         keys: dict[int, tuple[str, str] | str] = {}
         for index, query in enumerate(queries):
             if isinstance(query, EngineerQuery) and query.id_number is not None:
@@ -198,7 +224,8 @@ class EngineerVerifier:
             registration_number=query.registration_number,
             name=query.name,
         )
-        published = load_agreements(session)
+        heads = log_heads(session)
+        published = self.agreements(session, heads)
         judgement = judge(
             dossier,
             region=region,
@@ -213,9 +240,9 @@ class EngineerVerifier:
             session,
             [(h.canonical, h.issuer, h.leaf_index) for h in held]
             + [(p.canonical, p.issuer, p.leaf_index) for p in used],
+            heads,
         )
-        documents = {h.canonical: h.document for h in held}
-        documents.update((p.canonical, p.credential) for p in used)
+        splice = Splice()
         unsigned = report_document(
             dossier,
             judgement,
@@ -223,10 +250,39 @@ class EngineerVerifier:
             issuer=authority,
             created=now,
             agreements=[p.credential for p in used],
-            documents=documents,
+            splice=splice,
         )
-        ((report, canonical),) = add_proofs_canonical([unsigned], [signer], created=now)
-        return Verified(report, judgement, canonical)
+        ((_, canonical),) = add_proofs_canonical([unsigned], [signer], created=now, splice=splice)
+        return Verified(judgement, canonical)
+
+
+@dataclass(frozen=True)
+class Head:
+    """A log's size and its newest checkpoint (``None``: it signed none yet)."""
+
+    size: int
+    checkpoint: str | None
+
+
+# Every log's head with the checkpoint signed at its size: a log signs one with every
+# append, in the same transaction, so that is its newest.
+_HEADS = (
+    select(col(LogHead.authority_code), col(LogHead.size), col(LogCheckpoint.note))
+    .outerjoin(
+        LogCheckpoint,
+        (col(LogCheckpoint.authority_code) == col(LogHead.authority_code))
+        & (col(LogCheckpoint.tree_size) == col(LogHead.size)),
+    )
+    .execution_options(**PREPARED)
+)
+
+
+def log_heads(session: Session) -> dict[str, Head]:
+    """Every log's size and newest checkpoint, by authority, in one query."""
+    return {
+        authority: Head(size, note)
+        for authority, size, note in session.connection().execute(_HEADS)
+    }
 
 
 def _path(index: int, size: int) -> set[tuple[int, int]]:
@@ -237,70 +293,38 @@ def _getter(nodes: dict[tuple[str, int, int], bytes], authority: str) -> NodeGet
     return lambda level, index: nodes[(authority, level, index)]
 
 
-def prove(session: Session, relied: Iterable[tuple[str, str, int | None]]) -> Evidence:
-    """Each authority's newest checkpoint and, for every ``(canonical, authority, leaf
-    index)``, its inclusion proof at that checkpoint: one query for the checkpoints
-    and one for every hash the proofs need."""
+def prove(
+    session: Session,
+    relied: Iterable[tuple[str, str, int | None]],
+    heads: Mapping[str, Head],
+) -> Evidence:
+    """For every ``(canonical, authority, leaf index)``, its inclusion proof at its
+    log's newest checkpoint (``heads``, read in the same snapshot as the records):
+    one query for every hash the proofs need."""
     by_authority: dict[str, list[tuple[str, int]]] = {}
     for canonical, authority, leaf_index in relied:
         if leaf_index is None:
             raise InvalidInput("a credential relied on is not logged")
         by_authority.setdefault(authority, []).append((canonical, leaf_index))
-    if not by_authority:
-        return Evidence({}, [])
-    # A log signs a checkpoint at its head's size with every append, in the same
-    # transaction: the newest checkpoint is the one at the head's size.
-    rows = session.exec(
-        select(LogCheckpoint)
-        .join(
-            LogHead,
-            (col(LogHead.authority_code) == col(LogCheckpoint.authority_code))
-            & (col(LogHead.size) == col(LogCheckpoint.tree_size)),
-        )
-        .where(col(LogCheckpoint.authority_code).in_(list(by_authority)))
-    ).all()
-    newest = {row.authority_code: row for row in rows}
+    newest: dict[str, tuple[int, str]] = {}
     for authority in by_authority:
-        if authority not in newest:
-            found = newest_checkpoint(session, authority)
-            if found is None:
-                raise InvalidInput(f"the log of {authority} has signed no checkpoint")
-            newest[authority] = found
+        head = heads.get(authority)
+        if head is None or head.checkpoint is None:
+            raise InvalidInput(f"the log of {authority} has signed no checkpoint")
+        newest[authority] = (head.size, head.checkpoint)
     needed = {
         (authority, level, index)
         for authority, entries in by_authority.items()
         for _, leaf in entries
-        for level, index in _path(leaf, newest[authority].tree_size)
+        for level, index in _path(leaf, newest[authority][0])
     }
-    nodes = _nodes(session, needed)
+    nodes = load_nodes_of(session, needed)
     checkpoints: dict[str, str] = {}
     logged: list[LoggedCredential] = []
     for authority, entries in sorted(by_authority.items()):
-        size = newest[authority].tree_size
-        checkpoints[authority] = newest[authority].note
+        size, checkpoints[authority] = newest[authority]
         get = _getter(nodes, authority)
         for canonical, index in entries:
             hashes = inclusion_proof(get, index, size)
             logged.append(LoggedCredential(canonical, authority, index, size, hashes))
     return Evidence(checkpoints, logged)
-
-
-def _nodes(session: Session, keys: set[tuple[str, int, int]]) -> dict[tuple[str, int, int], bytes]:
-    if not keys:
-        return {}
-    rows = session.execute(
-        select(
-            col(LogNode.authority_code),
-            col(LogNode.level),
-            col(LogNode.node_index),
-            col(LogNode.hash),
-        ).where(
-            tuple_(col(LogNode.authority_code), col(LogNode.level), col(LogNode.node_index)).in_(
-                list(keys)
-            )
-        )
-    ).all()
-    found = {(a, level, index): bytes(value) for a, level, index, value in rows}
-    if len(found) != len(keys):
-        raise NotFound("a log is missing stored subtree hashes")
-    return found
