@@ -501,6 +501,7 @@ _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.IGNORECASE)
 async def _connection_loop(
     host: str,
     port: int,
+    *,
     head: bytes,
     questions: Iterator[dict[str, str]],
     deadline: float,
@@ -558,7 +559,14 @@ async def _single_load(
     began = time.perf_counter()
     await asyncio.gather(
         *(
-            _connection_loop(host, port, head, questions, began + seconds, result)
+            _connection_loop(
+                host,
+                port,
+                head=head,
+                questions=questions,
+                deadline=began + seconds,
+                result=result,
+            )
             for _ in range(concurrency)
         )
     )
