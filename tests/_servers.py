@@ -20,6 +20,7 @@ __all__ = ["Server", "Servers"]
 class Server:
     base: str
     log: Path
+    pid: int
 
     @property
     def output(self) -> str:
@@ -33,7 +34,7 @@ class Servers:
         self._tmp_path = tmp_path
         self._processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self, database_url: str, data_dir: Path) -> Server:
+    def start(self, database_url: str, data_dir: Path, *, workers: int = 1) -> Server:
         port = free_port()
         env = {
             **os.environ,
@@ -41,14 +42,16 @@ class Servers:
             "REGISTRY_DATABASE_URL": database_url,
             "REGISTRY_NODE_URL": f"http://127.0.0.1:{port}",
         }
-        server = Server(base=f"http://127.0.0.1:{port}", log=self._tmp_path / f"server-{port}.log")
-        with server.log.open("wb") as log:
+        log_path = self._tmp_path / f"server-{port}.log"
+        command = [str(REGISTRY), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)]
+        with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [str(REGISTRY), "serve", "--demo", "--host", "127.0.0.1", "--port", str(port)],
+                [*command, "--workers", str(workers)],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        server = Server(base=f"http://127.0.0.1:{port}", log=log_path, pid=process.pid)
         self._processes.append(process)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

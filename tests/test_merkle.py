@@ -13,6 +13,7 @@ from registry.tlog.merkle import (
     EMPTY_ROOT,
     NodeGetter,
     consistency_proof,
+    inclusion_nodes,
     inclusion_proof,
     leaf_hash,
     node_hash,
@@ -200,3 +201,25 @@ def test_random_larger_trees(size: int, data: st.DataObject) -> None:
     # O(log n): a proof reads at most about two nodes per level.
     reads = nodes_needed(lambda g: consistency_proof(g, first, second))
     assert len(reads) <= 2 * second.bit_length() + 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(size=st.integers(min_value=1, max_value=2**40), data=st.data())
+def test_inclusion_nodes_are_those_a_proof_reads(size: int, data: st.DataObject) -> None:
+    index = data.draw(st.integers(min_value=0, max_value=size - 1))
+    read = nodes_needed(lambda get: inclusion_proof(get, index, size))
+    listed = inclusion_nodes(index, size)
+    assert set(listed) == read
+    assert len(listed) == len(read)  # each once
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(min_value=2, max_value=3000), data=st.data())
+def test_proofs_sharing_a_memo_are_the_proofs(size: int, data: st.DataObject) -> None:
+    get = Reference(_leaves(size)).getter()
+    indexes = data.draw(st.lists(st.integers(min_value=0, max_value=size - 1), max_size=8))
+    memo: dict[tuple[int, int], bytes] = {}
+    for index in indexes:
+        assert inclusion_proof(get, index, size, memo) == inclusion_proof(get, index, size)
+    with pytest.raises(OutOfRange):
+        inclusion_nodes(size, size)

@@ -30,17 +30,31 @@ from registry.errors import (
 from registry.ids import lookup_key
 from registry.issuing import IssuingContext
 from registry.settings import Settings
+from registry.storage import db
 from registry.storage.credentials import document_of, get_credential, store_credential
-from registry.storage.db import alembic_config, schema_drift, schema_status, session_scope
+from registry.storage.db import (
+    PREPARED,
+    alembic_config,
+    begin_snapshot,
+    engine_scope,
+    make_engine,
+    schema_drift,
+    schema_status,
+    session_scope,
+    upgrade,
+)
 from registry.storage.models import (
+    ApiToken,
     Authority,
     LogEntry,
+    LogHead,
     LogNode,
     Record,
     RecordParty,
     SigningKey,
     StoredCredential,
 )
+from registry.tokens import create_token
 from registry.trust.store import stored_versions
 from tests._support import PROFILE
 
@@ -347,3 +361,60 @@ def test_the_newest_migration_goes_down_and_up_again_losing_nothing(
     assert schema_status(engine).at_head
     assert counts() == before
     assert before["LogEntry"] > 50
+
+
+def test_an_idle_pooled_connection_the_server_closed_is_replaced_not_used(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(pg_url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        # The server ends the pooled connection (a restart, an idle timeout).
+        with engine_scope(pg_url) as admin, admin.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        monkeypatch.setattr(db, "_IDLE_SECONDS", 0.0)  # it has been idle long enough
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != pid
+    finally:
+        engine.dispose()
+
+
+def test_a_statement_that_asks_is_prepared_once_per_connection(pg_url: str) -> None:
+    engine = make_engine(pg_url, pool_size=1)
+    heads = select(LogHead.authority_code).execution_options(**PREPARED)
+    names = []
+    try:
+        for _ in range(3):
+            with engine.begin() as connection:  # committed: a rollback forgets them
+                connection.execute(heads).all()
+                names.append(
+                    connection.exec_driver_sql("SELECT name FROM pg_prepared_statements").all()
+                )
+        assert names[0] == names[1] == names[2]  # prepared once, used three times
+        assert len(names[0]) == 1
+        with engine.begin() as connection:
+            connection.execute(select(LogHead.size)).all()  # not asking: not prepared
+            assert (
+                connection.exec_driver_sql(
+                    "SELECT count(*) FROM pg_prepared_statements"
+                ).scalar_one()
+                == 1
+            )
+    finally:
+        engine.dispose()
+
+
+def test_a_snapshot_sees_the_database_as_its_first_read_did(pg_url: str) -> None:
+    with engine_scope(pg_url) as engine:
+        upgrade(engine)
+        with session_scope(engine) as session:
+            begin_snapshot(session)
+            before = session.exec(select(func.count()).select_from(ApiToken)).one()
+            with session_scope(engine) as other:
+                create_token(other, "verifier", name="made meanwhile")
+            assert session.exec(select(func.count()).select_from(ApiToken)).one() == before
+        with session_scope(engine) as session:
+            session.exec(select(func.count()).select_from(ApiToken)).one()
+            with pytest.raises(RuntimeError, match="begin"):
+                begin_snapshot(session)

@@ -133,20 +133,18 @@ async def verify_engineer(request: Request, credentials: BearerCredentials) -> R
     report. Someone the registry holds nothing on gets a report saying so."""
     body = await request.body()
     verifier = verifier_of(request)
-    engine = engine_of(request)
-
-    def answer() -> bytes:
-        # One worker thread does it all (the token, the question, the reads from one
-        # snapshot, the signature), so a connection is held only while a thread is.
-        with session_scope(engine) as session:
-            begin_snapshot(session)
-            authorize(session, credentials, _ROLES)
-            query = _engineer_in(body).query()
-            return verifier.verify(session, query).canonical
-
+    with session_scope(engine_of(request)) as session:
+        # On the event loop's own thread, not a worker thread: a verification is a
+        # few milliseconds of computing and of short reads from one snapshot, which
+        # take no locks, and handing it to a thread and back cost as much again
+        # (docs/benchmarks.md). A process serves one at a time; `registry serve
+        # --workers` runs one process per core.
+        begin_snapshot(session)
+        authorize(session, credentials, _ROLES)
+        report = verifier.verify(session, _engineer_in(body).query())
     # The body is the report's canonical form: byte for byte what was signed, proof
     # included.
-    return Response(await run_in_threadpool(answer), media_type="application/json")
+    return Response(report.canonical, media_type="application/json")
 
 
 class BatchIn(BaseModel):

@@ -6,7 +6,6 @@ import json
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
@@ -17,6 +16,7 @@ from registry.cli._common import console, err_console
 from registry.cli._import import import_records
 from registry.cli._log import log_app
 from registry.cli._recognition import recognition_app
+from registry.cli._serve import serve_api
 from registry.cli._token import token_app
 from registry.cli._trust import trust_app
 from registry.cli._verify import verify
@@ -132,7 +132,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     demo: Annotated[bool, typer.Option(help="Seed the demo federation if empty.")] = False,
-    workers: Annotated[int, typer.Option(min=1, help="Server processes; each is stateless.")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes, each with its own socket on the port (one per core).",
+        ),
+    ] = 1,
 ) -> None:
     """Migrate the database, optionally seed the demo, and serve the API."""
     settings = Settings()
@@ -154,7 +160,11 @@ def serve(
             _print_demo(engine, host, port)
     # By import string: the domain package never imports the web layer, and the
     # factory reads the same REGISTRY_* settings this command used.
-    uvicorn.run("api.app:app_from_environment", factory=True, host=host, port=port, workers=workers)
+    try:
+        serve_api(host, port, workers)
+    except OSError as exc:
+        err_console.print(f"[red]cannot listen on {host}:{port}: {exc.strerror or exc}[/red]")
+        raise typer.Exit(1) from exc
 
 
 def main() -> None:

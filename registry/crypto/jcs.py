@@ -119,6 +119,9 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_PLACEHOLDER = re.compile(rb'"([0-9a-f]{32}):(\d+)"')
+
+
 class Splice:
     """Canonical texts placed verbatim into a value that is canonicalised later.
 
@@ -139,7 +142,6 @@ class Splice:
     def __init__(self) -> None:
         self._nonce = secrets.token_hex(16)
         self._texts: list[bytes] = []
-        self._pattern = re.compile(rb'"' + self._nonce.encode() + rb':(\d+)"')
 
     def embed(self, canonical: str | bytes) -> str:
         """The placeholder to put where ``canonical`` belongs."""
@@ -151,12 +153,15 @@ class Splice:
         placeholder replaced by its text. Raises ``InvalidInput`` unless each text
         was placed exactly once: one placed twice, or dropped, is a bug."""
         placed: list[int] = []
+        nonce = self._nonce.encode()
 
         def text_of(match: re.Match[bytes]) -> bytes:
-            placed.append(int(match.group(1)))
+            if match.group(1) != nonce:  # another splice's: text like any other
+                return match.group(0)
+            placed.append(int(match.group(2)))
             return self._texts[placed[-1]]
 
-        done = {key: self._pattern.sub(text_of, value) for key, value in members.items()}
+        done = {key: _PLACEHOLDER.sub(text_of, value) for key, value in members.items()}
         if sorted(placed) != list(range(len(self._texts))):
             raise InvalidInput("embedded canonical texts were not each placed exactly once")
         return done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from registry.errors import DatabaseNotReady
@@ -64,9 +65,9 @@ def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
     # greater cost than it runs (a join of five tables).
     # A server keeps ``pool_size`` connections: beyond them (and 10 for a burst) each
     # checkout would open a connection, and PostgreSQL forks a process for each.
+    # A connection idle for a while is tested before use (``_ping_if_idle``).
     engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=10,
         # A threshold never reached: psycopg prepares only what asks for it (``None``
@@ -74,7 +75,36 @@ def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
         connect_args={"prepare_threshold": _NEVER},
     )
     event.listen(engine, "do_execute", _execute_prepared)
+    event.listen(engine, "connect", _note_checkin)  # a new connection is not tested
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", _ping_if_idle)
     return engine
+
+
+_IDLE_SECONDS = 10.0
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    # A connection back in the pool less than ``_IDLE_SECONDS`` ago was working
+    # then; one idle for longer may have been closed by the server (a restart, an
+    # idle timeout) and is tested first. Raising DisconnectionError makes the pool
+    # discard it and check out another: no request fails on a stale connection, and
+    # one arriving under load costs no extra round trip (``pool_pre_ping`` would
+    # cost one each).
+    if time.monotonic() - record.info.get("checked_in", 0.0) < _IDLE_SECONDS:
+        return
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # any failure: this connection is not to be used
+        raise DisconnectionError(f"a pooled connection failed its test: {exc}") from exc
+    # End the transaction the test began; a commit, as psycopg forgets the
+    # connection's prepared statements on a rollback.
+    dbapi_connection.commit()
 
 
 _NEVER = 2**62

@@ -22,6 +22,7 @@ __all__ = [
     "EMPTY_ROOT",
     "NodeGetter",
     "consistency_proof",
+    "inclusion_nodes",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
@@ -55,16 +56,28 @@ def _split(size: int) -> int:
     return 1 << ((size - 1).bit_length() - 1)
 
 
-def subtree_hash(get: NodeGetter, start: int, end: int) -> bytes:
-    """MTH(D[start:end]) for a range the RFC's recursion produces (``start`` aligned)."""
+def subtree_hash(
+    get: NodeGetter, start: int, end: int, memo: dict[tuple[int, int], bytes] | None = None
+) -> bytes:
+    """MTH(D[start:end]) for a range the RFC's recursion produces (``start`` aligned).
+
+    ``memo`` keeps the hashes computed for ranges that are not perfect subtrees:
+    proofs in one tree share them (they all end at its right edge)."""
     size = end - start
     if size <= 0:
         raise OutOfRange("an empty range has no subtree hash")
     if size & (size - 1) == 0:
         level = size.bit_length() - 1
         return get(level, start >> level)
+    if memo is not None and (start, end) in memo:
+        return memo[(start, end)]
     k = _split(size)
-    return node_hash(subtree_hash(get, start, start + k), subtree_hash(get, start + k, end))
+    value = node_hash(
+        subtree_hash(get, start, start + k, memo), subtree_hash(get, start + k, end, memo)
+    )
+    if memo is not None:
+        memo[(start, end)] = value
+    return value
 
 
 def root_hash(get: NodeGetter, size: int) -> bytes:
@@ -74,8 +87,13 @@ def root_hash(get: NodeGetter, size: int) -> bytes:
     return EMPTY_ROOT if size == 0 else subtree_hash(get, 0, size)
 
 
-def inclusion_proof(get: NodeGetter, index: int, size: int) -> list[bytes]:
-    """The audit path of leaf ``index`` in the tree of ``size`` leaves (RFC 9162 PATH)."""
+def inclusion_proof(
+    get: NodeGetter, index: int, size: int, memo: dict[tuple[int, int], bytes] | None = None
+) -> list[bytes]:
+    """The audit path of leaf ``index`` in the tree of ``size`` leaves (RFC 9162 PATH).
+
+    ``memo``, shared by proofs in the same tree of ``size``, is as for ``subtree_hash``.
+    """
     if not 0 <= index < size:
         raise OutOfRange(f"leaf {index} is not in a tree of {size} leaves")
 
@@ -85,10 +103,41 @@ def inclusion_proof(get: NodeGetter, index: int, size: int) -> list[bytes]:
             return []
         k = _split(n)
         if m < k:
-            return [*path(m, start, start + k), subtree_hash(get, start + k, end)]
-        return [*path(m - k, start + k, end), subtree_hash(get, start, start + k)]
+            return [*path(m, start, start + k), subtree_hash(get, start + k, end, memo)]
+        return [*path(m - k, start + k, end), subtree_hash(get, start, start + k, memo)]
 
     return path(index, 0, size)
+
+
+def inclusion_nodes(index: int, size: int) -> list[tuple[int, int]]:
+    """The stored nodes (level, index) ``inclusion_proof`` reads for leaf ``index`` in
+    the tree of ``size``: what ``nodes_needed`` finds by a dry run, without one."""
+    if not 0 <= index < size:
+        raise OutOfRange(f"leaf {index} is not in a tree of {size} leaves")
+    nodes: list[tuple[int, int]] = []
+    m, start, end = index, 0, size
+    while end - start > 1:
+        k = _split(end - start)
+        if m < k:
+            nodes += _perfect_parts(start + k, end)
+            end = start + k
+        else:
+            nodes += _perfect_parts(start, start + k)
+            start, m = start + k, m - k
+    return nodes
+
+
+def _perfect_parts(start: int, end: int) -> list[tuple[int, int]]:
+    # The perfect subtrees subtree_hash reads for [start, end): a run of halvings.
+    parts = []
+    while (size := end - start) & (size - 1):
+        k = _split(size)
+        level = k.bit_length() - 1
+        parts.append((level, start >> level))
+        start += k
+    level = size.bit_length() - 1
+    parts.append((level, start >> level))
+    return parts
 
 
 def consistency_proof(get: NodeGetter, first: int, second: int) -> list[bytes]:

@@ -79,12 +79,12 @@ class Held:
         value: dict[str, Any] = self.document["credentialSubject"]
         return value
 
-    @property
+    @cached_property
     def first_day(self) -> date:
         """The first day the credential holds."""
         return _day(self.document["validFrom"])
 
-    @property
+    @cached_property
     def last_day(self) -> date | None:
         """The last day it holds, if it ends."""
         until = self.document.get("validUntil")
@@ -228,29 +228,29 @@ def records_by_key(session: Session, keys: Sequence[str]) -> dict[str, list[Held
     return found
 
 
-# One statement for a chunk of people: each record they are party to, its signed
-# credential, its log position and its state changes (a record with none comes once,
-# with NULLs). Built once; Core, not ORM: nothing here is an entity to track.
+# One statement for a chunk of people: each record they are party to (its signed
+# credential says of which type and authority), its log position and its state
+# changes (a record with none comes once, with NULLs). Built once; Core, not ORM:
+# nothing here is an entity to track.
 _RECORDS = (
     sa.select(
         col(RecordParty.lookup_key),
         col(RecordParty.role),
         col(RecordParty.position),
-        col(Record.credential_id),
-        col(Record.type),
-        col(Record.authority_code),
+        col(StoredCredential.id),
+        col(StoredCredential.type),
+        col(StoredCredential.issuer_code),
         col(StoredCredential.canonical),
         col(LogEntry.leaf_index),
         col(StatusChangeRow.effective_on),
         col(StatusChangeRow.state_after),
     )
-    .join(Record, col(Record.credential_id) == col(RecordParty.credential_id))
-    .join(StoredCredential, col(StoredCredential.id) == col(Record.credential_id))
-    .outerjoin(LogEntry, col(LogEntry.credential_id) == col(Record.credential_id))
-    .outerjoin(StatusChangeRow, col(StatusChangeRow.target_id) == col(Record.credential_id))
+    .join(StoredCredential, col(StoredCredential.id) == col(RecordParty.credential_id))
+    .outerjoin(LogEntry, col(LogEntry.credential_id) == col(StoredCredential.id))
+    .outerjoin(StatusChangeRow, col(StatusChangeRow.target_id) == col(StoredCredential.id))
     .where(
         col(RecordParty.lookup_key).in_(sa.bindparam("keys", expanding=True)),
-        col(Record.type).in_(_ENGINEER_TYPES),
+        col(StoredCredential.type).in_(_ENGINEER_TYPES),
     )
     .order_by(
         col(RecordParty.credential_id),

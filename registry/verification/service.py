@@ -24,13 +24,20 @@ from registry.ce import PolicyBook, load_policies
 from registry.crypto.eddsa_jcs_2022 import add_proofs_canonical
 from registry.crypto.jcs import Splice
 from registry.crypto.keys import KeyStore, Signer
-from registry.errors import InvalidInput, KeyStoreError, RegistryError
+from registry.errors import InvalidInput, KeyStoreError, LogProofError, RegistryError
 from registry.ids import Category, parse_category, province
 from registry.issuing.context import china_today
 from registry.recognition.agreements import PublishedAgreement, load_agreements
 from registry.storage.db import PREPARED
 from registry.storage.models import LogCheckpoint, LogHead, SigningKey
-from registry.tlog.merkle import NodeGetter, inclusion_proof, nodes_needed
+from registry.tlog.cache import SubtreeCache
+from registry.tlog.merkle import (
+    NodeGetter,
+    inclusion_nodes,
+    inclusion_proof,
+    leaf_hash,
+    verify_inclusion,
+)
 from registry.tlog.sequencer import load_nodes_of
 from registry.trust.keys import key_standing
 from registry.trust.store import current_version
@@ -92,6 +99,7 @@ class EngineerVerifier:
         self._policies = policies or load_policies()
         self._lock = threading.Lock()
         self._signer: tuple[float, str, Signer] | None = None
+        self._subtrees = SubtreeCache()
         self._agreements: tuple[tuple[tuple[str, int], ...], list[PublishedAgreement]] | None = None
 
     def agreements(self, session: Session, heads: Mapping[str, Head]) -> list[PublishedAgreement]:
@@ -241,6 +249,7 @@ class EngineerVerifier:
             [(h.canonical, h.issuer, h.leaf_index) for h in held]
             + [(p.canonical, p.issuer, p.leaf_index) for p in used],
             heads,
+            self._subtrees,
         )
         splice = Splice()
         unsigned = report_document(
@@ -258,16 +267,22 @@ class EngineerVerifier:
 
 @dataclass(frozen=True)
 class Head:
-    """A log's size and its newest checkpoint (``None``: it signed none yet)."""
+    """A log's size and root, and its newest checkpoint (``None``: none signed yet)."""
 
     size: int
+    root: bytes
     checkpoint: str | None
 
 
 # Every log's head with the checkpoint signed at its size: a log signs one with every
 # append, in the same transaction, so that is its newest.
 _HEADS = (
-    select(col(LogHead.authority_code), col(LogHead.size), col(LogCheckpoint.note))
+    select(
+        col(LogHead.authority_code),
+        col(LogHead.size),
+        col(LogHead.root),
+        col(LogCheckpoint.note),
+    )
     .outerjoin(
         LogCheckpoint,
         (col(LogCheckpoint.authority_code) == col(LogHead.authority_code))
@@ -278,15 +293,11 @@ _HEADS = (
 
 
 def log_heads(session: Session) -> dict[str, Head]:
-    """Every log's size and newest checkpoint, by authority, in one query."""
+    """Every log's size, root and newest checkpoint, by authority, in one query."""
     return {
-        authority: Head(size, note)
-        for authority, size, note in session.connection().execute(_HEADS)
+        authority: Head(size, bytes(root), note)
+        for authority, size, root, note in session.connection().execute(_HEADS)
     }
-
-
-def _path(index: int, size: int) -> set[tuple[int, int]]:
-    return nodes_needed(lambda get: inclusion_proof(get, index, size))
 
 
 def _getter(nodes: dict[tuple[str, int, int], bytes], authority: str) -> NodeGetter:
@@ -297,34 +308,54 @@ def prove(
     session: Session,
     relied: Iterable[tuple[str, str, int | None]],
     heads: Mapping[str, Head],
+    cache: SubtreeCache | None = None,
 ) -> Evidence:
     """For every ``(canonical, authority, leaf index)``, its inclusion proof at its
-    log's newest checkpoint (``heads``, read in the same snapshot as the records):
-    one query for every hash the proofs need."""
+    log's newest checkpoint (``heads``, read in the same snapshot as the records),
+    with the hashes ``cache`` does not keep read in one query.
+
+    Every proof is checked against its log's root before it is given: a report
+    never carries evidence that does not verify. If one built with the cache fails,
+    the cache is cleared and the proofs are built again from the database alone;
+    ``LogProofError`` if that fails too.
+    """
     by_authority: dict[str, list[tuple[str, int]]] = {}
     for canonical, authority, leaf_index in relied:
         if leaf_index is None:
             raise InvalidInput("a credential relied on is not logged")
         by_authority.setdefault(authority, []).append((canonical, leaf_index))
-    newest: dict[str, tuple[int, str]] = {}
     for authority in by_authority:
         head = heads.get(authority)
         if head is None or head.checkpoint is None:
             raise InvalidInput(f"the log of {authority} has signed no checkpoint")
-        newest[authority] = (head.size, head.checkpoint)
     needed = {
         (authority, level, index)
         for authority, entries in by_authority.items()
         for _, leaf in entries
-        for level, index in _path(leaf, newest[authority][0])
+        for level, index in inclusion_nodes(leaf, heads[authority].size)
     }
-    nodes = load_nodes_of(session, needed)
+    if cache is not None:
+        try:
+            return _proofs(by_authority, heads, cache.load(session, needed))
+        except LogProofError:
+            cache.clear()
+    return _proofs(by_authority, heads, load_nodes_of(session, needed))
+
+
+def _proofs(
+    by_authority: Mapping[str, list[tuple[str, int]]],
+    heads: Mapping[str, Head],
+    nodes: dict[tuple[str, int, int], bytes],
+) -> Evidence:
     checkpoints: dict[str, str] = {}
     logged: list[LoggedCredential] = []
     for authority, entries in sorted(by_authority.items()):
-        size, checkpoints[authority] = newest[authority]
+        head = heads[authority]
+        checkpoints[authority] = head.checkpoint or ""
         get = _getter(nodes, authority)
+        edge: dict[tuple[int, int], bytes] = {}  # the tree's right edge, shared by its proofs
         for canonical, index in entries:
-            hashes = inclusion_proof(get, index, size)
-            logged.append(LoggedCredential(canonical, authority, index, size, hashes))
+            hashes = inclusion_proof(get, index, head.size, edge)
+            verify_inclusion(leaf_hash(canonical.encode()), index, head.size, hashes, head.root)
+            logged.append(LoggedCredential(canonical, authority, index, head.size, hashes))
     return Evidence(checkpoints, logged)

@@ -1,0 +1,101 @@
+"""Serving the API: one process, or several that the kernel shares connections between.
+
+With several, each worker process listens on its own socket bound to the same port
+with ``SO_REUSEPORT``, and the kernel spreads new connections evenly across them.
+(With one socket shared by every process, as uvicorn's ``--workers`` does, the
+process that wakes first takes a whole burst of connections: 30 of 32, measured,
+leaving the other nearly idle.) The supervising process starts the workers,
+starts a worker again if one dies, and stops them all on SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import socket
+import threading
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+import uvicorn
+
+from registry.cli._common import err_console
+
+__all__ = ["serve_api"]
+
+_APP = "api.app:app_from_environment"  # by import string: the factory reads REGISTRY_*
+_BACKLOG = 2048
+_STOP_SECONDS = 30.0
+
+
+def serve_api(host: str, port: int, workers: int) -> None:
+    """Serve until interrupted: in this process if ``workers`` is 1, else in that
+    many worker processes with a socket each. Raises ``OSError`` if the port is
+    taken."""
+    if workers == 1:
+        uvicorn.run(_APP, factory=True, host=host, port=port)
+        return
+    # Held, bound but not listening, until the end: it checks the port is free and
+    # keeps it ours while workers restart. Only listening sockets get connections.
+    with _socket(host, port) as held:
+        _supervise(held.getsockname()[:2], workers)
+
+
+def _socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _worker(host: str, port: int) -> None:
+    sock = _socket(host, port)
+    sock.listen(_BACKLOG)
+    server = uvicorn.Server(uvicorn.Config(_APP, factory=True, host=host, port=port))
+    server.run(sockets=[sock])
+
+
+def _supervise(address: tuple[str, int], workers: int) -> None:
+    context = multiprocessing.get_context("spawn")
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    processes: list[BaseProcess] = []
+    try:
+        for _ in range(workers):
+            processes.append(_start(context, address))
+        while not stop.wait(0.5):
+            for slot, process in enumerate(processes):
+                if not process.is_alive():
+                    err_console.print(
+                        f"worker {process.pid} exited with {process.exitcode}; starting another"
+                    )
+                    time.sleep(1)  # a worker that cannot start is not restarted in a tight loop
+                    processes[slot] = _start(context, address)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: uvicorn finishes what it serves, then exits
+        deadline = time.monotonic() + _STOP_SECONDS
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _start(context: multiprocessing.context.SpawnContext, address: tuple[str, int]) -> BaseProcess:
+    process = context.Process(target=_worker, args=address, name="registry-worker")
+    process.start()
+    return process
