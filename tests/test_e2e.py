@@ -126,23 +126,24 @@ def _workers(parent: int) -> set[int]:
     }
 
 
-def _connections_by_worker(port: int, workers: set[int]) -> dict[int, int]:
-    # Established connections to the port, by the worker holding each (from /proc:
-    # each worker's socket inodes, and the kernel's table of TCP connections).
-    established = set()
+def _sockets_by_worker(port: int, workers: set[int], state: str) -> dict[int, set[str]]:
+    # The TCP sockets on the port in ``state`` ("0A" listening, "01" established), by
+    # the worker holding each: from /proc, each worker's socket inodes and the
+    # kernel's table of TCP sockets.
+    on_port = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
-            established.add(fields[9])
-    counts = {}
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+            on_port.add(fields[9])
+    held = {}
     for pid in workers:
         inodes = {
             link.readlink().name.removeprefix("socket:[").removesuffix("]")
             for link in Path(f"/proc/{pid}/fd").iterdir()
             if link.readlink().name.startswith("socket:")
         }
-        counts[pid] = len(inodes & established)
-    return counts
+        held[pid] = inodes & on_port
+    return held
 
 
 def _wait_for(predicate: Callable[[], bool], what: str) -> None:
@@ -160,16 +161,20 @@ def test_serve_with_workers_shares_connections_and_restarts_a_worker(
     port = int(server.base.rsplit(":", 1)[1])
     _wait_for(lambda: len(_workers(server.pid)) == 2, "two workers")
     workers = _workers(server.pid)
-    # Forty kept-alive connections, opened one after another: the kernel spreads them
-    # (each worker holds at least 8 but for a chance near 1 in 100,000), where one
-    # shared socket lets the first worker to wake take nearly all.
+    # Each worker listens on a socket of its own (one shared socket would let the
+    # worker that wakes first take a whole burst of connections).
+    listening = _sockets_by_worker(port, workers, "0A")
+    assert all(len(inodes) == 1 for inodes in listening.values()), listening
+    assert len(set.union(*listening.values())) == 2
+    # The kernel spreads connections between them: of forty, each worker holds at
+    # least 8 but for a chance near 1 in 100,000.
     clients = [httpx.Client(base_url=server.base, timeout=30) for _ in range(40)]
     try:
         for client in clients:
             assert client.get("/healthz").status_code == 200
-        by_worker = _connections_by_worker(port, workers)
-        assert sum(by_worker.values()) == 40
-        assert all(count >= 8 for count in by_worker.values()), by_worker
+        held = _sockets_by_worker(port, workers, "01")
+        assert sum(len(inodes) for inodes in held.values()) == 40
+        assert all(len(inodes) >= 8 for inodes in held.values()), held
     finally:
         for client in clients:
             client.close()
