@@ -37,11 +37,16 @@ Ed25519 (`eddsa-jcs-2022`). Errors are RFC 9457 `application/problem+json`.
 def create_app(settings: Settings) -> FastAPI:
     """Build the API for one node: its engine, its routes and its error handling."""
     engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
+    # Reads made on the event loop's own thread (a single verification) have their
+    # own connection: were they to wait for one from the shared pool, the loop would
+    # stop, and with it the requests that would give one back.
+    loop_engine = make_engine(settings.database_url, pool_size=1)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         engine.dispose()
+        loop_engine.dispose()
 
     app = FastAPI(
         title="Yangtze River Delta safety-engineer registry",
@@ -51,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.loop_engine = loop_engine
     app.state.issuing = IssuingContext.for_node(settings)
     app.state.verifier = EngineerVerifier(
         key_store=app.state.issuing.key_store, node_secret=app.state.issuing.node_secret

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from registry.storage.db import session_scope
 
-__all__ = ["DbSession", "engine_of", "get_session"]
+__all__ = ["DbSession", "engine_of", "get_session", "loop_engine_of"]
 
 
 def engine_of(request: Request) -> Engine:
@@ -19,6 +19,14 @@ def engine_of(request: Request) -> Engine:
     engine = request.app.state.engine
     if not isinstance(engine, Engine):
         raise TypeError("app.state.engine is not set: build the app with create_app")
+    return engine
+
+
+def loop_engine_of(request: Request) -> Engine:
+    """The engine for reads made on the event loop's own thread (see ``create_app``)."""
+    engine = request.app.state.loop_engine
+    if not isinstance(engine, Engine):
+        raise TypeError("app.state.loop_engine is not set: build the app with create_app")
     return engine
 
 

@@ -38,10 +38,10 @@ from registry.storage.db import (
     begin_snapshot,
     engine_scope,
     make_engine,
+    read_scope,
     schema_drift,
     schema_status,
     session_scope,
-    upgrade,
 )
 from registry.storage.models import (
     ApiToken,
@@ -405,9 +405,8 @@ def test_a_statement_that_asks_is_prepared_once_per_connection(pg_url: str) -> N
         engine.dispose()
 
 
-def test_a_snapshot_sees_the_database_as_its_first_read_did(pg_url: str) -> None:
-    with engine_scope(pg_url) as engine:
-        upgrade(engine)
+def test_a_snapshot_sees_the_database_as_its_first_read_did(db_url: str) -> None:
+    with engine_scope(db_url) as engine:
         with session_scope(engine) as session:
             begin_snapshot(session)
             before = session.exec(select(func.count()).select_from(ApiToken)).one()
@@ -418,3 +417,27 @@ def test_a_snapshot_sees_the_database_as_its_first_read_did(pg_url: str) -> None
             session.exec(select(func.count()).select_from(ApiToken)).one()
             with pytest.raises(RuntimeError, match="begin"):
                 begin_snapshot(session)
+
+
+def _refused_read(engine: Engine, statement: Any, names: list[Any]) -> None:
+    with read_scope(engine) as session:
+        begin_snapshot(session)
+        session.connection().execute(statement).all()
+        prepared = session.connection().exec_driver_sql("SELECT name FROM pg_prepared_statements")
+        names.append(prepared.all())
+        raise InvalidInput("a refused request")
+
+
+def test_a_read_scope_ends_with_a_commit_even_when_refused(pg_url: str) -> None:
+    # A rollback would make psycopg forget the connection's prepared statements.
+    engine = make_engine(pg_url, pool_size=1)
+    heads = select(LogHead.authority_code).execution_options(**PREPARED)
+    names: list[Any] = []
+    try:
+        for _ in range(2):
+            with pytest.raises(InvalidInput):
+                _refused_read(engine, heads, names)
+        assert names[0] == names[1]
+        assert len(names[0]) == 1
+    finally:
+        engine.dispose()

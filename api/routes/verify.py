@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import BearerCredentials, authorize, require_role
-from api.deps import engine_of
+from api.deps import engine_of, loop_engine_of
 from api.examples import verify_batch_examples, verify_examples
 from api.schemas import Problem
 from registry.errors import FieldError, InvalidInput
-from registry.storage.db import begin_snapshot, session_scope
+from registry.storage.db import begin_snapshot, read_scope
 from registry.verification import EngineerQuery, EngineerVerifier
 from registry.verification.batch import MAX_BATCH, verdict_row
 
@@ -133,15 +133,21 @@ async def verify_engineer(request: Request, credentials: BearerCredentials) -> R
     report. Someone the registry holds nothing on gets a report saying so."""
     body = await request.body()
     verifier = verifier_of(request)
-    with session_scope(engine_of(request)) as session:
+    try:
+        query: EngineerQuery | RequestValidationError = _engineer_in(body).query()
+    except RequestValidationError as exc:
+        query = exc  # answered after the token is checked: 401 before 422
+    with read_scope(loop_engine_of(request)) as session:
         # On the event loop's own thread, not a worker thread: a verification is a
         # few milliseconds of computing and of short reads from one snapshot, which
         # take no locks, and handing it to a thread and back cost as much again
-        # (docs/benchmarks.md). A process serves one at a time; `registry serve
-        # --workers` runs one process per core.
+        # (docs/benchmarks.md). A process serves one at a time, on a connection of
+        # its own; `registry serve --workers` runs one process per core.
         begin_snapshot(session)
         authorize(session, credentials, _ROLES)
-        report = verifier.verify(session, _engineer_in(body).query())
+        if isinstance(query, RequestValidationError):
+            raise query
+        report = verifier.verify(session, query)
     # The body is the report's canonical form: byte for byte what was signed, proof
     # included.
     return Response(report.canonical, media_type="application/json")
@@ -251,7 +257,7 @@ def _judge_all(
     request: Request, verifier: EngineerVerifier, rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     parsed = [_parsed(row) for row in rows]
-    with session_scope(engine_of(request)) as session:
+    with read_scope(engine_of(request)) as session:
         begin_snapshot(session)
         queries = [p.query() if isinstance(p, EngineerIn) else p for p in parsed]
         results = verifier.judge_many(session, queries)

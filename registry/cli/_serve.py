@@ -13,7 +13,6 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import socket
-import threading
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -56,27 +55,30 @@ def _socket(host: str, port: int) -> socket.socket:
 
 
 def _worker(host: str, port: int) -> None:
+    # Bound, not listening: uvicorn listens once the app has started, so the kernel
+    # sends this worker connections only when it can answer them.
     sock = _socket(host, port)
-    sock.listen(_BACKLOG)
-    server = uvicorn.Server(uvicorn.Config(_APP, factory=True, host=host, port=port))
-    server.run(sockets=[sock])
+    config = uvicorn.Config(_APP, factory=True, host=host, port=port, backlog=_BACKLOG)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def _supervise(address: tuple[str, int], workers: int) -> None:
     context = multiprocessing.get_context("spawn")
-    stop = threading.Event()
+    # A plain flag, polled: a handler must not take a lock the interrupted code holds.
+    stopping: list[int] = []
 
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stopping.append(signum)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     processes: list[BaseProcess] = []
     try:
         for _ in range(workers):
             processes.append(_start(context, address))
-        while not stop.wait(0.5):
+        while not stopping:
+            time.sleep(0.2)
             for slot, process in enumerate(processes):
-                if not process.is_alive():
+                if not stopping and not process.is_alive():
                     err_console.print(
                         f"worker {process.pid} exited with {process.exitcode}; starting another"
                     )

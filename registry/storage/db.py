@@ -33,6 +33,7 @@ __all__ = [
     "engine_scope",
     "make_engine",
     "migration_heads",
+    "read_scope",
     "schema_drift",
     "schema_status",
     "session_scope",
@@ -40,21 +41,25 @@ __all__ = [
 ]
 
 
-def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Write-ahead logging: a reader (a verification's snapshot) and a writer do not
+    # wait for each other. Kept in the database file once set.
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
 def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
-    """Create an engine; for SQLite, make its directory, enforce foreign keys and wait on locks."""
+    """Create an engine; for SQLite, make its directory, enforce foreign keys, wait on
+    locks and log ahead (WAL)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        event.listen(engine, "connect", _configure_sqlite)
         return engine
     # No server-side prepared statements by default: psycopg would prepare any
     # statement it has seen five times, and PostgreSQL then keeps one generic plan
@@ -71,8 +76,8 @@ def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
         pool_size=pool_size,
         max_overflow=10,
         # A threshold never reached: psycopg prepares only what asks for it (``None``
-        # would refuse those too).
-        connect_args={"prepare_threshold": _NEVER},
+        # would refuse those too). A server that does not answer fails the connect.
+        connect_args={"prepare_threshold": _NEVER, "connect_timeout": 10},
     )
     event.listen(engine, "do_execute", _execute_prepared)
     event.listen(engine, "connect", _note_checkin)  # a new connection is not tested
@@ -92,19 +97,20 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     # A connection back in the pool less than ``_IDLE_SECONDS`` ago was working
     # then; one idle for longer may have been closed by the server (a restart, an
     # idle timeout) and is tested first. Raising DisconnectionError makes the pool
-    # discard it and check out another: no request fails on a stale connection, and
-    # one arriving under load costs no extra round trip (``pool_pre_ping`` would
-    # cost one each).
+    # discard it and check out another. One in steady use costs no extra round trip
+    # (``pool_pre_ping`` would cost one each); a server restarted within those
+    # seconds fails the request that finds the connection dead, and the pool then
+    # replaces every connection it holds.
     if time.monotonic() - record.info.get("checked_in", 0.0) < _IDLE_SECONDS:
         return
     try:
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SELECT 1")
+        # End the transaction the test began; a commit, as psycopg forgets the
+        # connection's prepared statements on a rollback.
+        dbapi_connection.commit()
     except Exception as exc:  # any failure: this connection is not to be used
         raise DisconnectionError(f"a pooled connection failed its test: {exc}") from exc
-    # End the transaction the test began; a commit, as psycopg forgets the
-    # connection's prepared statements on a rollback.
-    dbapi_connection.commit()
 
 
 _NEVER = 2**62
@@ -144,15 +150,34 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 def begin_snapshot(session: Session) -> None:
-    """Begin the session's transaction reading from one snapshot: REPEATABLE READ on
-    PostgreSQL (a SQLite transaction is one already), so that every query sees the
-    database as the first did. For reads that must agree with each other, such as
-    records and the log checkpoints that prove them; raises ``RuntimeError`` if the
-    transaction has begun already."""
+    """Begin the session's transaction reading from one snapshot, so that every
+    query sees the database as the first did: REPEATABLE READ on PostgreSQL, an
+    explicit BEGIN on SQLite (whose driver otherwise reads outside any
+    transaction). For reads that must agree with each other, such as records and
+    the log checkpoints that prove them; raises ``RuntimeError`` if the transaction
+    has begun already."""
     if session.in_transaction():
         raise RuntimeError("a snapshot must begin the transaction")
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    elif dialect == "sqlite":
+        session.connection().exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """A session for reads only, ended with a commit whatever happens: it changed
+    nothing to undo, and psycopg forgets a connection's prepared statements on a
+    rollback (so every refused request would cost them)."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+        finally:
+            try:
+                session.commit()
+            except SQLAlchemyError:
+                session.rollback()
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

@@ -45,7 +45,7 @@ class SubtreeCache:
         """The hashes of ``keys``, those not kept read in one query (as
         ``load_nodes_of``, which raises ``NotFound`` if any is not stored)."""
         nodes = self._nodes
-        found = {key: nodes[key] for key in keys if key in nodes}
+        found = {key: value for key in keys if (value := nodes.get(key)) is not None}
         if len(found) == len(keys):
             return found
         read = load_nodes_of(session, [key for key in keys if key not in found])

@@ -316,8 +316,8 @@ def prove(
 
     Every proof is checked against its log's root before it is given: a report
     never carries evidence that does not verify. If one built with the cache fails,
-    the cache is cleared and the proofs are built again from the database alone;
-    ``LogProofError`` if that fails too.
+    the proofs are built again from the database alone, and the cache is cleared if
+    those hold; ``LogProofError`` if they fail too.
     """
     by_authority: dict[str, list[tuple[str, int]]] = {}
     for canonical, authority, leaf_index in relied:
@@ -334,12 +334,14 @@ def prove(
         for _, leaf in entries
         for level, index in inclusion_nodes(leaf, heads[authority].size)
     }
-    if cache is not None:
-        try:
-            return _proofs(by_authority, heads, cache.load(session, needed))
-        except LogProofError:
-            cache.clear()
-    return _proofs(by_authority, heads, load_nodes_of(session, needed))
+    if cache is None:
+        return _proofs(by_authority, heads, load_nodes_of(session, needed))
+    try:
+        return _proofs(by_authority, heads, cache.load(session, needed))
+    except LogProofError:
+        evidence = _proofs(by_authority, heads, load_nodes_of(session, needed))
+        cache.clear()  # the database's hashes prove what the kept ones did not
+        return evidence
 
 
 def _proofs(
