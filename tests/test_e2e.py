@@ -161,8 +161,11 @@ def test_serve_with_workers_shares_connections_and_restarts_a_worker(
     port = int(server.base.rsplit(":", 1)[1])
     _wait_for(lambda: len(_workers(server.pid)) == 2, "two workers")
     workers = _workers(server.pid)
-    # Each worker listens on a socket of its own (one shared socket would let the
-    # worker that wakes first take a whole burst of connections).
+    # Each worker listens on a socket of its own, once its app has started (one
+    # shared socket would let the worker that wakes first take a whole burst).
+    _wait_for(
+        lambda: all(_sockets_by_worker(port, workers, "0A").values()), "both workers listening"
+    )
     listening = _sockets_by_worker(port, workers, "0A")
     assert all(len(inodes) == 1 for inodes in listening.values()), listening
     assert len(set.union(*listening.values())) == 2
@@ -178,6 +181,17 @@ def test_serve_with_workers_shares_connections_and_restarts_a_worker(
     finally:
         for client in clients:
             client.close()
+    # A second server cannot take the port (it would share its connections).
+    second = subprocess.run(
+        [str(REGISTRY), "serve", "--port", str(port), "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "REGISTRY_DATA_DIR": str(tmp_path / "second")},
+    )
+    assert second.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in second.stdout + second.stderr
     # A worker that dies is replaced, and the port is served throughout.
     dead = min(workers)
     os.kill(dead, signal.SIGKILL)

@@ -35,18 +35,23 @@ def serve_api(host: str, port: int, workers: int) -> None:
     if workers == 1:
         uvicorn.run(_APP, factory=True, host=host, port=port)
         return
-    # Held, bound but not listening, until the end: it checks the port is free and
-    # keeps it ours while workers restart. Only listening sockets get connections.
-    with _socket(host, port) as held:
+    # The port must be free: bound without SO_REUSEPORT, this fails if anything holds
+    # it, another server's workers included (with SO_REUSEPORT, a second server
+    # would silently share the port's connections with the first).
+    _socket(host, port, shared=False).close()
+    # Held, bound but not listening, until the end: it keeps the port ours while
+    # workers restart. Only listening sockets get connections.
+    with _socket(host, port, shared=True) as held:
         _supervise(held.getsockname()[:2], workers)
 
 
-def _socket(host: str, port: int) -> socket.socket:
+def _socket(host: str, port: int, *, shared: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
     except OSError:
         sock.close()
@@ -57,7 +62,7 @@ def _socket(host: str, port: int) -> socket.socket:
 def _worker(host: str, port: int) -> None:
     # Bound, not listening: uvicorn listens once the app has started, so the kernel
     # sends this worker connections only when it can answer them.
-    sock = _socket(host, port)
+    sock = _socket(host, port, shared=True)
     config = uvicorn.Config(_APP, factory=True, host=host, port=port, backlog=_BACKLOG)
     uvicorn.Server(config).run(sockets=[sock])
 
