@@ -39,6 +39,8 @@ __all__ = [
     "credit_code_check_character",
     "lookup_key",
     "mask_resident_id",
+    "name_core",
+    "name_key",
     "parse_category",
     "parse_credit_code",
     "parse_resident_id",
@@ -343,3 +345,32 @@ def credit_code_check_character(first17: str) -> str:
 def parse_credit_code(value: str) -> CreditCode:
     """Normalise and validate a unified social credit code; raises ``InvalidCreditCode``."""
     return CreditCode(_normalise(value) if isinstance(value, str) else "")
+
+
+# Legal forms at the end of an organisation's name, longest first.
+_LEGAL_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "分公司", "集团", "公司")
+_BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】|〔[^〔〕]*〕")
+
+
+def name_key(name: str) -> str:
+    """A name as exact matching compares it: width folded (NFKC), spaces removed,
+    case folded. ``张 伟`` and ``张伟``, ``ＡＢＣ有限公司`` and ``abc有限公司``
+    are the same name."""
+    return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
+def name_core(name: str) -> str:
+    """A name as near matching compares it: ``name_key``, then bracketed parts,
+    punctuation and a legal form at the end (有限公司, 股份有限公司, ...) set aside.
+    ``江苏盐城某化工有限公司`` and ``江苏盐城某化工股份有限公司`` share a core, as do
+    names with and without a bracketed part, full-width or not; two names that do
+    are possibly the same party, never surely."""
+    key = _BRACKETED.sub("", name_key(name))  # NFKC made full-width brackets ASCII
+    core = "".join(char for char in key if char.isalnum())
+    stripped = True
+    while stripped:
+        stripped = False
+        for form in _LEGAL_FORMS:
+            if core.endswith(form) and len(core) > len(form):
+                core, stripped = core[: -len(form)], True
+    return core

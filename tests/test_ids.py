@@ -21,6 +21,8 @@ from registry.ids import (
     ResidentId,
     lookup_key,
     mask_resident_id,
+    name_core,
+    name_key,
     parse_category,
     parse_credit_code,
     parse_resident_id,
@@ -234,3 +236,31 @@ def test_seven_categories() -> None:
     assert parse_category("化工安全") is Category.CHEMICAL
     with pytest.raises(InvalidCategory, match="expected one of"):
         parse_category("fire")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("张伟", "张 伟"), ("ＡＢＣ有限公司", "abc有限公司"), ("钱某某", "钱\u3000某某")],
+)
+def test_names_that_are_the_same_have_one_key(first: str, second: str) -> None:
+    assert name_key(first) == name_key(second)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("江苏盐城某化工有限公司", "江苏盐城某化工股份有限公司"),
+        ("江苏盐城某化工有限公司", "江苏盐城某化工（有限责任公司）"),
+        ("上海临港危险品仓储有限公司", "上海临港危险品仓储有限公司(上海)"),
+        ("浙江台州某烟花爆竹有限公司", "浙江台州某烟花爆竹集团有限公司"),
+    ],
+)
+def test_names_that_may_be_the_same_share_a_core_but_not_a_key(first: str, second: str) -> None:
+    assert name_core(first) == name_core(second)
+    assert name_key(first) != name_key(second)
+
+
+def test_a_core_keeps_the_name_itself() -> None:
+    assert name_core("公司") == "公司"  # nothing but a legal form: kept
+    assert name_core("有限公司")
+    assert name_core("江苏盐城某化工有限公司") != name_core("江苏盐城某农药有限公司")

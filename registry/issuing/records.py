@@ -31,7 +31,7 @@ from registry.credentials.records import (
     RegistrationIn,
 )
 from registry.errors import Conflict, FieldError, InvalidInput
-from registry.ids import ResidentId, lookup_key
+from registry.ids import ResidentId, lookup_key, name_core, name_key
 from registry.issuance import issue
 from registry.issuing.build import Draft, draft_of
 from registry.issuing.changes import apply_change
@@ -348,6 +348,8 @@ def _index(
                 "position": position,
                 "role": party.role,
                 "name": party.name,
+                "name_key": name_key(party.name),
+                "name_core": name_core(party.name),
                 "lookup_key": party.lookup_key,
                 "credit_code": party.credit_code,
             }

@@ -340,7 +340,8 @@ class RecordParty(SQLModel, table=True):
     """A person or organisation a record names, findable without the number in clear.
 
     A person is found by the HMAC lookup key of their ID number, an organisation by
-    its credit code. ``role`` says how the record names them (``holder``,
+    its credit code, either by its name as ``registry.ids.name_key`` (exactly) and
+    ``name_core`` (possibly the same) write it. ``role`` says how the record names them (``holder``,
     ``employer``, ``provider``, ``listed``, or a listing's related-person role).
     """
 
@@ -359,6 +360,8 @@ class RecordParty(SQLModel, table=True):
     position: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
     role: str = Field(sa_type=String(32))
     name: str = Field(sa_type=String(200))
+    name_key: str = Field(sa_type=String(200), index=True)
+    name_core: str = Field(sa_type=String(200), index=True)
     lookup_key: str | None = Field(default=None, sa_type=String(64), index=True)
     credit_code: str | None = Field(default=None, sa_type=String(18), index=True)
 

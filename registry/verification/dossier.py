@@ -9,7 +9,6 @@ its log position, read in a few queries whatever the person holds.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from registry.errors import InvalidInput
-from registry.ids import ResidentId, lookup_key, mask_resident_id, parse_resident_id
+from registry.ids import ResidentId, lookup_key, mask_resident_id, name_key, parse_resident_id
 from registry.issuing.context import CHINA
 from registry.storage.db import PREPARED
 from registry.storage.models import (
@@ -160,11 +159,7 @@ def _person_of(held: Held) -> dict[str, Any] | None:
 
 def same_name(first: str, second: str) -> bool:
     """Whether two spellings name the same person: width and spacing aside."""
-    return _normal(first) == _normal(second)
-
-
-def _normal(name: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", name).split()).casefold()
+    return name_key(first) == name_key(second)
 
 
 def person_key(id_number: str, *, node_secret: bytes) -> tuple[str, str]:
