@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlmodel import Session
 
+from registry.demo import seed_demo
+from registry.demo_records import (
+    DEMO_LISTED_ORGANISATIONS,
+    DEMO_LISTED_PERSON,
+    resident_id,
+    seed_demo_records,
+)
 from registry.enforcement import listing_status
+from registry.enforcement.search import ListingQuery, SearchResult, search_listings
+from registry.errors import RegistryError
+from registry.issuing import IssuingContext, china_today
+from registry.settings import Settings
+from registry.storage.db import engine_scope, session_scope
+from registry.tlog.checkpoint import parse_checkpoint
+from registry.tlog.merkle import leaf_hash, verify_inclusion
+from registry.trust.store import NodeProfile
 
 LISTED = date(2024, 3, 10)
 EARLIEST = date(2025, 3, 10)  # 12 months on: the first day credit repair may lift it
@@ -82,3 +101,123 @@ def test_changes_apply_in_the_order_recorded_each_from_its_day() -> None:
     assert _status(EARLIEST, *changes) == "in-force"
     assert _status(date(2025, 12, 31), *changes) == "in-force"
     assert _status(date(2026, 1, 1), *changes) == "lifted"
+
+
+# -- searching the federation's listings ------------------------------------------------
+
+
+@pytest.fixture
+def seeded(settings: Settings) -> Iterator[tuple[Session, IssuingContext]]:
+    context = IssuingContext.for_node(settings)
+    with engine_scope(settings.database_url) as engine:
+        with session_scope(engine) as session:
+            seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
+            seed_demo_records(session, context)
+        with session_scope(engine) as session:
+            yield session, context
+
+
+def _search(seeded: tuple[Session, IssuingContext], **asked: Any) -> SearchResult:
+    session, context = seeded
+    return search_listings(
+        session,
+        ListingQuery(**asked),
+        node_secret=context.node_secret,
+        today=china_today(datetime.now(UTC)),
+    )
+
+
+def test_a_listing_by_one_province_is_found_from_every_province(
+    seeded: tuple[Session, IssuingContext],
+) -> None:
+    _name, code = DEMO_LISTED_ORGANISATIONS["CN-AH"]
+    for region in ("CN-SH", "CN-JS", "CN-ZJ", "CN-AH"):
+        found = _search(seeded, credit_code=code, region=region)
+        assert [(f.authority, f.role) for f in found.matches] == [("CN-AH", "listed")]
+        assert found.query == {
+            "by": "credit-code",
+            "creditCode": code,
+            "region": region,
+            "date": found.on.isoformat(),
+        }
+        assert found.possible == []
+    assert _search(seeded, credit_code=code, decided_by="CN-JS").matches == []
+    assert len(_search(seeded, credit_code=code, decided_by="CN-AH").matches) == 1
+
+
+def test_each_listing_found_has_a_proof_that_verifies(
+    seeded: tuple[Session, IssuingContext],
+) -> None:
+    _person_name, person_id = DEMO_LISTED_PERSON
+    found = _search(seeded, id_number=person_id)
+    assert found.query["residentIdMasked"].startswith(person_id[:4])
+    assert person_id not in json.dumps(found.query)
+    [listing] = found.matches
+    assert listing.authority == "CN-JS"
+    assert listing.status is not None
+    assert listing.status.in_force
+    index, size, hashes = found.proofs[listing.credential_id]
+    root = parse_checkpoint(found.checkpoints["CN-JS"].split("\n\n")[0] + "\n").root
+    verify_inclusion(leaf_hash(listing.canonical.encode()), index, size, hashes, root)
+
+
+def test_a_related_person_is_found_in_the_role_the_listing_gives(
+    seeded: tuple[Session, IssuingContext],
+) -> None:
+    found = _search(seeded, id_number=resident_id("310115", "19700822", "017"))
+    assert [(f.authority, f.role) for f in found.matches] == [("CN-SH", "legal-representative")]
+
+
+def test_by_name_exact_and_possible_matches_come_apart(
+    seeded: tuple[Session, IssuingContext],
+) -> None:
+    name, _ = DEMO_LISTED_ORGANISATIONS["CN-SH"]
+    exact = _search(seeded, name=f" {name[:4]} {name[4:]} ")  # spacing aside
+    assert [f.authority for f in exact.matches] == ["CN-SH"]
+    assert exact.possible == []
+    near = _search(seeded, name=name.replace("有限公司", "股份有限公司"))
+    assert near.matches == []
+    assert [f.matched_name for f in near.possible] == [name]
+
+
+def test_the_day_asked_decides_what_is_in_force(
+    seeded: tuple[Session, IssuingContext],
+) -> None:
+    _, code = DEMO_LISTED_ORGANISATIONS["CN-AH"]  # listed 30 days ago
+    today = china_today(datetime.now(UTC))
+    assert _search(seeded, credit_code=code, on=today - timedelta(days=31)).matches == []
+    assert len(_search(seeded, credit_code=code, on=today - timedelta(days=30)).matches) == 1
+    far = today + timedelta(days=3 * 366)
+    assert _search(seeded, credit_code=code, on=far).matches == []  # expired by then
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        {},
+        {"credit_code": "91320900MA1Q50011X", "name": "某公司"},
+        {"credit_code": "not a code"},
+        {"id_number": "110101199003071234"},
+        {"name": "（）"},
+        {"name": "某公司", "region": "CN-XX"},
+    ],
+)
+def test_bad_searches_are_refused(seeded: tuple[Session, IssuingContext], asked: Any) -> None:
+    with pytest.raises(RegistryError):
+        _search(seeded, **asked)
+
+
+def test_a_lifted_listing_and_a_withdrawn_one_as_the_demo_has_them(
+    seeded: tuple[Session, IssuingContext],
+) -> None:
+    today = china_today(datetime.now(UTC))
+    _, lifted = DEMO_LISTED_ORGANISATIONS["CN-JS"]  # lifted by credit repair 10 days ago
+    assert _search(seeded, credit_code=lifted).matches == []
+    [before] = _search(seeded, credit_code=lifted, on=today - timedelta(days=11)).matches
+    assert [(c.action, c.state_after, c.effective_on) for c in before.changes] == [
+        ("lift", "lifted", today - timedelta(days=10))
+    ]
+    assert before.changes[0].decision_number == "苏应急修复〔2026〕3号"
+    _, withdrawn = DEMO_LISTED_ORGANISATIONS["CN-ZJ"]  # withdrawn 15 days ago
+    assert _search(seeded, credit_code=withdrawn).matches == []
+    assert len(_search(seeded, credit_code=withdrawn, on=today - timedelta(days=16)).matches) == 1
