@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.routes import (
     authorities,
+    blacklist,
     credentials,
     health,
     logs,
@@ -70,6 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(status_lists.router)
     app.include_router(recognition.router)
     app.include_router(verify.router)
+    app.include_router(blacklist.router)
     return app
 
 

@@ -10,7 +10,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from registry.demo_records import DEMO_ENGINEERS, credit_code, resident_id
+from registry.demo_records import (
+    DEMO_ENGINEERS,
+    DEMO_LISTED_ORGANISATIONS,
+    DEMO_LISTED_PERSON,
+    credit_code,
+    resident_id,
+)
 
 __all__ = [
     "batch_examples",
@@ -221,4 +227,31 @@ def verify_batch_examples() -> dict[str, dict[str, Any]]:
                 ]
             },
         }
+    }
+
+
+def blacklist_search_examples() -> dict[str, dict[str, Any]]:
+    """Searches that find the demo's listings, for an `enforcement` token."""
+    anhui_name, anhui_code = DEMO_LISTED_ORGANISATIONS["CN-AH"]
+    shanghai_name, _ = DEMO_LISTED_ORGANISATIONS["CN-SH"]
+    person_name, person_id = DEMO_LISTED_PERSON
+    return {
+        "organisation": {
+            "summary": f"{anhui_name}, by credit code, inspected in Shanghai",
+            "description": "Anhui's listing binds in Shanghai too (joint punishment).",
+            "value": {"credit_code": anhui_code, "region": "CN-SH"},
+        },
+        "person-elsewhere": {
+            "summary": f"{person_name}, by ID number, inspected in Anhui",
+            "description": "A person Jiangsu lists, found from another province.",
+            "value": {"id_number": person_id, "region": "CN-AH"},
+        },
+        "by-name": {
+            "summary": f"{shanghai_name}, by name: an exact match",
+            "value": {"name": shanghai_name},
+        },
+        "possible-match": {
+            "summary": "A name that may be the same company: a possible match only",
+            "value": {"name": shanghai_name.replace("有限公司", "股份有限公司")},
+        },
     }

@@ -8,9 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from registry.demo import seed_demo
+from api import create_app
+from api.examples import blacklist_search_examples
+from registry.demo import seed_demo, seed_demo_tokens
 from registry.demo_records import (
     DEMO_LISTED_ORGANISATIONS,
     DEMO_LISTED_PERSON,
@@ -221,3 +224,69 @@ def test_a_lifted_listing_and_a_withdrawn_one_as_the_demo_has_them(
     _, withdrawn = DEMO_LISTED_ORGANISATIONS["CN-ZJ"]  # withdrawn 15 days ago
     assert _search(seeded, credit_code=withdrawn).matches == []
     assert len(_search(seeded, credit_code=withdrawn, on=today - timedelta(days=16)).matches) == 1
+
+
+# -- POST /v1/blacklist/search ----------------------------------------------------------
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    context = IssuingContext.for_node(settings)
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
+        seed_demo_records(session, context)
+        tokens = seed_demo_tokens(session)
+    with TestClient(create_app(settings)) as client:
+        yield client, tokens
+
+
+def test_every_example_in_the_api_finds_what_it_says(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = api
+    headers = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    answers = {
+        name: client.post("/v1/blacklist/search", json=example["value"], headers=headers)
+        for name, example in blacklist_search_examples().items()
+    }
+    assert all(a.status_code == 200 for a in answers.values()), answers
+    found = {name: a.json() for name, a in answers.items()}
+    assert [x["decidedBy"] for x in found["organisation"]["listings"]] == ["CN-AH"]
+    assert [x["decidedBy"] for x in found["person-elsewhere"]["listings"]] == ["CN-JS"]
+    assert [x["decidedBy"] for x in found["by-name"]["listings"]] == ["CN-SH"]
+    assert found["possible-match"]["listings"] == []
+    assert [x["decidedBy"] for x in found["possible-match"]["possibleMatches"]] == ["CN-SH"]
+    listing = found["organisation"]["listings"][0]
+    assert listing["status"]["status"] == "in-force"
+    assert listing["proof"]["checkpoint"].startswith("registry.yrd.example/CN-AH\n")
+    # The ID number asked about is not in the answer, masked or otherwise.
+    person = blacklist_search_examples()["person-elsewhere"]["value"]["id_number"]
+    assert person not in answers["person-elsewhere"].text
+
+
+def test_only_enforcement_searches_and_bad_questions_are_refused(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = api
+    asked = {"credit_code": DEMO_LISTED_ORGANISATIONS["CN-AH"][1]}
+    assert client.post("/v1/blacklist/search", json=asked).status_code == 401
+    for role in ("verifier", "admin"):
+        refused = client.post(
+            "/v1/blacklist/search",
+            json=asked,
+            headers={"Authorization": f"Bearer {tokens[role]}"},
+        )
+        assert refused.status_code == 403, role
+    assert client.get("/v1/blacklist/search").status_code == 405
+    headers = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    for bad in (
+        {},
+        {**asked, "name": "某公司"},
+        {"id_number": "110101199003071234"},
+        {"credit_code": "bad"},
+        {**asked, "region": "CN-XX"},
+        {**asked, "surprise": 1},
+    ):
+        answer = client.post("/v1/blacklist/search", json=bad, headers=headers)
+        assert answer.status_code == 422, (bad, answer.text)
+        assert "110101199003071234" not in answer.text

@@ -99,7 +99,8 @@ class EngineerVerifier:
         self._policies = policies or load_policies()
         self._lock = threading.Lock()
         self._signer: tuple[float, str, Signer] | None = None
-        self._subtrees = SubtreeCache()
+        self.subtrees = SubtreeCache()
+        """Large subtree hashes, kept for every proof this process builds."""
         self._agreements: tuple[tuple[tuple[str, int], ...], list[PublishedAgreement]] | None = None
 
     def agreements(self, session: Session, heads: Mapping[str, Head]) -> list[PublishedAgreement]:
@@ -249,7 +250,7 @@ class EngineerVerifier:
             [(h.canonical, h.issuer, h.leaf_index) for h in held]
             + [(p.canonical, p.issuer, p.leaf_index) for p in used],
             heads,
-            self._subtrees,
+            self.subtrees,
         )
         splice = Splice()
         unsigned = report_document(
