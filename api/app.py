@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.routes import (
+    audit,
     authorities,
     blacklist,
     credentials,
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(recognition.router)
     app.include_router(verify.router)
     app.include_router(blacklist.router)
+    app.include_router(audit.router)
     return app
 
 

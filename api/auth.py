@@ -11,9 +11,9 @@ from sqlmodel import Session
 
 from api.deps import DbSession
 from registry.errors import Forbidden, Unauthenticated
-from registry.tokens import role_of
+from registry.tokens import Caller, caller_of
 
-__all__ = ["BearerCredentials", "authorize", "require_role"]
+__all__ = ["BearerCredentials", "authorize", "identify", "require_caller", "require_role"]
 
 _bearer = HTTPBearer(auto_error=False, description="A registry token: `Bearer yrd_...`.")
 
@@ -21,22 +21,30 @@ BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bear
 """The bearer token presented, if any (not yet checked: see ``authorize``)."""
 
 
-def authorize(
+def identify(
     session: Session, credentials: HTTPAuthorizationCredentials | None, allowed: Collection[str]
-) -> str:
-    """The caller's role if it is one of ``allowed``.
+) -> Caller:
+    """The caller, if their token's role is one of ``allowed``.
 
     ``issuer:*`` allows every issuer role. Raises ``Unauthenticated`` without a
     valid token and ``Forbidden`` for another role.
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("send a registry token as `Authorization: Bearer yrd_...`")
-    role = role_of(session, credentials.credentials)
-    if role is None:
+    caller = caller_of(session, credentials.credentials)
+    if caller is None:
         raise Unauthenticated("the token is unknown or revoked")
+    role = caller.role
     if role in allowed or ("issuer:*" in allowed and role.startswith("issuer:")):
-        return role
+        return caller
     raise Forbidden(f"role {role} may not do this; it needs {' or '.join(allowed)}")
+
+
+def authorize(
+    session: Session, credentials: HTTPAuthorizationCredentials | None, allowed: Collection[str]
+) -> str:
+    """The caller's role if it is one of ``allowed``, as ``identify`` decides."""
+    return identify(session, credentials, allowed).role
 
 
 def require_role(*allowed: str) -> Callable[..., str]:
@@ -45,5 +53,15 @@ def require_role(*allowed: str) -> Callable[..., str]:
 
     def dependency(session: DbSession, credentials: BearerCredentials) -> str:
         return authorize(session, credentials, allowed)
+
+    return dependency
+
+
+def require_caller(*allowed: str) -> Callable[..., Caller]:
+    """A dependency returning the caller if their role is one of ``allowed``, as
+    ``identify`` decides."""
+
+    def dependency(session: DbSession, credentials: BearerCredentials) -> Caller:
+        return identify(session, credentials, allowed)
 
     return dependency

@@ -255,3 +255,25 @@ def blacklist_search_examples() -> dict[str, dict[str, Any]]:
             "value": {"name": shanghai_name.replace("有限公司", "股份有限公司")},
         },
     }
+
+
+def blacklist_check_examples() -> dict[str, dict[str, Any]]:
+    """A bulk check naming the demo's listed parties, one clean party and a bad row."""
+    return {
+        "mixed": {
+            "summary": "Listed, not listed, and a bad row",
+            "description": (
+                "Anhui's listed company and Jiangsu's listed person are listed; the "
+                "demo's Shanghai employer is not; the last row is answered with its error."
+            ),
+            "value": {
+                "rows": [
+                    {"credit_code": DEMO_LISTED_ORGANISATIONS["CN-AH"][1]},
+                    {"id_number": DEMO_LISTED_PERSON[1]},
+                    {"credit_code": credit_code("91310000MA1FL0001")},
+                    {"credit_code": "not a code"},
+                ],
+                "region": "CN-SH",
+            },
+        }
+    }

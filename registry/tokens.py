@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam
@@ -19,7 +20,16 @@ from registry.errors import InvalidInput, NotFound
 from registry.storage.db import PREPARED
 from registry.storage.models import ApiToken
 
-__all__ = ["PLAIN_ROLES", "create_token", "list_tokens", "parse_role", "revoke_token", "role_of"]
+__all__ = [
+    "PLAIN_ROLES",
+    "Caller",
+    "caller_of",
+    "create_token",
+    "list_tokens",
+    "parse_role",
+    "revoke_token",
+    "role_of",
+]
 
 PLAIN_ROLES = ("verifier", "enforcement", "federation", "admin")
 _PREFIX = "yrd_"
@@ -71,22 +81,37 @@ def create_token(
     return row, token
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who presented a valid token: the token's id and name, and its role."""
+
+    token_id: int
+    name: str
+    role: str
+
+
 # Every authenticated request runs this: a Core statement built once.
-_ROLE = (
-    select(col(ApiToken.role), col(ApiToken.expires_at))
+_CALLER = (
+    select(col(ApiToken.id), col(ApiToken.name), col(ApiToken.role), col(ApiToken.expires_at))
     .where(col(ApiToken.token_hash) == bindparam("token_hash"), col(ApiToken.revoked_at).is_(None))
     .execution_options(**PREPARED)
 )
 
 
-def role_of(session: Session, token: str, *, now: datetime | None = None) -> str | None:
-    """The role a presented token carries, or ``None`` if unknown, revoked or expired."""
+def caller_of(session: Session, token: str, *, now: datetime | None = None) -> Caller | None:
+    """Who a presented token is, or ``None`` if it is unknown, revoked or expired."""
     if not token.startswith(_PREFIX) or len(token) > 128:
         return None
-    row = session.connection().execute(_ROLE, {"token_hash": _hash(token)}).first()
+    row = session.connection().execute(_CALLER, {"token_hash": _hash(token)}).first()
     if row is None or (row.expires_at is not None and row.expires_at <= (now or datetime.now(UTC))):
         return None
-    return str(row.role)
+    return Caller(int(row.id), str(row.name), str(row.role))
+
+
+def role_of(session: Session, token: str, *, now: datetime | None = None) -> str | None:
+    """The role a presented token carries, or ``None`` if unknown, revoked or expired."""
+    caller = caller_of(session, token, now=now)
+    return caller.role if caller is not None else None
 
 
 def list_tokens(session: Session) -> list[ApiToken]:

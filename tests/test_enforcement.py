@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -9,10 +11,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from api import create_app
-from api.examples import blacklist_search_examples
+from api.examples import blacklist_check_examples, blacklist_search_examples
 from registry.demo import seed_demo, seed_demo_tokens
 from registry.demo_records import (
     DEMO_LISTED_ORGANISATIONS,
@@ -21,6 +24,7 @@ from registry.demo_records import (
     seed_demo_records,
 )
 from registry.enforcement import listing_status
+from registry.enforcement.audit import criteria_hash
 from registry.enforcement.search import ListingQuery, SearchResult, search_listings
 from registry.errors import RegistryError
 from registry.issuing import IssuingContext, china_today
@@ -290,3 +294,126 @@ def test_only_enforcement_searches_and_bad_questions_are_refused(
         answer = client.post("/v1/blacklist/search", json=bad, headers=headers)
         assert answer.status_code == 422, (bad, answer.text)
         assert "110101199003071234" not in answer.text
+
+
+# -- the access audit -------------------------------------------------------------------
+
+
+def test_each_search_is_audited_without_its_criteria_in_clear(
+    api: tuple[TestClient, dict[str, str]], settings: Settings
+) -> None:
+    client, tokens = api
+    enforcement = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    person = DEMO_LISTED_PERSON[1]
+    _, code = DEMO_LISTED_ORGANISATIONS["CN-AH"]
+    for body in ({"id_number": person}, {"credit_code": code}, {"credit_code": code}):
+        assert client.post("/v1/blacklist/search", json=body, headers=enforcement).is_success
+    # A refused search is not a search: nothing is recorded.
+    bad = client.post("/v1/blacklist/search", json={"credit_code": "bad"}, headers=enforcement)
+    assert bad.status_code == 422
+    trail = client.get("/v1/audit/access", headers=admin)
+    assert trail.status_code == 200
+    entries = trail.json()["entries"]
+    assert [(e["action"], e["role"], e["results"]) for e in entries] == [
+        ("blacklist-search", "enforcement", 1)
+    ] * 3
+    assert person not in trail.text
+    assert code not in trail.text
+    # The same criteria give the same keyed hash; the holder of the node secret can
+    # tell what was asked about, by asking the same.
+    newest, middle, oldest = entries
+    assert newest["criteriaHash"] == middle["criteriaHash"] != oldest["criteriaHash"]
+    context = IssuingContext.for_node(settings)
+    today = china_today(datetime.now(UTC)).isoformat()
+    expected = criteria_hash(
+        {"by": "credit-code", "creditCode": code, "date": today},
+        node_secret=context.node_secret,
+    )
+    assert newest["criteriaHash"] == expected
+    # Paging, and only administrators read the trail.
+    first = client.get("/v1/audit/access?limit=2", headers=admin).json()
+    assert len(first["entries"]) == 2
+    rest = client.get(f"/v1/audit/access?before={first['next']}", headers=admin).json()
+    assert [e["id"] for e in rest["entries"]] == [oldest["id"]]
+    assert client.get("/v1/audit/access", headers=enforcement).status_code == 403
+
+
+def test_the_audit_trail_cannot_be_changed_or_deleted(
+    api: tuple[TestClient, dict[str, str]], settings: Settings
+) -> None:
+    client, tokens = api
+    body = {"credit_code": DEMO_LISTED_ORGANISATIONS["CN-AH"][1]}
+    headers = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    assert client.post("/v1/blacklist/search", json=body, headers=headers).is_success
+    with engine_scope(settings.database_url) as engine:
+        for statement in (
+            "UPDATE access_audit SET results = 0",
+            "DELETE FROM access_audit",
+        ):
+            with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
+                connection.exec_driver_sql(statement)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT results FROM access_audit").all() == [(1,)]
+
+
+# -- POST /v1/blacklist/check -----------------------------------------------------------
+
+
+def test_a_bulk_check_answers_every_row_in_order_as_json_and_csv(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = api
+    headers = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    example = blacklist_check_examples()["mixed"]["value"]
+    rows = [*example["rows"], {"id_number": "110101199003071234"}, {"surprise": "x"}]
+    answer = client.post("/v1/blacklist/check", json={**example, "rows": rows}, headers=headers)
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [r["row"] for r in results] == [1, 2, 3, 4, 5, 6]
+    assert [r.get("listed") for r in results[:3]] == [True, True, False]
+    assert [x["decidedBy"] for x in results[0]["listings"]] == ["CN-AH"]
+    assert [x["decidedBy"] for x in results[1]["listings"]] == ["CN-JS"]
+    assert all("error" in r for r in results[3:])
+    person = DEMO_LISTED_PERSON[1]
+    assert person not in answer.text
+    assert results[1]["party"] == f"{person[:4]}{'*' * 10}{person[-4:]}"
+    # The same as CSV in and out, the settings as query parameters.
+    body = "credit_code,id_number\n" + "".join(
+        f"{r.get('credit_code', '')},{r.get('id_number', '')}\n" for r in example["rows"]
+    )
+    as_csv = client.post(
+        "/v1/blacklist/check?region=CN-SH",
+        content=body.encode(),
+        headers={**headers, "content-type": "text/csv", "accept": "text/csv"},
+    )
+    assert as_csv.status_code == 200, as_csv.text
+    assert as_csv.content.startswith("\ufeff".encode())
+    lines = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
+    assert [line["listed"] for line in lines] == ["yes", "yes", "no", ""]
+    assert lines[3]["error"]
+
+
+def test_a_bulk_check_is_audited_and_its_limits_hold(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = api
+    headers = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    example = blacklist_check_examples()["mixed"]["value"]
+    assert client.post("/v1/blacklist/check", json=example, headers=headers).is_success
+    trail = client.get(
+        "/v1/audit/access", headers={"Authorization": f"Bearer {tokens['admin']}"}
+    ).json()["entries"]
+    assert [(e["action"], e["rows"], e["results"]) for e in trail] == [("blacklist-check", 4, 2)]
+    code = DEMO_LISTED_ORGANISATIONS["CN-AH"][1]
+    too_many = {"rows": [{"credit_code": code}] * 10_001}
+    assert client.post("/v1/blacklist/check", json=too_many, headers=headers).status_code == 422
+    assert client.post("/v1/blacklist/check", json={"rows": []}, headers=headers).status_code == 422
+    bad_csv = client.post(
+        "/v1/blacklist/check",
+        content=b"name\nx\n",
+        headers={**headers, "content-type": "text/csv"},
+    )
+    assert bad_csv.status_code == 422
+    verifier = {"Authorization": f"Bearer {tokens['verifier']}"}
+    assert client.post("/v1/blacklist/check", json=example, headers=verifier).status_code == 403

@@ -7,19 +7,35 @@ them. Nothing is written.
 from __future__ import annotations
 
 import base64
+import csv
 import datetime as dt
+import io
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from api.auth import require_role
-from api.deps import DbSession
-from api.examples import blacklist_search_examples
+from api.auth import require_caller
+from api.deps import DbSession, engine_of
+from api.examples import blacklist_check_examples, blacklist_search_examples
 from api.schemas import Problem
-from registry.enforcement.search import Found, ListingQuery, SearchResult, search_listings
+from registry.enforcement.audit import criteria_hash, record_access
+from registry.enforcement.search import (
+    MAX_CHECK,
+    CheckRow,
+    Found,
+    ListingQuery,
+    SearchResult,
+    check_parties,
+    search_listings,
+)
+from registry.errors import FieldError, InvalidInput
+from registry.ids import province
 from registry.issuing.context import china_today
-from registry.storage.db import begin_snapshot
+from registry.storage.db import begin_snapshot, session_scope
+from registry.tokens import Caller
 
 __all__ = ["router"]
 
@@ -131,22 +147,234 @@ def search(
     request: Request,
     session: DbSession,
     body: Annotated[SearchIn, Body(openapi_examples=blacklist_search_examples())],
-    _role: Annotated[str, Depends(require_role("enforcement"))],
+    caller: Annotated[Caller, Depends(require_caller("enforcement"))],
 ) -> dict[str, Any]:
     """Search by credit code, ID number or exact name; the dates decide what is in
-    force (listing date, lift, reversal, withdrawal, expiry after three years)."""
+    force (listing date, lift, reversal, withdrawal, expiry after three years).
+    Each search is recorded in the access audit (`GET /v1/audit/access`)."""
     session.commit()  # the token check's transaction; the search reads one snapshot
     begin_snapshot(session)
     context = request.app.state.issuing
+    now = dt.datetime.now(dt.UTC)
     result = search_listings(
         session,
         body.query(),
         node_secret=context.node_secret,
-        today=china_today(dt.datetime.now(dt.UTC)),
+        today=china_today(now),
         subtrees=request.app.state.verifier.subtrees,
+    )
+    record_access(
+        session,
+        caller,
+        action="blacklist-search",
+        criteria=criteria_hash(result.criteria, node_secret=context.node_secret),
+        rows=1,
+        results=len(result.matches) + len(result.possible),
+        now=now,
     )
     return {
         "query": result.query,
         "listings": [_listing(f, result) for f in result.matches],
         "possibleMatches": [_listing(f, result) for f in result.possible],
     }
+
+
+class CheckIn(BaseModel):
+    """Up to 10,000 parties to check, each by credit code or ID number."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rows: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_CHECK,
+        description='Each `{"credit_code": ...}` or `{"id_number": ...}`; a bad row is '
+        "answered as that row's error.",
+    )
+    region: str | None = Field(default=None, description="Where the inspection takes place.")
+    decided_by: str | None = Field(default=None, description="Only this authority's listings.")
+    date: dt.date | None = Field(default=None, description="The day asked about (default today).")
+
+
+class _CheckRowIn(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    credit_code: str | None = None
+    id_number: str | None = Field(default=None, repr=False)
+
+
+_CHECK_COLUMNS = ("credit_code", "id_number")
+
+
+def _check_rows(request: Request, body: bytes) -> tuple[list[CheckRow | str], CheckIn]:
+    content_type = request.headers.get("content-type", "application/json")
+    if content_type.startswith("text/csv"):
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput("the CSV is not UTF-8") from exc
+        reader = csv.DictReader(io.StringIO(text))
+        unknown = sorted(set(reader.fieldnames or ()) - set(_CHECK_COLUMNS))
+        if unknown or not reader.fieldnames:
+            raise InvalidInput(
+                f"CSV columns are {', '.join(_CHECK_COLUMNS)}; unknown: {', '.join(unknown)}"
+            )
+        raw = [{k: v for k, v in row.items() if v not in (None, "")} for row in reader]
+        if not raw:
+            raise InvalidInput("the CSV has no rows")
+        try:  # the other settings come as query parameters
+            options = CheckIn.model_validate({"rows": raw, **dict(request.query_params)})
+        except ValidationError as exc:
+            raise _invalid(exc) from exc
+    else:
+        try:
+            options = CheckIn.model_validate_json(body)
+        except ValidationError as exc:
+            raise _invalid(exc) from exc
+        raw = options.rows
+    rows: list[CheckRow | str] = []
+    for row in raw:
+        try:
+            parsed = _CheckRowIn.model_validate(row)
+        except ValidationError as exc:
+            rows.append(
+                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            )
+            continue
+        rows.append(CheckRow(credit_code=parsed.credit_code, id_number=parsed.id_number))
+    return rows, options
+
+
+def _invalid(exc: ValidationError) -> InvalidInput:
+    errors = tuple(FieldError(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors())
+    return InvalidInput("the check is invalid", errors=errors)
+
+
+@router.post(
+    "/check",
+    summary="Check up to 10,000 parties at once (JSON or CSV in, JSON or CSV out)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": CheckIn.model_json_schema(),
+                    "examples": blacklist_check_examples(),
+                },
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": "credit_code,id_number\n"
+                    + "\n".join(
+                        f"{r.get('credit_code', '')},{r.get('id_number', '')}"
+                        for r in blacklist_check_examples()["mixed"]["value"]["rows"]
+                    ),
+                },
+            },
+        }
+    },
+    responses={
+        200: {
+            "description": (
+                "One result per row, in order: the party (an ID number masked), whether a "
+                "listing is in force against it that day anywhere in the federation, and "
+                "which; or the row's error. `Accept: text/csv` answers as CSV (UTF-8 with "
+                "a BOM). For the history and proofs of a listing, search for it."
+            ),
+            "content": {"application/json": {}, "text/csv": {}},
+        },
+        **_ERRORS,
+    },
+)
+async def check(
+    request: Request,
+    caller: Annotated[Caller, Depends(require_caller("enforcement"))],
+) -> Response:
+    """Every row answered; a bad row is answered with its error, never dropped.
+    The check is recorded in the access audit."""
+    body = await request.body()
+    rows, options = _check_rows(request, body)
+    results = await run_in_threadpool(_check_all, request, caller, rows, options)
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(_check_csv(results), media_type="text/csv; charset=utf-8")
+    return Response(
+        json.dumps({"results": results}, ensure_ascii=False, separators=(",", ":")),
+        media_type="application/json",
+    )
+
+
+def _check_all(
+    request: Request, caller: Caller, rows: list[CheckRow | str], options: CheckIn
+) -> list[dict[str, Any]]:
+    context = request.app.state.issuing
+    now = dt.datetime.now(dt.UTC)
+    on = options.date or china_today(now)
+    if options.region is not None:
+        province(options.region)  # checked: every listing binds there
+    with session_scope(engine_of(request)) as session:
+        begin_snapshot(session)
+        checked = check_parties(
+            session, rows, node_secret=context.node_secret, on=on, decided_by=options.decided_by
+        )
+        criteria = {
+            "by": "check",
+            "rows": ",".join(c.party or "" for c in checked),
+            "date": on.isoformat(),
+        }
+        record_access(
+            session,
+            caller,
+            action="blacklist-check",
+            criteria=criteria_hash(criteria, node_secret=context.node_secret),
+            rows=len(rows),
+            results=sum(1 for c in checked if c.listings),
+            now=now,
+        )
+    out: list[dict[str, Any]] = []
+    for number, result in enumerate(checked, start=1):
+        if result.error is not None:
+            out.append({"row": number, "error": result.error})
+            continue
+        out.append(
+            {
+                "row": number,
+                "party": result.party,
+                "listed": bool(result.listings),
+                "listings": [
+                    {
+                        "id": f.credential_id,
+                        "decidedBy": f.authority,
+                        "matchedAs": f.role,
+                        "listingDecisionNumber": f.document["credentialSubject"][
+                            "listingDecisionNumber"
+                        ],
+                        "listedOn": f.document["credentialSubject"]["listedOn"],
+                        "expiresOn": f.document["credentialSubject"]["expiresOn"],
+                    }
+                    for f in result.listings
+                ],
+                "date": on.isoformat(),
+            }
+        )
+    return out
+
+
+def _check_csv(results: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer)
+    writer.writerow(
+        ["row", "party", "listed", "decided_by", "listing_decision_numbers", "listed_on", "error"]
+    )
+    for result in results:
+        listings = result.get("listings", [])
+        writer.writerow(
+            [
+                result["row"],
+                result.get("party", ""),
+                "" if "error" in result else ("yes" if result["listed"] else "no"),
+                " ".join(x["decidedBy"] for x in listings),
+                " ".join(x["listingDecisionNumber"] for x in listings),
+                " ".join(x["listedOn"] for x in listings),
+                result.get("error", ""),
+            ]
+        )
+    return buffer.getvalue()

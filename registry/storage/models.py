@@ -294,6 +294,30 @@ class ApiToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class AccessAudit(SQLModel, table=True):
+    """One search or check of the untrustworthiness list by a token: who, when, what
+    (as a keyed hash of the criteria, never the criteria) and how many it found.
+
+    Append-only: the database refuses to update or delete a row (migration 0009's
+    triggers), so the trail cannot be edited through the registry's own connection.
+    """
+
+    __tablename__ = "access_audit"
+    __table_args__ = (
+        CheckConstraint("length(criteria_hash) = 64", name="criteria_hmac_hex"),
+        CheckConstraint("results >= 0", name="results_not_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    token_id: int = Field(foreign_key="api_token.id", index=True)
+    role: str = Field(sa_type=String(32))
+    action: str = Field(sa_type=String(32))
+    criteria_hash: str = Field(sa_type=String(64))
+    rows: int = Field(default=1)
+    results: int = Field()
+
+
 RECORD_STATES = ("active", "suspended", "revoked", "cancelled", "listed", "lifted", "withdrawn")
 
 

@@ -1,0 +1,56 @@
+"""The access audit, for administrators: who searched or checked the list, and when."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from api.auth import require_role
+from api.deps import DbSession
+from api.schemas import Problem
+from registry.enforcement.audit import ACTIONS, MAX_PAGE, access_trail
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get(
+    "/access",
+    summary="Searches and checks of the untrustworthiness list, newest first",
+    responses={
+        401: {"model": Problem, "description": "No valid token."},
+        403: {"model": Problem, "description": "The token's role is not `admin`."},
+        422: {"model": Problem, "description": "A parameter is invalid."},
+    },
+)
+def access(
+    session: DbSession,
+    _role: Annotated[str, Depends(require_role("admin"))],
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    before: Annotated[int | None, Query(ge=1, description="An entry id: older ones.")] = None,
+    token_id: Annotated[int | None, Query(ge=1)] = None,
+    action: Annotated[str | None, Query(description=", ".join(ACTIONS))] = None,
+) -> dict[str, Any]:
+    """Each entry: when, which token (id and role), the action, how many rows were
+    asked about and how many listings were found, and the criteria as an
+    HMAC-SHA256 under the node secret (never the criteria themselves). The trail is
+    append-only. `next` is the `before` of the following page."""
+    entries = access_trail(session, limit=limit, before=before, token_id=token_id, action=action)
+    return {
+        "entries": [
+            {
+                "id": e.id,
+                "at": e.at.isoformat(),
+                "tokenId": e.token_id,
+                "role": e.role,
+                "action": e.action,
+                "criteriaHash": e.criteria_hash,
+                "rows": e.rows,
+                "results": e.results,
+            }
+            for e in entries
+        ],
+        "next": entries[-1].id if len(entries) == limit else None,
+    }

@@ -1,0 +1,81 @@
+"""The access audit: who searched or checked the untrustworthiness list, and when.
+
+Each entry keeps the token, its role, the time, the action, how many rows were
+asked about and how many listings were found, and the criteria as a keyed hash
+(HMAC-SHA256 under the node secret of their canonical JSON, an ID number already
+replaced by its lookup key): whoever holds the node secret and a credit code, name
+or ID number can tell whether it was asked about; nobody can read the criteria
+back. Rows are only ever added (the database refuses anything else).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from registry.crypto.jcs import canonical_bytes
+from registry.errors import InvalidInput
+from registry.storage.models import AccessAudit
+from registry.tokens import Caller
+
+__all__ = ["ACTIONS", "access_trail", "criteria_hash", "record_access"]
+
+ACTIONS = ("blacklist-search", "blacklist-check")
+MAX_PAGE = 1000
+
+
+def criteria_hash(criteria: Mapping[str, str], *, node_secret: bytes) -> str:
+    """HMAC-SHA256 (hex) under the node secret of the criteria's canonical JSON."""
+    return hmac.new(node_secret, canonical_bytes(dict(criteria)), hashlib.sha256).hexdigest()
+
+
+def record_access(
+    session: Session,
+    caller: Caller,
+    *,
+    action: str,
+    criteria: str,
+    rows: int,
+    results: int,
+    now: datetime,
+) -> AccessAudit:
+    """Add one entry; ``criteria`` is its ``criteria_hash``. The caller commits."""
+    if action not in ACTIONS:
+        raise InvalidInput(f"no audited action {action}")
+    entry = AccessAudit(
+        at=now,
+        token_id=caller.token_id,
+        role=caller.role,
+        action=action,
+        criteria_hash=criteria,
+        rows=rows,
+        results=results,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def access_trail(
+    session: Session,
+    *,
+    limit: int = 100,
+    before: int | None = None,
+    token_id: int | None = None,
+    action: str | None = None,
+) -> list[AccessAudit]:
+    """Entries newest first, at most ``limit``; ``before`` an entry id to page on."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit is between 1 and {MAX_PAGE}")
+    statement = select(AccessAudit).order_by(col(AccessAudit.id).desc()).limit(limit)
+    if before is not None:
+        statement = statement.where(col(AccessAudit.id) < before)
+    if token_id is not None:
+        statement = statement.where(col(AccessAudit.token_id) == token_id)
+    if action is not None:
+        statement = statement.where(col(AccessAudit.action) == action)
+    return list(session.exec(statement))
