@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
@@ -417,3 +418,59 @@ def test_a_bulk_check_is_audited_and_its_limits_hold(
     assert bad_csv.status_code == 422
     verifier = {"Authorization": f"Bearer {tokens['verifier']}"}
     assert client.post("/v1/blacklist/check", json=example, headers=verifier).status_code == 403
+
+
+# -- GET /v1/blacklist/public -----------------------------------------------------------
+
+
+def test_the_public_list_shows_what_is_in_force_with_ids_masked(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, _ = api
+    answer = client.get("/v1/blacklist/public")  # no token
+    assert answer.status_code == 200
+    entries = answer.json()["entries"]
+    shown = {(e["decidedBy"], e["name"]) for e in entries}
+    assert shown == {
+        ("CN-SH", DEMO_LISTED_ORGANISATIONS["CN-SH"][0]),
+        ("CN-AH", DEMO_LISTED_ORGANISATIONS["CN-AH"][0]),
+        ("CN-JS", DEMO_LISTED_PERSON[0]),
+    }  # Jiangsu's lifted company and Zhejiang's withdrawn one are not in it
+    representative = resident_id("310115", "19700822", "017")
+    person = DEMO_LISTED_PERSON[1]
+    for format_ in ("json", "csv", "xlsx"):
+        body = client.get(f"/v1/blacklist/public?format={format_}").content
+        for number in (person, representative):
+            assert number.encode() not in body, format_
+    [listed_person] = [e for e in entries if e["kind"] == "person"]
+    assert listed_person["identifier"] == f"{person[:4]}{'*' * 10}{person[-4:]}"
+    [shanghai] = [e for e in entries if e["decidedBy"] == "CN-SH"]
+    assert shanghai["identifier"] == DEMO_LISTED_ORGANISATIONS["CN-SH"][1]
+    assert shanghai["relatedPersons"][0]["residentIdMasked"].startswith(representative[:4])
+    only = client.get("/v1/blacklist/public?region=cn-ah").json()
+    assert only["region"] == "CN-AH"
+    assert [e["decidedBy"] for e in only["entries"]] == ["CN-AH"]
+    assert client.get("/v1/blacklist/public?region=CN-XX").status_code == 422
+    assert client.get("/v1/blacklist/public?format=pdf").status_code == 422
+
+
+def test_the_public_list_as_csv_and_xlsx_has_chinese_headers(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, _ = api
+    as_csv = client.get("/v1/blacklist/public?format=csv")
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    assert as_csv.content.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["决定机关", "主体类型", "名称或姓名"]
+    assert len(rows) == 4
+    as_xlsx = client.get("/v1/blacklist/public?format=xlsx")
+    assert as_xlsx.headers["content-type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert "attachment" in as_xlsx.headers["content-disposition"]
+    book = load_workbook(io.BytesIO(as_xlsx.content), read_only=True)
+    sheet = book["失信主体名单"]
+    cells = [[c or "" for c in row] for row in sheet.iter_rows(values_only=True)]  # empty: None
+    assert cells[0][:3] == ["决定机关", "主体类型", "名称或姓名"]
+    assert cells == rows

@@ -11,9 +11,9 @@ import csv
 import datetime as dt
 import io
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -22,6 +22,7 @@ from api.deps import DbSession, engine_of
 from api.examples import blacklist_check_examples, blacklist_search_examples
 from api.schemas import Problem
 from registry.enforcement.audit import criteria_hash, record_access
+from registry.enforcement.public import COLUMNS, public_csv, public_entries, public_xlsx
 from registry.enforcement.search import (
     MAX_CHECK,
     CheckRow,
@@ -378,3 +379,63 @@ def _check_csv(results: list[dict[str, Any]]) -> str:
             ]
         )
     return buffer.getvalue()
+
+
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get(
+    "/public",
+    summary="The public list: organisations and persons listed and in force today",
+    responses={
+        200: {
+            "description": (
+                "No token needed. Listings in force today (of one deciding authority with "
+                "`region`): organisations by name and credit code, persons by name and "
+                "masked ID number, with the legal basis, decision numbers, dates and "
+                "measures. Lifted, withdrawn and expired listings are not in it (they stay "
+                "in the logs). `format=csv` (UTF-8 with a BOM) and `format=xlsx` have "
+                "Chinese headers, for Excel and WPS."
+            ),
+            "content": {"application/json": {}, "text/csv": {}, _XLSX: {}},
+        },
+        422: {"model": Problem, "description": "An unknown region or format."},
+    },
+)
+def public_list(
+    session: DbSession,
+    region: Annotated[
+        str | None, Query(description="Only this authority's listings (`CN-xx`).")
+    ] = None,
+    format_: Annotated[
+        Literal["json", "csv", "xlsx"], Query(alias="format", description="json, csv or xlsx.")
+    ] = "json",
+) -> Response:
+    """What the rules publish, computed for today from the dates of each listing."""
+    today = china_today(dt.datetime.now(dt.UTC))
+    region = province(region).iso if region is not None else None
+    entries = public_entries(session, on=today, region=region)
+    stem = f"untrustworthiness-list-{region or 'all'}-{today.isoformat()}"
+    if format_ == "csv":
+        return Response(
+            public_csv(entries),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
+        )
+    if format_ == "xlsx":
+        title = f"安全生产严重失信主体名单 {today.isoformat()}"
+        return Response(
+            public_xlsx(entries, title=title),
+            media_type=_XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'},
+        )
+    body = {
+        "date": today.isoformat(),
+        "region": region,
+        "columns": dict(COLUMNS),
+        "entries": [entry.values for entry in entries],
+    }
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        media_type="application/json",
+    )

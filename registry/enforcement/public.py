@@ -1,0 +1,190 @@
+"""The public untrustworthiness list: what the rules publish, as JSON, CSV or XLSX.
+
+Only listings in force on the day appear: organisations with their name and credit
+code, persons with their name and masked ID number, and for each the deciding
+authority, the legal basis, the decision numbers, the dates and the measures.
+Lifted, withdrawn and expired listings drop out of it; they stay in the logs.
+Nothing in it is more than the signed listings already disclose: an ID number
+appears only as the credential masks it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from sqlmodel import Session, col
+
+from registry.enforcement.timeline import listing_status
+from registry.ids import province
+from registry.storage.db import PREPARED
+from registry.storage.models import StatusChangeRow, StoredCredential
+
+__all__ = ["COLUMNS", "PublicEntry", "public_csv", "public_entries", "public_xlsx"]
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("decidedBy", "决定机关"),
+    ("kind", "主体类型"),
+    ("name", "名称或姓名"),
+    ("identifier", "统一社会信用代码或身份证号码（脱敏）"),
+    ("relatedPersons", "相关责任人员"),
+    ("legalBasis", "列入依据"),
+    ("penaltyDecisionNumber", "行政处罚决定书文号"),
+    ("listingDecisionNumber", "列入决定书文号"),
+    ("listedOn", "列入日期"),
+    ("earliestRemovalOn", "最早可申请移出日期"),
+    ("expiresOn", "届满移出日期"),
+    ("measures", "惩戒措施"),
+    ("id", "凭证编号"),
+)
+"""Each column: its JSON key and its Chinese header (CSV and XLSX)."""
+
+_KIND_ZH = {"organisation": "单位", "person": "个人"}
+_ROLE_ZH = {
+    "legal-representative": "法定代表人",
+    "principal": "主要负责人",
+    "safety-lead": "安全管理负责人",
+    "directly-responsible": "直接责任人员",
+}
+
+_LISTINGS = (
+    sa.select(
+        col(StoredCredential.id),
+        col(StoredCredential.issuer_code),
+        col(StoredCredential.canonical),
+        col(StatusChangeRow.effective_on),
+        col(StatusChangeRow.state_after),
+    )
+    .outerjoin(StatusChangeRow, col(StatusChangeRow.target_id) == col(StoredCredential.id))
+    .where(col(StoredCredential.type) == "UntrustworthinessListing")
+    .order_by(
+        col(StoredCredential.id),
+        col(StatusChangeRow.recorded_at),
+        col(StatusChangeRow.credential_id),
+    )
+)
+
+
+@dataclass(frozen=True)
+class PublicEntry:
+    """One listing as the public list shows it."""
+
+    values: dict[str, Any]
+
+
+def public_entries(session: Session, *, on: date, region: str | None = None) -> list[PublicEntry]:
+    """The listings in force on ``on`` (of one deciding authority, or all), oldest
+    listing first. Raises ``InvalidInput`` for an unknown ``region``."""
+    authority = province(region).iso if region is not None else None
+    statement = _LISTINGS
+    if authority is not None:
+        statement = statement.where(col(StoredCredential.issuer_code) == authority)
+    found: dict[str, tuple[str, str, list[tuple[date, str]]]] = {}
+    for row in session.connection().execute(statement.execution_options(**PREPARED)):
+        entry = found.setdefault(row.id, (row.issuer_code, row.canonical, []))
+        if row.effective_on is not None:
+            entry[2].append((row.effective_on, row.state_after))
+    entries = []
+    for credential_id, (issuer, canonical, changes) in found.items():
+        subject = json.loads(canonical)["credentialSubject"]
+        status = listing_status(
+            listed_on=date.fromisoformat(subject["listedOn"]),
+            expires_on=date.fromisoformat(subject["expiresOn"]),
+            changes=changes,
+            on=on,
+        )
+        if status.in_force:
+            entries.append(_entry(credential_id, issuer, subject))
+    return sorted(entries, key=lambda e: (e.values["listedOn"], e.values["id"]))
+
+
+def _entry(credential_id: str, issuer: str, subject: dict[str, Any]) -> PublicEntry:
+    listed = subject["listed"]
+    if listed["kind"] == "organisation":
+        identifier = listed["creditCode"]
+    else:
+        identifier = listed["identifier"]["masked"]
+    return PublicEntry(
+        {
+            "decidedBy": issuer,
+            "kind": listed["kind"],
+            "name": listed["name"],
+            "identifier": identifier,
+            "relatedPersons": [
+                {
+                    "role": person["role"],
+                    "name": person["name"],
+                    "residentIdMasked": person["identifier"]["masked"],
+                }
+                for person in subject.get("relatedPersons", [])
+            ],
+            "legalBasis": subject["legalBasis"],
+            "penaltyDecisionNumber": subject["penaltyDecisionNumber"],
+            "listingDecisionNumber": subject["listingDecisionNumber"],
+            "listedOn": subject["listedOn"],
+            "earliestRemovalOn": subject["earliestRemovalOn"],
+            "expiresOn": subject["expiresOn"],
+            "measures": subject["measures"],
+            "id": credential_id,
+        }
+    )
+
+
+def _cells(entry: PublicEntry) -> list[str]:
+    values = entry.values
+    cells = []
+    for key, _ in COLUMNS:
+        value = values[key]
+        if key == "decidedBy":
+            value = province(value).name_zh
+        elif key == "kind":
+            value = _KIND_ZH[value]
+        elif key == "relatedPersons":
+            value = "；".join(
+                f"{_ROLE_ZH.get(p['role'], p['role'])} {p['name']}（{p['residentIdMasked']}）"
+                for p in value
+            )
+        elif key == "measures":
+            value = "；".join(value)
+        cells.append(str(value))
+    return cells
+
+
+def public_csv(entries: list[PublicEntry]) -> bytes:
+    """The list as CSV with Chinese headers: UTF-8 with a BOM, for Excel and WPS."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([header for _, header in COLUMNS])
+    for entry in entries:
+        writer.writerow(_cells(entry))
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def public_xlsx(entries: list[PublicEntry], *, title: str) -> bytes:
+    """The list as an XLSX workbook (openpyxl) with Chinese headers, one sheet."""
+    book = Workbook()
+    sheet = book.active
+    if sheet is None:  # a new workbook always has one sheet
+        sheet = book.create_sheet()
+    sheet.title = "失信主体名单"
+    sheet.append([header for _, header in COLUMNS])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    for entry in entries:
+        sheet.append(_cells(entry))
+    widths = (10, 8, 28, 24, 36, 40, 24, 24, 12, 14, 12, 36, 46)
+    for column, width in zip("ABCDEFGHIJKLM", widths, strict=True):
+        sheet.column_dimensions[column].width = width
+    sheet.freeze_panes = "A2"
+    book.properties.title = title
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
