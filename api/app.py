@@ -13,6 +13,7 @@ from api.routes import (
     audit,
     authorities,
     blacklist,
+    changes,
     credentials,
     health,
     logs,
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(verify.router)
     app.include_router(blacklist.router)
     app.include_router(audit.router)
+    app.include_router(changes.router)
     return app
 
 

@@ -13,10 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api import create_app
 from api.examples import blacklist_check_examples, blacklist_search_examples
+from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.demo import seed_demo, seed_demo_tokens
 from registry.demo_records import (
     DEMO_LISTED_ORGANISATIONS,
@@ -28,9 +29,10 @@ from registry.enforcement import listing_status
 from registry.enforcement.audit import criteria_hash
 from registry.enforcement.search import ListingQuery, SearchResult, search_listings
 from registry.errors import RegistryError
-from registry.issuing import IssuingContext, china_today
+from registry.issuing import IssuingContext, change_status, china_today
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
+from registry.storage.models import RecordParty
 from registry.tlog.checkpoint import parse_checkpoint
 from registry.tlog.merkle import leaf_hash, verify_inclusion
 from registry.trust.store import NodeProfile
@@ -474,3 +476,83 @@ def test_the_public_list_as_csv_and_xlsx_has_chinese_headers(
     cells = [[c or "" for c in row] for row in sheet.iter_rows(values_only=True)]  # empty: None
     assert cells[0][:3] == ["决定机关", "主体类型", "名称或姓名"]
     assert cells == rows
+
+
+# -- GET /v1/changes --------------------------------------------------------------------
+
+
+def _all_changes(
+    client: TestClient, headers: dict[str, str], since: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str]:
+    seen: list[dict[str, Any]] = []
+    while True:
+        query = f"?limit={limit}" + (f"&since={since}" if since else "")
+        page = client.get(f"/v1/changes{query}", headers=headers)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        seen += body["changes"]
+        since = body["next"]
+        if not body["more"]:
+            return seen, since
+
+
+def test_the_change_feed_carries_listings_registrations_and_changes_once_each(
+    api: tuple[TestClient, dict[str, str]], settings: Settings
+) -> None:
+    client, tokens = api
+    headers = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    whole, cursor = _all_changes(client, headers, None, 1000)
+    paged, paged_cursor = _all_changes(client, headers, None, 3)
+    assert paged_cursor == cursor  # paging ends where one page does
+    assert [c["id"] for c in paged] != []
+    assert sorted(c["id"] for c in paged) == sorted(c["id"] for c in whole)
+    assert len({c["id"] for c in whole}) == len(whole)
+    kinds = {c["kind"] for c in whole}
+    assert kinds == {"listing", "listing-change", "registration", "registration-change"}
+    assert all(
+        c["credential"]["type"][1]
+        in ("UntrustworthinessListing", "SafetyEngineerRegistration", "StatusChange")
+        for c in whole
+    )
+    [lift] = [c for c in whole if c.get("action") == "lift"]
+    assert lift["kind"] == "listing-change"
+    # Nothing new: the cursor gives nothing, and says so.
+    again = client.get(f"/v1/changes?since={cursor}", headers=headers).json()
+    assert again["changes"] == []
+    assert again["more"] is False
+    # A change made now comes next, once.
+    _, code = DEMO_LISTED_ORGANISATIONS["CN-SH"]
+    context = IssuingContext.for_node(settings)
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        target = session.exec(
+            select(RecordParty.credential_id).where(RecordParty.credit_code == code)
+        ).one()
+        change_status(
+            session,
+            context,
+            target,
+            StatusChangeIn(
+                action=Action.WITHDRAW,
+                reason="行政处罚决定被撤销",
+                decision_number="沪应急复〔2026〕1号",
+                effective_on=china_today(datetime.now(UTC)),
+            ),
+        )
+    fresh = client.get(f"/v1/changes?since={cursor}", headers=headers).json()
+    assert [(c["kind"], c["action"], c["target"]) for c in fresh["changes"]] == [
+        ("listing-change", "withdraw", target)
+    ]
+    assert client.get(f"/v1/changes?since={fresh['next']}", headers=headers).json()["changes"] == []
+
+
+def test_the_change_feed_refuses_what_it_did_not_give(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = api
+    headers = {"Authorization": f"Bearer {tokens['federation']}"}
+    assert client.get("/v1/changes", headers=headers).status_code == 200
+    for bad in ("nonsense", "WzFd", "eyJDTi1YWCI6MH0", "eyJDTi1TSCI6MTAwMDAwfQ"):
+        assert client.get(f"/v1/changes?since={bad}", headers=headers).status_code == 422, bad
+    assert client.get("/v1/changes?limit=0", headers=headers).status_code == 422
+    verifier = {"Authorization": f"Bearer {tokens['verifier']}"}
+    assert client.get("/v1/changes", headers=verifier).status_code == 403
