@@ -19,6 +19,7 @@ from api.routes import (
     logs,
     recognition,
     status_lists,
+    subscriptions,
     trust,
     verify,
 )
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(blacklist.router)
     app.include_router(audit.router)
     app.include_router(changes.router)
+    app.include_router(subscriptions.router)
     return app
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import hmac
 import io
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -28,6 +31,7 @@ from registry.demo_records import (
 from registry.enforcement import listing_status
 from registry.enforcement.audit import criteria_hash
 from registry.enforcement.search import ListingQuery, SearchResult, search_listings
+from registry.enforcement.webhooks import dispatch, signature
 from registry.errors import RegistryError
 from registry.issuing import IssuingContext, change_status, china_today
 from registry.settings import Settings
@@ -556,3 +560,126 @@ def test_the_change_feed_refuses_what_it_did_not_give(
     assert client.get("/v1/changes?limit=0", headers=headers).status_code == 422
     verifier = {"Authorization": f"Bearer {tokens['verifier']}"}
     assert client.get("/v1/changes", headers=verifier).status_code == 403
+
+
+# -- subscriptions and webhook deliveries -----------------------------------------------
+
+
+class _Receiver:
+    """A local HTTP receiver that refuses the first ``failures`` requests (503)."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.seen: list[tuple[dict[str, str], bytes, int]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = 503 if len(receiver.seen) < receiver.failures else 200
+                receiver.seen.append((dict(self.headers), body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_webhooks_reach_a_receiver_that_was_down_all_signed_none_lost_or_twice(
+    api: tuple[TestClient, dict[str, str]], settings: Settings
+) -> None:
+    client, tokens = api
+    headers = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    receiver = _Receiver(failures=2)
+    try:
+        _, code = DEMO_LISTED_ORGANISATIONS["CN-AH"]
+        answer = client.post(
+            "/v1/subscriptions",
+            json={"url": receiver.url, "credit_codes": [code]},
+            headers=headers,
+        )
+        assert answer.status_code == 201, answer.text
+        subscription = answer.json()
+        # Two changes about the company after subscribing, one about another.
+        context = IssuingContext.for_node(settings)
+        today = china_today(datetime.now(UTC))
+        with engine_scope(settings.database_url) as engine:
+            with session_scope(engine) as session:
+                listing = session.exec(
+                    select(RecordParty.credential_id).where(RecordParty.credit_code == code)
+                ).one()
+                other = session.exec(
+                    select(RecordParty.credential_id).where(
+                        RecordParty.credit_code == DEMO_LISTED_ORGANISATIONS["CN-SH"][1]
+                    )
+                ).one()
+                for target, action in ((listing, Action.WITHDRAW), (other, Action.WITHDRAW)):
+                    change_status(
+                        session,
+                        context,
+                        target,
+                        StatusChangeIn(
+                            action=action,
+                            reason="行政处罚决定被撤销",
+                            decision_number="复〔2026〕1号",
+                            effective_on=today,
+                        ),
+                    )
+            # The receiver is down for the first two attempts; time moves on.
+            start = datetime.now(UTC)
+            delivered = [
+                dispatch(engine, now=start + timedelta(seconds=s)) for s in (0, 6, 17, 60, 120)
+            ]
+        assert sum(delivered) == 1
+        assert [status for _, _, status in receiver.seen] == [503, 503, 200]
+        ids = {h["X-Registry-Delivery"] for h, _, _ in receiver.seen}
+        assert len(ids) == 1  # the same delivery each time: deduplicate on it
+        for seen_headers, body, _ in receiver.seen:
+            expected = signature(subscription["secret"], seen_headers["X-Registry-Timestamp"], body)
+            assert hmac.compare_digest(seen_headers["X-Registry-Signature"], expected)
+        payload = json.loads(receiver.seen[-1][1])
+        assert payload["change"]["target"] == listing
+        assert payload["change"]["action"] == "withdraw"
+        log = client.get(
+            f"/v1/subscriptions/{subscription['id']}/deliveries", headers=headers
+        ).json()["deliveries"]
+        assert [(d["state"], d["attempts"], d["lastStatus"]) for d in log] == [
+            ("delivered", 3, 200)
+        ]
+        # Nothing more to send, and nothing sent twice.
+        with engine_scope(settings.database_url) as engine:
+            assert dispatch(engine, now=start + timedelta(hours=2)) == 0
+        assert len(receiver.seen) == 3
+        others = {"Authorization": f"Bearer {tokens['federation']}"}
+        gone = client.get(f"/v1/subscriptions/{subscription['id']}/deliveries", headers=others)
+        assert gone.status_code == 404
+    finally:
+        receiver.close()
+
+
+def test_a_subscription_is_refused_what_it_cannot_be(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = api
+    headers = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    code = DEMO_LISTED_ORGANISATIONS["CN-AH"][1]
+    for bad in (
+        {"url": "ftp://x/y", "credit_codes": [code]},
+        {"url": "https://x/y", "credit_codes": []},
+        {"url": "https://x/y", "credit_codes": ["bad"]},
+        {"url": "https://x/y", "credit_codes": [code], "kinds": ["everything"]},
+    ):
+        assert client.post("/v1/subscriptions", json=bad, headers=headers).status_code == 422
+    verifier = {"Authorization": f"Bearer {tokens['verifier']}"}
+    ok = {"url": "https://x/y", "credit_codes": [code]}
+    assert client.post("/v1/subscriptions", json=ok, headers=verifier).status_code == 403

@@ -6,6 +6,9 @@ with ``SO_REUSEPORT``, and the kernel spreads new connections evenly across them
 process that wakes first takes a whole burst of connections: 30 of 32, measured,
 leaving the other nearly idle.) The supervising process starts the workers,
 starts a worker again if one dies, and stops them all on SIGINT or SIGTERM.
+
+The serving process also runs the webhook deliveries (``registry.enforcement.
+webhooks.dispatch``) on a thread, every two seconds.
 """
 
 from __future__ import annotations
@@ -13,13 +16,17 @@ from __future__ import annotations
 import multiprocessing
 import signal
 import socket
+import threading
 import time
+from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import uvicorn
 
 from registry.cli._common import err_console
+from registry.enforcement.webhooks import dispatch
+from registry.storage.db import engine_scope
 
 __all__ = ["serve_api"]
 
@@ -28,10 +35,13 @@ _BACKLOG = 2048
 _STOP_SECONDS = 30.0
 
 
-def serve_api(host: str, port: int, workers: int) -> None:
+def serve_api(host: str, port: int, workers: int, *, database_url: str) -> None:
     """Serve until interrupted: in this process if ``workers`` is 1, else in that
-    many worker processes with a socket each. Raises ``OSError`` if the port is
-    taken."""
+    many worker processes with a socket each; webhook deliveries run on a thread of
+    this process. Raises ``OSError`` if the port is taken."""
+    threading.Thread(
+        target=_deliver_forever, args=(database_url,), name="webhooks", daemon=True
+    ).start()
     if workers == 1:
         uvicorn.run(_APP, factory=True, host=host, port=port)
         return
@@ -43,6 +53,22 @@ def serve_api(host: str, port: int, workers: int) -> None:
     # workers restart. Only listening sockets get connections.
     with _socket(host, port, shared=True) as held:
         _supervise(held.getsockname()[:2], workers)
+
+
+_DELIVERY_INTERVAL = 2.0
+
+
+def _deliver_forever(database_url: str) -> None:
+    # Queue and send webhook deliveries every few seconds, for as long as the server
+    # runs (a daemon thread: it ends with the process). An error is reported and the
+    # next round tries again; what was queued stays queued.
+    with engine_scope(database_url) as engine:
+        while True:
+            try:
+                dispatch(engine, now=datetime.now(UTC))
+            except Exception as exc:
+                err_console.print(f"webhook deliveries: {type(exc).__name__}: {exc}")
+            time.sleep(_DELIVERY_INTERVAL)
 
 
 def _socket(host: str, port: int, *, shared: bool) -> socket.socket:

@@ -27,7 +27,14 @@ from registry.storage.db import PREPARED
 from registry.storage.models import LogEntry, Record, StatusChangeRow, StoredCredential
 from registry.verification.service import log_heads
 
-__all__ = ["FEED_TYPES", "MAX_FEED_PAGE", "FeedItem", "FeedPage", "read_changes"]
+__all__ = [
+    "FEED_TYPES",
+    "MAX_FEED_PAGE",
+    "FeedItem",
+    "FeedPage",
+    "end_cursor",
+    "read_changes",
+]
 
 FEED_TYPES = ("UntrustworthinessListing", "SafetyEngineerRegistration")
 """The records the feed carries, with every state change of them."""
@@ -125,6 +132,11 @@ def _decode(cursor: str) -> dict[str, int]:
     ):
         raise InvalidInput("the cursor is not one this feed gave")
     return value
+
+
+def end_cursor(session: Session) -> str:
+    """The cursor at the end of every log: what comes after it is new."""
+    return _encode({authority: head.size for authority, head in log_heads(session).items()})
 
 
 def read_changes(session: Session, *, since: str | None, limit: int = 100) -> FeedPage:

@@ -318,6 +318,50 @@ class AccessAudit(SQLModel, table=True):
     results: int = Field()
 
 
+class Subscription(SQLModel, table=True):
+    """A receiver of the change feed: a URL, a filter, a secret, and how far it got.
+
+    ``cursor`` is the feed position up to which changes were queued for it;
+    ``secret`` signs each delivery (HMAC-SHA256), shared with the receiver once.
+    """
+
+    __tablename__ = "subscription"
+
+    id: str = Field(sa_type=String(64), primary_key=True)
+    token_id: int = Field(foreign_key="api_token.id", index=True)
+    url: str = Field(sa_type=String(2000))
+    filter: str = Field(sa_type=Text)
+    secret: str = Field(sa_type=String(128))
+    cursor: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Delivery(SQLModel, table=True):
+    """One change for one subscription: queued once, tried until the receiver takes it.
+
+    ``id`` travels with every attempt, for the receiver to deduplicate on.
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "change_id", name="uq_delivery_change"),
+        CheckConstraint("state IN ('pending', 'delivered')", name="state_known"),
+    )
+
+    id: str = Field(sa_type=String(64), primary_key=True)
+    subscription_id: str = Field(foreign_key="subscription.id", index=True)
+    change_id: str = Field(sa_type=String(64))
+    sequence: int = Field(sa_type=BigInteger)
+    body: str = Field(sa_type=Text)
+    state: str = Field(sa_type=String(16))
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    last_status: int | None = Field(default=None)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 RECORD_STATES = ("active", "suspended", "revoked", "cancelled", "listed", "lifted", "withdrawn")
 
 

@@ -1,0 +1,261 @@
+"""Subscriptions: each change of the feed that matches, POSTed to the receiver, signed.
+
+A subscription names a URL and a filter (credit codes: the organisations a listing
+names, or the employer of a registration; and optionally which kinds of change).
+``dispatch`` does two things, each in its own transaction:
+
+1. queue: for every subscription, read the feed from its cursor, add one delivery
+   per matching change (unique per subscription and change, so never twice) and
+   move the cursor, together: a change is queued or the cursor stays before it;
+2. deliver: for every subscription, its pending deliveries in feed order, each as
+   a JSON POST signed with HMAC-SHA256 under the subscription's secret. A 2xx
+   answer marks it delivered; anything else (or no answer) leaves it pending, to
+   be tried again after a backoff that doubles from 5 s up to an hour, for as long
+   as it takes. Later deliveries wait for it, so a receiver sees changes in order.
+
+Every attempt carries the same delivery id (``X-Registry-Delivery``): a receiver
+that answered late, and gets the same delivery again, deduplicates on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from registry.enforcement.feed import FeedItem, end_cursor, read_changes
+from registry.errors import InvalidInput, NotFound
+from registry.ids import parse_credit_code
+from registry.storage.db import session_scope
+from registry.storage.models import Delivery, RecordParty, Subscription
+from registry.tokens import Caller
+
+__all__ = [
+    "KINDS",
+    "Attempt",
+    "create_subscription",
+    "deliveries_of",
+    "dispatch",
+    "signature",
+]
+
+KINDS = ("listing", "listing-change", "registration", "registration-change")
+_FIRST_BACKOFF = timedelta(seconds=5)
+_LONGEST_BACKOFF = timedelta(hours=1)
+_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one POST got: the status code, or the error that stopped it."""
+
+    status: int | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the receiver took it (a 2xx answer)."""
+        return self.status is not None and 200 <= self.status < 300
+
+
+Poster = Callable[[str, bytes, dict[str, str]], Attempt]
+
+
+def http_post(url: str, body: bytes, headers: dict[str, str]) -> Attempt:
+    """POST with httpx, 10 s at most; connection errors are an attempt's error."""
+    try:
+        response = httpx.post(url, content=body, headers=headers, timeout=_TIMEOUT)
+    except httpx.HTTPError as exc:
+        return Attempt(None, f"{type(exc).__name__}: {exc}"[:500])
+    return Attempt(response.status_code)
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=`` and the hex HMAC-SHA256 of ``timestamp.body`` under ``secret``."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def create_subscription(
+    session: Session,
+    caller: Caller,
+    *,
+    url: str,
+    credit_codes: list[str],
+    kinds: list[str] | None,
+    now: datetime,
+) -> tuple[Subscription, str]:
+    """Add a subscription from now on (changes before it are not sent); returns it
+    and its secret, which is shown this once. The caller commits."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput("the URL is an http or https URL")
+    if not credit_codes:
+        raise InvalidInput("a subscription names at least one credit code")
+    codes = sorted({parse_credit_code(code).code for code in credit_codes})
+    chosen = sorted(set(kinds or KINDS))
+    unknown = sorted(set(chosen) - set(KINDS))
+    if unknown:
+        raise InvalidInput(f"no kind of change {', '.join(unknown)}; kinds: {', '.join(KINDS)}")
+    secret = secrets.token_urlsafe(32)
+    row = Subscription(
+        id=f"sub_{uuid.uuid4().hex}",
+        token_id=caller.token_id,
+        url=url,
+        filter=json.dumps({"creditCodes": codes, "kinds": chosen}, ensure_ascii=False),
+        secret=secret,
+        cursor=end_cursor(session),
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row, secret
+
+
+def deliveries_of(session: Session, subscription_id: str, caller: Caller) -> list[Delivery]:
+    """The subscription's delivery log, oldest first; raises ``NotFound`` unless it
+    is the caller's (or the caller is an admin)."""
+    row = session.get(Subscription, subscription_id)
+    if row is None or (row.token_id != caller.token_id and caller.role != "admin"):
+        raise NotFound(f"no subscription {subscription_id}")
+    return list(
+        session.exec(
+            select(Delivery)
+            .where(col(Delivery.subscription_id) == subscription_id)
+            .order_by(col(Delivery.sequence))
+        )
+    )
+
+
+def dispatch(engine: Engine, *, now: datetime, post: Poster = http_post) -> int:
+    """Queue new matching changes, then try every due delivery; returns how many
+    were delivered."""
+    with session_scope(engine) as session:
+        for subscription in session.exec(select(Subscription)).all():
+            _queue(session, subscription, now)
+    delivered = 0
+    with session_scope(engine) as session:
+        ids = [row.id for row in session.exec(select(Subscription)).all()]
+    for subscription_id in ids:
+        delivered += _deliver(engine, subscription_id, now=now, post=post)
+    return delivered
+
+
+def _queue(session: Session, subscription: Subscription, now: datetime) -> None:
+    wanted = json.loads(subscription.filter)
+    codes, kinds = set(wanted["creditCodes"]), set(wanted["kinds"])
+    cursor = subscription.cursor
+    sequence = _last_sequence(session, subscription.id)
+    while True:
+        page = read_changes(session, since=cursor, limit=1000)
+        organisations = _organisations(session, page.items)
+        for item in page.items:
+            record = item.target or item.credential_id
+            if item.kind in kinds and organisations.get(record, set()) & codes:
+                sequence += 1
+                delivery_id = f"dlv_{uuid.uuid4().hex}"
+                session.add(
+                    Delivery(
+                        id=delivery_id,
+                        subscription_id=subscription.id,
+                        change_id=f"{item.authority}/{item.leaf_index}",
+                        sequence=sequence,
+                        body=_body(delivery_id, subscription.id, item),
+                        state="pending",
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+        cursor = page.next
+        if not page.more:
+            break
+    subscription.cursor = cursor
+    session.add(subscription)
+
+
+def _last_sequence(session: Session, subscription_id: str) -> int:
+    last = session.exec(
+        select(Delivery.sequence)
+        .where(col(Delivery.subscription_id) == subscription_id)
+        .order_by(col(Delivery.sequence).desc())
+        .limit(1)
+    ).first()
+    return int(last or 0)
+
+
+def _organisations(session: Session, items: list[FeedItem]) -> dict[str, set[str]]:
+    records = {item.target or item.credential_id for item in items}
+    found: dict[str, set[str]] = {}
+    if not records:
+        return found
+    rows = session.exec(
+        select(RecordParty.credential_id, RecordParty.credit_code).where(
+            col(RecordParty.credential_id).in_(sorted(records)),
+            col(RecordParty.credit_code).is_not(None),
+        )
+    ).all()
+    for credential_id, code in rows:
+        found.setdefault(credential_id, set()).add(str(code))
+    return found
+
+
+def _body(delivery_id: str, subscription_id: str, item: FeedItem) -> str:
+    payload: dict[str, Any] = {
+        "delivery": delivery_id,
+        "subscription": subscription_id,
+        "change": item.as_json(),
+    }
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def _deliver(engine: Engine, subscription_id: str, *, now: datetime, post: Poster) -> int:
+    delivered = 0
+    while True:
+        with session_scope(engine) as session:
+            subscription = session.get(Subscription, subscription_id)
+            if subscription is None:
+                return delivered
+            pending = session.exec(
+                select(Delivery)
+                .where(
+                    col(Delivery.subscription_id) == subscription_id,
+                    col(Delivery.state) == "pending",
+                )
+                .order_by(col(Delivery.sequence))
+                .limit(1)
+            ).first()
+            if pending is None or pending.next_attempt_at > now:
+                return delivered
+            body = pending.body.encode()
+            timestamp = str(int(now.timestamp()))
+            headers = {
+                "Content-Type": "application/json",
+                "X-Registry-Delivery": pending.id,
+                "X-Registry-Timestamp": timestamp,
+                "X-Registry-Signature": signature(subscription.secret, timestamp, body),
+            }
+            attempt = post(subscription.url, body, headers)
+            pending.attempts += 1
+            pending.last_status = attempt.status
+            pending.last_error = attempt.error
+            if attempt.ok:
+                pending.state = "delivered"
+                pending.delivered_at = now
+                delivered += 1
+            else:
+                wait = min(_FIRST_BACKOFF * 2 ** (pending.attempts - 1), _LONGEST_BACKOFF)
+                pending.next_attempt_at = now + wait
+            session.add(pending)
+            if not attempt.ok:
+                return delivered
