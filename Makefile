@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint db-check bench bench-log bench-issue bench-verify clean
+.PHONY: run test lint db-check bench bench-log bench-issue bench-verify bench-blacklist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench: $(VENV)/.installed-dev
 ## bench-issue: issuance through the API on PostgreSQL (batch throughput, single latency)
 bench-issue: $(VENV)/.installed-dev
 	$(BIN)/python bench/issue.py
+
+## bench-blacklist: untrustworthiness-list search and bulk check on PostgreSQL (100,000 listings)
+bench-blacklist: $(VENV)/.installed-dev
+	$(BIN)/python bench/blacklist.py
 
 ## bench-verify: verification through the API on PostgreSQL (100,000 engineers, 1M credentials)
 bench-verify: $(VENV)/.installed-dev
