@@ -317,7 +317,7 @@ def _check_all(
         )
         criteria = {
             "by": "check",
-            "rows": ",".join(c.party or "" for c in checked),
+            "rows": ",".join(c.key or "" for c in checked),
             "date": on.isoformat(),
         }
         record_access(

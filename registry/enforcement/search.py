@@ -297,10 +297,12 @@ class CheckRow:
 
 @dataclass(frozen=True)
 class Checked:
-    """A row's answer: the party as shown (an ID number masked), the listings in
-    force that name it, or the row's error."""
+    """A row's answer: the party as shown (an ID number masked) and as looked up
+    (a credit code, or an ID number's lookup key), the listings in force that name
+    it, or the row's error."""
 
     party: str | None
+    key: str | None
     listings: list[Found]
     error: str | None = None
 
@@ -352,8 +354,8 @@ def check_parties(
             for found in _in_force(_read(session, col(column).in_(chunk), authority), on):
                 listed.setdefault(found.party, []).append(found)
     return [
-        Checked(None, [], party)
+        Checked(None, None, [], party)
         if isinstance(party, str)
-        else Checked(party[0], listed.get(party[1], []))
+        else Checked(party[0], party[1], listed.get(party[1], []))
         for party in parties
     ]
