@@ -1,0 +1,92 @@
+"""The enforcement side through the real server: a change reaches a subscriber."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from registry.demo_records import DEMO_LISTED_ORGANISATIONS
+from registry.enforcement.webhooks import signature
+from tests._servers import Servers
+
+
+@pytest.mark.e2e
+def test_a_withdrawal_reaches_a_subscriber_of_the_real_server(
+    pg_url: str, servers: Servers, tmp_path: Path
+) -> None:
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(
+                (dict(self.headers), self.rfile.read(int(self.headers["Content-Length"])))
+            )
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            return
+
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        data_dir = tmp_path / "data"
+        server = servers.start(pg_url, data_dir)
+        tokens = json.loads((data_dir / "secrets" / "demo-tokens.json").read_text("utf-8"))
+        name, code = DEMO_LISTED_ORGANISATIONS["CN-AH"]
+        enforcement = {"Authorization": f"Bearer {tokens['enforcement']}"}
+        subscribed = httpx.post(
+            f"{server.base}/v1/subscriptions",
+            json={
+                "url": f"http://127.0.0.1:{receiver.server_address[1]}/hook",
+                "credit_codes": [code],
+            },
+            headers=enforcement,
+        )
+        assert subscribed.status_code == 201, subscribed.text
+        found = httpx.post(
+            f"{server.base}/v1/blacklist/search", json={"credit_code": code}, headers=enforcement
+        ).json()["listings"]
+        [listing] = found
+        withdrawn = httpx.post(
+            f"{server.base}/v1/credentials/{listing['id']}/status",
+            json={
+                "action": "withdraw",
+                "reason": "行政处罚决定经行政诉讼被撤销",
+                "decision_number": "皖应急复〔2026〕2号",
+                "effective_on": listing["listedOn"],
+            },
+            headers={"Authorization": f"Bearer {tokens['issuer:CN-AH']}"},
+        )
+        assert withdrawn.status_code == 201, withdrawn.text
+        deadline = time.monotonic() + 30
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.2)
+        [(headers, body)] = received
+        secret = subscribed.json()["secret"]
+        expected = signature(secret, headers["X-Registry-Timestamp"], body)
+        assert hmac.compare_digest(headers["X-Registry-Signature"], expected)
+        change = json.loads(body)["change"]
+        assert (change["kind"], change["action"], change["target"]) == (
+            "listing-change",
+            "withdraw",
+            listing["id"],
+        )
+        # Withdrawn from its listing date: as if never in force, so no longer found.
+        again = httpx.post(
+            f"{server.base}/v1/blacklist/search", json={"credit_code": code}, headers=enforcement
+        ).json()
+        assert again["listings"] == []
+        public = httpx.get(f"{server.base}/v1/blacklist/public").json()["entries"]
+        assert name not in {entry["name"] for entry in public}
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
