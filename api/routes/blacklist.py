@@ -7,9 +7,7 @@ them. Nothing is written.
 from __future__ import annotations
 
 import base64
-import csv
 import datetime as dt
-import io
 import json
 from typing import Annotated, Any, Literal
 
@@ -21,6 +19,7 @@ from api.auth import require_caller
 from api.deps import DbSession, engine_of
 from api.examples import blacklist_check_examples, blacklist_search_examples
 from api.schemas import Problem
+from api.tables import csv_answer, csv_rows, invalid_fields
 from registry.enforcement.audit import criteria_hash, record_access
 from registry.enforcement.public import COLUMNS, public_csv, public_entries, public_xlsx
 from registry.enforcement.search import (
@@ -32,7 +31,6 @@ from registry.enforcement.search import (
     check_parties,
     search_listings,
 )
-from registry.errors import FieldError, InvalidInput
 from registry.ids import province
 from registry.issuing.context import china_today
 from registry.storage.db import begin_snapshot, session_scope
@@ -209,28 +207,16 @@ _CHECK_COLUMNS = ("credit_code", "id_number")
 def _check_rows(request: Request, body: bytes) -> tuple[list[CheckRow | str], CheckIn]:
     content_type = request.headers.get("content-type", "application/json")
     if content_type.startswith("text/csv"):
-        try:
-            text = body.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput("the CSV is not UTF-8") from exc
-        reader = csv.DictReader(io.StringIO(text))
-        unknown = sorted(set(reader.fieldnames or ()) - set(_CHECK_COLUMNS))
-        if unknown or not reader.fieldnames:
-            raise InvalidInput(
-                f"CSV columns are {', '.join(_CHECK_COLUMNS)}; unknown: {', '.join(unknown)}"
-            )
-        raw = [{k: v for k, v in row.items() if v not in (None, "")} for row in reader]
-        if not raw:
-            raise InvalidInput("the CSV has no rows")
+        raw: list[dict[str, Any]] = list(csv_rows(body, _CHECK_COLUMNS))
         try:  # the other settings come as query parameters
             options = CheckIn.model_validate({"rows": raw, **dict(request.query_params)})
         except ValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid_fields(exc, "check") from exc
     else:
         try:
             options = CheckIn.model_validate_json(body)
         except ValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid_fields(exc, "check") from exc
         raw = options.rows
     rows: list[CheckRow | str] = []
     for row in raw:
@@ -243,11 +229,6 @@ def _check_rows(request: Request, body: bytes) -> tuple[list[CheckRow | str], Ch
             continue
         rows.append(CheckRow(credit_code=parsed.credit_code, id_number=parsed.id_number))
     return rows, options
-
-
-def _invalid(exc: ValidationError) -> InvalidInput:
-    errors = tuple(FieldError(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors())
-    return InvalidInput("the check is invalid", errors=errors)
 
 
 @router.post(
@@ -359,26 +340,28 @@ def _check_all(
 
 
 def _check_csv(results: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    writer.writerow(
-        ["row", "party", "listed", "decided_by", "listing_decision_numbers", "listed_on", "error"]
-    )
-    for result in results:
+    def line(result: dict[str, Any]) -> list[object]:
         listings = result.get("listings", [])
-        writer.writerow(
-            [
-                result["row"],
-                result.get("party", ""),
-                "" if "error" in result else ("yes" if result["listed"] else "no"),
-                " ".join(x["decidedBy"] for x in listings),
-                " ".join(x["listingDecisionNumber"] for x in listings),
-                " ".join(x["listedOn"] for x in listings),
-                result.get("error", ""),
-            ]
-        )
-    return buffer.getvalue()
+        return [
+            result["row"],
+            result.get("party", ""),
+            "" if "error" in result else ("yes" if result["listed"] else "no"),
+            " ".join(x["decidedBy"] for x in listings),
+            " ".join(x["listingDecisionNumber"] for x in listings),
+            " ".join(x["listedOn"] for x in listings),
+            result.get("error", ""),
+        ]
+
+    header = [
+        "row",
+        "party",
+        "listed",
+        "decided_by",
+        "listing_decision_numbers",
+        "listed_on",
+        "error",
+    ]
+    return csv_answer(header, (line(result) for result in results))
 
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -6,9 +6,7 @@ them. Nothing is written.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from typing import Annotated, Any
 
@@ -21,7 +19,8 @@ from api.auth import BearerCredentials, authorize, require_role
 from api.deps import engine_of, loop_engine_of
 from api.examples import verify_batch_examples, verify_examples
 from api.schemas import Problem
-from registry.errors import FieldError, InvalidInput
+from api.tables import csv_answer, csv_rows, invalid_fields
+from registry.errors import InvalidInput
 from registry.storage.db import begin_snapshot, read_scope
 from registry.verification import EngineerQuery, EngineerVerifier
 from registry.verification.batch import MAX_BATCH, verdict_row
@@ -171,29 +170,14 @@ _CSV_COLUMNS = ("id_number", "registration_number", "name", "region", "category"
 
 def _rows_of(request_body: bytes, content_type: str) -> list[dict[str, Any]]:
     if content_type.startswith("text/csv"):
-        try:
-            text = request_body.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InvalidInput("the CSV is not UTF-8") from exc
-        reader = csv.DictReader(io.StringIO(text))
-        unknown = sorted(set(reader.fieldnames or ()) - set(_CSV_COLUMNS))
-        if unknown or not reader.fieldnames:
-            raise InvalidInput(
-                f"CSV columns are {', '.join(_CSV_COLUMNS)}; unknown: {', '.join(unknown)}"
-            )
-        rows = [{k: v for k, v in row.items() if v not in (None, "")} for row in reader]
-        if not rows:
-            raise InvalidInput("the CSV has no rows")
+        rows: list[dict[str, Any]] = list(csv_rows(request_body, _CSV_COLUMNS))
         if len(rows) > MAX_BATCH:
             raise InvalidInput(f"at most {MAX_BATCH} rows a batch, not {len(rows)}")
         return rows
     try:
         return BatchIn.model_validate_json(request_body).rows
     except ValidationError as exc:
-        errors = tuple(
-            FieldError(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()
-        )
-        raise InvalidInput("the batch is invalid", errors=errors) from exc
+        raise invalid_fields(exc, "batch") from exc
 
 
 def _parsed(row: dict[str, Any]) -> EngineerIn | str:
@@ -271,25 +255,18 @@ def _judge_all(
 
 
 def _as_csv(results: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    writer.writerow(
-        ["row", "verdict", "name", "resident_id_masked", "reasons_zh", "reasons_en", "error"]
-    )
-    for result in results:
-        blocking = [r for r in result.get("reasons", []) if not r["holds"]] or result.get(
-            "reasons", []
-        )
-        writer.writerow(
-            [
-                result["row"],
-                result.get("verdict", ""),
-                result.get("name", ""),
-                result.get("residentIdMasked", ""),
-                "\uff1b".join(r["zh"] for r in blocking),
-                "; ".join(r["en"] for r in blocking),
-                result.get("error", ""),
-            ]
-        )
-    return buffer.getvalue()
+    def line(result: dict[str, Any]) -> list[object]:
+        reasons = result.get("reasons", [])
+        blocking = [r for r in reasons if not r["holds"]] or reasons
+        return [
+            result["row"],
+            result.get("verdict", ""),
+            result.get("name", ""),
+            result.get("residentIdMasked", ""),
+            "\uff1b".join(r["zh"] for r in blocking),
+            "; ".join(r["en"] for r in blocking),
+            result.get("error", ""),
+        ]
+
+    header = ["row", "verdict", "name", "resident_id_masked", "reasons_zh", "reasons_en", "error"]
+    return csv_answer(header, (line(result) for result in results))

@@ -1,0 +1,47 @@
+"""Tables over HTTP: rows read from an uploaded CSV, and CSV answers for Excel and WPS."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+
+from pydantic import ValidationError
+
+from registry.errors import FieldError, InvalidInput
+
+__all__ = ["csv_answer", "csv_rows", "invalid_fields"]
+
+
+def csv_rows(body: bytes, columns: Sequence[str]) -> list[dict[str, str]]:
+    """The rows of a UTF-8 CSV (a BOM allowed) whose header names only ``columns``,
+    empty cells left out. Raises ``InvalidInput`` for another encoding, an unknown
+    column or no rows."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("the CSV is not UTF-8") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    unknown = sorted(set(reader.fieldnames or ()) - set(columns))
+    if unknown or not reader.fieldnames:
+        raise InvalidInput(f"CSV columns are {', '.join(columns)}; unknown: {', '.join(unknown)}")
+    rows = [{k: v for k, v in row.items() if v not in (None, "")} for row in reader]
+    if not rows:
+        raise InvalidInput("the CSV has no rows")
+    return rows
+
+
+def csv_answer(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """CSV text with a BOM, so that Excel and WPS read it as UTF-8."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def invalid_fields(exc: ValidationError, what: str) -> InvalidInput:
+    """``InvalidInput`` naming every field pydantic refused."""
+    errors = tuple(FieldError(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors())
+    return InvalidInput(f"the {what} is invalid", errors=errors)
