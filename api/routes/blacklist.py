@@ -20,6 +20,7 @@ from api.deps import DbSession, engine_of
 from api.examples import blacklist_check_examples, blacklist_search_examples
 from api.schemas import Problem
 from api.tables import csv_answer, csv_rows, invalid_fields
+from registry.enforcement import listing_terms
 from registry.enforcement.audit import criteria_hash, record_access
 from registry.enforcement.public import COLUMNS, public_csv, public_entries, public_xlsx
 from registry.enforcement.search import (
@@ -94,13 +95,7 @@ def _listing(found: Found, result: SearchResult) -> dict[str, Any]:
         "matchedName": found.matched_name,
         "listed": subject["listed"],
         "relatedPersons": subject["relatedPersons"],
-        "legalBasis": subject["legalBasis"],
-        "penaltyDecisionNumber": subject["penaltyDecisionNumber"],
-        "listingDecisionNumber": subject["listingDecisionNumber"],
-        "listedOn": subject["listedOn"],
-        "earliestRemovalOn": subject["earliestRemovalOn"],
-        "expiresOn": subject["expiresOn"],
-        "measures": subject["measures"],
+        **listing_terms(subject),
         "status": {"status": status.status, "since": status.since.isoformat()} if status else None,
         "history": [
             {

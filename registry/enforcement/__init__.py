@@ -1,5 +1,5 @@
 """Enforcement: the untrustworthiness list across the federation, as inspectors use it."""
 
-from registry.enforcement.timeline import ListingStatus, listing_status
+from registry.enforcement.timeline import TERMS, ListingStatus, listing_status, listing_terms
 
-__all__ = ["ListingStatus", "listing_status"]
+__all__ = ["TERMS", "ListingStatus", "listing_status", "listing_terms"]

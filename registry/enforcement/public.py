@@ -22,7 +22,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from sqlmodel import Session, col
 
-from registry.enforcement.timeline import listing_status
+from registry.enforcement.timeline import listing_status, listing_terms
 from registry.ids import province
 from registry.storage.db import PREPARED
 from registry.storage.models import StatusChangeRow, StoredCredential
@@ -125,13 +125,7 @@ def _entry(credential_id: str, issuer: str, subject: dict[str, Any]) -> PublicEn
                 }
                 for person in subject.get("relatedPersons", [])
             ],
-            "legalBasis": subject["legalBasis"],
-            "penaltyDecisionNumber": subject["penaltyDecisionNumber"],
-            "listingDecisionNumber": subject["listingDecisionNumber"],
-            "listedOn": subject["listedOn"],
-            "earliestRemovalOn": subject["earliestRemovalOn"],
-            "expiresOn": subject["expiresOn"],
-            "measures": subject["measures"],
+            **listing_terms(subject),
             "id": credential_id,
         }
     )

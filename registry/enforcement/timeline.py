@@ -20,11 +20,23 @@ Changes apply in the order they were recorded, each from its effective date.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-__all__ = ["ListingStatus", "listing_status"]
+__all__ = ["TERMS", "ListingStatus", "listing_status", "listing_terms"]
+
+TERMS = (
+    "legalBasis",
+    "penaltyDecisionNumber",
+    "listingDecisionNumber",
+    "listedOn",
+    "earliestRemovalOn",
+    "expiresOn",
+    "measures",
+)
+"""What a listing decided, as its credential states it: basis, decisions, dates, measures."""
 
 
 @dataclass(frozen=True)
@@ -68,3 +80,8 @@ def listing_status(
     if state == "lifted":
         return ListingStatus("lifted", since)
     return ListingStatus("in-force", max(since, listed_on))
+
+
+def listing_terms(subject: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``TERMS`` of a listing's ``credentialSubject``, as it states them."""
+    return {term: subject[term] for term in TERMS}

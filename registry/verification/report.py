@@ -21,6 +21,7 @@ from typing import Any
 from registry.ce import Assessment
 from registry.credentials import authority_of, new_credential
 from registry.crypto.jcs import Splice
+from registry.enforcement import listing_terms
 from registry.ids import province
 from registry.recognition import Reason
 from registry.verification.dossier import Dossier
@@ -156,13 +157,7 @@ def _listing(finding: Finding) -> dict[str, Any]:
         finding,
         {
             "role": finding.held.role,
-            "legalBasis": subject["legalBasis"],
-            "penaltyDecisionNumber": subject["penaltyDecisionNumber"],
-            "listingDecisionNumber": subject["listingDecisionNumber"],
-            "listedOn": subject["listedOn"],
-            "earliestRemovalOn": subject["earliestRemovalOn"],
-            "expiresOn": subject["expiresOn"],
-            "measures": subject["measures"],
+            **listing_terms(subject),
         },
     )
 
