@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import hmac
 import io
@@ -555,7 +556,8 @@ def test_the_change_feed_refuses_what_it_did_not_give(
     client, tokens = api
     headers = {"Authorization": f"Bearer {tokens['federation']}"}
     assert client.get("/v1/changes", headers=headers).status_code == 200
-    for bad in ("nonsense", "WzFd", "eyJDTi1YWCI6MH0", "eyJDTi1TSCI6MTAwMDAwfQ"):
+    deep = base64.urlsafe_b64encode(b"[" * 1400).decode().rstrip("=")  # nested past recursion
+    for bad in ("nonsense", "WzFd", "eyJDTi1YWCI6MH0", "eyJDTi1TSCI6MTAwMDAwfQ", deep, "e" * 3000):
         assert client.get(f"/v1/changes?since={bad}", headers=headers).status_code == 422, bad
     assert client.get("/v1/changes?limit=0", headers=headers).status_code == 422
     verifier = {"Authorization": f"Bearer {tokens['verifier']}"}
@@ -675,6 +677,8 @@ def test_a_subscription_is_refused_what_it_cannot_be(
     code = DEMO_LISTED_ORGANISATIONS["CN-AH"][1]
     for bad in (
         {"url": "ftp://x/y", "credit_codes": [code]},
+        {"url": "http://[::1/", "credit_codes": [code]},
+        {"url": "http://\u2603.com:80x/", "credit_codes": [code]},
         {"url": "https://x/y", "credit_codes": []},
         {"url": "https://x/y", "credit_codes": ["bad"]},
         {"url": "https://x/y", "credit_codes": [code], "kinds": ["everything"]},

@@ -1,7 +1,7 @@
 """The untrustworthiness list for inspectors: searching every province's listings.
 
 POST only: resident ID numbers never go into a URL, where access logs would keep
-them. Nothing is written.
+them. The only thing written is the access audit's entry for each search and check.
 """
 
 from __future__ import annotations
@@ -166,6 +166,7 @@ def search(
         results=len(result.matches) + len(result.possible),
         now=now,
     )
+    session.commit()  # the audit entry is written before the answer leaves
     return {
         "query": result.query,
         "listings": [_listing(f, result) for f in result.matches],
@@ -295,6 +296,7 @@ def _check_all(
             "by": "check",
             "rows": ",".join(c.key or "" for c in checked),
             "date": on.isoformat(),
+            **({"decidedBy": options.decided_by} if options.decided_by else {}),
         }
         record_access(
             session,

@@ -81,6 +81,7 @@ def subscribe(
         kinds=body.kinds,
         now=dt.datetime.now(dt.UTC),
     )
+    session.commit()  # stored before its secret is shown
     return {"id": row.id, "url": row.url, "filter": json.loads(row.filter), "secret": secret}
 
 

@@ -121,11 +121,16 @@ def _encode(positions: dict[str, int]) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
+_MAX_CURSOR = 2000  # characters: far more than one position per log needs
+
+
 def _decode(cursor: str) -> dict[str, int]:
+    if len(cursor) > _MAX_CURSOR:
+        raise InvalidInput("the cursor is not one this feed gave")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidInput("the cursor is not one this feed gave") from exc
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and type(v) is int and v >= 0 for k, v in value.items()

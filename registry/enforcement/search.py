@@ -241,6 +241,17 @@ def _in_force(listings: Sequence[Found], on: date) -> list[Found]:
     return sorted(kept, key=lambda f: (f.authority, f.credential_id))
 
 
+def _once(found: list[Found]) -> list[Found]:
+    # By name, one listing may name two parties of that name: it is answered once.
+    seen: set[str] = set()
+    kept = []
+    for listing in found:
+        if listing.credential_id not in seen:
+            seen.add(listing.credential_id)
+            kept.append(listing)
+    return kept
+
+
 def search_listings(
     session: Session,
     query: ListingQuery,
@@ -262,8 +273,8 @@ def search_listings(
         if decided_by:
             answer["decidedBy"] = decided_by
         answer["date"] = on.isoformat()
-    matches = _in_force(_read(session, exact, decided_by), on)
-    possible = _in_force(_read(session, near, decided_by), on) if near is not None else []
+    matches = _once(_in_force(_read(session, exact, decided_by), on))
+    possible = _once(_in_force(_read(session, near, decided_by), on)) if near is not None else []
     heads: dict[str, Head] = log_heads(session)
     every = matches + possible
     evidence = prove(
