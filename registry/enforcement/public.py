@@ -22,7 +22,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from sqlmodel import Session, col
 
-from registry.enforcement.timeline import listing_status, listing_terms
+from registry.enforcement.timeline import listing_terms, status_on
 from registry.ids import province
 from registry.storage.db import PREPARED
 from registry.storage.models import StatusChangeRow, StoredCredential
@@ -94,13 +94,7 @@ def public_entries(session: Session, *, on: date, region: str | None = None) -> 
     entries = []
     for credential_id, (issuer, canonical, changes) in found.items():
         subject = json.loads(canonical)["credentialSubject"]
-        status = listing_status(
-            listed_on=date.fromisoformat(subject["listedOn"]),
-            expires_on=date.fromisoformat(subject["expiresOn"]),
-            changes=changes,
-            on=on,
-        )
-        if status.in_force:
+        if status_on(subject, changes, on).in_force:
             entries.append(_entry(credential_id, issuer, subject))
     return sorted(entries, key=lambda e: (e.values["listedOn"], e.values["id"]))
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
-from registry.enforcement.timeline import ListingStatus, listing_status
+from registry.enforcement.timeline import ListingStatus, status_on
 from registry.errors import InvalidInput, RegistryError
 from registry.ids import (
     lookup_key,
@@ -230,12 +230,8 @@ def _in_force(listings: Sequence[Found], on: date) -> list[Found]:
     kept = []
     for listing in listings:
         subject = listing.document["credentialSubject"]
-        listing.status = listing_status(
-            listed_on=date.fromisoformat(subject["listedOn"]),
-            expires_on=date.fromisoformat(subject["expiresOn"]),
-            changes=[(c.effective_on, c.state_after) for c in listing.changes],
-            on=on,
-        )
+        changes = [(c.effective_on, c.state_after) for c in listing.changes]
+        listing.status = status_on(subject, changes, on)
         if listing.status.in_force:
             kept.append(listing)
     return sorted(kept, key=lambda f: (f.authority, f.credential_id))

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-__all__ = ["TERMS", "ListingStatus", "listing_status", "listing_terms"]
+__all__ = ["TERMS", "ListingStatus", "listing_status", "listing_terms", "status_on"]
 
 TERMS = (
     "legalBasis",
@@ -80,6 +80,18 @@ def listing_status(
     if state == "lifted":
         return ListingStatus("lifted", since)
     return ListingStatus("in-force", max(since, listed_on))
+
+
+def status_on(
+    subject: Mapping[str, Any], changes: Sequence[tuple[date, str]], on: date
+) -> ListingStatus:
+    """``listing_status`` with the dates a listing's ``credentialSubject`` states."""
+    return listing_status(
+        listed_on=date.fromisoformat(subject["listedOn"]),
+        expires_on=date.fromisoformat(subject["expiresOn"]),
+        changes=changes,
+        on=on,
+    )
 
 
 def listing_terms(subject: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from datetime import date, timedelta
 from fractions import Fraction
 
 from registry.ce import Assessment, Credit, PolicyBook, add_years, assess, format_hours
-from registry.enforcement import listing_status
+from registry.enforcement import status_on
 from registry.errors import NotFound
 from registry.ids import Category, parse_category, province
 from registry.recognition import Agreement, Reason, RecordKind, recognise
@@ -492,11 +492,8 @@ def _continuing_education(
 def _listing(held: Held, on: date) -> Finding:
     subject = held.subject
     listed_on = date.fromisoformat(subject["listedOn"])
-    expires_on = date.fromisoformat(subject["expiresOn"])
     state = held.state_on(on)
-    in_force = listing_status(
-        listed_on=listed_on, expires_on=expires_on, changes=held.changes, on=on
-    ).in_force
+    in_force = status_on(subject, held.changes, on).in_force
     name = province(held.issuer)
     role = "" if held.role == "listed" else f"（作为{_ROLE_ZH.get(held.role, held.role)}）"
     role_en = "" if held.role == "listed" else f" (as {held.role.replace('-', ' ')})"
