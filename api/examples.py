@@ -1,6 +1,6 @@
 """OpenAPI request examples that work against a ``make run`` demo as written.
 
-They name the demo's seeded people and records (``registry.demo_records``), and
+They name the demo's seeded people and records (``registry.demo``), and
 their dates are set when the app starts, so that no example date is in the future
 or out of its window.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from registry.demo_records import (
+from registry.demo import (
     DEMO_ENGINEERS,
     DEMO_LISTED_ORGANISATIONS,
     DEMO_LISTED_PERSON,
@@ -20,8 +20,11 @@ from registry.demo_records import (
 
 __all__ = [
     "batch_examples",
+    "blacklist_check_examples",
+    "blacklist_search_examples",
     "record_examples",
     "status_change_examples",
+    "subscription_examples",
     "verify_batch_examples",
     "verify_examples",
 ]
@@ -274,6 +277,19 @@ def blacklist_check_examples() -> dict[str, dict[str, Any]]:
                     {"credit_code": "not a code"},
                 ],
                 "region": "CN-SH",
+            },
+        }
+    }
+
+
+def subscription_examples() -> dict[str, dict[str, Any]]:
+    """A subscription that follows the demo's listed Anhui company."""
+    return {
+        "employer": {
+            "summary": "Follow a company: its listings and its engineers' registrations",
+            "value": {
+                "url": "https://hr.example.com/registry-webhook",
+                "credit_codes": [DEMO_LISTED_ORGANISATIONS["CN-AH"][1]],
             },
         }
     }

@@ -40,8 +40,12 @@ from bench._database import bench_database, machine  # noqa: E402
 from bench.verify import serving  # noqa: E402
 from registry.credentials.lifecycle import Action, StatusChangeIn  # noqa: E402
 from registry.credentials.records import RecordIn  # noqa: E402
-from registry.demo import seed_demo  # noqa: E402
-from registry.demo_records import credit_code, resident_id, seed_demo_records  # noqa: E402
+from registry.demo import (  # noqa: E402
+    credit_code,
+    resident_id,
+    seed_demo,
+    seed_demo_records,
+)
 from registry.issuing import IssuingContext, change_status, china_today, issue_records  # noqa: E402
 from registry.settings import Settings  # noqa: E402
 from registry.storage.db import engine_scope, session_scope, upgrade  # noqa: E402

@@ -34,8 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # for the test harness's throwaway cluster
 
 from bench._database import bench_database, machine  # noqa: E402
-from registry.demo import seed_demo  # noqa: E402
-from registry.demo_records import DEMO_ENGINEERS, credit_code, seed_demo_records  # noqa: E402
+from registry.demo import (  # noqa: E402
+    DEMO_ENGINEERS,
+    credit_code,
+    seed_demo,
+    seed_demo_records,
+)
 from registry.issuing import IssuingContext, china_today  # noqa: E402
 from registry.settings import Settings  # noqa: E402
 from registry.storage.db import engine_scope, session_scope, upgrade  # noqa: E402

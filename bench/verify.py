@@ -63,8 +63,12 @@ sys.path.insert(0, str(ROOT))  # for the test harness's throwaway cluster
 
 from bench._database import bench_database, machine  # noqa: E402
 from registry.credentials.records import RecordIn  # noqa: E402
-from registry.demo import seed_demo  # noqa: E402
-from registry.demo_records import credit_code, resident_id, seed_demo_records  # noqa: E402
+from registry.demo import (  # noqa: E402
+    credit_code,
+    resident_id,
+    seed_demo,
+    seed_demo_records,
+)
 from registry.ids import Category  # noqa: E402
 from registry.issuing import IssuingContext, china_today, issue_records  # noqa: E402
 from registry.settings import Settings  # noqa: E402

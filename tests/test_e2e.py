@@ -16,7 +16,7 @@ import httpx
 import pytest
 import rfc8785
 
-from registry.demo_records import DEMO_ENGINEERS
+from registry.demo import DEMO_ENGINEERS
 from tests._servers import Server, Servers
 from tests._support import REGISTRY
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from registry.demo_records import DEMO_LISTED_ORGANISATIONS
+from registry.demo import DEMO_LISTED_ORGANISATIONS
 from registry.enforcement.webhooks import signature
 from tests._servers import Servers
 

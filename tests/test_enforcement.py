@@ -22,12 +22,13 @@ from sqlmodel import Session, select
 from api import create_app
 from api.examples import blacklist_check_examples, blacklist_search_examples
 from registry.credentials.lifecycle import Action, StatusChangeIn
-from registry.demo import seed_demo, seed_demo_tokens
-from registry.demo_records import (
+from registry.demo import (
     DEMO_LISTED_ORGANISATIONS,
     DEMO_LISTED_PERSON,
     resident_id,
+    seed_demo,
     seed_demo_records,
+    seed_demo_tokens,
 )
 from registry.enforcement import listing_status
 from registry.enforcement.audit import criteria_hash

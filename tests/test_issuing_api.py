@@ -14,8 +14,7 @@ from sqlalchemy import func, select
 from api import create_app
 from api.examples import record_examples, status_change_examples
 from registry.credentials.status_list import StatusBits
-from registry.demo import seed_demo, seed_demo_tokens
-from registry.demo_records import DEMO_ENGINEERS, seed_demo_records
+from registry.demo import DEMO_ENGINEERS, seed_demo, seed_demo_records, seed_demo_tokens
 from registry.issuing import IssuingContext, china_today
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope

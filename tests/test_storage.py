@@ -17,8 +17,7 @@ from registry.credentials import new_credential
 from registry.crypto.eddsa_jcs_2022 import add_proof, resolve_did_key, verify_proof
 from registry.crypto.jcs import canonical_bytes, sha256_hex
 from registry.crypto.keys import Ed25519Signer, KeyStore
-from registry.demo import DEMO_AUTHORITIES, seed_demo
-from registry.demo_records import seed_demo_records
+from registry.demo import DEMO_AUTHORITIES, seed_demo, seed_demo_records
 from registry.errors import (
     Conflict,
     InvalidInput,

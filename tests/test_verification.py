@@ -21,8 +21,14 @@ from api.examples import verify_batch_examples, verify_examples
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.credentials.records import RecordIn
 from registry.crypto.eddsa_jcs_2022 import add_proof
-from registry.demo import seed_demo, seed_demo_tokens
-from registry.demo_records import DEMO_ENGINEERS, credit_code, resident_id, seed_demo_records
+from registry.demo import (
+    DEMO_ENGINEERS,
+    credit_code,
+    resident_id,
+    seed_demo,
+    seed_demo_records,
+    seed_demo_tokens,
+)
 from registry.issuing import IssuingContext, change_status, china_today, issue_records
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_caller
 from api.deps import DbSession
+from api.examples import subscription_examples
 from api.schemas import Problem
-from registry.demo_records import DEMO_LISTED_ORGANISATIONS
 from registry.enforcement.webhooks import KINDS, create_subscription, deliveries_of
 from registry.tokens import Caller
 
@@ -45,17 +45,6 @@ class SubscriptionIn(BaseModel):
     )
 
 
-_EXAMPLES = {
-    "employer": {
-        "summary": "Follow a company: its listings and its engineers' registrations",
-        "value": {
-            "url": "https://hr.example.com/registry-webhook",
-            "credit_codes": [DEMO_LISTED_ORGANISATIONS["CN-AH"][1]],
-        },
-    }
-}
-
-
 @router.post(
     "",
     status_code=201,
@@ -65,7 +54,7 @@ _EXAMPLES = {
 def subscribe(
     session: DbSession,
     caller: Annotated[Caller, Depends(_ROLES)],
-    body: Annotated[SubscriptionIn, Body(openapi_examples=_EXAMPLES)],
+    body: Annotated[SubscriptionIn, Body(openapi_examples=subscription_examples())],
 ) -> dict[str, Any]:
     """Each matching change from now on is POSTed as JSON, signed:
     `X-Registry-Signature: sha256=<hex HMAC-SHA256 of "<X-Registry-Timestamp>.<body>">`

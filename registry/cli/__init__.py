@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
-from sqlalchemy import Engine
 
-from registry.authorities import keys_of, list_authorities
 from registry.cli._authority import authority_app, key_app
 from registry.cli._common import console, err_console
 from registry.cli._import import import_records
@@ -21,13 +17,10 @@ from registry.cli._token import token_app
 from registry.cli._trust import trust_app
 from registry.cli._verify import verify
 from registry.datadir import DataDir
-from registry.demo import seed_demo, seed_demo_tokens
-from registry.demo_records import DEMO_ENGINEERS, seed_demo_records
+from registry.demo.startup import print_demo, seed_node
 from registry.errors import RegistryError
-from registry.issuing import IssuingContext
 from registry.settings import Settings
-from registry.storage.db import engine_scope, schema_drift, schema_status, session_scope, upgrade
-from registry.trust.store import NodeProfile, stored_versions
+from registry.storage.db import engine_scope, schema_drift, schema_status, upgrade
 
 __all__ = ["app", "main"]
 
@@ -81,52 +74,6 @@ def db_check() -> None:
     console.print("no drift between the models and the migrations")
 
 
-_DEMO_TOKENS = "demo-tokens.json"
-
-
-def _print_tokens(data_dir: DataDir) -> None:
-    saved = data_dir.read_private(_DEMO_TOKENS)
-    if saved is None:
-        console.print("Demo tokens: none saved here; make one with `registry token create`")
-        return
-    table = Table(title=f"Demo tokens (also in {data_dir.root / 'secrets' / _DEMO_TOKENS})")
-    table.add_column("role")
-    table.add_column("token")
-    for role, token in json.loads(saved).items():
-        table.add_row(role, token)
-    console.print(table)
-
-
-def _print_demo(engine: Engine, host: str, port: int) -> None:
-    base = f"http://{host}:{port}"
-    table = Table(title="Demo federation", show_lines=False)
-    table.add_column("authority")
-    table.add_column("issuing key")
-    with session_scope(engine) as session:
-        for authority in list_authorities(session):
-            issuing = [k for k in keys_of(session, authority.code) if k.purpose == "issuing"]
-            table.add_row(
-                f"{authority.code} {authority.name_zh}",
-                issuing[-1].public_key_multibase if issuing else "-",
-            )
-        genesis = stored_versions(session)[:1]
-    console.print(table)
-    if genesis:
-        console.print(f"Genesis trust list digest (pin it): {genesis[0].digest}")
-    console.print(f"API docs:        {base}/docs")
-    console.print(
-        f"Verify:          curl -X POST {base}/v1/verify/engineer "
-        '-H "Authorization: Bearer <verifier token>" -H "Content-Type: application/json" '
-        # By registration number and name: no ID number in the server's output.
-        f'-d \'{{"registration_number": "SH-REG-1002", '
-        f'"name": "{DEMO_ENGINEERS[1].name}", "region": "CN-SH"}}\''
-    )
-    console.print(f"Try:             curl {base}/v1/trust-list")
-    console.print(f"                 curl {base}/v1/authorities")
-    console.print(f"Health:          curl {base}/healthz")
-    console.print(f"Readiness:       curl {base}/readyz")
-
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -147,17 +94,9 @@ def serve(
     with engine_scope(settings.database_url) as engine:
         upgrade(engine)
         if demo:
-            with session_scope(engine) as session:
-                seeded = seed_demo(
-                    session, data_dir.key_store(), profile=NodeProfile.from_settings(settings)
-                )
-                seeded = seed_demo_records(session, IssuingContext.for_node(settings)) or seeded
-                tokens = seed_demo_tokens(session)
-                if tokens:
-                    data_dir.write_private(_DEMO_TOKENS, json.dumps(tokens, indent=2) + "\n")
+            seeded = seed_node(settings, engine, data_dir)
             console.print("seeded the demo federation" if seeded else "demo data already present")
-            _print_tokens(data_dir)
-            _print_demo(engine, host, port)
+            print_demo(console, engine, data_dir, base_url=f"http://{host}:{port}")
     # By import string: the domain package never imports the web layer, and the
     # factory reads the same REGISTRY_* settings this command used.
     try:

@@ -8,8 +8,11 @@ is right), so it validates like a real one. The OpenAPI examples name these peop
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from importlib import resources
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -18,8 +21,8 @@ from sqlmodel import Session
 
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.credentials.records import RecordIn
-from registry.demo_agreements import seed_demo_agreements
-from registry.ids import credit_code_check_character, resident_id_check_character
+from registry.demo.agreements import seed_demo_agreements
+from registry.demo.synthetic import credit_code, resident_id
 from registry.issuing import IssuingContext, change_status, china_today, issue_records
 from registry.storage.models import Record
 
@@ -28,23 +31,10 @@ __all__ = [
     "DEMO_LISTED_ORGANISATIONS",
     "DEMO_LISTED_PERSON",
     "DemoEngineer",
-    "credit_code",
-    "resident_id",
     "seed_demo_records",
 ]
 
 _RECORD = TypeAdapter(RecordIn)
-
-
-def resident_id(area: str, born: str, sequence: str) -> str:
-    """A well-formed synthetic ID number: area code, birth date, sequence, check."""
-    first17 = f"{area}{born}{sequence}"
-    return first17 + resident_id_check_character(first17)
-
-
-def credit_code(first17: str) -> str:
-    """A well-formed synthetic credit code: 17 characters and their check character."""
-    return first17 + credit_code_check_character(first17)
 
 
 @dataclass(frozen=True)
@@ -60,92 +50,32 @@ class DemoEngineer:
     employer: tuple[str, str] | None
 
 
-DEMO_ENGINEERS: tuple[DemoEngineer, ...] = (
-    DemoEngineer(
-        "王立新",
-        resident_id("310101", "19850312", "021"),
-        "CN-SH",
-        "SH-2019-C-0001",
-        "chemical",
-        "CN-SH",
-        ("上海华东化工有限公司", credit_code("91310000MA1FL0001")),
-    ),
-    DemoEngineer(
-        "陈静",
-        resident_id("320106", "19900721", "046"),
-        "CN-JS",
-        "JS-2020-J-0107",
-        "construction",
-        "CN-SH",
-        ("上海浦江建设集团有限公司", credit_code("91310115MA1K30002")),
-    ),
-    DemoEngineer(
-        "刘洋",
-        resident_id("310104", "19910415", "032"),
-        "CN-SH",
-        "SH-2021-Q-0003",
-        "other",
-        None,
-        None,
-    ),
-    DemoEngineer(
-        "张伟",
-        resident_id("320102", "19820105", "013"),
-        "CN-JS",
-        "JS-2018-C-0042",
-        "chemical",
-        "CN-JS",
-        ("南京扬子石化设备有限公司", credit_code("91320100MA1MX0003")),
-    ),
-    DemoEngineer(
-        "李娜",
-        resident_id("320583", "19880930", "028"),
-        "CN-JS",
-        "JS-2019-J-0311",
-        "construction",
-        "CN-JS",
-        ("苏州工业园区建工有限公司", credit_code("91320594MA1P20004")),
-    ),
-    DemoEngineer(
-        "赵强",
-        resident_id("330106", "19790618", "035"),
-        "CN-ZJ",
-        "ZJ-2017-M-0019",
-        "metal-nonmetal-mine",
-        "CN-ZJ",
-        ("浙江衢州矿业有限公司", credit_code("91330800MA2DK0005")),
-    ),
-    DemoEngineer(
-        "孙丽",
-        resident_id("330102", "19920214", "047"),
-        "CN-ZJ",
-        "ZJ-2022-R-0088",
-        "road-transport",
-        "CN-ZJ",
-        ("杭州通达物流有限公司", credit_code("91330100MA2H70006")),
-    ),
-    DemoEngineer(
-        "周涛",
-        resident_id("340104", "19870809", "019"),
-        "CN-AH",
-        "AH-2018-K-0025",
-        "coal-mine",
-        "CN-AH",
-        ("淮南东部煤业有限公司", credit_code("91340400MA2N10007")),
-    ),
-    DemoEngineer(
-        "吴敏",
-        resident_id("340102", "19930311", "054"),
-        "CN-AH",
-        "AH-2023-C-0061",
-        "chemical",
-        None,
-        None,
-    ),
-)
-"""The demo's engineers. 陈静 holds a Jiangsu qualification and a Shanghai
-registration; 刘洋 and 吴敏 are qualified but not registered; 张伟's registration
-is suspended."""
+def _engineers_table() -> tuple[DemoEngineer, ...]:
+    """The rows of ``engineers.csv``: the ID number and credit code from their first
+    17 characters' parts, empty cells for an engineer not registered."""
+    text = resources.files("registry.demo").joinpath("engineers.csv").read_text(encoding="utf-8")
+    return tuple(
+        DemoEngineer(
+            name=row["name"],
+            id_number=resident_id(row["area"], row["born"], row["sequence"]),
+            authority=row["authority"],
+            certificate_number=row["certificate_number"],
+            category=row["category"],
+            registered_by=row["registered_by"] or None,
+            employer=(
+                (row["employer"], credit_code(row["employer_credit_code"]))
+                if row["employer"]
+                else None
+            ),
+        )
+        for row in csv.DictReader(io.StringIO(text))
+    )
+
+
+DEMO_ENGINEERS = _engineers_table()
+"""The demo's engineers (``engineers.csv``). 陈静 holds a Jiangsu qualification and a
+Shanghai registration; 刘洋 and 吴敏 are qualified but not registered; 张伟's
+registration is suspended."""
 
 _PROVIDERS = {
     "CN-SH": ("上海市安全生产科学研究所", credit_code("12310000MB0P10008")),

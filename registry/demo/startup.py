@@ -1,0 +1,82 @@
+"""What ``registry serve --demo`` does before it serves: seed an empty node with the
+demo federation, its records and a token per role, then print what to try first."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+
+from registry.authorities import keys_of, list_authorities
+from registry.datadir import DataDir
+from registry.demo.federation import seed_demo, seed_demo_tokens
+from registry.demo.records import DEMO_ENGINEERS, seed_demo_records
+from registry.issuing import IssuingContext
+from registry.settings import Settings
+from registry.storage.db import session_scope
+from registry.trust.store import NodeProfile, stored_versions
+
+__all__ = ["DEMO_TOKENS_FILE", "print_demo", "seed_node"]
+
+DEMO_TOKENS_FILE = "demo-tokens.json"
+"""Where the demo's tokens are kept, among the data directory's secrets."""
+
+
+def seed_node(settings: Settings, engine: Engine, data_dir: DataDir) -> bool:
+    """Seed what the demo lacks (authorities, trust list, agreements, records, tokens)
+    and save new tokens owner-only; returns whether anything was seeded."""
+    with session_scope(engine) as session:
+        seeded = seed_demo(
+            session, data_dir.key_store(), profile=NodeProfile.from_settings(settings)
+        )
+        seeded = seed_demo_records(session, IssuingContext.for_node(settings)) or seeded
+        tokens = seed_demo_tokens(session)
+        if tokens:
+            data_dir.write_private(DEMO_TOKENS_FILE, json.dumps(tokens, indent=2) + "\n")
+    return seeded
+
+
+def print_demo(console: Console, engine: Engine, data_dir: DataDir, *, base_url: str) -> None:
+    """Print the demo's tokens, authorities, genesis digest and first requests to try."""
+    _print_tokens(console, data_dir)
+    table = Table(title="Demo federation", show_lines=False)
+    table.add_column("authority")
+    table.add_column("issuing key")
+    with session_scope(engine) as session:
+        for authority in list_authorities(session):
+            issuing = [k for k in keys_of(session, authority.code) if k.purpose == "issuing"]
+            table.add_row(
+                f"{authority.code} {authority.name_zh}",
+                issuing[-1].public_key_multibase if issuing else "-",
+            )
+        genesis = stored_versions(session)[:1]
+    console.print(table)
+    if genesis:
+        console.print(f"Genesis trust list digest (pin it): {genesis[0].digest}")
+    console.print(f"API docs:        {base_url}/docs")
+    console.print(
+        f"Verify:          curl -X POST {base_url}/v1/verify/engineer "
+        '-H "Authorization: Bearer <verifier token>" -H "Content-Type: application/json" '
+        # By registration number and name: no ID number in the server's output.
+        f'-d \'{{"registration_number": "SH-REG-1002", '
+        f'"name": "{DEMO_ENGINEERS[1].name}", "region": "CN-SH"}}\''
+    )
+    console.print(f"Try:             curl {base_url}/v1/trust-list")
+    console.print(f"                 curl {base_url}/v1/authorities")
+    console.print(f"Health:          curl {base_url}/healthz")
+    console.print(f"Readiness:       curl {base_url}/readyz")
+
+
+def _print_tokens(console: Console, data_dir: DataDir) -> None:
+    saved = data_dir.read_private(DEMO_TOKENS_FILE)
+    if saved is None:
+        console.print("Demo tokens: none saved here; make one with `registry token create`")
+        return
+    table = Table(title=f"Demo tokens (also in {data_dir.root / 'secrets' / DEMO_TOKENS_FILE})")
+    table.add_column("role")
+    table.add_column("token")
+    for role, token in json.loads(saved).items():
+        table.add_row(role, token)
+    console.print(table)
