@@ -1,9 +1,8 @@
-"""What the PostgreSQL benchmarks share: the machine line and a database to run on."""
+"""The database a PostgreSQL benchmark runs on: a throwaway cluster, or one given."""
 
 from __future__ import annotations
 
 import os
-import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,15 +11,7 @@ from sqlalchemy import text
 from registry.storage.db import engine_scope
 from tests._postgres import start_cluster
 
-__all__ = ["bench_database", "machine"]
-
-
-def machine() -> str:
-    """The line each benchmark prints first: processor, cores, Python."""
-    return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}"
-    )
+__all__ = ["bench_database"]
 
 
 @contextmanager

@@ -13,13 +13,18 @@ from __future__ import annotations
 import argparse
 import hashlib
 import platform
+import sys
 import timeit
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import cryptography
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench, when run as a script
+
+from bench._harness.machine import machine
 from registry.credentials import new_credential
 from registry.crypto.eddsa_jcs_2022 import add_proof, verify_proof
 from registry.crypto.jcs import canonical_bytes
@@ -104,6 +109,7 @@ def main() -> None:
 
     sign_ratio = proof_sign / raw_sign
     verify_ratio = proof_verify / raw_verify
+    print(machine())
     print(
         f"machine: {platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}, cryptography {cryptography.__version__}"
