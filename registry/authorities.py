@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
-from registry.credentials import CREDENTIAL_TYPES
-from registry.crypto.keys import KeyStore
-from registry.errors import Conflict, InvalidInput, KeyResolutionError, NotFound
+from registry.credentials import CREDENTIAL_TYPES, CredentialType
+from registry.credentials.keys import KeyDirectory, KeyRecord, key_standing
+from registry.crypto.keys import KeyStore, Signer
+from registry.errors import Conflict, InvalidInput, KeyResolutionError, KeyStoreError, NotFound
 from registry.ids import province
 from registry.storage.models import Authority, SigningKey
-from registry.trust.keys import KeyDirectory, KeyRecord
 
 __all__ = [
     "ISSUING_TYPES",
     "NODE_TYPES",
+    "HeldKey",
     "create_authority",
     "create_node_key",
     "database_keys",
     "find_key",
     "get_authority",
+    "held_signer",
     "keys_of",
     "list_authorities",
     "record_of",
@@ -32,11 +35,11 @@ __all__ = [
 ]
 
 ISSUING_TYPES: tuple[str, ...] = tuple(
-    t for t in CREDENTIAL_TYPES if t not in ("VerificationReport",)
+    t for t in CREDENTIAL_TYPES if t not in (CredentialType.VERIFICATION_REPORT,)
 )
 """What an authority's issuing key may sign: every record type but node reports."""
 
-NODE_TYPES: tuple[str, ...] = ("VerificationReport",)
+NODE_TYPES: tuple[str, ...] = (CredentialType.VERIFICATION_REPORT,)
 """What a node key may sign: the node's own verification reports, nothing else."""
 
 _MAX_REASON = 500
@@ -178,7 +181,7 @@ def usable_log_key(session: Session, code: str) -> SigningKey | None:
 
 
 def record_of(key: SigningKey) -> KeyRecord:
-    """The key as every verifier sees it (``registry.trust.keys``)."""
+    """The key as every verifier sees it (``registry.credentials.keys``)."""
     if key.authority_code is None:
         raise KeyResolutionError(f"{key.verification_method} belongs to no authority")
     return KeyRecord(
@@ -201,6 +204,68 @@ def database_keys(session: Session) -> KeyDirectory:
         return record_of(key) if key is not None else None
 
     return lookup
+
+
+@dataclass(frozen=True)
+class HeldKey:
+    """A key this node holds: whose it is, and the signer its file holds."""
+
+    authority: str
+    verification_method: str
+    signer: Signer
+
+
+def held_signer(
+    session: Session,
+    key_store: KeyStore,
+    *,
+    directory: KeyDirectory,
+    credential_type: str | None,
+    at: datetime,
+    authority: str | None = None,
+    purpose: str | None = None,
+    also_valid_in: Sequence[KeyDirectory] = (),
+) -> HeldKey | None:
+    """The newest key this node holds that ``directory`` allows to sign
+    ``credential_type`` at ``at``.
+
+    Every signing path picks its key here: issuing and the log's checkpoints (the
+    node's own record of keys as the directory), the node's reports and trust-list
+    proposals (a trust-list version). Candidates are the node's keys, of
+    ``authority`` and ``purpose`` where given, newest first. A candidate counts when
+    ``directory`` finds it valid then, each of ``also_valid_in`` that knows it does
+    too, and its file is in the key store. Returns ``None`` when none counts.
+    Raises ``KeyStoreError`` if a key file holds another key than its row names: a
+    file swapped or restored in the wrong place must never sign.
+    """
+    query = select(SigningKey)
+    if authority is not None:
+        query = query.where(col(SigningKey.authority_code) == authority)
+    if purpose is not None:
+        query = query.where(col(SigningKey.purpose) == purpose)
+    query = query.order_by(col(SigningKey.valid_from), col(SigningKey.verification_method))
+    for key in reversed(session.exec(query).all()):
+        method = key.verification_method
+        judges = [directory, *(d for d in also_valid_in if d(method) is not None)]
+        usable = all(
+            key_standing(
+                judge,
+                method,
+                signed_at=at,
+                credential_type=credential_type,
+                authority=authority,
+            ).valid
+            for judge in judges
+        )
+        if not usable or key.authority_code is None or not key.key_name:
+            continue
+        if not key_store.exists(key.key_name):
+            continue
+        signer = key_store.load(key.key_name)
+        if signer.verification_method != method:
+            raise KeyStoreError(f"key file {key.key_name} does not hold the key of {method}")
+        return HeldKey(authority=key.authority_code, verification_method=method, signer=signer)
+    return None
 
 
 def find_key(session: Session, reference: str) -> SigningKey:

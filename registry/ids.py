@@ -18,10 +18,11 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from enum import StrEnum
 from typing import NewType
 
+from registry.calendar import china_today
 from registry.errors import (
     InvalidCategory,
     InvalidCreditCode,
@@ -54,8 +55,6 @@ ResidentId = NewType("ResidentId", str)
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 _EARLIEST_BIRTH = date(1900, 1, 1)
-# "Today" for birth dates is the date in China, whatever the server's clock zone.
-_CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 _CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
@@ -215,7 +214,7 @@ def parse_resident_id(value: str, *, today: date | None = None) -> ResidentId:
     character. A legacy 15-digit number is converted to 18 digits (century 19,
     computed check character). Raises ``InvalidResidentId`` naming the problem.
     """
-    today = today or datetime.now(_CHINA).date()
+    today = today or china_today()  # the date in China, whatever the server's zone
     number = _normalise(value) if isinstance(value, str) else ""
     if len(number) == 15:
         if not _digits(number):

@@ -15,8 +15,9 @@ from sqlmodel import col, select
 
 from api import create_app
 from registry.authorities import create_authority, database_keys
+from registry.calendar import china_today
 from registry.errors import AgreementError, Conflict, InvalidInput, NotFound, SignatureMismatch
-from registry.issuing import IssuingContext, china_today
+from registry.issuing import IssuingContext
 from registry.recognition import Agreement, Direction, RecordKind, recognise
 from registry.recognition import agreements as workflow
 from registry.recognition.document import parse_agreement, verify_agreement

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 
 from api.examples import record_examples
+from registry.calendar import china_today
 from registry.demo import DEMO_ENGINEERS, DEMO_LISTED_PERSON
-from registry.issuing import china_today
 from registry.storage.base import metadata
 from registry.storage.db import engine_scope
 from tests._outside import (

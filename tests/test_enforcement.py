@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from api import create_app
 from api.examples import blacklist_check_examples, blacklist_search_examples
+from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.demo import (
     DEMO_LISTED_ORGANISATIONS,
@@ -35,7 +36,7 @@ from registry.enforcement.audit import criteria_hash
 from registry.enforcement.search import ListingQuery, SearchResult, search_listings
 from registry.enforcement.webhooks import dispatch, signature
 from registry.errors import RegistryError
-from registry.issuing import IssuingContext, change_status, china_today
+from registry.issuing import IssuingContext, change_status
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import RecordParty

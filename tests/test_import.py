@@ -13,8 +13,9 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from registry.calendar import china_today
 from registry.demo import DEMO_ENGINEERS, credit_code, resident_id, seed_demo, seed_demo_records
-from registry.issuing import IssuingContext, china_today
+from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import LogEntry, Record, RecordParty, StoredCredential

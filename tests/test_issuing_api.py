@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 
 from api import create_app
 from api.examples import record_examples, status_change_examples
+from registry.calendar import china_today
 from registry.credentials.status_list import StatusBits
 from registry.demo import DEMO_ENGINEERS, seed_demo, seed_demo_records, seed_demo_tokens
-from registry.issuing import IssuingContext, china_today
+from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import LogEntry, Record, StoredCredential

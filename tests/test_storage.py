@@ -28,9 +28,10 @@ from registry.errors import (
 )
 from registry.ids import lookup_key
 from registry.issuing import IssuingContext
+from registry.issuing.stored import store_credential
 from registry.settings import Settings
 from registry.storage import db
-from registry.storage.credentials import document_of, get_credential, store_credential
+from registry.storage.credentials import document_of, get_credential
 from registry.storage.db import (
     PREPARED,
     alembic_config,

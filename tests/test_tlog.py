@@ -21,10 +21,9 @@ from registry.errors import (
     NotFound,
     OutOfRange,
 )
-from registry.storage.credentials import store_credential, verify_stored
+from registry.issuing.stored import store_credential, verify_stored
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import LogCheckpoint, LogEntry, LogHead, LogNode, StoredCredential
-from registry.tlog.audit import audit_log
 from registry.tlog.checkpoint import open_note, parse_checkpoint
 from registry.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
 from registry.tlog.note import parse_verifier_key
@@ -39,6 +38,7 @@ from registry.tlog.reader import (
 from registry.tlog.sequencer import append
 from registry.trust.proposals import Changes, propose, publish, sign_proposal
 from registry.trust.store import current_version
+from registry.verification.log_audit import audit_log
 from tests._support import PROFILE, TEST_PASSPHRASE, found_federation
 from tests.test_merkle import Reference
 

@@ -14,6 +14,7 @@ import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from registry.credentials.keys import KeyRecord, key_standing
 from registry.crypto.eddsa_jcs_2022 import add_proof, create_proof, hash_data, proofs_of
 from registry.crypto.keys import Ed25519Signer
 from registry.crypto.multikey import encode_multibase
@@ -37,7 +38,6 @@ from registry.trust.document import (
     digest_of,
     parse_trust_list,
 )
-from registry.trust.keys import KeyRecord, key_standing
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -26,7 +26,7 @@ from registry.errors import (
     QuorumNotMet,
     StaleTrustList,
 )
-from registry.storage.credentials import store_credential
+from registry.issuing.stored import store_credential
 from registry.storage.db import engine_scope, session_scope, upgrade
 from registry.storage.models import SigningKey
 from registry.trust.chain import TrustListVersion

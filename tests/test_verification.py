@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from api import create_app
 from api.examples import verify_batch_examples, verify_examples
+from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.credentials.records import RecordIn
 from registry.crypto.eddsa_jcs_2022 import add_proof
@@ -29,7 +30,7 @@ from registry.demo import (
     seed_demo_records,
     seed_demo_tokens,
 )
-from registry.issuing import IssuingContext, change_status, china_today, issue_records
+from registry.issuing import IssuingContext, change_status, issue_records
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.trust.store import NodeProfile, stored_versions

@@ -20,6 +20,7 @@ from api.deps import DbSession, engine_of
 from api.examples import blacklist_check_examples, blacklist_search_examples
 from api.schemas import Problem
 from api.tables import csv_answer, csv_rows, invalid_fields
+from registry.calendar import china_today
 from registry.enforcement import listing_terms
 from registry.enforcement.audit import criteria_hash, record_access
 from registry.enforcement.public import COLUMNS, public_csv, public_entries, public_xlsx
@@ -33,7 +34,6 @@ from registry.enforcement.search import (
     search_listings,
 )
 from registry.ids import province
-from registry.issuing.context import china_today
 from registry.storage.db import begin_snapshot, session_scope
 from registry.tokens import Caller
 

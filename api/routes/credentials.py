@@ -22,13 +22,13 @@ from api.schemas_records import (
     IssuedOut,
     StatusChangedOut,
 )
+from registry.calendar import china_today
 from registry.credentials.lifecycle import StatusChangeIn, initial_state
 from registry.credentials.records import RecordIn
 from registry.errors import Forbidden
 from registry.issuing import (
     IssuingContext,
     change_status,
-    china_today,
     credential_view,
     get_record,
     issue_records,

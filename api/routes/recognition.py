@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import DbSession
-from registry.issuing.context import china_today
+from registry.calendar import china_today
 from registry.recognition.agreements import in_force, load_agreements
 
 __all__ = ["router"]

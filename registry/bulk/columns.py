@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from registry.credentials import CredentialType
 from registry.errors import InvalidInput
 
 __all__ = ["COLUMNS", "RELATED_ROLES", "TYPES", "Column", "record_type"]
@@ -30,15 +31,15 @@ _HOLDER = (
     Column("holder.id_number", "身份证号", "holder_id_number"),
 )
 
-COLUMNS: dict[str, tuple[Column, ...]] = {
-    "SafetyEngineerQualification": (
+COLUMNS: dict[CredentialType, tuple[Column, ...]] = {
+    CredentialType.QUALIFICATION: (
         *_HOLDER,
         Column("certificate_number", "证书编号", "certificate_number"),
         Column("category", "专业类别", "category"),
         Column("issued_on", "发证日期", "issued_on"),
         Column("replaces", "更正的记录", "replaces", required=False),
     ),
-    "SafetyEngineerRegistration": (
+    CredentialType.REGISTRATION: (
         *_HOLDER,
         Column("registration_number", "注册编号", "registration_number"),
         Column("qualification", "资格证书编号", "qualification"),
@@ -50,7 +51,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("valid_until", "有效期至", "valid_until"),
         Column("replaces", "更正的记录", "replaces", required=False),
     ),
-    "ContinuingEducationCredit": (
+    CredentialType.CE_CREDIT: (
         *_HOLDER,
         Column("course_title", "课程名称", "course_title"),
         Column("provider.name", "培训机构", "provider_name"),
@@ -60,7 +61,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("completed_on", "完成日期", "completed_on"),
         Column("replaces", "更正的记录", "replaces", required=False),
     ),
-    "UntrustworthinessListing": (
+    CredentialType.LISTING: (
         Column("listed.kind", "主体类型", "listed_kind"),
         Column("listed.name", "主体名称", "listed_name"),
         Column("listed.credit_code", "统一社会信用代码", "listed_credit_code", required=False),
@@ -84,24 +85,24 @@ RELATED_ROLES: tuple[tuple[str, str, str], ...] = (
 """A listing's related persons: role, Chinese and English column prefix."""
 
 for _role, _zh, _en in RELATED_ROLES:
-    COLUMNS["UntrustworthinessListing"] += (
+    COLUMNS[CredentialType.LISTING] += (
         Column(f"related.{_role}.name", f"{_zh}姓名", f"{_en}_name", required=False),
         Column(f"related.{_role}.id_number", f"{_zh}身份证号", f"{_en}_id_number", required=False),
     )
 
-TYPES = {
-    "qualification": "SafetyEngineerQualification",
-    "registration": "SafetyEngineerRegistration",
-    "continuing-education": "ContinuingEducationCredit",
-    "listing": "UntrustworthinessListing",
+TYPES: dict[str, CredentialType] = {
+    "qualification": CredentialType.QUALIFICATION,
+    "registration": CredentialType.REGISTRATION,
+    "continuing-education": CredentialType.CE_CREDIT,
+    "listing": CredentialType.LISTING,
 }
 """Short names for ``--type``; the full type names work too."""
 
 
-def record_type(name: str) -> str:
+def record_type(name: str) -> CredentialType:
     """The record type a ``--type`` value names; raises ``InvalidInput``."""
     if name in COLUMNS:
-        return name
+        return CredentialType(name)
     if name in TYPES:
         return TYPES[name]
     raise InvalidInput(f"unknown type {name!r}: use one of {', '.join(TYPES)}")

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from registry.bulk.columns import COLUMNS
 from registry.bulk.rows import ParsedRows, RowError, parse_rows, read_table
+from registry.credentials import CredentialType
 from registry.errors import InvalidInput
 from registry.ids import province
 from registry.issuing import IssuingContext, check_records, issue_records
@@ -36,7 +37,7 @@ def check_file(
     context: IssuingContext,
     path: Path,
     *,
-    record_type: str,
+    record_type: CredentialType,
     authority: str,
     now: datetime | None = None,
 ) -> ParsedRows:
@@ -83,12 +84,12 @@ def issue_rows(
     return len(parsed.items)
 
 
-def template_rows(record_type: str) -> list[str]:
+def template_rows(record_type: CredentialType) -> list[str]:
     """The header row of a type's template, in Chinese."""
     return [column.zh for column in COLUMNS[record_type]]
 
 
-def write_template(record_type: str, path: Path | None) -> str | None:
+def write_template(record_type: CredentialType, path: Path | None) -> str | None:
     """Write the template to ``path`` (.csv or .xlsx); with no path, return it as CSV."""
     header = template_rows(record_type)
     if path is None or path.suffix.lower() == ".csv":

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from registry.bulk.columns import COLUMNS, RELATED_ROLES, Column
-from registry.credentials import CREDENTIAL_TYPES
+from registry.credentials import CREDENTIAL_TYPES, CredentialType
 from registry.credentials.records import RecordIn
 from registry.errors import InvalidInput
 
@@ -113,7 +113,9 @@ def _read_xlsx(path: Path) -> list[list[object]]:
         workbook.close()
 
 
-def _columns(record_type: str, header: list[str]) -> tuple[dict[int, Column], list[RowError]]:
+def _columns(
+    record_type: CredentialType, header: list[str]
+) -> tuple[dict[int, Column], list[RowError]]:
     known = {c.zh: c for c in COLUMNS[record_type]} | {
         c.en.lower(): c for c in COLUMNS[record_type]
     }
@@ -145,7 +147,7 @@ def _put(target: dict[str, Any], path: str, value: Any) -> None:
 
 
 def _item(
-    record_type: str, cells: dict[str, str], authority: str
+    record_type: CredentialType, cells: dict[str, str], authority: str
 ) -> tuple[dict[str, Any], list[str]]:
     """The input dict of a row, and the role of each related person in order."""
     item: dict[str, Any] = {"type": record_type, "authority": authority}
@@ -163,7 +165,7 @@ def _item(
             _put(item, path, _KINDS.get(value, value))
         else:
             _put(item, path, value)
-    if record_type == "UntrustworthinessListing":
+    if record_type == CredentialType.LISTING:
         persons = []
         for role, _, _ in RELATED_ROLES:
             if role in related:
@@ -177,7 +179,11 @@ def _item(
 
 
 def parse_rows(
-    record_type: str, header: list[str], rows: Iterable[tuple[int, list[str]]], *, authority: str
+    record_type: CredentialType,
+    header: list[str],
+    rows: Iterable[tuple[int, list[str]]],
+    *,
+    authority: str,
 ) -> ParsedRows:
     """Validate every row as a record input of ``record_type`` issued by ``authority``."""
     columns, errors = _columns(record_type, header)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 
+from registry.calendar import LeapDay, add_years
 from registry.ce.policy import CePolicy, ForeignHours
 from registry.ids import Category, province
 from registry.recognition import Agreement, Reason, RecordKind, recognise
@@ -23,7 +24,6 @@ __all__ = [
     "Assessment",
     "CountedCredit",
     "Credit",
-    "add_years",
     "assess",
     "cycle_containing",
     "format_hours",
@@ -80,9 +80,9 @@ def cycle_containing(first_day: date, cycle_years: int, on: date) -> tuple[date,
     """The cycle, counted in ``cycle_years`` from ``first_day``, that ``on`` falls in:
     its first day and the first day after it. Before ``first_day``, the first cycle."""
     start = first_day
-    while (end := add_years(start, cycle_years)) <= on:
+    while (end := add_years(start, cycle_years, leap_day=LeapDay.FIRST_OF_MARCH)) <= on:
         start = end
-    return start, add_years(start, cycle_years)
+    return start, add_years(start, cycle_years, leap_day=LeapDay.FIRST_OF_MARCH)
 
 
 def assess(
@@ -97,7 +97,7 @@ def assess(
 ) -> Assessment:
     """Count ``credits`` for the cycle starting ``cycle_start`` in ``region``, as of ``on``."""
     region = province(region).iso
-    cycle_end = add_years(cycle_start, policy.cycle_years)
+    cycle_end = add_years(cycle_start, policy.cycle_years, leap_day=LeapDay.FIRST_OF_MARCH)
     agreements = list(agreements)
     counted: list[CountedCredit] = []
     hours = {"general": Fraction(0), "professional": Fraction(0)}
@@ -216,7 +216,7 @@ def _shortfalls(
         )
     if policy.min_hours_per_year:
         for year, counted in enumerate(by_year):
-            first = add_years(cycle_start, year)
+            first = add_years(cycle_start, year, leap_day=LeapDay.FIRST_OF_MARCH)
             if first > on:
                 break
             if counted < policy.min_hours_per_year:
@@ -234,17 +234,9 @@ def _shortfalls(
 
 def _year_of(cycle_start: date, day: date) -> int:
     year = 0
-    while add_years(cycle_start, year + 1) <= day:
+    while add_years(cycle_start, year + 1, leap_day=LeapDay.FIRST_OF_MARCH) <= day:
         year += 1
     return year
-
-
-def add_years(start: date, years: int) -> date:
-    """``start`` moved by ``years`` (backwards if negative); 29 February turns on 1 March."""
-    try:
-        return start.replace(year=start.year + years)
-    except ValueError:  # 29 February: the cycle turns on 1 March
-        return start.replace(year=start.year + years, month=3, day=1)
 
 
 def _last(end: date) -> date:

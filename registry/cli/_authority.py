@@ -19,9 +19,9 @@ from registry.authorities import (
     revoke_key,
     rotate_key,
 )
+from registry.calendar import parse_aware
 from registry.cli._common import console, node_session, write_json
 from registry.storage.models import SigningKey
-from registry.timestamps import parse_aware
 from registry.trust.store import NodeProfile, member_from_node
 
 __all__ = ["authority_app", "key_app"]

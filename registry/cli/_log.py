@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from registry.cli._common import console, err_console, node_session
 from registry.ids import province
-from registry.tlog.audit import audit_log
+from registry.verification.log_audit import audit_log
 
 __all__ = ["log_app"]
 

@@ -10,11 +10,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from registry.calendar import china_today
 from registry.cli._common import console, node_session, write_json
 from registry.errors import InvalidInput
 from registry.ids import parse_category
 from registry.issuing import IssuingContext
-from registry.issuing.context import china_today
 from registry.recognition import Agreement, Direction, RecordKind
 from registry.recognition import agreements as workflow
 

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from registry.calendar import parse_aware
 from registry.cli._common import console, node_session
-from registry.timestamps import parse_aware
 from registry.tokens import PLAIN_ROLES, create_token, list_tokens, revoke_token
 
 __all__ = ["token_app"]

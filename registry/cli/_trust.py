@@ -11,10 +11,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from registry.calendar import parse_aware
 from registry.cli._common import console, err_console, node_session, read_json, write_json
 from registry.crypto.jcs import canonical_bytes
 from registry.errors import InvalidInput, QuorumNotMet, TrustListError
-from registry.timestamps import parse_aware
 from registry.trust.chain import (
     QuorumReport,
     TrustChain,

@@ -10,9 +10,9 @@ import typer
 from rich.markup import escape
 from rich.tree import Tree
 
+from registry.calendar import parse_aware
 from registry.cli._common import console, read_json
 from registry.errors import InvalidInput
-from registry.timestamps import parse_aware
 from registry.verification.offline import Check, check_file
 from registry.verification.qr import parse_qr_payload
 

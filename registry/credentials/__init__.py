@@ -3,6 +3,7 @@
 from registry.credentials.envelope import (
     CREDENTIAL_TYPES,
     VC_CONTEXT,
+    CredentialType,
     authority_id,
     authority_of,
     credential_type,
@@ -12,6 +13,7 @@ from registry.credentials.envelope import (
 __all__ = [
     "CREDENTIAL_TYPES",
     "VC_CONTEXT",
+    "CredentialType",
     "authority_id",
     "authority_of",
     "credential_type",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from registry.crypto.eddsa_jcs_2022 import format_datetime
@@ -14,6 +15,7 @@ from registry.ids import PROVINCES, province
 __all__ = [
     "CREDENTIAL_TYPES",
     "VC_CONTEXT",
+    "CredentialType",
     "authority_id",
     "authority_of",
     "credential_type",
@@ -22,17 +24,22 @@ __all__ = [
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 
-CREDENTIAL_TYPES = (
-    "SafetyEngineerQualification",
-    "SafetyEngineerRegistration",
-    "ContinuingEducationCredit",
-    "UntrustworthinessListing",
-    "StatusChange",
-    "BitstringStatusListCredential",
-    "RecognitionAgreement",
-    "TrustList",
-    "VerificationReport",
-)
+
+class CredentialType(StrEnum):
+    """Every kind of credential the registry signs, by its specific VC ``type``."""
+
+    QUALIFICATION = "SafetyEngineerQualification"
+    REGISTRATION = "SafetyEngineerRegistration"
+    CE_CREDIT = "ContinuingEducationCredit"
+    LISTING = "UntrustworthinessListing"
+    STATUS_CHANGE = "StatusChange"
+    STATUS_LIST = "BitstringStatusListCredential"
+    RECOGNITION_AGREEMENT = "RecognitionAgreement"
+    TRUST_LIST = "TrustList"
+    VERIFICATION_REPORT = "VerificationReport"
+
+
+CREDENTIAL_TYPES: tuple[CredentialType, ...] = tuple(CredentialType)
 """Every credential type the registry signs; a key's allowed types come from here."""
 
 _AUTHORITY_PREFIX = "urn:yrd-registry:authority:"
@@ -58,7 +65,7 @@ def authority_of(issuer: object) -> str:
     raise InvalidInput(f"issuer {issuer_id!r} is not a registry authority")
 
 
-def credential_type(document: Mapping[str, Any]) -> str:
+def credential_type(document: Mapping[str, Any]) -> CredentialType:
     """The registry type of a credential: its one type besides ``VerifiableCredential``.
 
     Raises ``InvalidInput`` for a document that is not one of the registry's types.
@@ -69,7 +76,7 @@ def credential_type(document: Mapping[str, Any]) -> str:
     specific = [t for t in types if t != "VerifiableCredential"]
     if len(specific) != 1 or specific[0] not in CREDENTIAL_TYPES:
         raise InvalidInput(f"unknown credential type {specific!r}")
-    return str(specific[0])
+    return CredentialType(specific[0])
 
 
 def new_credential(

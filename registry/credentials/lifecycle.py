@@ -16,6 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from registry.credentials.envelope import CredentialType
 from registry.errors import Conflict, InvalidInput
 
 __all__ = [
@@ -55,7 +56,7 @@ class Action(StrEnum):
 
 
 ACTIONS: dict[str, dict[tuple[State, Action], State]] = {
-    "SafetyEngineerRegistration": {
+    CredentialType.REGISTRATION: {
         (State.ACTIVE, Action.SUSPEND): State.SUSPENDED,
         (State.SUSPENDED, Action.REINSTATE): State.ACTIVE,
         (State.ACTIVE, Action.REVOKE): State.REVOKED,
@@ -63,7 +64,7 @@ ACTIONS: dict[str, dict[tuple[State, Action], State]] = {
         (State.ACTIVE, Action.CANCEL): State.CANCELLED,
         (State.SUSPENDED, Action.CANCEL): State.CANCELLED,
     },
-    "UntrustworthinessListing": {
+    CredentialType.LISTING: {
         (State.LISTED, Action.LIFT): State.LIFTED,
         (State.LIFTED, Action.REVERSE_LIFT): State.LISTED,
         (State.LISTED, Action.WITHDRAW): State.WITHDRAWN,
@@ -71,8 +72,8 @@ ACTIONS: dict[str, dict[tuple[State, Action], State]] = {
         (State.LISTED, Action.REVOKE): State.REVOKED,
         (State.LIFTED, Action.REVOKE): State.REVOKED,
     },
-    "SafetyEngineerQualification": {(State.ACTIVE, Action.REVOKE): State.REVOKED},
-    "ContinuingEducationCredit": {(State.ACTIVE, Action.REVOKE): State.REVOKED},
+    CredentialType.QUALIFICATION: {(State.ACTIVE, Action.REVOKE): State.REVOKED},
+    CredentialType.CE_CREDIT: {(State.ACTIVE, Action.REVOKE): State.REVOKED},
 }
 """For each record type: (state, action) -> the state it leads to. Nothing else is legal."""
 
@@ -83,7 +84,7 @@ def initial_state(credential_type: str) -> State:
     """The state a newly issued record of this type is in."""
     if credential_type not in ACTIONS:
         raise InvalidInput(f"{credential_type} records do not change state")
-    return State.LISTED if credential_type == "UntrustworthinessListing" else State.ACTIVE
+    return State.LISTED if credential_type == CredentialType.LISTING else State.ACTIVE
 
 
 def next_state(
@@ -124,7 +125,7 @@ def status_purposes(credential_type: str) -> tuple[str, ...]:
     Every record can be revoked; registrations can also be suspended, and listings
     lifted, which is a suspension: a reversed lift clears the bit again.
     """
-    if credential_type in ("SafetyEngineerRegistration", "UntrustworthinessListing"):
+    if credential_type in (CredentialType.REGISTRATION, CredentialType.LISTING):
         return ("revocation", "suspension")
     if credential_type in ACTIONS:
         return ("revocation",)

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from registry.calendar import LeapDay, add_years
+from registry.credentials.envelope import CredentialType
 from registry.errors import InvalidInput
 from registry.ids import (
     Category,
@@ -131,7 +133,7 @@ class _RecordIn(_Input):
 class QualificationIn(_RecordIn):
     """职业资格: a junior registered safety engineer's lifelong certificate in a category."""
 
-    type: Literal["SafetyEngineerQualification"] = "SafetyEngineerQualification"
+    type: Literal[CredentialType.QUALIFICATION] = CredentialType.QUALIFICATION
     holder: HolderIn
     certificate_number: _Number
     category: Category
@@ -157,7 +159,7 @@ class QualificationIn(_RecordIn):
 class RegistrationIn(_RecordIn):
     """注册: a licence to practise for one employer, valid for at most five years."""
 
-    type: Literal["SafetyEngineerRegistration"] = "SafetyEngineerRegistration"
+    type: Literal[CredentialType.REGISTRATION] = CredentialType.REGISTRATION
     holder: HolderIn
     registration_number: _Number
     qualification: str = Field(
@@ -187,7 +189,7 @@ class RegistrationIn(_RecordIn):
             return value  # valid_from is itself invalid, and reported
         if value <= start:
             raise ValueError("valid_until must follow valid_from")
-        if value > _add_years(start, MAX_REGISTRATION_YEARS):
+        if value > add_years(start, MAX_REGISTRATION_YEARS, leap_day=LeapDay.LAST_OF_FEBRUARY):
             raise ValueError(f"a registration runs at most {MAX_REGISTRATION_YEARS} years")
         return value
 
@@ -206,7 +208,7 @@ class RegistrationIn(_RecordIn):
 class ContinuingEducationIn(_RecordIn):
     """继续教育学时: hours earned on a course, general (公需) or professional (专业)."""
 
-    type: Literal["ContinuingEducationCredit"] = "ContinuingEducationCredit"
+    type: Literal[CredentialType.CE_CREDIT] = CredentialType.CE_CREDIT
     holder: HolderIn
     course_title: _Text
     provider: OrganisationIn
@@ -246,13 +248,6 @@ def _as_value_error(parse: Callable[[str], _T], value: str) -> _T:
         raise ValueError(exc.message) from None
 
 
-def _add_years(start: date, years: int) -> date:
-    try:
-        return start.replace(year=start.year + years)
-    except ValueError:  # 29 February
-        return start.replace(year=start.year + years, day=28)
-
-
 class ListedPersonIn(HolderIn):
     """A person named in a listing, with the role they held."""
 
@@ -278,7 +273,7 @@ class ListingIn(_RecordIn):
     removal (credit repair) at the earliest 12 months after it, expiry 3 years after.
     """
 
-    type: Literal["UntrustworthinessListing"] = "UntrustworthinessListing"
+    type: Literal[CredentialType.LISTING] = CredentialType.LISTING
     listed: Annotated[ListedOrganisationIn | ListedIndividualIn, Field(discriminator="kind")]
     related_persons: list[ListedPersonIn] = Field(default_factory=list, max_length=20)
     legal_basis: _Text
@@ -290,12 +285,12 @@ class ListingIn(_RecordIn):
     @property
     def earliest_removal_on(self) -> date:
         """The first day credit repair may lift the listing: 12 months after listing."""
-        return _add_years(self.listed_on, 1)
+        return add_years(self.listed_on, 1, leap_day=LeapDay.LAST_OF_FEBRUARY)
 
     @property
     def expires_on(self) -> date:
         """The day the listing ends by itself: 3 years after listing."""
-        return _add_years(self.listed_on, 3)
+        return add_years(self.listed_on, 3, leap_day=LeapDay.LAST_OF_FEBRUARY)
 
     def people(self) -> list[HolderIn]:
         """Every person whose number the listing commits to, listed first."""

@@ -19,11 +19,13 @@ from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from registry.calendar import LeapDay, add_years, china_today
+from registry.credentials import CredentialType
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.credentials.records import RecordIn
 from registry.demo.agreements import seed_demo_agreements
 from registry.demo.synthetic import credit_code, resident_id
-from registry.issuing import IssuingContext, change_status, china_today, issue_records
+from registry.issuing import IssuingContext, change_status, issue_records
 from registry.storage.models import Record
 
 __all__ = [
@@ -120,7 +122,7 @@ def _later_items(today: date) -> list[dict[str, Any]]:
                     "kind": "initial",
                     "valid_from": start.isoformat(),
                     "valid_until": (
-                        start.replace(year=start.year + 5) - timedelta(days=1)
+                        add_years(start, 5, leap_day=LeapDay.LAST_OF_FEBRUARY) - timedelta(days=1)
                     ).isoformat(),
                 }
             )
@@ -241,7 +243,7 @@ def _key(item: Any) -> str:
     number = getattr(item, "certificate_number", None) or getattr(item, "registration_number", None)
     if number:
         return f"{item.type}:{number}"
-    if item.type == "UntrustworthinessListing":
+    if item.type == CredentialType.LISTING:
         return f"listing:{item.listed.name}"
     return f"{item.type}:{id(item)}"
 

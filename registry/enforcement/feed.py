@@ -22,10 +22,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from registry.credentials import CredentialType
 from registry.errors import InvalidInput
 from registry.storage.db import PREPARED
 from registry.storage.models import LogEntry, Record, StatusChangeRow, StoredCredential
-from registry.verification.service import log_heads
+from registry.tlog.proofs import log_heads
 
 __all__ = [
     "FEED_TYPES",
@@ -36,7 +37,7 @@ __all__ = [
     "read_changes",
 ]
 
-FEED_TYPES = ("UntrustworthinessListing", "SafetyEngineerRegistration")
+FEED_TYPES = (CredentialType.LISTING, CredentialType.REGISTRATION)
 """The records the feed carries, with every state change of them."""
 
 MAX_FEED_PAGE = 1000
@@ -192,7 +193,7 @@ def read_changes(session: Session, *, since: str | None, limit: int = 100) -> Fe
 def _item(authority: str, row: Any) -> FeedItem:
     changed = row.target_id is not None
     record_type = row.target_type if changed else row.type
-    noun = "listing" if record_type == "UntrustworthinessListing" else "registration"
+    noun = "listing" if record_type == CredentialType.LISTING else "registration"
     return FeedItem(
         authority=authority,
         leaf_index=row.leaf_index,

@@ -22,6 +22,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from sqlmodel import Session, col
 
+from registry.credentials import CredentialType
 from registry.enforcement.timeline import listing_terms, status_on
 from registry.ids import province
 from registry.storage.db import PREPARED
@@ -63,7 +64,7 @@ _LISTINGS = (
         col(StatusChangeRow.state_after),
     )
     .outerjoin(StatusChangeRow, col(StatusChangeRow.target_id) == col(StoredCredential.id))
-    .where(col(StoredCredential.type) == "UntrustworthinessListing")
+    .where(col(StoredCredential.type) == CredentialType.LISTING)
     .order_by(
         col(StoredCredential.id),
         col(StatusChangeRow.recorded_at),

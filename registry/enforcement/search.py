@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
+from registry.credentials import CredentialType
 from registry.enforcement.timeline import ListingStatus, status_on
 from registry.errors import InvalidInput, RegistryError
 from registry.ids import (
@@ -36,7 +37,7 @@ from registry.ids import (
 from registry.storage.db import PREPARED
 from registry.storage.models import LogEntry, RecordParty, StatusChangeRow, StoredCredential
 from registry.tlog.cache import SubtreeCache
-from registry.verification.service import Head, log_heads, prove
+from registry.tlog.proofs import Head, log_heads, prove
 
 __all__ = [
     "MAX_CHECK",
@@ -48,8 +49,6 @@ __all__ = [
     "check_parties",
     "search_listings",
 ]
-
-LISTING = "UntrustworthinessListing"
 
 
 @dataclass(frozen=True)
@@ -149,7 +148,7 @@ _LISTINGS: Any = (  # a Select of 17 columns
     .outerjoin(LogEntry, col(LogEntry.credential_id) == col(StoredCredential.id))
     .outerjoin(StatusChangeRow, col(StatusChangeRow.target_id) == col(StoredCredential.id))
     .outerjoin(_CHANGE, col(_CHANGE.id) == col(StatusChangeRow.credential_id))
-    .where(col(StoredCredential.type) == LISTING)
+    .where(col(StoredCredential.type) == CredentialType.LISTING)
     .order_by(
         col(StoredCredential.id),
         col(RecordParty.position),

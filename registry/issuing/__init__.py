@@ -2,7 +2,7 @@
 status lists, corrections, idempotent retries, and what the registry says of a record."""
 
 from registry.issuing.changes import StatusChanged, change_status, get_record
-from registry.issuing.context import IssuingContext, china_today
+from registry.issuing.context import IssuingContext
 from registry.issuing.records import IssuedRecord, RecordsIssued, check_records, issue_records
 from registry.issuing.views import CredentialView, credential_view
 
@@ -14,7 +14,6 @@ __all__ = [
     "StatusChanged",
     "change_status",
     "check_records",
-    "china_today",
     "credential_view",
     "get_record",
     "issue_records",

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from registry.calendar import day_start
 from registry.credentials import new_credential
 from registry.credentials.records import (
     ContinuingEducationIn,
@@ -23,7 +24,6 @@ from registry.credentials.records import (
     RegistrationIn,
     commit_holder,
 )
-from registry.issuing.context import day_start
 
 __all__ = ["Draft", "Party", "draft_of"]
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from registry.credentials import new_credential
+from registry.calendar import china_today
+from registry.credentials import CredentialType, new_credential
 from registry.credentials.lifecycle import (
     Action,
     State,
@@ -18,8 +19,8 @@ from registry.credentials.lifecycle import (
     status_bits,
 )
 from registry.errors import FieldError, InvalidInput, NotFound
-from registry.issuance import issue
-from registry.issuing.context import IssuingContext, china_today
+from registry.issuing.context import IssuingContext
+from registry.issuing.signing import sign_and_log
 from registry.issuing.status_lists import StatusLists
 from registry.storage.credentials import Signed
 from registry.storage.models import Record, StatusChangeRow, StoredCredential
@@ -76,7 +77,7 @@ def status_change_document(
     if replaced_by is not None:
         subject["replacedBy"] = replaced_by
     return new_credential(
-        type_="StatusChange",
+        type_=CredentialType.STATUS_CHANGE,
         issuer_code=target.authority_code,
         subject=subject,
         valid_from=valid_from,
@@ -193,7 +194,7 @@ def change_status(
         now=now,
     )
     versions = lists.new_versions(now=now)
-    issued = issue(
+    issued = sign_and_log(
         session,
         context.key_store,
         [document, *versions],

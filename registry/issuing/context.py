@@ -1,19 +1,15 @@
-"""What issuing needs from the node, built once and passed down, and the local calendar."""
+"""What issuing needs from the node, built once and passed down."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
 
 from registry.crypto.keys import KeyStore
 from registry.datadir import DataDir
 from registry.issuing.status_lists import DEFAULT_ENTRIES
 from registry.settings import Settings
 
-__all__ = ["CHINA", "IssuingContext", "china_today", "day_start"]
-
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
-"""Decisions are dated in China Standard Time (UTC+8, no daylight saving)."""
+__all__ = ["IssuingContext"]
 
 
 @dataclass(frozen=True)
@@ -36,13 +32,3 @@ class IssuingContext:
             origin_prefix=settings.log_origin_prefix,
             node_url=settings.node_url,
         )
-
-
-def china_today(now: datetime | None = None) -> date:
-    """The date in China at ``now`` (default: the current time)."""
-    return (now or datetime.now(UTC)).astimezone(CHINA).date()
-
-
-def day_start(day: date) -> datetime:
-    """The first instant of ``day`` in China, as an aware datetime."""
-    return datetime.combine(day, time(0, 0), tzinfo=CHINA)

@@ -17,6 +17,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from registry.calendar import china_today
+from registry.credentials import CredentialType
 from registry.credentials.lifecycle import (
     Action,
     State,
@@ -26,16 +28,17 @@ from registry.credentials.lifecycle import (
 )
 from registry.credentials.records import (
     ContinuingEducationIn,
+    ListingIn,
     QualificationIn,
     RecordIn,
     RegistrationIn,
 )
 from registry.errors import Conflict, FieldError, InvalidInput
 from registry.ids import ResidentId, lookup_key, name_core, name_key
-from registry.issuance import issue
 from registry.issuing.build import Draft, draft_of
 from registry.issuing.changes import apply_change
-from registry.issuing.context import IssuingContext, china_today
+from registry.issuing.context import IssuingContext
+from registry.issuing.signing import sign_and_log
 from registry.issuing.status_lists import StatusLists
 from registry.storage.base import bulk_insert
 from registry.storage.credentials import Signed, document_of
@@ -129,7 +132,7 @@ def issue_records(
     documents = [d.document for d in drafts] + [c for c, _ in changes]
     lookups: list[str | None] = [d.subject_lookup for d in drafts] + [None] * len(changes)
     versions = lists.new_versions(now=now)
-    issued = issue(
+    issued = sign_and_log(
         session,
         context.key_store,
         [*documents, *versions],
@@ -181,7 +184,7 @@ def check_records(
             errors.append(FieldError(_path(prefix, i, "issued_on"), "is in the future"))
         if isinstance(item, ContinuingEducationIn) and item.completed_on > today:
             errors.append(FieldError(_path(prefix, i, "completed_on"), "is in the future"))
-        if item.type == "UntrustworthinessListing" and item.listed_on > today:
+        if isinstance(item, ListingIn) and item.listed_on > today:
             errors.append(FieldError(_path(prefix, i, "listed_on"), "is in the future"))
         if item.replaces is not None:
             problem = _replaceable(session, item, replaced)
@@ -223,12 +226,12 @@ def _find_qualification(session: Session, reference: str) -> _Qualification | st
     """The active qualification a reference names, or why there is none."""
     if reference.startswith("urn:"):
         found = session.get(Record, reference)
-        candidates = [found] if found and found.type == "SafetyEngineerQualification" else []
+        candidates = [found] if found and found.type == CredentialType.QUALIFICATION else []
     else:
         candidates = list(
             session.exec(
                 select(Record).where(
-                    col(Record.type) == "SafetyEngineerQualification",
+                    col(Record.type) == CredentialType.QUALIFICATION,
                     col(Record.number) == reference,
                     col(Record.state) == State.ACTIVE.value,
                 )

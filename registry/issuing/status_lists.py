@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
-from registry.credentials import new_credential
+from registry.credentials import CredentialType, new_credential
 from registry.credentials.status_list import StatusBits, status_entry, status_list_subject
 from registry.errors import Conflict
 from registry.storage.models import Record, StatusListRow
@@ -164,7 +164,7 @@ class StatusLists:
             url = list_url(self._node_url, self._authority, purpose)
             documents.append(
                 new_credential(
-                    type_="BitstringStatusListCredential",
+                    type_=CredentialType.STATUS_LIST,
                     issuer_code=self._authority,
                     subject=status_list_subject(url, purpose, self._bits(purpose)),
                     valid_from=now,

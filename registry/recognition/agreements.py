@@ -21,16 +21,16 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from registry.authorities import database_keys, get_authority
-from registry.credentials import authority_of, new_credential
+from registry.calendar import china_today
+from registry.credentials import CredentialType, authority_of, new_credential
 from registry.crypto.eddsa_jcs_2022 import add_proof, proofs_of
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import KeyStore
 from registry.errors import Conflict, FieldError, InvalidInput, NotFound
-from registry.issuance import issue, signer_for
-from registry.issuing.context import IssuingContext, china_today
+from registry.issuing.context import IssuingContext
+from registry.issuing.signing import issuing_signer, sign_and_log
 from registry.recognition.coverage import Agreement
 from registry.recognition.document import (
-    RECOGNITION_AGREEMENT,
     agreement_document,
     parse_agreement,
     signers_of,
@@ -157,7 +157,7 @@ def sign(
     directory = database_keys(session)
     if code in signers_of(document, directory=directory, at=now):
         raise Conflict(f"{code} has signed the agreement already")
-    signer = signer_for(session, key_store, code, RECOGNITION_AGREEMENT, at=now)
+    signer = issuing_signer(session, key_store, code, CredentialType.RECOGNITION_AGREEMENT, at=now)
     signed = add_proof(document, signer, created=now)
     signers = signers_of(signed, directory=directory, at=now)
     before = row.document
@@ -193,7 +193,7 @@ def publish(
         session,
         [document],
         canonicals=[canonical],
-        kinds=[RECOGNITION_AGREEMENT],
+        kinds=[CredentialType.RECOGNITION_AGREEMENT],
         authority=row.proposer,
         verification_methods=[method],
         subject_lookups=[None],
@@ -265,11 +265,11 @@ def terminate(
     if problems:
         raise InvalidInput("the termination cannot take effect as asked", errors=tuple(problems))
     document = new_credential(
-        type_="StatusChange",
+        type_=CredentialType.STATUS_CHANGE,
         issuer_code=code,
         subject={
             "id": agreement_id,
-            "credentialType": RECOGNITION_AGREEMENT,
+            "credentialType": CredentialType.RECOGNITION_AGREEMENT,
             "action": "terminate",
             "previousState": "in-force",
             "state": "terminated",
@@ -279,7 +279,7 @@ def terminate(
         },
         valid_from=now,
     )
-    issued = issue(
+    issued = sign_and_log(
         session, context.key_store, [document], origin_prefix=context.origin_prefix, now=now
     )
     row.terminated_on = effective_on

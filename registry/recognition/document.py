@@ -25,23 +25,21 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from registry.credentials import authority_of, credential_type, new_credential
+from registry.credentials import CredentialType, authority_of, credential_type, new_credential
+from registry.credentials.keys import KeyDirectory, verify_signed
 from registry.crypto.eddsa_jcs_2022 import proofs_of
 from registry.errors import AgreementError, InvalidInput, RegistryError, VerificationError
 from registry.ids import parse_category, province
 from registry.recognition.coverage import Agreement, Direction, RecordKind
-from registry.trust.keys import KeyDirectory, verify_signed
 
 __all__ = [
     "LEVELS",
-    "RECOGNITION_AGREEMENT",
     "agreement_document",
     "parse_agreement",
     "signers_of",
     "verify_agreement",
 ]
 
-RECOGNITION_AGREEMENT = "RecognitionAgreement"
 
 _SUBJECT = frozenset(
     {
@@ -93,7 +91,7 @@ def agreement_document(agreement: Agreement, *, proposer: str, created: datetime
     if agreement.valid_until is not None:
         subject["effectiveUntil"] = agreement.valid_until.isoformat()
     return new_credential(
-        type_=RECOGNITION_AGREEMENT,
+        type_=CredentialType.RECOGNITION_AGREEMENT,
         issuer_code=proposer,
         subject=subject,
         valid_from=created,
@@ -114,7 +112,7 @@ def parse_agreement(document: Mapping[str, Any], *, terminated_on: date | None =
 
 
 def _parse(document: Mapping[str, Any], terminated_on: date | None) -> Agreement:
-    if credential_type(document) != RECOGNITION_AGREEMENT:
+    if credential_type(document) != CredentialType.RECOGNITION_AGREEMENT:
         raise AgreementError("the credential is not a RecognitionAgreement")
     identifier = document.get("id")
     if not isinstance(identifier, str) or not identifier:
@@ -198,7 +196,11 @@ def signers_of(document: Mapping[str, Any], *, directory: KeyDirectory, at: date
     for index, proof in enumerate(proofs_of(document), start=1):
         try:
             _, key = verify_signed(
-                document, proof, directory=directory, credential_type=RECOGNITION_AGREEMENT, at=at
+                document,
+                proof,
+                directory=directory,
+                credential_type=CredentialType.RECOGNITION_AGREEMENT,
+                at=at,
             )
         except VerificationError as exc:
             raise type(exc)(f"proof {index}: {exc.reason}") from exc

@@ -20,8 +20,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from registry.authorities import get_authority, usable_log_key
-from registry.crypto.keys import KeyStore, Signer
+from registry.authorities import HeldKey, database_keys, get_authority, held_signer
+from registry.crypto.keys import KeyStore
 from registry.errors import InvalidInput, KeyStoreError, LogProofError, NotFound
 from registry.storage.base import bulk_insert
 from registry.storage.db import PREPARED
@@ -202,11 +202,20 @@ def load_nodes(
     return {(level, index): value for (_, level, index), value in found.items()}
 
 
-def _log_signer(session: Session, key_store: KeyStore, authority: str) -> tuple[str, Signer]:
-    key = usable_log_key(session, authority)
-    if key is None or not key.key_name or not key_store.exists(key.key_name):
+def _log_signer(session: Session, key_store: KeyStore, authority: str, at: datetime) -> HeldKey:
+    # The node's newest log key of the authority that is valid now.
+    held = held_signer(
+        session,
+        key_store,
+        directory=database_keys(session),
+        credential_type=None,
+        at=at,
+        authority=authority,
+        purpose="log",
+    )
+    if held is None:
         raise KeyStoreError(f"this node holds no usable log key of {authority}")
-    return key.verification_method, key_store.load(key.key_name)
+    return held
 
 
 def append(
@@ -292,11 +301,11 @@ def append(
     if old_size:
         proof = consistency_proof(lambda lv, ix: known[(lv, ix)], old_size, size)
         verify_consistency(old_size, size, old_root, root, proof)
-    method, signer = _log_signer(session, key_store, code)
+    held = _log_signer(session, key_store, code, now)
     text = Checkpoint(origin=head.origin, size=size, root=root).text()
     # The log key also cosigns with a timestamp: a signed record of when this tree
     # existed, which decides what a key signed before it was compromised.
-    note = sign_note(text, head.origin, signer, timestamp=int(now.timestamp()))
+    note = sign_note(text, head.origin, held.signer, timestamp=int(now.timestamp()))
     session.execute(
         insert(LogCheckpoint),
         [
@@ -305,7 +314,7 @@ def append(
                 "tree_size": size,
                 "root": root,
                 "note": note,
-                "verification_method": method,
+                "verification_method": held.verification_method,
                 "signed_at": now,
             }
         ],

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from registry.credentials import CredentialType
+from registry.credentials.keys import CLOCK_SKEW, KeyRecord, key_standing, verify_signed
 from registry.crypto.eddsa_jcs_2022 import proofs_of, with_proofs
 from registry.errors import (
     BrokenChain,
@@ -28,7 +30,6 @@ from registry.errors import (
     VerificationError,
 )
 from registry.trust.document import TrustListContent, digest_of, parse_trust_list
-from registry.trust.keys import CLOCK_SKEW, KeyRecord, key_standing, verify_signed
 
 __all__ = [
     "ProofTally",
@@ -42,8 +43,6 @@ __all__ = [
     "verify_chain",
     "verify_version",
 ]
-
-TRUST_LIST = "TrustList"
 
 
 @dataclass(frozen=True)
@@ -150,7 +149,11 @@ def _judge(
         return method, member, "a trust-list proof must not expire"
     try:
         verified, signer = verify_signed(
-            document, proof, directory=electorate.key, credential_type=TRUST_LIST, at=at
+            document,
+            proof,
+            directory=electorate.key,
+            credential_type=CredentialType.TRUST_LIST,
+            at=at,
         )
     except VerificationError as exc:
         return method, member, exc.message

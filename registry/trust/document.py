@@ -17,15 +17,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from registry.credentials import CREDENTIAL_TYPES, VC_CONTEXT, authority_id, credential_type
+from registry.calendar import parse_aware
+from registry.credentials import (
+    CREDENTIAL_TYPES,
+    VC_CONTEXT,
+    CredentialType,
+    authority_id,
+    credential_type,
+)
+from registry.credentials.keys import KeyRecord
 from registry.crypto.eddsa_jcs_2022 import format_datetime, with_proofs
 from registry.crypto.jcs import canonical_bytes, sha256_hex
 from registry.crypto.multikey import decode_public_multikey, did_key_verification_method
 from registry.errors import InvalidInput, RegistryError, TrustListError
 from registry.ids import province
-from registry.timestamps import parse_aware
 from registry.tlog.note import parse_verifier_key
-from registry.trust.keys import KeyRecord
 
 __all__ = [
     "FEDERATION_ID",
@@ -220,7 +226,7 @@ class TrustListContent:
         return {
             "@context": [VC_CONTEXT],
             "id": f"{FEDERATION_ID}:trust-list:{self.version}",
-            "type": ["VerifiableCredential", "TrustList"],
+            "type": ["VerifiableCredential", CredentialType.TRUST_LIST],
             "issuer": FEDERATION_ID,
             "validFrom": format_datetime(self.valid_from),
             "credentialSubject": subject,
@@ -361,7 +367,10 @@ def parse_trust_list(document: Mapping[str, Any]) -> TrustListContent:
         if not isinstance(document, Mapping):
             raise InvalidInput("a trust list is a JSON object")
         top = _Reader(document, "credential", _DOCUMENT)
-        if credential_type(document) != "TrustList" or document.get("issuer") != FEDERATION_ID:
+        if (
+            credential_type(document) != CredentialType.TRUST_LIST
+            or document.get("issuer") != FEDERATION_ID
+        ):
             raise InvalidInput(f"not a TrustList issued by {FEDERATION_ID}")
         if document.get("@context") != [VC_CONTEXT]:
             raise InvalidInput(f"@context must be [{VC_CONTEXT!r}]")

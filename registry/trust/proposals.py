@@ -18,14 +18,15 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from registry.authorities import find_key, list_authorities, record_of
+from registry.authorities import find_key, held_signer, list_authorities, record_of
+from registry.credentials import CredentialType
+from registry.credentials.keys import KeyRecord
 from registry.crypto.eddsa_jcs_2022 import add_proof, proofs_of, with_proofs
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import KeyStore
 from registry.errors import Conflict, InvalidInput, NotFound, TrustListError
-from registry.storage.models import SigningKey, TrustListProposal
+from registry.storage.models import TrustListProposal
 from registry.trust.chain import (
-    TRUST_LIST,
     QuorumReport,
     TrustListVersion,
     quorum_report,
@@ -40,7 +41,6 @@ from registry.trust.document import (
     parse_member,
     parse_trust_list,
 )
-from registry.trust.keys import KeyRecord, key_standing
 from registry.trust.store import NodeProfile, current_version, member_from_node, store_version
 
 __all__ = [
@@ -292,23 +292,22 @@ def sign_document(
         raise InvalidInput(f"{code} is not a member of the version that signs this proposal")
     if code in quorum_report(document, previous=current, at=now).signers:
         raise Conflict(f"{code} has signed this proposal already")
-    for key in reversed(member.keys):
-        usable = all(
-            key_standing(
-                directory, key.verification_method, signed_at=now, credential_type=TRUST_LIST
-            ).valid
-            for directory in (electorate.key, content.key)
-            if directory(key.verification_method) is not None
-        )
-        held = session.get(SigningKey, key.verification_method)
-        if usable and held is not None and held.key_name and key_store.exists(held.key_name):
-            signer = key_store.load(held.key_name)
-            break
-    else:
+    held = held_signer(
+        session,
+        key_store,
+        # Listed by the electorate, and valid under the proposal too if it lists it.
+        directory=electorate.key,
+        also_valid_in=[content.key],
+        credential_type=CredentialType.TRUST_LIST,
+        at=now,
+        authority=code,
+    )
+    if held is None:
         raise InvalidInput(
-            f"this node holds no key of {code} that is valid now for signing {TRUST_LIST}"
+            f"this node holds no key of {code} that is valid now for signing "
+            f"{CredentialType.TRUST_LIST}"
         )
-    signed = add_proof(document, signer, created=now)
+    signed = add_proof(document, held.signer, created=now)
     report = quorum_report(signed, previous=current, at=now)
     if not report.proofs[-1].counted:
         # Stored, a proof that does not count would keep the proposal from publishing.

@@ -3,11 +3,9 @@ region on a day and why, and the signed report that proves it offline."""
 
 from registry.verification.dossier import Dossier, Held, find_dossier
 from registry.verification.judge import Finding, Judgement, judge
-from registry.verification.report import VERIFICATION_REPORT
 from registry.verification.service import EngineerQuery, EngineerVerifier, Verified
 
 __all__ = [
-    "VERIFICATION_REPORT",
     "Dossier",
     "EngineerQuery",
     "EngineerVerifier",

@@ -18,9 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from registry.calendar import CHINA, parse_aware
+from registry.credentials import CredentialType
 from registry.errors import InvalidInput
 from registry.ids import ResidentId, lookup_key, mask_resident_id, name_key, parse_resident_id
-from registry.issuing.context import CHINA
 from registry.storage.db import PREPARED
 from registry.storage.models import (
     LogEntry,
@@ -29,7 +30,6 @@ from registry.storage.models import (
     StatusChangeRow,
     StoredCredential,
 )
-from registry.timestamps import parse_aware
 
 __all__ = [
     "Dossier",
@@ -41,11 +41,12 @@ __all__ = [
     "same_name",
 ]
 
-QUALIFICATION = "SafetyEngineerQualification"
-REGISTRATION = "SafetyEngineerRegistration"
-CE_CREDIT = "ContinuingEducationCredit"
-LISTING = "UntrustworthinessListing"
-_ENGINEER_TYPES = (QUALIFICATION, REGISTRATION, CE_CREDIT, LISTING)
+_ENGINEER_TYPES = (
+    CredentialType.QUALIFICATION,
+    CredentialType.REGISTRATION,
+    CredentialType.CE_CREDIT,
+    CredentialType.LISTING,
+)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ class Dossier:
 
 def _person_of(held: Held) -> dict[str, Any] | None:
     subject = held.subject
-    if held.type != LISTING:
+    if held.type != CredentialType.LISTING:
         person = subject.get("holder")
         return person if isinstance(person, dict) else None
     for candidate in (subject.get("listed"), *subject.get("relatedPersons", ())):
@@ -196,7 +197,7 @@ def find_dossier(
         select(RecordParty.lookup_key, RecordParty.name)
         .join(Record, col(Record.credential_id) == col(RecordParty.credential_id))
         .where(
-            col(Record.type) == REGISTRATION,
+            col(Record.type) == CredentialType.REGISTRATION,
             col(Record.number) == number_text,
             col(RecordParty.role) == "holder",
         )
@@ -292,4 +293,4 @@ def _chunk(session: Session, keys: list[str]) -> dict[str, list[Held]]:
 
 
 def _initial(kind: str) -> str:
-    return "listed" if kind == LISTING else "active"
+    return "listed" if kind == CredentialType.LISTING else "active"

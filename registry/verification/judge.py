@@ -24,16 +24,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
 
-from registry.ce import Assessment, Credit, PolicyBook, add_years, assess, format_hours
+from registry.calendar import LeapDay, add_years
+from registry.ce import Assessment, Credit, PolicyBook, assess, format_hours
+from registry.credentials import CredentialType
 from registry.enforcement import status_on
 from registry.errors import NotFound
 from registry.ids import Category, parse_category, province
 from registry.recognition import Agreement, Reason, RecordKind, recognise
 from registry.verification.dossier import (
-    CE_CREDIT,
-    LISTING,
-    QUALIFICATION,
-    REGISTRATION,
     Dossier,
     Held,
 )
@@ -119,9 +117,11 @@ def judge(
         )
         return Judgement(region, on, category, False, reasons)
     ask = _Ask(region, on, category, agreements)
-    qualifications = [_qualification(h, ask) for h in dossier.of_type(QUALIFICATION)]
+    qualifications = [_qualification(h, ask) for h in dossier.of_type(CredentialType.QUALIFICATION)]
     good = {f.held.id: f for f in qualifications if f.counts}
-    registrations = [_registration(h, ask, good) for h in dossier.of_type(REGISTRATION)]
+    registrations = [
+        _registration(h, ask, good) for h in dossier.of_type(CredentialType.REGISTRATION)
+    ]
     registration = _best(registrations)
     qualification = _best(qualifications)
     if registration is not None and registration.counts:
@@ -163,7 +163,7 @@ def judge(
         )
         reasons.extend(ce_reasons)
     # 4. Listings.
-    listings = [_listing(h, on) for h in dossier.of_type(LISTING)]
+    listings = [_listing(h, on) for h in dossier.of_type(CredentialType.LISTING)]
     listings = [f for f in listings if f.counts]
     reasons.extend((False, f.reason) for f in listings)
     qualified = all(holds for holds, _ in reasons)
@@ -186,7 +186,7 @@ def judge(
         ce_previous=ce_previous,
         listings=listings,
         agreements=sorted(a for a in used if a),
-        credit_records={h.id: h for h in dossier.of_type(CE_CREDIT)},
+        credit_records={h.id: h for h in dossier.of_type(CredentialType.CE_CREDIT)},
     )
 
 
@@ -248,13 +248,13 @@ def _qualification(held: Held, ask: _Ask) -> Finding:
 
 
 _RECORD_NAMES = {
-    QUALIFICATION: ("qualification", "职业资格证书"),
-    REGISTRATION: ("registration", "注册证书"),
+    CredentialType.QUALIFICATION: ("qualification", "职业资格证书"),
+    CredentialType.REGISTRATION: ("registration", "注册证书"),
 }
 
 
 def _other_category(held: Held, state: str, number: str, own: Category, asked: Category) -> Finding:
-    what, what_zh = _RECORD_NAMES[held.type]
+    what, what_zh = _RECORD_NAMES[CredentialType(held.type)]
     return Finding(
         held,
         state,
@@ -374,7 +374,7 @@ def _registration(held: Held, ask: _Ask, good: dict[str, Finding]) -> Finding:
 
 def _credits(dossier: Dossier, on: date) -> list[Credit]:
     credits = []
-    for held in dossier.of_type(CE_CREDIT):
+    for held in dossier.of_type(CredentialType.CE_CREDIT):
         subject = held.subject
         credits.append(
             Credit(
@@ -448,7 +448,7 @@ def _continuing_education(
     previous = None
     if registration.subject.get("kind") in ("renewal", "re-registration"):
         years = policy.cycle_years
-        before = add_years(start, -years)
+        before = add_years(start, -years, leap_day=LeapDay.FIRST_OF_MARCH)
         ended = start - timedelta(days=1)
         previous_policy = policies.for_cycle(region, before)
         previous = assess(

@@ -19,14 +19,14 @@ from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
 
-from registry.credentials import authority_of, credential_type
+from registry.credentials import CredentialType, authority_of, credential_type
+from registry.credentials.keys import verify_signed
 from registry.credentials.status_list import StatusBits, entry_index
 from registry.crypto.jcs import canonical_bytes, sha256_hex
 from registry.errors import RegistryError, ReportError
 from registry.ids import parse_category
 from registry.recognition import Agreement, RecordKind, recognise
 from registry.recognition.document import (
-    RECOGNITION_AGREEMENT,
     parse_agreement,
     verify_agreement,
 )
@@ -35,9 +35,7 @@ from registry.tlog.merkle import leaf_hash, verify_inclusion
 from registry.tlog.note import parse_verifier_key
 from registry.trust.chain import verify_chain
 from registry.trust.document import TrustListContent, digest_of
-from registry.trust.keys import verify_signed
 from registry.verification.qr import QrPayload
-from registry.verification.report import VERIFICATION_REPORT
 
 __all__ = ["Check", "check_file"]
 
@@ -104,7 +102,7 @@ def check_file(
     context = _Context(trust, at, lists)
     if "credential" in document and "checkpoint" in document:
         _bundle(root, document, context)
-    elif _type(document) == VERIFICATION_REPORT:
+    elif _type(document) == CredentialType.VERIFICATION_REPORT:
         _report(root, document, context)
     else:
         _credential(
@@ -175,7 +173,7 @@ def _credential(node: Check, document: Mapping[str, Any], context: _Context) -> 
     if kind is None:
         node.add(Check("type", False, "not a credential type of the registry"))
         return False
-    if kind == RECOGNITION_AGREEMENT:
+    if kind == CredentialType.RECOGNITION_AGREEMENT:
         ok = _attempt(
             node,
             "signatures of every party",
@@ -249,7 +247,7 @@ def _bit(
     verify_signed(
         status_list,
         directory=context.trust.key,
-        credential_type="BitstringStatusListCredential",
+        credential_type=CredentialType.STATUS_LIST,
         authority=issuer,
         at=context.at,
     )
@@ -341,7 +339,9 @@ def _report(root: Check, report: Mapping[str, Any], context: _Context) -> None:
     node = root.add(Check("report", None, str(report.get("id", ""))))
     # 1. The node's signature on the whole report.
     if not _attempt(
-        node, "report signature", lambda: _signed(report, VERIFICATION_REPORT, context)
+        node,
+        "report signature",
+        lambda: _signed(report, CredentialType.VERIFICATION_REPORT, context),
     ):
         return
     subject = report.get("credentialSubject")
@@ -398,7 +398,7 @@ def _claims(
     on = date.fromisoformat(str(query.get("date")))
     agreements: dict[str, Agreement] = {}
     for identifier, document in documents.items():
-        if _type(document) == RECOGNITION_AGREEMENT:
+        if _type(document) == CredentialType.RECOGNITION_AGREEMENT:
             agreements[identifier] = parse_agreement(document)
     relied: list[tuple[str, Mapping[str, Any], RecordKind | None, date]] = []
     for label, record_kind in (

@@ -13,42 +13,21 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
 from registry.ce import Assessment
-from registry.credentials import authority_of, new_credential
+from registry.credentials import CredentialType, authority_of, new_credential
 from registry.crypto.jcs import Splice
 from registry.enforcement import listing_terms
 from registry.ids import province
 from registry.recognition import Reason
+from registry.tlog.proofs import Evidence
 from registry.verification.dossier import Dossier
 from registry.verification.judge import Finding, Judgement
 
-__all__ = ["VERIFICATION_REPORT", "Evidence", "LoggedCredential", "report_document"]
-
-VERIFICATION_REPORT = "VerificationReport"
-
-
-@dataclass(frozen=True)
-class LoggedCredential:
-    """A credential relied on, and where its authority's log holds it."""
-
-    canonical: str
-    authority: str
-    leaf_index: int
-    tree_size: int
-    hashes: list[bytes]
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """Each log's checkpoint (by authority) and every credential relied on."""
-
-    checkpoints: dict[str, str]
-    credentials: list[LoggedCredential]
+__all__ = ["report_document"]
 
 
 def reason_of(reason: Reason, holds: bool | None = None) -> dict[str, Any]:
@@ -255,5 +234,8 @@ def report_document(
     ]
     subject["evidence"] = _evidence(evidence, splice)
     return new_credential(
-        type_=VERIFICATION_REPORT, issuer_code=issuer, subject=subject, valid_from=created
+        type_=CredentialType.VERIFICATION_REPORT,
+        issuer_code=issuer,
+        subject=subject,
+        valid_from=created,
     )

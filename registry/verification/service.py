@@ -12,34 +12,26 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from registry.authorities import held_signer
+from registry.calendar import china_today
 from registry.ce import PolicyBook, load_policies
+from registry.credentials import CredentialType
 from registry.crypto.eddsa_jcs_2022 import add_proofs_canonical
 from registry.crypto.jcs import Splice
 from registry.crypto.keys import KeyStore, Signer
-from registry.errors import InvalidInput, KeyStoreError, LogProofError, RegistryError
+from registry.errors import InvalidInput, KeyStoreError, RegistryError
 from registry.ids import Category, parse_category, province
-from registry.issuing.context import china_today
 from registry.recognition.agreements import PublishedAgreement, load_agreements
-from registry.storage.db import PREPARED
-from registry.storage.models import LogCheckpoint, LogHead, SigningKey
 from registry.tlog.cache import SubtreeCache
-from registry.tlog.merkle import (
-    NodeGetter,
-    inclusion_nodes,
-    inclusion_proof,
-    leaf_hash,
-    verify_inclusion,
-)
-from registry.tlog.sequencer import load_nodes_of
-from registry.trust.keys import key_standing
+from registry.tlog.proofs import Head, log_heads, prove
 from registry.trust.store import current_version
 from registry.verification.dossier import (
     Dossier,
@@ -50,9 +42,6 @@ from registry.verification.dossier import (
 )
 from registry.verification.judge import Judgement, judge
 from registry.verification.report import (
-    VERIFICATION_REPORT,
-    Evidence,
-    LoggedCredential,
     report_document,
 )
 
@@ -133,24 +122,18 @@ class EngineerVerifier:
         current = current_version(session, at=at)
         if current is None:
             raise KeyStoreError("this node has no trust list yet, so no key to sign reports")
-        keys = session.exec(
-            select(SigningKey)
-            .where(col(SigningKey.purpose) == "node")
-            .order_by(col(SigningKey.valid_from))
-        ).all()
-        for key in reversed(keys):
-            standing = key_standing(
-                current.content.key,
-                key.verification_method,
-                signed_at=at,
-                credential_type=VERIFICATION_REPORT,
-            )
-            if standing.valid and key.key_name and self._key_store.exists(key.key_name):
-                signer = self._key_store.load(key.key_name)
-                authority = standing.authority or ""
-                with self._lock:
-                    self._signer = (time.monotonic(), authority, signer)
-                return authority, signer
+        held = held_signer(
+            session,
+            self._key_store,
+            directory=current.content.key,
+            credential_type=CredentialType.VERIFICATION_REPORT,
+            at=at,
+            purpose="node",
+        )
+        if held is not None:
+            with self._lock:
+                self._signer = (time.monotonic(), held.authority, held.signer)
+            return held.authority, held.signer
         raise KeyStoreError(
             "this node holds no key that the trust list allows to sign VerificationReport: "
             "create one with `registry key node CN-xx`, then list it with "
@@ -264,101 +247,3 @@ class EngineerVerifier:
         )
         ((_, canonical),) = add_proofs_canonical([unsigned], [signer], created=now, splice=splice)
         return Verified(judgement, canonical)
-
-
-@dataclass(frozen=True)
-class Head:
-    """A log's size and root, and its newest checkpoint (``None``: none signed yet)."""
-
-    size: int
-    root: bytes
-    checkpoint: str | None
-
-
-# Every log's head with the checkpoint signed at its size: a log signs one with every
-# append, in the same transaction, so that is its newest.
-_HEADS = (
-    select(
-        col(LogHead.authority_code),
-        col(LogHead.size),
-        col(LogHead.root),
-        col(LogCheckpoint.note),
-    )
-    .outerjoin(
-        LogCheckpoint,
-        (col(LogCheckpoint.authority_code) == col(LogHead.authority_code))
-        & (col(LogCheckpoint.tree_size) == col(LogHead.size)),
-    )
-    .execution_options(**PREPARED)
-)
-
-
-def log_heads(session: Session) -> dict[str, Head]:
-    """Every log's size, root and newest checkpoint, by authority, in one query."""
-    return {
-        authority: Head(size, bytes(root), note)
-        for authority, size, root, note in session.connection().execute(_HEADS)
-    }
-
-
-def _getter(nodes: dict[tuple[str, int, int], bytes], authority: str) -> NodeGetter:
-    return lambda level, index: nodes[(authority, level, index)]
-
-
-def prove(
-    session: Session,
-    relied: Iterable[tuple[str, str, int | None]],
-    heads: Mapping[str, Head],
-    cache: SubtreeCache | None = None,
-) -> Evidence:
-    """For every ``(canonical, authority, leaf index)``, its inclusion proof at its
-    log's newest checkpoint (``heads``, read in the same snapshot as the records),
-    with the hashes ``cache`` does not keep read in one query.
-
-    Every proof is checked against its log's root before it is given: a report
-    never carries evidence that does not verify. If one built with the cache fails,
-    the proofs are built again from the database alone, and the cache is cleared if
-    those hold; ``LogProofError`` if they fail too.
-    """
-    by_authority: dict[str, list[tuple[str, int]]] = {}
-    for canonical, authority, leaf_index in relied:
-        if leaf_index is None:
-            raise InvalidInput("a credential relied on is not logged")
-        by_authority.setdefault(authority, []).append((canonical, leaf_index))
-    for authority in by_authority:
-        head = heads.get(authority)
-        if head is None or head.checkpoint is None:
-            raise InvalidInput(f"the log of {authority} has signed no checkpoint")
-    needed = {
-        (authority, level, index)
-        for authority, entries in by_authority.items()
-        for _, leaf in entries
-        for level, index in inclusion_nodes(leaf, heads[authority].size)
-    }
-    if cache is None:
-        return _proofs(by_authority, heads, load_nodes_of(session, needed))
-    try:
-        return _proofs(by_authority, heads, cache.load(session, needed))
-    except LogProofError:
-        evidence = _proofs(by_authority, heads, load_nodes_of(session, needed))
-        cache.clear()  # the database's hashes prove what the kept ones did not
-        return evidence
-
-
-def _proofs(
-    by_authority: Mapping[str, list[tuple[str, int]]],
-    heads: Mapping[str, Head],
-    nodes: dict[tuple[str, int, int], bytes],
-) -> Evidence:
-    checkpoints: dict[str, str] = {}
-    logged: list[LoggedCredential] = []
-    for authority, entries in sorted(by_authority.items()):
-        head = heads[authority]
-        checkpoints[authority] = head.checkpoint or ""
-        get = _getter(nodes, authority)
-        edge: dict[tuple[int, int], bytes] = {}  # the tree's right edge, shared by its proofs
-        for canonical, index in entries:
-            hashes = inclusion_proof(get, index, head.size, edge)
-            verify_inclusion(leaf_hash(canonical.encode()), index, head.size, hashes, head.root)
-            logged.append(LoggedCredential(canonical, authority, index, head.size, hashes))
-    return Evidence(checkpoints, logged)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from registry.credentials import credential_type
+from registry.credentials.keys import verify_signed
 from registry.errors import RegistryError, TrustListError, VerificationError
 from registry.storage.models import (
     LogCheckpoint,
@@ -32,7 +33,6 @@ from registry.tlog.checkpoint import open_note, parse_checkpoint
 from registry.tlog.merkle import leaf_hash, node_hash
 from registry.tlog.note import parse_verifier_key
 from registry.tlog.reader import get_log, root_at
-from registry.trust.keys import verify_signed
 from registry.trust.store import current_version
 
 __all__ = ["AuditFinding", "AuditReport", "audit_log"]

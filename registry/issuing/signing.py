@@ -1,6 +1,6 @@
 """Signing, storing and logging credentials: one transaction, all or nothing.
 
-``issue`` takes unsigned credentials of one authority, signs each with the
+``sign_and_log`` takes unsigned credentials of one authority, signs each with the
 authority's current key allowed for its type, stores them, and appends them to the
 authority's log as one batch with one signed checkpoint, all in the caller's
 transaction. The key file must hold the key its record names; the first credential
@@ -16,55 +16,52 @@ from typing import Any
 
 from sqlmodel import Session
 
-from registry.authorities import database_keys, keys_of
+from registry.authorities import database_keys, held_signer
 from registry.credentials import authority_of, credential_type
+from registry.credentials.keys import verify_signed
 from registry.crypto.eddsa_jcs_2022 import add_proofs_canonical
 from registry.crypto.keys import KeyStore, Signer
 from registry.errors import InvalidInput, KeyStoreError
 from registry.storage.credentials import Signed, insert_signed
 from registry.tlog.sequencer import AppendResult, append
-from registry.trust.keys import key_standing, verify_signed
 
-__all__ = ["Issued", "issue", "signer_for"]
+__all__ = ["SignedBatch", "issuing_signer", "sign_and_log"]
 
 
 @dataclass(frozen=True)
-class Issued:
-    """What ``issue`` made: the stored credentials, in order, and the log append."""
+class SignedBatch:
+    """What ``sign_and_log`` made: the stored credentials, in order, and the log append."""
 
     credentials: list[Signed]
     log: AppendResult
 
 
-def signer_for(
+def issuing_signer(
     session: Session, key_store: KeyStore, authority: str, credential_type: str, *, at: datetime
 ) -> Signer:
-    """The authority's newest key this node holds that may sign ``credential_type`` now.
+    """The authority's newest issuing key this node holds that may sign
+    ``credential_type`` now, by the node's own record of keys.
 
-    Raises ``KeyStoreError`` when there is none (rotate a key, or restore its file).
+    Raises ``KeyStoreError`` when there is none (rotate a key, or restore its file),
+    or when a key file holds another key than its row names.
     """
-    directory = database_keys(session)
-    for key in reversed([k for k in keys_of(session, authority) if k.purpose == "issuing"]):
-        standing = key_standing(
-            directory,
-            key.verification_method,
-            signed_at=at,
-            credential_type=credential_type,
-            authority=authority,
-        )
-        if standing.valid and key.key_name and key_store.exists(key.key_name):
-            signer = key_store.load(key.key_name)
-            if signer.verification_method != key.verification_method:
-                raise KeyStoreError(
-                    f"key file {key.key_name} does not hold the key of {key.verification_method}"
-                )
-            return signer
-    raise KeyStoreError(
-        f"this node holds no key of {authority} that may sign {credential_type} now"
+    held = held_signer(
+        session,
+        key_store,
+        directory=database_keys(session),
+        credential_type=credential_type,
+        at=at,
+        authority=authority,
+        purpose="issuing",
     )
+    if held is None:
+        raise KeyStoreError(
+            f"this node holds no key of {authority} that may sign {credential_type} now"
+        )
+    return held.signer
 
 
-def issue(
+def sign_and_log(
     session: Session,
     key_store: KeyStore,
     documents: Sequence[Mapping[str, Any]],
@@ -72,7 +69,7 @@ def issue(
     origin_prefix: str,
     subject_lookups: Sequence[str | None] | None = None,
     now: datetime | None = None,
-) -> Issued:
+) -> SignedBatch:
     """Sign, store and log unsigned credentials of one authority.
 
     ``subject_lookups`` gives each credential's HMAC lookup key, if any. Raises
@@ -95,7 +92,7 @@ def issue(
     for document in documents:
         kind = credential_type(document)
         if kind not in signers:
-            signers[kind] = signer_for(session, key_store, authority, kind, at=now)
+            signers[kind] = issuing_signer(session, key_store, authority, kind, at=now)
         kinds.append(kind)
     pairs = add_proofs_canonical(documents, [signers[kind] for kind in kinds], created=now)
     signed = [document for document, _ in pairs]
@@ -133,4 +130,4 @@ def issue(
         origin_prefix=origin_prefix,
         now=now,
     )
-    return Issued(credentials=stored, log=log)
+    return SignedBatch(credentials=stored, log=log)

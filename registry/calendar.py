@@ -1,0 +1,79 @@
+"""China's calendar as the registry keeps it: the day in China, whole years from a
+day, and times read with their zone.
+
+Decisions are dated in China Standard Time (UTC+8, no daylight saving), whatever
+the server's clock zone. Moving a day by whole years needs a rule for 29 February
+when the target year has none, and the rules differ: a limit (a registration's five
+years, a listing's terms) ends on 28 February, while a continuing-education cycle
+year turns on 1 March. ``add_years`` makes every caller name its rule.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime, time, timedelta, timezone
+
+from registry.errors import InvalidInput
+
+__all__ = ["CHINA", "LeapDay", "add_years", "china_today", "day_start", "parse_aware"]
+
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+"""Decisions are dated in China Standard Time (UTC+8, no daylight saving)."""
+
+# Far enough for any record; near enough that adding a day or a clock skew to the
+# time never overflows.
+_EARLIEST, _LATEST = 1900, 9000
+
+
+def china_today(now: datetime | None = None) -> date:
+    """The date in China at ``now`` (default: the current time)."""
+    return (now or datetime.now(UTC)).astimezone(CHINA).date()
+
+
+def day_start(day: date) -> datetime:
+    """The first instant of ``day`` in China, as an aware datetime."""
+    return datetime.combine(day, time(0, 0), tzinfo=CHINA)
+
+
+class LeapDay(enum.Enum):
+    """Where 29 February lands, moved by whole years into a year without one."""
+
+    LAST_OF_FEBRUARY = "last-of-february"
+    """28 February: a limit never runs into March (a registration's five years, a
+    listing's earliest removal and expiry)."""
+
+    FIRST_OF_MARCH = "first-of-march"
+    """1 March: a cycle year is a whole year, so it turns the day after 28 February
+    (continuing-education cycles)."""
+
+
+def add_years(start: date, years: int, *, leap_day: LeapDay) -> date:
+    """``start`` moved by ``years`` (backwards if negative), 29 February by ``leap_day``."""
+    try:
+        return start.replace(year=start.year + years)
+    except ValueError:  # 29 February, and the target year has none
+        if leap_day is LeapDay.FIRST_OF_MARCH:
+            return start.replace(year=start.year + years, month=3, day=1)
+        return start.replace(year=start.year + years, day=28)
+
+
+def parse_aware(text: str, what: str) -> datetime:
+    """An ISO 8601 date and time with a zone (``...+08:00`` or ``...Z``).
+
+    ``what`` names the value in the error. Raises ``InvalidInput`` for anything
+    else, a time without a zone included: a local time means a different instant
+    in each province's server.
+    """
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{what}: {text!r} is not an ISO 8601 date and time") from exc
+    if moment.tzinfo is None:
+        raise InvalidInput(f"{what} needs a time zone, e.g. {text}+08:00 or {text}Z")
+    try:
+        utc_year = moment.astimezone(UTC).year
+    except OverflowError:
+        utc_year = 0
+    if not _EARLIEST <= utc_year <= _LATEST:
+        raise InvalidInput(f"{what} must lie between the years {_EARLIEST} and {_LATEST}")
+    return moment
