@@ -1,39 +1,100 @@
-"""Request dependencies: the database session and the node's services."""
+"""Request dependencies: the database session, a read snapshot, and the node's services
+that ``create_app`` builds once.
+
+Each service is one typed dependency (``NodeSettings``, ``Issuing``, ``Verifier``), so
+no route reads ``app.state`` itself. They are ``async``: FastAPI runs a plain
+function dependency on a worker thread, and the hop costs more than the lookup.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from registry.storage.db import session_scope
+from registry.issuing import IssuingContext
+from registry.settings import Settings
+from registry.storage.db import begin_snapshot, session_scope
+from registry.verification import EngineerVerifier
 
-__all__ = ["DbSession", "engine_of", "get_session", "loop_engine_of"]
+__all__ = [
+    "DbSession",
+    "Issuing",
+    "NodeSettings",
+    "Snapshot",
+    "Verifier",
+    "engine_of",
+    "get_session",
+    "loop_engine_of",
+]
+
+_T = TypeVar("_T")
+
+
+def _state(request: Request, name: str, kind: type[_T]) -> _T:
+    value = getattr(request.app.state, name, None)
+    if not isinstance(value, kind):
+        raise TypeError(f"app.state.{name} is not set: build the app with create_app")
+    return value
 
 
 def engine_of(request: Request) -> Engine:
     """The engine ``create_app`` built for this application."""
-    engine = request.app.state.engine
-    if not isinstance(engine, Engine):
-        raise TypeError("app.state.engine is not set: build the app with create_app")
-    return engine
+    return _state(request, "engine", Engine)
 
 
 def loop_engine_of(request: Request) -> Engine:
     """The engine for reads made on the event loop's own thread (see ``create_app``)."""
-    engine = request.app.state.loop_engine
-    if not isinstance(engine, Engine):
-        raise TypeError("app.state.loop_engine is not set: build the app with create_app")
-    return engine
+    return _state(request, "loop_engine", Engine)
+
+
+async def _settings(request: Request) -> Settings:
+    return _state(request, "settings", Settings)
+
+
+async def _issuing(request: Request) -> IssuingContext:
+    return _state(request, "issuing", IssuingContext)
+
+
+async def _verifier(request: Request) -> EngineerVerifier:
+    return _state(request, "verifier", EngineerVerifier)
+
+
+NodeSettings = Annotated[Settings, Depends(_settings)]
+"""The settings the node was started with."""
+
+Issuing = Annotated[IssuingContext, Depends(_issuing)]
+"""The node's signing keys, lookup secret, log origin prefix and URL."""
+
+Verifier = Annotated[EngineerVerifier, Depends(_verifier)]
+"""The node's verifier, with its report key and its caches."""
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request, committed if the route returns and rolled back if it raises."""
+    """One session per request, committed once the route returns and before the answer
+    is sent (so a client never hears of a write that did not commit), rolled back if
+    the route raises."""
     with session_scope(engine_of(request)) as session:
         yield session
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+"""The request's session (the token check uses the same one)."""
+
+
+def _snapshot(session: DbSession) -> Session:
+    # On a worker thread: taking a connection may wait for the pool. The token check
+    # may have read already: its transaction ends here, so the snapshot begins after.
+    if session.in_transaction():
+        session.commit()
+    begin_snapshot(session)
+    return session
+
+
+Snapshot = Annotated[Session, Depends(_snapshot)]
+"""The request's session, reading from one snapshot from here on (``begin_snapshot``):
+records, log heads and proofs agree with each other. What the route writes (an audit
+entry) commits with it, before the answer is sent."""

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas.common import Problem
 from registry.credentials import CREDENTIAL_TYPES
 from registry.errors import (
     Conflict,
@@ -25,7 +26,13 @@ from registry.errors import (
     VerificationError,
 )
 
-__all__ = ["PROBLEM_JSON", "input_field", "install_error_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_JSON",
+    "input_field",
+    "install_error_handlers",
+    "problem_response",
+    "problem_responses",
+]
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -41,6 +48,30 @@ _STATUS: tuple[tuple[type[RegistryError], int, str, str], ...] = (
     (DatabaseNotReady, 503, "not-ready", "The database is not ready"),
 )
 _FALLBACK = (500, "internal-error", "Internal error")
+
+_DESCRIBED = {
+    400: "Outside what the log holds.",
+    401: "No valid token.",
+    403: "The token's role does not allow this.",
+    404: "Not found.",
+    409: "The change is not allowed, or conflicts with another.",
+    422: "The request is invalid; each bad field is named.",
+    503: "Not ready; `detail` says why.",
+}
+
+
+def problem_responses(*answers: int | tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of a route's problem answers: each a status code with
+    its usual description, or ``(code, description)`` where the route says more."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for answer in answers:
+        code, description = answer if isinstance(answer, tuple) else (answer, _DESCRIBED[answer])
+        documented[code] = {
+            "model": Problem,
+            "description": description,
+            "content": {PROBLEM_JSON: {}},
+        }
+    return documented
 
 
 @contextmanager

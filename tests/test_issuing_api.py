@@ -88,9 +88,9 @@ def _checked_by_outsider(demo: Demo, issued: dict[str, Any]) -> None:
     _, latest_size, latest_root = note_signed_by(
         bundle["checkpoint"], log_verifier_key(trust, authority)
     )
-    assert bundle["leaf_index"] == issued["leaf_index"]
+    assert bundle["leafIndex"] == issued["leaf_index"]
     computed = inclusion_root(
-        leaf_hash(credential), bundle["leaf_index"], latest_size, bundle["hashes"]
+        leaf_hash(credential), bundle["leafIndex"], latest_size, bundle["inclusionProof"]
     )
     assert computed == latest_root
     assert size <= latest_size
@@ -124,9 +124,8 @@ def test_seeded_records_verify_outside(demo: Demo) -> None:
         _, size, root = note_signed_by(
             bundle["checkpoint"], log_verifier_key(trust, bundle["authority"])
         )
-        assert inclusion_root(leaf_hash(credential), bundle["leaf_index"], size, bundle["hashes"])
         assert root == inclusion_root(
-            leaf_hash(credential), bundle["leaf_index"], size, bundle["hashes"]
+            leaf_hash(credential), bundle["leafIndex"], size, bundle["inclusionProof"]
         )
 
 

@@ -114,10 +114,10 @@ def test_a_credential_proof_bundle_checks_offline(
     first = json.loads(leaves[1])
     bundle = client.get(f"/v1/credentials/{first['id']}/proof").json()
     assert bundle["credential"] == first
-    assert (bundle["authority"], bundle["leaf_index"], bundle["tree_size"]) == ("CN-SH", 1, 7)
+    assert (bundle["authority"], bundle["leafIndex"], bundle["treeSize"]) == ("CN-SH", 1, 7)
     checkpoint = parse_checkpoint(open_note(bundle["checkpoint"], [verifier]).text)
     leaf = rfc8785.dumps(bundle["credential"])
-    hashes = [base64.b64decode(h) for h in bundle["hashes"]]
+    hashes = [base64.b64decode(h) for h in bundle["inclusionProof"]]
     verify_inclusion(leaf_hash(leaf), 1, checkpoint.size, hashes, checkpoint.root)
     missing = client.get("/v1/credentials/urn:uuid:nothing/proof")
     assert missing.status_code == 404

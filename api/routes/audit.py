@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.auth import require_role
 from api.deps import DbSession
-from api.schemas import Problem
+from api.errors import problem_responses
 from registry.enforcement.audit import ACTIONS, MAX_PAGE, access_trail
 
 __all__ = ["router"]
@@ -19,11 +19,9 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 @router.get(
     "/access",
     summary="Searches and checks of the untrustworthiness list, newest first",
-    responses={
-        401: {"model": Problem, "description": "No valid token."},
-        403: {"model": Problem, "description": "The token's role is not `admin`."},
-        422: {"model": Problem, "description": "A parameter is invalid."},
-    },
+    responses=problem_responses(
+        401, (403, "The token's role is not `admin`."), (422, "A parameter is invalid.")
+    ),
 )
 def access(
     session: DbSession,

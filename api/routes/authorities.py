@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from api.deps import DbSession
-from api.errors import input_field
-from api.schemas import AuthorityOut, KeyOut, Problem
+from api.errors import input_field, problem_responses
+from api.schemas.federation import AuthorityOut, KeyOut
 from registry.authorities import get_authority, keys_of, list_authorities
 from registry.storage.models import Authority
 
@@ -36,10 +36,7 @@ def list_all(session: DbSession) -> list[AuthorityOut]:
 @router.get(
     "/{code}",
     summary="One authority",
-    responses={
-        404: {"model": Problem, "description": "No such authority."},
-        422: {"model": Problem, "description": "Not a province code."},
-    },
+    responses=problem_responses((404, "No such authority."), (422, "Not a province code.")),
 )
 def get_one(
     session: DbSession,

@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_caller
 from api.deps import DbSession, engine_of
+from api.errors import problem_responses
 from api.examples import blacklist_check_examples, blacklist_search_examples
-from api.schemas import Problem
 from api.tables import csv_answer, csv_rows, invalid_fields
 from registry.calendar import china_today
 from registry.enforcement import listing_terms
@@ -41,11 +41,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/blacklist", tags=["enforcement"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "No valid token."},
-    403: {"model": Problem, "description": "The token's role is not `enforcement`."},
-    422: {"model": Problem, "description": "The request is invalid; each bad field is named."},
-}
+_ERRORS = problem_responses(401, (403, "The token's role is not `enforcement`."), 422)
 
 
 class SearchIn(BaseModel):
@@ -379,7 +375,7 @@ _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
             ),
             "content": {"application/json": {}, "text/csv": {}, _XLSX: {}},
         },
-        422: {"model": Problem, "description": "An unknown region or format."},
+        **problem_responses((422, "An unknown region or format.")),
     },
 )
 def public_list(

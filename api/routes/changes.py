@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from api.auth import require_role
 from api.deps import DbSession
-from api.schemas import Problem
+from api.errors import problem_responses
 from registry.enforcement.feed import MAX_FEED_PAGE, read_changes
 from registry.storage.db import begin_snapshot
 
@@ -20,11 +20,11 @@ router = APIRouter(prefix="/v1/changes", tags=["enforcement"])
 @router.get(
     "",
     summary="Every new listing, registration and state change, in log order, resumable",
-    responses={
-        401: {"model": Problem, "description": "No valid token."},
-        403: {"model": Problem, "description": "The role is not `enforcement` or `federation`."},
-        422: {"model": Problem, "description": "A cursor this feed did not give, or a bad limit."},
-    },
+    responses=problem_responses(
+        401,
+        (403, "The role is not `enforcement` or `federation`."),
+        (422, "A cursor this feed did not give, or a bad limit."),
+    ),
 )
 def changes(
     session: DbSession,

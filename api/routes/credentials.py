@@ -12,9 +12,10 @@ from sqlmodel import Session, col, select
 
 from api.auth import require_role
 from api.deps import DbSession
+from api.errors import problem_responses
 from api.examples import batch_examples, record_examples, status_change_examples
-from api.schemas import Problem, ProofBundleOut
-from api.schemas_records import (
+from api.schemas.common import ProofBundleOut
+from api.schemas.records import (
     BatchIn,
     BatchIssuedOut,
     ChangeOut,
@@ -66,12 +67,12 @@ _IdempotencyKey = Annotated[
         ),
     ),
 ]
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "No valid token."},
-    403: {"model": Problem, "description": "Not an issuer of that authority."},
-    409: {"model": Problem, "description": "The change is not allowed, or a retry races."},
-    422: {"model": Problem, "description": "Invalid input: every bad field is named."},
-}
+_ERRORS = problem_responses(
+    401,
+    (403, "Not an issuer of that authority."),
+    (409, "The change is not allowed, or a retry races."),
+    (422, "Invalid input: every bad field is named."),
+)
 
 
 def _context(request: Request) -> IssuingContext:
@@ -297,7 +298,7 @@ def issue_batch(
     "/{credential_id}/status",
     status_code=201,
     summary="Change a record's state (a signed StatusChange)",
-    responses={**_ERRORS, 404: {"model": Problem, "description": "No such record."}},
+    responses={**_ERRORS, **problem_responses((404, "No such record."))},
 )
 def change(
     *,
@@ -364,7 +365,7 @@ def _change_out(session: Session, change_id: str) -> StatusChangedOut:
 @router.get(
     "/{credential_id}",
     summary="A credential and its current state",
-    responses={404: {"model": Problem, "description": "No such credential."}},
+    responses=problem_responses((404, "No such credential.")),
 )
 def read(session: DbSession, credential_id: _CredentialId) -> CredentialOut:
     """The signed credential as issued, its index in its authority's log, and, for a
@@ -396,11 +397,11 @@ def read(session: DbSession, credential_id: _CredentialId) -> CredentialOut:
 @router.get(
     "/{credential_id}/proof",
     summary="An offline proof that a credential is logged",
-    responses={404: {"model": Problem, "description": "No such credential, or not logged."}},
+    responses=problem_responses((404, "No such credential, or not logged.")),
 )
 def proof(session: DbSession, credential_id: _CredentialId) -> ProofBundleOut:
-    """The signed credential, its leaf index in its authority's log, the tree size, the
-    inclusion hashes (standard base64) and the signed checkpoint that commits to them:
+    """The signed credential, its `leafIndex` in its authority's log, the `treeSize`, the
+    `inclusionProof` (standard base64) and the signed `checkpoint` that commits to them:
     everything needed to check, without this server, that the credential is logged.
     The leaf is the credential's canonical (RFC 8785) bytes.
     """
@@ -411,7 +412,7 @@ def proof(session: DbSession, credential_id: _CredentialId) -> ProofBundleOut:
         authority=bundle.authority,
         leaf_index=bundle.leaf_index,
         tree_size=bundle.tree_size,
-        hashes=[base64.b64encode(h).decode("ascii") for h in bundle.hashes],
+        inclusion_proof=[base64.b64encode(h).decode("ascii") for h in bundle.hashes],
         checkpoint=bundle.checkpoint,
     )
 
@@ -431,8 +432,7 @@ def proof(session: DbSession, credential_id: _CredentialId) -> ProofBundleOut:
             ),
             "content": {"image/svg+xml": {}, "image/png": {}},
         },
-        404: {"model": Problem, "description": "No such credential."},
-        422: {"model": Problem, "description": "An unknown format."},
+        **problem_responses((404, "No such credential."), (422, "An unknown format.")),
     },
 )
 def qr_code(

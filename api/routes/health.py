@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.deps import engine_of
-from api.schemas import Problem, Readiness
+from api.errors import problem_responses
+from api.schemas.federation import Readiness
 from registry.errors import DatabaseNotReady
 from registry.storage.db import schema_status
 
@@ -24,7 +25,7 @@ def healthz() -> dict[str, str]:
     "/readyz",
     summary="The database is reachable and migrated to head",
     response_model=Readiness,
-    responses={503: {"model": Problem, "description": "Not ready; `detail` says why."}},
+    responses=problem_responses(503),
 )
 def readyz(request: Request) -> Readiness:
     """200 when the database answers and its schema is at the latest migration, else 503."""

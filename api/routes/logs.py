@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse
 
 from api.auth import require_role
 from api.deps import DbSession
-from api.errors import input_field
-from api.schemas import (
+from api.errors import input_field, problem_responses
+from api.schemas.federation import (
     ConsistencyProofOut,
     InclusionProofOut,
     LogEntriesOut,
     LogEntryOut,
     LogOut,
-    Problem,
 )
 from registry.authorities import usable_log_key
 from registry.crypto.multikey import decode_public_multikey
@@ -42,10 +41,9 @@ router = APIRouter(prefix="/v1/logs", tags=["transparency logs"])
 _Authority = Annotated[
     str, Path(description="ISO 3166-2 (`CN-SH`) or GB/T 2260 code.", examples=["CN-SH"])
 ]
-_RANGE: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "A size or range outside the log."},
-    404: {"model": Problem, "description": "No such log or entry."},
-}
+_RANGE = problem_responses(
+    (400, "A size or range outside the log."), (404, "No such log or entry.")
+)
 
 
 def _b64(value: bytes) -> str:
@@ -126,8 +124,7 @@ def consistency_proof(
     summary="Log entries (role `federation`)",
     responses={
         **_RANGE,
-        401: {"model": Problem, "description": "No valid token."},
-        403: {"model": Problem, "description": "The token's role is not `federation`."},
+        **problem_responses(401, (403, "The token's role is not `federation`.")),
     },
 )
 def log_entries(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from api.caching import serve_stored
 from api.deps import DbSession
-from api.schemas import Problem
+from api.errors import problem_responses
 from registry.errors import NotFound
 from registry.ids import province
 from registry.issuing.status_lists import version_url
@@ -44,7 +44,7 @@ def _serve(request: Request, canonical: str, *, cache_control: str) -> Response:
     responses={
         200: _DOCUMENT,
         304: {"description": "Unchanged since the `ETag` sent."},
-        404: {"model": Problem, "description": "No such list yet."},
+        **problem_responses((404, "No such list yet.")),
     },
 )
 def current(
@@ -69,7 +69,7 @@ def current(
     "/{authority}/{purpose}/{version}",
     summary="One version of a status list",
     response_class=Response,
-    responses={200: _DOCUMENT, 404: {"model": Problem, "description": "No such version."}},
+    responses={200: _DOCUMENT, **problem_responses((404, "No such version."))},
 )
 def version(
     request: Request,

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_caller
 from api.deps import DbSession
+from api.errors import problem_responses
 from api.examples import subscription_examples
-from api.schemas import Problem
 from registry.enforcement.webhooks import KINDS, create_subscription, deliveries_of
 from registry.tokens import Caller
 
@@ -21,11 +21,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/subscriptions", tags=["enforcement"])
 
 _ROLES = require_caller("enforcement", "federation", "admin")
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "No valid token."},
-    403: {"model": Problem, "description": "The role may not subscribe."},
-    422: {"model": Problem, "description": "The request is invalid; each bad field is named."},
-}
+_ERRORS = problem_responses(401, (403, "The role may not subscribe."), 422)
 
 
 class SubscriptionIn(BaseModel):
@@ -77,7 +73,7 @@ def subscribe(
 @router.get(
     "/{subscription_id}/deliveries",
     summary="A subscription's delivery log",
-    responses={**_ERRORS, 404: {"model": Problem, "description": "No such subscription."}},
+    responses={**_ERRORS, **problem_responses((404, "No such subscription."))},
 )
 def deliveries(
     session: DbSession, caller: Annotated[Caller, Depends(_ROLES)], subscription_id: str

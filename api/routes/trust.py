@@ -8,7 +8,8 @@ from fastapi import APIRouter, Path, Request, Response
 
 from api.caching import serve_stored
 from api.deps import DbSession
-from api.schemas import Problem, TrustListHistory, TrustListVersionOut
+from api.errors import problem_responses
+from api.schemas.federation import TrustListHistory, TrustListVersionOut
 from registry.storage.models import TrustListRecord
 from registry.trust.store import get_version, stored_versions
 
@@ -43,7 +44,7 @@ def _document(request: Request, row: TrustListRecord, *, cache_control: str) -> 
     responses={
         200: _DOCUMENT,
         304: _NOT_MODIFIED,
-        404: {"model": Problem, "description": "No version has been published yet."},
+        **problem_responses((404, "No version has been published yet.")),
     },
 )
 def current(request: Request, session: DbSession) -> Response:
@@ -86,8 +87,7 @@ def history(session: DbSession) -> TrustListHistory:
     responses={
         200: _DOCUMENT,
         304: _NOT_MODIFIED,
-        404: {"model": Problem, "description": "No such version."},
-        422: {"model": Problem, "description": "Not a version number."},
+        **problem_responses((404, "No such version."), (422, "Not a version number.")),
     },
 )
 def one(

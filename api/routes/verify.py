@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import BearerCredentials, authorize, require_role
 from api.deps import engine_of, loop_engine_of
+from api.errors import problem_responses
 from api.examples import verify_batch_examples, verify_examples
-from api.schemas import Problem
 from api.tables import csv_answer, csv_rows, invalid_fields
 from registry.errors import InvalidInput
 from registry.storage.db import begin_snapshot, read_scope
@@ -31,11 +31,7 @@ router = APIRouter(prefix="/v1/verify", tags=["verification"])
 
 _ROLES = ("verifier", "enforcement", "admin")
 _VERIFIER = Depends(require_role(*_ROLES))
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": Problem, "description": "No valid token."},
-    403: {"model": Problem, "description": "The token's role may not verify."},
-    422: {"model": Problem, "description": "The request is invalid; each bad field is named."},
-}
+_ERRORS = problem_responses(401, (403, "The token's role may not verify."), 422)
 
 
 class EngineerIn(BaseModel):

@@ -328,9 +328,9 @@ def _bundle(root: Check, bundle: Mapping[str, Any], context: _Context) -> None:
     _included(
         node,
         document,
-        index=bundle.get("leaf_index"),
-        size=bundle.get("tree_size"),
-        hashes=bundle.get("hashes"),
+        index=bundle.get("leafIndex"),
+        size=bundle.get("treeSize"),
+        hashes=bundle.get("inclusionProof"),
         checkpoint=checkpoint,
     )
 

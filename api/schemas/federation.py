@@ -1,4 +1,5 @@
-"""What goes over the wire. Tables stay in ``registry.storage``; these are the API's own."""
+"""What goes over the wire about the federation: authorities and their keys, the trust
+list, the logs and their proofs, and the node's readiness."""
 
 from __future__ import annotations
 
@@ -10,38 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "AuthorityOut",
     "ConsistencyProofOut",
-    "FieldProblem",
     "InclusionProofOut",
     "KeyOut",
     "LogEntriesOut",
     "LogEntryOut",
     "LogOut",
-    "Problem",
-    "ProofBundleOut",
     "Readiness",
     "TrustListHistory",
     "TrustListVersionOut",
 ]
-
-
-class FieldProblem(BaseModel):
-    """One invalid field of a rejected request."""
-
-    field: str = Field(description="Dotted path of the field, e.g. `items[3].hours`.")
-    message: str
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details, as every error response carries them."""
-
-    type: str = Field(examples=["urn:yrd-registry:problem:not-found"])
-    title: str
-    status: int
-    detail: str
-    instance: str
-    errors: list[FieldProblem] | None = Field(
-        default=None, description="Every invalid field, when the input was rejected."
-    )
 
 
 class KeyOut(BaseModel):
@@ -125,17 +103,6 @@ class ConsistencyProofOut(BaseModel):
     first: int
     second: int
     hashes: list[str]
-
-
-class ProofBundleOut(BaseModel):
-    """A credential with what proves it is logged, checkable offline."""
-
-    credential: dict[str, Any] = Field(description="The signed credential.")
-    authority: str = Field(description="Whose log holds it.", examples=["CN-SH"])
-    leaf_index: int
-    tree_size: int
-    hashes: list[str] = Field(description="The inclusion proof, standard base64.")
-    checkpoint: str = Field(description="The C2SP signed checkpoint at `tree_size`.")
 
 
 class LogEntryOut(BaseModel):
