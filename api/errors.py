@@ -69,7 +69,8 @@ def problem_responses(*answers: int | tuple[int, str]) -> dict[int | str, dict[s
         documented[code] = {
             "model": Problem,
             "description": description,
-            "content": {PROBLEM_JSON: {}},
+            # FastAPI also lists the model under application/json.
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
     return documented
 

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from api import create_app
 from api.examples import verify_batch_examples, verify_examples
+from api.schemas.verification import VerifyBatchOut
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.credentials.records import RecordIn
@@ -425,6 +426,8 @@ def test_a_batch_answers_every_row_in_json_and_csv(node: Node) -> None:
     response = node.client.post("/v1/verify/batch", json={"rows": rows}, headers=auth)
     assert response.status_code == 200, response.text
     results = response.json()["results"]
+    # The answer is what the OpenAPI document says it is, field for field.
+    VerifyBatchOut.model_validate(response.json())
     assert [r["row"] for r in results] == [1, 2, 3, 4, 5]
     assert [r.get("verdict") for r in results] == [
         "qualified",

@@ -6,19 +6,20 @@ them. Nothing is written.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import BearerCredentials, authorize, require_role
-from api.deps import engine_of, loop_engine_of
+from api.deps import Verifier, engine_of, loop_engine_of
 from api.errors import problem_responses
 from api.examples import verify_batch_examples, verify_examples
+from api.schemas.common import SignedDocument
+from api.schemas.verification import EngineerIn, VerifyBatchIn, VerifyBatchOut
 from api.tables import csv_answer, csv_rows, invalid_fields
 from registry.errors import InvalidInput
 from registry.storage.db import begin_snapshot, read_scope
@@ -32,56 +33,6 @@ router = APIRouter(prefix="/v1/verify", tags=["verification"])
 _ROLES = ("verifier", "enforcement", "admin")
 _VERIFIER = Depends(require_role(*_ROLES))
 _ERRORS = problem_responses(401, (403, "The token's role may not verify."), 422)
-
-
-class EngineerIn(BaseModel):
-    """Who to verify, where and when."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
-
-    id_number: str | None = Field(
-        default=None,
-        repr=False,
-        description="The resident ID number (GB 11643). Or give registration_number and name.",
-    )
-    registration_number: str | None = Field(
-        default=None, max_length=64, description="A registration number, with the holder's name."
-    )
-    name: str | None = Field(default=None, max_length=200, description="The holder's name.")
-    region: str = Field(
-        description="Where the person will work: `CN-SH`, `CN-JS`, `CN-ZJ` or `CN-AH`."
-    )
-    category: str | None = Field(
-        default=None, description="Only this category (`chemical`, `construction`, ...)."
-    )
-    date: dt.date | None = Field(default=None, description="The day asked about (default: today).")
-
-    @model_validator(mode="after")
-    def _one_way(self) -> EngineerIn:
-        if (self.id_number is None) == (self.registration_number is None):
-            raise ValueError("give id_number, or registration_number and name")
-        if self.registration_number is not None and not self.name:
-            raise ValueError("a registration number is looked up with the holder's name")
-        return self
-
-    def query(self) -> EngineerQuery:
-        """The domain's question."""
-        return EngineerQuery(
-            region=self.region,
-            id_number=self.id_number,
-            registration_number=self.registration_number,
-            name=self.name,
-            category=self.category,
-            on=self.date,
-        )
-
-
-def verifier_of(request: Request) -> EngineerVerifier:
-    """The app's verifier, built once with the node's keys and rules."""
-    verifier = request.app.state.verifier
-    if not isinstance(verifier, EngineerVerifier):
-        raise TypeError("app.state.verifier is not set: build the app with create_app")
-    return verifier
 
 
 def _engineer_in(body: bytes) -> EngineerIn:
@@ -118,16 +69,17 @@ def _engineer_in(body: bytes) -> EngineerIn:
                 "credit, listings in force anywhere, and each log's checkpoint with an "
                 "inclusion proof per credential. `registry verify` checks it offline."
             ),
-            "content": {"application/json": {}},
+            "model": SignedDocument,
         },
         **_ERRORS,
     },
 )
-async def verify_engineer(request: Request, credentials: BearerCredentials) -> Response:
+async def verify_engineer(
+    request: Request, credentials: BearerCredentials, verifier: Verifier
+) -> Response:
     """Judge the person on the day asked (default today) and answer with a signed
     report. Someone the registry holds nothing on gets a report saying so."""
     body = await request.body()
-    verifier = verifier_of(request)
     try:
         query: EngineerQuery | RequestValidationError = _engineer_in(body).query()
     except RequestValidationError as exc:
@@ -148,19 +100,6 @@ async def verify_engineer(request: Request, credentials: BearerCredentials) -> R
     return Response(report.canonical, media_type="application/json")
 
 
-class BatchIn(BaseModel):
-    """Up to 10,000 people to verify."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    rows: list[dict[str, Any]] = Field(
-        min_length=1,
-        max_length=MAX_BATCH,
-        description="Each row as for `/v1/verify/engineer`; a bad row is answered as that "
-        "row's error.",
-    )
-
-
 _CSV_COLUMNS = ("id_number", "registration_number", "name", "region", "category", "date")
 
 
@@ -171,7 +110,7 @@ def _rows_of(request_body: bytes, content_type: str) -> list[dict[str, Any]]:
             raise InvalidInput(f"at most {MAX_BATCH} rows a batch, not {len(rows)}")
         return rows
     try:
-        return BatchIn.model_validate_json(request_body).rows
+        return VerifyBatchIn.model_validate_json(request_body).rows
     except ValidationError as exc:
         raise invalid_fields(exc, "batch") from exc
 
@@ -193,7 +132,7 @@ def _parsed(row: dict[str, Any]) -> EngineerIn | str:
             "required": True,
             "content": {
                 "application/json": {
-                    "schema": BatchIn.model_json_schema(),
+                    "schema": VerifyBatchIn.model_json_schema(),
                     "examples": verify_batch_examples(),
                 },
                 "text/csv": {
@@ -214,16 +153,18 @@ def _parsed(row: dict[str, Any]) -> EngineerIn | str:
                 "error. `Accept: text/csv` answers as CSV (UTF-8 with a BOM, for Excel "
                 "and WPS). For a signed report on one person, use `/v1/verify/engineer`."
             ),
-            "content": {"application/json": {}, "text/csv": {}},
+            "model": VerifyBatchOut,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
         },
         **_ERRORS,
     },
 )
-async def verify_batch(request: Request, _role: Annotated[str, _VERIFIER]) -> Response:
+async def verify_batch(
+    request: Request, _role: Annotated[str, _VERIFIER], verifier: Verifier
+) -> Response:
     """Judge every row; a bad row is answered with its error, never dropped."""
     body = await request.body()
     rows = _rows_of(body, request.headers.get("content-type", "application/json"))
-    verifier = verifier_of(request)
     results = await run_in_threadpool(_judge_all, request, verifier, rows)
     if "text/csv" in request.headers.get("accept", ""):
         return Response(_as_csv(results), media_type="text/csv; charset=utf-8")

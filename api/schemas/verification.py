@@ -1,0 +1,105 @@
+"""What goes over the wire when engineers are verified: the questions and the batch's
+answers. A single verification answers with a signed report (``SignedDocument``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from registry.verification import EngineerQuery
+from registry.verification.batch import MAX_BATCH
+
+__all__ = ["EngineerIn", "ReasonOut", "VerdictRowOut", "VerifyBatchIn", "VerifyBatchOut"]
+
+
+class EngineerIn(BaseModel):
+    """Who to verify, where and when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    id_number: str | None = Field(
+        default=None,
+        repr=False,
+        description="The resident ID number (GB 11643). Or give registration_number and name.",
+    )
+    registration_number: str | None = Field(
+        default=None, max_length=64, description="A registration number, with the holder's name."
+    )
+    name: str | None = Field(default=None, max_length=200, description="The holder's name.")
+    region: str = Field(
+        description="Where the person will work: `CN-SH`, `CN-JS`, `CN-ZJ` or `CN-AH`."
+    )
+    category: str | None = Field(
+        default=None, description="Only this category (`chemical`, `construction`, ...)."
+    )
+    date: dt.date | None = Field(default=None, description="The day asked about (default: today).")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> EngineerIn:
+        if (self.id_number is None) == (self.registration_number is None):
+            raise ValueError("give id_number, or registration_number and name")
+        if self.registration_number is not None and not self.name:
+            raise ValueError("a registration number is looked up with the holder's name")
+        return self
+
+    def query(self) -> EngineerQuery:
+        """The domain's question."""
+        return EngineerQuery(
+            region=self.region,
+            id_number=self.id_number,
+            registration_number=self.registration_number,
+            name=self.name,
+            category=self.category,
+            on=self.date,
+        )
+
+
+class VerifyBatchIn(BaseModel):
+    """Up to 10,000 people to verify."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rows: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="Each row as for `/v1/verify/engineer`; a bad row is answered as that "
+        "row's error.",
+    )
+
+
+class ReasonOut(BaseModel):
+    """One reason for a verdict, with a stable code, in Chinese and English."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(examples=["registration-valid"])
+    holds: bool | None = Field(default=None, description="Whether the condition holds.")
+    zh: str
+    en: str
+
+
+class VerdictRowOut(BaseModel):
+    """One row's answer: the verdict, whom it is about and every reason; or the row's
+    error."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    row: int = Field(description="The row's number, from 1, in the order asked.")
+    verdict: Literal["qualified", "not-qualified"] | None = None
+    region: str | None = None
+    date: dt.date | None = None
+    name: str | None = Field(default=None, description="The holder's name, if any record.")
+    resident_id_masked: str | None = Field(default=None, examples=["3101**********021X"])
+    reasons: list[ReasonOut] | None = None
+    error: str | None = Field(default=None, description="Why the row could not be answered.")
+
+
+class VerifyBatchOut(BaseModel):
+    """One result per row, in order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    results: list[VerdictRowOut]
