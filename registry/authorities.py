@@ -28,6 +28,7 @@ __all__ = [
     "held_signer",
     "keys_of",
     "list_authorities",
+    "own_signer",
     "record_of",
     "revoke_key",
     "rotate_key",
@@ -266,6 +267,39 @@ def held_signer(
             raise KeyStoreError(f"key file {key.key_name} does not hold the key of {method}")
         return HeldKey(authority=key.authority_code, verification_method=method, signer=signer)
     return None
+
+
+def own_signer(
+    session: Session,
+    key_store: KeyStore,
+    authority: str,
+    *,
+    purpose: str,
+    credential_type: str | None,
+    at: datetime,
+) -> HeldKey:
+    """The authority's newest ``purpose`` key this node holds that may sign
+    ``credential_type`` (a checkpoint, for ``None``) at ``at``, by the node's own record
+    of keys (``held_signer``).
+
+    Raises ``KeyStoreError`` when there is none (rotate a key, or restore its file),
+    or when a key file holds another key than its row names.
+    """
+    held = held_signer(
+        session,
+        key_store,
+        directory=database_keys(session),
+        credential_type=credential_type,
+        at=at,
+        authority=authority,
+        purpose=purpose,
+    )
+    if held is None:
+        what = credential_type or "checkpoints"
+        raise KeyStoreError(
+            f"this node holds no {purpose} key of {authority} that may sign {what} now"
+        )
+    return held
 
 
 def find_key(session: Session, reference: str) -> SigningKey:

@@ -25,13 +25,14 @@ from registry.credentials import new_credential
 from registry.crypto.eddsa_jcs_2022 import resolve_did_key, verify_proof
 from registry.crypto.keys import KeyStore
 from registry.errors import InvalidInput, KeyStoreError
-from registry.issuing.signing import issuing_signer, sign_and_log
+from registry.issuing.signing import sign_and_log
 from registry.storage.db import session_scope
 from registry.storage.models import LogEntry, SigningKey, StoredCredential
 from registry.tlog.merkle import leaf_hash, verify_inclusion
 from registry.tlog.reader import inclusion, root_at
 from registry.trust.document import Quorum
-from registry.trust.proposals import Changes, propose, sign_proposal
+from registry.trust.proposals import Changes, propose, seed_genesis, sign_proposal
+from registry.verification import EngineerVerifier
 from tests._support import PROFILE, TEST_PASSPHRASE, found_federation
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -93,7 +94,10 @@ def test_the_current_key_signs(federation: Engine, key_store: KeyStore) -> None:
             session, new.verification_method, compromised_since=T0 + timedelta(hours=3),
             reason="lost", now=T0 + timedelta(hours=4),
         )  # fmt: skip
-    with pytest.raises(KeyStoreError, match="no key of CN-SH"), session_scope(federation) as s:
+    with (
+        pytest.raises(KeyStoreError, match="no issuing key of CN-SH"),
+        session_scope(federation) as s,
+    ):
         sign_and_log(s, key_store, [_unsigned()], origin_prefix=PREFIX, now=T0 + timedelta(hours=5))
 
 
@@ -106,14 +110,8 @@ def _swap_file(victim: SigningKey, other: SigningKey, keys: Path) -> None:
 
 
 def _report_signer(session: Session, key_store: KeyStore, at: datetime) -> object:
-    return held_signer(
-        session,
-        key_store,
-        directory=database_keys(session),
-        credential_type="VerificationReport",
-        at=at,
-        purpose="node",
-    )
+    verifier = EngineerVerifier(key_store=key_store, node_secret=b"n" * 32)
+    return verifier.node_signer(session, at=at)
 
 
 def _trust_list_signer(session: Session, key_store: KeyStore, at: datetime) -> object:
@@ -121,14 +119,17 @@ def _trust_list_signer(session: Session, key_store: KeyStore, at: datetime) -> o
     return sign_proposal(session, key_store, "CN-SH", now=at)
 
 
-_SIGNING_PATHS: dict[str, Callable[[Session, KeyStore, datetime], object]] = {
-    "issuing": lambda s, keys, at: issuing_signer(
-        s, keys, "CN-SH", "SafetyEngineerQualification", at=at
-    ),
+def _issued(session: Session, key_store: KeyStore, at: datetime) -> object:
+    return sign_and_log(session, key_store, [_unsigned()], origin_prefix=PREFIX, now=at)
+
+
+_SIGNING_PATHS: dict[str, tuple[str, Callable[[Session, KeyStore, datetime], object]]] = {
+    # (whose file is swapped, the path a user takes that signs with it)
+    "issuing": ("issuing", _issued),
     # Signed with the right issuing key, so only the log key's file is wrong.
-    "log": lambda s, keys, at: sign_and_log(s, keys, [_unsigned()], origin_prefix=PREFIX, now=at),
-    "trust list": _trust_list_signer,
-    "node report": _report_signer,
+    "log": ("log", _issued),
+    "trust list": ("issuing", _trust_list_signer),
+    "node report": ("node", _report_signer),
 }
 
 
@@ -137,19 +138,21 @@ def test_every_signing_path_refuses_a_key_file_that_holds_another_key(
     engine: Engine, key_store: KeyStore, tmp_path: Path, path: str
 ) -> None:
     with session_scope(engine) as session:
-        found_federation(session, key_store, now=T0)
-        create_node_key(session, key_store, "CN-SH", now=T0)
+        found_federation(session, key_store, now=T0, genesis=False)
+        create_node_key(session, key_store, "CN-SH", now=T0)  # listed in the genesis
+        seed_genesis(session, key_store, profile=PROFILE, now=T0)
     with session_scope(engine) as session:
         mine = {k.purpose: k for k in keys_of(session, "CN-SH")}
         other = next(k for k in keys_of(session, "CN-JS") if k.purpose == "issuing")
-        purpose = {"log": "log", "node report": "node"}.get(path, "issuing")
+        purpose, sign = _SIGNING_PATHS[path]
         _swap_file(mine[purpose], other, tmp_path / "keys")
     fresh = KeyStore(tmp_path / "keys", passphrase=TEST_PASSPHRASE)  # nothing cached
     at = T0 + timedelta(minutes=1)
-    with session_scope(engine) as session:
-        sign = _SIGNING_PATHS[path]
-        with pytest.raises(KeyStoreError, match="does not hold the key of"):
-            sign(session, fresh, at)
+    with (
+        session_scope(engine) as session,
+        pytest.raises(KeyStoreError, match="does not hold the key of"),
+    ):
+        sign(session, fresh, at)
 
 
 def test_the_signer_is_the_newest_valid_key_of_its_purpose(

@@ -16,16 +16,16 @@ from typing import Any
 
 from sqlmodel import Session
 
-from registry.authorities import database_keys, held_signer
+from registry.authorities import database_keys, own_signer
 from registry.credentials import authority_of, credential_type
 from registry.credentials.keys import verify_signed
 from registry.crypto.eddsa_jcs_2022 import add_proofs_canonical
 from registry.crypto.keys import KeyStore, Signer
-from registry.errors import InvalidInput, KeyStoreError
+from registry.errors import InvalidInput
 from registry.storage.credentials import Signed, insert_signed
 from registry.tlog.sequencer import AppendResult, append
 
-__all__ = ["SignedBatch", "issuing_signer", "sign_and_log"]
+__all__ = ["SignedBatch", "sign_and_log"]
 
 
 @dataclass(frozen=True)
@@ -34,31 +34,6 @@ class SignedBatch:
 
     credentials: list[Signed]
     log: AppendResult
-
-
-def issuing_signer(
-    session: Session, key_store: KeyStore, authority: str, credential_type: str, *, at: datetime
-) -> Signer:
-    """The authority's newest issuing key this node holds that may sign
-    ``credential_type`` now, by the node's own record of keys.
-
-    Raises ``KeyStoreError`` when there is none (rotate a key, or restore its file),
-    or when a key file holds another key than its row names.
-    """
-    held = held_signer(
-        session,
-        key_store,
-        directory=database_keys(session),
-        credential_type=credential_type,
-        at=at,
-        authority=authority,
-        purpose="issuing",
-    )
-    if held is None:
-        raise KeyStoreError(
-            f"this node holds no key of {authority} that may sign {credential_type} now"
-        )
-    return held.signer
 
 
 def sign_and_log(
@@ -92,7 +67,9 @@ def sign_and_log(
     for document in documents:
         kind = credential_type(document)
         if kind not in signers:
-            signers[kind] = issuing_signer(session, key_store, authority, kind, at=now)
+            signers[kind] = own_signer(
+                session, key_store, authority, purpose="issuing", credential_type=kind, at=now
+            ).signer
         kinds.append(kind)
     pairs = add_proofs_canonical(documents, [signers[kind] for kind in kinds], created=now)
     signed = [document for document, _ in pairs]

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from registry.authorities import database_keys, get_authority
+from registry.authorities import database_keys, get_authority, own_signer
 from registry.calendar import china_today
 from registry.credentials import CredentialType, authority_of, new_credential
 from registry.crypto.eddsa_jcs_2022 import add_proof, proofs_of
@@ -28,7 +28,7 @@ from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import KeyStore
 from registry.errors import Conflict, FieldError, InvalidInput, NotFound
 from registry.issuing.context import IssuingContext
-from registry.issuing.signing import issuing_signer, sign_and_log
+from registry.issuing.signing import sign_and_log
 from registry.recognition.coverage import Agreement
 from registry.recognition.document import (
     agreement_document,
@@ -157,7 +157,14 @@ def sign(
     directory = database_keys(session)
     if code in signers_of(document, directory=directory, at=now):
         raise Conflict(f"{code} has signed the agreement already")
-    signer = issuing_signer(session, key_store, code, CredentialType.RECOGNITION_AGREEMENT, at=now)
+    signer = own_signer(
+        session,
+        key_store,
+        code,
+        purpose="issuing",
+        credential_type=CredentialType.RECOGNITION_AGREEMENT,
+        at=now,
+    ).signer
     signed = add_proof(document, signer, created=now)
     signers = signers_of(signed, directory=directory, at=now)
     before = row.document

@@ -20,9 +20,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from registry.authorities import HeldKey, database_keys, get_authority, held_signer
+from registry.authorities import get_authority, own_signer
 from registry.crypto.keys import KeyStore
-from registry.errors import InvalidInput, KeyStoreError, LogProofError, NotFound
+from registry.errors import InvalidInput, LogProofError, NotFound
 from registry.storage.base import bulk_insert
 from registry.storage.db import PREPARED
 from registry.storage.models import (
@@ -202,22 +202,6 @@ def load_nodes(
     return {(level, index): value for (_, level, index), value in found.items()}
 
 
-def _log_signer(session: Session, key_store: KeyStore, authority: str, at: datetime) -> HeldKey:
-    # The node's newest log key of the authority that is valid now.
-    held = held_signer(
-        session,
-        key_store,
-        directory=database_keys(session),
-        credential_type=None,
-        at=at,
-        authority=authority,
-        purpose="log",
-    )
-    if held is None:
-        raise KeyStoreError(f"this node holds no usable log key of {authority}")
-    return held
-
-
 def append(
     session: Session,
     key_store: KeyStore,
@@ -301,7 +285,7 @@ def append(
     if old_size:
         proof = consistency_proof(lambda lv, ix: known[(lv, ix)], old_size, size)
         verify_consistency(old_size, size, old_root, root, proof)
-    held = _log_signer(session, key_store, code, now)
+    held = own_signer(session, key_store, code, purpose="log", credential_type=None, at=now)
     text = Checkpoint(origin=head.origin, size=size, root=root).text()
     # The log key also cosigns with a timestamp: a signed record of when this tree
     # existed, which decides what a key signed before it was compromised.
