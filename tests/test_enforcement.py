@@ -8,7 +8,7 @@ import hmac
 import io
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,11 +16,23 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api import create_app
 from api.examples import blacklist_check_examples, blacklist_search_examples
+from api.schemas.common import ProofBundleOut
+from api.schemas.enforcement import (
+    AccessTrailOut,
+    CheckOut,
+    DeliveriesOut,
+    FeedPageOut,
+    ListingProofOut,
+    PublicListOut,
+    SearchOut,
+    SubscriptionOut,
+)
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.demo import (
@@ -31,17 +43,19 @@ from registry.demo import (
     seed_demo_records,
     seed_demo_tokens,
 )
-from registry.enforcement import listing_status
+from registry.enforcement import TERMS, listing_status
 from registry.enforcement.audit import criteria_hash
-from registry.enforcement.search import ListingQuery, SearchResult, search_listings
-from registry.enforcement.webhooks import dispatch, signature
-from registry.errors import RegistryError
+from registry.enforcement.inspection import CheckQuery, check_audited, search_audited
+from registry.enforcement.search import CheckRow, ListingQuery, SearchResult, search_listings
+from registry.enforcement.webhooks import KINDS, dispatch, signature
+from registry.errors import InvalidInput, RegistryError
 from registry.issuing import IssuingContext, change_status
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
-from registry.storage.models import RecordParty
+from registry.storage.models import AccessAudit, ApiToken, RecordParty
 from registry.tlog.checkpoint import parse_checkpoint
 from registry.tlog.merkle import leaf_hash, verify_inclusion
+from registry.tokens import Caller
 from registry.trust.store import NodeProfile
 
 LISTED = date(2024, 3, 10)
@@ -689,3 +703,209 @@ def test_a_subscription_is_refused_what_it_cannot_be(
     verifier = {"Authorization": f"Bearer {tokens['verifier']}"}
     ok = {"url": "https://x/y", "credit_codes": [code]}
     assert client.post("/v1/subscriptions", json=ok, headers=verifier).status_code == 403
+
+
+# -- what the answers are, and when they are stored -------------------------------------
+
+
+def test_an_audited_search_and_check_record_what_they_answer(
+    seeded: tuple[Session, IssuingContext],
+) -> None:
+    session, context = seeded
+    seed_demo_tokens(session)
+    token = session.exec(select(ApiToken).where(ApiToken.role == "enforcement")).one()
+    caller = Caller(token_id=token.id or 0, name=token.name, role=token.role)
+    now = datetime.now(UTC)
+    _, code = DEMO_LISTED_ORGANISATIONS["CN-AH"]
+    found = search_audited(
+        session,
+        ListingQuery(credit_code=code),
+        caller=caller,
+        node_secret=context.node_secret,
+        now=now,
+    )
+    assert [f.authority for f in found.matches] == ["CN-AH"]
+    checked = check_audited(
+        session,
+        CheckQuery([CheckRow(credit_code=code), "a row already refused"], decided_by="CN-AH"),
+        caller=caller,
+        node_secret=context.node_secret,
+        now=now,
+    )
+    assert checked.on == china_today(now)
+    assert [(len(c.listings), c.error) for c in checked.parties] == [
+        (1, None),
+        (0, "a row already refused"),
+    ]
+    # A refused question is not asked: nothing is recorded for it.
+    for refused in (
+        lambda: check_audited(
+            session,
+            CheckQuery([CheckRow(credit_code=code)], region="CN-XX"),
+            caller=caller,
+            node_secret=context.node_secret,
+            now=now,
+        ),
+        lambda: search_audited(
+            session,
+            ListingQuery(credit_code=code, region="CN-XX"),
+            caller=caller,
+            node_secret=context.node_secret,
+            now=now,
+        ),
+    ):
+        with pytest.raises(InvalidInput):
+            refused()
+    trail = session.exec(select(AccessAudit).order_by(col(AccessAudit.id))).all()
+    assert [(e.action, e.token_id, e.rows, e.results) for e in trail] == [
+        ("blacklist-search", token.id, 1, 1),
+        ("blacklist-check", token.id, 2, 1),
+    ]
+    assert trail[0].criteria_hash == criteria_hash(found.criteria, node_secret=context.node_secret)
+
+
+def _stored_before_sent(app: Any, stored: Callable[[], int]) -> tuple[Any, list[int]]:
+    """``app`` wrapped so that, as each answer starts, ``stored()`` is counted."""
+    seen: list[int] = []
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        async def counting(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                seen.append(stored())
+            await send(message)
+
+        await app(scope, receive, counting)
+
+    return wrapped, seen
+
+
+def test_the_audit_entry_and_the_subscription_are_stored_before_the_answer_is_sent(
+    settings: Settings,
+) -> None:
+    context = IssuingContext.for_node(settings)
+    with engine_scope(settings.database_url) as engine:
+        with session_scope(engine) as session:
+            seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
+            seed_demo_records(session, context)
+            tokens = seed_demo_tokens(session)
+
+        def stored() -> int:  # another connection: only what has committed
+            with engine.connect() as connection:
+                audited = connection.exec_driver_sql("SELECT count(*) FROM access_audit")
+                subscribed = connection.exec_driver_sql("SELECT count(*) FROM subscription")
+                return int(audited.scalar_one()) + int(subscribed.scalar_one())
+
+        app, seen = _stored_before_sent(create_app(settings), stored)
+        with TestClient(app) as client:
+            headers = {"Authorization": f"Bearer {tokens['enforcement']}"}
+            _, code = DEMO_LISTED_ORGANISATIONS["CN-AH"]
+            asked = (
+                ("/v1/blacklist/search", {"credit_code": code}),
+                ("/v1/blacklist/check", {"rows": [{"credit_code": code}]}),
+                ("/v1/subscriptions", {"url": "https://x/y", "credit_codes": [code]}),
+            )
+            for path, body in asked:
+                assert client.post(path, json=body, headers=headers).is_success, path
+    assert seen == [1, 2, 3]
+
+
+def _round_trip(model: type[BaseModel], answer: Any) -> None:
+    """The answer is the model's, and the model spells it field for field."""
+    assert model.model_validate(answer).model_dump(mode="json", by_alias=True) == answer
+
+
+def test_every_answer_is_the_model_its_route_documents(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = api
+    enforcement = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    for example in blacklist_search_examples().values():
+        found = client.post("/v1/blacklist/search", json=example["value"], headers=enforcement)
+        _round_trip(SearchOut, found.json())
+    listing = found.json()["possibleMatches"][0]
+    assert list(listing) == [
+        "id",
+        "decidedBy",
+        "matchedAs",
+        "matchedName",
+        "listed",
+        "relatedPersons",
+        *TERMS,
+        "status",
+        "history",
+        "credential",
+        "proof",
+    ]
+    lifted = DEMO_LISTED_ORGANISATIONS["CN-JS"][1]
+    before = (china_today(datetime.now(UTC)) - timedelta(days=11)).isoformat()
+    history = client.post(
+        "/v1/blacklist/search", json={"credit_code": lifted, "date": before}, headers=enforcement
+    ).json()
+    _round_trip(SearchOut, history)
+    [change] = history["listings"][0]["history"]
+    assert (change["action"], change["from"], change["to"]) == ("lift", "listed", "lifted")
+    assert datetime.fromisoformat(change["recordedAt"]).isoformat() == change["recordedAt"]
+    rows = [*blacklist_check_examples()["mixed"]["value"]["rows"], {"surprise": 1}]
+    checked = client.post("/v1/blacklist/check", json={"rows": rows}, headers=enforcement)
+    _round_trip(CheckOut, checked.json())
+    kinds = [type(r).__name__ for r in CheckOut.model_validate(checked.json()).results]
+    assert kinds == ["CheckedPartyOut"] * 3 + ["CheckRowErrorOut"] * 2
+    _round_trip(PublicListOut, client.get("/v1/blacklist/public").json())
+    _round_trip(AccessTrailOut, client.get("/v1/audit/access", headers=admin).json())
+    feed = client.get("/v1/changes", headers=enforcement).json()
+    _round_trip(FeedPageOut, feed)
+    assert {"target", "action", "effectiveOn"}.isdisjoint(
+        next(c for c in feed["changes"] if c["kind"] == "listing")
+    )
+    subscribed = client.post(
+        "/v1/subscriptions",
+        json={"url": "https://x/y", "credit_codes": [lifted]},
+        headers=enforcement,
+    ).json()
+    _round_trip(SubscriptionOut, subscribed)
+    assert subscribed["filter"] == {"creditCodes": [lifted], "kinds": list(KINDS)}
+    log = client.get(f"/v1/subscriptions/{subscribed['id']}/deliveries", headers=enforcement)
+    _round_trip(DeliveriesOut, log.json())
+
+
+def test_a_listing_proof_is_spelled_as_a_proof_bundle() -> None:
+    def fields(model: type[BaseModel]) -> dict[str, tuple[Any, str | None, str | None]]:
+        return {
+            name: (info.annotation, info.alias, info.description)
+            for name, info in model.model_fields.items()
+        }
+
+    bundle = fields(ProofBundleOut)
+    del bundle["credential"]  # a listing carries its credential beside the proof
+    assert fields(ListingProofOut) == bundle
+    assert {"credential", "leafIndex", "treeSize", "inclusionProof"} <= {
+        info.alias for info in ProofBundleOut.model_fields.values()
+    }
+
+
+def test_every_enforcement_answer_has_a_schema_in_the_openapi_document(
+    settings: Settings,
+) -> None:
+    spec = create_app(settings).openapi()
+    operations = [
+        ("post", "/v1/blacklist/search"),
+        ("post", "/v1/blacklist/check"),
+        ("get", "/v1/blacklist/public"),
+        ("get", "/v1/audit/access"),
+        ("get", "/v1/changes"),
+        ("post", "/v1/subscriptions"),
+        ("get", "/v1/subscriptions/{subscription_id}/deliveries"),
+    ]
+    for method, path in operations:
+        answers = spec["paths"][path][method]["responses"]
+        [content] = [answer["content"] for code, answer in answers.items() if code[0] == "2"]
+        assert content, path
+        for media_type, documented in content.items():
+            schema = documented.get("schema") or {}
+            assert schema.get("$ref") or schema.get("type") == "string", (path, media_type)
+    check = spec["paths"]["/v1/blacklist/check"]["post"]["responses"]["200"]["content"]
+    assert check["application/json"]["schema"] == {"$ref": "#/components/schemas/CheckOut"}
+    public = spec["paths"]["/v1/blacklist/public"]["get"]["responses"]["200"]["content"]
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert public[xlsx]["schema"] == {"type": "string", "format": "binary"}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from api.auth import require_role
 from api.deps import DbSession
 from api.errors import problem_responses
+from api.schemas.enforcement import AccessEntryOut, AccessTrailOut
 from registry.enforcement.audit import ACTIONS, MAX_PAGE, access_trail
 
 __all__ = ["router"]
@@ -30,25 +31,13 @@ def access(
     before: Annotated[int | None, Query(ge=1, description="An entry id: older ones.")] = None,
     token_id: Annotated[int | None, Query(ge=1)] = None,
     action: Annotated[str | None, Query(description=", ".join(ACTIONS))] = None,
-) -> dict[str, Any]:
+) -> AccessTrailOut:
     """Each entry: when, which token (id and role), the action, how many rows were
     asked about and how many listings were found, and the criteria as an
     HMAC-SHA256 under the node secret (never the criteria themselves). The trail is
     append-only. `next` is the `before` of the following page."""
     entries = access_trail(session, limit=limit, before=before, token_id=token_id, action=action)
-    return {
-        "entries": [
-            {
-                "id": e.id,
-                "at": e.at.isoformat(),
-                "tokenId": e.token_id,
-                "role": e.role,
-                "action": e.action,
-                "criteriaHash": e.criteria_hash,
-                "rows": e.rows,
-                "results": e.results,
-            }
-            for e in entries
-        ],
-        "next": entries[-1].id if len(entries) == limit else None,
-    }
+    return AccessTrailOut(
+        entries=[AccessEntryOut.model_validate(entry, from_attributes=True) for entry in entries],
+        next=entries[-1].id if len(entries) == limit else None,
+    )

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from api.auth import require_role
-from api.deps import DbSession
+from api.deps import Snapshot
 from api.errors import problem_responses
+from api.schemas.enforcement import FeedChangeOut, FeedPageOut
 from registry.enforcement.feed import MAX_FEED_PAGE, read_changes
-from registry.storage.db import begin_snapshot
 
 __all__ = ["router"]
 
@@ -27,23 +27,21 @@ router = APIRouter(prefix="/v1/changes", tags=["enforcement"])
     ),
 )
 def changes(
-    session: DbSession,
     _role: Annotated[str, Depends(require_role("enforcement", "federation"))],
+    session: Snapshot,
     since: Annotated[
         str | None, Query(description="The `next` of the previous page; none: from the start.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_FEED_PAGE)] = 100,
-) -> dict[str, Any]:
+) -> FeedPageOut:
     """Each change with its log position (`id` is `authority/leafIndex`, unique and
     stable: deduplicate on it), its kind (`listing`, `listing-change`,
     `registration`, `registration-change`), what it changed and the signed
     credential. Keep `next` and ask with it: nothing is missed or repeated, and
     `more` says whether to ask again at once."""
-    session.commit()  # the token check's transaction; the feed reads one snapshot
-    begin_snapshot(session)
     page = read_changes(session, since=since, limit=limit)
-    return {
-        "changes": [item.as_json() for item in page.items],
-        "next": page.next,
-        "more": page.more,
-    }
+    return FeedPageOut(
+        changes=[FeedChangeOut.model_validate(item.as_json()) for item in page.items],
+        next=page.next,
+        more=page.more,
+    )

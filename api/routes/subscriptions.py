@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_caller
 from api.deps import DbSession
 from api.errors import problem_responses
 from api.examples import subscription_examples
-from registry.enforcement.webhooks import KINDS, create_subscription, deliveries_of
+from api.schemas.enforcement import (
+    DeliveriesOut,
+    DeliveryOut,
+    SubscriptionFilterOut,
+    SubscriptionIn,
+    SubscriptionOut,
+)
+from registry.enforcement.webhooks import create_subscription, deliveries_of
 from registry.tokens import Caller
 
 __all__ = ["router"]
@@ -22,23 +28,6 @@ router = APIRouter(prefix="/v1/subscriptions", tags=["enforcement"])
 
 _ROLES = require_caller("enforcement", "federation", "admin")
 _ERRORS = problem_responses(401, (403, "The role may not subscribe."), 422)
-
-
-class SubscriptionIn(BaseModel):
-    """Where to send changes, and which."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    url: str = Field(max_length=2000, description="An http or https URL that takes a POST.")
-    credit_codes: list[str] = Field(
-        min_length=1,
-        max_length=10_000,
-        description="Organisations to follow: listings naming them, and registrations of "
-        "engineers they employ, with every change of those.",
-    )
-    kinds: list[str] | None = Field(
-        default=None, description=f"Only these kinds of change: {', '.join(KINDS)}."
-    )
 
 
 @router.post(
@@ -51,7 +40,7 @@ def subscribe(
     session: DbSession,
     caller: Annotated[Caller, Depends(_ROLES)],
     body: Annotated[SubscriptionIn, Body(openapi_examples=subscription_examples())],
-) -> dict[str, Any]:
+) -> SubscriptionOut:
     """Each matching change from now on is POSTed as JSON, signed:
     `X-Registry-Signature: sha256=<hex HMAC-SHA256 of "<X-Registry-Timestamp>.<body>">`
     under the `secret` answered here (this once). A delivery that is not answered
@@ -66,8 +55,12 @@ def subscribe(
         kinds=body.kinds,
         now=dt.datetime.now(dt.UTC),
     )
-    session.commit()  # stored before its secret is shown
-    return {"id": row.id, "url": row.url, "filter": json.loads(row.filter), "secret": secret}
+    return SubscriptionOut(
+        id=row.id,
+        url=row.url,
+        filter=SubscriptionFilterOut.model_validate(json.loads(row.filter)),
+        secret=secret,
+    )
 
 
 @router.get(
@@ -77,21 +70,21 @@ def subscribe(
 )
 def deliveries(
     session: DbSession, caller: Annotated[Caller, Depends(_ROLES)], subscription_id: str
-) -> dict[str, Any]:
+) -> DeliveriesOut:
     """Every delivery, oldest first: the change, its state, attempts, the last
     answer or error, and when it was delivered or will be tried again."""
-    return {
-        "deliveries": [
-            {
-                "id": d.id,
-                "change": d.change_id,
-                "state": d.state,
-                "attempts": d.attempts,
-                "lastStatus": d.last_status,
-                "lastError": d.last_error,
-                "nextAttemptAt": d.next_attempt_at.isoformat() if d.state == "pending" else None,
-                "deliveredAt": d.delivered_at.isoformat() if d.delivered_at else None,
-            }
+    return DeliveriesOut(
+        deliveries=[
+            DeliveryOut(
+                id=d.id,
+                change=d.change_id,
+                state=d.state,
+                attempts=d.attempts,
+                last_status=d.last_status,
+                last_error=d.last_error,
+                next_attempt_at=d.next_attempt_at if d.state == "pending" else None,
+                delivered_at=d.delivered_at,
+            )
             for d in deliveries_of(session, subscription_id, caller)
         ]
-    }
+    )

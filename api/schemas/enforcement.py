@@ -1,0 +1,385 @@
+"""What goes over the wire for enforcement: searching and checking the
+untrustworthiness list, the public list, the access audit, the change feed and its
+subscriptions.
+
+Field names are camelCase on the wire (``alias_generator=to_camel``); FastAPI
+answers by alias. A listing's ``proof`` has the fields of ``ProofBundleOut`` but
+``credential``, which the listing carries beside it (a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+from registry.enforcement.audit import ACTIONS
+from registry.enforcement.search import MAX_CHECK, ListingQuery
+from registry.enforcement.webhooks import KINDS
+
+__all__ = [
+    "AccessEntryOut",
+    "AccessTrailOut",
+    "CheckIn",
+    "CheckListingOut",
+    "CheckOut",
+    "CheckRowErrorOut",
+    "CheckRowIn",
+    "CheckedPartyOut",
+    "DeliveriesOut",
+    "DeliveryOut",
+    "FeedChangeOut",
+    "FeedPageOut",
+    "ListingChangeOut",
+    "ListingOut",
+    "ListingProofOut",
+    "ListingStatusOut",
+    "PublicEntryOut",
+    "PublicListOut",
+    "PublicRelatedPersonOut",
+    "SearchIn",
+    "SearchOut",
+    "SubscriptionFilterOut",
+    "SubscriptionIn",
+    "SubscriptionOut",
+]
+
+IsoDateTime = Annotated[
+    dt.datetime,
+    # As ``datetime.isoformat`` writes it (``+00:00``), as these answers always have.
+    PlainSerializer(dt.datetime.isoformat, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+# -- requests ---------------------------------------------------------------------------
+
+
+class SearchIn(BaseModel):
+    """Whom to look for (exactly one of credit code, ID number or name), where, when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    credit_code: str | None = Field(default=None, description="Unified social credit code.")
+    id_number: str | None = Field(
+        default=None, repr=False, description="Resident ID number (GB 11643)."
+    )
+    name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Exact name, width and spacing aside; near names come back apart.",
+    )
+    region: str | None = Field(
+        default=None,
+        description="Where the inspection takes place (`CN-xx`): every listing binds there.",
+    )
+    decided_by: str | None = Field(
+        default=None, description="Only listings this authority decided (`CN-xx`)."
+    )
+    date: dt.date | None = Field(default=None, description="The day asked about (default today).")
+
+    def query(self) -> ListingQuery:
+        """The domain's question."""
+        return ListingQuery(
+            credit_code=self.credit_code,
+            id_number=self.id_number,
+            name=self.name,
+            region=self.region,
+            decided_by=self.decided_by,
+            on=self.date,
+        )
+
+
+class CheckIn(BaseModel):
+    """Up to 10,000 parties to check, each by credit code or ID number."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rows: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=MAX_CHECK,
+        description='Each `{"credit_code": ...}` or `{"id_number": ...}`; a bad row is '
+        "answered as that row's error.",
+    )
+    region: str | None = Field(default=None, description="Where the inspection takes place.")
+    decided_by: str | None = Field(default=None, description="Only this authority's listings.")
+    date: dt.date | None = Field(default=None, description="The day asked about (default today).")
+
+
+class CheckRowIn(BaseModel):
+    """One row of a bulk check: a credit code or an ID number."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    credit_code: str | None = None
+    id_number: str | None = Field(default=None, repr=False)
+
+
+class SubscriptionIn(BaseModel):
+    """Where to send changes, and which."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(max_length=2000, description="An http or https URL that takes a POST.")
+    credit_codes: list[str] = Field(
+        min_length=1,
+        max_length=10_000,
+        description="Organisations to follow: listings naming them, and registrations of "
+        "engineers they employ, with every change of those.",
+    )
+    kinds: list[str] | None = Field(
+        default=None, description=f"Only these kinds of change: {', '.join(KINDS)}."
+    )
+
+
+# -- POST /v1/blacklist/search ----------------------------------------------------------
+
+
+class ListingProofOut(_Out):
+    """What proves the deciding authority's log holds the listing: the fields of a
+    proof bundle (``ProofBundleOut``) but the credential, which the listing carries."""
+
+    authority: str = Field(description="Whose log holds it.", examples=["CN-SH"])
+    leaf_index: int = Field(description="Its index in the log (`leafIndex`).")
+    tree_size: int = Field(description="The log's size at `checkpoint` (`treeSize`).")
+    inclusion_proof: list[str] = Field(
+        description="The RFC 9162 inclusion proof, standard base64 (`inclusionProof`)."
+    )
+    checkpoint: str = Field(description="The C2SP signed checkpoint at `treeSize`.")
+
+
+class ListingStatusOut(_Out):
+    """A listing's status on the day asked, and the day it began."""
+
+    status: str = Field(
+        description="`in-force` (all a search answers), `not-yet-in-force`, `lifted`, "
+        "`expired`, `withdrawn` or `revoked`."
+    )
+    since: dt.date
+
+
+class ListingChangeOut(_Out):
+    """A state change of a listing, as its signed StatusChange records it."""
+
+    id: str = Field(description="The StatusChange credential's id.")
+    action: str
+    from_: str = Field(alias="from", description="The state before.")
+    to: str = Field(description="The state after.")
+    effective_on: dt.date
+    recorded_at: IsoDateTime
+    reason: str | None
+    decision_number: str | None
+
+
+class ListingOut(_Out):
+    """A listing that names the party: how, what it decided, its status and history,
+    the signed credential and its inclusion proof."""
+
+    id: str = Field(description="The listing credential's id.")
+    decided_by: str = Field(description="The deciding authority.", examples=["CN-AH"])
+    matched_as: str = Field(description="The role the listing names the party in.")
+    matched_name: str = Field(description="The name the listing gives the party.")
+    listed: dict[str, Any] = Field(description="Whom it lists, as the credential states it.")
+    related_persons: list[dict[str, Any]] = Field(
+        description="Related persons, as the credential states them."
+    )
+    legal_basis: str
+    penalty_decision_number: str
+    listing_decision_number: str
+    listed_on: dt.date
+    earliest_removal_on: dt.date
+    expires_on: dt.date
+    measures: list[str]
+    status: ListingStatusOut | None
+    history: list[ListingChangeOut] = Field(description="Its state changes, as recorded.")
+    credential: dict[str, Any] = Field(description="The signed listing credential.")
+    proof: ListingProofOut
+
+
+class SearchOut(_Out):
+    """Exact matches and possible matches, never mixed."""
+
+    query: dict[str, str] = Field(
+        description="The question as answered: `by`, then `creditCode`, `residentIdMasked` "
+        "or `name`, `region` and `decidedBy` if given, and `date`."
+    )
+    listings: list[ListingOut]
+    possible_matches: list[ListingOut]
+
+
+# -- POST /v1/blacklist/check -----------------------------------------------------------
+
+
+class CheckListingOut(_Out):
+    """A listing in force against a checked party."""
+
+    id: str
+    decided_by: str
+    matched_as: str
+    listing_decision_number: str
+    listed_on: dt.date
+    expires_on: dt.date
+
+
+class CheckedPartyOut(_Out):
+    """A row checked: the party (an ID number masked) and the listings against it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    row: int = Field(description="The row's number, from 1.")
+    party: str
+    listed: bool
+    listings: list[CheckListingOut]
+    date: dt.date
+
+
+class CheckRowErrorOut(_Out):
+    """A row that could not be checked, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    row: int = Field(description="The row's number, from 1.")
+    error: str
+
+
+class CheckOut(_Out):
+    """One result per row, in order."""
+
+    results: list[CheckedPartyOut | CheckRowErrorOut]
+
+
+# -- GET /v1/blacklist/public -----------------------------------------------------------
+
+
+class PublicRelatedPersonOut(_Out):
+    """A related person as the public list shows them."""
+
+    role: str
+    name: str
+    resident_id_masked: str
+
+
+class PublicEntryOut(_Out):
+    """A listing in force, as the public list shows it."""
+
+    decided_by: str
+    kind: Literal["organisation", "person"]
+    name: str
+    identifier: str = Field(description="The credit code, or the masked ID number.")
+    related_persons: list[PublicRelatedPersonOut]
+    legal_basis: str
+    penalty_decision_number: str
+    listing_decision_number: str
+    listed_on: dt.date
+    earliest_removal_on: dt.date
+    expires_on: dt.date
+    measures: list[str]
+    id: str
+
+
+class PublicListOut(_Out):
+    """The public list on one day."""
+
+    date: dt.date
+    region: str | None = Field(description="The one deciding authority, if asked.")
+    columns: dict[str, str] = Field(description="Each entry's keys, with their Chinese headers.")
+    entries: list[PublicEntryOut]
+
+
+# -- GET /v1/audit/access ---------------------------------------------------------------
+
+
+class AccessEntryOut(_Out):
+    """One search or check: when, who, what, how much; the criteria only as a hash."""
+
+    id: int
+    at: IsoDateTime
+    token_id: int
+    role: str
+    action: str = Field(description=", ".join(ACTIONS))
+    criteria_hash: str = Field(description="HMAC-SHA256 (hex) under the node secret.")
+    rows: int
+    results: int
+
+
+class AccessTrailOut(_Out):
+    """A page of the access audit, newest first."""
+
+    entries: list[AccessEntryOut]
+    next: int | None = Field(description="The `before` of the following page.")
+
+
+# -- GET /v1/changes --------------------------------------------------------------------
+
+
+def _absent(value: object) -> bool:
+    return value is None
+
+
+class FeedChangeOut(_Out):
+    """One change, with its log position; `target`, `action` and `effectiveOn` only
+    for a state change."""
+
+    id: str = Field(description="`authority/leafIndex`: unique and stable.")
+    authority: str
+    leaf_index: int
+    recorded_at: IsoDateTime
+    kind: Literal["listing", "listing-change", "registration", "registration-change"]
+    record_type: str
+    credential_id: str
+    target: str | None = Field(default=None, exclude_if=_absent)
+    action: str | None = Field(default=None, exclude_if=_absent)
+    effective_on: str | None = Field(default=None, exclude_if=_absent)
+    credential: dict[str, Any] = Field(description="The signed credential.")
+
+
+class FeedPageOut(_Out):
+    """A page of changes, the cursor to ask with next, and whether more is waiting."""
+
+    changes: list[FeedChangeOut]
+    next: str
+    more: bool
+
+
+# -- /v1/subscriptions ------------------------------------------------------------------
+
+
+class SubscriptionFilterOut(_Out):
+    """What a subscription follows."""
+
+    credit_codes: list[str]
+    kinds: list[str]
+
+
+class SubscriptionOut(_Out):
+    """A subscription just made, with its secret (shown this once)."""
+
+    id: str
+    url: str
+    filter: SubscriptionFilterOut
+    secret: str = Field(description="Signs every delivery; shown this once.")
+
+
+class DeliveryOut(_Out):
+    """One delivery and its state."""
+
+    id: str
+    change: str = Field(description="The change's `id` in the feed.")
+    state: str = Field(description="`pending` or `delivered`.")
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    next_attempt_at: IsoDateTime | None
+    delivered_at: IsoDateTime | None
+
+
+class DeliveriesOut(_Out):
+    """A subscription's deliveries, oldest first."""
+
+    deliveries: list[DeliveryOut]
