@@ -36,9 +36,8 @@ from api.tables import csv_answer, csv_rows, invalid_fields
 from registry.calendar import china_today
 from registry.enforcement import listing_terms
 from registry.enforcement.inspection import CheckQuery, CheckResult, check_audited, search_audited
-from registry.enforcement.public import COLUMNS, public_csv, public_entries, public_xlsx
+from registry.enforcement.public import COLUMNS, public_csv, public_xlsx, read_public_list
 from registry.enforcement.search import CheckRow, Found, SearchResult
-from registry.ids import province
 from registry.tokens import Caller
 
 __all__ = ["router"]
@@ -319,26 +318,25 @@ def public_list(
     ] = "json",
 ) -> PublicListOut | Response:
     """What the rules publish, computed for today from the dates of each listing."""
-    today = china_today(dt.datetime.now(dt.UTC))
-    region = province(region).iso if region is not None else None
-    entries = public_entries(session, on=today, region=region)
-    stem = f"untrustworthiness-list-{region or 'all'}-{today.isoformat()}"
+    listed = read_public_list(session, on=china_today(dt.datetime.now(dt.UTC)), region=region)
+    day = listed.on.isoformat()
+    stem = f"untrustworthiness-list-{listed.region or 'all'}-{day}"
     if format_ == "csv":
         return Response(
-            public_csv(entries),
+            public_csv(listed.entries),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'},
         )
     if format_ == "xlsx":
-        title = f"安全生产严重失信主体名单 {today.isoformat()}"
+        title = f"安全生产严重失信主体名单 {day}"
         return Response(
-            public_xlsx(entries, title=title),
+            public_xlsx(listed.entries, title=title),
             media_type=_XLSX,
             headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'},
         )
     return PublicListOut(
-        date=today,
-        region=region,
+        date=listed.on,
+        region=listed.region,
         columns=dict(COLUMNS),
-        entries=[PublicEntryOut.model_validate(entry.values) for entry in entries],
+        entries=[PublicEntryOut.model_validate(entry.values) for entry in listed.entries],
     )

@@ -28,7 +28,7 @@ from registry.ids import province
 from registry.storage.db import PREPARED
 from registry.storage.models import StatusChangeRow, StoredCredential
 
-__all__ = ["COLUMNS", "PublicEntry", "public_csv", "public_entries", "public_xlsx"]
+__all__ = ["COLUMNS", "PublicEntry", "PublicList", "public_csv", "public_xlsx", "read_public_list"]
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("decidedBy", "决定机关"),
@@ -80,7 +80,16 @@ class PublicEntry:
     values: dict[str, Any]
 
 
-def public_entries(session: Session, *, on: date, region: str | None = None) -> list[PublicEntry]:
+@dataclass(frozen=True)
+class PublicList:
+    """The list on one day: of one deciding authority (its ISO code), or all."""
+
+    on: date
+    region: str | None
+    entries: list[PublicEntry]
+
+
+def read_public_list(session: Session, *, on: date, region: str | None = None) -> PublicList:
     """The listings in force on ``on`` (of one deciding authority, or all), oldest
     listing first. Raises ``InvalidInput`` for an unknown ``region``."""
     authority = province(region).iso if region is not None else None
@@ -97,7 +106,8 @@ def public_entries(session: Session, *, on: date, region: str | None = None) -> 
         subject = json.loads(canonical)["credentialSubject"]
         if status_on(subject, changes, on).in_force:
             entries.append(_entry(credential_id, issuer, subject))
-    return sorted(entries, key=lambda e: (e.values["listedOn"], e.values["id"]))
+    entries.sort(key=lambda e: (e.values["listedOn"], e.values["id"]))
+    return PublicList(on, authority, entries)
 
 
 def _entry(credential_id: str, issuer: str, subject: dict[str, Any]) -> PublicEntry:
