@@ -35,7 +35,8 @@ exits non-zero. Nothing outside this module defines an exception class.
     │   ├── Unauthenticated              no valid token
     │   └── Forbidden                    the token's role does not allow it
     ├── KeyStoreError                a private key cannot be created or loaded
-    └── DatabaseNotReady             unreachable, or not migrated to head
+    ├── DatabaseNotReady             unreachable, or not migrated to head
+    └── Inconsistency                what is stored contradicts itself: the node's fault
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ __all__ = [
     "DatabaseNotReady",
     "FieldError",
     "Forbidden",
+    "Inconsistency",
     "InvalidCategory",
     "InvalidCreditCode",
     "InvalidIdentifier",
@@ -244,3 +246,9 @@ class KeyStoreError(RegistryError):
 
 class DatabaseNotReady(RegistryError):
     """The database cannot be reached or is not migrated to the latest revision."""
+
+
+class Inconsistency(RegistryError):
+    """What is stored contradicts itself (a logged credential that no checkpoint covers,
+    an idempotency key naming a credential that is not stored): the node is at fault,
+    not the request."""

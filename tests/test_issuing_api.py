@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlmodel import col
 
 from api import create_app
 from api.examples import record_examples, status_change_examples
@@ -19,7 +20,7 @@ from registry.demo import DEMO_ENGINEERS, seed_demo, seed_demo_records, seed_dem
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
-from registry.storage.models import LogEntry, Record, StoredCredential
+from registry.storage.models import LogCheckpoint, LogEntry, Record, StoredCredential
 from registry.trust.store import NodeProfile
 from tests._outside import (
     inclusion_root,
@@ -250,6 +251,7 @@ def test_idempotent_retry_returns_the_first_result(demo: Demo) -> None:
     headers = demo.auth("issuer:CN-SH", **{"Idempotency-Key": "7d6e0c1a-retry"})
     body = EXAMPLES["continuing-education"]["value"]
     first = demo.client.post("/v1/credentials", json=body, headers=headers)
+    assert "idempotent-replayed" not in first.headers
     before = demo.counts()
     second = demo.client.post("/v1/credentials", json=body, headers=headers)
     assert (first.status_code, second.status_code) == (201, 201)
@@ -267,7 +269,10 @@ def test_idempotent_retry_returns_the_first_result(demo: Demo) -> None:
     one = demo.client.post("/v1/credentials/batch", json=batch, headers=batch_headers)
     middle = demo.counts()
     two = demo.client.post("/v1/credentials/batch", json=batch, headers=batch_headers)
-    assert two.json() == one.json()
+    assert (one.status_code, two.status_code) == (201, 201)
+    assert two.content == one.content
+    assert "idempotent-replayed" not in one.headers
+    assert two.headers["idempotent-replayed"] == "true"
     assert demo.counts() == middle == (before[0] + 2, before[1] + 2, before[2] + 2)
     # And status changes.
     registration = demo.issue(EXAMPLES["registration"]["value"])["credential"]["id"]
@@ -278,8 +283,58 @@ def test_idempotent_retry_returns_the_first_result(demo: Demo) -> None:
     again = demo.client.post(path, json=CHANGES["suspend"]["value"], headers=change_headers)
     assert (first_change.status_code, again.status_code) == (201, 201)
     assert again.json() == first_change.json()
+    assert "idempotent-replayed" not in first_change.headers
     assert again.headers["idempotent-replayed"] == "true"
     assert demo.counts() == settled
+
+
+def test_a_retried_correction_names_the_same_status_change(demo: Demo) -> None:
+    first = demo.issue(EXAMPLES["qualification"]["value"])
+    corrected = _with(EXAMPLES["qualification"]["value"], "holder.name", "黄海涛")
+    corrected["replaces"] = first["credential"]["id"]
+    single = demo.auth("issuer:CN-SH", **{"Idempotency-Key": "correct-1"})
+    issued = demo.client.post("/v1/credentials", json=corrected, headers=single)
+    retried = demo.client.post("/v1/credentials", json=corrected, headers=single)
+    assert (issued.status_code, retried.status_code) == (201, 201)
+    assert issued.json()["status_change"]
+    assert retried.json() == issued.json()
+    assert retried.headers["idempotent-replayed"] == "true"
+    # In a batch too: the replayed item names its StatusChange, the other none.
+    again = demo.issue(EXAMPLES["qualification"]["value"])
+    batch = {
+        "items": [
+            EXAMPLES["continuing-education"]["value"],
+            {**corrected, "replaces": again["credential"]["id"]},
+        ]
+    }
+    batch_headers = demo.auth("issuer:CN-SH", **{"Idempotency-Key": "correct-batch-1"})
+    one = demo.client.post("/v1/credentials/batch", json=batch, headers=batch_headers)
+    two = demo.client.post("/v1/credentials/batch", json=batch, headers=batch_headers)
+    assert [item["status_change"] is None for item in one.json()["items"]] == [True, False]
+    assert two.json() == one.json()
+    assert two.headers["idempotent-replayed"] == "true"
+
+
+def test_a_replay_the_log_no_longer_covers_is_a_problem_not_a_crash(demo: Demo) -> None:
+    headers = demo.auth("issuer:CN-SH", **{"Idempotency-Key": "uncovered-1"})
+    body = EXAMPLES["continuing-education"]["value"]
+    first = demo.client.post("/v1/credentials", json=body, headers=headers)
+    assert first.status_code == 201
+    # The checkpoints that cover the credential are gone: what is stored no longer
+    # holds together, which is the node's fault, not the client's.
+    with engine_scope(demo.settings.database_url) as engine, session_scope(engine) as session:
+        session.execute(
+            delete(LogCheckpoint).where(
+                col(LogCheckpoint.authority_code) == "CN-SH",
+                col(LogCheckpoint.tree_size) > first.json()["leaf_index"],
+            )
+        )
+    retried = demo.client.post("/v1/credentials", json=body, headers=headers)
+    assert retried.status_code == 500
+    assert retried.headers["content-type"] == PROBLEM
+    problem = retried.json()
+    assert problem["type"] == "urn:yrd-registry:problem:internal-error"
+    assert "no checkpoint of CN-SH covers leaf" in problem["detail"]
 
 
 def test_a_batch_with_one_bad_item_writes_nothing(demo: Demo) -> None:

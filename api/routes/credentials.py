@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
-from sqlmodel import Session, col, select
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
 from api.auth import require_role
-from api.deps import DbSession
+from api.deps import DbSession, Issuing
 from api.errors import problem_responses
 from api.examples import batch_examples, record_examples, status_change_examples
 from api.schemas.common import ProofBundleOut
@@ -24,26 +22,11 @@ from api.schemas.records import (
     StatusChangedOut,
 )
 from registry.calendar import china_today
-from registry.credentials.lifecycle import StatusChangeIn, initial_state
+from registry.credentials.lifecycle import StatusChangeIn
 from registry.credentials.records import RecordIn
-from registry.errors import Forbidden
-from registry.issuing import (
-    IssuingContext,
-    change_status,
-    credential_view,
-    get_record,
-    issue_records,
-)
-from registry.issuing.idempotency import recall, remember, request_digest, settle
+from registry.issuing import IssueAnswer, change_once, credential_view, issue_once
 from registry.storage.credentials import document_of, get_credential
-from registry.storage.models import (
-    IdempotencyKey,
-    LogEntry,
-    Record,
-    StatusChangeRow,
-    StoredCredential,
-)
-from registry.tlog.reader import entry_of, first_covering, proof_bundle
+from registry.tlog.reader import proof_bundle
 from registry.verification.qr import QrPayload, qr_image
 
 __all__ = ["router"]
@@ -62,11 +45,13 @@ _IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         description=(
             "Any unique string (a UUID, say). A retry with the same key and body returns "
-            "the first result instead of issuing again; the same key with another body is "
-            "refused with 422."
+            "the first result instead of issuing again, with `Idempotent-Replayed: true`; "
+            "the same key with another body is refused with 422."
         ),
     ),
 ]
+_REPLAYED = {"Idempotent-Replayed": "true"}
+_BINARY = {"type": "string", "format": "binary"}
 _ERRORS = problem_responses(
     401,
     (403, "Not an issuer of that authority."),
@@ -75,118 +60,19 @@ _ERRORS = problem_responses(
 )
 
 
-def _context(request: Request) -> IssuingContext:
-    context = request.app.state.issuing
-    if not isinstance(context, IssuingContext):
-        raise TypeError("app.state.issuing is not set: build the app with create_app")
-    return context
-
-
-def _own(role: str, authority: str) -> None:
-    if role != f"issuer:{authority}":
-        raise Forbidden(f"role {role} may not act for {authority}")
-
-
-def _checkpoint_for(session: Session, authority: str, leaf_index: int) -> tuple[int, str]:
-    covering = first_covering(session, authority, leaf_index)
-    if covering is None:
-        raise LookupError(f"no checkpoint of {authority} covers leaf {leaf_index}")
-    return covering.tree_size, covering.note
-
-
-@dataclass
-class _Idempotency:
-    """A request's ``Idempotency-Key``: what its first use produced, or the claim on it."""
-
-    replay: list[str] | None = None
-    claim: IdempotencyKey | None = None
-
-    @classmethod
-    def of(
-        cls,
-        session: Session,
-        context: IssuingContext,
-        *,
-        role: str,
-        key: str | None,
-        body: Any,
-        scope: str,
-    ) -> _Idempotency:
-        if key is None:
-            return cls()
-        digest = request_digest(body, node_secret=context.node_secret, scope=scope)
-        ids = recall(session, role=role, key=key, digest=digest)
-        if ids:
-            return cls(replay=ids)
-        return cls(claim=remember(session, role=role, key=key, digest=digest))
-
-    def settle(self, session: Session, credential_ids: list[str]) -> None:
-        if self.claim is not None:
-            settle(session, self.claim, credential_ids)
-
-
-def _replayed(response: Response) -> None:
-    response.headers["Idempotent-Replayed"] = "true"
-
-
-@dataclass(frozen=True)
-class _Issued:
-    canonical: str
-    state: str
-    leaf_index: int
-    status_change: str | None
-
-
-def _items_of(session: Session, ids: list[str]) -> tuple[list[_Issued], str, int]:
-    """Rebuild, from the ids it issued, exactly what a request returned the first time."""
-    rows = {
-        row.id: row
-        for row in session.exec(select(StoredCredential).where(col(StoredCredential.id).in_(ids)))
-    }
-    entries = {
-        entry.credential_id: entry
-        for entry in session.exec(select(LogEntry).where(col(LogEntry.credential_id).in_(ids)))
-    }
-    replaced = {
-        record.replaces: record.credential_id
-        for record in session.exec(select(Record).where(col(Record.credential_id).in_(ids)))
-        if record.replaces
-    }
-    changes = {
-        replaced[change.target_id]: change.credential_id
-        for change in session.exec(
-            select(StatusChangeRow).where(
-                col(StatusChangeRow.target_id).in_(list(replaced)),
-                col(StatusChangeRow.action) == "revoke",
-            )
-        )
-    }
-    items = [
-        _Issued(
-            canonical=rows[credential_id].canonical,
-            state=initial_state(rows[credential_id].type).value,
-            leaf_index=entries[credential_id].leaf_index,
-            status_change=changes.get(credential_id),
-        )
-        for credential_id in ids
-    ]
-    last = entries[ids[-1]]
-    size, note = _checkpoint_for(session, last.authority_code, last.leaf_index)
-    return items, note, size
-
-
-def _batch_response(
-    items: list[_Issued], *, tree_size: int, checkpoint: str, replayed: bool = False
-) -> Response:
+def _batch_response(answer: IssueAnswer) -> Response:
     """The batch answer (``BatchIssuedOut``), written around each credential's stored
     canonical JSON instead of parsing and re-serialising ten thousand of them."""
     parts = ",".join(
-        f'{{"credential":{item.canonical},"state":{json.dumps(item.state)},'
+        f'{{"credential":{item.canonical},"state":{json.dumps(item.state.value)},'
         f'"leaf_index":{item.leaf_index},"status_change":{json.dumps(item.status_change)}}}'
-        for item in items
+        for item in answer.items
     )
-    body = f'{{"tree_size":{tree_size},"checkpoint":{json.dumps(checkpoint)},"items":[{parts}]}}'
-    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    body = (
+        f'{{"tree_size":{answer.tree_size},"checkpoint":{json.dumps(answer.checkpoint)},'
+        f'"items":[{parts}]}}'
+    )
+    headers = _REPLAYED if answer.replayed else None
     return Response(body, status_code=201, media_type="application/json", headers=headers)
 
 
@@ -198,9 +84,9 @@ def _batch_response(
 )
 def issue_one(
     *,
-    request: Request,
     response: Response,
     session: DbSession,
+    context: Issuing,
     item: Annotated[RecordIn, Body(openapi_examples=record_examples(_TODAY))],
     role: Annotated[str, _ISSUER],
     idempotency_key: _IdempotencyKey = None,
@@ -215,37 +101,25 @@ def issue_one(
     transaction. Records that can change state carry `credentialStatus` entries in
     the authority's status lists.
     """
-    _own(role, item.authority)
-    context = _context(request)
-    idempotency = _Idempotency.of(
+    answer = issue_once(
         session,
         context,
+        [item],
         role=role,
-        key=idempotency_key,
-        body=item.model_dump(mode="json"),
+        idempotency_key=idempotency_key,
         scope="POST /v1/credentials",
+        body_json=item.model_dump(mode="json"),
     )
-    if idempotency.replay:
-        _replayed(response)
-        (found,), note, size = _items_of(session, idempotency.replay)
-        return IssuedOut(
-            credential=json.loads(found.canonical),
-            state=found.state,
-            leaf_index=found.leaf_index,
-            tree_size=size,
-            checkpoint=note,
-            status_change=found.status_change,
-        )
-    issued = issue_records(session, context, [item])
-    (record,) = issued.records
-    idempotency.settle(session, [record.credential.id])
+    if answer.replayed:
+        response.headers.update(_REPLAYED)
+    (issued,) = answer.items
     return IssuedOut(
-        credential=document_of(record.credential),
-        state=record.state.value,
-        leaf_index=record.leaf_index,
-        tree_size=issued.log.size,
-        checkpoint=issued.log.checkpoint,
-        status_change=record.status_change,
+        credential=document_of(issued),
+        state=issued.state.value,
+        leaf_index=issued.leaf_index,
+        tree_size=answer.tree_size,
+        checkpoint=answer.checkpoint,
+        status_change=issued.status_change,
     )
 
 
@@ -258,8 +132,8 @@ def issue_one(
 )
 def issue_batch(
     *,
-    request: Request,
     session: DbSession,
+    context: Issuing,
     batch: Annotated[BatchIn, Body(openapi_examples=batch_examples(_TODAY))],
     role: Annotated[str, _ISSUER],
     idempotency_key: _IdempotencyKey = None,
@@ -268,30 +142,17 @@ def issue_batch(
     or none: a rejected batch answers 422 naming each bad item's index, field and
     reason (`items[3].holder.id_number`), and writes nothing.
     """
-    for item in batch.items:
-        _own(role, item.authority)
-    context = _context(request)
-    idempotency = _Idempotency.of(
+    answer = issue_once(
         session,
         context,
+        batch.items,
         role=role,
-        key=idempotency_key,
-        body=batch.model_dump(mode="json"),
+        idempotency_key=idempotency_key,
         scope="POST /v1/credentials/batch",
+        body_json=batch.model_dump(mode="json"),
+        field_prefix="items",
     )
-    if idempotency.replay:
-        items, note, size = _items_of(session, idempotency.replay)
-        return _batch_response(items, tree_size=size, checkpoint=note, replayed=True)
-    issued = issue_records(session, context, batch.items, field_prefix="items")
-    idempotency.settle(session, [r.credential.id for r in issued.records])
-    return _batch_response(
-        [
-            _Issued(r.credential.canonical, r.state.value, r.leaf_index, r.status_change)
-            for r in issued.records
-        ],
-        tree_size=issued.log.size,
-        checkpoint=issued.log.checkpoint,
-    )
+    return _batch_response(answer)
 
 
 @router.post(
@@ -302,9 +163,9 @@ def issue_batch(
 )
 def change(
     *,
-    request: Request,
     response: Response,
     session: DbSession,
+    context: Issuing,
     credential_id: _CredentialId,
     body: Annotated[StatusChangeIn, Body(openapi_examples=status_change_examples(_TODAY))],
     role: Annotated[str, _ISSUER],
@@ -320,45 +181,24 @@ def change(
     allow is refused with 409 and the reason; `effective_on` is today or earlier,
     and not before the record's last change.
     """
-    record = get_record(session, credential_id)
-    _own(role, record.authority_code)
-    context = _context(request)
-    idempotency = _Idempotency.of(
+    answer = change_once(
         session,
         context,
+        credential_id,
+        body,
         role=role,
-        key=idempotency_key,
-        body={"id": credential_id, **body.model_dump(mode="json")},
+        idempotency_key=idempotency_key,
         scope="POST /v1/credentials/{id}/status",
+        body_json={"id": credential_id, **body.model_dump(mode="json")},
     )
-    if idempotency.replay:
-        _replayed(response)
-        return _change_out(session, idempotency.replay[0])
-    changed = change_status(session, context, credential_id, body)
-    idempotency.settle(session, [changed.credential.id])
+    if answer.replayed:
+        response.headers.update(_REPLAYED)
     return StatusChangedOut(
-        credential=document_of(changed.credential),
-        state=changed.state.value,
-        leaf_index=changed.leaf_index,
-        tree_size=changed.log.size,
-        checkpoint=changed.log.checkpoint,
-    )
-
-
-def _change_out(session: Session, change_id: str) -> StatusChangedOut:
-    row = get_credential(session, change_id)
-    stored = session.get(StatusChangeRow, change_id)
-    entry = entry_of(session, change_id)
-    if entry is None:
-        raise LookupError(f"status change {change_id} is in no log")
-    index = entry.leaf_index
-    size, note = _checkpoint_for(session, row.issuer_code, index)
-    return StatusChangedOut(
-        credential=document_of(row),
-        state=stored.state_after if stored else "",
-        leaf_index=index,
-        tree_size=size,
-        checkpoint=note,
+        credential=document_of(answer),
+        state=answer.state.value,
+        leaf_index=answer.leaf_index,
+        tree_size=answer.tree_size,
+        checkpoint=answer.checkpoint,
     )
 
 
@@ -430,7 +270,7 @@ def proof(session: DbSession, credential_id: _CredentialId) -> ProofBundleOut:
                 "`X-QR-Text` repeats. `registry verify FILE --qr TEXT` checks a "
                 "credential against it."
             ),
-            "content": {"image/svg+xml": {}, "image/png": {}},
+            "content": {"image/svg+xml": {"schema": _BINARY}, "image/png": {"schema": _BINARY}},
         },
         **problem_responses((404, "No such credential."), (422, "An unknown format.")),
     },

@@ -4,6 +4,10 @@ A key belongs to a role (the tokens of one office share them). Only an HMAC of t
 request body is kept, never the body, which holds ID numbers. The key's row is
 written before the work, in the same transaction: a concurrent request with the
 same key waits on it and is then refused, so the work happens once.
+
+``issue_once`` and ``change_once`` are the issuing and status-change paths with a
+key: they do the work, or rebuild from what the key names exactly what the first
+request answered (``registry.issuing.replay``).
 """
 
 from __future__ import annotations
@@ -18,11 +22,23 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from registry.credentials.lifecycle import StatusChangeIn
+from registry.credentials.records import RecordIn
 from registry.crypto.jcs import canonical_bytes
-from registry.errors import Conflict, FieldError, InvalidInput
+from registry.errors import Conflict, FieldError, Forbidden, InvalidInput
+from registry.issuing.changes import change_status, get_record
+from registry.issuing.context import IssuingContext
+from registry.issuing.records import issue_records
+from registry.issuing.replay import (
+    AnsweredItem,
+    ChangeAnswer,
+    IssueAnswer,
+    change_answered,
+    issue_answered,
+)
 from registry.storage.models import IdempotencyKey
 
-__all__ = ["recall", "remember", "request_digest", "settle"]
+__all__ = ["change_once", "issue_once", "recall", "remember", "request_digest", "settle"]
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -92,3 +108,117 @@ def settle(session: Session, row: IdempotencyKey, credential_ids: Sequence[str])
     row.credential_ids = list(credential_ids)
     session.add(row)
     session.flush()
+
+
+def _own(role: str, authority: str) -> None:
+    if role != f"issuer:{authority}":
+        raise Forbidden(f"role {role} may not act for {authority}")
+
+
+def _recall_or_claim(
+    session: Session,
+    context: IssuingContext,
+    *,
+    role: str,
+    key: str | None,
+    scope: str,
+    body_json: Any,
+) -> tuple[list[str] | None, IdempotencyKey | None]:
+    """What the key's first use produced, or else the claim on it (none without a key)."""
+    if key is None:
+        return None, None
+    digest = request_digest(body_json, node_secret=context.node_secret, scope=scope)
+    ids = recall(session, role=role, key=key, digest=digest)
+    if ids:
+        return ids, None
+    return None, remember(session, role=role, key=key, digest=digest)
+
+
+def issue_once(
+    session: Session,
+    context: IssuingContext,
+    items: Sequence[RecordIn],
+    *,
+    role: str,
+    idempotency_key: str | None,
+    scope: str,
+    body_json: Any,
+    field_prefix: str | None = None,
+    now: datetime | None = None,
+) -> IssueAnswer:
+    """Issue ``items`` for ``role`` (``issue_records``), or, for a key used before with
+    the same request, answer again what that request answered, writing nothing.
+
+    ``scope`` names the operation and ``body_json`` is the request as sent (JSON
+    values): the key's digest is over both. Raises ``Forbidden`` unless ``role`` is
+    the issuer of every item's authority; ``InvalidInput`` for a malformed key, a key
+    used with another request, or what ``issue_records`` refuses; ``Conflict`` while
+    another request holds the key; ``Inconsistency`` if what the key names is not
+    stored and logged whole.
+    """
+    for item in items:
+        _own(role, item.authority)
+    replay, claim = _recall_or_claim(
+        session, context, role=role, key=idempotency_key, scope=scope, body_json=body_json
+    )
+    if replay:
+        return issue_answered(session, replay)
+    issued = issue_records(session, context, items, field_prefix=field_prefix, now=now)
+    if claim is not None:
+        settle(session, claim, [record.credential.id for record in issued.records])
+    return IssueAnswer(
+        items=tuple(
+            AnsweredItem(
+                credential_id=record.credential.id,
+                canonical=record.credential.canonical,
+                state=record.state,
+                leaf_index=record.leaf_index,
+                status_change=record.status_change,
+            )
+            for record in issued.records
+        ),
+        tree_size=issued.log.size,
+        checkpoint=issued.log.checkpoint,
+        replayed=False,
+    )
+
+
+def change_once(
+    session: Session,
+    context: IssuingContext,
+    credential_id: str,
+    change: StatusChangeIn,
+    *,
+    role: str,
+    idempotency_key: str | None,
+    scope: str,
+    body_json: Any,
+    now: datetime | None = None,
+) -> ChangeAnswer:
+    """Apply ``change`` to the record for ``role`` (``change_status``), or, for a key
+    used before with the same request, answer again what that request answered,
+    writing nothing.
+
+    ``scope`` and ``body_json`` as for ``issue_once``. Raises ``NotFound`` for no such
+    record, then ``Forbidden`` unless ``role`` is the issuer of its authority; then as
+    ``issue_once`` for the key, and what ``change_status`` raises.
+    """
+    record = get_record(session, credential_id)
+    _own(role, record.authority_code)
+    replay, claim = _recall_or_claim(
+        session, context, role=role, key=idempotency_key, scope=scope, body_json=body_json
+    )
+    if replay:
+        return change_answered(session, replay[0])
+    changed = change_status(session, context, credential_id, change, now=now)
+    if claim is not None:
+        settle(session, claim, [changed.credential.id])
+    return ChangeAnswer(
+        credential_id=changed.credential.id,
+        canonical=changed.credential.canonical,
+        state=changed.state,
+        leaf_index=changed.leaf_index,
+        tree_size=changed.log.size,
+        checkpoint=changed.log.checkpoint,
+        replayed=False,
+    )
