@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import rfc8785
@@ -125,6 +126,37 @@ def test_openapi_documents_the_routes(client: TestClient) -> None:
     } <= set(spec["paths"])
     assert "304" in spec["paths"]["/v1/trust-list"]["get"]["responses"]
     assert client.get("/docs").status_code == 200
+
+
+def test_openapi_documents_what_is_served_byte_for_byte(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+
+    def content(path: str, method: str = "get", code: str = "200") -> dict[str, Any]:
+        found: dict[str, Any] = paths[path][method]["responses"][code]["content"]
+        return found
+
+    # Signed documents are served byte for byte, and documented as what they are.
+    signed = {"schema": {"$ref": "#/components/schemas/SignedDocument"}}
+    assert content("/v1/trust-list") == {"application/json": signed}
+    assert content("/v1/trust-list/{version}") == {"application/json": signed}
+    assert content("/v1/status-lists/{authority}/{purpose}") == {"application/vc": signed}
+    assert content("/v1/status-lists/{authority}/{purpose}/{version}") == {"application/vc": signed}
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    assert content("/v1/credentials/{credential_id}/qr") == {
+        "image/svg+xml": binary,
+        "image/png": binary,
+    }
+    assert content("/v1/credentials/batch", "post", "201") == {
+        "application/json": {"schema": {"$ref": "#/components/schemas/BatchIssuedOut"}}
+    }
+    assert content("/v1/recognition") == {
+        "application/json": {"schema": {"$ref": "#/components/schemas/AgreementsOut"}}
+    }
+    assert content("/healthz") == {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Liveness"}}
+    }
+    assert client.get("/healthz").json() == {"status": "ok"}
 
 
 def test_trust_list_current_with_etag(client: TestClient) -> None:

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from api.deps import engine_of
 from api.errors import problem_responses
-from api.schemas.federation import Readiness
+from api.schemas.federation import Liveness, Readiness
 from registry.errors import DatabaseNotReady
 from registry.storage.db import schema_status
 
@@ -16,9 +16,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, str]:
+def healthz() -> Liveness:
     """Always 200 while the process serves requests; it does not touch the database."""
-    return {"status": "ok"}
+    return Liveness(status="ok")
 
 
 @router.get(

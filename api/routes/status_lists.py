@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import JSONResponse
 
 from api.caching import serve_stored
-from api.deps import DbSession
+from api.deps import DbSession, NodeSettings
 from api.errors import problem_responses
-from registry.errors import NotFound
-from registry.ids import province
-from registry.issuing.status_lists import version_url
-from registry.storage.credentials import get_credential
-from registry.storage.models import StatusListRow
+from api.schemas.common import SignedDocument
+from registry.issuing.status_lists import current_list, list_version
 
 __all__ = ["router"]
 
@@ -26,9 +24,14 @@ _DOCUMENT = {
         "The signed `BitstringStatusListCredential`, as stored (canonical JSON). Entry "
         "`i` is bit `i` of the GZIP'd `encodedList`, most significant bit first."
     ),
-    "content": {"application/vc": {}},
     "headers": {"ETag": {"description": "SHA-256 (hex) of the body, quoted."}},
 }
+
+
+class _VcDocument(JSONResponse):
+    # For the OpenAPI document only: the response model's schema is listed under the
+    # media type the lists are served as. The routes return the stored bytes.
+    media_type = "application/vc"
 
 
 def _serve(request: Request, canonical: str, *, cache_control: str) -> Response:
@@ -40,7 +43,8 @@ def _serve(request: Request, canonical: str, *, cache_control: str) -> Response:
 @router.get(
     "/{authority}/{purpose}",
     summary="An authority's current status list",
-    response_class=Response,
+    response_model=SignedDocument,
+    response_class=_VcDocument,
     responses={
         200: _DOCUMENT,
         304: {"description": "Unchanged since the `ETag` sent."},
@@ -56,31 +60,27 @@ def current(
 
     Send the last `ETag` as `If-None-Match` to get `304 Not Modified`.
     """
-    code = province(authority).iso
-    row = session.get(StatusListRow, (code, purpose))
-    if row is None:
-        raise NotFound(f"{code} has no {purpose} status list yet")
-    return _serve(
-        request, get_credential(session, row.credential_id).canonical, cache_control="no-cache"
-    )
+    row = current_list(session, authority, purpose)
+    return _serve(request, row.canonical, cache_control="no-cache")
 
 
 @router.get(
     "/{authority}/{purpose}/{version}",
     summary="One version of a status list",
-    response_class=Response,
+    response_model=SignedDocument,
+    response_class=_VcDocument,
     responses={200: _DOCUMENT, **problem_responses((404, "No such version."))},
 )
 def version(
+    *,
     request: Request,
     session: DbSession,
+    settings: NodeSettings,
     authority: _Authority,
     purpose: _Purpose,
     version: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> Response:
     """A past (or the current) version, by number: each is signed and logged, and never
     changes."""
-    code = province(authority).iso
-    settings = request.app.state.settings
-    row = get_credential(session, version_url(settings.node_url, code, purpose, version))
+    row = list_version(session, authority, purpose, version, node_url=settings.node_url)
     return _serve(request, row.canonical, cache_control="public, max-age=31536000, immutable")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Request, Response
 from api.caching import serve_stored
 from api.deps import DbSession
 from api.errors import problem_responses
+from api.schemas.common import SignedDocument
 from api.schemas.federation import TrustListHistory, TrustListVersionOut
 from registry.storage.models import TrustListRecord
 from registry.trust.store import get_version, stored_versions
@@ -23,7 +24,6 @@ _DOCUMENT = {
         "(RFC 8785) form, proofs included. The version's digest (what `previous` and "
         "the history name) is SHA-256 of the same without its `proof`."
     ),
-    "content": {"application/json": {}},
     "headers": {"ETag": {"description": "SHA-256 (hex) of the body, quoted."}},
 }
 _NOT_MODIFIED = {"description": "`If-None-Match` names this version: nothing has changed."}
@@ -37,10 +37,12 @@ def _document(request: Request, row: TrustListRecord, *, cache_control: str) -> 
     )
 
 
+# The documents are answered as the stored bytes, which FastAPI passes through
+# untouched: ``response_model`` only documents them.
 @router.get(
     "",
     summary="The current trust list",
-    response_class=Response,
+    response_model=SignedDocument,
     responses={
         200: _DOCUMENT,
         304: _NOT_MODIFIED,
@@ -83,7 +85,7 @@ def history(session: DbSession) -> TrustListHistory:
 @router.get(
     "/{version}",
     summary="One trust-list version",
-    response_class=Response,
+    response_model=SignedDocument,
     responses={
         200: _DOCUMENT,
         304: _NOT_MODIFIED,

@@ -13,6 +13,7 @@ __all__ = [
     "ConsistencyProofOut",
     "InclusionProofOut",
     "KeyOut",
+    "Liveness",
     "LogEntriesOut",
     "LogEntryOut",
     "LogOut",
@@ -47,6 +48,12 @@ class AuthorityOut(BaseModel):
     name_zh: str = Field(examples=["上海市应急管理局"])
     name_en: str = Field(examples=["Shanghai Municipal Emergency Management Bureau"])
     keys: list[KeyOut]
+
+
+class Liveness(BaseModel):
+    """The process serves requests."""
+
+    status: str = Field(examples=["ok"])
 
 
 class Readiness(BaseModel):

@@ -24,10 +24,19 @@ from sqlmodel import Session, col, select
 
 from registry.credentials import CredentialType, new_credential
 from registry.credentials.status_list import StatusBits, status_entry, status_list_subject
-from registry.errors import Conflict
-from registry.storage.models import Record, StatusListRow
+from registry.errors import Conflict, NotFound
+from registry.ids import province
+from registry.storage.credentials import get_credential
+from registry.storage.models import Record, StatusListRow, StoredCredential
 
-__all__ = ["DEFAULT_ENTRIES", "StatusLists", "list_url", "version_url"]
+__all__ = [
+    "DEFAULT_ENTRIES",
+    "StatusLists",
+    "current_list",
+    "list_url",
+    "list_version",
+    "version_url",
+]
 
 DEFAULT_ENTRIES = 1 << 20
 """Entries per list: room for a million records per authority and purpose."""
@@ -44,6 +53,33 @@ def list_url(node_url: str, authority: str, purpose: str) -> str:
 def version_url(node_url: str, authority: str, purpose: str, version: int) -> str:
     """The id (and address) of one version of a list."""
     return f"{list_url(node_url, authority, purpose)}/{version}"
+
+
+def current_list(session: Session, authority: str, purpose: str) -> StoredCredential:
+    """The newest signed version of ``authority``'s (either of its codes) list for
+    ``purpose``, as stored.
+
+    Raises ``InvalidProvinceCode`` for a code that does not parse and ``NotFound``
+    before the authority has such a list.
+    """
+    code = province(authority).iso
+    row = session.get(StatusListRow, (code, purpose))
+    if row is None:
+        raise NotFound(f"{code} has no {purpose} status list yet")
+    return get_credential(session, row.credential_id)
+
+
+def list_version(
+    session: Session, authority: str, purpose: str, version: int, *, node_url: str
+) -> StoredCredential:
+    """Version ``version`` of ``authority``'s list for ``purpose``, as stored (its id
+    is its address on ``node_url``).
+
+    Raises ``InvalidProvinceCode`` for a code that does not parse and ``NotFound`` for
+    a version that does not exist.
+    """
+    code = province(authority).iso
+    return get_credential(session, version_url(node_url, code, purpose, version))
 
 
 @dataclass
