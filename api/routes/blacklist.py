@@ -19,13 +19,13 @@ from api.auth import require_caller
 from api.deps import DbSession, Issuing, Snapshot, Verifier
 from api.errors import problem_responses
 from api.examples import blacklist_check_examples, blacklist_search_examples
+from api.schemas.common import LogProofOut
 from api.schemas.enforcement import (
     CheckIn,
     CheckOut,
     CheckRowIn,
     ListingChangeOut,
     ListingOut,
-    ListingProofOut,
     ListingStatusOut,
     PublicEntryOut,
     PublicListOut,
@@ -76,7 +76,7 @@ def _listing(found: Found, result: SearchResult) -> ListingOut:
             for change in found.changes
         ],
         credential=document,
-        proof=ListingProofOut(
+        proof=LogProofOut(
             authority=found.authority,
             leaf_index=index,
             tree_size=size,

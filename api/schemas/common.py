@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-__all__ = ["FieldProblem", "Problem", "ProofBundleOut", "SignedDocument"]
+__all__ = ["FieldProblem", "LogProofOut", "Problem", "ProofBundleOut", "SignedDocument"]
 
 
 class FieldProblem(BaseModel):
@@ -31,16 +31,12 @@ class Problem(BaseModel):
     )
 
 
-class ProofBundleOut(BaseModel):
-    """A credential with what proves its authority's log holds it, checkable offline.
-
-    The one spelling of a proof bundle: the same fields as each credential in a
-    verification report's evidence, so one reader checks both.
-    """
+class LogProofOut(BaseModel):
+    """What proves a credential is in its authority's log: the one spelling of a proof,
+    as each credential in a verification report's evidence carries it."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
-    credential: dict[str, Any] = Field(description="The signed credential.")
     authority: str = Field(description="Whose log holds it.", examples=["CN-SH"])
     leaf_index: int = Field(description="Its index in the log (`leafIndex`).")
     tree_size: int = Field(description="The log's size at `checkpoint` (`treeSize`).")
@@ -48,6 +44,13 @@ class ProofBundleOut(BaseModel):
         description="The RFC 9162 inclusion proof, standard base64 (`inclusionProof`)."
     )
     checkpoint: str = Field(description="The C2SP signed checkpoint at `treeSize`.")
+
+
+class ProofBundleOut(LogProofOut):
+    """A credential with the proof that its authority's log holds it, checkable offline
+    (``registry verify``)."""
+
+    credential: dict[str, Any] = Field(description="The signed credential.")
 
 
 class SignedDocument(BaseModel):

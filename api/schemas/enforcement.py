@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
+from api.schemas.common import LogProofOut
 from registry.enforcement.audit import ACTIONS
 from registry.enforcement.search import MAX_CHECK, ListingQuery
 from registry.enforcement.webhooks import KINDS
@@ -34,7 +35,6 @@ __all__ = [
     "FeedPageOut",
     "ListingChangeOut",
     "ListingOut",
-    "ListingProofOut",
     "ListingStatusOut",
     "PublicEntryOut",
     "PublicListOut",
@@ -141,19 +141,6 @@ class SubscriptionIn(BaseModel):
 # -- POST /v1/blacklist/search ----------------------------------------------------------
 
 
-class ListingProofOut(_Out):
-    """What proves the deciding authority's log holds the listing: the fields of a
-    proof bundle (``ProofBundleOut``) but the credential, which the listing carries."""
-
-    authority: str = Field(description="Whose log holds it.", examples=["CN-SH"])
-    leaf_index: int = Field(description="Its index in the log (`leafIndex`).")
-    tree_size: int = Field(description="The log's size at `checkpoint` (`treeSize`).")
-    inclusion_proof: list[str] = Field(
-        description="The RFC 9162 inclusion proof, standard base64 (`inclusionProof`)."
-    )
-    checkpoint: str = Field(description="The C2SP signed checkpoint at `treeSize`.")
-
-
 class ListingStatusOut(_Out):
     """A listing's status on the day asked, and the day it began."""
 
@@ -199,7 +186,7 @@ class ListingOut(_Out):
     status: ListingStatusOut | None
     history: list[ListingChangeOut] = Field(description="Its state changes, as recorded.")
     credential: dict[str, Any] = Field(description="The signed listing credential.")
-    proof: ListingProofOut
+    proof: LogProofOut
 
 
 class SearchOut(_Out):
