@@ -27,7 +27,11 @@ from tests._servers import Servers
 from tests._support import TEST_PASSPHRASE
 
 VECTORS = Path(__file__).resolve().parent.parent.parent / "shared" / "vectors" / "vc-di-eddsa"
-TEST_DBNAME = "registry_test"
+TEST_DBNAME = "registry_test" + os.environ.get("PYTEST_XDIST_WORKER", "")
+"""The database each test gets (its template adds ``_tmpl``): under pytest-xdist suffixed
+with the worker's id (``registry_testgw0``), so workers sharing one server, as with
+REGISTRY_TEST_DATABASE_URL, never drop or clone each other's databases (without it each
+worker starts a throwaway cluster of its own)."""
 
 
 def _sqlalchemy_url(
