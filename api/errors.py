@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,6 +36,8 @@ __all__ = [
 ]
 
 PROBLEM_JSON = "application/problem+json"
+
+_log = logging.getLogger("registry.api")
 
 # Most specific first: the first class an error is an instance of decides.
 _STATUS: tuple[tuple[type[RegistryError], int, str, str], ...] = (
@@ -119,6 +122,9 @@ async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
     status, slug, title = next(
         ((s, sl, t) for cls, s, sl, t in _STATUS if isinstance(exc, cls)), _FALLBACK
     )
+    if status >= 500:
+        # The server's own fault (an Inconsistency, say): its operators need the trace.
+        _log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
     errors = (
         [{"field": e.field, "message": e.message} for e in exc.errors]
         if isinstance(exc, InvalidInput)

@@ -19,19 +19,16 @@ from api.schemas.federation import (
     LogEntryOut,
     LogOut,
 )
-from registry.authorities import usable_log_key
-from registry.crypto.multikey import decode_public_multikey
 from registry.errors import InvalidInput
 from registry.ids import province
 from registry.storage.credentials import credentials_by_id
-from registry.tlog.note import verifier_key
 from registry.tlog.reader import (
     consistency,
     entries,
     get_log,
     inclusion,
     latest_checkpoint,
-    list_logs,
+    log_summaries,
 )
 
 __all__ = ["router"]
@@ -58,19 +55,15 @@ def _code(authority: str) -> str:
 @router.get("", summary="Every log this node keeps")
 def list_all(session: DbSession) -> list[LogOut]:
     """Each log's authority, origin, current size and C2SP verifier key."""
-    out = []
-    for head in list_logs(session):
-        usable = usable_log_key(session, head.authority_code)
-        key = decode_public_multikey(usable.public_key_multibase) if usable else None
-        out.append(
-            LogOut(
-                authority=head.authority_code,
-                origin=head.origin,
-                size=head.size,
-                verifier_key=verifier_key(head.origin, key) if key else None,
-            )
+    return [
+        LogOut(
+            authority=log.authority,
+            origin=log.origin,
+            size=log.size,
+            verifier_key=log.verifier_key,
         )
-    return out
+        for log in log_summaries(session)
+    ]
 
 
 @router.get(

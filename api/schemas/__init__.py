@@ -1,3 +1,3 @@
 """What goes over the wire, by feature. Tables stay in ``registry.storage``; these are
 the API's own: ``common`` (problems, proof bundles, signed documents), ``federation``,
-``records``, ``verification`` and ``enforcement``."""
+``records``, ``recognition``, ``verification`` and ``enforcement``."""

@@ -8,6 +8,8 @@ from typing import TypeVar
 
 from sqlmodel import Session, col, select
 
+from registry.authorities import usable_log_key
+from registry.crypto.multikey import decode_public_multikey
 from registry.errors import NotFound, OutOfRange
 from registry.storage.models import LogCheckpoint, LogEntry, LogHead
 from registry.tlog.merkle import (
@@ -17,10 +19,12 @@ from registry.tlog.merkle import (
     nodes_needed,
     root_hash,
 )
+from registry.tlog.note import verifier_key
 from registry.tlog.sequencer import load_nodes, newest_checkpoint
 
 __all__ = [
     "MAX_PAGE",
+    "LogSummary",
     "ProofBundle",
     "checkpoint_at",
     "consistency",
@@ -31,6 +35,7 @@ __all__ = [
     "inclusion",
     "latest_checkpoint",
     "list_logs",
+    "log_summaries",
     "proof_bundle",
     "root_at",
 ]
@@ -63,6 +68,34 @@ def get_log(session: Session, authority: str) -> LogHead:
 def list_logs(session: Session) -> list[LogHead]:
     """Every log, by authority code."""
     return list(session.exec(select(LogHead).order_by(col(LogHead.authority_code))))
+
+
+@dataclass(frozen=True)
+class LogSummary:
+    """A log as a client first meets it: whose, its origin, its size, and the C2SP
+    verifier key its checkpoints verify with (``None`` while it has no usable key)."""
+
+    authority: str
+    origin: str
+    size: int
+    verifier_key: str | None
+
+
+def log_summaries(session: Session) -> list[LogSummary]:
+    """Every log, by authority code, with its current verifier key."""
+    summaries = []
+    for head in list_logs(session):
+        usable = usable_log_key(session, head.authority_code)
+        key = decode_public_multikey(usable.public_key_multibase) if usable else None
+        summaries.append(
+            LogSummary(
+                authority=head.authority_code,
+                origin=head.origin,
+                size=head.size,
+                verifier_key=verifier_key(head.origin, key) if key else None,
+            )
+        )
+    return summaries
 
 
 def _within(head: LogHead, size: int, what: str) -> None:
