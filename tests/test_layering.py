@@ -132,6 +132,17 @@ def test_only_the_command_line_starts_a_web_server() -> None:
     assert servers == []
 
 
+def test_only_the_examples_use_the_demo_in_the_api() -> None:
+    # In registry/ the layers already keep demo below cli only.
+    users = {
+        str(path.relative_to(ROOT))
+        for path in _sources("api")
+        for _, module in _imports(path)
+        if module == "registry.demo" or module.startswith("registry.demo.")
+    }
+    assert users == {"api/examples.py"}
+
+
 def test_registry_modules_do_not_import_the_web() -> None:
     modules = [m.name for m in pkgutil.walk_packages(registry.__path__, "registry.")]
     assert "registry.crypto.eddsa_jcs_2022" in modules
