@@ -6,11 +6,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-# pytest-xdist workers for `make test`: one per core (auto). In one process the suite
-# (~920 tests) takes ~4.7 min on 2 cores, using under one core: most of it waits on
-# PostgreSQL and on the servers the end-to-end tests start. Each worker starts a
-# PostgreSQL cluster of its own and migrates its template once; tests are handed out one
-# at a time (--dist load), not by file, since a few files hold most of the time.
+# pytest-xdist workers for `make test`: one per core (auto). Measured on 2 cores with
+# other work beside it (958 tests): one process 6.2 min, -n 2 5.8 min, -n 3 5.7 min. The
+# suite is CPU-bound here (PostgreSQL cloning a database per test, the CLI and server
+# subprocesses), so workers past the cores buy nothing and each costs a PostgreSQL
+# cluster of its own. --dist load hands tests out one at a time: a few files
+# (test_cli_trust, test_e2e*) hold much of the time and would finish last by file.
 TEST_WORKERS ?= auto
 
 .PHONY: run test lint lint-ruff lint-format lint-types db-check postgres lock \
@@ -43,7 +44,7 @@ run: $(VENV)/.installed
 ## test: every check, failing at the first: ruff, ruff format, then mypy, the migration
 ## drift check and PostgreSQL's install side by side, then the whole suite on $(TEST_WORKERS) workers
 # The two ruff runs take a second, so they go first, alone. mypy (cold in a fresh clone,
-# ~1 min on one core) is the longest of the rest, which overlap it; if one fails, make
+# ~12 s) is the longest of the rest, which overlap it; if one fails, make
 # starts nothing more and exits non-zero once the others are done. The suite comes last,
 # so a lint or drift failure is reported in seconds, not after minutes of tests.
 test: $(VENV)/.installed-dev
