@@ -86,7 +86,11 @@ def run(url: str, entries: int, single: int, samples: int) -> None:
         upgrade(engine)
         keys = KeyStore(Path(keys_dir), passphrase=b"benchmark passphrase")
         with session_scope(engine) as session:
-            create_authority(session, keys, code="CN-SH", name_zh="上海", name_en="Shanghai")
+            # Created at NOW, the time every append is signed at: a key signs only
+            # from the moment it was made.
+            create_authority(
+                session, keys, code="CN-SH", name_zh="上海", name_en="Shanghai", now=NOW
+            )
             method = next(k for k in keys_of(session, "CN-SH") if k.purpose == "issuing")
             issuing = method.verification_method
         print(f"storing {entries} credentials (not timed) ...", flush=True)
