@@ -8,8 +8,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import text
 
+from devtools.postgres import start_cluster
 from registry.storage.db import engine_scope
-from tests._postgres import start_cluster
 
 __all__ = ["bench_database"]
 

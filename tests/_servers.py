@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests._support import REGISTRY, free_port
+from devtools.ports import free_port
+from tests._support import REGISTRY
 
 __all__ = ["Server", "Servers"]
 

@@ -19,10 +19,10 @@ from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 
+from devtools.postgres import start_cluster
 from registry.crypto.keys import KeyStore
 from registry.settings import Settings
 from registry.storage.db import engine_scope, upgrade
-from tests._postgres import start_cluster
 from tests._servers import Servers
 from tests._support import TEST_PASSPHRASE
 

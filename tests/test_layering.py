@@ -143,6 +143,17 @@ def test_only_the_examples_use_the_demo_in_the_api() -> None:
     assert users == {"api/examples.py"}
 
 
+def test_the_benchmarks_and_their_tools_do_not_import_the_tests() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for package in ("bench", "devtools")
+        for path in _sources(package)
+        for line, module in _imports(path)
+        if module.split(".")[0] == "tests"
+    ]
+    assert found == []
+
+
 def test_registry_modules_do_not_import_the_web() -> None:
     modules = [m.name for m in pkgutil.walk_packages(registry.__path__, "registry.")]
     assert "registry.crypto.eddsa_jcs_2022" in modules

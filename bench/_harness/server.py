@@ -8,7 +8,6 @@ the same command, the same settings from the environment, only on 127.0.0.1.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import Engine
 
+from devtools.ports import free_port
 from registry.demo import seed_demo, seed_demo_records
 from registry.issuing import IssuingContext
 from registry.settings import Settings
@@ -36,13 +36,6 @@ REGISTRY = Path(sys.executable).parent / "registry"
 """The ``registry`` console script of the environment running the benchmark."""
 
 _STARTING_S = 60.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def seed_node(engine: Engine, settings: Settings, *, role: str) -> tuple[IssuingContext, str]:

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster for the test session.
+"""A throwaway PostgreSQL cluster, for a test session or a benchmark.
 
 ``initdb`` refuses to run as root, so when the suite runs as root the cluster is
 created and started as an unprivileged user (``postgres`` if it exists, else
@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests._support import free_port
+from devtools.ports import free_port
 
 __all__ = ["Cluster", "find_bindir", "start_cluster"]
 
