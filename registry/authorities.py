@@ -173,12 +173,16 @@ def keys_of(session: Session, code: str) -> list[SigningKey]:
     return list(session.exec(query).all())
 
 
-def usable_log_key(session: Session, code: str) -> SigningKey | None:
-    """The authority's newest log key not reported compromised: the one that signs
-    its checkpoints and that the trust list names."""
-    keys = [k for k in keys_of(session, code) if k.purpose == "log"]
-    usable = [k for k in keys if k.compromised_since is None]
-    return usable[-1] if usable else None
+def usable_log_key(session: Session, code: str, *, at: datetime | None = None) -> SigningKey | None:
+    """The authority's newest log key valid at ``at`` (now) by the node's record of
+    keys: the one that signs its checkpoints (``own_signer`` applies the same rule)
+    and that the trust list names."""
+    at = at or datetime.now(UTC)
+    directory = database_keys(session)
+    for key in reversed([k for k in keys_of(session, code) if k.purpose == "log"]):
+        if key_standing(directory, key.verification_method, signed_at=at, authority=code).valid:
+            return key
+    return None
 
 
 def record_of(key: SigningKey) -> KeyRecord:

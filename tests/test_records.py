@@ -7,12 +7,14 @@ from datetime import date
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from registry.credentials import CredentialType
 from registry.credentials.records import (
     ContinuingEducationIn,
     ListingIn,
     QualificationIn,
+    RecordIn,
     RegistrationIn,
     commit_holder,
 )
@@ -164,3 +166,22 @@ def test_a_listing_computes_its_dates_and_commits_every_person() -> None:
 )  # fmt: skip
 def test_listing_field_errors(changes: dict[str, Any], where: str) -> None:
     assert any(key.startswith(where) for key in _errors(ListingIn, _listing(**changes)))
+
+
+def test_record_types_are_the_enumerations_and_a_wrong_one_is_named_plainly() -> None:
+    adapter: TypeAdapter[Any] = TypeAdapter(RecordIn)
+    tags = {
+        str(model.model_fields["type"].default)
+        for model in (QualificationIn, RegistrationIn, ContinuingEducationIn, ListingIn)
+    }
+    assert tags == {
+        CredentialType.QUALIFICATION,
+        CredentialType.REGISTRATION,
+        CredentialType.CE_CREDIT,
+        CredentialType.LISTING,
+    }
+    with pytest.raises(ValidationError) as caught:
+        adapter.validate_python({"type": "Certificate"})
+    message = caught.value.errors()[0]["msg"]
+    assert "'SafetyEngineerQualification'" in message
+    assert "CredentialType" not in message

@@ -561,3 +561,21 @@ def test_status_lists_given_offline_decide_status(node: Node) -> None:
     failures = _failures(check_file(bundle, trust_lists=chain, status_lists=[lists[0], forged]))
     assert "status (suspension)" in failures[0]
     assert "signature" in failures[0]
+
+
+def test_a_proof_bundle_checks_offline_in_either_spelling(node: Node) -> None:
+    registration = node.verify(id_number=ENGINEERS["王立新"].id_number, region="CN-SH")
+    relied = registration["credentialSubject"]["evidence"]["credentials"][0]["credential"]
+    bundle = node.client.get(f"/v1/credentials/{relied['id']}/proof").json()
+    assert {"leafIndex", "treeSize", "inclusionProof"} <= set(bundle)
+    assert check_file(bundle, trust_lists=node.chain()).holds
+    # As the API wrote it before it spelled proofs as reports do: still read.
+    old = {k: v for k, v in bundle.items() if k not in ("leafIndex", "treeSize", "inclusionProof")}
+    old |= {
+        "leaf_index": bundle["leafIndex"],
+        "tree_size": bundle["treeSize"],
+        "hashes": bundle["inclusionProof"],
+    }
+    assert check_file(old, trust_lists=node.chain()).holds
+    wrong = {**bundle, "leafIndex": bundle["leafIndex"] + 1}
+    assert "inclusion in its log" in _failures(check_file(wrong, trust_lists=node.chain()))[0]

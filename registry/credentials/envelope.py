@@ -94,7 +94,8 @@ def new_credential(
     document: dict[str, Any] = {
         "@context": [VC_CONTEXT],
         "id": credential_id or f"urn:uuid:{uuid.uuid4()}",
-        "type": ["VerifiableCredential", type_],
+        # A plain str: the canonical form's fast path takes exact strings only.
+        "type": ["VerifiableCredential", str(type_)],
         "issuer": authority_id(issuer_code),
         "validFrom": format_datetime(valid_from),
         "credentialSubject": dict(subject),

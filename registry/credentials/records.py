@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from registry.calendar import LeapDay, add_years
-from registry.credentials.envelope import CredentialType
 from registry.errors import InvalidInput
 from registry.ids import (
     Category,
@@ -133,7 +132,7 @@ class _RecordIn(_Input):
 class QualificationIn(_RecordIn):
     """职业资格: a junior registered safety engineer's lifelong certificate in a category."""
 
-    type: Literal[CredentialType.QUALIFICATION] = CredentialType.QUALIFICATION
+    type: Literal["SafetyEngineerQualification"] = "SafetyEngineerQualification"
     holder: HolderIn
     certificate_number: _Number
     category: Category
@@ -159,7 +158,7 @@ class QualificationIn(_RecordIn):
 class RegistrationIn(_RecordIn):
     """注册: a licence to practise for one employer, valid for at most five years."""
 
-    type: Literal[CredentialType.REGISTRATION] = CredentialType.REGISTRATION
+    type: Literal["SafetyEngineerRegistration"] = "SafetyEngineerRegistration"
     holder: HolderIn
     registration_number: _Number
     qualification: str = Field(
@@ -208,7 +207,7 @@ class RegistrationIn(_RecordIn):
 class ContinuingEducationIn(_RecordIn):
     """继续教育学时: hours earned on a course, general (公需) or professional (专业)."""
 
-    type: Literal[CredentialType.CE_CREDIT] = CredentialType.CE_CREDIT
+    type: Literal["ContinuingEducationCredit"] = "ContinuingEducationCredit"
     holder: HolderIn
     course_title: _Text
     provider: OrganisationIn
@@ -273,7 +272,7 @@ class ListingIn(_RecordIn):
     removal (credit repair) at the earliest 12 months after it, expiry 3 years after.
     """
 
-    type: Literal[CredentialType.LISTING] = CredentialType.LISTING
+    type: Literal["UntrustworthinessListing"] = "UntrustworthinessListing"
     listed: Annotated[ListedOrganisationIn | ListedIndividualIn, Field(discriminator="kind")]
     related_persons: list[ListedPersonIn] = Field(default_factory=list, max_length=20)
     legal_basis: _Text
@@ -323,4 +322,6 @@ RecordIn = Annotated[
     QualificationIn | RegistrationIn | ContinuingEducationIn | ListingIn,
     Field(discriminator="type"),
 ]
-"""Any record an authority issues, told apart by ``type``."""
+"""Any record an authority issues, told apart by ``type``: the ``CredentialType`` value,
+written as a plain string so that a wrong type is answered with the names a client
+can send."""

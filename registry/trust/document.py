@@ -226,7 +226,7 @@ class TrustListContent:
         return {
             "@context": [VC_CONTEXT],
             "id": f"{FEDERATION_ID}:trust-list:{self.version}",
-            "type": ["VerifiableCredential", CredentialType.TRUST_LIST],
+            "type": ["VerifiableCredential", CredentialType.TRUST_LIST.value],
             "issuer": FEDERATION_ID,
             "validFrom": format_datetime(self.valid_from),
             "credentialSubject": subject,

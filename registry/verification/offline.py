@@ -328,9 +328,10 @@ def _bundle(root: Check, bundle: Mapping[str, Any], context: _Context) -> None:
     _included(
         node,
         document,
-        index=bundle.get("leafIndex"),
-        size=bundle.get("treeSize"),
-        hashes=bundle.get("inclusionProof"),
+        # A bundle saved before the API spelled proofs as reports do is read too.
+        index=bundle.get("leafIndex", bundle.get("leaf_index")),
+        size=bundle.get("treeSize", bundle.get("tree_size")),
+        hashes=bundle.get("inclusionProof", bundle.get("hashes")),
         checkpoint=checkpoint,
     )
 
