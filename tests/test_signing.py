@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from registry.authorities import (
+    HeldKey,
     create_node_key,
     database_keys,
     held_signer,
@@ -162,33 +163,21 @@ def test_the_signer_is_the_newest_valid_key_of_its_purpose(
         old = next(k for k in keys_of(session, "CN-SH") if k.purpose == "issuing")
         _, new = rotate_key(session, key_store, "CN-SH", now=T0 + timedelta(hours=1))
     with session_scope(federation) as session:
-        before = held_signer(
-            session,
-            key_store,
-            directory=database_keys(session),
-            credential_type="SafetyEngineerQualification",
-            at=T0 + timedelta(minutes=30),
-            authority="CN-SH",
-            purpose="issuing",
-        )
-        after = held_signer(
-            session,
-            key_store,
-            directory=database_keys(session),
-            credential_type="SafetyEngineerQualification",
-            at=T0 + timedelta(hours=2),
-            authority="CN-SH",
-            purpose="issuing",
-        )
-        nothing = held_signer(
-            session,
-            key_store,
-            directory=database_keys(session),
-            credential_type="VerificationReport",
-            at=T0 + timedelta(hours=2),
-            authority="CN-SH",
-            purpose="issuing",
-        )
+
+        def pick(credential_type: str, at: datetime) -> HeldKey | None:
+            return held_signer(
+                session,
+                key_store,
+                directory=database_keys(session),
+                credential_type=credential_type,
+                at=at,
+                authority="CN-SH",
+                purpose="issuing",
+            )
+
+        before = pick("SafetyEngineerQualification", T0 + timedelta(minutes=30))
+        after = pick("SafetyEngineerQualification", T0 + timedelta(hours=2))
+        nothing = pick("VerificationReport", T0 + timedelta(hours=2))
     assert before is not None
     assert before.verification_method == old.verification_method
     assert after is not None
