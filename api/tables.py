@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from pydantic import ValidationError
 
 from registry.errors import FieldError, InvalidInput
+from registry.spreadsheets import csv_text
 
 __all__ = ["csv_answer", "csv_rows", "invalid_fields"]
 
@@ -32,13 +33,9 @@ def csv_rows(body: bytes, columns: Sequence[str]) -> list[dict[str, str]]:
 
 
 def csv_answer(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """CSV text with a BOM, so that Excel and WPS read it as UTF-8."""
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue()
+    """CSV text with a BOM, so that Excel and WPS read it as UTF-8, and no cell that a
+    spreadsheet would run as a formula (``registry.spreadsheets``)."""
+    return csv_text(header, rows)
 
 
 def invalid_fields(exc: ValidationError, what: str) -> InvalidInput:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from api import create_app
-from api.examples import blacklist_check_examples, blacklist_search_examples
+from api.examples import blacklist_check_examples, blacklist_search_examples, record_examples
 from api.schemas.common import LogProofOut, ProofBundleOut
 from api.schemas.enforcement import (
     AccessTrailOut,
@@ -497,6 +497,36 @@ def test_the_public_list_as_csv_and_xlsx_has_chinese_headers(
     cells = [[c or "" for c in row] for row in sheet.iter_rows(values_only=True)]  # empty: None
     assert cells[0][:3] == ["决定机关", "主体类型", "名称或姓名"]
     assert cells == rows
+
+
+def test_no_exported_cell_is_a_formula(api: tuple[TestClient, dict[str, str]]) -> None:
+    # Text an issuer typed that a spreadsheet would run: a link, a sum, a command.
+    client, tokens = api
+    link = '=HYPERLINK("http://127.0.0.1/x","点击查看")'
+    listing = record_examples(china_today())["listing"]["value"] | {
+        "legal_basis": "=2+5",
+        "measures": ["+1", "@SUM(A1)", "-1", "\t=1"],
+    }
+    listing["listed"] = {**listing["listed"], "name": link}
+    issued = client.post(
+        "/v1/credentials",
+        json=listing,
+        headers={"Authorization": f"Bearer {tokens['issuer:CN-SH']}"},
+    )
+    assert issued.status_code == 201, issued.text
+
+    as_csv = client.get("/v1/blacklist/public?format=csv").content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(as_csv)))
+    [row] = [r for r in rows if link in r[2]]
+    assert row[2] == "'" + link
+    assert "'=2+5" in row
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for cell in r)
+
+    as_xlsx = client.get("/v1/blacklist/public?format=xlsx").content
+    sheet = load_workbook(io.BytesIO(as_xlsx))["失信主体名单"]
+    cells = [cell for row in sheet.iter_rows() for cell in row if cell.value is not None]
+    assert link in [cell.value for cell in cells]  # the text exactly as written ...
+    assert {cell.data_type for cell in cells} <= {"s", "n"}  # ... and never a formula
 
 
 # -- GET /v1/changes --------------------------------------------------------------------

@@ -20,7 +20,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
         "errors",
-        "calendar settings",
+        "calendar settings spreadsheets",
         "ids crypto",
         "credentials datadir",
         "storage",

@@ -10,7 +10,6 @@ appears only as the credential masks it.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from sqlmodel import Session, col
 from registry.credentials import CredentialType
 from registry.enforcement.timeline import listing_terms, status_on
 from registry.ids import province
+from registry.spreadsheets import append_text_row, csv_text
 from registry.storage.db import PREPARED
 from registry.storage.models import StatusChangeRow, StoredCredential
 
@@ -157,13 +157,10 @@ def _cells(entry: PublicEntry) -> list[str]:
 
 
 def public_csv(entries: list[PublicEntry]) -> bytes:
-    """The list as CSV with Chinese headers: UTF-8 with a BOM, for Excel and WPS."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([header for _, header in COLUMNS])
-    for entry in entries:
-        writer.writerow(_cells(entry))
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    """The list as CSV with Chinese headers: UTF-8 with a BOM, for Excel and WPS, and no
+    cell a spreadsheet would run as a formula."""
+    header = [header for _, header in COLUMNS]
+    return csv_text(header, (_cells(entry) for entry in entries)).encode("utf-8")
 
 
 def public_xlsx(entries: list[PublicEntry], *, title: str) -> bytes:
@@ -178,7 +175,7 @@ def public_xlsx(entries: list[PublicEntry], *, title: str) -> bytes:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     for entry in entries:
-        sheet.append(_cells(entry))
+        append_text_row(sheet, _cells(entry))  # issuers' text, never a formula
     widths = (10, 8, 28, 24, 36, 40, 24, 24, 12, 14, 12, 36, 46)
     for column, width in zip("ABCDEFGHIJKLM", widths, strict=True):
         sheet.column_dimensions[column].width = width
