@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -478,3 +478,27 @@ def test_status_list_etag(demo: Demo) -> None:
     assert "immutable" in past.headers["cache-control"]
     assert demo.client.get("/v1/status-lists/CN-SH/other").status_code == 422
     assert demo.client.get("/v1/status-lists/CN-SH/revocation/999").status_code == 404
+
+
+_REVOKE = {**CHANGES["withdraw"]["value"], "action": "revoke", "reason": "更正：记录有误"}
+
+
+@pytest.mark.parametrize("kind", ["registration", "listing", "qualification"])
+def test_no_change_takes_effect_before_the_record_it_changes(demo: Demo, kind: str) -> None:
+    record = EXAMPLES[kind]["value"]
+    first_day = date.fromisoformat(
+        record.get("valid_from") or record.get("listed_on") or record["issued_on"]
+    )
+    issued = demo.issue(record)
+    path = f"/v1/credentials/{issued['credential']['id']}/status"
+    headers = demo.auth("issuer:CN-SH")
+    before = demo.counts()
+    for day in (first_day - timedelta(days=1), date(1, 1, 1)):
+        change = _with(_REVOKE, "effective_on", day.isoformat())
+        refused = demo.client.post(path, json=change, headers=headers)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == "effective_on"
+        assert first_day.isoformat() in refused.json()["errors"][0]["message"]
+    assert demo.counts() == before  # nothing signed, logged or stored
+    on_its_day = _with(_REVOKE, "effective_on", first_day.isoformat())
+    assert demo.client.post(path, json=on_its_day, headers=headers).status_code == 201

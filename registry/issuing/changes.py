@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from registry.calendar import china_today
+from registry.calendar import china_today, parse_aware
 from registry.credentials import CredentialType, new_credential
 from registry.credentials.lifecycle import (
     Action,
@@ -22,7 +22,7 @@ from registry.errors import FieldError, InvalidInput, NotFound
 from registry.issuing.context import IssuingContext
 from registry.issuing.signing import sign_and_log
 from registry.issuing.status_lists import StatusLists
-from registry.storage.credentials import Signed
+from registry.storage.credentials import Signed, document_of, get_credential
 from registry.storage.models import Record, StatusChangeRow, StoredCredential
 from registry.tlog.sequencer import AppendResult, lock_log
 
@@ -139,9 +139,9 @@ def change_status(
     """Apply a decision to a record: sign and log the change and the status lists.
 
     Raises ``NotFound``, ``InvalidInput`` (a record with no states, an effective
-    date in the future or before the last change's) or ``Conflict`` (a transition
-    the law does not allow, with the reason). The caller's transaction then writes
-    nothing.
+    date in the future, before the record's first day or before the last change's)
+    or ``Conflict`` (a transition the law does not allow, with the reason). The
+    caller's transaction then writes nothing.
     """
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     record = get_record(session, credential_id)
@@ -152,6 +152,17 @@ def change_status(
         raise InvalidInput(
             "a status change takes effect today or earlier",
             errors=(FieldError("effective_on", f"{change.effective_on} is in the future"),),
+        )
+    # A change cannot take effect before the record it changes did: its credential's
+    # validFrom is the first instant of the record's first day in China.
+    signed = document_of(get_credential(session, credential_id))
+    began = china_today(parse_aware(str(signed.get("validFrom")), "validFrom"))
+    if change.effective_on < began:
+        raise InvalidInput(
+            "a change cannot take effect before the record it changes",
+            errors=(
+                FieldError("effective_on", f"precedes the record's first day, {began.isoformat()}"),
+            ),
         )
     last = session.exec(
         select(StatusChangeRow)
