@@ -11,11 +11,25 @@ year turns on 1 March. ``add_years`` makes every caller name its rule.
 from __future__ import annotations
 
 import enum
+import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 from registry.errors import InvalidInput
 
-__all__ = ["CHINA", "LeapDay", "add_years", "china_today", "day_start", "parse_aware"]
+__all__ = [
+    "CHINA",
+    "FIRST_DAY",
+    "LAST_DAY",
+    "Day",
+    "LeapDay",
+    "add_years",
+    "china_today",
+    "day_start",
+    "parse_aware",
+]
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 """Decisions are dated in China Standard Time (UTC+8, no daylight saving)."""
@@ -23,6 +37,40 @@ CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 # Far enough for any record; near enough that adding a day or a clock skew to the
 # time never overflows.
 _EARLIEST, _LATEST = 1900, 9000
+
+FIRST_DAY = date(_EARLIEST, 1, 1)
+"""The earliest day any date the registry is given may name."""
+
+LAST_DAY = date(_LATEST, 12, 31)
+"""The latest day any date the registry is given may name."""
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: object) -> object:
+    # A day is written YYYY-MM-DD. Pydantic would also take a number as seconds since
+    # 1970 (``date=0`` as 1970-01-01), which nobody means.
+    if isinstance(value, datetime) or not isinstance(value, date | str):
+        raise ValueError("a day is written YYYY-MM-DD")
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value.strip()):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+def _in_range(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"must lie between {FIRST_DAY} and {LAST_DAY}")
+    return day
+
+
+Day = Annotated[
+    date,
+    BeforeValidator(_iso_day),
+    AfterValidator(_in_range),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
+"""A day as every input of the registry takes it: ``YYYY-MM-DD``, within
+``FIRST_DAY`` and ``LAST_DAY``, refused otherwise (a 422 naming the field)."""
 
 
 def china_today(now: datetime | None = None) -> date:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.deps import DbSession
 from api.schemas.recognition import AgreementOut, AgreementsOut
-from registry.calendar import china_today
+from registry.calendar import Day, china_today
 from registry.recognition.agreements import in_force, load_agreements
 
 __all__ = ["router"]
@@ -21,7 +20,7 @@ router = APIRouter(prefix="/v1/recognition", tags=["recognition"])
 def agreements_in_force(
     session: DbSession,
     on: Annotated[
-        date | None,
+        Day | None,
         Query(alias="date", description="The day (default: today in China)."),
     ] = None,
 ) -> AgreementsOut:

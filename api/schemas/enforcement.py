@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 from pydantic.alias_generators import to_camel
 
 from api.schemas.common import LogProofOut
+from registry.calendar import Day
 from registry.enforcement.audit import ACTIONS
 from registry.enforcement.search import MAX_CHECK, ListingQuery
 from registry.enforcement.webhooks import KINDS
@@ -82,7 +83,7 @@ class SearchIn(BaseModel):
     decided_by: str | None = Field(
         default=None, description="Only listings this authority decided (`CN-xx`)."
     )
-    date: dt.date | None = Field(default=None, description="The day asked about (default today).")
+    date: Day | None = Field(default=None, description="The day asked about (default today).")
 
     def query(self) -> ListingQuery:
         """The domain's question."""
@@ -109,7 +110,7 @@ class CheckIn(BaseModel):
     )
     region: str | None = Field(default=None, description="Where the inspection takes place.")
     decided_by: str | None = Field(default=None, description="Only this authority's listings.")
-    date: dt.date | None = Field(default=None, description="The day asked about (default today).")
+    date: Day | None = Field(default=None, description="The day asked about (default today).")
 
 
 class CheckRowIn(BaseModel):

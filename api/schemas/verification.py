@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from registry.calendar import Day
 from registry.verification import EngineerQuery
 from registry.verification.batch import MAX_BATCH
 
@@ -35,7 +36,7 @@ class EngineerIn(BaseModel):
     category: str | None = Field(
         default=None, description="Only this category (`chemical`, `construction`, ...)."
     )
-    date: dt.date | None = Field(default=None, description="The day asked about (default: today).")
+    date: Day | None = Field(default=None, description="The day asked about (default: today).")
 
     @model_validator(mode="after")
     def _one_way(self) -> EngineerIn:

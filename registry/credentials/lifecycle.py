@@ -16,6 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from registry.calendar import Day
 from registry.credentials.envelope import CredentialType
 from registry.errors import Conflict, InvalidInput
 
@@ -152,6 +153,6 @@ class StatusChangeIn(BaseModel):
     action: Action = Field(description="What the decision does to the record.")
     reason: _Text = Field(description="Why, in words the public record can carry.")
     decision_number: _Text = Field(description="The number of the decision document.")
-    effective_on: date = Field(
+    effective_on: Day = Field(
         description="The day it takes effect: today or earlier, never a future day."
     )

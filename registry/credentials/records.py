@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from registry.calendar import LeapDay, add_years
+from registry.calendar import Day, LeapDay, add_years
 from registry.errors import InvalidInput
 from registry.ids import (
     Category,
@@ -136,7 +136,7 @@ class QualificationIn(_RecordIn):
     holder: HolderIn
     certificate_number: _Number
     category: Category
-    issued_on: date
+    issued_on: Day
     level: Literal["junior"] = "junior"
 
     @field_validator("category", mode="before")
@@ -172,8 +172,8 @@ class RegistrationIn(_RecordIn):
     category: Category
     employer: OrganisationIn
     kind: Literal["initial", "renewal", "change", "re-registration"]
-    valid_from: date
-    valid_until: date
+    valid_from: Day
+    valid_until: Day
 
     @field_validator("category", mode="before")
     @classmethod
@@ -213,7 +213,7 @@ class ContinuingEducationIn(_RecordIn):
     provider: OrganisationIn
     hours: float = Field(gt=0, le=MAX_CE_HOURS)
     kind: Literal["general", "professional"]
-    completed_on: date
+    completed_on: Day
 
     @field_validator("hours")
     @classmethod
@@ -278,7 +278,7 @@ class ListingIn(_RecordIn):
     legal_basis: _Text
     penalty_decision_number: _Text
     listing_decision_number: _Text
-    listed_on: date
+    listed_on: Day
     measures: list[_Text] = Field(min_length=1, max_length=20)
 
     @property
