@@ -17,16 +17,22 @@ __all__ = ["csv_answer", "csv_rows", "invalid_fields"]
 def csv_rows(body: bytes, columns: Sequence[str]) -> list[dict[str, str]]:
     """The rows of a UTF-8 CSV (a BOM allowed) whose header names only ``columns``,
     empty cells left out. Raises ``InvalidInput`` for another encoding, an unknown
-    column or no rows."""
+    column, no rows, or text the csv module cannot read."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput("the CSV is not UTF-8") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    unknown = sorted(set(reader.fieldnames or ()) - set(columns))
-    if unknown or not reader.fieldnames:
-        raise InvalidInput(f"CSV columns are {', '.join(columns)}; unknown: {', '.join(unknown)}")
-    rows = [{k: v for k, v in row.items() if v not in (None, "")} for row in reader]
+    # newline="": lines may end in CR (old Mac exports), LF or CRLF, as csv expects.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        unknown = sorted(set(reader.fieldnames or ()) - set(columns))
+        if unknown or not reader.fieldnames:
+            raise InvalidInput(
+                f"CSV columns are {', '.join(columns)}; unknown: {', '.join(unknown)}"
+            )
+        rows = [{k: v for k, v in row.items() if v not in (None, "")} for row in reader]
+    except csv.Error as exc:  # a cell over csv's field limit, say
+        raise InvalidInput(f"the CSV cannot be read: {exc}") from exc
     if not rows:
         raise InvalidInput("the CSV has no rows")
     return rows

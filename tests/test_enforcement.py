@@ -934,3 +934,24 @@ def test_every_enforcement_answer_has_a_schema_in_the_openapi_document(
     public = spec["paths"]["/v1/blacklist/public"]["get"]["responses"]["200"]["content"]
     xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     assert public[xlsx]["schema"] == {"type": "string", "format": "binary"}
+
+
+def test_a_bulk_check_reads_any_line_ending_and_refuses_a_giant_cell(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, tokens = api
+    headers = {"Authorization": f"Bearer {tokens['enforcement']}", "content-type": "text/csv"}
+    listed = DEMO_LISTED_ORGANISATIONS["CN-AH"][1]
+    for ending in ("\r", "\n", "\r\n"):  # old Mac exports end lines in CR alone
+        body = ending.join(["credit_code,id_number", f"{listed},", "not a code,"]) + ending
+        answer = client.post("/v1/blacklist/check", content=body.encode(), headers=headers)
+        assert answer.status_code == 200, (repr(ending), answer.text)
+        results = answer.json()["results"]
+        assert [r["row"] for r in results] == [1, 2]
+        assert results[0]["listed"]
+        assert "error" in results[1]
+    giant = f"credit_code,id_number\n{'9' * 200_000},\n"
+    refused = client.post("/v1/blacklist/check", content=giant.encode(), headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "9" * 100 not in refused.text  # the cell is not echoed

@@ -13,8 +13,10 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from registry.bulk.rows import read_table
 from registry.calendar import china_today
 from registry.demo import DEMO_ENGINEERS, credit_code, resident_id, seed_demo, seed_demo_records
+from registry.errors import InvalidInput
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
@@ -220,3 +222,13 @@ def test_unknown_columns_and_types(node: Settings, tmp_path: Path) -> None:
     wrong = _run(node, str(path), "--type", "diploma", "--authority", "CN-SH")
     assert wrong.returncode == 1
     assert "unknown type 'diploma'" in wrong.stderr
+
+
+def test_a_csv_with_a_giant_cell_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "huge.csv"
+    path.write_text(f"姓名,身份证号\n{'王' * 200_000},1\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="the CSV file cannot be read"):
+        read_table(path)
+    old_mac = tmp_path / "cr.csv"
+    old_mac.write_bytes("姓名,身份证号\r王五,1\r".encode())
+    assert read_table(old_mac) == (["姓名", "身份证号"], [(2, ["王五", "1"])])

@@ -579,3 +579,21 @@ def test_a_proof_bundle_checks_offline_in_either_spelling(node: Node) -> None:
     assert check_file(old, trust_lists=node.chain()).holds
     wrong = {**bundle, "leafIndex": bundle["leafIndex"] + 1}
     assert "inclusion in its log" in _failures(check_file(wrong, trust_lists=node.chain()))[0]
+
+
+def test_a_csv_batch_reads_any_line_ending_and_refuses_a_giant_cell(node: Node) -> None:
+    headers = {
+        "Authorization": f"Bearer {node.tokens['verifier']}",
+        "content-type": "text/csv",
+    }
+    number = ENGINEERS["王立新"].id_number
+    for ending in ("\r", "\n", "\r\n"):
+        body = ending.join(["id_number,region", f"{number},CN-SH", "12345,CN-SH"]) + ending
+        answer = node.client.post("/v1/verify/batch", content=body.encode(), headers=headers)
+        assert answer.status_code == 200, (repr(ending), answer.text)
+        results = answer.json()["results"]
+        assert [r.get("verdict") for r in results] == ["qualified", None]
+    giant = f"id_number,region\n{'1' * 200_000},CN-SH\n"
+    refused = node.client.post("/v1/verify/batch", content=giant.encode(), headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"

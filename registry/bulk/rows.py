@@ -95,7 +95,10 @@ def _read_csv(data: bytes) -> list[list[object]]:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
-        return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+        try:
+            return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
+        except csv.Error as exc:  # a cell over csv's field limit, say
+            raise InvalidInput(f"the CSV file cannot be read: {exc}") from exc
     raise InvalidInput("the CSV file is neither UTF-8 nor GB 18030 text")
 
 
