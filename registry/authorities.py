@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -175,14 +175,17 @@ def keys_of(session: Session, code: str) -> list[SigningKey]:
 
 def usable_log_key(session: Session, code: str, *, at: datetime | None = None) -> SigningKey | None:
     """The authority's newest log key valid at ``at`` (now) by the node's record of
-    keys: the one that signs its checkpoints (``own_signer`` applies the same rule)
+    keys: the one that signs its checkpoints (``own_signer`` picks by the same rule)
     and that the trust list names."""
-    at = at or datetime.now(UTC)
-    directory = database_keys(session)
-    for key in reversed([k for k in keys_of(session, code) if k.purpose == "log"]):
-        if key_standing(directory, key.verification_method, signed_at=at, authority=code).valid:
-            return key
-    return None
+    found = _allowed_keys(
+        session,
+        directory=database_keys(session),
+        credential_type=None,
+        at=at or datetime.now(UTC),
+        authority=code,
+        purpose="log",
+    )
+    return next(found, None)
 
 
 def record_of(key: SigningKey) -> KeyRecord:
@@ -243,6 +246,45 @@ def held_signer(
     Raises ``KeyStoreError`` if a key file holds another key than its row names: a
     file swapped or restored in the wrong place must never sign.
     """
+    for key in _allowed_keys(
+        session,
+        directory=directory,
+        credential_type=credential_type,
+        at=at,
+        authority=authority,
+        purpose=purpose,
+        also_valid_in=also_valid_in,
+    ):
+        if key.authority_code is None or not key.key_name:
+            continue
+        if not key_store.exists(key.key_name):
+            continue
+        signer = key_store.load(key.key_name)
+        if signer.verification_method != key.verification_method:
+            raise KeyStoreError(
+                f"key file {key.key_name} does not hold the key of {key.verification_method}"
+            )
+        return HeldKey(
+            authority=key.authority_code,
+            verification_method=key.verification_method,
+            signer=signer,
+        )
+    return None
+
+
+def _allowed_keys(
+    session: Session,
+    *,
+    directory: KeyDirectory,
+    credential_type: str | None,
+    at: datetime,
+    authority: str | None = None,
+    purpose: str | None = None,
+    also_valid_in: Sequence[KeyDirectory] = (),
+) -> Iterator[SigningKey]:
+    # The node's keys (of ``authority`` and ``purpose`` where given), newest first,
+    # that ``directory`` finds valid at ``at``, and each of ``also_valid_in`` that
+    # knows them too.
     query = select(SigningKey)
     if authority is not None:
         query = query.where(col(SigningKey.authority_code) == authority)
@@ -252,7 +294,7 @@ def held_signer(
     for key in reversed(session.exec(query).all()):
         method = key.verification_method
         judges = [directory, *(d for d in also_valid_in if d(method) is not None)]
-        usable = all(
+        if all(
             key_standing(
                 judge,
                 method,
@@ -261,16 +303,8 @@ def held_signer(
                 authority=authority,
             ).valid
             for judge in judges
-        )
-        if not usable or key.authority_code is None or not key.key_name:
-            continue
-        if not key_store.exists(key.key_name):
-            continue
-        signer = key_store.load(key.key_name)
-        if signer.verification_method != method:
-            raise KeyStoreError(f"key file {key.key_name} does not hold the key of {method}")
-        return HeldKey(authority=key.authority_code, verification_method=method, signer=signer)
-    return None
+        ):
+            yield key
 
 
 def own_signer(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
-from pathlib import Path
 
 from sqlmodel import Session
 
+from devtools import REGISTRY
 from registry.authorities import create_authority
 from registry.crypto.keys import KeyStore
 from registry.demo import DEMO_AUTHORITIES
@@ -15,9 +14,6 @@ from registry.trust.proposals import seed_genesis
 from registry.trust.store import NodeProfile
 
 __all__ = ["PROFILE", "REGISTRY", "TEST_PASSPHRASE", "found_federation"]
-
-REGISTRY = Path(sys.executable).parent / "registry"
-"""The installed `registry` console script of the environment running the tests."""
 
 
 PROFILE = NodeProfile(log_origin_prefix="registry.yrd.example", node_url="http://127.0.0.1:8000")

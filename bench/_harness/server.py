@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import Engine
 
+from devtools import REGISTRY
 from devtools.ports import free_port
 from registry.demo import seed_demo, seed_demo_records
 from registry.issuing import IssuingContext
@@ -32,8 +32,6 @@ __all__ = ["REGISTRY", "ROOT", "Server", "free_port", "seed_node", "server_error
 ROOT = Path(__file__).resolve().parents[2]
 """The repository: the server runs there."""
 
-REGISTRY = Path(sys.executable).parent / "registry"
-"""The ``registry`` console script of the environment running the benchmark."""
 
 _STARTING_S = 60.0
 
