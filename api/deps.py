@@ -26,6 +26,7 @@ __all__ = [
     "NodeSettings",
     "Snapshot",
     "Verifier",
+    "WritingSnapshot",
     "engine_of",
     "get_session",
     "loop_engine_of",
@@ -94,7 +95,19 @@ def _snapshot(session: DbSession) -> Session:
     return session
 
 
+def _writing_snapshot(session: DbSession) -> Session:
+    if session.in_transaction():
+        session.commit()
+    begin_snapshot(session, writes=True)
+    return session
+
+
 Snapshot = Annotated[Session, Depends(_snapshot)]
 """The request's session, reading from one snapshot from here on (``begin_snapshot``):
-records, log heads and proofs agree with each other. What the route writes (an audit
-entry) commits with it, before the answer is sent."""
+records, log heads and proofs agree with each other. For routes that only read."""
+
+WritingSnapshot = Annotated[Session, Depends(_writing_snapshot)]
+"""``Snapshot`` for a route that also writes (an access-audit entry beside its
+answer): what it writes commits with what it read, before the answer is sent, and
+never fails because another request wrote in between (``begin_snapshot``'s
+``writes``)."""

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from api.examples import record_examples
+from registry.calendar import china_today
 from registry.demo import DEMO_LISTED_ORGANISATIONS
 from registry.enforcement.webhooks import signature
 from tests._servers import Servers
@@ -90,3 +92,65 @@ def test_a_withdrawal_reaches_a_subscriber_of_the_real_server(
     finally:
         receiver.shutdown()
         receiver.server_close()
+
+
+@pytest.mark.e2e
+def test_concurrent_searches_and_checks_all_answer(
+    db_url: str, servers: Servers, tmp_path: Path
+) -> None:
+    # Each search and check writes its access-audit entry in the transaction that read
+    # the listings: on SQLite, a reader's snapshot could not become a writer once
+    # another request had committed, and the request answered 500 ("database is
+    # locked"). Eight inspectors at once, as at a morning's checks.
+    data_dir = tmp_path / "data"
+    server = servers.start(db_url, data_dir, workers=2)
+    tokens = json.loads((data_dir / "secrets" / "demo-tokens.json").read_text("utf-8"))
+    enforcement = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    codes = [code for _name, code in DEMO_LISTED_ORGANISATIONS.values()]
+    statuses: list[int] = []
+    failures: list[str] = []
+
+    def ask(client: httpx.Client, path: str, body: dict[str, Any], expected: int) -> None:
+        try:
+            answer = client.post(path, json=body)
+        except httpx.HTTPError as exc:
+            failures.append(f"{path}: {exc!r}")
+            return
+        statuses.append(answer.status_code)
+        if answer.status_code != expected:
+            failures.append(f"{path}: {answer.status_code} {answer.text[:200]}")
+
+    def inspector(number: int) -> None:
+        with httpx.Client(base_url=server.base, headers=enforcement, timeout=60) as client:
+            for turn in range(12):
+                code = codes[(number + turn) % len(codes)]
+                if turn % 2:
+                    ask(client, "/v1/blacklist/search", {"credit_code": code}, 200)
+                else:
+                    rows = [{"credit_code": c} for c in codes]
+                    ask(client, "/v1/blacklist/check", {"rows": rows}, 200)
+
+    def issuer(code: str) -> None:
+        # Writers beside them: listings issued while the inspectors read.
+        listing = {**record_examples(china_today())["listing"]["value"], "authority": code}
+        issuing = {"Authorization": f"Bearer {tokens[f'issuer:{code}']}"}
+        with httpx.Client(base_url=server.base, headers=issuing, timeout=60) as client:
+            for _ in range(6):
+                ask(client, "/v1/credentials", listing, 201)
+
+    threads = [threading.Thread(target=inspector, args=(n,)) for n in range(8)]
+    threads += [threading.Thread(target=issuer, args=(code,)) for code in ("CN-SH", "CN-ZJ")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    assert len(statuses) == 8 * 12 + 2 * 6
+    # Every answer given has its entry in the access audit, and no other.
+    trail = httpx.get(
+        f"{server.base}/v1/audit/access",
+        params={"limit": 1000},
+        headers={"Authorization": f"Bearer {tokens['admin']}"},
+    )
+    assert trail.status_code == 200, trail.text
+    assert len(trail.json()["entries"]) == 8 * 12

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import ValidationError
 
 from api.auth import require_caller
-from api.deps import DbSession, Issuing, Snapshot, Verifier
+from api.deps import DbSession, Issuing, Verifier, WritingSnapshot
 from api.errors import problem_responses
 from api.examples import blacklist_check_examples, blacklist_search_examples
 from api.schemas.common import LogProofOut
@@ -104,7 +104,7 @@ def _listing(found: Found, result: SearchResult) -> ListingOut:
 )
 def search(
     caller: _Inspector,
-    session: Snapshot,
+    session: WritingSnapshot,
     issuing: Issuing,
     verifier: Verifier,
     body: Annotated[SearchIn, Body(openapi_examples=blacklist_search_examples())],
@@ -204,7 +204,7 @@ def check(
     request: Request,
     caller: _Inspector,
     body: Annotated[bytes, Depends(_raw_body)],
-    session: Snapshot,
+    session: WritingSnapshot,
     issuing: Issuing,
 ) -> Response:
     """Every row answered; a bad row is answered with its error, never dropped.

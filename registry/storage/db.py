@@ -149,20 +149,28 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
-def begin_snapshot(session: Session) -> None:
+def begin_snapshot(session: Session, *, writes: bool = False) -> None:
     """Begin the session's transaction reading from one snapshot, so that every
     query sees the database as the first did: REPEATABLE READ on PostgreSQL, an
     explicit BEGIN on SQLite (whose driver otherwise reads outside any
     transaction). For reads that must agree with each other, such as records and
     the log checkpoints that prove them; raises ``RuntimeError`` if the transaction
-    has begun already."""
+    has begun already.
+
+    ``writes``: the transaction will also write (an access-audit entry beside the
+    answer it records). SQLite cannot turn a reader into a writer once another
+    connection has committed since its snapshot began: the write fails at once with
+    "database is locked", whatever the busy timeout. So on SQLite such a snapshot
+    begins as the writer (BEGIN IMMEDIATE), waiting its turn under the busy timeout;
+    readers are never blocked by it. PostgreSQL needs nothing: an insert into a
+    REPEATABLE READ snapshot does not conflict with other commits."""
     if session.in_transaction():
         raise RuntimeError("a snapshot must begin the transaction")
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     elif dialect == "sqlite":
-        session.connection().exec_driver_sql("BEGIN")
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 @contextmanager
