@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.openapi import exact_openapi
 from api.routes import (
     audit,
     authorities,
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(changes.router)
     app.include_router(subscriptions.router)
+    app.openapi = lambda: exact_openapi(app)  # type: ignore[method-assign]
     return app
 
 

@@ -67,7 +67,15 @@ Day = Annotated[
     date,
     BeforeValidator(_iso_day),
     AfterValidator(_in_range),
-    WithJsonSchema({"type": "string", "format": "date"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date",
+            # FIRST_DAY to LAST_DAY, as a pattern a client or a fuzzer can check.
+            "pattern": r"^(19[0-9]{2}|[2-8][0-9]{3}|9000)"
+            r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+        }
+    ),
 ]
 """A day as every input of the registry takes it: ``YYYY-MM-DD``, within
 ``FIRST_DAY`` and ``LAST_DAY``, refused otherwise (a 422 naming the field)."""

@@ -20,7 +20,9 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import NewType
+from typing import Annotated, Any, NewType
+
+from pydantic import WithJsonSchema
 
 from registry.calendar import china_today
 from registry.errors import (
@@ -31,12 +33,18 @@ from registry.errors import (
 )
 
 __all__ = [
+    "CREDIT_CODE_JSON_SCHEMA",
     "PROVINCES",
+    "PROVINCE_CODE_JSON_SCHEMA",
+    "RESIDENT_ID_JSON_SCHEMA",
     "Category",
     "CreditCode",
+    "CreditCodeText",
     "IdentifierCommitment",
     "Province",
+    "ProvinceCodeText",
     "ResidentId",
+    "ResidentIdText",
     "credit_code_check_character",
     "lookup_key",
     "mask_resident_id",
@@ -373,3 +381,43 @@ def name_core(name: str) -> str:
             if core.endswith(form) and len(core) > len(form):
                 core, stripped = core[: -len(form)], True
     return core
+
+
+PROVINCE_CODE_JSON_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "enum": [p.iso for p in PROVINCES] + [p.gb for p in PROVINCES],
+    "description": "A province: its ISO 3166-2 code (`CN-SH`) or its GB/T 2260 code "
+    "(`310000`). Lower case and full-width forms are read too.",
+}
+
+ProvinceCodeText = Annotated[str, WithJsonSchema(PROVINCE_CODE_JSON_SCHEMA)]
+"""A province code as an input carries it, documented by ``PROVINCE_CODE_JSON_SCHEMA``;
+read with ``province`` (which also reads lower case and full-width forms)."""
+
+RESIDENT_ID_JSON_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "format": "gb11643-resident-id",
+    # 18 characters (area, birth date, sequence, check character) or a legacy 15 digits.
+    # The format adds what a pattern cannot say: the area is in a province, the birth
+    # date is a real day from 1900 to today, the check character is ISO 7064 MOD 11-2.
+    "pattern": r"^([1-9][0-9]{5}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])"
+    r"[0-9]{3}[0-9X]|[0-9]{15})$",
+    "description": "Resident ID number (GB 11643): never stored, answered or logged in clear.",
+}
+
+CREDIT_CODE_JSON_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "format": "gb32100-credit-code",
+    # GB 32100's alphabet has no I, O, S, V or Z; characters 3 to 8 are the region's
+    # digits. A wrong check character is read (early pilot codes) with a warning.
+    "pattern": r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$",
+    "description": "Unified social credit code (GB 32100).",
+}
+
+ResidentIdText = Annotated[str, WithJsonSchema(RESIDENT_ID_JSON_SCHEMA)]
+"""A resident ID number as an input carries it, documented by ``RESIDENT_ID_JSON_SCHEMA``;
+read with ``parse_resident_id``."""
+
+CreditCodeText = Annotated[str, WithJsonSchema(CREDIT_CODE_JSON_SCHEMA)]
+"""A credit code as an input carries it, documented by ``CREDIT_CODE_JSON_SCHEMA``; read
+with ``parse_credit_code``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import WithJsonSchema
 
 from api.auth import require_role
 from api.deps import DbSession
@@ -30,7 +31,11 @@ def access(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     before: Annotated[int | None, Query(ge=1, description="An entry id: older ones.")] = None,
     token_id: Annotated[int | None, Query(ge=1)] = None,
-    action: Annotated[str | None, Query(description=", ".join(ACTIONS))] = None,
+    action: Annotated[
+        str | None,
+        Query(description="Only this action."),
+        WithJsonSchema({"type": "string", "enum": list(ACTIONS)}),
+    ] = None,
 ) -> AccessTrailOut:
     """Each entry: when, which token (id and role), the action, how many rows were
     asked about and how many listings were found, and the criteria as an

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from pydantic import WithJsonSchema
 
 from api.deps import DbSession
 from api.errors import input_field, problem_responses
+from api.schemas.common import PROVINCE_CODE_SCHEMA
 from api.schemas.federation import AuthorityOut, KeyOut
 from registry.authorities import get_authority, keys_of, list_authorities
 from registry.storage.models import Authority
@@ -43,6 +45,7 @@ def get_one(
     code: Annotated[
         str,
         Path(description="ISO 3166-2 (`CN-SH`) or GB/T 2260 (`310000`) code.", examples=["CN-SH"]),
+        WithJsonSchema(PROVINCE_CODE_SCHEMA),
     ],
 ) -> AuthorityOut:
     """An authority by either of its codes."""

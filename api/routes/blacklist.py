@@ -19,7 +19,7 @@ from api.auth import require_caller
 from api.deps import DbSession, Issuing, Verifier, WritingSnapshot
 from api.errors import problem_responses
 from api.examples import blacklist_check_examples, blacklist_search_examples
-from api.schemas.common import LogProofOut
+from api.schemas.common import LogProofOut, ProvinceCode, csv_header_schema
 from api.schemas.enforcement import (
     CheckIn,
     CheckOut,
@@ -176,7 +176,7 @@ async def _raw_body(request: Request) -> bytes:
                     "examples": blacklist_check_examples(),
                 },
                 "text/csv": {
-                    "schema": {"type": "string"},
+                    "schema": csv_header_schema(_CHECK_COLUMNS),
                     "example": "credit_code,id_number\n"
                     + "\n".join(
                         f"{r.get('credit_code', '')},{r.get('id_number', '')}"
@@ -311,7 +311,7 @@ _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def public_list(
     session: DbSession,
     region: Annotated[
-        str | None, Query(description="Only this authority's listings (`CN-xx`).")
+        ProvinceCode | None, Query(description="Only this authority's listings (`CN-xx`).")
     ] = None,
     format_: Annotated[
         Literal["json", "csv", "xlsx"], Query(alias="format", description="json, csv or xlsx.")

@@ -8,10 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse
+from pydantic import WithJsonSchema
 
 from api.auth import require_role
 from api.deps import DbSession
 from api.errors import input_field, problem_responses
+from api.schemas.common import PROVINCE_CODE_SCHEMA
 from api.schemas.federation import (
     ConsistencyProofOut,
     InclusionProofOut,
@@ -36,7 +38,9 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/logs", tags=["transparency logs"])
 
 _Authority = Annotated[
-    str, Path(description="ISO 3166-2 (`CN-SH`) or GB/T 2260 code.", examples=["CN-SH"])
+    str,
+    Path(description="ISO 3166-2 (`CN-SH`) or GB/T 2260 code.", examples=["CN-SH"]),
+    WithJsonSchema(PROVINCE_CODE_SCHEMA),
 ]
 _RANGE = problem_responses(
     (400, "A size or range outside the log."), (404, "No such log or entry.")
@@ -82,7 +86,11 @@ def checkpoint(session: DbSession, authority: _Authority) -> PlainTextResponse:
 def inclusion_proof(
     session: DbSession,
     authority: _Authority,
-    leaf_hash: Annotated[str, Query(description="The leaf hash, standard base64.")],
+    leaf_hash: Annotated[
+        str,
+        Query(description="The leaf hash (32 bytes), standard base64."),
+        WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$"}),
+    ],
     tree_size: Annotated[int, Query(ge=0, le=2**62, description="The tree size to prove in.")],
 ) -> InclusionProofOut:
     """Where the leaf is and the audit path to the root of `tree_size` entries."""

@@ -6,18 +6,23 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import WithJsonSchema
 
 from api.caching import serve_stored
 from api.deps import DbSession, NodeSettings
 from api.errors import problem_responses
-from api.schemas.common import SignedDocument
+from api.schemas.common import PROVINCE_CODE_SCHEMA, SignedDocument
 from registry.issuing.status_lists import current_list, list_version
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/status-lists", tags=["status lists"])
 
-_Authority = Annotated[str, Path(description="ISO 3166-2 or GB/T 2260 code.", examples=["CN-SH"])]
+_Authority = Annotated[
+    str,
+    Path(description="ISO 3166-2 or GB/T 2260 code.", examples=["CN-SH"]),
+    WithJsonSchema(PROVINCE_CODE_SCHEMA),
+]
 _Purpose = Annotated[Literal["revocation", "suspension"], Path(description="The list's purpose.")]
 _DOCUMENT = {
     "description": (

@@ -18,7 +18,7 @@ from api.auth import BearerCredentials, authorize, require_role
 from api.deps import Verifier, engine_of, loop_engine_of
 from api.errors import problem_responses
 from api.examples import verify_batch_examples, verify_examples
-from api.schemas.common import SignedDocument
+from api.schemas.common import SignedDocument, csv_header_schema
 from api.schemas.verification import EngineerIn, VerifyBatchIn, VerifyBatchOut
 from api.tables import csv_answer, csv_rows, invalid_fields
 from registry.errors import InvalidInput
@@ -136,7 +136,7 @@ def _parsed(row: dict[str, Any]) -> EngineerIn | str:
                     "examples": verify_batch_examples(),
                 },
                 "text/csv": {
-                    "schema": {"type": "string"},
+                    "schema": csv_header_schema(_CSV_COLUMNS),
                     "example": "id_number,registration_number,name,region,category,date\n"
                     + "\n".join(
                         ",".join(str(r.get(c, "")) for c in _CSV_COLUMNS)

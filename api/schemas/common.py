@@ -3,12 +3,63 @@ and a signed document served exactly as signed."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-__all__ = ["FieldProblem", "LogProofOut", "Problem", "ProofBundleOut", "SignedDocument"]
+from registry.ids import PROVINCE_CODE_JSON_SCHEMA
+
+__all__ = [
+    "PROVINCE_CODE_SCHEMA",
+    "FieldProblem",
+    "LogProofOut",
+    "Problem",
+    "ProofBundleOut",
+    "ProvinceCode",
+    "SignedDocument",
+    "csv_header_schema",
+    "one_way_of",
+]
+
+PROVINCE_CODE_SCHEMA = PROVINCE_CODE_JSON_SCHEMA
+
+
+def _given(*fields: str) -> dict[str, Any]:
+    return {"required": list(fields), "properties": {f: {"not": {"type": "null"}} for f in fields}}
+
+
+def one_way_of(*ways: tuple[str, ...]) -> Callable[[dict[str, Any]], None]:
+    """A model's ``json_schema_extra`` saying that exactly one of ``ways`` is given: all
+    of its fields present and not null, and no field of another way. What the model's
+    own validator enforces, said where a client (or a fuzzer) can read it."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        branches = []
+        for way in ways:
+            others = [f for other in ways if other is not way for f in other if f not in way]
+            branches.append({**_given(*way), "not": {"anyOf": [_given(f) for f in others]}})
+        schema["oneOf"] = branches
+
+    return extra
+
+
+def csv_header_schema(columns: tuple[str, ...]) -> dict[str, Any]:
+    """The schema of a CSV body: a header line naming only ``columns`` (a UTF-8 BOM
+    before it is read), then at least one row."""
+    name = "(" + "|".join(columns) + ")"
+    return {
+        "type": "string",
+        # The header, then at least one row with something in it.
+        "pattern": f"^\\ufeff?{name}(,{name})*(\\r\\n|\\n|\\r)[\\s\\S]*[^\\s,]",
+        "description": f"CSV with a header line naming some of: {', '.join(columns)}.",
+    }
+
+
+ProvinceCode = Annotated[str, WithJsonSchema(PROVINCE_CODE_SCHEMA)]
+"""A province code as the API documents it; the routes read it with ``registry.ids.province``
+(which also reads lower case and full-width forms, and refuses anything else with 422)."""
 
 
 class FieldProblem(BaseModel):

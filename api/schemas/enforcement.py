@@ -15,11 +15,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from api.schemas.common import LogProofOut
+from api.schemas.common import LogProofOut, ProvinceCode, one_way_of
 from registry.calendar import Day
 from registry.enforcement.audit import ACTIONS
 from registry.enforcement.search import MAX_CHECK, ListingQuery
-from registry.enforcement.webhooks import KINDS
+from registry.enforcement.webhooks import KINDS, URL_PATTERN
+from registry.ids import CreditCodeText, ResidentIdText
 
 __all__ = [
     "AccessEntryOut",
@@ -65,22 +66,31 @@ class _Out(BaseModel):
 class SearchIn(BaseModel):
     """Whom to look for (exactly one of credit code, ID number or name), where, when."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra=one_way_of(("credit_code",), ("id_number",), ("name",)),
+    )
 
-    credit_code: str | None = Field(default=None, description="Unified social credit code.")
-    id_number: str | None = Field(
+    credit_code: CreditCodeText | None = Field(
+        default=None, description="Unified social credit code."
+    )
+    id_number: ResidentIdText | None = Field(
         default=None, repr=False, description="Resident ID number (GB 11643)."
     )
     name: str | None = Field(
         default=None,
         max_length=200,
+        # A letter, a digit or a Chinese character: punctuation alone names no one.
+        json_schema_extra={"pattern": r"[^\W_]"},
         description="Exact name, width and spacing aside; near names come back apart.",
     )
-    region: str | None = Field(
+    region: ProvinceCode | None = Field(
         default=None,
         description="Where the inspection takes place (`CN-xx`): every listing binds there.",
     )
-    decided_by: str | None = Field(
+    decided_by: ProvinceCode | None = Field(
         default=None, description="Only listings this authority decided (`CN-xx`)."
     )
     date: Day | None = Field(default=None, description="The day asked about (default today).")
@@ -108,8 +118,12 @@ class CheckIn(BaseModel):
         description='Each `{"credit_code": ...}` or `{"id_number": ...}`; a bad row is '
         "answered as that row's error.",
     )
-    region: str | None = Field(default=None, description="Where the inspection takes place.")
-    decided_by: str | None = Field(default=None, description="Only this authority's listings.")
+    region: ProvinceCode | None = Field(
+        default=None, description="Where the inspection takes place."
+    )
+    decided_by: ProvinceCode | None = Field(
+        default=None, description="Only this authority's listings."
+    )
     date: Day | None = Field(default=None, description="The day asked about (default today).")
 
 
@@ -122,20 +136,27 @@ class CheckRowIn(BaseModel):
     id_number: str | None = Field(default=None, repr=False)
 
 
+_Kind = Annotated[str, WithJsonSchema({"type": "string", "enum": list(KINDS)})]
+
+
 class SubscriptionIn(BaseModel):
     """Where to send changes, and which."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    url: str = Field(max_length=2000, description="An http or https URL that takes a POST.")
-    credit_codes: list[str] = Field(
+    url: str = Field(
+        max_length=2000,
+        json_schema_extra={"pattern": URL_PATTERN},
+        description="An http or https URL that takes a POST.",
+    )
+    credit_codes: list[CreditCodeText] = Field(
         min_length=1,
         max_length=10_000,
         description="Organisations to follow: listings naming them, and registrations of "
         "engineers they employ, with every change of those.",
     )
-    kinds: list[str] | None = Field(
-        default=None, description=f"Only these kinds of change: {', '.join(KINDS)}."
+    kinds: list[Annotated[str, WithJsonSchema({"type": "string", "enum": list(KINDS)})]] | None = (
+        Field(default=None, description=f"Only these kinds of change: {', '.join(KINDS)}.")
     )
 
 

@@ -4,24 +4,50 @@ answers. A single verification answers with a signed report (``SignedDocument``)
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.alias_generators import to_camel
 
+from api.schemas.common import one_way_of
 from registry.calendar import Day
+from registry.ce.policy import load_policies
+from registry.ids import PROVINCES, Category, ResidentIdText
 from registry.verification import EngineerQuery
 from registry.verification.batch import MAX_BATCH
 
 __all__ = ["EngineerIn", "ReasonOut", "VerdictRowOut", "VerifyBatchIn", "VerifyBatchOut"]
 
 
+_RULED_REGIONS: dict[str, Any] = {
+    "type": "string",
+    # The regions whose rules the registry carries (registry/ce/policies), by either code.
+    "enum": [
+        code
+        for p in PROVINCES
+        if p.iso in {policy.authority for policy in load_policies().policies}
+        for code in (p.iso, p.gb)
+    ],
+}
+
+
+_CATEGORIES: dict[str, Any] = {
+    "type": "string",
+    "enum": [c.value for c in Category] + [c.name_zh for c in Category],
+}
+
+
 class EngineerIn(BaseModel):
     """Who to verify, where and when."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra=one_way_of(("id_number",), ("registration_number", "name")),
+    )
 
-    id_number: str | None = Field(
+    id_number: ResidentIdText | None = Field(
         default=None,
         repr=False,
         description="The resident ID number (GB 11643). Or give registration_number and name.",
@@ -29,11 +55,16 @@ class EngineerIn(BaseModel):
     registration_number: str | None = Field(
         default=None, max_length=64, description="A registration number, with the holder's name."
     )
-    name: str | None = Field(default=None, max_length=200, description="The holder's name.")
-    region: str = Field(
+    name: str | None = Field(
+        default=None,
+        max_length=200,
+        json_schema_extra={"pattern": r"[^\W_]"},
+        description="The holder's name.",
+    )
+    region: Annotated[str, WithJsonSchema(_RULED_REGIONS)] = Field(
         description="Where the person will work: `CN-SH`, `CN-JS`, `CN-ZJ` or `CN-AH`."
     )
-    category: str | None = Field(
+    category: Annotated[str, WithJsonSchema(_CATEGORIES)] | None = Field(
         default=None, description="Only this category (`chemical`, `construction`, ...)."
     )
     date: Day | None = Field(default=None, description="The day asked about (default: today).")

@@ -19,8 +19,11 @@ from registry.calendar import Day, LeapDay, add_years
 from registry.errors import InvalidInput
 from registry.ids import (
     Category,
+    CreditCodeText,
     IdentifierCommitment,
+    ProvinceCodeText,
     ResidentId,
+    ResidentIdText,
     lookup_key,
     parse_category,
     parse_credit_code,
@@ -57,15 +60,27 @@ _Number = Annotated[
 ]
 
 
+def _tags_required(schema: dict[str, Any]) -> None:
+    # A union member's tag (`type`, `kind`) has a default so that code can build the
+    # model without naming it; on the wire the union needs it to tell the members apart,
+    # so the document says it is required.
+    properties = schema.get("properties", {})
+    for tag in ("type", "kind"):
+        if "const" in properties.get(tag, {}) and tag not in schema.get("required", []):
+            schema.setdefault("required", []).insert(0, tag)
+
+
 class _Input(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, json_schema_extra=_tags_required
+    )
 
 
 class HolderIn(_Input):
     """A person: their name and resident ID number (which never leaves in clear)."""
 
     name: _Text
-    id_number: str = Field(
+    id_number: ResidentIdText = Field(
         description="Resident ID number (GB 11643); stored and signed only as a commitment.",
         repr=False,
     )
@@ -80,7 +95,7 @@ class OrganisationIn(_Input):
     """An organisation: its name and unified social credit code (GB 32100)."""
 
     name: _Text
-    credit_code: str
+    credit_code: CreditCodeText
 
     @field_validator("credit_code")
     @classmethod
@@ -110,7 +125,7 @@ def commit_holder(holder: HolderIn, *, node_secret: bytes) -> tuple[dict[str, An
 class _RecordIn(_Input):
     """What every record request says besides its content: who issues it, what it corrects."""
 
-    authority: str = Field(
+    authority: ProvinceCodeText = Field(
         description="The issuing authority (`CN-SH`, `CN-JS`, `CN-ZJ`, `CN-AH`, ...)."
     )
     replaces: str | None = Field(
@@ -211,7 +226,7 @@ class ContinuingEducationIn(_RecordIn):
     holder: HolderIn
     course_title: _Text
     provider: OrganisationIn
-    hours: float = Field(gt=0, le=MAX_CE_HOURS)
+    hours: float = Field(gt=0, le=MAX_CE_HOURS, json_schema_extra={"multipleOf": 0.5})
     kind: Literal["general", "professional"]
     completed_on: Day
 

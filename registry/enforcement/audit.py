@@ -71,6 +71,8 @@ def access_trail(
     """Entries newest first, at most ``limit``; ``before`` an entry id to page on."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit is between 1 and {MAX_PAGE}")
+    if action is not None and action not in ACTIONS:
+        raise InvalidInput(f"action is one of {', '.join(ACTIONS)}")
     statement = select(AccessAudit).order_by(col(AccessAudit.id).desc()).limit(limit)
     if before is not None:
         statement = statement.where(col(AccessAudit.id) < before)

@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import time
 import uuid
@@ -44,6 +45,7 @@ from registry.tokens import Caller
 
 __all__ = [
     "KINDS",
+    "URL_PATTERN",
     "Attempt",
     "create_subscription",
     "deliveries_of",
@@ -75,6 +77,18 @@ class Attempt:
 Poster = Callable[[str, bytes, dict[str, str]], Attempt]
 
 
+URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://"
+    r"([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+    r")"
+    r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?"
+    r"([/?#][!-~]*)?$"
+)
+"""The URLs a subscription may name: http or https, a host name or an IPv4 address (labels of
+letters, digits and hyphens, joined by dots), a port from 1 to 65535 if any, then a path,
+query or fragment of printable ASCII."""
+
+
 def http_post(url: str, body: bytes, headers: dict[str, str]) -> Attempt:
     """POST with httpx, 10 s at most; a failure to connect is an attempt's error."""
     try:
@@ -104,6 +118,11 @@ def create_subscription(
 ) -> tuple[Subscription, str]:
     """Add a subscription from now on (changes before it are not sent); returns it
     and its secret, which is shown this once. The caller commits."""
+    if not re.fullmatch(URL_PATTERN, url):
+        raise InvalidInput(
+            "the URL is an http or https URL with a host name or IPv4 address, "
+            "an optional port, and no spaces"
+        )
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as exc:

@@ -1,0 +1,63 @@
+"""The OpenAPI document, made to say exactly what the API answers.
+
+FastAPI documents every error as ``application/json`` and adds its own 422 schema
+(``HTTPValidationError``) to each operation with parameters; the registry answers
+every error as RFC 9457 ``application/problem+json`` (``api.errors``). This module
+rewrites the generated document once, so a client generated from it, or a fuzzer
+checking answers against it, finds what is really sent:
+
+- every answer of 400 and over is ``application/problem+json`` with ``Problem``;
+- every operation that reads a JSON body documents 400 for a body that is not
+  UTF-8 JSON at all (a JSON syntax error is a 422 naming the body);
+- FastAPI's unused validation schemas are dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api.errors import PROBLEM_JSON
+
+__all__ = ["exact_openapi"]
+
+_PROBLEM = {"schema": {"$ref": "#/components/schemas/Problem"}}
+_UNREADABLE = "The body is not text in UTF-8 that the server can parse."
+_INVALID = "The request is invalid; each bad field is named."
+_METHODS = ("get", "put", "post", "delete", "patch")
+
+
+def exact_openapi(app: FastAPI) -> dict[str, Any]:
+    """The app's OpenAPI document, built once and rewritten as the module says."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    for operations in document.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method in _METHODS:
+                _problems_only(operation)
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    app.openapi_schema = document
+    return document
+
+
+def _problems_only(operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    validation = responses.get("422")
+    if validation is not None and validation.get("description") == "Validation Error":
+        validation["description"] = _INVALID
+    body = operation.get("requestBody", {}).get("content", {})
+    if any(media.endswith("json") or media.startswith("text/") for media in body):
+        responses.setdefault("400", {"description": _UNREADABLE})
+    for status, response in responses.items():
+        if status.isdigit() and int(status) >= 400:
+            response["content"] = {PROBLEM_JSON: dict(_PROBLEM)}
