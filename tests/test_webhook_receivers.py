@@ -5,15 +5,9 @@ restart."""
 from __future__ import annotations
 
 import hmac
-import itertools
 import json
-import select as io_select
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -21,7 +15,6 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from api import create_app
-from devtools.ports import free_port
 from registry.calendar import china_today
 from registry.demo import DEMO_LISTED_ORGANISATIONS, seed_demo, seed_demo_records, seed_demo_tokens
 from registry.enforcement.dispatcher import Dispatcher, dispatch
@@ -31,114 +24,9 @@ from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import RecordParty
 from registry.trust.store import NodeProfile
+from tests._receivers import HEADERS, STATUS_LINE, Events, Prompt, Trickler, wait_for
 
 _DEADLINE = 2.0
-_GIVE_UP = 30.0
-"""How long the slow receiver trickles before it hangs up itself: only so that a
-registry that never cuts it off fails the test instead of hanging it."""
-
-
-class _Events:
-    """What happened at the receivers, in the order it happened."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.log: list[tuple[str, int]] = []
-
-    def note(self, what: str, receiver: int) -> None:
-        with self._lock:
-            self.log.append((what, receiver))
-
-    def position(self, what: str, receiver: int, nth: int = 1) -> int:
-        """Where the ``nth`` such event is in the log."""
-        found = [i for i, event in enumerate(self.log) if event == (what, receiver)]
-        assert len(found) >= nth, (what, receiver, self.log)
-        return found[nth - 1]
-
-
-_STATUS_LINE = b"HTTP/1.1 200 OK\r\nX-Slow: "
-_HEADERS = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
-
-
-class _Trickler:
-    """Reads a request, then answers ``start`` and one byte more every half second, and
-    never finishes, until the client hangs up (or, after ``_GIVE_UP`` seconds, it
-    does). With ``trickle`` false it sends nothing after ``start``."""
-
-    def __init__(
-        self,
-        events: _Events,
-        number: int,
-        *,
-        start: bytes = _STATUS_LINE,
-        trickle: bool = True,
-    ) -> None:
-        self.events, self.number = events, number
-        self.start, self.trickle = start, trickle
-        self.ended: list[str] = []  # per connection: "cut off" by the client, or "gave up"
-        self.listener = socket.create_server(("127.0.0.1", free_port()))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            threading.Thread(target=self._trickle, args=(connection,), daemon=True).start()
-
-    def _trickle(self, connection: socket.socket) -> None:
-        self.events.note("connected", self.number)
-        more = itertools.repeat(b"z" if self.trickle else b"")
-        answer = itertools.chain((bytes([byte]) for byte in self.start), more)
-        ended = "gave up"
-        with connection:
-            give_up = time.monotonic() + _GIVE_UP
-            while time.monotonic() < give_up:
-                readable, _, _ = io_select.select([connection], [], [], 0.5)
-                try:
-                    if readable and not connection.recv(65536):
-                        ended = "cut off"
-                        break
-                    connection.sendall(next(answer))
-                except OSError:
-                    ended = "cut off"
-                    break
-        self.ended.append(ended)
-        self.events.note("ended", self.number)
-
-    def close(self) -> None:
-        self.listener.close()
-
-
-class _Prompt:
-    """Answers 204 at once, keeping each delivery's headers and body."""
-
-    def __init__(self, events: _Events, number: int) -> None:
-        self.seen: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.seen.append((dict(self.headers), body))
-                events.note("received", number)
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *_args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 _SLOW = 0
 _PROMPT = range(1, 8)
 _WITHDRAWN = ("CN-SH", "CN-AH", "CN-JS")  # one listing withdrawn per round (ZJ's already is)
@@ -150,9 +38,9 @@ class _Scene:
 
     def __init__(self, client: TestClient, tokens: dict[str, str], database_url: str) -> None:
         self.client, self.tokens, self.database_url = client, tokens, database_url
-        self.events = _Events()
-        self.slow = _Trickler(self.events, _SLOW)
-        self.prompt = [_Prompt(self.events, n) for n in _PROMPT]
+        self.events = Events()
+        self.slow = Trickler(self.events, _SLOW)
+        self.prompt = [Prompt(self.events, n) for n in _PROMPT]
         self.enforcement = {"Authorization": f"Bearer {tokens['enforcement']}"}
         codes = [code for _, code in DEMO_LISTED_ORGANISATIONS.values()]
         self.subscriptions: list[dict[str, Any]] = []
@@ -281,13 +169,6 @@ def test_a_receiver_that_never_finishes_is_cut_off_and_holds_no_one_up_even_afte
     scene.assert_signed()
 
 
-def _wait_for(condition: Callable[[], bool], what: str) -> None:
-    give_up = time.monotonic() + _GIVE_UP
-    while not condition():
-        assert time.monotonic() < give_up, f"not within {_GIVE_UP:g} s: {what}"
-        time.sleep(0.05)
-
-
 def test_the_servers_rounds_go_on_while_a_slow_receiver_is_still_being_tried(
     scene: _Scene, settings: Settings
 ) -> None:
@@ -303,7 +184,7 @@ def test_the_servers_rounds_go_on_while_a_slow_receiver_is_still_being_tried(
         scene.withdraw(_WITHDRAWN[0])
         first = dispatcher.start_round()
         assert len(first) == 8
-        _wait_for(lambda: sum(f.done() for f in first) == 7, "the first change delivered")
+        wait_for(lambda: sum(f.done() for f in first) == 7, "the first change delivered")
         # A second change while the slow receiver's attempt is still under way: the
         # next round passes the slow subscription by and serves the other seven.
         scene.withdraw(_WITHDRAWN[1])
@@ -328,21 +209,21 @@ def test_the_servers_rounds_go_on_while_a_slow_receiver_is_still_being_tried(
     ("start", "trickle"),
     [
         (b"", False),  # never a byte: the timeouts per read were enough for this one
-        (_STATUS_LINE, True),  # a byte at a time in the status line and headers
-        (_HEADERS, True),  # 200 and its headers at once, then the body a byte at a time
+        (STATUS_LINE, True),  # a byte at a time in the status line and headers
+        (HEADERS, True),  # 200 and its headers at once, then the body a byte at a time
     ],
     ids=["silent", "trickling-headers", "trickling-body"],
 )
 def test_an_attempt_ends_at_the_deadline_wherever_the_receiver_stalls(
     start: bytes, trickle: bool
 ) -> None:
-    events = _Events()
-    slow = _Trickler(events, _SLOW, start=start, trickle=trickle)
+    events = Events()
+    slow = Trickler(events, _SLOW, start=start, trickle=trickle)
     try:
         attempt = http_post(slow.url, b"{}", {"Content-Type": "application/json"}, deadline=1.5)
         assert attempt == Attempt(None, "no complete answer within 1.5 s")
         assert not attempt.ok
-        _wait_for(lambda: bool(slow.ended), "the receiver to see the end")
+        wait_for(lambda: bool(slow.ended), "the receiver to see the end")
         assert slow.ended == ["cut off"]
     finally:
         slow.close()
