@@ -65,6 +65,26 @@ class Settings(BaseSettings):
         pattern=r"^https?://\S+$",
         description="Public base URL of this node, as the trust list names it for its members.",
     )
+    webhook_deadline_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description=(
+            "Longest a webhook delivery attempt may take, in seconds of wall-clock time: "
+            "connecting, sending and the receiver's whole answer. An attempt still "
+            "running then is cut off, logged as failed and tried again after the backoff."
+        ),
+    )
+    webhook_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description=(
+            "Subscriptions whose webhooks are delivered at once, each on its own thread "
+            "and database connection: a slow receiver holds one of them, for at most "
+            "the deadline per attempt, and the others go on."
+        ),
+    )
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -35,10 +35,20 @@ class Servers:
         self._tmp_path = tmp_path
         self._processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self, database_url: str, data_dir: Path, *, workers: int = 1) -> Server:
+    def start(
+        self,
+        database_url: str,
+        data_dir: Path,
+        *,
+        workers: int = 1,
+        settings: dict[str, str] | None = None,
+    ) -> Server:
+        """Start a server and wait for it to answer; ``settings`` are more ``REGISTRY_*``
+        variables for it."""
         port = free_port()
         env = {
             **os.environ,
+            **(settings or {}),
             "REGISTRY_DATA_DIR": str(data_dir),
             "REGISTRY_DATABASE_URL": database_url,
             "REGISTRY_NODE_URL": f"http://127.0.0.1:{port}",
@@ -65,11 +75,22 @@ class Servers:
                 time.sleep(0.2)
         pytest.fail(f"server did not answer /healthz within 60 s:\n{server.output}")
 
+    def stop(self, server: Server) -> None:
+        """Stop one server as an operator would (SIGTERM), and wait for it to exit."""
+        [process] = [p for p in self._processes if p.pid == server.pid]
+        _stop(process)
+
     def stop_all(self) -> None:
         for process in self._processes:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -1,4 +1,5 @@
-"""The enforcement side through the real server: a change reaches a subscriber."""
+"""The enforcement side through the real server: a change reaches a subscriber, and a
+slow subscriber holds up no other."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from api.examples import record_examples
 from registry.calendar import china_today
 from registry.demo import DEMO_LISTED_ORGANISATIONS
 from registry.enforcement.webhooks import signature
-from tests._servers import Servers
+from tests._receivers import Events, Prompt, Trickler, wait_for
+from tests._servers import Server, Servers
 
 
 @pytest.mark.e2e
@@ -154,3 +156,90 @@ def test_concurrent_searches_and_checks_all_answer(
     )
     assert trail.status_code == 200, trail.text
     assert len(trail.json()["entries"]) == 8 * 12
+
+
+def _withdraw(server: Server, tokens: dict[str, str], authority: str) -> None:
+    code = DEMO_LISTED_ORGANISATIONS[authority][1]
+    enforcement = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    [listing] = httpx.post(
+        f"{server.base}/v1/blacklist/search", json={"credit_code": code}, headers=enforcement
+    ).json()["listings"]
+    withdrawn = httpx.post(
+        f"{server.base}/v1/credentials/{listing['id']}/status",
+        json={
+            "action": "withdraw",
+            "reason": "行政处罚决定经行政复议被撤销",
+            "decision_number": "复〔2026〕9号",
+            "effective_on": listing["listedOn"],
+        },
+        headers={"Authorization": f"Bearer {tokens[f'issuer:{authority}']}"},
+    )
+    assert withdrawn.status_code == 201, withdrawn.text
+
+
+@pytest.mark.e2e
+def test_a_receiver_that_never_finishes_holds_up_no_subscriber_of_the_real_server(
+    db_url: str, servers: Servers, tmp_path: Path
+) -> None:
+    events = Events()
+    slow = Trickler(events, 0)
+    prompt = [Prompt(events, n) for n in (1, 2, 3)]
+    settings = {"REGISTRY_WEBHOOK_DEADLINE_SECONDS": "2"}
+    data_dir = tmp_path / "data"
+    try:
+        server = servers.start(db_url, data_dir, settings=settings)
+        tokens = json.loads((data_dir / "secrets" / "demo-tokens.json").read_text("utf-8"))
+        enforcement = {"Authorization": f"Bearer {tokens['enforcement']}"}
+        codes = [code for _, code in DEMO_LISTED_ORGANISATIONS.values()]
+        subscriptions = []
+        for url in [slow.url, *(p.url for p in prompt)]:
+            subscribed = httpx.post(
+                f"{server.base}/v1/subscriptions",
+                json={"url": url, "credit_codes": codes},
+                headers=enforcement,
+            )
+            assert subscribed.status_code == 201, subscribed.text
+            subscriptions.append(subscribed.json()["id"])
+
+        def slow_log() -> list[dict[str, Any]]:
+            answer = httpx.get(
+                f"{server.base}/v1/subscriptions/{subscriptions[0]}/deliveries",
+                headers=enforcement,
+            )
+            assert answer.status_code == 200, answer.text
+            deliveries: list[dict[str, Any]] = answer.json()["deliveries"]
+            return deliveries
+
+        _withdraw(server, tokens, "CN-AH")
+        wait_for(lambda: all(len(p.seen) == 1 for p in prompt), "the change at each receiver")
+        wait_for(lambda: bool(slow.ended), "the slow receiver's first attempt to end")
+        # The prompt receivers had it before the slow one's attempt ended, which the
+        # server cut off at the deadline it was given.
+        cut = events.position("ended", 0)
+        assert all(events.position("received", n) < cut for n in (1, 2, 3)), events.log
+        assert slow.ended[0] == "cut off"
+        [delivery] = slow_log()
+        assert delivery["state"] == "pending"
+        assert delivery["lastError"] == "no complete answer within 2 s"
+
+        # Restarted, with the slow delivery due again: the next change still reaches
+        # the prompt receivers, and the slow one is tried again and cut off again.
+        servers.stop(server)
+        server = servers.start(db_url, data_dir, settings=settings)
+        tried = len(slow.ended)
+        _withdraw(server, tokens, "CN-SH")
+        wait_for(lambda: all(len(p.seen) == 2 for p in prompt), "the next change at each")
+        wait_for(lambda: len(slow.ended) > tried, "the slow receiver tried again")
+        assert set(slow.ended) == {"cut off"}
+        # Queued for the slow one too, behind the delivery it has not taken yet.
+        wait_for(lambda: len(slow_log()) == 2, "the next change queued for the slow one")
+        first, second = slow_log()
+        assert (first["state"], second["state"], second["attempts"]) == ("pending", "pending", 0)
+        assert first["attempts"] > tried
+        for number, receiver in enumerate(prompt, start=1):
+            actions = [json.loads(body)["change"]["action"] for _, body in receiver.seen]
+            assert actions == ["withdraw", "withdraw"], number
+    finally:
+        slow.close()
+        for receiver in prompt:
+            receiver.close()

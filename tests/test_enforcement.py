@@ -45,9 +45,10 @@ from registry.demo import (
 )
 from registry.enforcement import TERMS, listing_status
 from registry.enforcement.audit import criteria_hash
+from registry.enforcement.dispatcher import dispatch
 from registry.enforcement.inspection import CheckQuery, check_audited, search_audited
 from registry.enforcement.search import CheckRow, ListingQuery, SearchResult, search_listings
-from registry.enforcement.webhooks import KINDS, dispatch, signature
+from registry.enforcement.webhooks import KINDS, signature
 from registry.errors import InvalidInput, RegistryError
 from registry.issuing import IssuingContext, change_status
 from registry.settings import Settings
@@ -686,7 +687,8 @@ def test_webhooks_reach_a_receiver_that_was_down_all_signed_none_lost_or_twice(
             # The receiver is down for the first two attempts; time moves on.
             start = datetime.now(UTC)
             delivered = [
-                dispatch(engine, now=start + timedelta(seconds=s)) for s in (0, 6, 17, 60, 120)
+                dispatch(engine, now=start + timedelta(seconds=s), deadline=10, concurrency=8)
+                for s in (0, 6, 17, 60, 120)
             ]
         assert sum(delivered) == 1
         assert [status for _, _, status in receiver.seen] == [503, 503, 200]
@@ -706,7 +708,8 @@ def test_webhooks_reach_a_receiver_that_was_down_all_signed_none_lost_or_twice(
         ]
         # Nothing more to send, and nothing sent twice.
         with engine_scope(settings.database_url) as engine:
-            assert dispatch(engine, now=start + timedelta(hours=2)) == 0
+            later = start + timedelta(hours=2)
+            assert dispatch(engine, now=later, deadline=10, concurrency=8) == 0
         assert len(receiver.seen) == 3
         others = {"Authorization": f"Bearer {tokens['federation']}"}
         gone = client.get(f"/v1/subscriptions/{subscription['id']}/deliveries", headers=others)

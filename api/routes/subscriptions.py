@@ -44,8 +44,9 @@ def subscribe(
     """Each matching change from now on is POSTed as JSON, signed:
     `X-Registry-Signature: sha256=<hex HMAC-SHA256 of "<X-Registry-Timestamp>.<body>">`
     under the `secret` answered here (this once). A delivery that is not answered
-    2xx is tried again, after 5 s, 10 s, 20 s... up to an hour apart, for as long as
-    it takes; later ones wait for it. Every attempt carries the same
+    2xx, in full, within the node's delivery deadline (10 s unless configured) is
+    tried again, after 5 s, 10 s, 20 s... up to an hour apart, for as long as it
+    takes; later ones wait for it. Every attempt carries the same
     `X-Registry-Delivery` id: deduplicate on it."""
     row, secret = create_subscription(
         session,

@@ -100,7 +100,7 @@ def serve(
     # By import string: the domain package never imports the web layer, and the
     # factory reads the same REGISTRY_* settings this command used.
     try:
-        serve_api(host, port, workers, database_url=settings.database_url)
+        serve_api(host, port, workers, settings=settings)
     except OSError as exc:
         err_console.print(f"[red]cannot listen on {host}:{port}: {exc.strerror or exc}[/red]")
         raise typer.Exit(1) from exc

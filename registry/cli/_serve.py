@@ -8,7 +8,7 @@ leaving the other nearly idle.) The supervising process starts the workers,
 starts a worker again if one dies, and stops them all on SIGINT or SIGTERM.
 
 The serving process also runs the webhook deliveries (``registry.enforcement.
-webhooks.dispatch``) on a thread, every two seconds.
+dispatcher``): a round every two seconds, on a few threads of their own.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from types import FrameType
 import uvicorn
 
 from registry.cli._common import err_console
-from registry.enforcement.webhooks import dispatch
+from registry.enforcement.dispatcher import Dispatcher
+from registry.settings import Settings
 from registry.storage.db import engine_scope
 
 __all__ = ["serve_api"]
@@ -35,12 +36,12 @@ _BACKLOG = 2048
 _STOP_SECONDS = 30.0
 
 
-def serve_api(host: str, port: int, workers: int, *, database_url: str) -> None:
+def serve_api(host: str, port: int, workers: int, *, settings: Settings) -> None:
     """Serve until interrupted: in this process if ``workers`` is 1, else in that
-    many worker processes with a socket each; webhook deliveries run on a thread of
+    many worker processes with a socket each; webhook deliveries run on threads of
     this process. Raises ``OSError`` if the port is taken."""
     threading.Thread(
-        target=_deliver_forever, args=(database_url,), name="webhooks", daemon=True
+        target=_deliver_forever, args=(settings,), name="webhooks", daemon=True
     ).start()
     if workers == 1:
         uvicorn.run(_APP, factory=True, host=host, port=port)
@@ -58,14 +59,25 @@ def serve_api(host: str, port: int, workers: int, *, database_url: str) -> None:
 _DELIVERY_INTERVAL = 2.0
 
 
-def _deliver_forever(database_url: str) -> None:
-    # Queue and send webhook deliveries every few seconds, for as long as the server
-    # runs (a daemon thread: it ends with the process). An error is reported and the
-    # next round tries again; what was queued stays queued.
-    with engine_scope(database_url) as engine:
+def _deliver_forever(settings: Settings) -> None:
+    # Start a round of webhook deliveries every few seconds, for as long as the server
+    # runs (daemon threads: they end with the process). A round does not wait for the
+    # one before: a subscription still in hand is skipped, the others are served. An
+    # error is reported and the next round tries again; what was queued stays queued.
+    # A connection for each delivery thread, and one to list the subscriptions.
+    pool_size = settings.webhook_concurrency + 1
+    with (
+        engine_scope(settings.database_url, pool_size=pool_size) as engine,
+        Dispatcher(
+            engine,
+            clock=lambda: datetime.now(UTC),
+            deadline=settings.webhook_deadline_seconds,
+            concurrency=settings.webhook_concurrency,
+        ) as dispatcher,
+    ):
         while True:
             try:
-                dispatch(engine, now=datetime.now(UTC))
+                dispatcher.start_round()
             except Exception as exc:
                 err_console.print(f"webhook deliveries: {type(exc).__name__}: {exc}")
             time.sleep(_DELIVERY_INTERVAL)

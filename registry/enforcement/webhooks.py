@@ -2,16 +2,18 @@
 
 A subscription names a URL and a filter (credit codes: the organisations a listing
 names, or the employer of a registration; and optionally which kinds of change).
-``dispatch`` does two things, each in its own transaction:
+``serve_subscription`` does two things for one subscription, each in its own
+transaction (``registry.enforcement.dispatcher`` runs it for every subscription):
 
-1. queue: for every subscription, read the feed from its cursor, add one delivery
-   per matching change (unique per subscription and change, so never twice) and
-   move the cursor, together: a change is queued or the cursor stays before it;
-2. deliver: for every subscription, its pending deliveries in feed order, each as
-   a JSON POST signed with HMAC-SHA256 under the subscription's secret. A 2xx
-   answer marks it delivered; anything else (or no answer) leaves it pending, to
-   be tried again after a backoff that doubles from 5 s up to an hour, for as long
-   as it takes. Later deliveries wait for it, so a receiver sees changes in order.
+1. queue: read the feed from its cursor, add one delivery per matching change
+   (unique per subscription and change, so never twice) and move the cursor,
+   together: a change is queued or the cursor stays before it;
+2. deliver: its pending deliveries in feed order, each as a JSON POST signed with
+   HMAC-SHA256 under the subscription's secret. A 2xx answer marks it delivered;
+   anything else, no answer, or no complete answer within the deadline (wall-clock
+   time from connecting to the answer's last byte) leaves it pending, to be tried
+   again after a backoff that doubles from 5 s up to an hour, for as long as it
+   takes. Later deliveries wait for it, so a receiver sees changes in order.
 
 Every attempt carries the same delivery id (``X-Registry-Delivery``): a receiver
 that answered late, and gets the same delivery again, deduplicates on it.
@@ -19,6 +21,7 @@ that answered late, and gets the same delivery again, deduplicates on it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -34,7 +37,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from registry.enforcement.feed import FeedItem, end_cursor, read_changes
 from registry.errors import InvalidInput, NotFound
@@ -49,8 +52,10 @@ __all__ = [
     "Attempt",
     "create_subscription",
     "deliveries_of",
-    "dispatch",
+    "http_post",
+    "serve_subscription",
     "signature",
+    "subscriptions_in_turn",
 ]
 
 logger = logging.getLogger(__name__)
@@ -58,7 +63,6 @@ logger = logging.getLogger(__name__)
 KINDS = ("listing", "listing-change", "registration", "registration-change")
 _FIRST_BACKOFF = timedelta(seconds=5)
 _LONGEST_BACKOFF = timedelta(hours=1)
-_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,6 @@ class Attempt:
         return self.status is not None and 200 <= self.status < 300
 
 
-Poster = Callable[[str, bytes, dict[str, str]], Attempt]
-
-
 URL_PATTERN = (
     r"^[Hh][Tt][Tt][Pp][Ss]?://"
     r"([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
@@ -89,16 +90,33 @@ letters, digits and hyphens, joined by dots), a port from 1 to 65535 if any, the
 query or fragment of printable ASCII."""
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str]) -> Attempt:
-    """POST with httpx, 10 s at most; a failure to connect is an attempt's error."""
+def http_post(url: str, body: bytes, headers: dict[str, str], *, deadline: float) -> Attempt:
+    """POST ``body`` and read the whole answer within ``deadline`` seconds of wall-clock
+    time, connecting and sending included: an attempt still running then is cut off.
+    A failure is the attempt's error, never raised."""
+    # Timeouts per read, as httpx has them, do not bound an attempt: a receiver that
+    # sends a byte every few seconds never lets one expire. The request runs on an
+    # event loop of its own, and the deadline cancels it wherever it is.
+    loop = asyncio.new_event_loop()
     try:
-        response = httpx.post(url, content=body, headers=headers, timeout=_TIMEOUT)
-    except httpx.TimeoutException:
-        return Attempt(None, "no answer within 10 s")
+        return loop.run_until_complete(_post(url, body, headers, deadline))
+    except (TimeoutError, httpx.TimeoutException):
+        return Attempt(None, f"no complete answer within {deadline:g} s")
     except Exception:
         # Named only by kind: the delivery log is not a way to probe the network.
         return Attempt(None, "no connection to the receiver")
-    return Attempt(response.status_code)
+    finally:
+        # Without waiting for the loop's helper threads: a name lookup the deadline
+        # gave up on finishes on its own.
+        loop.close()
+
+
+async def _post(url: str, body: bytes, headers: dict[str, str], deadline: float) -> Attempt:
+    async with asyncio.timeout(deadline), httpx.AsyncClient(timeout=deadline) as client:
+        async with client.stream("POST", url, content=body, headers=headers) as response:
+            async for _ in response.aiter_raw():
+                pass  # read to its end, kept nowhere: only the status counts
+        return Attempt(response.status_code)
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -166,24 +184,41 @@ def deliveries_of(session: Session, subscription_id: str, caller: Caller) -> lis
     )
 
 
-def dispatch(engine: Engine, *, now: datetime, post: Poster = http_post) -> int:
-    """Queue new matching changes, then try every due delivery; returns how many
-    were delivered. Each subscription is queued and delivered under a lock on its
-    row (``SKIP LOCKED``: another dispatcher busy with it is left alone), and one
-    subscription's failure does not stop the others."""
+def subscriptions_in_turn(session: Session) -> list[str]:
+    """Every subscription's id, in the order to serve them: those whose next delivery
+    has failed fewest times first (none at all, or nothing pending, before any that
+    has failed), then the oldest subscription first."""
+    failures = dict(
+        session.exec(
+            select(Delivery.subscription_id, func.max(Delivery.attempts))
+            .where(col(Delivery.state) == "pending")
+            .group_by(col(Delivery.subscription_id))
+        ).all()
+    )
+    ids = session.exec(
+        select(Subscription.id).order_by(col(Subscription.created_at), col(Subscription.id))
+    ).all()
+    # Only the first pending delivery of a subscription is ever tried (the others
+    # wait for it), so the most attempts among them are the first one's.
+    return sorted(ids, key=lambda subscription_id: failures.get(subscription_id, 0))
+
+
+def serve_subscription(
+    engine: Engine,
+    subscription_id: str,
+    *,
+    clock: Callable[[], datetime],
+    deadline: float,
+) -> int:
+    """Queue the subscription's new matching changes, then try its due deliveries in
+    order, each attempt within ``deadline`` seconds; returns how many were delivered.
+    Each step holds a lock on the subscription's row (``SKIP LOCKED``: a subscription
+    another dispatcher is busy with is left alone)."""
     with session_scope(engine) as session:
-        ids = list(session.exec(select(Subscription.id)).all())
-    delivered = 0
-    for subscription_id in ids:
-        try:
-            with session_scope(engine) as session:
-                subscription = _locked(session, subscription_id)
-                if subscription is not None:
-                    _queue(session, subscription, now)
-            delivered += _deliver(engine, subscription_id, now=now, post=post)
-        except Exception as exc:
-            logger.warning("webhook subscription %s: %s", subscription_id, type(exc).__name__)
-    return delivered
+        subscription = _locked(session, subscription_id)
+        if subscription is not None:
+            _queue(session, subscription, clock())
+    return _deliver(engine, subscription_id, clock=clock, deadline=deadline)
 
 
 def _locked(session: Session, subscription_id: str) -> Subscription | None:
@@ -261,9 +296,12 @@ def _body(delivery_id: str, subscription_id: str, item: FeedItem) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
-def _deliver(engine: Engine, subscription_id: str, *, now: datetime, post: Poster) -> int:
+def _deliver(
+    engine: Engine, subscription_id: str, *, clock: Callable[[], datetime], deadline: float
+) -> int:
     delivered = 0
     while True:
+        now = clock()
         with session_scope(engine) as session:
             subscription = _locked(session, subscription_id)
             if subscription is None:
@@ -287,17 +325,18 @@ def _deliver(engine: Engine, subscription_id: str, *, now: datetime, post: Poste
                 "X-Registry-Timestamp": timestamp,
                 "X-Registry-Signature": signature(subscription.secret, timestamp, body),
             }
-            attempt = post(subscription.url, body, headers)
+            attempt = http_post(subscription.url, body, headers, deadline=deadline)
+            ended = clock()  # the backoff counts from the attempt's end, not its start
             pending.attempts += 1
             pending.last_status = attempt.status
             pending.last_error = attempt.error
             if attempt.ok:
                 pending.state = "delivered"
-                pending.delivered_at = now
+                pending.delivered_at = ended
                 delivered += 1
             else:
                 wait = min(_FIRST_BACKOFF * 2 ** (pending.attempts - 1), _LONGEST_BACKOFF)
-                pending.next_attempt_at = now + wait
+                pending.next_attempt_at = ended + wait
             session.add(pending)
             if not attempt.ok:
                 return delivered

@@ -52,13 +52,14 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
-    """Create an engine; for SQLite, make its directory, enforce foreign keys, wait on
-    locks and log ahead (WAL)."""
+    """Create an engine keeping ``pool_size`` connections open (10 more for a burst);
+    for SQLite, make its directory, enforce foreign keys, wait on locks and log ahead
+    (WAL)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, pool_size=pool_size, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _configure_sqlite)
         return engine
     # No server-side prepared statements by default: psycopg would prepare any
@@ -128,9 +129,9 @@ def _execute_prepared(cursor: Any, statement: str, parameters: Any, context: Any
 
 
 @contextmanager
-def engine_scope(database_url: str) -> Iterator[Engine]:
+def engine_scope(database_url: str, *, pool_size: int = 5) -> Iterator[Engine]:
     """An engine for one command or one test, disposed of when the block ends."""
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, pool_size=pool_size)
     try:
         yield engine
     finally:
