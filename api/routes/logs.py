@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 from api.auth import require_role
 from api.deps import DbSession
 from api.errors import input_field, problem_responses
+from api.limits import GatedRoute
 from api.schemas.federation import (
     ConsistencyProofOut,
     InclusionProofOut,
@@ -33,7 +34,7 @@ from registry.tlog.reader import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/logs", tags=["transparency logs"])
+router = APIRouter(prefix="/v1/logs", tags=["transparency logs"], route_class=GatedRoute)
 
 _Authority = Annotated[
     str, Path(description="ISO 3166-2 (`CN-SH`) or GB/T 2260 code.", examples=["CN-SH"])

@@ -10,12 +10,13 @@ from fastapi.responses import JSONResponse
 from api.caching import serve_stored
 from api.deps import DbSession, NodeSettings
 from api.errors import problem_responses
+from api.limits import GatedRoute
 from api.schemas.common import SignedDocument
 from registry.issuing.status_lists import current_list, list_version
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/status-lists", tags=["status lists"])
+router = APIRouter(prefix="/v1/status-lists", tags=["status lists"], route_class=GatedRoute)
 
 _Authority = Annotated[str, Path(description="ISO 3166-2 or GB/T 2260 code.", examples=["CN-SH"])]
 _Purpose = Annotated[Literal["revocation", "suspension"], Path(description="The list's purpose.")]
