@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.limits import BodyGate
 from api.openapi import exact_openapi
 from api.routes import (
     audit,
@@ -67,6 +68,8 @@ def create_app(settings: Settings) -> FastAPI:
         key_store=app.state.issuing.key_store, node_secret=app.state.issuing.node_secret
     )
     install_error_handlers(app)
+    # The token and the body's size, checked before a route reads the body.
+    app.add_middleware(BodyGate)
     app.include_router(health.router)
     app.include_router(authorities.router)
     app.include_router(trust.router)

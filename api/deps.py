@@ -83,12 +83,12 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
-"""The request's session (the token check uses the same one)."""
+"""The request's session."""
 
 
 def _snapshot(session: DbSession) -> Session:
-    # On a worker thread: taking a connection may wait for the pool. The token check
-    # may have read already: its transaction ends here, so the snapshot begins after.
+    # On a worker thread: taking a connection may wait for the pool. Should the
+    # session have read already, its transaction ends here: the snapshot begins after.
     if session.in_transaction():
         session.commit()
     begin_snapshot(session)

@@ -33,6 +33,7 @@ __all__ = [
     "install_error_handlers",
     "problem_response",
     "problem_responses",
+    "registry_problem",
 ]
 
 PROBLEM_JSON = "application/problem+json"
@@ -58,6 +59,7 @@ _DESCRIBED = {
     403: "The token's role does not allow this.",
     404: "Not found.",
     409: "The change is not allowed, or conflicts with another.",
+    413: "The body is over this operation's limit; nothing of it was kept.",
     422: "The request is invalid; each bad field is named.",
     503: "Not ready; `detail` says why.",
 }
@@ -119,6 +121,11 @@ def problem_response(
 async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, RegistryError):
         raise TypeError("registered for RegistryError only")
+    return registry_problem(request, exc)
+
+
+def registry_problem(request: Request, exc: RegistryError) -> JSONResponse:
+    """The problem answer of a domain error, with the status its class maps to."""
     status, slug, title = next(
         ((s, sl, t) for cls, s, sl, t in _STATUS if isinstance(exc, cls)), _FALLBACK
     )

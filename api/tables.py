@@ -14,10 +14,11 @@ from registry.spreadsheets import csv_text
 __all__ = ["csv_answer", "csv_rows", "invalid_fields"]
 
 
-def csv_rows(body: bytes, columns: Sequence[str]) -> list[dict[str, str]]:
+def csv_rows(body: bytes, columns: Sequence[str], *, max_rows: int) -> list[dict[str, str]]:
     """The rows of a UTF-8 CSV (a BOM allowed) whose header names only ``columns``,
     empty cells left out. Raises ``InvalidInput`` for another encoding, an unknown
-    column, no rows, or text the csv module cannot read."""
+    column, no rows, more than ``max_rows`` (reading stops at the first one over), or
+    text the csv module cannot read."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -30,7 +31,11 @@ def csv_rows(body: bytes, columns: Sequence[str]) -> list[dict[str, str]]:
             raise InvalidInput(
                 f"CSV columns are {', '.join(columns)}; unknown: {', '.join(unknown)}"
             )
-        rows = [{k: v for k, v in row.items() if v not in (None, "")} for row in reader]
+        rows: list[dict[str, str]] = []
+        for row in reader:
+            if len(rows) == max_rows:
+                raise InvalidInput(f"at most {max_rows:,} rows a batch")
+            rows.append({k: v for k, v in row.items() if v not in (None, "")})
     except csv.Error as exc:  # a cell over csv's field limit, say
         raise InvalidInput(f"the CSV cannot be read: {exc}") from exc
     if not rows:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import os
+import resource
 import subprocess
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from registry.bulk.rows import read_table
+from registry.bulk.rows import MAX_ROWS, read_table
 from registry.calendar import china_today
 from registry.demo import DEMO_ENGINEERS, credit_code, resident_id, seed_demo, seed_demo_records
 from registry.errors import InvalidInput
@@ -228,7 +230,117 @@ def test_a_csv_with_a_giant_cell_is_refused_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "huge.csv"
     path.write_text(f"姓名,身份证号\n{'王' * 200_000},1\n", encoding="utf-8")
     with pytest.raises(InvalidInput, match="the CSV file cannot be read"):
-        read_table(path)
+        read_table(path, max_columns=2)
     old_mac = tmp_path / "cr.csv"
     old_mac.write_bytes("姓名,身份证号\r王五,1\r".encode())
-    assert read_table(old_mac) == (["姓名", "身份证号"], [(2, ["王五", "1"])])
+    assert read_table(old_mac, max_columns=2) == (["姓名", "身份证号"], [(2, ["王五", "1"])])
+
+
+def _xfd_workbook(path: Path, rows: int) -> Path:
+    """An XLSX whose every row has a value in column XFD, the last one a sheet has,
+    written as raw XML: cheap to make, and small (a few hundred KB)."""
+    header = "".join(
+        f'<c r="{chr(65 + i)}1" t="inlineStr"><is><t>{name}</t></is></c>'
+        for i, name in enumerate(CE_HEADER)
+    )
+    parts = {
+        "[Content_Types].xml": (
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'
+        ),
+        "_rels/.rels": (
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+            '2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+            '<sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+            '2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+        with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            sheet.write(
+                b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                + f'<dimension ref="A1:XFD{rows}"/><sheetData><row r="1">{header}</row>'.encode()
+            )
+            for row in range(2, rows + 1):
+                sheet.write(f'<row r="{row}"><c r="XFD{row}"><v>1</v></c></row>'.encode())
+            sheet.write(b"</sheetData></worksheet>")
+    return path
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_a_cell_beyond_the_template_is_refused_before_the_sheet_is_expanded(
+    node: Settings, tmp_path: Path
+) -> None:
+    # 200,000 rows with a value in column XFD: openpyxl padded each to 16,384 cells
+    # (past 5 GB). Refused at row 2, in one line, nothing issued.
+    path = _xfd_workbook(tmp_path / "xfd.xlsx", 200_000)
+    assert path.stat().st_size < 2_000_000
+    before = _counts(node)
+    result = _run(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
+    assert _one_line_error(result) == (
+        "error: xfd.xlsx: row 2 has a value in column XFD, beyond the 9 columns of the template"
+    )
+    assert _counts(node) == before
+    # The child's peak memory (the largest of this process's children so far).
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 1_000_000  # KiB
+
+
+def test_xlsx_rows_are_streamed_not_expanded(tmp_path: Path) -> None:
+    path = _xfd_workbook(tmp_path / "xfd.xlsx", 2_000)
+    with pytest.raises(InvalidInput, match="row 2 has a value in column XFD"):
+        read_table(path, max_columns=8)
+    csv_path = _write_csv(tmp_path / "wide.csv", [CE_HEADER, _ce_row(1), [*_ce_row(2), "", "x"]])
+    with pytest.raises(InvalidInput, match="row 3 has a value in column J, beyond the 8"):
+        read_table(csv_path, max_columns=8)
+    # Empty cells beyond the template (an export's trailing commas) are no value.
+    padded = _write_csv(tmp_path / "padded.csv", [[*CE_HEADER, ""], [*_ce_row(1), "", ""]])
+    assert read_table(padded, max_columns=8) == (CE_HEADER, [(2, _ce_row(1))])
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_a_file_over_the_row_limit_is_refused_in_one_line(
+    node: Settings, tmp_path: Path, kind: str
+) -> None:
+    rows = [CE_HEADER] + [_ce_row(1)] * (MAX_ROWS + 1)
+    if kind == "csv":
+        path = _write_csv(tmp_path / "many.csv", rows)
+    else:
+        path = tmp_path / "many.xlsx"
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet()
+        for row in rows:
+            sheet.append(row)
+        workbook.save(path)
+    before = _counts(node)
+    result = _run(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
+    assert _one_line_error(result) == (
+        f"error: many.{kind} has more than 100,000 rows: import at most 100,000 a file"
+    )
+    assert _counts(node) == before
+    # One row fewer is read whole (and checked: the rows repeat one credit).
+    header, read = read_table(_write_csv(tmp_path / "just.csv", rows[:-1]), max_columns=8)
+    assert (header, len(read)) == (CE_HEADER, MAX_ROWS)

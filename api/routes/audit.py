@@ -10,12 +10,13 @@ from pydantic import WithJsonSchema
 from api.auth import require_role
 from api.deps import DbSession
 from api.errors import problem_responses
+from api.limits import GatedRoute
 from api.schemas.enforcement import AccessEntryOut, AccessTrailOut
 from registry.enforcement.audit import ACTIONS, MAX_PAGE, access_trail
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=GatedRoute)
 
 
 @router.get(

@@ -9,6 +9,7 @@ from pydantic import WithJsonSchema
 
 from api.deps import DbSession
 from api.errors import input_field, problem_responses
+from api.limits import GatedRoute
 from api.schemas.common import PROVINCE_CODE_SCHEMA
 from api.schemas.federation import AuthorityOut, KeyOut
 from registry.authorities import get_authority, keys_of, list_authorities
@@ -16,7 +17,7 @@ from registry.storage.models import Authority
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/authorities", tags=["authorities"])
+router = APIRouter(prefix="/v1/authorities", tags=["authorities"], route_class=GatedRoute)
 
 
 def _out(session: DbSession, authority: Authority) -> AuthorityOut:

@@ -19,6 +19,7 @@ from api.auth import require_caller
 from api.deps import DbSession, Issuing, Verifier, WritingSnapshot
 from api.errors import problem_responses
 from api.examples import blacklist_check_examples, blacklist_search_examples
+from api.limits import JSON_BODY, TABLE_BODY, GatedRoute, body_limit, too_large
 from api.schemas.common import LogProofOut, ProvinceCode, csv_header_schema
 from api.schemas.enforcement import (
     CheckIn,
@@ -37,12 +38,12 @@ from registry.calendar import china_today
 from registry.enforcement import listing_terms
 from registry.enforcement.inspection import CheckQuery, CheckResult, check_audited, search_audited
 from registry.enforcement.public import COLUMNS, public_csv, public_xlsx, read_public_list
-from registry.enforcement.search import CheckRow, Found, SearchResult
+from registry.enforcement.search import MAX_CHECK, CheckRow, Found, SearchResult
 from registry.tokens import Caller
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/blacklist", tags=["enforcement"])
+router = APIRouter(prefix="/v1/blacklist", tags=["enforcement"], route_class=GatedRoute)
 
 _ERRORS = problem_responses(401, (403, "The token's role is not `enforcement`."), 422)
 _Inspector = Annotated[Caller, Depends(require_caller("enforcement"))]
@@ -89,6 +90,7 @@ def _listing(found: Found, result: SearchResult) -> ListingOut:
 @router.post(
     "/search",
     summary="Listings in force against a party, across every province",
+    openapi_extra=body_limit(JSON_BODY),
     responses={
         200: {
             "description": (
@@ -100,6 +102,7 @@ def _listing(found: Found, result: SearchResult) -> ListingOut:
             )
         },
         **_ERRORS,
+        **too_large(JSON_BODY),
     },
 )
 def search(
@@ -135,7 +138,7 @@ def _check_query(request: Request, body: bytes) -> CheckQuery:
     row that is not a party is kept as its error. Raises ``InvalidInput``."""
     content_type = request.headers.get("content-type", "application/json")
     if content_type.startswith("text/csv"):
-        raw: list[dict[str, Any]] = list(csv_rows(body, _CHECK_COLUMNS))
+        raw: list[dict[str, Any]] = list(csv_rows(body, _CHECK_COLUMNS, max_rows=MAX_CHECK))
         try:
             options = CheckIn.model_validate({"rows": raw, **dict(request.query_params)})
         except ValidationError as exc:
@@ -168,6 +171,7 @@ async def _raw_body(request: Request) -> bytes:
     "/check",
     summary="Check up to 10,000 parties at once (JSON or CSV in, JSON or CSV out)",
     openapi_extra={
+        **body_limit(TABLE_BODY),
         "requestBody": {
             "required": True,
             "content": {
@@ -184,7 +188,7 @@ async def _raw_body(request: Request) -> bytes:
                     ),
                 },
             },
-        }
+        },
     },
     responses={
         200: {
@@ -198,6 +202,7 @@ async def _raw_body(request: Request) -> bytes:
             "content": {"application/json": {}, "text/csv": {"schema": {"type": "string"}}},
         },
         **_ERRORS,
+        **too_large(TABLE_BODY),
     },
 )
 def check(

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, Query
 from api.auth import require_role
 from api.deps import Snapshot
 from api.errors import problem_responses
+from api.limits import GatedRoute
 from api.schemas.enforcement import FeedChangeOut, FeedPageOut
 from registry.enforcement.feed import MAX_FEED_PAGE, read_changes
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/changes", tags=["enforcement"])
+router = APIRouter(prefix="/v1/changes", tags=["enforcement"], route_class=GatedRoute)
 
 
 @router.get(

@@ -12,6 +12,7 @@ from api.auth import require_role
 from api.deps import DbSession, Issuing
 from api.errors import problem_responses
 from api.examples import batch_examples, record_examples, status_change_examples
+from api.limits import ISSUE_BATCH_BODY, JSON_BODY, GatedRoute, body_limit, too_large
 from api.schemas.common import ProofBundleOut
 from api.schemas.records import (
     BatchIn,
@@ -31,7 +32,7 @@ from registry.verification.qr import QrPayload, qr_image
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/credentials", tags=["credentials"])
+router = APIRouter(prefix="/v1/credentials", tags=["credentials"], route_class=GatedRoute)
 
 _ISSUER = Depends(require_role("issuer:*"))
 # Examples are dated when the app is first imported: later, no date is in the future.
@@ -80,7 +81,8 @@ def _batch_response(answer: IssueAnswer) -> Response:
     "",
     status_code=201,
     summary="Issue a record",
-    responses=_ERRORS,
+    openapi_extra=body_limit(JSON_BODY),
+    responses={**_ERRORS, **too_large(JSON_BODY)},
 )
 def issue_one(
     *,
@@ -128,7 +130,8 @@ def issue_one(
     status_code=201,
     summary="Issue up to 10,000 records of one authority, all or nothing",
     response_model=BatchIssuedOut,
-    responses=_ERRORS,
+    openapi_extra=body_limit(ISSUE_BATCH_BODY),
+    responses={**_ERRORS, **too_large(ISSUE_BATCH_BODY)},
 )
 def issue_batch(
     *,
@@ -159,7 +162,8 @@ def issue_batch(
     "/{credential_id}/status",
     status_code=201,
     summary="Change a record's state (a signed StatusChange)",
-    responses={**_ERRORS, **problem_responses((404, "No such record."))},
+    openapi_extra=body_limit(JSON_BODY),
+    responses={**_ERRORS, **problem_responses((404, "No such record.")), **too_large(JSON_BODY)},
 )
 def change(
     *,

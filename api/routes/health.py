@@ -6,13 +6,14 @@ from fastapi import APIRouter, Request
 
 from api.deps import engine_of
 from api.errors import problem_responses
+from api.limits import GatedRoute
 from api.schemas.federation import Liveness, Readiness
 from registry.errors import DatabaseNotReady
 from registry.storage.db import schema_status
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=GatedRoute)
 
 
 @router.get("/healthz", summary="The process is up")

@@ -13,6 +13,7 @@ from pydantic import WithJsonSchema
 from api.auth import require_role
 from api.deps import DbSession
 from api.errors import input_field, problem_responses
+from api.limits import GatedRoute
 from api.schemas.common import PROVINCE_CODE_SCHEMA
 from api.schemas.federation import (
     ConsistencyProofOut,
@@ -35,7 +36,7 @@ from registry.tlog.reader import (
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/logs", tags=["transparency logs"])
+router = APIRouter(prefix="/v1/logs", tags=["transparency logs"], route_class=GatedRoute)
 
 _Authority = Annotated[
     str,

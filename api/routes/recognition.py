@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import DbSession
+from api.limits import GatedRoute
 from api.schemas.recognition import AgreementOut, AgreementsOut
 from registry.calendar import Day, china_today
 from registry.recognition.agreements import in_force, load_agreements
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/recognition", tags=["recognition"])
+router = APIRouter(prefix="/v1/recognition", tags=["recognition"], route_class=GatedRoute)
 
 
 @router.get("", summary="Recognition agreements in force on a day")

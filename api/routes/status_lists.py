@@ -11,12 +11,13 @@ from pydantic import WithJsonSchema
 from api.caching import serve_stored
 from api.deps import DbSession, NodeSettings
 from api.errors import problem_responses
+from api.limits import GatedRoute
 from api.schemas.common import PROVINCE_CODE_SCHEMA, SignedDocument
 from registry.issuing.status_lists import current_list, list_version
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/status-lists", tags=["status lists"])
+router = APIRouter(prefix="/v1/status-lists", tags=["status lists"], route_class=GatedRoute)
 
 _Authority = Annotated[
     str,

@@ -12,6 +12,7 @@ from api.auth import require_caller
 from api.deps import DbSession
 from api.errors import problem_responses
 from api.examples import subscription_examples
+from api.limits import JSON_BODY, GatedRoute, body_limit, too_large
 from api.schemas.enforcement import (
     DeliveriesOut,
     DeliveryOut,
@@ -24,7 +25,7 @@ from registry.tokens import Caller
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/subscriptions", tags=["enforcement"])
+router = APIRouter(prefix="/v1/subscriptions", tags=["enforcement"], route_class=GatedRoute)
 
 _ROLES = require_caller("enforcement", "federation", "admin")
 _ERRORS = problem_responses(401, (403, "The role may not subscribe."), 422)
@@ -34,7 +35,8 @@ _ERRORS = problem_responses(401, (403, "The role may not subscribe."), 422)
     "",
     status_code=201,
     summary="Subscribe a URL to changes about some organisations",
-    responses=_ERRORS,
+    openapi_extra=body_limit(JSON_BODY),
+    responses={**_ERRORS, **too_large(JSON_BODY)},
 )
 def subscribe(
     session: DbSession,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Request, Response
 from api.caching import serve_stored
 from api.deps import DbSession
 from api.errors import problem_responses
+from api.limits import GatedRoute
 from api.schemas.common import SignedDocument
 from api.schemas.federation import TrustListHistory, TrustListVersionOut
 from registry.storage.models import TrustListRecord
@@ -16,7 +17,7 @@ from registry.trust.store import get_version, stored_versions
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/trust-list", tags=["trust list"])
+router = APIRouter(prefix="/v1/trust-list", tags=["trust list"], route_class=GatedRoute)
 
 _DOCUMENT = {
     "description": (

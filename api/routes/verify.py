@@ -14,21 +14,21 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import BearerCredentials, authorize, require_role
+from api.auth import require_role
 from api.deps import Verifier, engine_of, loop_engine_of
 from api.errors import problem_responses
 from api.examples import verify_batch_examples, verify_examples
+from api.limits import JSON_BODY, TABLE_BODY, GatedRoute, body_limit, too_large
 from api.schemas.common import SignedDocument, csv_header_schema
 from api.schemas.verification import EngineerIn, VerifyBatchIn, VerifyBatchOut
 from api.tables import csv_answer, csv_rows, invalid_fields
-from registry.errors import InvalidInput
 from registry.storage.db import begin_snapshot, read_scope
-from registry.verification import EngineerQuery, EngineerVerifier
+from registry.verification import EngineerVerifier
 from registry.verification.batch import MAX_BATCH, verdict_row
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1/verify", tags=["verification"])
+router = APIRouter(prefix="/v1/verify", tags=["verification"], route_class=GatedRoute)
 
 _ROLES = ("verifier", "enforcement", "admin")
 _VERIFIER = Depends(require_role(*_ROLES))
@@ -50,6 +50,7 @@ def _engineer_in(body: bytes) -> EngineerIn:
     "/engineer",
     summary="Whether a person may work as a junior registered safety engineer in a region",
     openapi_extra={
+        **body_limit(JSON_BODY),
         "requestBody": {
             "required": True,
             "content": {
@@ -58,7 +59,7 @@ def _engineer_in(body: bytes) -> EngineerIn:
                     "examples": verify_examples(),
                 }
             },
-        }
+        },
     },
     responses={
         200: {
@@ -72,18 +73,16 @@ def _engineer_in(body: bytes) -> EngineerIn:
             "model": SignedDocument,
         },
         **_ERRORS,
+        **too_large(JSON_BODY),
     },
 )
 async def verify_engineer(
-    request: Request, credentials: BearerCredentials, verifier: Verifier
+    request: Request, _role: Annotated[str, _VERIFIER], verifier: Verifier
 ) -> Response:
     """Judge the person on the day asked (default today) and answer with a signed
     report. Someone the registry holds nothing on gets a report saying so."""
-    body = await request.body()
-    try:
-        query: EngineerQuery | RequestValidationError = _engineer_in(body).query()
-    except RequestValidationError as exc:
-        query = exc  # answered after the token is checked: 401 before 422
+    # The token was checked before the body was read (api.limits): 401 before 422.
+    query = _engineer_in(await request.body()).query()
     with read_scope(loop_engine_of(request)) as session:
         # On the event loop's own thread, not a worker thread: a verification is a
         # few milliseconds of computing and of short reads from one snapshot, which
@@ -91,9 +90,6 @@ async def verify_engineer(
         # (docs/benchmarks.md). A process serves one at a time, on a connection of
         # its own; `registry serve --workers` runs one process per core.
         begin_snapshot(session)
-        authorize(session, credentials, _ROLES)
-        if isinstance(query, RequestValidationError):
-            raise query
         report = verifier.verify(session, query)
     # The body is the report's canonical form: byte for byte what was signed, proof
     # included.
@@ -105,10 +101,7 @@ _CSV_COLUMNS = ("id_number", "registration_number", "name", "region", "category"
 
 def _rows_of(request_body: bytes, content_type: str) -> list[dict[str, Any]]:
     if content_type.startswith("text/csv"):
-        rows: list[dict[str, Any]] = list(csv_rows(request_body, _CSV_COLUMNS))
-        if len(rows) > MAX_BATCH:
-            raise InvalidInput(f"at most {MAX_BATCH} rows a batch, not {len(rows)}")
-        return rows
+        return list(csv_rows(request_body, _CSV_COLUMNS, max_rows=MAX_BATCH))
     try:
         return VerifyBatchIn.model_validate_json(request_body).rows
     except ValidationError as exc:
@@ -128,6 +121,7 @@ def _parsed(row: dict[str, Any]) -> EngineerIn | str:
     "/batch",
     summary="Verify up to 10,000 people at once (JSON or CSV in, JSON or CSV out)",
     openapi_extra={
+        **body_limit(TABLE_BODY),
         "requestBody": {
             "required": True,
             "content": {
@@ -144,7 +138,7 @@ def _parsed(row: dict[str, Any]) -> EngineerIn | str:
                     ),
                 },
             },
-        }
+        },
     },
     responses={
         200: {
@@ -157,6 +151,7 @@ def _parsed(row: dict[str, Any]) -> EngineerIn | str:
             "content": {"text/csv": {"schema": {"type": "string"}}},
         },
         **_ERRORS,
+        **too_large(TABLE_BODY),
     },
 )
 async def verify_batch(

@@ -43,7 +43,7 @@ def check_file(
 ) -> ParsedRows:
     """Every row of the file validated, and every problem found; writes nothing."""
     code = province(authority).iso
-    header, rows = read_table(path)
+    header, rows = read_table(path, max_columns=len(COLUMNS[record_type]))
     parsed = parse_rows(record_type, header, rows, authority=code)
     if not parsed.items:
         return parsed

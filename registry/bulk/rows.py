@@ -8,9 +8,8 @@ the file. Reasons never repeat a cell's value: the cell may hold an ID number.
 from __future__ import annotations
 
 import csv
-import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ from registry.credentials import CREDENTIAL_TYPES, CredentialType
 from registry.credentials.records import RecordIn
 from registry.errors import InvalidInput
 
-__all__ = ["ParsedRows", "RowError", "parse_rows", "read_table"]
+__all__ = ["MAX_ROWS", "ParsedRows", "RowError", "parse_rows", "read_table"]
 
 _RECORD: TypeAdapter[Any] = TypeAdapter(RecordIn)
 _MEASURES = re.compile(r"[;；\n]+")
@@ -61,49 +60,91 @@ def _cell(value: object) -> str:
     return str(value).strip()
 
 
-def read_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+MAX_ROWS = 100_000
+"""Rows a file may hold: ten of the API's batches of 10,000, a hundred log appends
+of 1,000. A larger file is refused as soon as its row 100,002 is read."""
+
+
+def read_table(
+    path: Path, *, max_columns: int, max_rows: int = MAX_ROWS
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the non-empty rows (with their row numbers) of a CSV or XLSX file.
 
     CSV may be UTF-8 (with or without a byte-order mark) or GB 18030, as Excel and
-    WPS save it in China. Raises ``InvalidInput`` for anything else.
+    WPS save it in China. The file is read a row at a time and refused as soon as a
+    row has a value beyond its first ``max_columns`` columns (the template's) or
+    there are more than ``max_rows`` non-empty rows below the header. Raises
+    ``InvalidInput`` for any of that, and for anything but CSV and XLSX.
     """
     suffix = path.suffix.lower()
-    table: list[list[object]]
     try:
         if suffix == ".csv":
-            table = _read_csv(path.read_bytes())
-        elif suffix == ".xlsx":
-            table = _read_xlsx(path)
-        else:
-            raise InvalidInput(f"{path.name}: only .csv and .xlsx files can be imported")
+            return _read_csv(path, max_columns, max_rows)
+        if suffix == ".xlsx":
+            return _read_xlsx(path, max_columns, max_rows)
     except OSError as exc:
         raise InvalidInput(f"{path}: {exc.strerror}") from exc
-    if not table:
-        raise InvalidInput(f"{path.name} is empty: the first row names the columns")
-    header = [_cell(v) for v in table[0]]
-    rows = [
-        (number, [_cell(v) for v in values])
-        for number, values in enumerate(table[1:], start=2)
-        if any(_cell(v) for v in values)
-    ]
+    raise InvalidInput(f"{path.name}: only .csv and .xlsx files can be imported")
+
+
+def _letter(index: int) -> str:
+    """A column's spreadsheet name: 0 -> A, 16383 -> XFD."""
+    name = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        name = chr(ord("A") + rest) + name
+    return name
+
+
+def _bounded(
+    name: str, table: Iterable[Sequence[object]], max_columns: int, max_rows: int
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and non-empty rows of ``table``, read no further than the bounds."""
+    header: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    for number, values in enumerate(table, start=1):
+        cells = [_cell(v) for v in values]
+        beyond = next((i for i in range(max_columns, len(cells)) if cells[i]), None)
+        if beyond is not None:
+            raise InvalidInput(
+                f"{name}: row {number} has a value in column {_letter(beyond)}, beyond the "
+                f"{max_columns} columns of the template"
+            )
+        cells = cells[:max_columns]
+        if header is None:
+            header = cells
+        elif any(cells):
+            if len(rows) == max_rows:
+                raise InvalidInput(
+                    f"{name} has more than {max_rows:,} rows: import at most {max_rows:,} a file"
+                )
+            rows.append((number, cells))
+    if header is None:
+        raise InvalidInput(f"{name} is empty: the first row names the columns")
     return header, rows
 
 
-def _read_csv(data: bytes) -> list[list[object]]:
+def _read_csv(
+    path: Path, max_columns: int, max_rows: int
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            text = data.decode(encoding)
+            # newline="": lines may end in CR (old Mac exports), LF or CRLF.
+            with path.open(encoding=encoding, newline="") as handle:
+                return _bounded(path.name, csv.reader(handle), max_columns, max_rows)
         except UnicodeDecodeError:
             continue
-        try:
-            return [list(row) for row in csv.reader(io.StringIO(text, newline=""))]
         except csv.Error as exc:  # a cell over csv's field limit, say
             raise InvalidInput(f"the CSV file cannot be read: {exc}") from exc
     raise InvalidInput("the CSV file is neither UTF-8 nor GB 18030 text")
 
 
-def _read_xlsx(path: Path) -> list[list[object]]:
+def _read_xlsx(
+    path: Path, max_columns: int, max_rows: int
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
     from openpyxl import load_workbook  # noqa: PLC0415 (only bulk import needs it)
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet  # noqa: PLC0415
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
@@ -111,7 +152,14 @@ def _read_xlsx(path: Path) -> list[list[object]]:
         raise InvalidInput(f"{path.name} is not an XLSX workbook openpyxl can read") from exc
     try:
         sheet = workbook.worksheets[0]
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
+        # Read-only and streamed, a row at a time. The sheet's declared size is
+        # forgotten: openpyxl would pad every row to its widest column (a cell in
+        # column XFD made each of 200,000 rows 16,384 cells) and the file may lie.
+        # Each row then runs to its own last cell, and is refused if that lies
+        # beyond the template's columns with a value.
+        if isinstance(sheet, ReadOnlyWorksheet):
+            sheet.reset_dimensions()
+        return _bounded(path.name, sheet.iter_rows(values_only=True), max_columns, max_rows)
     finally:
         workbook.close()
 
