@@ -20,6 +20,7 @@ from registry.calendar import Day
 from registry.enforcement.audit import ACTIONS
 from registry.enforcement.search import MAX_CHECK, ListingQuery
 from registry.enforcement.webhooks import KINDS
+from registry.text import OrganisationName, Printable
 
 __all__ = [
     "AccessEntryOut",
@@ -67,20 +68,21 @@ class SearchIn(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    credit_code: str | None = Field(default=None, description="Unified social credit code.")
-    id_number: str | None = Field(
+    credit_code: Printable | None = Field(default=None, description="Unified social credit code.")
+    id_number: Printable | None = Field(
         default=None, repr=False, description="Resident ID number (GB 11643)."
     )
-    name: str | None = Field(
+    name: OrganisationName | None = Field(
         default=None,
         max_length=200,
-        description="Exact name, width and spacing aside; near names come back apart.",
+        description="Exact name, width and spacing aside; near names come back apart. "
+        "A person's or an organisation's: the characters an organisation's name may hold.",
     )
-    region: str | None = Field(
+    region: Printable | None = Field(
         default=None,
         description="Where the inspection takes place (`CN-xx`): every listing binds there.",
     )
-    decided_by: str | None = Field(
+    decided_by: Printable | None = Field(
         default=None, description="Only listings this authority decided (`CN-xx`)."
     )
     date: Day | None = Field(default=None, description="The day asked about (default today).")
@@ -108,8 +110,10 @@ class CheckIn(BaseModel):
         description='Each `{"credit_code": ...}` or `{"id_number": ...}`; a bad row is '
         "answered as that row's error.",
     )
-    region: str | None = Field(default=None, description="Where the inspection takes place.")
-    decided_by: str | None = Field(default=None, description="Only this authority's listings.")
+    region: Printable | None = Field(default=None, description="Where the inspection takes place.")
+    decided_by: Printable | None = Field(
+        default=None, description="Only this authority's listings."
+    )
     date: Day | None = Field(default=None, description="The day asked about (default today).")
 
 
@@ -118,8 +122,8 @@ class CheckRowIn(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    credit_code: str | None = None
-    id_number: str | None = Field(default=None, repr=False)
+    credit_code: Printable | None = None
+    id_number: Printable | None = Field(default=None, repr=False)
 
 
 class SubscriptionIn(BaseModel):
@@ -127,14 +131,14 @@ class SubscriptionIn(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    url: str = Field(max_length=2000, description="An http or https URL that takes a POST.")
-    credit_codes: list[str] = Field(
+    url: Printable = Field(max_length=2000, description="An http or https URL that takes a POST.")
+    credit_codes: list[Printable] = Field(
         min_length=1,
         max_length=10_000,
         description="Organisations to follow: listings naming them, and registrations of "
         "engineers they employ, with every change of those.",
     )
-    kinds: list[str] | None = Field(
+    kinds: list[Printable] | None = Field(
         default=None, description=f"Only these kinds of change: {', '.join(KINDS)}."
     )
 

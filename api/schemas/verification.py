@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from registry.calendar import Day
+from registry.text import PersonName, Printable
 from registry.verification import EngineerQuery
 from registry.verification.batch import MAX_BATCH
 
@@ -21,19 +22,19 @@ class EngineerIn(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    id_number: str | None = Field(
+    id_number: Printable | None = Field(
         default=None,
         repr=False,
         description="The resident ID number (GB 11643). Or give registration_number and name.",
     )
-    registration_number: str | None = Field(
+    registration_number: Printable | None = Field(
         default=None, max_length=64, description="A registration number, with the holder's name."
     )
-    name: str | None = Field(default=None, max_length=200, description="The holder's name.")
-    region: str = Field(
+    name: PersonName | None = Field(default=None, max_length=200, description="The holder's name.")
+    region: Printable = Field(
         description="Where the person will work: `CN-SH`, `CN-JS`, `CN-ZJ` or `CN-AH`."
     )
-    category: str | None = Field(
+    category: Printable | None = Field(
         default=None, description="Only this category (`chemical`, `construction`, ...)."
     )
     date: Day | None = Field(default=None, description="The day asked about (default: today).")
