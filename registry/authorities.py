@@ -15,6 +15,7 @@ from registry.crypto.keys import KeyStore, Signer
 from registry.errors import Conflict, InvalidInput, KeyResolutionError, KeyStoreError, NotFound
 from registry.ids import province
 from registry.storage.models import Authority, SigningKey
+from registry.text import check_text
 
 __all__ = [
     "ISSUING_TYPES",
@@ -92,7 +93,8 @@ def create_authority(
     """Record an authority and generate its first issuing key and its log key.
 
     ``code`` is an ISO 3166-2 province code (``CN-SH``); the GB/T 2260 code is
-    derived from it. Raises ``InvalidInput`` for a bad code or empty names and
+    derived from it. Raises ``InvalidInput`` for a bad code, empty names or a name
+    with a character an organisation's name cannot hold (``registry.text``), and
     ``Conflict`` if the authority exists. The caller commits.
     """
     now = _whole_seconds(now or datetime.now(UTC))
@@ -103,6 +105,8 @@ def create_authority(
         )
     if not name_zh.strip() or not name_en.strip():
         raise InvalidInput("an authority needs a Chinese and an English name")
+    name_zh = check_text(name_zh.strip(), "organisation", field="name_zh")
+    name_en = check_text(name_en.strip(), "organisation", field="name_en")
     if session.get(Authority, found.iso) is not None:
         raise Conflict(f"authority {found.iso} already exists")
     authority = Authority(
@@ -431,7 +435,7 @@ def revoke_key(
     since = _whole_seconds(compromised_since)
     if since > now:
         raise InvalidInput("a compromise cannot start in the future; to stop a key later, rotate")
-    reason = reason.strip()
+    reason = check_text(reason.strip(), "text", field="reason")
     if not 0 < len(reason) <= _MAX_REASON:
         raise InvalidInput(f"give a reason of 1 to {_MAX_REASON} characters")
     key = find_key(session, reference)

@@ -57,6 +57,32 @@ schemathesis.openapi.format(
     ),
 )
 
+# The kinds of text (registry/text.py, docs/records.md "Text"): what each allows.
+_HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
+_LATIN = st.characters(min_codepoint=ord("a"), max_codepoint=ord("z"))
+_PUNCTUATION = st.sampled_from("，。、；：（）《》-")
+_han = st.text(_HAN, min_size=1, max_size=8)
+schemathesis.openapi.format(
+    "person-name",
+    st.one_of(_han, st.builds(lambda a, b: f"{a}·{b}", _han, _han)),
+)
+schemathesis.openapi.format(
+    "organisation-name",
+    st.builds(
+        lambda core, form: core + form, _han, st.sampled_from(["有限公司", "（集团）有限公司", ""])
+    ),
+)
+schemathesis.openapi.format(
+    "registry-text",
+    st.builds(
+        lambda head, rest: head + rest,
+        _HAN,
+        st.text(st.one_of(_HAN, _LATIN, _PUNCTUATION), max_size=60),
+    ),
+)
+schemathesis.openapi.format("printable", st.from_regex(r"\A[!-~]{1,40}\Z"))
+schemathesis.openapi.format("reference", st.from_regex(r"\A[!-~]{1,40}\Z"))
+
 
 class _Node:
     def __init__(self, app: FastAPI, tokens: dict[str, str]) -> None:

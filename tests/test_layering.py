@@ -20,8 +20,8 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
         "errors",
-        "calendar settings spreadsheets",
-        "ids crypto",
+        "calendar settings text",
+        "ids crypto spreadsheets",
         "credentials datadir",
         "storage",
         "authorities",

@@ -21,6 +21,7 @@ from registry.enforcement.audit import ACTIONS
 from registry.enforcement.search import MAX_CHECK, ListingQuery
 from registry.enforcement.webhooks import KINDS, URL_PATTERN
 from registry.ids import CreditCodeText, ResidentIdText
+from registry.text import OrganisationName, Printable
 
 __all__ = [
     "AccessEntryOut",
@@ -79,12 +80,11 @@ class SearchIn(BaseModel):
     id_number: ResidentIdText | None = Field(
         default=None, repr=False, description="Resident ID number (GB 11643)."
     )
-    name: str | None = Field(
+    name: OrganisationName | None = Field(
         default=None,
         max_length=200,
-        # A letter, a digit or a Chinese character: punctuation alone names no one.
-        json_schema_extra={"pattern": r"[^\W_]"},
-        description="Exact name, width and spacing aside; near names come back apart.",
+        description="Exact name, width and spacing aside; near names come back apart. "
+        "A person's or an organisation's: the characters an organisation's name may hold.",
     )
     region: ProvinceCode | None = Field(
         default=None,
@@ -132,8 +132,8 @@ class CheckRowIn(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    credit_code: str | None = None
-    id_number: str | None = Field(default=None, repr=False)
+    credit_code: Printable | None = None
+    id_number: Printable | None = Field(default=None, repr=False)
 
 
 _Kind = Annotated[str, WithJsonSchema({"type": "string", "enum": list(KINDS)})]

@@ -13,6 +13,7 @@ from api.schemas.common import one_way_of
 from registry.calendar import Day
 from registry.ce.policy import load_policies
 from registry.ids import PROVINCES, Category, ResidentIdText
+from registry.text import PersonName, Printable
 from registry.verification import EngineerQuery
 from registry.verification.batch import MAX_BATCH
 
@@ -52,15 +53,10 @@ class EngineerIn(BaseModel):
         repr=False,
         description="The resident ID number (GB 11643). Or give registration_number and name.",
     )
-    registration_number: str | None = Field(
+    registration_number: Printable | None = Field(
         default=None, max_length=64, description="A registration number, with the holder's name."
     )
-    name: str | None = Field(
-        default=None,
-        max_length=200,
-        json_schema_extra={"pattern": r"[^\W_]"},
-        description="The holder's name.",
-    )
+    name: PersonName | None = Field(default=None, max_length=200, description="The holder's name.")
     region: Annotated[str, WithJsonSchema(_RULED_REGIONS)] = Field(
         description="Where the person will work: `CN-SH`, `CN-JS`, `CN-ZJ` or `CN-AH`."
     )

@@ -107,9 +107,12 @@ def serve(
 
 
 def main() -> None:
-    """Entry point: run the CLI, printing registry errors as one line and exiting 1."""
+    """Entry point: run the CLI, printing registry errors as one line (with every
+    field an ``InvalidInput`` names) and exiting 1."""
     try:
         app()
     except RegistryError as exc:
-        err_console.print(f"[red]error:[/red] {escape(exc.message)}")
+        fields = "; ".join(f"{e.field}: {e.message}" for e in getattr(exc, "errors", ()))
+        message = f"{exc.message} ({fields})" if fields else exc.message
+        err_console.print(f"[red]error:[/red] {escape(message)}")
         raise SystemExit(1) from exc

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from registry.calendar import Day
 from registry.credentials.envelope import CredentialType
 from registry.errors import Conflict, InvalidInput
+from registry.text import Text
 
 __all__ = [
     "ACTIONS",
@@ -142,7 +143,7 @@ def status_bits(state: State) -> dict[str, bool]:
     }
 
 
-_Text = Annotated[str, Field(min_length=1, max_length=500)]
+_Text = Annotated[Text, Field(min_length=1, max_length=500)]
 
 
 class StatusChangeIn(BaseModel):

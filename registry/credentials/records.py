@@ -30,6 +30,7 @@ from registry.ids import (
     parse_resident_id,
     province,
 )
+from registry.text import OrganisationName, PersonName, Reference, Text
 
 __all__ = [
     "MAX_CE_HOURS",
@@ -53,7 +54,10 @@ MAX_CE_HOURS = 200
 MAX_REGISTRATION_YEARS = 5
 """A registration is valid for at most five years."""
 
-_Text = Annotated[str, Field(min_length=1, max_length=200)]
+# What each text field may hold: registry.text.
+_Text = Annotated[Text, Field(min_length=1, max_length=200)]
+_PersonName = Annotated[PersonName, Field(min_length=1, max_length=200)]
+_OrganisationName = Annotated[OrganisationName, Field(min_length=1, max_length=200)]
 # Certificate and registration numbers: letters, digits and separators.
 _Number = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z][0-9A-Za-z\-_/]*$")
@@ -79,7 +83,7 @@ class _Input(BaseModel):
 class HolderIn(_Input):
     """A person: their name and resident ID number (which never leaves in clear)."""
 
-    name: _Text
+    name: _PersonName
     id_number: ResidentIdText = Field(
         description="Resident ID number (GB 11643); stored and signed only as a commitment.",
         repr=False,
@@ -94,7 +98,7 @@ class HolderIn(_Input):
 class OrganisationIn(_Input):
     """An organisation: its name and unified social credit code (GB 32100)."""
 
-    name: _Text
+    name: _OrganisationName
     credit_code: CreditCodeText
 
     @field_validator("credit_code")
@@ -128,7 +132,7 @@ class _RecordIn(_Input):
     authority: ProvinceCodeText = Field(
         description="The issuing authority (`CN-SH`, `CN-JS`, `CN-ZJ`, `CN-AH`, ...)."
     )
-    replaces: str | None = Field(
+    replaces: Reference | None = Field(
         default=None,
         min_length=1,
         max_length=128,
@@ -176,7 +180,7 @@ class RegistrationIn(_RecordIn):
     type: Literal["SafetyEngineerRegistration"] = "SafetyEngineerRegistration"
     holder: HolderIn
     registration_number: _Number
-    qualification: str = Field(
+    qualification: Reference = Field(
         min_length=1,
         max_length=128,
         description=(

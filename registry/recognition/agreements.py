@@ -43,6 +43,7 @@ from registry.storage.models import (
     RecognitionAgreementRow,
     StoredCredential,
 )
+from registry.text import check_text
 from registry.tlog.sequencer import append
 
 __all__ = [
@@ -269,6 +270,12 @@ def terminate(
         problems.append(FieldError("effective_on", "precedes the agreement's first day"))
     if not reason.strip() or not decision_number.strip():
         problems.append(FieldError("reason", "a termination states its reason and decision"))
+    checked: dict[str, str] = {}
+    for field, value in (("reason", reason), ("decision_number", decision_number)):
+        try:
+            checked[field] = check_text(value.strip(), "text", field=field)
+        except InvalidInput as exc:
+            problems.extend(exc.errors)
     if problems:
         raise InvalidInput("the termination cannot take effect as asked", errors=tuple(problems))
     document = new_credential(
@@ -280,8 +287,8 @@ def terminate(
             "action": "terminate",
             "previousState": "in-force",
             "state": "terminated",
-            "reason": reason.strip(),
-            "decisionNumber": decision_number.strip(),
+            "reason": checked["reason"],
+            "decisionNumber": checked["decision_number"],
             "effectiveOn": effective_on.isoformat(),
         },
         valid_from=now,

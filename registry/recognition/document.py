@@ -31,6 +31,7 @@ from registry.crypto.eddsa_jcs_2022 import proofs_of
 from registry.errors import AgreementError, InvalidInput, RegistryError, VerificationError
 from registry.ids import parse_category, province
 from registry.recognition.coverage import Agreement, Direction, RecordKind
+from registry.text import check_text
 
 __all__ = [
     "LEVELS",
@@ -62,13 +63,16 @@ def agreement_document(agreement: Agreement, *, proposer: str, created: datetime
     """The unsigned credential stating ``agreement``, issued by ``proposer`` (a party).
 
     The credential's id is the agreement's id. Raises ``InvalidInput`` if the
-    proposer is not a party or the legal basis is missing.
+    proposer is not a party, or the legal basis is missing or holds a character
+    text cannot (``registry.text``).
     """
     proposer = province(proposer).iso
     if proposer not in agreement.parties:
         raise InvalidInput(f"{proposer} proposes only agreements it is a party to")
     if not agreement.basis_number.strip() or not agreement.basis_title.strip():
         raise InvalidInput("an agreement states its legal basis: document number and title")
+    basis_number = check_text(agreement.basis_number.strip(), "text", field="basis_number")
+    basis_title = check_text(agreement.basis_title.strip(), "text", field="basis_title")
     scope: dict[str, Any] = {
         "kinds": sorted(k.value for k in agreement.kinds),
         "levels": sorted(agreement.levels),
@@ -81,8 +85,8 @@ def agreement_document(agreement: Agreement, *, proposer: str, created: datetime
         "scope": scope,
         "effectiveFrom": agreement.valid_from.isoformat(),
         "legalBasis": {
-            "documentNumber": agreement.basis_number.strip(),
-            "title": agreement.basis_title.strip(),
+            "documentNumber": basis_number,
+            "title": basis_title,
         },
     }
     if agreement.direction is Direction.ONE_WAY:

@@ -26,6 +26,7 @@ from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import KeyStore
 from registry.errors import Conflict, InvalidInput, NotFound, TrustListError
 from registry.storage.models import TrustListProposal
+from registry.text import check_text
 from registry.trust.chain import (
     QuorumReport,
     TrustListVersion,
@@ -134,12 +135,23 @@ def _members_after(
         if by_code.pop(code, None) is None:
             raise InvalidInput(f"{code} is not a member of version {previous.version}")
     joining = [member_from_node(session, c, profile) for c in changes.add_members]
-    joining += [parse_member(entry) for entry in changes.add_member_entries]
+    joining += [_checked(parse_member(entry)) for entry in changes.add_member_entries]
     for member in joining:
         if member.code in by_code:
             raise InvalidInput(f"{member.code} is a member already")
         by_code[member.code] = member
     return by_code
+
+
+def _checked(member: Member) -> Member:
+    """A joining member's entry, its names and node URL held to what the node's own
+    inputs may hold (``registry.text``); a published version is read as signed."""
+    return dataclasses.replace(
+        member,
+        name_zh=check_text(member.name_zh, "organisation", field=f"{member.code} name.zh"),
+        name_en=check_text(member.name_en, "organisation", field=f"{member.code} name.en"),
+        node_url=check_text(member.node_url, "printable", field=f"{member.code} nodeUrl"),
+    )
 
 
 def _change_keys(
