@@ -31,6 +31,7 @@ from registry.errors import (
     InvalidProvinceCode,
     InvalidResidentId,
 )
+from registry.text import Printable
 
 __all__ = [
     "CREDIT_CODE_JSON_SCHEMA",
@@ -390,7 +391,7 @@ PROVINCE_CODE_JSON_SCHEMA: dict[str, Any] = {
     "(`310000`). Lower case and full-width forms are read too.",
 }
 
-ProvinceCodeText = Annotated[str, WithJsonSchema(PROVINCE_CODE_JSON_SCHEMA)]
+ProvinceCodeText = Annotated[Printable, WithJsonSchema(PROVINCE_CODE_JSON_SCHEMA)]
 """A province code as an input carries it, documented by ``PROVINCE_CODE_JSON_SCHEMA``;
 read with ``province`` (which also reads lower case and full-width forms)."""
 
@@ -414,10 +415,10 @@ CREDIT_CODE_JSON_SCHEMA: dict[str, Any] = {
     "description": "Unified social credit code (GB 32100).",
 }
 
-ResidentIdText = Annotated[str, WithJsonSchema(RESIDENT_ID_JSON_SCHEMA)]
+ResidentIdText = Annotated[Printable, WithJsonSchema(RESIDENT_ID_JSON_SCHEMA)]
 """A resident ID number as an input carries it, documented by ``RESIDENT_ID_JSON_SCHEMA``;
 read with ``parse_resident_id``."""
 
-CreditCodeText = Annotated[str, WithJsonSchema(CREDIT_CODE_JSON_SCHEMA)]
+CreditCodeText = Annotated[Printable, WithJsonSchema(CREDIT_CODE_JSON_SCHEMA)]
 """A credit code as an input carries it, documented by ``CREDIT_CODE_JSON_SCHEMA``; read
 with ``parse_credit_code``."""

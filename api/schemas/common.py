@@ -4,12 +4,12 @@ and a signed document served exactly as signed."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from registry.ids import PROVINCE_CODE_JSON_SCHEMA
+from registry.ids import PROVINCE_CODE_JSON_SCHEMA, ProvinceCodeText
 
 __all__ = [
     "PROVINCE_CODE_SCHEMA",
@@ -57,7 +57,7 @@ def csv_header_schema(columns: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
-ProvinceCode = Annotated[str, WithJsonSchema(PROVINCE_CODE_SCHEMA)]
+ProvinceCode = ProvinceCodeText
 """A province code as the API documents it; the routes read it with ``registry.ids.province``
 (which also reads lower case and full-width forms, and refuses anything else with 422)."""
 

@@ -136,7 +136,7 @@ class CheckRowIn(BaseModel):
     id_number: Printable | None = Field(default=None, repr=False)
 
 
-_Kind = Annotated[str, WithJsonSchema({"type": "string", "enum": list(KINDS)})]
+_Kind = Annotated[Printable, WithJsonSchema({"type": "string", "enum": list(KINDS)})]
 
 
 class SubscriptionIn(BaseModel):
@@ -144,11 +144,9 @@ class SubscriptionIn(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    url: str = Field(
-        max_length=2000,
-        json_schema_extra={"pattern": URL_PATTERN},
-        description="An http or https URL that takes a POST.",
-    )
+    url: Annotated[
+        Printable, WithJsonSchema({"type": "string", "maxLength": 2000, "pattern": URL_PATTERN})
+    ] = Field(max_length=2000, description="An http or https URL that takes a POST.")
     credit_codes: list[CreditCodeText] = Field(
         min_length=1,
         max_length=10_000,

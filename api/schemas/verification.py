@@ -57,10 +57,10 @@ class EngineerIn(BaseModel):
         default=None, max_length=64, description="A registration number, with the holder's name."
     )
     name: PersonName | None = Field(default=None, max_length=200, description="The holder's name.")
-    region: Annotated[str, WithJsonSchema(_RULED_REGIONS)] = Field(
+    region: Annotated[Printable, WithJsonSchema(_RULED_REGIONS)] = Field(
         description="Where the person will work: `CN-SH`, `CN-JS`, `CN-ZJ` or `CN-AH`."
     )
-    category: Annotated[str, WithJsonSchema(_CATEGORIES)] | None = Field(
+    category: Annotated[Printable, WithJsonSchema(_CATEGORIES)] | None = Field(
         default=None, description="Only this category (`chemical`, `construction`, ...)."
     )
     date: Day | None = Field(default=None, description="The day asked about (default: today).")
