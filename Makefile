@@ -15,7 +15,7 @@ BIN    := $(VENV)/bin
 TEST_WORKERS ?= auto
 
 .PHONY: run test lint lint-ruff lint-format lint-types db-check postgres lock \
-	bench bench-log bench-issue bench-verify bench-blacklist clean
+	bench bench-log bench-issue bench-verify bench-blacklist bench-audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -106,6 +106,10 @@ bench-blacklist: $(VENV)/.installed-dev
 ## bench-verify: verification through the API on PostgreSQL (100,000 engineers, 1M credentials)
 bench-verify: $(VENV)/.installed-dev
 	$(BIN)/python bench/verify.py
+
+## bench-audit: `registry log audit` of each log on PostgreSQL (20,000 engineers; --engineers 100000: 1M credentials)
+bench-audit: $(VENV)/.installed-dev
+	$(BIN)/python bench/audit.py
 
 ## bench-log: transparency-log append rates and proof latency on PostgreSQL (1M entries)
 bench-log: $(VENV)/.installed-dev

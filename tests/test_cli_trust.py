@@ -9,16 +9,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter
 from sqlalchemy import text
 
 from registry.cli._common import write_json
-from registry.datadir import DataDir
+from registry.credentials.records import RecordIn
+from registry.demo import resident_id
 from registry.errors import InvalidInput
+from registry.issuing import IssuingContext, issue_records
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
-from registry.tlog.sequencer import append
 from tests._support import REGISTRY
-from tests.test_tlog import _credentials
+
+RECORD: TypeAdapter[RecordIn] = TypeAdapter(RecordIn)
 
 NAMES = {
     "CN-SH": ("上海市应急管理局", "Shanghai Municipal Emergency Management Bureau"),
@@ -179,15 +182,31 @@ def test_log_audit_command(node: Node, tmp_path: Path) -> None:
         node.run("trust", "sign", "--authority", code)
     node.run("trust", "publish")
     settings = Settings(data_dir=tmp_path / "data", database_url=node.env["REGISTRY_DATABASE_URL"])
-    key_store = DataDir(settings).key_store()
+    items = [
+        RECORD.validate_python(
+            {
+                "type": "SafetyEngineerQualification",
+                "authority": "CN-SH",
+                "holder": {
+                    "name": f"张{n}",
+                    "id_number": resident_id("310101", "19800101", f"00{n}"),
+                },
+                "certificate_number": f"SH-Q-{n}",
+                "category": "chemical",
+                "issued_on": "2024-01-01",
+            }
+        )
+        for n in range(4)
+    ]
     with engine_scope(settings.database_url) as engine:
         with session_scope(engine) as session:
-            made = _credentials(session, key_store, 4, signed_at=datetime.now(UTC))
-            append(session, key_store, "CN-SH", made, origin_prefix="registry.yrd.example")
+            issue_records(session, IssuingContext.for_node(settings), items)
+        # Four qualifications and the first version of CN-SH's revocation list.
         held = node.run("log", "audit", "CN-SH")
-        assert "the log of CN-SH holds: 4 entries, 7 subtree hashes and 1 checkpoints" in (
+        assert "the log of CN-SH holds: 5 entries, 8 subtree hashes and 1 checkpoints" in (
             held.stdout
         )
+        assert "4 record, 4 record_party, 1 status_list" in held.stdout
         with engine.begin() as connection:
             connection.execute(
                 text(
@@ -195,8 +214,17 @@ def test_log_audit_command(node: Node, tmp_path: Path) -> None:
                     "WHERE leaf_index = 0) WHERE leaf_index = 2"
                 )
             )
+            connection.execute(text("UPDATE record SET number = 'SH-Q-9' WHERE number = 'SH-Q-3'"))
     broken = node.run("log", "audit", "310000", ok=False)
     assert "✗ entry 2: its leaf hash is not the hash of its credential" in broken.stderr
+    assert "number is 'SH-Q-9'; the log says 'SH-Q-3'" in broken.stderr
+    assert "the log of CN-SH does not hold: 2 problems" in broken.stderr
+    shown = node.run("log", "audit", "CN-SH", "--show", "1", ok=False)
+    assert "✗ entry 2" in shown.stderr
+    assert "SH-Q-9" not in shown.stderr
+    assert "… and 1 more not shown (only the first 1 are printed: --show prints more)" in (
+        shown.stderr
+    )
     assert "no log" in node.run("log", "audit", "CN-JS", ok=False).stderr
 
 

@@ -189,11 +189,20 @@ def _strings(value: object, name: str) -> list[str]:
     return [_string(item, name) for item in value]
 
 
-def signers_of(document: Mapping[str, Any], *, directory: KeyDirectory, at: datetime) -> list[str]:
+def signers_of(
+    document: Mapping[str, Any],
+    *,
+    directory: KeyDirectory,
+    at: datetime,
+    logged_at: datetime | None = None,
+    needs_log: bool = False,
+) -> list[str]:
     """The parties whose proofs on ``document`` verify so far, in proof order.
 
-    Raises a ``VerificationError`` for a proof that does not verify, a proof by a
-    key that may not sign agreements, by a non-party, or a party signing twice.
+    ``logged_at`` and ``needs_log`` are as for ``registry.credentials.keys.key_standing``
+    (a published agreement is in its proposer's log). Raises a ``VerificationError``
+    for a proof that does not verify, a proof by a key that may not sign agreements,
+    by a non-party, or a party signing twice.
     """
     agreement = parse_agreement(document)
     signers: list[str] = []
@@ -205,6 +214,8 @@ def signers_of(document: Mapping[str, Any], *, directory: KeyDirectory, at: date
                 directory=directory,
                 credential_type=CredentialType.RECOGNITION_AGREEMENT,
                 at=at,
+                logged_at=logged_at,
+                needs_log=needs_log,
             )
         except VerificationError as exc:
             raise type(exc)(f"proof {index}: {exc.reason}") from exc
@@ -222,16 +233,23 @@ def verify_agreement(
     directory: KeyDirectory,
     at: datetime,
     terminated_on: date | None = None,
+    logged_at: datetime | None = None,
+    needs_log: bool = False,
 ) -> Agreement:
     """Verify a fully signed agreement and return what it states.
 
     Steps: 1. the document states a valid agreement; 2. every proof verifies with a
-    key ``directory`` lists as allowed to sign agreements at the proof's time;
+    key ``directory`` lists as allowed to sign agreements at the proof's time (for a
+    logged agreement, ``logged_at`` and ``needs_log`` as ``signers_of`` takes them);
     3. every party, and nobody else, signed. Raises ``AgreementError`` naming the
     parties whose proof is missing, or the failing proof's ``VerificationError``.
     """
     # 1.-2. The statement and each proof.
-    signers = signers_of(document, directory=directory, at=at) if proofs_of(document) else []
+    signers = (
+        signers_of(document, directory=directory, at=at, logged_at=logged_at, needs_log=needs_log)
+        if proofs_of(document)
+        else []
+    )
     agreement = parse_agreement(document, terminated_on=terminated_on)
     # 3. Every party.
     missing = sorted(agreement.parties - set(signers))
