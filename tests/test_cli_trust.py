@@ -15,6 +15,7 @@ from sqlalchemy import text
 from registry.cli._common import write_json
 from registry.credentials.records import RecordIn
 from registry.demo import resident_id
+from registry.demo.synthetic import engineer
 from registry.errors import InvalidInput
 from registry.issuing import IssuingContext, issue_records
 from registry.settings import Settings
@@ -188,7 +189,7 @@ def test_log_audit_command(node: Node, tmp_path: Path) -> None:
                 "type": "SafetyEngineerQualification",
                 "authority": "CN-SH",
                 "holder": {
-                    "name": f"张{n}",
+                    "name": engineer(n).name,
                     "id_number": resident_id("310101", "19800101", f"00{n}"),
                 },
                 "certificate_number": f"SH-Q-{n}",
