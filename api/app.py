@@ -42,11 +42,14 @@ Ed25519 (`eddsa-jcs-2022`). Errors are RFC 9457 `application/problem+json`.
 
 def create_app(settings: Settings) -> FastAPI:
     """Build the API for one node: its engine, its routes and its error handling."""
-    engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
+    busy = settings.sqlite_busy_timeout_seconds
+    engine = make_engine(
+        settings.database_url, pool_size=settings.database_pool_size, busy_timeout=busy
+    )
     # Reads made on the event loop's own thread (a single verification) have their
     # own connection: were they to wait for one from the shared pool, the loop would
     # stop, and with it the requests that would give one back.
-    loop_engine = make_engine(settings.database_url, pool_size=1)
+    loop_engine = make_engine(settings.database_url, pool_size=1, busy_timeout=busy)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas.common import Problem
@@ -61,7 +63,7 @@ _DESCRIBED = {
     409: "The change is not allowed, or conflicts with another.",
     413: "The body is over this operation's limit; nothing of it was kept.",
     422: "The request is invalid; each bad field is named.",
-    503: "Not ready; `detail` says why.",
+    503: "Not ready, or the database is busy; `detail` says why, `Retry-After` when to try again.",
 }
 
 
@@ -198,6 +200,36 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_BUSY_RETRY_SECONDS = 5
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # The embedded database has one writer at a time: a request that waited out its
+    # busy timeout behind a long write (an import) is told to come back, and nothing
+    # it did stays (its transaction is rolled back). Any other database failure is the
+    # server's own: logged, and a 500.
+    if isinstance(exc, OperationalError) and _sqlite_busy(exc):
+        _log.warning("%s %s: the database stayed busy", request.method, request.url.path)
+        return problem_response(
+            request,
+            status=503,
+            slug="busy",
+            title="The database is busy",
+            detail="a long write (an import, say) holds the database; "
+            f"try again in {_BUSY_RETRY_SECONDS} seconds",
+            headers={"Retry-After": str(_BUSY_RETRY_SECONDS)},
+        )
+    _log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+    return await _unexpected_error(request, exc)
+
+
+def _sqlite_busy(exc: OperationalError) -> bool:
+    return isinstance(exc.orig, sqlite3.OperationalError) and str(exc.orig) in (
+        "database is locked",
+        "database is busy",
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # The traceback goes to the server log (Starlette re-raises after answering);
     # the client learns nothing about the internals.
@@ -213,3 +245,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RegistryError, _registry_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_error)

@@ -9,6 +9,9 @@ checking answers against it, finds what is really sent:
 - every answer of 400 and over is ``application/problem+json`` with ``Problem``;
 - every operation that reads a JSON body documents 400 for a body that is not
   UTF-8 JSON at all (a JSON syntax error is a 422 naming the body);
+- every operation that reads the database documents 503: the embedded database
+  stayed busy with another connection's long write (``Retry-After`` says when to
+  come back);
 - FastAPI's unused validation schemas are dropped.
 """
 
@@ -26,7 +29,9 @@ __all__ = ["exact_openapi"]
 _PROBLEM = {"schema": {"$ref": "#/components/schemas/Problem"}}
 _UNREADABLE = "The body is not text in UTF-8 that the server can parse."
 _INVALID = "The request is invalid; each bad field is named."
+_BUSY = "The database is busy with a long write, or not ready; try again after `Retry-After`."
 _METHODS = ("get", "put", "post", "delete", "patch")
+_NO_DATABASE = {"/healthz"}
 
 
 def exact_openapi(app: FastAPI) -> dict[str, Any]:
@@ -39,9 +44,11 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
         description=app.description,
         routes=app.routes,
     )
-    for operations in document.get("paths", {}).values():
+    for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             if method in _METHODS:
+                if path not in _NO_DATABASE:
+                    operation.setdefault("responses", {}).setdefault("503", {"description": _BUSY})
                 _problems_only(operation)
     schemas = document.get("components", {}).get("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):

@@ -37,6 +37,16 @@ class Settings(BaseSettings):
             "(10 more open for a burst)."
         ),
     )
+    sqlite_busy_timeout_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=600,
+        description=(
+            "How long a request waits for the embedded database while another writes "
+            "(SQLite has one writer at a time: an import of 100,000 rows holds it for "
+            "about half a minute); past it the request is answered 503 with Retry-After."
+        ),
+    )
     key_passphrase: SecretStr | None = Field(
         default=None,
         description=(

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -41,26 +41,26 @@ __all__ = [
 ]
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def _configure_sqlite(busy_ms: int, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms:d}")
     # Write-ahead logging: a reader (a verification's snapshot) and a writer do not
     # wait for each other. Kept in the database file once set.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
-def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(database_url: str, *, pool_size: int = 5, busy_timeout: float = 60.0) -> Engine:
     """Create an engine keeping ``pool_size`` connections open (10 more for a burst);
-    for SQLite, make its directory, enforce foreign keys, wait on locks and log ahead
-    (WAL)."""
+    for SQLite, make its directory, enforce foreign keys, wait up to ``busy_timeout``
+    seconds for another connection's write, and log ahead (WAL)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, pool_size=pool_size, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "connect", partial(_configure_sqlite, round(busy_timeout * 1000)))
         return engine
     # No server-side prepared statements by default: psycopg would prepare any
     # statement it has seen five times, and PostgreSQL then keeps one generic plan

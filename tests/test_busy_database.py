@@ -1,0 +1,82 @@
+"""The embedded database while a long write holds it: a request waits its turn, and if
+the wait runs out it is told to come back (503 with Retry-After), never a 500.
+
+SQLite only: it has one writer at a time for the whole file, so a long import holds
+every other writer back. PostgreSQL locks rows, and nothing here waits on it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from registry.demo import seed_demo, seed_demo_tokens
+from registry.issuing import IssuingContext
+from registry.settings import Settings
+from registry.storage.db import engine_scope, session_scope
+from registry.trust.store import NodeProfile
+
+
+class _Node:
+    def __init__(self, client: TestClient, tokens: dict[str, str], path: Path) -> None:
+        self.client = client
+        self.tokens = tokens
+        self.path = path
+
+    def search(self) -> tuple[int, dict[str, str], str]:
+        answer = self.client.post(
+            "/v1/blacklist/search",
+            json={"name": "上海某建材有限公司"},
+            headers={"Authorization": f"Bearer {self.tokens['enforcement']}"},
+        )
+        return answer.status_code, dict(answer.headers), answer.text
+
+    def hold_the_writer(self) -> sqlite3.Connection:
+        """Another process's long write: the database's write lock, held until closed."""
+        holder = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        return holder
+
+
+@pytest.fixture
+def node(sqlite_url: str, tmp_path: Path) -> Iterator[_Node]:
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=sqlite_url, sqlite_busy_timeout_seconds=0.5
+    )
+    context = IssuingContext.for_node(settings)
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
+        tokens = seed_demo_tokens(session)
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    with TestClient(create_app(settings)) as client:
+        yield _Node(client, tokens, path)
+
+
+def test_a_request_waits_for_a_short_write(node: _Node) -> None:
+    holder = node.hold_the_writer()
+    threading.Timer(0.2, holder.rollback).start()
+    status, _headers, text = node.search()
+    assert status == 200, text
+    holder.close()
+
+
+def test_a_request_held_past_the_wait_is_told_to_come_back(node: _Node) -> None:
+    holder = node.hold_the_writer()
+    try:
+        status, headers, text = node.search()
+    finally:
+        holder.rollback()
+        holder.close()
+    assert status == 503, text
+    assert headers["content-type"] == "application/problem+json"
+    assert headers["retry-after"] == "5"
+    assert "urn:yrd-registry:problem:busy" in text
+    # Nothing was half done: once the write is over, the same request is answered.
+    status, _headers, text = node.search()
+    assert status == 200, text
