@@ -42,7 +42,7 @@ from bench._harness.stats import Latency, Row, at_most, print_table
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.credentials.records import RecordIn
-from registry.demo.synthetic import AUTHORITIES, company, credit_code, person
+from registry.demo.synthetic import AUTHORITIES, company, credit_code, engineer, person
 from registry.issuing import IssuingContext, change_status, issue_records
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
@@ -74,7 +74,7 @@ def _listing(n: int, today: date) -> dict[str, Any]:
     }
     if n % 3 == 0:
         item["related_persons"] = [
-            {"name": f"负责人{n}", "id_number": person(n), "role": "legal-representative"}
+            {"name": engineer(n).name, "id_number": person(n), "role": "legal-representative"}
         ]
     return item
 
