@@ -303,8 +303,7 @@ class PublicListOut(_Out):
 
 
 class AccessEntryOut(_Out):
-    """One search, check or verification: when, who, what, how much; the criteria only
-    as a hash."""
+    """One search or check: when, who, what, how much; the criteria only as a hash."""
 
     id: int
     at: IsoDateTime
