@@ -21,7 +21,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=GatedRoute)
 
 @router.get(
     "/access",
-    summary="Searches and checks of the untrustworthiness list, newest first",
+    summary="Who asked about whom: list searches and checks, engineer verifications",
     responses=problem_responses(
         401, (403, "The token's role is not `admin`."), (422, "A parameter is invalid.")
     ),

@@ -1,11 +1,14 @@
 """Verifying engineers: one, with a signed report, or up to 10,000 at once (JSON or CSV).
 
 POST only: resident ID numbers never go into a URL, where access logs would keep
-them. Nothing is written.
+them. Each verification is recorded in the access audit (who asked, when, a keyed
+hash of what, how many were found; never an ID number), committed before the answer
+is sent: an answer is never given for a question the audit does not hold.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Annotated, Any
 
@@ -14,16 +17,18 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import require_role
-from api.deps import Verifier, engine_of, loop_engine_of
+from api.auth import require_caller
+from api.deps import Issuing, Verifier, engine_of, loop_engine_of
 from api.errors import problem_responses
 from api.examples import verify_batch_examples, verify_examples
 from api.limits import JSON_BODY, TABLE_BODY, GatedRoute, body_limit, too_large
 from api.schemas.common import SignedDocument, csv_header_schema
 from api.schemas.verification import EngineerIn, VerifyBatchIn, VerifyBatchOut
 from api.tables import csv_answer, csv_rows, invalid_fields
-from registry.storage.db import begin_snapshot, read_scope
-from registry.verification import EngineerVerifier
+from registry.enforcement.audit import criteria_hash, record_access
+from registry.storage.db import begin_snapshot, read_scope, session_scope
+from registry.tokens import Caller
+from registry.verification import EngineerQuery, EngineerVerifier, access_criteria
 from registry.verification.batch import MAX_BATCH, verdict_row
 
 __all__ = ["router"]
@@ -31,7 +36,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/verify", tags=["verification"], route_class=GatedRoute)
 
 _ROLES = ("verifier", "enforcement", "admin")
-_VERIFIER = Depends(require_role(*_ROLES))
+_VERIFIER = Depends(require_caller(*_ROLES))
 _ERRORS = problem_responses(401, (403, "The token's role may not verify."), 422)
 
 
@@ -77,7 +82,7 @@ def _engineer_in(body: bytes) -> EngineerIn:
     },
 )
 async def verify_engineer(
-    request: Request, _role: Annotated[str, _VERIFIER], verifier: Verifier
+    request: Request, caller: Annotated[Caller, _VERIFIER], verifier: Verifier, issuing: Issuing
 ) -> Response:
     """Judge the person on the day asked (default today) and answer with a signed
     report. Someone the registry holds nothing on gets a report saying so."""
@@ -91,6 +96,16 @@ async def verify_engineer(
         # its own; `registry serve --workers` runs one process per core.
         begin_snapshot(session)
         report = verifier.verify(session, query)
+    criteria = access_criteria(query, node_secret=issuing.node_secret)
+    await run_in_threadpool(
+        _audited,
+        request,
+        caller,
+        action="engineer-verification",
+        criteria=criteria_hash(criteria, node_secret=issuing.node_secret),
+        rows=1,
+        results=1 if report.held else 0,
+    )
     # The body is the report's canonical form: byte for byte what was signed, proof
     # included.
     return Response(report.canonical, media_type="application/json")
@@ -155,12 +170,15 @@ def _parsed(row: dict[str, Any]) -> EngineerIn | str:
     },
 )
 async def verify_batch(
-    request: Request, _role: Annotated[str, _VERIFIER], verifier: Verifier
+    request: Request, caller: Annotated[Caller, _VERIFIER], verifier: Verifier, issuing: Issuing
 ) -> Response:
-    """Judge every row; a bad row is answered with its error, never dropped."""
+    """Judge every row; a bad row is answered with its error, never dropped. The
+    batch is one entry of the access audit."""
     body = await request.body()
     rows = _rows_of(body, request.headers.get("content-type", "application/json"))
-    results = await run_in_threadpool(_judge_all, request, verifier, rows)
+    results = await run_in_threadpool(
+        _judge_all, request, verifier, rows, caller, issuing.node_secret
+    )
     if "text/csv" in request.headers.get("accept", ""):
         return Response(_as_csv(results), media_type="text/csv; charset=utf-8")
     return Response(
@@ -170,13 +188,31 @@ async def verify_batch(
 
 
 def _judge_all(
-    request: Request, verifier: EngineerVerifier, rows: list[dict[str, Any]]
+    request: Request,
+    verifier: EngineerVerifier,
+    rows: list[dict[str, Any]],
+    caller: Caller,
+    node_secret: bytes,
 ) -> list[dict[str, Any]]:
     parsed = [_parsed(row) for row in rows]
     with read_scope(engine_of(request)) as session:
         begin_snapshot(session)
         queries = [p.query() if isinstance(p, EngineerIn) else p for p in parsed]
         results = verifier.judge_many(session, queries)
+    asked = [
+        access_criteria(query, node_secret=node_secret)
+        for query, result in zip(queries, results, strict=True)
+        if isinstance(query, EngineerQuery) and not isinstance(result, str)
+    ]
+    found = sum(1 for result in results if not isinstance(result, str) and result[0].records)
+    _audited(
+        request,
+        caller,
+        action="engineer-verification-batch",
+        criteria=criteria_hash({"rows": _canonical_rows(asked)}, node_secret=node_secret),
+        rows=len(rows),
+        results=found,
+    )
     out = []
     for number, result in enumerate(results, start=1):
         if isinstance(result, str):
@@ -184,6 +220,29 @@ def _judge_all(
         else:
             out.append({"row": number, **verdict_row(result)})
     return out
+
+
+def _canonical_rows(asked: list[dict[str, str]]) -> str:
+    # criteria_hash takes text values: the rows' criteria as one canonical JSON text.
+    return json.dumps(asked, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _audited(
+    request: Request, caller: Caller, *, action: str, criteria: str, rows: int, results: int
+) -> None:
+    # Its own short transaction on a worker thread: the verification read from a
+    # snapshot that takes no locks, and on SQLite that reader could not become the
+    # writer (storage.db.begin_snapshot).
+    with session_scope(engine_of(request)) as session:
+        record_access(
+            session,
+            caller,
+            action=action,
+            criteria=criteria,
+            rows=rows,
+            results=results,
+            now=dt.datetime.now(dt.UTC),
+        )
 
 
 def _as_csv(results: list[dict[str, Any]]) -> str:

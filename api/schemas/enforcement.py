@@ -303,7 +303,8 @@ class PublicListOut(_Out):
 
 
 class AccessEntryOut(_Out):
-    """One search or check: when, who, what, how much; the criteria only as a hash."""
+    """One search, check or verification: when, who, what, how much; the criteria only
+    as a hash."""
 
     id: int
     at: IsoDateTime

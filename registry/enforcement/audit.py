@@ -1,7 +1,10 @@
-"""The access audit: who searched or checked the untrustworthiness list, and when.
+"""The access audit: who asked the registry about a person or an organisation, and
+when: searches and checks of the untrustworthiness list, and verifications of
+engineers by ID number or by registration number.
 
 Each entry keeps the token, its role, the time, the action, how many rows were
-asked about and how many listings were found, and the criteria as a keyed hash
+asked about and how many were found (listings, or people the registry holds records
+on), and the criteria as a keyed hash
 (HMAC-SHA256 under the node secret of their canonical JSON, an ID number already
 replaced by its lookup key): whoever holds the node secret and a credit code, name
 or ID number can tell whether it was asked about; nobody can read the criteria
@@ -24,7 +27,12 @@ from registry.tokens import Caller
 
 __all__ = ["ACTIONS", "access_trail", "criteria_hash", "record_access"]
 
-ACTIONS = ("blacklist-search", "blacklist-check")
+ACTIONS = (
+    "blacklist-search",
+    "blacklist-check",
+    "engineer-verification",
+    "engineer-verification-batch",
+)
 MAX_PAGE = 1000
 
 

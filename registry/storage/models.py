@@ -295,7 +295,8 @@ class ApiToken(SQLModel, table=True):
 
 
 class AccessAudit(SQLModel, table=True):
-    """One search or check of the untrustworthiness list by a token: who, when, what
+    """One search or check of the untrustworthiness list, or one verification of an
+    engineer, by a token: who, when, what
     (as a keyed hash of the criteria, never the criteria) and how many it found.
 
     Append-only: the database refuses to update or delete a row (migration 0009's

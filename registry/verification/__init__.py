@@ -3,7 +3,12 @@ region on a day and why, and the signed report that proves it offline."""
 
 from registry.verification.dossier import Dossier, Held, find_dossier
 from registry.verification.judge import Finding, Judgement, judge
-from registry.verification.service import EngineerQuery, EngineerVerifier, Verified
+from registry.verification.service import (
+    EngineerQuery,
+    EngineerVerifier,
+    Verified,
+    access_criteria,
+)
 
 __all__ = [
     "Dossier",
@@ -13,6 +18,7 @@ __all__ = [
     "Held",
     "Judgement",
     "Verified",
+    "access_criteria",
     "find_dossier",
     "judge",
 ]

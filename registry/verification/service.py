@@ -28,7 +28,7 @@ from registry.crypto.eddsa_jcs_2022 import add_proofs_canonical
 from registry.crypto.jcs import Splice
 from registry.crypto.keys import KeyStore, Signer
 from registry.errors import InvalidInput, KeyStoreError, RegistryError
-from registry.ids import Category, parse_category, province
+from registry.ids import Category, name_key, parse_category, province
 from registry.recognition.agreements import PublishedAgreement, load_agreements
 from registry.tlog.cache import SubtreeCache
 from registry.tlog.proofs import Head, log_heads, prove
@@ -45,7 +45,7 @@ from registry.verification.report import (
     report_document,
 )
 
-__all__ = ["EngineerQuery", "EngineerVerifier", "Verified"]
+__all__ = ["EngineerQuery", "EngineerVerifier", "Verified", "access_criteria"]
 
 _SIGNER_TTL = 30.0
 """Seconds a resolved node key is reused before the trust list is read again."""
@@ -69,6 +69,8 @@ class Verified:
 
     judgement: Judgement
     canonical: bytes
+    held: int = 0
+    """How many of the person's records the registry holds (0: none found)."""
 
     @cached_property
     def report(self) -> dict[str, Any]:
@@ -246,4 +248,26 @@ class EngineerVerifier:
             splice=splice,
         )
         ((_, canonical),) = add_proofs_canonical([unsigned], [signer], created=now, splice=splice)
-        return Verified(judgement, canonical)
+        return Verified(judgement, canonical, len(dossier.records))
+
+
+def access_criteria(query: EngineerQuery, *, node_secret: bytes) -> dict[str, str]:
+    """What a verification asked, as the access audit hashes it (``criteria_hash``): an
+    ID number as its lookup key, never the number; a registration number with the
+    name's matching key; the region, category and day as asked. Raises
+    ``InvalidInput`` for an ID number that is not valid."""
+    if query.id_number is not None:
+        _masked, key = person_key(query.id_number, node_secret=node_secret)
+        who = {"by": "resident-id", "key": key}
+    else:
+        who = {
+            "by": "registration",
+            "registrationNumber": (query.registration_number or "").strip(),
+            "name": name_key(query.name or ""),
+        }
+    return {
+        **who,
+        "region": query.region,
+        "category": query.category or "",
+        "on": query.on.isoformat() if query.on else "",
+    }
