@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.limits import BodyGate
 from api.openapi import exact_openapi
+from api.recorder import AccessRecorder
 from api.routes import (
     audit,
     authorities,
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.recorder.close()
         engine.dispose()
         loop_engine.dispose()
 
@@ -67,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.loop_engine = loop_engine
     app.state.issuing = IssuingContext.for_node(settings)
+    app.state.recorder = AccessRecorder(engine)
     app.state.verifier = EngineerVerifier(
         key_store=app.state.issuing.key_store, node_secret=app.state.issuing.node_secret
     )

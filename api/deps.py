@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from api.recorder import AccessRecorder
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import begin_snapshot, session_scope
@@ -24,6 +25,7 @@ __all__ = [
     "DbSession",
     "Issuing",
     "NodeSettings",
+    "Recorder",
     "Snapshot",
     "Verifier",
     "WritingSnapshot",
@@ -60,6 +62,10 @@ async def _issuing(request: Request) -> IssuingContext:
     return _state(request, "issuing", IssuingContext)
 
 
+async def _recorder(request: Request) -> AccessRecorder:
+    return _state(request, "recorder", AccessRecorder)
+
+
 async def _verifier(request: Request) -> EngineerVerifier:
     return _state(request, "verifier", EngineerVerifier)
 
@@ -69,6 +75,9 @@ NodeSettings = Annotated[Settings, Depends(_settings)]
 
 Issuing = Annotated[IssuingContext, Depends(_issuing)]
 """The node's signing keys, lookup secret, log origin prefix and URL."""
+
+Recorder = Annotated[AccessRecorder, Depends(_recorder)]
+"""The process's access-audit writer (``api.recorder``)."""
 
 Verifier = Annotated[EngineerVerifier, Depends(_verifier)]
 """The node's verifier, with its report key and its caches."""

@@ -18,15 +18,15 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_caller
-from api.deps import Issuing, Verifier, engine_of, loop_engine_of
+from api.deps import Issuing, Recorder, Verifier, engine_of, loop_engine_of
 from api.errors import problem_responses
 from api.examples import verify_batch_examples, verify_examples
 from api.limits import JSON_BODY, TABLE_BODY, GatedRoute, body_limit, too_large
 from api.schemas.common import SignedDocument, csv_header_schema
 from api.schemas.verification import EngineerIn, VerifyBatchIn, VerifyBatchOut
 from api.tables import csv_answer, csv_rows, invalid_fields
-from registry.enforcement.audit import criteria_hash, record_access
-from registry.storage.db import begin_snapshot, read_scope, session_scope
+from registry.enforcement.audit import AccessEntry, add_accesses, criteria_hash
+from registry.storage.db import begin_snapshot, read_scope
 from registry.tokens import Caller
 from registry.verification import EngineerQuery, EngineerVerifier, access_criteria
 from registry.verification.batch import MAX_BATCH, verdict_row
@@ -82,7 +82,11 @@ def _engineer_in(body: bytes) -> EngineerIn:
     },
 )
 async def verify_engineer(
-    request: Request, caller: Annotated[Caller, _VERIFIER], verifier: Verifier, issuing: Issuing
+    request: Request,
+    caller: Annotated[Caller, _VERIFIER],
+    verifier: Verifier,
+    issuing: Issuing,
+    recorder: Recorder,
 ) -> Response:
     """Judge the person on the day asked (default today) and answer with a signed
     report. Someone the registry holds nothing on gets a report saying so."""
@@ -97,14 +101,15 @@ async def verify_engineer(
         begin_snapshot(session)
         report = verifier.verify(session, query)
     criteria = access_criteria(query, node_secret=issuing.node_secret)
-    await run_in_threadpool(
-        _audited,
-        request,
-        caller,
-        action="engineer-verification",
-        criteria=criteria_hash(criteria, node_secret=issuing.node_secret),
-        rows=1,
-        results=1 if report.held else 0,
+    await recorder.record(
+        AccessEntry(
+            caller,
+            action="engineer-verification",
+            criteria=criteria_hash(criteria, node_secret=issuing.node_secret),
+            rows=1,
+            results=1 if report.held else 0,
+            at=dt.datetime.now(dt.UTC),
+        )
     )
     # The body is the report's canonical form: byte for byte what was signed, proof
     # included.
@@ -230,19 +235,11 @@ def _canonical_rows(asked: list[dict[str, str]]) -> str:
 def _audited(
     request: Request, caller: Caller, *, action: str, criteria: str, rows: int, results: int
 ) -> None:
-    # Its own short transaction on a worker thread: the verification read from a
-    # snapshot that takes no locks, and on SQLite that reader could not become the
-    # writer (storage.db.begin_snapshot).
-    with session_scope(engine_of(request)) as session:
-        record_access(
-            session,
-            caller,
-            action=action,
-            criteria=criteria,
-            rows=rows,
-            results=results,
-            now=dt.datetime.now(dt.UTC),
-        )
+    # Its own short transaction, after the batch's snapshot: on SQLite that reader
+    # could not become the writer (storage.db.begin_snapshot).
+    entry = AccessEntry(caller, action, criteria, rows, results, dt.datetime.now(dt.UTC))
+    with engine_of(request).begin() as connection:
+        add_accesses(connection, [entry])
 
 
 def _as_csv(results: list[dict[str, Any]]) -> str:
