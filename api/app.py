@@ -55,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        app.state.recorder.close()
+        await app.state.recorder.aclose()
         engine.dispose()
         loop_engine.dispose()
 

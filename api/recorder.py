@@ -2,12 +2,15 @@
 
 A verification is answered on the event loop in a few milliseconds, and its entry in
 the access audit must be committed before the answer is sent. A commit of its own
-for each (a worker thread, a session, a WAL flush) cost a third of the rate. Here
-each request hands its entry to one writer thread per process and awaits the commit
-that holds it; the thread takes every entry waiting at once and commits them in one
-transaction (group commit), so under load a flush carries many entries and nobody
-waits longer than one commit behind another. If the commit fails, every request in
-it fails with that error: no answer is sent for an entry not stored.
+for each on a worker thread (a session, a durable commit, then waiting for the
+interpreter's lock to hear of it) took the rate from 822 to 479-524 verifications/s.
+
+On PostgreSQL the entries go through an asynchronous connection of the event loop's
+own: the loop serves other requests while a commit waits for the disk, and entries
+that arrive meanwhile go together into the next commit (group commit). On SQLite one
+writer thread per process does the same. Either way a request returns once the
+commit holding its entry is done; if the commit fails, every request in it fails
+with that error, and no answer is sent for an entry not stored.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import asyncio
 import queue
 import threading
 from concurrent.futures import Future
+from typing import Any
 
+import psycopg
 from sqlalchemy import Engine
 
 from registry.enforcement.audit import AccessEntry, add_accesses
@@ -24,6 +29,23 @@ from registry.enforcement.audit import AccessEntry, add_accesses
 __all__ = ["AccessRecorder"]
 
 _MOST = 1000  # entries in one commit at most
+
+_INSERT = (
+    'INSERT INTO access_audit (at, token_id, role, action, criteria_hash, "rows", results)'
+    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def _row(entry: AccessEntry) -> tuple[Any, ...]:
+    return (
+        entry.at,
+        entry.caller.token_id,
+        entry.caller.role,
+        entry.action,
+        entry.criteria,
+        entry.rows,
+        entry.results,
+    )
 
 
 class AccessRecorder:
@@ -35,17 +57,67 @@ class AccessRecorder:
             queue.SimpleQueue()
         )
         self._thread: threading.Thread | None = None
+        self._async: psycopg.AsyncConnection[Any] | None = None
+        self._pending: list[tuple[AccessEntry, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._lock = threading.Lock()
 
     async def record(self, entry: AccessEntry) -> None:
         """Return once ``entry`` is committed; raise what the commit raised."""
+        if self._engine.dialect.name == "postgresql":
+            await self._record_async(entry)
+            return
         future: Future[None] = Future()
         self._start()
         self._queue.put((entry, future))
         await asyncio.wrap_future(future)
 
+    async def _record_async(self, entry: AccessEntry) -> None:
+        # PostgreSQL: an asynchronous connection of the event loop's own, so the loop
+        # serves other requests while a commit waits for the disk, and no thread waits
+        # for the interpreter's lock to hear that it is done. Entries that arrive
+        # while a commit is under way go together into the next one.
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((entry, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:_MOST], self._pending[_MOST:]
+            try:
+                connection = await self._connection()
+                async with connection.transaction(), connection.cursor() as cursor:
+                    await cursor.executemany(_INSERT, [_row(entry) for entry, _ in batch])
+            except Exception as exc:  # every request in the commit hears of it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._async is None or self._async.closed:
+            url = self._engine.url.set(drivername="postgresql")
+            self._async = await psycopg.AsyncConnection.connect(
+                url.render_as_string(hide_password=False), autocommit=True
+            )
+        return self._async
+
+    async def aclose(self) -> None:
+        """Commit what is waiting, then close the connection and stop the thread."""
+        if self._flusher is not None:
+            await self._flusher
+        if self._async is not None:
+            await self._async.close()
+            self._async = None
+        await asyncio.to_thread(self.close)
+
     def close(self) -> None:
-        """Commit what is waiting, then stop the thread."""
+        """Commit what the thread has waiting, then stop it."""
         with self._lock:
             thread, self._thread = self._thread, None
         if thread is not None:

@@ -3,19 +3,26 @@ who asked, when, a keyed hash of what, how many were found; never an ID number."
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import re
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from api import create_app
+from api.recorder import AccessRecorder
 from registry.demo import DEMO_ENGINEERS, seed_demo, seed_demo_records, seed_demo_tokens
-from registry.enforcement.audit import criteria_hash
+from registry.enforcement.audit import AccessEntry, criteria_hash
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
+from registry.tokens import Caller, create_token
 from registry.trust.store import NodeProfile
 from registry.verification import EngineerQuery, access_criteria
 
@@ -112,3 +119,27 @@ def test_a_refused_question_is_no_question_asked(node: _Node) -> None:
     answer = node.post("/v1/verify/engineer", {"id_number": "123", "region": "CN-SH"})
     assert answer.status_code == 422, answer.text
     assert node.trail() == before
+
+
+def test_an_entry_not_stored_fails_its_request(engine: Engine) -> None:
+    # No answer without its entry: when the commit fails, record() raises what it raised.
+    with session_scope(engine) as session:
+        _row, _secret = create_token(session, "verifier", name="probe")
+        caller = Caller(token_id=_row.id or 0, role="verifier", name="probe")
+    entry = AccessEntry(caller, "engineer-verification", "0" * 64, 1, 0, dt.datetime.now(dt.UTC))
+
+    async def twice() -> None:
+        recorder = AccessRecorder(engine)
+        try:
+            await recorder.record(entry)  # stored
+            with engine.begin() as connection:
+                connection.execute(text("ALTER TABLE access_audit RENAME TO access_audit_gone"))
+            with pytest.raises((SQLAlchemyError, psycopg.Error)):
+                await recorder.record(entry)
+        finally:
+            await recorder.aclose()
+
+    asyncio.run(twice())
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT count(*) FROM access_audit_gone")).scalar()
+    assert stored == 1
