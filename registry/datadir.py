@@ -11,11 +11,13 @@ from pydantic import SecretStr
 
 from registry.crypto.keys import KeyStore
 from registry.errors import KeyStoreError
+from registry.ids import LookupSecrets
 from registry.settings import Settings
 
 __all__ = ["DataDir"]
 
 _MIN_SECRET = 16
+_LOOKUP_FILE = "federation-lookup-secrets"
 
 
 class DataDir:
@@ -67,6 +69,36 @@ class DataDir:
         if self._settings.node_secret is not None:
             return _configured(self._settings.node_secret, "REGISTRY_NODE_SECRET")
         return self._secret("node-secret")
+
+    def lookup_secrets(self) -> LookupSecrets:
+        """The federation's look-up secrets: from settings, else the owner-only file,
+        generated at the first run (the genesis of a federation; a member node imports
+        the federation's instead, ``replace_lookup_secrets``)."""
+        if self._settings.federation_lookup_secret is not None:
+            text = self._settings.federation_lookup_secret.get_secret_value()
+            return LookupSecrets.parse(text)
+        stored = self.read_private(_LOOKUP_FILE)
+        if stored is None:
+            with contextlib.suppress(FileExistsError):
+                self.write_private(_LOOKUP_FILE, LookupSecrets.generate().text())
+            stored = self.read_private(_LOOKUP_FILE) or ""
+        return LookupSecrets.parse(stored)
+
+    def replace_lookup_secrets(self, secrets_: LookupSecrets) -> None:
+        """Write the look-up secrets whole, in place of the file (owner-only, atomic)."""
+        self.ensure()
+        path = self.root / "secrets" / _LOOKUP_FILE
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{_LOOKUP_FILE}.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secrets_.text())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
 
     def write_private(self, name: str, content: str) -> None:
         """Write an owner-only file under ``secrets/``, never over an existing one."""

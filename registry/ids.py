@@ -12,6 +12,7 @@ the node secret (``lookup_key``).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -28,6 +29,7 @@ from registry.calendar import china_today
 from registry.errors import (
     InvalidCategory,
     InvalidCreditCode,
+    InvalidInput,
     InvalidProvinceCode,
     InvalidResidentId,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "CreditCode",
     "CreditCodeText",
     "IdentifierCommitment",
+    "LookupSecrets",
     "Province",
     "ProvinceCodeText",
     "ResidentId",
@@ -422,3 +425,95 @@ read with ``parse_resident_id``."""
 CreditCodeText = Annotated[Printable, WithJsonSchema(CREDIT_CODE_JSON_SCHEMA)]
 """A credit code as an input carries it, documented by ``CREDIT_CODE_JSON_SCHEMA``; read
 with ``parse_credit_code``."""
+
+
+_LOOKUP_LINE = "yrd-lookup-secret"
+_MIN_LOOKUP_SECRET = 32
+
+
+@dataclass(frozen=True)
+class LookupSecrets:
+    """The federation's look-up secrets, oldest first.
+
+    Every member node finds a person's records by ``HMAC-SHA256(secret, number)``, so
+    that records of every authority are indexed alike. The newest secret keys new
+    records; every version still finds the records keyed under it. A version is named
+    by the first 8 hex digits of the secret's SHA-256, which a credential carries beside
+    its key. Whoever lacks the secrets cannot test a guess against a key.
+    """
+
+    versions: tuple[bytes, ...]
+
+    def __post_init__(self) -> None:
+        if not self.versions:
+            raise InvalidInput("there is no look-up secret")
+        if any(len(secret) < _MIN_LOOKUP_SECRET for secret in self.versions):
+            raise InvalidInput(f"a look-up secret has at least {_MIN_LOOKUP_SECRET} bytes")
+        if len({self.version_of(secret) for secret in self.versions}) != len(self.versions):
+            raise InvalidInput("a look-up secret is listed twice")
+
+    @staticmethod
+    def version_of(secret: bytes) -> str:
+        """A secret's version id: the first 8 hex digits of its SHA-256."""
+        return hashlib.sha256(secret).hexdigest()[:8]
+
+    @classmethod
+    def generate(cls) -> LookupSecrets:
+        """A first secret, as the federation's genesis makes it."""
+        return cls((secrets.token_bytes(_MIN_LOOKUP_SECRET),))
+
+    @property
+    def current(self) -> str:
+        """The version new records are keyed under."""
+        return self.version_of(self.versions[-1])
+
+    def key(self, number: ResidentId) -> tuple[str, str]:
+        """The current version and the number's key under it."""
+        return self.current, _hmac_hex(self.versions[-1], number)
+
+    def keys(self, number: ResidentId) -> dict[str, str]:
+        """The number's key under every version (version -> key)."""
+        return {self.version_of(s): _hmac_hex(s, number) for s in self.versions}
+
+    def rotated(self) -> LookupSecrets:
+        """These versions and a new, current one."""
+        return LookupSecrets((*self.versions, secrets.token_bytes(_MIN_LOOKUP_SECRET)))
+
+    def merged(self, other: LookupSecrets) -> LookupSecrets:
+        """These versions and those of ``other`` not yet here, in ``other``'s order after
+        them: what a member node imports from the federation."""
+        known = {self.version_of(s) for s in self.versions}
+        added = tuple(s for s in other.versions if self.version_of(s) not in known)
+        return LookupSecrets((*self.versions, *added))
+
+    def text(self) -> str:
+        """The export form: one line per version, oldest first
+        (``yrd-lookup-secret <version> <base64url secret>``)."""
+        return "".join(
+            f"{_LOOKUP_LINE} {self.version_of(s)} "
+            f"{base64.urlsafe_b64encode(s).decode('ascii').rstrip('=')}\n"
+            for s in self.versions
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> LookupSecrets:
+        """Read ``text()``'s form; raises ``InvalidInput`` naming the line that is wrong."""
+        versions = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) != 3 or parts[0] != _LOOKUP_LINE:
+                raise InvalidInput(f"line {number} is not `{_LOOKUP_LINE} <version> <secret>`")
+            try:
+                secret = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
+            except ValueError as exc:
+                raise InvalidInput(f"line {number}: the secret is not base64url") from exc
+            if cls.version_of(secret) != parts[1]:
+                raise InvalidInput(f"line {number}: the secret is not of version {parts[1]}")
+            versions.append(secret)
+        return cls(tuple(versions))
+
+
+def _hmac_hex(secret: bytes, number: str) -> str:
+    return hmac.new(secret, number.encode("ascii"), hashlib.sha256).hexdigest()

@@ -54,6 +54,15 @@ class Settings(BaseSettings):
             "into <data dir>/secrets/key-passphrase (owner-only)."
         ),
     )
+    federation_lookup_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The federation's look-up secrets, as `registry federation lookup-secret "
+            "export` writes them (one `yrd-lookup-secret <version> <secret>` line per "
+            "version). Unset: <data dir>/secrets/federation-lookup-secrets (owner-only), "
+            "generated at first run."
+        ),
+    )
     node_secret: SecretStr | None = Field(
         default=None,
         description=(
