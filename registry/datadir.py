@@ -84,6 +84,11 @@ class DataDir:
             stored = self.read_private(_LOOKUP_FILE) or ""
         return LookupSecrets.parse(stored)
 
+    def stored_lookup_secrets(self) -> LookupSecrets | None:
+        """The look-up secrets in the owner-only file, if it exists (none generated)."""
+        stored = self.read_private(_LOOKUP_FILE)
+        return LookupSecrets.parse(stored) if stored is not None else None
+
     def replace_lookup_secrets(self, secrets_: LookupSecrets) -> None:
         """Write the look-up secrets whole, in place of the file (owner-only, atomic)."""
         self.ensure()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from registry.datadir import DataDir
 from registry.errors import InvalidInput
 from registry.ids import LookupSecrets, ResidentId
 from registry.settings import Settings
+from tests._support import REGISTRY
 
 NUMBER = ResidentId("11010519491231002X")
 
@@ -79,3 +81,53 @@ def test_settings_win_over_the_file(tmp_path: Path) -> None:
     )
     assert DataDir(settings).lookup_secrets() == federation
     assert not (tmp_path / "data" / "secrets" / "federation-lookup-secrets").exists()
+
+
+def _registry(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "REGISTRY_DATA_DIR": str(data_dir),
+        "REGISTRY_DATABASE_URL": f"sqlite:///{data_dir / 'registry.sqlite3'}",
+    }
+    env.pop("REGISTRY_FEDERATION_LOOKUP_SECRET", None)
+    return subprocess.run(
+        [str(REGISTRY), "federation", "lookup-secret", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_a_member_node_imports_the_federations_secrets_and_a_rotation(tmp_path: Path) -> None:
+    genesis, member = tmp_path / "genesis", tmp_path / "member"
+    shown = _registry(genesis, "show")
+    assert shown.returncode == 0, shown.stderr
+    carried = tmp_path / "carried"
+    exported = _registry(genesis, "export", str(carried))
+    assert exported.returncode == 0, exported.stderr
+    assert stat.S_IMODE(os.stat(carried).st_mode) == 0o600
+    secret_text = carried.read_text("utf-8")
+    assert secret_text.split()[2] not in exported.stdout + shown.stdout  # never printed
+    assert _registry(member, "import", str(carried)).returncode == 0
+    genesis_secrets = DataDir(Settings(data_dir=genesis)).lookup_secrets()
+    assert DataDir(Settings(data_dir=member)).lookup_secrets() == genesis_secrets
+    # A rotation at the genesis node, carried again: the member keeps the old version.
+    assert _registry(genesis, "rotate").returncode == 0
+    again = tmp_path / "again"
+    assert _registry(genesis, "export", str(again)).returncode == 0
+    assert _registry(member, "import", str(again)).returncode == 0
+    held = DataDir(Settings(data_dir=member)).lookup_secrets()
+    assert held == DataDir(Settings(data_dir=genesis)).lookup_secrets()
+    assert len(held.versions) == 2
+    # An export never overwrites, and a bad file is refused in one line, changing nothing.
+    refused = _registry(genesis, "export", str(again))
+    assert refused.returncode == 1
+    assert "exists" in refused.stderr
+    garbage = tmp_path / "garbage"
+    garbage.write_text("not a secret\n", "utf-8")
+    bad = _registry(member, "import", str(garbage))
+    assert bad.returncode == 1
+    assert "line 1" in bad.stderr
+    assert DataDir(Settings(data_dir=member)).lookup_secrets() == held

@@ -1,0 +1,99 @@
+"""``registry federation lookup-secret``: the secret every member node finds a person's
+records by, exported from the node that made it and imported by each member's."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from registry.cli._common import console
+from registry.datadir import DataDir
+from registry.errors import InvalidInput
+from registry.ids import LookupSecrets
+from registry.settings import Settings
+
+__all__ = ["federation_app"]
+
+federation_app = typer.Typer(help="What the member nodes share.", no_args_is_help=True)
+lookup_app = typer.Typer(
+    help="The look-up secrets: every member node keys a person's records by them.",
+    no_args_is_help=True,
+)
+federation_app.add_typer(lookup_app, name="lookup-secret")
+
+
+def _data() -> tuple[Settings, DataDir]:
+    settings = Settings()
+    return settings, DataDir(settings)
+
+
+def _stored_only(settings: Settings) -> None:
+    if settings.federation_lookup_secret is not None:
+        raise InvalidInput(
+            "this node takes its look-up secrets from REGISTRY_FEDERATION_LOOKUP_SECRET: "
+            "change them there"
+        )
+
+
+def _describe(secrets_: LookupSecrets) -> str:
+    versions = ", ".join(LookupSecrets.version_of(s) for s in secrets_.versions)
+    return f"versions {versions}; new records use {secrets_.current}"
+
+
+@lookup_app.command("show")
+def show() -> None:
+    """Print the versions this node holds (never the secrets)."""
+    _settings, data = _data()
+    console.print(_describe(data.lookup_secrets()))
+
+
+@lookup_app.command("export")
+def export(
+    output: Annotated[
+        Path, typer.Argument(help="A new file to write, readable by its owner only.")
+    ],
+) -> None:
+    """Write every version to a new owner-only file, to carry to a member's node
+    (`registry federation lookup-secret import`). The secrets are never printed."""
+    _settings, data = _data()
+    secrets_ = data.lookup_secrets()
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise InvalidInput(f"{output} exists: export to a new file") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secrets_.text())
+    console.print(f"wrote {escape(str(output))}: {_describe(secrets_)}")
+
+
+@lookup_app.command("import")
+def import_(
+    source: Annotated[Path, typer.Argument(help="A file `export` wrote.")],
+) -> None:
+    """Add the versions of an exported file that this node lacks, after its own, so
+    that it finds records keyed by any of them and keys new ones as the file's newest."""
+    settings, data = _data()
+    _stored_only(settings)
+    try:
+        given = LookupSecrets.parse(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {source}: {exc.strerror}") from exc
+    held = data.stored_lookup_secrets()
+    merged = held.merged(given) if held is not None else given
+    data.replace_lookup_secrets(merged)
+    console.print(f"imported: {_describe(merged)}")
+
+
+@lookup_app.command("rotate")
+def rotate() -> None:
+    """Add a new version for new records; the others still find the records keyed
+    under them. Export it to every member's node afterwards."""
+    settings, data = _data()
+    _stored_only(settings)
+    rotated = data.lookup_secrets().rotated()
+    data.replace_lookup_secrets(rotated)
+    console.print(f"rotated: {_describe(rotated)}")
