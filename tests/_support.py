@@ -9,11 +9,14 @@ from sqlmodel import Session
 from devtools import REGISTRY
 from registry.authorities import create_authority
 from registry.crypto.keys import KeyStore
-from registry.demo import DEMO_AUTHORITIES
+from registry.demo import DEMO_AUTHORITIES, seed_demo, seed_demo_records, seed_demo_tokens
+from registry.issuing import IssuingContext
+from registry.settings import Settings
+from registry.storage.db import engine_scope, session_scope
 from registry.trust.proposals import seed_genesis
 from registry.trust.store import NodeProfile
 
-__all__ = ["PROFILE", "REGISTRY", "TEST_PASSPHRASE", "found_federation"]
+__all__ = ["PROFILE", "REGISTRY", "TEST_PASSPHRASE", "found_federation", "seed_demo_node"]
 
 
 PROFILE = NodeProfile(log_origin_prefix="registry.yrd.example", node_url="http://127.0.0.1:8000")
@@ -31,3 +34,14 @@ def found_federation(
         create_authority(session, key_store, code=code, name_zh=name_zh, name_en=name_en, now=now)
     if genesis:
         seed_genesis(session, key_store, profile=PROFILE, now=now)
+
+
+def seed_demo_node(settings: Settings, *, records: bool = True) -> dict[str, str]:
+    """Seed the demo federation into the settings' database as `make run` does (its
+    records too, unless ``records`` is false); returns a token per demo role."""
+    context = IssuingContext.for_node(settings)
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
+        if records:
+            seed_demo_records(session, context)
+        return seed_demo_tokens(session)

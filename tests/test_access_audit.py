@@ -17,14 +17,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api import create_app
 from api.recorder import AccessRecorder
-from registry.demo import DEMO_ENGINEERS, seed_demo, seed_demo_records, seed_demo_tokens
+from registry.demo import DEMO_ENGINEERS
 from registry.enforcement.audit import AccessEntry, criteria_hash
 from registry.issuing import IssuingContext
 from registry.settings import Settings
-from registry.storage.db import engine_scope, session_scope
+from registry.storage.db import session_scope
 from registry.tokens import Caller, create_token
-from registry.trust.store import NodeProfile
 from registry.verification import EngineerQuery, access_criteria
+from tests._support import seed_demo_node
 
 WANG = DEMO_ENGINEERS[0]
 NOBODY = "110101200001010002"
@@ -52,13 +52,9 @@ class _Node:
 
 @pytest.fixture
 def node(settings: Settings) -> Iterator[_Node]:
-    context = IssuingContext.for_node(settings)
-    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
-        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
-        seed_demo_records(session, context)
-        tokens = seed_demo_tokens(session)
+    tokens = seed_demo_node(settings)
     with TestClient(create_app(settings)) as client:
-        yield _Node(client, tokens, context.node_secret)
+        yield _Node(client, tokens, IssuingContext.for_node(settings).node_secret)
 
 
 def test_a_verification_by_id_number_is_in_the_access_audit(node: _Node) -> None:

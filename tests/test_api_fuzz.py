@@ -25,13 +25,11 @@ from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 
 from api import create_app
-from registry.demo import seed_demo, seed_demo_records, seed_demo_tokens
 from registry.demo.synthetic import credit_code, resident_id
 from registry.ids import CREDIT_CODE_JSON_SCHEMA, PROVINCES, RESIDENT_ID_JSON_SCHEMA
-from registry.issuing import IssuingContext
 from registry.settings import Settings
-from registry.storage.db import engine_scope, session_scope, upgrade
-from registry.trust.store import NodeProfile
+from registry.storage.db import engine_scope, upgrade
+from tests._support import seed_demo_node
 
 _EXAMPLES = 10
 _ROLES = ("none", "issuer:CN-SH", "issuer:CN-AH", "verifier", "enforcement", "federation", "admin")
@@ -97,11 +95,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Node]:
     with engine_scope(url) as engine:
         upgrade(engine)
     settings_ = Settings(data_dir=root / "data", database_url=url)
-    context = IssuingContext.for_node(settings_)
-    with engine_scope(url) as engine, session_scope(engine) as session:
-        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings_))
-        seed_demo_records(session, context)
-        tokens = seed_demo_tokens(session)
+    tokens = seed_demo_node(settings_)
     app = create_app(settings_)
     with TestClient(app):
         yield _Node(app, tokens)

@@ -19,12 +19,9 @@ from fastapi import FastAPI
 import api.routes
 from api import create_app
 from api.limits import ISSUE_BATCH_BODY, JSON_BODY, TABLE_BODY, GatedRoute
-from registry.demo import seed_demo, seed_demo_tokens
-from registry.issuing import IssuingContext
 from registry.settings import Settings
-from registry.storage.db import engine_scope, session_scope
-from registry.trust.store import NodeProfile
 from tests._servers import Servers
+from tests._support import seed_demo_node
 
 PROBLEM = "application/problem+json"
 CHUNK = 1 << 20
@@ -38,10 +35,7 @@ class Node:
 
 @pytest.fixture
 def node(settings: Settings) -> Iterator[Node]:
-    context = IssuingContext.for_node(settings)
-    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
-        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
-        tokens = seed_demo_tokens(session)
+    tokens = seed_demo_node(settings, records=False)
     app = create_app(settings)
     yield Node(app, tokens)
     app.state.engine.dispose()

@@ -16,11 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from registry.demo import seed_demo, seed_demo_tokens
-from registry.issuing import IssuingContext
 from registry.settings import Settings
-from registry.storage.db import engine_scope, session_scope
-from registry.trust.store import NodeProfile
+from tests._support import seed_demo_node
 
 
 class _Node:
@@ -49,10 +46,7 @@ def node(sqlite_url: str, tmp_path: Path) -> Iterator[_Node]:
     settings = Settings(
         data_dir=tmp_path / "data", database_url=sqlite_url, sqlite_busy_timeout_seconds=0.5
     )
-    context = IssuingContext.for_node(settings)
-    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
-        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
-        tokens = seed_demo_tokens(session)
+    tokens = seed_demo_node(settings, records=False)
     path = Path(sqlite_url.removeprefix("sqlite:///"))
     with TestClient(create_app(settings)) as client:
         yield _Node(client, tokens, path)

@@ -58,6 +58,7 @@ from registry.tlog.checkpoint import parse_checkpoint
 from registry.tlog.merkle import leaf_hash, verify_inclusion
 from registry.tokens import Caller
 from registry.trust.store import NodeProfile
+from tests._support import seed_demo_node
 
 LISTED = date(2024, 3, 10)
 EARLIEST = date(2025, 3, 10)  # 12 months on: the first day credit repair may lift it
@@ -260,11 +261,7 @@ def test_a_lifted_listing_and_a_withdrawn_one_as_the_demo_has_them(
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    context = IssuingContext.for_node(settings)
-    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
-        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
-        seed_demo_records(session, context)
-        tokens = seed_demo_tokens(session)
+    tokens = seed_demo_node(settings)
     with TestClient(create_app(settings)) as client:
         yield client, tokens
 

@@ -16,12 +16,10 @@ from api import create_app
 from api.examples import record_examples, status_change_examples
 from registry.calendar import china_today
 from registry.credentials.status_list import StatusBits
-from registry.demo import DEMO_ENGINEERS, seed_demo, seed_demo_records, seed_demo_tokens
-from registry.issuing import IssuingContext
+from registry.demo import DEMO_ENGINEERS
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import LogCheckpoint, LogEntry, Record, StoredCredential
-from registry.trust.store import NodeProfile
 from tests._outside import (
     inclusion_root,
     issuing_key,
@@ -30,6 +28,7 @@ from tests._outside import (
     note_signed_by,
     verify_eddsa_jcs_2022,
 )
+from tests._support import seed_demo_node
 
 PROBLEM = "application/problem+json"
 TODAY = china_today()
@@ -66,11 +65,7 @@ class Demo:
 
 @pytest.fixture
 def demo(settings: Settings) -> Iterator[Demo]:
-    context = IssuingContext.for_node(settings)
-    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
-        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
-        seed_demo_records(session, context)
-        tokens = seed_demo_tokens(session)
+    tokens = seed_demo_node(settings)
     with TestClient(create_app(settings)) as client:
         yield Demo(client, tokens, settings)
 

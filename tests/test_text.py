@@ -32,7 +32,6 @@ from registry.demo import (
     resident_id,
     seed_demo,
     seed_demo_records,
-    seed_demo_tokens,
 )
 from registry.issuing import IssuingContext, issue_records
 from registry.settings import Settings
@@ -58,7 +57,7 @@ from registry.text import (
     export_cell,
 )
 from registry.trust.store import NodeProfile
-from tests._support import REGISTRY
+from tests._support import REGISTRY, seed_demo_node
 
 TODAY = china_today()
 EXAMPLES = record_examples(TODAY)
@@ -186,11 +185,7 @@ class Node:
 
 @pytest.fixture
 def node(settings: Settings) -> Iterator[Node]:
-    context = IssuingContext.for_node(settings)
-    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
-        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
-        seed_demo_records(session, context)
-        tokens = seed_demo_tokens(session)
+    tokens = seed_demo_node(settings)
     with TestClient(create_app(settings)) as client:
         yield Node(client, tokens, settings)
 

@@ -27,14 +27,11 @@ from registry.demo import (
     DEMO_ENGINEERS,
     credit_code,
     resident_id,
-    seed_demo,
-    seed_demo_records,
-    seed_demo_tokens,
 )
 from registry.issuing import IssuingContext, change_status, issue_records
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
-from registry.trust.store import NodeProfile, stored_versions
+from registry.trust.store import stored_versions
 from registry.verification import EngineerQuery, EngineerVerifier
 from registry.verification.offline import Check, check_file
 from registry.verification.qr import parse_qr_payload
@@ -46,6 +43,7 @@ from tests._outside import (
     note_signed_by,
     verify_eddsa_jcs_2022,
 )
+from tests._support import seed_demo_node
 
 TODAY = china_today()
 RECORD = TypeAdapter(RecordIn)
@@ -90,11 +88,7 @@ class Node:
 
 @pytest.fixture
 def node(settings: Settings) -> Iterator[Node]:
-    context = IssuingContext.for_node(settings)
-    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
-        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
-        seed_demo_records(session, context)
-        tokens = seed_demo_tokens(session)
+    tokens = seed_demo_node(settings)
     with TestClient(create_app(settings)) as client:
         yield Node(settings, client, tokens)
 

@@ -16,15 +16,14 @@ from sqlmodel import select
 
 from api import create_app
 from registry.calendar import china_today
-from registry.demo import DEMO_LISTED_ORGANISATIONS, seed_demo, seed_demo_records, seed_demo_tokens
+from registry.demo import DEMO_LISTED_ORGANISATIONS
 from registry.enforcement.dispatcher import Dispatcher, dispatch
 from registry.enforcement.webhooks import Attempt, http_post, signature
-from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import RecordParty
-from registry.trust.store import NodeProfile
 from tests._receivers import HEADERS, STATUS_LINE, Events, Prompt, Trickler, wait_for
+from tests._support import seed_demo_node
 
 _DEADLINE = 2.0
 _SLOW = 0
@@ -100,11 +99,7 @@ class _Scene:
 
 @pytest.fixture
 def scene(settings: Settings) -> Iterator[_Scene]:
-    context = IssuingContext.for_node(settings)
-    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
-        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
-        seed_demo_records(session, context)
-        tokens = seed_demo_tokens(session)
+    tokens = seed_demo_node(settings)
     with TestClient(create_app(settings)) as client:
         scene = _Scene(client, tokens, settings.database_url)
         try:
