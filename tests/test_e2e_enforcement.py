@@ -56,21 +56,7 @@ def test_a_withdrawal_reaches_a_subscriber_of_the_real_server(
             headers=enforcement,
         )
         assert subscribed.status_code == 201, subscribed.text
-        found = httpx.post(
-            f"{server.base}/v1/blacklist/search", json={"credit_code": code}, headers=enforcement
-        ).json()["listings"]
-        [listing] = found
-        withdrawn = httpx.post(
-            f"{server.base}/v1/credentials/{listing['id']}/status",
-            json={
-                "action": "withdraw",
-                "reason": "行政处罚决定经行政诉讼被撤销",
-                "decision_number": "皖应急复〔2026〕2号",
-                "effective_on": listing["listedOn"],
-            },
-            headers={"Authorization": f"Bearer {tokens['issuer:CN-AH']}"},
-        )
-        assert withdrawn.status_code == 201, withdrawn.text
+        listing = _withdraw(server, tokens, "CN-AH")
         deadline = time.monotonic() + 30
         while not received and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -158,7 +144,8 @@ def test_concurrent_searches_and_checks_all_answer(
     assert len(trail.json()["entries"]) == 8 * 12
 
 
-def _withdraw(server: Server, tokens: dict[str, str], authority: str) -> None:
+def _withdraw(server: Server, tokens: dict[str, str], authority: str) -> dict[str, Any]:
+    """Withdraw the authority's demo listing from its first day; returns the listing."""
     code = DEMO_LISTED_ORGANISATIONS[authority][1]
     enforcement = {"Authorization": f"Bearer {tokens['enforcement']}"}
     [listing] = httpx.post(
@@ -175,6 +162,8 @@ def _withdraw(server: Server, tokens: dict[str, str], authority: str) -> None:
         headers={"Authorization": f"Bearer {tokens[f'issuer:{authority}']}"},
     )
     assert withdrawn.status_code == 201, withdrawn.text
+    found: dict[str, Any] = listing
+    return found
 
 
 @pytest.mark.e2e
