@@ -8,7 +8,7 @@ function dependency on a worker thread, and the hop costs more than the lookup.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
@@ -95,27 +95,24 @@ DbSession = Annotated[Session, Depends(get_session, scope="function")]
 """The request's session."""
 
 
-def _snapshot(session: DbSession) -> Session:
-    # On a worker thread: taking a connection may wait for the pool. Should the
-    # session have read already, its transaction ends here: the snapshot begins after.
-    if session.in_transaction():
-        session.commit()
-    begin_snapshot(session)
-    return session
+def _snapshot(*, writes: bool) -> Callable[[Session], Session]:
+    def dependency(session: DbSession) -> Session:
+        # On a worker thread: taking a connection may wait for the pool. Should the
+        # session have read already, its transaction ends here: the snapshot begins
+        # after.
+        if session.in_transaction():
+            session.commit()
+        begin_snapshot(session, writes=writes)
+        return session
+
+    return dependency
 
 
-def _writing_snapshot(session: DbSession) -> Session:
-    if session.in_transaction():
-        session.commit()
-    begin_snapshot(session, writes=True)
-    return session
-
-
-Snapshot = Annotated[Session, Depends(_snapshot)]
+Snapshot = Annotated[Session, Depends(_snapshot(writes=False))]
 """The request's session, reading from one snapshot from here on (``begin_snapshot``):
 records, log heads and proofs agree with each other. For routes that only read."""
 
-WritingSnapshot = Annotated[Session, Depends(_writing_snapshot)]
+WritingSnapshot = Annotated[Session, Depends(_snapshot(writes=True))]
 """``Snapshot`` for a route that also writes (an access-audit entry beside its
 answer): what it writes commits with what it read, before the answer is sent, and
 never fails because another request wrote in between (``begin_snapshot``'s

@@ -22,30 +22,27 @@ from concurrent.futures import Future
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
+from sqlalchemy.dialects import postgresql
 
 from registry.enforcement.audit import AccessEntry, add_accesses
+from registry.storage.models import AccessAudit
 
 __all__ = ["AccessRecorder"]
 
 _MOST = 1000  # entries in one commit at most
 
-_INSERT = (
-    'INSERT INTO access_audit (at, token_id, role, action, criteria_hash, "rows", results)'
-    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
-)
-
-
-def _row(entry: AccessEntry) -> tuple[Any, ...]:
-    return (
-        entry.at,
-        entry.caller.token_id,
-        entry.caller.role,
-        entry.action,
-        entry.criteria,
-        entry.rows,
-        entry.results,
+_TABLE = AccessAudit.metadata.tables[AccessAudit.__tablename__]
+# The same insert as ``add_accesses`` makes, compiled once for psycopg (named
+# parameters: each entry's ``AccessEntry.row``).
+_INSERT = str(
+    insert(AccessAudit)
+    .inline()
+    .compile(
+        dialect=postgresql.dialect(),  # type: ignore[no-untyped-call]
+        column_keys=[c.name for c in _TABLE.columns if not c.primary_key],
     )
+)
 
 
 class AccessRecorder:
@@ -89,7 +86,7 @@ class AccessRecorder:
             try:
                 connection = await self._connection()
                 async with connection.transaction(), connection.cursor() as cursor:
-                    await cursor.executemany(_INSERT, [_row(entry) for entry, _ in batch])
+                    await cursor.executemany(_INSERT, [entry.row() for entry, _ in batch])
             except Exception as exc:  # every request in the commit hears of it
                 for _, future in batch:
                     if not future.done():

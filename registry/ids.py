@@ -469,11 +469,11 @@ class LookupSecrets:
 
     def key(self, number: ResidentId) -> tuple[str, str]:
         """The current version and the number's key under it."""
-        return self.current, _hmac_hex(self.versions[-1], number)
+        return self.current, lookup_key(number, node_secret=self.versions[-1])
 
     def keys(self, number: ResidentId) -> dict[str, str]:
         """The number's key under every version (version -> key)."""
-        return {self.version_of(s): _hmac_hex(s, number) for s in self.versions}
+        return {self.version_of(s): lookup_key(number, node_secret=s) for s in self.versions}
 
     def rotated(self) -> LookupSecrets:
         """These versions and a new, current one."""
@@ -513,7 +513,3 @@ class LookupSecrets:
                 raise InvalidInput(f"line {number}: the secret is not of version {parts[1]}")
             versions.append(secret)
         return cls(tuple(versions))
-
-
-def _hmac_hex(secret: bytes, number: str) -> str:
-    return hmac.new(secret, number.encode("ascii"), hashlib.sha256).hexdigest()

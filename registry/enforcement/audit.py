@@ -50,6 +50,33 @@ def criteria_hash(criteria: Mapping[str, str], *, node_secret: bytes) -> str:
     return hmac.new(node_secret, canonical_bytes(dict(criteria)), hashlib.sha256).hexdigest()
 
 
+@dataclass(frozen=True)
+class AccessEntry:
+    """One entry of the access audit; ``criteria`` is its ``criteria_hash``."""
+
+    caller: Caller
+    action: str
+    criteria: str
+    rows: int
+    results: int
+    at: datetime
+
+    def row(self) -> dict[str, object]:
+        """The entry as a row of ``access_audit``; raises ``InvalidInput`` for an action
+        the audit does not know."""
+        if self.action not in ACTIONS:
+            raise InvalidInput(f"no audited action {self.action}")
+        return {
+            "at": self.at,
+            "token_id": self.caller.token_id,
+            "role": self.caller.role,
+            "action": self.action,
+            "criteria_hash": self.criteria,
+            "rows": self.rows,
+            "results": self.results,
+        }
+
+
 def record_access(
     session: Session,
     caller: Caller,
@@ -59,58 +86,18 @@ def record_access(
     rows: int,
     results: int,
     now: datetime,
-) -> AccessAudit:
-    """Add one entry; ``criteria`` is its ``criteria_hash``. The caller commits."""
-    if action not in ACTIONS:
-        raise InvalidInput(f"no audited action {action}")
-    entry = AccessAudit(
-        at=now,
-        token_id=caller.token_id,
-        role=caller.role,
-        action=action,
-        criteria_hash=criteria,
-        rows=rows,
-        results=results,
-    )
-    session.add(entry)
-    session.flush()
-    return entry
-
-
-@dataclass(frozen=True)
-class AccessEntry:
-    """One entry to add, as ``record_access`` takes it."""
-
-    caller: Caller
-    action: str
-    criteria: str
-    rows: int
-    results: int
-    at: datetime
+) -> None:
+    """Add one entry in the session's transaction; ``criteria`` is its
+    ``criteria_hash``. The caller commits."""
+    add_accesses(session.connection(), [AccessEntry(caller, action, criteria, rows, results, now)])
 
 
 def add_accesses(connection: Connection, entries: Sequence[AccessEntry]) -> None:
     """Add entries in one statement on ``connection`` (Core, no ORM session: a
     verification's entry costs a few microseconds this way). The caller commits."""
-    for entry in entries:
-        if entry.action not in ACTIONS:
-            raise InvalidInput(f"no audited action {entry.action}")
-    if entries:
-        connection.execute(
-            insert(AccessAudit),
-            [
-                {
-                    "at": e.at,
-                    "token_id": e.caller.token_id,
-                    "role": e.caller.role,
-                    "action": e.action,
-                    "criteria_hash": e.criteria,
-                    "rows": e.rows,
-                    "results": e.results,
-                }
-                for e in entries
-            ],
-        )
+    rows = [entry.row() for entry in entries]
+    if rows:
+        connection.execute(insert(AccessAudit), rows)
 
 
 def access_trail(
