@@ -71,7 +71,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.issuing = IssuingContext.for_node(settings)
     app.state.recorder = AccessRecorder(engine)
     app.state.verifier = EngineerVerifier(
-        key_store=app.state.issuing.key_store, node_secret=app.state.issuing.node_secret
+        key_store=app.state.issuing.key_store, lookup=app.state.issuing.lookup
     )
     install_error_handlers(app)
     # The token and the body's size, checked before a route reads the body.

@@ -29,7 +29,7 @@ from registry.credentials import new_credential
 from registry.crypto.eddsa_jcs_2022 import add_proof, verify_proof
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import Ed25519Signer
-from registry.ids import IdentifierCommitment, parse_resident_id
+from registry.ids import LookupSecrets, PersonIdentifier, parse_resident_id
 
 TARGET_SIGN = 0.50
 TARGET_VERIFY = 0.70
@@ -37,7 +37,9 @@ TARGET_VERIFY = 0.70
 
 def sample_credential() -> dict[str, Any]:
     """A qualification credential of realistic size and shape."""
-    holder = IdentifierCommitment.of(parse_resident_id("11010519491231002X"))
+    holder, _disclosure = PersonIdentifier.of(
+        parse_resident_id("11010519491231002X"), LookupSecrets.generate()
+    )
     return new_credential(
         type_="SafetyEngineerQualification",
         issuer_code="CN-JS",
@@ -45,11 +47,7 @@ def sample_credential() -> dict[str, Any]:
         subject={
             "holder": {
                 "name": "王小明",
-                "identifier": {
-                    "masked": holder.masked,
-                    "salt": holder.salt,
-                    "digest": holder.digest,
-                },
+                "identifier": holder.json(),
             },
             "certificateNumber": "JS-2026-ZA-000123",
             "level": "junior",

@@ -4,10 +4,10 @@ Every parser normalises first (full-width characters to ASCII through NFKC, spac
 removed, lower case to upper case), then validates, and raises an
 ``InvalidIdentifier`` subclass whose message a clerk can act on.
 
-Personal identifiers never leave this module in clear except to their holder's own
-check: credentials carry a masked form and a salted SHA-256 digest
-(``IdentifierCommitment``); the database looks numbers up by an HMAC-SHA256 under
-the node secret (``lookup_key``).
+Personal identifiers never leave this module in clear: a credential carries a masked
+form, a binding under a salt it does not carry (the holder's disclosure), and the
+HMAC-SHA256 look-up key under the federation's secret (``PersonIdentifier``,
+``LookupSecrets``); nothing in it can be tested against a guessed number.
 """
 
 from __future__ import annotations
@@ -37,25 +37,30 @@ from registry.text import Printable
 
 __all__ = [
     "CREDIT_CODE_JSON_SCHEMA",
+    "DISCLOSURE_BYTES",
     "PROVINCES",
     "PROVINCE_CODE_JSON_SCHEMA",
+    "RESIDENT_ID_BINDING",
     "RESIDENT_ID_JSON_SCHEMA",
     "Category",
     "CreditCode",
     "CreditCodeText",
-    "IdentifierCommitment",
     "LookupSecrets",
+    "PersonIdentifier",
     "Province",
     "ProvinceCodeText",
     "ResidentId",
     "ResidentIdText",
+    "binding_of",
     "credit_code_check_character",
+    "disclosure_text",
     "lookup_key",
     "mask_resident_id",
     "name_core",
     "name_key",
     "parse_category",
     "parse_credit_code",
+    "parse_disclosure",
     "parse_resident_id",
     "province",
     "resident_id_check_character",
@@ -73,7 +78,6 @@ _CREDIT_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 _CREDIT_BODY = re.compile(rf"^[{_CREDIT_ALPHABET}]{{2}}[0-9]{{6}}[{_CREDIT_ALPHABET}]{{9}}$")
 _ASCII_DIGITS = frozenset("0123456789")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _MASKED = re.compile(r"^[0-9]{4}\*{10}[0-9]{3}[0-9X]$")
 # Residence permits use 81 (Hong Kong), 82 (Macao) and 83 (Taiwan residents); 81 and 82
 # are province prefixes already, 83 is not.
@@ -256,44 +260,114 @@ def mask_resident_id(number: ResidentId) -> str:
     return f"{number[:4]}{'*' * 10}{number[-4:]}"
 
 
-@dataclass(frozen=True)
-class IdentifierCommitment:
-    """What a credential carries instead of an ID number.
+RESIDENT_ID_BINDING = "ResidentIdBinding"
+"""The ``type`` of the identifier a credential carries for a person."""
 
-    ``digest`` is hex SHA-256(salt || UTF-8 number), ``salt`` 16 random bytes in hex,
-    so whoever already holds the number can check it, and nobody can read it off.
+DISCLOSURE_BYTES = 16
+"""The length of a disclosure: the salt of a person's binding in one credential."""
+
+_HEX8 = re.compile(r"^[0-9a-f]{8}$")
+
+
+def binding_of(number: ResidentId, salt: bytes) -> str:
+    """Hex SHA-256(salt || UTF-8 number): what a credential binds a person with."""
+    return hashlib.sha256(salt + number.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True)
+class PersonIdentifier:
+    """What a credential carries instead of an ID number, and nothing to test a guess on.
+
+    ``masked`` is for display only. ``binding`` is hex SHA-256(salt || number) under a
+    salt the credential does not carry: the issuing authority keeps it and hands it
+    to the person as their *disclosure*, with which the number from an ID card can
+    be checked against the credential. ``lookup_key`` is hex HMAC-SHA256 of the number
+    under the federation's look-up secret of version ``lookup_secret``
+    (``LookupSecrets``), by which every member node finds the person's records.
     """
 
     masked: str
-    salt: str
-    digest: str
+    binding: str
+    lookup_key: str
+    lookup_secret: str
 
     def __post_init__(self) -> None:
         if not _MASKED.match(self.masked):
             raise InvalidResidentId("a masked ID number reads 1234**********567X")
-        if not _HEX32.match(self.salt) or not _HEX64.match(self.digest):
-            raise InvalidResidentId("salt is 32 and digest 64 lower-case hex characters")
+        if not _HEX64.match(self.binding) or not _HEX64.match(self.lookup_key):
+            raise InvalidResidentId("binding and lookupKey are 64 lower-case hex characters")
+        if not _HEX8.match(self.lookup_secret):
+            raise InvalidResidentId("lookupSecret is a version: 8 lower-case hex characters")
 
     @classmethod
-    def of(cls, number: ResidentId, *, salt: bytes | None = None) -> IdentifierCommitment:
-        """Commit to ``number`` under a fresh (or the given) salt."""
-        salt = salt if salt is not None else secrets.token_bytes(16)
-        digest = hashlib.sha256(salt + number.encode("ascii")).hexdigest()
-        return cls(masked=mask_resident_id(number), salt=salt.hex(), digest=digest)
+    def of(
+        cls, number: ResidentId, lookup: LookupSecrets, *, salt: bytes | None = None
+    ) -> tuple[PersonIdentifier, bytes]:
+        """Identify ``number`` under a fresh (or the given) salt and the current look-up
+        secret; returns the identifier and the salt, which is the person's disclosure."""
+        salt = salt if salt is not None else secrets.token_bytes(DISCLOSURE_BYTES)
+        if len(salt) < DISCLOSURE_BYTES:
+            raise InvalidInput(f"a binding's salt has at least {DISCLOSURE_BYTES} bytes")
+        version, key = lookup.key(number)
+        return cls(mask_resident_id(number), binding_of(number, salt), key, version), salt
 
-    def matches(self, number: ResidentId) -> bool:
-        """Whether ``number`` is the one committed to (constant-time comparison)."""
-        expected = hashlib.sha256(bytes.fromhex(self.salt) + number.encode("ascii")).hexdigest()
-        return hmac.compare_digest(expected, self.digest)
+    def json(self) -> dict[str, str]:
+        """The identifier as the credential writes it."""
+        return {
+            "type": RESIDENT_ID_BINDING,
+            "masked": self.masked,
+            "binding": self.binding,
+            "lookupKey": self.lookup_key,
+            "lookupSecret": self.lookup_secret,
+        }
+
+    @classmethod
+    def from_json(cls, value: object) -> PersonIdentifier:
+        """Read ``json()``'s form; raises ``InvalidResidentId`` for anything else."""
+        fields = ("type", "masked", "binding", "lookupKey", "lookupSecret")
+        if not isinstance(value, dict) or sorted(value) != sorted(fields):
+            raise InvalidResidentId(f"a person's identifier has exactly {', '.join(fields)}")
+        if value["type"] != RESIDENT_ID_BINDING or not all(
+            isinstance(value[f], str) for f in fields
+        ):
+            raise InvalidResidentId(f"a person's identifier is a {RESIDENT_ID_BINDING}")
+        return cls(value["masked"], value["binding"], value["lookupKey"], value["lookupSecret"])
+
+    def binds(self, number: ResidentId, salt: bytes) -> bool:
+        """Whether ``number`` under the disclosure ``salt`` is the one this binds
+        (constant-time comparison)."""
+        return hmac.compare_digest(binding_of(number, salt), self.binding)
 
 
-def lookup_key(identifier: ResidentId | str, *, node_secret: bytes) -> str:
-    """The database's lookup key for an identifier: hex HMAC-SHA256 under the node secret.
+def disclosure_text(salt: bytes) -> str:
+    """A disclosure as a person is given it: the salt in unpadded base64url (22
+    characters for 16 bytes)."""
+    return base64.urlsafe_b64encode(salt).rstrip(b"=").decode("ascii")
+
+
+def parse_disclosure(text: str) -> bytes:
+    """Read ``disclosure_text``'s form (spaces ignored: it may be printed in groups);
+    raises ``InvalidInput``."""
+    cleaned = re.sub(r"[\s]", "", unicodedata.normalize("NFKC", text))
+    if not re.fullmatch(r"[A-Za-z0-9_-]{22,}", cleaned):
+        raise InvalidInput("a disclosure is at least 22 characters of base64url (A-Z a-z 0-9 - _)")
+    try:
+        salt = base64.urlsafe_b64decode(cleaned + "=" * (-len(cleaned) % 4))
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("a disclosure is base64url") from exc
+    if len(salt) < DISCLOSURE_BYTES:
+        raise InvalidInput(f"a disclosure is at least {DISCLOSURE_BYTES} bytes")
+    return salt
+
+
+def lookup_key(identifier: ResidentId | str, *, secret: bytes) -> str:
+    """The look-up key of an identifier: hex HMAC-SHA256 under ``secret`` (a version of
+    the federation's look-up secret).
 
     ``identifier`` must be normalised (a ``ResidentId``, or ``CreditCode.code``), so
     that every spelling of one number finds the same records.
     """
-    return hmac.new(node_secret, identifier.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.new(secret, identifier.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -469,11 +543,11 @@ class LookupSecrets:
 
     def key(self, number: ResidentId) -> tuple[str, str]:
         """The current version and the number's key under it."""
-        return self.current, lookup_key(number, node_secret=self.versions[-1])
+        return self.current, lookup_key(number, secret=self.versions[-1])
 
     def keys(self, number: ResidentId) -> dict[str, str]:
         """The number's key under every version (version -> key)."""
-        return {self.version_of(s): lookup_key(number, node_secret=s) for s in self.versions}
+        return {self.version_of(s): lookup_key(number, secret=s) for s in self.versions}
 
     def rotated(self) -> LookupSecrets:
         """These versions and a new, current one."""

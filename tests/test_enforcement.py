@@ -155,6 +155,7 @@ def _search(seeded: tuple[Session, IssuingContext], **asked: Any) -> SearchResul
     return search_listings(
         session,
         ListingQuery(**asked),
+        lookup=context.lookup,
         node_secret=context.node_secret,
         today=china_today(datetime.now(UTC)),
     )
@@ -751,6 +752,7 @@ def test_an_audited_search_and_check_record_what_they_answer(
         session,
         ListingQuery(credit_code=code),
         caller=caller,
+        lookup=context.lookup,
         node_secret=context.node_secret,
         now=now,
     )
@@ -759,6 +761,7 @@ def test_an_audited_search_and_check_record_what_they_answer(
         session,
         CheckQuery([CheckRow(credit_code=code), "a row already refused"], decided_by="CN-AH"),
         caller=caller,
+        lookup=context.lookup,
         node_secret=context.node_secret,
         now=now,
     )
@@ -773,6 +776,7 @@ def test_an_audited_search_and_check_record_what_they_answer(
             session,
             CheckQuery([CheckRow(credit_code=code)], region="CN-XX"),
             caller=caller,
+            lookup=context.lookup,
             node_secret=context.node_secret,
             now=now,
         ),
@@ -780,6 +784,7 @@ def test_an_audited_search_and_check_record_what_they_answer(
             session,
             ListingQuery(credit_code=code, region="CN-XX"),
             caller=caller,
+            lookup=context.lookup,
             node_secret=context.node_secret,
             now=now,
         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date
 
 import pytest
@@ -12,19 +13,23 @@ from hypothesis import strategies as st
 from registry.errors import (
     InvalidCategory,
     InvalidCreditCode,
+    InvalidInput,
     InvalidProvinceCode,
     InvalidResidentId,
 )
 from registry.ids import (
     Category,
-    IdentifierCommitment,
+    LookupSecrets,
+    PersonIdentifier,
     ResidentId,
+    disclosure_text,
     lookup_key,
     mask_resident_id,
     name_core,
     name_key,
     parse_category,
     parse_credit_code,
+    parse_disclosure,
     parse_resident_id,
     province,
 )
@@ -118,50 +123,78 @@ def test_masking() -> None:
     assert mask_resident_id(ResidentId("31010120000101123X")) == "3101**********123X"
 
 
-def test_commitment_checks_the_number_without_revealing_it() -> None:
+SECRETS = LookupSecrets((b"f" * 32,))
+
+
+def test_an_identifier_binds_the_number_under_a_salt_it_does_not_carry() -> None:
     number = parse_resident_id(GOOD_ID, today=TODAY)
-    commitment = IdentifierCommitment.of(number, salt=bytes(16))
-    assert commitment.masked == "1101**********002X"
-    assert commitment.salt == "00" * 16
-    assert commitment.digest == hashlib.sha256(bytes(16) + GOOD_ID.encode()).hexdigest()
-    assert GOOD_ID not in repr(commitment)
-    assert commitment.matches(number)
-    assert not commitment.matches(ResidentId("31010120000101123X"))
-    # Fresh salts give unlinkable digests for the same person.
-    assert IdentifierCommitment.of(number).digest != IdentifierCommitment.of(number).digest
+    identifier, salt = PersonIdentifier.of(number, SECRETS, salt=bytes(16))
+    assert salt == bytes(16)
+    assert identifier.masked == "1101**********002X"
+    assert identifier.binding == hashlib.sha256(bytes(16) + GOOD_ID.encode()).hexdigest()
+    assert (identifier.lookup_secret, identifier.lookup_key) == SECRETS.key(number)
+    written = identifier.json()
+    assert written == {
+        "type": "ResidentIdBinding",
+        "masked": "1101**********002X",
+        "binding": identifier.binding,
+        "lookupKey": identifier.lookup_key,
+        "lookupSecret": SECRETS.current,
+    }
+    assert PersonIdentifier.from_json(written) == identifier
+    assert GOOD_ID not in repr(identifier)
+    assert salt.hex() not in json.dumps(written)
+    assert identifier.binds(number, salt)
+    assert not identifier.binds(ResidentId("31010120000101123X"), salt)
+    assert not identifier.binds(number, bytes(15) + b"\x01")
+    # Fresh salts give unlinkable bindings for the same person; the look-up key is the
+    # same on every record, which is what lets a member node find them.
+    first, _ = PersonIdentifier.of(number, SECRETS)
+    second, _ = PersonIdentifier.of(number, SECRETS)
+    assert first.binding != second.binding
+    assert first.lookup_key == second.lookup_key
 
 
-def test_lookup_key_depends_on_the_node_secret() -> None:
-    first = lookup_key(GOOD_ID, node_secret=b"a" * 32)
+def test_lookup_key_depends_on_the_secret() -> None:
+    first = lookup_key(GOOD_ID, secret=b"a" * 32)
     assert len(first) == 64
-    assert first == lookup_key(GOOD_ID, node_secret=b"a" * 32)
-    assert first != lookup_key(GOOD_ID, node_secret=b"b" * 32)
-    assert first != lookup_key("31010120000101123X", node_secret=b"a" * 32)
+    assert first == lookup_key(GOOD_ID, secret=b"a" * 32)
+    assert first != lookup_key(GOOD_ID, secret=b"b" * 32)
+    assert first != lookup_key("31010120000101123X", secret=b"a" * 32)
 
 
-def test_commitment_validates_when_built() -> None:
-    with pytest.raises(InvalidResidentId, match="masked"):
-        IdentifierCommitment(masked=GOOD_ID, salt="00" * 16, digest="0" * 64)
-    with pytest.raises(InvalidResidentId, match="hex"):
-        IdentifierCommitment(masked="1101**********002X", salt="zz", digest="0" * 64)
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"type": "ResidentIdBinding", "masked": GOOD_ID, "binding": "0" * 64,
+          "lookupKey": "0" * 64, "lookupSecret": "0" * 8}, "masked"),
+        ({"type": "ResidentIdBinding", "masked": "1101**********002X", "binding": "zz",
+          "lookupKey": "0" * 64, "lookupSecret": "0" * 8}, "hex"),
+        ({"type": "ResidentIdBinding", "masked": "1101**********002X", "binding": "0" * 64,
+          "lookupKey": "0" * 64, "lookupSecret": "v1"}, "version"),
+        # The earlier form, which carried its salt: refused, not read.
+        ({"type": "SaltedSha256ResidentId", "masked": "1101**********002X",
+          "salt": "00" * 16, "digest": "0" * 64}, "exactly"),
+        ({"type": "SaltedSha256ResidentId", "masked": "1101**********002X",
+          "binding": "0" * 64, "lookupKey": "0" * 64, "lookupSecret": "0" * 8},
+         "ResidentIdBinding"),
+        ("1101**********002X", "exactly"),
+    ],
+)  # fmt: skip
+def test_an_identifier_is_validated_when_read(value: object, message: str) -> None:
+    with pytest.raises(InvalidResidentId, match=message):
+        PersonIdentifier.from_json(value)
 
 
-def test_commitment_is_brute_forceable_from_the_masked_form() -> None:
-    # A known limit, recorded so it is never forgotten: the masked form leaves the
-    # county (2 digits) and the birth date unknown, and the check character filters
-    # what remains, so the salted digest gives the number away after about 10^5
-    # guesses. Credentials that carry a commitment are personal data.
-    number = parse_resident_id(GOOD_ID, today=TODAY)
-    commitment = IdentifierCommitment.of(number)
-    prefix, suffix = commitment.masked[:4], commitment.masked[-4:]
-    salt = bytes.fromhex(commitment.salt)
-    found = None
-    for county in range(100):
-        for born in (date(1949, 12, d) for d in range(1, 32)):
-            guess = f"{prefix}{county:02d}{born:%Y%m%d}{suffix}"
-            if hashlib.sha256(salt + guess.encode()).hexdigest() == commitment.digest:
-                found = guess
-    assert found == GOOD_ID
+def test_a_disclosure_reads_as_printed() -> None:
+    salt = bytes(range(16))
+    text = disclosure_text(salt)
+    assert len(text) == 22
+    assert parse_disclosure(text) == salt
+    assert parse_disclosure(f" {text[:11]} {text[11:]} ") == salt  # printed in groups
+    for bad in ("", "abc", "!" * 22, text[:21]):
+        with pytest.raises(InvalidInput, match="disclosure"):
+            parse_disclosure(bad)
 
 
 def test_credit_code_known_good() -> None:

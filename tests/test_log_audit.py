@@ -44,6 +44,7 @@ from registry.recognition.agreements import terminate
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
 from registry.storage.models import (
+    Disclosure,
     LogCheckpoint,
     LogEntry,
     LogHead,
@@ -416,10 +417,7 @@ def _lookup_key(session: Session) -> Expected:
         .values(lookup_key="ab" * 32)
     )
     return [
-        (
-            f"credential {qualification}",
-            f"subject_lookup is not the lookup key of its holder (record_party {qualification} #0)",
-        ),
+        (f"record_party {qualification} #0", f"lookup_key is '{'ab' * 32}'; the log says"),
         (
             f"record_party {registration} #0",
             "lookup_key is not that of the holder of the qualification it rests on "
@@ -439,6 +437,7 @@ def _record_deleted(session: Session) -> Expected:
             .limit(1),
         )
     )
+    session.execute(delete(Disclosure).where(col(Disclosure.credential_id) == credit))
     session.execute(delete(RecordParty).where(col(RecordParty.credential_id) == credit))
     session.execute(delete(Record).where(col(Record.credential_id) == credit))
     leaf = _leaf(session, credit)

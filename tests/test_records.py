@@ -16,13 +16,14 @@ from registry.credentials.records import (
     QualificationIn,
     RecordIn,
     RegistrationIn,
-    commit_holder,
+    identify_person,
 )
-from registry.ids import IdentifierCommitment, ResidentId
+from registry.ids import LookupSecrets, PersonIdentifier, ResidentId
 
 ID = "11010519491231002X"  # the GB 11643 standard's own example
 CODE = "91350100M000100Y43"
 HOLDER = {"name": "张三", "id_number": ID}
+SECRETS = LookupSecrets((b"f" * 32,))
 
 
 def _errors(model: type[Any], data: dict[str, Any]) -> dict[str, str]:
@@ -36,20 +37,17 @@ def test_a_qualification_never_carries_the_number() -> None:
         {"authority": "CN-JS", "holder": HOLDER, "certificate_number": "JS-2026-0001",
          "category": "化工安全", "issued_on": "2026-06-01"}
     )  # fmt: skip
-    holder, lookup = commit_holder(record.holder, node_secret=b"s" * 32)
+    holder, identifier, salt = identify_person(record.holder, SECRETS)
     subject = record.subject(holder)
     assert subject["category"] == "chemical"
     assert subject["level"] == "junior"
     text = json.dumps(subject)
     assert ID not in text
-    assert lookup not in text
+    assert salt.hex() not in text
     assert ID not in repr(record)
-    commitment = IdentifierCommitment(
-        masked=holder["identifier"]["masked"],
-        salt=holder["identifier"]["salt"],
-        digest=holder["identifier"]["digest"],
-    )
-    assert commitment.matches(ResidentId(ID))
+    read = PersonIdentifier.from_json(holder["identifier"])
+    assert read == identifier
+    assert read.binds(ResidentId(ID), salt)
 
 
 @pytest.mark.parametrize(
@@ -138,7 +136,7 @@ def test_a_listing_computes_its_dates_and_commits_every_person() -> None:
     listing = ListingIn.model_validate(_listing())
     assert listing.earliest_removal_on == date(2025, 2, 28)
     assert listing.expires_on == date(2027, 2, 28)
-    committed = [commit_holder(p, node_secret=b"s" * 32)[0] for p in listing.people()]
+    committed = [identify_person(p, SECRETS)[0] for p in listing.people()]
     subject = listing.subject(committed)
     assert subject["listed"] == {
         "kind": "organisation",

@@ -26,6 +26,7 @@ from registry.credentials import new_credential
 from registry.crypto.eddsa_jcs_2022 import resolve_did_key, verify_proof
 from registry.crypto.keys import KeyStore
 from registry.errors import InvalidInput, KeyStoreError
+from registry.ids import LookupSecrets
 from registry.issuing.signing import sign_and_log
 from registry.storage.db import session_scope
 from registry.storage.models import LogEntry, SigningKey, StoredCredential
@@ -111,7 +112,7 @@ def _swap_file(victim: SigningKey, other: SigningKey, keys: Path) -> None:
 
 
 def _report_signer(session: Session, key_store: KeyStore, at: datetime) -> object:
-    verifier = EngineerVerifier(key_store=key_store, node_secret=b"n" * 32)
+    verifier = EngineerVerifier(key_store=key_store, lookup=LookupSecrets((b"n" * 32,)))
     return verifier.node_signer(session, at=at)
 
 

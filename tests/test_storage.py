@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError, StatementError
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from registry.authorities import create_authority, get_authority, keys_of, list_authorities
 from registry.credentials import new_credential
@@ -46,6 +48,7 @@ from registry.storage.db import (
 from registry.storage.models import (
     ApiToken,
     Authority,
+    Disclosure,
     LogEntry,
     LogHead,
     LogNode,
@@ -113,7 +116,7 @@ def test_duplicate_and_invalid_authorities(engine: Engine, key_store: KeyStore) 
 
 def test_store_and_read_back_a_signed_credential(engine: Engine, key_store: KeyStore) -> None:
     signer = _shanghai(engine, key_store)
-    subject_key = lookup_key("11010519491231002X", node_secret=b"s" * 32)
+    subject_key = lookup_key("11010519491231002X", secret=b"s" * 32)
     document = add_proof(
         new_credential(
             type_="SafetyEngineerQualification",
@@ -344,7 +347,7 @@ def test_the_newest_migration_goes_down_and_up_again_losing_nothing(
     with session_scope(engine) as session:
         seed_demo(session, context.key_store, profile=PROFILE)
         seed_demo_records(session, context)
-    tables = (StoredCredential, LogEntry, LogNode, Record, RecordParty, SigningKey)
+    tables = (StoredCredential, LogEntry, LogNode, Record, RecordParty, SigningKey, Disclosure)
 
     def counts() -> dict[str, int]:
         with session_scope(engine) as session:
@@ -353,14 +356,72 @@ def test_the_newest_migration_goes_down_and_up_again_losing_nothing(
                 for model in tables
             }
 
-    before = counts()
+    def versions() -> list[tuple[str, int, str | None]]:
+        with session_scope(engine) as session:
+            return [
+                (p.credential_id, p.position, p.lookup_version)
+                for p in session.exec(
+                    select(RecordParty).order_by(
+                        col(RecordParty.credential_id), col(RecordParty.position)
+                    )
+                )
+            ]
+
+    before, held = counts(), versions()
+    assert before["LogEntry"] > 50
+    assert before["Disclosure"] > 20
     config = alembic_config(engine)
+    # Going down would destroy the disclosures, which exist nowhere else: refused.
+    with pytest.raises(RuntimeError, match="disclosure"):
+        command.downgrade(config, "-1")
+    assert schema_status(engine).at_head
+    assert counts() == before
+    # Without them (the records a node mirrors from other authorities have none), the
+    # way down and up again keeps everything, each person's key version read back
+    # from their credential.
+    with session_scope(engine) as session:
+        session.execute(sa.delete(Disclosure))
     command.downgrade(config, "-1")
     assert not schema_status(engine).at_head
     command.upgrade(config, "head")
     assert schema_status(engine).at_head
-    assert counts() == before
-    assert before["LogEntry"] > 50
+    assert counts() == {**before, "Disclosure": 0}
+    assert versions() == held
+
+
+QUALIFICATION = "SafetyEngineerQualification"
+
+
+def test_records_of_the_earlier_credential_form_stop_the_migration_with_what_to_do(
+    engine: Engine, settings: Settings
+) -> None:
+    context = IssuingContext.for_node(settings)
+    with session_scope(engine) as session:
+        seed_demo(session, context.key_store, profile=PROFILE)
+        seed_demo_records(session, context)
+        session.execute(sa.delete(Disclosure))
+    config = alembic_config(engine)
+    command.downgrade(config, "-1")
+    # A holder named the earlier way: a salt beside the digest.
+    with session_scope(engine) as session:
+        row = session.exec(
+            select(StoredCredential).where(
+                col(StoredCredential.type) == "SafetyEngineerQualification"
+            )
+        ).first()
+        assert row is not None
+        document = json.loads(row.canonical)
+        document["credentialSubject"]["holder"]["identifier"] = {
+            "type": "SaltedSha256ResidentId",
+            "masked": "1101**********002X",
+            "salt": "00" * 16,
+            "digest": "0" * 64,
+        }
+        row.canonical = json.dumps(document)
+        session.add(row)
+    with pytest.raises(RuntimeError, match="earlier credential form"):
+        command.upgrade(config, "head")
+    assert not schema_status(engine).at_head
 
 
 def test_an_idle_pooled_connection_the_server_closed_is_replaced_not_used(

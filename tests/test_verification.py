@@ -59,7 +59,7 @@ class Node:
         self.tokens = tokens
         self.context = IssuingContext.for_node(settings)
         self.verifier = EngineerVerifier(
-            key_store=self.context.key_store, node_secret=self.context.node_secret
+            key_store=self.context.key_store, lookup=self.context.lookup
         )
 
     def session(self) -> Iterator[Session]:

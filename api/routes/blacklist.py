@@ -119,6 +119,7 @@ def search(
         session,
         body.query(),
         caller=caller,
+        lookup=issuing.lookup,
         node_secret=issuing.node_secret,
         now=dt.datetime.now(dt.UTC),
         subtrees=verifier.subtrees,
@@ -218,6 +219,7 @@ def check(
         session,
         _check_query(request, body),
         caller=caller,
+        lookup=issuing.lookup,
         node_secret=issuing.node_secret,
         now=dt.datetime.now(dt.UTC),
     )

@@ -51,7 +51,7 @@ def check_file(
         session,
         parsed.items,
         "rows",
-        node_secret=context.node_secret,
+        lookup=context.lookup,
         now=now or datetime.now(UTC),
     )
     errors = list(parsed.errors)

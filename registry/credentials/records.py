@@ -2,29 +2,32 @@
 
 Each input model holds what an issuing office decides, in the names the API and
 bulk import use; ``subject()`` writes the credential's ``credentialSubject``.
-Personal ID numbers come in, are validated, and leave only as an
-``IdentifierCommitment`` (masked form, salt, salted SHA-256) plus the node's HMAC
-lookup key: never in clear. Field names are documented in ``docs/records.md``.
+Personal ID numbers come in, are validated, and leave only as a
+``PersonIdentifier`` (masked form, a binding whose salt stays with the issuer, and
+the federation's look-up key): never in clear, and never testable against a guess.
+Field names are documented in ``docs/records.md``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from registry.calendar import Day, LeapDay, add_years
+from registry.credentials.envelope import CredentialType
 from registry.errors import InvalidInput
 from registry.ids import (
     Category,
     CreditCodeText,
-    IdentifierCommitment,
+    LookupSecrets,
+    PersonIdentifier,
     ProvinceCodeText,
     ResidentId,
     ResidentIdText,
-    lookup_key,
     parse_category,
     parse_credit_code,
     parse_resident_id,
@@ -41,11 +44,13 @@ __all__ = [
     "ListedOrganisationIn",
     "ListedPersonIn",
     "ListingIn",
+    "NamedParty",
     "OrganisationIn",
     "QualificationIn",
     "RecordIn",
     "RegistrationIn",
-    "commit_holder",
+    "identify_person",
+    "named_parties",
 ]
 
 MAX_CE_HOURS = 200
@@ -85,7 +90,10 @@ class HolderIn(_Input):
 
     name: _PersonName
     id_number: ResidentIdText = Field(
-        description="Resident ID number (GB 11643); stored and signed only as a commitment.",
+        description=(
+            "Resident ID number (GB 11643): signed only as a masked form, a binding and a "
+            "look-up key, never in clear."
+        ),
         repr=False,
     )
 
@@ -111,19 +119,71 @@ class OrganisationIn(_Input):
         return {"name": self.name, "creditCode": self.credit_code}
 
 
-def commit_holder(holder: HolderIn, *, node_secret: bytes) -> tuple[dict[str, Any], str]:
-    """The holder as a credential carries it, and the node's lookup key for the number."""
-    number = ResidentId(holder.id_number)
-    commitment = IdentifierCommitment.of(number)
-    identifier = {
-        "type": "SaltedSha256ResidentId",
-        "masked": commitment.masked,
-        "salt": commitment.salt,
-        "digest": commitment.digest,
-    }
-    return {"name": holder.name, "identifier": identifier}, lookup_key(
-        number, node_secret=node_secret
+def identify_person(
+    person: HolderIn, lookup: LookupSecrets
+) -> tuple[dict[str, Any], PersonIdentifier, bytes]:
+    """The person as a credential names them, their identifier, and the salt of its
+    binding: the disclosure, which the issuer keeps and hands to the person alone."""
+    identifier, salt = PersonIdentifier.of(ResidentId(person.id_number), lookup)
+    return {"name": person.name, "identifier": identifier.json()}, identifier, salt
+
+
+@dataclass(frozen=True)
+class NamedParty:
+    """Someone a record's credential names: a person (with the identifier the
+    credential gives them) or an organisation (with its credit code)."""
+
+    role: str
+    name: str
+    identifier: PersonIdentifier | None = None
+    credit_code: str | None = None
+
+    @property
+    def person(self) -> bool:
+        """Whether this is a person rather than an organisation."""
+        return self.identifier is not None
+
+
+def _field(value: Mapping[str, Any], key: str) -> str:
+    found = value[key]
+    if not isinstance(found, str):
+        raise TypeError(f"{key} is not a string")
+    return found
+
+
+def _named_person(value: Mapping[str, Any], role: str) -> NamedParty:
+    return NamedParty(
+        role=role,
+        name=_field(value, "name"),
+        identifier=PersonIdentifier.from_json(value.get("identifier")),
     )
+
+
+def _named_organisation(value: Mapping[str, Any], role: str) -> NamedParty:
+    return NamedParty(
+        role=role, name=_field(value, "name"), credit_code=_field(value, "creditCode")
+    )
+
+
+def named_parties(kind: str, subject: Mapping[str, Any]) -> list[NamedParty]:
+    """Who a record of type ``kind`` names, in the order issuing indexes them (the
+    ``record_party`` positions). Raises ``KeyError``, ``TypeError`` or
+    ``InvalidResidentId`` for a subject not in the record format."""
+    if kind == CredentialType.LISTING:
+        listed = subject["listed"]
+        first = (
+            _named_person(listed, "listed")
+            if listed["kind"] == "person"
+            else _named_organisation(listed, "listed")
+        )
+        related = [_named_person(p, _field(p, "role")) for p in subject["relatedPersons"]]
+        return [first, *related]
+    holder = _named_person(subject["holder"], "holder")
+    if kind == CredentialType.REGISTRATION:
+        return [holder, _named_organisation(subject["employer"], "employer")]
+    if kind == CredentialType.CE_CREDIT:
+        return [holder, _named_organisation(subject["provider"], "provider")]
+    return [holder]
 
 
 class _RecordIn(_Input):

@@ -25,7 +25,7 @@ from registry.enforcement.search import (
     check_parties,
     search_listings,
 )
-from registry.ids import province
+from registry.ids import LookupSecrets, province
 from registry.tlog.cache import SubtreeCache
 from registry.tokens import Caller
 
@@ -58,6 +58,7 @@ def search_audited(
     query: ListingQuery,
     *,
     caller: Caller,
+    lookup: LookupSecrets,
     node_secret: bytes,
     now: datetime,
     subtrees: SubtreeCache | None = None,
@@ -68,7 +69,12 @@ def search_audited(
     province, writing nothing. Read it in one snapshot (``begin_snapshot``); the
     caller commits."""
     result = search_listings(
-        session, query, node_secret=node_secret, today=china_today(now), subtrees=subtrees
+        session,
+        query,
+        lookup=lookup,
+        node_secret=node_secret,
+        today=china_today(now),
+        subtrees=subtrees,
     )
     record_access(
         session,
@@ -87,6 +93,7 @@ def check_audited(
     query: CheckQuery,
     *,
     caller: Caller,
+    lookup: LookupSecrets,
     node_secret: bytes,
     now: datetime,
 ) -> CheckResult:
@@ -99,7 +106,12 @@ def check_audited(
     if query.region is not None:
         province(query.region)  # checked: every listing binds there
     checked = check_parties(
-        session, query.rows, node_secret=node_secret, on=on, decided_by=query.decided_by
+        session,
+        query.rows,
+        lookup=lookup,
+        node_secret=node_secret,
+        on=on,
+        decided_by=query.decided_by,
     )
     criteria = {
         "by": "check",

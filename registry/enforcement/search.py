@@ -26,6 +26,7 @@ from registry.credentials import CredentialType
 from registry.enforcement.timeline import ListingStatus, status_on
 from registry.errors import InvalidInput, RegistryError
 from registry.ids import (
+    LookupSecrets,
     lookup_key,
     mask_resident_id,
     name_core,
@@ -159,10 +160,11 @@ _LISTINGS: Any = (  # a Select of 17 columns
 
 
 def _criterion(
-    query: ListingQuery, node_secret: bytes
+    query: ListingQuery, lookup: LookupSecrets, node_secret: bytes
 ) -> tuple[Any, Any, dict[str, str], dict[str, str]]:
     """The exact condition, the near one (by name only), the query as answered (an
-    ID number masked) and as normalised (an ID number as its lookup key)."""
+    ID number masked) and as the access audit hashes it (an ID number as its HMAC
+    under the node secret)."""
     given = [v for v in (query.credit_code, query.id_number, query.name) if v is not None]
     if len(given) != 1:
         raise InvalidInput("search by exactly one of credit_code, id_number or name")
@@ -172,9 +174,10 @@ def _criterion(
         return col(RecordParty.credit_code) == code, None, asked, asked
     if query.id_number is not None:
         number = parse_resident_id(query.id_number)
-        key = lookup_key(number, node_secret=node_secret)
+        keys = list(lookup.keys(number).values())
         asked = {"by": "resident-id", "residentIdMasked": mask_resident_id(number)}
-        return col(RecordParty.lookup_key) == key, None, asked, {"by": "resident-id", "key": key}
+        audited = {"by": "resident-id", "key": lookup_key(number, secret=node_secret)}
+        return col(RecordParty.lookup_key).in_(keys), None, asked, audited
     name = (query.name or "").strip()
     if not name_core(name):
         raise InvalidInput("a name to search by has letters or characters in it")
@@ -251,6 +254,7 @@ def search_listings(
     session: Session,
     query: ListingQuery,
     *,
+    lookup: LookupSecrets,
     node_secret: bytes,
     today: date,
     subtrees: SubtreeCache | None = None,
@@ -260,7 +264,7 @@ def search_listings(
     number, name or province. Read it in one snapshot (``begin_snapshot``)."""
     region = province(query.region).iso if query.region is not None else None
     decided_by = province(query.decided_by).iso if query.decided_by is not None else None
-    exact, near, asked, criteria = _criterion(query, node_secret)
+    exact, near, asked, criteria = _criterion(query, lookup, node_secret)
     on = query.on or today
     for answer in (asked, criteria):
         if region:
@@ -303,9 +307,9 @@ class CheckRow:
 
 @dataclass(frozen=True)
 class Checked:
-    """A row's answer: the party as shown (an ID number masked) and as looked up
-    (a credit code, or an ID number's lookup key), the listings in force that name
-    it, or the row's error."""
+    """A row's answer: the party as shown (an ID number masked) and as the access
+    audit hashes it (a credit code, or an ID number's HMAC under the node secret),
+    the listings in force that name it, or the row's error."""
 
     party: str | None
     key: str | None
@@ -313,21 +317,26 @@ class Checked:
     error: str | None = None
 
 
-def _party(row: CheckRow, node_secret: bytes) -> tuple[str, str, bool]:
-    """(how it is shown, how it is looked up, whether it is an organisation)."""
+def _party(
+    row: CheckRow, lookup: LookupSecrets, node_secret: bytes
+) -> tuple[str, str, tuple[str, ...], bool]:
+    """(how it is shown, how the audit hashes it, the keys it is found by, whether it
+    is an organisation)."""
     if (row.credit_code is None) == (row.id_number is None):
         raise InvalidInput("give credit_code or id_number")
     if row.credit_code is not None:
         code = parse_credit_code(row.credit_code).code
-        return code, code, True
+        return code, code, (code,), True
     number = parse_resident_id(row.id_number or "")
-    return mask_resident_id(number), lookup_key(number, node_secret=node_secret), False
+    audited = lookup_key(number, secret=node_secret)
+    return mask_resident_id(number), audited, tuple(lookup.keys(number).values()), False
 
 
 def check_parties(
     session: Session,
     rows: Sequence[CheckRow | str],
     *,
+    lookup: LookupSecrets,
     node_secret: bytes,
     on: date,
     decided_by: str | None = None,
@@ -338,7 +347,7 @@ def check_parties(
     if len(rows) > MAX_CHECK:
         raise InvalidInput(f"at most {MAX_CHECK} rows a check, not {len(rows)}")
     authority = province(decided_by).iso if decided_by is not None else None
-    parties: list[tuple[str, str] | str] = []
+    parties: list[tuple[str, str, tuple[str, ...]] | str] = []
     codes: set[str] = set()
     keys: set[str] = set()
     for row in rows:
@@ -346,12 +355,12 @@ def check_parties(
             parties.append(row)
             continue
         try:
-            shown, looked_up, organisation = _party(row, node_secret)
+            shown, audited, found_by, organisation = _party(row, lookup, node_secret)
         except RegistryError as exc:
             parties.append(exc.message)
             continue
-        (codes if organisation else keys).add(looked_up)
-        parties.append((shown, looked_up))
+        (codes if organisation else keys).update(found_by)
+        parties.append((shown, audited, found_by))
     listed: dict[str, list[Found]] = {}
     for column, wanted in ((RecordParty.credit_code, codes), (RecordParty.lookup_key, keys)):
         ordered = sorted(wanted)
@@ -362,6 +371,6 @@ def check_parties(
     return [
         Checked(None, None, [], party)
         if isinstance(party, str)
-        else Checked(party[0], party[1], listed.get(party[1], []))
+        else Checked(party[0], party[1], [f for key in party[2] for f in listed.get(key, [])])
         for party in parties
     ]

@@ -22,20 +22,24 @@ from registry.credentials.records import (
     QualificationIn,
     RecordIn,
     RegistrationIn,
-    commit_holder,
+    identify_person,
 )
+from registry.ids import LookupSecrets
 
 __all__ = ["Draft", "Party", "draft_of"]
 
 
 @dataclass(frozen=True)
 class Party:
-    """A person (by lookup key) or an organisation (by credit code) a record names."""
+    """A person (by look-up key, with the salt of their binding: their disclosure) or
+    an organisation (by credit code) a record names."""
 
     role: str
     name: str
     lookup_key: str | None = None
+    lookup_version: str | None = None
     credit_code: str | None = None
+    disclosure: bytes | None = None
 
 
 @dataclass
@@ -50,16 +54,24 @@ class Draft:
 
 
 class _People:
-    """Commits each person once per credential: a fresh salt every time."""
+    """Identifies each person once per credential: a fresh salt every time."""
 
-    def __init__(self, node_secret: bytes) -> None:
-        self._secret = node_secret
+    def __init__(self, lookup: LookupSecrets) -> None:
+        self._lookup = lookup
         self.parties: list[Party] = []
 
     def person(self, holder: HolderIn, role: str) -> dict[str, Any]:
-        committed, lookup = commit_holder(holder, node_secret=self._secret)
-        self.parties.append(Party(role=role, name=holder.name, lookup_key=lookup))
-        return committed
+        named, identifier, salt = identify_person(holder, self._lookup)
+        self.parties.append(
+            Party(
+                role=role,
+                name=holder.name,
+                lookup_key=identifier.lookup_key,
+                lookup_version=identifier.lookup_secret,
+                disclosure=salt,
+            )
+        )
+        return named
 
     def organisation(self, organisation: OrganisationIn, role: str) -> None:
         self.parties.append(
@@ -70,7 +82,7 @@ class _People:
 def draft_of(
     item: RecordIn,
     *,
-    node_secret: bytes,
+    lookup: LookupSecrets,
     qualification_id: str | None = None,
 ) -> Draft:
     """The unsigned credential for ``item`` (without ``credentialStatus`` yet).
@@ -78,7 +90,7 @@ def draft_of(
     ``qualification_id`` is the resolved id of the qualification a registration
     rests on.
     """
-    people = _People(node_secret)
+    people = _People(lookup)
     valid_until: datetime | None = None
     number: str | None = None
     earliest_removal_on: date | None = None

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from registry.crypto.keys import KeyStore
 from registry.datadir import DataDir
+from registry.ids import LookupSecrets
+from registry.issuing.disclosures import DisclosureSeal
 from registry.issuing.status_lists import DEFAULT_ENTRIES
 from registry.settings import Settings
 
@@ -14,10 +17,13 @@ __all__ = ["IssuingContext"]
 
 @dataclass(frozen=True)
 class IssuingContext:
-    """The node's signing keys, its lookup secret, its log origin prefix and its URL."""
+    """The node's signing keys, its own secret (access-audit hashes, idempotency,
+    sealed disclosures), the federation's look-up secrets, its log origin prefix and
+    its URL."""
 
     key_store: KeyStore
     node_secret: bytes = field(repr=False)
+    lookup: LookupSecrets = field(repr=False)
     origin_prefix: str
     node_url: str
     status_list_entries: int = DEFAULT_ENTRIES
@@ -29,6 +35,12 @@ class IssuingContext:
         return cls(
             key_store=data_dir.key_store(),
             node_secret=data_dir.node_secret(),
+            lookup=data_dir.lookup_secrets(),
             origin_prefix=settings.log_origin_prefix,
             node_url=settings.node_url,
         )
+
+    @cached_property
+    def seal(self) -> DisclosureSeal:
+        """Seals and opens the disclosures of the records this node issues."""
+        return DisclosureSeal(self.node_secret)

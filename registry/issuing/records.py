@@ -34,7 +34,7 @@ from registry.credentials.records import (
     RegistrationIn,
 )
 from registry.errors import Conflict, FieldError, InvalidInput
-from registry.ids import ResidentId, lookup_key, name_core, name_key
+from registry.ids import LookupSecrets, ResidentId, name_core, name_key
 from registry.issuing.build import Draft, draft_of
 from registry.issuing.changes import apply_change
 from registry.issuing.context import IssuingContext
@@ -42,7 +42,13 @@ from registry.issuing.signing import sign_and_log
 from registry.issuing.status_lists import StatusLists
 from registry.storage.base import bulk_insert
 from registry.storage.credentials import Signed, document_of
-from registry.storage.models import Record, RecordParty, StatusChangeRow, StoredCredential
+from registry.storage.models import (
+    Disclosure,
+    Record,
+    RecordParty,
+    StatusChangeRow,
+    StoredCredential,
+)
 from registry.tlog.sequencer import AppendResult, lock_log
 
 __all__ = ["IssuedRecord", "RecordsIssued", "check_records", "issue_records"]
@@ -99,7 +105,7 @@ def issue_records(
         raise InvalidInput("a batch mixes authorities", errors=tuple(errors))
     lock_log(session, authority, origin_prefix=context.origin_prefix)
     qualifications, errors = check_records(
-        session, items, field_prefix, node_secret=context.node_secret, now=now
+        session, items, field_prefix, lookup=context.lookup, now=now
     )
     if errors:
         raise InvalidInput(f"{len(errors)} invalid field(s)", errors=tuple(errors))
@@ -108,7 +114,7 @@ def issue_records(
         session, authority, node_url=context.node_url, entries=context.status_list_entries
     )
     drafts = [
-        draft_of(item, node_secret=context.node_secret, qualification_id=qualifications.get(i))
+        draft_of(item, lookup=context.lookup, qualification_id=qualifications.get(i))
         for i, item in enumerate(items)
     ]
     purposes = [status_purposes(item.type) for item in items]
@@ -140,7 +146,7 @@ def issue_records(
         subject_lookups=[*lookups, *([None] * len(versions))],
         now=now,
     )
-    _index(session, items, drafts, indices, now=now)
+    _index(session, context, items, drafts, indices, now=now)
     change_of: dict[str, str] = {}
     for document, row in changes:
         session.add(row)
@@ -166,7 +172,7 @@ def check_records(
     items: Sequence[RecordIn],
     prefix: str | None,
     *,
-    node_secret: bytes,
+    lookup: LookupSecrets,
     now: datetime,
 ) -> tuple[dict[int, str], list[FieldError]]:
     """Check what a batch refers to (records it replaces, qualifications) and its dates.
@@ -192,7 +198,7 @@ def check_records(
                 errors.append(FieldError(_path(prefix, i, "replaces"), problem))
             replaced.add(item.replaces)
         if isinstance(item, RegistrationIn):
-            found, problem = _qualification(session, item, node_secret, known)
+            found, problem = _qualification(session, item, lookup, known)
             if problem:
                 errors.append(FieldError(_path(prefix, i, "qualification"), problem))
             elif found:
@@ -260,7 +266,7 @@ def _find_qualification(session: Session, reference: str) -> _Qualification | st
 def _qualification(
     session: Session,
     item: RegistrationIn,
-    node_secret: bytes,
+    lookup: LookupSecrets,
     known: dict[str, _Qualification | str],
 ) -> tuple[str | None, str | None]:
     """The qualification's credential id, or why it cannot carry this registration."""
@@ -270,8 +276,8 @@ def _qualification(
     found = known[reference]
     if isinstance(found, str):
         return None, found
-    lookup = lookup_key(ResidentId(item.holder.id_number), node_secret=node_secret)
-    if found.holder_lookup != lookup:
+    # The qualification may be keyed under an older version of the look-up secret.
+    if found.holder_lookup not in lookup.keys(ResidentId(item.holder.id_number)).values():
         return None, f"qualification {reference} belongs to someone else"
     if found.category != item.category.value:
         return (
@@ -320,15 +326,18 @@ def _corrections(
 
 def _index(
     session: Session,
+    context: IssuingContext,
     items: Sequence[RecordIn],
     drafts: list[Draft],
     indices: list[dict[str, int]],
     *,
     now: datetime,
 ) -> None:
-    """The ``record`` and ``record_party`` rows of the issued records, in two statements."""
+    """The ``record``, ``record_party`` and ``disclosure`` rows of the issued records, in
+    three statements."""
     records: list[dict[str, Any]] = []
     parties: list[dict[str, Any]] = []
+    disclosures: list[dict[str, Any]] = []
     for item, draft, taken in zip(items, drafts, indices, strict=True):
         credential_id = draft.document["id"]
         records.append(
@@ -354,10 +363,22 @@ def _index(
                 "name_key": name_key(party.name),
                 "name_core": name_core(party.name),
                 "lookup_key": party.lookup_key,
+                "lookup_version": party.lookup_version,
                 "credit_code": party.credit_code,
             }
             for position, party in enumerate(draft.parties)
         )
+        disclosures.extend(
+            {
+                "credential_id": credential_id,
+                "position": position,
+                "sealed": context.seal.seal(credential_id, position, party.disclosure),
+            }
+            for position, party in enumerate(draft.parties)
+            if party.disclosure is not None
+        )
     bulk_insert(session, Record, records)
     if parties:
         bulk_insert(session, RecordParty, parties)
+    if disclosures:
+        bulk_insert(session, Disclosure, disclosures)

@@ -36,6 +36,7 @@ __all__ = [
     "AgreementProposal",
     "ApiToken",
     "Authority",
+    "Disclosure",
     "IdempotencyKey",
     "LogCheckpoint",
     "LogEntry",
@@ -408,7 +409,8 @@ class Record(SQLModel, table=True):
 class RecordParty(SQLModel, table=True):
     """A person or organisation a record names, findable without the number in clear.
 
-    A person is found by the HMAC lookup key of their ID number, an organisation by
+    A person is found by the HMAC look-up key of their ID number (under the version of
+    the federation's look-up secret in ``lookup_version``), an organisation by
     its credit code, either by its name as ``registry.ids.name_key`` (exactly) and
     ``name_core`` (possibly the same) write it. ``role`` says how the record names them (``holder``,
     ``employer``, ``provider``, ``listed``, or a listing's related-person role).
@@ -420,6 +422,9 @@ class RecordParty(SQLModel, table=True):
             "(lookup_key IS NULL) <> (credit_code IS NULL)", name="person_or_organisation"
         ),
         CheckConstraint("lookup_key IS NULL OR length(lookup_key) = 64", name="lookup_hmac_hex"),
+        CheckConstraint(
+            "(lookup_key IS NULL) = (lookup_version IS NULL)", name="lookup_key_has_version"
+        ),
         CheckConstraint("credit_code IS NULL OR length(credit_code) = 18", name="credit_code_18"),
     )
 
@@ -432,7 +437,32 @@ class RecordParty(SQLModel, table=True):
     name_key: str = Field(sa_type=String(200), index=True)
     name_core: str = Field(sa_type=String(200), index=True)
     lookup_key: str | None = Field(default=None, sa_type=String(64), index=True)
+    lookup_version: str | None = Field(default=None, sa_type=String(8))
     credit_code: str | None = Field(default=None, sa_type=String(18), index=True)
+
+
+class Disclosure(SQLModel, table=True):
+    """The salt of a person's binding in a credential this node issued: their
+    disclosure, which the credential does not carry.
+
+    Kept sealed (AES-256-GCM under a key derived from the node secret, bound to the
+    credential and the party's position: ``registry.issuing.disclosures``), so that a
+    copy of the database alone tests no guess. Never in a log entry, feed or webhook;
+    handed only to the authority that issued the credential, for the person.
+    """
+
+    __tablename__ = "disclosure"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["credential_id", "position"],
+            ["record_party.credential_id", "record_party.position"],
+            name="fk_disclosure_party",
+        ),
+    )
+
+    credential_id: str = Field(sa_column=Column(String(128), primary_key=True))
+    position: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    sealed: bytes = Field(sa_type=LargeBinary(64))
 
 
 class StatusChangeRow(SQLModel, table=True):

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from registry.calendar import CHINA, parse_aware
 from registry.credentials import CredentialType
 from registry.errors import InvalidInput
-from registry.ids import ResidentId, lookup_key, mask_resident_id, name_key, parse_resident_id
+from registry.ids import LookupSecrets, ResidentId, mask_resident_id, name_key, parse_resident_id
 from registry.storage.db import PREPARED
 from registry.storage.models import (
     LogEntry,
@@ -38,6 +38,7 @@ __all__ = [
     "find_dossier",
     "person_key",
     "records_by_key",
+    "records_of",
     "same_name",
 ]
 
@@ -163,16 +164,17 @@ def same_name(first: str, second: str) -> bool:
     return name_key(first) == name_key(second)
 
 
-def person_key(id_number: str, *, node_secret: bytes) -> tuple[str, str]:
-    """The masked form and the lookup key of an ID number; raises ``InvalidResidentId``."""
+def person_key(id_number: str, *, lookup: LookupSecrets) -> tuple[str, tuple[str, ...]]:
+    """The masked form of an ID number and its look-up key under every version of the
+    federation's secret (newest first); raises ``InvalidResidentId``."""
     number: ResidentId = parse_resident_id(id_number)
-    return mask_resident_id(number), lookup_key(number, node_secret=node_secret)
+    return mask_resident_id(number), tuple(reversed(lookup.keys(number).values()))
 
 
 def find_dossier(
     session: Session,
     *,
-    node_secret: bytes,
+    lookup: LookupSecrets,
     id_number: str | None = None,
     registration_number: str | None = None,
     name: str | None = None,
@@ -186,15 +188,15 @@ def find_dossier(
     if (id_number is None) == (registration_number is None):
         raise InvalidInput("give the resident ID number, or the registration number and name")
     if id_number is not None:
-        masked, key = person_key(id_number, node_secret=node_secret)
+        masked, keys = person_key(id_number, lookup=lookup)
         subject = Subject(masked=masked)
-        return Dossier(subject, tuple(_records_of(session, key)))
+        return Dossier(subject, tuple(records_of(records_by_key(session, keys), keys)))
     if not name or not name.strip():
         raise InvalidInput("a registration number is looked up together with the holder's name")
     number_text = (registration_number or "").strip()
     subject = Subject(registration_number=number_text, name=name.strip())
     rows = session.exec(
-        select(RecordParty.lookup_key, RecordParty.name)
+        select(RecordParty.lookup_key, RecordParty.lookup_version, RecordParty.name)
         .join(Record, col(Record.credential_id) == col(RecordParty.credential_id))
         .where(
             col(Record.type) == CredentialType.REGISTRATION,
@@ -202,14 +204,21 @@ def find_dossier(
             col(RecordParty.role) == "holder",
         )
     ).all()
-    keys = {key for key, holder in rows if key and same_name(holder, name)}
-    if len(keys) != 1:
+    # One holder: one key under each version of the look-up secret their registrations
+    # were keyed under. Two keys under one version are two people: no answer.
+    by_version: dict[str | None, set[str]] = {}
+    for key, version, holder in rows:
+        if key and same_name(holder, name):
+            by_version.setdefault(version, set()).add(key)
+    if not by_version or any(len(keys) != 1 for keys in by_version.values()):
         return Dossier(subject, ())
-    return Dossier(subject, tuple(_records_of(session, keys.pop())))
+    keys = tuple(key for found in by_version.values() for key in found)
+    return Dossier(subject, tuple(records_of(records_by_key(session, keys), keys)))
 
 
-def _records_of(session: Session, key: str) -> list[Held]:
-    return records_by_key(session, [key]).get(key, [])
+def records_of(found: dict[str, list[Held]], keys: Sequence[str]) -> list[Held]:
+    """One person's records from ``records_by_key``'s answer, under any of their keys."""
+    return [held for key in keys for held in found.get(key, ())]
 
 
 _CHUNK = 1000  # identifiers per IN list: well within every driver's parameter limit

@@ -16,11 +16,12 @@ What each table must equal:
   give: each change starting from the state the ones before it left, by a transition
   the rules allow (``registry.credentials.lifecycle.next_state``).
 - ``record_party``: the people and organisations each record's credential names, in
-  its order, with their role, name, name keys and credit code, and a lookup key for
-  each person and none for an organisation. A lookup key is an HMAC of an ID number
-  the log never holds, so the audit can check where keys must agree (the credential
-  row's ``subject_lookup``; a registration's holder and the holder of the
-  qualification it rests on), not which number a key is of.
+  its order, with their role, name, name keys and credit code, and for each person
+  the look-up key and its secret's version that the credential signs (none for an
+  organisation); the credential row's ``subject_lookup`` is its holder's key, and a
+  registration's holder has the key of the holder of the qualification it rests on
+  when both are under one version. A look-up key is an HMAC of an ID number the log
+  never holds, so the audit checks where keys must agree, not which number a key is of.
 - ``status_change``: one row for each ``StatusChange`` of a record, target, action,
   states and effective day as signed, ``recorded_at`` its ``validFrom``; none for a
   termination of an agreement, which lives in ``recognition_agreement``.
@@ -63,6 +64,7 @@ from registry.credentials.lifecycle import (
     next_state,
     status_bits,
 )
+from registry.credentials.records import NamedParty, named_parties
 from registry.credentials.status_list import PURPOSES, StatusBits, entry_index
 from registry.crypto.eddsa_jcs_2022 import proofs_of
 from registry.crypto.jcs import sha256_hex
@@ -117,14 +119,6 @@ class LoggedCredential:
 
 
 @dataclass(frozen=True)
-class _Party:
-    role: str
-    name: str
-    person: bool
-    credit_code: str | None
-
-
-@dataclass(frozen=True)
 class _RecordRow:
     type: str
     number: str | None
@@ -174,37 +168,6 @@ def _text(value: Mapping[str, Any], key: str) -> str:
     return found
 
 
-def _person(value: Mapping[str, Any], role: str) -> _Party:
-    if not isinstance(value.get("identifier"), Mapping):
-        raise TypeError("a person is named with an identifier commitment")
-    return _Party(role=role, name=_text(value, "name"), person=True, credit_code=None)
-
-
-def _organisation(value: Mapping[str, Any], role: str) -> _Party:
-    return _Party(
-        role=role, name=_text(value, "name"), person=False, credit_code=_text(value, "creditCode")
-    )
-
-
-def _parties(kind: str, subject: Mapping[str, Any]) -> list[_Party]:
-    """Who the record names, in the order ``registry.issuing.build`` writes them."""
-    if kind == CredentialType.LISTING:
-        listed = subject["listed"]
-        first = (
-            _person(listed, "listed")
-            if listed["kind"] == "person"
-            else _organisation(listed, "listed")
-        )
-        related = [_person(person, _text(person, "role")) for person in subject["relatedPersons"]]
-        return [first, *related]
-    holder = _person(subject["holder"], "holder")
-    if kind == CredentialType.REGISTRATION:
-        return [holder, _organisation(subject["employer"], "employer")]
-    if kind == CredentialType.CE_CREDIT:
-        return [holder, _organisation(subject["provider"], "provider")]
-    return [holder]
-
-
 def _record_row(kind: str, document: Mapping[str, Any]) -> _RecordRow:
     subject = document["credentialSubject"]
     number: str | None = None
@@ -230,7 +193,7 @@ def _record_row(kind: str, document: Mapping[str, Any]) -> _RecordRow:
     )
 
 
-def _holder_position(parties: Sequence[_Party]) -> int | None:
+def _holder_position(parties: Sequence[NamedParty]) -> int | None:
     """Which party's lookup key the credential row keeps as ``subject_lookup``."""
     if parties and parties[0].person and parties[0].role in ("holder", "listed"):
         return 0
@@ -471,7 +434,7 @@ class ProjectionAudit:
     ) -> None:
         credential_id = logged.credential_id
         expected = _record_row(kind, document)
-        parties = _parties(kind, document["credentialSubject"])
+        parties = named_parties(kind, document["credentialSubject"])
         self._scratch.db.execute(
             "INSERT OR IGNORE INTO rec VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -503,31 +466,31 @@ class ProjectionAudit:
                 ],
             )
         self._record_parties(logged, parties, named)
-        keys = {row[0]: row[6] for row in named}
-        self._subject_lookup(logged, _holder_position(parties), keys)
+        self._subject_lookup(logged, parties)
         qualification = document["credentialSubject"].get("qualification")
-        if kind == CredentialType.REGISTRATION and isinstance(qualification, str) and 0 in keys:
+        if kind == CredentialType.REGISTRATION and isinstance(qualification, str):
             links.append((credential_id, qualification))
 
-    def _subject_lookup(
-        self, logged: LoggedCredential, holder: int | None, keys: dict[int, str | None]
-    ) -> None:
-        """The credential row's ``subject_lookup`` repeats its holder's lookup key."""
+    def _subject_lookup(self, logged: LoggedCredential, parties: Sequence[NamedParty]) -> None:
+        """The credential row's ``subject_lookup`` is its holder's look-up key, as the
+        credential signs it."""
         if logged.row is None:
             return
         where = f"credential {logged.credential_id}"
-        if holder is None:
+        holder = _holder_position(parties)
+        identifier = parties[holder].identifier if holder is not None else None
+        if identifier is None:
             if logged.row.subject_lookup is not None:
                 self._report(where, "subject_lookup is set; the log names no holder")
-        elif holder in keys and logged.row.subject_lookup != keys[holder]:
+        elif logged.row.subject_lookup != identifier.lookup_key:
             self._report(
                 where,
-                f"subject_lookup is not the lookup key of its holder (record_party "
-                f"{logged.credential_id} #{holder}): one of the two was changed",
+                f"subject_lookup is {logged.row.subject_lookup}; its credential signs its "
+                f"holder's look-up key {identifier.lookup_key}",
             )
 
     def _record_parties(
-        self, logged: LoggedCredential, parties: list[_Party], named: list[tuple[Any, ...]]
+        self, logged: LoggedCredential, parties: list[NamedParty], named: list[tuple[Any, ...]]
     ) -> None:
         credential_id = logged.credential_id
         stored = {row[0]: row for row in named}
@@ -538,7 +501,8 @@ class ProjectionAudit:
                 self._report(where, f"missing: its credential (entry {logged.index}) names them")
                 continue
             self.rows["record_party"] += 1
-            _, role, name, key, core, credit_code, lookup = row
+            _, role, name, key, core, credit_code, lookup, version = row
+            identifier = party.identifier
             _differs(
                 self._report,
                 where,
@@ -548,12 +512,10 @@ class ProjectionAudit:
                     ("name_key", key, name_key(party.name)),
                     ("name_core", core, name_core(party.name)),
                     ("credit_code", credit_code, party.credit_code),
+                    ("lookup_key", lookup, identifier.lookup_key if identifier else None),
+                    ("lookup_version", version, identifier.lookup_secret if identifier else None),
                 ],
             )
-            if party.person and lookup is None:
-                self._report(where, "lookup_key is NULL; the log names a person, who has one")
-            if not party.person and lookup is not None:
-                self._report(where, "lookup_key is set; the log names an organisation")
         for position in stored:
             self._report(
                 f"record_party {credential_id} #{position}",
@@ -562,21 +524,29 @@ class ProjectionAudit:
 
     def _qualification_links(self, links: list[tuple[str, str]]) -> None:
         """A registration's holder is the holder of the qualification it rests on
-        (issuing checks it): their lookup keys agree."""
+        (issuing checks it): their look-up keys agree when both are under one version of
+        the look-up secret (under two, only the number could tell)."""
         if not links:
             return
         ids = sorted({registration for registration, _ in links} | {q for _, q in links})
-        keys: dict[str, str | None] = {}
+        keys: dict[str, tuple[str | None, str | None]] = {}
         for part in _in_chunks(ids):
-            for credential_id, key in self._session.connection().execute(
-                sa.select(col(RecordParty.credential_id), col(RecordParty.lookup_key)).where(
+            for credential_id, key, version in self._session.connection().execute(
+                sa.select(
+                    col(RecordParty.credential_id),
+                    col(RecordParty.lookup_key),
+                    col(RecordParty.lookup_version),
+                ).where(
                     self._among(col(RecordParty.credential_id), part),
                     col(RecordParty.position) == 0,
                 )
             ):
-                keys[credential_id] = key
+                keys[credential_id] = (key, version)
         for registration, qualification in links:
-            if qualification in keys and keys[qualification] != keys.get(registration):
+            if qualification not in keys or registration not in keys:
+                continue
+            (held, held_version), (holder, holder_version) = keys[qualification], keys[registration]
+            if held_version == holder_version and held != holder:
                 self._report(
                     f"record_party {registration} #0",
                     f"lookup_key is not that of the holder of the qualification it rests on "
@@ -1035,6 +1005,7 @@ class ProjectionAudit:
                 col(RecordParty.name_core),
                 col(RecordParty.credit_code),
                 col(RecordParty.lookup_key),
+                col(RecordParty.lookup_version),
             )
             .where(self._among(col(RecordParty.credential_id), ids))
             .order_by(col(RecordParty.credential_id), col(RecordParty.position))

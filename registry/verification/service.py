@@ -28,7 +28,15 @@ from registry.crypto.eddsa_jcs_2022 import add_proofs_canonical
 from registry.crypto.jcs import Splice
 from registry.crypto.keys import KeyStore, Signer
 from registry.errors import InvalidInput, KeyStoreError, RegistryError
-from registry.ids import Category, name_key, parse_category, province
+from registry.ids import (
+    Category,
+    LookupSecrets,
+    lookup_key,
+    name_key,
+    parse_category,
+    parse_resident_id,
+    province,
+)
 from registry.recognition.agreements import PublishedAgreement, load_agreements
 from registry.tlog.cache import SubtreeCache
 from registry.tlog.proofs import Head, log_heads, prove
@@ -39,6 +47,7 @@ from registry.verification.dossier import (
     find_dossier,
     person_key,
     records_by_key,
+    records_of,
 )
 from registry.verification.judge import Judgement, judge
 from registry.verification.report import (
@@ -83,10 +92,10 @@ class EngineerVerifier:
     """Answers ``EngineerQuery``s with signed reports; safe to share between threads."""
 
     def __init__(
-        self, *, key_store: KeyStore, node_secret: bytes, policies: PolicyBook | None = None
+        self, *, key_store: KeyStore, lookup: LookupSecrets, policies: PolicyBook | None = None
     ) -> None:
         self._key_store = key_store
-        self._node_secret = node_secret
+        self._lookup = lookup
         self._policies = policies or load_policies()
         self._lock = threading.Lock()
         self._signer: tuple[float, str, Signer] | None = None
@@ -160,14 +169,16 @@ class EngineerVerifier:
         error); each answer is the dossier and judgement, or the row's error."""
         now = (now or datetime.now(UTC)).replace(microsecond=0)
         agreements = [p.agreement for p in self.agreements(session, log_heads(session))]
-        keys: dict[int, tuple[str, str] | str] = {}
+        keys: dict[int, tuple[str, tuple[str, ...]] | str] = {}
         for index, query in enumerate(queries):
             if isinstance(query, EngineerQuery) and query.id_number is not None:
                 try:
-                    keys[index] = person_key(query.id_number, node_secret=self._node_secret)
+                    keys[index] = person_key(query.id_number, lookup=self._lookup)
                 except RegistryError as exc:
                     keys[index] = f"id_number: {exc.message}"
-        held = records_by_key(session, [k[1] for k in keys.values() if isinstance(k, tuple)])
+        held = records_by_key(
+            session, [key for k in keys.values() if isinstance(k, tuple) for key in k[1]]
+        )
         results: list[tuple[Dossier, Judgement] | str] = []
         for index, query in enumerate(queries):
             found = keys.get(index)
@@ -177,12 +188,12 @@ class EngineerVerifier:
             try:
                 region, category, on = self._asked(query, now)
                 if found is not None:
-                    masked, key = found
-                    dossier = Dossier(Subject(masked=masked), tuple(held.get(key, ())))
+                    masked, person = found
+                    dossier = Dossier(Subject(masked=masked), tuple(records_of(held, person)))
                 else:
                     dossier = find_dossier(
                         session,
-                        node_secret=self._node_secret,
+                        lookup=self._lookup,
                         registration_number=query.registration_number,
                         name=query.name,
                     )
@@ -213,7 +224,7 @@ class EngineerVerifier:
         authority, signer = self.node_signer(session, at=now)
         dossier = find_dossier(
             session,
-            node_secret=self._node_secret,
+            lookup=self._lookup,
             id_number=query.id_number,
             registration_number=query.registration_number,
             name=query.name,
@@ -253,12 +264,13 @@ class EngineerVerifier:
 
 def access_criteria(query: EngineerQuery, *, node_secret: bytes) -> dict[str, str]:
     """What a verification asked, as the access audit hashes it (``criteria_hash``): an
-    ID number as its lookup key, never the number; a registration number with the
+    ID number as its HMAC under the node secret (the same whichever version of the
+    federation's look-up secret is current), never the number; a registration number with the
     name's matching key; the region, category and day as asked. Raises
     ``InvalidInput`` for an ID number that is not valid."""
     if query.id_number is not None:
-        _masked, key = person_key(query.id_number, node_secret=node_secret)
-        who = {"by": "resident-id", "key": key}
+        number = parse_resident_id(query.id_number)
+        who = {"by": "resident-id", "key": lookup_key(number, secret=node_secret)}
     else:
         who = {
             "by": "registration",
