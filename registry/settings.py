@@ -66,8 +66,9 @@ class Settings(BaseSettings):
     node_secret: SecretStr | None = Field(
         default=None,
         description=(
-            "Secret for HMAC lookup keys of personal identifiers. Unset: generated at first "
-            "run into <data dir>/secrets/node-secret (owner-only)."
+            "The node's own secret: it keys the access audit's hashes and idempotency "
+            "digests, and seals the disclosures of the records this node issues. Unset: "
+            "generated at first run into <data dir>/secrets/node-secret (owner-only)."
         ),
     )
 

@@ -14,7 +14,11 @@ from sqlalchemy import text
 
 from api.examples import record_examples
 from registry.calendar import china_today
+from registry.datadir import DataDir
 from registry.demo import DEMO_ENGINEERS, DEMO_LISTED_PERSON
+from registry.ids import disclosure_text
+from registry.issuing.disclosures import DisclosureSeal
+from registry.settings import Settings
 from registry.storage.base import metadata
 from registry.storage.db import engine_scope
 from tests._outside import (
@@ -139,3 +143,32 @@ def test_an_outside_verifier_checks_the_demo(pg_url: str, servers: Servers, tmp_
         assert number not in server.output
         assert number not in answers
         assert number not in dump
+
+    # Nor any disclosure, in any encoding, outside what its authority hands the person.
+    salts = _disclosures(pg_url, data_dir)
+    assert len(salts) > 20
+    issued_id = issued.json()["credential"]["id"]
+    handed = httpx.get(
+        f"{server.base}/v1/credentials/{issued_id}/disclosures",
+        headers={"Authorization": f"Bearer {tokens['issuer:CN-SH']}"},
+    ).json()["disclosures"]
+    assert {d["disclosure"] for d in handed} <= {disclosure_text(s) for s in salts}
+    for salt in salts:
+        for form in _forms(salt):
+            assert form not in server.output
+            assert form not in answers
+            assert form not in dump
+
+
+def _disclosures(pg_url: str, data_dir: Path) -> list[bytes]:
+    """Every disclosure the node keeps, opened with its own secret."""
+    seal = DisclosureSeal(DataDir(Settings(data_dir=data_dir, database_url=pg_url)).node_secret())
+    with engine_scope(pg_url) as engine, engine.connect() as connection:
+        rows = connection.execute(text("SELECT credential_id, position, sealed FROM disclosure"))
+        return [seal.open(row[0], row[1], bytes(row[2])) for row in rows]
+
+
+def _forms(salt: bytes) -> list[str]:
+    """How a salt could be written: hex, base64 and base64url, padded or not."""
+    b64 = base64.b64encode(salt).decode()
+    return [salt.hex(), salt.hex().upper(), b64, b64.rstrip("="), disclosure_text(salt)]

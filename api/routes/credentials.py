@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
-from api.auth import require_role
+from api.auth import require_caller, require_role
 from api.deps import DbSession, Issuing
 from api.errors import problem_responses
 from api.examples import batch_examples, record_examples, status_change_examples
@@ -19,15 +20,21 @@ from api.schemas.records import (
     BatchIssuedOut,
     ChangeOut,
     CredentialOut,
+    DisclosureOut,
+    DisclosuresOut,
     IssuedOut,
     StatusChangedOut,
 )
 from registry.calendar import china_today
 from registry.credentials.lifecycle import StatusChangeIn
 from registry.credentials.records import RecordIn
+from registry.enforcement.audit import criteria_hash, record_access
+from registry.errors import NotFound
 from registry.issuing import IssueAnswer, change_once, credential_view, issue_once
+from registry.issuing.disclosures import HeldDisclosure, read_disclosures
 from registry.storage.credentials import document_of, get_credential
 from registry.tlog.reader import proof_bundle
+from registry.tokens import Caller
 from registry.verification.qr import QrPayload, qr_image
 
 __all__ = ["router"]
@@ -35,6 +42,8 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/credentials", tags=["credentials"], route_class=GatedRoute)
 
 _ISSUER = Depends(require_role("issuer:*"))
+_IssuerCaller = Annotated[Caller, Depends(require_caller("issuer:*"))]
+_PRIVATE = {"Cache-Control": "no-store"}
 # Examples are dated when the app is first imported: later, no date is in the future.
 _TODAY = china_today()
 _CredentialId = Annotated[
@@ -299,3 +308,105 @@ def qr_code(
             "Cache-Control": "public, max-age=31536000, immutable",
         },
     )
+
+
+_DISCLOSURE_ERRORS = problem_responses(
+    401,
+    (403, "Not the issuer of this credential's authority."),
+    (404, "No such credential on this node, or no such person in it."),
+)
+
+
+def _disclosures(
+    session: DbSession, issuing: Issuing, caller: Caller, credential_id: str
+) -> tuple[str, list[HeldDisclosure]]:
+    held = read_disclosures(session, issuing.seal, credential_id, caller=caller)
+    record_access(
+        session,
+        caller,
+        action="disclosure",
+        criteria=criteria_hash(
+            {"by": "credential", "id": credential_id}, node_secret=issuing.node_secret
+        ),
+        rows=1,
+        results=len(held),
+        now=dt.datetime.now(dt.UTC),
+    )
+    return get_credential(session, credential_id).issuer_code, held
+
+
+def _holder_code(session: DbSession, held: HeldDisclosure, authority: str) -> QrPayload:
+    row = get_credential(session, held.credential_id)
+    return QrPayload(authority, row.id, row.digest, held.salt)
+
+
+@router.get(
+    "/{credential_id}/disclosures",
+    summary="The disclosures of the people a credential names, for their certificates",
+    response_model=DisclosuresOut,
+    responses=_DISCLOSURE_ERRORS,
+)
+def disclosures(
+    session: DbSession, issuing: Issuing, caller: _IssuerCaller, credential_id: _CredentialId
+) -> Response:
+    """For the issuing authority only (`issuer:<its authority>`): each person's
+    disclosure, the salt of their binding that the credential does not carry, to print
+    on their certificate and in its QR code. Without it, nothing in a credential can
+    be tested against a guessed ID number. Each call is recorded in the access audit
+    (action `disclosure`); the answer is never cached."""
+    authority, held = _disclosures(session, issuing, caller, credential_id)
+    answer = DisclosuresOut(
+        credential_id=credential_id,
+        disclosures=[
+            DisclosureOut(
+                position=h.position,
+                role=h.role,
+                name=h.name,
+                masked=h.masked,
+                disclosure=h.text,
+                qr_text=_holder_code(session, h, authority).text(),
+            )
+            for h in held
+        ],
+    )
+    return Response(answer.model_dump_json(), media_type="application/json", headers=_PRIVATE)
+
+
+@router.get(
+    "/{credential_id}/disclosures/{position}/qr",
+    summary="The QR code of a person's own certificate, carrying their disclosure",
+    response_class=Response,
+    responses={
+        200: {
+            "description": (
+                "The code as SVG or PNG, carrying "
+                "`YRD1 <authority> <credential id> <digest> <disclosure>` (123 bytes), "
+                "which `X-QR-Text` does not repeat: it is the person's alone."
+            ),
+            "content": {"image/svg+xml": {"schema": _BINARY}, "image/png": {"schema": _BINARY}},
+        },
+        **_DISCLOSURE_ERRORS,
+        **problem_responses((422, "An unknown format.")),
+    },
+)
+def holder_qr_code(
+    *,
+    session: DbSession,
+    issuing: Issuing,
+    caller: _IssuerCaller,
+    credential_id: _CredentialId,
+    position: Annotated[int, Path(ge=0, le=1000, description="The person's `position`.")],
+    image_format: Annotated[
+        Literal["svg", "png"], Query(alias="format", description="`svg` or `png`.")
+    ] = "svg",
+) -> Response:
+    """For the issuing authority only, like `GET /v1/credentials/{id}/disclosures`, and
+    recorded in the access audit the same way: the QR code to print on the certificate
+    of the person at `position`."""
+    authority, held = _disclosures(session, issuing, caller, credential_id)
+    found = next((h for h in held if h.position == position), None)
+    if found is None:
+        raise NotFound(f"{credential_id} names no person at position {position}")
+    media = "image/svg+xml" if image_format == "svg" else "image/png"
+    payload = _holder_code(session, found, authority)
+    return Response(qr_image(payload, image_format), media_type=media, headers=_PRIVATE)

@@ -94,3 +94,32 @@ class CredentialOut(BaseModel):
     replaces: str | None = Field(description="The record this one corrects.")
     replaced_by: str | None = Field(description="The record that corrects this one.")
     changes: list[ChangeOut] = Field(description="Its status changes, oldest first.")
+
+
+class DisclosureOut(BaseModel):
+    """One person's disclosure for one credential: what their certificate prints."""
+
+    position: int = Field(description="The person's place among the parties the record names.")
+    role: str = Field(description="How the record names them (`holder`, `listed`, ...).")
+    name: str
+    masked: str = Field(description="Their masked ID number, as the credential shows it.")
+    disclosure: str = Field(
+        description=(
+            "The salt of their binding, 22 characters of base64url: with it and the number "
+            "on their ID card, anyone can check offline that the credential is theirs "
+            "(`registry verify FILE --disclosure ...`). Hand it to this person only."
+        )
+    )
+    qr_text: str = Field(
+        description=(
+            "The text of the QR code for their certificate, "
+            "`YRD1 <authority> <credential id> <digest> <disclosure>`."
+        )
+    )
+
+
+class DisclosuresOut(BaseModel):
+    """The disclosures of the people a credential names."""
+
+    credential_id: str
+    disclosures: list[DisclosureOut]

@@ -13,6 +13,7 @@ from rich.tree import Tree
 from registry.calendar import parse_aware
 from registry.cli._common import console, read_json
 from registry.errors import InvalidInput
+from registry.ids import parse_disclosure, parse_resident_id
 from registry.verification.offline import Check, check_file
 from registry.verification.qr import parse_qr_payload
 
@@ -74,7 +75,23 @@ def verify(
         str | None,
         typer.Option(
             help="The text a registry QR code carries: the file must hold the very "
-            "credential it names (id, authority and digest)."
+            "credential it names (id, authority and digest). The code on a person's own "
+            "certificate also carries their disclosure: see --id-number."
+        ),
+    ] = None,
+    disclosure: Annotated[
+        str | None,
+        typer.Option(
+            help="The disclosure printed on the person's certificate (22 characters): "
+            "with it, the ID number from their ID card is checked against the credential."
+        ),
+    ] = None,
+    id_number: Annotated[
+        str | None,
+        typer.Option(
+            help="The ID number to check with the disclosure; asked for (and not shown) "
+            "if a disclosure is given without it, so that it stays out of the shell's "
+            "history.",
         ),
     ] = None,
 ) -> None:
@@ -84,13 +101,30 @@ def verify(
     versions = [doc for path in trust_list for doc in _documents(path)]
     lists = [doc for path in status_list for doc in _documents(path)]
     when = parse_aware(at, "--at") if at else None
+    code = parse_qr_payload(qr) if qr is not None else None
+    salt = parse_disclosure(disclosure) if disclosure is not None else None
+    if code is not None and code.disclosure is not None:
+        if salt is not None and salt != code.disclosure:
+            raise InvalidInput("--disclosure is not the disclosure the QR code carries")
+        salt = code.disclosure
+    if id_number is not None and salt is None:
+        raise InvalidInput(
+            "an ID number is checked with the person's disclosure: give --disclosure, or "
+            "--qr with the code from their certificate"
+        )
+    holder = None
+    if salt is not None:
+        if id_number is None:
+            id_number = typer.prompt("ID number (not shown)", hide_input=True)
+        holder = (salt, parse_resident_id(id_number))
     result = check_file(
         document,
         trust_lists=versions,
         genesis=genesis,
         status_lists=lists,
         at=when,
-        qr=parse_qr_payload(qr) if qr is not None else None,
+        qr=code,
+        holder=holder,
     )
     tree = Tree(f"{_MARK[result.holds]} {escape(str(file))}")
     _tree(result, tree)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from registry.calendar import Day, LeapDay, add_years
 from registry.credentials.envelope import CredentialType
-from registry.errors import InvalidInput
+from registry.errors import InvalidInput, RegistryError
 from registry.ids import (
     Category,
     CreditCodeText,
@@ -51,6 +51,7 @@ __all__ = [
     "RegistrationIn",
     "identify_person",
     "named_parties",
+    "named_people",
 ]
 
 MAX_CE_HOURS = 200
@@ -184,6 +185,20 @@ def named_parties(kind: str, subject: Mapping[str, Any]) -> list[NamedParty]:
     if kind == CredentialType.CE_CREDIT:
         return [holder, _named_organisation(subject["provider"], "provider")]
     return [holder]
+
+
+def named_people(kind: str, document: Mapping[str, Any]) -> dict[int, PersonIdentifier]:
+    """The identifier of each person a record's credential names, by party position;
+    none for a credential that is not a record, or not in the record format."""
+    try:
+        parties = named_parties(kind, document["credentialSubject"])
+    except (RegistryError, KeyError, TypeError):
+        return {}
+    return {
+        position: party.identifier
+        for position, party in enumerate(parties)
+        if party.identifier is not None
+    }
 
 
 class _RecordIn(_Input):

@@ -1,6 +1,7 @@
 """The access audit: who asked the registry about a person or an organisation, and
-when: searches and checks of the untrustworthiness list, and verifications of
-engineers by ID number or by registration number.
+when: searches and checks of the untrustworthiness list, verifications of engineers
+by ID number or by registration number, and the disclosures an authority read to
+hand to the people its records name.
 
 Each entry keeps the token, its role, the time, the action, how many rows were
 asked about and how many were found (listings, or people the registry holds records
@@ -41,6 +42,7 @@ ACTIONS = (
     "blacklist-check",
     "engineer-verification",
     "engineer-verification-batch",
+    "disclosure",
 )
 MAX_PAGE = 1000
 

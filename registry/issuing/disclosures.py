@@ -12,7 +12,6 @@ certificate and carried by their QR code.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -21,11 +20,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlmodel import Session, col, select
 
-from registry.errors import Inconsistency
-from registry.ids import PersonIdentifier, disclosure_text
+from registry.credentials.records import named_people
+from registry.errors import Forbidden, Inconsistency
+from registry.ids import disclosure_text
+from registry.storage.credentials import document_of, get_credential
 from registry.storage.models import Disclosure, RecordParty
+from registry.tokens import Caller
 
-__all__ = ["DisclosureSeal", "HeldDisclosure", "disclosures_of"]
+__all__ = ["DisclosureSeal", "HeldDisclosure", "read_disclosures"]
 
 _INFO = b"yrd-registry disclosure seal v1"
 _NONCE = 12
@@ -78,15 +80,24 @@ class HeldDisclosure:
         return disclosure_text(self.salt)
 
 
-def disclosures_of(
-    session: Session,
-    seal: DisclosureSeal,
-    credential_id: str,
-    identifiers: Sequence[tuple[int, PersonIdentifier]],
+def read_disclosures(
+    session: Session, seal: DisclosureSeal, credential_id: str, *, caller: Caller
 ) -> list[HeldDisclosure]:
-    """The disclosures of the people a credential names (``identifiers``: each person's
-    party position and identifier as the credential gives them), each checked to open
-    and to bind... nothing: the number is not here, so only the seal is checked."""
+    """The disclosures of the people a credential names, for its issuing authority to
+    hand to them; the caller records the reading in the access audit (action
+    ``disclosure``). Writes nothing.
+
+    Raises ``NotFound`` for a credential this node does not hold, ``Forbidden`` unless
+    the caller issues for the credential's authority (whose disclosures these are),
+    and ``Inconsistency`` for a disclosure that does not open.
+    """
+    stored = get_credential(session, credential_id)
+    if caller.role != f"issuer:{stored.issuer_code}":
+        raise Forbidden(
+            f"role {caller.role} may not read the disclosures of {stored.issuer_code}'s "
+            f"records: only issuer:{stored.issuer_code} hands them to the people named"
+        )
+    people = named_people(stored.type, document_of(stored))
     rows = session.exec(
         select(Disclosure, RecordParty)
         .join(
@@ -97,14 +108,13 @@ def disclosures_of(
         .where(col(Disclosure.credential_id) == credential_id)
         .order_by(col(Disclosure.position))
     ).all()
-    masked = {position: identifier.masked for position, identifier in identifiers}
     return [
         HeldDisclosure(
             credential_id=credential_id,
             position=row.position,
             role=party.role,
             name=party.name,
-            masked=masked.get(row.position, ""),
+            masked=people[row.position].masked if row.position in people else "",
             salt=seal.open(credential_id, row.position, row.sealed),
         )
         for row, party in rows

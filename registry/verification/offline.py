@@ -21,10 +21,11 @@ from typing import Any
 
 from registry.credentials import CredentialType, authority_of, credential_type
 from registry.credentials.keys import verify_signed
+from registry.credentials.records import named_people
 from registry.credentials.status_list import StatusBits, entry_index
 from registry.crypto.jcs import canonical_bytes, sha256_hex
 from registry.errors import RegistryError, ReportError
-from registry.ids import parse_category
+from registry.ids import ResidentId, parse_category
 from registry.recognition import Agreement, RecordKind, recognise
 from registry.recognition.document import (
     parse_agreement,
@@ -86,10 +87,13 @@ def check_file(
     status_lists: Sequence[Mapping[str, Any]] = (),
     at: datetime | None = None,
     qr: QrPayload | None = None,
+    holder: tuple[bytes, ResidentId] | None = None,
 ) -> Check:
     """Check a credential, a proof bundle or a ``VerificationReport``; see the module.
 
-    With ``qr``, the file must also hold the credential the QR code names."""
+    With ``qr``, the file must also hold the credential the QR code names. With
+    ``holder`` (a disclosure and an ID number), the credential must name the person
+    whose number that is, bound under that disclosure."""
     at = at or datetime.now(UTC)
     root = Check("verification")
     trust = _trust(root, trust_lists, genesis, at)
@@ -110,6 +114,8 @@ def check_file(
         )
     if qr is not None:
         _attempt(root, "QR code", partial(_matches_qr, document, qr))
+    if holder is not None:
+        _attempt(root, "holder", partial(_names_holder, document, *holder))
     root.ok = None if root.children else False
     return root
 
@@ -124,6 +130,25 @@ def _matches_qr(document: Mapping[str, Any], qr: QrPayload) -> str:
     if digest != qr.digest:
         raise ReportError("the credential's digest is not the one the QR code carries")
     return f"{qr.credential_id} of {qr.authority}, digest {digest[:16]}..."
+
+
+def _names_holder(document: Mapping[str, Any], disclosure: bytes, number: ResidentId) -> str:
+    credential = document.get("credential", document)
+    if not isinstance(credential, Mapping):
+        raise ReportError("the file holds no credential to check the ID number against")
+    people = named_people(_type(credential) or "", credential)
+    if not people:
+        raise ReportError("the credential names no person")
+    for position, identifier in sorted(people.items()):
+        if identifier.binds(number, disclosure):
+            return (
+                f"the ID number is that of the person it names (#{position}, {identifier.masked})"
+            )
+    raise ReportError(
+        "the ID number and the disclosure do not match anyone the credential names: "
+        "check the number against the ID card, and that the disclosure is this "
+        "credential's"
+    )
 
 
 def _type(document: Mapping[str, Any]) -> str | None:

@@ -2,13 +2,15 @@
 
 The code carries one line of ASCII text::
 
-    YRD1 <authority> <credential id> <digest>
+    YRD1 <authority> <credential id> <digest> [<disclosure>]
 
 ``YRD1`` names this format (version 1); the digest is the SHA-256 of the
 credential's canonical (RFC 8785) bytes, the same digest the registry stores and
-the log's leaf is built from, in unpadded base64url (43 characters). Every code
-carries exactly 100 bytes (QR version 6 at error-correction level M, 41 x 41
-modules).
+the log's leaf is built from, in unpadded base64url (43 characters). The public
+code carries exactly 100 bytes (QR version 6 at error-correction level M, 41 x 41
+modules). The code printed on a person's own certificate adds their disclosure
+(``registry.ids.disclosure_text``, 22 characters: 123 bytes, version 8), with which
+the number on their ID card can be checked against the credential.
 Whoever scans it fetches the credential or its proof bundle by id from any node and
 checks that its digest is the one in the code: ``registry verify FILE --qr TEXT``.
 """
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 import segno
 
 from registry.errors import InvalidInput
-from registry.ids import province
+from registry.ids import disclosure_text, parse_disclosure, province
 
 __all__ = ["QR_FORMATS", "QrPayload", "parse_qr_payload", "qr_image"]
 
@@ -35,11 +37,13 @@ _ID = re.compile(r"^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 
 @dataclass(frozen=True)
 class QrPayload:
-    """What a registry QR code names: a credential, its authority, its digest (hex)."""
+    """What a registry QR code names: a credential, its authority, its digest (hex),
+    and on a person's own certificate their disclosure."""
 
     authority: str
     credential_id: str
     digest: str
+    disclosure: bytes | None = None
 
     def __post_init__(self) -> None:
         if province(self.authority).iso != self.authority:
@@ -52,24 +56,29 @@ class QrPayload:
     def text(self) -> str:
         """The line the code carries."""
         digest = base64.urlsafe_b64encode(bytes.fromhex(self.digest)).rstrip(b"=").decode()
-        return f"{_PREFIX} {self.authority} {self.credential_id} {digest}"
+        line = f"{_PREFIX} {self.authority} {self.credential_id} {digest}"
+        if self.disclosure is not None:
+            line += f" {disclosure_text(self.disclosure)}"
+        return line
 
 
 def parse_qr_payload(text: str) -> QrPayload:
     """Read the line a registry QR code carries; raises ``InvalidInput``."""
     parts = text.strip().split(" ")
-    if len(parts) != 4 or parts[0] != _PREFIX:
+    if len(parts) not in (4, 5) or parts[0] != _PREFIX:
         raise InvalidInput(
-            f"not a registry QR code: it reads '{_PREFIX} <authority> <id> <digest>'"
+            f"not a registry QR code: it reads '{_PREFIX} <authority> <id> <digest>', "
+            "and on a person's certificate their disclosure after it"
         )
-    _, authority, credential_id, encoded = parts
+    _, authority, credential_id, encoded = parts[:4]
+    disclosure = parse_disclosure(parts[4]) if len(parts) == 5 else None
     try:
         raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidInput("the QR code's digest is not base64url") from exc
     if len(raw) != 32:
         raise InvalidInput("the QR code's digest is not 32 bytes")
-    return QrPayload(authority, credential_id, raw.hex())
+    return QrPayload(authority, credential_id, raw.hex(), disclosure)
 
 
 def qr_image(payload: QrPayload, image_format: str, *, scale: int = 4) -> bytes:
