@@ -6,7 +6,8 @@ demo federation, starts the real server (``registry serve``, one process) and
 prints beside each target:
 
 - end-to-end issuance throughput through ``POST /v1/credentials/batch`` (request
-  parsing and validation, ID commitments, status-list entries, signing, storing,
+  parsing and validation, ID bindings, look-up keys and sealed disclosures,
+  status-list entries, signing, storing,
   logging with a signed checkpoint, commit, and the response): target at least
   3,000 credentials/s;
 - single-record latency through ``POST /v1/credentials``, p50 and p99, one request

@@ -106,8 +106,10 @@ def issue_one(
     type), append to the authority's log, and return the credential with its leaf
     index and the signed checkpoint that includes it.
 
-    Needs the `issuer:CN-xx` token of the record's `authority`. ID numbers are
-    committed (masked form, salt, salted SHA-256), never signed or stored in clear.
+    Needs the `issuer:CN-xx` token of the record's `authority`. An ID number is
+    signed only as a masked form, a binding whose salt the credential does not carry
+    (the person's disclosure: `GET /v1/credentials/{id}/disclosures`) and the
+    federation's look-up key; it is never signed or stored in clear.
     A correction names the record it `replaces`; that record is revoked in the same
     transaction. Records that can change state carry `credentialStatus` entries in
     the authority's status lists.
