@@ -86,6 +86,13 @@ def import_(
     merged = held.merged(given) if held is not None else given
     data.replace_lookup_secrets(merged)
     console.print(f"imported: {_describe(merged)}")
+    console.print(_RESTART)
+
+
+_RESTART = (
+    "restart the node's server: it keys new records under the newest version from then "
+    "on, and finds records under every version"
+)
 
 
 @lookup_app.command("rotate")
@@ -97,3 +104,4 @@ def rotate() -> None:
     rotated = data.lookup_secrets().rotated()
     data.replace_lookup_secrets(rotated)
     console.print(f"rotated: {_describe(rotated)}")
+    console.print(_RESTART)

@@ -8,14 +8,17 @@ import json
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
+from sqlmodel import col, select
 
 from registry.authorities import keys_of, list_authorities
+from registry.credentials import CredentialType
 from registry.datadir import DataDir
 from registry.demo.federation import seed_demo, seed_demo_tokens
 from registry.demo.records import DEMO_ENGINEERS, seed_demo_records
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import session_scope
+from registry.storage.models import Record
 from registry.trust.store import NodeProfile, stored_versions
 
 __all__ = ["DEMO_TOKENS_FILE", "print_demo", "seed_node"]
@@ -52,6 +55,15 @@ def print_demo(console: Console, engine: Engine, data_dir: DataDir, *, base_url:
                 issuing[-1].public_key_multibase if issuing else "-",
             )
         genesis = stored_versions(session)[:1]
+        certificate = session.exec(
+            select(Record.credential_id)
+            .where(
+                col(Record.authority_code) == "CN-SH",
+                col(Record.type) == CredentialType.QUALIFICATION,
+            )
+            .order_by(col(Record.credential_id))
+            .limit(1)
+        ).first()
     console.print(table)
     if genesis:
         console.print(f"Genesis trust list digest (pin it): {genesis[0].digest}")
@@ -63,6 +75,12 @@ def print_demo(console: Console, engine: Engine, data_dir: DataDir, *, base_url:
         f'-d \'{{"registration_number": "SH-REG-1002", '
         f'"name": "{DEMO_ENGINEERS[1].name}", "region": "CN-SH"}}\''
     )
+    if certificate is not None:
+        console.print(
+            f'Certificate:     curl -H "Authorization: Bearer <issuer:CN-SH token>" '
+            f"{base_url}/v1/credentials/{certificate}/disclosures"
+            "   # the holder's disclosure and QR text, to print on their certificate"
+        )
     console.print(f"Try:             curl {base_url}/v1/trust-list")
     console.print(f"                 curl {base_url}/v1/authorities")
     console.print(f"Health:          curl {base_url}/healthz")
