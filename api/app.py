@@ -26,6 +26,7 @@ from api.routes import (
     trust,
     verify,
 )
+from registry.enforcement.addresses import AddressPolicy
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import make_engine
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.verifier = EngineerVerifier(
         key_store=app.state.issuing.key_store, lookup=app.state.issuing.lookup
     )
+    app.state.webhook_policy = AddressPolicy(allowed=settings.webhook_allowed_networks)
     install_error_handlers(app)
     # The token and the body's size, checked before a route reads the body.
     app.add_middleware(BodyGate)

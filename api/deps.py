@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.recorder import AccessRecorder
+from registry.enforcement.addresses import AddressPolicy
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import begin_snapshot, session_scope
@@ -28,6 +29,7 @@ __all__ = [
     "Recorder",
     "Snapshot",
     "Verifier",
+    "WebhookPolicy",
     "WritingSnapshot",
     "engine_of",
     "get_session",
@@ -70,6 +72,10 @@ async def _verifier(request: Request) -> EngineerVerifier:
     return _state(request, "verifier", EngineerVerifier)
 
 
+async def _webhook_policy(request: Request) -> AddressPolicy:
+    return _state(request, "webhook_policy", AddressPolicy)
+
+
 NodeSettings = Annotated[Settings, Depends(_settings)]
 """The settings the node was started with."""
 
@@ -81,6 +87,9 @@ Recorder = Annotated[AccessRecorder, Depends(_recorder)]
 
 Verifier = Annotated[EngineerVerifier, Depends(_verifier)]
 """The node's verifier, with its report key and its caches."""
+
+WebhookPolicy = Annotated[AddressPolicy, Depends(_webhook_policy)]
+"""Which addresses the node's webhooks may go to."""
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings"]
 
@@ -105,6 +106,23 @@ class Settings(BaseSettings):
             "the deadline per attempt, and the others go on."
         ),
     )
+    webhook_allowed_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        default=(),
+        description=(
+            "Networks webhook receivers may be in although they are not public (loopback, "
+            "private, link-local, unique-local, shared or metadata addresses), as CIDR "
+            "blocks separated by commas, e.g. `127.0.0.0/8,::1/128`. Empty: every address "
+            "a receiver's host resolves to must be public, at subscription and at every "
+            "delivery."
+        ),
+    )
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

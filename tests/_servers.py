@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from devtools.ports import free_port
-from tests._support import REGISTRY
+from tests._support import LOOPBACK_NETWORKS, REGISTRY
 
 __all__ = ["Server", "Servers"]
 
@@ -48,6 +48,7 @@ class Servers:
         port = free_port()
         env = {
             **os.environ,
+            "REGISTRY_WEBHOOK_ALLOWED_NETWORKS": LOOPBACK_NETWORKS,
             **(settings or {}),
             "REGISTRY_DATA_DIR": str(data_dir),
             "REGISTRY_DATABASE_URL": database_url,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from ipaddress import ip_network
 
 from sqlmodel import Session
 
@@ -10,13 +11,29 @@ from devtools import REGISTRY
 from registry.authorities import create_authority
 from registry.crypto.keys import KeyStore
 from registry.demo import DEMO_AUTHORITIES, seed_demo, seed_demo_records, seed_demo_tokens
+from registry.enforcement.addresses import AddressPolicy
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.trust.proposals import seed_genesis
 from registry.trust.store import NodeProfile
 
-__all__ = ["PROFILE", "REGISTRY", "TEST_PASSPHRASE", "found_federation", "seed_demo_node"]
+__all__ = [
+    "LOOPBACK",
+    "LOOPBACK_NETWORKS",
+    "PROFILE",
+    "REGISTRY",
+    "TEST_PASSPHRASE",
+    "found_federation",
+    "seed_demo_node",
+]
+
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
+"""The networks the tests' webhook receivers are in, as ``REGISTRY_WEBHOOK_ALLOWED_NETWORKS``
+says them: allowed by every test node."""
+
+LOOPBACK = AddressPolicy(allowed=(ip_network("127.0.0.0/8"), ip_network("::1/128")))
+"""An address policy that lets webhooks reach the tests' receivers on loopback."""
 
 
 PROFILE = NodeProfile(log_origin_prefix="registry.yrd.example", node_url="http://127.0.0.1:8000")

@@ -24,7 +24,7 @@ from registry.crypto.keys import KeyStore
 from registry.settings import Settings
 from registry.storage.db import engine_scope, upgrade
 from tests._servers import Servers
-from tests._support import TEST_PASSPHRASE
+from tests._support import LOOPBACK, TEST_PASSPHRASE
 
 VECTORS = Path(__file__).resolve().parent.parent.parent / "shared" / "vectors" / "vc-di-eddsa"
 TEST_DBNAME = "registry_test" + os.environ.get("PYTEST_XDIST_WORKER", "")
@@ -146,7 +146,11 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     """Node settings with a private data directory and the test's database."""
-    return Settings(data_dir=tmp_path / "data", database_url=db_url)
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        webhook_allowed_networks=LOOPBACK.allowed,
+    )
 
 
 @pytest.fixture

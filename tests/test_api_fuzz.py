@@ -9,6 +9,7 @@ run is repeatable and a failure found once is found again.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from registry.demo.synthetic import credit_code, resident_id
 from registry.ids import CREDIT_CODE_JSON_SCHEMA, PROVINCES, RESIDENT_ID_JSON_SCHEMA
 from registry.settings import Settings
 from registry.storage.db import engine_scope, upgrade
-from tests._support import seed_demo_node
+from tests._support import LOOPBACK, seed_demo_node
 
 _EXAMPLES = 10
 _ROLES = ("none", "issuer:CN-SH", "issuer:CN-AH", "verifier", "enforcement", "federation", "admin")
@@ -97,6 +98,10 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Node]:
     settings_ = Settings(data_dir=root / "data", database_url=url)
     tokens = seed_demo_node(settings_)
     app = create_app(settings_)
+    # Subscriptions name made-up hosts: resolved by this, not by the network.
+    app.state.webhook_policy = dataclasses.replace(
+        LOOPBACK, resolve=lambda _host, _port: ["127.0.0.1"]
+    )
     with TestClient(app):
         yield _Node(app, tokens)
 

@@ -58,7 +58,7 @@ from registry.tlog.checkpoint import parse_checkpoint
 from registry.tlog.merkle import leaf_hash, verify_inclusion
 from registry.tokens import Caller
 from registry.trust.store import NodeProfile
-from tests._support import seed_demo_node
+from tests._support import LOOPBACK, seed_demo_node
 
 LISTED = date(2024, 3, 10)
 EARLIEST = date(2025, 3, 10)  # 12 months on: the first day credit repair may lift it
@@ -685,7 +685,13 @@ def test_webhooks_reach_a_receiver_that_was_down_all_signed_none_lost_or_twice(
             # The receiver is down for the first two attempts; time moves on.
             start = datetime.now(UTC)
             delivered = [
-                dispatch(engine, now=start + timedelta(seconds=s), deadline=10, concurrency=8)
+                dispatch(
+                    engine,
+                    now=start + timedelta(seconds=s),
+                    deadline=10,
+                    concurrency=8,
+                    policy=LOOPBACK,
+                )
                 for s in (0, 6, 17, 60, 120)
             ]
         assert sum(delivered) == 1
@@ -707,7 +713,7 @@ def test_webhooks_reach_a_receiver_that_was_down_all_signed_none_lost_or_twice(
         # Nothing more to send, and nothing sent twice.
         with engine_scope(settings.database_url) as engine:
             later = start + timedelta(hours=2)
-            assert dispatch(engine, now=later, deadline=10, concurrency=8) == 0
+            assert dispatch(engine, now=later, deadline=10, concurrency=8, policy=LOOPBACK) == 0
         assert len(receiver.seen) == 3
         others = {"Authorization": f"Bearer {tokens['federation']}"}
         gone = client.get(f"/v1/subscriptions/{subscription['id']}/deliveries", headers=others)
@@ -726,13 +732,13 @@ def test_a_subscription_is_refused_what_it_cannot_be(
         {"url": "ftp://x/y", "credit_codes": [code]},
         {"url": "http://[::1/", "credit_codes": [code]},
         {"url": "http://\u2603.com:80x/", "credit_codes": [code]},
-        {"url": "https://x/y", "credit_codes": []},
-        {"url": "https://x/y", "credit_codes": ["bad"]},
-        {"url": "https://x/y", "credit_codes": [code], "kinds": ["everything"]},
+        {"url": "https://127.0.0.1/y", "credit_codes": []},
+        {"url": "https://127.0.0.1/y", "credit_codes": ["bad"]},
+        {"url": "https://127.0.0.1/y", "credit_codes": [code], "kinds": ["everything"]},
     ):
         assert client.post("/v1/subscriptions", json=bad, headers=headers).status_code == 422
     verifier = {"Authorization": f"Bearer {tokens['verifier']}"}
-    ok = {"url": "https://x/y", "credit_codes": [code]}
+    ok = {"url": "https://127.0.0.1/y", "credit_codes": [code]}
     assert client.post("/v1/subscriptions", json=ok, headers=verifier).status_code == 403
 
 
@@ -837,7 +843,7 @@ def test_the_audit_entry_and_the_subscription_are_stored_before_the_answer_is_se
             asked = (
                 ("/v1/blacklist/search", {"credit_code": code}),
                 ("/v1/blacklist/check", {"rows": [{"credit_code": code}]}),
-                ("/v1/subscriptions", {"url": "https://x/y", "credit_codes": [code]}),
+                ("/v1/subscriptions", {"url": "https://127.0.0.1/y", "credit_codes": [code]}),
             )
             for path, body in asked:
                 assert client.post(path, json=body, headers=headers).is_success, path
@@ -895,7 +901,7 @@ def test_every_answer_is_the_model_its_route_documents(
     )
     subscribed = client.post(
         "/v1/subscriptions",
-        json={"url": "https://x/y", "credit_codes": [lifted]},
+        json={"url": "https://127.0.0.1/y", "credit_codes": [lifted]},
         headers=enforcement,
     ).json()
     _round_trip(SubscriptionOut, subscribed)

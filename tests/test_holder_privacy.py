@@ -38,7 +38,7 @@ from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import Disclosure, RecordParty
 from tests._receivers import Events, Prompt
-from tests._support import REGISTRY, seed_demo_node
+from tests._support import LOOPBACK, REGISTRY, seed_demo_node
 
 # The listing example's legal representative: born in 1968 in county 310116.
 COUNTY, YEAR = "310116", 1968
@@ -143,7 +143,10 @@ def test_nothing_handed_out_tests_a_guess_and_the_disclosure_confirms_the_number
         assert issued.status_code == 201, issued.text
         credential_id = issued.json()["credential"]["id"]
         with engine_scope(settings.database_url) as engine:
-            assert dispatch(engine, now=datetime.now(UTC), deadline=10, concurrency=2) == 1
+            assert (
+                dispatch(engine, now=datetime.now(UTC), deadline=10, concurrency=2, policy=LOOPBACK)
+                == 1
+            )
         webhook = receiver.seen[0][1].decode()
     finally:
         receiver.close()

@@ -292,9 +292,9 @@ def test_each_class_of_character_is_refused_in_searches_checks_and_subscriptions
         ("verifier", "/v1/verify/engineer",
          {"registration_number": "SH-REG-1001", "name": "王立新", "region": "CN-AH"},
          ("registration_number",), "registration_number"),
-        ("enforcement", "/v1/subscriptions", {"url": "https://x/y", "credit_codes": [code]},
+        ("enforcement", "/v1/subscriptions", {"url": "https://127.0.0.1/y", "credit_codes": [code]},
          ("url",), "url"),
-        ("enforcement", "/v1/subscriptions", {"url": "https://x/y", "credit_codes": [code]},
+        ("enforcement", "/v1/subscriptions", {"url": "https://127.0.0.1/y", "credit_codes": [code]},
          ("credit_codes", 0), "credit_codes[0]"),
     )  # fmt: skip
     for role, path, body, where, field in asked:

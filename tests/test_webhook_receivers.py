@@ -23,7 +23,7 @@ from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import RecordParty
 from tests._receivers import HEADERS, STATUS_LINE, Events, Prompt, Trickler, wait_for
-from tests._support import seed_demo_node
+from tests._support import LOOPBACK, seed_demo_node
 
 _DEADLINE = 2.0
 _SLOW = 0
@@ -120,7 +120,7 @@ def test_a_receiver_that_never_finishes_is_cut_off_and_holds_no_one_up_even_afte
     with engine_scope(settings.database_url) as engine:
         # 1. The first change: every receiver is sent it at once.
         scene.withdraw(_WITHDRAWN[0])
-        assert dispatch(engine, now=start, deadline=_DEADLINE, concurrency=4) == 7
+        assert dispatch(engine, now=start, deadline=_DEADLINE, concurrency=4, policy=LOOPBACK) == 7
         # The prompt ones had theirs before the slow one's attempt ended ...
         slow_ended = events.position("ended", _SLOW)
         assert all(events.position("received", n) < slow_ended for n in _PROMPT), events.log
@@ -137,7 +137,9 @@ def test_a_receiver_that_never_finishes_is_cut_off_and_holds_no_one_up_even_afte
         # one is tried again and the prompt ones are not held up by it.
         scene.withdraw(_WITHDRAWN[1])
         restart = retry + timedelta(seconds=1)
-        assert dispatch(engine, now=restart, deadline=_DEADLINE, concurrency=4) == 7
+        assert (
+            dispatch(engine, now=restart, deadline=_DEADLINE, concurrency=4, policy=LOOPBACK) == 7
+        )
         slow_ended = events.position("ended", _SLOW, 2)
         assert all(events.position("received", n, 2) < slow_ended for n in _PROMPT), events.log
         assert scene.slow.ended == ["cut off", "cut off"]
@@ -151,7 +153,9 @@ def test_a_receiver_that_never_finishes_is_cut_off_and_holds_no_one_up_even_afte
         # failed goes last, so the prompt ones are not even queued behind it.
         scene.withdraw(_WITHDRAWN[2])
         restart = retry + timedelta(seconds=1)
-        assert dispatch(engine, now=restart, deadline=_DEADLINE, concurrency=1) == 7
+        assert (
+            dispatch(engine, now=restart, deadline=_DEADLINE, concurrency=1, policy=LOOPBACK) == 7
+        )
         slow_began = events.position("connected", _SLOW, 3)
         assert all(events.position("received", n, 3) < slow_began for n in _PROMPT), events.log
         assert scene.slow.ended == ["cut off"] * 3
@@ -173,7 +177,11 @@ def test_the_servers_rounds_go_on_while_a_slow_receiver_is_still_being_tried(
     with (
         engine_scope(settings.database_url) as engine,
         Dispatcher(
-            engine, clock=lambda: datetime.now(UTC), deadline=deadline, concurrency=4
+            engine,
+            clock=lambda: datetime.now(UTC),
+            deadline=deadline,
+            concurrency=4,
+            policy=LOOPBACK,
         ) as dispatcher,
     ):
         scene.withdraw(_WITHDRAWN[0])
@@ -215,7 +223,9 @@ def test_an_attempt_ends_at_the_deadline_wherever_the_receiver_stalls(
     events = Events()
     slow = Trickler(events, _SLOW, start=start, trickle=trickle)
     try:
-        attempt = http_post(slow.url, b"{}", {"Content-Type": "application/json"}, deadline=1.5)
+        attempt = http_post(
+            slow.url, b"{}", {"Content-Type": "application/json"}, deadline=1.5, policy=LOOPBACK
+        )
         assert attempt == Attempt(None, "no complete answer within 1.5 s")
         assert not attempt.ok
         wait_for(lambda: bool(slow.ended), "the receiver to see the end")

@@ -44,9 +44,12 @@ __all__ = [
     "PublicRelatedPersonOut",
     "SearchIn",
     "SearchOut",
+    "SecretOut",
     "SubscriptionFilterOut",
     "SubscriptionIn",
+    "SubscriptionListedOut",
     "SubscriptionOut",
+    "SubscriptionsOut",
 ]
 
 IsoDateTime = Annotated[
@@ -372,6 +375,30 @@ class SubscriptionOut(_Out):
     url: str
     filter: SubscriptionFilterOut
     secret: str = Field(description="Signs every delivery; shown this once.")
+
+
+class SubscriptionListedOut(_Out):
+    """One of the caller's subscriptions (its secret is never shown again)."""
+
+    id: str
+    url: str
+    filter: SubscriptionFilterOut
+    created_at: IsoDateTime
+
+
+class SubscriptionsOut(_Out):
+    """The caller's subscriptions, oldest first."""
+
+    subscriptions: list[SubscriptionListedOut]
+
+
+class SecretOut(_Out):
+    """A subscription's new secret, shown this once."""
+
+    id: str
+    secret: str = Field(
+        description="Signs every delivery attempt from now on (those pending too); shown this once."
+    )
 
 
 class DeliveryOut(_Out):

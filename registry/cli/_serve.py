@@ -25,6 +25,7 @@ from types import FrameType
 import uvicorn
 
 from registry.cli._common import err_console
+from registry.enforcement.addresses import AddressPolicy
 from registry.enforcement.dispatcher import Dispatcher
 from registry.settings import Settings
 from registry.storage.db import engine_scope
@@ -73,6 +74,7 @@ def _deliver_forever(settings: Settings) -> None:
             clock=lambda: datetime.now(UTC),
             deadline=settings.webhook_deadline_seconds,
             concurrency=settings.webhook_concurrency,
+            policy=AddressPolicy(allowed=settings.webhook_allowed_networks),
         ) as dispatcher,
     ):
         while True:

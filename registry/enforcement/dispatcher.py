@@ -24,6 +24,7 @@ from types import TracebackType
 
 from sqlalchemy import Engine
 
+from registry.enforcement.addresses import AddressPolicy
 from registry.enforcement.webhooks import serve_subscription, subscriptions_in_turn
 from registry.storage.db import session_scope
 
@@ -37,7 +38,8 @@ _Job = tuple[str, Future[int]]
 class Dispatcher:
     """Serves subscriptions on ``concurrency`` threads, each subscription on one thread
     at a time; every attempt lasts ``deadline`` seconds at most. ``clock`` gives the
-    time that decides what is due and when a failed delivery is tried again.
+    time that decides what is due and when a failed delivery is tried again;
+    ``policy`` which addresses deliveries may go to.
 
     Its threads are daemons: a process that exits does not wait for a receiver.
     """
@@ -49,12 +51,14 @@ class Dispatcher:
         clock: Callable[[], datetime],
         deadline: float,
         concurrency: int,
+        policy: AddressPolicy,
     ) -> None:
         if deadline <= 0 or concurrency < 1:
             raise ValueError("a dispatcher needs a positive deadline and at least one thread")
         self._engine = engine
         self._clock = clock
         self._deadline = deadline
+        self._policy = policy
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._in_hand: set[str] = set()
         self._lock = threading.Lock()
@@ -106,7 +110,11 @@ class Dispatcher:
             delivered = 0
             try:
                 delivered = serve_subscription(
-                    self._engine, subscription_id, clock=self._clock, deadline=self._deadline
+                    self._engine,
+                    subscription_id,
+                    clock=self._clock,
+                    deadline=self._deadline,
+                    policy=self._policy,
                 )
             except Exception as exc:
                 # One subscription's failure (its database work) does not stop the others.
@@ -118,11 +126,14 @@ class Dispatcher:
             future.set_result(delivered)
 
 
-def dispatch(engine: Engine, *, now: datetime, deadline: float, concurrency: int) -> int:
+def dispatch(
+    engine: Engine, *, now: datetime, deadline: float, concurrency: int, policy: AddressPolicy
+) -> int:
     """One round at the time ``now``: queue new matching changes and try every due
     delivery, ``concurrency`` subscriptions at once, each attempt within ``deadline``
-    seconds; returns how many were delivered once every subscription is done."""
+    seconds to an address ``policy`` allows; returns how many were delivered once
+    every subscription is done."""
     with Dispatcher(
-        engine, clock=lambda: now, deadline=deadline, concurrency=concurrency
+        engine, clock=lambda: now, deadline=deadline, concurrency=concurrency, policy=policy
     ) as dispatcher:
         return sum(future.result() for future in dispatcher.start_round())

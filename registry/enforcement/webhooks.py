@@ -13,7 +13,10 @@ transaction (``registry.enforcement.dispatcher`` runs it for every subscription)
    anything else, no answer, or no complete answer within the deadline (wall-clock
    time from connecting to the answer's last byte) leaves it pending, to be tried
    again after a backoff that doubles from 5 s up to an hour, for as long as it
-   takes. Later deliveries wait for it, so a receiver sees changes in order.
+   takes. Later deliveries wait for it, so a receiver sees changes in order. Each
+   attempt resolves the URL's host again and goes only to an address the node's
+   ``AddressPolicy`` allows (``registry.enforcement.addresses``); a redirect is not
+   followed (it is not a 2xx answer).
 
 Every attempt carries the same delivery id (``X-Registry-Delivery``): a receiver
 that answered late, and gets the same delivery again, deduplicates on it.
@@ -26,8 +29,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
-import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -39,19 +40,17 @@ import httpx
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from registry.enforcement.feed import FeedItem, end_cursor, read_changes
-from registry.errors import InvalidInput, NotFound
-from registry.ids import parse_credit_code
+from registry.enforcement.addresses import AddressPolicy
+from registry.enforcement.feed import FeedItem, read_changes
+from registry.errors import InvalidInput
 from registry.storage.db import session_scope
 from registry.storage.models import Delivery, RecordParty, Subscription
-from registry.tokens import Caller
 
 __all__ = [
+    "CONNECT_SECONDS",
     "KINDS",
     "URL_PATTERN",
     "Attempt",
-    "create_subscription",
-    "deliveries_of",
     "http_post",
     "serve_subscription",
     "signature",
@@ -61,6 +60,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 KINDS = ("listing", "listing-change", "registration", "registration-change")
+CONNECT_SECONDS = 5.0
+"""Longest a delivery waits to connect (within its deadline)."""
 _FIRST_BACKOFF = timedelta(seconds=5)
 _LONGEST_BACKOFF = timedelta(hours=1)
 
@@ -90,18 +91,26 @@ letters, digits and hyphens, joined by dots), a port from 1 to 65535 if any, the
 query or fragment of printable ASCII."""
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str], *, deadline: float) -> Attempt:
+def http_post(
+    url: str, body: bytes, headers: dict[str, str], *, deadline: float, policy: AddressPolicy
+) -> Attempt:
     """POST ``body`` and read the whole answer within ``deadline`` seconds of wall-clock
-    time, connecting and sending included: an attempt still running then is cut off.
-    A failure is the attempt's error, never raised."""
+    time, resolving, connecting and sending included: an attempt still running then is
+    cut off. The host is resolved and each address checked against ``policy`` first,
+    and the POST goes to the address checked (with the URL's host as ``Host`` and as
+    the TLS server name), so that a second resolution cannot switch it. Connecting
+    has at most ``CONNECT_SECONDS`` of the deadline. A redirect is not followed: it
+    is an answer that is not 2xx. A failure is the attempt's error, never raised."""
     # Timeouts per read, as httpx has them, do not bound an attempt: a receiver that
     # sends a byte every few seconds never lets one expire. The request runs on an
     # event loop of its own, and the deadline cancels it wherever it is.
     loop = asyncio.new_event_loop()
     try:
-        return loop.run_until_complete(_post(url, body, headers, deadline))
+        return loop.run_until_complete(_post(url, body, headers, deadline, policy))
     except (TimeoutError, httpx.TimeoutException):
         return Attempt(None, f"no complete answer within {deadline:g} s")
+    except InvalidInput as exc:
+        return Attempt(None, f"not sent: {exc}")
     except Exception:
         # Named only by kind: the delivery log is not a way to probe the network.
         return Attempt(None, "no connection to the receiver")
@@ -111,11 +120,29 @@ def http_post(url: str, body: bytes, headers: dict[str, str], *, deadline: float
         loop.close()
 
 
-async def _post(url: str, body: bytes, headers: dict[str, str], deadline: float) -> Attempt:
-    async with asyncio.timeout(deadline), httpx.AsyncClient(timeout=deadline) as client:
-        async with client.stream("POST", url, content=body, headers=headers) as response:
+async def _post(
+    url: str, body: bytes, headers: dict[str, str], deadline: float, policy: AddressPolicy
+) -> Attempt:
+    target = httpx.URL(url)
+    host = target.host
+    port = target.port or (443 if target.scheme == "https" else 80)
+    timeout = httpx.Timeout(deadline, connect=min(CONNECT_SECONDS, deadline))
+    async with asyncio.timeout(deadline):
+        loop = asyncio.get_running_loop()
+        addresses = await loop.run_in_executor(None, policy.check, host, port)
+        pinned = target.copy_with(host=addresses[0])
+        sent = {**headers, "Host": target.netloc.decode("ascii")}
+        extensions = {"sni_hostname": host} if target.scheme == "https" else {}
+        async with (
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+            client.stream("POST", pinned, content=body, headers=sent, extensions=extensions) as (
+                response
+            ),
+        ):
             async for _ in response.aiter_raw():
                 pass  # read to its end, kept nowhere: only the status counts
+        if response.is_redirect:
+            return Attempt(response.status_code, "a redirect, not followed")
         return Attempt(response.status_code)
 
 
@@ -123,65 +150,6 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     """``sha256=`` and the hex HMAC-SHA256 of ``timestamp.body`` under ``secret``."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
-
-
-def create_subscription(
-    session: Session,
-    caller: Caller,
-    *,
-    url: str,
-    credit_codes: list[str],
-    kinds: list[str] | None,
-    now: datetime,
-) -> tuple[Subscription, str]:
-    """Add a subscription from now on (changes before it are not sent); returns it
-    and its secret, which is shown this once. The caller commits."""
-    if not re.fullmatch(URL_PATTERN, url):
-        raise InvalidInput(
-            "the URL is an http or https URL with a host name or IPv4 address, "
-            "an optional port, and no spaces"
-        )
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError) as exc:
-        raise InvalidInput("the URL is not one a POST can be sent to") from exc
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise InvalidInput("the URL is an http or https URL")
-    if not credit_codes:
-        raise InvalidInput("a subscription names at least one credit code")
-    codes = sorted({parse_credit_code(code).code for code in credit_codes})
-    chosen = sorted(set(kinds or KINDS))
-    unknown = sorted(set(chosen) - set(KINDS))
-    if unknown:
-        raise InvalidInput(f"no kind of change {', '.join(unknown)}; kinds: {', '.join(KINDS)}")
-    secret = secrets.token_urlsafe(32)
-    row = Subscription(
-        id=f"sub_{uuid.uuid4().hex}",
-        token_id=caller.token_id,
-        url=url,
-        filter=json.dumps({"creditCodes": codes, "kinds": chosen}, ensure_ascii=False),
-        secret=secret,
-        cursor=end_cursor(session),
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row, secret
-
-
-def deliveries_of(session: Session, subscription_id: str, caller: Caller) -> list[Delivery]:
-    """The subscription's delivery log, oldest first; raises ``NotFound`` unless it
-    is the caller's (or the caller is an admin)."""
-    row = session.get(Subscription, subscription_id)
-    if row is None or (row.token_id != caller.token_id and caller.role != "admin"):
-        raise NotFound(f"no subscription {subscription_id}")
-    return list(
-        session.exec(
-            select(Delivery)
-            .where(col(Delivery.subscription_id) == subscription_id)
-            .order_by(col(Delivery.sequence))
-        )
-    )
 
 
 def subscriptions_in_turn(session: Session) -> list[str]:
@@ -209,6 +177,7 @@ def serve_subscription(
     *,
     clock: Callable[[], datetime],
     deadline: float,
+    policy: AddressPolicy,
 ) -> int:
     """Queue the subscription's new matching changes, then try its due deliveries in
     order, each attempt within ``deadline`` seconds; returns how many were delivered.
@@ -218,7 +187,7 @@ def serve_subscription(
         subscription = _locked(session, subscription_id)
         if subscription is not None:
             _queue(session, subscription, clock())
-    return _deliver(engine, subscription_id, clock=clock, deadline=deadline)
+    return _deliver(engine, subscription_id, clock=clock, deadline=deadline, policy=policy)
 
 
 def _locked(session: Session, subscription_id: str) -> Subscription | None:
@@ -297,7 +266,12 @@ def _body(delivery_id: str, subscription_id: str, item: FeedItem) -> str:
 
 
 def _deliver(
-    engine: Engine, subscription_id: str, *, clock: Callable[[], datetime], deadline: float
+    engine: Engine,
+    subscription_id: str,
+    *,
+    clock: Callable[[], datetime],
+    deadline: float,
+    policy: AddressPolicy,
 ) -> int:
     delivered = 0
     while True:
@@ -325,7 +299,7 @@ def _deliver(
                 "X-Registry-Timestamp": timestamp,
                 "X-Registry-Signature": signature(subscription.secret, timestamp, body),
             }
-            attempt = http_post(subscription.url, body, headers, deadline=deadline)
+            attempt = http_post(subscription.url, body, headers, deadline=deadline, policy=policy)
             ended = clock()  # the backoff counts from the attempt's end, not its start
             pending.attempts += 1
             pending.last_status = attempt.status
