@@ -193,8 +193,16 @@ def change(
     `lift` (credit repair, not before `earliestRemovalOn`), `reverse-lift` (the
     repair was obtained by fraud), `withdraw` (the penalty was overturned),
     `revoke`. Qualifications and CE credits: `revoke`. A transition the rules do not
-    allow is refused with 409 and the reason; `effective_on` is today or earlier,
-    and not before the record's last change.
+    allow is refused with 409 and the reason; `effective_on` is not before the
+    record's last change.
+
+    A change may be dated ahead, up to a year: it is signed and logged now, and the
+    record keeps its state and status-list bits until that day (China time), when the
+    state changes and new status-list versions are signed. Verification on a day
+    reads the changes effective by then. A record has one scheduled change at a time
+    (another is refused with 409, naming it); `cancel-scheduled` (dated today or
+    earlier) cancels it with a signed StatusChange of its own before its day, and is
+    refused with 409 from that day on.
     """
     answer = change_once(
         session,
@@ -234,6 +242,7 @@ def read(session: DbSession, credential_id: _CredentialId) -> CredentialOut:
         authority=view.authority,
         leaf_index=view.leaf_index,
         state=view.state,
+        scheduled_change=view.scheduled_change,
         replaces=view.replaces,
         replaced_by=view.replaced_by,
         changes=[
@@ -243,6 +252,7 @@ def read(session: DbSession, credential_id: _CredentialId) -> CredentialOut:
                 state_before=c.state_before,
                 state_after=c.state_after,
                 effective_on=c.effective_on,
+                cancelled_by=c.cancelled_by,
             )
             for c in view.changes
         ],

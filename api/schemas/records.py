@@ -65,7 +65,10 @@ class StatusChangedOut(BaseModel):
     """A status change: the signed StatusChange and the record's new state."""
 
     credential: dict[str, Any] = Field(description="The signed StatusChange.")
-    state: str = Field(description="The record's state after the change.")
+    state: str = Field(
+        description="The record's state after the change, from its `effectiveOn` (for a "
+        "change dated ahead, the record keeps its state until that day)."
+    )
     leaf_index: int
     tree_size: int
     checkpoint: str
@@ -79,6 +82,11 @@ class ChangeOut(BaseModel):
     state_before: str
     state_after: str
     effective_on: date
+    cancelled_by: str | None = Field(
+        default=None,
+        description="The StatusChange (`cancel-scheduled`) that cancelled this one before "
+        "its day: it never took effect.",
+    )
 
 
 class CredentialOut(BaseModel):
@@ -89,7 +97,12 @@ class CredentialOut(BaseModel):
     authority: str
     leaf_index: int | None = Field(description="Its index in its authority's log.")
     state: str | None = Field(
-        description="A record's current state; none for credentials without one."
+        description="A record's state today; none for credentials without one."
+    )
+    scheduled_change: str | None = Field(
+        default=None,
+        description="The StatusChange decided to take effect on a later day, pending "
+        "until then (its `effective_on` is in `changes`).",
     )
     replaces: str | None = Field(description="The record this one corrects.")
     replaced_by: str | None = Field(description="The record that corrects this one.")

@@ -8,7 +8,9 @@ leaving the other nearly idle.) The supervising process starts the workers,
 starts a worker again if one dies, and stops them all on SIGINT or SIGTERM.
 
 The serving process also runs the webhook deliveries (``registry.enforcement.
-dispatcher``): a round every two seconds, on a few threads of their own.
+dispatcher``): a round every two seconds, on a few threads of their own; and, before
+each round, applies the status changes dated ahead whose day has come (``registry.
+issuing.scheduled.apply_due_changes``), signing the new status-list versions.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ import uvicorn
 from registry.cli._common import err_console
 from registry.enforcement.addresses import AddressPolicy
 from registry.enforcement.dispatcher import Dispatcher
+from registry.issuing import IssuingContext
+from registry.issuing.scheduled import apply_due_changes
 from registry.settings import Settings
-from registry.storage.db import engine_scope
+from registry.storage.db import engine_scope, session_scope
 
 __all__ = ["serve_api"]
 
@@ -67,6 +71,7 @@ def _deliver_forever(settings: Settings) -> None:
     # error is reported and the next round tries again; what was queued stays queued.
     # A connection for each delivery thread, and one to list the subscriptions.
     pool_size = settings.webhook_concurrency + 1
+    context = IssuingContext.for_node(settings)
     with (
         engine_scope(settings.database_url, pool_size=pool_size) as engine,
         Dispatcher(
@@ -78,6 +83,11 @@ def _deliver_forever(settings: Settings) -> None:
         ) as dispatcher,
     ):
         while True:
+            try:
+                with session_scope(engine) as session:
+                    apply_due_changes(session, context, now=datetime.now(UTC))
+            except Exception as exc:
+                err_console.print(f"scheduled status changes: {type(exc).__name__}: {exc}")
             try:
                 dispatcher.start_round()
             except Exception as exc:

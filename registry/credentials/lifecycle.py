@@ -6,6 +6,10 @@ lift reversed (the repair was obtained by fraud), or be withdrawn (the penalty w
 overturned: as if never in force from the effective date). Any record can be
 revoked, which is also how a correction retires the record it replaces. Revoked,
 cancelled and withdrawn are final.
+
+A change may be decided now to take effect on a later day, up to a year ahead
+(``latest_effective_on``); until that day it is the record's one scheduled change,
+which ``cancel-scheduled`` can cancel (``registry.issuing.scheduled``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ __all__ = [
     "State",
     "StatusChangeIn",
     "initial_state",
+    "latest_effective_on",
     "next_state",
     "status_bits",
     "status_purposes",
@@ -55,6 +60,7 @@ class Action(StrEnum):
     LIFT = "lift"
     REVERSE_LIFT = "reverse-lift"
     WITHDRAW = "withdraw"
+    CANCEL_SCHEDULED = "cancel-scheduled"
 
 
 ACTIONS: dict[str, dict[tuple[State, Action], State]] = {
@@ -121,6 +127,15 @@ def next_state(
     return target
 
 
+def latest_effective_on(today: date) -> date:
+    """The last day a change decided ``today`` may take effect: a year ahead (28
+    February for a change decided on 29 February)."""
+    try:
+        return today.replace(year=today.year + 1)
+    except ValueError:
+        return today.replace(year=today.year + 1, day=28)
+
+
 def status_purposes(credential_type: str) -> tuple[str, ...]:
     """The status lists a record of this type has an entry in.
 
@@ -155,5 +170,10 @@ class StatusChangeIn(BaseModel):
     reason: _Text = Field(description="Why, in words the public record can carry.")
     decision_number: _Text = Field(description="The number of the decision document.")
     effective_on: Day = Field(
-        description="The day it takes effect: today or earlier, never a future day."
+        description=(
+            "The day it takes effect: any day from the record's last change up to a year "
+            "ahead. A later day schedules it: the record keeps its state until that day "
+            "and changes on it; until then `cancel-scheduled` can cancel it. A "
+            "cancellation itself takes effect today or earlier."
+        )
     )

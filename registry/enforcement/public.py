@@ -63,7 +63,13 @@ _LISTINGS = (
         col(StatusChangeRow.effective_on),
         col(StatusChangeRow.state_after),
     )
-    .outerjoin(StatusChangeRow, col(StatusChangeRow.target_id) == col(StoredCredential.id))
+    .outerjoin(
+        StatusChangeRow,
+        (col(StatusChangeRow.target_id) == col(StoredCredential.id))
+        # A cancelled change never applies; its cancellation changes nothing.
+        & col(StatusChangeRow.cancelled_by).is_(None)
+        & (col(StatusChangeRow.action) != "cancel-scheduled"),
+    )
     .where(col(StoredCredential.type) == CredentialType.LISTING)
     .order_by(
         col(StoredCredential.id),

@@ -147,7 +147,13 @@ _LISTINGS: Any = (  # a Select of 17 columns
     )
     .join(RecordParty, col(RecordParty.credential_id) == col(StoredCredential.id))
     .outerjoin(LogEntry, col(LogEntry.credential_id) == col(StoredCredential.id))
-    .outerjoin(StatusChangeRow, col(StatusChangeRow.target_id) == col(StoredCredential.id))
+    .outerjoin(
+        StatusChangeRow,
+        (col(StatusChangeRow.target_id) == col(StoredCredential.id))
+        # A cancelled change never applies; its cancellation changes nothing.
+        & col(StatusChangeRow.cancelled_by).is_(None)
+        & (col(StatusChangeRow.action) != "cancel-scheduled"),
+    )
     .outerjoin(_CHANGE, col(_CHANGE.id) == col(StatusChangeRow.credential_id))
     .where(col(StoredCredential.type) == CredentialType.LISTING)
     .order_by(

@@ -1,5 +1,7 @@
 """Changing a record's state: a signed ``StatusChange``, its status-list bits flipped,
-and the new list versions, logged together in the caller's transaction."""
+and the new list versions, logged together in the caller's transaction. A change
+dated ahead is scheduled instead, and a scheduled one can be cancelled
+(``registry.issuing.scheduled``)."""
 
 from __future__ import annotations
 
@@ -15,11 +17,13 @@ from registry.credentials.lifecycle import (
     Action,
     State,
     StatusChangeIn,
+    latest_effective_on,
     next_state,
     status_bits,
 )
-from registry.errors import FieldError, InvalidInput, NotFound
+from registry.errors import Conflict, FieldError, InvalidInput, NotFound
 from registry.issuing.context import IssuingContext
+from registry.issuing.scheduled import apply_due, cancellation
 from registry.issuing.signing import sign_and_log
 from registry.issuing.status_lists import StatusLists
 from registry.storage.credentials import Signed, document_of, get_credential
@@ -61,8 +65,10 @@ def status_change_document(
     effective_on: date,
     valid_from: datetime,
     replaced_by: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The unsigned ``StatusChange`` credential for a change of ``target``."""
+    """The unsigned ``StatusChange`` credential for a change of ``target`` (``extra``:
+    more terms of its subject, e.g. the change a cancellation ``cancels``)."""
     subject: dict[str, Any] = {
         "id": target.credential_id,
         "credentialType": target.type,
@@ -76,6 +82,7 @@ def status_change_document(
         subject["decisionNumber"] = decision_number
     if replaced_by is not None:
         subject["replacedBy"] = replaced_by
+    subject.update(extra or {})
     return new_credential(
         type_=CredentialType.STATUS_CHANGE,
         issuer_code=target.authority_code,
@@ -95,14 +102,25 @@ def apply_change(
     effective_on: date,
     now: datetime,
     replaced_by: str | None = None,
+    scheduled: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], StatusChangeRow]:
     """Move ``record`` to ``after``: flip its status-list bits, and build the unsigned
-    ``StatusChange`` and its row (to add once the credential is stored)."""
+    ``StatusChange`` and its row (to add once the credential is stored). A
+    ``scheduled`` change (effective on a later day) flips nothing yet: it becomes the
+    record's scheduled change, applied on its day. Raises ``Conflict`` while the
+    record has a scheduled change (cancel it first)."""
+    if record.scheduled_change_id is not None:
+        raise Conflict(
+            f"{record.credential_id} has a change scheduled ({record.scheduled_change_id}): "
+            "cancel it (cancel-scheduled) or wait for its day before deciding another"
+        )
     before = State(record.state)
-    for purpose, value in status_bits(after).items():
-        index = getattr(record, f"{purpose}_index")
-        if index is not None:
-            lists.set(purpose, index, value)
+    if not scheduled:
+        for purpose, value in status_bits(after).items():
+            index = getattr(record, f"{purpose}_index")
+            if index is not None:
+                lists.set(purpose, index, value)
     document = status_change_document(
         record,
         action=action,
@@ -113,6 +131,7 @@ def apply_change(
         effective_on=effective_on,
         valid_from=now,
         replaced_by=replaced_by,
+        extra=extra,
     )
     row = StatusChangeRow(
         credential_id=document["id"],
@@ -123,7 +142,10 @@ def apply_change(
         effective_on=effective_on,
         recorded_at=now,
     )
-    record.state = after.value
+    if scheduled:
+        record.scheduled_change_id = document["id"]
+    else:
+        record.state = after.value
     record.updated_at = now
     return document, row
 
@@ -138,20 +160,36 @@ def change_status(
 ) -> StatusChanged:
     """Apply a decision to a record: sign and log the change and the status lists.
 
+    A change effective on a later day (up to a year ahead) is signed and logged now
+    and scheduled: the record's state and bits change on that day. ``cancel-
+    scheduled`` cancels the record's scheduled change before its day. Any scheduled
+    change of the authority whose day has come is applied first.
+
     Raises ``NotFound``, ``InvalidInput`` (a record with no states, an effective
-    date in the future, before the record's first day or before the last change's)
-    or ``Conflict`` (a transition the law does not allow, with the reason). The
-    caller's transaction then writes nothing.
+    date more than a year ahead, a cancellation dated ahead, a date before the
+    record's first day or before the last change's) or ``Conflict`` (a transition
+    the law does not allow, with the reason; a change while another is scheduled;
+    a cancellation with nothing scheduled, or after its day). The caller's
+    transaction then writes nothing.
     """
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     record = get_record(session, credential_id)
     lock_log(session, record.authority_code, origin_prefix=context.origin_prefix)
     session.refresh(record)  # the state as of the lock, not as first read
     today = china_today(now)
-    if change.effective_on > today:
+    lists = StatusLists(
+        session,
+        record.authority_code,
+        node_url=context.node_url,
+        entries=context.status_list_entries,
+    )
+    apply_due(session, record.authority_code, lists, today=today, now=now)
+    latest = today if change.action is Action.CANCEL_SCHEDULED else latest_effective_on(today)
+    if change.effective_on > latest:
+        reach = "today or earlier" if latest == today else f"by {latest.isoformat()}"
         raise InvalidInput(
-            "a status change takes effect today or earlier",
-            errors=(FieldError("effective_on", f"{change.effective_on} is in the future"),),
+            f"a {change.action.value} takes effect {reach}",
+            errors=(FieldError("effective_on", f"{change.effective_on} is too far ahead"),),
         )
     # A change cannot take effect before the record it changes did: its credential's
     # validFrom is the first instant of the record's first day in China.
@@ -164,36 +202,30 @@ def change_status(
                 FieldError("effective_on", f"precedes the record's first day, {began.isoformat()}"),
             ),
         )
-    last = session.exec(
-        select(StatusChangeRow)
-        .where(col(StatusChangeRow.target_id) == credential_id)
-        .order_by(col(StatusChangeRow.effective_on).desc())
-        .limit(1)
-    ).first()
-    if last is not None and change.effective_on < last.effective_on:
-        raise InvalidInput(
-            "changes follow one another in time",
-            errors=(
-                FieldError(
-                    "effective_on",
-                    f"precedes the last change, effective {last.effective_on.isoformat()}",
-                ),
-            ),
-        )
     before = State(record.state)
-    after = next_state(
-        record.type,
-        before,
-        change.action,
-        effective_on=change.effective_on,
-        earliest_removal_on=record.earliest_removal_on,
-    )
-    lists = StatusLists(
-        session,
-        record.authority_code,
-        node_url=context.node_url,
-        entries=context.status_list_entries,
-    )
+    if change.action is Action.CANCEL_SCHEDULED:
+        cancelled, extra = cancellation(session, record, today=today)
+        after, scheduled = before, False
+        record.scheduled_change_id = None
+    else:
+        cancelled, extra = None, None
+        if record.scheduled_change_id is not None:
+            pending = session.get(StatusChangeRow, record.scheduled_change_id)
+            day = pending.effective_on.isoformat() if pending else "a later day"
+            raise Conflict(
+                f"{credential_id} has a change scheduled for {day} "
+                f"({record.scheduled_change_id}): cancel it (cancel-scheduled) or wait for "
+                "its day before deciding another"
+            )
+        _after_the_last(session, credential_id, change.effective_on)
+        after = next_state(
+            record.type,
+            before,
+            change.action,
+            effective_on=change.effective_on,
+            earliest_removal_on=record.earliest_removal_on,
+        )
+        scheduled = change.effective_on > today
     document, row = apply_change(
         record,
         lists,
@@ -203,6 +235,8 @@ def change_status(
         decision_number=change.decision_number,
         effective_on=change.effective_on,
         now=now,
+        scheduled=scheduled,
+        extra=extra,
     )
     versions = lists.new_versions(now=now)
     issued = sign_and_log(
@@ -213,6 +247,9 @@ def change_status(
         now=now,
     )
     session.add(row)
+    if cancelled is not None:
+        cancelled.cancelled_by = document["id"]
+        session.add(cancelled)
     session.add(record)
     lists.save(now=now)
     return StatusChanged(
@@ -221,3 +258,25 @@ def change_status(
         state=after,
         log=issued.log,
     )
+
+
+def _after_the_last(session: Session, credential_id: str, effective_on: date) -> None:
+    last = session.exec(
+        select(StatusChangeRow)
+        .where(
+            col(StatusChangeRow.target_id) == credential_id,
+            col(StatusChangeRow.cancelled_by).is_(None),
+        )
+        .order_by(col(StatusChangeRow.effective_on).desc())
+        .limit(1)
+    ).first()
+    if last is not None and effective_on < last.effective_on:
+        raise InvalidInput(
+            "changes follow one another in time",
+            errors=(
+                FieldError(
+                    "effective_on",
+                    f"precedes the last change, effective {last.effective_on.isoformat()}",
+                ),
+            ),
+        )

@@ -4,11 +4,13 @@ record, its current state and the history of changes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from registry.calendar import china_today
+from registry.issuing.scheduled import state_today
 from registry.storage.credentials import document_of, get_credential
 from registry.storage.models import Record, StatusChangeRow
 from registry.tlog.reader import entry_of
@@ -25,6 +27,7 @@ class ChangeView:
     state_before: str
     state_after: str
     effective_on: date
+    cancelled_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,17 @@ class CredentialView:
     replaces: str | None = None
     replaced_by: str | None = None
     changes: list[ChangeView] = field(default_factory=list)
+    scheduled_change: str | None = None
 
 
-def credential_view(session: Session, credential_id: str) -> CredentialView:
-    """The credential with that id and what the registry knows of it; raises ``NotFound``."""
+def credential_view(
+    session: Session, credential_id: str, *, today: date | None = None
+) -> CredentialView:
+    """The credential with that id and what the registry knows of it: for a record,
+    its state on ``today`` (China's today unless given), the change it has scheduled
+    for a later day if any, and every change (a cancelled one names what cancelled
+    it). Raises ``NotFound``."""
+    today = today or china_today(datetime.now(UTC))
     row = get_credential(session, credential_id)
     entry = entry_of(session, row.id)
     view = CredentialView(
@@ -60,12 +70,17 @@ def credential_view(session: Session, credential_id: str) -> CredentialView:
         .order_by(col(StatusChangeRow.recorded_at), col(StatusChangeRow.effective_on))
     ).all()
     successor = session.exec(select(Record).where(col(Record.replaces) == row.id)).first()
+    scheduled = next(
+        (change for change in changes if change.credential_id == record.scheduled_change_id), None
+    )
+    pending = scheduled is not None and scheduled.effective_on > today
     return CredentialView(
         credential=view.credential,
         type=view.type,
         authority=view.authority,
         leaf_index=view.leaf_index,
-        state=record.state,
+        state=state_today(record, scheduled, today),
+        scheduled_change=record.scheduled_change_id if pending else None,
         replaces=record.replaces,
         replaced_by=successor.credential_id if successor else None,
         changes=[
@@ -75,6 +90,7 @@ def credential_view(session: Session, credential_id: str) -> CredentialView:
                 state_before=change.state_before,
                 state_after=change.state_after,
                 effective_on=change.effective_on,
+                cancelled_by=change.cancelled_by,
             )
             for change in changes
         ],

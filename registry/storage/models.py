@@ -372,6 +372,9 @@ class Record(SQLModel, table=True):
 
     ``revocation_index`` and ``suspension_index`` are its entries in its authority's
     status lists; ``replaces`` names the record a correction supersedes.
+    ``state`` is the state its changes in effect leave it in; a change decided now to
+    take effect on a later day is ``scheduled_change_id`` until that day, when it is
+    applied (``registry.issuing.scheduled``).
     """
 
     __tablename__ = "record"
@@ -404,6 +407,7 @@ class Record(SQLModel, table=True):
         default=None, sa_type=String(128), foreign_key="credential.id", unique=True
     )
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    scheduled_change_id: str | None = Field(default=None, sa_type=String(128), index=True)
 
 
 class RecordParty(SQLModel, table=True):
@@ -466,7 +470,10 @@ class Disclosure(SQLModel, table=True):
 
 
 class StatusChangeRow(SQLModel, table=True):
-    """A signed ``StatusChange``: which record it changed, from which state to which."""
+    """A signed ``StatusChange``: which record it changed, from which state to which.
+
+    ``cancelled_by`` names the ``StatusChange`` (action ``cancel-scheduled``) that
+    cancelled it before its day: a cancelled change never takes effect."""
 
     __tablename__ = "status_change"
 
@@ -479,6 +486,7 @@ class StatusChangeRow(SQLModel, table=True):
     state_after: str = Field(sa_type=String(16))
     effective_on: date = Field(sa_type=Date)
     recorded_at: datetime = Field(sa_type=UTCDateTime)
+    cancelled_by: str | None = Field(default=None, sa_type=String(128))
 
 
 class StatusListRow(SQLModel, table=True):

@@ -252,7 +252,13 @@ _RECORDS = (
     )
     .join(StoredCredential, col(StoredCredential.id) == col(RecordParty.credential_id))
     .outerjoin(LogEntry, col(LogEntry.credential_id) == col(StoredCredential.id))
-    .outerjoin(StatusChangeRow, col(StatusChangeRow.target_id) == col(StoredCredential.id))
+    .outerjoin(
+        StatusChangeRow,
+        (col(StatusChangeRow.target_id) == col(StoredCredential.id))
+        # A cancelled change never applies; its cancellation changes nothing.
+        & col(StatusChangeRow.cancelled_by).is_(None)
+        & (col(StatusChangeRow.action) != "cancel-scheduled"),
+    )
     .where(
         col(RecordParty.lookup_key).in_(sa.bindparam("keys", expanding=True)),
         col(StoredCredential.type).in_(_ENGINEER_TYPES),

@@ -39,6 +39,7 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from registry.calendar import china_today
 from registry.credentials import CredentialType, authority_of, credential_type
 from registry.credentials.keys import verify_signed
 from registry.errors import RegistryError, TrustListError, VerificationError
@@ -549,7 +550,9 @@ def audit_log(
     keys = [parse_verifier_key(member.log.verifier_key)] if member else []
     findings = _Findings(keep)
     size = int(head.size)
-    projection = ProjectionAudit(session, code, findings) if projections else None
+    projection = (
+        ProjectionAudit(session, code, findings, today=china_today(at)) if projections else None
+    )
     walk = _Walk(
         session,
         code,

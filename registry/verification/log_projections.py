@@ -47,14 +47,14 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
-from registry.calendar import parse_aware
+from registry.calendar import china_today, parse_aware
 from registry.credentials import CredentialType, authority_of, credential_type
 from registry.credentials.lifecycle import (
     ACTIONS,
@@ -238,7 +238,7 @@ class _Scratch:
             "CREATE TABLE rec (id TEXT PRIMARY KEY, leaf INTEGER, type TEXT, rev INTEGER, "
             "sus INTEGER, earliest TEXT);"
             "CREATE TABLE chg (target TEXT, leaf INTEGER, id TEXT, type TEXT, action TEXT, "
-            "before TEXT, after TEXT, effective TEXT);"
+            "before TEXT, after TEXT, effective TEXT, cancels TEXT);"
         )
 
     def close(self) -> None:
@@ -255,8 +255,12 @@ class ProjectionAudit:
     the scratch database; ``close`` does that alone, after a failure).
     """
 
-    def __init__(self, session: Session, authority: str, report: Report) -> None:
+    def __init__(
+        self, session: Session, authority: str, report: Report, *, today: date | None = None
+    ) -> None:
         self._session = session
+        self._today = today or china_today(datetime.now(UTC))
+        self._scheduled: set[str] = set()
         self._code = authority
         self._report = report
         self._chunk: list[LoggedCredential] = []
@@ -561,7 +565,7 @@ class ProjectionAudit:
         expected = _change_row(document)
         subject = document["credentialSubject"]
         self._scratch.db.execute(
-            "INSERT INTO chg VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO chg VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 expected["target_id"],
                 logged.index,
@@ -571,6 +575,7 @@ class ProjectionAudit:
                 expected["state_before"],
                 expected["state_after"],
                 _show(expected["effective_on"]),
+                subject.get("cancels") if isinstance(subject.get("cancels"), str) else None,
             ),
         )
         where = f"status_change {logged.credential_id}"
@@ -782,11 +787,21 @@ class ProjectionAudit:
         db.execute("CREATE INDEX chg_target ON chg (target, leaf)")
         rows = db.execute(
             "SELECT r.id, r.type, r.rev, r.sus, r.earliest, c.leaf, c.id, c.type, c.action, "
-            "c.before, c.after, c.effective FROM rec AS r LEFT JOIN chg AS c ON c.target = r.id "
+            "c.before, c.after, c.effective, c.cancels FROM rec AS r "
+            "LEFT JOIN chg AS c ON c.target = r.id "
             "ORDER BY r.id, c.leaf"
         )
         held: Counter[str] = Counter()
         batch: list[tuple[str, str, int]] = []
+        self._scheduled = {
+            str(change_id)
+            for change_id in self._session.exec(
+                select(Record.scheduled_change_id).where(
+                    col(Record.authority_code) == self._code,
+                    col(Record.scheduled_change_id).is_not(None),
+                )
+            )
+        }
         for record_id, group in itertools.groupby(rows, key=lambda row: str(row[0])):
             first, *rest = list(group)
             if first[1] is None:
@@ -815,15 +830,41 @@ class ProjectionAudit:
     def _state(
         self, record_id: str, kind: str, earliest: str | None, changes: list[tuple[Any, ...]]
     ) -> str:
-        """The state its signed changes leave the record in, each checked against the
-        ones before it and the rules."""
+        """The state its signed changes in effect leave the record in, each checked
+        against the ones before it and the rules.
+
+        A change cancelled before its day (``cancel-scheduled``) never applies. A change
+        dated ahead applies from its day, once the record no longer keeps it as its
+        scheduled change (applied by the sweep): until then the record is in the state
+        before it."""
         state = initial_state(kind).value
-        for leaf, change_id, target_type, action, before, after, effective in changes:
+        applied = state
+        cancelled = {change[7] for change in changes if change[7]}
+        seen: dict[str, str] = {}
+        for leaf, change_id, target_type, action, before, after, effective, cancels in changes:
             where = f"entry {leaf}"
             if target_type != kind:
                 self._report(
                     where, f"its StatusChange ({change_id}) calls {record_id} a {target_type}"
                 )
+            if action == Action.CANCEL_SCHEDULED.value:
+                if before != state or after != state:
+                    self._report(
+                        where,
+                        f"its cancellation ({change_id}) says {record_id} went from {before} "
+                        f"to {after}; a cancellation changes nothing, and the changes logged "
+                        f"before it leave it {state}",
+                    )
+                if cancels is None or seen.get(cancels, "") <= effective:
+                    self._report(
+                        where,
+                        f"its cancellation ({change_id}) cancels {cancels}, which is no change "
+                        f"of {record_id} logged before it and dated after {effective}",
+                    )
+                continue
+            seen[change_id] = effective
+            if change_id in cancelled:
+                continue  # cancelled before its day: it never applied
             if before != state:
                 self._report(
                     where,
@@ -846,7 +887,16 @@ class ProjectionAudit:
                     where, f"its StatusChange ({change_id}) is not one the rules allow: {message}"
                 )
             state = after
-        return state
+            if change_id in self._scheduled:
+                continue  # kept scheduled: applied on its day, by the sweep
+            if date.fromisoformat(effective) > self._today:
+                self._report(
+                    where,
+                    f"its StatusChange ({change_id}) takes effect on {effective}, but record "
+                    f"{record_id} does not keep it as its scheduled change",
+                )
+            applied = after
+        return applied
 
     def _states(self, batch: list[tuple[str, str, int]]) -> None:
         if not batch:

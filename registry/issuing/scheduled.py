@@ -1,0 +1,151 @@
+"""Status changes dated ahead: kept pending until their day, then applied; or cancelled.
+
+A change decided now may take effect on a later day (up to a year ahead). Its signed
+``StatusChange`` is issued and logged at once, with that ``effectiveOn``; everything
+that judges a record on a day (verification, the blacklist, the public list) reads
+the signed changes by their effective days, so it changes nothing before its day and
+applies from it. What holds a record's state *now* waits for the day:
+
+- ``record.state`` stays the state in effect; the change is the record's
+  ``scheduled_change_id`` (one at most: another change is refused until it has
+  taken effect or been cancelled);
+- the status-list bits stay as they are, so a verifier reading the list sees no
+  change before its day.
+
+On its day (China time) the change is applied: ``record.state`` becomes its state,
+its bits are flipped and new versions of the lists are signed and logged. That is
+done by whoever comes first: the node's background sweep (``apply_due_changes``,
+every few seconds in ``registry serve``), or any status change of the same
+authority (it applies what is due before it signs list versions of its own). Readers
+of a record's state now (``state_today``) count a due change whether or not it has
+been applied yet.
+
+``cancel-scheduled`` cancels the pending change before its day with a signed
+``StatusChange`` of its own (``cancels``: the change's id, same state before and
+after); the cancelled change's row keeps ``cancelled_by`` and no reader counts it.
+From its day on it can no longer be cancelled.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from registry.calendar import china_today
+from registry.credentials.lifecycle import Action, State, status_bits
+from registry.errors import Conflict
+from registry.issuing.context import IssuingContext
+from registry.issuing.signing import sign_and_log
+from registry.issuing.status_lists import StatusLists
+from registry.storage.models import Record, StatusChangeRow
+from registry.tlog.sequencer import lock_log
+
+__all__ = ["apply_due", "apply_due_changes", "cancellation", "state_today"]
+
+
+def state_today(record: Record, scheduled: StatusChangeRow | None, today: date) -> str:
+    """The record's state on ``today``: its ``state``, or its scheduled change's state
+    once that change's day has come (applied or not yet)."""
+    if scheduled is not None and scheduled.effective_on <= today:
+        return scheduled.state_after
+    return record.state
+
+
+def _due(session: Session, authority: str, today: date) -> list[tuple[Record, StatusChangeRow]]:
+    rows = session.exec(
+        select(Record, StatusChangeRow)
+        .join(StatusChangeRow, col(StatusChangeRow.credential_id) == Record.scheduled_change_id)
+        .where(
+            col(Record.authority_code) == authority,
+            col(StatusChangeRow.effective_on) <= today,
+        )
+        .order_by(col(Record.credential_id))
+    ).all()
+    return [(record, change) for record, change in rows]
+
+
+def apply_due(
+    session: Session, authority: str, lists: StatusLists, *, today: date, now: datetime
+) -> int:
+    """Apply every scheduled change of ``authority`` whose day is ``today`` or past:
+    the record's state and its bits in ``lists`` (whose new versions the caller signs
+    and saves). Runs under the authority's log lock. Returns how many."""
+    applied = 0
+    for record, change in _due(session, authority, today):
+        for purpose, value in status_bits(State(change.state_after)).items():
+            index = getattr(record, f"{purpose}_index")
+            if index is not None:
+                lists.set(purpose, index, value)
+        record.state = change.state_after
+        record.scheduled_change_id = None
+        record.updated_at = now
+        session.add(record)
+        applied += 1
+    return applied
+
+
+def apply_due_changes(session: Session, context: IssuingContext, *, now: datetime) -> int:
+    """The sweep: apply every due scheduled change of every authority this node
+    signs for, each authority under its log lock, with the new versions of its status
+    lists signed and logged. Returns how many changes were applied."""
+    today = china_today(now)
+    authorities = session.exec(
+        select(Record.authority_code)
+        .join(StatusChangeRow, col(StatusChangeRow.credential_id) == Record.scheduled_change_id)
+        .where(col(StatusChangeRow.effective_on) <= today)
+        .distinct()
+    ).all()
+    applied = 0
+    for authority in sorted(authorities):
+        lock_log(session, authority, origin_prefix=context.origin_prefix)
+        lists = StatusLists(
+            session, authority, node_url=context.node_url, entries=context.status_list_entries
+        )
+        count = apply_due(session, authority, lists, today=today, now=now)
+        if not count:
+            continue  # applied meanwhile by another
+        versions = lists.new_versions(now=now)
+        if versions:
+            sign_and_log(
+                session, context.key_store, versions, origin_prefix=context.origin_prefix, now=now
+            )
+        lists.save(now=now)
+        applied += count
+    return applied
+
+
+def cancellation(
+    session: Session, record: Record, *, today: date
+) -> tuple[StatusChangeRow, dict[str, Any]]:
+    """The record's scheduled change, to cancel, and the ``credentialSubject`` terms
+    the cancelling ``StatusChange`` adds. Raises ``Conflict`` when nothing is
+    scheduled, or when the change's day has come (it has taken effect)."""
+    scheduled = (
+        session.get(StatusChangeRow, record.scheduled_change_id)
+        if record.scheduled_change_id
+        else None
+    )
+    if scheduled is not None and scheduled.effective_on > today:
+        return scheduled, {"cancels": scheduled.credential_id}
+    last = (
+        scheduled
+        or session.exec(
+            select(StatusChangeRow)
+            .where(
+                col(StatusChangeRow.target_id) == record.credential_id,
+                col(StatusChangeRow.cancelled_by).is_(None),
+                col(StatusChangeRow.action) != Action.CANCEL_SCHEDULED.value,
+            )
+            .order_by(col(StatusChangeRow.recorded_at).desc())
+            .limit(1)
+        ).first()
+    )
+    if last is not None and last.effective_on > china_today(last.recorded_at):
+        raise Conflict(
+            f"the change scheduled for {record.credential_id} ({last.credential_id}, "
+            f"{last.action}) took effect on {last.effective_on.isoformat()}: it can no "
+            "longer be cancelled"
+        )
+    raise Conflict(f"nothing is scheduled for {record.credential_id} to cancel")
