@@ -431,9 +431,8 @@ def test_listing_lift_waits_for_the_earliest_removal_date(demo: Demo) -> None:
     too_early = demo.client.post(path, json=CHANGES["lift"]["value"], headers=headers)
     assert too_early.status_code == 409
     assert "12 months" in too_early.json()["detail"]
-    future = _with(
-        CHANGES["withdraw"]["value"], "effective_on", (TODAY + timedelta(days=3)).isoformat()
-    )
+    too_far = TODAY.replace(year=TODAY.year + 1, day=min(TODAY.day, 28)) + timedelta(days=3)
+    future = _with(CHANGES["withdraw"]["value"], "effective_on", too_far.isoformat())
     refused = demo.client.post(path, json=future, headers=headers)
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "effective_on"
