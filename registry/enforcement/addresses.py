@@ -105,7 +105,11 @@ class AddressPolicy:
         (on the field ``url``) naming the first that is not, or when it resolves to
         none."""
         try:
-            addresses = list(self.resolve(host, port))
+            addresses = [str(ipaddress.ip_address(host))]  # an address: nothing to look up
+        except ValueError:
+            addresses = []
+        try:
+            addresses = addresses or list(self.resolve(host, port))
         except (OSError, UnicodeError) as exc:
             raise InvalidInput(
                 f"the URL's host {host} does not resolve",

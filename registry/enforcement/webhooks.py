@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import time
@@ -128,8 +129,12 @@ async def _post(
     port = target.port or (443 if target.scheme == "https" else 80)
     timeout = httpx.Timeout(deadline, connect=min(CONNECT_SECONDS, deadline))
     async with asyncio.timeout(deadline):
-        loop = asyncio.get_running_loop()
-        addresses = await loop.run_in_executor(None, policy.check, host, port)
+        if _literal(host):
+            addresses = policy.check(host, port)  # nothing to look up
+        else:
+            # A name is looked up on a thread, so that the deadline bounds the lookup too.
+            loop = asyncio.get_running_loop()
+            addresses = await loop.run_in_executor(None, policy.check, host, port)
         pinned = target.copy_with(host=addresses[0])
         sent = {**headers, "Host": target.netloc.decode("ascii")}
         extensions = {"sni_hostname": host} if target.scheme == "https" else {}
@@ -144,6 +149,14 @@ async def _post(
         if response.is_redirect:
             return Attempt(response.status_code, "a redirect, not followed")
         return Attempt(response.status_code)
+
+
+def _literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
