@@ -130,14 +130,16 @@ def batch_examples(today: date) -> dict[str, dict[str, Any]]:
 def status_change_examples(today: date) -> dict[str, dict[str, Any]]:
     """One example per kind of decision."""
 
-    def example(summary: str, action: str, reason: str, number: str) -> dict[str, Any]:
+    def example(
+        summary: str, action: str, reason: str, number: str, on: date | None = None
+    ) -> dict[str, Any]:
         return {
             "summary": summary,
             "value": {
                 "action": action,
                 "reason": reason,
                 "decision_number": number,
-                "effective_on": today.isoformat(),
+                "effective_on": (on or today).isoformat(),
             },
         }
 
@@ -171,6 +173,19 @@ def status_change_examples(today: date) -> dict[str, dict[str, Any]]:
             "withdraw",
             "行政处罚决定被依法撤销",
             f"沪应急复〔{today.year}〕6号",
+        ),
+        "suspend-ahead": example(
+            "Suspend a registration from a later day (scheduled until then)",
+            "suspend",
+            "逾期未完成继续教育，自下月起暂停执业",
+            f"沪应急注〔{today.year}〕24号",
+            today + timedelta(days=30),
+        ),
+        "cancel-scheduled": example(
+            "Cancel the change a record has scheduled, before its day",
+            "cancel-scheduled",
+            "已补完继续教育学时，撤回暂停执业决定",
+            f"沪应急注〔{today.year}〕25号",
         ),
     }
 

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from api import create_app
+from api.examples import status_change_examples
 from registry.calendar import china_today
 from registry.credentials.status_list import StatusBits
 from registry.issuing import IssuingContext
@@ -233,3 +234,16 @@ def test_the_audit_names_a_change_dated_ahead_that_the_record_does_not_keep(
         change["id"] in f.problem and "does not keep it as its scheduled change" in f.problem
         for f in report.findings
     ), report.findings
+
+
+def test_the_documented_examples_schedule_and_cancel(node: Node) -> None:
+    examples = status_change_examples(TODAY)
+    headers = {"Authorization": f"Bearer {node.tokens['issuer:CN-SH']}"}
+    path = f"/v1/credentials/{node.record}/status"
+    ahead = node.client.post(path, json=examples["suspend-ahead"]["value"], headers=headers)
+    assert ahead.status_code == 201, ahead.text
+    assert node.read()["scheduled_change"] == ahead.json()["credential"]["id"]
+    cancelled = node.client.post(path, json=examples["cancel-scheduled"]["value"], headers=headers)
+    assert cancelled.status_code == 201, cancelled.text
+    assert node.read()["scheduled_change"] is None
+    assert node.read()["state"] == "active"
