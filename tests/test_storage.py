@@ -340,7 +340,7 @@ def test_demo_seed_runs_once(engine: Engine, key_store: KeyStore) -> None:
         assert key_store.load(key.key_name).public_key_multibase == key.public_key_multibase
 
 
-def test_the_newest_migration_goes_down_and_up_again_losing_nothing(
+def test_the_disclosures_migration_goes_down_and_up_again_losing_nothing(
     engine: Engine, settings: Settings
 ) -> None:
     context = IssuingContext.for_node(settings)
@@ -371,10 +371,12 @@ def test_the_newest_migration_goes_down_and_up_again_losing_nothing(
     assert before["LogEntry"] > 50
     assert before["Disclosure"] > 20
     config = alembic_config(engine)
+    command.downgrade(config, "0011")  # through the migrations after it, losing nothing
+    assert counts() == before
     # Going down would destroy the disclosures, which exist nowhere else: refused.
     with pytest.raises(RuntimeError, match="disclosure"):
         command.downgrade(config, "-1")
-    assert schema_status(engine).at_head
+    assert schema_status(engine).current == ("0011",)
     assert counts() == before
     # Without them (the records a node mirrors from other authorities have none), the
     # way down and up again keeps everything, each person's key version read back
@@ -389,6 +391,29 @@ def test_the_newest_migration_goes_down_and_up_again_losing_nothing(
     assert versions() == held
 
 
+def test_the_scheduled_changes_migration_goes_down_only_without_scheduled_changes(
+    engine: Engine, settings: Settings
+) -> None:
+    context = IssuingContext.for_node(settings)
+    with session_scope(engine) as session:
+        seed_demo(session, context.key_store, profile=PROFILE)
+        seed_demo_records(session, context)
+        record = session.exec(select(Record)).first()
+        assert record is not None
+        record.scheduled_change_id = "urn:uuid:00000000-0000-4000-8000-000000000000"
+        session.add(record)
+    config = alembic_config(engine)
+    with pytest.raises(RuntimeError, match="1 scheduled and 0 cancelled"):
+        command.downgrade(config, "0011")
+    assert schema_status(engine).at_head
+    with session_scope(engine) as session:
+        session.execute(sa.update(Record).values(scheduled_change_id=None))
+    command.downgrade(config, "0011")
+    assert schema_status(engine).current == ("0011",)
+    command.upgrade(config, "head")
+    assert schema_status(engine).at_head
+
+
 QUALIFICATION = "SafetyEngineerQualification"
 
 
@@ -401,7 +426,7 @@ def test_records_of_the_earlier_credential_form_stop_the_migration_with_what_to_
         seed_demo_records(session, context)
         session.execute(sa.delete(Disclosure))
     config = alembic_config(engine)
-    command.downgrade(config, "-1")
+    command.downgrade(config, "0010")
     # A holder named the earlier way: a salt beside the digest.
     with session_scope(engine) as session:
         row = session.exec(
