@@ -149,7 +149,11 @@ class SubscriptionIn(BaseModel):
 
     url: Annotated[
         Printable, WithJsonSchema({"type": "string", "maxLength": 2000, "pattern": URL_PATTERN})
-    ] = Field(max_length=2000, description="An http or https URL that takes a POST.")
+    ] = Field(
+        max_length=2000,
+        description="An http or https URL that takes a POST, whose host resolves only to "
+        "public addresses (unless the node allows the network).",
+    )
     credit_codes: list[CreditCodeText] = Field(
         min_length=1,
         max_length=10_000,
