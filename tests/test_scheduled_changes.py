@@ -4,6 +4,8 @@ and the log audit holds throughout."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,7 +25,7 @@ from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import Record
 from registry.verification.log_audit import audit_log
-from tests._support import seed_demo_node
+from tests._support import REGISTRY, seed_demo_node
 
 TODAY = china_today()
 NUMBER, NAME = "SH-REG-1001", "王立新"  # a demo registration of Shanghai's
@@ -217,23 +219,40 @@ def test_a_change_is_dated_at_most_a_year_ahead(node: Node) -> None:
     assert node.read()["scheduled_change"] is not None
 
 
-def test_the_audit_names_a_change_dated_ahead_that_the_record_does_not_keep(
+def test_registry_log_audit_holds_with_scheduled_and_cancelled_changes_and_names_a_lost_one(
     node: Node,
 ) -> None:
-    day = TODAY + timedelta(days=7)
-    change = node.change("suspend", day)["credential"]
+    node.change("suspend", TODAY + timedelta(days=2))
+    node.change("cancel-scheduled", TODAY)
+    change = node.change("revoke", TODAY + timedelta(days=7))["credential"]
+    env = {
+        **os.environ,
+        "REGISTRY_DATA_DIR": str(node.settings.data_dir),
+        "REGISTRY_DATABASE_URL": node.settings.database_url,
+    }
+
+    def audit() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(REGISTRY), "log", "audit", "CN-SH"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+    held = audit()
+    assert held.returncode == 0, held.stderr
+    assert "the log of CN-SH holds" in held.stdout
     with node.session() as session:
         record = session.get(Record, node.record)
         assert record is not None
         record.scheduled_change_id = None  # as if the projection had lost it
         session.add(record)
-    with node.session() as session:
-        report = audit_log(session, "CN-SH", at=_morning(TODAY))
-    assert not report.holds
-    assert any(
-        change["id"] in f.problem and "does not keep it as its scheduled change" in f.problem
-        for f in report.findings
-    ), report.findings
+    broken = audit()
+    assert broken.returncode == 1
+    assert f"its StatusChange ({change['id']}) takes effect on" in broken.stderr
+    assert "does not keep it as its scheduled change" in broken.stderr
 
 
 def test_the_documented_examples_schedule_and_cancel(node: Node) -> None:
