@@ -402,14 +402,17 @@ def test_an_office_finds_its_own_records_by_each_criterion(node: Node) -> None:
     assert record["credential_id"] == sun_ce
     assert record["state"] == "revoked"
     assert record["name"] == "孙丽"
-    assert record["masked"].endswith(SUN[-4:]) and SUN not in response.text
+    assert record["masked"].endswith(SUN[-4:])
+    assert SUN not in response.text
     assert [c["action"] for c in record["changes"]] == ["revoke"]
     assert record["import_id"] == batch["receipt_id"]
     # Paged.
     page = node.search(import_id=batch["receipt_id"], limit=2).json()
-    assert len(page["records"]) == 2 and page["next_offset"] == 2
+    assert len(page["records"]) == 2
+    assert page["next_offset"] == 2
     rest = node.search(import_id=batch["receipt_id"], limit=2, offset=2).json()
-    assert len(rest["records"]) == 1 and rest["next_offset"] is None
+    assert len(rest["records"]) == 1
+    assert rest["next_offset"] is None
 
 
 def test_the_search_is_for_issuers_and_audited_by_id_number(node: Node) -> None:
