@@ -329,7 +329,6 @@ def test_a_reimport_issues_nothing_and_names_what_exists(
             "/v1/imports", headers={"Authorization": f"Bearer {tokens['issuer:CN-SH']}"}
         ).json()
     (summary,) = listed["receipts"]
-    assert rows[1][1] in ids
     assert (summary["kind"], summary["file_name"], summary["rows"], summary["issued_by"]) == (
         "import",
         "培训学时.csv",
