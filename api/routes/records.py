@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from api.auth import require_caller
 from api.deps import DbSession, Issuing
@@ -22,7 +22,7 @@ from api.schemas.records import (
     RecordsFoundOut,
 )
 from registry.enforcement.audit import criteria_hash, record_access
-from registry.errors import InvalidInput
+from registry.errors import FieldError, InvalidInput
 from registry.issuing.receipts import (
     list_receipts,
     read_receipt,
@@ -45,8 +45,26 @@ _ReceiptId = Annotated[str, Path(max_length=64, description="The receipt's id (`
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def _only_query(*known: str) -> Any:
+    """A dependency refusing a query parameter the operation does not take: a typo
+    (`limt=10`) would otherwise silently answer the default page."""
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - set(known))
+        if unknown:
+            raise InvalidInput(
+                "unknown query parameter(s)",
+                errors=tuple(
+                    FieldError(name, "is not a parameter of this operation") for name in unknown
+                ),
+            )
+
+    return Depends(check)
+
+
 @records.post(
     "/search",
+    response_model=RecordsFoundOut,
     summary="Find the authority's own records",
     openapi_extra=body_limit(JSON_BODY),
     responses={
@@ -61,8 +79,9 @@ def search(
     authority's, by any of ID number, name, certificate or registration number,
     import or batch receipt (`import_id`), type, state and the days it was issued
     (`issued_from`, `issued_until`, days in China, both included), all that are given
-    holding; newest first, `limit` (up to 200) from `offset`. Each has its state and
-    its status changes, oldest first, to find what to correct or revoke.
+    holding (none: every record of the authority); newest first, `limit` (up to 200)
+    from `offset`. Each has its state and its status changes, oldest first, to find
+    what to correct or revoke.
 
     POST, so that an ID number never appears in a URL or a server log. A search by ID
     number is recorded in the access audit (action `records-search`); the answer is
@@ -77,8 +96,6 @@ def search(
         issued_from=body.issued_from,
         issued_until=body.issued_until,
     )
-    if query == RecordQuery():
-        raise InvalidInput("give at least one criterion to search by")
     authority = caller.role.removeprefix("issuer:")
     with input_field("id_number"):
         audited = audited_criteria(query, node_secret=issuing.node_secret)
@@ -153,7 +170,8 @@ _READ_ERRORS = problem_responses(
 @imports.get(
     "",
     summary="The imports and batches of the authority",
-    responses=problem_responses(401, (403, "Neither an issuer nor admin.")),
+    responses=problem_responses(401, (403, "Neither an issuer nor admin."), 422),
+    dependencies=[_only_query("limit", "offset")],
 )
 def list_imports(
     session: DbSession,
@@ -168,7 +186,12 @@ def list_imports(
     return ReceiptsOut(receipts=[_summary(r) for r in receipts], total=total)
 
 
-@imports.get("/{receipt_id}", summary="An import's receipt", responses=_READ_ERRORS)
+@imports.get(
+    "/{receipt_id}",
+    summary="An import's receipt",
+    responses={**_READ_ERRORS, **problem_responses((422, "An unknown parameter."))},
+    dependencies=[_only_query()],
+)
 def read_import(session: DbSession, caller: _Reader, receipt_id: _ReceiptId) -> ReceiptOut:
     """The receipt: each input row (its row number in the file, or its index in the
     batch) and the credential it became, with its type and leaf index. It names no
@@ -204,8 +227,9 @@ def read_import(session: DbSession, caller: _Reader, receipt_id: _ReceiptId) -> 
             },
         },
         **_READ_ERRORS,
-        **problem_responses((422, "An unknown format.")),
+        **problem_responses((422, "An unknown format or parameter.")),
     },
+    dependencies=[_only_query("format")],
 )
 def receipt_file(
     session: DbSession,
