@@ -120,6 +120,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    held = op.get_bind().execute(sa.text("SELECT count(*) FROM receipt")).scalar_one()
+    if held:
+        raise RuntimeError(
+            f"this database keeps {held} receipt(s) of imports and batches, which exist "
+            "nowhere else and which the earlier schema has no place for: going below "
+            "revision 0012 would destroy them, so it is refused"
+        )
     op.drop_table("receipt_row")
     op.drop_index("ix_receipt_authority_created", table_name="receipt")
     op.drop_table("receipt")

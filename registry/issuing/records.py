@@ -191,7 +191,7 @@ def check_records(
     (``registry.issuing.duplicates``).
 
     Returns each registration's resolved qualification id (by item index) and every
-    problem found, as field errors, in item order. ``name`` names an item in a message
+    problem found, as field errors. ``name`` names an item in a message
     (default: ``items[3]``, as its fields are named). Writes nothing.
     """
     today = china_today(now)
@@ -224,16 +224,7 @@ def check_records(
                 duplicate_message(duplicate, name or (lambda j: f"{prefix or 'items'}[{j}]")),
             )
         )
-    errors.sort(key=lambda e: _order(e.field))
     return resolved, errors
-
-
-def _order(field: str) -> int:
-    """An error's item index, for reporting in item order (0 for a single item)."""
-    opened = field.find("[")
-    if opened < 0:
-        return 0
-    return int(field[opened + 1 : field.index("]", opened)])
 
 
 def _replaceable(session: Session, item: RecordIn, seen: set[str]) -> str | None:
