@@ -363,6 +363,18 @@ def test_an_import_writes_its_receipt_where_asked(settings: Settings, tmp_path: 
     refused = _run(settings, str(path), *args, "--receipt", str(tmp_path / "r.pdf"))
     assert refused.returncode == 2
     assert "--receipt" in refused.stderr
+    # A receipt that cannot be written: nothing is issued (the same rows, new courses).
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in _rows([("周明轩", ZHOU)], "另一门课程"):
+        sheet.append(row)
+    book.save(path)
+    before = _counts(settings)
+    nowhere = _run(settings, str(path), *args, "--receipt", str(tmp_path / "none" / "r.csv"))
+    assert nowhere.returncode == 1
+    assert "cannot write the receipt" in nowhere.stderr
+    assert _counts(settings) == before
 
 
 # -- finding an authority's own records ---------------------------------------------------
