@@ -21,6 +21,7 @@ from api.routes import (
     health,
     logs,
     recognition,
+    records,
     status_lists,
     subscriptions,
     trust,
@@ -83,6 +84,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(trust.router)
     app.include_router(logs.router)
     app.include_router(credentials.router)
+    app.include_router(records.records)
+    app.include_router(records.imports)
     app.include_router(status_lists.router)
     app.include_router(recognition.router)
     app.include_router(verify.router)

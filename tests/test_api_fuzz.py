@@ -118,8 +118,9 @@ def _described(exc: BaseException) -> str:
 # node did not give is answered 422 (as the document lists). A record's rules that
 # tie its fields to each other (a registration runs at most five years from its first
 # day, a change takes effect after the record's first day) are in the operation's
-# description, not in its schema: issuing answers them 422. Everywhere else a valid
-# request must be taken.
+# description, not in its schema: issuing answers them 422, and so does a search of
+# an authority's records whose ID number fails its check or whose days run backwards.
+# Everywhere else a valid request must be taken.
 _CONFIG = SchemathesisConfig.from_str(
     """
 [[operations]]
@@ -129,6 +130,10 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 400, 401, 403
 [[operations]]
 include-path-regex = '^/v1/credentials(/batch|/[{]credential_id[}]/status)?$'
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 401, 403, 404, 409, 422]
+
+[[operations]]
+include-path = "/v1/records/search"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 401, 403, 422]
 
 [[operations]]
 include-path = "/v1/changes"

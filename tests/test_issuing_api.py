@@ -258,8 +258,8 @@ def test_idempotent_retry_returns_the_first_result(demo: Demo) -> None:
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "Idempotency-Key"
     assert demo.counts() == before
-    # Batches too.
-    batch = {"items": [EXAMPLES["qualification"]["value"], body]}
+    # Batches too (another course: the same credit again would be refused).
+    batch = {"items": [EXAMPLES["qualification"]["value"], _with(body, "course_title", "另一课程")]}
     batch_headers = demo.auth("issuer:CN-SH", **{"Idempotency-Key": "batch-1"})
     one = demo.client.post("/v1/credentials/batch", json=batch, headers=batch_headers)
     middle = demo.counts()
@@ -363,8 +363,15 @@ def test_a_batch_with_one_bad_item_writes_nothing(demo: Demo) -> None:
     )
     assert response.status_code == 422
     assert demo.counts() == before
+    # The same CE credit three times would be one credit issued thrice: three courses.
+    courses = [
+        _with(EXAMPLES["continuing-education"]["value"], "course_title", f"化工过程安全第{n}期")
+        for n in range(3)
+    ]
     ok = demo.client.post(
-        "/v1/credentials/batch", json={"items": good * 3}, headers=demo.auth("issuer:CN-SH")
+        "/v1/credentials/batch",
+        json={"items": [item for course in courses for item in (good[0], course)]},
+        headers=demo.auth("issuer:CN-SH"),
     )
     assert ok.status_code == 201
     items = ok.json()["items"]

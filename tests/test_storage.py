@@ -30,6 +30,7 @@ from registry.errors import (
 )
 from registry.ids import lookup_key
 from registry.issuing import IssuingContext
+from registry.issuing.receipts import Issuer, record_receipt
 from registry.issuing.stored import store_credential
 from registry.settings import Settings
 from registry.storage import db
@@ -52,6 +53,8 @@ from registry.storage.models import (
     LogEntry,
     LogHead,
     LogNode,
+    Receipt,
+    ReceiptRow,
     Record,
     RecordParty,
     SigningKey,
@@ -340,7 +343,7 @@ def test_demo_seed_runs_once(engine: Engine, key_store: KeyStore) -> None:
         assert key_store.load(key.key_name).public_key_multibase == key.public_key_multibase
 
 
-def test_the_disclosures_migration_goes_down_and_up_again_losing_nothing(
+def test_the_newest_migrations_go_down_and_up_again_losing_nothing(
     engine: Engine, settings: Settings
 ) -> None:
     context = IssuingContext.for_node(settings)
@@ -367,28 +370,58 @@ def test_the_disclosures_migration_goes_down_and_up_again_losing_nothing(
                 )
             ]
 
-    before, held = counts(), versions()
+    def course_keys() -> dict[str, str | None]:
+        with session_scope(engine) as session:
+            return {
+                r.credential_id: r.course_key
+                for r in session.exec(
+                    select(Record).where(col(Record.type) == "ContinuingEducationCredit")
+                )
+            }
+
+    before, held, keys = counts(), versions(), course_keys()
     assert before["LogEntry"] > 50
     assert before["Disclosure"] > 20
+    assert keys
+    assert None not in keys.values()
     config = alembic_config(engine)
-    command.downgrade(config, "0011")  # through the migrations after it, losing nothing
+    command.downgrade(config, "0012")  # through the migrations after it, losing nothing
     assert counts() == before
-    # Going down would destroy the disclosures, which exist nowhere else: refused.
+    assert schema_status(engine).current == ("0012",)
+    # 0012: going down would destroy the receipts of imports, which exist nowhere else.
+    with session_scope(engine) as session:
+        record_receipt(
+            session,
+            kind="import",
+            authority="CN-SH",
+            issuer=Issuer(None, "cli", "cli"),
+            rows=[(2, next(iter(keys)))],
+            file_name="学时.xlsx",
+            now=datetime.now(UTC),
+        )
+    with pytest.raises(RuntimeError, match="receipt"):
+        command.downgrade(config, "0011")
+    assert schema_status(engine).current == ("0012",)
+    with session_scope(engine) as session:
+        session.execute(sa.delete(ReceiptRow))
+        session.execute(sa.delete(Receipt))
+    command.downgrade(config, "0011")
+    # 0011: going down would destroy the disclosures, which exist nowhere else: refused.
     with pytest.raises(RuntimeError, match="disclosure"):
-        command.downgrade(config, "-1")
-    assert schema_status(engine).current == ("0011",)
+        command.downgrade(config, "0010")
     assert counts() == before
     # Without them (the records a node mirrors from other authorities have none), the
     # way down and up again keeps everything, each person's key version read back
-    # from their credential.
+    # from their credential, each CE credit's course key computed again from it.
     with session_scope(engine) as session:
         session.execute(sa.delete(Disclosure))
-    command.downgrade(config, "-1")
+    command.downgrade(config, "0010")
     assert not schema_status(engine).at_head
     command.upgrade(config, "head")
     assert schema_status(engine).at_head
     assert counts() == {**before, "Disclosure": 0}
     assert versions() == held
+    assert course_keys() == keys
 
 
 def test_the_scheduled_changes_migration_goes_down_only_without_scheduled_changes(
@@ -404,12 +437,12 @@ def test_the_scheduled_changes_migration_goes_down_only_without_scheduled_change
         session.add(record)
     config = alembic_config(engine)
     with pytest.raises(RuntimeError, match="1 scheduled and 0 cancelled"):
-        command.downgrade(config, "0011")
+        command.downgrade(config, "0012")
     assert schema_status(engine).at_head
     with session_scope(engine) as session:
         session.execute(sa.update(Record).values(scheduled_change_id=None))
-    command.downgrade(config, "0011")
-    assert schema_status(engine).current == ("0011",)
+    command.downgrade(config, "0012")
+    assert schema_status(engine).current == ("0012",)
     command.upgrade(config, "head")
     assert schema_status(engine).at_head
 

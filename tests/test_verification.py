@@ -149,6 +149,49 @@ def test_chen_jing_counts_in_shanghai_through_the_agreement(node: Node) -> None:
     assert ENGINEERS["陈静"].id_number not in str(report)
 
 
+def test_one_course_counts_once_though_two_authorities_issued_it(node: Node) -> None:
+    chen = ENGINEERS["陈静"]
+    before = node.verify(id_number=chen.id_number, region="CN-SH")["credentialSubject"]
+    ce = before["continuingEducation"]
+    assert ce["duplicates"] == []
+    counted = next(c for c in ce["credits"] if c["counts"] and c["issuer"] == "CN-ZJ")
+    subject = node.client.get(f"/v1/credentials/{counted['id']}").json()["credential"][
+        "credentialSubject"
+    ]
+    # Anhui issues the very same course again (its title typed in full width): a second
+    # credential of one course, which issuing cannot refuse across authorities.
+    again = {
+        "type": "ContinuingEducationCredit",
+        "authority": "CN-AH",
+        "holder": {"name": chen.name, "id_number": chen.id_number},
+        "course_title": "　" + subject["course"]["title"].upper() + " ",
+        "provider": {
+            "name": subject["provider"]["name"],
+            "credit_code": subject["provider"]["creditCode"],
+        },
+        "hours": subject["hours"],
+        "kind": subject["kind"],
+        "completed_on": subject["completedOn"],
+    }
+    issued = node.client.post(
+        "/v1/credentials",
+        json=again,
+        headers={"Authorization": f"Bearer {node.tokens['issuer:CN-AH']}"},
+    )
+    assert issued.status_code == 201, issued.text
+    second = issued.json()["credential"]["id"]
+    report = node.verify(id_number=chen.id_number, region="CN-SH")
+    after = report["credentialSubject"]["continuingEducation"]
+    assert after["counted"] == ce["counted"]
+    (duplicate,) = after["duplicates"]
+    assert {duplicate["id"], duplicate["sameAs"]} == {counted["id"], second}
+    (set_aside,) = [c for c in after["credits"] if c["id"] == duplicate["id"]]
+    assert set_aside["counts"] is False
+    assert set_aside["reason"]["code"] == "duplicate-course"
+    assert set_aside["duplicateOf"] == duplicate["sameAs"]
+    assert check_file(report, trust_lists=node.chain()).holds
+
+
 def test_a_report_verifies_with_an_outside_verifier(node: Node) -> None:
     report = node.verify(id_number=ENGINEERS["陈静"].id_number, region="CN-SH")
     trust = node.client.get("/v1/trust-list").json()

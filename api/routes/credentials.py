@@ -32,6 +32,7 @@ from registry.enforcement.audit import criteria_hash, record_access
 from registry.errors import NotFound
 from registry.issuing import IssueAnswer, change_once, credential_view, issue_once
 from registry.issuing.disclosures import HeldDisclosure, read_disclosures
+from registry.issuing.receipts import Issuer
 from registry.storage.credentials import document_of, get_credential
 from registry.tlog.reader import proof_bundle
 from registry.tokens import Caller
@@ -80,7 +81,7 @@ def _batch_response(answer: IssueAnswer) -> Response:
     )
     body = (
         f'{{"tree_size":{answer.tree_size},"checkpoint":{json.dumps(answer.checkpoint)},'
-        f'"items":[{parts}]}}'
+        f'"items":[{parts}],"receipt_id":{json.dumps(answer.receipt_id)}}}'
     )
     headers = _REPLAYED if answer.replayed else None
     return Response(body, status_code=201, media_type="application/json", headers=headers)
@@ -113,6 +114,10 @@ def issue_one(
     A correction names the record it `replaces`; that record is revoked in the same
     transaction. Records that can change state carry `credentialStatus` entries in
     the authority's status lists.
+
+    A CE credit the authority already holds in force (the same holder, provider,
+    course title and completion date) is refused with 409 naming it, unless the
+    request repeats the first one's `Idempotency-Key`.
     """
     answer = issue_once(
         session,
@@ -149,22 +154,29 @@ def issue_batch(
     session: DbSession,
     context: Issuing,
     batch: Annotated[BatchIn, Body(openapi_examples=batch_examples(_TODAY))],
-    role: Annotated[str, _ISSUER],
+    caller: _IssuerCaller,
     idempotency_key: _IdempotencyKey = None,
 ) -> Response:
     """Issue every item, in one transaction and one log append with one checkpoint,
     or none: a rejected batch answers 422 naming each bad item's index, field and
-    reason (`items[3].holder.id_number`), and writes nothing.
+    reason (`items[3].holder.id_number`), and writes nothing. A CE credit the
+    authority already holds in force (the same holder, provider, course title and
+    completion date), or that an earlier item repeats, is such a problem, at
+    `items[i].course_title`, naming the credential that exists.
+
+    The answer carries the batch's `receipt_id`: the receipt (`GET /v1/imports/{id}`)
+    pairs each item's index with the credential it became.
     """
     answer = issue_once(
         session,
         context,
         batch.items,
-        role=role,
+        role=caller.role,
         idempotency_key=idempotency_key,
         scope="POST /v1/credentials/batch",
         body_json=batch.model_dump(mode="json"),
         field_prefix="items",
+        receipt_for=Issuer(caller.token_id, caller.name, caller.role),
     )
     return _batch_response(answer)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from registry.credentials.records import RecordIn
+from registry.ids import ResidentIdText
 
 __all__ = [
     "BATCH_LIMIT",
@@ -15,8 +16,15 @@ __all__ = [
     "BatchIssuedOut",
     "ChangeOut",
     "CredentialOut",
+    "FoundRecordOut",
     "IssuedItemOut",
     "IssuedOut",
+    "ReceiptLineOut",
+    "ReceiptOut",
+    "ReceiptSummaryOut",
+    "ReceiptsOut",
+    "RecordSearchIn",
+    "RecordsFoundOut",
     "StatusChangedOut",
 ]
 
@@ -59,6 +67,14 @@ class BatchIssuedOut(BaseModel):
     tree_size: int
     checkpoint: str
     items: list[IssuedItemOut]
+    receipt_id: str | None = Field(
+        default=None,
+        description=(
+            "The batch's receipt: `GET /v1/imports/{id}` lists each item's index with the "
+            "credential it became, `GET /v1/imports/{id}/receipt` as CSV or XLSX. (A "
+            "retry of a batch issued before receipts were kept has none.)"
+        ),
+    )
 
 
 class StatusChangedOut(BaseModel):
@@ -136,3 +152,112 @@ class DisclosuresOut(BaseModel):
 
     credential_id: str
     disclosures: list[DisclosureOut]
+
+
+class RecordSearchIn(BaseModel):
+    """What to look for among the authority's own records; every criterion given
+    must hold, and at least one is given."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id_number: ResidentIdText | None = Field(
+        default=None,
+        description=(
+            "The person's resident ID number (found by its look-up key under every version "
+            "of the federation's secret; the search is recorded in the access audit)."
+        ),
+        repr=False,
+    )
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None,
+        description="A name the record names, exactly (width, spaces and case folded).",
+    )
+    number: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="A certificate, registration or listing decision number.",
+    )
+    import_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="The receipt of the import or batch the record came in."
+    )
+    type: (
+        Literal[
+            "SafetyEngineerQualification",
+            "SafetyEngineerRegistration",
+            "ContinuingEducationCredit",
+            "UntrustworthinessListing",
+        ]
+        | None
+    ) = Field(default=None, description="The record type.")
+    state: (
+        Literal["active", "suspended", "revoked", "cancelled", "listed", "lifted", "withdrawn"]
+        | None
+    ) = Field(default=None, description="The record's state now.")
+    issued_from: date | None = Field(
+        default=None, description="Issued on this day (in China) or later."
+    )
+    issued_until: date | None = Field(
+        default=None, description="Issued on this day (in China) or earlier."
+    )
+    limit: int = Field(default=50, ge=1, le=200, description="Records per page (at most 200).")
+    offset: int = Field(default=0, ge=0, le=1_000_000, description="Records to skip.")
+
+
+class FoundRecordOut(BaseModel):
+    """One of the authority's records: what it is, whom it is about, its state now and
+    its changes, oldest first. A person is shown by a masked number only."""
+
+    credential_id: str
+    type: str
+    number: str | None = Field(description="Its certificate, registration or decision number.")
+    state: str
+    issued_at: datetime
+    name: str | None = Field(description="The person or organisation the record is about.")
+    masked: str | None = Field(description="That person's masked ID number.")
+    credit_code: str | None = Field(description="That organisation's credit code.")
+    replaces: str | None = Field(description="The record this one corrects.")
+    import_id: str | None = Field(description="The receipt it was issued under, if any.")
+    changes: list[ChangeOut]
+
+
+class RecordsFoundOut(BaseModel):
+    """A page of records, newest first; `next_offset` asks for the next page."""
+
+    records: list[FoundRecordOut]
+    next_offset: int | None = Field(description="The `offset` of the next page, if there is one.")
+
+
+class ReceiptLineOut(BaseModel):
+    """One input row (its row number in the file, or its index in the batch) and the
+    credential it became."""
+
+    row: int
+    credential_id: str
+    type: str
+    leaf_index: int
+
+
+class ReceiptSummaryOut(BaseModel):
+    """One import or batch: who issued it, when, for which authority, from which file."""
+
+    id: str
+    kind: Literal["import", "batch"]
+    authority: str
+    type: str | None = Field(description="The record type, unless the batch mixed types.")
+    file_name: str | None = Field(description="The file imported (imports only).")
+    issued_by: str = Field(description="The token's name, or `cli` for `registry import`.")
+    role: str
+    rows: int
+    created_at: datetime
+
+
+class ReceiptOut(ReceiptSummaryOut):
+    """A receipt and its rows, in input order."""
+
+    lines: list[ReceiptLineOut]
+
+
+class ReceiptsOut(BaseModel):
+    """A page of receipts, newest first, and how many there are in all."""
+
+    receipts: list[ReceiptSummaryOut]
+    total: int

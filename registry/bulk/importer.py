@@ -2,8 +2,10 @@
 
 ``check_file`` reads and validates every row, then checks what the rows refer to
 against the registry (qualifications, records they correct), and returns every
-problem. ``issue_rows`` issues the rows in chunks of one log append each, all in
-the caller's transaction: if any chunk fails, the caller rolls everything back.
+problem, a CE credit the authority already holds, or that an earlier row repeats,
+among them. ``issue_rows`` issues the rows in chunks of one log append each, all in
+the caller's transaction, and keeps the import's receipt (each row's number and the
+credential it became): if any chunk fails, the caller rolls everything back.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +26,9 @@ from registry.credentials import CredentialType
 from registry.errors import InvalidInput
 from registry.ids import province
 from registry.issuing import IssuingContext, check_records, issue_records
+from registry.issuing.receipts import CLI_ACTOR, Issuer, record_receipt
 
-__all__ = ["CHUNK", "check_file", "issue_rows", "template_rows", "write_template"]
+__all__ = ["CHUNK", "Imported", "check_file", "issue_rows", "template_rows", "write_template"]
 
 CHUNK = 1_000
 """Rows per log append."""
@@ -53,6 +57,7 @@ def check_file(
         "rows",
         lookup=context.lookup,
         now=now or datetime.now(UTC),
+        name=lambda j: f"row {parsed.rows[j]}",
     )
     errors = list(parsed.errors)
     for problem in problems:
@@ -67,21 +72,48 @@ def check_file(
     return ParsedRows(parsed.items, parsed.rows, errors, parsed.headers)
 
 
+@dataclass(frozen=True)
+class Imported:
+    """What an import issued: how many records, and its receipt's id."""
+
+    count: int
+    receipt_id: str
+
+
 def issue_rows(
     session: Session,
     context: IssuingContext,
     parsed: ParsedRows,
     *,
+    file_name: str,
+    issuer: Issuer | None = None,
     advance: Callable[[int], None] = lambda _: None,
-) -> int:
-    """Issue every row of a checked file; returns how many. The caller commits."""
+    now: datetime | None = None,
+) -> Imported:
+    """Issue every row of a checked file and keep its receipt (``issuer`` defaults to
+    ``registry import``'s own, ``cli``). The caller commits."""
     if parsed.errors:
         raise InvalidInput(f"{len(parsed.errors)} problem(s) in the file: nothing is issued")
+    if not parsed.items:
+        raise InvalidInput("the file has no rows to import")
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    issued: list[str] = []
     for start in range(0, len(parsed.items), CHUNK):
         chunk = parsed.items[start : start + CHUNK]
-        issue_records(session, context, chunk, field_prefix="rows")
+        records = issue_records(session, context, chunk, field_prefix="rows", now=now)
+        issued.extend(record.credential.id for record in records.records)
         advance(len(chunk))
-    return len(parsed.items)
+    receipt_id = record_receipt(
+        session,
+        kind="import",
+        authority=parsed.items[0].authority,
+        issuer=issuer or Issuer(None, CLI_ACTOR, CLI_ACTOR),
+        rows=list(zip(parsed.rows, issued, strict=True)),
+        file_name=file_name,
+        record_type=parsed.items[0].type,
+        now=now,
+    )
+    return Imported(len(issued), receipt_id)
 
 
 def template_rows(record_type: CredentialType) -> list[str]:

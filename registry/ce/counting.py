@@ -6,6 +6,12 @@ authority or (if the rule lets foreign hours count) by one whose CE hours a
 recognition agreement in force on the completion day makes count in the region.
 Hours are counted up to the day asked about; ``assess`` says whether the cycle's
 requirement is met already and, if not, what is missing.
+
+One course counts once: two credits of one person for the same course (the same
+provider, course title and completion day: ``Credit.course``), issued before
+issuing refused the second or by two authorities, count as one. The first to count
+(by completion day, then id) counts; each other is set aside as a duplicate of it,
+and the assessment lists them (``Assessment.duplicates``).
 """
 
 from __future__ import annotations
@@ -40,16 +46,21 @@ class Credit:
     kind: str  # "general" (公需) or "professional" (专业)
     completed_on: date
     in_force: bool = True
+    course: tuple[str, ...] | None = None
+    """What makes two credits of one person the same credit (provider, normalised
+    course title, completion day); ``None`` if unknown, and then never a duplicate."""
 
 
 @dataclass(frozen=True)
 class CountedCredit:
-    """One credit, whether it counted, why, and under which agreement."""
+    """One credit, whether it counted, why, under which agreement, and, when set aside
+    as the same course as another credit that counts, which one."""
 
     credit: Credit
     counted: bool
     reason: Reason
     agreement: str | None = None
+    duplicate_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,11 @@ class Assessment:
     def total(self) -> Fraction:
         """All hours counted."""
         return self.general + self.professional
+
+    @property
+    def duplicates(self) -> list[CountedCredit]:
+        """The credits set aside as the same course as a credit that counts."""
+        return [c for c in self.credits if c.duplicate_of is not None]
 
     @property
     def satisfied(self) -> bool:
@@ -102,6 +118,7 @@ def assess(
     counted: list[CountedCredit] = []
     hours = {"general": Fraction(0), "professional": Fraction(0)}
     by_year = [Fraction(0)] * policy.cycle_years
+    counting: dict[tuple[str, ...], str] = {}
     for credit in sorted(credits, key=lambda c: (c.completed_on, c.id)):
         verdict = _judge(
             credit,
@@ -112,6 +129,10 @@ def assess(
             agreements=agreements,
             category=category,
         )
+        if verdict.counted and credit.course is not None:
+            first = counting.setdefault(credit.course, credit.id)
+            if first != credit.id:
+                verdict = CountedCredit(credit, False, _duplicate(first), duplicate_of=first)
         counted.append(verdict)
         if verdict.counted:
             hours[credit.kind] += credit.hours
@@ -126,6 +147,15 @@ def assess(
         professional=hours["professional"],
         credits=counted,
         shortfalls=shortfalls,
+    )
+
+
+def _duplicate(first: str) -> Reason:
+    return Reason(
+        "duplicate-course",
+        f"与已计入的学时记录 {first} 为同一课程（同一培训机构、课程和完成日期），不重复计入",
+        f"the same course (provider, title and completion date) as {first}, which counts: "
+        "not counted twice",
     )
 
 

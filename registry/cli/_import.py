@@ -13,6 +13,7 @@ from rich.table import Table
 from registry.bulk import TYPES, check_file, issue_rows, record_type, write_template
 from registry.cli._common import console, err_console, node_session
 from registry.issuing import IssuingContext
+from registry.issuing.receipts import read_receipt, write_receipt
 
 __all__ = ["import_records"]
 
@@ -23,6 +24,7 @@ def import_records(
     file: Annotated[
         Path | None, typer.Argument(help="The CSV or XLSX file to import.", show_default=False)
     ] = None,
+    *,
     type_: Annotated[str | None, typer.Option("--type", help=f"The record type: {_TYPES}.")] = None,
     authority: Annotated[
         str | None, typer.Option(help="The issuing authority (CN-SH, or 310000).")
@@ -34,11 +36,23 @@ def import_records(
     output: Annotated[
         Path | None, typer.Option(help="Where --template writes (.csv or .xlsx; default: print).")
     ] = None,
+    receipt: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the receipt is written (.csv or .xlsx; default: NAME.receipt.csv "
+            "beside FILE).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check every row of FILE first and list every bad row (row, column, reason),
     writing nothing; if all rows are good, issue them all, or none if anything fails.
 
-    Headers may be Chinese (as the template writes them) or English.
+    A CE credit the authority already holds in force (the same holder, provider,
+    course title and completion date), or that an earlier row repeats, is a bad row:
+    importing a file again issues nothing. Headers may be Chinese (as the template
+    writes them) or English. The import's receipt (each row and the credential it
+    became) is written to --receipt and kept by the node (GET /v1/imports/{id}).
     """
     if template is not None:
         text = write_template(record_type(template), output)
@@ -51,6 +65,10 @@ def import_records(
         err_console.print("give FILE, --type and --authority (or --template TYPE)")
         raise typer.Exit(2)
     kind = record_type(type_)
+    receipt_path = receipt or file.with_name(f"{file.stem}.receipt.csv")
+    if receipt_path.suffix.lower() not in (".csv", ".xlsx"):
+        err_console.print("--receipt is a .csv or .xlsx file")
+        raise typer.Exit(2)
     with node_session() as (settings, _, session):
         context = IssuingContext.for_node(settings)
         parsed = check_file(session, context, file, record_type=kind, authority=authority)
@@ -74,7 +92,14 @@ def import_records(
         )
         with Progress(*columns, console=console) as progress:
             task = progress.add_task("issuing", total=len(parsed.items))
-            count = issue_rows(
-                session, context, parsed, advance=lambda n: progress.advance(task, n)
+            imported = issue_rows(
+                session,
+                context,
+                parsed,
+                file_name=file.name,
+                advance=lambda n: progress.advance(task, n),
             )
-    console.print(f"issued {count} {kind} record(s) for {authority}")
+        view = read_receipt(session, imported.receipt_id, role="admin")
+        write_receipt(view, receipt_path)
+    console.print(f"issued {imported.count} {kind} record(s) for {authority}")
+    console.print(f"receipt {imported.receipt_id} written to {escape(str(receipt_path))}")

@@ -1,7 +1,8 @@
 """The access audit: who asked the registry about a person or an organisation, and
 when: searches and checks of the untrustworthiness list, verifications of engineers
-by ID number or by registration number, and the disclosures an authority read to
-hand to the people its records name.
+by ID number or by registration number, the disclosures an authority read to
+hand to the people its records name, and an authority's searches of its own
+records by ID number.
 
 Each entry keeps the token, its role, the time, the action, how many rows were
 asked about and how many were found (listings, or people the registry holds records
@@ -43,6 +44,7 @@ ACTIONS = (
     "engineer-verification",
     "engineer-verification-batch",
     "disclosure",
+    "records-search",
 )
 MAX_PAGE = 1000
 

@@ -28,6 +28,7 @@ from registry.crypto.jcs import canonical_bytes
 from registry.errors import Conflict, FieldError, Forbidden, InvalidInput
 from registry.issuing.changes import change_status, get_record
 from registry.issuing.context import IssuingContext
+from registry.issuing.receipts import Issuer, record_receipt
 from registry.issuing.records import issue_records
 from registry.issuing.replay import (
     AnsweredItem,
@@ -144,6 +145,7 @@ def issue_once(
     scope: str,
     body_json: Any,
     field_prefix: str | None = None,
+    receipt_for: Issuer | None = None,
     now: datetime | None = None,
 ) -> IssueAnswer:
     """Issue ``items`` for ``role`` (``issue_records``), or, for a key used before with
@@ -155,6 +157,9 @@ def issue_once(
     used with another request, or what ``issue_records`` refuses; ``Conflict`` while
     another request holds the key; ``Inconsistency`` if what the key names is not
     stored and logged whole.
+
+    With ``receipt_for``, the issue gets a receipt (``registry.issuing.receipts``),
+    each item numbered by its index, whose id the answer carries.
     """
     for item in items:
         _own(role, item.authority)
@@ -163,9 +168,22 @@ def issue_once(
     )
     if replay:
         return issue_answered(session, replay)
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     issued = issue_records(session, context, items, field_prefix=field_prefix, now=now)
     if claim is not None:
         settle(session, claim, [record.credential.id for record in issued.records])
+    receipt_id = None
+    if receipt_for is not None:
+        kinds = {item.type for item in items}
+        receipt_id = record_receipt(
+            session,
+            kind="batch",
+            authority=items[0].authority,
+            issuer=receipt_for,
+            rows=[(i, record.credential.id) for i, record in enumerate(issued.records)],
+            record_type=kinds.pop() if len(kinds) == 1 else None,
+            now=now,
+        )
     return IssueAnswer(
         items=tuple(
             AnsweredItem(
@@ -180,6 +198,7 @@ def issue_once(
         tree_size=issued.log.size,
         checkpoint=issued.log.checkpoint,
         replayed=False,
+        receipt_id=receipt_id,
     )
 
 

@@ -10,7 +10,7 @@ and appended as one batch with one checkpoint, in the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +38,12 @@ from registry.ids import LookupSecrets, ResidentId, name_core, name_key
 from registry.issuing.build import Draft, draft_of
 from registry.issuing.changes import apply_change
 from registry.issuing.context import IssuingContext
+from registry.issuing.duplicates import (
+    DUPLICATE_FIELD,
+    course_key,
+    duplicate_message,
+    find_duplicates,
+)
 from registry.issuing.signing import sign_and_log
 from registry.issuing.status_lists import StatusLists
 from registry.storage.base import bulk_insert
@@ -89,7 +95,9 @@ def issue_records(
 
     ``field_prefix`` names the list the items came in (``items``) so that errors
     read ``items[3].qualification``. Raises ``InvalidInput`` naming every bad
-    field, ``Conflict`` when a status list is full, and whatever signing and
+    field (a CE credit the authority already holds among them), ``Conflict`` for a
+    single item (no ``field_prefix``) whose only problem is that it repeats a credit
+    in force, naming it, or when a status list is full, and whatever signing and
     appending raise; the caller's transaction then writes nothing.
     """
     if not items:
@@ -108,6 +116,8 @@ def issue_records(
         session, items, field_prefix, lookup=context.lookup, now=now
     )
     if errors:
+        if field_prefix is None and all(e.field == DUPLICATE_FIELD for e in errors):
+            raise Conflict(errors[0].message)
         raise InvalidInput(f"{len(errors)} invalid field(s)", errors=tuple(errors))
 
     lists = StatusLists(
@@ -174,11 +184,15 @@ def check_records(
     *,
     lookup: LookupSecrets,
     now: datetime,
+    name: Callable[[int], str] | None = None,
 ) -> tuple[dict[int, str], list[FieldError]]:
-    """Check what a batch refers to (records it replaces, qualifications) and its dates.
+    """Check what a batch refers to (records it replaces, qualifications), its dates,
+    and that no CE credit repeats one in force or an earlier item
+    (``registry.issuing.duplicates``).
 
     Returns each registration's resolved qualification id (by item index) and every
-    problem found, as field errors. Writes nothing.
+    problem found, as field errors. ``name`` names an item in a message
+    (default: ``items[3]``, as its fields are named). Writes nothing.
     """
     today = china_today(now)
     errors: list[FieldError] = []
@@ -203,6 +217,13 @@ def check_records(
                 errors.append(FieldError(_path(prefix, i, "qualification"), problem))
             elif found:
                 resolved[i] = found
+    for duplicate in find_duplicates(session, items, lookup=lookup):
+        errors.append(
+            FieldError(
+                _path(prefix, duplicate.index, DUPLICATE_FIELD),
+                duplicate_message(duplicate, name or (lambda j: f"{prefix or 'items'}[{j}]")),
+            )
+        )
     return resolved, errors
 
 
@@ -340,6 +361,14 @@ def _index(
     disclosures: list[dict[str, Any]] = []
     for item, draft, taken in zip(items, drafts, indices, strict=True):
         credential_id = draft.document["id"]
+        course = None
+        if isinstance(item, ContinuingEducationIn) and draft.subject_lookup is not None:
+            course = course_key(
+                draft.subject_lookup,
+                item.provider.credit_code,
+                item.course_title,
+                item.completed_on,
+            )
         records.append(
             {
                 "credential_id": credential_id,
@@ -351,6 +380,7 @@ def _index(
                 "suspension_index": taken.get("suspension"),
                 "earliest_removal_on": draft.earliest_removal_on,
                 "replaces": item.replaces,
+                "course_key": course,
                 "updated_at": now,
             }
         )

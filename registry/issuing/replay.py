@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from registry.credentials.lifecycle import Action, State, initial_state
 from registry.errors import Inconsistency
+from registry.issuing.receipts import receipt_id_of
 from registry.storage.models import LogEntry, Record, StatusChangeRow, StoredCredential
 from registry.tlog.reader import entry_of, first_covering
 
@@ -37,12 +38,14 @@ class AnsweredItem:
 @dataclass(frozen=True)
 class IssueAnswer:
     """The records of one issue, in request order, with the checkpoint of their append;
-    ``replayed`` when rebuilt for a retry rather than issued now."""
+    ``replayed`` when rebuilt for a retry rather than issued now; the id of the
+    batch's receipt, if it has one (``registry.issuing.receipts``)."""
 
     items: tuple[AnsweredItem, ...]
     tree_size: int
     checkpoint: str
     replayed: bool
+    receipt_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ def issue_answered(session: Session, ids: Sequence[str]) -> IssueAnswer:
         tree_size=tree_size,
         checkpoint=checkpoint,
         replayed=True,
+        receipt_id=receipt_id_of(session, ids[0]),
     )
 
 

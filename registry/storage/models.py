@@ -42,6 +42,8 @@ __all__ = [
     "LogEntry",
     "LogHead",
     "LogNode",
+    "Receipt",
+    "ReceiptRow",
     "RecognitionAgreementRow",
     "Record",
     "RecordParty",
@@ -387,6 +389,10 @@ class Record(SQLModel, table=True):
         UniqueConstraint("authority_code", "revocation_index", name="uq_record_revocation_index"),
         UniqueConstraint("authority_code", "suspension_index", name="uq_record_suspension_index"),
         Index("ix_record_number", "type", "number"),
+        Index("ix_record_course_key", "course_key"),
+        CheckConstraint(
+            "course_key IS NULL OR length(course_key) = 64", name="course_key_sha256_hex"
+        ),
         # A record projects a credential of its own authority.
         ForeignKeyConstraint(
             ["authority_code", "credential_id"],
@@ -406,8 +412,49 @@ class Record(SQLModel, table=True):
     replaces: str | None = Field(
         default=None, sa_type=String(128), foreign_key="credential.id", unique=True
     )
+    course_key: str | None = Field(default=None, sa_type=String(64))
     updated_at: datetime = Field(sa_type=UTCDateTime)
     scheduled_change_id: str | None = Field(default=None, sa_type=String(128), index=True)
+
+
+RECEIPT_KINDS = ("import", "batch")
+
+
+class Receipt(SQLModel, table=True):
+    """One import (``registry import``) or API batch: who issued it, when, for which
+    authority, from which file, and how many rows became credentials."""
+
+    __tablename__ = "receipt"
+    __table_args__ = (
+        CheckConstraint("kind IN ('import', 'batch')", name="kind_known"),
+        CheckConstraint("rows > 0", name="rows_positive"),
+        Index("ix_receipt_authority_created", "authority_code", "created_at"),
+    )
+
+    id: str = Field(sa_type=String(64), primary_key=True)
+    kind: str = Field(sa_type=String(16))
+    authority_code: str = Field(sa_type=String(8), foreign_key="authority.code")
+    type: str | None = Field(default=None, sa_type=String(64))
+    file_name: str | None = Field(default=None, sa_type=String(255))
+    token_id: int | None = Field(default=None, foreign_key="api_token.id")
+    actor: str = Field(sa_type=String(200))
+    role: str = Field(sa_type=String(32))
+    rows: int = Field(sa_type=Integer)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ReceiptRow(SQLModel, table=True):
+    """One input row of a receipt (its row number in the file, or its index in the
+    batch) and the credential it became."""
+
+    __tablename__ = "receipt_row"
+
+    receipt_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("receipt.id"), primary_key=True)
+    )
+    position: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    row_number: int = Field(sa_type=Integer)
+    credential_id: str = Field(sa_type=String(128), foreign_key="credential.id", unique=True)
 
 
 class RecordParty(SQLModel, table=True):

@@ -30,6 +30,7 @@ from registry.credentials import CredentialType
 from registry.enforcement import status_on
 from registry.errors import NotFound
 from registry.ids import Category, parse_category, province
+from registry.issuing.duplicates import course_title_key
 from registry.recognition import Agreement, Reason, RecordKind, recognise
 from registry.verification.dossier import (
     Dossier,
@@ -384,6 +385,11 @@ def _credits(dossier: Dossier, on: date) -> list[Credit]:
                 kind=str(subject["kind"]),
                 completed_on=date.fromisoformat(subject["completedOn"]),
                 in_force=held.state_on(on) == "active",
+                course=(
+                    str(subject["provider"]["creditCode"]).upper(),
+                    course_title_key(str(subject["course"]["title"])),
+                    str(subject["completedOn"]),
+                ),
             )
         )
     return credits

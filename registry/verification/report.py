@@ -102,6 +102,8 @@ def _assessment(assessment: Assessment) -> dict[str, Any]:
         }
         if counted.agreement:
             entry["agreement"] = counted.agreement
+        if counted.duplicate_of:
+            entry["duplicateOf"] = counted.duplicate_of
         credits.append(entry)
     last = assessment.cycle_end.toordinal() - 1
     return {
@@ -126,6 +128,11 @@ def _assessment(assessment: Assessment) -> dict[str, Any]:
         },
         "met": assessment.satisfied,
         "credits": credits,
+        # One course counts once: the credits set aside as the same course as one
+        # that counts (the same provider, title and completion date).
+        "duplicates": [
+            {"id": c.credit.id, "sameAs": c.duplicate_of} for c in assessment.duplicates
+        ],
         "shortfalls": [reason_of(r) for r in assessment.shortfalls],
     }
 
