@@ -33,6 +33,7 @@ from registry.errors import (
     InvalidProvinceCode,
     InvalidResidentId,
 )
+from registry.labels import CATEGORY
 from registry.text import Printable
 
 __all__ = [
@@ -175,27 +176,16 @@ class Category(StrEnum):
     @property
     def name_zh(self) -> str:
         """The category's official Chinese name."""
-        return _CATEGORY_ZH[self]
-
-
-_CATEGORY_ZH = {
-    Category.COAL_MINE: "煤矿安全",
-    Category.METAL_NONMETAL_MINE: "金属非金属矿山安全",
-    Category.CHEMICAL: "化工安全",
-    Category.METALLURGY: "金属冶炼安全",
-    Category.CONSTRUCTION: "建筑施工安全",
-    Category.ROAD_TRANSPORT: "道路运输安全",
-    Category.OTHER: "其他安全（不包括消防安全）",
-}
+        return CATEGORY.label(self.value)
 
 
 def parse_category(value: str) -> Category:
-    """Parse a category code or its Chinese name; raises ``InvalidCategory``."""
-    for category in Category:
-        if value in (category.value, category.name_zh):
-            return category
-    allowed = ", ".join(c.value for c in Category)
-    raise InvalidCategory(f"{value!r} is not a category; expected one of: {allowed}")
+    """Parse a category code, its Chinese name or a short form of it (``化工``), full-width
+    or spaced as typed (``registry.labels.CATEGORY``); raises ``InvalidCategory``."""
+    try:
+        return Category(CATEGORY.parse(value))
+    except InvalidInput as exc:
+        raise InvalidCategory(exc.message) from None
 
 
 def _id_check_character(first17: str) -> str:

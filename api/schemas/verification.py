@@ -12,7 +12,8 @@ from pydantic.alias_generators import to_camel
 from api.schemas.common import one_way_of
 from registry.calendar import Day
 from registry.ce.policy import load_policies
-from registry.ids import PROVINCES, Category, ResidentIdText
+from registry.ids import PROVINCES, ResidentIdText
+from registry.labels import CATEGORY
 from registry.text import PersonName, Printable
 from registry.verification import EngineerQuery
 from registry.verification.batch import MAX_BATCH
@@ -32,10 +33,7 @@ _RULED_REGIONS: dict[str, Any] = {
 }
 
 
-_CATEGORIES: dict[str, Any] = {
-    "type": "string",
-    "enum": [c.value for c in Category] + [c.name_zh for c in Category],
-}
+_CATEGORIES = CATEGORY.json_schema("Only this category.")
 
 
 class EngineerIn(BaseModel):
@@ -61,7 +59,7 @@ class EngineerIn(BaseModel):
         description="Where the person will work: `CN-SH`, `CN-JS`, `CN-ZJ` or `CN-AH`."
     )
     category: Annotated[Printable, WithJsonSchema(_CATEGORIES)] | None = Field(
-        default=None, description="Only this category (`chemical`, `construction`, ...)."
+        default=None, description=CATEGORY.description("Only this category.")
     )
     date: Day | None = Field(default=None, description="The day asked about (default: today).")
 
