@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from registry.bulk.columns import COLUMNS
 from registry.bulk.rows import ParsedRows, RowError, parse_rows, read_table
+from registry.bulk.template import write_xlsx_template
 from registry.credentials import CredentialType
 from registry.errors import InvalidInput
 from registry.ids import province
@@ -90,7 +91,9 @@ def template_rows(record_type: CredentialType) -> list[str]:
 
 
 def write_template(record_type: CredentialType, path: Path | None) -> str | None:
-    """Write the template to ``path`` (.csv or .xlsx); with no path, return it as CSV."""
+    """Write the template to ``path`` (.csv: the header row; .xlsx: the data sheet with
+    its drop-downs and notes, an example sheet and a notes sheet); with no path,
+    return it as CSV."""
     header = template_rows(record_type)
     if path is None or path.suffix.lower() == ".csv":
         buffer = io.StringIO()
@@ -102,20 +105,5 @@ def write_template(record_type: CredentialType, path: Path | None) -> str | None
         return None
     if path.suffix.lower() != ".xlsx":
         raise InvalidInput("a template is written as .csv or .xlsx")
-    from openpyxl import Workbook  # noqa: PLC0415 (only bulk import needs it)
-    from openpyxl.utils import get_column_letter  # noqa: PLC0415
-
-    workbook = Workbook()
-    sheet = workbook.active
-    if sheet is None:
-        raise InvalidInput("openpyxl made a workbook without a sheet")
-    sheet.title = record_type[:31]
-    sheet.append(header)
-    for position in range(1, len(header) + 1):
-        letter = get_column_letter(position)
-        sheet.column_dimensions[letter].width = 20
-        # Text cells: ID numbers must not turn into 3.1e17, nor dates into serials.
-        for row in range(2, 1002):
-            sheet[f"{letter}{row}"].number_format = "@"
-    workbook.save(path)
+    write_xlsx_template(record_type, path)
     return None

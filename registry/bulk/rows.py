@@ -17,16 +17,17 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from registry.bulk.columns import COLUMNS, RELATED_ROLES, Column
+from registry.bulk.columns import COLUMNS, RELATED_ROLES, YES_NO, Column
+from registry.calendar import parse_day
 from registry.credentials import CREDENTIAL_TYPES, CredentialType
 from registry.credentials.records import RecordIn
 from registry.errors import InvalidInput
+from registry.labels import LISTED_KIND
 
 __all__ = ["MAX_ROWS", "ParsedRows", "RowError", "parse_rows", "read_table"]
 
 _RECORD: TypeAdapter[Any] = TypeAdapter(RecordIn)
 _MEASURES = re.compile(r"[;；\n]+")
-_KINDS = {"单位": "organisation", "企业": "organisation", "个人": "person"}
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,20 @@ def _put(target: dict[str, Any], path: str, value: Any) -> None:
     target[last] = value
 
 
+def _spelled(column: Column, value: str) -> str:
+    """A cell as the record's input takes it: a day in ISO form (an Excel day number
+    read as its day: the column holds days only), yes or no as ``true`` or
+    ``false``. A cell that is neither is left for the input's own error."""
+    try:
+        if column.day:
+            return parse_day(value, excel_serial=True).isoformat()
+        if column.yes_no:
+            return YES_NO.parse(value)
+    except InvalidInput:
+        return value
+    return value
+
+
 def _item(
     record_type: CredentialType, cells: dict[str, str], authority: str
 ) -> tuple[dict[str, Any], list[str]]:
@@ -204,16 +219,16 @@ def _item(
     item: dict[str, Any] = {"type": record_type, "authority": authority}
     roles: list[str] = []
     related: dict[str, dict[str, str]] = {}
-    for path, value in cells.items():
-        if not value:
+    by_path = {column.path: column for column in COLUMNS[record_type]}
+    for path, cell in cells.items():
+        if not cell:
             continue
+        value = _spelled(by_path[path], cell) if path in by_path else cell
         if path.startswith("related."):
             _, role, field = path.split(".")
             related.setdefault(role, {})[field] = value
         elif path == "measures":
             item["measures"] = [m.strip() for m in _MEASURES.split(value) if m.strip()]
-        elif path == "listed.kind":
-            _put(item, path, _KINDS.get(value, value))
         else:
             _put(item, path, value)
     if record_type == CredentialType.LISTING:
@@ -224,8 +239,13 @@ def _item(
                 roles.append(role)
         item["related_persons"] = persons
         listed = item.get("listed", {})
-        # Only the identifier that fits the kind: the other column is for other rows.
-        listed.pop("id_number" if listed.get("kind") == "organisation" else "credit_code", None)
+        try:
+            organisation = LISTED_KIND.parse(listed.get("kind")) == "organisation"
+        except InvalidInput:
+            organisation = False  # the listing's own error names the kinds
+        # Only the identifier that fits the kind: the other columns are for other rows.
+        for unfit in ("id_number",) if organisation else ("credit_code", "pilot_code"):
+            listed.pop(unfit, None)
     return item, roles
 
 
