@@ -37,7 +37,8 @@ def _folded(value: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", value))
 
 
-@dataclass(frozen=True)
+# Compared and hashed by identity: each enumeration is one table.
+@dataclass(frozen=True, eq=False)
 class Enumeration:
     """An enumeration's codes, the Chinese label of each, and other spellings of them.
 

@@ -81,28 +81,27 @@ COLUMNS: dict[CredentialType, tuple[Column, ...]] = {
         Column("category", "专业类别", "category", takes=CATEGORY),
         Column("employer.name", "聘用单位", "employer_name"),
         Column("employer.credit_code", "聘用单位统一社会信用代码", "employer_credit_code"),
-        _pilot("employer.pilot_code"),
         Column("kind", "注册类型", "kind", takes=REGISTRATION_KIND),
         _day("valid_from", "有效期起", "valid_from"),
         _day("valid_until", "有效期至", "valid_until"),
         Column("replaces", "更正的记录", "replaces", required=False),
+        _pilot("employer.pilot_code"),
     ),
     CredentialType.CE_CREDIT: (
         *_HOLDER,
         Column("course_title", "课程名称", "course_title"),
         Column("provider.name", "培训机构", "provider_name"),
         Column("provider.credit_code", "培训机构统一社会信用代码", "provider_credit_code"),
-        _pilot("provider.pilot_code"),
         Column("hours", "学时", "hours", note="学时数，以 0.5 为单位"),
         Column("kind", "学时类型", "kind", takes=CE_KIND),
         _day("completed_on", "完成日期", "completed_on"),
         Column("replaces", "更正的记录", "replaces", required=False),
+        _pilot("provider.pilot_code"),
     ),
     CredentialType.LISTING: (
         Column("listed.kind", "主体类型", "listed_kind", takes=LISTED_KIND),
         Column("listed.name", "主体名称", "listed_name"),
         Column("listed.credit_code", "统一社会信用代码", "listed_credit_code", required=False),
-        _pilot("listed.pilot_code"),
         Column("listed.id_number", "身份证号", "listed_id_number", required=False),
         Column("legal_basis", "列入依据", "legal_basis"),
         Column("penalty_decision_number", "行政处罚决定书文号", "penalty_decision_number"),
@@ -112,7 +111,7 @@ COLUMNS: dict[CredentialType, tuple[Column, ...]] = {
         Column("replaces", "更正的记录", "replaces", required=False),
     ),
 }
-"""The columns of each type, in template order."""
+"""The columns of each type, in template order (a column added later goes last)."""
 
 RELATED_ROLES: tuple[tuple[str, str, str], ...] = tuple(
     (role, RELATED_ROLE.label(role), role.replace("-", "_")) for role in RELATED_ROLE.codes
@@ -124,6 +123,8 @@ for _role, _zh, _en in RELATED_ROLES:
         Column(f"related.{_role}.name", f"{_zh}姓名", f"{_en}_name", required=False),
         Column(f"related.{_role}.id_number", f"{_zh}身份证号", f"{_en}_id_number", required=False),
     )
+# Last, so that the columns of a file made from an earlier template keep their places.
+COLUMNS[CredentialType.LISTING] += (_pilot("listed.pilot_code"),)
 
 TYPES: dict[str, CredentialType] = {
     "qualification": CredentialType.QUALIFICATION,

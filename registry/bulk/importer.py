@@ -24,6 +24,7 @@ from registry.credentials import CredentialType
 from registry.errors import InvalidInput
 from registry.ids import province
 from registry.issuing import IssuingContext, check_records, issue_records
+from registry.issuing.partial import check_valid_fields
 
 __all__ = ["CHUNK", "check_file", "issue_rows", "template_rows", "write_template"]
 
@@ -44,18 +45,23 @@ def check_file(
 ) -> ParsedRows:
     """Every row of the file validated, and every problem found; writes nothing."""
     code = province(authority).iso
+    now = now or datetime.now(UTC)
     header, rows = read_table(path, max_columns=len(COLUMNS[record_type]))
     parsed = parse_rows(record_type, header, rows, authority=code)
-    if not parsed.items:
-        return parsed
-    _, problems = check_records(
-        session,
-        parsed.items,
-        "rows",
-        lookup=context.lookup,
-        now=now or datetime.now(UTC),
-    )
     errors = list(parsed.errors)
+    # A row that did not parse is checked against the registry too, on what it got
+    # right: its problems are then all reported at once.
+    for number, values in parsed.invalid:
+        errors.extend(
+            RowError(number, parsed.headers.get(e.field, e.field), e.message)
+            for e in check_valid_fields(
+                session, record_type, values, authority=code, lookup=context.lookup, now=now
+            )
+        )
+    if not parsed.items:
+        errors.sort(key=lambda e: e.row)
+        return ParsedRows(parsed.items, parsed.rows, errors, parsed.headers)
+    _, problems = check_records(session, parsed.items, "rows", lookup=context.lookup, now=now)
     for problem in problems:
         match = _FIELD.match(problem.field)
         if match is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from registry.calendar import parse_day
 from registry.credentials import CREDENTIAL_TYPES, CredentialType
 from registry.credentials.records import RecordIn
 from registry.errors import InvalidInput
+from registry.issuing.partial import valid_fields
 from registry.labels import LISTED_KIND
 
 __all__ = ["MAX_ROWS", "ParsedRows", "RowError", "parse_rows", "read_table"]
@@ -41,12 +42,17 @@ class RowError:
 
 @dataclass(frozen=True)
 class ParsedRows:
-    """The rows that parsed, with their row numbers, and every problem found."""
+    """The rows that parsed, with their row numbers, and every problem found.
+
+    ``invalid`` holds, for each row that did not parse, its number and the fields the
+    registry checks that are valid by themselves (``registry.issuing.partial``): they
+    are checked too, so that a row's problems are all reported at once."""
 
     items: list[Any]
     rows: list[int]
     errors: list[RowError]
     headers: dict[str, str]  # input path -> the header the file uses for it
+    invalid: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
 def _cell(value: object) -> str:
@@ -261,6 +267,7 @@ def parse_rows(
     by_path = {column.path: header[position] for position, column in columns.items()}
     items: list[Any] = []
     numbers: list[int] = []
+    invalid: list[tuple[int, dict[str, Any]]] = []
     if errors:
         return ParsedRows(items, numbers, errors, by_path)
     for number, values in rows:
@@ -277,7 +284,9 @@ def parse_rows(
                 RowError(number, _header_of(error["loc"], roles, by_path), _reason(error["msg"]))
                 for error in exc.errors()
             )
-    return ParsedRows(items, numbers, errors, by_path)
+            failed = {str(e["loc"][1]) for e in exc.errors() if len(e["loc"]) > 1}
+            invalid.append((number, valid_fields(record_type, item, failed)))
+    return ParsedRows(items, numbers, errors, by_path, invalid)
 
 
 def _reason(message: str) -> str:
