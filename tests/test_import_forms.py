@@ -271,7 +271,7 @@ def test_the_template_has_drop_downs_notes_a_frozen_header_and_an_example(
         _run(node, "--template", "continuing-education", "--output", str(csv_path)).returncode == 0
     )
     assert csv_path.read_bytes().startswith(b"\xef\xbb\xbf")
-    assert csv_path.read_text(encoding="utf-8-sig").splitlines() == [",".join(header)]
+    assert csv_path.read_text(encoding="utf-8-sig").splitlines() == [",".join(map(str, header))]
 
 
 def test_every_template_lists_its_enumerations(node: Settings, tmp_path: Path) -> None:
