@@ -64,6 +64,7 @@ __all__ = [
     "parse_disclosure",
     "parse_resident_id",
     "province",
+    "province_short_name",
     "resident_id_check_character",
 ]
 
@@ -148,16 +149,33 @@ _BY_GB = {p.gb: p for p in PROVINCES}
 _BY_GB_PREFIX = {p.gb[:2]: p for p in PROVINCES}
 
 
+def province_short_name(found: Province) -> str:
+    """The name people write without the division's kind: 上海 for 上海市, 广西 for
+    广西壮族自治区, 内蒙古 for 内蒙古自治区."""
+    name = found.name_zh
+    if name.endswith("自治区"):
+        return name[:3] if name.startswith("内蒙古") else name[:2]
+    for suffix in ("特别行政区", "省", "市"):
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return name
+
+
+_BY_NAME = {p.name_zh: p for p in PROVINCES} | {province_short_name(p): p for p in PROVINCES}
+
+
 def province(code: str) -> Province:
-    """Look a province up by ISO 3166-2 (``CN-SH``) or GB/T 2260 (``310000``) code.
+    """Look a province up by ISO 3166-2 (``CN-SH``) or GB/T 2260 (``310000``) code, or by
+    its Chinese name, in full or short (``上海市``, ``上海``).
 
     Raises ``InvalidProvinceCode`` for anything else.
     """
     normal = _normalise(code) if isinstance(code, str) else ""
-    found = _BY_ISO.get(normal) or _BY_GB.get(normal)
+    found = _BY_ISO.get(normal) or _BY_GB.get(normal) or _BY_NAME.get(normal)
     if found is None:
         raise InvalidProvinceCode(
-            f"{code!r} is not a province code: use ISO 3166-2 (CN-SH) or GB/T 2260 (310000)"
+            f"{code!r} is not a province code: use ISO 3166-2 (CN-SH), GB/T 2260 (310000) "
+            "or its name (上海市)"
         )
     return found
 
@@ -453,9 +471,13 @@ def name_core(name: str) -> str:
 
 PROVINCE_CODE_JSON_SCHEMA: dict[str, Any] = {
     "type": "string",
-    "enum": [p.iso for p in PROVINCES] + [p.gb for p in PROVINCES],
-    "description": "A province: its ISO 3166-2 code (`CN-SH`) or its GB/T 2260 code "
-    "(`310000`). Lower case and full-width forms are read too.",
+    "enum": [p.iso for p in PROVINCES]
+    + [p.gb for p in PROVINCES]
+    + [p.name_zh for p in PROVINCES]
+    + [province_short_name(p) for p in PROVINCES],
+    "description": "A province: its ISO 3166-2 code (`CN-SH`), its GB/T 2260 code "
+    "(`310000`) or its Chinese name (`上海市`, `上海`). Lower case and full-width forms "
+    "are read too.",
 }
 
 ProvinceCodeText = Annotated[Printable, WithJsonSchema(PROVINCE_CODE_JSON_SCHEMA)]

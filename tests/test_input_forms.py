@@ -21,8 +21,8 @@ from registry.credentials.records import (
     RegistrationIn,
 )
 from registry.demo import DEMO_ENGINEERS, credit_code
-from registry.errors import InvalidInput
-from registry.ids import Category, parse_category
+from registry.errors import InvalidInput, InvalidProvinceCode
+from registry.ids import Category, parse_category, province
 from registry.labels import (
     ACTION,
     CATEGORY,
@@ -130,6 +130,16 @@ def test_each_table_matches_the_codes_the_records_take() -> None:
             table.parse("no-such-thing")
 
 
+def test_provinces_take_their_names() -> None:
+    assert province("上海市").iso == "CN-SH"
+    assert province("上海").iso == "CN-SH"
+    assert province("广西壮族自治区").iso == province("广西").iso == "CN-GX"
+    assert province("内蒙古").iso == "CN-NM"
+    assert province("香港").iso == "CN-HK"
+    with pytest.raises(InvalidProvinceCode, match="上海市"):
+        province("上")
+
+
 def test_categories_take_their_short_forms() -> None:
     assert parse_category("化工") is Category.CHEMICAL
     assert parse_category("其他安全（不包括消防安全）") is Category.OTHER
@@ -198,6 +208,7 @@ def test_records_take_labels_days_and_identifiers_as_typed(node: Node) -> None:
 
     qualification = _example("qualification")
     qualification["category"] = "化工"
+    qualification["authority"] = "上海市"
     qualification["issued_on"] = day.strftime("%Y/%m/%d").replace("/0", "/")
     subject = _issued(node.post("/v1/credentials", qualification, "issuer:CN-SH"))
     assert subject["category"] == "chemical"
@@ -332,7 +343,7 @@ def test_batch_verification_reads_labels_and_days(node: Node) -> None:
         {"id_number": WANG.id_number.lower(), "region": "CN-SH",
          "category": CATEGORY.label(WANG.category),
          "date": f"{day.year}年{day.month}月{day.day}日"},
-        {"id_number": _full_width(WANG.id_number), "region": "CN-SH",
+        {"id_number": _full_width(WANG.id_number), "region": "上海",
          "category": "化工" if WANG.category == "chemical" else WANG.category,
          "date": day.strftime("%Y/%m/%d")},
         {"id_number": WANG.id_number, "region": "CN-SH", "date": "2026-02-30"},

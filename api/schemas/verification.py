@@ -12,7 +12,7 @@ from pydantic.alias_generators import to_camel
 from api.schemas.common import one_way_of
 from registry.calendar import Day
 from registry.ce.policy import load_policies
-from registry.ids import PROVINCES, ResidentIdText
+from registry.ids import PROVINCES, ResidentIdText, province_short_name
 from registry.labels import CATEGORY
 from registry.text import PersonName, Printable
 from registry.verification import EngineerQuery
@@ -28,7 +28,7 @@ _RULED_REGIONS: dict[str, Any] = {
         code
         for p in PROVINCES
         if p.iso in {policy.authority for policy in load_policies().policies}
-        for code in (p.iso, p.gb)
+        for code in (p.iso, p.gb, p.name_zh, province_short_name(p))
     ],
 }
 
@@ -56,7 +56,8 @@ class EngineerIn(BaseModel):
     )
     name: PersonName | None = Field(default=None, max_length=200, description="The holder's name.")
     region: Annotated[Printable, WithJsonSchema(_RULED_REGIONS)] = Field(
-        description="Where the person will work: `CN-SH`, `CN-JS`, `CN-ZJ` or `CN-AH`."
+        description="Where the person will work: `CN-SH`, `CN-JS`, `CN-ZJ` or `CN-AH` (or "
+        "`310000`, or the name: `上海市`, `上海`)."
     )
     category: Annotated[Printable, WithJsonSchema(_CATEGORIES)] | None = Field(
         default=None, description=CATEGORY.description("Only this category.")
