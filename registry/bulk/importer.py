@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session
 
@@ -51,11 +52,18 @@ def check_file(
     errors = list(parsed.errors)
     # A row that did not parse is checked against the registry too, on what it got
     # right: its problems are then all reported at once.
+    known: dict[str, Any] = {}
     for number, values in parsed.invalid:
         errors.extend(
             RowError(number, parsed.headers.get(e.field, e.field), e.message)
             for e in check_valid_fields(
-                session, record_type, values, authority=code, lookup=context.lookup, now=now
+                session,
+                record_type,
+                values,
+                authority=code,
+                lookup=context.lookup,
+                now=now,
+                known=known,
             )
         )
     if not parsed.items:

@@ -83,9 +83,12 @@ def check_valid_fields(
     authority: str,
     lookup: LookupSecrets,
     now: datetime,
+    known: dict[str, Any] | None = None,
 ) -> list[FieldError]:
     """``check_records``'s problems with the valid fields of one invalid item
-    (``valid_fields``), named by field. Writes nothing."""
+    (``valid_fields``), named by field. ``known`` keeps the qualifications looked up
+    (pass one dict for the items of one file). Writes nothing."""
+    known = {} if known is None else known
     errors: list[FieldError] = []
     day = _DAYS.get(record_type)
     found = values.get(day) if day else None
@@ -102,10 +105,12 @@ def check_valid_fields(
             # Only what the qualification check reads: the other fields may be invalid.
             read = {name: values[name] for name in ("qualification", "holder", "category")}
             registration = RegistrationIn.model_construct(**read)
-            _, problem = _qualification(session, registration, lookup, {})
+            _, problem = _qualification(session, registration, lookup, known)
         else:  # only whether it is there: whose and which category cannot be asked
-            qualification = _find_qualification(session, values["qualification"])
-            problem = qualification if isinstance(qualification, str) else None
+            reference = values["qualification"]
+            if reference not in known:
+                known[reference] = _find_qualification(session, reference)
+            problem = known[reference] if isinstance(known[reference], str) else None
         if problem:
             errors.append(FieldError("qualification", problem))
     return errors
