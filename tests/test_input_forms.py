@@ -358,6 +358,28 @@ def test_batch_verification_reads_labels_and_days(node: Node) -> None:
     assert "化工安全" in results[3]["error"]
 
 
+def test_a_batch_rows_problems_are_answered_at_once(node: Node) -> None:
+    rows = [
+        {"id_number": "310101198503120210", "region": "上海", "category": "消防",
+         "date": "2026-02-30"},
+        {"registration_number": "SH-REG-1", "region": "CN-SH", "date": "3/1/2026"},
+        {"region": "火星", "date": "2026.3.1"},
+    ]  # fmt: skip
+    response = node.post("/v1/verify/batch", {"rows": rows}, "verifier")
+    assert response.status_code == 200, response.text
+    errors = [r["error"] for r in response.json()["results"]]
+    assert "check character" in errors[0]
+    assert "is not a category" in errors[0]
+    assert "not a real date" in errors[0]
+    assert "310101198503120210" not in errors[0]
+    assert "a day is written" in errors[1]
+    assert "looked up with the holder's name" in errors[1]
+    assert "not a province code" in errors[2]
+    assert "give id_number" in errors[2]
+    single = node.post("/v1/verify/engineer", rows[0], "verifier")
+    assert set(_errors(single)) >= {"id_number", "category", "date"}
+
+
 def test_the_document_lists_every_code_with_its_label(node: Node) -> None:
     document = node.client.get("/openapi.json").json()
     text = str(document)
