@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Annotated
 
@@ -21,6 +22,8 @@ from registry.errors import InvalidInput
 
 __all__ = [
     "CHINA",
+    "DAY_FORMS",
+    "DAY_PATTERN",
     "FIRST_DAY",
     "LAST_DAY",
     "Day",
@@ -29,6 +32,7 @@ __all__ = [
     "china_today",
     "day_start",
     "parse_aware",
+    "parse_day",
 ]
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -44,16 +48,73 @@ FIRST_DAY = date(_EARLIEST, 1, 1)
 LAST_DAY = date(_LATEST, 12, 31)
 """The latest day any date the registry is given may name."""
 
-_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_YEAR = r"(19[0-9]{2}|[2-8][0-9]{3}|9000)"
+_MONTH, _DAY = r"(0?[1-9]|1[0-2])", r"(0?[1-9]|[12][0-9]|3[01])"
+_MM, _DD = r"(0[1-9]|1[0-2])", r"(0[1-9]|[12][0-9]|3[01])"
+DAY_PATTERN = (
+    f"^({_YEAR}-{_MONTH}-{_DAY}|{_YEAR}/{_MONTH}/{_DAY}|{_YEAR}\\.{_MONTH}\\.{_DAY}"
+    f"|{_YEAR}年{_MONTH}月{_DAY}日|{_YEAR}{_MM}{_DD})$"
+)
+"""The forms of a day, as a pattern a client or a fuzzer can check (``parse_day``)."""
+
+DAY_FORMS = "2026-03-01, 2026/3/1, 2026.3.1, 2026年3月1日 or 20260301"
+"""The forms of a day ``parse_day`` reads, as messages and notes list them."""
+
+_FORMS = tuple(
+    re.compile(form)
+    for form in (
+        r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})",
+        r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})",
+        r"([0-9]{4})\.([0-9]{1,2})\.([0-9]{1,2})",
+        r"([0-9]{4})年([0-9]{1,2})月([0-9]{1,2})日?",
+        r"([0-9]{4})([0-9]{2})([0-9]{2})",
+    )
+)
+# A date cell that Excel or WPS saved to CSV with its (empty) time of day.
+_MIDNIGHT = re.compile(r"[T\s]+0?0:00(:00(\.0+)?)?$")
+# Excel counts days from 30 December 1899 (its 1900 leap-year bug folded in); five
+# digits are 1927 to 2173, nothing else a person writes.
+_SERIAL = re.compile(r"([1-9][0-9]{4})(\.0+)?")
+_EXCEL_EPOCH = date(1899, 12, 30)
 
 
-def _iso_day(value: object) -> object:
-    # A day is written YYYY-MM-DD. Pydantic would also take a number as seconds since
-    # 1970 (``date=0`` as 1970-01-01), which nobody means.
+def parse_day(value: str, *, excel_serial: bool = False) -> date:
+    """A day as Chinese offices write it: ISO ``2026-03-01``, ``2026/3/1``, ``2026.3.1``,
+    ``2026年3月1日`` or ``20260301`` (full-width digits and a midnight time of day
+    too); with ``excel_serial``, also the five-digit day number of an Excel date cell
+    exported as a number (a spreadsheet's column that holds dates only).
+
+    Raises ``InvalidInput`` naming the forms, for a day that is not real, and for one
+    outside ``FIRST_DAY`` to ``LAST_DAY``. The message never repeats the value.
+    """
+    text = unicodedata.normalize("NFKC", value).strip()
+    text = re.sub(r"\s+", "", _MIDNIGHT.sub("", text))
+    serial = _SERIAL.fullmatch(text) if excel_serial else None
+    if serial is not None:
+        day = _EXCEL_EPOCH + timedelta(days=int(serial.group(1)))
+    else:
+        found = next((m for form in _FORMS if (m := form.fullmatch(text))), None)
+        if found is None:
+            raise InvalidInput(f"a day is written {DAY_FORMS}")
+        try:
+            day = date(*(int(part) for part in found.groups()))
+        except ValueError as exc:
+            raise InvalidInput("is not a real date (no such month or day)") from exc
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(f"must lie between {FIRST_DAY} and {LAST_DAY}")
+    return day
+
+
+def _day_input(value: object) -> object:
+    # Pydantic would also take a number as seconds since 1970 (``date=0`` as
+    # 1970-01-01), which nobody means, and a time as its day.
     if isinstance(value, datetime) or not isinstance(value, date | str):
-        raise ValueError("a day is written YYYY-MM-DD")
-    if isinstance(value, str) and not _ISO_DAY.fullmatch(value.strip()):
-        raise ValueError("a day is written YYYY-MM-DD")
+        raise ValueError(f"a day is written {DAY_FORMS}")
+    if isinstance(value, str):
+        try:
+            return parse_day(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from None
     return value
 
 
@@ -65,19 +126,20 @@ def _in_range(day: date) -> date:
 
 Day = Annotated[
     date,
-    BeforeValidator(_iso_day),
+    BeforeValidator(_day_input),
     AfterValidator(_in_range),
     WithJsonSchema(
         {
             "type": "string",
-            "format": "date",
-            # FIRST_DAY to LAST_DAY, as a pattern a client or a fuzzer can check.
-            "pattern": r"^(19[0-9]{2}|[2-8][0-9]{3}|9000)"
-            r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$",
+            # Not "date": that is RFC 3339's form only. FIRST_DAY to LAST_DAY, in every
+            # form parse_day reads, as a pattern a client or a fuzzer can check.
+            "format": "registry-day",
+            "pattern": DAY_PATTERN,
+            "description": f"A day: {DAY_FORMS}.",
         }
     ),
 ]
-"""A day as every input of the registry takes it: ``YYYY-MM-DD``, within
+"""A day as every input of the registry takes it: any form ``parse_day`` reads, within
 ``FIRST_DAY`` and ``LAST_DAY``, refused otherwise (a 422 naming the field)."""
 
 

@@ -33,6 +33,7 @@ from registry.errors import (
     InvalidProvinceCode,
     InvalidResidentId,
 )
+from registry.labels import CATEGORY
 from registry.text import Printable
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "parse_disclosure",
     "parse_resident_id",
     "province",
+    "province_short_name",
     "resident_id_check_character",
 ]
 
@@ -147,16 +149,33 @@ _BY_GB = {p.gb: p for p in PROVINCES}
 _BY_GB_PREFIX = {p.gb[:2]: p for p in PROVINCES}
 
 
+def province_short_name(found: Province) -> str:
+    """The name people write without the division's kind: 上海 for 上海市, 广西 for
+    广西壮族自治区, 内蒙古 for 内蒙古自治区."""
+    name = found.name_zh
+    if name.endswith("自治区"):
+        return name[:3] if name.startswith("内蒙古") else name[:2]
+    for suffix in ("特别行政区", "省", "市"):
+        if name.endswith(suffix):
+            return name.removesuffix(suffix)
+    return name
+
+
+_BY_NAME = {p.name_zh: p for p in PROVINCES} | {province_short_name(p): p for p in PROVINCES}
+
+
 def province(code: str) -> Province:
-    """Look a province up by ISO 3166-2 (``CN-SH``) or GB/T 2260 (``310000``) code.
+    """Look a province up by ISO 3166-2 (``CN-SH``) or GB/T 2260 (``310000``) code, or by
+    its Chinese name, in full or short (``上海市``, ``上海``).
 
     Raises ``InvalidProvinceCode`` for anything else.
     """
     normal = _normalise(code) if isinstance(code, str) else ""
-    found = _BY_ISO.get(normal) or _BY_GB.get(normal)
+    found = _BY_ISO.get(normal) or _BY_GB.get(normal) or _BY_NAME.get(normal)
     if found is None:
         raise InvalidProvinceCode(
-            f"{code!r} is not a province code: use ISO 3166-2 (CN-SH) or GB/T 2260 (310000)"
+            f"{code!r} is not a province code: use ISO 3166-2 (CN-SH), GB/T 2260 (310000) "
+            "or its name (上海市)"
         )
     return found
 
@@ -175,27 +194,16 @@ class Category(StrEnum):
     @property
     def name_zh(self) -> str:
         """The category's official Chinese name."""
-        return _CATEGORY_ZH[self]
-
-
-_CATEGORY_ZH = {
-    Category.COAL_MINE: "煤矿安全",
-    Category.METAL_NONMETAL_MINE: "金属非金属矿山安全",
-    Category.CHEMICAL: "化工安全",
-    Category.METALLURGY: "金属冶炼安全",
-    Category.CONSTRUCTION: "建筑施工安全",
-    Category.ROAD_TRANSPORT: "道路运输安全",
-    Category.OTHER: "其他安全（不包括消防安全）",
-}
+        return CATEGORY.label(self.value)
 
 
 def parse_category(value: str) -> Category:
-    """Parse a category code or its Chinese name; raises ``InvalidCategory``."""
-    for category in Category:
-        if value in (category.value, category.name_zh):
-            return category
-    allowed = ", ".join(c.value for c in Category)
-    raise InvalidCategory(f"{value!r} is not a category; expected one of: {allowed}")
+    """Parse a category code, its Chinese name or a short form of it (``化工``), full-width
+    or spaced as typed (``registry.labels.CATEGORY``); raises ``InvalidCategory``."""
+    try:
+        return Category(CATEGORY.parse(value))
+    except InvalidInput as exc:
+        raise InvalidCategory(exc.message) from None
 
 
 def _id_check_character(first17: str) -> str:
@@ -463,9 +471,13 @@ def name_core(name: str) -> str:
 
 PROVINCE_CODE_JSON_SCHEMA: dict[str, Any] = {
     "type": "string",
-    "enum": [p.iso for p in PROVINCES] + [p.gb for p in PROVINCES],
-    "description": "A province: its ISO 3166-2 code (`CN-SH`) or its GB/T 2260 code "
-    "(`310000`). Lower case and full-width forms are read too.",
+    "enum": [p.iso for p in PROVINCES]
+    + [p.gb for p in PROVINCES]
+    + [p.name_zh for p in PROVINCES]
+    + [province_short_name(p) for p in PROVINCES],
+    "description": "A province: its ISO 3166-2 code (`CN-SH`), its GB/T 2260 code "
+    "(`310000`) or its Chinese name (`上海市`, `上海`). Lower case and full-width forms "
+    "are read too.",
 }
 
 ProvinceCodeText = Annotated[Printable, WithJsonSchema(PROVINCE_CODE_JSON_SCHEMA)]

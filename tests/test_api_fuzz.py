@@ -79,6 +79,24 @@ schemathesis.openapi.format(
         st.text(st.one_of(_HAN, _LATIN, _PUNCTUATION), max_size=60),
     ),
 )
+# A day in any of the forms the registry reads (registry.calendar.parse_day): real days
+# only, which a pattern cannot say.
+schemathesis.openapi.format(
+    "registry-day",
+    st.builds(
+        lambda day, form: form.format(d=day),
+        st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(9000, 12, 31)),
+        st.sampled_from(
+            [
+                "{d:%Y-%m-%d}",
+                "{d.year}/{d.month}/{d.day}",
+                "{d.year}.{d.month}.{d.day}",
+                "{d.year}年{d.month}月{d.day}日",
+                "{d:%Y%m%d}",
+            ]
+        ),
+    ),
+)
 schemathesis.openapi.format("printable", st.from_regex(r"\A[!-~]{1,40}\Z"))
 schemathesis.openapi.format("reference", st.from_regex(r"\A[!-~]{1,40}\Z"))
 

@@ -302,7 +302,7 @@ def test_a_cell_beyond_the_template_is_refused_before_the_sheet_is_expanded(
     before = _counts(node)
     result = _run(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
     assert _one_line_error(result) == (
-        "error: xfd.xlsx: row 2 has a value in column XFD, beyond the 9 columns of the template"
+        "error: xfd.xlsx: row 2 has a value in column XFD, beyond the 10 columns of the template"
     )
     assert _counts(node) == before
     # The child's peak memory (the largest of this process's children so far).

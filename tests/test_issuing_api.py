@@ -518,7 +518,7 @@ def test_no_change_takes_effect_before_the_record_it_changes(demo: Demo, kind: s
         ("listing", "listed_on"),
     ],
 )
-@pytest.mark.parametrize("value", ["0001-01-01", "9999-12-31", 0, "2026-1-1"])
+@pytest.mark.parametrize("value", ["0001-01-01", "9999-12-31", 0, "1/1/2026", "2026-02-30"])
 def test_a_day_outside_the_calendar_is_refused_by_name(
     demo: Demo, kind: str, field: str, value: object
 ) -> None:
@@ -533,7 +533,9 @@ def test_a_day_outside_the_calendar_is_refused_by_name(
 
 def test_a_day_asked_about_is_written_as_a_day(demo: Demo) -> None:
     assert demo.client.get("/v1/recognition?date=2026-01-01").status_code == 200
-    for value in ("0", "0001-01-01", "20260101"):
+    # The forms offices write are read too (registry.calendar.parse_day).
+    assert demo.client.get("/v1/recognition?date=20260101").status_code == 200
+    for value in ("0", "0001-01-01", "2026-02-30", "1/1/2026"):
         refused = demo.client.get(f"/v1/recognition?date={value}")
         assert refused.status_code == 422, value
         assert refused.json()["errors"][0]["field"] == "date"

@@ -20,7 +20,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
         "errors",
-        "calendar settings text",
+        "calendar settings text labels",
         "ids crypto spreadsheets",
         "credentials datadir",
         "storage",

@@ -38,7 +38,14 @@ from registry.calendar import china_today
 from registry.enforcement import listing_terms
 from registry.enforcement.inspection import CheckQuery, CheckResult, check_audited, search_audited
 from registry.enforcement.public import COLUMNS, public_csv, public_xlsx, read_public_list
-from registry.enforcement.search import MAX_CHECK, CheckRow, Found, SearchResult
+from registry.enforcement.search import (
+    CHECK_MISMATCH,
+    MAX_CHECK,
+    Checked,
+    CheckRow,
+    Found,
+    SearchResult,
+)
 from registry.tokens import Caller
 
 __all__ = ["router"]
@@ -233,6 +240,12 @@ def check(
     )
 
 
+def _status(result: Checked) -> str:
+    if result.listings:
+        return "listed"
+    return CHECK_MISMATCH if result.check_mismatch else "not-listed"
+
+
 def _results(checked: CheckResult) -> list[dict[str, Any]]:
     """Each row as `CheckedPartyOut` or `CheckRowErrorOut` spell it."""
     on = checked.on.isoformat()
@@ -246,6 +259,7 @@ def _results(checked: CheckResult) -> list[dict[str, Any]]:
                 "row": number,
                 "party": result.party,
                 "listed": bool(result.listings),
+                "status": _status(result),
                 "listings": [
                     {
                         "id": f.credential_id,
@@ -265,13 +279,20 @@ def _results(checked: CheckResult) -> list[dict[str, Any]]:
     return out
 
 
+_LISTED_CELL = {
+    "listed": "yes",
+    "not-listed": "no",
+    CHECK_MISMATCH: "check character does not match",
+}
+
+
 def _check_csv(results: list[dict[str, Any]]) -> str:
     def line(result: dict[str, Any]) -> list[object]:
         listings = result.get("listings", [])
         return [
             result["row"],
             result.get("party", ""),
-            "" if "error" in result else ("yes" if result["listed"] else "no"),
+            "" if "error" in result else _LISTED_CELL[result["status"]],
             " ".join(x["decidedBy"] for x in listings),
             " ".join(x["listingDecisionNumber"] for x in listings),
             " ".join(x["listedOn"] for x in listings),

@@ -18,7 +18,7 @@ from pydantic.alias_generators import to_camel
 from api.schemas.common import LogProofOut, ProvinceCode, one_way_of
 from registry.calendar import Day
 from registry.enforcement.audit import ACTIONS
-from registry.enforcement.search import MAX_CHECK, ListingQuery
+from registry.enforcement.search import CHECK_MISMATCH, MAX_CHECK, ListingQuery
 from registry.enforcement.webhooks import KINDS, URL_PATTERN
 from registry.ids import CreditCodeText, ResidentIdText
 from registry.text import OrganisationName, Printable
@@ -221,7 +221,10 @@ class SearchOut(_Out):
 
     query: dict[str, str] = Field(
         description="The question as answered: `by`, then `creditCode`, `residentIdMasked` "
-        "or `name`, `region` and `decidedBy` if given, and `date`."
+        "or `name`, `region` and `decidedBy` if given, and `date`. A credit code whose "
+        "check character does not match is searched for as given, and `creditCodeCheck` "
+        f"says `{CHECK_MISMATCH}`: probably mistyped (or an early pilot code), so that no "
+        "listing found is no clean answer."
     )
     listings: list[ListingOut]
     possible_matches: list[ListingOut]
@@ -249,6 +252,11 @@ class CheckedPartyOut(_Out):
     row: int = Field(description="The row's number, from 1.")
     party: str
     listed: bool
+    status: Literal["listed", "not-listed", "check-character-does-not-match"] = Field(
+        description="`listed`, `not-listed`, or `check-character-does-not-match`: no listing "
+        "names the credit code, whose check character does not match (probably mistyped, "
+        "perhaps an early pilot code): check the code, never read it as not listed."
+    )
     listings: list[CheckListingOut]
     date: dt.date
 

@@ -4,15 +4,36 @@ answers. A single verification answers with a signed report (``SignedDocument``)
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from api.schemas.common import one_way_of
 from registry.calendar import Day
 from registry.ce.policy import load_policies
-from registry.ids import PROVINCES, Category, ResidentIdText
+from registry.errors import InvalidInput
+from registry.ids import (
+    PROVINCES,
+    ResidentIdText,
+    parse_category,
+    parse_resident_id,
+    province,
+    province_short_name,
+)
+from registry.labels import CATEGORY
 from registry.text import PersonName, Printable
 from registry.verification import EngineerQuery
 from registry.verification.batch import MAX_BATCH
@@ -27,15 +48,28 @@ _RULED_REGIONS: dict[str, Any] = {
         code
         for p in PROVINCES
         if p.iso in {policy.authority for policy in load_policies().policies}
-        for code in (p.iso, p.gb)
+        for code in (p.iso, p.gb, p.name_zh, province_short_name(p))
     ],
 }
 
 
-_CATEGORIES: dict[str, Any] = {
-    "type": "string",
-    "enum": [c.value for c in Category] + [c.name_zh for c in Category],
+_CATEGORIES = CATEGORY.json_schema("Only this category.")
+
+
+_READERS: dict[str, Callable[[str], object]] = {
+    "id_number": parse_resident_id,
+    "region": province,
+    "category": parse_category,
 }
+
+
+def _way_problem(id_number: object, registration_number: object, name: object) -> str | None:
+    """Why the way a person is named is not one the registry looks up, if it is not."""
+    if (id_number is None) == (registration_number is None):
+        return "give id_number, or registration_number and name"
+    if registration_number is not None and not name:
+        return "a registration number is looked up with the holder's name"
+    return None
 
 
 class EngineerIn(BaseModel):
@@ -58,20 +92,52 @@ class EngineerIn(BaseModel):
     )
     name: PersonName | None = Field(default=None, max_length=200, description="The holder's name.")
     region: Annotated[Printable, WithJsonSchema(_RULED_REGIONS)] = Field(
-        description="Where the person will work: `CN-SH`, `CN-JS`, `CN-ZJ` or `CN-AH`."
+        description="Where the person will work: `CN-SH`, `CN-JS`, `CN-ZJ` or `CN-AH` (or "
+        "`310000`, or the name: `上海市`, `上海`)."
     )
     category: Annotated[Printable, WithJsonSchema(_CATEGORIES)] | None = Field(
-        default=None, description="Only this category (`chemical`, `construction`, ...)."
+        default=None, description=CATEGORY.description("Only this category.")
     )
     date: Day | None = Field(default=None, description="The day asked about (default: today).")
 
-    @model_validator(mode="after")
-    def _one_way(self) -> EngineerIn:
-        if (self.id_number is None) == (self.registration_number is None):
-            raise ValueError("give id_number, or registration_number and name")
-        if self.registration_number is not None and not self.name:
-            raise ValueError("a registration number is looked up with the holder's name")
-        return self
+    @field_validator("id_number", "region", "category")
+    @classmethod
+    def _readable(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Checked here as the query will read them, so that a bad ID number, region or
+        # category is reported with the row's other problems, not after them.
+        if value is not None:
+            try:
+                _READERS[info.field_name or ""](value)
+            except InvalidInput as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_way(cls, value: Any, handler: ModelWrapValidatorHandler[EngineerIn]) -> EngineerIn:
+        # Checked on what was given even when a field is wrong, and reported with the
+        # field errors: a row's problems come back at once, never in rounds.
+        try:
+            model = handler(value)
+        except ValidationError as exc:
+            given = value if isinstance(value, dict) else {}
+            problem = _way_problem(
+                given.get("id_number"), given.get("registration_number"), given.get("name")
+            )
+            if problem is None:
+                raise
+            details: list[InitErrorDetails] = [
+                {"type": e["type"], "loc": e["loc"], "input": e["input"], "ctx": e.get("ctx", {})}
+                for e in exc.errors()
+            ]
+            details.append(
+                {"type": PydanticCustomError("value_error", problem), "loc": (), "input": value}
+            )
+            raise ValidationError.from_exception_data(exc.title, details) from None
+        problem = _way_problem(model.id_number, model.registration_number, model.name)
+        if problem is not None:
+            raise ValueError(problem)
+        return model
 
     def query(self) -> EngineerQuery:
         """The domain's question."""

@@ -9,21 +9,56 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from registry.calendar import DAY_FORMS
 from registry.credentials import CredentialType
 from registry.errors import InvalidInput
+from registry.labels import (
+    CATEGORY,
+    CE_KIND,
+    LISTED_KIND,
+    REGISTRATION_KIND,
+    RELATED_ROLE,
+    Enumeration,
+)
 
-__all__ = ["COLUMNS", "RELATED_ROLES", "TYPES", "Column", "record_type"]
+__all__ = ["COLUMNS", "RELATED_ROLES", "TYPES", "YES_NO", "Column", "record_type"]
 
 
 @dataclass(frozen=True)
 class Column:
-    """One column: the input field it fills (dotted path), its headers, and whether it
-    must be filled in."""
+    """One column: the input field it fills (dotted path), its headers, whether it must
+    be filled in, and what it takes: a day (any form ``parse_day`` reads, or a date
+    cell), one of an enumeration's codes or labels, yes or no, or text."""
 
     path: str
     zh: str
     en: str
     required: bool = True
+    day: bool = False
+    takes: Enumeration | None = None
+    yes_no: bool = False
+    note: str = ""
+
+
+YES_NO = Enumeration(
+    "yes or no", "是否", {"true": "是", "false": "否"}, {"yes": "true", "no": "false"}
+)
+"""A yes-or-no column: 是 or 否 (yes, no, true, false too)."""
+
+
+def _day(path: str, zh: str, en: str) -> Column:
+    return Column(path, zh, en, day=True, note=f"日期，可写作 {DAY_FORMS}，或日期单元格")
+
+
+def _pilot(path: str) -> Column:
+    return Column(
+        path,
+        "试点代码",
+        "pilot_code",
+        required=False,
+        yes_no=True,
+        note="信用代码是校验位不符的早期试点代码时填“是”；否则留空或填“否”",
+    )
 
 
 _HOLDER = (
@@ -35,52 +70,51 @@ COLUMNS: dict[CredentialType, tuple[Column, ...]] = {
     CredentialType.QUALIFICATION: (
         *_HOLDER,
         Column("certificate_number", "证书编号", "certificate_number"),
-        Column("category", "专业类别", "category"),
-        Column("issued_on", "发证日期", "issued_on"),
+        Column("category", "专业类别", "category", takes=CATEGORY),
+        _day("issued_on", "发证日期", "issued_on"),
         Column("replaces", "更正的记录", "replaces", required=False),
     ),
     CredentialType.REGISTRATION: (
         *_HOLDER,
         Column("registration_number", "注册编号", "registration_number"),
         Column("qualification", "资格证书编号", "qualification"),
-        Column("category", "专业类别", "category"),
+        Column("category", "专业类别", "category", takes=CATEGORY),
         Column("employer.name", "聘用单位", "employer_name"),
         Column("employer.credit_code", "聘用单位统一社会信用代码", "employer_credit_code"),
-        Column("kind", "注册类型", "kind"),
-        Column("valid_from", "有效期起", "valid_from"),
-        Column("valid_until", "有效期至", "valid_until"),
+        Column("kind", "注册类型", "kind", takes=REGISTRATION_KIND),
+        _day("valid_from", "有效期起", "valid_from"),
+        _day("valid_until", "有效期至", "valid_until"),
         Column("replaces", "更正的记录", "replaces", required=False),
+        _pilot("employer.pilot_code"),
     ),
     CredentialType.CE_CREDIT: (
         *_HOLDER,
         Column("course_title", "课程名称", "course_title"),
         Column("provider.name", "培训机构", "provider_name"),
         Column("provider.credit_code", "培训机构统一社会信用代码", "provider_credit_code"),
-        Column("hours", "学时", "hours"),
-        Column("kind", "学时类型", "kind"),
-        Column("completed_on", "完成日期", "completed_on"),
+        Column("hours", "学时", "hours", note="学时数，以 0.5 为单位"),
+        Column("kind", "学时类型", "kind", takes=CE_KIND),
+        _day("completed_on", "完成日期", "completed_on"),
         Column("replaces", "更正的记录", "replaces", required=False),
+        _pilot("provider.pilot_code"),
     ),
     CredentialType.LISTING: (
-        Column("listed.kind", "主体类型", "listed_kind"),
+        Column("listed.kind", "主体类型", "listed_kind", takes=LISTED_KIND),
         Column("listed.name", "主体名称", "listed_name"),
         Column("listed.credit_code", "统一社会信用代码", "listed_credit_code", required=False),
         Column("listed.id_number", "身份证号", "listed_id_number", required=False),
         Column("legal_basis", "列入依据", "legal_basis"),
         Column("penalty_decision_number", "行政处罚决定书文号", "penalty_decision_number"),
         Column("listing_decision_number", "列入决定书文号", "listing_decision_number"),
-        Column("listed_on", "列入日期", "listed_on"),
-        Column("measures", "惩戒措施", "measures"),
+        _day("listed_on", "列入日期", "listed_on"),
+        Column("measures", "惩戒措施", "measures", note="多项措施用分号（；）或换行分开"),
         Column("replaces", "更正的记录", "replaces", required=False),
     ),
 }
-"""The columns of each type, in template order."""
+"""The columns of each type, in template order (a column added later goes last)."""
 
-RELATED_ROLES: tuple[tuple[str, str, str], ...] = (
-    ("legal-representative", "法定代表人", "legal_representative"),
-    ("principal", "主要负责人", "principal"),
-    ("safety-lead", "安全负责人", "safety_lead"),
-    ("directly-responsible", "直接责任人员", "directly_responsible"),
+RELATED_ROLES: tuple[tuple[str, str, str], ...] = tuple(
+    (role, RELATED_ROLE.label(role), role.replace("-", "_")) for role in RELATED_ROLE.codes
 )
 """A listing's related persons: role, Chinese and English column prefix."""
 
@@ -89,6 +123,8 @@ for _role, _zh, _en in RELATED_ROLES:
         Column(f"related.{_role}.name", f"{_zh}姓名", f"{_en}_name", required=False),
         Column(f"related.{_role}.id_number", f"{_zh}身份证号", f"{_en}_id_number", required=False),
     )
+# Last, so that the columns of a file made from an earlier template keep their places.
+COLUMNS[CredentialType.LISTING] += (_pilot("listed.pilot_code"),)
 
 TYPES: dict[str, CredentialType] = {
     "qualification": CredentialType.QUALIFICATION,

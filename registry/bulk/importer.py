@@ -17,15 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session
 
 from registry.bulk.columns import COLUMNS
 from registry.bulk.rows import ParsedRows, RowError, parse_rows, read_table
+from registry.bulk.template import write_xlsx_template
 from registry.credentials import CredentialType
 from registry.errors import InvalidInput
 from registry.ids import province
 from registry.issuing import IssuingContext, check_records, issue_records
+from registry.issuing.partial import check_valid_fields
 from registry.issuing.receipts import CLI_ACTOR, Issuer, record_receipt
 
 __all__ = ["CHUNK", "Imported", "check_file", "issue_rows", "template_rows", "write_template"]
@@ -47,19 +50,37 @@ def check_file(
 ) -> ParsedRows:
     """Every row of the file validated, and every problem found; writes nothing."""
     code = province(authority).iso
+    now = now or datetime.now(UTC)
     header, rows = read_table(path, max_columns=len(COLUMNS[record_type]))
     parsed = parse_rows(record_type, header, rows, authority=code)
+    errors = list(parsed.errors)
+    # A row that did not parse is checked against the registry too, on what it got
+    # right: its problems are then all reported at once.
+    known: dict[str, Any] = {}
+    for number, values in parsed.invalid:
+        errors.extend(
+            RowError(number, parsed.headers.get(e.field, e.field), e.message)
+            for e in check_valid_fields(
+                session,
+                record_type,
+                values,
+                authority=code,
+                lookup=context.lookup,
+                now=now,
+                known=known,
+            )
+        )
     if not parsed.items:
-        return parsed
+        errors.sort(key=lambda e: e.row)
+        return ParsedRows(parsed.items, parsed.rows, errors, parsed.headers)
     _, problems = check_records(
         session,
         parsed.items,
         "rows",
         lookup=context.lookup,
-        now=now or datetime.now(UTC),
+        now=now,
         name=lambda j: f"row {parsed.rows[j]}",
     )
-    errors = list(parsed.errors)
     for problem in problems:
         match = _FIELD.match(problem.field)
         if match is None:
@@ -122,7 +143,9 @@ def template_rows(record_type: CredentialType) -> list[str]:
 
 
 def write_template(record_type: CredentialType, path: Path | None) -> str | None:
-    """Write the template to ``path`` (.csv or .xlsx); with no path, return it as CSV."""
+    """Write the template to ``path`` (.csv: the header row; .xlsx: the data sheet with
+    its drop-downs and notes, an example sheet and a notes sheet); with no path,
+    return it as CSV."""
     header = template_rows(record_type)
     if path is None or path.suffix.lower() == ".csv":
         buffer = io.StringIO()
@@ -134,20 +157,5 @@ def write_template(record_type: CredentialType, path: Path | None) -> str | None
         return None
     if path.suffix.lower() != ".xlsx":
         raise InvalidInput("a template is written as .csv or .xlsx")
-    from openpyxl import Workbook  # noqa: PLC0415 (only bulk import needs it)
-    from openpyxl.utils import get_column_letter  # noqa: PLC0415
-
-    workbook = Workbook()
-    sheet = workbook.active
-    if sheet is None:
-        raise InvalidInput("openpyxl made a workbook without a sheet")
-    sheet.title = record_type[:31]
-    sheet.append(header)
-    for position in range(1, len(header) + 1):
-        letter = get_column_letter(position)
-        sheet.column_dimensions[letter].width = 20
-        # Text cells: ID numbers must not turn into 3.1e17, nor dates into serials.
-        for row in range(2, 1002):
-            sheet[f"{letter}{row}"].number_format = "@"
-    workbook.save(path)
+    write_xlsx_template(record_type, path)
     return None

@@ -10,23 +10,25 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from registry.bulk.columns import COLUMNS, RELATED_ROLES, Column
+from registry.bulk.columns import COLUMNS, RELATED_ROLES, YES_NO, Column
+from registry.calendar import parse_day
 from registry.credentials import CREDENTIAL_TYPES, CredentialType
 from registry.credentials.records import RecordIn
 from registry.errors import InvalidInput
+from registry.issuing.partial import valid_fields
+from registry.labels import LISTED_KIND
 
 __all__ = ["MAX_ROWS", "ParsedRows", "RowError", "parse_rows", "read_table"]
 
 _RECORD: TypeAdapter[Any] = TypeAdapter(RecordIn)
 _MEASURES = re.compile(r"[;；\n]+")
-_KINDS = {"单位": "organisation", "企业": "organisation", "个人": "person"}
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,17 @@ class RowError:
 
 @dataclass(frozen=True)
 class ParsedRows:
-    """The rows that parsed, with their row numbers, and every problem found."""
+    """The rows that parsed, with their row numbers, and every problem found.
+
+    ``invalid`` holds, for each row that did not parse, its number and the fields the
+    registry checks that are valid by themselves (``registry.issuing.partial``): they
+    are checked too, so that a row's problems are all reported at once."""
 
     items: list[Any]
     rows: list[int]
     errors: list[RowError]
     headers: dict[str, str]  # input path -> the header the file uses for it
+    invalid: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
 def _cell(value: object) -> str:
@@ -197,6 +204,20 @@ def _put(target: dict[str, Any], path: str, value: Any) -> None:
     target[last] = value
 
 
+def _spelled(column: Column, value: str) -> str:
+    """A cell as the record's input takes it: a day in ISO form (an Excel day number
+    read as its day: the column holds days only), yes or no as ``true`` or
+    ``false``. A cell that is neither is left for the input's own error."""
+    try:
+        if column.day:
+            return parse_day(value, excel_serial=True).isoformat()
+        if column.yes_no:
+            return YES_NO.parse(value)
+    except InvalidInput:
+        return value
+    return value
+
+
 def _item(
     record_type: CredentialType, cells: dict[str, str], authority: str
 ) -> tuple[dict[str, Any], list[str]]:
@@ -204,16 +225,16 @@ def _item(
     item: dict[str, Any] = {"type": record_type, "authority": authority}
     roles: list[str] = []
     related: dict[str, dict[str, str]] = {}
-    for path, value in cells.items():
-        if not value:
+    by_path = {column.path: column for column in COLUMNS[record_type]}
+    for path, cell in cells.items():
+        if not cell:
             continue
+        value = _spelled(by_path[path], cell) if path in by_path else cell
         if path.startswith("related."):
             _, role, field = path.split(".")
             related.setdefault(role, {})[field] = value
         elif path == "measures":
             item["measures"] = [m.strip() for m in _MEASURES.split(value) if m.strip()]
-        elif path == "listed.kind":
-            _put(item, path, _KINDS.get(value, value))
         else:
             _put(item, path, value)
     if record_type == CredentialType.LISTING:
@@ -224,8 +245,13 @@ def _item(
                 roles.append(role)
         item["related_persons"] = persons
         listed = item.get("listed", {})
-        # Only the identifier that fits the kind: the other column is for other rows.
-        listed.pop("id_number" if listed.get("kind") == "organisation" else "credit_code", None)
+        try:
+            organisation = LISTED_KIND.parse(listed.get("kind")) == "organisation"
+        except InvalidInput:
+            organisation = False  # the listing's own error names the kinds
+        # Only the identifier that fits the kind: the other columns are for other rows.
+        for unfit in ("id_number",) if organisation else ("credit_code", "pilot_code"):
+            listed.pop(unfit, None)
     return item, roles
 
 
@@ -241,6 +267,7 @@ def parse_rows(
     by_path = {column.path: header[position] for position, column in columns.items()}
     items: list[Any] = []
     numbers: list[int] = []
+    invalid: list[tuple[int, dict[str, Any]]] = []
     if errors:
         return ParsedRows(items, numbers, errors, by_path)
     for number, values in rows:
@@ -257,7 +284,9 @@ def parse_rows(
                 RowError(number, _header_of(error["loc"], roles, by_path), _reason(error["msg"]))
                 for error in exc.errors()
             )
-    return ParsedRows(items, numbers, errors, by_path)
+            failed = {str(e["loc"][1]) for e in exc.errors() if len(e["loc"]) > 1}
+            invalid.append((number, valid_fields(record_type, item, failed)))
+    return ParsedRows(items, numbers, errors, by_path, invalid)
 
 
 def _reason(message: str) -> str:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from registry.calendar import Day
 from registry.credentials.envelope import CredentialType
 from registry.errors import Conflict, InvalidInput
+from registry.labels import ACTION
 from registry.text import Text
 
 __all__ = [
@@ -39,7 +40,7 @@ __all__ = [
 
 
 class State(StrEnum):
-    """Where a record stands."""
+    """Where a record stands (its Chinese labels: ``registry.labels.STATE``)."""
 
     ACTIVE = "active"
     SUSPENDED = "suspended"
@@ -51,7 +52,7 @@ class State(StrEnum):
 
 
 class Action(StrEnum):
-    """What a status change does."""
+    """What a status change does (its Chinese labels: ``registry.labels.ACTION``)."""
 
     SUSPEND = "suspend"
     REINSTATE = "reinstate"
@@ -166,7 +167,9 @@ class StatusChangeIn(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    action: Action = Field(description="What the decision does to the record.")
+    action: Annotated[
+        Action, ACTION.before(), ACTION.schema("What the decision does to the record.")
+    ]
     reason: _Text = Field(description="Why, in words the public record can carry.")
     decision_number: _Text = Field(description="The number of the decision document.")
     effective_on: Day = Field(

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from registry.calendar import Day, LeapDay, add_years
 from registry.credentials.envelope import CredentialType
@@ -33,6 +41,7 @@ from registry.ids import (
     parse_resident_id,
     province,
 )
+from registry.labels import CATEGORY, CE_KIND, LISTED_KIND, REGISTRATION_KIND, RELATED_ROLE
 from registry.text import OrganisationName, PersonName, Reference, Text
 
 __all__ = [
@@ -65,6 +74,13 @@ _Text = Annotated[Text, Field(min_length=1, max_length=200)]
 _PersonName = Annotated[PersonName, Field(min_length=1, max_length=200)]
 _OrganisationName = Annotated[OrganisationName, Field(min_length=1, max_length=200)]
 # Certificate and registration numbers: letters, digits and separators.
+_Category = Annotated[
+    Category,
+    BeforeValidator(
+        lambda value: _as_value_error(parse_category, value) if isinstance(value, str) else value
+    ),
+    CATEGORY.schema("专业类别: the category."),
+]
 _Number = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z][0-9A-Za-z\-_/]*$")
 ]
@@ -105,19 +121,48 @@ class HolderIn(_Input):
 
 
 class OrganisationIn(_Input):
-    """An organisation: its name and unified social credit code (GB 32100)."""
+    """An organisation: its name and unified social credit code (GB 32100).
+
+    A code whose check character does not match is refused as mistyped, unless
+    ``pilot_code`` says it is a known early pilot code; the credential then says so
+    (``creditCodeCheck: "pilot"``).
+    """
 
     name: _OrganisationName
+    # Before credit_code: fields are validated in this order, and the code's check
+    # reads it.
+    pilot_code: bool = Field(
+        default=False,
+        description=(
+            "The credit code is a known early pilot code whose check character does not "
+            "match: take it as it is, and say so in the credential. Without it such a code "
+            "is refused as mistyped."
+        ),
+    )
     credit_code: CreditCodeText
 
     @field_validator("credit_code")
     @classmethod
-    def _valid_code(cls, value: str) -> str:
-        return _as_value_error(parse_credit_code, value).code
+    def _valid_code(cls, value: str, info: ValidationInfo) -> str:
+        code = _as_value_error(parse_credit_code, value)
+        if not code.check_ok and info.data.get("pilot_code") is not True:
+            raise ValueError(
+                "the check character does not match: the code was probably mistyped "
+                "(for a known early pilot code, say pilot_code)"
+            )
+        return code.code
+
+    @property
+    def pilot(self) -> bool:
+        """Whether the code is taken as a pilot code: said so, and its check fails."""
+        return self.pilot_code and not parse_credit_code(self.credit_code).check_ok
 
     def subject(self) -> dict[str, Any]:
         """The organisation as a credential names it."""
-        return {"name": self.name, "creditCode": self.credit_code}
+        subject = {"name": self.name, "creditCode": self.credit_code}
+        if self.pilot:
+            subject["creditCodeCheck"] = "pilot"
+        return subject
 
 
 def identify_person(
@@ -229,14 +274,9 @@ class QualificationIn(_RecordIn):
     type: Literal["SafetyEngineerQualification"] = "SafetyEngineerQualification"
     holder: HolderIn
     certificate_number: _Number
-    category: Category
+    category: _Category
     issued_on: Day
     level: Literal["junior"] = "junior"
-
-    @field_validator("category", mode="before")
-    @classmethod
-    def _category(cls, value: object) -> object:
-        return _as_value_error(parse_category, value) if isinstance(value, str) else value
 
     def subject(self, holder: dict[str, Any]) -> dict[str, Any]:
         """The ``credentialSubject``, given the committed holder."""
@@ -263,16 +303,15 @@ class RegistrationIn(_RecordIn):
             "certificate number."
         ),
     )
-    category: Category
+    category: _Category
     employer: OrganisationIn
-    kind: Literal["initial", "renewal", "change", "re-registration"]
+    kind: Annotated[
+        Literal["initial", "renewal", "change", "re-registration"],
+        REGISTRATION_KIND.before(),
+        REGISTRATION_KIND.schema("What the registration is."),
+    ]
     valid_from: Day
     valid_until: Day
-
-    @field_validator("category", mode="before")
-    @classmethod
-    def _category(cls, value: object) -> object:
-        return _as_value_error(parse_category, value) if isinstance(value, str) else value
 
     @field_validator("valid_until")
     @classmethod
@@ -306,7 +345,11 @@ class ContinuingEducationIn(_RecordIn):
     course_title: _Text
     provider: OrganisationIn
     hours: float = Field(gt=0, le=MAX_CE_HOURS, json_schema_extra={"multipleOf": 0.5})
-    kind: Literal["general", "professional"]
+    kind: Annotated[
+        Literal["general", "professional"],
+        CE_KIND.before(),
+        CE_KIND.schema("学时类型: general (公需) or professional (专业) hours."),
+    ]
     completed_on: Day
 
     @field_validator("hours")
@@ -344,7 +387,11 @@ def _as_value_error(parse: Callable[[str], _T], value: str) -> _T:
 class ListedPersonIn(HolderIn):
     """A person named in a listing, with the role they held."""
 
-    role: Literal["legal-representative", "principal", "safety-lead", "directly-responsible"]
+    role: Annotated[
+        Literal["legal-representative", "principal", "safety-lead", "directly-responsible"],
+        RELATED_ROLE.before(),
+        RELATED_ROLE.schema("The role the person held in the listed organisation."),
+    ]
 
 
 class ListedOrganisationIn(OrganisationIn):
@@ -374,6 +421,22 @@ class ListingIn(_RecordIn):
     listing_decision_number: _Text
     listed_on: Day
     measures: list[_Text] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _listed_kind(cls, value: object) -> object:
+        # `listed` is told apart by its kind before any field validator runs: a
+        # Chinese label (单位, 个人) is read as its code first.
+        if isinstance(value, dict) and isinstance(value.get("listed"), dict):
+            listed = value["listed"]
+            kind = listed.get("kind")
+            if isinstance(kind, str) and kind not in LISTED_KIND.codes:
+                try:
+                    code = LISTED_KIND.parse(kind)
+                except InvalidInput:
+                    return value  # the union answers with the kinds it takes
+                return {**value, "listed": {**listed, "kind": code}}
+        return value
 
     @property
     def earliest_removal_on(self) -> date:

@@ -41,6 +41,7 @@ from registry.tlog.cache import SubtreeCache
 from registry.tlog.proofs import Head, log_heads, prove
 
 __all__ = [
+    "CHECK_MISMATCH",
     "MAX_CHECK",
     "CheckRow",
     "Checked",
@@ -50,6 +51,12 @@ __all__ = [
     "check_parties",
     "search_listings",
 ]
+
+
+CHECK_MISMATCH = "check-character-does-not-match"
+"""How a search or a check says that a credit code's check character does not match:
+probably mistyped, perhaps an early pilot code. It is still looked for, but finding
+nothing under it is no clean "not listed"."""
 
 
 @dataclass(frozen=True)
@@ -175,9 +182,15 @@ def _criterion(
     if len(given) != 1:
         raise InvalidInput("search by exactly one of credit_code, id_number or name")
     if query.credit_code is not None:
-        code = parse_credit_code(query.credit_code).code
+        parsed = parse_credit_code(query.credit_code)
+        code = parsed.code
         asked = {"by": "credit-code", "creditCode": code}
-        return col(RecordParty.credit_code) == code, None, asked, asked
+        audited = dict(asked)
+        if not parsed.check_ok:
+            # Probably mistyped, perhaps an early pilot code: still searched (a listing
+            # may name it), but finding nothing is no clean answer.
+            asked["creditCodeCheck"] = CHECK_MISMATCH
+        return col(RecordParty.credit_code) == code, None, asked, audited
     if query.id_number is not None:
         number = parse_resident_id(query.id_number)
         keys = list(lookup.keys(number).values())
@@ -315,27 +328,30 @@ class CheckRow:
 class Checked:
     """A row's answer: the party as shown (an ID number masked) and as the access
     audit hashes it (a credit code, or an ID number's HMAC under the node secret),
-    the listings in force that name it, or the row's error."""
+    the listings in force that name it, or the row's error. ``check_mismatch``: the
+    credit code's check character does not match (probably mistyped), so that
+    finding nothing is no clean "not listed"."""
 
     party: str | None
     key: str | None
     listings: list[Found]
     error: str | None = None
+    check_mismatch: bool = False
 
 
 def _party(
     row: CheckRow, lookup: LookupSecrets, node_secret: bytes
-) -> tuple[str, str, tuple[str, ...], bool]:
+) -> tuple[str, str, tuple[str, ...], bool, bool]:
     """(how it is shown, how the audit hashes it, the keys it is found by, whether it
-    is an organisation)."""
+    is an organisation, whether its credit code's check character fails)."""
     if (row.credit_code is None) == (row.id_number is None):
         raise InvalidInput("give credit_code or id_number")
     if row.credit_code is not None:
-        code = parse_credit_code(row.credit_code).code
-        return code, code, (code,), True
+        parsed = parse_credit_code(row.credit_code)
+        return parsed.code, parsed.code, (parsed.code,), True, not parsed.check_ok
     number = parse_resident_id(row.id_number or "")
     audited = lookup_key(number, secret=node_secret)
-    return mask_resident_id(number), audited, tuple(lookup.keys(number).values()), False
+    return mask_resident_id(number), audited, tuple(lookup.keys(number).values()), False, False
 
 
 def check_parties(
@@ -353,7 +369,7 @@ def check_parties(
     if len(rows) > MAX_CHECK:
         raise InvalidInput(f"at most {MAX_CHECK} rows a check, not {len(rows)}")
     authority = province(decided_by).iso if decided_by is not None else None
-    parties: list[tuple[str, str, tuple[str, ...]] | str] = []
+    parties: list[tuple[str, str, tuple[str, ...], bool] | str] = []
     codes: set[str] = set()
     keys: set[str] = set()
     for row in rows:
@@ -361,12 +377,12 @@ def check_parties(
             parties.append(row)
             continue
         try:
-            shown, audited, found_by, organisation = _party(row, lookup, node_secret)
+            shown, audited, found_by, organisation, mismatch = _party(row, lookup, node_secret)
         except RegistryError as exc:
             parties.append(exc.message)
             continue
         (codes if organisation else keys).update(found_by)
-        parties.append((shown, audited, found_by))
+        parties.append((shown, audited, found_by, mismatch))
     listed: dict[str, list[Found]] = {}
     for column, wanted in ((RecordParty.credit_code, codes), (RecordParty.lookup_key, keys)):
         ordered = sorted(wanted)
@@ -377,6 +393,11 @@ def check_parties(
     return [
         Checked(None, None, [], party)
         if isinstance(party, str)
-        else Checked(party[0], party[1], [f for key in party[2] for f in listed.get(key, [])])
+        else Checked(
+            party[0],
+            party[1],
+            [f for key in party[2] for f in listed.get(key, [])],
+            check_mismatch=party[3],
+        )
         for party in parties
     ]
