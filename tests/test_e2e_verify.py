@@ -105,6 +105,8 @@ def test_a_demo_report_verifies_offline(pg_url: str, servers: Servers, tmp_path:
         str(tmp_path / "bundle.json"),
         "--trust-list",
         str(tmp_path / "trust.json"),
+        "--genesis",
+        genesis,
         "--qr",
         text,
     )
