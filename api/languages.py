@@ -1,8 +1,9 @@
 """The language of an answer: Chinese or English, by the request's ``Accept-Language``.
 
 The JSON API answers in English unless ``Accept-Language`` prefers Chinese (any
-``zh`` tag weighted above every ``en`` tag); tables (CSV and XLSX) answer in Chinese
-unless it prefers English. A language tag other than these two is ignored.
+``zh`` tag weighted above every ``en`` tag); a request that sends a file (a CSV or
+XLSX table) and the tables answered are in Chinese unless it prefers English. A
+language tag other than these two is ignored.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Literal
 
 from starlette.requests import HTTPConnection
 
-__all__ = ["Language", "preferred_language"]
+__all__ = ["Language", "answer_language", "chinese_by_default", "preferred_language"]
 
 Language = Literal["zh", "en"]
 
@@ -46,3 +47,18 @@ def preferred_language(request: HTTPConnection, default: Language = "en") -> Lan
     if en > zh:
         return "en"
     return default
+
+
+_DEFAULT = "registry.language_default"  # in the request's scope
+
+
+def chinese_by_default(request: HTTPConnection) -> None:
+    """Mark ``request`` as one answered in Chinese unless it prefers English: it sent
+    a file, as people do, rather than JSON, as programs do."""
+    request.scope[_DEFAULT] = "zh"
+
+
+def answer_language(request: HTTPConnection) -> Language:
+    """The language of ``request``'s answers, problems included."""
+    default: Language = "zh" if request.scope.get(_DEFAULT) == "zh" else "en"
+    return preferred_language(request, default)

@@ -102,7 +102,7 @@ def _assert_answered(table: list[dict[str, str]], id_number: str = "身份证号
     assert table[3]["注册编号"] == "SH-REG-1001"
     assert table[3]["姓名"] == "王力新"
     assert "姓名与该注册编号登记的姓名不符" in table[3]["原因"]
-    assert table[4]["错误"]
+    assert table[4]["错误"] == "姓名：姓名中不能有 U+003D (EQUALS SIGN)（第 1 个字符）"
     assert table[4]["姓名"] == '\'=HYPERLINK("http://x")'  # shown, never run
 
 
@@ -276,7 +276,15 @@ def test_a_zip_bomb_and_what_is_not_a_table_are_refused(
         "/v1/verify/batch", content=_bomb(), headers={"Content-Type": XLSX_MEDIA_TYPE}
     )
     assert bomb.status_code == 422, bomb.text
-    assert "unpack" in bomb.json()["detail"]
+    # A file sent is answered in Chinese unless English is preferred.
+    assert "解压后" in bomb.json()["detail"]
+    assert bomb.json()["title"] == "请求无效"
+    english = client.post(
+        "/v1/verify/batch",
+        content=_bomb(),
+        headers={"Content-Type": XLSX_MEDIA_TYPE, "Accept-Language": "en"},
+    )
+    assert "would unpack to" in english.json()["detail"]
     not_zip = client.post(
         "/v1/verify/batch", content=b"id_number\n1\n", headers={"Content-Type": XLSX_MEDIA_TYPE}
     )

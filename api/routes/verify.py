@@ -22,13 +22,14 @@ from api.auth import require_caller
 from api.deps import Issuing, Recorder, Verifier, engine_of, loop_engine_of
 from api.errors import problem_responses
 from api.examples import verify_batch_examples, verify_examples
-from api.languages import Language, preferred_language
+from api.languages import answer_language, chinese_by_default, preferred_language
 from api.limits import JSON_BODY, TABLE_BODY, GatedRoute, body_limit, too_large
 from api.schemas.common import SignedDocument, csv_header_schema
 from api.schemas.verification import EngineerIn, VerifyBatchIn, VerifyBatchOut
 from api.tables import csv_answer, invalid_fields
 from api.uploads import Upload, upload_of
 from registry.enforcement.audit import AccessEntry, add_accesses, criteria_hash
+from registry.messages import translate
 from registry.spreadsheets import XLSX_MEDIA_TYPE, decode_csv, read_xlsx, xlsx_bytes
 from registry.storage.db import begin_snapshot, read_scope
 from registry.tokens import Caller
@@ -189,9 +190,10 @@ _TABLE_HEADERS = ", ".join(
         f"A table's header names its columns, in English or Chinese: {_TABLE_HEADERS}.\n\n"
         "The answer is in the format asked in, unless `Accept` names another "
         "(`application/json`, `text/csv` or the XLSX type). Tables answer with Chinese "
-        "headers and verdict labels (合格 / 不合格 / 未查到) beside the codes, or English "
-        "ones when `Accept-Language` prefers English; JSON answers with row errors in "
-        "English unless `Accept-Language` prefers Chinese. Every answer row echoes what "
+        "headers and verdict labels (合格 / 不合格 / 未查到) beside the codes. A file "
+        "sent (CSV or XLSX, raw or uploaded) is answered in Chinese, its row errors and "
+        "problems included, unless `Accept-Language` prefers English; JSON sent is "
+        "answered in English unless it prefers Chinese. Every answer row echoes what "
         "was asked: the row number, the name, the ID number masked (never whole) and "
         "the registration number, found or not, valid or not. A workbook that would "
         "unpack to more than 64 MB is refused before it is read."
@@ -249,18 +251,26 @@ async def verify_batch(
 ) -> Response:
     """Judge every row (see the description)."""
     body = await request.body()
-    upload = upload_of(body, request.headers.get("content-type", "application/json"))
+    content_type = request.headers.get("content-type", "application/json")
+    if content_type.split(";")[0].strip().lower() not in ("", "application/json"):
+        chinese_by_default(request)  # a file, as people send: answered in Chinese
+    upload = upload_of(body, content_type)
     rows = _rows_of(upload)
     results = await run_in_threadpool(
         _judge_all, request, verifier, rows, caller, issuing.node_secret
     )
     kind = _answer_kind(request, upload)
+    # A table answers in Chinese unless English is preferred, whatever was sent.
+    lang = answer_language(request) if kind == "json" else preferred_language(request, "zh")
+    if lang == "zh":
+        for result in results:
+            if "error" in result:
+                result["error"] = translate(result["error"], lang, fields=_ZH_FIELDS)
     if kind == "json":
         return Response(
             json.dumps({"results": results}, ensure_ascii=False, separators=(",", ":")),
             media_type="application/json",
         )
-    lang: Language = preferred_language(request, default="zh")
     header, table = answer_table(results, lang)
     if kind == "xlsx":
         return Response(
@@ -273,6 +283,9 @@ async def verify_batch(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="verification.csv"'},
     )
+
+
+_ZH_FIELDS = {column: aliases[0] for column, aliases in BATCH_COLUMNS.items()}
 
 
 def _judge_all(
