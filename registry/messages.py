@@ -52,6 +52,7 @@ _CATALOGUE: tuple[tuple[str, str], ...] = (
     ),
     ("invalid fields: {fields}", "以下字段无效：{fields}"),
     ("the {what} is invalid", "{what} 无效"),
+    ("{count} invalid field(s)", "{count} 个字段无效"),
     # -- tokens and roles ----------------------------------------------------------------
     (
         "send a registry token as `Authorization: Bearer yrd_...`",
@@ -227,6 +228,23 @@ _CATALOGUE: tuple[tuple[str, str], ...] = (
         "CSV 文件既不是 UTF-8 也不是 GB 18030 编码的文本",
     ),
     ("{name} is not an XLSX workbook openpyxl can read", "{name} 不是可读取的 XLSX 工作簿"),
+    # -- issuing (registry.issuing) -------------------------------------------------------
+    ("is in the future", "晚于今天"),
+    (
+        "no active qualification {reference} in the registry",
+        "登记系统中没有有效的资格证书 {reference}",
+    ),
+    (
+        "certificate number {reference} is ambiguous: give the credential id",
+        "证书编号 {reference} 对应多条记录：请提供凭证编号",
+    ),
+    ("qualification {reference} is {state}", "资格证书 {reference} 的状态为 {state}"),
+    ("{id} is a record of {authority}", "{id} 是 {authority} 的记录"),
+    ("{id} is replaced twice in this batch", "{id} 在本批中被更正了两次"),
+    ("{id} is {state}: a final state cannot be corrected", "{id} 的状态为 {state}：终态不能更正"),
+    ("{id} is a {kind}, not a {other}", "{id} 是 {kind}，不是 {other}"),
+    ("{day} is in the future", "{day} 晚于今天"),
+    ("precedes the record's first day, {day}", "早于该记录的首日 {day}"),
     # -- not found and conflicts --------------------------------------------------------
     ("no credential {id}", "没有凭证 {id}"),
     ("no record {id}", "没有记录 {id}"),
@@ -247,6 +265,17 @@ _CATALOGUE: tuple[tuple[str, str], ...] = (
         "使用该 Idempotency-Key 的请求正在处理，请稍后重试以取得其结果",
     ),
     ("the record is {state}: that is final", "该记录状态为 {state}，不能再变更"),
+    (
+        "{action} is not allowed for a {state} {kind}; allowed: {allowed}",
+        "{kind} 处于 {state} 状态，不能进行 {action}；可进行：{allowed}",
+    ),
+    ("bad Idempotency-Key", "Idempotency-Key 无效"),
+    ("1 to 255 printable ASCII characters", "应为 1 至 255 个可打印的 ASCII 字符"),
+    ("already used with a different request", "已用于另一个不同的请求"),
+    (
+        "this Idempotency-Key was used with a different request",
+        "该 Idempotency-Key 已用于另一个不同的请求",
+    ),
     # -- pydantic's own messages --------------------------------------------------------
     ("Field required", "必填"),
     ("String should have at most {count} characters", "最多 {count} 个字符"),
