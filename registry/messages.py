@@ -207,7 +207,22 @@ _CATALOGUE: tuple[tuple[str, str], ...] = (
         "请发送 JSON、CSV（text/csv）、XLSX（{xlsx}）或表单上传（multipart/form-data），"
         "而不是 {media}",
     ),
-    # -- import files (registry.bulk) ---------------------------------------------------
+    # -- import files (registry.bulk, registry import) -------------------------------------
+    ("{count} problem(s) in {file}: nothing issued", "{file} 中有 {count} 处问题：未签发任何记录"),
+    ("row", "行"),
+    ("column", "列"),
+    ("reason", "原因"),
+    ("{file} has no rows to import", "{file} 中没有可导入的行"),
+    (
+        "issued {count} {kind} record(s) for {authority}",
+        "已为 {authority} 签发 {count} 条 {kind} 记录",
+    ),
+    ("wrote the {kind} template to {path}", "已将 {kind} 模板写入 {path}"),
+    (
+        "give FILE, --type and --authority (or --template TYPE)",
+        "请提供 FILE、--type 和 --authority（或 --template TYPE）",
+    ),
+    ("unknown type {kind}: use one of {types}", "未知的记录类型 {kind}：请使用 {types} 之一"),
     ("unknown column for this type", "此类记录没有这一列"),
     ("the column appears twice", "这一列出现了两次"),
     ("required column is missing", "缺少必填的列"),

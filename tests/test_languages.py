@@ -5,8 +5,12 @@ falls back to English."""
 
 from __future__ import annotations
 
+import csv
+import os
 import re
+import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +27,8 @@ from registry.ids import parse_category, parse_credit_code, parse_resident_id, p
 from registry.messages import translate, translated
 from registry.settings import Settings
 from registry.text import PersonName
-from tests._support import seed_demo_node
+from tests._support import REGISTRY, seed_demo_node
+from tests.test_import import CE_HEADER, _ce_row
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -243,3 +248,63 @@ def test_a_conflict_in_chinese(settings: Settings) -> None:
         lifted = client.post(path, json=lift, headers=issuer)
     assert lifted.status_code == 409, lifted.text
     _all_chinese(lifted.json())
+
+
+# -- registry import ---------------------------------------------------------------------
+
+
+def _import(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": settings.database_url,
+        "REGISTRY_DATA_DIR": str(settings.data_dir),
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [str(REGISTRY), "import", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_import_problems_in_chinese_by_default_and_english_on_request(
+    settings: Settings, tmp_path: Path
+) -> None:
+    seed_demo_node(settings)
+    path = tmp_path / "学时.csv"
+    rows = [
+        CE_HEADER,
+        _ce_row(1, 身份证号="310101198503120210"),  # the check character is wrong
+        _ce_row(2, 学时类型="选修", 培训机构统一社会信用代码="123"),
+    ]
+    with path.open("w", encoding="gb18030", newline="") as handle:  # as WPS saves it
+        csv.writer(handle).writerows(rows)
+    base = [str(path), "--type", "continuing-education", "--authority", "CN-SH"]
+
+    chinese = _import(settings, *base)
+    assert chinese.returncode == 1, chinese.stdout + chinese.stderr
+    assert "处问题：未签发任何记录" in chinese.stderr
+    assert "原因" in chinese.stderr
+    assert "校验码（最后一位）与前 17 位不符" in chinese.stderr
+    assert "统一社会信用代码应为 18 位，而不是 3 位" in chinese.stderr
+    assert "problem(s)" not in chinese.stderr
+
+    english = _import(settings, *base, "--lang", "en")
+    assert english.returncode == 1
+    assert "problem(s) in 学时.csv: nothing issued" in english.stderr
+    assert "the check character (the last one) does not match" in english.stderr
+    assert "reason" in english.stderr
+    assert "原因" not in english.stderr  # the columns are named as the file names them
+    assert "校验码" not in english.stderr
+
+    # An error of the whole file, in Chinese too.
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    refused = _import(
+        settings, str(empty), "--type", "continuing-education", "--authority", "CN-SH"
+    )
+    assert refused.returncode == 1
+    assert "是空的：第一行应为列名" in refused.stderr
