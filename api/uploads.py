@@ -3,7 +3,8 @@
 A table comes as a raw body (``Content-Type: text/csv``, with an optional
 ``charset``, or the XLSX media type) or as a browser's ``multipart/form-data``
 upload whose field ``file`` holds it; the part's own type, else its file name's
-ending, says whether it is CSV or XLSX. The body was already bounded by the
+ending, else its first bytes (a workbook is a zip archive) say whether it is CSV or
+XLSX. The body was already bounded by the
 route's limit (``api.limits``) before it is parsed here.
 """
 
@@ -64,15 +65,18 @@ def _form_file(body: bytes, content_type: str) -> Upload:
             continue
         filename = part.get_filename() or ""
         media = part.get_content_type() if part.get("content-type") else ""
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            payload = b""
         kind = _kind(media, filename)
+        if kind is None and media in ("", "application/octet-stream"):
+            # A browser that knows nothing of the file: a workbook is a zip archive.
+            kind = "xlsx" if payload.startswith(b"PK\x03\x04") else "csv"
         if kind is None or kind == "json":
             raise InvalidInput(
                 "the uploaded file is neither CSV nor XLSX",
                 errors=(FieldError("file", "upload a .csv or .xlsx file"),),
             )
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            payload = b""
         charset = part.get_content_charset() if media else None
         return Upload(kind, payload, charset)
     raise InvalidInput(

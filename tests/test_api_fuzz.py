@@ -113,7 +113,9 @@ def _described(exc: BaseException) -> str:
 # node did not give is answered 422 (as the document lists). A record's rules that
 # tie its fields to each other (a registration runs at most five years from its first
 # day, a change takes effect after the record's first day) are in the operation's
-# description, not in its schema: issuing answers them 422. Everywhere else a valid
+# description, not in its schema: issuing answers them 422. A batch's file (an XLSX
+# workbook, a CSV uploaded from a form) is any bytes to a schema: one that is not a
+# table is answered 422. Everywhere else a valid
 # request must be taken.
 _CONFIG = SchemathesisConfig.from_str(
     """
@@ -127,6 +129,10 @@ checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 401, 403, 404
 
 [[operations]]
 include-path = "/v1/changes"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 401, 403, 422]
+
+[[operations]]
+include-path = "/v1/verify/batch"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", 401, 403, 422]
 """
 )

@@ -219,7 +219,8 @@ _TABLE_HEADERS = ", ".join(
                             "file": {
                                 "type": "string",
                                 "format": "binary",
-                                "description": "The table: a .csv or .xlsx file.",
+                                "description": "The table: a .csv or .xlsx file (by its "
+                                "type, its name, or its first bytes).",
                             }
                         },
                         "required": ["file"],
