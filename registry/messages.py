@@ -51,6 +51,8 @@ _CATALOGUE: tuple[tuple[str, str], ...] = (
         "数据库正被耗时的写入（例如导入）占用，请 {seconds} 秒后重试",
     ),
     ("invalid fields: {fields}", "以下字段无效：{fields}"),
+    ("the batch is invalid", "批量请求无效"),
+    ("the check is invalid", "核查请求无效"),
     ("the {what} is invalid", "{what} 无效"),
     ("{count} invalid field(s)", "{count} 个字段无效"),
     # -- tokens and roles ----------------------------------------------------------------
@@ -290,6 +292,53 @@ _CATALOGUE: tuple[tuple[str, str], ...] = (
     (
         "this Idempotency-Key was used with a different request",
         "该 Idempotency-Key 已用于另一个不同的请求",
+    ),
+    # -- registry verify: the checks' names and what the trust list says ---------------
+    ("verification", "核验"),
+    ("file", "文件"),
+    ("credential", "凭证"),
+    ("QR code", "二维码"),
+    ("holder", "持有人"),
+    ("trust list", "信任列表"),
+    ("genesis", "创世版本"),
+    ("type", "类型"),
+    ("signatures of every party", "各方签名"),
+    ("signature and key", "签名与密钥"),
+    ("status", "状态"),
+    ("status ({purpose})", "状态（{purpose}）"),
+    ("checkpoint of {authority}", "{authority} 日志的检查点"),
+    ("inclusion in its log", "已收入其日志"),
+    ("report", "核验报告"),
+    ("report signature", "报告签名"),
+    ("evidence", "证据"),
+    ("checkpoints", "检查点"),
+    ("credentials relied on", "所依据的凭证"),
+    ("log", "日志"),
+    ("claims", "报告所述"),
+    ("verdict", "结论"),
+    ("qualification {id}", "资格证书 {id}"),
+    ("registration {id}", "注册 {id}"),
+    ("continuing-education credit {id}", "继续教育学时 {id}"),
+    ("listing {id}", "失信名单 {id}"),
+    ("no trust list given: pass --trust-list FILE", "未提供信任列表：请使用 --trust-list FILE"),
+    (
+        "no genesis digest pinned: pass --genesis DIGEST (the digest the federation "
+        "published), or --unsafe-genesis-from-file to trust the file's",
+        "未固定创世摘要：请用 --genesis DIGEST 给出联盟公布的摘要，"
+        "或以 --unsafe-genesis-from-file 信任文件自带的创世版本",
+    ),
+    (
+        "NOT PINNED: taken from the file itself ({pin}); unsafe",
+        "未固定：取自文件本身（{pin}），不安全",
+    ),
+    (
+        "version {version}, chain from genesis {genesis} holds",
+        "第 {version} 版，自创世版本 {genesis} 起的链成立",
+    ),
+    ("the chain is empty", "链为空"),
+    (
+        "the trust-list file has no version 1 and no --genesis was given",
+        "信任列表文件中没有第 1 版，也未提供 --genesis",
     ),
     # -- pydantic's own messages --------------------------------------------------------
     ("Field required", "必填"),

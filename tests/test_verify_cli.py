@@ -144,6 +144,13 @@ def test_the_verdict_comes_first_in_the_language_chosen(
     assert chinese[1].split() == ["人员", wang.name, masked]
     assert "上海市" in chinese[2]
     assert chinese[-1] == "核验通过：各项检查均成立"
+    # The checks too, by name and what they found.
+    assert any("✓ 信任列表: 第 1 版" in line for line in chinese)
+    assert any("✓ 报告签名" in line for line in chinese)
+    unpinned = _verify(tmp_path, document, "--trust-list", chain, "--lang", "zh")
+    assert unpinned.returncode == 1
+    assert "未固定创世摘要" in unpinned.stdout
+    assert unpinned.stdout.splitlines()[-1].startswith("核验不通过: 核验 > 信任列表: 未固定")
     # The locale decides when --lang is not given.
     by_locale = _verify(tmp_path, *base, lang="zh_CN.UTF-8").stdout.splitlines()
     assert by_locale == chinese

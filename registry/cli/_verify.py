@@ -15,6 +15,7 @@ from registry.calendar import parse_aware
 from registry.cli._common import console, read_json
 from registry.errors import InvalidInput
 from registry.ids import parse_disclosure, parse_resident_id
+from registry.messages import translate
 from registry.verification.offline import Check, check_file
 from registry.verification.qr import parse_qr_payload
 from registry.verification.summary import Language, phrase, summary_lines
@@ -58,12 +59,12 @@ def _summary(document: object, lang: Language, holds: bool) -> None:
     console.print("")
 
 
-def _tree(check: Check, tree: Tree) -> None:
+def _tree(check: Check, tree: Tree, lang: Language) -> None:
     for child in check.children:
-        label = f"{_MARK[child.ok]} {escape(child.name)}"
+        label = f"{_MARK[child.ok]} {escape(translate(child.name, lang))}"
         if child.detail:
-            label += f": {escape(child.detail)}"
-        _tree(child, tree.add(label))
+            label += f": {escape(translate(child.detail, lang))}"
+        _tree(child, tree.add(label), lang)
 
 
 def verify(
@@ -177,10 +178,10 @@ def verify(
     )
     _summary(document, language, result.holds)
     tree = Tree(f"{_MARK[result.holds]} {escape(str(file))}")
-    _tree(result, tree)
+    _tree(result, tree, language)
     console.print(tree)
     if not result.holds:
-        failed = _first_failure(result)
+        failed = _first_failure(result, language)
         console.print(f"[red]{phrase('fails', language)}[/red]: {escape(failed)}")
         raise typer.Exit(1)
     if genesis is None:
@@ -189,11 +190,12 @@ def verify(
     console.print(f"[green]{escape(phrase('holds', language))}[/green]")
 
 
-def _first_failure(check: Check, path: str = "") -> str:
-    here = f"{path} > {check.name}" if path else check.name
+def _first_failure(check: Check, lang: Language, path: str = "") -> str:
+    name = translate(check.name, lang)
+    here = f"{path} > {name}" if path else name
     if check.ok is False:
-        return f"{here}: {check.detail}"
+        return f"{here}: {translate(check.detail, lang)}"
     for child in check.children:
         if not child.holds:
-            return _first_failure(child, here)
+            return _first_failure(child, lang, here)
     return here
