@@ -255,8 +255,9 @@ async def verify_batch(
     content_type = request.headers.get("content-type", "application/json")
     if content_type.split(";")[0].strip().lower() not in ("", "application/json"):
         chinese_by_default(request)  # a file, as people send: answered in Chinese
-    upload = upload_of(body, content_type)
-    rows = _rows_of(upload)
+    # A form or a workbook of 10,000 rows takes a while to read: off the event loop.
+    upload = await run_in_threadpool(upload_of, body, content_type)
+    rows = await run_in_threadpool(_rows_of, upload)
     results = await run_in_threadpool(
         _judge_all, request, verifier, rows, caller, issuing.node_secret
     )
