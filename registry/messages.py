@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 __all__ = ["Language", "translate", "translated"]
@@ -409,6 +409,7 @@ def _compiled() -> tuple[tuple[re.Pattern[str], str], ...]:
     return tuple(compiled)
 
 
+@lru_cache(maxsize=4096)  # a batch of 10,000 rows repeats its few messages
 def _whole(message: str) -> str | None:
     for pattern, chinese in _compiled():
         found = pattern.fullmatch(message)
