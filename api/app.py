@@ -40,6 +40,13 @@ Signed records of junior registered safety engineers and production-safety
 untrustworthiness listings, issued by the emergency-management authorities of the
 Yangtze River Delta. Every record is a W3C Verifiable Credential signed with
 Ed25519 (`eddsa-jcs-2022`). Errors are RFC 9457 `application/problem+json`.
+
+Languages: problem details (`title`, `detail` and each field error's `message`) come
+in Chinese or English by `Accept-Language`. A request that sends JSON is answered in
+English unless `Accept-Language` prefers Chinese (a `zh` tag weighted above every
+`en` tag); one that sends a file (CSV or XLSX, raw or as a form upload) is answered in
+Chinese unless it prefers English. `Content-Language` says which. The English text is
+the stable one; a message the Chinese catalogue does not know stays in English.
 """
 
 

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.languages import answer_language
 from api.schemas.common import Problem
 from registry.credentials import CREDENTIAL_TYPES
 from registry.errors import (
@@ -28,6 +29,7 @@ from registry.errors import (
     Unauthenticated,
     VerificationError,
 )
+from registry.messages import translate
 
 __all__ = [
     "PROBLEM_JSON",
@@ -107,16 +109,24 @@ def problem_response(
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """A problem+json response; ``type`` is a stable URN per kind of problem."""
+    """A problem+json response; ``type`` is a stable URN per kind of problem.
+
+    The title, the detail and each field's message are in the request's language
+    (``api.languages``): Chinese from the catalogue (``registry.messages``) where it
+    knows the message, English otherwise."""
+    lang = answer_language(request)
     body: dict[str, Any] = {
         "type": f"urn:yrd-registry:problem:{slug}",
-        "title": title,
+        "title": translate(title, lang),
         "status": status,
-        "detail": detail,
+        "detail": translate(detail, lang),
         "instance": request.url.path,
     }
     if errors:
-        body["errors"] = errors
+        body["errors"] = [
+            {**error, "message": translate(error["message"], lang)} for error in errors
+        ]
+    headers = {**(headers or {}), "Content-Language": "zh-CN" if lang == "zh" else "en"}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -9,20 +9,18 @@ from collections.abc import Iterable, Sequence
 from pydantic import ValidationError
 
 from registry.errors import FieldError, InvalidInput
-from registry.spreadsheets import csv_text
+from registry.spreadsheets import csv_text, decode_csv
 
 __all__ = ["csv_answer", "csv_rows", "invalid_fields"]
 
 
 def csv_rows(body: bytes, columns: Sequence[str], *, max_rows: int) -> list[dict[str, str]]:
-    """The rows of a UTF-8 CSV (a BOM allowed) whose header names only ``columns``,
-    empty cells left out. Raises ``InvalidInput`` for another encoding, an unknown
-    column, no rows, more than ``max_rows`` (reading stops at the first one over), or
-    text the csv module cannot read."""
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput("the CSV is not UTF-8") from exc
+    """The rows of a CSV in UTF-8 (a BOM allowed) or GB 18030, as Excel and WPS save it
+    on Chinese Windows, whose header names only ``columns``, empty cells left out.
+    Raises ``InvalidInput`` for another encoding, an unknown column, no rows, more
+    than ``max_rows`` (reading stops at the first one over), or text the csv module
+    cannot read."""
+    text = decode_csv(body)
     # newline="": lines may end in CR (old Mac exports), LF or CRLF, as csv expects.
     reader = csv.DictReader(io.StringIO(text, newline=""))
     try:

@@ -1,4 +1,5 @@
-"""Cells of the spreadsheets the registry writes, CSV and XLSX: text stays text.
+"""Spreadsheets, CSV and XLSX: the cells the registry writes stay text, and the tables
+people upload are read within bounds.
 
 Excel, WPS and LibreOffice read a CSV cell that starts with ``=``, ``+``, ``-``, ``@``,
 a tab or a carriage return as a formula (OWASP, "CSV Injection"), and issuers type
@@ -13,18 +14,40 @@ before the registry refused them at the door (``registry.text``) may carry a NUL
 which openpyxl cannot write at all, or a right-to-left override. Every text cell of
 both formats goes through ``registry.text.export_cell``, which shows each such
 character as U+FFFD.
+
+Uploaded tables are read from bytes as people make them: CSV in UTF-8 (with or
+without a byte-order mark) or GB 18030, as Excel and WPS save it on Chinese-locale
+Windows, and XLSX, whose size unpacked is checked from the archive's directory
+before anything is expanded (a zip bomb is refused unread).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
 
+from registry.errors import InvalidInput
 from registry.text import export_cell
 
-__all__ = ["append_text_row", "csv_cell", "csv_text"]
+__all__ = [
+    "XLSX_MEDIA_TYPE",
+    "append_text_row",
+    "csv_cell",
+    "csv_text",
+    "decode_csv",
+    "read_xlsx",
+    "xlsx_bytes",
+]
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+MAX_XLSX_UNPACKED = 64 * 1024 * 1024
+"""The most an uploaded workbook may hold unpacked: 10,000 rows of a dozen text cells
+take about 5 MB of sheet XML and shared strings."""
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -60,3 +83,119 @@ def append_text_row(sheet: Any, values: Sequence[object]) -> None:
     for cell in sheet[sheet.max_row]:
         if isinstance(cell.value, str):
             cell.data_type = "s"
+
+
+def xlsx_bytes(title: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """A one-sheet workbook, header bold and frozen, every text cell stored as a string
+    (never a formula) with refused characters shown as U+FFFD; written streaming."""
+    from openpyxl import Workbook  # noqa: PLC0415 (only spreadsheet answers need it)
+    from openpyxl.cell import WriteOnlyCell  # noqa: PLC0415
+    from openpyxl.styles import Font  # noqa: PLC0415
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title[:31])
+    sheet.freeze_panes = "A2"
+
+    def cells(values: Sequence[object], *, bold: bool = False) -> list[Any]:
+        out = []
+        for value in values:
+            # Text, numbers and dates are what the registry writes; anything else as text.
+            shown = value if isinstance(value, int | float) or value is None else str(value)
+            cell = WriteOnlyCell(sheet, export_cell(shown) if isinstance(shown, str) else shown)
+            if isinstance(value, str):
+                cell.data_type = "s"
+            if bold:
+                cell.font = Font(bold=True)
+            out.append(cell)
+        return out
+
+    sheet.append(cells(header, bold=True))
+    for row in rows:
+        sheet.append(cells(row))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def decode_csv(body: bytes, charset: str | None = None) -> str:
+    """The text of an uploaded CSV: in ``charset`` when the upload names one, else
+    UTF-8 (a byte-order mark dropped) if it is strictly that, else GB 18030. Raises
+    ``InvalidInput`` for bytes that are neither, or an unknown charset."""
+    if charset:
+        try:
+            return body.decode(charset).removeprefix("\ufeff")
+        except LookupError as exc:
+            raise InvalidInput(f"unknown charset {charset!r}") from exc
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"the CSV is not {charset} text") from exc
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return body.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InvalidInput("the CSV is neither UTF-8 nor GB 18030 text")
+
+
+def _xlsx_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def read_xlsx(
+    body: bytes, *, max_rows: int, max_columns: int, max_unpacked: int = MAX_XLSX_UNPACKED
+) -> list[list[str]]:
+    """The non-empty rows of an uploaded workbook's first sheet, header first, each cell
+    as text (a date cell as ``YYYY-MM-DD``, a whole number without ``.0``).
+
+    Raises ``InvalidInput`` for what is not an XLSX workbook, one that would unpack to
+    more than ``max_unpacked`` bytes (judged from the archive's directory, before
+    anything is expanded; a member that unpacks to more than it declares fails its
+    check), a value beyond the first ``max_columns`` columns, or more than
+    ``max_rows`` rows under the header (reading stops at the first one over).
+    """
+    from openpyxl import load_workbook  # noqa: PLC0415 (only spreadsheet uploads need it)
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet  # noqa: PLC0415
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise InvalidInput("the file is not an XLSX workbook") from exc
+    if unpacked > max_unpacked:
+        raise InvalidInput(
+            f"the workbook would unpack to {unpacked:,} bytes, over the {max_unpacked:,} "
+            "bytes it may hold"
+        )
+    try:
+        workbook = load_workbook(io.BytesIO(body), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file it cannot read
+        raise InvalidInput("the file is not an XLSX workbook openpyxl can read") from exc
+    try:
+        sheet = workbook.worksheets[0]
+        # The declared dimensions may lie (see registry.bulk.rows): each row runs to
+        # its own last cell.
+        if isinstance(sheet, ReadOnlyWorksheet):
+            sheet.reset_dimensions()
+        rows: list[list[str]] = []
+        for values in sheet.iter_rows(values_only=True):
+            cells = [_xlsx_cell(v) for v in values]
+            if any(cells[max_columns:]):
+                raise InvalidInput(f"a row has a value beyond the first {max_columns} columns")
+            cells = cells[:max_columns]
+            if not any(cells):
+                continue
+            if len(rows) > max_rows:
+                raise InvalidInput(f"at most {max_rows:,} rows a batch")
+            rows.append(cells)
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise InvalidInput(f"the workbook cannot be read: {exc}") from exc
+    finally:
+        workbook.close()
+    return rows

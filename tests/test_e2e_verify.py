@@ -66,7 +66,8 @@ def test_a_demo_report_verifies_offline(pg_url: str, servers: Servers, tmp_path:
     genesis = history["versions"][0]["digest"]
     (tmp_path / "trust.json").write_text(json.dumps(trust), encoding="utf-8")
     (tmp_path / "report.json").write_text(json.dumps(report, ensure_ascii=False), "utf-8")
-    env = {**os.environ, "REGISTRY_DATA_DIR": str(tmp_path / "elsewhere")}
+    # The English summary and verdict lines, whatever the locale of the machine.
+    env = {**os.environ, "REGISTRY_DATA_DIR": str(tmp_path / "elsewhere"), "LC_ALL": "C.UTF-8"}
     checked = _run(
         env,
         "verify",
@@ -105,6 +106,8 @@ def test_a_demo_report_verifies_offline(pg_url: str, servers: Servers, tmp_path:
         str(tmp_path / "bundle.json"),
         "--trust-list",
         str(tmp_path / "trust.json"),
+        "--genesis",
+        genesis,
         "--qr",
         text,
     )

@@ -208,8 +208,9 @@ def test_nothing_handed_out_tests_a_guess_and_the_disclosure_confirms_the_number
     path = tmp_path / "credential.json"
     path.write_text(json.dumps(credential.json()["credential"], ensure_ascii=False), "utf-8")
     trust = tmp_path / "trust.json"
-    trust.write_text(client.get("/v1/trust-list").text, "utf-8")
-    base = [str(path), "--trust-list", str(trust)]
+    trust.write_text(client.get("/v1/trust-list/chain").text, "utf-8")
+    genesis = client.get("/v1/trust-list/history").json()["genesis"]
+    base = [str(path), "--trust-list", str(trust), "--genesis", genesis]
     right = _verify(tmp_path, *base, "--disclosure", disclosure, "--id-number", number)
     assert right.returncode == 0, right.stdout + right.stderr
     assert "holder" in right.stdout

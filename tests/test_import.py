@@ -64,7 +64,8 @@ def _run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
         "COLUMNS": "200",
     }
     return subprocess.run(
-        [str(REGISTRY), "import", *args], env=env, capture_output=True, text=True, timeout=120,
+        [str(REGISTRY), "import", "--lang", "en", *args], env=env, capture_output=True, text=True,
+        timeout=120,
         check=False,
     )  # fmt: skip
 

@@ -19,7 +19,7 @@ ROOT = Path(registry.__file__).resolve().parent.parent
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
-        "errors",
+        "errors messages",
         "calendar settings text labels",
         "ids crypto spreadsheets",
         "credentials datadir",

@@ -277,7 +277,8 @@ def _run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
         "COLUMNS": "250",
     }
     return subprocess.run(
-        [str(REGISTRY), "import", *args], env=env, capture_output=True, text=True, timeout=120,
+        [str(REGISTRY), "import", *args, "--lang", "en"], env=env, capture_output=True, text=True,
+        timeout=120,
         check=False,
     )  # fmt: skip
 

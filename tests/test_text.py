@@ -460,7 +460,7 @@ def test_import_refuses_a_row_with_a_refused_character(settings: Settings, tmp_p
     }
     result = subprocess.run(
         [str(REGISTRY), "import", str(path), "--type", "continuing-education",
-         "--authority", "CN-SH"],
+         "--authority", "CN-SH", "--lang", "en"],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr

@@ -31,6 +31,7 @@ from registry.demo import (
 from registry.issuing import IssuingContext, change_status, issue_records
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
+from registry.trust.document import digest_of
 from registry.trust.store import stored_versions
 from registry.verification import EngineerQuery, EngineerVerifier
 from registry.verification.offline import Check, check_file
@@ -97,6 +98,10 @@ def _codes(report: dict[str, Any]) -> list[tuple[bool, str]]:
     return [(r["holds"], r["code"]) for r in report["credentialSubject"]["reasons"]]
 
 
+def _genesis(chain: list[dict[str, Any]]) -> str:
+    return digest_of(chain[0])
+
+
 def _failures(check: Check, path: str = "") -> list[str]:
     here = f"{path} > {check.name}" if path else check.name
     found = [f"{here}: {check.detail}"] if check.ok is False else []
@@ -130,7 +135,7 @@ def test_the_documented_examples_give_their_verdicts(node: Node, name: str) -> N
     assert _codes(report)[: len(reasons)] == reasons
     assert all(r["zh"] and r["en"] for r in subject["reasons"])
     assert report["type"] == ["VerifiableCredential", "VerificationReport"]
-    assert check_file(report, trust_lists=node.chain()).holds
+    assert check_file(report, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
 
 
 def test_chen_jing_counts_in_shanghai_through_the_agreement(node: Node) -> None:
@@ -189,7 +194,7 @@ def test_one_course_counts_once_though_two_authorities_issued_it(node: Node) -> 
     assert set_aside["counts"] is False
     assert set_aside["reason"]["code"] == "duplicate-course"
     assert set_aside["duplicateOf"] == duplicate["sameAs"]
-    assert check_file(report, trust_lists=node.chain()).holds
+    assert check_file(report, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
 
 
 def test_a_report_verifies_with_an_outside_verifier(node: Node) -> None:
@@ -233,14 +238,16 @@ def test_any_field_changed_is_rejected_at_the_signature(
     node: Node, path: tuple[Any, ...], value: Any
 ) -> None:
     report = node.verify(id_number=ENGINEERS["张伟"].id_number, region="CN-JS")
-    assert check_file(report, trust_lists=node.chain()).holds
+    assert check_file(report, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
     changed = copy.deepcopy(report)
     target = changed
     for step in path[:-1]:
         target = target[step]
     assert target[path[-1]] != value
     target[path[-1]] = value
-    failures = _failures(check_file(changed, trust_lists=node.chain()))
+    failures = _failures(
+        check_file(changed, trust_lists=node.chain(), genesis=_genesis(node.chain()))
+    )
     assert len(failures) == 1
     assert "report > report signature" in failures[0]
 
@@ -256,12 +263,14 @@ def _resigned(node: Node, report: dict[str, Any]) -> dict[str, Any]:
 def test_a_report_whose_evidence_does_not_hold_names_the_check(node: Node) -> None:
     report = node.verify(id_number=ENGINEERS["陈静"].id_number, region="CN-SH")
     chain = node.chain()
-    assert check_file(_resigned(node, report), trust_lists=chain).holds
+    assert check_file(_resigned(node, report), trust_lists=chain, genesis=_genesis(chain)).holds
 
     def fails(change: Any, expected: str) -> None:
         changed = copy.deepcopy(report)
         change(changed["credentialSubject"])
-        failures = _failures(check_file(_resigned(node, changed), trust_lists=chain))
+        failures = _failures(
+            check_file(_resigned(node, changed), trust_lists=chain, genesis=_genesis(chain))
+        )
         assert failures, expected
         assert expected in failures[0], failures
 
@@ -304,6 +313,16 @@ def test_a_report_needs_the_trust_list_and_its_genesis(node: Node) -> None:
     assert not check_file(report, trust_lists=[]).holds
     failures = _failures(check_file(report, trust_lists=node.chain(), genesis="00" * 32))
     assert "trust list" in failures[0]
+    # No pinned genesis: nothing holds, unless the file's own genesis is taken, and
+    # then the check says it was not pinned.
+    unpinned = check_file(report, trust_lists=node.chain())
+    assert not unpinned.holds
+    assert "no genesis digest pinned" in _failures(unpinned)[0]
+    taken = check_file(report, trust_lists=node.chain(), unsafe_genesis_from_file=True)
+    assert taken.holds
+    genesis = taken.children[0].children[0]
+    assert (genesis.name, genesis.ok) == ("genesis", None)
+    assert "NOT PINNED" in genesis.detail
 
 
 def test_state_on_the_day_asked_about(node: Node) -> None:
@@ -375,7 +394,7 @@ def test_a_listing_in_another_province_binds_here(node: Node) -> None:
         (listing, "CN-JS", "safety-lead")
     ]
     assert "苏应急失信〔2026〕8号" in subject["reasons"][-1]["zh"]
-    assert check_file(report, trust_lists=node.chain()).holds
+    assert check_file(report, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
     before = (listed_on - timedelta(days=1)).isoformat()
     earlier = node.verify(id_number=wang.id_number, region="CN-SH", date=before)
     assert earlier["credentialSubject"]["verdict"] == "qualified"
@@ -413,7 +432,7 @@ def test_a_renewal_rests_on_the_previous_periods_hours(node: Node) -> None:
     assert previous["counted"]["total"] == 44.5
     assert previous["met"] is False
     assert subject["continuingEducation"]["counted"]["total"] == 0
-    assert check_file(report, trust_lists=node.chain()).holds
+    assert check_file(report, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
 
 
 def test_by_registration_number_the_name_must_match(node: Node) -> None:
@@ -422,8 +441,15 @@ def test_by_registration_number_the_name_must_match(node: Node) -> None:
     assert right["credentialSubject"]["query"]["by"] == "registration-number"
     wrong = node.verify(registration_number="SH-REG-1001", name="王力新", region="CN-SH")
     assert wrong["credentialSubject"]["verdict"] == "not-qualified"
-    assert _codes(wrong) == [(False, "no-records")]
+    # The number exists: the answer says the name is wrong, and never whose it is.
+    assert _codes(wrong) == [(False, "name-mismatch")]
+    assert wrong["credentialSubject"]["reasons"][0]["en"] == (
+        "the name does not match this registration"
+    )
     assert "holder" not in wrong["credentialSubject"]
+    assert "王立新" not in json.dumps(wrong["credentialSubject"], ensure_ascii=False)
+    unknown = node.verify(registration_number="SH-REG-9999", name="王立新", region="CN-SH")
+    assert _codes(unknown) == [(False, "no-records")]
 
 
 @pytest.mark.parametrize(
@@ -489,7 +515,7 @@ def test_a_batch_answers_every_row_in_json_and_csv(node: Node) -> None:
     answer = node.client.post(
         "/v1/verify/batch",
         content=text.encode(),
-        headers={**auth, "content-type": "text/csv", "accept": "text/csv"},
+        headers={**auth, "content-type": "text/csv", "accept-language": "en"},
     )
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("text/csv")
@@ -532,11 +558,11 @@ def test_qr_codes_name_the_credential_and_its_digest(node: Node) -> None:
     assert (payload.authority, payload.credential_id) == ("CN-SH", registration)
     bundle = node.client.get(f"/v1/credentials/{registration}/proof").json()
     chain = node.chain()
-    assert check_file(bundle, trust_lists=chain, qr=payload).holds
+    assert check_file(bundle, trust_lists=chain, genesis=_genesis(chain), qr=payload).holds
     other = node.client.get(
         f"/v1/credentials/{report['credentialSubject']['qualification']['id']}/proof"
     ).json()
-    failures = _failures(check_file(other, trust_lists=chain, qr=payload))
+    failures = _failures(check_file(other, trust_lists=chain, genesis=_genesis(chain), qr=payload))
     assert "QR code" in failures[0]
     assert node.client.get(f"/v1/credentials/{registration}/qr?format=gif").status_code == 422
     assert (
@@ -551,7 +577,7 @@ def test_someone_unknown_gets_a_signed_answer_saying_so(node: Node) -> None:
     report = node.verify(id_number=resident_id("310101", "19990101", "999"), region="CN-SH")
     assert _codes(report) == [(False, "no-records")]
     assert report["credentialSubject"]["evidence"] == {"checkpoints": [], "credentials": []}
-    assert check_file(report, trust_lists=node.chain()).holds
+    assert check_file(report, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
 
 
 def test_the_verifier_judges_in_process_the_same_as_the_api(node: Node) -> None:
@@ -579,23 +605,29 @@ def test_status_lists_given_offline_decide_status(node: Node) -> None:
     ]
     chain = node.chain()
     fine = node.client.get(f"/v1/credentials/{active}/proof").json()
-    held = check_file(fine, trust_lists=chain, status_lists=lists)
+    held = check_file(fine, trust_lists=chain, genesis=_genesis(chain), status_lists=lists)
     assert held.holds
     assert not _unchecked(held)
-    assert _unchecked(check_file(fine, trust_lists=chain)) == [
+    assert _unchecked(check_file(fine, trust_lists=chain, genesis=_genesis(chain))) == [
         "status (revocation)",
         "status (suspension)",
     ]
     bundle = node.client.get(f"/v1/credentials/{suspended}/proof").json()
-    without = check_file(bundle, trust_lists=chain)
+    without = check_file(bundle, trust_lists=chain, genesis=_genesis(chain))
     assert without.holds  # status unchecked is said, not failed
-    failures = _failures(check_file(bundle, trust_lists=chain, status_lists=lists))
+    failures = _failures(
+        check_file(bundle, trust_lists=chain, genesis=_genesis(chain), status_lists=lists)
+    )
     assert len(failures) == 1
     assert "status (suspension)" in failures[0]
     assert "suspended" in failures[0]
     forged = copy.deepcopy(lists[1])
     forged["credentialSubject"]["encodedList"] = lists[0]["credentialSubject"]["encodedList"]
-    failures = _failures(check_file(bundle, trust_lists=chain, status_lists=[lists[0], forged]))
+    failures = _failures(
+        check_file(
+            bundle, trust_lists=chain, genesis=_genesis(chain), status_lists=[lists[0], forged]
+        )
+    )
     assert "status (suspension)" in failures[0]
     assert "signature" in failures[0]
 
@@ -605,7 +637,7 @@ def test_a_proof_bundle_checks_offline_in_either_spelling(node: Node) -> None:
     relied = registration["credentialSubject"]["evidence"]["credentials"][0]["credential"]
     bundle = node.client.get(f"/v1/credentials/{relied['id']}/proof").json()
     assert {"leafIndex", "treeSize", "inclusionProof"} <= set(bundle)
-    assert check_file(bundle, trust_lists=node.chain()).holds
+    assert check_file(bundle, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
     # As the API wrote it before it spelled proofs as reports do: still read.
     old = {k: v for k, v in bundle.items() if k not in ("leafIndex", "treeSize", "inclusionProof")}
     old |= {
@@ -613,15 +645,19 @@ def test_a_proof_bundle_checks_offline_in_either_spelling(node: Node) -> None:
         "tree_size": bundle["treeSize"],
         "hashes": bundle["inclusionProof"],
     }
-    assert check_file(old, trust_lists=node.chain()).holds
+    assert check_file(old, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
     wrong = {**bundle, "leafIndex": bundle["leafIndex"] + 1}
-    assert "inclusion in its log" in _failures(check_file(wrong, trust_lists=node.chain()))[0]
+    assert (
+        "inclusion in its log"
+        in _failures(check_file(wrong, trust_lists=node.chain(), genesis=_genesis(node.chain())))[0]
+    )
 
 
 def test_a_csv_batch_reads_any_line_ending_and_refuses_a_giant_cell(node: Node) -> None:
     headers = {
         "Authorization": f"Bearer {node.tokens['verifier']}",
         "content-type": "text/csv",
+        "accept": "application/json",
     }
     number = ENGINEERS["王立新"].id_number
     for ending in ("\r", "\n", "\r\n"):

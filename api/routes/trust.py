@@ -1,4 +1,5 @@
-"""The trust list: the current version, any past version, and the history (public)."""
+"""The trust list: the current version, any past version, the history and the whole
+chain (public)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from api.errors import problem_responses
 from api.limits import GatedRoute
 from api.schemas.common import SignedDocument
 from api.schemas.federation import TrustListHistory, TrustListVersionOut
+from registry.errors import NotFound
 from registry.storage.models import TrustListRecord
 from registry.trust.store import get_version, stored_versions
 
@@ -80,6 +82,42 @@ def history(session: DbSession) -> TrustListHistory:
             )
             for row in rows
         ],
+    )
+
+
+@router.get(
+    "/chain",
+    summary="Every published version, oldest first, as one JSON array",
+    response_model=list[SignedDocument],
+    responses={
+        200: {
+            "description": (
+                "The chain: every version's signed credential, byte for byte as stored, "
+                "oldest (the genesis) first, as one JSON array: the same array "
+                "`registry trust export` writes. `registry verify --trust-list FILE "
+                "--genesis DIGEST` walks it from the pinned genesis."
+            ),
+            "headers": {"ETag": {"description": "SHA-256 (hex) of the body, quoted."}},
+        },
+        304: _NOT_MODIFIED,
+        **problem_responses((404, "No version has been published yet.")),
+    },
+)
+def chain(request: Request, session: DbSession) -> Response:
+    """The whole trust-list chain in one answer, for offline verification: save it
+    and hand it to `registry verify --trust-list`.
+
+    Send the last `ETag` as `If-None-Match` to get `304 Not Modified` while no
+    version has been added.
+    """
+    rows = stored_versions(session)
+    if not rows:
+        raise NotFound("no trust list has been published yet")
+    return serve_stored(
+        request,
+        "[" + ",".join(row.canonical for row in rows) + "]",
+        media_type="application/json",
+        cache_control=_CURRENT_CACHE,
     )
 
 

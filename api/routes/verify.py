@@ -1,4 +1,5 @@
-"""Verifying engineers: one, with a signed report, or up to 10,000 at once (JSON or CSV).
+"""Verifying engineers: one, with a signed report, or up to 10,000 at once (JSON, CSV
+or XLSX, raw or uploaded from a form).
 
 POST only: resident ID numbers never go into a URL, where access logs would keep
 them. Each verification is recorded in the access audit (who asked, when, a keyed
@@ -21,15 +22,28 @@ from api.auth import require_caller
 from api.deps import Issuing, Recorder, Verifier, engine_of, loop_engine_of
 from api.errors import problem_responses
 from api.examples import verify_batch_examples, verify_examples
+from api.languages import answer_language, chinese_by_default, preferred_language
 from api.limits import JSON_BODY, TABLE_BODY, GatedRoute, body_limit, too_large
 from api.schemas.common import SignedDocument, csv_header_schema
 from api.schemas.verification import EngineerIn, VerifyBatchIn, VerifyBatchOut
-from api.tables import csv_answer, csv_rows, invalid_fields
+from api.tables import csv_answer, invalid_fields
+from api.uploads import Upload, upload_of
 from registry.enforcement.audit import AccessEntry, add_accesses, criteria_hash
+from registry.messages import translate
+from registry.spreadsheets import XLSX_MEDIA_TYPE, decode_csv, read_xlsx, xlsx_bytes
 from registry.storage.db import begin_snapshot, read_scope
 from registry.tokens import Caller
 from registry.verification import EngineerQuery, EngineerVerifier, access_criteria
-from registry.verification.batch import MAX_BATCH, verdict_row
+from registry.verification.batch import (
+    BATCH_COLUMNS,
+    MAX_BATCH,
+    answer_table,
+    asked_of,
+    csv_batch_rows,
+    table_batch_rows,
+    verdict_label,
+    verdict_row,
+)
 
 __all__ = ["router"]
 
@@ -116,14 +130,17 @@ async def verify_engineer(
     return Response(report.canonical, media_type="application/json")
 
 
-_CSV_COLUMNS = ("id_number", "registration_number", "name", "region", "category", "date")
+_CSV_COLUMNS = tuple(BATCH_COLUMNS)
 
 
-def _rows_of(request_body: bytes, content_type: str) -> list[dict[str, Any]]:
-    if content_type.startswith("text/csv"):
-        return list(csv_rows(request_body, _CSV_COLUMNS, max_rows=MAX_BATCH))
+def _rows_of(upload: Upload) -> list[dict[str, Any]]:
+    if upload.kind == "csv":
+        return list(csv_batch_rows(decode_csv(upload.body, upload.charset)))
+    if upload.kind == "xlsx":
+        table = read_xlsx(upload.body, max_rows=MAX_BATCH, max_columns=32)
+        return list(table_batch_rows(table))
     try:
-        return VerifyBatchIn.model_validate_json(request_body).rows
+        return VerifyBatchIn.model_validate_json(upload.body).rows
     except ValidationError as exc:
         raise invalid_fields(exc, "batch") from exc
 
@@ -137,9 +154,50 @@ def _parsed(row: dict[str, Any]) -> EngineerIn | str:
         )
 
 
+def _answer_kind(request: Request, upload: Upload) -> str:
+    # An explicit Accept decides; otherwise the answer is in the format asked in (a
+    # browser's */* among them).
+    accept = request.headers.get("accept", "")
+    for media, kind in (
+        ("application/json", "json"),
+        ("text/csv", "csv"),
+        (XLSX_MEDIA_TYPE, "xlsx"),
+    ):
+        if media in accept:
+            return kind
+    return upload.kind
+
+
+_CSV_EXAMPLE = "id_number,registration_number,name,region,category,date\n" + "\n".join(
+    ",".join(str(r.get(c, "")) for c in _CSV_COLUMNS)
+    for r in verify_batch_examples()["mixed"]["value"]["rows"]
+)
+_TABLE_HEADERS = ", ".join(
+    f"`{column}` ({' / '.join(aliases)})" for column, aliases in BATCH_COLUMNS.items()
+)
+
+
 @router.post(
     "/batch",
-    summary="Verify up to 10,000 people at once (JSON or CSV in, JSON or CSV out)",
+    summary="Verify up to 10,000 people at once (JSON, CSV or XLSX; raw or a form upload)",
+    description=(
+        "Judge every row; a bad row is answered with its error, never dropped. The batch "
+        "is one entry of the access audit.\n\n"
+        'The rows come as JSON (`{"rows": [...]}`), as CSV (`text/csv`: UTF-8 with or '
+        "without a BOM, or GB 18030 as Excel and WPS save it on Chinese Windows; a "
+        "`charset` parameter is honoured), as an XLSX workbook (its first sheet), or as "
+        "a browser's `multipart/form-data` upload of either file in the field `file`. "
+        f"A table's header names its columns, in English or Chinese: {_TABLE_HEADERS}.\n\n"
+        "The answer is in the format asked in, unless `Accept` names another "
+        "(`application/json`, `text/csv` or the XLSX type). Tables answer with Chinese "
+        "headers and verdict labels (合格 / 不合格 / 未查到) beside the codes. A file "
+        "sent (CSV or XLSX, raw or uploaded) is answered in Chinese, its row errors and "
+        "problems included, unless `Accept-Language` prefers English; JSON sent is "
+        "answered in English unless it prefers Chinese. Every answer row echoes what "
+        "was asked: the row number, the name, the ID number masked (never whole) and "
+        "the registration number, found or not, valid or not. A workbook that would "
+        "unpack to more than 64 MB is refused before it is read."
+    ),
     openapi_extra={
         **body_limit(TABLE_BODY),
         "requestBody": {
@@ -151,11 +209,22 @@ def _parsed(row: dict[str, Any]) -> EngineerIn | str:
                 },
                 "text/csv": {
                     "schema": csv_header_schema(_CSV_COLUMNS),
-                    "example": "id_number,registration_number,name,region,category,date\n"
-                    + "\n".join(
-                        ",".join(str(r.get(c, "")) for c in _CSV_COLUMNS)
-                        for r in verify_batch_examples()["mixed"]["value"]["rows"]
-                    ),
+                    "example": _CSV_EXAMPLE,
+                },
+                XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "The table: a .csv or .xlsx file (by its "
+                                "type, its name, or its first bytes).",
+                            }
+                        },
+                        "required": ["file"],
+                    }
                 },
             },
         },
@@ -163,12 +232,16 @@ def _parsed(row: dict[str, Any]) -> EngineerIn | str:
     responses={
         200: {
             "description": (
-                "One result per row, in order: the verdict and its reasons, or the row's "
-                "error. `Accept: text/csv` answers as CSV (UTF-8 with a BOM, for Excel "
-                "and WPS). For a signed report on one person, use `/v1/verify/engineer`."
+                "One result per row, in order: the verdict, its label and its reasons, or "
+                "the row's error, each beside what the row asked. CSV answers are UTF-8 "
+                "with a BOM, for Excel and WPS. For a signed report on one person, use "
+                "`/v1/verify/engineer`."
             ),
             "model": VerifyBatchOut,
-            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
         },
         **_ERRORS,
         **too_large(TABLE_BODY),
@@ -177,19 +250,44 @@ def _parsed(row: dict[str, Any]) -> EngineerIn | str:
 async def verify_batch(
     request: Request, caller: Annotated[Caller, _VERIFIER], verifier: Verifier, issuing: Issuing
 ) -> Response:
-    """Judge every row; a bad row is answered with its error, never dropped. The
-    batch is one entry of the access audit."""
+    """Judge every row (see the description)."""
     body = await request.body()
-    rows = _rows_of(body, request.headers.get("content-type", "application/json"))
+    content_type = request.headers.get("content-type", "application/json")
+    if content_type.split(";")[0].strip().lower() not in ("", "application/json"):
+        chinese_by_default(request)  # a file, as people send: answered in Chinese
+    # A form or a workbook of 10,000 rows takes a while to read: off the event loop.
+    upload = await run_in_threadpool(upload_of, body, content_type)
+    rows = await run_in_threadpool(_rows_of, upload)
     results = await run_in_threadpool(
         _judge_all, request, verifier, rows, caller, issuing.node_secret
     )
-    if "text/csv" in request.headers.get("accept", ""):
-        return Response(_as_csv(results), media_type="text/csv; charset=utf-8")
+    kind = _answer_kind(request, upload)
+    # A table answers in Chinese unless English is preferred, whatever was sent.
+    lang = answer_language(request) if kind == "json" else preferred_language(request, "zh")
+    if lang == "zh":
+        for result in results:
+            if "error" in result:
+                result["error"] = translate(result["error"], lang, fields=_ZH_FIELDS)
+    if kind == "json":
+        return Response(
+            json.dumps({"results": results}, ensure_ascii=False, separators=(",", ":")),
+            media_type="application/json",
+        )
+    header, table = answer_table(results, lang)
+    if kind == "xlsx":
+        return Response(
+            xlsx_bytes("核验结果" if lang == "zh" else "verification", header, table),
+            media_type=XLSX_MEDIA_TYPE,
+            headers={"Content-Disposition": 'attachment; filename="verification.xlsx"'},
+        )
     return Response(
-        json.dumps({"results": results}, ensure_ascii=False, separators=(",", ":")),
-        media_type="application/json",
+        csv_answer(header, table),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="verification.csv"'},
     )
+
+
+_ZH_FIELDS = {column: aliases[0] for column, aliases in BATCH_COLUMNS.items()}
 
 
 def _judge_all(
@@ -219,11 +317,12 @@ def _judge_all(
         results=found,
     )
     out = []
-    for number, result in enumerate(results, start=1):
+    for number, (row, result) in enumerate(zip(rows, results, strict=True), start=1):
+        echo = {"row": number, "asked": asked_of(row if isinstance(row, dict) else {})}
         if isinstance(result, str):
-            out.append({"row": number, "error": result})
+            out.append({**echo, "verdictLabel": verdict_label("invalid"), "error": result})
         else:
-            out.append({"row": number, **verdict_row(result)})
+            out.append({**echo, **verdict_row(result)})
     return out
 
 
@@ -240,21 +339,3 @@ def _audited(
     entry = AccessEntry(caller, action, criteria, rows, results, dt.datetime.now(dt.UTC))
     with engine_of(request).begin() as connection:
         add_accesses(connection, [entry])
-
-
-def _as_csv(results: list[dict[str, Any]]) -> str:
-    def line(result: dict[str, Any]) -> list[object]:
-        reasons = result.get("reasons", [])
-        blocking = [r for r in reasons if not r["holds"]] or reasons
-        return [
-            result["row"],
-            result.get("verdict", ""),
-            result.get("name", ""),
-            result.get("residentIdMasked", ""),
-            "\uff1b".join(r["zh"] for r in blocking),
-            "; ".join(r["en"] for r in blocking),
-            result.get("error", ""),
-        ]
-
-    header = ["row", "verdict", "name", "resident_id_masked", "reasons_zh", "reasons_en", "error"]
-    return csv_answer(header, (line(result) for result in results))

@@ -70,10 +70,12 @@ class FieldProblem(BaseModel):
 
 
 class Problem(BaseModel):
-    """RFC 9457 problem details, as every error response carries them."""
+    """RFC 9457 problem details, as every error response carries them: `title`,
+    `detail` and each field's `message` in Chinese or English by `Accept-Language`
+    (see the API's description); `type` is stable in every language."""
 
     type: str = Field(examples=["urn:yrd-registry:problem:not-found"])
-    title: str
+    title: str = Field(examples=["Not found", "未找到"])
     status: int
     detail: str
     instance: str

@@ -175,13 +175,45 @@ class ReasonOut(BaseModel):
     en: str
 
 
+class AskedOut(BaseModel):
+    """What a row asked, echoed beside its answer: never the whole ID number."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    name: str | None = None
+    resident_id_masked: str | None = Field(
+        default=None,
+        description="The ID number asked about, masked as records show it (an invalid one "
+        "too: its first and last four characters at most).",
+        examples=["3101**********021X"],
+    )
+    registration_number: str | None = None
+
+
+class LabelOut(BaseModel):
+    """A verdict's label for people, beside its code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    zh: str = Field(examples=["合格"], description="合格, 不合格, 未查到, 姓名不符 or 输入有误.")
+    en: str = Field(examples=["qualified"])
+
+
 class VerdictRowOut(BaseModel):
     """One row's answer: the verdict, whom it is about and every reason; or the row's
-    error."""
+    error. Either way, what the row asked."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     row: int = Field(description="The row's number, from 1, in the order asked.")
+    asked: AskedOut = Field(description="What the row asked (an invalid row too).")
+    verdict_label: LabelOut | None = Field(
+        default=None,
+        description="The verdict for people: 合格 (qualified), 不合格 (not qualified), "
+        "未查到 (no record found), 姓名不符 (the registration number exists under another "
+        "name) or 输入有误 (the row is invalid; see `error`).",
+    )
+    found: bool | None = Field(default=None, description="Whether any record was found.")
     verdict: Literal["qualified", "not-qualified"] | None = None
     region: str | None = None
     date: dt.date | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,8 +15,10 @@ from registry.calendar import parse_aware
 from registry.cli._common import console, read_json
 from registry.errors import InvalidInput
 from registry.ids import parse_disclosure, parse_resident_id
+from registry.messages import translate
 from registry.verification.offline import Check, check_file
 from registry.verification.qr import parse_qr_payload
+from registry.verification.summary import Language, phrase, summary_lines
 
 __all__ = ["verify"]
 
@@ -32,12 +35,36 @@ def _documents(path: Path) -> list[Mapping[str, Any]]:
     return items
 
 
-def _tree(check: Check, tree: Tree) -> None:
+def _language(value: str | None) -> Language:
+    if value is None:
+        # The terminal's own language: Chinese where the locale is Chinese.
+        locale = os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
+        return "zh" if locale.lower().startswith("zh") else "en"
+    if value.strip().lower() in ("zh", "zh-cn", "zh_cn"):
+        return "zh"
+    if value.strip().lower() in ("en", "en-us", "en_us", "en-gb"):
+        return "en"
+    raise InvalidInput("--lang: give zh or en")
+
+
+def _summary(document: object, lang: Language, holds: bool) -> None:
+    lines = summary_lines(document, lang)
+    if not lines:
+        return
+    if not holds:
+        console.print(f"[red]{escape(phrase('unverified', lang))}[/red]")
+    width = max(len(label) for label, _ in lines)
+    for label, value in lines:
+        console.print(f"[bold]{escape(label.ljust(width))}[/bold]  {escape(value)}")
+    console.print("")
+
+
+def _tree(check: Check, tree: Tree, lang: Language) -> None:
     for child in check.children:
-        label = f"{_MARK[child.ok]} {escape(child.name)}"
+        label = f"{_MARK[child.ok]} {escape(translate(child.name, lang))}"
         if child.detail:
-            label += f": {escape(child.detail)}"
-        _tree(child, tree.add(label))
+            label += f": {escape(translate(child.detail, lang))}"
+        _tree(child, tree.add(label), lang)
 
 
 def verify(
@@ -53,14 +80,26 @@ def verify(
         list[Path],
         typer.Option(
             "--trust-list",
-            help="Trust-list versions: a file with one version or a JSON list of them, "
-            "from the genesis on; repeat for several files.",
+            help="Trust-list versions: the whole chain as one file (GET "
+            "/v1/trust-list/chain, or `registry trust export`), or files of one version "
+            "each, from the genesis on; repeat for several files.",
         ),
     ] = [],  # noqa: B006  (typer reads the default; it is never mutated)
     genesis: Annotated[
         str | None,
-        typer.Option(help="The genesis trust list's digest to pin (SHA-256 hex)."),
+        typer.Option(
+            help="The genesis trust list's digest to pin (SHA-256 hex), as the federation "
+            "published it. Without it nothing verifies."
+        ),
     ] = None,
+    unsafe_genesis_from_file: Annotated[
+        bool,
+        typer.Option(
+            "--unsafe-genesis-from-file",
+            help="UNSAFE: take the trust-list file's own version 1 as the genesis instead "
+            "of a pinned --genesis; whoever wrote the file chose it. Said so in the output.",
+        ),
+    ] = False,
     status_list: Annotated[
         list[Path],
         typer.Option(
@@ -94,9 +133,19 @@ def verify(
             "history.",
         ),
     ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            help="zh or en: the language of the summary and the verdict (default: zh "
+            "where the locale (LC_ALL, LANG) is Chinese, else en).",
+        ),
+    ] = None,
 ) -> None:
-    """Check everything that can be checked without the server, print it as a tree,
-    and exit 0 only if every check holds."""
+    """Check everything that can be checked without the server; print first what the
+    file says (the verdict, the person, the region and the day; or whose record, what,
+    issued by whom, valid when), then every check as a tree. Exit 0 only if every
+    check holds from a pinned genesis."""
+    language = _language(lang)
     document = read_json(file)
     versions = [doc for path in trust_list for doc in _documents(path)]
     lists = [doc for path in status_list for doc in _documents(path)]
@@ -125,22 +174,28 @@ def verify(
         at=when,
         qr=code,
         holder=holder,
+        unsafe_genesis_from_file=unsafe_genesis_from_file,
     )
+    _summary(document, language, result.holds)
     tree = Tree(f"{_MARK[result.holds]} {escape(str(file))}")
-    _tree(result, tree)
+    _tree(result, tree, language)
     console.print(tree)
     if not result.holds:
-        failed = _first_failure(result)
-        console.print(f"[red]does not verify[/red]: {escape(failed)}")
+        failed = _first_failure(result, language)
+        console.print(f"[red]{phrase('fails', language)}[/red]: {escape(failed)}")
         raise typer.Exit(1)
-    console.print("[green]verifies[/green]: every check holds")
+    if genesis is None:
+        console.print(f"[bold yellow]{escape(phrase('unpinned', language))}[/bold yellow]")
+        return
+    console.print(f"[green]{escape(phrase('holds', language))}[/green]")
 
 
-def _first_failure(check: Check, path: str = "") -> str:
-    here = f"{path} > {check.name}" if path else check.name
+def _first_failure(check: Check, lang: Language, path: str = "") -> str:
+    name = translate(check.name, lang)
+    here = f"{path} > {name}" if path else name
     if check.ok is False:
-        return f"{here}: {check.detail}"
+        return f"{here}: {translate(check.detail, lang)}"
     for child in check.children:
         if not child.holds:
-            return _first_failure(child, here)
+            return _first_failure(child, lang, here)
     return here

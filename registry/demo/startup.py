@@ -81,6 +81,12 @@ def print_demo(console: Console, engine: Engine, data_dir: DataDir, *, base_url:
             f"{base_url}/v1/credentials/{certificate}/disclosures"
             "   # the holder's disclosure and QR text, to print on their certificate"
         )
+    if genesis:
+        console.print(
+            f"Offline:         curl {base_url}/v1/trust-list/chain > chain.json; "
+            "registry verify report.json --trust-list chain.json "
+            f"--genesis {genesis[0].digest}"
+        )
     console.print(f"Try:             curl {base_url}/v1/trust-list")
     console.print(f"                 curl {base_url}/v1/authorities")
     console.print(f"Health:          curl {base_url}/healthz")

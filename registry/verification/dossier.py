@@ -116,10 +116,15 @@ class Subject:
 
 @dataclass(frozen=True)
 class Dossier:
-    """Everything held on the person, and how they were asked about."""
+    """Everything held on the person, and how they were asked about.
+
+    ``name_mismatch``: asked by registration number and name, the number exists but
+    names someone else (whose name the dossier never carries).
+    """
 
     subject: Subject
     records: tuple[Held, ...]
+    name_mismatch: bool = False
 
     @property
     def name(self) -> str | None:
@@ -183,7 +188,9 @@ def find_dossier(
 
     Raises ``InvalidInput`` unless exactly one way of finding them is given, or for
     an ID number that is not valid. Someone the registry holds nothing on gets an
-    empty dossier: the report then says so.
+    empty dossier: the report then says so. A registration number that exists under
+    another name gets an empty dossier marked ``name_mismatch``, which says no more
+    about whose the number is.
     """
     if (id_number is None) == (registration_number is None):
         raise InvalidInput("give the resident ID number, or the registration number and name")
@@ -210,7 +217,9 @@ def find_dossier(
     for key, version, holder in rows:
         if key and same_name(holder, name):
             by_version.setdefault(version, set()).add(key)
-    if not by_version or any(len(keys) != 1 for keys in by_version.values()):
+    if not by_version:
+        return Dossier(subject, (), name_mismatch=bool(rows))
+    if any(len(keys) != 1 for keys in by_version.values()):
         return Dossier(subject, ())
     keys = tuple(key for found in by_version.values() for key in found)
     return Dossier(subject, tuple(records_of(records_by_key(session, keys), keys)))

@@ -93,6 +93,19 @@ class _Ask:
     agreements: Sequence[Agreement]
 
 
+_NO_RECORDS = Reason(
+    "no-records",
+    "未查到该人员的注册安全工程师记录",
+    "the registry holds no safety-engineer record for this person",
+)
+# The number exists, under another name: said so, and nothing of whose it is.
+_NAME_MISMATCH = Reason(
+    "name-mismatch",
+    "姓名与该注册编号登记的姓名不符",
+    "the name does not match this registration",
+)
+
+
 def judge(
     dossier: Dossier,
     *,
@@ -106,16 +119,7 @@ def judge(
     region = province(region).iso
     reasons: list[tuple[bool, Reason]] = []
     if not dossier.records:
-        reasons.append(
-            (
-                False,
-                Reason(
-                    "no-records",
-                    "未查到该人员的注册安全工程师记录",
-                    "the registry holds no safety-engineer record for this person",
-                ),
-            )
-        )
+        reasons.append((False, _NAME_MISMATCH if dossier.name_mismatch else _NO_RECORDS))
         return Judgement(region, on, category, False, reasons)
     ask = _Ask(region, on, category, agreements)
     qualifications = [_qualification(h, ask) for h in dossier.of_type(CredentialType.QUALIFICATION)]

@@ -88,15 +88,20 @@ def check_file(
     at: datetime | None = None,
     qr: QrPayload | None = None,
     holder: tuple[bytes, ResidentId] | None = None,
+    unsafe_genesis_from_file: bool = False,
 ) -> Check:
     """Check a credential, a proof bundle or a ``VerificationReport``; see the module.
 
     With ``qr``, the file must also hold the credential the QR code names. With
     ``holder`` (a disclosure and an ID number), the credential must name the person
-    whose number that is, bound under that disclosure."""
+    whose number that is, bound under that disclosure.
+
+    Fails closed: without a pinned ``genesis`` digest the trust list does not hold,
+    unless ``unsafe_genesis_from_file`` takes the file's own version 1 as the genesis
+    (which anyone who made the file chose), and the check then says so."""
     at = at or datetime.now(UTC)
     root = Check("verification")
-    trust = _trust(root, trust_lists, genesis, at)
+    trust = _trust(root, trust_lists, genesis, at, unsafe_genesis_from_file)
     if not isinstance(document, Mapping):
         root.add(Check("file", False, "the file is not a JSON object"))
         return root
@@ -159,7 +164,11 @@ def _type(document: Mapping[str, Any]) -> str | None:
 
 
 def _trust(
-    root: Check, documents: Sequence[Mapping[str, Any]], genesis: str | None, at: datetime
+    root: Check,
+    documents: Sequence[Mapping[str, Any]],
+    genesis: str | None,
+    at: datetime,
+    unsafe_genesis_from_file: bool,
 ) -> TrustListContent | None:
     node = root.add(Check("trust list", None))
     if not documents:
@@ -168,13 +177,22 @@ def _trust(
         return None
     pin = genesis
     if pin is None:
+        if not unsafe_genesis_from_file:
+            # Whoever wrote the file chose its genesis: a chain that walks from it
+            # proves nothing about the federation's.
+            node.ok = False
+            node.detail = (
+                "no genesis digest pinned: pass --genesis DIGEST (the digest the "
+                "federation published), or --unsafe-genesis-from-file to trust the file's"
+            )
+            return None
         first = [d for d in documents if d.get("credentialSubject", {}).get("version") == 1]
         if not first:
             node.ok = False
             node.detail = "the trust-list file has no version 1 and no --genesis was given"
             return None
         pin = digest_of(first[0])
-        node.add(Check("genesis", None, f"not pinned: taken from the file ({pin})"))
+        node.add(Check("genesis", None, f"NOT PINNED: taken from the file itself ({pin}); unsafe"))
     try:
         chain = verify_chain(documents, genesis_digest=pin, at=at)
     except RegistryError as exc:

@@ -1,0 +1,404 @@
+"""The catalogue: each English message template the registry raises, with its Chinese
+template (same ``{parameters}``). Most specific first: the first that matches decides."""
+
+from __future__ import annotations
+
+__all__ = ["CATALOGUE"]
+
+CATALOGUE: tuple[tuple[str, str], ...] = (
+    # -- problem titles and details (api.errors, api.limits) ---------------------------
+    ("Outside what the log holds", "超出日志所含的范围"),
+    ("A valid bearer token is needed", "需要有效的访问令牌"),
+    ("The token's role does not allow this", "令牌的角色无权进行此操作"),
+    ("The request is not valid", "请求无效"),
+    ("The document does not verify", "文件未通过验证"),
+    ("Not found", "未找到"),
+    ("Not Found", "未找到"),
+    ("Method Not Allowed", "不支持该请求方法"),
+    ("Conflict", "冲突"),
+    ("The database is not ready", "数据库尚未就绪"),
+    ("Internal error", "内部错误"),
+    ("the server failed; see its log", "服务器出错，详见服务器日志"),
+    ("The request body is too large", "请求内容过大"),
+    (
+        "the body is over {limit} bytes, the limit of this operation",
+        "请求内容超过本操作的上限 {limit} 字节",
+    ),
+    ("The database is busy", "数据库繁忙"),
+    (
+        "a long write (an import, say) holds the database; try again in {seconds} seconds",
+        "数据库正被耗时的写入（例如导入）占用，请 {seconds} 秒后重试",
+    ),
+    ("invalid fields: {fields}", "以下字段无效：{fields}"),
+    ("the batch is invalid", "批量请求无效"),
+    ("the check is invalid", "核查请求无效"),
+    ("the {what} is invalid", "{what} 无效"),
+    ("{count} invalid field(s)", "{count} 个字段无效"),
+    # -- tokens and roles ----------------------------------------------------------------
+    (
+        "send a registry token as `Authorization: Bearer yrd_...`",
+        "请以 `Authorization: Bearer yrd_...` 的形式发送登记系统的令牌",
+    ),
+    ("the token is unknown or revoked", "令牌不存在或已被吊销"),
+    (
+        "role {role} may not do this; it needs {needed}",
+        "角色 {role} 无权进行此操作，需要 {needed}",
+    ),
+    ("role {role} may not act for {authority}", "角色 {role} 无权代表 {authority} 操作"),
+    # -- text (registry.text) -------------------------------------------------------------
+    (
+        "a person's name cannot hold {char}, character {position}",
+        "姓名中不能有 {char}（第 {position} 个字符）",
+    ),
+    (
+        "an organisation's name cannot hold {char}, character {position}",
+        "单位名称中不能有 {char}（第 {position} 个字符）",
+    ),
+    (
+        "a reference cannot hold {char}, character {position}",
+        "编号中不能有 {char}（第 {position} 个字符）",
+    ),
+    (
+        "text cannot hold {char}, character {position}",
+        "文本中不能有 {char}（第 {position} 个字符）",
+    ),
+    ("a person's name has at least one letter", "姓名中至少要有一个文字"),
+    ("an organisation's name has at least one letter", "单位名称中至少要有一个文字"),
+    # -- resident ID numbers (registry.ids) ---------------------------------------------
+    (
+        "a resident ID number has 18 characters (or 15 for a legacy one), not {count}",
+        "公民身份号码应为 18 位（旧版为 15 位），而不是 {count} 位",
+    ),
+    (
+        "a resident ID number is 17 digits and a digit or X",
+        "公民身份号码应为 17 位数字加一位数字或 X",
+    ),
+    ("a 15-digit legacy ID number has digits only", "15 位旧版身份证号码只能由数字组成"),
+    ("the first 17 characters of an ID number are digits", "身份证号码的前 17 位应为数字"),
+    (
+        "the area code (characters 1 to 6) is in no province",
+        "地址码（第 1 至 6 位）不属于任何省份",
+    ),
+    (
+        "the birth date (characters 7 to 14) is not a real date",
+        "出生日期码（第 7 至 14 位）不是真实的日期",
+    ),
+    (
+        "the birth date (characters 7 to 14) is before 1900 or in the future",
+        "出生日期码（第 7 至 14 位）早于 1900 年或晚于今天",
+    ),
+    (
+        "the check character (the last one) does not match the first 17 digits: "
+        "the number was probably mistyped",
+        "校验码（最后一位）与前 17 位不符：号码可能输错了",
+    ),
+    ("a masked ID number reads 1234**********567X", "脱敏的身份证号码形如 1234**********567X"),
+    # -- unified social credit codes ----------------------------------------------------
+    (
+        "a unified social credit code has 18 characters, not {count}",
+        "统一社会信用代码应为 18 位，而不是 {count} 位",
+    ),
+    (
+        "{code} uses characters outside GB 32100 (digits and capitals except I, O, S, V, Z; "
+        "characters 3 to 8 are the region's digits)",
+        "{code} 含有 GB 32100 以外的字符（应为数字和除 I、O、S、V、Z 以外的大写字母；"
+        "第 3 至 8 位为行政区划数字）",
+    ),
+    (
+        "the first 17 characters of a credit code use its alphabet",
+        "统一社会信用代码的前 17 位应使用其规定的字符",
+    ),
+    (
+        "the check character does not match: the code was probably mistyped "
+        "(for a known early pilot code, say pilot_code)",
+        "校验码不符：代码可能输错了（如确属早期试点代码，请注明 pilot_code）",
+    ),
+    # -- provinces and categories -------------------------------------------------------
+    (
+        "{code} is not a province code: use ISO 3166-2 (CN-SH), GB/T 2260 (310000) "
+        "or its name (上海市)",
+        "{code} 不是省级行政区代码：请使用 ISO 3166-2（如 CN-SH）、GB/T 2260（如 310000）"
+        "或其名称（如 上海市）",
+    ),
+    (
+        "{value} is not a category; expected one of: {allowed}",
+        "{value} 不是专业类别，应为以下之一：{allowed}",
+    ),
+    (
+        "is not {what}; expected one of: {choices}",
+        "不是有效的取值（{what}），应为以下之一：{choices}",
+    ),
+    # -- days and times (registry.calendar) ---------------------------------------------
+    ("a day is written {forms}", "日期应写作 {forms}"),
+    ("is not a real date (no such month or day)", "不是真实的日期（没有这个月或这一天）"),
+    ("must lie between {first} and {last}", "应在 {first} 至 {last} 之间"),
+    ("{text} is not an ISO 8601 date and time", "{text} 不是 ISO 8601 格式的日期时间"),
+    ("{what} needs a time zone, e.g. {one} or {other}", "{what} 需要带时区，例如 {one} 或 {other}"),
+    (
+        "{what} must lie between the years {first} and {last}",
+        "{what} 应在 {first} 年至 {last} 年之间",
+    ),
+    # -- the questions of a verification ------------------------------------------------
+    (
+        "give id_number, or registration_number and name",
+        "请提供身份证号码（id_number），或注册编号（registration_number）和姓名（name）",
+    ),
+    (
+        "a registration number is looked up with the holder's name",
+        "按注册编号查询时须同时提供持证人姓名",
+    ),
+    (
+        "give the resident ID number, or the registration number and name",
+        "请提供公民身份号码，或注册编号和姓名",
+    ),
+    (
+        "a registration number is looked up together with the holder's name",
+        "按注册编号查询时须同时提供持证人姓名",
+    ),
+    # -- uploaded tables (batch verification, checks) -----------------------------------
+    ("at most {count} rows a batch", "每批最多 {count} 行"),
+    ("the CSV has no rows", "CSV 文件没有数据行"),
+    ("the table has no rows", "表格没有数据行"),
+    (
+        "CSV columns are {columns}; unknown: {unknown}",
+        "CSV 的列应为 {columns}；无法识别的列：{unknown}",
+    ),
+    ("the CSV cannot be read: {why}", "无法读取 CSV 文件：{why}"),
+    ("the CSV is not UTF-8", "CSV 文件不是 UTF-8 编码"),
+    (
+        "the CSV is neither UTF-8 nor GB 18030 text",
+        "CSV 文件既不是 UTF-8 也不是 GB 18030 编码的文本",
+    ),
+    ("the CSV is not {charset} text", "CSV 文件不是 {charset} 编码的文本"),
+    ("unknown charset {charset}", "未知的字符集 {charset}"),
+    ("the file is not an XLSX workbook", "文件不是 XLSX 工作簿"),
+    ("the file is not an XLSX workbook openpyxl can read", "文件不是可读取的 XLSX 工作簿"),
+    (
+        "the workbook would unpack to {size} bytes, over the {limit} bytes it may hold",
+        "工作簿解压后为 {size} 字节，超过上限 {limit} 字节",
+    ),
+    ("a row has a value beyond the first {count} columns", "有一行在前 {count} 列之外还有内容"),
+    ("the workbook cannot be read: {why}", "无法读取工作簿：{why}"),
+    ("the uploaded file is neither CSV nor XLSX", "上传的文件既不是 CSV 也不是 XLSX"),
+    ("upload a .csv or .xlsx file", "请上传 .csv 或 .xlsx 文件"),
+    ("the form has no parts", "表单是空的"),
+    ("the form has no field named file", "表单中没有名为 file 的字段"),
+    ("upload the table in the form field `file`", "请在表单字段 `file` 中上传表格"),
+    (
+        "send JSON, CSV (text/csv), XLSX ({xlsx}) or a form upload (multipart/form-data), "
+        "not {media}",
+        "请发送 JSON、CSV（text/csv）、XLSX（{xlsx}）或表单上传（multipart/form-data），"
+        "而不是 {media}",
+    ),
+    # -- import files (registry.bulk, registry import) -------------------------------------
+    ("{count} problem(s) in {file}: nothing issued", "{file} 中有 {count} 处问题：未签发任何记录"),
+    ("row", "行"),
+    ("column", "列"),
+    ("reason", "原因"),
+    ("{file} has no rows to import", "{file} 中没有可导入的行"),
+    (
+        "issued {count} {kind} record(s) for {authority}",
+        "已为 {authority} 签发 {count} 条 {kind} 记录",
+    ),
+    ("wrote the {kind} template to {path}", "已将 {kind} 模板写入 {path}"),
+    (
+        "give FILE, --type and --authority (or --template TYPE)",
+        "请提供 FILE、--type 和 --authority（或 --template TYPE）",
+    ),
+    ("unknown type {kind}: use one of {types}", "未知的记录类型 {kind}：请使用 {types} 之一"),
+    ("unknown column for this type", "此类记录没有这一列"),
+    ("the column appears twice", "这一列出现了两次"),
+    ("required column is missing", "缺少必填的列"),
+    ("{name}: only .csv and .xlsx files can be imported", "{name}：只能导入 .csv 和 .xlsx 文件"),
+    ("{name} is empty: the first row names the columns", "{name} 是空的：第一行应为列名"),
+    (
+        "{name} has more than {count} rows: import at most {most} a file",
+        "{name} 超过 {count} 行：每个文件最多导入 {most} 行",
+    ),
+    (
+        "{name}: row {row} has a value in column {column}, beyond the {count} columns of "
+        "the template",
+        "{name}：第 {row} 行的 {column} 列有内容，超出了模板的 {count} 列",
+    ),
+    ("the CSV file cannot be read: {why}", "无法读取 CSV 文件：{why}"),
+    (
+        "the CSV file is neither UTF-8 nor GB 18030 text",
+        "CSV 文件既不是 UTF-8 也不是 GB 18030 编码的文本",
+    ),
+    ("{name} is not an XLSX workbook openpyxl can read", "{name} 不是可读取的 XLSX 工作簿"),
+    # -- issuing (registry.issuing) -------------------------------------------------------
+    ("is in the future", "晚于今天"),
+    (
+        "no active qualification {reference} in the registry",
+        "登记系统中没有有效的资格证书 {reference}",
+    ),
+    (
+        "certificate number {reference} is ambiguous: give the credential id",
+        "证书编号 {reference} 对应多条记录：请提供凭证编号",
+    ),
+    ("qualification {reference} is {state}", "资格证书 {reference} 的状态为 {state}"),
+    ("qualification {reference} belongs to someone else", "资格证书 {reference} 属于他人"),
+    (
+        "the same credit (holder, provider, course, completion date) is already issued: {existing}",
+        "相同的学时（持证人、培训机构、课程、完成日期）已经签发：{existing}",
+    ),
+    (
+        "the same credit (holder, provider, course, completion date) as row {row}",
+        "与第 {row} 行为相同的学时（持证人、培训机构、课程、完成日期）",
+    ),
+    (
+        "the same credit (holder, provider, course, completion date) as {earlier}",
+        "与 {earlier} 为相同的学时（持证人、培训机构、课程、完成日期）",
+    ),
+    (
+        "{id} has a change scheduled for {day} ({change}): cancel it (cancel-scheduled) "
+        "or wait for its day before deciding another",
+        "{id} 已有定于 {day} 生效的变更（{change}）：请先取消（cancel-scheduled），"
+        "或待其生效后再作其他决定",
+    ),
+    (
+        "the change scheduled for {id} ({change}, {action}) took effect on {day}: it can "
+        "no longer be cancelled",
+        "{id} 的预定变更（{change}，{action}）已于 {day} 生效，不能再取消",
+    ),
+    ("nothing is scheduled for {id} to cancel", "{id} 没有可取消的预定变更"),
+    ("no receipt {id}", "没有回执 {id}"),
+    (
+        "role {role} may not read the receipts of {authority}",
+        "角色 {role} 无权查看 {authority} 的回执",
+    ),
+    ("{id} is a record of {authority}", "{id} 是 {authority} 的记录"),
+    ("{id} is replaced twice in this batch", "{id} 在本批中被更正了两次"),
+    ("{id} is {state}: a final state cannot be corrected", "{id} 的状态为 {state}：终态不能更正"),
+    ("{id} is a {kind}, not a {other}", "{id} 是 {kind}，不是 {other}"),
+    ("{day} is in the future", "{day} 晚于今天"),
+    ("precedes the record's first day, {day}", "早于该记录的首日 {day}"),
+    # -- not found and conflicts --------------------------------------------------------
+    ("no credential {id}", "没有凭证 {id}"),
+    ("no record {id}", "没有记录 {id}"),
+    ("no authority {code}", "没有机关 {code}"),
+    ("no subscription {id}", "没有订阅 {id}"),
+    ("no token {id}", "没有令牌 {id}"),
+    ("no key {reference}", "没有密钥 {reference}"),
+    ("no trust-list version {version}", "没有第 {version} 版信任列表"),
+    ("no trust list has been published yet", "尚未发布任何信任列表"),
+    ("no published agreement {id}", "没有已发布的协议 {id}"),
+    ("credential {id} is already stored", "凭证 {id} 已存在"),
+    ("credential {id} clashes with a stored one", "凭证 {id} 与已存储的凭证冲突"),
+    ("a credential clashes with a stored one", "有凭证与已存储的凭证冲突"),
+    ("a credential id repeats in the batch", "同一批中凭证编号重复"),
+    ("a record is replaced twice in one batch", "同一批中一条记录被更正了两次"),
+    (
+        "a request with this Idempotency-Key is being processed; retry to get its result",
+        "使用该 Idempotency-Key 的请求正在处理，请稍后重试以取得其结果",
+    ),
+    ("the record is {state}: that is final", "该记录状态为 {state}，不能再变更"),
+    (
+        "{action} is not allowed for a {state} {kind}; allowed: {allowed}",
+        "{kind} 处于 {state} 状态，不能进行 {action}；可进行：{allowed}",
+    ),
+    ("bad Idempotency-Key", "Idempotency-Key 无效"),
+    ("1 to 255 printable ASCII characters", "应为 1 至 255 个可打印的 ASCII 字符"),
+    ("already used with a different request", "已用于另一个不同的请求"),
+    (
+        "this Idempotency-Key was used with a different request",
+        "该 Idempotency-Key 已用于另一个不同的请求",
+    ),
+    # -- registry verify: the checks' names and what the trust list says ---------------
+    ("verification", "核验"),
+    ("file", "文件"),
+    ("credential", "凭证"),
+    ("QR code", "二维码"),
+    ("holder", "持有人"),
+    ("trust list", "信任列表"),
+    ("genesis", "创世版本"),
+    ("type", "类型"),
+    ("signatures of every party", "各方签名"),
+    ("signature and key", "签名与密钥"),
+    ("status", "状态"),
+    ("status ({purpose})", "状态（{purpose}）"),
+    ("checkpoint of {authority}", "{authority} 日志的检查点"),
+    ("inclusion in its log", "已收入其日志"),
+    ("report", "核验报告"),
+    ("report signature", "报告签名"),
+    ("evidence", "证据"),
+    ("checkpoints", "检查点"),
+    ("credentials relied on", "所依据的凭证"),
+    ("log", "日志"),
+    ("claims", "报告所述"),
+    ("verdict", "结论"),
+    ("qualification {id}", "资格证书 {id}"),
+    ("registration {id}", "注册 {id}"),
+    ("continuing-education credit {id}", "继续教育学时 {id}"),
+    ("listing {id}", "失信名单 {id}"),
+    ("no trust list given: pass --trust-list FILE", "未提供信任列表：请使用 --trust-list FILE"),
+    (
+        "no genesis digest pinned: pass --genesis DIGEST (the digest the federation "
+        "published), or --unsafe-genesis-from-file to trust the file's",
+        "未固定创世摘要：请用 --genesis DIGEST 给出联盟公布的摘要，"
+        "或以 --unsafe-genesis-from-file 信任文件自带的创世版本",
+    ),
+    (
+        "NOT PINNED: taken from the file itself ({pin}); unsafe",
+        "未固定：取自文件本身（{pin}），不安全",
+    ),
+    (
+        "version {version}, chain from genesis {genesis} holds",
+        "第 {version} 版，自创世版本 {genesis} 起的链成立",
+    ),
+    ("the chain is empty", "链为空"),
+    (
+        "the trust-list file has no version 1 and no --genesis was given",
+        "信任列表文件中没有第 1 版，也未提供 --genesis",
+    ),
+    # -- pydantic's own messages --------------------------------------------------------
+    ("Field required", "必填"),
+    ("String should have at most {count} characters", "最多 {count} 个字符"),
+    ("String should have at most {count} character", "最多 {count} 个字符"),
+    ("String should have at least {count} characters", "至少 {count} 个字符"),
+    ("String should have at least {count} character", "至少 {count} 个字符"),
+    ("String should match pattern {pattern}", "格式不符（应匹配 {pattern}）"),
+    ("Input should be a valid string", "应为文本"),
+    ("Input should be a valid integer", "应为整数"),
+    ("Input should be a valid integer, {why}", "应为整数"),
+    ("Input should be a valid number", "应为数字"),
+    ("Input should be a valid number, {why}", "应为数字"),
+    ("Input should be a finite number", "应为有限的数字"),
+    ("Input should be a valid boolean", "应为是或否（true / false）"),
+    ("Input should be a valid boolean, {why}", "应为是或否（true / false）"),
+    ("Input should be a valid list", "应为列表"),
+    ("Input should be a valid array", "应为数组"),
+    ("Input should be a valid dictionary", "应为对象"),
+    ("Input should be an object", "应为对象"),
+    ("Input should be a valid dictionary or instance of {model}", "应为对象"),
+    ("Input should be a valid date", "应为日期"),
+    ("Input should be a valid date, {why}", "应为日期"),
+    ("Input should be a valid date or datetime, {why}", "应为日期"),
+    ("Input should be a valid datetime, {why}", "应为日期时间"),
+    ("Input should be a valid URL, {why}", "应为有效的网址"),
+    ("Extra inputs are not permitted", "不允许的字段"),
+    ("Input should be greater than or equal to {limit}", "应大于或等于 {limit}"),
+    ("Input should be less than or equal to {limit}", "应小于或等于 {limit}"),
+    ("Input should be greater than {limit}", "应大于 {limit}"),
+    ("Input should be less than {limit}", "应小于 {limit}"),
+    (
+        "List should have at most {most} items after validation, not {count}",
+        "最多 {most} 项，而不是 {count} 项",
+    ),
+    (
+        "List should have at least {least} items after validation, not {count}",
+        "至少 {least} 项，而不是 {count} 项",
+    ),
+    (
+        "List should have at least {least} item after validation, not {count}",
+        "至少 {least} 项，而不是 {count} 项",
+    ),
+    ("Invalid JSON: {why}", "不是有效的 JSON：{why}"),
+    ("JSON input should be string, bytes or bytearray", "JSON 输入应为文本"),
+    ("Unable to extract tag using discriminator {tag}", "缺少 {tag}"),
+    (
+        "Input tag {tag} found using {field} does not match any of the expected tags: {tags}",
+        "{field} 的值 {tag} 不是以下之一：{tags}",
+    ),
+    ("Input should be {expected}", "应为 {expected}"),
+)
