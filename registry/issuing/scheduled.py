@@ -31,6 +31,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from registry.calendar import china_today
@@ -53,17 +54,32 @@ def state_today(record: Record, scheduled: StatusChangeRow | None, today: date) 
     return record.state
 
 
-def _due(session: Session, authority: str, today: date) -> list[tuple[Record, StatusChangeRow]]:
-    rows = session.exec(
-        select(Record, StatusChangeRow)
-        .join(StatusChangeRow, col(StatusChangeRow.credential_id) == Record.scheduled_change_id)
-        .where(
-            col(Record.authority_code) == authority,
-            col(StatusChangeRow.effective_on) <= today,
-        )
-        .order_by(col(Record.credential_id))
-    ).all()
-    return [(record, change) for record, change in rows]
+def _due(
+    session: Session, today: date, authority: str | None = None
+) -> list[tuple[Record, StatusChangeRow]]:
+    """The records with a scheduled change whose day is ``today`` or past (of one
+    authority, or of all), with the change.
+
+    The records are found through the partial index of those with a change pending.
+    PostgreSQL, its statistics older than the last batch, reads the whole table
+    instead (18 ms a round at 100,000 records, where the index takes microseconds), so
+    that choice is taken from it for this one query."""
+    pending = select(Record).where(col(Record.scheduled_change_id).is_not(None))
+    if authority is not None:
+        pending = pending.where(col(Record.authority_code) == authority)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    records = {r.scheduled_change_id: r for r in session.exec(pending)}
+    if postgresql:
+        session.execute(sa.text("SET LOCAL enable_seqscan = on"))
+    if not records:
+        return []
+    changes = session.exec(
+        select(StatusChangeRow).where(col(StatusChangeRow.credential_id).in_(list(records)))
+    )
+    due = [(records[c.credential_id], c) for c in changes if c.effective_on <= today]
+    return sorted(due, key=lambda pair: pair[0].credential_id)
 
 
 def apply_due(
@@ -73,7 +89,7 @@ def apply_due(
     the record's state and its bits in ``lists`` (whose new versions the caller signs
     and saves). Runs under the authority's log lock. Returns how many."""
     applied = 0
-    for record, change in _due(session, authority, today):
+    for record, change in _due(session, today, authority):
         for purpose, value in status_bits(State(change.state_after)).items():
             index = getattr(record, f"{purpose}_index")
             if index is not None:
@@ -91,12 +107,7 @@ def apply_due_changes(session: Session, context: IssuingContext, *, now: datetim
     signs for, each authority under its log lock, with the new versions of its status
     lists signed and logged. Returns how many changes were applied."""
     today = china_today(now)
-    authorities = session.exec(
-        select(Record.authority_code)
-        .join(StatusChangeRow, col(StatusChangeRow.credential_id) == Record.scheduled_change_id)
-        .where(col(StatusChangeRow.effective_on) <= today)
-        .distinct()
-    ).all()
+    authorities = {record.authority_code for record, _ in _due(session, today)}
     applied = 0
     for authority in sorted(authorities):
         lock_log(session, authority, origin_prefix=context.origin_prefix)
