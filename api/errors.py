@@ -33,6 +33,7 @@ from registry.messages import translate
 
 __all__ = [
     "PROBLEM_JSON",
+    "field_path",
     "input_field",
     "install_error_handlers",
     "problem_response",
@@ -162,7 +163,9 @@ def registry_problem(request: Request, exc: RegistryError) -> JSONResponse:
     )
 
 
-def _field_path(location: tuple[Any, ...]) -> str:
+def field_path(location: tuple[Any, ...]) -> str:
+    """The request field a pydantic error's location names, as problems name it:
+    ``("body", "items", 3, "hours")`` is ``items[3].hours``."""
     # ("body", "items", 3, "hours") -> "items[3].hours"; the location kind is dropped.
     path = ""
     for part in (
@@ -181,7 +184,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         raise TypeError("registered for RequestValidationError only")
     errors = [
         {
-            "field": _field_path(tuple(err.get("loc", ()))),
+            "field": field_path(tuple(err.get("loc", ()))),
             "message": str(err.get("msg", "")).removeprefix("Value error, "),
         }
         for err in exc.errors()

@@ -12,7 +12,9 @@ checking answers against it, finds what is really sent:
 - every operation that reads the database documents 503: the embedded database
   stayed busy with another connection's long write (``Retry-After`` says when to
   come back);
-- FastAPI's unused validation schemas are dropped.
+- FastAPI's unused validation schemas are dropped;
+- a body a route reads itself (``named_body``: to report every problem at once) is
+  documented under its model's name, as FastAPI documents a body it validates.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from api.errors import PROBLEM_JSON
 
-__all__ = ["exact_openapi"]
+__all__ = ["exact_openapi", "named_body"]
 
 _PROBLEM = {"schema": {"$ref": "#/components/schemas/Problem"}}
 _UNREADABLE = "The body is not text in UTF-8 that the server can parse."
@@ -32,6 +35,25 @@ _INVALID = "The request is invalid; each bad field is named."
 _BUSY = "The database is busy with a long write, or not ready; try again after `Retry-After`."
 _METHODS = ("get", "put", "post", "delete", "patch")
 _NO_DATABASE = {"/healthz"}
+_COMPONENT = "#/components/schemas/{model}"
+# The models of the bodies routes read themselves, by name (filled by `named_body`).
+_NAMED: dict[str, type[BaseModel]] = {}
+
+
+def named_body(model: type[BaseModel], *, examples: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` (for ``openapi_extra``) of a JSON body that a route
+    reads itself rather than through a parameter: ``model``'s schema, under its name
+    in the components as for a body FastAPI validates, with ``examples``."""
+    _NAMED[model.__name__] = model
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": _COMPONENT.format(model=model.__name__)},
+                "examples": examples,
+            }
+        },
+    }
 
 
 def exact_openapi(app: FastAPI) -> dict[str, Any]:
@@ -50,7 +72,14 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
                 if path not in _NO_DATABASE:
                     operation.setdefault("responses", {}).setdefault("503", {"description": _BUSY})
                 _problems_only(operation)
-    schemas = document.get("components", {}).get("schemas", {})
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, model in _NAMED.items():
+        schema = model.model_json_schema(ref_template=_COMPONENT)
+        for nested, definition in schema.pop("$defs", {}).items():
+            schemas.setdefault(nested, definition)
+        schemas.setdefault(name, schema)
+    schemas = dict(sorted(schemas.items()))
+    document["components"]["schemas"] = schemas
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     app.openapi_schema = document

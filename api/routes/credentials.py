@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
 from api.auth import require_caller, require_role
+from api.batch import batch_body, batch_of
 from api.deps import DbSession, Issuing
 from api.errors import problem_responses
 from api.examples import batch_examples, record_examples, status_change_examples
 from api.limits import ISSUE_BATCH_BODY, JSON_BODY, GatedRoute, body_limit, too_large
+from api.openapi import named_body
 from api.schemas.common import ProofBundleOut
 from api.schemas.records import (
     BatchIn,
@@ -146,27 +148,35 @@ def issue_one(
     status_code=201,
     summary="Issue up to 10,000 records of one authority, all or nothing",
     response_model=BatchIssuedOut,
-    openapi_extra=body_limit(ISSUE_BATCH_BODY),
+    openapi_extra={
+        **body_limit(ISSUE_BATCH_BODY),
+        # Read whole by `batch_of`, which reports every item's problems at once.
+        "requestBody": named_body(BatchIn, examples=batch_examples(_TODAY)),
+    },
     responses={**_ERRORS, **too_large(ISSUE_BATCH_BODY)},
 )
 def issue_batch(
     *,
     session: DbSession,
     context: Issuing,
-    batch: Annotated[BatchIn, Body(openapi_examples=batch_examples(_TODAY))],
+    body: Annotated[Any, Depends(batch_body)],
     caller: _IssuerCaller,
     idempotency_key: _IdempotencyKey = None,
 ) -> Response:
     """Issue every item, in one transaction and one log append with one checkpoint,
-    or none: a rejected batch answers 422 naming each bad item's index, field and
-    reason (`items[3].holder.id_number`), and writes nothing. A CE credit the
-    authority already holds in force (the same holder, provider, course title and
-    completion date), or that an earlier item repeats, is such a problem, at
-    `items[i].course_title`, naming the credential that exists.
+    or none: a rejected batch answers one 422 naming every problem of every item by
+    its index, field and reason (`items[3].holder.id_number`), and writes nothing.
+    The bad fields come together with what the registry finds wrong with the rest: a
+    qualification it does not hold, a record corrected that cannot be, a day in the
+    future, and a CE credit the authority already holds in force (the same holder,
+    provider, course title and completion date), or that an earlier item repeats, at
+    `items[i].course_title`, naming the credential that exists. An item whose fields
+    do not all validate is checked on those that do.
 
     The answer carries the batch's `receipt_id`: the receipt (`GET /v1/imports/{id}`)
     pairs each item's index with the credential it became.
     """
+    batch = batch_of(session, context, body, role=caller.role)
     answer = issue_once(
         session,
         context,

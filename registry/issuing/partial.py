@@ -2,7 +2,8 @@
 
 An item whose fields do not all validate is no record input, so ``check_records``
 cannot read it. Its valid fields are checked here the same way (a day in the future,
-the record it replaces, the qualification a registration rests on), so that one
+the record it replaces, the qualification a registration rests on, a CE credit the
+authority already holds in force), so that one
 answer reports every problem of the item: a bad date and a qualification that is not
 in the registry together, never one round for the fields and another for the rest.
 """
@@ -27,6 +28,7 @@ from registry.credentials.records import (
 )
 from registry.errors import FieldError
 from registry.ids import LookupSecrets
+from registry.issuing.duplicates import DUPLICATE_FIELD, duplicate_message, find_duplicates
 from registry.issuing.records import _find_qualification, _qualification, _replaceable
 
 __all__ = ["CHECKED_FIELDS", "check_valid_fields", "valid_fields"]
@@ -44,7 +46,18 @@ _DAYS: dict[str, str] = {
     CredentialType.LISTING: "listed_on",
 }
 
-CHECKED_FIELDS = ("replaces", "qualification", "holder", "category", *sorted(set(_DAYS.values())))
+# A CE credit is known by its holder, provider, course title and completion day.
+_CREDIT = ("holder", "provider", "course_title", "completed_on")
+
+CHECKED_FIELDS = (
+    "replaces",
+    "qualification",
+    "holder",
+    "category",
+    "provider",
+    "course_title",
+    *sorted(set(_DAYS.values())),
+)
 """The fields the registry checks an item against."""
 
 
@@ -113,4 +126,12 @@ def check_valid_fields(
             problem = known[reference] if isinstance(known[reference], str) else None
         if problem:
             errors.append(FieldError("qualification", problem))
+    if record_type == CredentialType.CE_CREDIT and all(name in values for name in _CREDIT):
+        # Only what the duplicate check reads: the other fields may be invalid.
+        read = {name: values[name] for name in (*_CREDIT, "replaces") if name in values}
+        credit = ContinuingEducationIn.model_construct(authority=authority, **read)
+        errors.extend(
+            FieldError(DUPLICATE_FIELD, duplicate_message(duplicate, str))
+            for duplicate in find_duplicates(session, [credit], lookup=lookup)
+        )
     return errors

@@ -34,6 +34,10 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
     ("the check is invalid", "核查请求无效"),
     ("the {what} is invalid", "{what} 无效"),
     ("{count} invalid field(s)", "{count} 个字段无效"),
+    (
+        "{count} problem(s) in the batch: nothing is issued",
+        "批量请求中有 {count} 处问题：未签发任何记录",
+    ),
     # -- tokens and roles ----------------------------------------------------------------
     (
         "send a registry token as `Authorization: Bearer yrd_...`",
