@@ -41,6 +41,7 @@ __all__ = [
     "decode_csv",
     "read_xlsx",
     "xlsx_bytes",
+    "xlsx_cell_text",
 ]
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -136,7 +137,9 @@ def decode_csv(body: bytes, charset: str | None = None) -> str:
     raise InvalidInput("the CSV is neither UTF-8 nor GB 18030 text")
 
 
-def _xlsx_cell(value: object) -> str:
+def xlsx_cell_text(value: object) -> str:
+    """A cell read from a workbook as text: a date cell as its ISO day, a whole number
+    without its ``.0``, the rest as written, trimmed."""
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -185,7 +188,7 @@ def read_xlsx(
             sheet.reset_dimensions()
         rows: list[list[str]] = []
         for values in sheet.iter_rows(values_only=True):
-            cells = [_xlsx_cell(v) for v in values]
+            cells = [xlsx_cell_text(v) for v in values]
             if any(cells[max_columns:]):
                 raise InvalidInput(f"a row has a value beyond the first {max_columns} columns")
             cells = cells[:max_columns]

@@ -188,6 +188,15 @@ def test_a_scheduled_change_cancelled_before_its_day_never_applies(node: Node) -
     by_id = {c["id"]: c for c in read["changes"]}
     assert by_id[scheduled["id"]]["cancelled_by"] == cancellation["id"]
     assert by_id[cancellation["id"]]["cancelled_by"] is None
+    # The authority's own search tells the same history.
+    found = node.client.post(
+        "/v1/records/search",
+        json={"number": NUMBER},
+        headers={"Authorization": f"Bearer {node.tokens['issuer:CN-SH']}"},
+    )
+    assert found.status_code == 200, found.text
+    (record,) = found.json()["records"]
+    assert record["changes"] == read["changes"]
 
     # It never takes effect: not for verification, not for the sweep, not in the list.
     assert node.verdict(day) == "qualified"

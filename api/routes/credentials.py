@@ -267,17 +267,7 @@ def read(session: DbSession, credential_id: _CredentialId) -> CredentialOut:
         scheduled_change=view.scheduled_change,
         replaces=view.replaces,
         replaced_by=view.replaced_by,
-        changes=[
-            ChangeOut(
-                id=c.id,
-                action=c.action,
-                state_before=c.state_before,
-                state_after=c.state_after,
-                effective_on=c.effective_on,
-                cancelled_by=c.cancelled_by,
-            )
-            for c in view.changes
-        ],
+        changes=[ChangeOut.of(c) for c in view.changes],
     )
 
 

@@ -130,16 +130,7 @@ def search(
                 credit_code=r.credit_code,
                 replaces=r.replaces,
                 import_id=r.import_id,
-                changes=[
-                    ChangeOut(
-                        id=c.id,
-                        action=c.action,
-                        state_before=c.state_before,
-                        state_after=c.state_after,
-                        effective_on=c.effective_on,
-                    )
-                    for c in r.changes
-                ],
+                changes=[ChangeOut.of(c) for c in r.changes],
             )
             for r in found.records
         ],

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from registry.credentials.records import RecordIn
 from registry.ids import ResidentIdText
+from registry.issuing.views import ChangeView
 
 __all__ = [
     "BATCH_LIMIT",
@@ -103,6 +104,18 @@ class ChangeOut(BaseModel):
         description="The StatusChange (`cancel-scheduled`) that cancelled this one before "
         "its day: it never took effect.",
     )
+
+    @classmethod
+    def of(cls, change: ChangeView) -> ChangeOut:
+        """A record's change as the API answers it."""
+        return cls(
+            id=change.id,
+            action=change.action,
+            state_before=change.state_before,
+            state_after=change.state_after,
+            effective_on=change.effective_on,
+            cancelled_by=change.cancelled_by,
+        )
 
 
 class CredentialOut(BaseModel):

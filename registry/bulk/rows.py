@@ -11,7 +11,6 @@ import csv
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from registry.credentials.records import RecordIn
 from registry.errors import InvalidInput
 from registry.issuing.partial import valid_fields
 from registry.labels import LISTED_KIND
+from registry.spreadsheets import xlsx_cell_text
 
 __all__ = ["MAX_ROWS", "ParsedRows", "RowError", "parse_rows", "read_table"]
 
@@ -53,18 +53,6 @@ class ParsedRows:
     errors: list[RowError]
     headers: dict[str, str]  # input path -> the header the file uses for it
     invalid: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 MAX_ROWS = 100_000
@@ -111,7 +99,7 @@ def _bounded(
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
     for number, values in enumerate(table, start=1):
-        cells = [_cell(v) for v in values]
+        cells = [xlsx_cell_text(v) for v in values]
         beyond = next((i for i in range(max_columns, len(cells)) if cells[i]), None)
         if beyond is not None:
             raise InvalidInput(

@@ -212,15 +212,7 @@ def _changes(session: Session, ids: Sequence[str]) -> dict[str, list[ChangeView]
         .order_by(col(StatusChangeRow.recorded_at), col(StatusChangeRow.effective_on))
     )
     for change in rows:
-        found.setdefault(change.target_id, []).append(
-            ChangeView(
-                id=change.credential_id,
-                action=change.action,
-                state_before=change.state_before,
-                state_after=change.state_after,
-                effective_on=change.effective_on,
-            )
-        )
+        found.setdefault(change.target_id, []).append(ChangeView.of(change))
     return found
 
 

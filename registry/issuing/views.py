@@ -29,6 +29,18 @@ class ChangeView:
     effective_on: date
     cancelled_by: str | None = None
 
+    @classmethod
+    def of(cls, change: StatusChangeRow) -> ChangeView:
+        """The view of a stored ``StatusChange``."""
+        return cls(
+            id=change.credential_id,
+            action=change.action,
+            state_before=change.state_before,
+            state_after=change.state_after,
+            effective_on=change.effective_on,
+            cancelled_by=change.cancelled_by,
+        )
+
 
 @dataclass(frozen=True)
 class CredentialView:
@@ -83,15 +95,5 @@ def credential_view(
         scheduled_change=record.scheduled_change_id if pending else None,
         replaces=record.replaces,
         replaced_by=successor.credential_id if successor else None,
-        changes=[
-            ChangeView(
-                id=change.credential_id,
-                action=change.action,
-                state_before=change.state_before,
-                state_after=change.state_after,
-                effective_on=change.effective_on,
-                cancelled_by=change.cancelled_by,
-            )
-            for change in changes
-        ],
+        changes=[ChangeView.of(change) for change in changes],
     )
