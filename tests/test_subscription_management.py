@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from api.app import create_app
+from devtools.ports import free_port
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.demo import DEMO_LISTED_ORGANISATIONS
@@ -307,6 +308,24 @@ def test_every_delivery_checks_the_address_again_and_connects_to_the_one_checked
     [(path, headers, _)] = receiver.seen
     assert path == "/hook"
     assert headers["Host"] == f"hooks.example.com:{receiver.port}"
+
+
+def test_a_proxy_in_the_environment_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A proxy would resolve and connect to the receiver's name itself, past the address
+    # policy's check. This one, on a loopback port nobody listens on, would fail the
+    # delivery if it were used.
+    receiver = _Receiver(status=204)
+    unused = f"http://127.0.0.1:{free_port()}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, unused)
+    try:
+        attempt = http_post(
+            receiver.url, b"{}", {"Content-Type": "application/json"}, deadline=5, policy=LOOPBACK
+        )
+        assert attempt == Attempt(204)
+        assert [path for path, _, _ in receiver.seen] == ["/hook"]
+    finally:
+        receiver.close()
 
 
 def test_a_redirect_is_not_followed(settings: Settings) -> None:

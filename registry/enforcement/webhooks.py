@@ -139,7 +139,9 @@ async def _post(
         sent = {**headers, "Host": target.netloc.decode("ascii")}
         extensions = {"sni_hostname": host} if target.scheme == "https" else {}
         async with (
-            httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+            # trust_env off: a proxy from the environment would connect to the name
+            # itself, past the address checked above.
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client,
             client.stream("POST", pinned, content=body, headers=sent, extensions=extensions) as (
                 response
             ),
