@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 from typing import Any
 
 import pytest
@@ -206,6 +206,7 @@ def test_an_owner_lists_cancels_and_rekeys_its_subscriptions_and_no_one_else_can
         ("169.254.10.10", "link-local"),
         ("fe80::1", "link-local"),
         ("fd12:3456::1", "unique-local"),
+        ("fec0::1", "site-local"),
         ("100.64.0.1", "shared (CGNAT)"),
         ("224.0.0.1", "multicast"),
         ("0.0.0.0", "unspecified"),  # noqa: S104 -- an address checked, nothing bound
@@ -228,6 +229,14 @@ def test_a_host_that_resolves_to_an_address_that_is_not_public_is_refused(
     # Allowed when the node's settings name its network.
     allowed = dataclasses.replace(_resolving(address), allowed=(ip_network(address),))
     assert allowed.check("hooks.example.com", 443) == [address]
+    # Networks allowed elsewhere leave public addresses public, and this one refused.
+    elsewhere = (ip_network("10.99.0.0/16"), ip_network("fd99::/16"))
+    assert dataclasses.replace(_resolving(_PUBLIC), allowed=elsewhere).check("h.example", 443) == [
+        _PUBLIC
+    ]
+    if not any(ip_address(address) in n for n in elsewhere):
+        with pytest.raises(InvalidInput, match=kind.split(" ", maxsplit=1)[0]):
+            dataclasses.replace(_resolving(address), allowed=elsewhere).check("h.example", 443)
 
 
 def test_subscribing_to_an_address_that_is_not_public_is_refused_unless_allowed(

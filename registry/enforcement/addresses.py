@@ -69,6 +69,7 @@ def _kind(address: IPAddress) -> str | None:
         ("multicast", address.is_multicast),
         ("shared (CGNAT)", isinstance(address, ipaddress.IPv4Address) and address in _SHARED),
         ("unique-local", isinstance(address, ipaddress.IPv6Address) and address in _UNIQUE_LOCAL),
+        ("site-local", isinstance(address, ipaddress.IPv6Address) and address.is_site_local),
         ("reserved", address.is_reserved),
         ("private", address.is_private),
     )
@@ -95,7 +96,10 @@ class AddressPolicy:
         """Why ``address`` is not one a webhook may go to, or ``None`` if it may."""
         parsed = ipaddress.ip_address(address.split("%", 1)[0])
         mapped = parsed.ipv4_mapped if isinstance(parsed, ipaddress.IPv6Address) else None
-        if any(parsed in network or mapped in network for network in self.allowed):
+        if any(
+            parsed in network or (mapped is not None and mapped in network)
+            for network in self.allowed
+        ):
             return None
         kind = _kind(parsed)
         return None if kind is None else f"{parsed}, a {kind} address"

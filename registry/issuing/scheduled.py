@@ -64,7 +64,13 @@ def _due(
     PostgreSQL, its statistics older than the last batch, reads the whole table
     instead (18 ms a round at 100,000 records, where the index takes microseconds), so
     that choice is taken from it for this one query."""
-    pending = select(Record).where(col(Record.scheduled_change_id).is_not(None))
+    # Read afresh (populate_existing): a record loaded before the log lock was taken
+    # may since have had its change applied and another scheduled.
+    pending = (
+        select(Record)
+        .where(col(Record.scheduled_change_id).is_not(None))
+        .execution_options(populate_existing=True)
+    )
     if authority is not None:
         pending = pending.where(col(Record.authority_code) == authority)
     postgresql = session.get_bind().dialect.name == "postgresql"

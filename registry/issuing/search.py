@@ -183,13 +183,19 @@ def search_records(
 
 
 def audited_criteria(query: RecordQuery, *, node_secret: bytes) -> dict[str, str] | None:
-    """What the access audit hashes of a search that looks a person up by ID number
-    (the number as its HMAC under the node secret, never in clear); ``None`` for a
-    search that does not."""
-    if query.id_number is None:
-        return None
-    number = parse_resident_id(query.id_number)
-    return {"by": "resident-id", "key": lookup_key(number, secret=node_secret)}
+    """What the access audit hashes of a search that looks a person up: by ID number
+    (the number as its HMAC under the node secret, never in clear), by name, or by a
+    certificate or registration number; ``None`` for a search that names no one (by
+    type, state, import or days alone)."""
+    criteria: dict[str, str] = {}
+    if query.id_number is not None:
+        number = parse_resident_id(query.id_number)
+        criteria["key"] = lookup_key(number, secret=node_secret)
+    if query.name is not None:
+        criteria["name"] = name_key(query.name)
+    if query.number is not None:
+        criteria["number"] = query.number.strip()
+    return {"by": "records", **criteria} if criteria else None
 
 
 def _about(kind: str, canonical: str) -> tuple[str | None, str | None, str | None]:
