@@ -25,12 +25,13 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import uvicorn
+from sqlalchemy import Engine
 
 from registry.cli._common import err_console
 from registry.enforcement.addresses import AddressPolicy
 from registry.enforcement.dispatcher import Dispatcher
 from registry.issuing import IssuingContext
-from registry.issuing.scheduled import apply_due_changes
+from registry.issuing.scheduled import apply_due_changes, due_authorities
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 
@@ -83,16 +84,32 @@ def _deliver_forever(settings: Settings) -> None:
         ) as dispatcher,
     ):
         while True:
-            try:
-                with session_scope(engine) as session:
-                    apply_due_changes(session, context, now=datetime.now(UTC))
-            except Exception as exc:
-                err_console.print(f"scheduled status changes: {type(exc).__name__}: {exc}")
+            _sweep(engine, context)
             try:
                 dispatcher.start_round()
             except Exception as exc:
                 err_console.print(f"webhook deliveries: {type(exc).__name__}: {exc}")
             time.sleep(_DELIVERY_INTERVAL)
+
+
+def _sweep(engine: Engine, context: IssuingContext) -> None:
+    """Apply the scheduled changes that are due, each authority in a transaction of its
+    own: one that fails (its status list full, say) holds back no other."""
+    now = datetime.now(UTC)
+    try:
+        with session_scope(engine) as session:
+            authorities = due_authorities(session, now=now)
+    except Exception as exc:
+        err_console.print(f"scheduled status changes: {type(exc).__name__}: {exc}")
+        return
+    for authority in authorities:
+        try:
+            with session_scope(engine) as session:
+                apply_due_changes(session, context, now=now, authorities=[authority])
+        except Exception as exc:
+            err_console.print(
+                f"scheduled status changes of {authority}: {type(exc).__name__}: {exc}"
+            )
 
 
 def _socket(host: str, port: int, *, shared: bool) -> socket.socket:

@@ -28,6 +28,7 @@ From its day on it can no longer be cancelled.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -43,7 +44,7 @@ from registry.issuing.status_lists import StatusLists
 from registry.storage.models import Record, StatusChangeRow
 from registry.tlog.sequencer import lock_log
 
-__all__ = ["apply_due", "apply_due_changes", "cancellation", "state_today"]
+__all__ = ["apply_due", "apply_due_changes", "cancellation", "due_authorities", "state_today"]
 
 
 def state_today(record: Record, scheduled: StatusChangeRow | None, today: date) -> str:
@@ -108,12 +109,25 @@ def apply_due(
     return applied
 
 
-def apply_due_changes(session: Session, context: IssuingContext, *, now: datetime) -> int:
+def due_authorities(session: Session, *, now: datetime) -> list[str]:
+    """The authorities with a scheduled change whose day has come."""
+    return sorted({record.authority_code for record, _ in _due(session, china_today(now))})
+
+
+def apply_due_changes(
+    session: Session,
+    context: IssuingContext,
+    *,
+    now: datetime,
+    authorities: Sequence[str] | None = None,
+) -> int:
     """The sweep: apply every due scheduled change of every authority this node
-    signs for, each authority under its log lock, with the new versions of its status
-    lists signed and logged. Returns how many changes were applied."""
+    signs for (or of ``authorities``), each authority under its log lock, with the
+    new versions of its status lists signed and logged. Returns how many changes were
+    applied."""
     today = china_today(now)
-    authorities = {record.authority_code for record, _ in _due(session, today)}
+    if authorities is None:
+        authorities = due_authorities(session, now=now)
     applied = 0
     for authority in sorted(authorities):
         lock_log(session, authority, origin_prefix=context.origin_prefix)
