@@ -18,8 +18,12 @@ from sqlmodel import Session, col, select
 from api import create_app
 from api.examples import status_change_examples
 from registry.calendar import china_today
+from registry.credentials.records import RegistrationIn
 from registry.credentials.status_list import StatusBits
-from registry.issuing import IssuingContext
+from registry.demo import DEMO_ENGINEERS
+from registry.demo.synthetic import credit_code
+from registry.errors import InvalidInput
+from registry.issuing import IssuingContext, issue_records
 from registry.issuing.scheduled import apply_due_changes
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
@@ -29,6 +33,7 @@ from tests._support import REGISTRY, seed_demo_node
 
 TODAY = china_today()
 NUMBER, NAME = "SH-REG-1001", "王立新"  # a demo registration of Shanghai's
+EMPLOYER = credit_code("91310104MA1FR0014")
 
 
 class Node:
@@ -275,3 +280,35 @@ def test_the_documented_examples_schedule_and_cancel(node: Node) -> None:
     assert cancelled.status_code == 201, cancelled.text
     assert node.read()["scheduled_change"] is None
     assert node.read()["state"] == "active"
+
+
+def test_a_correction_judges_the_record_in_its_state_today(node: Node) -> None:
+    # A revocation dated ahead, due but not yet applied by the sweep: issuing applies
+    # it first, so a correction of the record is refused as a correction of a revoked
+    # record, not as a change while another is scheduled.
+    day = TODAY + timedelta(days=2)
+    node.change("revoke", day)
+    engineer = next(e for e in DEMO_ENGINEERS if e.name == NAME)
+    correction = RegistrationIn.model_validate(
+        {
+            "authority": "CN-SH",
+            "replaces": node.record,
+            "holder": {"name": engineer.name, "id_number": engineer.id_number},
+            "registration_number": NUMBER,
+            "qualification": engineer.certificate_number,
+            "category": engineer.category,
+            "employer": {"name": "上海申安检测技术有限公司", "credit_code": EMPLOYER},
+            "kind": "initial",
+            "valid_from": TODAY.isoformat(),
+            "valid_until": (TODAY + timedelta(days=365)).isoformat(),
+        }
+    )
+    context = IssuingContext.for_node(node.settings)
+    with pytest.raises(InvalidInput) as refused, node.session() as session:
+        issue_records(session, context, [correction], now=_morning(day))
+    assert [(e.field, e.message) for e in refused.value.errors] == [
+        ("replaces", f"{node.record} is revoked: a final state cannot be corrected")
+    ]
+    # Nothing was written: the revocation is still the sweep's to apply.
+    assert node.sweep(day) == 1
+    assert node.read()["state"] == "revoked"

@@ -44,6 +44,7 @@ from registry.issuing.duplicates import (
     duplicate_message,
     find_duplicates,
 )
+from registry.issuing.scheduled import apply_due
 from registry.issuing.signing import sign_and_log
 from registry.issuing.status_lists import StatusLists
 from registry.storage.base import bulk_insert
@@ -112,6 +113,12 @@ def issue_records(
     if errors:
         raise InvalidInput("a batch mixes authorities", errors=tuple(errors))
     lock_log(session, authority, origin_prefix=context.origin_prefix)
+    lists = StatusLists(
+        session, authority, node_url=context.node_url, entries=context.status_list_entries
+    )
+    # The authority's scheduled changes whose day has come apply first (their bits
+    # signed with this append): a record corrected here is judged in its state today.
+    apply_due(session, authority, lists, today=china_today(now), now=now)
     qualifications, errors = check_records(
         session, items, field_prefix, lookup=context.lookup, now=now
     )
@@ -120,9 +127,6 @@ def issue_records(
             raise Conflict(errors[0].message)
         raise InvalidInput(f"{len(errors)} invalid field(s)", errors=tuple(errors))
 
-    lists = StatusLists(
-        session, authority, node_url=context.node_url, entries=context.status_list_entries
-    )
     drafts = [
         draft_of(item, lookup=context.lookup, qualification_id=qualifications.get(i))
         for i, item in enumerate(items)
