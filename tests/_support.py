@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import datetime
 from ipaddress import ip_network
 
@@ -25,6 +27,7 @@ __all__ = [
     "REGISTRY",
     "TEST_PASSPHRASE",
     "found_federation",
+    "run_import",
     "seed_demo_node",
 ]
 
@@ -62,3 +65,22 @@ def seed_demo_node(settings: Settings, *, records: bool = True) -> dict[str, str
         if records:
             seed_demo_records(session, context)
         return seed_demo_tokens(session)
+
+
+def run_import(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """``registry import ARGS --lang en`` against the settings' node, as an official
+    runs it, its problem table wide enough for one line a problem."""
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": settings.database_url,
+        "REGISTRY_DATA_DIR": str(settings.data_dir),
+        "COLUMNS": "250",
+    }
+    return subprocess.run(
+        [str(REGISTRY), "import", *args, "--lang", "en"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import resource
 import subprocess
 import zipfile
@@ -17,14 +16,12 @@ from sqlmodel import col
 
 from registry.bulk.rows import MAX_ROWS, read_table
 from registry.calendar import china_today
-from registry.demo import DEMO_ENGINEERS, credit_code, resident_id, seed_demo, seed_demo_records
+from registry.demo import DEMO_ENGINEERS, credit_code, resident_id
 from registry.errors import InvalidInput
-from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import LogEntry, Record, RecordParty, StoredCredential
-from registry.trust.store import NodeProfile
-from tests._support import REGISTRY
+from tests._support import run_import, seed_demo_node
 
 TODAY = china_today()
 PROVIDER = credit_code("12310000MB0P10008")
@@ -49,25 +46,8 @@ def _ce_row(number: int, **changes: str) -> list[str]:
 
 @pytest.fixture
 def node(settings: Settings) -> Settings:
-    context = IssuingContext.for_node(settings)
-    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
-        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
-        seed_demo_records(session, context)
+    seed_demo_node(settings)
     return settings
-
-
-def _run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "REGISTRY_DATABASE_URL": settings.database_url,
-        "REGISTRY_DATA_DIR": str(settings.data_dir),
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [str(REGISTRY), "import", "--lang", "en", *args], env=env, capture_output=True, text=True,
-        timeout=120,
-        check=False,
-    )  # fmt: skip
 
 
 def _counts(settings: Settings) -> tuple[int, int, int]:
@@ -134,7 +114,7 @@ def test_bad_rows_are_all_reported_and_nothing_is_written(
     before = _counts(node)
     path = tmp_path / f"credits.{kind}"
     (_write_csv if kind == "csv" else _write_xlsx)(path, _bad_rows())
-    result = _run(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
+    result = run_import(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
     _expect_problems(result)
     assert _counts(node) == before
 
@@ -145,7 +125,7 @@ def test_good_file_is_issued_whole(node: Settings, tmp_path: Path, kind: str) ->
     rows = [CE_HEADER, *(_ce_row(n) for n in range(1, 26))]
     path = tmp_path / f"credits.{kind}"
     (_write_csv if kind == "csv" else _write_xlsx)(path, rows)
-    result = _run(node, str(path), "--type", "continuing-education", "--authority", "310000")
+    result = run_import(node, str(path), "--type", "continuing-education", "--authority", "310000")
     assert result.returncode == 0, result.stderr
     assert "issued 25 ContinuingEducationCredit record(s)" in result.stdout
     assert _counts(node) == (before[0] + 25, before[1] + 25, before[2] + 25)
@@ -170,21 +150,21 @@ def test_references_are_checked_before_anything_is_written(node: Settings, tmp_p
     ]  # fmt: skip
     before = _counts(node)
     path = _write_csv(tmp_path / "registrations.csv", rows, encoding="gb18030")
-    result = _run(node, str(path), "--type", "registration", "--authority", "CN-SH")
+    result = run_import(node, str(path), "--type", "registration", "--authority", "CN-SH")
     assert result.returncode == 1
     assert "2 problem(s)" in result.stderr
     assert "someone else" in result.stderr
     assert "no active qualification NO-SUCH" in result.stderr
     assert _counts(node) == before
     good = _write_csv(tmp_path / "good.csv", rows[:2], encoding="gb18030")
-    result = _run(node, str(good), "--type", "registration", "--authority", "CN-SH")
+    result = run_import(node, str(good), "--type", "registration", "--authority", "CN-SH")
     assert result.returncode == 0, result.stderr
     assert _counts(node) == (before[0] + 1, before[1] + 1, before[2] + 1)
 
 
 def test_listing_template_round_trip(node: Settings, tmp_path: Path) -> None:
     template = tmp_path / "listing.xlsx"
-    made = _run(node, "--template", "listing", "--output", str(template))
+    made = run_import(node, "--template", "listing", "--output", str(template))
     assert made.returncode == 0, made.stderr
     workbook = load_workbook(template)
     sheet = workbook.active
@@ -199,7 +179,7 @@ def test_listing_template_round_trip(node: Settings, tmp_path: Path) -> None:
     ])  # fmt: skip
     workbook.save(template)
     before = _counts(node)
-    result = _run(node, str(template), "--type", "listing", "--authority", "CN-JS")
+    result = run_import(node, str(template), "--type", "listing", "--authority", "CN-JS")
     assert result.returncode == 0, result.stderr
     assert _counts(node)[2] == before[2] + 1
     with engine_scope(node.database_url) as engine, session_scope(engine) as session:
@@ -211,18 +191,18 @@ def test_listing_template_round_trip(node: Settings, tmp_path: Path) -> None:
         )
         roles = sorted(party.role for party in parties)
     assert roles == ["directly-responsible", "legal-representative", "listed"]
-    printed = _run(node, "--template", "qualification")
+    printed = run_import(node, "--template", "qualification")
     assert printed.stdout.strip() == "姓名,身份证号,证书编号,专业类别,发证日期,更正的记录"
 
 
 def test_unknown_columns_and_types(node: Settings, tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "x.csv", [["姓名", "颜色"], ["王", "红"]])
-    result = _run(node, str(path), "--type", "qualification", "--authority", "CN-SH")
+    result = run_import(node, str(path), "--type", "qualification", "--authority", "CN-SH")
     assert result.returncode == 1
     assert "颜色" in result.stderr
     assert "unknown column" in result.stderr
     assert "required column is missing" in result.stderr
-    wrong = _run(node, str(path), "--type", "diploma", "--authority", "CN-SH")
+    wrong = run_import(node, str(path), "--type", "diploma", "--authority", "CN-SH")
     assert wrong.returncode == 1
     assert "unknown type 'diploma'" in wrong.stderr
 
@@ -301,7 +281,7 @@ def test_a_cell_beyond_the_template_is_refused_before_the_sheet_is_expanded(
     path = _xfd_workbook(tmp_path / "xfd.xlsx", 200_000)
     assert path.stat().st_size < 2_000_000
     before = _counts(node)
-    result = _run(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
+    result = run_import(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
     assert _one_line_error(result) == (
         "error: xfd.xlsx: row 2 has a value in column XFD, beyond the 10 columns of the template"
     )
@@ -337,7 +317,7 @@ def test_a_file_over_the_row_limit_is_refused_in_one_line(
             sheet.append(row)
         workbook.save(path)
     before = _counts(node)
-    result = _run(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
+    result = run_import(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
     assert _one_line_error(result) == (
         f"error: many.{kind} has more than 100,000 rows: import at most 100,000 a file"
     )

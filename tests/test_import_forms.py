@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,13 +17,11 @@ from sqlmodel import col
 
 from registry.bulk.template import DATA_SHEET, EXAMPLE_SHEET, NOTES_SHEET
 from registry.calendar import china_today
-from registry.demo import DEMO_ENGINEERS, credit_code, seed_demo, seed_demo_records
-from registry.issuing import IssuingContext
+from registry.demo import DEMO_ENGINEERS, credit_code
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import Record, StoredCredential
-from registry.trust.store import NodeProfile
-from tests._support import REGISTRY
+from tests._support import run_import, seed_demo_node
 
 TODAY = china_today()
 PROVIDER = credit_code("12310000MB0P10008")
@@ -35,25 +31,8 @@ CE_HEADER = ["姓名", "身份证号", "课程名称", "培训机构", "培训�
 
 @pytest.fixture
 def node(settings: Settings) -> Settings:
-    context = IssuingContext.for_node(settings)
-    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
-        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
-        seed_demo_records(session, context)
+    seed_demo_node(settings)
     return settings
-
-
-def _run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "REGISTRY_DATABASE_URL": settings.database_url,
-        "REGISTRY_DATA_DIR": str(settings.data_dir),
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [str(REGISTRY), "import", *args, "--lang", "en"], env=env, capture_output=True, text=True,
-        timeout=120,
-        check=False,
-    )  # fmt: skip
 
 
 def _subjects(settings: Settings, kind: str) -> list[dict[str, Any]]:
@@ -111,7 +90,7 @@ def test_a_csv_as_chinese_windows_saves_it_is_imported(
     # Excel and WPS on Chinese-locale Windows: GB 18030 (or UTF-8 with BOM), CRLF.
     with path.open("w", encoding=encoding, newline="") as handle:
         csv.writer(handle, lineterminator="\r\n").writerows([CE_HEADER, *_ce_rows(10)])
-    result = _run(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
+    result = run_import(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
     assert result.returncode == 0, result.stderr
     issued = [
         s for s in _subjects(node, "ContinuingEducationCredit") if "第" in s["course"]["title"]
@@ -144,7 +123,7 @@ def test_an_xlsx_with_date_cells_and_text_cells_is_imported(node: Settings, tmp_
     sheet["A2"].number_format = "@"
     path = tmp_path / "credits.xlsx"
     workbook.save(path)
-    result = _run(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
+    result = run_import(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
     assert result.returncode == 0, result.stderr
     issued = {
         s["course"]["title"]: s
@@ -180,7 +159,7 @@ def test_a_rows_problems_are_reported_at_once(node: Settings, tmp_path: Path) ->
     with path.open("w", encoding="gb18030", newline="") as handle:
         csv.writer(handle).writerows(rows)
     before = _count(node)
-    result = _run(node, str(path), "--type", "registration", "--authority", "CN-SH")
+    result = run_import(node, str(path), "--type", "registration", "--authority", "CN-SH")
     assert result.returncode == 1, result.stdout
     lines = result.stderr.splitlines()
 
@@ -208,13 +187,13 @@ def test_a_pilot_code_is_imported_only_when_the_row_says_so(node: Settings, tmp_
     path = tmp_path / "pilot.csv"
     with path.open("w", encoding="gb18030", newline="") as handle:
         csv.writer(handle).writerows([header, [*row, ""], [*row[:2], "试点课程二", *row[3:], "否"]])
-    refused = _run(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
+    refused = run_import(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
     assert refused.returncode == 1
     assert "2 problem(s)" in refused.stderr
     assert "check character does not match" in refused.stderr
     with path.open("w", encoding="gb18030", newline="") as handle:
         csv.writer(handle).writerows([header, [*row, "是"]])
-    taken = _run(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
+    taken = run_import(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
     assert taken.returncode == 0, taken.stderr
     (subject,) = [
         s
@@ -232,7 +211,7 @@ def test_the_template_has_drop_downs_notes_a_frozen_header_and_an_example(
     node: Settings, tmp_path: Path
 ) -> None:
     path = tmp_path / "ce.xlsx"
-    made = _run(node, "--template", "continuing-education", "--output", str(path))
+    made = run_import(node, "--template", "continuing-education", "--output", str(path))
     assert made.returncode == 0, made.stderr
     workbook = load_workbook(path)
     assert workbook.sheetnames == [DATA_SHEET, EXAMPLE_SHEET, NOTES_SHEET]
@@ -263,13 +242,14 @@ def test_the_template_has_drop_downs_notes_a_frozen_header_and_an_example(
         data.cell(row=2, column=position, value=value)
     workbook.save(path)
     before = _count(node)
-    result = _run(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
+    result = run_import(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
     assert result.returncode == 0, result.stderr
     assert _count(node) == before + 1
 
     csv_path = tmp_path / "ce.csv"
     assert (
-        _run(node, "--template", "continuing-education", "--output", str(csv_path)).returncode == 0
+        run_import(node, "--template", "continuing-education", "--output", str(csv_path)).returncode
+        == 0
     )
     assert csv_path.read_bytes().startswith(b"\xef\xbb\xbf")
     assert csv_path.read_text(encoding="utf-8-sig").splitlines() == [",".join(map(str, header))]
@@ -287,7 +267,7 @@ def test_every_template_lists_its_enumerations(node: Settings, tmp_path: Path) -
     }
     for kind, lists in expected.items():
         path = tmp_path / f"{kind}.xlsx"
-        assert _run(node, "--template", kind, "--output", str(path)).returncode == 0
+        assert run_import(node, "--template", kind, "--output", str(path)).returncode == 0
         data = load_workbook(path)[DATA_SHEET]
         assert {v.formula1 for v in data.data_validations.dataValidation} == lists
         assert data.freeze_panes == "A2"

@@ -7,8 +7,6 @@ from __future__ import annotations
 import copy
 import csv
 import io
-import os
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +26,7 @@ from registry.demo import credit_code, resident_id
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import AccessAudit, LogEntry, Record, StoredCredential
-from tests._support import REGISTRY, seed_demo_node
+from tests._support import run_import, seed_demo_node
 
 TODAY = china_today()
 PROBLEM = "application/problem+json"
@@ -269,20 +267,6 @@ def test_a_receipt_as_a_file(node: Node, kind: str) -> None:
 # -- `registry import`: receipts, and a re-import issues nothing --------------------------
 
 
-def _run(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "REGISTRY_DATABASE_URL": settings.database_url,
-        "REGISTRY_DATA_DIR": str(settings.data_dir),
-        "COLUMNS": "250",
-    }
-    return subprocess.run(
-        [str(REGISTRY), "import", *args, "--lang", "en"], env=env, capture_output=True, text=True,
-        timeout=120,
-        check=False,
-    )  # fmt: skip
-
-
 def _rows(people: list[tuple[str, str]], title: str = "安全生产法规专题") -> list[list[str]]:
     day = (TODAY - timedelta(days=3)).isoformat()
     return [CE_HEADER] + [
@@ -300,7 +284,7 @@ def test_a_reimport_issues_nothing_and_names_what_exists(
     with path.open("w", encoding="gb18030", newline="") as handle:
         csv.writer(handle).writerows(_rows(people))
     args = (str(path), "--type", "continuing-education", "--authority", "CN-SH")
-    first = _run(settings, *args)
+    first = run_import(settings, *args)
     assert first.returncode == 0, first.stdout + first.stderr
     written = tmp_path / "培训学时.receipt.csv"
     assert "receipt rcpt-" in first.stdout
@@ -311,7 +295,7 @@ def test_a_reimport_issues_nothing_and_names_what_exists(
     ids = [row[1] for row in rows[1:]]
     before = _counts(settings)
     # The same file again: every row is a problem naming its credential; nothing issued.
-    again = _run(settings, *args)
+    again = run_import(settings, *args)
     assert again.returncode == 1
     assert "3 problem(s)" in again.stderr
     for row, credential_id in zip((2, 3, 4), ids, strict=True):
@@ -323,7 +307,9 @@ def test_a_reimport_issues_nothing_and_names_what_exists(
     twice = tmp_path / "twice.csv"
     with twice.open("w", encoding="utf-8-sig", newline="") as handle:
         csv.writer(handle).writerows(_rows([("周明轩", ZHOU), ("周明轩", ZHOU)], "新课程"))
-    result = _run(settings, str(twice), "--type", "continuing-education", "--authority", "CN-SH")
+    result = run_import(
+        settings, str(twice), "--type", "continuing-education", "--authority", "CN-SH"
+    )
     assert result.returncode == 1
     assert "row 2" in result.stderr
     assert _counts(settings) == before
@@ -353,7 +339,7 @@ def test_an_import_writes_its_receipt_where_asked(settings: Settings, tmp_path: 
     receipt = tmp_path / "out" / "receipt.xlsx"
     receipt.parent.mkdir()
     args = ("--type", "continuing-education", "--authority", "310000")
-    result = _run(settings, str(path), *args, "--receipt", str(receipt))
+    result = run_import(settings, str(path), *args, "--receipt", str(receipt))
     assert result.returncode == 0, result.stdout + result.stderr
     sheet = load_workbook(receipt).active
     assert sheet is not None
@@ -361,7 +347,7 @@ def test_an_import_writes_its_receipt_where_asked(settings: Settings, tmp_path: 
     assert rows[0] == ("行号", "凭证编号", "类型", "类型名称", "日志序号")
     assert [r[0] for r in rows[1:]] == [2, 3]
     assert all(str(r[1]).startswith("urn:uuid:") for r in rows[1:])
-    refused = _run(settings, str(path), *args, "--receipt", str(tmp_path / "r.pdf"))
+    refused = run_import(settings, str(path), *args, "--receipt", str(tmp_path / "r.pdf"))
     assert refused.returncode == 2
     assert "--receipt" in refused.stderr
     # A receipt that cannot be written: nothing is issued (the same rows, new courses).
@@ -372,7 +358,7 @@ def test_an_import_writes_its_receipt_where_asked(settings: Settings, tmp_path: 
         sheet.append(row)
     book.save(path)
     before = _counts(settings)
-    nowhere = _run(settings, str(path), *args, "--receipt", str(tmp_path / "none" / "r.csv"))
+    nowhere = run_import(settings, str(path), *args, "--receipt", str(tmp_path / "none" / "r.csv"))
     assert nowhere.returncode == 1
     assert "cannot write the receipt" in nowhere.stderr
     assert _counts(settings) == before
