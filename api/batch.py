@@ -12,7 +12,6 @@ fields of the invalid ones too (``check_valid_fields``), and everything found is
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -32,11 +31,11 @@ from registry.errors import FieldError, InvalidInput
 from registry.ids import province
 from registry.issuing import IssuingContext, check_records
 from registry.issuing.partial import check_valid_fields, valid_fields
+from registry.issuing.records import item_problem
 
 __all__ = ["batch_body", "batch_of"]
 
 _ITEM: TypeAdapter[RecordIn] = TypeAdapter(RecordIn)
-_INDEXED = re.compile(r"^items\[(\d+)\]\.(.+)$")
 
 
 async def batch_body(request: Request) -> Any:
@@ -130,11 +129,9 @@ def batch_of(
             name=lambda j: f"items[{own[j][0]}]",
         )
         for problem in problems:
-            match = _INDEXED.match(problem.field)
-            if match is None:
-                raise InvalidInput(problem.message)
-            index = own[int(match.group(1))][0]
-            errors.append((index, FieldError(f"items[{index}].{match.group(2)}", problem.message)))
+            position, field = item_problem(problem, "items")
+            index = own[position][0]
+            errors.append((index, FieldError(f"items[{index}].{field}", problem.message)))
     known: dict[str, Any] = {}
     for index, found in by_item.items():
         item = items[index]

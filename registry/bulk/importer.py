@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,13 +29,12 @@ from registry.ids import province
 from registry.issuing import IssuingContext, check_records, issue_records
 from registry.issuing.partial import check_valid_fields
 from registry.issuing.receipts import CLI_ACTOR, Issuer, record_receipt
+from registry.issuing.records import item_problem
 
 __all__ = ["CHUNK", "Imported", "check_file", "issue_rows", "template_rows", "write_template"]
 
 CHUNK = 1_000
 """Rows per log append."""
-
-_FIELD = re.compile(r"^rows\[(\d+)\]\.(.+)$")
 
 
 def check_file(
@@ -82,10 +80,7 @@ def check_file(
         name=lambda j: f"row {parsed.rows[j]}",
     )
     for problem in problems:
-        match = _FIELD.match(problem.field)
-        if match is None:
-            raise InvalidInput(problem.message)
-        index, field = int(match.group(1)), match.group(2)
+        index, field = item_problem(problem, "rows")
         errors.append(
             RowError(parsed.rows[index], parsed.headers.get(field, field), problem.message)
         )

@@ -58,7 +58,13 @@ from registry.storage.models import (
 )
 from registry.tlog.sequencer import AppendResult, lock_log
 
-__all__ = ["IssuedRecord", "RecordsIssued", "check_records", "issue_records"]
+__all__ = [
+    "IssuedRecord",
+    "RecordsIssued",
+    "check_records",
+    "issue_records",
+    "item_problem",
+]
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,17 @@ class RecordsIssued:
 
 def _path(prefix: str | None, index: int, name: str) -> str:
     return f"{prefix}[{index}].{name}" if prefix is not None else name
+
+
+def item_problem(problem: FieldError, prefix: str) -> tuple[int, str]:
+    """The item index and field of a problem ``check_records`` found under ``prefix``
+    (``rows[3].holder`` is ``(3, "holder")``); raises ``InvalidInput`` with the
+    problem's message for one that names no item."""
+    head = f"{prefix}["
+    index, _, name = problem.field.removeprefix(head).partition("].")
+    if not problem.field.startswith(head) or not index.isdigit() or not name:
+        raise InvalidInput(problem.message)
+    return int(index), name
 
 
 def issue_records(
