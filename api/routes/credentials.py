@@ -343,7 +343,9 @@ _DISCLOSURE_ERRORS = problem_responses(
 
 def _disclosures(
     session: DbSession, issuing: Issuing, caller: Caller, credential_id: str
-) -> tuple[str, list[HeldDisclosure]]:
+) -> list[tuple[HeldDisclosure, QrPayload]]:
+    """Each person's disclosure and the QR code of their certificate, the reading
+    recorded in the access audit."""
     held = read_disclosures(session, issuing.seal, credential_id, caller=caller)
     record_access(
         session,
@@ -356,12 +358,8 @@ def _disclosures(
         results=len(held),
         now=dt.datetime.now(dt.UTC),
     )
-    return get_credential(session, credential_id).issuer_code, held
-
-
-def _holder_code(session: DbSession, held: HeldDisclosure, authority: str) -> QrPayload:
-    row = get_credential(session, held.credential_id)
-    return QrPayload(authority, row.id, row.digest, held.salt)
+    row = get_credential(session, credential_id)
+    return [(h, QrPayload(row.issuer_code, row.id, row.digest, h.salt)) for h in held]
 
 
 @router.get(
@@ -378,7 +376,6 @@ def disclosures(
     on their certificate and in its QR code. Without it, nothing in a credential can
     be tested against a guessed ID number. Each call is recorded in the access audit
     (action `disclosure`); the answer is never cached."""
-    authority, held = _disclosures(session, issuing, caller, credential_id)
     answer = DisclosuresOut(
         credential_id=credential_id,
         disclosures=[
@@ -388,9 +385,9 @@ def disclosures(
                 name=h.name,
                 masked=h.masked,
                 disclosure=h.text,
-                qr_text=_holder_code(session, h, authority).text(),
+                qr_text=code.text(),
             )
-            for h in held
+            for h, code in _disclosures(session, issuing, caller, credential_id)
         ],
     )
     return Response(answer.model_dump_json(), media_type="application/json", headers=_PRIVATE)
@@ -427,10 +424,9 @@ def holder_qr_code(
     """For the issuing authority only, like `GET /v1/credentials/{id}/disclosures`, and
     recorded in the access audit the same way: the QR code to print on the certificate
     of the person at `position`."""
-    authority, held = _disclosures(session, issuing, caller, credential_id)
-    found = next((h for h in held if h.position == position), None)
-    if found is None:
+    held = _disclosures(session, issuing, caller, credential_id)
+    payload = next((code for h, code in held if h.position == position), None)
+    if payload is None:
         raise NotFound(f"{credential_id} names no person at position {position}")
     media = "image/svg+xml" if image_format == "svg" else "image/png"
-    payload = _holder_code(session, found, authority)
     return Response(qr_image(payload, image_format), media_type=media, headers=_PRIVATE)
