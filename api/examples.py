@@ -35,6 +35,12 @@ def _engineer(name: str) -> dict[str, str]:
     return {"name": engineer.name, "id_number": engineer.id_number}
 
 
+def _employer_code(name: str) -> str:
+    """The credit code of the demo engineer's employer."""
+    engineer = next(e for e in DEMO_ENGINEERS if e.name == name)
+    return engineer.employer[1] if engineer.employer else ""
+
+
 def record_examples(today: date) -> dict[str, dict[str, Any]]:
     """One complete, valid request per record type (for a `issuer:CN-SH` token)."""
     return {
@@ -226,6 +232,36 @@ def verify_examples() -> dict[str, dict[str, Any]]:
         "not-registered": {
             "summary": "刘洋 in Shanghai: qualified but never registered",
             "value": {"id_number": _engineer("刘洋")["id_number"], "region": "CN-SH"},
+        },
+        "renewal-hours-information": {
+            "summary": "黄磊 in Zhejiang: a renewal stands whatever hours the registry holds",
+            "description": (
+                "His earlier term has 32.5 hours recorded. Continuing education is checked "
+                "by the registering authority when it grants a renewal: the hours are "
+                "reported beside the verdict (not assessed, as Zhejiang's rule here is "
+                "provisional), and he is qualified."
+            ),
+            "value": {"id_number": _engineer("黄磊")["id_number"], "region": "CN-ZJ"},
+        },
+        "listed-engineer": {
+            "summary": "赵强 in Zhejiang: qualified, reported with the listing that names him",
+            "description": (
+                "A listing decides only through its own measures: this one's do not "
+                "restrict practice, so it is reported beside the verdict."
+            ),
+            "value": {"id_number": _engineer("赵强")["id_number"], "region": "CN-ZJ"},
+        },
+        "other-employer": {
+            "summary": "王立新 for another company: not qualified to practise there",
+            "description": (
+                "He is registered to 上海华东化工有限公司; an engineer practises for the one "
+                "employer registered, so another employer gets not-qualified with the reason."
+            ),
+            "value": {
+                "id_number": _engineer("王立新")["id_number"],
+                "region": "CN-SH",
+                "employer": _employer_code("陈静"),
+            },
         },
     }
 

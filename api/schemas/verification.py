@@ -27,8 +27,10 @@ from registry.ce.policy import load_policies
 from registry.errors import InvalidInput
 from registry.ids import (
     PROVINCES,
+    CreditCodeText,
     ResidentIdText,
     parse_category,
+    parse_credit_code,
     parse_resident_id,
     province,
     province_short_name,
@@ -60,6 +62,7 @@ _READERS: dict[str, Callable[[str], object]] = {
     "id_number": parse_resident_id,
     "region": province,
     "category": parse_category,
+    "employer": parse_credit_code,
 }
 
 
@@ -99,8 +102,16 @@ class EngineerIn(BaseModel):
         default=None, description=CATEGORY.description("Only this category.")
     )
     date: Day | None = Field(default=None, description="The day asked about (default: today).")
+    employer: CreditCodeText | None = Field(
+        default=None,
+        description=(
+            "The employer asking (its unified social credit code): the answer then says "
+            "whether the engineer is registered to it. An engineer practises for the one "
+            "employer registered (不得同时受聘于两个或两个以上单位)."
+        ),
+    )
 
-    @field_validator("id_number", "region", "category")
+    @field_validator("id_number", "region", "category", "employer")
     @classmethod
     def _readable(cls, value: str | None, info: ValidationInfo) -> str | None:
         # Checked here as the query will read them, so that a bad ID number, region or
@@ -148,6 +159,7 @@ class EngineerIn(BaseModel):
             name=self.name,
             category=self.category,
             on=self.date,
+            employer=self.employer,
         )
 
 
@@ -171,6 +183,15 @@ class ReasonOut(BaseModel):
 
     code: str = Field(examples=["registration-valid"])
     holds: bool | None = Field(default=None, description="Whether the condition holds.")
+    decides: bool | None = Field(
+        default=None,
+        description=(
+            "Whether the reason decides the verdict (the verdict is `qualified` exactly "
+            "when every deciding reason holds) or only informs beside it (continuing "
+            "education, listings whose measures do not restrict practice, another "
+            "registration in force). docs/verification.md lists every code."
+        ),
+    )
     zh: str
     en: str
 

@@ -1,7 +1,7 @@
 """Continuing education: each authority's rule as versioned data, and counting hours.
 
 ``load_policies`` reads the rules; ``assess`` counts an engineer's credits in one
-cycle under one rule, crediting other provinces' hours only as the rule and the
+registration term under one rule, crediting other provinces' hours only as the rule and the
 recognition agreements in force on each course's completion day allow.
 """
 
@@ -10,10 +10,9 @@ from registry.ce.counting import (
     CountedCredit,
     Credit,
     assess,
-    cycle_containing,
     format_hours,
 )
-from registry.ce.policy import CePolicy, ForeignHours, PolicyBook, load_policies
+from registry.ce.policy import CePolicy, ForeignHours, PolicyBook, Standing, load_policies
 
 __all__ = [
     "Assessment",
@@ -22,8 +21,8 @@ __all__ = [
     "Credit",
     "ForeignHours",
     "PolicyBook",
+    "Standing",
     "assess",
-    "cycle_containing",
     "format_hours",
     "load_policies",
 ]

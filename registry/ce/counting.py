@@ -1,11 +1,15 @@
-"""Counting an engineer's continuing-education hours in one cycle under one rule.
+"""Counting an engineer's continuing-education hours in one registration term under one
+rule.
 
-The cycle is ``[start, start + cycle_years)``; a credit counts in it when it was
-completed on a day inside it, is in force, and was issued by the region's own
-authority or (if the rule lets foreign hours count) by one whose CE hours a
-recognition agreement in force on the completion day makes count in the region.
-Hours are counted up to the day asked about; ``assess`` says whether the cycle's
-requirement is met already and, if not, what is missing.
+The term is the registration's own, ``[first day, last day]``; a credit counts in it
+when it was completed on a day inside it, is in force, and was issued by the rule's
+own authority (the registering authority) or (if the rule lets foreign hours count)
+by one whose CE hours a recognition agreement in force on the completion day makes
+count there. Hours are counted up to the day asked about; ``assess`` says whether
+the term's requirement is met already and, if not, what is missing. Whether that
+matters is the verifier's business: under a provisional rule nothing is assessed
+against it, and under an official one a shortfall informs unless the rule says
+otherwise (``registry.verification.judge``).
 
 One course counts once: two credits of one person for the same course (the same
 provider, course title and completion day: ``Credit.course``), issued before
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 
 from registry.calendar import LeapDay, add_years
@@ -31,7 +35,6 @@ __all__ = [
     "CountedCredit",
     "Credit",
     "assess",
-    "cycle_containing",
     "format_hours",
 ]
 
@@ -92,32 +95,25 @@ class Assessment:
         return not self.shortfalls
 
 
-def cycle_containing(first_day: date, cycle_years: int, on: date) -> tuple[date, date]:
-    """The cycle, counted in ``cycle_years`` from ``first_day``, that ``on`` falls in:
-    its first day and the first day after it. Before ``first_day``, the first cycle."""
-    start = first_day
-    while (end := add_years(start, cycle_years, leap_day=LeapDay.FIRST_OF_MARCH)) <= on:
-        start = end
-    return start, add_years(start, cycle_years, leap_day=LeapDay.FIRST_OF_MARCH)
-
-
 def assess(
     credits: Iterable[Credit],
     *,
     policy: CePolicy,
     region: str,
-    cycle_start: date,
+    term: tuple[date, date],
     on: date,
     agreements: Iterable[Agreement],
     category: Category | None = None,
 ) -> Assessment:
-    """Count ``credits`` for the cycle starting ``cycle_start`` in ``region``, as of ``on``."""
+    """Count ``credits`` for the registration term ``term`` (its first and last day)
+    under the rule of ``region``, as of ``on``."""
     region = province(region).iso
-    cycle_end = add_years(cycle_start, policy.cycle_years, leap_day=LeapDay.FIRST_OF_MARCH)
+    cycle_start, last = term
+    cycle_end = last + timedelta(days=1)
     agreements = list(agreements)
     counted: list[CountedCredit] = []
     hours = {"general": Fraction(0), "professional": Fraction(0)}
-    by_year = [Fraction(0)] * policy.cycle_years
+    by_year = [Fraction(0)] * (_year_of(cycle_start, last) + 1)
     counting: dict[tuple[str, ...], str] = {}
     for credit in sorted(credits, key=lambda c: (c.completed_on, c.id)):
         verdict = _judge(
@@ -226,15 +222,15 @@ def _shortfalls(
     missing = []
     h = format_hours
     total = hours["general"] + hours["professional"]
-    if total < policy.min_hours_per_cycle:
+    if total < policy.min_hours_per_term:
         missing.append(
             Reason(
                 "too-few-hours",
-                f"本周期须完成 {h(policy.min_hours_per_cycle)} 学时，已计入 {h(total)} 学时",
-                f"the cycle requires {h(policy.min_hours_per_cycle)} hours; {h(total)} counted",
+                f"本注册周期须完成 {h(policy.min_hours_per_term)} 学时，已计入 {h(total)} 学时",
+                f"the term requires {h(policy.min_hours_per_term)} hours; {h(total)} counted",
             )
         )
-    if hours["professional"] < policy.min_professional_hours:
+    if policy.min_professional_hours and hours["professional"] < policy.min_professional_hours:
         missing.append(
             Reason(
                 "too-few-professional-hours",

@@ -16,8 +16,10 @@ from registry.demo.federation import (
 )
 from registry.demo.records import (
     DEMO_ENGINEERS,
+    DEMO_LISTED_ENGINEER,
     DEMO_LISTED_ORGANISATIONS,
     DEMO_LISTED_PERSON,
+    DEMO_RENEWING,
     DemoEngineer,
     seed_demo_records,
 )
@@ -26,9 +28,11 @@ from registry.demo.synthetic import credit_code, resident_id
 __all__ = [
     "DEMO_AUTHORITIES",
     "DEMO_ENGINEERS",
+    "DEMO_LISTED_ENGINEER",
     "DEMO_LISTED_ORGANISATIONS",
     "DEMO_LISTED_PERSON",
     "DEMO_NODE_AUTHORITY",
+    "DEMO_RENEWING",
     "DEMO_ROLES",
     "DemoEngineer",
     "credit_code",

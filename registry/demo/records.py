@@ -30,8 +30,10 @@ from registry.storage.models import Record
 
 __all__ = [
     "DEMO_ENGINEERS",
+    "DEMO_LISTED_ENGINEER",
     "DEMO_LISTED_ORGANISATIONS",
     "DEMO_LISTED_PERSON",
+    "DEMO_RENEWING",
     "DemoEngineer",
     "seed_demo_records",
 ]
@@ -77,7 +79,16 @@ def _engineers_table() -> tuple[DemoEngineer, ...]:
 DEMO_ENGINEERS = _engineers_table()
 """The demo's engineers (``engineers.csv``). 陈静 holds a Jiangsu qualification and a
 Shanghai registration; 刘洋 and 吴敏 are qualified but not registered; 张伟's
-registration is suspended."""
+registration is suspended; 黄磊's registration is a renewal (延续注册) whose earlier
+term has fewer hours recorded than the national figure; 赵强 is named in a listing
+whose measures do not restrict practice."""
+
+DEMO_RENEWING = "黄磊"
+"""The demo engineer whose registration is a renewal: his earlier term ended 201
+days ago with 32.5 hours recorded, and the renewal stands."""
+
+DEMO_LISTED_ENGINEER = ("赵强", "浙江丽水某矿业有限公司", credit_code("91331100MA2L90014"))
+"""The demo engineer named in a listing (as 直接责任人员 of the listed company)."""
 
 _PROVIDERS = {
     "CN-SH": ("上海市安全生产科学研究所", credit_code("12310000MB0P10008")),
@@ -104,27 +115,50 @@ def _engineer_items(today: date) -> list[dict[str, Any]]:
     return items
 
 
+def _registration(
+    engineer: DemoEngineer, number: str, kind: str, start: date, last: date
+) -> dict[str, Any]:
+    registered_by, employer = engineer.registered_by or "", engineer.employer or ("", "")
+    return {
+        "type": "SafetyEngineerRegistration",
+        "authority": registered_by,
+        "holder": {"name": engineer.name, "id_number": engineer.id_number},
+        "registration_number": number,
+        "qualification": engineer.certificate_number,
+        "category": engineer.category,
+        "employer": {"name": employer[0], "credit_code": employer[1]},
+        "kind": kind,
+        "valid_from": start.isoformat(),
+        "valid_until": last.isoformat(),
+    }
+
+
 def _later_items(today: date) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for number, engineer in enumerate(DEMO_ENGINEERS):
         holder = {"name": engineer.name, "id_number": engineer.id_number}
         if engineer.registered_by and engineer.employer:
             start = today - timedelta(days=400 + 31 * number)
+            kind = "initial"
+            if engineer.name == DEMO_RENEWING:
+                kind, start = "renewal", today - timedelta(days=200)
+                items.append(
+                    _registration(
+                        engineer,
+                        f"{engineer.registered_by[3:]}-REG-0{1001 + number}",
+                        "initial",
+                        today - timedelta(days=1500),
+                        start - timedelta(days=1),
+                    )
+                )
             items.append(
-                {
-                    "type": "SafetyEngineerRegistration",
-                    "authority": engineer.registered_by,
-                    "holder": holder,
-                    "registration_number": f"{engineer.registered_by[3:]}-REG-{1001 + number}",
-                    "qualification": engineer.certificate_number,
-                    "category": engineer.category,
-                    "employer": {"name": engineer.employer[0], "credit_code": engineer.employer[1]},
-                    "kind": "initial",
-                    "valid_from": start.isoformat(),
-                    "valid_until": (
-                        add_years(start, 5, leap_day=LeapDay.LAST_OF_FEBRUARY) - timedelta(days=1)
-                    ).isoformat(),
-                }
+                _registration(
+                    engineer,
+                    f"{engineer.registered_by[3:]}-REG-{1001 + number}",
+                    kind,
+                    start,
+                    add_years(start, 5, leap_day=LeapDay.LAST_OF_FEBRUARY) - timedelta(days=1),
+                )
             )
         for course, (title, hours, kind) in enumerate(
             (
@@ -193,6 +227,8 @@ def _listing_items(today: date) -> list[dict[str, Any]]:
         return {"kind": "organisation", "name": name, "credit_code": credit}
 
     person_name, person_id = DEMO_LISTED_PERSON
+    engineer_name, engineer_company, engineer_code = DEMO_LISTED_ENGINEER
+    engineer = next(e for e in DEMO_ENGINEERS if e.name == engineer_name)
     return [
         _listing(
             "CN-SH",
@@ -210,6 +246,19 @@ def _listing_items(today: date) -> list[dict[str, Any]]:
         _listing("CN-JS", organisation("CN-JS"), today - timedelta(days=450), "苏应急"),
         _listing("CN-ZJ", organisation("CN-ZJ"), today - timedelta(days=300), "浙应急"),
         _listing("CN-AH", organisation("CN-AH"), today - timedelta(days=30), "皖应急"),
+        _listing(
+            "CN-ZJ",
+            {"kind": "organisation", "name": engineer_company, "credit_code": engineer_code},
+            today - timedelta(days=120),
+            "浙应急",
+            related_persons=[
+                {
+                    "name": engineer.name,
+                    "id_number": engineer.id_number,
+                    "role": "directly-responsible",
+                }
+            ],
+        ),
     ]
 
 

@@ -22,7 +22,7 @@ from registry.errors import InvalidInput, RegistryError
 from registry.ids import mask_resident_id, parse_resident_id
 from registry.verification.dossier import Dossier
 from registry.verification.judge import Judgement
-from registry.verification.report import reason_of
+from registry.verification.report import said_of
 
 __all__ = [
     "BATCH_COLUMNS",
@@ -45,10 +45,11 @@ BATCH_COLUMNS: dict[str, tuple[str, ...]] = {
     "region": ("地区", "执业地区"),
     "category": ("专业类别", "类别"),
     "date": ("日期", "核验日期"),
+    "employer": ("聘用单位统一社会信用代码", "聘用单位信用代码", "统一社会信用代码"),
 }
 """Each column of a batch table and the Chinese headers it is also known by."""
 
-_MAX_COLUMNS = 32  # a table's width read at most; a batch has six columns
+_MAX_COLUMNS = 32  # a table's width read at most; a batch has seven columns
 
 _LABELS: dict[str, tuple[str, str]] = {
     "qualified": ("合格", "qualified"),
@@ -171,7 +172,7 @@ def verdict_row(result: tuple[Dossier, Judgement]) -> dict[str, Any]:
     if dossier.records:
         row["name"] = dossier.name
         row["residentIdMasked"] = dossier.masked
-    row["reasons"] = [reason_of(reason, holds) for holds, reason in judgement.reasons]
+    row["reasons"] = [said_of(said) for said in judgement.reasons]
     return row
 
 
@@ -200,7 +201,7 @@ def answer_table(
     for result in results:
         asked = result.get("asked", {})
         reasons = result.get("reasons", [])
-        blocking = [r for r in reasons if not r["holds"]] or reasons
+        blocking = [r for r in reasons if r.get("decides", True) and not r["holds"]] or reasons
         label = result.get("verdictLabel", {})
         values = {
             "row": result["row"],

@@ -36,6 +36,7 @@ from registry.tlog.merkle import leaf_hash, verify_inclusion
 from registry.tlog.note import parse_verifier_key
 from registry.trust.chain import verify_chain
 from registry.trust.document import TrustListContent, digest_of
+from registry.verification.judge import RESTRICT_PRACTICE
 from registry.verification.qr import QrPayload
 
 __all__ = ["Check", "check_file"]
@@ -452,18 +453,26 @@ def _claims(
         finding = subject.get(label)
         if isinstance(finding, Mapping) and finding.get("counts"):
             relied.append((label, finding, record_kind, on))
+    # Continuing-education hours count where the registering authority's rule
+    # applies: the rule's own region, not the region asked about.
+    relied_in: dict[int, str] = {}
     ce = subject.get("continuingEducation")
     periods = [ce, ce.get("previousPeriod")] if isinstance(ce, Mapping) else []
     for period in periods:
-        for credit in period.get("credits", []) if isinstance(period, Mapping) else []:
+        if not isinstance(period, Mapping):
+            continue
+        rule = period.get("rule", {})
+        rule_region = str(rule.get("authority", "")) if isinstance(rule, Mapping) else ""
+        for credit in period.get("credits", []):
             if credit.get("counts"):
                 day = date.fromisoformat(str(credit.get("completedOn")))
+                relied_in[len(relied)] = rule_region
                 relied.append(
                     ("continuing-education credit", credit, RecordKind.CONTINUING_EDUCATION, day)
                 )
     for listing in subject.get("listings", []):
         relied.append(("listing", listing, None, on))
-    for name, finding, kind, day in relied:
+    for index, (name, finding, kind, day) in enumerate(relied):
         identifier = str(finding.get("id"))
         _attempt(
             node,
@@ -474,7 +483,7 @@ def _claims(
                 finding,
                 kind=kind,
                 day=day,
-                region=region,
+                region=relied_in.get(index, region),
                 documents=documents,
                 agreements=agreements,
             ),
@@ -483,6 +492,32 @@ def _claims(
         k is RecordKind.REGISTRATION for _, _, k, _ in relied
     ):
         node.add(Check("verdict", False, "qualified, yet no registration is relied on"))
+    _attempt(node, "verdict", partial(_verdict, subject, documents))
+
+
+def _verdict(subject: Mapping[str, Any], documents: Mapping[str, Mapping[str, Any]]) -> str:
+    """The verdict is what its deciding reasons say, and no listing in the evidence
+    that restricts practice, nor a registration to another employer, is passed over."""
+    reasons = [r for r in subject.get("reasons", []) if isinstance(r, Mapping)]
+    deciding = [r for r in reasons if r.get("decides", True)]
+    qualified = subject.get("verdict") == "qualified"
+    if qualified != all(r.get("holds") is True for r in deciding):
+        raise ReportError(f"the verdict is {subject.get('verdict')}, its deciding reasons differ")
+    if not qualified:
+        return "not qualified, as its deciding reasons say"
+    for listing in subject.get("listings", []):
+        document = documents.get(str(listing.get("id")), {})
+        codes = document.get("credentialSubject", {}).get("measureCodes", ())
+        if listing.get("counts") and RESTRICT_PRACTICE in codes:
+            raise ReportError(f"qualified, yet listing {listing.get('id')} restricts practice")
+    employer = subject.get("query", {}).get("employer")
+    registration = subject.get("registration", {})
+    if employer:
+        document = documents.get(str(registration.get("id")), {})
+        code = document.get("credentialSubject", {}).get("employer", {}).get("creditCode")
+        if str(code).upper() != str(employer).upper():
+            raise ReportError(f"qualified for {employer}, yet the registration is to {code}")
+    return "qualified, as every deciding reason holds"
 
 
 def _claim(

@@ -17,7 +17,6 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from registry.ce import Assessment
 from registry.credentials import CredentialType, authority_of, new_credential
 from registry.crypto.jcs import Splice
 from registry.enforcement import listing_terms
@@ -25,7 +24,7 @@ from registry.ids import province
 from registry.recognition import Reason
 from registry.tlog.proofs import Evidence
 from registry.verification.dossier import Dossier
-from registry.verification.judge import Finding, Judgement
+from registry.verification.judge import Finding, Judgement, Said, Term
 
 __all__ = ["report_document"]
 
@@ -37,6 +36,14 @@ def reason_of(reason: Reason, holds: bool | None = None) -> dict[str, Any]:
         value["holds"] = holds
     value["zh"] = reason.zh
     value["en"] = reason.en
+    return value
+
+
+def said_of(said: Said) -> dict[str, Any]:
+    """One of the verdict's reasons: whether it holds, and whether it decides the
+    verdict (``decides``) or informs beside it."""
+    value = reason_of(said.reason, said.holds)
+    value["decides"] = said.decides
     return value
 
 
@@ -83,10 +90,14 @@ def _registration(finding: Finding) -> dict[str, Any]:
     }
     if held.last_day is not None:
         fields["validUntil"] = held.last_day.isoformat()
+    for kept in ("changes", "termStartsOn"):
+        if kept in subject:
+            fields[kept] = subject[kept]
     return _finding(finding, fields)
 
 
-def _assessment(assessment: Assessment) -> dict[str, Any]:
+def _term(term: Term) -> dict[str, Any]:
+    assessment = term.assessment
     policy = assessment.policy
     credits = []
     for counted in assessment.credits:
@@ -105,36 +116,39 @@ def _assessment(assessment: Assessment) -> dict[str, Any]:
         if counted.duplicate_of:
             entry["duplicateOf"] = counted.duplicate_of
         credits.append(entry)
-    last = assessment.cycle_end.toordinal() - 1
-    return {
+    value: dict[str, Any] = {
+        "registration": term.registration.id,
         "rule": {
             "authority": policy.authority,
             "version": policy.version,
+            "standing": policy.standing.value,
             "source": policy.source.strip(),
         },
-        "period": {
-            "from": assessment.cycle_start.isoformat(),
-            "until": datetime.fromordinal(last).date().isoformat(),
-        },
-        "required": {
-            "hours": _hours(policy.min_hours_per_cycle),
+        "period": {"from": term.first_day.isoformat(), "until": term.last_day.isoformat()},
+    }
+    if policy.official:
+        # A provisional rule states no requirement: the hours are reported only.
+        value["required"] = {
+            "hours": _hours(policy.min_hours_per_term),
             "professionalHours": _hours(policy.min_professional_hours),
             "hoursPerYear": _hours(policy.min_hours_per_year),
-        },
-        "counted": {
-            "general": _hours(assessment.general),
-            "professional": _hours(assessment.professional),
-            "total": _hours(assessment.total),
-        },
-        "met": assessment.satisfied,
-        "credits": credits,
-        # One course counts once: the credits set aside as the same course as one
-        # that counts (the same provider, title and completion date).
-        "duplicates": [
-            {"id": c.credit.id, "sameAs": c.duplicate_of} for c in assessment.duplicates
-        ],
-        "shortfalls": [reason_of(r) for r in assessment.shortfalls],
+        }
+        value["shortfallEndsPractice"] = policy.shortfall_ends_practice
+    value["counted"] = {
+        "general": _hours(assessment.general),
+        "professional": _hours(assessment.professional),
+        "total": _hours(assessment.total),
     }
+    if policy.official:
+        value["met"] = assessment.satisfied
+        value["shortfalls"] = [reason_of(r) for r in assessment.shortfalls]
+    value["credits"] = credits
+    # One course counts once: the credits set aside as the same course as one that
+    # counts (the same provider, title and completion date).
+    value["duplicates"] = [
+        {"id": c.credit.id, "sameAs": c.duplicate_of} for c in assessment.duplicates
+    ]
+    return value
 
 
 def _listing(finding: Finding) -> dict[str, Any]:
@@ -160,6 +174,8 @@ def _query(dossier: Dossier, judgement: Judgement) -> dict[str, Any]:
             "name": asked.name,
         }
     query["region"] = judgement.region
+    if judgement.employer is not None:
+        query["employer"] = judgement.employer
     if judgement.category is not None:
         query["category"] = judgement.category.value
     query["date"] = judgement.on.isoformat()
@@ -219,15 +235,17 @@ def report_document(
         subject["holder"] = {"name": dossier.name, "residentIdMasked": dossier.masked}
     subject["verdict"] = "qualified" if judgement.qualified else "not-qualified"
     subject["verdictText"] = _verdict_text(judgement)
-    subject["reasons"] = [reason_of(r, holds) for holds, r in judgement.reasons]
+    subject["reasons"] = [said_of(said) for said in judgement.reasons]
     if judgement.qualification is not None:
         subject["qualification"] = _qualification(judgement.qualification)
     if judgement.registration is not None:
         subject["registration"] = _registration(judgement.registration)
+    if judgement.other_registrations:
+        subject["otherRegistrations"] = [_registration(f) for f in judgement.other_registrations]
     if judgement.ce is not None:
-        ce = _assessment(judgement.ce)
+        ce = _term(judgement.ce)
         if judgement.ce_previous is not None:
-            ce["previousPeriod"] = _assessment(judgement.ce_previous)
+            ce["previousPeriod"] = _term(judgement.ce_previous)
         subject["continuingEducation"] = ce
     subject["listings"] = [_listing(f) for f in judgement.listings]
     subject["agreements"] = [

@@ -34,6 +34,7 @@ from registry.ids import (
     lookup_key,
     name_key,
     parse_category,
+    parse_credit_code,
     parse_resident_id,
     province,
 )
@@ -62,7 +63,8 @@ _SIGNER_TTL = 30.0
 
 @dataclass(frozen=True)
 class EngineerQuery:
-    """One question: who (ID number, or registration number and name), where, when."""
+    """One question: who (ID number, or registration number and name), where, when,
+    and optionally for which employer (its unified social credit code)."""
 
     region: str
     id_number: str | None = None
@@ -70,6 +72,7 @@ class EngineerQuery:
     name: str | None = None
     category: str | None = None
     on: date | None = None
+    employer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,12 +154,15 @@ class EngineerVerifier:
             "`registry trust propose --add-key ...`"
         )
 
-    def _asked(self, query: EngineerQuery, now: datetime) -> tuple[str, Category | None, date]:
+    def _asked(
+        self, query: EngineerQuery, now: datetime
+    ) -> tuple[str, Category | None, date, str | None]:
         region = province(query.region).iso
         if region not in {p.authority for p in self._policies.policies}:
             raise InvalidInput(f"{region} is not a region this registry has rules for")
         category = parse_category(query.category) if query.category is not None else None
-        return region, category, query.on or china_today(now)
+        employer = parse_credit_code(query.employer).code if query.employer else None
+        return region, category, query.on or china_today(now), employer
 
     def judge_many(
         self,
@@ -186,7 +192,7 @@ class EngineerVerifier:
                 results.append(query if isinstance(query, str) else str(found))
                 continue
             try:
-                region, category, on = self._asked(query, now)
+                region, category, on, employer = self._asked(query, now)
                 if found is not None:
                     masked, person = found
                     dossier = Dossier(Subject(masked=masked), tuple(records_of(held, person)))
@@ -204,6 +210,7 @@ class EngineerVerifier:
                     agreements=agreements,
                     policies=self._policies,
                     category=category,
+                    employer=employer,
                 )
             except RegistryError as exc:
                 results.append(exc.message)
@@ -220,7 +227,7 @@ class EngineerVerifier:
         ``KeyStoreError`` if the node cannot sign reports.
         """
         now = (now or datetime.now(UTC)).replace(microsecond=0)
-        region, category, on = self._asked(query, now)
+        region, category, on, employer = self._asked(query, now)
         authority, signer = self.node_signer(session, at=now)
         dossier = find_dossier(
             session,
@@ -238,6 +245,7 @@ class EngineerVerifier:
             agreements=[p.agreement for p in published],
             policies=self._policies,
             category=category,
+            employer=employer,
         )
         used = [p for p in published if p.agreement.id in set(judgement.agreements)]
         held = judgement.relied()
@@ -282,4 +290,5 @@ def access_criteria(query: EngineerQuery, *, node_secret: bytes) -> dict[str, st
         "region": query.region,
         "category": query.category or "",
         "on": query.on.isoformat() if query.on else "",
+        "employer": query.employer or "",
     }
