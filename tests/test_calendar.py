@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from registry.calendar import LeapDay, add_years, china_today, day_start, parse_aware
-from registry.ce import cycle_containing
 from registry.credentials.records import MAX_REGISTRATION_YEARS, RegistrationIn
 from registry.demo import credit_code, resident_id
 from registry.errors import InvalidInput
@@ -61,9 +60,6 @@ def test_the_registration_limit_and_the_ce_cycle_each_follow_their_rule() -> Non
     RegistrationIn.model_validate({**fields, "valid_until": "2029-02-28"})
     with pytest.raises(ValidationError, match=f"at most {MAX_REGISTRATION_YEARS} years"):
         RegistrationIn.model_validate({**fields, "valid_until": "2029-03-01"})
-    # ... while a CE cycle year that began on 29 February turns on 1 March.
-    assert cycle_containing(LEAP_DAY, 1, date(2025, 2, 28)) == (LEAP_DAY, date(2025, 3, 1))
-    assert cycle_containing(LEAP_DAY, 1, date(2025, 3, 1))[0] == date(2025, 3, 1)
 
 
 def test_the_day_in_china() -> None:

@@ -63,10 +63,12 @@ def test_the_shipped_rules_are_provisional_and_keep_only_what_their_source_gives
     book = load_policies()
     for code in ("CN-SH", "CN-JS", "CN-ZJ", "CN-AH"):
         policy = book.for_term(code, START)
-        assert policy.standing is Standing.PROVISIONAL and not policy.official
+        assert policy.standing is Standing.PROVISIONAL
+        assert not policy.official
         assert policy.min_hours_per_term == 48
         assert policy.min_professional_hours == 0
-        assert not policy.shortfall_ends_practice and policy.change_keeps_term
+        assert not policy.shortfall_ends_practice
+        assert policy.change_keeps_term
         assert "注册安全工程师管理规定" in policy.source
         assert "三分之二" not in policy.source
     with pytest.raises(NotFound):
@@ -82,7 +84,9 @@ def test_only_an_official_rule_decides_anything(tmp_path: Path) -> None:
     education to the registering authority)."""
     shipped = (Path(__file__).parent.parent / "registry/ce/policies/CN-SH.toml").read_text()
     (tmp_path / "CN-SH.toml").write_text(
-        shipped.replace('standing = "provisional"', 'standing = "provisional"\nshortfall_ends_practice = true'),
+        shipped.replace(
+            'standing = "provisional"', 'standing = "provisional"\nshortfall_ends_practice = true'
+        ),
         encoding="utf-8",
     )
     with pytest.raises(InvalidInput, match="provisional rule decides nothing"):
@@ -114,7 +118,8 @@ source = "沪应急规〔2026〕9号"
     assert book.for_term("CN-SH", date(2026, 12, 31)).version == 1
     second = book.for_term("CN-SH", date(2027, 1, 1))
     assert (second.version, second.official, second.foreign_hours) == (2, True, ForeignHours.NEVER)
-    assert second.shortfall_ends_practice and second.min_professional_hours == 36
+    assert second.shortfall_ends_practice
+    assert second.min_professional_hours == 36
 
 
 @pytest.mark.parametrize(
