@@ -36,6 +36,7 @@ from api.schemas.enforcement import (
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.demo import (
+    DEMO_LISTED_ENGINEER,
     DEMO_LISTED_ORGANISATIONS,
     DEMO_LISTED_PERSON,
     resident_id,
@@ -457,6 +458,7 @@ def test_the_public_list_shows_what_is_in_force_with_ids_masked(
         ("CN-SH", DEMO_LISTED_ORGANISATIONS["CN-SH"][0]),
         ("CN-AH", DEMO_LISTED_ORGANISATIONS["CN-AH"][0]),
         ("CN-JS", DEMO_LISTED_PERSON[0]),
+        ("CN-ZJ", DEMO_LISTED_ENGINEER[1]),
     }  # Jiangsu's lifted company and Zhejiang's withdrawn one are not in it
     representative = resident_id("310115", "19700822", "017")
     person = DEMO_LISTED_PERSON[1]
@@ -485,7 +487,7 @@ def test_the_public_list_as_csv_and_xlsx_has_chinese_headers(
     assert as_csv.content.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
     assert rows[0][:3] == ["决定机关", "主体类型", "名称或姓名"]
-    assert len(rows) == 4
+    assert len(rows) == 5
     as_xlsx = client.get("/v1/blacklist/public?format=xlsx")
     assert as_xlsx.headers["content-type"] == (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
