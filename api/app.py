@@ -27,6 +27,7 @@ from api.routes import (
     trust,
     verify,
 )
+from registry.ce import load_policies
 from registry.enforcement.addresses import AddressPolicy
 from registry.issuing import IssuingContext
 from registry.settings import Settings
@@ -80,7 +81,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.issuing = IssuingContext.for_node(settings)
     app.state.recorder = AccessRecorder(engine)
     app.state.verifier = EngineerVerifier(
-        key_store=app.state.issuing.key_store, lookup=app.state.issuing.lookup
+        key_store=app.state.issuing.key_store,
+        lookup=app.state.issuing.lookup,
+        policies=load_policies(settings.ce_rules_dir),
     )
     app.state.webhook_policy = AddressPolicy(allowed=settings.webhook_allowed_networks)
     install_error_handlers(app)

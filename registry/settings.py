@@ -81,6 +81,14 @@ class Settings(BaseSettings):
             "(`<prefix>/CN-SH`), also the key name of its checkpoint signatures."
         ),
     )
+    ce_rules_dir: Path | None = Field(
+        default=None,
+        description=(
+            "A directory of continuing-education rule files (`CN-xx.toml`, one per "
+            "authority) that replaces the shipped ones: where a province publishes its "
+            "official rule. Unset: the shipped rules, all provisional."
+        ),
+    )
     node_url: str = Field(
         default="http://127.0.0.1:8000",
         pattern=r"^https?://\S+$",

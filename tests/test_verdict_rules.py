@@ -1,0 +1,216 @@
+"""What the verdict decides and what it only reports, each rule with its source.
+
+Every test asks through the API, as an employer's system does, and checks the signed
+report offline, as ``registry verify`` does. docs/verification.md has the table of
+reasons these tests exercise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from api import create_app
+from registry.demo import DEMO_ENGINEERS, DEMO_RENEWING
+from registry.settings import Settings
+from registry.storage.db import engine_scope, session_scope
+from registry.trust.document import digest_of
+from registry.trust.store import stored_versions
+from registry.verification.offline import check_file
+from tests._support import seed_demo_node
+
+ENGINEERS = {e.name: e for e in DEMO_ENGINEERS}
+SHIPPED = Path(__file__).parent.parent / "registry/ce/policies"
+
+
+def _official(directory: Path, authority: str, extra: str = "") -> None:
+    """Copy the shipped rules into ``directory``, ``authority``'s made official (as a
+    province publishing its own rule does), with ``extra`` fields."""
+    directory.mkdir(exist_ok=True)
+    for path in SHIPPED.glob("*.toml"):
+        text = path.read_text(encoding="utf-8")
+        if path.stem == authority:
+            text = text.replace(
+                'standing = "provisional"', f'standing = "official"\n{extra}'
+            ).replace(
+                'source = """\n',
+                f'source = """\n{authority} 继续教育实施办法（测试用规定）；\n',
+            )
+        (directory / path.name).write_text(text, encoding="utf-8")
+
+
+class Node:
+    """A seeded demo node answering through its API."""
+
+    def __init__(self, settings: Settings, client: TestClient, tokens: dict[str, str]) -> None:
+        self.settings = settings
+        self.client = client
+        self.tokens = tokens
+
+    def verify(self, **body: Any) -> dict[str, Any]:
+        response = self.client.post(
+            "/v1/verify/engineer",
+            json=body,
+            headers={"Authorization": f"Bearer {self.tokens['verifier']}"},
+        )
+        assert response.status_code == 200, response.text
+        report: dict[str, Any] = response.json()
+        return report
+
+    def checks_offline(self, report: dict[str, Any]) -> bool:
+        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as s:
+            chain = _chain(s)
+        return check_file(report, trust_lists=chain, genesis=digest_of(chain[0])).holds
+
+
+def _chain(session: Session) -> list[dict[str, Any]]:
+    return [json.loads(row.canonical) for row in stored_versions(session)]
+
+
+@pytest.fixture
+def node_with(settings: Settings) -> Iterator[Any]:
+    """Start a seeded node, with the CE rules of a directory if given."""
+    tokens = seed_demo_node(settings)
+    clients: list[TestClient] = []
+
+    def start(rules: Path | None = None) -> Node:
+        configured = settings.model_copy(update={"ce_rules_dir": rules})
+        client = TestClient(create_app(configured))
+        client.__enter__()
+        clients.append(client)
+        return Node(configured, client, tokens)
+
+    yield start
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+def _said(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["code"]: r for r in report["credentialSubject"]["reasons"]}
+
+
+def test_a_renewal_short_of_hours_under_an_official_rule_still_stands(
+    node_with: Any, tmp_path: Path
+) -> None:
+    """A registration the authority granted stands until it ends or a signed decision
+    ends it; continuing education is a condition the registering authority checks
+    when it grants a renewal (延续注册). So a shortfall the registry counts, under the
+    province's official rule, is reported beside the verdict and decides nothing
+    (《注册安全工程师职业资格制度规定》, 2019; hours: 《注册安全工程师管理规定》)."""
+    _official(tmp_path / "rules", "CN-ZJ")
+    node = node_with(tmp_path / "rules")
+    report = node.verify(id_number=ENGINEERS[DEMO_RENEWING].id_number, region="CN-ZJ")
+    subject = report["credentialSubject"]
+    assert subject["verdict"] == "qualified"
+    said = _said(report)["ce-previous-shortfall"]
+    assert (said["holds"], said["decides"]) == (False, False)
+    assert "仅供参考" in said["zh"]
+    previous = subject["continuingEducation"]["previousPeriod"]
+    assert previous["rule"]["standing"] == "official"
+    assert previous["met"] is False
+    assert previous["required"]["hours"] == 48
+    assert previous["counted"] == {"general": 0, "professional": 32.5, "total": 32.5}
+    assert [r["code"] for r in previous["shortfalls"]] == ["too-few-hours"]
+    assert node.checks_offline(report)
+
+
+def test_a_rule_that_says_a_shortfall_ends_practice_decides(node_with: Any, tmp_path: Path) -> None:
+    """Only a province's official rule file saying, with its source, that a shortfall
+    itself ends the right to practise makes the hours decide; the reason says so."""
+    _official(tmp_path / "rules", "CN-ZJ", "shortfall_ends_practice = true")
+    node = node_with(tmp_path / "rules")
+    report = node.verify(id_number=ENGINEERS[DEMO_RENEWING].id_number, region="CN-ZJ")
+    assert report["credentialSubject"]["verdict"] == "not-qualified"
+    said = _said(report)["ce-previous-shortfall-ends-practice"]
+    assert (said["holds"], said["decides"]) == (False, True)
+    assert node.checks_offline(report)
+
+
+def test_a_provisional_rule_states_no_requirement(node_with: Any) -> None:
+    """A rule that is a default, not a province's published rule, is provisional: the
+    report says the hours were not assessed under an official rule and states no
+    requirement (the shipped rules; 《注册安全工程师管理规定》 gives their 48 hours)."""
+    node = node_with()
+    report = node.verify(id_number=ENGINEERS[DEMO_RENEWING].id_number, region="CN-ZJ")
+    ce = report["credentialSubject"]["continuingEducation"]
+    for term in (ce, ce["previousPeriod"]):
+        assert term["rule"]["standing"] == "provisional"
+        assert "注册安全工程师管理规定" in term["rule"]["source"]
+        assert not {"required", "met", "shortfalls"} & set(term)
+    said = _said(report)
+    assert "not assessed under an official rule" in said["ce-previous-hours"]["en"]
+    assert said["ce-term-hours"]["decides"] is False
+    assert node.checks_offline(report)
+
+
+def test_hours_count_under_the_registering_authority_s_rule(node_with: Any) -> None:
+    """Continuing education is the registering authority's condition: the rule applied
+    is that of the authority that registered the engineer, not of the region asked
+    about, over the registration's own term."""
+    node = node_with()
+    wang = ENGINEERS["王立新"]  # registered in Shanghai, asked about in Anhui
+    report = node.verify(id_number=wang.id_number, region="CN-AH")
+    subject = report["credentialSubject"]
+    assert subject["verdict"] == "qualified"
+    ce = subject["continuingEducation"]
+    assert ce["rule"]["authority"] == "CN-SH"
+    assert ce["registration"] == subject["registration"]["id"]
+    assert ce["period"] == {
+        "from": subject["registration"]["validFrom"],
+        "until": subject["registration"]["validUntil"],
+    }
+    assert node.checks_offline(report)
+
+
+def test_an_employer_asks_whether_the_engineer_is_registered_to_it(node_with: Any) -> None:
+    """An engineer practises for the one employer registered (不得同时受聘于两个或两个
+    以上单位, 《注册安全工程师分类管理办法》, 2017): asked for by that employer the
+    answer holds; asked for by another, the engineer is not qualified to practise
+    there until a change of registration (变更注册)."""
+    node = node_with()
+    wang = ENGINEERS["王立新"]
+    assert wang.employer is not None
+    own = node.verify(id_number=wang.id_number, region="CN-SH", employer=wang.employer[1])
+    assert own["credentialSubject"]["verdict"] == "qualified"
+    assert own["credentialSubject"]["query"]["employer"] == wang.employer[1]
+    assert _said(own)["registered-to-employer"]["holds"] is True
+    assert node.checks_offline(own)
+    chen = ENGINEERS["陈静"]
+    assert chen.employer is not None
+    other = node.verify(id_number=wang.id_number, region="CN-SH", employer=chen.employer[1])
+    assert other["credentialSubject"]["verdict"] == "not-qualified"
+    said = _said(other)["registered-to-other-employer"]
+    assert (said["holds"], said["decides"]) == (False, True)
+    assert "变更注册" in said["zh"]
+    assert node.checks_offline(other)
+    # A credit code that is not one is refused, as any other bad field.
+    response = node.client.post(
+        "/v1/verify/engineer",
+        json={"id_number": wang.id_number, "region": "CN-SH", "employer": "12345"},
+        headers={"Authorization": f"Bearer {node.tokens['verifier']}"},
+    )
+    assert response.status_code == 422
+    assert "employer" in response.text
+
+
+def test_a_listing_whose_measures_do_not_restrict_practice_is_reported(node_with: Any) -> None:
+    """A listing decides only what its decision says: no rule makes an
+    untrustworthiness listing as such end or suspend a registration, so one whose
+    measures do not restrict practice is reported with them beside the verdict
+    (《安全生产严重失信主体名单管理办法》, 应急管理部令第11号, 2023)."""
+    node = node_with()
+    report = node.verify(id_number=ENGINEERS["赵强"].id_number, region="CN-ZJ")
+    subject = report["credentialSubject"]
+    assert subject["verdict"] == "qualified"
+    said = _said(report)["listed-untrustworthy"]
+    assert (said["holds"], said["decides"]) == (False, False)
+    assert "列为重点监管对象" in said["zh"]
+    (listing,) = subject["listings"]
+    assert listing["role"] == "directly-responsible"
+    assert node.checks_offline(report)
