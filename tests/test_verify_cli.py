@@ -221,3 +221,39 @@ def test_a_credential_says_whose_what_by_whom_and_when(
     assert lines[3].startswith("Valid from")
     assert lines[4].startswith("Valid until")
     assert ENGINEERS["王立新"].id_number not in answer.stdout
+
+
+def test_what_decides_comes_as_the_reason_and_what_informs_as_a_note(
+    node: tuple[TestClient, dict[str, str]], tmp_path: Path
+) -> None:
+    """Offline, as an employer reads it: a listing whose measures do not restrict
+    practice is a note beside a qualified verdict (《安全生产严重失信主体名单管理办法》,
+    应急管理部令第11号); a registration to another employer is the reason for not
+    qualified (不得同时受聘于两个或两个以上单位, 《注册安全工程师分类管理办法》)."""
+    client, tokens = node
+    zhao = ENGINEERS["赵强"]
+    listed = _report(client, tokens, id_number=zhao.id_number, region="CN-ZJ")
+    document, chain, genesis = _files(client, tmp_path, listed)
+    answer = _verify(
+        tmp_path, document, "--trust-list", chain, "--genesis", genesis, "--lang", "zh"
+    )
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    lines = answer.stdout.splitlines()
+    assert "合格" in lines[0]
+    assert "不合格" not in lines[0]
+    assert not any(line.startswith("原因") for line in lines[:8])
+    assert any(line.startswith("另请注意") and "严重失信主体名单" in line for line in lines[:8])
+
+    wang, chen = ENGINEERS["王立新"], ENGINEERS["陈静"]
+    assert chen.employer is not None
+    other = _report(
+        client, tokens, id_number=wang.id_number, region="CN-SH", employer=chen.employer[1]
+    )
+    document, chain, genesis = _files(client, tmp_path, other)
+    answer = _verify(
+        tmp_path, document, "--trust-list", chain, "--genesis", genesis, "--lang", "en"
+    )
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    lines = answer.stdout.splitlines()
+    assert "not qualified" in lines[0]
+    assert any(line.startswith("Why") and "not to the employer asked" in line for line in lines)

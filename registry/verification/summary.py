@@ -40,6 +40,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "region": ("执业地区", "Region"),
     "day": ("核验日期", "Day"),
     "why": ("原因", "Why"),
+    "note": ("另请注意", "Also"),
     "whose": ("持有人", "Whose"),
     "what": ("内容", "What"),
     "issuer": ("签发机关", "Issued by"),
@@ -127,8 +128,12 @@ def _report(subject: Mapping[str, Any], lang: Language) -> list[tuple[str, str]]
         (_say("region", lang), _region(query.get("region", ""), lang)),
         (_say("day", lang), str(query.get("date", ""))),
     ]
-    blocking = [r for r in reasons if r.get("holds") is False]
+    # What decided against, then what is reported beside the verdict without deciding
+    # it (a listing whose measures do not restrict practice, hours short of a rule).
+    blocking = [r for r in reasons if r.get("holds") is False and r.get("decides", True)]
+    noted = [r for r in reasons if r.get("holds") is False and r.get("decides") is False]
     lines.extend((_say("why", lang), str(r.get(lang, r.get("code", "")))) for r in blocking)
+    lines.extend((_say("note", lang), str(r.get(lang, r.get("code", "")))) for r in noted)
     return lines
 
 
