@@ -319,6 +319,20 @@ def test_a_report_whose_evidence_does_not_hold_names_the_check(node: Node) -> No
     fails(edit_checkpoint, "checkpoint of CN-JS")
     fails(claim_other_issuer, "the report says CN-SH, the credential CN-JS")
 
+    def flip_verdict(subject: dict[str, Any]) -> None:
+        subject["verdict"] = "not-qualified"
+
+    def pass_over_the_employer(subject: dict[str, Any]) -> None:
+        subject["query"]["employer"] = credit_code("91320100MA1MX0003")
+
+    def make_a_note_decide(subject: dict[str, Any]) -> None:
+        subject["reasons"][-1]["decides"] = True
+        subject["reasons"][-1]["holds"] = False
+
+    fails(flip_verdict, "its deciding reasons differ")
+    fails(pass_over_the_employer, "yet the registration is to")
+    fails(make_a_note_decide, "its deciding reasons differ")
+
 
 def test_a_report_needs_the_trust_list_and_its_genesis(node: Node) -> None:
     report = node.verify(id_number=ENGINEERS["王立新"].id_number, region="CN-SH")
