@@ -7,6 +7,8 @@ reasons these tests exercise.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -214,3 +216,32 @@ def test_a_listing_whose_measures_do_not_restrict_practice_is_reported(node_with
     (listing,) = subject["listings"]
     assert listing["role"] == "directly-responsible"
     assert node.checks_offline(report)
+
+
+def test_a_batch_asks_for_an_employer_by_its_column(node_with: Any) -> None:
+    """An HR desk checks a list against its own credit code: the column
+    聘用单位统一社会信用代码 asks, and the answer table echoes it beside the reason
+    (one employer at a time, 《注册安全工程师分类管理办法》)."""
+    node = node_with()
+    wang, chen = ENGINEERS["王立新"], ENGINEERS["陈静"]
+    assert wang.employer is not None
+    assert chen.employer is not None
+    text = "身份证号,地区,聘用单位统一社会信用代码\n" + "\n".join(
+        [
+            f"{wang.id_number},CN-SH,{wang.employer[1]}",
+            f"{wang.id_number},CN-SH,{chen.employer[1]}",
+        ]
+    )
+    answer = node.client.post(
+        "/v1/verify/batch",
+        content=text.encode(),
+        headers={
+            "Authorization": f"Bearer {node.tokens['verifier']}",
+            "content-type": "text/csv",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    rows = list(csv.DictReader(io.StringIO(answer.text.lstrip("\ufeff"))))
+    assert [r["结论代码"] for r in rows] == ["qualified", "not-qualified"]
+    assert [r["聘用单位统一社会信用代码"] for r in rows] == [wang.employer[1], chen.employer[1]]
+    assert "变更注册" in rows[1]["原因"]

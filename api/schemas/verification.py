@@ -209,6 +209,9 @@ class AskedOut(BaseModel):
         examples=["3101**********021X"],
     )
     registration_number: str | None = None
+    employer: str | None = Field(
+        default=None, description="The employer's credit code the row asked for, as given."
+    )
 
 
 class LabelOut(BaseModel):

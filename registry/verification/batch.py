@@ -134,8 +134,8 @@ def _masked(value: object) -> str | None:
 
 
 def asked_of(row: Mapping[str, Any]) -> dict[str, str]:
-    """What a row asked, to echo beside its answer: name, masked ID number and
-    registration number, as given."""
+    """What a row asked, to echo beside its answer: name, masked ID number,
+    registration number and employer, as given."""
     asked: dict[str, str] = {}
     name = row.get("name")
     if isinstance(name, str) and name.strip():
@@ -146,6 +146,9 @@ def asked_of(row: Mapping[str, Any]) -> dict[str, str]:
     number = row.get("registration_number")
     if isinstance(number, str) and number.strip():
         asked["registrationNumber"] = number.strip()
+    employer = row.get("employer")
+    if isinstance(employer, str) and employer.strip():
+        asked["employer"] = employer.strip()
     return asked
 
 
@@ -181,6 +184,7 @@ _TABLE: tuple[tuple[str, str, str], ...] = (
     ("name", "姓名", "name"),
     ("masked", "身份证号（脱敏）", "resident_id_masked"),
     ("registration", "注册编号", "registration_number"),
+    ("employer", "聘用单位统一社会信用代码", "employer"),
     ("region", "地区", "region"),
     ("date", "核验日期", "date"),
     ("label", "结论", "verdict_label"),
@@ -208,6 +212,7 @@ def answer_table(
             "name": asked.get("name") or result.get("name", ""),
             "masked": asked.get("residentIdMasked") or result.get("residentIdMasked", ""),
             "registration": asked.get("registrationNumber", ""),
+            "employer": asked.get("employer", ""),
             "region": result.get("region", ""),
             "date": result.get("date", ""),
             "label": label.get(lang, ""),
