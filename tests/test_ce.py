@@ -117,9 +117,10 @@ def test_hours_count_on_the_cycle_s_first_and_last_day_and_not_beyond() -> None:
 def test_the_next_cycle_starts_on_the_anniversary() -> None:
     assert cycle_containing(START, 5, END - DAY) == (START, END)
     assert cycle_containing(START, 5, END) == (END, date(2036, 3, 1))
+    # 民法典第二百零二条: from 29 February, the corresponding day is 28 February.
     assert cycle_containing(date(2024, 2, 29), 1, date(2025, 3, 1)) == (
-        date(2025, 3, 1),
-        date(2026, 3, 1),
+        date(2025, 2, 28),
+        date(2026, 2, 28),
     )
 
 

@@ -61,8 +61,10 @@ from registry.trust.store import NodeProfile
 from tests._support import LOOPBACK, seed_demo_node
 
 LISTED = date(2024, 3, 10)
-EARLIEST = date(2025, 3, 10)  # 12 months on: the first day credit repair may lift it
-EXPIRES = date(2027, 3, 10)  # 3 years on: the first day it is no longer in force
+# 民法典第二百零一条、第二百零二条: 12 months run through 2025-03-10, 3 years through
+# 2027-03-10; each date is the first day after.
+EARLIEST = date(2025, 3, 11)  # the first day credit repair may lift it
+EXPIRES = date(2027, 3, 11)  # the first day it is no longer in force
 DAY = timedelta(days=1)
 
 

@@ -133,9 +133,15 @@ def _listing(**changes: Any) -> dict[str, Any]:
 
 
 def test_a_listing_computes_its_dates_and_commits_every_person() -> None:
+    """民法典第二百零一条、第二百零二条: a listing of 2024-02-29 is in force through
+    2027-02-28 (expires 2027-03-01); its twelve months end on 2025-02-28."""
     listing = ListingIn.model_validate(_listing())
-    assert listing.earliest_removal_on == date(2025, 2, 28)
-    assert listing.expires_on == date(2027, 2, 28)
+    assert listing.last_day_in_force == date(2027, 2, 28)
+    assert listing.earliest_removal_on == date(2025, 3, 1)
+    assert listing.expires_on == date(2027, 3, 1)
+    plain = ListingIn.model_validate(_listing(listed_on="2024-03-10"))
+    assert plain.earliest_removal_on == date(2025, 3, 11)
+    assert plain.expires_on == date(2027, 3, 11)
     committed = [identify_person(p, SECRETS)[0] for p in listing.people()]
     subject = listing.subject(committed)
     assert subject["listed"] == {

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 
-from registry.calendar import LeapDay, add_years
+from registry.calendar import add_years
 from registry.ce.policy import CePolicy, ForeignHours
 from registry.ids import Category, province
 from registry.recognition import Agreement, Reason, RecordKind, recognise
@@ -96,9 +96,9 @@ def cycle_containing(first_day: date, cycle_years: int, on: date) -> tuple[date,
     """The cycle, counted in ``cycle_years`` from ``first_day``, that ``on`` falls in:
     its first day and the first day after it. Before ``first_day``, the first cycle."""
     start = first_day
-    while (end := add_years(start, cycle_years, leap_day=LeapDay.FIRST_OF_MARCH)) <= on:
+    while (end := add_years(start, cycle_years)) <= on:
         start = end
-    return start, add_years(start, cycle_years, leap_day=LeapDay.FIRST_OF_MARCH)
+    return start, add_years(start, cycle_years)
 
 
 def assess(
@@ -113,7 +113,7 @@ def assess(
 ) -> Assessment:
     """Count ``credits`` for the cycle starting ``cycle_start`` in ``region``, as of ``on``."""
     region = province(region).iso
-    cycle_end = add_years(cycle_start, policy.cycle_years, leap_day=LeapDay.FIRST_OF_MARCH)
+    cycle_end = add_years(cycle_start, policy.cycle_years)
     agreements = list(agreements)
     counted: list[CountedCredit] = []
     hours = {"general": Fraction(0), "professional": Fraction(0)}
@@ -246,7 +246,7 @@ def _shortfalls(
         )
     if policy.min_hours_per_year:
         for year, counted in enumerate(by_year):
-            first = add_years(cycle_start, year, leap_day=LeapDay.FIRST_OF_MARCH)
+            first = add_years(cycle_start, year)
             if first > on:
                 break
             if counted < policy.min_hours_per_year:
@@ -264,7 +264,7 @@ def _shortfalls(
 
 def _year_of(cycle_start: date, day: date) -> int:
     year = 0
-    while add_years(cycle_start, year + 1, leap_day=LeapDay.FIRST_OF_MARCH) <= day:
+    while add_years(cycle_start, year + 1) <= day:
         year += 1
     return year
 

@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from registry.calendar import LeapDay, add_years, china_today
+from registry.calendar import add_years, china_today
 from registry.credentials import CredentialType
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.credentials.records import RecordIn
@@ -121,9 +121,7 @@ def _later_items(today: date) -> list[dict[str, Any]]:
                     "employer": {"name": engineer.employer[0], "credit_code": engineer.employer[1]},
                     "kind": "initial",
                     "valid_from": start.isoformat(),
-                    "valid_until": (
-                        add_years(start, 5, leap_day=LeapDay.LAST_OF_FEBRUARY) - timedelta(days=1)
-                    ).isoformat(),
+                    "valid_until": (add_years(start, 5) - timedelta(days=1)).isoformat(),
                 }
             )
         for course, (title, hours, kind) in enumerate(

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
 
-from registry.calendar import LeapDay, add_years
+from registry.calendar import add_years
 from registry.ce import Assessment, Credit, PolicyBook, assess, format_hours
 from registry.credentials import CredentialType
 from registry.enforcement import status_on
@@ -458,7 +458,7 @@ def _continuing_education(
     previous = None
     if registration.subject.get("kind") in ("renewal", "re-registration"):
         years = policy.cycle_years
-        before = add_years(start, -years, leap_day=LeapDay.FIRST_OF_MARCH)
+        before = add_years(start, -years)
         ended = start - timedelta(days=1)
         previous_policy = policies.for_cycle(region, before)
         previous = assess(
