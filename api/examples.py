@@ -85,7 +85,7 @@ def record_examples(today: date) -> dict[str, dict[str, Any]]:
             },
         },
         "listing": {
-            "summary": "UntrustworthinessListing: a Shanghai company and its legal representative",
+            "summary": "UntrustworthinessListing: a Shanghai company and its principal",
             "value": {
                 "type": "UntrustworthinessListing",
                 "authority": "CN-SH",
@@ -98,7 +98,7 @@ def record_examples(today: date) -> dict[str, dict[str, Any]]:
                     {
                         "name": "马某",
                         "id_number": resident_id("310116", "19680302", "015"),
-                        "role": "legal-representative",
+                        "role": "principal",
                     }
                 ],
                 "legal_basis": "《安全生产严重失信主体名单管理办法》（应急管理部令第11号）第六条",

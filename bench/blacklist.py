@@ -3,8 +3,8 @@
 Run: ``.venv/bin/python bench/blacklist.py [--listings 100000]`` (or ``make
 bench-blacklist``). It starts a throwaway PostgreSQL cluster (or uses
 ``REGISTRY_BENCH_DATABASE_URL``), seeds the demo federation, issues ``--listings``
-synthetic listings in process (organisations, one in three with a legal
-representative; one in ten lifted; spread over the four authorities), starts the
+synthetic listings in process (organisations, one in three with its principal
+(主要负责人); one in ten lifted; spread over the four authorities), starts the
 real server (``registry serve``) and prints beside each target:
 
 - ``POST /v1/blacklist/search`` latency, one request at a time over random listed
@@ -74,7 +74,7 @@ def _listing(n: int, today: date) -> dict[str, Any]:
     }
     if n % 3 == 0:
         item["related_persons"] = [
-            {"name": engineer(n).name, "id_number": person(n), "role": "legal-representative"}
+            {"name": engineer(n).name, "id_number": person(n), "role": "principal"}
         ]
     return item
 

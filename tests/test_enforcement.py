@@ -35,6 +35,7 @@ from api.schemas.enforcement import (
 )
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
+from registry.credentials.records import ListingIn
 from registry.demo import (
     DEMO_LISTED_ORGANISATIONS,
     DEMO_LISTED_PERSON,
@@ -50,7 +51,7 @@ from registry.enforcement.inspection import CheckQuery, check_audited, search_au
 from registry.enforcement.search import CheckRow, ListingQuery, SearchResult, search_listings
 from registry.enforcement.webhooks import KINDS, signature
 from registry.errors import InvalidInput, RegistryError
-from registry.issuing import IssuingContext, change_status
+from registry.issuing import IssuingContext, change_status, issue_records
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import AccessAudit, ApiToken, RecordParty
@@ -201,7 +202,7 @@ def test_a_related_person_is_found_in_the_role_the_listing_gives(
     seeded: tuple[Session, IssuingContext],
 ) -> None:
     found = _search(seeded, id_number=resident_id("310115", "19700822", "017"))
-    assert [(f.authority, f.role) for f in found.matches] == [("CN-SH", "legal-representative")]
+    assert [(f.authority, f.role) for f in found.matches] == [("CN-SH", "principal")]
 
 
 def test_by_name_exact_and_possible_matches_come_apart(
@@ -460,22 +461,54 @@ def test_the_public_list_shows_what_is_in_force_with_ids_masked(
         ("CN-AH", DEMO_LISTED_ORGANISATIONS["CN-AH"][0]),
         ("CN-JS", DEMO_LISTED_PERSON[0]),
     }  # Jiangsu's lifted company and Zhejiang's withdrawn one are not in it
-    representative = resident_id("310115", "19700822", "017")
+    principal = resident_id("310115", "19700822", "017")
     person = DEMO_LISTED_PERSON[1]
     for format_ in ("json", "csv", "xlsx"):
         body = client.get(f"/v1/blacklist/public?format={format_}").content
-        for number in (person, representative):
+        for number in (person, principal):
             assert number.encode() not in body, format_
     [listed_person] = [e for e in entries if e["kind"] == "person"]
     assert listed_person["identifier"] == f"{person[:4]}{'*' * 10}{person[-4:]}"
     [shanghai] = [e for e in entries if e["decidedBy"] == "CN-SH"]
     assert shanghai["identifier"] == DEMO_LISTED_ORGANISATIONS["CN-SH"][1]
-    assert shanghai["relatedPersons"][0]["residentIdMasked"].startswith(representative[:4])
+    assert shanghai["relatedPersons"][0]["residentIdMasked"].startswith(principal[:4])
     only = client.get("/v1/blacklist/public?region=cn-ah").json()
     assert only["region"] == "CN-AH"
     assert [e["decidedBy"] for e in only["entries"]] == ["CN-AH"]
     assert client.get("/v1/blacklist/public?region=CN-XX").status_code == 422
     assert client.get("/v1/blacklist/public?format=pdf").status_code == 422
+
+
+def test_roles_outside_order_11_are_refused_yet_stored_ones_still_show(
+    settings: Settings, api: tuple[TestClient, dict[str, str]]
+) -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): a listing names 主要负责人,
+    有关责任人员, 直接责任人员, 其他负有责任的人员; 法定代表人 is refused on input, and a
+    credential issued before with it still shows it on the public list."""
+    client, tokens = api
+    body = record_examples(china_today())["listing"]["value"]
+    body["related_persons"][0]["role"] = "法定代表人"
+    issuer = {"Authorization": f"Bearer {tokens['issuer:CN-SH']}"}
+    refused = client.post("/v1/credentials", json=body, headers=issuer)
+    assert refused.status_code == 422
+    [error] = refused.json()["errors"]
+    assert "related_persons" in error["field"]
+    assert "应急管理部令第11号" in error["message"]
+    assert "其他负有责任的人员" in error["message"]
+    body["related_persons"][0]["role"] = "其他负有责任的人员"
+    assert client.post("/v1/credentials", json=body, headers=issuer).status_code == 201
+    # A credential signed before, with a role the Order does not name.
+    item = ListingIn.model_validate({**body, "listing_decision_number": "沪应急失信〔2023〕9号"})
+    legacy = item.related_persons[0].model_copy(update={"role": "legal-representative"})
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        issue_records(
+            session,
+            IssuingContext.for_node(settings),
+            [item.model_copy(update={"related_persons": [legacy]})],
+        )
+    shown = client.get("/v1/blacklist/public?format=csv").content.decode("utf-8-sig")
+    assert "法定代表人 马某" in shown
+    assert "其他负有责任的人员 马某" in shown
 
 
 def test_the_public_list_as_csv_and_xlsx_has_chinese_headers(

@@ -160,7 +160,7 @@ _BAD_FIELDS = [
         "listing",
         "related_persons",
         [{"name": "x", "id_number": "1", "role": "cook"}],
-        "legal-representative",
+        "other-responsible",
     ),
     ("listing", "authority", "CN-XX", "province code"),
 ]

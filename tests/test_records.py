@@ -19,6 +19,7 @@ from registry.credentials.records import (
     identify_person,
 )
 from registry.ids import LookupSecrets, PersonIdentifier, ResidentId
+from registry.labels import RELATED_ROLE
 
 ID = "11010519491231002X"  # the GB 11643 standard's own example
 CODE = "91350100M000100Y43"
@@ -121,7 +122,7 @@ def _listing(**changes: Any) -> dict[str, Any]:
         "authority": "CN-JS",
         "listed": {"kind": "organisation", "name": "某化工有限公司", "credit_code": CODE},
         "related_persons": [
-            {"name": "李四", "id_number": ID, "role": "legal-representative"},
+            {"name": "李四", "id_number": ID, "role": "principal"},
         ],
         "legal_basis": "《安全生产严重失信主体名单管理办法》第五条",
         "penalty_decision_number": "苏应急罚〔2026〕12号",
@@ -149,13 +150,57 @@ def test_a_listing_computes_its_dates_and_commits_every_person() -> None:
         "name": "某化工有限公司",
         "creditCode": CODE,
     }
-    assert subject["relatedPersons"][0]["role"] == "legal-representative"
+    assert subject["relatedPersons"][0]["role"] == "principal"
     assert ID not in json.dumps(subject)
     person = ListingIn.model_validate(
         _listing(listed={"kind": "person", "name": "王五", "id_number": ID}, related_persons=[])
     )
     assert len(person.people()) == 1
     assert person.subject([{"name": "王五"}])["listed"]["kind"] == "person"
+
+
+@pytest.mark.parametrize(
+    ("role", "code"),
+    [
+        ("principal", "principal"),
+        ("主要负责人", "principal"),
+        ("有关责任人员", "responsible"),
+        ("直接责任人员", "directly-responsible"),
+        ("其他负有责任的人员", "other-responsible"),
+        ("other-responsible", "other-responsible"),
+    ],
+)
+def test_related_persons_are_named_in_order_11s_terms(role: str, code: str) -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): a listing names the
+    unit's 主要负责人, 有关责任人员, 直接责任人员 and 其他负有责任的人员."""
+    person = {"name": "李四", "id_number": ID, "role": role}
+    listing = ListingIn.model_validate(_listing(related_persons=[person]))
+    assert listing.related_persons[0].role == code
+
+
+@pytest.mark.parametrize(
+    "role", ["legal-representative", "法定代表人", "safety-lead", "安全负责人"]
+)
+def test_the_roles_order_11_does_not_name_are_refused_naming_its_terms(role: str) -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): 法定代表人 and 安全负责人
+    are not its terms; the refusal names the Order and the roles it takes."""
+    person = {"name": "李四", "id_number": ID, "role": role}
+    with pytest.raises(ValidationError) as caught:
+        ListingIn.model_validate(_listing(related_persons=[person]))
+    [error] = caught.value.errors()
+    assert error["loc"][:3] == ("related_persons", 0, "role")
+    assert "is no longer a role" in error["msg"]
+    assert "应急管理部令第11号" in error["msg"]
+    for term in ("主要负责人", "有关责任人员", "直接责任人员", "其他负有责任的人员"):
+        assert term in error["msg"]
+
+
+def test_a_stored_role_taken_before_order_11_still_shows_its_label() -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): credentials issued before
+    keep their roles, and show them."""
+    assert RELATED_ROLE.label("legal-representative") == "法定代表人"
+    assert RELATED_ROLE.label("safety-lead") == "安全负责人"
+    assert "legal-representative" not in RELATED_ROLE.spellings
 
 
 @pytest.mark.parametrize(

@@ -376,7 +376,7 @@ def test_a_listing_in_another_province_binds_here(node: Node) -> None:
                     "credit_code": credit_code("91320900MA1Q50099"),
                 },
                 "related_persons": [
-                    {"name": wang.name, "id_number": wang.id_number, "role": "safety-lead"}
+                    {"name": wang.name, "id_number": wang.id_number, "role": "responsible"}
                 ],
                 "legal_basis": "《安全生产严重失信主体名单管理办法》第六条",
                 "penalty_decision_number": "苏应急罚〔2026〕88号",
@@ -391,7 +391,7 @@ def test_a_listing_in_another_province_binds_here(node: Node) -> None:
     assert subject["verdict"] == "not-qualified"
     assert (False, "listed-untrustworthy") in _codes(report)
     assert [(x["id"], x["issuer"], x["role"]) for x in subject["listings"]] == [
-        (listing, "CN-JS", "safety-lead")
+        (listing, "CN-JS", "responsible")
     ]
     assert "苏应急失信〔2026〕8号" in subject["reasons"][-1]["zh"]
     assert check_file(report, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds

@@ -21,7 +21,15 @@ from registry.labels import (
     Enumeration,
 )
 
-__all__ = ["COLUMNS", "RELATED_ROLES", "TYPES", "YES_NO", "Column", "record_type"]
+__all__ = [
+    "COLUMNS",
+    "RELATED_ROLES",
+    "RETIRED_ROLE_COLUMNS",
+    "TYPES",
+    "YES_NO",
+    "Column",
+    "record_type",
+]
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,19 @@ for _role, _zh, _en in RELATED_ROLES:
     )
 # Last, so that the columns of a file made from an earlier template keep their places.
 COLUMNS[CredentialType.LISTING] += (_pilot("listed.pilot_code"),)
+
+RETIRED_ROLE_COLUMNS: dict[str, str] = {
+    header: role
+    for role, zh in RELATED_ROLE.retired.items()
+    for header in (
+        f"{zh}姓名",
+        f"{zh}身份证号",
+        f"{role.replace('-', '_')}_name",
+        f"{role.replace('-', '_')}_id_number",
+    )
+}
+"""The related-person columns of an earlier template whose role is retired (法定代表人
+姓名, ...), by header: refused, naming the roles taken instead."""
 
 TYPES: dict[str, CredentialType] = {
     "qualification": CredentialType.QUALIFICATION,

@@ -16,13 +16,13 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from registry.bulk.columns import COLUMNS, RELATED_ROLES, YES_NO, Column
+from registry.bulk.columns import COLUMNS, RELATED_ROLES, RETIRED_ROLE_COLUMNS, YES_NO, Column
 from registry.calendar import parse_day
 from registry.credentials import CREDENTIAL_TYPES, CredentialType
 from registry.credentials.records import RecordIn
 from registry.errors import InvalidInput
 from registry.issuing.partial import valid_fields
-from registry.labels import LISTED_KIND
+from registry.labels import LISTED_KIND, RELATED_ROLE
 from registry.spreadsheets import xlsx_cell_text
 
 __all__ = ["MAX_ROWS", "ParsedRows", "RowError", "parse_rows", "read_table"]
@@ -170,7 +170,10 @@ def _columns(
     for position, name in enumerate(header):
         column = known.get(name) or known.get(name.lower())
         if column is None:
-            if name:
+            retired = RETIRED_ROLE_COLUMNS.get(name) or RETIRED_ROLE_COLUMNS.get(name.lower())
+            if retired is not None and record_type == CredentialType.LISTING:
+                errors.append(RowError(1, name, RELATED_ROLE.refusal(retired)))
+            elif name:
                 errors.append(RowError(1, name, "unknown column for this type"))
             continue
         if column in found.values():

@@ -390,12 +390,18 @@ def _as_value_error(parse: Callable[[str], _T], value: str) -> _T:
 
 
 class ListedPersonIn(HolderIn):
-    """A person named in a listing, with the role they held."""
+    """A person named in a listing, in the terms of 《安全生产严重失信主体名单管理办法》
+    (应急管理部令第11号): the unit's principal, a responsible person, a directly
+    responsible person, or another person bearing responsibility
+    (``registry.labels.RELATED_ROLE``)."""
 
     role: Annotated[
-        Literal["legal-representative", "principal", "safety-lead", "directly-responsible"],
+        Literal["principal", "responsible", "directly-responsible", "other-responsible"],
         RELATED_ROLE.before(),
-        RELATED_ROLE.schema("The role the person held in the listed organisation."),
+        RELATED_ROLE.schema(
+            "How the listing names the person, in the terms of 《安全生产严重失信主体名单"
+            "管理办法》 (应急管理部令第11号)."
+        ),
     ]
 
 

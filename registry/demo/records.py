@@ -180,10 +180,10 @@ DEMO_LISTED_PERSON = ("钱某某", resident_id("320902", "19750503", "011"))
 
 
 def _listing_items(today: date) -> list[dict[str, Any]]:
-    representative = {
+    principal = {
         "name": "孙某",
         "id_number": resident_id("310115", "19700822", "017"),
-        "role": "legal-representative",
+        "role": "principal",
     }
 
     def organisation(code: str) -> dict[str, Any]:
@@ -197,7 +197,7 @@ def _listing_items(today: date) -> list[dict[str, Any]]:
             organisation("CN-SH"),
             today - timedelta(days=200),
             "沪应急",
-            related_persons=[representative],
+            related_persons=[principal],
         ),
         _listing(
             "CN-JS",

@@ -523,8 +523,11 @@ def _listing(held: Held, on: date) -> Finding:
 
 
 _ROLE_ZH = {
-    "legal-representative": "法定代表人",
     "principal": "主要负责人",
-    "safety-lead": "安全管理负责人",
+    "responsible": "有关责任人员",
     "directly-responsible": "直接责任人员",
+    "other-responsible": "其他负有责任的人员",
+    # Taken before Order 11's terms; stored credentials still carry them.
+    "legal-representative": "法定代表人",
+    "safety-lead": "安全负责人",
 }
