@@ -265,11 +265,11 @@ def blacklist_search_examples() -> dict[str, dict[str, Any]]:
             "value": {"id_number": person_id, "region": "CN-AH"},
         },
         "by-name": {
-            "summary": f"{shanghai_name}, by name: an exact match",
+            "summary": f"{shanghai_name}, by name: a possible match (a name identifies no one)",
             "value": {"name": shanghai_name},
         },
         "possible-match": {
-            "summary": "A name that may be the same company: a possible match only",
+            "summary": "A near name that may be the same company: a possible match too",
             "value": {"name": shanghai_name.replace("有限公司", "股份有限公司")},
         },
     }

@@ -205,16 +205,23 @@ def test_a_related_person_is_found_in_the_role_the_listing_gives(
     assert [(f.authority, f.role) for f in found.matches] == [("CN-SH", "principal")]
 
 
-def test_by_name_exact_and_possible_matches_come_apart(
+def test_a_name_found_is_a_possible_match_never_a_match(
     seeded: tuple[Session, IssuingContext],
 ) -> None:
-    name, _ = DEMO_LISTED_ORGANISATIONS["CN-SH"]
-    exact = _search(seeded, name=f" {name[:4]} {name[4:]} ")  # spacing aside
-    assert [f.authority for f in exact.matches] == ["CN-SH"]
-    assert exact.possible == []
+    """A name identifies no one (the same names are common): by name, the same name
+    and a near one are possible matches only; the credit code's hit is a match."""
+    name, code = DEMO_LISTED_ORGANISATIONS["CN-SH"]
+    same = _search(seeded, name=f" {name[:4]} {name[4:]} ")  # spacing aside
+    assert same.matches == []
+    assert [(f.authority, f.matched_name) for f in same.possible] == [("CN-SH", name)]
     near = _search(seeded, name=name.replace("有限公司", "股份有限公司"))
     assert near.matches == []
     assert [f.matched_name for f in near.possible] == [name]
+    assert [f.authority for f in _search(seeded, credit_code=code).matches] == ["CN-SH"]
+    person, number = DEMO_LISTED_PERSON
+    assert _search(seeded, name=person).matches == []
+    assert [f.role for f in _search(seeded, name=person).possible] == ["listed"]
+    assert [f.role for f in _search(seeded, id_number=number).matches] == ["listed"]
 
 
 def test_the_day_asked_decides_what_is_in_force(
@@ -283,7 +290,8 @@ def test_every_example_in_the_api_finds_what_it_says(
     found = {name: a.json() for name, a in answers.items()}
     assert [x["decidedBy"] for x in found["organisation"]["listings"]] == ["CN-AH"]
     assert [x["decidedBy"] for x in found["person-elsewhere"]["listings"]] == ["CN-JS"]
-    assert [x["decidedBy"] for x in found["by-name"]["listings"]] == ["CN-SH"]
+    assert found["by-name"]["listings"] == []
+    assert [x["decidedBy"] for x in found["by-name"]["possibleMatches"]] == ["CN-SH"]
     assert found["possible-match"]["listings"] == []
     assert [x["decidedBy"] for x in found["possible-match"]["possibleMatches"]] == ["CN-SH"]
     listing = found["organisation"]["listings"][0]
@@ -292,6 +300,33 @@ def test_every_example_in_the_api_finds_what_it_says(
     # The ID number asked about is not in the answer, masked or otherwise.
     person = blacklist_search_examples()["person-elsewhere"]["value"]["id_number"]
     assert person not in answers["person-elsewhere"].text
+
+
+def test_two_people_of_one_name_are_each_a_possible_match_and_neither_a_match(
+    settings: Settings, api: tuple[TestClient, dict[str, str]]
+) -> None:
+    """A person found by name alone is a possible match, never an exact one (the same
+    names are common); their ID number finds them exactly."""
+    client, tokens = api
+    person, _number = DEMO_LISTED_PERSON
+    other = resident_id("320902", "19820611", "013")  # someone else of the same name
+    body = record_examples(china_today())["listing"]["value"]
+    body["related_persons"] = [{"name": person, "id_number": other, "role": "principal"}]
+    issuer = {"Authorization": f"Bearer {tokens['issuer:CN-SH']}"}
+    assert client.post("/v1/credentials", json=body, headers=issuer).status_code == 201
+    inspector = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    by_name = client.post("/v1/blacklist/search", json={"name": person}, headers=inspector)
+    assert by_name.status_code == 200
+    answer = SearchOut.model_validate(by_name.json())
+    assert answer.listings == []
+    assert sorted((x.decided_by, x.matched_as) for x in answer.possible_matches) == [
+        ("CN-JS", "listed"),
+        ("CN-SH", "principal"),
+    ]
+    by_id = client.post("/v1/blacklist/search", json={"id_number": other}, headers=inspector)
+    found = SearchOut.model_validate(by_id.json())
+    assert [(x.decided_by, x.matched_as) for x in found.listings] == [("CN-SH", "principal")]
+    assert found.possible_matches == []
 
 
 def test_only_enforcement_searches_and_bad_questions_are_refused(

@@ -102,8 +102,9 @@ def _listing(found: Found, result: SearchResult) -> ListingOut:
         200: {
             "description": (
                 "Every listing in force on the day asked that names the party, whichever "
-                "province decided it: exact matches in `listings`, names that may be the "
-                "party's in `possibleMatches` (never mixed). Each with the deciding "
+                "province decided it: by credit code or ID number in `listings`; by name "
+                "in `possibleMatches` only, the same name or a near one (a name "
+                "identifies no one: `listings` is then empty). Each with the deciding "
                 "authority, legal basis, decision numbers, dates, measures, its history "
                 "of state changes, the signed credential and its inclusion proof."
             )
@@ -119,9 +120,10 @@ def search(
     verifier: Verifier,
     body: Annotated[SearchIn, Body(openapi_examples=blacklist_search_examples())],
 ) -> SearchOut:
-    """Search by credit code, ID number or exact name; the dates decide what is in
-    force (listing date, lift, reversal, withdrawal, expiry after three years).
-    Each search is recorded in the access audit (`GET /v1/audit/access`)."""
+    """Search by credit code, ID number or name (a name's hits are possible matches
+    only); the dates decide what is in force (listing date, lift, reversal,
+    withdrawal, expiry after three years). Each search is recorded in the access
+    audit (`GET /v1/audit/access`)."""
     result = search_audited(
         session,
         body.query(),
