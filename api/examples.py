@@ -106,6 +106,7 @@ def record_examples(today: date) -> dict[str, dict[str, Any]]:
                 "listing_decision_number": f"沪应急失信〔{today.year}〕12号",
                 "listed_on": (today - timedelta(days=7)).isoformat(),
                 "measures": ["依法依规实施联合惩戒", "限制参与政府采购和工程招投标"],
+                "measure_codes": ["restrict-procurement"],
             },
         },
     }

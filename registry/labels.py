@@ -26,6 +26,7 @@ __all__ = [
     "CE_KIND",
     "ENUMERATIONS",
     "LISTED_KIND",
+    "MEASURE",
     "REGISTRATION_KIND",
     "RELATED_ROLE",
     "STATE",
@@ -238,6 +239,27 @@ organisation. ``legal-representative`` (法定代表人) and ``safety-lead`` (�
 taken before, are refused on input and still shown where stored credentials carry
 them."""
 
+MEASURE = Enumeration(
+    "a measure",
+    "措施代码",
+    {
+        "key-supervision": "列为重点监管对象，加大执法检查频次",
+        "restrict-funding": "限制申请政府资金、财政补助和评优表彰",
+        "restrict-procurement": "限制参加政府采购和招标投标",
+        "restrict-practice": "依法限制或禁止从事相关职业（执业）",
+        "other": "其他措施",
+    },
+    {
+        "重点监管": "key-supervision",
+        "限制政府资金": "restrict-funding",
+        "限制政府采购": "restrict-procurement",
+        "限制执业": "restrict-practice",
+        "其他": "other",
+    },
+)
+"""The measures a listing takes against the listed party, coded: the kinds of joint
+punishment the listing decision applies (its ``measures`` say them in full)."""
+
 ACTION = Enumeration(
     "an action",
     "处理类型",
@@ -283,6 +305,7 @@ ENUMERATIONS: dict[str, Enumeration] = {
     "registration-kind": REGISTRATION_KIND,
     "listed-kind": LISTED_KIND,
     "related-role": RELATED_ROLE,
+    "measure": MEASURE,
     "action": ACTION,
     "state": STATE,
 }

@@ -44,7 +44,7 @@ from registry.demo import (
     seed_demo_records,
     seed_demo_tokens,
 )
-from registry.enforcement import TERMS, listing_status
+from registry.enforcement import TERMS, listing_status, restricts_practice
 from registry.enforcement.audit import criteria_hash
 from registry.enforcement.dispatcher import dispatch
 from registry.enforcement.inspection import CheckQuery, check_audited, search_audited
@@ -546,6 +546,43 @@ def test_roles_outside_order_11_are_refused_yet_stored_ones_still_show(
     assert "其他负有责任的人员 马某" in shown
 
 
+def test_coded_measures_show_with_their_labels_and_say_whether_practice_is_barred(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): the measures a listing
+    takes, coded (措施代码), shown with their labels in the search answer and on the
+    public list; restricts_practice reads the code restrict-practice."""
+    client, tokens = api
+    body = record_examples(china_today())["listing"]["value"]
+    body["measure_codes"] = ["依法限制或禁止从事相关职业（执业）", "key-supervision"]
+    issuer = {"Authorization": f"Bearer {tokens['issuer:CN-SH']}"}
+    issued = client.post("/v1/credentials", json=body, headers=issuer)
+    assert issued.status_code == 201, issued.text
+    subject = issued.json()["credential"]["credentialSubject"]
+    assert subject["measureCodes"] == ["restrict-practice", "key-supervision"]
+    assert restricts_practice(subject)
+    inspector = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    asked = {"credit_code": body["listed"]["credit_code"]}
+    [found] = client.post("/v1/blacklist/search", json=asked, headers=inspector).json()["listings"]
+    assert found["measureCodes"] == ["restrict-practice", "key-supervision"]
+    assert found["measureLabels"] == [
+        "依法限制或禁止从事相关职业（执业）",
+        "列为重点监管对象，加大执法检查频次",
+    ]
+    # A listing without codes: none in its credential, none in the answer.
+    plain = {"credit_code": DEMO_LISTED_ORGANISATIONS["CN-AH"][1]}
+    [older] = client.post("/v1/blacklist/search", json=plain, headers=inspector).json()["listings"]
+    assert "measureCodes" not in older["credential"]["credentialSubject"]
+    assert (older["measureCodes"], older["measureLabels"]) == ([], [])
+    assert not restricts_practice(older["credential"]["credentialSubject"])
+    public = client.get("/v1/blacklist/public").json()
+    [entry] = [e for e in public["entries"] if e["id"] == found["id"]]
+    assert entry["measureLabels"] == found["measureLabels"]
+    assert public["columns"]["measureLabels"] == "惩戒措施类别"
+    table = client.get("/v1/blacklist/public?format=csv").content.decode("utf-8-sig")
+    assert "依法限制或禁止从事相关职业（执业）；列为重点监管对象，加大执法检查频次" in table
+
+
 def test_the_public_list_as_csv_and_xlsx_has_chinese_headers(
     api: tuple[TestClient, dict[str, str]],
 ) -> None:
@@ -943,6 +980,8 @@ def test_every_answer_is_the_model_its_route_documents(
         "listed",
         "relatedPersons",
         *TERMS,
+        "measureCodes",
+        "measureLabels",
         "status",
         "history",
         "credential",

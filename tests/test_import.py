@@ -228,6 +228,37 @@ def test_an_earlier_templates_role_columns_are_refused_naming_order_11() -> None
     assert {"主要负责人姓名", "有关责任人员身份证号", "其他负有责任的人员姓名"} <= headers
 
 
+def test_the_measure_codes_column_takes_codes_or_labels() -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): the measures a listing
+    takes, coded in the 措施代码 column (codes or Chinese labels, separated by semicolons or 、)."""
+    row = {
+        "主体类型": "单位",
+        "主体名称": "江苏某危化品运输有限公司",
+        "统一社会信用代码": credit_code("91320100MA1XY0016"),
+        "列入依据": "《安全生产严重失信主体名单管理办法》第六条",
+        "行政处罚决定书文号": "苏应急罚〔2026〕9号",
+        "列入决定书文号": "苏应急失信〔2026〕2号",
+        "列入日期": "2026/3/1",
+        "惩戒措施": "联合惩戒",
+        "措施代码": "restrict-practice、列为重点监管对象，加大执法检查频次; other",
+    }
+    parsed = parse_rows(
+        CredentialType.LISTING, list(row), [(2, list(row.values()))], authority="CN-JS"
+    )
+    assert parsed.errors == []
+    [item] = parsed.items
+    assert item.measure_codes == ["restrict-practice", "key-supervision", "other"]
+    bad = parse_rows(
+        CredentialType.LISTING,
+        list(row),
+        [(2, [*list(row.values())[:-1], "restrict-practice；限制执业"])],
+        authority="CN-JS",
+    )
+    assert [(e.column, e.reason) for e in bad.errors] == [
+        ("措施代码", "each measure code at most once")
+    ]
+
+
 def test_a_csv_with_a_giant_cell_is_refused_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "huge.csv"
     path.write_text(f"姓名,身份证号\n{'王' * 200_000},1\n", encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from typing import Any
 
@@ -193,6 +194,37 @@ def test_the_roles_order_11_does_not_name_are_refused_naming_its_terms(role: str
     assert "应急管理部令第11号" in error["msg"]
     for term in ("主要负责人", "有关责任人员", "直接责任人员", "其他负有责任的人员"):
         assert term in error["msg"]
+
+
+def test_coded_measures_are_carried_only_when_given() -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): the measures a listing
+    takes, coded; a listing without codes keeps the form it always had."""
+    committed = [
+        identify_person(p, SECRETS)[0] for p in ListingIn.model_validate(_listing()).people()
+    ]
+    plain = ListingIn.model_validate(_listing()).subject(committed)
+    assert "measureCodes" not in plain
+    coded = ListingIn.model_validate(
+        _listing(measure_codes=["restrict-practice", "限制参加政府采购和招标投标", " 其他措施 "])
+    ).subject(committed)
+    assert coded["measureCodes"] == ["restrict-practice", "restrict-procurement", "other"]
+    assert {k: v for k, v in coded.items() if k != "measureCodes"} == plain
+
+
+@pytest.mark.parametrize(
+    ("codes", "says"),
+    [
+        (["restrict-practice", "依法限制或禁止从事相关职业（执业）"], "at most once"),
+        (["blacklist"], "key-supervision (列为重点监管对象，加大执法检查频次)"),
+        (["other"] * 6, "at most 5"),
+    ],
+)
+def test_coded_measures_are_known_and_each_once(codes: list[str], says: str) -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): each measure coded once,
+    from the table (registry.labels.MEASURE)."""
+    with pytest.raises(ValidationError, match=re.escape(says)) as caught:
+        ListingIn.model_validate(_listing(measure_codes=codes))
+    assert all(e["loc"][0] == "measure_codes" for e in caught.value.errors())
 
 
 def test_a_stored_role_taken_before_order_11_still_shows_its_label() -> None:

@@ -35,7 +35,7 @@ from api.schemas.enforcement import (
 )
 from api.tables import csv_answer, csv_rows, invalid_fields
 from registry.calendar import china_today
-from registry.enforcement import listing_terms
+from registry.enforcement import listing_terms, measure_codes, measure_labels
 from registry.enforcement.inspection import CheckQuery, CheckResult, check_audited, search_audited
 from registry.enforcement.public import COLUMNS, public_csv, public_xlsx, read_public_list
 from registry.enforcement.search import (
@@ -69,6 +69,8 @@ def _listing(found: Found, result: SearchResult) -> ListingOut:
         listed=subject["listed"],
         related_persons=subject["relatedPersons"],
         **listing_terms(subject),
+        measure_codes=measure_codes(subject),
+        measure_labels=measure_labels(subject),
         status=ListingStatusOut(status=status.status, since=status.since) if status else None,
         history=[
             ListingChangeOut(

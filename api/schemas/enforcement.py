@@ -211,6 +211,11 @@ class ListingOut(_Out):
     earliest_removal_on: dt.date
     expires_on: dt.date
     measures: list[str]
+    measure_codes: list[str] = Field(
+        description="The measures coded (措施代码: `registry.labels.MEASURE`), if the "
+        "listing codes them; empty otherwise."
+    )
+    measure_labels: list[str] = Field(description="The Chinese label of each coded measure.")
     status: ListingStatusOut | None
     history: list[ListingChangeOut] = Field(description="Its state changes, as recorded.")
     credential: dict[str, Any] = Field(description="The signed listing credential.")
@@ -310,6 +315,10 @@ class PublicEntryOut(_Out):
     earliest_removal_on: dt.date
     expires_on: dt.date
     measures: list[str]
+    measure_codes: list[str] = Field(
+        description="The measures coded (措施代码), if the listing codes them."
+    )
+    measure_labels: list[str] = Field(description="The Chinese label of each coded measure.")
     id: str
 
 

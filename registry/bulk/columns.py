@@ -16,6 +16,7 @@ from registry.labels import (
     CATEGORY,
     CE_KIND,
     LISTED_KIND,
+    MEASURE,
     REGISTRATION_KIND,
     RELATED_ROLE,
     Enumeration,
@@ -132,7 +133,19 @@ for _role, _zh, _en in RELATED_ROLES:
         Column(f"related.{_role}.id_number", f"{_zh}身份证号", f"{_en}_id_number", required=False),
     )
 # Last, so that the columns of a file made from an earlier template keep their places.
-COLUMNS[CredentialType.LISTING] += (_pilot("listed.pilot_code"),)
+COLUMNS[CredentialType.LISTING] += (
+    _pilot("listed.pilot_code"),
+    Column(
+        "measure_codes",
+        "措施代码",
+        "measure_codes",
+        required=False,
+        note=(
+            "多项用分号（；）或顿号（、）分开，填代码或名称："
+            + "；".join(f"{code}（{label}）" for code, label in MEASURE.labels.items())
+        ),
+    ),
+)
 
 RETIRED_ROLE_COLUMNS: dict[str, str] = {
     header: role

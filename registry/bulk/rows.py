@@ -29,6 +29,9 @@ __all__ = ["MAX_ROWS", "ParsedRows", "RowError", "parse_rows", "read_table"]
 
 _RECORD: TypeAdapter[Any] = TypeAdapter(RecordIn)
 _MEASURES = re.compile(r"[;；\n]+")
+# Coded measures: their labels hold full-width commas, so a list is split at semicolons
+# (full-width or not) and 、 only.
+_CODES = re.compile(r"[;；、\n]+")
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,8 @@ def _item(
             related.setdefault(role, {})[field] = value
         elif path == "measures":
             item["measures"] = [m.strip() for m in _MEASURES.split(value) if m.strip()]
+        elif path == "measure_codes":
+            item["measure_codes"] = [m.strip() for m in _CODES.split(value) if m.strip()]
         else:
             _put(item, path, value)
     if record_type == CredentialType.LISTING:
@@ -292,6 +297,8 @@ def _header_of(location: tuple[Any, ...], roles: list[str], headers: dict[str, s
     if len(parts) >= 2 and parts[0] == "related_persons" and isinstance(parts[1], int):
         role = roles[parts[1]] if parts[1] < len(roles) else "?"
         path = f"related.{role}.{parts[2]}" if len(parts) > 2 else f"related.{role}.name"
+    elif parts and parts[0] in ("measures", "measure_codes"):
+        path = str(parts[0])  # one cell holds the whole list
     else:
         path = ".".join(str(p) for p in parts)
     return headers.get(path, path)

@@ -64,6 +64,7 @@ _EXAMPLES: dict[str, str] = {
     "measures": "限制参加政府采购；限制取得安全生产许可",
     "related.principal.name": "李四",
     "related.principal.id_number": _EXAMPLE_ID,
+    "measure_codes": "restrict-procurement、列为重点监管对象，加大执法检查频次",
 }
 _EXAMPLE_KINDS = {CredentialType.CE_CREDIT: "专业"}
 

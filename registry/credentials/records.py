@@ -41,12 +41,20 @@ from registry.ids import (
     parse_resident_id,
     province,
 )
-from registry.labels import CATEGORY, CE_KIND, LISTED_KIND, REGISTRATION_KIND, RELATED_ROLE
+from registry.labels import (
+    CATEGORY,
+    CE_KIND,
+    LISTED_KIND,
+    MEASURE,
+    REGISTRATION_KIND,
+    RELATED_ROLE,
+)
 from registry.text import OrganisationName, PersonName, Reference, Text
 
 __all__ = [
     "LISTING_YEARS",
     "MAX_CE_HOURS",
+    "MAX_MEASURE_CODES",
     "MAX_REGISTRATION_YEARS",
     "ContinuingEducationIn",
     "HolderIn",
@@ -405,6 +413,22 @@ class ListedPersonIn(HolderIn):
     ]
 
 
+MAX_MEASURE_CODES = len(MEASURE.codes)
+"""A listing's coded measures: each code at most once."""
+
+_MeasureCode = Annotated[
+    Literal[
+        "key-supervision",
+        "restrict-funding",
+        "restrict-procurement",
+        "restrict-practice",
+        "other",
+    ],
+    MEASURE.before(),
+    MEASURE.schema("A measure the listing takes (措施代码)."),
+]
+
+
 class ListedOrganisationIn(OrganisationIn):
     """The organisation a listing names."""
 
@@ -434,6 +458,21 @@ class ListingIn(_RecordIn):
     listing_decision_number: _Text
     listed_on: Day
     measures: list[_Text] = Field(min_length=1, max_length=20)
+    measure_codes: list[_MeasureCode] = Field(
+        default_factory=list,
+        max_length=MAX_MEASURE_CODES,
+        description=(
+            "The measures coded (措施代码), each at most once; optional. The credential "
+            "carries them as `measureCodes` only when there are any."
+        ),
+    )
+
+    @field_validator("measure_codes")
+    @classmethod
+    def _each_measure_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each measure code at most once")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -494,6 +533,8 @@ class ListingIn(_RecordIn):
             "earliestRemovalOn": self.earliest_removal_on.isoformat(),
             "expiresOn": self.expires_on.isoformat(),
             "measures": list(self.measures),
+            # Only when coded: a listing without codes keeps the form it always had.
+            **({"measureCodes": list(self.measure_codes)} if self.measure_codes else {}),
         }
 
 

@@ -22,6 +22,7 @@ from openpyxl.styles import Alignment, Font
 from sqlmodel import Session, col
 
 from registry.credentials import CredentialType
+from registry.enforcement.measures import measure_codes, measure_labels
 from registry.enforcement.timeline import listing_terms, status_on
 from registry.ids import province
 from registry.labels import RELATED_ROLE
@@ -44,6 +45,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("earliestRemovalOn", "最早可申请移出日期"),
     ("expiresOn", "届满移出日期"),
     ("measures", "惩戒措施"),
+    ("measureLabels", "惩戒措施类别"),
     ("id", "凭证编号"),
 )
 """Each column: its JSON key and its Chinese header (CSV and XLSX)."""
@@ -141,6 +143,8 @@ def _entry(credential_id: str, issuer: str, subject: dict[str, Any]) -> PublicEn
                 for person in subject.get("relatedPersons", [])
             ],
             **listing_terms(subject),
+            "measureCodes": measure_codes(subject),
+            "measureLabels": measure_labels(subject),
             "id": credential_id,
         }
     )
@@ -159,7 +163,7 @@ def _cells(entry: PublicEntry) -> list[str]:
             value = "；".join(
                 f"{_role_zh(p['role'])} {p['name']}（{p['residentIdMasked']}）" for p in value
             )
-        elif key == "measures":
+        elif key in ("measures", "measureLabels"):
             value = "；".join(value)
         cells.append(str(value))
     return cells
