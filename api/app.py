@@ -80,7 +80,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.issuing = IssuingContext.for_node(settings)
     app.state.recorder = AccessRecorder(engine)
     app.state.verifier = EngineerVerifier(
-        key_store=app.state.issuing.key_store, lookup=app.state.issuing.lookup
+        key_store=app.state.issuing.key_store,
+        lookup=app.state.issuing.lookup,
+        demo=settings.demo,
     )
     app.state.webhook_policy = AddressPolicy(allowed=settings.webhook_allowed_networks)
     install_error_handlers(app)

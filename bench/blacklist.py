@@ -137,7 +137,7 @@ def load(engine: Engine, context: IssuingContext, first: int, count: int) -> flo
 def prepare(url: str, data_dir: Path, listings: int) -> tuple[Settings, str, str | None]:
     """Migrate, seed the demo, load what is missing; an enforcement token, and what
     the load took (``None``: nothing to load)."""
-    settings = Settings(data_dir=data_dir, database_url=url)
+    settings = Settings(data_dir=data_dir, database_url=url, demo=True)
     with engine_scope(url) as engine:
         upgrade(engine)
         context, token = seed_node(engine, settings, role="enforcement")

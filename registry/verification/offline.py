@@ -77,6 +77,7 @@ class _Context:
     trust: TrustListContent
     at: datetime
     status_lists: Mapping[str, Mapping[str, Any]]
+    demo: bool = False
 
 
 def check_file(
@@ -89,6 +90,7 @@ def check_file(
     qr: QrPayload | None = None,
     holder: tuple[bytes, ResidentId] | None = None,
     unsafe_genesis_from_file: bool = False,
+    demo: bool = False,
 ) -> Check:
     """Check a credential, a proof bundle or a ``VerificationReport``; see the module.
 
@@ -98,7 +100,9 @@ def check_file(
 
     Fails closed: without a pinned ``genesis`` digest the trust list does not hold,
     unless ``unsafe_genesis_from_file`` takes the file's own version 1 as the genesis
-    (which anyone who made the file chose), and the check then says so."""
+    (which anyone who made the file chose), and the check then says so. A report
+    relying on a demonstration agreement (one the demo publishes, citing a synthetic
+    document) holds only with ``demo``."""
     at = at or datetime.now(UTC)
     root = Check("verification")
     trust = _trust(root, trust_lists, genesis, at, unsafe_genesis_from_file)
@@ -108,7 +112,7 @@ def check_file(
     if trust is None:
         return root
     lists = {str(doc.get("id")): doc for doc in status_lists}
-    context = _Context(trust, at, lists)
+    context = _Context(trust, at, lists, demo)
     if "credential" in document and "checkpoint" in document:
         _bundle(root, document, context)
     elif _type(document) == CredentialType.VERIFICATION_REPORT:
@@ -424,7 +428,15 @@ def _report(root: Check, report: Mapping[str, Any], context: _Context) -> None:
                 Check("log", False, f"the credential is {_issuer(document)}'s, not {authority}'s")
             )
     # 4. What the report says against what it carries.
-    _claims(node.add(Check("claims", None)), subject, documents)
+    claims = node.add(Check("claims", None))
+    _claims(claims, subject, documents)
+    for identifier, document in documents.items():
+        if _demonstration(document):
+            _attempt(
+                claims,
+                f"demonstration agreement {identifier[-12:]}",
+                partial(_demo_only, demo=context.demo),
+            )
 
 
 def _issuer(document: Mapping[str, Any]) -> str:
@@ -483,6 +495,28 @@ def _claims(
         k is RecordKind.REGISTRATION for _, _, k, _ in relied
     ):
         node.add(Check("verdict", False, "qualified, yet no registration is relied on"))
+
+
+def _demonstration(document: Mapping[str, Any]) -> bool:
+    """Whether ``document`` is an agreement marked as the demo's (its other fields are
+    checked with the claims that cite it)."""
+    subject = document.get("credentialSubject")
+    return (
+        _type(document) == CredentialType.RECOGNITION_AGREEMENT
+        and isinstance(subject, Mapping)
+        and subject.get("demonstration") is True
+    )
+
+
+def _demo_only(*, demo: bool) -> str:
+    """Raises ``ReportError`` for a demonstration agreement a report relies on (its
+    evidence holds only what it relies on), unless checking the demo's report."""
+    if not demo:
+        raise ReportError(
+            "relies on a demonstration agreement, which cites a synthetic document: "
+            "it counts only in the demo (--demo)"
+        )
+    return "a demonstration agreement, accepted: checking the demo (--demo)"
 
 
 def _claim(
