@@ -435,6 +435,10 @@ def test_a_bulk_check_answers_every_row_in_order_as_json_and_csv(
     assert [r.get("listed") for r in results[:3]] == [True, True, False]
     assert [x["decidedBy"] for x in results[0]["listings"]] == ["CN-AH"]
     assert [x["decidedBy"] for x in results[1]["listings"]] == ["CN-JS"]
+    # Coded measures, with their labels (the demo codes Jiangsu's listing of a person).
+    assert results[0]["listings"][0]["measureCodes"] == []
+    assert results[1]["listings"][0]["measureCodes"] == ["key-supervision", "restrict-practice"]
+    assert results[1]["listings"][0]["measureLabels"][1] == "依法限制或禁止从事相关职业（执业）"
     assert all("error" in r for r in results[3:])
     person = DEMO_LISTED_PERSON[1]
     assert person not in answer.text

@@ -274,6 +274,8 @@ def _results(checked: CheckResult) -> list[dict[str, Any]]:
                         ],
                         "listedOn": f.document["credentialSubject"]["listedOn"],
                         "expiresOn": f.document["credentialSubject"]["expiresOn"],
+                        "measureCodes": measure_codes(f.document["credentialSubject"]),
+                        "measureLabels": measure_labels(f.document["credentialSubject"]),
                     }
                     for f in result.listings
                 ],

@@ -255,6 +255,10 @@ class CheckListingOut(_Out):
     listing_decision_number: str
     listed_on: dt.date
     expires_on: dt.date
+    measure_codes: list[str] = Field(
+        description="The measures coded (措施代码), if the listing codes them."
+    )
+    measure_labels: list[str] = Field(description="The Chinese label of each coded measure.")
 
 
 class CheckedPartyOut(_Out):
