@@ -84,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
         key_store=app.state.issuing.key_store,
         lookup=app.state.issuing.lookup,
         policies=load_policies(settings.ce_rules_dir),
+        demo=settings.demo,
     )
     app.state.webhook_policy = AddressPolicy(allowed=settings.webhook_allowed_networks)
     install_error_handlers(app)

@@ -91,7 +91,7 @@ def record_examples(today: date) -> dict[str, dict[str, Any]]:
             },
         },
         "listing": {
-            "summary": "UntrustworthinessListing: a Shanghai company and its legal representative",
+            "summary": "UntrustworthinessListing: a Shanghai company and its principal",
             "value": {
                 "type": "UntrustworthinessListing",
                 "authority": "CN-SH",
@@ -104,7 +104,7 @@ def record_examples(today: date) -> dict[str, dict[str, Any]]:
                     {
                         "name": "马某",
                         "id_number": resident_id("310116", "19680302", "015"),
-                        "role": "legal-representative",
+                        "role": "principal",
                     }
                 ],
                 "legal_basis": "《安全生产严重失信主体名单管理办法》（应急管理部令第11号）第六条",
@@ -112,6 +112,7 @@ def record_examples(today: date) -> dict[str, dict[str, Any]]:
                 "listing_decision_number": f"沪应急失信〔{today.year}〕12号",
                 "listed_on": (today - timedelta(days=7)).isoformat(),
                 "measures": ["依法依规实施联合惩戒", "限制参与政府采购和工程招投标"],
+                "measure_codes": ["restrict-procurement"],
             },
         },
     }
@@ -301,11 +302,11 @@ def blacklist_search_examples() -> dict[str, dict[str, Any]]:
             "value": {"id_number": person_id, "region": "CN-AH"},
         },
         "by-name": {
-            "summary": f"{shanghai_name}, by name: an exact match",
+            "summary": f"{shanghai_name}, by name: a possible match (a name identifies no one)",
             "value": {"name": shanghai_name},
         },
         "possible-match": {
-            "summary": "A name that may be the same company: a possible match only",
+            "summary": "A near name that may be the same company: a possible match too",
             "value": {"name": shanghai_name.replace("有限公司", "股份有限公司")},
         },
     }

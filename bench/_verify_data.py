@@ -193,7 +193,7 @@ def prepare(
 
     Returns the settings, the token, and how many engineers were loaded in how many
     seconds (``None``: none)."""
-    settings = Settings(data_dir=data_dir, database_url=url)
+    settings = Settings(data_dir=data_dir, database_url=url, demo=True)
     cache = data_dir / _CACHE_FILE
     with engine_scope(url) as engine:
         upgrade(engine)

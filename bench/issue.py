@@ -78,7 +78,7 @@ def _registration(n: int) -> dict[str, Any]:
 
 def run(url: str, *, batches: int, batch_size: int, singles: int) -> None:
     with tempfile.TemporaryDirectory() as data:
-        settings = Settings(data_dir=Path(data), database_url=url)
+        settings = Settings(data_dir=Path(data), database_url=url, demo=True)
         with engine_scope(url) as engine:
             upgrade(engine)
             _, token = seed_node(engine, settings, role="issuer:CN-SH")

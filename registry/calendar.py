@@ -2,15 +2,27 @@
 day, and times read with their zone.
 
 Decisions are dated in China Standard Time (UTC+8, no daylight saving), whatever
-the server's clock zone. Moving a day by whole years needs a rule for 29 February
-when the target year has none, and the rules differ: a limit (a registration's five
-years, a listing's terms) ends on 28 February, while a continuing-education cycle
-year turns on 1 March. ``add_years`` makes every caller name its rule.
+the server's clock zone.
+
+Periods of whole years follow one rule everywhere, the Civil Code's
+(《中华人民共和国民法典》):
+
+- 第二百零一条: a period counted in years, months or days does not count the day it
+  starts on (开始的当日不计入); it is counted from the next day.
+- 第二百零二条: a period counted in years or months ends on the corresponding day of
+  the last month (到期月的对应日为期间的最后一日); where that month has no
+  corresponding day, on the month's last day (月末日为期间的最后一日).
+
+So ``add_years(start, n)`` is the corresponding day ``n`` years on, 29 February
+landing on 28 February in a year without one, and a period of ``n`` years running
+from a decision or listing on day D has ``add_years(D, n)`` as its last day: a
+registration's term (``valid_until`` at most ``add_years(valid_from, 5)``), a
+listing's three years (in force through ``add_years(listed_on, 3)``) and twelve months
+before credit repair, and continuing-education cycle years alike.
 """
 
 from __future__ import annotations
 
-import enum
 import re
 import unicodedata
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -27,7 +39,6 @@ __all__ = [
     "FIRST_DAY",
     "LAST_DAY",
     "Day",
-    "LeapDay",
     "add_years",
     "china_today",
     "day_start",
@@ -153,25 +164,14 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=CHINA)
 
 
-class LeapDay(enum.Enum):
-    """Where 29 February lands, moved by whole years into a year without one."""
-
-    LAST_OF_FEBRUARY = "last-of-february"
-    """28 February: a limit never runs into March (a registration's five years, a
-    listing's earliest removal and expiry)."""
-
-    FIRST_OF_MARCH = "first-of-march"
-    """1 March: a cycle year is a whole year, so it turns the day after 28 February
-    (continuing-education cycles)."""
-
-
-def add_years(start: date, years: int, *, leap_day: LeapDay) -> date:
-    """``start`` moved by ``years`` (backwards if negative), 29 February by ``leap_day``."""
+def add_years(start: date, years: int) -> date:
+    """The day corresponding to ``start`` ``years`` on (back, if negative): the same month
+    and day, or the month's last day where it has none (29 February in a year without
+    one becomes 28 February). A period of ``years`` years running from ``start`` ends
+    on this day (民法典第二百零一条、第二百零二条)."""
     try:
         return start.replace(year=start.year + years)
     except ValueError:  # 29 February, and the target year has none
-        if leap_day is LeapDay.FIRST_OF_MARCH:
-            return start.replace(year=start.year + years, month=3, day=1)
         return start.replace(year=start.year + years, day=28)
 
 

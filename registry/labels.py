@@ -26,6 +26,7 @@ __all__ = [
     "CE_KIND",
     "ENUMERATIONS",
     "LISTED_KIND",
+    "MEASURE",
     "REGISTRATION_KIND",
     "RELATED_ROLE",
     "STATE",
@@ -50,12 +51,18 @@ class Enumeration:
     zh: str
     labels: Mapping[str, str]
     aliases: Mapping[str, str] = field(default_factory=dict)
+    retired: Mapping[str, str] = field(default_factory=dict)
+    """Codes no longer taken, with their labels: still shown where a stored record
+    carries them, refused on input (an alias may name one, and is refused too)."""
+    retired_why: str = ""
+    """Why the retired codes are refused, as the refusal says it."""
 
     def __post_init__(self) -> None:
         spelled = [*self.labels, *self.labels.values(), *self.aliases]
+        spelled += [*self.retired, *self.retired.values()]
         if len(set(map(_folded, spelled))) != len(spelled):
             raise ValueError(f"{self.what}: a spelling names two codes")
-        if not set(self.aliases.values()) <= set(self.labels):
+        if not set(self.aliases.values()) <= {*self.labels, *self.retired}:
             raise ValueError(f"{self.what}: an alias names no code")
 
     @property
@@ -66,14 +73,28 @@ class Enumeration:
     @property
     def spellings(self) -> tuple[str, ...]:
         """Everything accepted: each code and its label, then the other spellings."""
-        return (*self.labels, *self.labels.values(), *self.aliases)
+        taken = (alias for alias, code in self.aliases.items() if code in self.labels)
+        return (*self.labels, *self.labels.values(), *taken)
 
     def label(self, code: str) -> str:
-        """The Chinese label of ``code``."""
-        return self.labels[code]
+        """The Chinese label of ``code``, a retired one's too (a stored record may
+        carry it)."""
+        return self.labels[code] if code in self.labels else self.retired[code]
+
+    def retired_code(self, value: str) -> str | None:
+        """The retired code ``value`` spells (its code, label or an alias), if any."""
+        folded = _folded(value)
+        for code, label in self.retired.items():
+            if folded in (code, _folded(label)):
+                return code
+        for alias, code in self.aliases.items():
+            if folded == _folded(alias) and code in self.retired:
+                return code
+        return None
 
     def parse(self, value: object) -> str:
-        """The code ``value`` spells; raises ``InvalidInput`` naming what is accepted.
+        """The code ``value`` spells; raises ``InvalidInput`` naming what is accepted,
+        and why for a retired code.
 
         The message never repeats the value: a cell in the wrong column may hold an
         ID number."""
@@ -83,9 +104,20 @@ class Enumeration:
                 if folded in (code, _folded(label)):
                     return code
             for alias, code in self.aliases.items():
-                if folded == _folded(alias):
+                if folded == _folded(alias) and code in self.labels:
                     return code
+            retired = self.retired_code(value)
+            if retired is not None:
+                raise InvalidInput(self.refusal(retired))
         raise InvalidInput(f"is not {self.what}; expected one of: {self.choices()}")
+
+    def refusal(self, retired: str) -> str:
+        """Why the retired code ``retired`` is refused, and what is taken instead."""
+        why = f" ({self.retired_why})" if self.retired_why else ""
+        return (
+            f"{retired} ({self.retired[retired]}) is no longer {self.what}{why}; "
+            f"expected one of: {self.choices()}"
+        )
 
     def choices(self) -> str:
         """The codes with their labels, as messages and descriptions list them:
@@ -182,14 +214,51 @@ RELATED_ROLE = Enumeration(
     "a role",
     "相关人员职务",
     {
-        "legal-representative": "法定代表人",
         "principal": "主要负责人",
-        "safety-lead": "安全负责人",
+        "responsible": "有关责任人员",
         "directly-responsible": "直接责任人员",
+        "other-responsible": "其他负有责任的人员",
     },
-    {"安全管理负责人": "safety-lead", "直接责任人": "directly-responsible"},
+    {
+        "直接责任人": "directly-responsible",
+        "有关责任人": "responsible",
+        "其他负有责任人员": "other-responsible",
+        "安全管理负责人": "safety-lead",
+    },
+    retired={"legal-representative": "法定代表人", "safety-lead": "安全负责人"},
+    retired_why=(
+        "a listing names persons in the terms of 《安全生产严重失信主体名单管理办法》"
+        "(应急管理部令第11号)"
+    ),
 )
-"""A listing's related persons: the role each held in the listed organisation."""
+"""A listing's related persons, in the terms of 《安全生产严重失信主体名单管理办法》
+(应急管理部令第11号, 2023): the listed unit's principal (主要负责人), responsible
+persons (有关责任人员), directly responsible persons (直接责任人员) and other persons
+bearing responsibility (其他负有责任的人员); the unit itself is the listed
+organisation. ``legal-representative`` (法定代表人) and ``safety-lead`` (安全负责人),
+taken before, are refused on input and still shown where stored credentials carry
+them."""
+
+MEASURE = Enumeration(
+    "a measure",
+    "措施代码",
+    {
+        "key-supervision": "列为重点监管对象，加大执法检查频次",
+        "restrict-funding": "限制申请政府资金、财政补助和评优表彰",
+        "restrict-procurement": "限制参加政府采购和招标投标",
+        "restrict-practice": "依法限制或禁止从事相关职业（执业）",
+        "other": "其他措施",
+    },
+    {
+        "重点监管": "key-supervision",
+        "限制政府资金": "restrict-funding",
+        "限制政府采购": "restrict-procurement",
+        "限制执业": "restrict-practice",
+        "其他": "other",
+    },
+)
+"""The measures a listing takes against the listed party, coded: the kinds of joint
+punishment the listing decision applies (its ``measures`` say them in full)."""
 
 ACTION = Enumeration(
     "an action",
@@ -236,6 +305,7 @@ ENUMERATIONS: dict[str, Enumeration] = {
     "registration-kind": REGISTRATION_KIND,
     "listed-kind": LISTED_KIND,
     "related-role": RELATED_ROLE,
+    "measure": MEASURE,
     "action": ACTION,
     "state": STATE,
 }

@@ -73,6 +73,15 @@ class Settings(BaseSettings):
         ),
     )
 
+    demo: bool = Field(
+        default=False,
+        description=(
+            "Whether this node runs the demo (`registry serve --demo` sets it): only "
+            "then does it publish the demo's recognition agreements, which cite "
+            "synthetic documents, and rely on them in verification."
+        ),
+    )
+
     log_origin_prefix: str = Field(
         default="registry.yrd.example",
         pattern=r"^[^\s+]+$",

@@ -145,11 +145,14 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
-    """Node settings with a private data directory and the test's database."""
+    """Node settings with a private data directory and the test's database, running
+    the demo (its recognition agreements publish and count): most tests seed it.
+    A test of a node not running it copies them with ``demo=False``."""
     return Settings(
         data_dir=tmp_path / "data",
         database_url=db_url,
         webhook_allowed_networks=LOOPBACK.allowed,
+        demo=True,
     )
 
 

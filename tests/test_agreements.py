@@ -154,6 +154,40 @@ def _published(settings: Settings, context: IssuingContext, agreement: Agreement
         workflow.publish(session, context, agreement.id, now=NOW)
 
 
+def test_a_demonstration_agreement_is_published_only_by_a_node_running_the_demo(
+    node: tuple[Settings, IssuingContext],
+) -> None:
+    """The demo's agreements cite synthetic documents: marked ``"demonstration": true``,
+    published only where the demo runs (Settings.demo), and a real agreement's form is
+    as it always was."""
+    settings, context = node
+    assert context.demo  # the tests' node runs the demo
+    demonstration = _agreement(demonstration=True)
+    with engine_scope(settings.database_url) as engine:
+        with session_scope(engine) as session:
+            workflow.propose(session, demonstration, proposer="CN-JS", now=NOW)
+            for party in ("CN-JS", "CN-SH"):
+                workflow.sign(session, context.key_store, demonstration.id, party, now=NOW)
+        off = dataclasses.replace(context, demo=False)
+        with pytest.raises(Conflict, match="is a demonstration"), session_scope(engine) as s:
+            workflow.publish(s, off, demonstration.id, now=NOW)
+        with session_scope(engine) as session:
+            assert not session.scalar(select(func.count()).select_from(RecognitionAgreementRow))
+            published = workflow.publish(session, context, demonstration.id, now=NOW)
+    assert published.credential["credentialSubject"]["demonstration"] is True
+    assert parse_agreement(published.credential).demonstration
+    real = _agreement(id="urn:uuid:0b6f5c1e-2a4d-4c8e-9f00-000000000003")
+    _published(settings, dataclasses.replace(context, demo=False), real)
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        stored = workflow.get_agreement(session, real.id)
+    assert "demonstration" not in stored.credential["credentialSubject"]
+    assert not stored.agreement.demonstration
+    marked_false = copy.deepcopy(published.credential)
+    marked_false["credentialSubject"]["demonstration"] = False
+    with pytest.raises(AgreementError, match="demonstration is true where present"):
+        parse_agreement(marked_false)
+
+
 def test_termination_by_a_party_from_a_day_on(node: tuple[Settings, IssuingContext]) -> None:
     settings, context = node
     agreement = _agreement()

@@ -113,7 +113,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Node]:
     url = f"sqlite:///{root / 'registry.sqlite3'}"
     with engine_scope(url) as engine:
         upgrade(engine)
-    settings_ = Settings(data_dir=root / "data", database_url=url)
+    settings_ = Settings(data_dir=root / "data", database_url=url, demo=True)
     tokens = seed_demo_node(settings_)
     app = create_app(settings_)
     # Subscriptions name made-up hosts: resolved by this, not by the network.

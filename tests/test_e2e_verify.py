@@ -68,6 +68,7 @@ def test_a_demo_report_verifies_offline(pg_url: str, servers: Servers, tmp_path:
     (tmp_path / "report.json").write_text(json.dumps(report, ensure_ascii=False), "utf-8")
     # The English summary and verdict lines, whatever the locale of the machine.
     env = {**os.environ, "REGISTRY_DATA_DIR": str(tmp_path / "elsewhere"), "LC_ALL": "C.UTF-8"}
+    # The report relies on the demo's recognition agreement, so it holds for the demo.
     checked = _run(
         env,
         "verify",
@@ -76,6 +77,7 @@ def test_a_demo_report_verifies_offline(pg_url: str, servers: Servers, tmp_path:
         str(tmp_path / "trust.json"),
         "--genesis",
         genesis,
+        "--demo",
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "verifies: every check holds" in checked.stdout
@@ -120,6 +122,7 @@ def test_recognition_from_the_command_line(tmp_path: Path) -> None:
         **os.environ,
         "REGISTRY_DATA_DIR": str(tmp_path / "data"),
         "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'node.sqlite3'}",
+        "REGISTRY_DEMO": "false",
     }
     assert _run(env, "db", "upgrade").returncode == 0
     for code, zh, en in (
@@ -157,6 +160,36 @@ def test_recognition_from_the_command_line(tmp_path: Path) -> None:
     assert published.returncode == 0, published.stderr
     listed = _run(env, "recognition", "list", "--date", "2025-06-01", "--json")
     assert [a["id"] for a in json.loads(listed.stdout)] == [agreement]
+    # A demonstration agreement (a synthetic basis) is published only where the demo runs.
+    shown = _run(
+        env,
+        "recognition",
+        "propose",
+        "--by",
+        "CN-SH",
+        "--parties",
+        "CN-SH,CN-ZJ",
+        "--kinds",
+        "qualification",
+        "--effective-from",
+        "2025-01-01",
+        "--basis-number",
+        "沪浙应急〔2025〕9号（演示）",
+        "--basis-title",
+        "沪浙资格互认协议（演示）",
+        "--demonstration",
+    )
+    assert shown.returncode == 0, shown.stderr
+    demonstration = shown.stdout.split()[1]
+    for party in ("CN-SH", "CN-ZJ"):
+        assert _run(env, "recognition", "sign", demonstration, "--as", party).returncode == 0
+    refused = _run(env, "recognition", "publish", demonstration)
+    assert refused.returncode == 1
+    assert "is a demonstration" in refused.stderr
+    assert "REGISTRY_DEMO" in refused.stderr
+    demo = {**env, "REGISTRY_DEMO": "true"}
+    accepted = _run(demo, "recognition", "publish", demonstration)
+    assert accepted.returncode == 0, accepted.stderr
     bad = _run(
         env,
         "recognition",

@@ -35,6 +35,7 @@ from api.schemas.enforcement import (
 )
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
+from registry.credentials.records import ListingIn
 from registry.demo import (
     DEMO_LISTED_ENGINEER,
     DEMO_LISTED_ORGANISATIONS,
@@ -44,14 +45,14 @@ from registry.demo import (
     seed_demo_records,
     seed_demo_tokens,
 )
-from registry.enforcement import TERMS, listing_status
+from registry.enforcement import TERMS, listing_status, restricts_practice
 from registry.enforcement.audit import criteria_hash
 from registry.enforcement.dispatcher import dispatch
 from registry.enforcement.inspection import CheckQuery, check_audited, search_audited
 from registry.enforcement.search import CheckRow, ListingQuery, SearchResult, search_listings
 from registry.enforcement.webhooks import KINDS, signature
 from registry.errors import InvalidInput, RegistryError
-from registry.issuing import IssuingContext, change_status
+from registry.issuing import IssuingContext, change_status, issue_records
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import AccessAudit, ApiToken, RecordParty
@@ -62,8 +63,10 @@ from registry.trust.store import NodeProfile
 from tests._support import LOOPBACK, seed_demo_node
 
 LISTED = date(2024, 3, 10)
-EARLIEST = date(2025, 3, 10)  # 12 months on: the first day credit repair may lift it
-EXPIRES = date(2027, 3, 10)  # 3 years on: the first day it is no longer in force
+# 民法典第二百零一条、第二百零二条: 12 months run through 2025-03-10, 3 years through
+# 2027-03-10; each date is the first day after.
+EARLIEST = date(2025, 3, 11)  # the first day credit repair may lift it
+EXPIRES = date(2027, 3, 11)  # the first day it is no longer in force
 DAY = timedelta(days=1)
 
 
@@ -200,19 +203,26 @@ def test_a_related_person_is_found_in_the_role_the_listing_gives(
     seeded: tuple[Session, IssuingContext],
 ) -> None:
     found = _search(seeded, id_number=resident_id("310115", "19700822", "017"))
-    assert [(f.authority, f.role) for f in found.matches] == [("CN-SH", "legal-representative")]
+    assert [(f.authority, f.role) for f in found.matches] == [("CN-SH", "principal")]
 
 
-def test_by_name_exact_and_possible_matches_come_apart(
+def test_a_name_found_is_a_possible_match_never_a_match(
     seeded: tuple[Session, IssuingContext],
 ) -> None:
-    name, _ = DEMO_LISTED_ORGANISATIONS["CN-SH"]
-    exact = _search(seeded, name=f" {name[:4]} {name[4:]} ")  # spacing aside
-    assert [f.authority for f in exact.matches] == ["CN-SH"]
-    assert exact.possible == []
+    """A name identifies no one (the same names are common): by name, the same name
+    and a near one are possible matches only; the credit code's hit is a match."""
+    name, code = DEMO_LISTED_ORGANISATIONS["CN-SH"]
+    same = _search(seeded, name=f" {name[:4]} {name[4:]} ")  # spacing aside
+    assert same.matches == []
+    assert [(f.authority, f.matched_name) for f in same.possible] == [("CN-SH", name)]
     near = _search(seeded, name=name.replace("有限公司", "股份有限公司"))
     assert near.matches == []
     assert [f.matched_name for f in near.possible] == [name]
+    assert [f.authority for f in _search(seeded, credit_code=code).matches] == ["CN-SH"]
+    person, number = DEMO_LISTED_PERSON
+    assert _search(seeded, name=person).matches == []
+    assert [f.role for f in _search(seeded, name=person).possible] == ["listed"]
+    assert [f.role for f in _search(seeded, id_number=number).matches] == ["listed"]
 
 
 def test_the_day_asked_decides_what_is_in_force(
@@ -281,7 +291,8 @@ def test_every_example_in_the_api_finds_what_it_says(
     found = {name: a.json() for name, a in answers.items()}
     assert [x["decidedBy"] for x in found["organisation"]["listings"]] == ["CN-AH"]
     assert [x["decidedBy"] for x in found["person-elsewhere"]["listings"]] == ["CN-JS"]
-    assert [x["decidedBy"] for x in found["by-name"]["listings"]] == ["CN-SH"]
+    assert found["by-name"]["listings"] == []
+    assert [x["decidedBy"] for x in found["by-name"]["possibleMatches"]] == ["CN-SH"]
     assert found["possible-match"]["listings"] == []
     assert [x["decidedBy"] for x in found["possible-match"]["possibleMatches"]] == ["CN-SH"]
     listing = found["organisation"]["listings"][0]
@@ -290,6 +301,33 @@ def test_every_example_in_the_api_finds_what_it_says(
     # The ID number asked about is not in the answer, masked or otherwise.
     person = blacklist_search_examples()["person-elsewhere"]["value"]["id_number"]
     assert person not in answers["person-elsewhere"].text
+
+
+def test_two_people_of_one_name_are_each_a_possible_match_and_neither_a_match(
+    settings: Settings, api: tuple[TestClient, dict[str, str]]
+) -> None:
+    """A person found by name alone is a possible match, never an exact one (the same
+    names are common); their ID number finds them exactly."""
+    client, tokens = api
+    person, _number = DEMO_LISTED_PERSON
+    other = resident_id("320902", "19820611", "013")  # someone else of the same name
+    body = record_examples(china_today())["listing"]["value"]
+    body["related_persons"] = [{"name": person, "id_number": other, "role": "principal"}]
+    issuer = {"Authorization": f"Bearer {tokens['issuer:CN-SH']}"}
+    assert client.post("/v1/credentials", json=body, headers=issuer).status_code == 201
+    inspector = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    by_name = client.post("/v1/blacklist/search", json={"name": person}, headers=inspector)
+    assert by_name.status_code == 200
+    answer = SearchOut.model_validate(by_name.json())
+    assert answer.listings == []
+    assert sorted((x.decided_by, x.matched_as) for x in answer.possible_matches) == [
+        ("CN-JS", "listed"),
+        ("CN-SH", "principal"),
+    ]
+    by_id = client.post("/v1/blacklist/search", json={"id_number": other}, headers=inspector)
+    found = SearchOut.model_validate(by_id.json())
+    assert [(x.decided_by, x.matched_as) for x in found.listings] == [("CN-SH", "principal")]
+    assert found.possible_matches == []
 
 
 def test_only_enforcement_searches_and_bad_questions_are_refused(
@@ -398,6 +436,10 @@ def test_a_bulk_check_answers_every_row_in_order_as_json_and_csv(
     assert [r.get("listed") for r in results[:3]] == [True, True, False]
     assert [x["decidedBy"] for x in results[0]["listings"]] == ["CN-AH"]
     assert [x["decidedBy"] for x in results[1]["listings"]] == ["CN-JS"]
+    # Coded measures, with their labels (the demo codes Jiangsu's listing of a person).
+    assert results[0]["listings"][0]["measureCodes"] == []
+    assert results[1]["listings"][0]["measureCodes"] == ["key-supervision", "restrict-practice"]
+    assert results[1]["listings"][0]["measureLabels"][1] == "依法限制或禁止从事相关职业（执业）"
     assert all("error" in r for r in results[3:])
     person = DEMO_LISTED_PERSON[1]
     assert person not in answer.text
@@ -460,22 +502,91 @@ def test_the_public_list_shows_what_is_in_force_with_ids_masked(
         ("CN-JS", DEMO_LISTED_PERSON[0]),
         ("CN-ZJ", DEMO_LISTED_ENGINEER[1]),
     }  # Jiangsu's lifted company and Zhejiang's withdrawn one are not in it
-    representative = resident_id("310115", "19700822", "017")
+    principal = resident_id("310115", "19700822", "017")
     person = DEMO_LISTED_PERSON[1]
     for format_ in ("json", "csv", "xlsx"):
         body = client.get(f"/v1/blacklist/public?format={format_}").content
-        for number in (person, representative):
+        for number in (person, principal):
             assert number.encode() not in body, format_
     [listed_person] = [e for e in entries if e["kind"] == "person"]
     assert listed_person["identifier"] == f"{person[:4]}{'*' * 10}{person[-4:]}"
     [shanghai] = [e for e in entries if e["decidedBy"] == "CN-SH"]
     assert shanghai["identifier"] == DEMO_LISTED_ORGANISATIONS["CN-SH"][1]
-    assert shanghai["relatedPersons"][0]["residentIdMasked"].startswith(representative[:4])
+    assert shanghai["relatedPersons"][0]["residentIdMasked"].startswith(principal[:4])
     only = client.get("/v1/blacklist/public?region=cn-ah").json()
     assert only["region"] == "CN-AH"
     assert [e["decidedBy"] for e in only["entries"]] == ["CN-AH"]
     assert client.get("/v1/blacklist/public?region=CN-XX").status_code == 422
     assert client.get("/v1/blacklist/public?format=pdf").status_code == 422
+
+
+def test_roles_outside_order_11_are_refused_yet_stored_ones_still_show(
+    settings: Settings, api: tuple[TestClient, dict[str, str]]
+) -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): a listing names 主要负责人,
+    有关责任人员, 直接责任人员, 其他负有责任的人员; 法定代表人 is refused on input, and a
+    credential issued before with it still shows it on the public list."""
+    client, tokens = api
+    body = record_examples(china_today())["listing"]["value"]
+    body["related_persons"][0]["role"] = "法定代表人"
+    issuer = {"Authorization": f"Bearer {tokens['issuer:CN-SH']}"}
+    refused = client.post("/v1/credentials", json=body, headers=issuer)
+    assert refused.status_code == 422
+    [error] = refused.json()["errors"]
+    assert "related_persons" in error["field"]
+    assert "应急管理部令第11号" in error["message"]
+    assert "其他负有责任的人员" in error["message"]
+    body["related_persons"][0]["role"] = "其他负有责任的人员"
+    assert client.post("/v1/credentials", json=body, headers=issuer).status_code == 201
+    # A credential signed before, with a role the Order does not name.
+    item = ListingIn.model_validate({**body, "listing_decision_number": "沪应急失信〔2023〕9号"})
+    legacy = item.related_persons[0].model_copy(update={"role": "legal-representative"})
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        issue_records(
+            session,
+            IssuingContext.for_node(settings),
+            [item.model_copy(update={"related_persons": [legacy]})],
+        )
+    shown = client.get("/v1/blacklist/public?format=csv").content.decode("utf-8-sig")
+    assert "法定代表人 马某" in shown
+    assert "其他负有责任的人员 马某" in shown
+
+
+def test_coded_measures_show_with_their_labels_and_say_whether_practice_is_barred(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): the measures a listing
+    takes, coded (措施代码), shown with their labels in the search answer and on the
+    public list; restricts_practice reads the code restrict-practice."""
+    client, tokens = api
+    body = record_examples(china_today())["listing"]["value"]
+    body["measure_codes"] = ["依法限制或禁止从事相关职业（执业）", "key-supervision"]
+    issuer = {"Authorization": f"Bearer {tokens['issuer:CN-SH']}"}
+    issued = client.post("/v1/credentials", json=body, headers=issuer)
+    assert issued.status_code == 201, issued.text
+    subject = issued.json()["credential"]["credentialSubject"]
+    assert subject["measureCodes"] == ["restrict-practice", "key-supervision"]
+    assert restricts_practice(subject)
+    inspector = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    asked = {"credit_code": body["listed"]["credit_code"]}
+    [found] = client.post("/v1/blacklist/search", json=asked, headers=inspector).json()["listings"]
+    assert found["measureCodes"] == ["restrict-practice", "key-supervision"]
+    assert found["measureLabels"] == [
+        "依法限制或禁止从事相关职业（执业）",
+        "列为重点监管对象，加大执法检查频次",
+    ]
+    # A listing without codes: none in its credential, none in the answer.
+    plain = {"credit_code": DEMO_LISTED_ORGANISATIONS["CN-AH"][1]}
+    [older] = client.post("/v1/blacklist/search", json=plain, headers=inspector).json()["listings"]
+    assert "measureCodes" not in older["credential"]["credentialSubject"]
+    assert (older["measureCodes"], older["measureLabels"]) == ([], [])
+    assert not restricts_practice(older["credential"]["credentialSubject"])
+    public = client.get("/v1/blacklist/public").json()
+    [entry] = [e for e in public["entries"] if e["id"] == found["id"]]
+    assert entry["measureLabels"] == found["measureLabels"]
+    assert public["columns"]["measureLabels"] == "惩戒措施类别"
+    table = client.get("/v1/blacklist/public?format=csv").content.decode("utf-8-sig")
+    assert "依法限制或禁止从事相关职业（执业）；列为重点监管对象，加大执法检查频次" in table
 
 
 def test_the_public_list_as_csv_and_xlsx_has_chinese_headers(
@@ -875,6 +986,8 @@ def test_every_answer_is_the_model_its_route_documents(
         "listed",
         "relatedPersons",
         *TERMS,
+        "measureCodes",
+        "measureLabels",
         "status",
         "history",
         "credential",

@@ -194,7 +194,7 @@ def test_nothing_handed_out_tests_a_guess_and_the_disclosure_confirms_the_number
     (person,) = answer.json()["disclosures"]
     assert (person["position"], person["role"], person["masked"]) == (
         1,
-        "legal-representative",
+        "principal",
         "3101**********015" + number[-1],
     )
     disclosure = person["disclosure"]

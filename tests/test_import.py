@@ -14,8 +14,10 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from registry.bulk.rows import MAX_ROWS, read_table
+from registry.bulk.columns import COLUMNS
+from registry.bulk.rows import MAX_ROWS, parse_rows, read_table
 from registry.calendar import china_today
+from registry.credentials import CredentialType
 from registry.demo import DEMO_ENGINEERS, credit_code, resident_id
 from registry.errors import InvalidInput
 from registry.settings import Settings
@@ -174,8 +176,8 @@ def test_listing_template_round_trip(node: Settings, tmp_path: Path) -> None:
         "《安全生产严重失信主体名单管理办法》第六条", "苏应急罚〔2026〕9号",
         "苏应急失信〔2026〕2号",
         (TODAY - timedelta(days=3)).isoformat(), "联合惩戒；重点监管", "",
-        "赵某", resident_id("320102", "19700101", "011"), "", "", "", "", "钱某",
-        resident_id("320102", "19800202", "022"),
+        "赵某", resident_id("320102", "19700101", "011"), "", "", "钱某",
+        resident_id("320102", "19800202", "022"), "", "",
     ])  # fmt: skip
     workbook.save(template)
     before = _counts(node)
@@ -190,7 +192,7 @@ def test_listing_template_round_trip(node: Settings, tmp_path: Path) -> None:
             select(RecordParty).where(col(RecordParty.credential_id) == listing.credential_id)
         )
         roles = sorted(party.role for party in parties)
-    assert roles == ["directly-responsible", "legal-representative", "listed"]
+    assert roles == ["directly-responsible", "listed", "principal"]
     printed = run_import(node, "--template", "qualification")
     assert printed.stdout.strip() == "姓名,身份证号,证书编号,专业类别,发证日期,更正的记录"
 
@@ -205,6 +207,56 @@ def test_unknown_columns_and_types(node: Settings, tmp_path: Path) -> None:
     wrong = run_import(node, str(path), "--type", "diploma", "--authority", "CN-SH")
     assert wrong.returncode == 1
     assert "unknown type 'diploma'" in wrong.stderr
+
+
+def test_an_earlier_templates_role_columns_are_refused_naming_order_11() -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): the related persons'
+    columns are its terms; 法定代表人 and 安全负责人 columns are refused, naming them."""
+    header = [column.zh for column in COLUMNS[CredentialType.LISTING] if column.required]
+    parsed = parse_rows(
+        CredentialType.LISTING,
+        [*header, "法定代表人姓名", "safety_lead_id_number"],
+        [],
+        authority="CN-JS",
+    )
+    refused = {error.column: error.reason for error in parsed.errors}
+    assert set(refused) == {"法定代表人姓名", "safety_lead_id_number"}
+    assert "legal-representative (法定代表人) is no longer a role" in refused["法定代表人姓名"]
+    assert "应急管理部令第11号" in refused["safety_lead_id_number"]
+    assert "other-responsible (其他负有责任的人员)" in refused["safety_lead_id_number"]
+    headers = {column.zh for column in COLUMNS[CredentialType.LISTING]}
+    assert {"主要负责人姓名", "有关责任人员身份证号", "其他负有责任的人员姓名"} <= headers
+
+
+def test_the_measure_codes_column_takes_codes_or_labels() -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): the measures a listing
+    takes, coded in the 措施代码 column (codes or Chinese labels, separated by semicolons or 、)."""
+    row = {
+        "主体类型": "单位",
+        "主体名称": "江苏某危化品运输有限公司",
+        "统一社会信用代码": credit_code("91320100MA1XY0016"),
+        "列入依据": "《安全生产严重失信主体名单管理办法》第六条",
+        "行政处罚决定书文号": "苏应急罚〔2026〕9号",
+        "列入决定书文号": "苏应急失信〔2026〕2号",
+        "列入日期": "2026/3/1",
+        "惩戒措施": "联合惩戒",
+        "措施代码": "restrict-practice、列为重点监管对象，加大执法检查频次; other",
+    }
+    parsed = parse_rows(
+        CredentialType.LISTING, list(row), [(2, list(row.values()))], authority="CN-JS"
+    )
+    assert parsed.errors == []
+    [item] = parsed.items
+    assert item.measure_codes == ["restrict-practice", "key-supervision", "other"]
+    bad = parse_rows(
+        CredentialType.LISTING,
+        list(row),
+        [(2, [*list(row.values())[:-1], "restrict-practice；限制执业"])],
+        authority="CN-JS",
+    )
+    assert [(e.column, e.reason) for e in bad.errors] == [
+        ("措施代码", "each measure code at most once")
+    ]
 
 
 def test_a_csv_with_a_giant_cell_is_refused_in_one_line(tmp_path: Path) -> None:

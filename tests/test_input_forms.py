@@ -226,11 +226,11 @@ def test_records_take_labels_days_and_identifiers_as_typed(node: Node) -> None:
 
     listing = _example("listing")
     listing["listed"]["kind"] = "单位"
-    listing["related_persons"][0]["role"] = "法定代表人"
+    listing["related_persons"][0]["role"] = "直接责任人员"
     listing["listed_on"] = day.strftime("%Y年%m月%d日")
     subject = _issued(node.post("/v1/credentials", listing, "issuer:CN-SH"))
     assert subject["listed"]["kind"] == "organisation"
-    assert subject["relatedPersons"][0]["role"] == "legal-representative"
+    assert subject["relatedPersons"][0]["role"] == "directly-responsible"
     assert subject["listedOn"] == day.isoformat()
 
     change = {
@@ -385,7 +385,8 @@ def test_the_document_lists_every_code_with_its_label(node: Node) -> None:
     text = str(document)
     assert "`general` (公需)" in text
     assert "`initial` (初始注册)" in text
-    assert "`legal-representative` (法定代表人)" in text
+    assert "`other-responsible` (其他负有责任的人员)" in text
+    assert "`legal-representative`" not in text
     assert "`suspend` (暂停执业)" in text
     assert "`chemical` (化工安全)" in text
     assert "2026年3月1日" in text

@@ -160,7 +160,7 @@ _BAD_FIELDS = [
         "listing",
         "related_persons",
         [{"name": "x", "id_number": "1", "role": "cook"}],
-        "legal-representative",
+        "other-responsible",
     ),
     ("listing", "authority", "CN-XX", "province code"),
 ]
@@ -448,6 +448,37 @@ def test_listing_lift_waits_for_the_earliest_removal_date(demo: Demo) -> None:
     withdrawn = demo.client.post(path, json=CHANGES["withdraw"]["value"], headers=headers)
     assert withdrawn.json()["state"] == "withdrawn"
     assert _bit(demo, issued["credential"], "revocation")
+
+
+def test_a_listing_of_29_february_runs_through_28_february_three_years_on(demo: Demo) -> None:
+    """民法典第二百零一条、第二百零二条: a listing of 2024-02-29 is in force through
+    2027-02-28 and expired on 2027-03-01; credit repair may lift it from 2025-03-01,
+    the day after its twelve months are complete."""
+    body = _with(EXAMPLES["listing"]["value"], "listed_on", "2024-02-29")
+    issued = demo.issue(body)
+    credential = issued["credential"]
+    subject = credential["credentialSubject"]
+    assert (subject["earliestRemovalOn"], subject["expiresOn"]) == ("2025-03-01", "2027-03-01")
+    assert credential["validUntil"].startswith("2027-02-28T16:00:00")  # 2027-03-01 in China
+    inspector = demo.auth("enforcement")
+    code = body["listed"]["credit_code"]
+
+    def listed_on(day: str) -> list[str]:
+        asked = {"credit_code": code, "date": day}
+        answer = demo.client.post("/v1/blacklist/search", json=asked, headers=inspector)
+        assert answer.status_code == 200, answer.text
+        return [x["id"] for x in answer.json()["listings"]]
+
+    assert listed_on("2027-02-28") == [credential["id"]]
+    assert listed_on("2027-03-01") == []
+    path = f"/v1/credentials/{credential['id']}/status"
+    headers = demo.auth("issuer:CN-SH")
+    early = _with(CHANGES["lift"]["value"], "effective_on", "2025-02-28")
+    refused = demo.client.post(path, json=early, headers=headers)
+    assert refused.status_code == 409
+    assert "2025-03-01" in refused.json()["detail"]
+    lifted = _with(CHANGES["lift"]["value"], "effective_on", "2025-03-01")
+    assert demo.client.post(path, json=lifted, headers=headers).json()["state"] == "lifted"
 
 
 def test_a_correction_replaces_and_revokes(demo: Demo) -> None:

@@ -24,6 +24,7 @@ from api.schemas.verification import EngineerIn
 from registry.calendar import Day, china_today, parse_aware
 from registry.errors import RegistryError
 from registry.ids import parse_category, parse_credit_code, parse_resident_id, province
+from registry.labels import MEASURE, RELATED_ROLE
 from registry.messages import translate, translated
 from registry.settings import Settings
 from registry.text import PersonName
@@ -111,6 +112,9 @@ def _domain_messages() -> list[str]:
         _raised(lambda: parse_aware("yesterday", "--at")),
         _raised(lambda: parse_aware("2026-01-01T00:00:00", "--at")),
         _raised(lambda: TypeAdapter(Day).validate_python(today.replace(year=1800).isoformat())),
+        # A listing's roles (Order 11's terms) and coded measures.
+        _raised(lambda: RELATED_ROLE.parse("法定代表人")),
+        _raised(lambda: MEASURE.parse("blacklist")),
     ]
 
 

@@ -536,7 +536,9 @@ def test_what_the_api_reads_from_an_edited_projection_is_what_the_audit_names(
 
 def test_the_command_audits_the_demo_as_make_run_seeds_it(tmp_path: Path) -> None:
     settings = Settings(
-        data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        demo=True,
     )
     with engine_scope(settings.database_url) as engine:
         upgrade(engine)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from typing import Any
 
@@ -19,6 +20,7 @@ from registry.credentials.records import (
     identify_person,
 )
 from registry.ids import LookupSecrets, PersonIdentifier, ResidentId
+from registry.labels import RELATED_ROLE
 
 ID = "11010519491231002X"  # the GB 11643 standard's own example
 CODE = "91350100M000100Y43"
@@ -121,7 +123,7 @@ def _listing(**changes: Any) -> dict[str, Any]:
         "authority": "CN-JS",
         "listed": {"kind": "organisation", "name": "某化工有限公司", "credit_code": CODE},
         "related_persons": [
-            {"name": "李四", "id_number": ID, "role": "legal-representative"},
+            {"name": "李四", "id_number": ID, "role": "principal"},
         ],
         "legal_basis": "《安全生产严重失信主体名单管理办法》第五条",
         "penalty_decision_number": "苏应急罚〔2026〕12号",
@@ -133,9 +135,15 @@ def _listing(**changes: Any) -> dict[str, Any]:
 
 
 def test_a_listing_computes_its_dates_and_commits_every_person() -> None:
+    """民法典第二百零一条、第二百零二条: a listing of 2024-02-29 is in force through
+    2027-02-28 (expires 2027-03-01); its twelve months end on 2025-02-28."""
     listing = ListingIn.model_validate(_listing())
-    assert listing.earliest_removal_on == date(2025, 2, 28)
-    assert listing.expires_on == date(2027, 2, 28)
+    assert listing.last_day_in_force == date(2027, 2, 28)
+    assert listing.earliest_removal_on == date(2025, 3, 1)
+    assert listing.expires_on == date(2027, 3, 1)
+    plain = ListingIn.model_validate(_listing(listed_on="2024-03-10"))
+    assert plain.earliest_removal_on == date(2025, 3, 11)
+    assert plain.expires_on == date(2027, 3, 11)
     committed = [identify_person(p, SECRETS)[0] for p in listing.people()]
     subject = listing.subject(committed)
     assert subject["listed"] == {
@@ -143,13 +151,88 @@ def test_a_listing_computes_its_dates_and_commits_every_person() -> None:
         "name": "某化工有限公司",
         "creditCode": CODE,
     }
-    assert subject["relatedPersons"][0]["role"] == "legal-representative"
+    assert subject["relatedPersons"][0]["role"] == "principal"
     assert ID not in json.dumps(subject)
     person = ListingIn.model_validate(
         _listing(listed={"kind": "person", "name": "王五", "id_number": ID}, related_persons=[])
     )
     assert len(person.people()) == 1
     assert person.subject([{"name": "王五"}])["listed"]["kind"] == "person"
+
+
+@pytest.mark.parametrize(
+    ("role", "code"),
+    [
+        ("principal", "principal"),
+        ("主要负责人", "principal"),
+        ("有关责任人员", "responsible"),
+        ("直接责任人员", "directly-responsible"),
+        ("其他负有责任的人员", "other-responsible"),
+        ("other-responsible", "other-responsible"),
+    ],
+)
+def test_related_persons_are_named_in_order_11s_terms(role: str, code: str) -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): a listing names the
+    unit's 主要负责人, 有关责任人员, 直接责任人员 and 其他负有责任的人员."""
+    person = {"name": "李四", "id_number": ID, "role": role}
+    listing = ListingIn.model_validate(_listing(related_persons=[person]))
+    assert listing.related_persons[0].role == code
+
+
+@pytest.mark.parametrize(
+    "role", ["legal-representative", "法定代表人", "safety-lead", "安全负责人"]
+)
+def test_the_roles_order_11_does_not_name_are_refused_naming_its_terms(role: str) -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): 法定代表人 and 安全负责人
+    are not its terms; the refusal names the Order and the roles it takes."""
+    person = {"name": "李四", "id_number": ID, "role": role}
+    with pytest.raises(ValidationError) as caught:
+        ListingIn.model_validate(_listing(related_persons=[person]))
+    [error] = caught.value.errors()
+    assert error["loc"][:3] == ("related_persons", 0, "role")
+    assert "is no longer a role" in error["msg"]
+    assert "应急管理部令第11号" in error["msg"]
+    for term in ("主要负责人", "有关责任人员", "直接责任人员", "其他负有责任的人员"):
+        assert term in error["msg"]
+
+
+def test_coded_measures_are_carried_only_when_given() -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): the measures a listing
+    takes, coded; a listing without codes keeps the form it always had."""
+    committed = [
+        identify_person(p, SECRETS)[0] for p in ListingIn.model_validate(_listing()).people()
+    ]
+    plain = ListingIn.model_validate(_listing()).subject(committed)
+    assert "measureCodes" not in plain
+    coded = ListingIn.model_validate(
+        _listing(measure_codes=["restrict-practice", "限制参加政府采购和招标投标", " 其他措施 "])
+    ).subject(committed)
+    assert coded["measureCodes"] == ["restrict-practice", "restrict-procurement", "other"]
+    assert {k: v for k, v in coded.items() if k != "measureCodes"} == plain
+
+
+@pytest.mark.parametrize(
+    ("codes", "says"),
+    [
+        (["restrict-practice", "依法限制或禁止从事相关职业（执业）"], "at most once"),
+        (["blacklist"], "key-supervision (列为重点监管对象，加大执法检查频次)"),
+        (["other"] * 6, "at most 5"),
+    ],
+)
+def test_coded_measures_are_known_and_each_once(codes: list[str], says: str) -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): each measure coded once,
+    from the table (registry.labels.MEASURE)."""
+    with pytest.raises(ValidationError, match=re.escape(says)) as caught:
+        ListingIn.model_validate(_listing(measure_codes=codes))
+    assert all(e["loc"][0] == "measure_codes" for e in caught.value.errors())
+
+
+def test_a_stored_role_taken_before_order_11_still_shows_its_label() -> None:
+    """《安全生产严重失信主体名单管理办法》(应急管理部令第11号): credentials issued before
+    keep their roles, and show them."""
+    assert RELATED_ROLE.label("legal-representative") == "法定代表人"
+    assert RELATED_ROLE.label("safety-lead") == "安全负责人"
+    assert "legal-representative" not in RELATED_ROLE.spellings
 
 
 @pytest.mark.parametrize(

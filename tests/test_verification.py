@@ -28,6 +28,7 @@ from registry.demo import (
     credit_code,
     resident_id,
 )
+from registry.demo.agreements import DEMO_AGREEMENTS
 from registry.issuing import IssuingContext, change_status, issue_records
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
@@ -60,7 +61,7 @@ class Node:
         self.tokens = tokens
         self.context = IssuingContext.for_node(settings)
         self.verifier = EngineerVerifier(
-            key_store=self.context.key_store, lookup=self.context.lookup
+            key_store=self.context.key_store, lookup=self.context.lookup, demo=settings.demo
         )
 
     def session(self) -> Iterator[Session]:
@@ -144,7 +145,9 @@ def test_the_documented_examples_give_their_verdicts(node: Node, name: str) -> N
     assert _codes(report)[: len(reasons)] == reasons
     assert all(r["zh"] and r["en"] for r in subject["reasons"])
     assert report["type"] == ["VerifiableCredential", "VerificationReport"]
-    assert check_file(report, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
+    assert check_file(
+        report, trust_lists=node.chain(), genesis=_genesis(node.chain()), demo=True
+    ).holds
 
 
 def test_chen_jing_counts_in_shanghai_through_the_agreement(node: Node) -> None:
@@ -206,7 +209,9 @@ def test_one_course_counts_once_though_two_authorities_issued_it(node: Node) -> 
     assert set_aside["counts"] is False
     assert set_aside["reason"]["code"] == "duplicate-course"
     assert set_aside["duplicateOf"] == duplicate["sameAs"]
-    assert check_file(report, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
+    assert check_file(
+        report, trust_lists=node.chain(), genesis=_genesis(node.chain()), demo=True
+    ).holds
 
 
 def test_a_report_verifies_with_an_outside_verifier(node: Node) -> None:
@@ -250,7 +255,9 @@ def test_any_field_changed_is_rejected_at_the_signature(
     node: Node, path: tuple[Any, ...], value: Any
 ) -> None:
     report = node.verify(id_number=ENGINEERS["张伟"].id_number, region="CN-JS")
-    assert check_file(report, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
+    assert check_file(
+        report, trust_lists=node.chain(), genesis=_genesis(node.chain()), demo=True
+    ).holds
     changed = copy.deepcopy(report)
     target = changed
     for step in path[:-1]:
@@ -258,7 +265,7 @@ def test_any_field_changed_is_rejected_at_the_signature(
     assert target[path[-1]] != value
     target[path[-1]] = value
     failures = _failures(
-        check_file(changed, trust_lists=node.chain(), genesis=_genesis(node.chain()))
+        check_file(changed, trust_lists=node.chain(), genesis=_genesis(node.chain()), demo=True)
     )
     assert len(failures) == 1
     assert "report > report signature" in failures[0]
@@ -272,16 +279,43 @@ def _resigned(node: Node, report: dict[str, Any]) -> dict[str, Any]:
     return add_proof(unsigned, signer, created=datetime.now(UTC).replace(microsecond=0))
 
 
+def test_the_demos_agreements_count_only_on_a_node_running_the_demo(node: Node) -> None:
+    """The demo's recognition agreements cite synthetic documents: a node running the
+    demo relies on them; the same data served by a node not running it does not, and
+    a record from another province is then not recognised."""
+    asked = verify_examples()["recognised"]["value"]
+    report = node.verify(**asked)
+    assert _codes(report)[:1] == [(True, "recognised")]
+    [relied] = report["credentialSubject"]["agreements"]
+    assert relied["id"] in {a.id for _, a in DEMO_AGREEMENTS}
+    off = node.settings.model_copy(update={"demo": False})
+    with TestClient(create_app(off)) as client:
+        answer = client.post(
+            "/v1/verify/engineer",
+            json=asked,
+            headers={"Authorization": f"Bearer {node.tokens['verifier']}"},
+        )
+    assert answer.status_code == 200, answer.text
+    subject = answer.json()["credentialSubject"]
+    assert subject["verdict"] == "not-qualified"
+    assert _codes(answer.json())[:1] == [(False, "no-agreement")]
+    assert subject["agreements"] == []
+
+
 def test_a_report_whose_evidence_does_not_hold_names_the_check(node: Node) -> None:
     report = node.verify(id_number=ENGINEERS["陈静"].id_number, region="CN-SH")
     chain = node.chain()
-    assert check_file(_resigned(node, report), trust_lists=chain, genesis=_genesis(chain)).holds
+    assert check_file(
+        _resigned(node, report), trust_lists=chain, genesis=_genesis(chain), demo=True
+    ).holds
 
     def fails(change: Any, expected: str) -> None:
         changed = copy.deepcopy(report)
         change(changed["credentialSubject"])
         failures = _failures(
-            check_file(_resigned(node, changed), trust_lists=chain, genesis=_genesis(chain))
+            check_file(
+                _resigned(node, changed), trust_lists=chain, genesis=_genesis(chain), demo=True
+            )
         )
         assert failures, expected
         assert expected in failures[0], failures
@@ -336,15 +370,15 @@ def test_a_report_whose_evidence_does_not_hold_names_the_check(node: Node) -> No
 
 def test_a_report_needs_the_trust_list_and_its_genesis(node: Node) -> None:
     report = node.verify(id_number=ENGINEERS["王立新"].id_number, region="CN-SH")
-    assert not check_file(report, trust_lists=[]).holds
-    failures = _failures(check_file(report, trust_lists=node.chain(), genesis="00" * 32))
+    assert not check_file(report, trust_lists=[], demo=True).holds
+    failures = _failures(check_file(report, trust_lists=node.chain(), genesis="00" * 32, demo=True))
     assert "trust list" in failures[0]
     # No pinned genesis: nothing holds, unless the file's own genesis is taken, and
     # then the check says it was not pinned.
-    unpinned = check_file(report, trust_lists=node.chain())
+    unpinned = check_file(report, trust_lists=node.chain(), demo=True)
     assert not unpinned.holds
     assert "no genesis digest pinned" in _failures(unpinned)[0]
-    taken = check_file(report, trust_lists=node.chain(), unsafe_genesis_from_file=True)
+    taken = check_file(report, trust_lists=node.chain(), unsafe_genesis_from_file=True, demo=True)
     assert taken.holds
     genesis = taken.children[0].children[0]
     assert (genesis.name, genesis.ok) == ("genesis", None)
@@ -405,7 +439,7 @@ def test_a_listing_in_another_province_is_reported_here(node: Node) -> None:
                     "credit_code": credit_code("91320900MA1Q50099"),
                 },
                 "related_persons": [
-                    {"name": wang.name, "id_number": wang.id_number, "role": "directly-responsible"}
+                    {"name": wang.name, "id_number": wang.id_number, "role": "responsible"}
                 ],
                 "legal_basis": "《安全生产严重失信主体名单管理办法》第六条",
                 "penalty_decision_number": "苏应急罚〔2026〕88号",
@@ -421,11 +455,13 @@ def test_a_listing_in_another_province_is_reported_here(node: Node) -> None:
     assert (False, "listed-untrustworthy") in _codes(report)
     assert subject["reasons"][-1]["decides"] is False
     assert [(x["id"], x["issuer"], x["role"]) for x in subject["listings"]] == [
-        (listing, "CN-JS", "directly-responsible")
+        (listing, "CN-JS", "responsible")
     ]
     assert "苏应急失信〔2026〕8号" in subject["reasons"][-1]["zh"]
     assert "依法依规实施联合惩戒" in subject["reasons"][-1]["zh"]
-    assert check_file(report, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
+    assert check_file(
+        report, trust_lists=node.chain(), genesis=_genesis(node.chain()), demo=True
+    ).holds
     before = (listed_on - timedelta(days=1)).isoformat()
     earlier = node.verify(id_number=wang.id_number, region="CN-SH", date=before)
     assert earlier["credentialSubject"]["verdict"] == "qualified"
@@ -455,7 +491,9 @@ def test_a_renewal_stands_whatever_hours_the_registry_holds(node: Node) -> None:
     assert previous["registration"] in {
         c["credential"]["id"] for c in subject["evidence"]["credentials"]
     }
-    assert check_file(report, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
+    assert check_file(
+        report, trust_lists=node.chain(), genesis=_genesis(node.chain()), demo=True
+    ).holds
 
     # 刘洋 renews without an earlier registration in the registry: it stands too.
     liu = ENGINEERS["刘洋"]
@@ -484,7 +522,9 @@ def test_a_renewal_stands_whatever_hours_the_registry_holds(node: Node) -> None:
     assert subject["verdict"] == "qualified"
     assert (True, "ce-previous-term-not-held") in _codes(report)
     assert "previousPeriod" not in subject["continuingEducation"]
-    assert check_file(report, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
+    assert check_file(
+        report, trust_lists=node.chain(), genesis=_genesis(node.chain()), demo=True
+    ).holds
 
 
 def test_by_registration_number_the_name_must_match(node: Node) -> None:
@@ -610,11 +650,15 @@ def test_qr_codes_name_the_credential_and_its_digest(node: Node) -> None:
     assert (payload.authority, payload.credential_id) == ("CN-SH", registration)
     bundle = node.client.get(f"/v1/credentials/{registration}/proof").json()
     chain = node.chain()
-    assert check_file(bundle, trust_lists=chain, genesis=_genesis(chain), qr=payload).holds
+    assert check_file(
+        bundle, trust_lists=chain, genesis=_genesis(chain), qr=payload, demo=True
+    ).holds
     other = node.client.get(
         f"/v1/credentials/{report['credentialSubject']['qualification']['id']}/proof"
     ).json()
-    failures = _failures(check_file(other, trust_lists=chain, genesis=_genesis(chain), qr=payload))
+    failures = _failures(
+        check_file(other, trust_lists=chain, genesis=_genesis(chain), qr=payload, demo=True)
+    )
     assert "QR code" in failures[0]
     assert node.client.get(f"/v1/credentials/{registration}/qr?format=gif").status_code == 422
     assert (
@@ -629,7 +673,9 @@ def test_someone_unknown_gets_a_signed_answer_saying_so(node: Node) -> None:
     report = node.verify(id_number=resident_id("310101", "19990101", "999"), region="CN-SH")
     assert _codes(report) == [(False, "no-records")]
     assert report["credentialSubject"]["evidence"] == {"checkpoints": [], "credentials": []}
-    assert check_file(report, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
+    assert check_file(
+        report, trust_lists=node.chain(), genesis=_genesis(node.chain()), demo=True
+    ).holds
 
 
 def test_the_verifier_judges_in_process_the_same_as_the_api(node: Node) -> None:
@@ -657,18 +703,22 @@ def test_status_lists_given_offline_decide_status(node: Node) -> None:
     ]
     chain = node.chain()
     fine = node.client.get(f"/v1/credentials/{active}/proof").json()
-    held = check_file(fine, trust_lists=chain, genesis=_genesis(chain), status_lists=lists)
+    held = check_file(
+        fine, trust_lists=chain, genesis=_genesis(chain), status_lists=lists, demo=True
+    )
     assert held.holds
     assert not _unchecked(held)
-    assert _unchecked(check_file(fine, trust_lists=chain, genesis=_genesis(chain))) == [
+    assert _unchecked(check_file(fine, trust_lists=chain, genesis=_genesis(chain), demo=True)) == [
         "status (revocation)",
         "status (suspension)",
     ]
     bundle = node.client.get(f"/v1/credentials/{suspended}/proof").json()
-    without = check_file(bundle, trust_lists=chain, genesis=_genesis(chain))
+    without = check_file(bundle, trust_lists=chain, genesis=_genesis(chain), demo=True)
     assert without.holds  # status unchecked is said, not failed
     failures = _failures(
-        check_file(bundle, trust_lists=chain, genesis=_genesis(chain), status_lists=lists)
+        check_file(
+            bundle, trust_lists=chain, genesis=_genesis(chain), status_lists=lists, demo=True
+        )
     )
     assert len(failures) == 1
     assert "status (suspension)" in failures[0]
@@ -677,7 +727,11 @@ def test_status_lists_given_offline_decide_status(node: Node) -> None:
     forged["credentialSubject"]["encodedList"] = lists[0]["credentialSubject"]["encodedList"]
     failures = _failures(
         check_file(
-            bundle, trust_lists=chain, genesis=_genesis(chain), status_lists=[lists[0], forged]
+            bundle,
+            trust_lists=chain,
+            genesis=_genesis(chain),
+            status_lists=[lists[0], forged],
+            demo=True,
         )
     )
     assert "status (suspension)" in failures[0]
@@ -689,7 +743,9 @@ def test_a_proof_bundle_checks_offline_in_either_spelling(node: Node) -> None:
     relied = registration["credentialSubject"]["evidence"]["credentials"][0]["credential"]
     bundle = node.client.get(f"/v1/credentials/{relied['id']}/proof").json()
     assert {"leafIndex", "treeSize", "inclusionProof"} <= set(bundle)
-    assert check_file(bundle, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
+    assert check_file(
+        bundle, trust_lists=node.chain(), genesis=_genesis(node.chain()), demo=True
+    ).holds
     # As the API wrote it before it spelled proofs as reports do: still read.
     old = {k: v for k, v in bundle.items() if k not in ("leafIndex", "treeSize", "inclusionProof")}
     old |= {
@@ -697,11 +753,15 @@ def test_a_proof_bundle_checks_offline_in_either_spelling(node: Node) -> None:
         "tree_size": bundle["treeSize"],
         "hashes": bundle["inclusionProof"],
     }
-    assert check_file(old, trust_lists=node.chain(), genesis=_genesis(node.chain())).holds
+    assert check_file(
+        old, trust_lists=node.chain(), genesis=_genesis(node.chain()), demo=True
+    ).holds
     wrong = {**bundle, "leafIndex": bundle["leafIndex"] + 1}
     assert (
         "inclusion in its log"
-        in _failures(check_file(wrong, trust_lists=node.chain(), genesis=_genesis(node.chain())))[0]
+        in _failures(
+            check_file(wrong, trust_lists=node.chain(), genesis=_genesis(node.chain()), demo=True)
+        )[0]
     )
 
 

@@ -257,3 +257,22 @@ def test_what_decides_comes_as_the_reason_and_what_informs_as_a_note(
     lines = answer.stdout.splitlines()
     assert "not qualified" in lines[0]
     assert any(line.startswith("Why") and "not to the employer asked" in line for line in lines)
+
+
+def test_verify_refuses_a_report_relying_on_a_demonstration_agreement_without_demo(
+    node: tuple[TestClient, dict[str, str]], tmp_path: Path
+) -> None:
+    """The demo's recognition agreements cite synthetic documents: a report relying on
+    one holds offline only for the demo (`registry verify --demo`)."""
+    client, tokens = node
+    report = _report(client, tokens, id_number=ENGINEERS["陈静"].id_number, region="CN-SH")
+    assert report["credentialSubject"]["agreements"]
+    document, chain, genesis = _files(client, tmp_path, report)
+    refused = _verify(tmp_path, document, "--trust-list", chain, "--genesis", genesis)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "relies on a demonstration agreement" in refused.stdout
+    assert "every check holds" not in refused.stdout
+    accepted = _verify(tmp_path, document, "--trust-list", chain, "--genesis", genesis, "--demo")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "✓ demonstration agreement" in accepted.stdout
+    assert "every check holds" in accepted.stdout

@@ -35,7 +35,7 @@ from api.schemas.enforcement import (
 )
 from api.tables import csv_answer, csv_rows, invalid_fields
 from registry.calendar import china_today
-from registry.enforcement import listing_terms
+from registry.enforcement import listing_terms, measure_codes, measure_labels
 from registry.enforcement.inspection import CheckQuery, CheckResult, check_audited, search_audited
 from registry.enforcement.public import COLUMNS, public_csv, public_xlsx, read_public_list
 from registry.enforcement.search import (
@@ -69,6 +69,8 @@ def _listing(found: Found, result: SearchResult) -> ListingOut:
         listed=subject["listed"],
         related_persons=subject["relatedPersons"],
         **listing_terms(subject),
+        measure_codes=measure_codes(subject),
+        measure_labels=measure_labels(subject),
         status=ListingStatusOut(status=status.status, since=status.since) if status else None,
         history=[
             ListingChangeOut(
@@ -102,8 +104,9 @@ def _listing(found: Found, result: SearchResult) -> ListingOut:
         200: {
             "description": (
                 "Every listing in force on the day asked that names the party, whichever "
-                "province decided it: exact matches in `listings`, names that may be the "
-                "party's in `possibleMatches` (never mixed). Each with the deciding "
+                "province decided it: by credit code or ID number in `listings`; by name "
+                "in `possibleMatches` only, the same name or a near one (a name "
+                "identifies no one: `listings` is then empty). Each with the deciding "
                 "authority, legal basis, decision numbers, dates, measures, its history "
                 "of state changes, the signed credential and its inclusion proof."
             )
@@ -119,9 +122,10 @@ def search(
     verifier: Verifier,
     body: Annotated[SearchIn, Body(openapi_examples=blacklist_search_examples())],
 ) -> SearchOut:
-    """Search by credit code, ID number or exact name; the dates decide what is in
-    force (listing date, lift, reversal, withdrawal, expiry after three years).
-    Each search is recorded in the access audit (`GET /v1/audit/access`)."""
+    """Search by credit code, ID number or name (a name's hits are possible matches
+    only); the dates decide what is in force (listing date, lift, reversal,
+    withdrawal, expiry after three years). Each search is recorded in the access
+    audit (`GET /v1/audit/access`)."""
     result = search_audited(
         session,
         body.query(),
@@ -270,6 +274,8 @@ def _results(checked: CheckResult) -> list[dict[str, Any]]:
                         ],
                         "listedOn": f.document["credentialSubject"]["listedOn"],
                         "expiresOn": f.document["credentialSubject"]["expiresOn"],
+                        "measureCodes": measure_codes(f.document["credentialSubject"]),
+                        "measureLabels": measure_labels(f.document["credentialSubject"]),
                     }
                     for f in result.listings
                 ],

@@ -86,8 +86,9 @@ class SearchIn(BaseModel):
     name: OrganisationName | None = Field(
         default=None,
         max_length=200,
-        description="Exact name, width and spacing aside; near names come back apart. "
-        "A person's or an organisation's: the characters an organisation's name may hold.",
+        description="A name, width and spacing aside: every listing naming it, or a "
+        "near one, comes back as a possible match only (a name identifies no one). A "
+        "person's or an organisation's: the characters an organisation's name may hold.",
     )
     region: ProvinceCode | None = Field(
         default=None,
@@ -210,6 +211,11 @@ class ListingOut(_Out):
     earliest_removal_on: dt.date
     expires_on: dt.date
     measures: list[str]
+    measure_codes: list[str] = Field(
+        description="The measures coded (措施代码: `registry.labels.MEASURE`), if the "
+        "listing codes them; empty otherwise."
+    )
+    measure_labels: list[str] = Field(description="The Chinese label of each coded measure.")
     status: ListingStatusOut | None
     history: list[ListingChangeOut] = Field(description="Its state changes, as recorded.")
     credential: dict[str, Any] = Field(description="The signed listing credential.")
@@ -217,7 +223,9 @@ class ListingOut(_Out):
 
 
 class SearchOut(_Out):
-    """Exact matches and possible matches, never mixed."""
+    """Matches (by credit code or ID number) and possible matches (by name), never
+    mixed: a name identifies no one, so a search by name answers only possible
+    matches."""
 
     query: dict[str, str] = Field(
         description="The question as answered: `by`, then `creditCode`, `residentIdMasked` "
@@ -226,8 +234,13 @@ class SearchOut(_Out):
         f"says `{CHECK_MISMATCH}`: probably mistyped (or an early pilot code), so that no "
         "listing found is no clean answer."
     )
-    listings: list[ListingOut]
-    possible_matches: list[ListingOut]
+    listings: list[ListingOut] = Field(
+        description="Listings naming the party by the credit code or ID number asked."
+    )
+    possible_matches: list[ListingOut] = Field(
+        description="Listings naming someone of the name asked, or of a near one: "
+        "possibly the party, never surely (the same names are common)."
+    )
 
 
 # -- POST /v1/blacklist/check -----------------------------------------------------------
@@ -242,6 +255,10 @@ class CheckListingOut(_Out):
     listing_decision_number: str
     listed_on: dt.date
     expires_on: dt.date
+    measure_codes: list[str] = Field(
+        description="The measures coded (措施代码), if the listing codes them."
+    )
+    measure_labels: list[str] = Field(description="The Chinese label of each coded measure.")
 
 
 class CheckedPartyOut(_Out):
@@ -302,6 +319,10 @@ class PublicEntryOut(_Out):
     earliest_removal_on: dt.date
     expires_on: dt.date
     measures: list[str]
+    measure_codes: list[str] = Field(
+        description="The measures coded (措施代码), if the listing codes them."
+    )
+    measure_labels: list[str] = Field(description="The Chinese label of each coded measure.")
     id: str
 
 

@@ -72,6 +72,8 @@ def serving(settings: Settings, log: Path, *, workers: int = 1) -> Iterator[Serv
         "REGISTRY_DATA_DIR": str(settings.data_dir),
         "REGISTRY_DATABASE_URL": settings.database_url,
         "REGISTRY_NODE_URL": f"http://127.0.0.1:{port}",
+        # The demo's agreements count only on a node running the demo.
+        "REGISTRY_DEMO": "true" if settings.demo else "false",
     }
     command = [str(REGISTRY), "serve", "--port", str(port), "--workers", str(workers)]
     print(f"server: registry {' '.join(command[1:])}", flush=True)

@@ -16,12 +16,21 @@ from registry.labels import (
     CATEGORY,
     CE_KIND,
     LISTED_KIND,
+    MEASURE,
     REGISTRATION_KIND,
     RELATED_ROLE,
     Enumeration,
 )
 
-__all__ = ["COLUMNS", "RELATED_ROLES", "TYPES", "YES_NO", "Column", "record_type"]
+__all__ = [
+    "COLUMNS",
+    "RELATED_ROLES",
+    "RETIRED_ROLE_COLUMNS",
+    "TYPES",
+    "YES_NO",
+    "Column",
+    "record_type",
+]
 
 
 @dataclass(frozen=True)
@@ -124,7 +133,32 @@ for _role, _zh, _en in RELATED_ROLES:
         Column(f"related.{_role}.id_number", f"{_zh}身份证号", f"{_en}_id_number", required=False),
     )
 # Last, so that the columns of a file made from an earlier template keep their places.
-COLUMNS[CredentialType.LISTING] += (_pilot("listed.pilot_code"),)
+COLUMNS[CredentialType.LISTING] += (
+    _pilot("listed.pilot_code"),
+    Column(
+        "measure_codes",
+        "措施代码",
+        "measure_codes",
+        required=False,
+        note=(
+            "多项用分号（；）或顿号（、）分开，填代码或名称："
+            + "；".join(f"{code}（{label}）" for code, label in MEASURE.labels.items())
+        ),
+    ),
+)
+
+RETIRED_ROLE_COLUMNS: dict[str, str] = {
+    header: role
+    for role, zh in RELATED_ROLE.retired.items()
+    for header in (
+        f"{zh}姓名",
+        f"{zh}身份证号",
+        f"{role.replace('-', '_')}_name",
+        f"{role.replace('-', '_')}_id_number",
+    )
+}
+"""The related-person columns of an earlier template whose role is retired (法定代表人
+姓名, ...), by header: refused, naming the roles taken instead."""
 
 TYPES: dict[str, CredentialType] = {
     "qualification": CredentialType.QUALIFICATION,

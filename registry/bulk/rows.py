@@ -16,19 +16,22 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from registry.bulk.columns import COLUMNS, RELATED_ROLES, YES_NO, Column
+from registry.bulk.columns import COLUMNS, RELATED_ROLES, RETIRED_ROLE_COLUMNS, YES_NO, Column
 from registry.calendar import parse_day
 from registry.credentials import CREDENTIAL_TYPES, CredentialType
 from registry.credentials.records import RecordIn
 from registry.errors import InvalidInput
 from registry.issuing.partial import valid_fields
-from registry.labels import LISTED_KIND
+from registry.labels import LISTED_KIND, RELATED_ROLE
 from registry.spreadsheets import xlsx_cell_text
 
 __all__ = ["MAX_ROWS", "ParsedRows", "RowError", "parse_rows", "read_table"]
 
 _RECORD: TypeAdapter[Any] = TypeAdapter(RecordIn)
 _MEASURES = re.compile(r"[;；\n]+")
+# Coded measures: their labels hold full-width commas, so a list is split at semicolons
+# (full-width or not) and 、 only.
+_CODES = re.compile(r"[;；、\n]+")
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,10 @@ def _columns(
     for position, name in enumerate(header):
         column = known.get(name) or known.get(name.lower())
         if column is None:
-            if name:
+            retired = RETIRED_ROLE_COLUMNS.get(name) or RETIRED_ROLE_COLUMNS.get(name.lower())
+            if retired is not None and record_type == CredentialType.LISTING:
+                errors.append(RowError(1, name, RELATED_ROLE.refusal(retired)))
+            elif name:
                 errors.append(RowError(1, name, "unknown column for this type"))
             continue
         if column in found.values():
@@ -223,6 +229,8 @@ def _item(
             related.setdefault(role, {})[field] = value
         elif path == "measures":
             item["measures"] = [m.strip() for m in _MEASURES.split(value) if m.strip()]
+        elif path == "measure_codes":
+            item["measure_codes"] = [m.strip() for m in _CODES.split(value) if m.strip()]
         else:
             _put(item, path, value)
     if record_type == CredentialType.LISTING:
@@ -289,6 +297,8 @@ def _header_of(location: tuple[Any, ...], roles: list[str], headers: dict[str, s
     if len(parts) >= 2 and parts[0] == "related_persons" and isinstance(parts[1], int):
         role = roles[parts[1]] if parts[1] < len(roles) else "?"
         path = f"related.{role}.{parts[2]}" if len(parts) > 2 else f"related.{role}.name"
+    elif parts and parts[0] in ("measures", "measure_codes"):
+        path = str(parts[0])  # one cell holds the whole list
     else:
         path = ".".join(str(p) for p in parts)
     return headers.get(path, path)

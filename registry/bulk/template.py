@@ -62,8 +62,9 @@ _EXAMPLES: dict[str, str] = {
     "listing_decision_number": "沪应急失信〔2026〕1号",
     "listed_on": "2026/3/1",
     "measures": "限制参加政府采购；限制取得安全生产许可",
-    "related.legal-representative.name": "李四",
-    "related.legal-representative.id_number": _EXAMPLE_ID,
+    "related.principal.name": "李四",
+    "related.principal.id_number": _EXAMPLE_ID,
+    "measure_codes": "restrict-procurement、列为重点监管对象，加大执法检查频次",
 }
 _EXAMPLE_KINDS = {CredentialType.CE_CREDIT: "专业"}
 

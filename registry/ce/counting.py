@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
 
-from registry.calendar import LeapDay, add_years
+from registry.calendar import add_years
 from registry.ce.policy import CePolicy, ForeignHours
 from registry.ids import Category, province
 from registry.recognition import Agreement, Reason, RecordKind, recognise
@@ -242,7 +242,7 @@ def _shortfalls(
         )
     if policy.min_hours_per_year:
         for year, counted in enumerate(by_year):
-            first = add_years(cycle_start, year, leap_day=LeapDay.FIRST_OF_MARCH)
+            first = add_years(cycle_start, year)
             if first > on:
                 break
             if counted < policy.min_hours_per_year:
@@ -260,7 +260,7 @@ def _shortfalls(
 
 def _year_of(cycle_start: date, day: date) -> int:
     year = 0
-    while add_years(cycle_start, year + 1, leap_day=LeapDay.FIRST_OF_MARCH) <= day:
+    while add_years(cycle_start, year + 1) <= day:
         year += 1
     return year
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -90,6 +91,10 @@ def serve(
     ] = 1,
 ) -> None:
     """Migrate the database, optionally seed the demo, and serve the API."""
+    if demo:
+        # The demo's settings: this command's, and the workers' (the app factory
+        # reads REGISTRY_* again, in this process or the ones it starts).
+        os.environ["REGISTRY_DEMO"] = "true"
     settings = Settings()
     data_dir = DataDir(settings)
     data_dir.ensure()

@@ -60,6 +60,14 @@ def propose(
     effective_until: Annotated[
         str | None, typer.Option(help="Last day in force (YYYY-MM-DD; default: open).")
     ] = None,
+    demonstration: Annotated[
+        bool,
+        typer.Option(
+            "--demonstration",
+            help="Mark it as a demonstration (its basis a synthetic document): only a "
+            "node running the demo (REGISTRY_DEMO) publishes or relies on it.",
+        ),
+    ] = False,
 ) -> None:
     """Draft an agreement and open it for every party's signature."""
     try:
@@ -78,6 +86,7 @@ def propose(
             target=target,
             basis_number=basis_number,
             basis_title=basis_title,
+            demonstration=demonstration,
         )
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc

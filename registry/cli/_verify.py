@@ -133,6 +133,14 @@ def verify(
             "history.",
         ),
     ] = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Accept a report that relies on a demonstration agreement (the demo's, "
+            "citing a synthetic document): for checking the demo's reports only.",
+        ),
+    ] = False,
     lang: Annotated[
         str | None,
         typer.Option(
@@ -175,6 +183,7 @@ def verify(
         qr=code,
         holder=holder,
         unsafe_genesis_from_file=unsafe_genesis_from_file,
+        demo=demo,
     )
     _summary(document, language, result.holds)
     tree = Tree(f"{_MARK[result.holds]} {escape(str(file))}")

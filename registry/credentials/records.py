@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from registry.calendar import Day, LeapDay, add_years
+from registry.calendar import Day, add_years
 from registry.credentials.envelope import CredentialType
 from registry.errors import InvalidInput, RegistryError
 from registry.ids import (
@@ -41,11 +41,20 @@ from registry.ids import (
     parse_resident_id,
     province,
 )
-from registry.labels import CATEGORY, CE_KIND, LISTED_KIND, REGISTRATION_KIND, RELATED_ROLE
+from registry.labels import (
+    CATEGORY,
+    CE_KIND,
+    LISTED_KIND,
+    MEASURE,
+    REGISTRATION_KIND,
+    RELATED_ROLE,
+)
 from registry.text import OrganisationName, PersonName, Reference, Text
 
 __all__ = [
+    "LISTING_YEARS",
     "MAX_CE_HOURS",
+    "MAX_MEASURE_CODES",
     "MAX_REGISTRATION_YEARS",
     "ContinuingEducationIn",
     "HolderIn",
@@ -67,7 +76,11 @@ MAX_CE_HOURS = 200
 """More hours than any single course grants: a typo, not a course."""
 
 MAX_REGISTRATION_YEARS = 5
-"""A registration is valid for at most five years."""
+"""A registration is valid for at most five years: ``valid_until``, its last day, at
+most ``add_years(valid_from, 5)`` (民法典第二百零一条、第二百零二条)."""
+
+LISTING_YEARS = 3
+"""A listing is in force for three years: through ``add_years(listed_on, 3)``."""
 
 # What each text field may hold: registry.text.
 _Text = Annotated[Text, Field(min_length=1, max_length=200)]
@@ -321,7 +334,7 @@ class RegistrationIn(_RecordIn):
             return value  # valid_from is itself invalid, and reported
         if value <= start:
             raise ValueError("valid_until must follow valid_from")
-        if value > add_years(start, MAX_REGISTRATION_YEARS, leap_day=LeapDay.LAST_OF_FEBRUARY):
+        if value > add_years(start, MAX_REGISTRATION_YEARS):
             raise ValueError(f"a registration runs at most {MAX_REGISTRATION_YEARS} years")
         return value
 
@@ -385,13 +398,35 @@ def _as_value_error(parse: Callable[[str], _T], value: str) -> _T:
 
 
 class ListedPersonIn(HolderIn):
-    """A person named in a listing, with the role they held."""
+    """A person named in a listing, in the terms of 《安全生产严重失信主体名单管理办法》
+    (应急管理部令第11号): the unit's principal, a responsible person, a directly
+    responsible person, or another person bearing responsibility
+    (``registry.labels.RELATED_ROLE``)."""
 
     role: Annotated[
-        Literal["legal-representative", "principal", "safety-lead", "directly-responsible"],
+        Literal["principal", "responsible", "directly-responsible", "other-responsible"],
         RELATED_ROLE.before(),
-        RELATED_ROLE.schema("The role the person held in the listed organisation."),
+        RELATED_ROLE.schema(
+            "How the listing names the person, in the terms of 《安全生产严重失信主体名单"
+            "管理办法》 (应急管理部令第11号)."
+        ),
     ]
+
+
+MAX_MEASURE_CODES = len(MEASURE.codes)
+"""A listing's coded measures: each code at most once."""
+
+_MeasureCode = Annotated[
+    Literal[
+        "key-supervision",
+        "restrict-funding",
+        "restrict-procurement",
+        "restrict-practice",
+        "other",
+    ],
+    MEASURE.before(),
+    MEASURE.schema("A measure the listing takes (措施代码)."),
+]
 
 
 class ListedOrganisationIn(OrganisationIn):
@@ -409,8 +444,10 @@ class ListedIndividualIn(HolderIn):
 class ListingIn(_RecordIn):
     """严重失信主体名单: an entry on the production-safety untrustworthiness list.
 
-    The dates that follow from the listing date are computed, not entered: early
-    removal (credit repair) at the earliest 12 months after it, expiry 3 years after.
+    The dates that follow from the listing date are computed, not entered, by the
+    Civil Code's periods (民法典第二百零一条、第二百零二条; ``registry.calendar``):
+    the listing is in force through ``add_years(listed_on, 3)``, so it expires the day
+    after; credit repair may lift it from the day after ``add_years(listed_on, 1)``.
     """
 
     type: Literal["UntrustworthinessListing"] = "UntrustworthinessListing"
@@ -421,6 +458,21 @@ class ListingIn(_RecordIn):
     listing_decision_number: _Text
     listed_on: Day
     measures: list[_Text] = Field(min_length=1, max_length=20)
+    measure_codes: list[_MeasureCode] = Field(
+        default_factory=list,
+        max_length=MAX_MEASURE_CODES,
+        description=(
+            "The measures coded (措施代码), each at most once; optional. The credential "
+            "carries them as `measureCodes` only when there are any."
+        ),
+    )
+
+    @field_validator("measure_codes")
+    @classmethod
+    def _each_measure_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each measure code at most once")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -439,14 +491,23 @@ class ListingIn(_RecordIn):
         return value
 
     @property
+    def last_day_in_force(self) -> date:
+        """The listing's last day in force: its three years run from the day after
+        ``listed_on`` to the corresponding day three years on, 28 February for a
+        listing of 29 February where that year has none (民法典第二百零一条、第二百零二条)."""
+        return add_years(self.listed_on, LISTING_YEARS)
+
+    @property
     def earliest_removal_on(self) -> date:
-        """The first day credit repair may lift the listing: 12 months after listing."""
-        return add_years(self.listed_on, 1, leap_day=LeapDay.LAST_OF_FEBRUARY)
+        """The first day credit repair may lift the listing: the day after its first
+        twelve months are complete (counted as ``last_day_in_force``)."""
+        return add_years(self.listed_on, 1) + timedelta(days=1)
 
     @property
     def expires_on(self) -> date:
-        """The day the listing ends by itself: 3 years after listing."""
-        return add_years(self.listed_on, 3, leap_day=LeapDay.LAST_OF_FEBRUARY)
+        """The day the listing ends by itself, the first day it is no longer in force:
+        the day after ``last_day_in_force``."""
+        return self.last_day_in_force + timedelta(days=1)
 
     def people(self) -> list[HolderIn]:
         """Every person whose number the listing commits to, listed first."""
@@ -472,6 +533,8 @@ class ListingIn(_RecordIn):
             "earliestRemovalOn": self.earliest_removal_on.isoformat(),
             "expiresOn": self.expires_on.isoformat(),
             "measures": list(self.measures),
+            # Only when coded: a listing without codes keeps the form it always had.
+            **({"measureCodes": list(self.measure_codes)} if self.measure_codes else {}),
         }
 
 

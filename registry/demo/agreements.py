@@ -2,7 +2,10 @@
 through the same path as ``registry recognition``.
 
 The documents they cite are synthetic: the demo shows how agreements work, not
-which ones the four authorities have actually signed.
+which ones the four authorities have actually signed. So each is marked
+``demonstration`` (``"demonstration": true`` in its credential): only a node running
+the demo (``Settings.demo``, ``IssuingContext.demo``) publishes one or relies on it,
+and the offline verifier accepts a report relying on one only with ``--demo``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ DEMO_AGREEMENTS: tuple[tuple[str, Agreement], ...] = (
             valid_from=date(2021, 1, 1),
             basis_number="沪苏浙皖应急〔2021〕1号（演示）",
             basis_title="长三角区域初级注册安全工程师职业资格和继续教育学时互认协议（演示）",
+            demonstration=True,
         ),
     ),
     (
@@ -49,6 +53,7 @@ DEMO_AGREEMENTS: tuple[tuple[str, Agreement], ...] = (
             valid_until=date(2028, 6, 30),
             basis_number="皖应急〔2023〕45号（演示）",
             basis_title="安徽省认可上海市初级注册安全工程师注册的协议（演示）",
+            demonstration=True,
         ),
     ),
 )
@@ -62,7 +67,8 @@ def seed_demo_agreements(
     """Propose, sign by every party and publish the demo agreements, where no agreement
     was ever proposed and all four authorities exist. Returns whether it did.
 
-    The caller commits.
+    Raises ``Conflict`` if ``context`` is not a node running the demo. The caller
+    commits.
     """
     if session.scalar(select(func.count()).select_from(AgreementProposal)):
         return False

@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from registry.calendar import LeapDay, add_years, china_today
+from registry.calendar import add_years, china_today
 from registry.credentials import CredentialType
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.credentials.records import RecordIn
@@ -157,7 +157,7 @@ def _later_items(today: date) -> list[dict[str, Any]]:
                     f"{engineer.registered_by[3:]}-REG-{1001 + number}",
                     kind,
                     start,
-                    add_years(start, 5, leap_day=LeapDay.LAST_OF_FEBRUARY) - timedelta(days=1),
+                    add_years(start, 5) - timedelta(days=1),
                 )
             )
         for course, (title, hours, kind) in enumerate(
@@ -216,10 +216,10 @@ DEMO_LISTED_PERSON = ("钱某某", resident_id("320902", "19750503", "011"))
 
 
 def _listing_items(today: date) -> list[dict[str, Any]]:
-    representative = {
+    principal = {
         "name": "孙某",
         "id_number": resident_id("310115", "19700822", "017"),
-        "role": "legal-representative",
+        "role": "principal",
     }
 
     def organisation(code: str) -> dict[str, Any]:
@@ -235,13 +235,15 @@ def _listing_items(today: date) -> list[dict[str, Any]]:
             organisation("CN-SH"),
             today - timedelta(days=200),
             "沪应急",
-            related_persons=[representative],
+            related_persons=[principal],
+            measure_codes=["key-supervision", "restrict-procurement"],
         ),
         _listing(
             "CN-JS",
             {"kind": "person", "name": person_name, "id_number": person_id},
             today - timedelta(days=500),
             "苏应急",
+            measure_codes=["key-supervision", "restrict-practice"],
         ),
         _listing("CN-JS", organisation("CN-JS"), today - timedelta(days=450), "苏应急"),
         _listing("CN-ZJ", organisation("CN-ZJ"), today - timedelta(days=300), "浙应急"),
@@ -258,6 +260,7 @@ def _listing_items(today: date) -> list[dict[str, Any]]:
                     "role": "directly-responsible",
                 }
             ],
+            measure_codes=["key-supervision", "restrict-funding"],
         ),
     ]
 

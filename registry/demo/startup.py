@@ -85,7 +85,7 @@ def print_demo(console: Console, engine: Engine, data_dir: DataDir, *, base_url:
         console.print(
             f"Offline:         curl {base_url}/v1/trust-list/chain > chain.json; "
             "registry verify report.json --trust-list chain.json "
-            f"--genesis {genesis[0].digest}"
+            f"--genesis {genesis[0].digest} --demo"
         )
     console.print(f"Try:             curl {base_url}/v1/trust-list")
     console.print(f"                 curl {base_url}/v1/authorities")

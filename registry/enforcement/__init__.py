@@ -1,5 +1,11 @@
 """Enforcement: the untrustworthiness list across the federation, as inspectors use it."""
 
+from registry.enforcement.measures import (
+    RESTRICT_PRACTICE,
+    measure_codes,
+    measure_labels,
+    restricts_practice,
+)
 from registry.enforcement.timeline import (
     TERMS,
     ListingStatus,
@@ -8,4 +14,14 @@ from registry.enforcement.timeline import (
     status_on,
 )
 
-__all__ = ["TERMS", "ListingStatus", "listing_status", "listing_terms", "status_on"]
+__all__ = [
+    "RESTRICT_PRACTICE",
+    "TERMS",
+    "ListingStatus",
+    "listing_status",
+    "listing_terms",
+    "measure_codes",
+    "measure_labels",
+    "restricts_practice",
+    "status_on",
+]

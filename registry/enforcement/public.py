@@ -22,8 +22,10 @@ from openpyxl.styles import Alignment, Font
 from sqlmodel import Session, col
 
 from registry.credentials import CredentialType
+from registry.enforcement.measures import measure_codes, measure_labels
 from registry.enforcement.timeline import listing_terms, status_on
 from registry.ids import province
+from registry.labels import RELATED_ROLE
 from registry.spreadsheets import append_text_row, csv_text
 from registry.storage.db import PREPARED
 from registry.storage.models import StatusChangeRow, StoredCredential
@@ -43,17 +45,21 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("earliestRemovalOn", "最早可申请移出日期"),
     ("expiresOn", "届满移出日期"),
     ("measures", "惩戒措施"),
+    ("measureLabels", "惩戒措施类别"),
     ("id", "凭证编号"),
 )
 """Each column: its JSON key and its Chinese header (CSV and XLSX)."""
 
 _KIND_ZH = {"organisation": "单位", "person": "个人"}
-_ROLE_ZH = {
-    "legal-representative": "法定代表人",
-    "principal": "主要负责人",
-    "safety-lead": "安全管理负责人",
-    "directly-responsible": "直接责任人员",
-}
+
+
+def _role_zh(role: str) -> str:
+    # A retired role (法定代表人) keeps its label; a role no table knows shows as written.
+    try:
+        return RELATED_ROLE.label(role)
+    except KeyError:
+        return role
+
 
 _LISTINGS = (
     sa.select(
@@ -137,6 +143,8 @@ def _entry(credential_id: str, issuer: str, subject: dict[str, Any]) -> PublicEn
                 for person in subject.get("relatedPersons", [])
             ],
             **listing_terms(subject),
+            "measureCodes": measure_codes(subject),
+            "measureLabels": measure_labels(subject),
             "id": credential_id,
         }
     )
@@ -153,10 +161,9 @@ def _cells(entry: PublicEntry) -> list[str]:
             value = _KIND_ZH[value]
         elif key == "relatedPersons":
             value = "；".join(
-                f"{_ROLE_ZH.get(p['role'], p['role'])} {p['name']}（{p['residentIdMasked']}）"
-                for p in value
+                f"{_role_zh(p['role'])} {p['name']}（{p['residentIdMasked']}）" for p in value
             )
-        elif key == "measures":
+        elif key in ("measures", "measureLabels"):
             value = "；".join(value)
         cells.append(str(value))
     return cells

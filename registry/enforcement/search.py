@@ -2,10 +2,12 @@
 
 A listing by any authority binds in every province, so a search reads every
 authority's listings: those naming the party as the listed organisation or person,
-and those naming a person as a related person (legal representative, principal,
-...). By name, exact matches (``registry.ids.name_key``) and possible matches
-(``name_core``: the same name once brackets, punctuation and the legal form are set
-aside) come back apart, never mixed. Each listing comes with its status on the day
+and those naming a person as a related person (principal, directly responsible
+person, ...). A credit code or an ID number identifies the party: its hits are
+matches. A name does not (the same names are common, a person's above all): every
+hit by name, the same name (``registry.ids.name_key``) or a near one (``name_core``:
+the same once brackets, punctuation and the legal form are set aside), is a possible
+match, never a match. Each listing comes with its status on the day
 asked, its whole history of state changes, and a proof bundle: its inclusion proof
 at its log's newest checkpoint, read from the same snapshot.
 """
@@ -115,8 +117,9 @@ class Found:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Listings in force on ``on``: ``matches`` name the party exactly, ``possible``
-    only by a name that may be theirs. ``query`` is the question as answered (an
+    """Listings in force on ``on``: ``matches`` name the party by its credit code or
+    ID number, ``possible`` only by a name that may be theirs (a search by name has
+    no ``matches``). ``query`` is the question as answered (an
     ID number masked); ``criteria`` the same, normalised, with an ID number as its
     lookup key (what the access audit hashes). ``proofs`` holds each listing's
     inclusion proof (by credential id) and ``checkpoints`` each log's checkpoint."""
@@ -175,9 +178,9 @@ _LISTINGS: Any = (  # a Select of 17 columns
 def _criterion(
     query: ListingQuery, lookup: LookupSecrets, node_secret: bytes
 ) -> tuple[Any, Any, dict[str, str], dict[str, str]]:
-    """The exact condition, the near one (by name only), the query as answered (an
-    ID number masked) and as the access audit hashes it (an ID number as its HMAC
-    under the node secret)."""
+    """The condition of a match (by credit code or ID number; none by name), that of a
+    possible match (by name only), the query as answered (an ID number masked) and
+    as the access audit hashes it (an ID number as its HMAC under the node secret)."""
     given = [v for v in (query.credit_code, query.id_number, query.name) if v is not None]
     if len(given) != 1:
         raise InvalidInput("search by exactly one of credit_code, id_number or name")
@@ -200,11 +203,11 @@ def _criterion(
     name = (query.name or "").strip()
     if not name_core(name):
         raise InvalidInput("a name to search by has letters or characters in it")
-    exact = col(RecordParty.name_key) == name_key(name)
-    near = (col(RecordParty.name_core) == name_core(name)) & (
-        col(RecordParty.name_key) != name_key(name)
+    # A name never identifies anyone: the same name, like a near one, is possible only.
+    named = (col(RecordParty.name_key) == name_key(name)) | (
+        col(RecordParty.name_core) == name_core(name)
     )
-    return exact, near, {"by": "name", "name": name}, {"by": "name", "name": name_key(name)}
+    return None, named, {"by": "name", "name": name}, {"by": "name", "name": name_key(name)}
 
 
 def _read(session: Session, condition: Any, decided_by: str | None) -> list[Found]:
@@ -283,7 +286,7 @@ def search_listings(
     number, name or province. Read it in one snapshot (``begin_snapshot``)."""
     region = province(query.region).iso if query.region is not None else None
     decided_by = province(query.decided_by).iso if query.decided_by is not None else None
-    exact, near, asked, criteria = _criterion(query, lookup, node_secret)
+    exact, named, asked, criteria = _criterion(query, lookup, node_secret)
     on = query.on or today
     for answer in (asked, criteria):
         if region:
@@ -291,8 +294,8 @@ def search_listings(
         if decided_by:
             answer["decidedBy"] = decided_by
         answer["date"] = on.isoformat()
-    matches = _once(_in_force(_read(session, exact, decided_by), on))
-    possible = _once(_in_force(_read(session, near, decided_by), on)) if near is not None else []
+    matches = _once(_in_force(_read(session, exact, decided_by), on)) if exact is not None else []
+    possible = _once(_in_force(_read(session, named, decided_by), on)) if named is not None else []
     heads: dict[str, Head] = log_heads(session)
     every = matches + possible
     evidence = prove(

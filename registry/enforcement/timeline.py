@@ -4,8 +4,9 @@ The law fixes the dates, so no job runs at midnight to expire anything; any day,
 past or future, is answered the same way:
 
 - a listing is in force from its listing date;
-- it ends by itself on its expiry date (three years after listing), which is the
-  first day it is no longer in force;
+- it ends by itself on its expiry date, the day after its three years (counted as
+  the Civil Code counts periods: ``registry.calendar``), which is the first day it
+  is no longer in force;
 - credit repair lifts it from the lift's effective date, never before the earliest
   removal date (``registry.credentials.lifecycle`` refuses an earlier lift);
 - a reversed lift (the repair was obtained by fraud) restores it from the

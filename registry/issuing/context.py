@@ -18,8 +18,8 @@ __all__ = ["IssuingContext"]
 @dataclass(frozen=True)
 class IssuingContext:
     """The node's signing keys, its own secret (access-audit hashes, idempotency,
-    sealed disclosures), the federation's look-up secrets, its log origin prefix and
-    its URL."""
+    sealed disclosures), the federation's look-up secrets, its log origin prefix,
+    its URL, and whether it runs the demo (``Settings.demo``)."""
 
     key_store: KeyStore
     node_secret: bytes = field(repr=False)
@@ -27,6 +27,7 @@ class IssuingContext:
     origin_prefix: str
     node_url: str
     status_list_entries: int = DEFAULT_ENTRIES
+    demo: bool = False
 
     @classmethod
     def for_node(cls, settings: Settings) -> IssuingContext:
@@ -38,6 +39,7 @@ class IssuingContext:
             lookup=data_dir.lookup_secrets(),
             origin_prefix=settings.log_origin_prefix,
             node_url=settings.node_url,
+            demo=settings.demo,
         )
 
     @cached_property

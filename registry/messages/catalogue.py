@@ -129,8 +129,26 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
         "{value} 不是专业类别，应为以下之一：{allowed}",
     ),
     (
+        "{code} ({label}) is no longer a role (a listing names persons in the terms of "
+        "《安全生产严重失信主体名单管理办法》(应急管理部令第11号)); expected one of: {choices}",
+        "{code}（{label}）已不再作为相关人员职务：名单按《安全生产严重失信主体名单管理办法》"
+        "（应急管理部令第11号）的表述列明人员，应为以下之一：{choices}",
+    ),
+    (
         "is not {what}; expected one of: {choices}",
         "不是有效的取值（{what}），应为以下之一：{choices}",
+    ),
+    ("each measure code at most once", "每个措施代码只能填写一次"),
+    (
+        "the agreement {id} is a demonstration (it cites a synthetic document): only a "
+        "node running the demo (REGISTRY_DEMO, registry serve --demo) publishes one",
+        "协议 {id} 是演示协议（所引文件为虚构）：只有运行演示的节点"
+        "（REGISTRY_DEMO，registry serve --demo）才能发布",
+    ),
+    (
+        "relies on a demonstration agreement, which cites a synthetic document: it counts "
+        "only in the demo (--demo)",
+        "依据的是演示协议（所引文件为虚构），仅在演示中有效（--demo）",
     ),
     # -- days and times (registry.calendar) ---------------------------------------------
     ("a day is written {forms}", "日期应写作 {forms}"),

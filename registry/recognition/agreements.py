@@ -186,14 +186,21 @@ def publish(
 ) -> PublishedAgreement:
     """Verify the fully signed proposal, store it, and log it in its proposer's log.
 
-    Raises ``AgreementError`` naming the parties yet to sign, and ``NotFound`` or
-    ``Conflict`` as ``sign`` does. The caller commits.
+    Raises ``AgreementError`` naming the parties yet to sign, ``Conflict`` for a
+    demonstration agreement on a node not running the demo (``IssuingContext.demo``),
+    and ``NotFound`` or ``Conflict`` as ``sign`` does. The caller commits.
     """
     now = _now(now)
     row = _open(session, agreement_id)
     document = proposal_document(row)
     directory = database_keys(session)
     agreement = verify_agreement(document, directory=directory, at=now)
+    if agreement.demonstration and not context.demo:
+        raise Conflict(
+            f"the agreement {agreement_id} is a demonstration (it cites a synthetic "
+            "document): only a node running the demo (REGISTRY_DEMO, registry serve "
+            "--demo) publishes one"
+        )
     canonical = canonical_bytes(document)
     signers = signers_of(document, directory=directory, at=now)
     method = str(proofs_of(document)[signers.index(row.proposer)]["verificationMethod"])

@@ -45,6 +45,8 @@ class Agreement:
     ``valid_until`` is its last day in force (``None``: open-ended);
     ``terminated_on`` the day a party's termination takes effect, from which it is
     no longer in force. ``categories`` ``None`` means every category.
+    ``demonstration``: an agreement of the demo, citing a synthetic document; only a
+    node running the demo publishes one or relies on it.
     """
 
     id: str
@@ -60,6 +62,7 @@ class Agreement:
     terminated_on: date | None = None
     basis_number: str = ""
     basis_title: str = ""
+    demonstration: bool = False
 
     def __post_init__(self) -> None:
         if len(self.parties) < 2:

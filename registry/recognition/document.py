@@ -12,7 +12,8 @@ party has signed. Its subject::
       "scope": {"kinds": [...], "levels": ["junior"], "categories": [...]},
       "effectiveFrom": "2021-01-01",
       "effectiveUntil": "2030-12-31",         optional: its last day in force
-      "legalBasis": {"documentNumber": "...", "title": "..."}
+      "legalBasis": {"documentNumber": "...", "title": "..."},
+      "demonstration": true                   the demo's only (absent otherwise)
     }
 
 ``categories`` absent means every category. A termination is a separate signed
@@ -52,6 +53,7 @@ _SUBJECT = frozenset(
         "effectiveFrom",
         "effectiveUntil",
         "legalBasis",
+        "demonstration",
     }
 )
 _SCOPE = frozenset({"kinds", "levels", "categories"})
@@ -94,6 +96,9 @@ def agreement_document(agreement: Agreement, *, proposer: str, created: datetime
         subject["target"] = agreement.target
     if agreement.valid_until is not None:
         subject["effectiveUntil"] = agreement.valid_until.isoformat()
+    if agreement.demonstration:
+        # Said only when true: a real agreement's form is as it always was.
+        subject["demonstration"] = True
     return new_credential(
         type_=CredentialType.RECOGNITION_AGREEMENT,
         issuer_code=proposer,
@@ -152,6 +157,9 @@ def _parse(document: Mapping[str, Any], terminated_on: date | None) -> Agreement
         raise AgreementError("legalBasis must be an object")
     _only(basis, _BASIS, "legalBasis")
     until = subject.get("effectiveUntil")
+    demonstration = subject.get("demonstration", False)
+    if demonstration is not True and "demonstration" in subject:
+        raise AgreementError("demonstration is true where present")
     return Agreement(
         id=identifier,
         parties=frozenset(parties),
@@ -166,6 +174,7 @@ def _parse(document: Mapping[str, Any], terminated_on: date | None) -> Agreement
         terminated_on=terminated_on,
         basis_number=_string(basis["documentNumber"], "legalBasis.documentNumber"),
         basis_title=_string(basis["title"], "legalBasis.title"),
+        demonstration=demonstration,
     )
 
 

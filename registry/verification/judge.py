@@ -44,10 +44,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 
-from registry.calendar import LeapDay, add_years
+from registry.calendar import add_years
 from registry.ce import Assessment, CePolicy, Credit, PolicyBook, assess, format_hours
 from registry.credentials import CredentialType
-from registry.enforcement import status_on
+from registry.enforcement import restricts_practice, status_on
 from registry.errors import NotFound
 from registry.ids import Category, parse_category, province
 from registry.issuing.duplicates import course_title_key
@@ -57,10 +57,7 @@ from registry.verification.dossier import (
     Held,
 )
 
-__all__ = ["RESTRICT_PRACTICE", "Finding", "Judgement", "Said", "judge"]
-
-RESTRICT_PRACTICE = "restrict-practice"
-"""The coded measure of a listing decision that restricts the person's practice."""
+__all__ = ["Finding", "Judgement", "Said", "judge"]
 
 
 @dataclass(frozen=True)
@@ -317,8 +314,7 @@ def _other_registration(held: Held) -> Said:
 
 
 def _restricts_practice(held: Held) -> bool:
-    codes = held.subject.get("measureCodes", ())
-    return isinstance(codes, list) and RESTRICT_PRACTICE in codes
+    return restricts_practice(held.subject)
 
 
 def _best(findings: list[Finding], employer: str | None = None) -> Finding | None:
@@ -540,7 +536,7 @@ def _term_of(registration: Held) -> tuple[date, date]:
     变更注册 that keeps the term of the one it changes, from that term's first day."""
     kept = registration.subject.get("termStartsOn")
     first = date.fromisoformat(kept) if isinstance(kept, str) else registration.first_day
-    last = registration.last_day or add_years(first, 5, leap_day=LeapDay.LAST_OF_FEBRUARY)
+    last = registration.last_day or add_years(first, 5)
     return first, last
 
 
@@ -760,8 +756,11 @@ def _listing(held: Held, on: date) -> Finding:
 
 
 _ROLE_ZH = {
-    "legal-representative": "法定代表人",
     "principal": "主要负责人",
-    "safety-lead": "安全管理负责人",
+    "responsible": "有关责任人员",
     "directly-responsible": "直接责任人员",
+    "other-responsible": "其他负有责任的人员",
+    # Taken before Order 11's terms; stored credentials still carry them.
+    "legal-representative": "法定代表人",
+    "safety-lead": "安全负责人",
 }

@@ -24,6 +24,7 @@ from registry.credentials.keys import verify_signed
 from registry.credentials.records import named_people
 from registry.credentials.status_list import StatusBits, entry_index
 from registry.crypto.jcs import canonical_bytes, sha256_hex
+from registry.enforcement.measures import RESTRICT_PRACTICE
 from registry.errors import RegistryError, ReportError
 from registry.ids import ResidentId, parse_category
 from registry.recognition import Agreement, RecordKind, recognise
@@ -36,7 +37,6 @@ from registry.tlog.merkle import leaf_hash, verify_inclusion
 from registry.tlog.note import parse_verifier_key
 from registry.trust.chain import verify_chain
 from registry.trust.document import TrustListContent, digest_of
-from registry.verification.judge import RESTRICT_PRACTICE
 from registry.verification.qr import QrPayload
 
 __all__ = ["Check", "check_file"]
@@ -78,6 +78,7 @@ class _Context:
     trust: TrustListContent
     at: datetime
     status_lists: Mapping[str, Mapping[str, Any]]
+    demo: bool = False
 
 
 def check_file(
@@ -90,6 +91,7 @@ def check_file(
     qr: QrPayload | None = None,
     holder: tuple[bytes, ResidentId] | None = None,
     unsafe_genesis_from_file: bool = False,
+    demo: bool = False,
 ) -> Check:
     """Check a credential, a proof bundle or a ``VerificationReport``; see the module.
 
@@ -99,7 +101,9 @@ def check_file(
 
     Fails closed: without a pinned ``genesis`` digest the trust list does not hold,
     unless ``unsafe_genesis_from_file`` takes the file's own version 1 as the genesis
-    (which anyone who made the file chose), and the check then says so."""
+    (which anyone who made the file chose), and the check then says so. A report
+    relying on a demonstration agreement (one the demo publishes, citing a synthetic
+    document) holds only with ``demo``."""
     at = at or datetime.now(UTC)
     root = Check("verification")
     trust = _trust(root, trust_lists, genesis, at, unsafe_genesis_from_file)
@@ -109,7 +113,7 @@ def check_file(
     if trust is None:
         return root
     lists = {str(doc.get("id")): doc for doc in status_lists}
-    context = _Context(trust, at, lists)
+    context = _Context(trust, at, lists, demo)
     if "credential" in document and "checkpoint" in document:
         _bundle(root, document, context)
     elif _type(document) == CredentialType.VERIFICATION_REPORT:
@@ -425,7 +429,15 @@ def _report(root: Check, report: Mapping[str, Any], context: _Context) -> None:
                 Check("log", False, f"the credential is {_issuer(document)}'s, not {authority}'s")
             )
     # 4. What the report says against what it carries.
-    _claims(node.add(Check("claims", None)), subject, documents)
+    claims = node.add(Check("claims", None))
+    _claims(claims, subject, documents)
+    for identifier, document in documents.items():
+        if _demonstration(document):
+            _attempt(
+                claims,
+                f"demonstration agreement {identifier[-12:]}",
+                partial(_demo_only, demo=context.demo),
+            )
 
 
 def _issuer(document: Mapping[str, Any]) -> str:
@@ -518,6 +530,28 @@ def _verdict(subject: Mapping[str, Any], documents: Mapping[str, Mapping[str, An
         if str(code).upper() != str(employer).upper():
             raise ReportError(f"qualified for {employer}, yet the registration is to {code}")
     return "qualified, as every deciding reason holds"
+
+
+def _demonstration(document: Mapping[str, Any]) -> bool:
+    """Whether ``document`` is an agreement marked as the demo's (its other fields are
+    checked with the claims that cite it)."""
+    subject = document.get("credentialSubject")
+    return (
+        _type(document) == CredentialType.RECOGNITION_AGREEMENT
+        and isinstance(subject, Mapping)
+        and subject.get("demonstration") is True
+    )
+
+
+def _demo_only(*, demo: bool) -> str:
+    """Raises ``ReportError`` for a demonstration agreement a report relies on (its
+    evidence holds only what it relies on), unless checking the demo's report."""
+    if not demo:
+        raise ReportError(
+            "relies on a demonstration agreement, which cites a synthetic document: "
+            "it counts only in the demo (--demo)"
+        )
+    return "a demonstration agreement, accepted: checking the demo (--demo)"
 
 
 def _claim(

@@ -95,10 +95,16 @@ class EngineerVerifier:
     """Answers ``EngineerQuery``s with signed reports; safe to share between threads."""
 
     def __init__(
-        self, *, key_store: KeyStore, lookup: LookupSecrets, policies: PolicyBook | None = None
+        self,
+        *,
+        key_store: KeyStore,
+        lookup: LookupSecrets,
+        policies: PolicyBook | None = None,
+        demo: bool = False,
     ) -> None:
         self._key_store = key_store
         self._lookup = lookup
+        self._demo = demo
         self._policies = policies or load_policies()
         self._lock = threading.Lock()
         self._signer: tuple[float, str, Signer] | None = None
@@ -107,7 +113,9 @@ class EngineerVerifier:
         self._agreements: tuple[tuple[tuple[str, int], ...], list[PublishedAgreement]] | None = None
 
     def agreements(self, session: Session, heads: Mapping[str, Head]) -> list[PublishedAgreement]:
-        """Every published agreement, as of the log heads read in the same snapshot.
+        """Every published agreement this node relies on, as of the log heads read in
+        the same snapshot: a demonstration agreement only if the node runs the demo
+        (``Settings.demo``), wherever it was published.
 
         Publishing or terminating an agreement appends to a log in the same
         transaction, so the heads' sizes are the agreements' version: they are read
@@ -118,7 +126,9 @@ class EngineerVerifier:
             cached = self._agreements
         if cached is not None and cached[0] == version:
             return cached[1]
-        published = load_agreements(session)
+        published = [
+            p for p in load_agreements(session) if self._demo or not p.agreement.demonstration
+        ]
         with self._lock:
             self._agreements = (version, published)
         return published
