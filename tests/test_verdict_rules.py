@@ -11,15 +11,20 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter
 from sqlmodel import Session
 
 from api import create_app
-from registry.demo import DEMO_ENGINEERS, DEMO_RENEWING
+from registry.calendar import china_today
+from registry.credentials.records import RecordIn
+from registry.demo import DEMO_ENGINEERS, DEMO_RENEWING, credit_code
+from registry.issuing import IssuingContext, issue_records
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.trust.document import digest_of
@@ -245,3 +250,50 @@ def test_a_batch_asks_for_an_employer_by_its_column(node_with: Any) -> None:
     assert [r["结论代码"] for r in rows] == ["qualified", "not-qualified"]
     assert [r["聘用单位统一社会信用代码"] for r in rows] == [wang.employer[1], chen.employer[1]]
     assert "变更注册" in rows[1]["原因"]
+
+
+def test_a_listing_decides_through_a_measure_that_restricts_practice(
+    node_with: Any, settings: Settings
+) -> None:
+    """A listing makes the engineer not qualified only through its decision's coded
+    measure restricting practice, and the reason says so (《安全生产严重失信主体名单
+    管理办法》, 应急管理部令第11号: the measures are the deciding authority's)."""
+    node = node_with()
+    wang = ENGINEERS["王立新"]
+    listed_on = china_today() - timedelta(days=5)
+    listing = {
+        "type": "UntrustworthinessListing",
+        "authority": "CN-JS",
+        "listed": {
+            "kind": "organisation",
+            "name": "江苏某危化品运输有限公司",
+            "credit_code": credit_code("91320900MA1Q50099"),
+        },
+        "related_persons": [
+            {"name": wang.name, "id_number": wang.id_number, "role": "directly-responsible"}
+        ],
+        "legal_basis": "《安全生产严重失信主体名单管理办法》第六条",
+        "penalty_decision_number": "苏应急罚〔2026〕99号",
+        "listing_decision_number": "苏应急失信〔2026〕9号",
+        "listed_on": listed_on.isoformat(),
+        "measures": ["依法限制其从事注册安全工程师执业"],
+        "measure_codes": ["restrict-practice"],
+    }
+    context = IssuingContext.for_node(settings)
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        issue_records(session, context, [TypeAdapter(RecordIn).validate_python(listing)])
+    report = node.verify(id_number=wang.id_number, region="CN-SH")
+    subject = report["credentialSubject"]
+    assert subject["verdict"] == "not-qualified"
+    said = _said(report)["listing-restricts-practice"]
+    assert (said["holds"], said["decides"]) == (False, True)
+    assert "限制其执业" in said["zh"]
+    (found,) = subject["listings"]
+    assert found["measureCodes"] == ["restrict-practice"]
+    assert found["restrictsPractice"] is True
+    assert node.checks_offline(report)
+    # The day before the listing, the same question is answered qualified.
+    before = (listed_on - timedelta(days=1)).isoformat()
+    assert node.verify(id_number=wang.id_number, region="CN-SH", date=before)["credentialSubject"][
+        "verdict"
+    ] == ("qualified")

@@ -19,7 +19,7 @@ from typing import Any
 
 from registry.credentials import CredentialType, authority_of, new_credential
 from registry.crypto.jcs import Splice
-from registry.enforcement import listing_terms
+from registry.enforcement import listing_terms, measure_codes, restricts_practice
 from registry.ids import province
 from registry.recognition import Reason
 from registry.tlog.proofs import Evidence
@@ -153,13 +153,14 @@ def _term(term: Term) -> dict[str, Any]:
 
 def _listing(finding: Finding) -> dict[str, Any]:
     subject = finding.held.subject
-    return _finding(
-        finding,
-        {
-            "role": finding.held.role,
-            **listing_terms(subject),
-        },
-    )
+    fields: dict[str, Any] = {"role": finding.held.role, **listing_terms(subject)}
+    codes = measure_codes(subject)
+    if codes:
+        fields["measureCodes"] = codes
+    # Whether the decision's own measures restrict practice: only then does the
+    # listing decide the verdict.
+    fields["restrictsPractice"] = restricts_practice(subject)
+    return _finding(finding, fields)
 
 
 def _query(dossier: Dossier, judgement: Judgement) -> dict[str, Any]:
