@@ -202,7 +202,16 @@ class RecordSearchIn(BaseModel):
         | None
     ) = Field(default=None, description="The record type.")
     state: (
-        Literal["active", "suspended", "revoked", "cancelled", "listed", "lifted", "withdrawn"]
+        Literal[
+            "active",
+            "suspended",
+            "revoked",
+            "cancelled",
+            "listed",
+            "lifted",
+            "withdrawn",
+            "superseded",
+        ]
         | None
     ) = Field(default=None, description="The record's state now.")
     issued_from: date | None = Field(

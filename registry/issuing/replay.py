@@ -25,8 +25,8 @@ __all__ = ["AnsweredItem", "ChangeAnswer", "IssueAnswer", "change_answered", "is
 @dataclass(frozen=True)
 class AnsweredItem:
     """One issued record: its credential as stored (canonical JSON text), its state
-    when issued, its leaf index, and for a correction the ``StatusChange`` that revoked
-    the record it replaces."""
+    when issued, its leaf index, and for a correction the ``StatusChange`` that
+    superseded the record it replaces."""
 
     credential_id: str
     canonical: str
@@ -94,7 +94,8 @@ def issue_answered(session: Session, ids: Sequence[str]) -> IssueAnswer:
         for entry in session.exec(select(LogEntry).where(col(LogEntry.credential_id).in_(ids)))
     }
     _missing("issued credential(s) in no log", ids, set(entries))
-    # A correction's answer names the StatusChange that revoked the record it replaces.
+    # A correction's answer names the StatusChange that superseded the record it
+    # replaces (revoked, for a correction issued before corrections superseded).
     replaced = {
         record.replaces: record.credential_id
         for record in session.exec(select(Record).where(col(Record.credential_id).in_(ids)))
@@ -105,7 +106,7 @@ def issue_answered(session: Session, ids: Sequence[str]) -> IssueAnswer:
         for change in session.exec(
             select(StatusChangeRow).where(
                 col(StatusChangeRow.target_id).in_(list(replaced)),
-                col(StatusChangeRow.action) == Action.REVOKE.value,
+                col(StatusChangeRow.action).in_([Action.SUPERSEDE.value, Action.REVOKE.value]),
             )
         )
     }

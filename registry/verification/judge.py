@@ -205,6 +205,7 @@ def _best(findings: list[Finding]) -> Finding | None:
 
 _STATE_ZH = {
     "revoked": "已撤销",
+    "superseded": "已被更正记录取代",
     "suspended": "已暂停执业",
     "cancelled": "已注销",
 }
