@@ -337,7 +337,8 @@ def _overlaps(
     problems = []
     for other in held:
         day = other.holding_on(item.valid_from, item.valid_until)
-        if other.credential_id not in leaving and day is not None:
+        # A registration this batch changes is named by its id or its number.
+        if leaving.isdisjoint((other.credential_id, other.number)) and day is not None:
             problems.append(
                 _overlap_message(
                     f"{other.number} of {other.authority}", other.first_day, other.last_day, day
