@@ -135,7 +135,7 @@ def next_state(
         raise Conflict(f"the record is {current.value}: that is final")
     target = allowed.get((current, action))
     if target is None:
-        possible = sorted(a.value for (s, a) in allowed if s == current)
+        possible = sorted(a.value for (s, a) in allowed if s == current and a not in ISSUING_ONLY)
         raise Conflict(
             f"{action.value} is not allowed for a {current.value} {credential_type}; "
             f"allowed: {', '.join(possible) or 'nothing'}"
