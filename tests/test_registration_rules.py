@@ -23,6 +23,7 @@ from registry.demo import DEMO_ENGINEERS, credit_code
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import LogEntry, Record, StoredCredential
+from registry.verification.log_audit import audit_log
 from tests._support import seed_demo_node
 
 TODAY = china_today()
@@ -310,7 +311,13 @@ def test_a_change_registration_keeps_the_term_and_supersedes(node: Node) -> None
     """变更注册 (《注册安全工程师管理规定》): a change of employer keeps the registration's
     term; the registration it changes is superseded in the same signed act."""
     old_id = node.record_id("SH-REG-1001")
-    issued = node.issue(_change_of_wang())
+    headers = {**node.auth("issuer:CN-SH"), "Idempotency-Key": "change-wang-1"}
+    response = node.client.post("/v1/credentials", json=_change_of_wang(), headers=headers)
+    assert response.status_code == 201, response.text
+    issued = response.json()
+    # Asked again with the same key: the same answer, the superseding change named.
+    again = node.client.post("/v1/credentials", json=_change_of_wang(), headers=headers)
+    assert again.json()["status_change"] == issued["status_change"]
     subject = issued["credential"]["credentialSubject"]
     assert subject["changes"] == old_id
     assert subject["termStartsOn"] == WANG_FROM.isoformat()
@@ -368,3 +375,30 @@ def test_a_change_registration_names_what_it_changes(
     assert says in errors[field], errors
     assert node.counts() == before
     assert node.read(node.record_id("SH-REG-1001"))["state"] == "active"
+
+
+def test_the_log_audit_replays_supersessions(node: Node) -> None:
+    """What a correction and a change registration sign (supersede, scheduled or at
+    once) replays from the log to the stored states: a supersession is a transition
+    the rules allow (《注册安全工程师职业资格制度规定》: a correction is no revocation)."""
+    first = node.issue(EXAMPLES["qualification"]["value"])
+    node.issue(_with(EXAMPLES["qualification"]["value"], replaces=first["credential"]["id"]))
+    node.issue(_change_of_wang())
+    chen = next(e for e in DEMO_ENGINEERS if e.name == "陈静")  # SH-REG-1002
+    chen_from = TODAY - timedelta(days=400 + 31)
+    chen_last = add_years(chen_from, 5, leap_day=LeapDay.LAST_OF_FEBRUARY) - timedelta(days=1)
+    node.issue(
+        _change_of_wang(
+            holder={"name": chen.name, "id_number": chen.id_number},
+            registration_number="SH-REG-2026-0502",
+            qualification=chen.certificate_number,
+            category=chen.category,
+            changes="SH-REG-1002",
+            valid_from=(TODAY + timedelta(days=3)).isoformat(),
+            valid_until=chen_last.isoformat(),
+        )
+    )
+    with engine_scope(node.settings.database_url) as engine, session_scope(engine) as session:
+        report = audit_log(session, "CN-SH")
+    assert report.holds, report.findings
+    assert report.rows["status_change"] >= 3

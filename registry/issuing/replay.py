@@ -8,11 +8,13 @@ answer carried (an append signs one checkpoint, after all of its entries).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from registry.credentials import CredentialType
 from registry.credentials.lifecycle import Action, State, initial_state
 from registry.errors import Inconsistency
 from registry.issuing.receipts import receipt_id_of
@@ -95,12 +97,18 @@ def issue_answered(session: Session, ids: Sequence[str]) -> IssueAnswer:
     }
     _missing("issued credential(s) in no log", ids, set(entries))
     # A correction's answer names the StatusChange that superseded the record it
-    # replaces (revoked, for a correction issued before corrections superseded).
-    replaced = {
-        record.replaces: record.credential_id
-        for record in session.exec(select(Record).where(col(Record.credential_id).in_(ids)))
-        if record.replaces
-    }
+    # replaces (revoked, for a correction issued before corrections superseded); a
+    # change registration's, the one that superseded the registration it changes.
+    replaced: dict[str, str] = {}
+    for record in session.exec(select(Record).where(col(Record.credential_id).in_(ids))):
+        changed = None
+        if record.replaces is None and record.type == CredentialType.REGISTRATION:
+            changed = json.loads(rows[record.credential_id].canonical)["credentialSubject"].get(
+                "changes"
+            )
+        target = record.replaces or changed
+        if isinstance(target, str):
+            replaced[target] = record.credential_id
     changes = {
         replaced[change.target_id]: change.credential_id
         for change in session.exec(
