@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from registry.calendar import china_today
-from registry.credentials import CredentialType
 from registry.credentials.lifecycle import (
     Action,
     State,
@@ -36,8 +35,9 @@ from registry.credentials.records import (
     RegistrationIn,
 )
 from registry.errors import Conflict, FieldError, InvalidInput
-from registry.ids import LookupSecrets, ResidentId, name_core, name_key
+from registry.ids import LookupSecrets, name_core, name_key
 from registry.issuing.build import Draft, draft_of
+from registry.issuing.change_registrations import Changed, supersessions
 from registry.issuing.changes import apply_change
 from registry.issuing.context import IssuingContext
 from registry.issuing.duplicates import (
@@ -46,18 +46,18 @@ from registry.issuing.duplicates import (
     duplicate_message,
     find_duplicates,
 )
-from registry.issuing.registrations import Changed, check_registrations, supersessions
+from registry.issuing.qualifications import Qualification, resolve_qualification
+from registry.issuing.registrations import check_registrations
 from registry.issuing.scheduled import apply_due
 from registry.issuing.signing import sign_and_log
 from registry.issuing.status_lists import StatusLists
 from registry.storage.base import bulk_insert
-from registry.storage.credentials import Signed, document_of
+from registry.storage.credentials import Signed
 from registry.storage.models import (
     Disclosure,
     Record,
     RecordParty,
     StatusChangeRow,
-    StoredCredential,
 )
 from registry.tlog.sequencer import AppendResult, lock_log
 
@@ -240,7 +240,7 @@ def check_records(
     errors: list[FieldError] = []
     resolved: dict[int, str] = {}
     replaced: set[str] = set()
-    known: dict[str, _Qualification | str] = {}
+    known: dict[str, Qualification | str] = {}
     for i, item in enumerate(items):
         if isinstance(item, QualificationIn) and item.issued_on > today:
             errors.append(FieldError(_path(prefix, i, "issued_on"), "is in the future"))
@@ -254,7 +254,7 @@ def check_records(
                 errors.append(FieldError(_path(prefix, i, "replaces"), problem))
             replaced.add(item.replaces)
         if isinstance(item, RegistrationIn):
-            found, problem = _qualification(session, item, lookup, known)
+            found, problem = resolve_qualification(session, item, lookup, known)
             if problem:
                 errors.append(FieldError(_path(prefix, i, "qualification"), problem))
             elif found:
@@ -291,72 +291,6 @@ def _replaceable(session: Session, item: RecordIn, seen: set[str]) -> str | None
     if State(target.state) in (State.REVOKED, State.CANCELLED, State.WITHDRAWN, State.SUPERSEDED):
         return f"{item.replaces} is {target.state}: a final state cannot be corrected"
     return None
-
-
-@dataclass(frozen=True)
-class _Qualification:
-    credential_id: str
-    holder_lookup: str | None
-    category: str | None
-
-
-def _find_qualification(session: Session, reference: str) -> _Qualification | str:
-    """The active qualification a reference names, or why there is none."""
-    if reference.startswith("urn:"):
-        found = session.get(Record, reference)
-        candidates = [found] if found and found.type == CredentialType.QUALIFICATION else []
-    else:
-        candidates = list(
-            session.exec(
-                select(Record).where(
-                    col(Record.type) == CredentialType.QUALIFICATION,
-                    col(Record.number) == reference,
-                    col(Record.state) == State.ACTIVE.value,
-                )
-            )
-        )
-    if not candidates:
-        return f"no active qualification {reference} in the registry"
-    if len(candidates) > 1:
-        return f"certificate number {reference} is ambiguous: give the credential id"
-    qualification = candidates[0]
-    if qualification.state != State.ACTIVE.value:
-        return f"qualification {reference} is {qualification.state}"
-    holder = session.exec(
-        select(RecordParty).where(
-            col(RecordParty.credential_id) == qualification.credential_id,
-            col(RecordParty.role) == "holder",
-        )
-    ).first()
-    stored = session.get(StoredCredential, qualification.credential_id)
-    category = document_of(stored)["credentialSubject"].get("category") if stored else None
-    return _Qualification(
-        qualification.credential_id, holder.lookup_key if holder else None, category
-    )
-
-
-def _qualification(
-    session: Session,
-    item: RegistrationIn,
-    lookup: LookupSecrets,
-    known: dict[str, _Qualification | str],
-) -> tuple[str | None, str | None]:
-    """The qualification's credential id, or why it cannot carry this registration."""
-    reference = item.qualification
-    if reference not in known:
-        known[reference] = _find_qualification(session, reference)
-    found = known[reference]
-    if isinstance(found, str):
-        return None, found
-    # The qualification may be keyed under an older version of the look-up secret.
-    if found.holder_lookup not in lookup.keys(ResidentId(item.holder.id_number)).values():
-        return None, f"qualification {reference} belongs to someone else"
-    if found.category != item.category.value:
-        return (
-            None,
-            f"qualification {reference} is in category {found.category}, not {item.category}",
-        )
-    return found.credential_id, None
 
 
 def _corrections(
