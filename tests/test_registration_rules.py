@@ -402,3 +402,28 @@ def test_the_log_audit_replays_supersessions(node: Node) -> None:
         report = audit_log(session, "CN-SH")
     assert report.holds, report.findings
     assert report.rows["status_change"] >= 3
+
+
+def test_a_change_registration_can_be_corrected(node: Node) -> None:
+    """A correction of a 变更注册 names the same changed registration; that one stays
+    superseded once (《注册安全工程师职业资格制度规定》: a correction is no decision),
+    and the corrected change is superseded in turn."""
+    old_id = node.record_id("SH-REG-1001")
+    first = node.issue(_change_of_wang())
+    corrected = node.issue(
+        _change_of_wang(
+            employer={
+                "name": "上海某新材料股份有限公司",
+                "credit_code": credit_code("91310000MA1FL0031"),
+            },
+            replaces=first["credential"]["id"],
+        )
+    )
+    assert corrected["credential"]["credentialSubject"]["changes"] == old_id
+    assert node.read(first["credential"]["id"])["state"] == "superseded"
+    old = node.read(old_id)
+    assert old["state"] == "superseded"
+    assert [c["action"] for c in old["changes"]] == ["supersede"]
+    # Naming another registration than the one the corrected change changed is refused.
+    other = _change_of_wang(changes="SH-REG-1002", replaces=corrected["credential"]["id"])
+    assert "changes" in _errors(node.post(other))
