@@ -23,7 +23,17 @@ depends_on: str | Sequence[str] | None = None
 _BEFORE = "'active', 'suspended', 'revoked', 'cancelled', 'listed', 'lifted', 'withdrawn'"
 
 
+def _recreate_cleanly() -> None:
+    # SQLite changes a CHECK constraint by copying the table through
+    # _alembic_tmp_record. Its driver runs that CREATE TABLE outside the migration's
+    # transaction, so a run that failed later (an earlier revision refusing to go
+    # down) leaves the copy behind, and the next run would stop on it.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TABLE IF EXISTS _alembic_tmp_record")
+
+
 def upgrade() -> None:
+    _recreate_cleanly()
     with op.batch_alter_table("record") as batch:
         batch.drop_constraint(op.f("ck_record_state_known"), type_="check")
         batch.create_check_constraint(
@@ -41,6 +51,7 @@ def downgrade() -> None:
         raise RuntimeError(
             f"{superseded} superseded records are kept: the earlier schema has no such state"
         )
+    _recreate_cleanly()
     with op.batch_alter_table("record") as batch:
         batch.drop_constraint(op.f("ck_record_state_known"), type_="check")
         batch.create_check_constraint(op.f("ck_record_state_known"), f"state IN ({_BEFORE})")
