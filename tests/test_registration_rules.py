@@ -427,3 +427,15 @@ def test_a_change_registration_can_be_corrected(node: Node) -> None:
     # Naming another registration than the one the corrected change changed is refused.
     other = _change_of_wang(changes="SH-REG-1002", replaces=corrected["credential"]["id"])
     assert "changes" in _errors(node.post(other))
+
+
+def test_an_invalid_item_also_hears_about_changes(node: Node) -> None:
+    """A batch reports every problem at once: an item whose day is malformed also hears
+    that only a change registration (变更注册) names a registration it changes."""
+    item = _with(REGISTRATION, changes="SH-REG-1001", valid_from="2026-13-45")
+    response = node.client.post(
+        "/v1/credentials/batch", json={"items": [item]}, headers=node.auth("issuer:CN-SH")
+    )
+    errors = _errors(response)
+    assert "items[0].valid_from" in errors
+    assert errors["items[0].changes"] == "is only for a change registration (kind change)"

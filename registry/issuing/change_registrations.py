@@ -25,7 +25,17 @@ from registry.issuing.held import HOLDING, HeldRegistration, subject_of
 from registry.issuing.status_lists import StatusLists
 from registry.storage.models import Record, StatusChangeRow
 
-__all__ = ["Changed", "changed_registration", "supersessions"]
+__all__ = ["Changed", "changed_registration", "kind_problem", "supersessions"]
+
+
+def kind_problem(kind: str, changes: str | None) -> str | None:
+    """What is wrong with ``changes`` for a registration of ``kind``: a change
+    registration names what it changes, and no other registration does."""
+    if kind == "change" and changes is None:
+        return "is required for a change registration"
+    if kind != "change" and changes is not None:
+        return "is only for a change registration (kind change)"
+    return None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from registry.credentials.records import (
 )
 from registry.errors import FieldError
 from registry.ids import LookupSecrets
+from registry.issuing.change_registrations import kind_problem
 from registry.issuing.duplicates import DUPLICATE_FIELD, duplicate_message, find_duplicates
 from registry.issuing.qualifications import find_qualification, resolve_qualification
 from registry.issuing.records import _replaceable
@@ -52,6 +53,8 @@ _CREDIT = ("holder", "provider", "course_title", "completed_on")
 
 CHECKED_FIELDS = (
     "replaces",
+    "kind",
+    "changes",
     "qualification",
     "holder",
     "category",
@@ -127,6 +130,10 @@ def check_valid_fields(
             problem = known[reference] if isinstance(known[reference], str) else None
         if problem:
             errors.append(FieldError("qualification", problem))
+    if record_type == CredentialType.REGISTRATION and "kind" in values:
+        problem = kind_problem(values["kind"], values.get("changes"))
+        if problem:
+            errors.append(FieldError("changes", problem))
     if record_type == CredentialType.CE_CREDIT and all(name in values for name in _CREDIT):
         # Only what the duplicate check reads: the other fields may be invalid.
         read = {name: values[name] for name in (*_CREDIT, "replaces") if name in values}

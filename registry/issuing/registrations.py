@@ -34,7 +34,7 @@ from registry.credentials.lifecycle import Action
 from registry.credentials.records import RecordIn, RegistrationIn
 from registry.errors import FieldError
 from registry.ids import LookupSecrets, ResidentId
-from registry.issuing.change_registrations import Changed, changed_registration
+from registry.issuing.change_registrations import Changed, changed_registration, kind_problem
 from registry.issuing.held import HeldRegistration, registrations_held, subject_of
 
 __all__ = ["BAR_YEARS", "check_registrations"]
@@ -83,14 +83,6 @@ def _overlap_message(other: str, first: date, last: date, day: date) -> str:
         f"overlaps registration {other}, {first.isoformat()} to {last.isoformat()}, in force "
         f"on {day.isoformat()}: an engineer is registered with one employer at a time"
     )
-
-
-def _kind_problem(item: RegistrationIn) -> str | None:
-    if item.kind == "change" and item.changes is None:
-        return "is required for a change registration"
-    if item.kind != "change" and item.changes is not None:
-        return "is only for a change registration (kind change)"
-    return None
 
 
 def _overlaps(
@@ -155,9 +147,9 @@ def check_registrations(
         if keys not in known:
             known[keys] = registrations_held(session, sorted(keys))
         held = known[keys]
-        kind_problem = _kind_problem(item)
-        if kind_problem:
-            errors.append(FieldError(path(i, "changes"), kind_problem))
+        wrong_kind = kind_problem(item.kind, item.changes)
+        if wrong_kind:
+            errors.append(FieldError(path(i, "changes"), wrong_kind))
         elif item.changes is not None:
             found, problems = changed_registration(session, item, held, today=today)
             errors.extend(FieldError(path(i, name), message) for name, message in problems)
