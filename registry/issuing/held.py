@@ -62,24 +62,43 @@ def _day(stamp: str) -> date:
     return parse_aware(stamp, "a validity time").astimezone(CHINA).date()
 
 
-def registrations_held(session: Session, keys: Sequence[str]) -> list[HeldRegistration]:
-    """The registrations naming one of ``keys`` as holder, of any authority held here."""
-    rows = session.exec(
-        select(StoredCredential.id, StoredCredential.issuer_code, StoredCredential.canonical)
-        .join(RecordParty, col(RecordParty.credential_id) == col(StoredCredential.id))
-        .where(
-            col(RecordParty.lookup_key).in_(list(keys)),
-            col(RecordParty.role) == "holder",
-            col(StoredCredential.type) == CredentialType.REGISTRATION,
-        )
-    ).all()
-    documents = {credential_id: (issuer, canonical) for credential_id, issuer, canonical in rows}
+_CHUNK = 1000  # identifiers per IN list: well within every driver's parameter limit
+
+
+def _chunks(values: Sequence[str]) -> list[list[str]]:
+    unique = sorted(set(values))
+    return [unique[start : start + _CHUNK] for start in range(0, len(unique), _CHUNK)]
+
+
+def registrations_held(session: Session, keys: Sequence[str]) -> dict[str, list[HeldRegistration]]:
+    """The registrations naming each of ``keys`` as holder, of any authority held here,
+    by look-up key: a few queries for every 1,000 keys, however many people a batch
+    names."""
+    documents: dict[str, tuple[str, str]] = {}
+    holders: dict[str, list[str]] = {}
+    for chunk in _chunks(keys):
+        for key, credential_id, issuer, canonical in session.exec(
+            select(
+                RecordParty.lookup_key,
+                StoredCredential.id,
+                StoredCredential.issuer_code,
+                StoredCredential.canonical,
+            )
+            .join(RecordParty, col(RecordParty.credential_id) == col(StoredCredential.id))
+            .where(
+                col(RecordParty.lookup_key).in_(chunk),
+                col(RecordParty.role) == "holder",
+                col(StoredCredential.type) == CredentialType.REGISTRATION,
+            )
+        ):
+            documents[credential_id] = (issuer, canonical)
+            holders.setdefault(key or "", []).append(credential_id)
     changes: dict[str, list[HeldChange]] = {}
-    if documents:
+    for chunk in _chunks(list(documents)):
         for row in session.exec(
             select(StatusChangeRow)
             .where(
-                col(StatusChangeRow.target_id).in_(list(documents)),
+                col(StatusChangeRow.target_id).in_(chunk),
                 col(StatusChangeRow.cancelled_by).is_(None),
                 col(StatusChangeRow.action) != Action.CANCEL_SCHEDULED.value,
             )
@@ -88,27 +107,29 @@ def registrations_held(session: Session, keys: Sequence[str]) -> list[HeldRegist
             changes.setdefault(row.target_id, []).append(
                 HeldChange(row.effective_on, row.action, row.state_after, row.credential_id)
             )
-    held = []
-    for credential_id, (issuer, canonical) in sorted(documents.items()):
+    held: dict[str, HeldRegistration] = {}
+    for credential_id, (issuer, canonical) in documents.items():
         document = json.loads(canonical)
         subject = document["credentialSubject"]
         first = _day(document["validFrom"])
         term = subject.get("termStartsOn")
-        held.append(
-            HeldRegistration(
-                credential_id=credential_id,
-                authority=issuer,
-                number=str(subject.get("registrationNumber", "")),
-                first_day=first,
-                last_day=_day(document["validUntil"]) - timedelta(days=1),
-                term_starts_on=date.fromisoformat(term) if isinstance(term, str) else first,
-                changes=tuple(changes.get(credential_id, ())),
-            )
+        held[credential_id] = HeldRegistration(
+            credential_id=credential_id,
+            authority=issuer,
+            number=str(subject.get("registrationNumber", "")),
+            first_day=first,
+            last_day=_day(document["validUntil"]) - timedelta(days=1),
+            term_starts_on=date.fromisoformat(term) if isinstance(term, str) else first,
+            changes=tuple(changes.get(credential_id, ())),
         )
-    return held
+    return {
+        key: sorted((held[i] for i in ids), key=lambda h: h.credential_id)
+        for key, ids in holders.items()
+    }
 
 
 def subject_of(session: Session, credential_id: str) -> dict[str, Any]:
+    """The ``credentialSubject`` of a stored credential (empty if none is stored)."""
     stored = session.get(StoredCredential, credential_id)
     if stored is None:
         return {}

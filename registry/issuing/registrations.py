@@ -138,15 +138,19 @@ def check_registrations(
     # The registrations this batch corrects or changes: superseded by it, they hold no post.
     leaving = {item.replaces for item in items if item.replaces is not None}
     leaving |= {item.changes for item in items if isinstance(item, RegistrationIn) and item.changes}
-    known: dict[frozenset[str], list[HeldRegistration]] = {}
+    people = {
+        i: frozenset(lookup.keys(ResidentId(item.holder.id_number)).values())
+        for i, item in enumerate(items)
+        if isinstance(item, RegistrationIn)
+    }
+    by_key = registrations_held(session, [key for keys in people.values() for key in keys])
     earlier: list[tuple[str, RegistrationIn, frozenset[str]]] = []
     for i, item in enumerate(items):
         if not isinstance(item, RegistrationIn):
             continue
-        keys = frozenset(lookup.keys(ResidentId(item.holder.id_number)).values())
-        if keys not in known:
-            known[keys] = registrations_held(session, sorted(keys))
-        held = known[keys]
+        keys = people[i]
+        # One person, one registration however many of their keys name it.
+        held = list({h.credential_id: h for k in keys for h in by_key.get(k, ())}.values())
         wrong_kind = kind_problem(item.kind, item.changes)
         if wrong_kind:
             errors.append(FieldError(path(i, "changes"), wrong_kind))
