@@ -50,17 +50,15 @@ class Changed:
 
 
 def _change_term_problem(
-    item: RegistrationIn, changed: HeldRegistration, *, today: date, new_term: bool = False
+    item: RegistrationIn, changed: HeldRegistration, *, today: date
 ) -> list[tuple[str, str]]:
-    """Rule 3: the (field, message) problems of a change registration's days against
-    the registration it changes. The term is kept: the change ends on that
-    registration's last day and starts within it (not before the changed record's
-    first day, nor before its last change, and at most a year ahead, when it is
-    superseded). ``new_term`` is where a rule that a change starts a new term would
-    be told; no rule says so yet, and it must stay ``False``."""
+    """The (field, message) problems of a change registration's days against the
+    registration it changes (``registry.issuing.registrations``, rule 3). The term is
+    kept: the change ends on that registration's last day and starts within it (not
+    before its first day, nor before its last change, and at most a year ahead: the
+    day it is superseded). The whole term rule is here, so that a province's rule
+    that a change starts a new term can be told to this one function."""
     problems: list[tuple[str, str]] = []
-    if new_term:
-        raise NotImplementedError("no rule lets a change registration start a new term")
     if item.valid_until != changed.last_day:
         problems.append(
             (
