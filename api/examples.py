@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from registry.calendar import add_years
 from registry.demo import (
     DEMO_ENGINEERS,
     DEMO_LISTED_ORGANISATIONS,
@@ -72,6 +73,32 @@ def record_examples(today: date) -> dict[str, dict[str, Any]]:
                 "kind": "initial",
                 "valid_from": today.isoformat(),
                 "valid_until": (today + timedelta(days=5 * 365)).isoformat(),
+            },
+        },
+        "registration-change": {
+            "summary": "SafetyEngineerRegistration: 王立新 changes employer (变更注册)",
+            "description": (
+                "Changes his seeded registration SH-REG-1001: the term is kept (it ends on "
+                "that registration's last day), and SH-REG-1001 is superseded from today."
+            ),
+            "value": {
+                "type": "SafetyEngineerRegistration",
+                "authority": "CN-SH",
+                "holder": _engineer("王立新"),
+                "registration_number": "SH-REG-2026-0520",
+                "qualification": "SH-2019-C-0001",
+                "category": "chemical",
+                "employer": {
+                    "name": "上海金山石化工程有限公司",
+                    "credit_code": credit_code("91310116MA1FR0023"),
+                },
+                "kind": "change",
+                "changes": "SH-REG-1001",
+                "valid_from": today.isoformat(),
+                # The demo registered him 400 days ago for five years (registry.demo).
+                "valid_until": (
+                    add_years(today - timedelta(days=400), 5) - timedelta(days=1)
+                ).isoformat(),
             },
         },
         "continuing-education": {

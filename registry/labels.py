@@ -272,6 +272,7 @@ ACTION = Enumeration(
         "reverse-lift": "撤销信用修复",
         "withdraw": "撤回列入",
         "cancel-scheduled": "取消预定变更",
+        "supersede": "更正取代",
     },
     {
         "暂停": "suspend",
@@ -294,6 +295,7 @@ STATE = Enumeration(
         "listed": "列入",
         "lifted": "已信用修复",
         "withdrawn": "已撤回",
+        "superseded": "已被更正取代",
     },
     {"撤销": "revoked", "注销": "cancelled", "已移出": "lifted", "撤回": "withdrawn"},
 )

@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from registry.bulk.columns import COLUMNS
 from registry.bulk.rows import MAX_ROWS, parse_rows, read_table
-from registry.calendar import china_today
+from registry.calendar import add_years, china_today
 from registry.credentials import CredentialType
 from registry.demo import DEMO_ENGINEERS, credit_code, resident_id
 from registry.errors import InvalidInput
@@ -134,7 +134,9 @@ def test_good_file_is_issued_whole(node: Settings, tmp_path: Path, kind: str) ->
 
 
 def test_references_are_checked_before_anything_is_written(node: Settings, tmp_path: Path) -> None:
-    wang, chen = DEMO_ENGINEERS[0], DEMO_ENGINEERS[1]
+    # 刘洋 and 吴敏 are not registered: one employer at a time leaves them free.
+    liu, chen, wu = DEMO_ENGINEERS[2], DEMO_ENGINEERS[1], DEMO_ENGINEERS[8]
+    newcomer = resident_id("310101", "19950307", "015")
     header = ["holder_name", "holder_id_number", "registration_number", "qualification",
               "category", "employer_name", "employer_credit_code", "kind", "valid_from",
               "valid_until"]  # fmt: skip
@@ -143,11 +145,11 @@ def test_references_are_checked_before_anything_is_written(node: Settings, tmp_p
     employer = ["某公司", credit_code("91310000MA1FL0001")]
     rows = [
         header,
-        [wang.name, wang.id_number, "SH-R-1", wang.certificate_number, wang.category, *employer,
+        [liu.name, liu.id_number, "SH-R-1", liu.certificate_number, liu.category, *employer,
          "renewal", start, end],
-        [wang.name, wang.id_number, "SH-R-2", chen.certificate_number, chen.category, *employer,
-         "change", start, end],
-        [wang.name, wang.id_number, "SH-R-3", "NO-SUCH", wang.category, *employer,
+        [wu.name, wu.id_number, "SH-R-2", chen.certificate_number, chen.category, *employer,
+         "initial", start, end],
+        ["林一", newcomer, "SH-R-3", "NO-SUCH", liu.category, *employer,
          "initial", start, end],
     ]  # fmt: skip
     before = _counts(node)
@@ -162,6 +164,47 @@ def test_references_are_checked_before_anything_is_written(node: Settings, tmp_p
     result = run_import(node, str(good), "--type", "registration", "--authority", "CN-SH")
     assert result.returncode == 0, result.stderr
     assert _counts(node) == (before[0] + 1, before[1] + 1, before[2] + 1)
+
+
+def test_imported_registrations_follow_the_registration_rules(
+    node: Settings, tmp_path: Path
+) -> None:
+    """An import goes through the checks the API does: 变更注册 names the registration it
+    changes in its own column (变更的注册) and keeps its term (《注册安全工程师管理规定》);
+    one employer at a time (《注册安全工程师职业资格制度规定》: 不得同时受聘于两个或两个
+    以上单位)."""
+    wang = DEMO_ENGINEERS[0]  # SH-REG-1001, from 400 days ago for five years
+    start = TODAY - timedelta(days=400)
+    last = add_years(start, 5) - timedelta(days=1)
+    header = ["姓名", "身份证号", "注册编号", "资格证书编号", "专业类别", "聘用单位",
+              "聘用单位统一社会信用代码", "注册类型", "有效期起", "有效期至",
+              "变更的注册"]  # fmt: skip
+    employer = ["上海某新材料有限公司", credit_code("91310000MA1FL0031")]
+    row = [wang.name, wang.id_number, "SH-R-9", wang.certificate_number, wang.category,
+           *employer]  # fmt: skip
+    before = _counts(node)
+    overlapping = _write_csv(
+        tmp_path / "overlapping.csv",
+        [header, [*row, "初始注册", TODAY.isoformat(), last.isoformat(), ""]],
+    )
+    result = run_import(node, str(overlapping), "--type", "registration", "--authority", "CN-SH")
+    assert result.returncode == 1
+    assert "overlaps registration SH-REG-1001 of CN-SH" in result.stderr
+    assert _counts(node) == before
+    change = _write_csv(
+        tmp_path / "change.csv",
+        [header, [*row, "变更注册", TODAY.isoformat(), last.isoformat(), "SH-REG-1001"]],
+    )
+    result = run_import(node, str(change), "--type", "registration", "--authority", "CN-SH")
+    assert result.returncode == 0, result.stderr
+    with engine_scope(node.database_url) as engine, session_scope(engine) as session:
+        rows = session.execute(
+            select(col(Record.number), col(Record.state)).where(
+                col(Record.number).in_(["SH-REG-1001", "SH-R-9"])
+            )
+        ).all()
+        states = {str(number): str(state) for number, state in rows}
+    assert states == {"SH-REG-1001": "superseded", "SH-R-9": "active"}
 
 
 def test_listing_template_round_trip(node: Settings, tmp_path: Path) -> None:

@@ -159,7 +159,7 @@ def test_a_revoked_credit_may_be_issued_again_and_a_correction_is_no_duplicate(
     first = node.issue(_credit())["credential"]["id"]
     corrected = {**_credit(), "hours": 6, "replaces": first}
     second = node.issue(corrected)["credential"]["id"]
-    assert node.client.get(f"/v1/credentials/{first}").json()["state"] == "revoked"
+    assert node.client.get(f"/v1/credentials/{first}").json()["state"] == "superseded"
     revoked = node.client.post(
         f"/v1/credentials/{second}/status",
         json=_REVOKE,

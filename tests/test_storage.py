@@ -447,6 +447,32 @@ def test_the_scheduled_changes_migration_goes_down_only_without_scheduled_change
     assert schema_status(engine).at_head
 
 
+def test_the_superseded_migration_goes_down_only_without_superseded_records(
+    engine: Engine, settings: Settings
+) -> None:
+    context = IssuingContext.for_node(settings)
+    with session_scope(engine) as session:
+        seed_demo(session, context.key_store, profile=PROFILE)
+        seed_demo_records(session, context)
+        record = session.exec(select(Record)).first()
+        assert record is not None
+        kept, credential_id = record.state, record.credential_id
+        record.state = "superseded"  # the database takes the new state
+        session.add(record)
+    config = alembic_config(engine)
+    with pytest.raises(RuntimeError, match="1 superseded records are kept"):
+        command.downgrade(config, "0013")
+    assert schema_status(engine).at_head
+    with session_scope(engine) as session:
+        session.execute(
+            sa.update(Record).where(col(Record.credential_id) == credential_id).values(state=kept)
+        )
+    command.downgrade(config, "0013")
+    assert schema_status(engine).current == ("0013",)
+    command.upgrade(config, "head")
+    assert schema_status(engine).at_head
+
+
 QUALIFICATION = "SafetyEngineerQualification"
 
 

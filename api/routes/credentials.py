@@ -113,8 +113,12 @@ def issue_one(
     signed only as a masked form, a binding whose salt the credential does not carry
     (the person's disclosure: `GET /v1/credentials/{id}/disclosures`) and the
     federation's look-up key; it is never signed or stored in clear.
-    A correction names the record it `replaces`; that record is revoked in the same
-    transaction. Records that can change state carry `credentialStatus` entries in
+    A correction names the record it `replaces`; that record is superseded (not
+    revoked: a correction is no decision) in the same transaction. A change
+    registration names the registration it `changes`, keeps its term and supersedes
+    it from its `valid_from`. Registrations follow the registration rules (five years
+    after a revocation, one employer at a time, a change keeps the term:
+    docs/records.md). Records that can change state carry `credentialStatus` entries in
     the authority's status lists.
 
     A CE credit the authority already holds in force (the same holder, provider,

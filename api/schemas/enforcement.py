@@ -174,7 +174,7 @@ class ListingStatusOut(_Out):
 
     status: str = Field(
         description="`in-force` (all a search answers), `not-yet-in-force`, `lifted`, "
-        "`expired`, `withdrawn` or `revoked`."
+        "`expired`, `withdrawn`, `revoked` or `superseded` (by a correction)."
     )
     since: dt.date
 

@@ -43,7 +43,10 @@ class IssuedOut(BaseModel):
     checkpoint: str = Field(description="The C2SP signed checkpoint that includes it.")
     status_change: str | None = Field(
         default=None,
-        description="For a correction: the id of the StatusChange revoking the replaced record.",
+        description=(
+            "For a correction or a change registration: the id of the StatusChange "
+            "superseding the record it replaces or changes."
+        ),
     )
 
 
@@ -202,7 +205,16 @@ class RecordSearchIn(BaseModel):
         | None
     ) = Field(default=None, description="The record type.")
     state: (
-        Literal["active", "suspended", "revoked", "cancelled", "listed", "lifted", "withdrawn"]
+        Literal[
+            "active",
+            "suspended",
+            "revoked",
+            "cancelled",
+            "listed",
+            "lifted",
+            "withdrawn",
+            "superseded",
+        ]
         | None
     ) = Field(default=None, description="The record's state now.")
     issued_from: date | None = Field(

@@ -95,6 +95,14 @@ COLUMNS: dict[CredentialType, tuple[Column, ...]] = {
         _day("valid_until", "有效期至", "valid_until"),
         Column("replaces", "更正的记录", "replaces", required=False),
         _pilot("employer.pilot_code"),
+        # Last, so that the columns of a file made from an earlier template keep their places.
+        Column(
+            "changes",
+            "变更的注册",
+            "changes",
+            required=False,
+            note="变更注册时必填：被变更注册的注册编号或凭证编号；其他注册类型留空",
+        ),
     ),
     CredentialType.CE_CREDIT: (
         *_HOLDER,

@@ -170,7 +170,13 @@ def _judge(
         return CountedCredit(
             credit,
             False,
-            Reason("credit-not-in-force", "该学时记录已撤销", "the credit was revoked"),
+            # Revoked, or superseded by its correction (which counts in its place): a
+            # correction must not read as a revocation.
+            Reason(
+                "credit-not-in-force",
+                "该学时记录已失效（已撤销或已被更正记录取代）",
+                "the credit is no longer in force (revoked, or superseded by its correction)",
+            ),
         )
     if not cycle_start <= credit.completed_on < cycle_end or credit.completed_on > on:
         return CountedCredit(

@@ -4,8 +4,10 @@ Registrations can be suspended, reinstated, revoked and cancelled (注销). List
 can be lifted early by credit repair (not before the earliest removal date), have a
 lift reversed (the repair was obtained by fraud), or be withdrawn (the penalty was
 overturned: as if never in force from the effective date). Any record can be
-revoked, which is also how a correction retires the record it replaces. Revoked,
-cancelled and withdrawn are final.
+revoked, by a decision. A correction of a data-entry mistake is not a decision:
+it retires the record it replaces by ``supersede`` (state ``superseded``), which a
+change registration (变更注册) also does to the registration it changes; nobody asks
+for it as a status change. Revoked, cancelled, withdrawn and superseded are final.
 
 A change may be decided now to take effect on a later day, up to a year ahead
 (``latest_effective_on``); until that day it is the record's one scheduled change,
@@ -18,7 +20,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from registry.calendar import Day
 from registry.credentials.envelope import CredentialType
@@ -28,6 +30,7 @@ from registry.text import Text
 
 __all__ = [
     "ACTIONS",
+    "ISSUING_ONLY",
     "Action",
     "State",
     "StatusChangeIn",
@@ -49,6 +52,7 @@ class State(StrEnum):
     LISTED = "listed"
     LIFTED = "lifted"
     WITHDRAWN = "withdrawn"
+    SUPERSEDED = "superseded"
 
 
 class Action(StrEnum):
@@ -62,9 +66,10 @@ class Action(StrEnum):
     REVERSE_LIFT = "reverse-lift"
     WITHDRAW = "withdraw"
     CANCEL_SCHEDULED = "cancel-scheduled"
+    SUPERSEDE = "supersede"
 
 
-ACTIONS: dict[str, dict[tuple[State, Action], State]] = {
+_ACTIONS: dict[str, dict[tuple[State, Action], State]] = {
     CredentialType.REGISTRATION: {
         (State.ACTIVE, Action.SUSPEND): State.SUSPENDED,
         (State.SUSPENDED, Action.REINSTATE): State.ACTIVE,
@@ -84,9 +89,27 @@ ACTIONS: dict[str, dict[tuple[State, Action], State]] = {
     CredentialType.QUALIFICATION: {(State.ACTIVE, Action.REVOKE): State.REVOKED},
     CredentialType.CE_CREDIT: {(State.ACTIVE, Action.REVOKE): State.REVOKED},
 }
+
+_FINAL = (State.REVOKED, State.CANCELLED, State.WITHDRAWN, State.SUPERSEDED)
+
+ACTIONS: dict[str, dict[tuple[State, Action], State]] = {
+    kind: {
+        **moves,
+        # A correction (or a change registration) supersedes a record in any state
+        # that is not final.
+        **{
+            (state, Action.SUPERSEDE): State.SUPERSEDED
+            for state in dict.fromkeys(s for s, _ in moves)
+            if state not in _FINAL
+        },
+    }
+    for kind, moves in _ACTIONS.items()
+}
 """For each record type: (state, action) -> the state it leads to. Nothing else is legal."""
 
-_FINAL = (State.REVOKED, State.CANCELLED, State.WITHDRAWN)
+ISSUING_ONLY = frozenset({Action.SUPERSEDE})
+"""Actions only issuing takes (a correction, a change registration): never a status
+change someone asks for."""
 
 
 def initial_state(credential_type: str) -> State:
@@ -112,7 +135,7 @@ def next_state(
         raise Conflict(f"the record is {current.value}: that is final")
     target = allowed.get((current, action))
     if target is None:
-        possible = sorted(a.value for (s, a) in allowed if s == current)
+        possible = sorted(a.value for (s, a) in allowed if s == current and a not in ISSUING_ONLY)
         raise Conflict(
             f"{action.value} is not allowed for a {current.value} {credential_type}; "
             f"allowed: {', '.join(possible) or 'nothing'}"
@@ -151,8 +174,9 @@ def status_purposes(credential_type: str) -> tuple[str, ...]:
 
 
 def status_bits(state: State) -> dict[str, bool]:
-    """The status-list bits that say ``state``: revocation for the final states,
-    suspension for a suspended registration or a lifted listing."""
+    """The status-list bits that say ``state``: revocation for the final states
+    (superseded among them: the record is permanently invalid), suspension for a
+    suspended registration or a lifted listing."""
     return {
         "revocation": state in _FINAL,
         "suspension": state in (State.SUSPENDED, State.LIFTED),
@@ -168,7 +192,13 @@ class StatusChangeIn(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
     action: Annotated[
-        Action, ACTION.before(), ACTION.schema("What the decision does to the record.")
+        Action,
+        ACTION.before(),
+        ACTION.schema(
+            "What the decision does to the record. `supersede` is not a decision: only a "
+            "correction (`replaces`) or a change registration (`changes`) supersedes a "
+            "record, when it is issued."
+        ),
     ]
     reason: _Text = Field(description="Why, in words the public record can carry.")
     decision_number: _Text = Field(description="The number of the decision document.")
@@ -180,3 +210,13 @@ class StatusChangeIn(BaseModel):
             "cancellation itself takes effect today or earlier."
         )
     )
+
+    @field_validator("action")
+    @classmethod
+    def _decided(cls, value: Action) -> Action:
+        if value in ISSUING_ONLY:
+            raise ValueError(
+                "a record is superseded only by issuing its correction (replaces) or a "
+                "change registration (changes), not by a status change"
+            )
+        return value

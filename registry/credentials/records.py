@@ -270,8 +270,9 @@ class _RecordIn(_Input):
         min_length=1,
         max_length=128,
         description=(
-            "A correction: the id of the record this one replaces. The old record is "
-            "revoked by a StatusChange in the same transaction."
+            "A correction of a data-entry mistake: the id of the record this one replaces. "
+            "The old record is superseded (state `superseded`, not `revoked`: a correction "
+            "is not a decision) by a StatusChange in the same transaction."
         ),
     )
 
@@ -323,6 +324,21 @@ class RegistrationIn(_RecordIn):
         REGISTRATION_KIND.before(),
         REGISTRATION_KIND.schema("What the registration is."),
     ]
+    changes: Reference | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description=(
+            "变更的注册: for a change registration (`kind` `change`, and only then), the "
+            "registration it changes: its credential id (`urn:uuid:...`) or registration "
+            "number. It must be the same person's active registration with this authority. "
+            "The term is kept: `valid_until` must be that registration's last day, and "
+            "`valid_from` a day within it. The changed registration is superseded from "
+            "`valid_from` in the same transaction (scheduled, if that day is ahead); the "
+            "credential says `changes` (its id) and `termStartsOn` (the first day of the "
+            "term)."
+        ),
+    )
     valid_from: Day
     valid_until: Day
 

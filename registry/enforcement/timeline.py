@@ -45,7 +45,7 @@ class ListingStatus:
     """A listing on one day.
 
     ``status`` is ``in-force``, ``not-yet-in-force``, ``lifted``, ``expired``,
-    ``withdrawn`` or ``revoked``; ``since`` is the day that status began (for
+    ``withdrawn``, ``revoked`` or ``superseded``; ``since`` is the day that status began (for
     ``not-yet-in-force``, the day it will come into force).
     """
 
@@ -66,13 +66,13 @@ def listing_status(
     on: date,
 ) -> ListingStatus:
     """The listing's status on ``on``, from its dates and its ``changes``: each
-    (effective day, state after: ``listed``, ``lifted``, ``withdrawn`` or
-    ``revoked``), in the order they were recorded."""
+    (effective day, state after: ``listed``, ``lifted``, ``withdrawn``, ``revoked``
+    or ``superseded`` by a correction), in the order they were recorded."""
     state, since = "listed", listed_on
     for effective_on, after in changes:
         if effective_on <= on and after != state:
             state, since = after, effective_on
-    if state in ("withdrawn", "revoked"):
+    if state in ("withdrawn", "revoked", "superseded"):
         return ListingStatus(state, since)
     if on < listed_on:
         return ListingStatus("not-yet-in-force", listed_on)

@@ -9,8 +9,8 @@ hash of those four (``record.course_key``), so that a batch of 10,000 is checked
 with a few indexed queries: each item's key under every version of the secret,
 looked up in chunks.
 
-An authority may not issue a credit it already holds in force (not revoked); one
-that two authorities issued is counted once by verification instead
+An authority may not issue a credit it already holds in force (not revoked or
+superseded); one that two authorities issued is counted once by verification instead
 (``registry.ce.counting``).
 """
 
@@ -82,7 +82,7 @@ def _existing(session: Session, authority: str, keys: Sequence[str]) -> dict[str
         rows = session.exec(
             select(Record.course_key, Record.credential_id, Record.authority_code, Record.type)
             .where(col(Record.course_key).in_(unique[start : start + _CHUNK]))
-            .where(col(Record.state) != State.REVOKED.value)
+            .where(col(Record.state).not_in([State.REVOKED.value, State.SUPERSEDED.value]))
         )
         for key, credential_id, held_by, kind in sorted(rows, key=lambda row: row[1]):
             if key is not None and held_by == authority and kind == CredentialType.CE_CREDIT:

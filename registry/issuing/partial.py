@@ -28,8 +28,10 @@ from registry.credentials.records import (
 )
 from registry.errors import FieldError
 from registry.ids import LookupSecrets
+from registry.issuing.change_registrations import kind_problem
 from registry.issuing.duplicates import DUPLICATE_FIELD, duplicate_message, find_duplicates
-from registry.issuing.records import _find_qualification, _qualification, _replaceable
+from registry.issuing.qualifications import find_qualification, resolve_qualification
+from registry.issuing.records import _replaceable
 
 __all__ = ["CHECKED_FIELDS", "check_valid_fields", "valid_fields"]
 
@@ -51,6 +53,8 @@ _CREDIT = ("holder", "provider", "course_title", "completed_on")
 
 CHECKED_FIELDS = (
     "replaces",
+    "kind",
+    "changes",
     "qualification",
     "holder",
     "category",
@@ -118,14 +122,18 @@ def check_valid_fields(
             # Only what the qualification check reads: the other fields may be invalid.
             read = {name: values[name] for name in ("qualification", "holder", "category")}
             registration = RegistrationIn.model_construct(**read)
-            _, problem = _qualification(session, registration, lookup, known)
+            _, problem = resolve_qualification(session, registration, lookup, known)
         else:  # only whether it is there: whose and which category cannot be asked
             reference = values["qualification"]
             if reference not in known:
-                known[reference] = _find_qualification(session, reference)
+                known[reference] = find_qualification(session, reference)
             problem = known[reference] if isinstance(known[reference], str) else None
         if problem:
             errors.append(FieldError("qualification", problem))
+    if record_type == CredentialType.REGISTRATION and "kind" in values:
+        problem = kind_problem(values["kind"], values.get("changes"))
+        if problem:
+            errors.append(FieldError("changes", problem))
     if record_type == CredentialType.CE_CREDIT and all(name in values for name in _CREDIT):
         # Only what the duplicate check reads: the other fields may be invalid.
         read = {name: values[name] for name in (*_CREDIT, "replaces") if name in values}

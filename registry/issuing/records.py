@@ -1,11 +1,13 @@
 """Issuing records: validate a batch against what is stored, then sign, log and index it.
 
 A batch is one authority's, and is all or nothing: every item is checked first
-(the references it makes, its dates), and if any is wrong nothing is written and
+(the references it makes, its dates, the registration rules of
+``registry.issuing.registrations``), and if any is wrong nothing is written and
 the error names every bad item and field. Then, under the authority's log lock,
-each record gets its status-list entries, corrections revoke what they replace,
-and the records, the status changes and the new status-list versions are signed
-and appended as one batch with one checkpoint, in the caller's transaction.
+each record gets its status-list entries, corrections (and change registrations)
+supersede what they replace (change), and the records, the status changes and the
+new status-list versions are signed and appended as one batch with one checkpoint,
+in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from registry.calendar import china_today
-from registry.credentials import CredentialType
 from registry.credentials.lifecycle import (
     Action,
     State,
@@ -34,8 +35,9 @@ from registry.credentials.records import (
     RegistrationIn,
 )
 from registry.errors import Conflict, FieldError, InvalidInput
-from registry.ids import LookupSecrets, ResidentId, name_core, name_key
+from registry.ids import LookupSecrets, name_core, name_key
 from registry.issuing.build import Draft, draft_of
+from registry.issuing.change_registrations import Changed, supersessions
 from registry.issuing.changes import apply_change
 from registry.issuing.context import IssuingContext
 from registry.issuing.duplicates import (
@@ -44,17 +46,18 @@ from registry.issuing.duplicates import (
     duplicate_message,
     find_duplicates,
 )
+from registry.issuing.qualifications import Qualification, resolve_qualification
+from registry.issuing.registrations import check_registrations
 from registry.issuing.scheduled import apply_due
 from registry.issuing.signing import sign_and_log
 from registry.issuing.status_lists import StatusLists
 from registry.storage.base import bulk_insert
-from registry.storage.credentials import Signed, document_of
+from registry.storage.credentials import Signed
 from registry.storage.models import (
     Disclosure,
     Record,
     RecordParty,
     StatusChangeRow,
-    StoredCredential,
 )
 from registry.tlog.sequencer import AppendResult, lock_log
 
@@ -70,7 +73,8 @@ __all__ = [
 @dataclass(frozen=True)
 class IssuedRecord:
     """One issued record: its stored credential, leaf index and state, and the
-    ``StatusChange`` that revoked the record it replaces, if it is a correction."""
+    ``StatusChange`` that superseded the record it replaces (a correction) or changes
+    (a change registration)."""
 
     credential: Signed
     leaf_index: int
@@ -136,16 +140,14 @@ def issue_records(
     # The authority's scheduled changes whose day has come apply first (their bits
     # signed with this append): a record corrected here is judged in its state today.
     apply_due(session, authority, lists, today=china_today(now), now=now)
-    qualifications, errors = check_records(
-        session, items, field_prefix, lookup=context.lookup, now=now
-    )
+    resolved, errors = check_records(session, items, field_prefix, lookup=context.lookup, now=now)
     if errors:
         if field_prefix is None and all(e.field == DUPLICATE_FIELD for e in errors):
             raise Conflict(errors[0].message)
         raise InvalidInput(f"{len(errors)} invalid field(s)", errors=tuple(errors))
 
     drafts = [
-        draft_of(item, lookup=context.lookup, qualification_id=qualifications.get(i))
+        draft_of(item, lookup=context.lookup, qualification_id=resolved.qualifications.get(i))
         for i, item in enumerate(items)
     ]
     purposes = [status_purposes(item.type) for item in items]
@@ -166,6 +168,9 @@ def issue_records(
         indices.append(taken)
 
     changes = _corrections(session, lists, items, drafts, now=now)
+    changes += supersessions(
+        session, lists, resolved.changed, drafts, today=china_today(now), now=now
+    )
     documents = [d.document for d in drafts] + [c for c, _ in changes]
     lookups: list[str | None] = [d.subject_lookup for d in drafts] + [None] * len(changes)
     versions = lists.new_versions(now=now)
@@ -190,12 +195,26 @@ def issue_records(
                 credential=issued.credentials[i],
                 leaf_index=first + i,
                 state=initial_state(item.type),
-                status_change=change_of.get(item.replaces) if item.replaces else None,
+                status_change=_change_of(change_of, item, resolved.changed.get(i)),
             )
             for i, item in enumerate(items)
         ],
         log=issued.log,
     )
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a batch's references resolve to, by item index: each registration's
+    qualification id, and what each change registration changes."""
+
+    qualifications: dict[int, str]
+    changed: dict[int, Changed]
+
+
+def _change_of(change_of: dict[str, str], item: RecordIn, changed: Changed | None) -> str | None:
+    target = item.replaces or (changed.credential_id if changed is not None else None)
+    return change_of.get(target) if target is not None else None
 
 
 def check_records(
@@ -206,20 +225,22 @@ def check_records(
     lookup: LookupSecrets,
     now: datetime,
     name: Callable[[int], str] | None = None,
-) -> tuple[dict[int, str], list[FieldError]]:
+) -> tuple[Resolved, list[FieldError]]:
     """Check what a batch refers to (records it replaces, qualifications), its dates,
-    and that no CE credit repeats one in force or an earlier item
-    (``registry.issuing.duplicates``).
+    that no CE credit repeats one in force or an earlier item
+    (``registry.issuing.duplicates``), and the registration rules
+    (``registry.issuing.registrations``: five years after a revocation, one employer
+    at a time, a change registration keeps the term).
 
-    Returns each registration's resolved qualification id (by item index) and every
-    problem found, as field errors. ``name`` names an item in a message
-    (default: ``items[3]``, as its fields are named). Writes nothing.
+    Returns what the references resolve to and every problem found, as field errors.
+    ``name`` names an item in a message (default: ``items[3]``, as its fields are
+    named). Writes nothing.
     """
     today = china_today(now)
     errors: list[FieldError] = []
     resolved: dict[int, str] = {}
     replaced: set[str] = set()
-    known: dict[str, _Qualification | str] = {}
+    known: dict[str, Qualification | str] = {}
     for i, item in enumerate(items):
         if isinstance(item, QualificationIn) and item.issued_on > today:
             errors.append(FieldError(_path(prefix, i, "issued_on"), "is in the future"))
@@ -233,19 +254,28 @@ def check_records(
                 errors.append(FieldError(_path(prefix, i, "replaces"), problem))
             replaced.add(item.replaces)
         if isinstance(item, RegistrationIn):
-            found, problem = _qualification(session, item, lookup, known)
+            found, problem = resolve_qualification(session, item, lookup, known)
             if problem:
                 errors.append(FieldError(_path(prefix, i, "qualification"), problem))
             elif found:
                 resolved[i] = found
+    named = name or (lambda j: f"{prefix or 'items'}[{j}]")
     for duplicate in find_duplicates(session, items, lookup=lookup):
         errors.append(
             FieldError(
-                _path(prefix, duplicate.index, DUPLICATE_FIELD),
-                duplicate_message(duplicate, name or (lambda j: f"{prefix or 'items'}[{j}]")),
+                _path(prefix, duplicate.index, DUPLICATE_FIELD), duplicate_message(duplicate, named)
             )
         )
-    return resolved, errors
+    changed, problems = check_registrations(
+        session,
+        items,
+        lookup=lookup,
+        today=today,
+        path=lambda i, field: _path(prefix, i, field),
+        name=named,
+    )
+    errors.extend(problems)
+    return Resolved(resolved, changed), errors
 
 
 def _replaceable(session: Session, item: RecordIn, seen: set[str]) -> str | None:
@@ -258,75 +288,9 @@ def _replaceable(session: Session, item: RecordIn, seen: set[str]) -> str | None
         return f"{item.replaces} is a {target.type}, not a {item.type}"
     if item.replaces in seen:
         return f"{item.replaces} is replaced twice in this batch"
-    if State(target.state) in (State.REVOKED, State.CANCELLED, State.WITHDRAWN):
+    if State(target.state) in (State.REVOKED, State.CANCELLED, State.WITHDRAWN, State.SUPERSEDED):
         return f"{item.replaces} is {target.state}: a final state cannot be corrected"
     return None
-
-
-@dataclass(frozen=True)
-class _Qualification:
-    credential_id: str
-    holder_lookup: str | None
-    category: str | None
-
-
-def _find_qualification(session: Session, reference: str) -> _Qualification | str:
-    """The active qualification a reference names, or why there is none."""
-    if reference.startswith("urn:"):
-        found = session.get(Record, reference)
-        candidates = [found] if found and found.type == CredentialType.QUALIFICATION else []
-    else:
-        candidates = list(
-            session.exec(
-                select(Record).where(
-                    col(Record.type) == CredentialType.QUALIFICATION,
-                    col(Record.number) == reference,
-                    col(Record.state) == State.ACTIVE.value,
-                )
-            )
-        )
-    if not candidates:
-        return f"no active qualification {reference} in the registry"
-    if len(candidates) > 1:
-        return f"certificate number {reference} is ambiguous: give the credential id"
-    qualification = candidates[0]
-    if qualification.state != State.ACTIVE.value:
-        return f"qualification {reference} is {qualification.state}"
-    holder = session.exec(
-        select(RecordParty).where(
-            col(RecordParty.credential_id) == qualification.credential_id,
-            col(RecordParty.role) == "holder",
-        )
-    ).first()
-    stored = session.get(StoredCredential, qualification.credential_id)
-    category = document_of(stored)["credentialSubject"].get("category") if stored else None
-    return _Qualification(
-        qualification.credential_id, holder.lookup_key if holder else None, category
-    )
-
-
-def _qualification(
-    session: Session,
-    item: RegistrationIn,
-    lookup: LookupSecrets,
-    known: dict[str, _Qualification | str],
-) -> tuple[str | None, str | None]:
-    """The qualification's credential id, or why it cannot carry this registration."""
-    reference = item.qualification
-    if reference not in known:
-        known[reference] = _find_qualification(session, reference)
-    found = known[reference]
-    if isinstance(found, str):
-        return None, found
-    # The qualification may be keyed under an older version of the look-up secret.
-    if found.holder_lookup not in lookup.keys(ResidentId(item.holder.id_number)).values():
-        return None, f"qualification {reference} belongs to someone else"
-    if found.category != item.category.value:
-        return (
-            None,
-            f"qualification {reference} is in category {found.category}, not {item.category}",
-        )
-    return found.credential_id, None
 
 
 def _corrections(
@@ -337,7 +301,8 @@ def _corrections(
     *,
     now: datetime,
 ) -> list[tuple[dict[str, Any], StatusChangeRow]]:
-    """For each correction: the ``StatusChange`` revoking the old record, bits set."""
+    """For each correction: the ``StatusChange`` superseding the old record (not a
+    revocation: a correction is no decision), bits set."""
     changes = []
     for item, draft in zip(items, drafts, strict=True):
         if item.replaces is None:
@@ -346,12 +311,12 @@ def _corrections(
         if target is None:
             raise InvalidInput(f"no record {item.replaces}")
         after = next_state(
-            target.type, State(target.state), Action.REVOKE, effective_on=china_today(now)
+            target.type, State(target.state), Action.SUPERSEDE, effective_on=china_today(now)
         )
         document, row = apply_change(
             target,
             lists,
-            action=Action.REVOKE,
+            action=Action.SUPERSEDE,
             after=after,
             reason="corrected: replaced by a new record",
             decision_number=None,

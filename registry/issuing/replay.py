@@ -8,11 +8,13 @@ answer carried (an append signs one checkpoint, after all of its entries).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from registry.credentials import CredentialType
 from registry.credentials.lifecycle import Action, State, initial_state
 from registry.errors import Inconsistency
 from registry.issuing.receipts import receipt_id_of
@@ -25,8 +27,8 @@ __all__ = ["AnsweredItem", "ChangeAnswer", "IssueAnswer", "change_answered", "is
 @dataclass(frozen=True)
 class AnsweredItem:
     """One issued record: its credential as stored (canonical JSON text), its state
-    when issued, its leaf index, and for a correction the ``StatusChange`` that revoked
-    the record it replaces."""
+    when issued, its leaf index, and for a correction the ``StatusChange`` that
+    superseded the record it replaces."""
 
     credential_id: str
     canonical: str
@@ -94,18 +96,25 @@ def issue_answered(session: Session, ids: Sequence[str]) -> IssueAnswer:
         for entry in session.exec(select(LogEntry).where(col(LogEntry.credential_id).in_(ids)))
     }
     _missing("issued credential(s) in no log", ids, set(entries))
-    # A correction's answer names the StatusChange that revoked the record it replaces.
-    replaced = {
-        record.replaces: record.credential_id
-        for record in session.exec(select(Record).where(col(Record.credential_id).in_(ids)))
-        if record.replaces
-    }
+    # A correction's answer names the StatusChange that superseded the record it
+    # replaces (revoked, for a correction issued before corrections superseded); a
+    # change registration's, the one that superseded the registration it changes.
+    replaced: dict[str, str] = {}
+    for record in session.exec(select(Record).where(col(Record.credential_id).in_(ids))):
+        changed = None
+        if record.replaces is None and record.type == CredentialType.REGISTRATION:
+            changed = json.loads(rows[record.credential_id].canonical)["credentialSubject"].get(
+                "changes"
+            )
+        target = record.replaces or changed
+        if isinstance(target, str):
+            replaced[target] = record.credential_id
     changes = {
         replaced[change.target_id]: change.credential_id
         for change in session.exec(
             select(StatusChangeRow).where(
                 col(StatusChangeRow.target_id).in_(list(replaced)),
-                col(StatusChangeRow.action) == Action.REVOKE.value,
+                col(StatusChangeRow.action).in_([Action.SUPERSEDE.value, Action.REVOKE.value]),
             )
         )
     }

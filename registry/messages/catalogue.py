@@ -295,6 +295,66 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
     ("{id} is a {kind}, not a {other}", "{id} 是 {kind}，不是 {other}"),
     ("{day} is in the future", "{day} 晚于今天"),
     ("precedes the record's first day, {day}", "早于该记录的首日 {day}"),
+    # -- the registration rules (registry.issuing.registrations) -------------------------
+    (
+        "registration {number} ({authority}) was revoked on {day} by decision {decision}: a "
+        "new registration may take effect from {earliest} at the earliest",
+        "注册 {number}（{authority}）已于 {day} 被撤销（决定文号 {decision}）：五年内不予重新注册，"
+        "新的注册最早自 {earliest} 起生效",
+    ),
+    (
+        "overlaps registration {other}, {first} to {last}, in force on {day}: an engineer is "
+        "registered with one employer at a time",
+        "与注册 {other}（{first} 至 {last}）重叠，该注册于 {day} 仍然有效：注册安全工程师不得同时"
+        "受聘于两个或两个以上单位",
+    ),
+    ("is required for a change registration", "变更注册必须填写所变更的注册"),
+    (
+        "is only for a change registration (kind change)",
+        "仅变更注册（注册类型为变更注册）可填写",
+    ),
+    (
+        "registration number {reference} is ambiguous: give the credential id",
+        "注册编号 {reference} 对应多条记录：请提供凭证编号",
+    ),
+    ("registration {reference} belongs to someone else", "注册 {reference} 属于他人"),
+    ("no registration {reference} in the registry", "登记系统中没有注册 {reference}"),
+    (
+        "registration {reference} is a registration of {authority}: a change is registered "
+        "by the authority that holds the registration",
+        "注册 {reference} 是 {authority} 的注册：变更注册由原注册机关办理",
+    ),
+    (
+        "registration {reference} is {state}: only an active registration can be changed",
+        "注册 {reference} 的状态为 {state}：只有有效的注册可以变更",
+    ),
+    (
+        "registration {reference} has a change scheduled ({change}): cancel it or wait for its day",
+        "注册 {reference} 已有预定变更（{change}）：请先取消，或待其生效",
+    ),
+    (
+        "a change registration keeps the term: it ends on {day}, the last day of "
+        "registration {number}",
+        "变更注册沿用原注册有效期：应于 {day}（注册 {number} 的最后一日）截止",
+    ),
+    (
+        "a change registration starts within the term of registration {number}, {first} to {last}",
+        "变更注册的生效日期应在注册 {number} 的有效期（{first} 至 {last}）之内",
+    ),
+    (
+        "precedes the last change of registration {number}, effective {day}",
+        "早于注册 {number} 最近一次变更的生效日期 {day}",
+    ),
+    (
+        "is more than a year ahead: registration {number} can be superseded by {day}",
+        "超过一年以后：注册 {number} 最迟可于 {day} 被取代",
+    ),
+    ("{reference} is changed twice in this batch", "{reference} 在本批中被变更了两次"),
+    (
+        "a record is superseded only by issuing its correction (replaces) or a change "
+        "registration (changes), not by a status change",
+        "记录只能因签发更正记录（replaces）或变更注册（changes）而被取代，不能通过状态变更取代",
+    ),
     # -- not found and conflicts --------------------------------------------------------
     ("no credential {id}", "没有凭证 {id}"),
     ("no record {id}", "没有记录 {id}"),

@@ -366,7 +366,16 @@ class Delivery(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-RECORD_STATES = ("active", "suspended", "revoked", "cancelled", "listed", "lifted", "withdrawn")
+RECORD_STATES = (
+    "active",
+    "suspended",
+    "revoked",
+    "cancelled",
+    "listed",
+    "lifted",
+    "withdrawn",
+    "superseded",
+)
 
 
 class Record(SQLModel, table=True):
@@ -383,7 +392,7 @@ class Record(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(
             "state IN ('active', 'suspended', 'revoked', 'cancelled', 'listed', 'lifted', "
-            "'withdrawn')",
+            "'withdrawn', 'superseded')",
             name="state_known",
         ),
         UniqueConstraint("authority_code", "revocation_index", name="uq_record_revocation_index"),

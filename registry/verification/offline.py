@@ -311,7 +311,12 @@ def _bit(
     return f"bit {index} is clear in the list signed {status_list.get('validFrom', '')}"
 
 
-_SET = {"revocation": "revoked", "suspension": "suspended"}
+# The revocation bit says a final state: revoked, but also cancelled, withdrawn or
+# superseded by a correction, which the bit alone does not tell apart.
+_SET = {
+    "revocation": "no longer valid (revoked, cancelled, withdrawn or superseded)",
+    "suspension": "suspended",
+}
 
 
 def _checkpoint(node: Check, authority: str, note: str, context: _Context) -> Checkpoint | None:
