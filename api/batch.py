@@ -125,6 +125,7 @@ def batch_of(
             [record for _, record in own],
             "items",
             lookup=context.lookup,
+            policies=context.policies,
             now=now,
             name=lambda j: f"items[{own[j][0]}]",
         )

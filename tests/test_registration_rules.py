@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -328,6 +329,45 @@ def test_a_change_registration_keeps_the_term_and_supersedes(node: Node) -> None
     assert old["changes"][-1]["effective_on"] == TODAY.isoformat()
     change = node.read(issued["status_change"])["credential"]["credentialSubject"]
     assert change["replacedBy"] == issued["credential"]["id"]
+
+
+def test_a_province_whose_rule_says_a_change_starts_a_new_term(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Where a province's official rule says a change of employer starts a new term,
+    its rule file says so with its source (``change_keeps_term = false``): the change
+    then runs its own term, and continuing education counts from its first day."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shipped = Path(__file__).parent.parent / "registry/ce/policies"
+    for path in shipped.glob("*.toml"):
+        text = path.read_text(encoding="utf-8")
+        if path.stem == "CN-SH":
+            text = text.replace(
+                'standing = "provisional"', 'standing = "official"\nchange_keeps_term = false'
+            )
+            source = "沪应急规（测试用）：变更注册重新计算有效期；"
+            text = text.replace('source = """\n', f'source = """\n{source}\n')
+        (rules / path.name).write_text(text, encoding="utf-8")
+    configured = settings.model_copy(update={"ce_rules_dir": rules})
+    tokens = seed_demo_node(configured)
+    with TestClient(create_app(configured)) as client:
+        node = Node(client, tokens, configured)
+        own_term = add_years(TODAY, 5) - timedelta(days=1)
+        issued = node.issue(_change_of_wang(valid_until=own_term.isoformat()))
+        subject = issued["credential"]["credentialSubject"]
+        assert subject["termStartsOn"] == TODAY.isoformat()
+        assert node.read(node.record_id("SH-REG-1001"))["state"] == "superseded"
+        report = client.post(
+            "/v1/verify/engineer",
+            json={"id_number": WANG.id_number, "region": "CN-SH"},
+            headers=node.auth("verifier"),
+        ).json()["credentialSubject"]
+        assert report["verdict"] == "qualified"
+        assert report["continuingEducation"]["period"] == {
+            "from": TODAY.isoformat(),
+            "until": own_term.isoformat(),
+        }
 
 
 def test_a_change_registration_dated_ahead_supersedes_on_its_day(node: Node) -> None:

@@ -76,6 +76,7 @@ def check_file(
         parsed.items,
         "rows",
         lookup=context.lookup,
+        policies=context.policies,
         now=now,
         name=lambda j: f"row {parsed.rows[j]}",
     )

@@ -50,7 +50,7 @@ class Changed:
 
 
 def _change_term_problem(
-    item: RegistrationIn, changed: HeldRegistration, *, today: date
+    item: RegistrationIn, changed: HeldRegistration, *, today: date, keeps_term: bool = True
 ) -> list[tuple[str, str]]:
     """The (field, message) problems of a change registration's days against the
     registration it changes (``registry.issuing.registrations``, rule 3). The term is
@@ -59,7 +59,9 @@ def _change_term_problem(
     day it is superseded). The whole term rule is here, so that a province's rule
     that a change starts a new term can be told to this one function."""
     problems: list[tuple[str, str]] = []
-    if item.valid_until != changed.last_day:
+    # Where the authority's official rule says a change starts a new term
+    # (``change_keeps_term = false``), the change runs its own term, up to five years.
+    if keeps_term and item.valid_until != changed.last_day:
         problems.append(
             (
                 "valid_until",
@@ -125,9 +127,16 @@ def _find_changed(
 
 
 def changed_registration(
-    session: Session, item: RegistrationIn, held: list[HeldRegistration], *, today: date
+    session: Session,
+    item: RegistrationIn,
+    held: list[HeldRegistration],
+    *,
+    today: date,
+    keeps_term: bool = True,
 ) -> tuple[Changed | None, list[tuple[str, str]]]:
-    """What a change registration changes, or its problems as (field, message)."""
+    """What a change registration changes, or its problems as (field, message).
+    ``keeps_term`` false: the authority's rule says a change starts a new term, which
+    then begins on the change's first day."""
     changed, problem = _find_changed(session, item, held)
     if changed is None:
         return None, [("changes", problem or "")]
@@ -156,12 +165,11 @@ def changed_registration(
                     f"({record.scheduled_change_id}): cancel it or wait for its day",
                 )
             ]
-    problems = _change_term_problem(item, changed, today=today)
+    problems = _change_term_problem(item, changed, today=today, keeps_term=keeps_term)
     if problems:
         return None, problems
-    return Changed(
-        changed.credential_id, changed.term_starts_on, None if again else item.valid_from
-    ), []
+    term_starts_on = changed.term_starts_on if keeps_term else item.valid_from
+    return Changed(changed.credential_id, term_starts_on, None if again else item.valid_from), []
 
 
 def supersessions(

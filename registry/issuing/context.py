@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from registry.ce.policy import PolicyBook, load_policies
 from registry.crypto.keys import KeyStore
 from registry.datadir import DataDir
 from registry.ids import LookupSecrets
@@ -28,6 +29,9 @@ class IssuingContext:
     node_url: str
     status_list_entries: int = DEFAULT_ENTRIES
     demo: bool = False
+    policies: PolicyBook = field(default_factory=load_policies, repr=False)
+    """The continuing-education rules (their ``change_keeps_term`` decides whether a
+    change registration keeps the term it changes)."""
 
     @classmethod
     def for_node(cls, settings: Settings) -> IssuingContext:
@@ -40,6 +44,7 @@ class IssuingContext:
             origin_prefix=settings.log_origin_prefix,
             node_url=settings.node_url,
             demo=settings.demo,
+            policies=load_policies(settings.ce_rules_dir),
         )
 
     @cached_property

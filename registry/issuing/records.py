@@ -20,6 +20,7 @@ from typing import Any
 from sqlmodel import Session
 
 from registry.calendar import china_today
+from registry.ce.policy import PolicyBook
 from registry.credentials.lifecycle import (
     Action,
     State,
@@ -140,7 +141,9 @@ def issue_records(
     # The authority's scheduled changes whose day has come apply first (their bits
     # signed with this append): a record corrected here is judged in its state today.
     apply_due(session, authority, lists, today=china_today(now), now=now)
-    resolved, errors = check_records(session, items, field_prefix, lookup=context.lookup, now=now)
+    resolved, errors = check_records(
+        session, items, field_prefix, lookup=context.lookup, policies=context.policies, now=now
+    )
     if errors:
         if field_prefix is None and all(e.field == DUPLICATE_FIELD for e in errors):
             raise Conflict(errors[0].message)
@@ -223,6 +226,7 @@ def check_records(
     prefix: str | None,
     *,
     lookup: LookupSecrets,
+    policies: PolicyBook,
     now: datetime,
     name: Callable[[int], str] | None = None,
 ) -> tuple[Resolved, list[FieldError]]:
@@ -270,6 +274,7 @@ def check_records(
         session,
         items,
         lookup=lookup,
+        policies=policies,
         today=today,
         path=lambda i, field: _path(prefix, i, field),
         name=named,

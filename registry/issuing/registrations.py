@@ -30,9 +30,10 @@ from datetime import date
 from sqlmodel import Session
 
 from registry.calendar import add_years
+from registry.ce.policy import PolicyBook
 from registry.credentials.lifecycle import Action
 from registry.credentials.records import RecordIn, RegistrationIn
-from registry.errors import FieldError
+from registry.errors import FieldError, NotFound
 from registry.ids import LookupSecrets, ResidentId
 from registry.issuing.change_registrations import Changed, changed_registration, kind_problem
 from registry.issuing.held import HeldRegistration, registrations_held, subject_of
@@ -118,11 +119,21 @@ def _overlaps(
     return problems
 
 
+def _keeps_term(policies: PolicyBook, item: RegistrationIn) -> bool:
+    """Whether a change registration keeps the term it changes: yes, unless the
+    authority's official rule in force on its first day says otherwise."""
+    try:
+        return policies.for_term(item.authority, item.valid_from).change_keeps_term
+    except NotFound:
+        return True
+
+
 def check_registrations(
     session: Session,
     items: Sequence[RecordIn],
     *,
     lookup: LookupSecrets,
+    policies: PolicyBook,
     today: date,
     path: Callable[[int, str], str],
     name: Callable[[int], str],
@@ -155,7 +166,10 @@ def check_registrations(
         if wrong_kind:
             errors.append(FieldError(path(i, "changes"), wrong_kind))
         elif item.changes is not None:
-            found, problems = changed_registration(session, item, held, today=today)
+            keeps_term = _keeps_term(policies, item)
+            found, problems = changed_registration(
+                session, item, held, today=today, keeps_term=keeps_term
+            )
             errors.extend(FieldError(path(i, name), message) for name, message in problems)
             if found is not None:
                 if any(c.credential_id == found.credential_id for c in changed.values()):
