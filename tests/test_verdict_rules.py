@@ -297,3 +297,42 @@ def test_a_listing_decides_through_a_measure_that_restricts_practice(
     assert node.verify(id_number=wang.id_number, region="CN-SH", date=before)["credentialSubject"][
         "verdict"
     ] == ("qualified")
+
+
+def test_another_registration_in_force_is_reported(
+    node_with: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One employer at a time (不得同时受聘于两个或两个以上单位, 《注册安全工程师分类管理
+    办法》): issuing refuses an overlapping registration, but records issued before
+    the rule, or by a node that did not check, may still overlap. The report then
+    names the other registration in force, for the employer to check, beside a
+    verdict it does not change."""
+    node = node_with()
+    wang = ENGINEERS["王立新"]
+    # Issued as if the rule were not there (the overlap check switched off).
+    monkeypatch.setattr("registry.issuing.registrations._overlaps", lambda *_, **__: [])
+    today = china_today()
+    second = {
+        "type": "SafetyEngineerRegistration",
+        "authority": "CN-JS",
+        "holder": {"name": wang.name, "id_number": wang.id_number},
+        "registration_number": "JS-REG-9001",
+        "qualification": wang.certificate_number,
+        "category": "chemical",
+        "employer": {"name": "南京某化工有限公司", "credit_code": credit_code("91320100MA1MX0093")},
+        "kind": "initial",
+        "valid_from": (today - timedelta(days=30)).isoformat(),
+        "valid_until": (today + timedelta(days=700)).isoformat(),
+    }
+    context = IssuingContext.for_node(settings)
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        issue_records(session, context, [TypeAdapter(RecordIn).validate_python(second)])
+    report = node.verify(id_number=wang.id_number, region="CN-SH")
+    subject = report["credentialSubject"]
+    assert subject["verdict"] == "qualified"
+    assert subject["registration"]["registrationNumber"] == "SH-REG-1001"
+    said = _said(report)["other-active-registration"]
+    assert (said["holds"], said["decides"]) == (False, False)
+    assert "JS-REG-9001" in said["zh"]
+    assert [r["registrationNumber"] for r in subject["otherRegistrations"]] == ["JS-REG-9001"]
+    assert node.checks_offline(report)

@@ -365,7 +365,7 @@ def _qualification(held: Held, ask: _Ask) -> Finding:
             state,
             False,
             Reason(
-                "qualification-revoked",
+                f"qualification-{state}",
                 f"职业资格证书 {number} {_STATE_ZH.get(state, state)}",
                 f"qualification {number} is {state}",
             ),
