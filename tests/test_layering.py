@@ -22,7 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "errors messages",
         "calendar settings text labels",
         "ids crypto spreadsheets",
-        "credentials datadir",
+        "credentials datadir policies",
         "storage",
         "authorities",
         "tlog tokens",

@@ -23,7 +23,6 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from api.schemas.common import one_way_of
 from registry.calendar import Day
-from registry.ce.policy import load_policies
 from registry.errors import InvalidInput
 from registry.ids import (
     PROVINCES,
@@ -36,6 +35,7 @@ from registry.ids import (
     province_short_name,
 )
 from registry.labels import CATEGORY
+from registry.policies import load_policies
 from registry.text import PersonName, Printable
 from registry.verification import EngineerQuery
 from registry.verification.batch import MAX_BATCH

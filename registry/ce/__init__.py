@@ -12,7 +12,7 @@ from registry.ce.counting import (
     assess,
     format_hours,
 )
-from registry.ce.policy import CePolicy, ForeignHours, PolicyBook, Standing, load_policies
+from registry.policies import CePolicy, ForeignHours, PolicyBook, Standing, load_policies
 
 __all__ = [
     "Assessment",

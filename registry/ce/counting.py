@@ -26,8 +26,8 @@ from datetime import date, timedelta
 from fractions import Fraction
 
 from registry.calendar import add_years
-from registry.ce.policy import CePolicy, ForeignHours
 from registry.ids import Category, province
+from registry.policies import CePolicy, ForeignHours
 from registry.recognition import Agreement, Reason, RecordKind, recognise
 
 __all__ = [

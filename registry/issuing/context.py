@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from registry.ce.policy import PolicyBook, load_policies
 from registry.crypto.keys import KeyStore
 from registry.datadir import DataDir
 from registry.ids import LookupSecrets
 from registry.issuing.disclosures import DisclosureSeal
 from registry.issuing.status_lists import DEFAULT_ENTRIES
+from registry.policies import PolicyBook, load_policies
 from registry.settings import Settings
 
 __all__ = ["IssuingContext"]

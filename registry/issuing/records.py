@@ -20,7 +20,6 @@ from typing import Any
 from sqlmodel import Session
 
 from registry.calendar import china_today
-from registry.ce.policy import PolicyBook
 from registry.credentials.lifecycle import (
     Action,
     State,
@@ -52,6 +51,7 @@ from registry.issuing.registrations import check_registrations
 from registry.issuing.scheduled import apply_due
 from registry.issuing.signing import sign_and_log
 from registry.issuing.status_lists import StatusLists
+from registry.policies import PolicyBook
 from registry.storage.base import bulk_insert
 from registry.storage.credentials import Signed
 from registry.storage.models import (

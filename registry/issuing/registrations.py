@@ -30,13 +30,13 @@ from datetime import date
 from sqlmodel import Session
 
 from registry.calendar import add_years
-from registry.ce.policy import PolicyBook
 from registry.credentials.lifecycle import Action
 from registry.credentials.records import RecordIn, RegistrationIn
 from registry.errors import FieldError, NotFound
 from registry.ids import LookupSecrets, ResidentId
 from registry.issuing.change_registrations import Changed, changed_registration, kind_problem
 from registry.issuing.held import HeldRegistration, registrations_held, subject_of
+from registry.policies import PolicyBook
 
 __all__ = ["BAR_YEARS", "check_registrations"]
 

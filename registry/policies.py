@@ -1,10 +1,10 @@
 """Each authority's continuing-education rule, as versioned data.
 
-A rule lives in ``registry/ce/policies/<authority>.toml`` (or a directory the node
-names): one ``[[versions]]`` entry per version, never edited once in force. The
-version that applies to a registration term is the newest whose ``effective_from``
-is on or before the term's first day. ``docs/continuing-education.md`` explains each
-field.
+A rule lives in ``registry/ce/policies/<authority>.toml`` (or the directory
+``REGISTRY_CE_RULES_DIR`` names): one ``[[versions]]`` entry per version, never
+edited once in force. The version that applies to a registration term is the newest
+whose ``effective_from`` is on or before the term's first day.
+``docs/continuing-education.md`` explains each field.
 
 A rule carries its standing. ``official``: the province published it, and ``source``
 cites the document. ``provisional``: a default the registry ships until the province
