@@ -22,7 +22,7 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from bench._harness.machine import machine, reference
 from bench._harness.server import seed_node, server_errors, serving
 from bench._harness.stats import Latency, at_least, at_most
 from registry.calendar import china_today
-from registry.demo import DEMO_ENGINEERS, credit_code
+from registry.demo import DEMO_ENGINEERS, credit_code, resident_id
 from registry.settings import Settings
 from registry.storage.db import engine_scope, upgrade
 
@@ -59,16 +59,36 @@ def _credit(n: int) -> dict[str, Any]:
     }
 
 
+def _person(n: int) -> dict[str, str]:
+    """A synthetic person of the bench's own, one per registration: one employer at a
+    time means a registration each."""
+    born = date(1980, 1, 1) + timedelta(days=n // 900)
+    return {
+        "name": f"测试{n}",
+        "id_number": resident_id("310101", born.strftime("%Y%m%d"), f"{100 + n % 900:03d}"),
+    }
+
+
+def _qualification(n: int) -> dict[str, Any]:
+    return {
+        "type": "SafetyEngineerQualification",
+        "authority": "CN-SH",
+        "holder": _person(n),
+        "certificate_number": f"SH-BENCH-Q-{n}",
+        "category": "chemical",
+        "issued_on": (china_today() - timedelta(days=400)).isoformat(),
+    }
+
+
 def _registration(n: int) -> dict[str, Any]:
-    engineer = DEMO_ENGINEERS[2]  # 刘洋: qualified, not registered
     start = china_today()
     return {
         "type": "SafetyEngineerRegistration",
         "authority": "CN-SH",
-        "holder": {"name": engineer.name, "id_number": engineer.id_number},
+        "holder": _person(n),
         "registration_number": f"SH-BENCH-{n}",
-        "qualification": engineer.certificate_number,
-        "category": engineer.category,
+        "qualification": f"SH-BENCH-Q-{n}",
+        "category": "chemical",
         "employer": {"name": "上海申安检测技术有限公司", "credit_code": PROVIDER},
         "kind": "initial",
         "valid_from": start.isoformat(),
@@ -127,6 +147,8 @@ def _measure(client: httpx.Client, *, batches: int, batch_size: int, singles: in
         f"   {at_least(rate, TARGET_PER_SECOND)}",
         flush=True,
     )
+    qualified = {"items": [_qualification(n) for n in range(batch_size // 2)]}
+    client.post("/v1/credentials/batch", json=qualified).raise_for_status()
     mixed = {"items": [_registration(n) for n in range(batch_size // 2)]}
     began = time.perf_counter()
     client.post("/v1/credentials/batch", json=mixed).raise_for_status()

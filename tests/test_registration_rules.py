@@ -275,6 +275,15 @@ def test_two_registrations_of_one_person_in_one_batch_overlap(node: Node) -> Non
     assert list(errors) == ["items[1].valid_from"]
     assert "SH-REG-2026-0415 of CN-SH (items[0])" in errors["items[1].valid_from"]
     assert node.counts() == before
+    # Many of one person's registrations: one problem an item, not one a pair.
+    many = [_with(REGISTRATION, registration_number=f"SH-REG-2026-5{n:03d}") for n in range(40)]
+    response = node.client.post(
+        "/v1/credentials/batch", json={"items": many}, headers=node.auth("issuer:CN-SH")
+    )
+    assert response.status_code == 422
+    problems = response.json()["errors"]
+    assert [p["field"] for p in problems] == [f"items[{n}].valid_from" for n in range(1, 40)]
+    assert node.counts() == before
 
 
 def test_a_cancelled_registration_leaves_the_term_free(node: Node) -> None:

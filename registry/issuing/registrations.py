@@ -90,11 +90,14 @@ def _overlaps(
     item: RegistrationIn,
     held: list[HeldRegistration],
     leaving: set[str],
-    earlier: list[tuple[str, RegistrationIn, frozenset[str]]],
+    earlier: dict[str, list[tuple[str, RegistrationIn]]],
     keys: frozenset[str],
 ) -> list[str]:
     """Rule 2: the registrations in force that ``item``'s term overlaps, stored (but
-    for those this batch supersedes) or earlier in the batch."""
+    for those this batch supersedes), and the first earlier in the batch it overlaps
+    (``earlier``: the batch's registrations so far, by the holder's look-up keys).
+    One in-batch overlap is enough to fix: a batch of one person's many registrations
+    is answered with one problem an item, not one for every pair."""
     problems = []
     for other in held:
         day = other.holding_on(item.valid_from, item.valid_until)
@@ -105,9 +108,9 @@ def _overlaps(
                     f"{other.number} of {other.authority}", other.first_day, other.last_day, day
                 )
             )
-    for named, before, before_keys in earlier:
+    for named, before in (found for key in keys for found in earlier.get(key, ())):
         start = max(before.valid_from, item.valid_from)
-        if not before_keys.isdisjoint(keys) and start <= min(before.valid_until, item.valid_until):
+        if start <= min(before.valid_until, item.valid_until):
             problems.append(
                 _overlap_message(
                     f"{before.registration_number} of {before.authority} ({named})",
@@ -116,6 +119,7 @@ def _overlaps(
                     start,
                 )
             )
+            break
     return problems
 
 
@@ -155,7 +159,7 @@ def check_registrations(
         if isinstance(item, RegistrationIn)
     }
     by_key = registrations_held(session, [key for keys in people.values() for key in keys])
-    earlier: list[tuple[str, RegistrationIn, frozenset[str]]] = []
+    earlier: dict[str, list[tuple[str, RegistrationIn]]] = {}
     for i, item in enumerate(items):
         if not isinstance(item, RegistrationIn):
             continue
@@ -187,5 +191,6 @@ def check_registrations(
             FieldError(path(i, "valid_from"), problem)
             for problem in _overlaps(item, held, leaving, earlier, keys)
         )
-        earlier.append((name(i), item, keys))
+        for key in keys:
+            earlier.setdefault(key, []).append((name(i), item))
     return changed, errors
