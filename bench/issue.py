@@ -64,7 +64,7 @@ def _person(n: int) -> dict[str, str]:
     time means a registration each."""
     born = date(1980, 1, 1) + timedelta(days=n // 900)
     return {
-        "name": f"测试{n}",
+        "name": "测" + str(n).translate(str.maketrans("0123456789", "零一二三四五六七八九")),
         "id_number": resident_id("310101", born.strftime("%Y%m%d"), f"{100 + n % 900:03d}"),
     }
 

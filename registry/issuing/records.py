@@ -46,7 +46,11 @@ from registry.issuing.duplicates import (
     duplicate_message,
     find_duplicates,
 )
-from registry.issuing.qualifications import Qualification, resolve_qualification
+from registry.issuing.qualifications import (
+    Qualification,
+    find_qualifications,
+    resolve_qualification,
+)
 from registry.issuing.registrations import check_registrations
 from registry.issuing.scheduled import apply_due
 from registry.issuing.signing import sign_and_log
@@ -244,7 +248,9 @@ def check_records(
     errors: list[FieldError] = []
     resolved: dict[int, str] = {}
     replaced: set[str] = set()
-    known: dict[str, Qualification | str] = {}
+    known: dict[str, Qualification | str] = find_qualifications(
+        session, [item.qualification for item in items if isinstance(item, RegistrationIn)]
+    )
     for i, item in enumerate(items):
         if isinstance(item, QualificationIn) and item.issued_on > today:
             errors.append(FieldError(_path(prefix, i, "issued_on"), "is in the future"))
