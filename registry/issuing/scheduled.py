@@ -67,17 +67,22 @@ def _due(
     that choice is taken from it for this one query."""
     # Read afresh (populate_existing): a record loaded before the log lock was taken
     # may since have had its change applied and another scheduled.
+    # By the partial index alone: asked for one authority's too, PostgreSQL walks that
+    # authority's every record through another index (10 ms at 100,000 records, on
+    # every issuance); the few pending records are told apart here instead.
     pending = (
         select(Record)
         .where(col(Record.scheduled_change_id).is_not(None))
         .execution_options(populate_existing=True)
     )
-    if authority is not None:
-        pending = pending.where(col(Record.authority_code) == authority)
     postgresql = session.get_bind().dialect.name == "postgresql"
     if postgresql:
         session.execute(sa.text("SET LOCAL enable_seqscan = off"))
-    records = {r.scheduled_change_id: r for r in session.exec(pending)}
+    records = {
+        r.scheduled_change_id: r
+        for r in session.exec(pending)
+        if authority is None or r.authority_code == authority
+    }
     if postgresql:
         session.execute(sa.text("SET LOCAL enable_seqscan = on"))
     if not records:
