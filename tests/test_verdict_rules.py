@@ -154,6 +154,12 @@ def test_a_provisional_rule_states_no_requirement(node_with: Any) -> None:
     assert "not assessed under an official rule" in said["ce-previous-hours"]["en"]
     assert said["ce-term-hours"]["decides"] is False
     assert node.checks_offline(report)
+    # As `make run` suggests asking, by registration number and name.
+    asked = node.verify(registration_number="ZJ-REG-1010", name="黄磊", region="CN-ZJ")
+    assert asked["credentialSubject"]["verdict"] == "qualified"
+    assert asked["credentialSubject"]["registration"]["kind"] == "renewal"
+    listed = node.verify(registration_number="ZJ-REG-1006", name="赵强", region="CN-ZJ")
+    assert [r["code"] for r in listed["credentialSubject"]["reasons"]][-1] == "listed-untrustworthy"
 
 
 def test_hours_count_under_the_registering_authority_s_rule(node_with: Any) -> None:

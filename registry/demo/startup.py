@@ -75,6 +75,14 @@ def print_demo(console: Console, engine: Engine, data_dir: DataDir, *, base_url:
         f'-d \'{{"registration_number": "SH-REG-1002", '
         f'"name": "{DEMO_ENGINEERS[1].name}", "region": "CN-SH"}}\''
     )
+    console.print(
+        "                 the same with "
+        '\'{"registration_number": "ZJ-REG-1010", "name": "黄磊", "region": "CN-ZJ"}\''
+        " (a renewal that stands, its hours as information), "
+        '\'{"registration_number": "ZJ-REG-1006", "name": "赵强", "region": "CN-ZJ"}\''
+        " (reported with a listing that names him), or "
+        '\'"employer": "<credit code>"\' added (registered to that employer or not)'
+    )
     if certificate is not None:
         console.print(
             f'Certificate:     curl -H "Authorization: Bearer <issuer:CN-SH token>" '
