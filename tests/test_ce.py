@@ -223,3 +223,29 @@ def test_a_short_term_counts_its_own_days() -> None:
     )
     assert [c.counted for c in result.credits] == [True, False]
     assert result.cycle_end == last + DAY
+
+
+def test_a_term_of_five_years_has_five_years() -> None:
+    """A term of five years may run to the fifth anniversary (民法典第二百零二条): that
+    last day closes year five, and a yearly minimum asks for no sixth year."""
+    start = date(2024, 3, 10)
+    last = date(2029, 3, 10)
+    credits = [_credit(n, date(2024 + n, 6, 1), 10) for n in range(5)]
+    result = assess(
+        credits,
+        policy=replace(POLICY, min_hours_per_year=Fraction(8)),
+        region="CN-SH",
+        term=(start, last),
+        on=last,
+        agreements=[],
+    )
+    assert [r.code for r in result.shortfalls] == []
+    on_the_last_day = assess(
+        [_credit(9, last, 50)],
+        policy=POLICY,
+        region="CN-SH",
+        term=(start, last),
+        on=last,
+        agreements=[],
+    )
+    assert on_the_last_day.credits[0].counted

@@ -168,7 +168,9 @@ def test_a_revocation_bars_a_new_registration_for_five_years(node: Node) -> None
     revoke["decision_number"] = "沪应急注撤〔2026〕3号"
     done = node.change(issued["credential"]["id"], revoke, "issuer:CN-SH")
     assert done.status_code == 201, done.text
-    earliest = add_years(TODAY, 5)
+    # The five years run from the day after the revocation to its fifth anniversary
+    # (民法典第二百零一条、第二百零二条): the day after that is the first one free.
+    earliest = add_years(TODAY, 5) + timedelta(days=1)
     before = node.counts()
     for authority, role in (("CN-SH", "issuer:CN-SH"), ("CN-JS", "issuer:CN-JS")):
         again = _with(
@@ -198,6 +200,15 @@ def test_a_revocation_bars_a_new_registration_for_five_years(node: Node) -> None
         valid_until=(earliest + timedelta(days=400)).isoformat(),
     )
     assert node.post(on_the_day, "issuer:CN-JS").status_code == 201
+    # A registration that began and ended before the revocation, entered late, is no
+    # new registration after it: not barred.
+    earlier = _with(
+        REGISTRATION,
+        registration_number="REG-EARLIER-1",
+        valid_from=(TODAY - timedelta(days=1080)).isoformat(),
+        valid_until=(TODAY - timedelta(days=1000)).isoformat(),
+    )
+    assert node.post(earlier).status_code == 201, node.post(earlier).text
 
 
 def test_a_correction_bars_nothing(node: Node) -> None:
@@ -390,6 +401,11 @@ def test_a_change_registration_dated_ahead_supersedes_on_its_day(node: Node) -> 
     assert old["scheduled_change"] == issued["status_change"]
     assert old["changes"][-1]["action"] == "supersede"
     assert old["changes"][-1]["effective_on"] == ahead.isoformat()
+    # Cancelled alone, the supersession would leave both registrations in force.
+    refused = node.change(old_id, CHANGES["cancel-scheduled"]["value"], "issuer:CN-SH")
+    assert refused.status_code == 409, refused.text
+    assert "two registrations in force" in refused.json()["detail"]
+    assert node.read(old_id)["scheduled_change"] == issued["status_change"]
 
 
 @pytest.mark.parametrize(

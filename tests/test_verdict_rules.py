@@ -7,28 +7,33 @@ reasons these tests exercise.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from api import create_app
-from registry.calendar import china_today
+from registry.calendar import add_years, china_today
 from registry.credentials.records import RecordIn
+from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.demo import DEMO_ENGINEERS, DEMO_RENEWING, credit_code
+from registry.errors import InvalidInput
 from registry.issuing import IssuingContext, issue_records
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
+from registry.storage.models import Record, StoredCredential
 from registry.trust.document import digest_of
 from registry.trust.store import stored_versions
+from registry.verification import EngineerVerifier
 from registry.verification.offline import check_file
 from tests._support import seed_demo_node
 
@@ -98,6 +103,38 @@ def node_with(settings: Settings) -> Iterator[Any]:
         client.__exit__(None, None, None)
 
 
+def _forged(node: Node, report: dict[str, Any], code: str) -> dict[str, Any]:
+    """The report turned qualified, the deciding reason ``code`` said to hold, and
+    signed again by the node's own key: what a dishonest node could send."""
+    forged = copy.deepcopy({k: v for k, v in report.items() if k != "proof"})
+    forged["credentialSubject"]["verdict"] = "qualified"
+    for reason in forged["credentialSubject"]["reasons"]:
+        if reason["code"] == code:
+            reason["holds"] = True
+    context = IssuingContext.for_node(node.settings)
+    verifier = EngineerVerifier(key_store=context.key_store, lookup=context.lookup)
+    now = datetime.now(UTC).replace(microsecond=0)
+    with engine_scope(node.settings.database_url) as engine, session_scope(engine) as s:
+        _, signer = verifier.node_signer(s, at=now)
+    signed: dict[str, Any] = add_proof(forged, signer, created=now)
+    return signed
+
+
+def _refused_offline(node: Node, report: dict[str, Any]) -> list[str]:
+    with engine_scope(node.settings.database_url) as engine, session_scope(engine) as s:
+        chain = _chain(s)
+    check = check_file(report, trust_lists=chain, genesis=digest_of(chain[0]), demo=True)
+    assert not check.holds
+    found: list[str] = []
+    pending = [check]
+    while pending:
+        node_check = pending.pop()
+        if node_check.ok is False:
+            found.append(node_check.detail)
+        pending.extend(node_check.children)
+    return found
+
+
 def _said(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["code"]: r for r in report["credentialSubject"]["reasons"]}
 
@@ -137,6 +174,9 @@ def test_a_rule_that_says_a_shortfall_ends_practice_decides(node_with: Any, tmp_
     said = _said(report)["ce-previous-shortfall-ends-practice"]
     assert (said["holds"], said["decides"]) == (False, True)
     assert node.checks_offline(report)
+    # Offline, a node's report may not call such a renewal qualified.
+    forged = _forged(node, report, "ce-previous-shortfall-ends-practice")
+    assert any("previous term fell short" in d for d in _refused_offline(node, forged))
 
 
 def test_a_provisional_rule_states_no_requirement(node_with: Any) -> None:
@@ -298,6 +338,9 @@ def test_a_listing_decides_through_a_measure_that_restricts_practice(
     assert found["measureCodes"] == ["restrict-practice"]
     assert found["restrictsPractice"] is True
     assert node.checks_offline(report)
+    # Offline, a node's report may not pass over a listing that restricts practice.
+    forged = _forged(node, report, "listing-restricts-practice")
+    assert any("restricts practice" in d for d in _refused_offline(node, forged))
     # The day before the listing, the same question is answered qualified.
     before = (listed_on - timedelta(days=1)).isoformat()
     assert node.verify(id_number=wang.id_number, region="CN-SH", date=before)["credentialSubject"][
@@ -341,4 +384,91 @@ def test_another_registration_in_force_is_reported(
     assert (said["holds"], said["decides"]) == (False, False)
     assert "JS-REG-9001" in said["zh"]
     assert [r["registrationNumber"] for r in subject["otherRegistrations"]] == ["JS-REG-9001"]
+    assert node.checks_offline(report)
+
+
+def _issue(settings: Settings, item: dict[str, Any]) -> str:
+    context = IssuingContext.for_node(settings)
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        try:
+            result = issue_records(session, context, [TypeAdapter(RecordIn).validate_python(item)])
+        except InvalidInput as exc:
+            raise AssertionError(exc.errors) from exc
+        return result.records[0].credential.id
+
+
+def _registration_of(settings: Settings, number: str) -> dict[str, Any]:
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        record = session.exec(select(Record).where(col(Record.number) == number)).one()
+        stored = session.get(StoredCredential, record.credential_id)
+        assert stored is not None
+        document: dict[str, Any] = json.loads(stored.canonical)
+        return document
+
+
+NEW_EMPLOYER = credit_code("91330206MA2J80028")
+
+
+def test_the_term_before_a_renewal_is_the_registration_that_stood(
+    node_with: Any, settings: Settings, tmp_path: Path
+) -> None:
+    """The term before a renewal is the registration that stood, not one a correction
+    superseded; and a change of employer (变更注册) keeps the renewal's term, so the
+    renewing authority's rule on that term still applies to it
+    (《注册安全工程师职业资格制度规定》; 《注册安全工程师管理规定》 for the hours)."""
+    huang = ENGINEERS[DEMO_RENEWING]
+    assert huang.employer is not None
+    earlier = _registration_of(settings, "ZJ-REG-01010")
+    subject = earlier["credentialSubject"]
+    last = china_today() - timedelta(days=231)
+    corrected = _issue(
+        settings,
+        {
+            "type": "SafetyEngineerRegistration",
+            "authority": "CN-ZJ",
+            "replaces": earlier["id"],
+            "holder": {"name": huang.name, "id_number": huang.id_number},
+            "registration_number": "ZJ-REG-01010",
+            "qualification": huang.certificate_number,
+            "category": subject["category"],
+            "employer": {"name": huang.employer[0], "credit_code": huang.employer[1]},
+            "kind": "initial",
+            "valid_from": (china_today() - timedelta(days=1500)).isoformat(),
+            "valid_until": last.isoformat(),
+        },
+    )
+    renewal = _registration_of(settings, "ZJ-REG-1010")
+    _issue(
+        settings,
+        {
+            "type": "SafetyEngineerRegistration",
+            "authority": "CN-ZJ",
+            "holder": {"name": huang.name, "id_number": huang.id_number},
+            "registration_number": "ZJ-REG-2010",
+            "qualification": huang.certificate_number,
+            "category": subject["category"],
+            "employer": {
+                "name": "宁波某化工有限公司",
+                "credit_code": credit_code("91330206MA2J80028"),
+            },
+            "kind": "change",
+            "changes": renewal["id"],
+            "valid_from": china_today().isoformat(),
+            # The renewal's last day: the demo's term of five years less a day.
+            "valid_until": (
+                add_years(china_today() - timedelta(days=200), 5) - timedelta(days=1)
+            ).isoformat(),
+        },
+    )
+    _official(tmp_path / "rules", "CN-ZJ", "shortfall_ends_practice = true")
+    node = node_with(tmp_path / "rules")
+    report = node.verify(id_number=huang.id_number, region="CN-ZJ")
+    found = report["credentialSubject"]
+    assert found["registration"]["registrationNumber"] == "ZJ-REG-2010"
+    assert found["registration"]["kind"] == "change"
+    previous = found["continuingEducation"]["previousPeriod"]
+    assert previous["registration"] == corrected
+    assert previous["period"]["until"] == last.isoformat()
+    assert found["verdict"] == "not-qualified"
+    assert _said(report)["ce-previous-shortfall-ends-practice"]["decides"] is True
     assert node.checks_offline(report)

@@ -113,7 +113,10 @@ def assess(
     agreements = list(agreements)
     counted: list[CountedCredit] = []
     hours = {"general": Fraction(0), "professional": Fraction(0)}
-    by_year = [Fraction(0)] * (_year_of(cycle_start, last) + 1)
+    # A term of five years runs to the fifth anniversary (民法典第二百零二条): that last
+    # day closes year five, it begins no sixth.
+    years = _year_of(cycle_start, last - timedelta(days=1)) + 1 if last > cycle_start else 1
+    by_year = [Fraction(0)] * years
     counting: dict[tuple[str, ...], str] = {}
     for credit in sorted(credits, key=lambda c: (c.completed_on, c.id)):
         verdict = _judge(
@@ -132,7 +135,7 @@ def assess(
         counted.append(verdict)
         if verdict.counted:
             hours[credit.kind] += credit.hours
-            by_year[_year_of(cycle_start, credit.completed_on)] += credit.hours
+            by_year[min(_year_of(cycle_start, credit.completed_on), years - 1)] += credit.hours
     shortfalls = _shortfalls(policy, hours, by_year, cycle_start, on)
     return Assessment(
         policy=policy,

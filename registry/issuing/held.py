@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from registry.calendar import CHINA, parse_aware
+from registry.calendar import CHINA, add_years, parse_aware
 from registry.credentials import CredentialType
 from registry.credentials.lifecycle import Action, State
 from registry.storage.models import RecordParty, StatusChangeRow, StoredCredential
@@ -118,7 +118,13 @@ def registrations_held(session: Session, keys: Sequence[str]) -> dict[str, list[
             authority=issuer,
             number=str(subject.get("registrationNumber", "")),
             first_day=first,
-            last_day=_day(document["validUntil"]) - timedelta(days=1),
+            # Every registration issued here ends; one without an end (from elsewhere)
+            # is taken to run the longest term a registration may.
+            last_day=(
+                _day(document["validUntil"]) - timedelta(days=1)
+                if "validUntil" in document
+                else add_years(first, 5)
+            ),
             term_starts_on=date.fromisoformat(term) if isinstance(term, str) else first,
             changes=tuple(changes.get(credential_id, ())),
         )

@@ -25,7 +25,7 @@ builds the changes issuing signs for rule 3.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from sqlmodel import Session
 
@@ -67,10 +67,14 @@ def _revocations(
 def _five_years_problem(
     item: RegistrationIn, revocations: list[tuple[HeldRegistration, date, str]]
 ) -> str | None:
-    """Rule 1: a new registration takes effect five years after a revocation at the earliest."""
+    """Rule 1: a new registration takes effect after the five years that follow a
+    revocation, at the earliest: the years run from the day after it and end on its
+    fifth anniversary (民法典第二百零一条、第二百零二条), so the day after that. A
+    registration that began before the revocation (an earlier one, entered late) is
+    not barred."""
     for registration, revoked_on, decision in sorted(revocations, key=lambda r: r[1]):
-        earliest = add_years(revoked_on, BAR_YEARS)
-        if item.valid_from < earliest:
+        earliest = add_years(revoked_on, BAR_YEARS) + timedelta(days=1)
+        if revoked_on <= item.valid_from < earliest:
             return (
                 f"registration {registration.number} ({registration.authority}) was revoked on "
                 f"{revoked_on.isoformat()} by decision {decision}: a new registration may take "

@@ -164,6 +164,15 @@ def cancellation(
         else None
     )
     if scheduled is not None and scheduled.effective_on > today:
+        if scheduled.action == Action.SUPERSEDE.value:
+            # Cancelled alone, it would leave two registrations in force from the
+            # change's day: one employer at a time. The change registration is what
+            # to correct or cancel.
+            raise Conflict(
+                f"the change scheduled for {record.credential_id} ({scheduled.credential_id}) "
+                "supersedes it by a change registration: cancelled alone, it would leave two "
+                "registrations in force; correct the change registration instead"
+            )
         return scheduled, {"cancels": scheduled.credential_id}
     last = (
         scheduled

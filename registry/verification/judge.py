@@ -212,10 +212,13 @@ def judge(
     if registration is not None and registration.counts:
         if employer is not None:
             reasons.append(_employer(registration.held, employer))
+        # Suspended, a registration still holds its post (one employer at a time).
         others = [
             f
             for f in registrations
-            if f.held.id != registration.held.id and _in_term(f.held, on) and f.state == "active"
+            if f.held.id != registration.held.id
+            and _in_term(f.held, on)
+            and f.state in ("active", "suspended")
         ]
         reasons.extend(_other_registration(f.held) for f in others)
     # 4. Continuing education: information, unless the registering authority's
@@ -541,15 +544,51 @@ def _term_of(registration: Held) -> tuple[date, date]:
 
 
 def _previous(dossier: Dossier, registration: Held) -> Held | None:
-    """The registration a renewal follows: the person's latest one whose term ended
-    before this one's began."""
+    """The registration a renewal follows: the person's latest whose term ended
+    before this one's began, neither superseded (the correction or the change
+    registration that replaced it is found instead) nor revoked by its end, of the
+    same authority and category where there is one."""
     first, _ = _term_of(registration)
+    subject = registration.subject
     before = [
         h
         for h in dossier.of_type(CredentialType.REGISTRATION)
-        if h.id != registration.id and h.last_day is not None and h.last_day < first
+        if h.id != registration.id
+        and h.last_day is not None
+        and h.last_day < first
+        # Superseded whenever (a correction replaces it whole), or revoked by its end.
+        and h.state_on(date.max) != "superseded"
+        and h.state_on(h.last_day) != "revoked"
     ]
-    return max(before, key=lambda h: (h.last_day or first, h.id), default=None)
+    return max(
+        before,
+        key=lambda h: (
+            h.issuer == registration.issuer,
+            h.subject.get("category") == subject.get("category"),
+            h.last_day or first,
+            h.first_day,
+            h.id,
+        ),
+        default=None,
+    )
+
+
+def _kind(dossier: Dossier, registration: Held) -> str:
+    """What the registration's term is: a change registration keeps the term of the
+    registration it changes, so it is a renewal's term if that was a renewal."""
+    by_id = {h.id: h for h in dossier.of_type(CredentialType.REGISTRATION)}
+    held, seen = registration, set()
+    # Only a change that kept the term (it starts later than the term) follows it.
+    while (
+        held.subject.get("kind") == "change"
+        and str(held.subject.get("termStartsOn", "9999")) < held.first_day.isoformat()
+    ):
+        changed = by_id.get(str(held.subject.get("changes", "")))
+        if changed is None or changed.id in seen:
+            break
+        seen.add(changed.id)
+        held = changed
+    return str(held.subject.get("kind", ""))
 
 
 def _term(dossier: Dossier, registration: Held, ask: _Ask, policies: PolicyBook) -> Term | Reason:
@@ -614,7 +653,7 @@ def _continuing_education(
         current = found_current
         reasons.append(_current(current))
     previous: Term | None = None
-    if registration.subject.get("kind") in ("renewal", "re-registration"):
+    if _kind(dossier, registration) in ("renewal", "re-registration"):
         before = _previous(dossier, registration)
         if before is None:
             reasons.append(

@@ -522,6 +522,14 @@ def _verdict(subject: Mapping[str, Any], documents: Mapping[str, Mapping[str, An
         raise ReportError(f"the verdict is {subject.get('verdict')}, its deciding reasons differ")
     if not qualified:
         return "not qualified, as its deciding reasons say"
+    ce = subject.get("continuingEducation")
+    previous = ce.get("previousPeriod") if isinstance(ce, Mapping) else None
+    if (
+        isinstance(previous, Mapping)
+        and previous.get("shortfallEndsPractice") is True
+        and previous.get("met") is False
+    ):
+        raise ReportError("qualified, yet the previous term fell short under a rule it ends")
     for listing in subject.get("listings", []):
         document = documents.get(str(listing.get("id")), {})
         codes = document.get("credentialSubject", {}).get("measureCodes", ())

@@ -243,8 +243,10 @@ def report_document(
         subject["registration"] = _registration(judgement.registration)
     if judgement.other_registrations:
         subject["otherRegistrations"] = [_registration(f) for f in judgement.other_registrations]
-    if judgement.ce is not None:
-        ce = _term(judgement.ce)
+    if judgement.ce is not None or judgement.ce_previous is not None:
+        # The term's own hours (none where its authority has no rule for it), and the
+        # previous term's for a renewal.
+        ce = _term(judgement.ce) if judgement.ce is not None else {}
         if judgement.ce_previous is not None:
             ce["previousPeriod"] = _term(judgement.ce_previous)
         subject["continuingEducation"] = ce
