@@ -29,6 +29,7 @@ exits non-zero. Nothing outside this module defines an exception class.
     │   │   ├── BrokenChain              wrong genesis, version or ``previous``
     │   │   └── StaleTrustList           an older version offered after a newer one
     │   ├── LogProofError            an inclusion or consistency proof does not hold
+    │   ├── FollowError              a peer's checkpoint or entries do not hold
     │   ├── AgreementError           a recognition agreement is malformed or under-signed
     │   └── ReportError              a verification report's evidence does not hold
     ├── AccessDenied                 the caller may not do this
@@ -51,6 +52,7 @@ __all__ = [
     "Conflict",
     "DatabaseNotReady",
     "FieldError",
+    "FollowError",
     "Forbidden",
     "Inconsistency",
     "InvalidCategory",
@@ -214,6 +216,12 @@ class LogProofError(VerificationError):
     """A Merkle inclusion or consistency proof does not lead to the expected root."""
 
     step = "log proof"
+
+
+class FollowError(VerificationError):
+    """A peer's checkpoint or the entries up to it do not hold: nothing of them is kept."""
+
+    step = "peer log"
 
 
 class AgreementError(VerificationError):

@@ -29,7 +29,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "trust",
         "issuing",
         "recognition bulk",
-        "ce",
+        "ce federation",
         "enforcement",
         "verification",
         "demo",

@@ -1,0 +1,194 @@
+"""A following node's check of a peer log, against a real node's API: a checkpoint and
+its entries are kept only when the checkpoint verifies with the log key the trust
+list names, every entry verifies against the trust list, and the entries hash to the
+checkpoint's root from the tree verified before. Two checkpoints of one log that
+cannot both be true are a fork (RFC 9162 §2.1; C2SP signed-note and tlog-checkpoint)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import create_app
+from registry.authorities import own_signer
+from registry.crypto.jcs import canonical_bytes
+from registry.crypto.keys import KeyStore
+from registry.errors import FollowError
+from registry.federation import Frontier, conflict, verify_extension
+from registry.issuing import IssuingContext
+from registry.settings import Settings
+from registry.storage.db import engine_scope, session_scope
+from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
+from registry.tlog.merkle import leaf_hash, node_hash
+from registry.tlog.note import parse_verifier_key
+from registry.trust.chain import TrustListVersion
+from registry.trust.store import current_version
+from tests._support import seed_demo_node
+
+AUTHORITY = "CN-JS"
+
+
+class Peer:
+    """A seeded demo node, read as a following node reads a peer: over HTTP."""
+
+    def __init__(self, settings: Settings, client: TestClient, tokens: dict[str, str]) -> None:
+        self.settings = settings
+        self.client = client
+        self.tokens = tokens
+        with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+            trust = current_version(session)
+        assert trust is not None
+        self.trust: TrustListVersion = trust
+        member = next(m for m in trust.content.members if m.code == AUTHORITY)
+        self.origin = member.log.origin
+        self.log_keys = [parse_verifier_key(member.log.verifier_key)]
+
+    def note(self) -> str:
+        answer = self.client.get(f"/v1/logs/{AUTHORITY}/checkpoint")
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
+    def entries(self, start: int, end: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        auth = {"Authorization": f"Bearer {self.tokens['federation']}"}
+        while start < end:
+            page = self.client.get(
+                f"/v1/logs/{AUTHORITY}/entries",
+                params={"start": start, "end": min(end, start + 1000)},
+                headers=auth,
+            )
+            assert page.status_code == 200, page.text
+            got = [e["leaf"] for e in page.json()["entries"]]
+            found += got
+            start += len(got)
+        return found
+
+    def follow(
+        self, note: str, entries: list[dict[str, Any]], frontier: Frontier | None = None
+    ) -> Any:
+        return verify_extension(
+            authority=AUTHORITY,
+            origin=self.origin,
+            log_keys=self.log_keys,
+            trust=self.trust,
+            frontier=frontier or Frontier(),
+            note=note,
+            entries=entries,
+        )
+
+    def log_signer(self) -> Any:
+        """The peer's own log key: what a node that rewrites its log signs with."""
+        store: KeyStore = IssuingContext.for_node(self.settings).key_store
+        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as session:
+            held = own_signer(
+                session,
+                store,
+                AUTHORITY,
+                purpose="log",
+                credential_type=None,
+                at=datetime.now(UTC),
+            )
+            return held.signer
+
+
+@pytest.fixture
+def peer(settings: Settings) -> Iterator[Peer]:
+    tokens = seed_demo_node(settings)
+    with TestClient(create_app(settings)) as client:
+        yield Peer(settings, client, tokens)
+
+
+def test_a_peer_log_is_followed_in_steps_to_the_same_root(peer: Peer) -> None:
+    """Verified whole, or from a frontier kept at an earlier checkpoint: the same root,
+    every credential in log order."""
+    note = peer.note()
+    size = _size(note)
+    entries = peer.entries(0, size)
+    whole = peer.follow(note, entries)
+    assert whole.frontier.size == size
+    assert whole.frontier.root() == whole.checkpoint.root
+    assert [d["id"] for d in whole.documents] == [e["id"] for e in entries]
+    # In two steps, the first up to a frontier stored and read back as a node keeps it.
+    half = size // 2
+    first = Frontier().extend([leaf_hash(_canonical(e)) for e in entries[:half]])
+    kept = Frontier.from_json(first.to_json())
+    assert kept == first
+    second = peer.follow(note, entries[half:], kept)
+    assert second.frontier == whole.frontier
+
+
+def test_a_tampered_batch_is_refused_whole(peer: Peer) -> None:
+    """An entry changed after signing, one left out, two swapped, or a checkpoint not
+    signed by the log's key: the batch is refused, naming what failed."""
+    note = peer.note()
+    size = _size(note)
+    entries = peer.entries(0, size)
+
+    changed = copy.deepcopy(entries)
+    changed[3]["credentialSubject"]["category"] = "other"
+    with pytest.raises(FollowError, match="entry 3 does not verify"):
+        peer.follow(note, changed)
+
+    with pytest.raises(FollowError, match="entries given"):
+        peer.follow(note, entries[:-1])
+
+    swapped = [entries[1], entries[0], *entries[2:]]
+    with pytest.raises(FollowError, match="do not hash to the checkpoint"):
+        peer.follow(note, swapped)
+
+    other = next(m for m in peer.trust.content.members if m.code == "CN-SH")
+    with pytest.raises(FollowError, match="checkpoint does not verify"):
+        verify_extension(
+            authority=AUTHORITY,
+            origin=peer.origin,
+            log_keys=[parse_verifier_key(other.log.verifier_key)],
+            trust=peer.trust,
+            frontier=Frontier(),
+            note=note,
+            entries=entries,
+        )
+
+    # An entry of another authority's, even correctly signed, is not this log's.
+    foreign = peer.client.get(
+        "/v1/logs/CN-SH/entries",
+        params={"start": 0, "end": 1},
+        headers={"Authorization": f"Bearer {peer.tokens['federation']}"},
+    ).json()["entries"][0]["leaf"]
+    with pytest.raises(FollowError, match="not CN-JS"):
+        peer.follow(note, [foreign, *entries[1:]])
+
+
+def test_a_rewritten_log_is_a_fork(peer: Peer) -> None:
+    """The log's own key signing another root for a size already verified (a log
+    rewritten and re-signed) cannot be followed: the two checkpoints are a fork."""
+    note = peer.note()
+    good = peer.follow(note, peer.entries(0, _size(note)))
+    forged = Checkpoint(
+        good.checkpoint.origin, good.checkpoint.size, node_hash(b"x" * 32, b"y" * 32)
+    )
+    forged_note = sign_note(
+        forged.text(),
+        good.checkpoint.origin,
+        peer.log_signer(),
+        timestamp=int(datetime.now(UTC).timestamp()),
+    )
+    assert conflict(good.checkpoint, parse_checkpoint(forged.text())) == (
+        f"two roots for size {good.checkpoint.size}"
+    )
+    with pytest.raises(FollowError, match="do not hash to the checkpoint"):
+        peer.follow(forged_note, peer.entries(0, forged.size))
+    assert conflict(good.checkpoint, good.checkpoint) is None
+
+
+def _size(note: str) -> int:
+    """The size a signed checkpoint states (its body ends at the blank line)."""
+    return parse_checkpoint(note.split("\n\n", maxsplit=1)[0] + "\n").size
+
+
+def _canonical(document: dict[str, Any]) -> bytes:
+    return canonical_bytes(document)
