@@ -7,8 +7,12 @@ cannot both be true are a fork (RFC 9162 §2.1; C2SP signed-note and tlog-checkp
 from __future__ import annotations
 
 import copy
+import json
+import os
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +23,13 @@ from registry.authorities import own_signer
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import KeyStore
 from registry.errors import FollowError
-from registry.federation import Frontier, conflict, verify_extension
+from registry.federation import (
+    Frontier,
+    conflict,
+    fork_evidence,
+    verify_evidence,
+    verify_extension,
+)
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
@@ -28,7 +38,7 @@ from registry.tlog.merkle import leaf_hash, node_hash
 from registry.tlog.note import parse_verifier_key
 from registry.trust.chain import TrustListVersion
 from registry.trust.store import current_version
-from tests._support import seed_demo_node
+from tests._support import REGISTRY, seed_demo_node
 
 AUTHORITY = "CN-JS"
 
@@ -192,3 +202,72 @@ def _size(note: str) -> int:
 
 def _canonical(document: dict[str, Any]) -> bytes:
     return canonical_bytes(document)
+
+
+def _verify_file(tmp_path: Path, evidence: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "fork.json"
+    path.write_text(json.dumps(evidence), encoding="utf-8")
+    return subprocess.run(
+        [str(REGISTRY), "federation", "evidence", "verify", str(path)],
+        env={**os.environ, "REGISTRY_DATA_DIR": str(tmp_path / "elsewhere"), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_fork_evidence_verifies_without_either_node(peer: Peer, tmp_path: Path) -> None:
+    """A fork is kept as a file that proves it to anyone holding the log's verifier key
+    (C2SP signed-note; RFC 9162 tree hashes): two roots for one size, or two sizes whose
+    larger tree does not begin with the smaller. `registry federation evidence verify`
+    confirms it, and refuses a file that proves nothing."""
+    note = peer.note()
+    size = _size(note)
+    entries = peer.entries(0, size)
+    good = peer.follow(note, entries)
+    member = next(m for m in peer.trust.content.members if m.code == AUTHORITY)
+    stamp = int(datetime.now(UTC).timestamp())
+
+    def signed(checkpoint: Checkpoint) -> str:
+        return sign_note(checkpoint.text(), peer.origin, peer.log_signer(), timestamp=stamp)
+
+    # One size, two roots.
+    rewritten = Checkpoint(peer.origin, size, node_hash(b"x" * 32, b"y" * 32))
+    evidence = fork_evidence(
+        origin=peer.origin, verifier_key=member.log.verifier_key, notes=(note, signed(rewritten))
+    )
+    answer = _verify_file(tmp_path, evidence)
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    assert f"two roots for size {size}" in answer.stdout
+
+    # Two sizes: a longer tree that rewrote entry 0 before appending one more.
+    leaves = [leaf_hash(_canonical(e)) for e in entries]
+    other = [leaf_hash(b"rewritten"), *leaves[1:], leaf_hash(b"appended")]
+    longer = Checkpoint(peer.origin, size + 1, Frontier().extend(other).root())
+    evidence = fork_evidence(
+        origin=peer.origin,
+        verifier_key=member.log.verifier_key,
+        notes=(note, signed(longer)),
+        leaf_hashes=other,
+    )
+    assert verify_evidence(json.loads(json.dumps(evidence))).endswith(
+        f"does not begin with that of size {size}"
+    )
+    assert _verify_file(tmp_path, evidence).returncode == 0
+
+    # An honest extension is no fork; nor is a note the key did not sign.
+    honest = [*leaves, leaf_hash(b"appended")]
+    grown = Checkpoint(peer.origin, size + 1, Frontier().extend(honest).root())
+    with pytest.raises(FollowError, match="is a prefix"):
+        fork_evidence(
+            origin=peer.origin,
+            verifier_key=member.log.verifier_key,
+            notes=(note, signed(grown)),
+            leaf_hashes=honest,
+        )
+    forged = {**evidence, "checkpoints": [note, signed(longer).replace("— ", "— x", 1)]}
+    refused = _verify_file(tmp_path, forged)
+    assert refused.returncode == 1
+    assert "does not verify" in refused.stdout + refused.stderr
+    assert good.checkpoint.size == size

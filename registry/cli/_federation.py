@@ -1,8 +1,10 @@
 """``registry federation lookup-secret``: the secret every member node finds a person's
-records by, exported from the node that made it and imported by each member's."""
+records by, exported from the node that made it and imported by each member's.
+``registry federation evidence verify``: check a fork's evidence file offline."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +15,7 @@ from rich.markup import escape
 from registry.cli._common import console
 from registry.datadir import DataDir
 from registry.errors import InvalidInput
+from registry.federation import verify_evidence
 from registry.ids import LookupSecrets
 from registry.settings import Settings
 
@@ -24,6 +27,26 @@ lookup_app = typer.Typer(
     no_args_is_help=True,
 )
 federation_app.add_typer(lookup_app, name="lookup-secret")
+evidence_app = typer.Typer(help="Evidence that a member's log forked.", no_args_is_help=True)
+federation_app.add_typer(evidence_app, name="evidence")
+
+
+@evidence_app.command("verify")
+def verify_evidence_file(
+    source: Annotated[Path, typer.Argument(help="A fork evidence file (JSON).")],
+) -> None:
+    """Check offline that the file proves a fork: two checkpoints its log key signed
+    that cannot both be true. Exits 0 when it does, 1 when it does not. Compare its
+    verifierKey with the one the trust list names for the member."""
+    try:
+        evidence = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"{source} is not a JSON file: {exc}") from exc
+    if not isinstance(evidence, dict):
+        raise InvalidInput(f"{source} is not fork evidence")
+    found = verify_evidence(evidence)
+    console.print(f"fork proven: {escape(found)}")
+    console.print(f"log key: {escape(str(evidence['verifierKey']))}")
 
 
 def _data() -> tuple[Settings, DataDir]:

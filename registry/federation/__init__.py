@@ -1,6 +1,16 @@
 """Following the other members' logs: checking each peer checkpoint and its entries
-before anything of them is kept (``follow``)."""
+before anything of them is kept (``follow``), and the evidence of a fork
+(``evidence``)."""
 
-from registry.federation.follow import FollowError, Frontier, Verified, conflict, verify_extension
+from registry.federation.evidence import EVIDENCE_TYPE, fork_evidence, verify_evidence
+from registry.federation.follow import Frontier, Verified, conflict, verify_extension
 
-__all__ = ["FollowError", "Frontier", "Verified", "conflict", "verify_extension"]
+__all__ = [
+    "EVIDENCE_TYPE",
+    "Frontier",
+    "Verified",
+    "conflict",
+    "fork_evidence",
+    "verify_evidence",
+    "verify_extension",
+]
