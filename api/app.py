@@ -18,6 +18,7 @@ from api.routes import (
     blacklist,
     changes,
     credentials,
+    federation,
     health,
     logs,
     recognition,
@@ -104,6 +105,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(changes.router)
     app.include_router(subscriptions.router)
+    app.include_router(federation.router)
     app.openapi = lambda: exact_openapi(app)  # type: ignore[method-assign]
     return app
 

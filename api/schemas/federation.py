@@ -123,3 +123,33 @@ class LogEntriesOut(BaseModel):
     """A page of log entries, in index order."""
 
     entries: list[LogEntryOut]
+
+
+class PeerLogOut(BaseModel):
+    """How this node follows one member's log it does not host."""
+
+    authority: str = Field(examples=["CN-JS"])
+    origin: str
+    state: str = Field(
+        description=(
+            "`current` (the origin confirmed the newest checkpoint verified), `behind` "
+            "(entries or time behind, or a batch refused: see `last_error`), "
+            "`unreachable` (the origin did not answer) or `forked` (two checkpoints of "
+            "the log cannot both be true: following stopped, evidence kept)."
+        ),
+        examples=["current"],
+    )
+    verified_size: int = Field(description="Entries verified and kept.")
+    peer_size: int | None = Field(description="Entries in the origin's newest checkpoint seen.")
+    behind_entries: int | None = Field(description="`peer_size` less `verified_size`.")
+    confirmed_at: datetime | None = Field(
+        description="When the origin last confirmed the newest checkpoint verified."
+    )
+    behind_seconds: int | None = Field(description="Seconds since `confirmed_at`.")
+    last_error: str | None = None
+
+
+class FederationStatusOut(BaseModel):
+    """Every member's log this node follows."""
+
+    peers: list[PeerLogOut]

@@ -640,3 +640,56 @@ class RecognitionAgreementRow(SQLModel, table=True):
         default=None, sa_type=String(128), foreign_key="credential.id", unique=True
     )
     published_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PeerLog(SQLModel, table=True):
+    """A member's log this node follows and does not host: the tree it verified (its
+    frontier), the newest checkpoint of it verified, when the origin last confirmed
+    it, and the state of following it (``current``, ``behind``, ``unreachable``,
+    ``forked``) with the last error."""
+
+    __tablename__ = "peer_log"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('current', 'behind', 'unreachable', 'forked')", name="state_known"
+        ),
+    )
+
+    authority_code: str = Field(sa_column=Column(String(8), primary_key=True))
+    origin: str = Field(sa_type=String(255))
+    tree_size: int = Field(default=0, sa_type=BigInteger)
+    frontier: str = Field(default='{"size": 0, "hashes": []}', sa_type=Text)
+    checkpoint: str | None = Field(default=None, sa_type=Text)
+    peer_size: int | None = Field(default=None, sa_type=BigInteger)
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    state: str = Field(default="behind", sa_type=String(16))
+    last_error: str | None = Field(default=None, sa_type=Text)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class PeerCheckpoint(SQLModel, table=True):
+    """Every checkpoint of a followed log this node verified: its signed note."""
+
+    __tablename__ = "peer_checkpoint"
+    __table_args__ = (CheckConstraint("length(root) = 32", name="root_sha256"),)
+
+    authority_code: str = Field(
+        sa_column=Column(String(8), ForeignKey("peer_log.authority_code"), primary_key=True)
+    )
+    tree_size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    root: bytes = Field(sa_type=LargeBinary(32))
+    note: str = Field(sa_type=Text)
+    verified_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ForkEvidenceRow(SQLModel, table=True):
+    """A fork of a followed log: the evidence file (``registry.federation.evidence``)."""
+
+    __tablename__ = "fork_evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    authority_code: str = Field(
+        sa_type=String(8), foreign_key="peer_log.authority_code", index=True
+    )
+    evidence: str = Field(sa_type=Text)
+    found_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,0 +1,249 @@
+"""Following a peer's log step by step over HTTP, against a real node: what is kept,
+what is refused whole, a peer that does not answer, and a fork caught with its
+evidence (RFC 9162 §2.1; C2SP signed-note). The batches kept go to ``mirror``; here a
+recorder of them, so that these tests see exactly what a step hands on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from api import create_app
+from registry.authorities import own_signer
+from registry.calendar import china_today
+from registry.federation import Verified, verify_evidence
+from registry.federation.follower import follow_once
+from registry.issuing import IssuingContext
+from registry.settings import Settings
+from registry.storage.db import engine_scope, session_scope, upgrade
+from registry.storage.models import ForkEvidenceRow, PeerCheckpoint, Record
+from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
+from registry.tlog.merkle import node_hash
+from registry.tokens import create_token
+from registry.trust.chain import TrustListVersion
+from registry.trust.document import Member
+from registry.trust.store import current_version
+from tests._support import seed_demo_node
+
+AUTHORITY = "CN-JS"
+
+Handler = Callable[[httpx.Request], httpx.Response | None]
+
+
+class Peer:
+    """A seeded demo node answering over HTTP, and a follower's own database."""
+
+    def __init__(self, settings: Settings, client: TestClient, tokens: dict[str, str], db: str):
+        self.settings = settings
+        self.client = client
+        self.tokens = tokens
+        self.db = db
+        with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+            trust = current_version(session)
+        assert trust is not None
+        self.trust: TrustListVersion = trust
+        self.member: Member = next(m for m in trust.content.members if m.code == AUTHORITY)
+        self.kept: list[tuple[int, int]] = []
+
+    def transport(self, handler: Handler | None = None) -> httpx.Client:
+        """A client reaching the peer as a follower does, with its federation token;
+        ``handler`` may answer a request instead of the peer (to tamper with it)."""
+
+        def forward(request: httpx.Request) -> httpx.Response:
+            changed = handler(request) if handler else None
+            if changed is not None:
+                return changed
+            answer = self.client.request(
+                request.method,
+                request.url.path,
+                params=dict(request.url.params),
+                headers={"Authorization": request.headers["Authorization"]},
+            )
+            return httpx.Response(
+                answer.status_code, content=answer.content, headers=answer.headers
+            )
+
+        return httpx.Client(
+            base_url="http://peer.test",
+            transport=httpx.MockTransport(forward),
+            headers={"Authorization": f"Bearer {self.tokens['federation']}"},
+        )
+
+    def mirror(self, _session: Session, authority: str, verified: Verified, start: int) -> None:
+        assert authority == AUTHORITY
+        self.kept.append((start, len(verified.documents)))
+
+    def step(self, client: httpx.Client) -> Any:
+        with engine_scope(self.db) as engine, session_scope(engine) as session:
+            state = follow_once(
+                session, member=self.member, trust=self.trust, client=client, mirror=self.mirror
+            )
+            session.flush()
+            return {
+                "state": state.state,
+                "size": state.tree_size,
+                "peer": state.peer_size,
+                "error": state.last_error,
+            }
+
+    def size(self) -> int:
+        note = self.client.get(f"/v1/logs/{AUTHORITY}/checkpoint").text
+        return parse_checkpoint(note.split("\n\n", maxsplit=1)[0] + "\n").size
+
+    def signed(self, checkpoint: Checkpoint) -> str:
+        store = IssuingContext.for_node(self.settings).key_store
+        now = datetime.now(UTC)
+        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as s:
+            held = own_signer(s, store, AUTHORITY, purpose="log", credential_type=None, at=now)
+            return sign_note(
+                checkpoint.text(),
+                self.member.log.origin,
+                held.signer,
+                timestamp=int(now.timestamp()),
+            )
+
+
+@pytest.fixture
+def peer(settings: Settings, tmp_path: Path) -> Iterator[Peer]:
+    tokens = seed_demo_node(settings)
+    follower = f"sqlite:///{tmp_path / 'follower.db'}"
+    with engine_scope(follower) as engine:
+        upgrade(engine)
+    with TestClient(create_app(settings)) as client:
+        yield Peer(settings, client, tokens, follower)
+
+
+def test_a_peer_log_is_kept_in_verified_steps(peer: Peer) -> None:
+    """The first step keeps every entry; a step with nothing new confirms the tree and
+    keeps nothing; after the peer logs more, the next keeps only what is new."""
+    size = peer.size()
+    assert peer.step(peer.transport()) == {
+        "state": "current",
+        "size": size,
+        "peer": size,
+        "error": None,
+    }
+    assert peer.kept == [(0, size)]
+    assert peer.step(peer.transport())["state"] == "current"
+    assert peer.kept == [(0, size)]
+    # More on the peer's log: a status change of one of its records.
+    with engine_scope(peer.settings.database_url) as engine, session_scope(engine) as session:
+        target = session.exec(
+            select(Record.credential_id).where(
+                Record.authority_code == AUTHORITY,
+                Record.type == "SafetyEngineerRegistration",
+                Record.state == "active",
+            )
+        ).first()
+    assert target is not None
+    changed = peer.client.post(
+        f"/v1/credentials/{target}/status",
+        json={
+            "action": "suspend",
+            "reason": "测试",
+            "decision_number": "苏应急注〔2026〕1号",
+            "effective_on": china_today().isoformat(),
+        },
+        headers={"Authorization": f"Bearer {peer.tokens['issuer:CN-JS']}"},
+    )
+    assert changed.status_code == 201, changed.text
+    grown = peer.size()
+    assert grown > size
+    assert peer.step(peer.transport())["size"] == grown
+    assert peer.kept == [(0, size), (size, grown - size)]
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        sizes = [c.tree_size for c in session.exec(select(PeerCheckpoint))]
+    assert sorted(sizes) == [size, grown]
+
+
+def test_a_peer_that_does_not_answer_leaves_the_mirror_as_it_was(peer: Peer) -> None:
+    size = peer.size()
+    peer.step(peer.transport())
+
+    def down(_request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    state = peer.step(peer.transport(down))
+    assert (state["state"], state["size"]) == ("unreachable", size)
+    assert "connection refused" in state["error"]
+    assert peer.kept == [(0, size)]
+
+
+def test_a_tampered_entry_is_refused_with_its_whole_batch(peer: Peer) -> None:
+    """An entry changed in transit: nothing of the batch is kept, and the error names
+    the entry."""
+
+    def tamper(request: httpx.Request) -> httpx.Response | None:
+        if not request.url.path.endswith("/entries"):
+            return None
+        answer = peer.client.get(
+            request.url.path,
+            params=dict(request.url.params),
+            headers={"Authorization": request.headers["Authorization"]},
+        ).json()
+        answer["entries"][2]["leaf"]["credentialSubject"]["category"] = "other"
+        return httpx.Response(200, json=answer)
+
+    state = peer.step(peer.transport(tamper))
+    assert (state["state"], state["size"]) == ("behind", 0)
+    assert "entry 2 does not verify" in state["error"]
+    assert peer.kept == []
+
+
+def test_a_rewritten_log_is_a_fork_kept_as_evidence(peer: Peer) -> None:
+    """The peer's own log key signing another root for a size already verified stops
+    the follower, which keeps evidence that verifies without either node."""
+    size = peer.size()
+    peer.step(peer.transport())
+    other = Checkpoint(peer.member.log.origin, size, node_hash(b"x" * 32, b"y" * 32))
+    forged = peer.signed(other)
+
+    def rewritten(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.endswith("/checkpoint"):
+            return httpx.Response(200, text=forged)
+        return None
+
+    state = peer.step(peer.transport(rewritten))
+    assert state["state"] == "forked"
+    assert f"two roots for size {size}" in state["error"]
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        (row,) = session.exec(select(ForkEvidenceRow)).all()
+        evidence = json.loads(row.evidence)
+    assert verify_evidence(evidence).endswith(f"two roots for size {size}")
+    # Stopped: the honest checkpoint does not resume it, nothing more is kept.
+    assert peer.step(peer.transport())["state"] == "forked"
+    assert peer.kept == [(0, size)]
+
+
+def test_the_status_says_how_each_followed_log_stands(peer: Peer, tmp_path: Path) -> None:
+    """GET /v1/federation/status (roles admin and federation): per followed log, the
+    entries verified, the origin's size, how far behind, and the state."""
+    size = peer.size()
+    peer.step(peer.transport())
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        _, admin = create_token(session, "admin", name="status")
+        _, verifier = create_token(session, "verifier", name="not allowed")
+    follower = Settings(data_dir=tmp_path / "follower", database_url=peer.db)
+    with TestClient(create_app(follower)) as client:
+        answer = client.get("/v1/federation/status", headers={"Authorization": f"Bearer {admin}"})
+        assert answer.status_code == 200, answer.text
+        (status,) = answer.json()["peers"]
+        assert status["authority"] == AUTHORITY
+        assert (status["state"], status["verified_size"], status["behind_entries"]) == (
+            "current",
+            size,
+            0,
+        )
+        assert status["behind_seconds"] >= 0
+        refused = client.get(
+            "/v1/federation/status", headers={"Authorization": f"Bearer {verifier}"}
+        )
+        assert refused.status_code == 403
