@@ -6,6 +6,8 @@ recorder of them, so that these tests see exactly what a step hands on."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +33,7 @@ from registry.tokens import create_token
 from registry.trust.chain import TrustListVersion
 from registry.trust.document import Member
 from registry.trust.store import current_version
-from tests._support import seed_demo_node
+from tests._support import REGISTRY, seed_demo_node
 
 AUTHORITY = "CN-JS"
 
@@ -247,3 +249,25 @@ def test_the_status_says_how_each_followed_log_stands(peer: Peer, tmp_path: Path
             "/v1/federation/status", headers={"Authorization": f"Bearer {verifier}"}
         )
         assert refused.status_code == 403
+
+
+def test_registry_federation_status_prints_the_same(peer: Peer, tmp_path: Path) -> None:
+    size = peer.size()
+    peer.step(peer.transport())
+    answer = subprocess.run(
+        [str(REGISTRY), "federation", "status"],
+        env={
+            **os.environ,
+            "REGISTRY_DATABASE_URL": peer.db,
+            "REGISTRY_DATA_DIR": str(tmp_path / "follower"),
+            "COLUMNS": "200",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    row = next(line for line in answer.stdout.splitlines() if AUTHORITY in line)
+    assert "current" in row
+    assert str(size) in row

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
-from registry.cli._common import console
+from registry.cli._common import console, node_session
 from registry.datadir import DataDir
 from registry.errors import InvalidInput
 from registry.federation import verify_evidence
+from registry.federation.follower import peer_states
 from registry.ids import LookupSecrets
 from registry.settings import Settings
 
@@ -29,6 +32,37 @@ lookup_app = typer.Typer(
 federation_app.add_typer(lookup_app, name="lookup-secret")
 evidence_app = typer.Typer(help="Evidence that a member's log forked.", no_args_is_help=True)
 federation_app.add_typer(evidence_app, name="evidence")
+
+
+@federation_app.command("status")
+def status() -> None:
+    """Print how this node follows each member's log it does not host: entries
+    verified, the origin's size, how far behind, the state and the last error (as
+    GET /v1/federation/status)."""
+    now = datetime.now(UTC)
+    with node_session() as (_settings, _data_dir, session):
+        peers = peer_states(session)
+        table = Table(title="Followed logs")
+        for column in ("authority", "state", "verified", "origin's size", "confirmed", "error"):
+            table.add_column(column)
+        for peer in peers:
+            confirmed = (
+                f"{int((now - peer.confirmed_at).total_seconds())} s ago"
+                if peer.confirmed_at is not None
+                else "never"
+            )
+            table.add_row(
+                peer.authority_code,
+                peer.state,
+                str(peer.tree_size),
+                "" if peer.peer_size is None else str(peer.peer_size),
+                confirmed,
+                escape(peer.last_error or ""),
+            )
+    if peers:
+        console.print(table)
+    else:
+        console.print("this node follows no other member's log yet")
 
 
 @evidence_app.command("verify")
