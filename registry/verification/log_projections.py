@@ -80,7 +80,17 @@ from registry.storage.models import (
     StoredCredential,
 )
 
-__all__ = ["LoggedCredential", "ProjectionAudit", "Report", "StoredRow"]
+__all__ = [
+    "LoggedCredential",
+    "ProjectionAudit",
+    "RecordColumns",
+    "Report",
+    "StoredRow",
+    "change_columns",
+    "holder_position",
+    "record_columns",
+    "terminated_agreement",
+]
 
 Report = Callable[[str, str], None]
 """Where (a table and a row's key, or an entry) and what differs."""
@@ -119,7 +129,9 @@ class LoggedCredential:
 
 
 @dataclass(frozen=True)
-class _RecordRow:
+class RecordColumns:
+    """The columns of a ``record`` row its credential states."""
+
     type: str
     number: str | None
     revocation_index: int | None
@@ -168,7 +180,10 @@ def _text(value: Mapping[str, Any], key: str) -> str:
     return found
 
 
-def _record_row(kind: str, document: Mapping[str, Any]) -> _RecordRow:
+def record_columns(kind: str, document: Mapping[str, Any]) -> RecordColumns:
+    """The ``record`` columns a record's credential states (its ``state`` aside: its
+    changes give that). Raises ``KeyError``, ``TypeError`` or ``ValueError`` for a
+    credential that does not state them, ``InvalidInput`` for a bad status entry."""
     subject = document["credentialSubject"]
     number: str | None = None
     earliest: date | None = None
@@ -183,7 +198,7 @@ def _record_row(kind: str, document: Mapping[str, Any]) -> _RecordRow:
     entries = status if isinstance(status, list) else [status] if status is not None else []
     indexes = {_text(entry, "statusPurpose"): entry_index(entry) for entry in entries}
     replaces = subject.get("replaces")
-    return _RecordRow(
+    return RecordColumns(
         type=kind,
         number=number,
         revocation_index=indexes.get("revocation"),
@@ -193,14 +208,15 @@ def _record_row(kind: str, document: Mapping[str, Any]) -> _RecordRow:
     )
 
 
-def _holder_position(parties: Sequence[NamedParty]) -> int | None:
+def holder_position(parties: Sequence[NamedParty]) -> int | None:
     """Which party's lookup key the credential row keeps as ``subject_lookup``."""
     if parties and parties[0].person and parties[0].role in ("holder", "listed"):
         return 0
     return None
 
 
-def _change_row(document: Mapping[str, Any]) -> dict[str, object]:
+def change_columns(document: Mapping[str, Any]) -> dict[str, object]:
+    """The ``status_change`` columns a ``StatusChange`` of a record signs."""
     subject = document["credentialSubject"]
     return {
         "target_id": _text(subject, "id"),
@@ -212,7 +228,7 @@ def _change_row(document: Mapping[str, Any]) -> dict[str, object]:
     }
 
 
-def _terminated(document: Mapping[str, Any] | None) -> str | None:
+def terminated_agreement(document: Mapping[str, Any] | None) -> str | None:
     """The agreement a ``StatusChange`` terminates, if it is one that does."""
     try:
         if document is None or credential_type(document) != CredentialType.STATUS_CHANGE:
@@ -314,7 +330,7 @@ class ProjectionAudit:
         records = self._records(ids)
         parties = self._parties(ids)
         changes = self._changes(ids)
-        targets = [_terminated(logged.document) for logged in chunk]
+        targets = [terminated_agreement(logged.document) for logged in chunk]
         agreements = self._agreements([*ids, *(t for t in targets if t is not None)])
         links: list[tuple[str, str]] = []
         for logged in chunk:
@@ -392,7 +408,7 @@ class ProjectionAudit:
             self._record(logged, document, kind=kind, record=record, named=named, links=links)
         else:
             self._nothing_of(logged, kind, record, named)
-        terminates = _terminated(document) is not None
+        terminates = terminated_agreement(document) is not None
         if kind == CredentialType.STATUS_CHANGE and not terminates:
             self._change(logged, document, change)
         elif change is not None:
@@ -437,7 +453,7 @@ class ProjectionAudit:
         links: list[tuple[str, str]],
     ) -> None:
         credential_id = logged.credential_id
-        expected = _record_row(kind, document)
+        expected = record_columns(kind, document)
         parties = named_parties(kind, document["credentialSubject"])
         self._scratch.db.execute(
             "INSERT OR IGNORE INTO rec VALUES (?, ?, ?, ?, ?, ?)",
@@ -481,7 +497,7 @@ class ProjectionAudit:
         if logged.row is None:
             return
         where = f"credential {logged.credential_id}"
-        holder = _holder_position(parties)
+        holder = holder_position(parties)
         identifier = parties[holder].identifier if holder is not None else None
         if identifier is None:
             if logged.row.subject_lookup is not None:
@@ -562,7 +578,7 @@ class ProjectionAudit:
     def _change(
         self, logged: LoggedCredential, document: dict[str, Any], row: tuple[Any, ...] | None
     ) -> None:
-        expected = _change_row(document)
+        expected = change_columns(document)
         subject = document["credentialSubject"]
         self._scratch.db.execute(
             "INSERT INTO chg VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

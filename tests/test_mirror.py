@@ -1,0 +1,295 @@
+"""A peer's log kept as a mirror: node B follows node A's CN-JS log over A's API,
+verifies it, and stores it in the tables its own records go in, so that B's log
+audit, verification, blacklist search and log API answer from it as A's do."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from api import create_app
+from registry.calendar import china_today
+from registry.credentials.lifecycle import Action, StatusChangeIn
+from registry.datadir import DataDir
+from registry.demo import DEMO_ENGINEERS, DEMO_LISTED_PERSON
+from registry.enforcement.search import ListingQuery, search_listings
+from registry.errors import Inconsistency
+from registry.federation import Frontier, Verified, verify_extension
+from registry.federation.mirror import mirror_entries
+from registry.federation.peers import register_peer
+from registry.issuing import IssuingContext
+from registry.issuing.changes import change_status
+from registry.settings import Settings
+from registry.storage.db import engine_scope, session_scope, upgrade
+from registry.storage.models import (
+    Authority,
+    LogEntry,
+    LogHead,
+    LogNode,
+    Record,
+    StatusChangeRow,
+    StoredCredential,
+)
+from registry.tlog.note import parse_verifier_key
+from registry.trust.store import accept_version, current_version, stored_versions
+from registry.verification.dossier import find_dossier
+from registry.verification.log_audit import audit_log
+from tests._support import seed_demo_node
+
+AUTHORITY = "CN-JS"
+
+
+@pytest.fixture
+def mirror_url(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A second fresh database of the same kind as the test's: node B's."""
+    if db_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
+        with engine_scope(url) as engine:
+            upgrade(engine)
+        yield url
+        return
+    server = request.getfixturevalue("pg_server")
+    name = f"registry_mirror_{uuid.uuid4().hex[:12]}"
+    admin = {
+        "host": server.host,
+        "port": server.port,
+        "user": server.user,
+        "password": server.password,
+        "dbname": server.template_dbname,
+    }
+    with psycopg.connect(**{**admin, "dbname": "postgres"}, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{server.template_dbname}"')
+    try:
+        yield db_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(**{**admin, "dbname": "postgres"}, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+class NodeA:
+    """The seeded demo node whose CN-JS log B follows, read over HTTP."""
+
+    def __init__(self, settings: Settings, client: TestClient, tokens: dict[str, str]) -> None:
+        self.settings = settings
+        self.client = client
+        self.tokens = tokens
+
+    def note(self) -> str:
+        answer = self.client.get(f"/v1/logs/{AUTHORITY}/checkpoint")
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
+    def entries(self, start: int, end: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        auth = {"Authorization": f"Bearer {self.tokens['federation']}"}
+        while start < end:
+            page = self.client.get(
+                f"/v1/logs/{AUTHORITY}/entries",
+                params={"start": start, "end": min(end, start + 1000)},
+                headers=auth,
+            )
+            assert page.status_code == 200, page.text
+            got = [e["leaf"] for e in page.json()["entries"]]
+            found += got
+            start += len(got)
+        return found
+
+    def trust_documents(self) -> list[dict[str, Any]]:
+        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as session:
+            return [json.loads(row.canonical) for row in stored_versions(session)]
+
+    def genesis_digest(self) -> str:
+        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as session:
+            return stored_versions(session)[0].digest
+
+
+@pytest.fixture
+def node_a(settings: Settings) -> Iterator[NodeA]:
+    tokens = seed_demo_node(settings)
+    with TestClient(create_app(settings)) as client:
+        yield NodeA(settings, client, tokens)
+
+
+def _join(session: Session, node_a: NodeA) -> None:
+    """B accepts the federation's trust list and registers CN-JS as a peer."""
+    documents = node_a.trust_documents()
+    accept_version(session, documents[0], genesis_digest=node_a.genesis_digest())
+    for document in documents[1:]:
+        accept_version(session, document)
+    trust = current_version(session)
+    assert trust is not None
+    member = next(m for m in trust.content.members if m.code == AUTHORITY)
+    register_peer(session, member, valid_from=trust.content.valid_from)
+
+
+def _follow(session: Session, node_a: NodeA, frontier: Frontier) -> Verified:
+    trust = current_version(session)
+    assert trust is not None
+    member = next(m for m in trust.content.members if m.code == AUTHORITY)
+    note = node_a.note()
+    size = int(note.splitlines()[1])
+    return verify_extension(
+        authority=AUTHORITY,
+        origin=member.log.origin,
+        log_keys=[parse_verifier_key(member.log.verifier_key)],
+        trust=trust,
+        frontier=frontier,
+        note=note,
+        entries=node_a.entries(frontier.size, size),
+    )
+
+
+def _counts(session: Session) -> tuple[int, ...]:
+    return tuple(
+        int(session.scalar(select(func.count()).select_from(model)) or 0)
+        for model in (StoredCredential, LogEntry, LogNode, Record, StatusChangeRow)
+    )
+
+
+def _clean(session: Session) -> None:
+    report = audit_log(session, AUTHORITY)
+    assert report.findings == (), [str(f) for f in report.findings]
+    assert report.rows["record"] > 0
+
+
+def test_a_peer_log_is_mirrored_and_answers_as_its_own(node_a: NodeA, mirror_url: str) -> None:
+    """Mirrored, the log audits clean; a demo engineer of CN-JS is found by ID number and
+    a CN-JS listing by blacklist search; B serves A's own signed checkpoint; the same
+    batch again changes nothing; a later batch continues from the stored frontier."""
+    lookup = DataDir(node_a.settings).lookup_secrets()
+    engineer = next(e for e in DEMO_ENGINEERS if e.name == "张伟")
+    with engine_scope(mirror_url) as engine:
+        with session_scope(engine) as session:
+            _join(session, node_a)
+            first = _follow(session, node_a, Frontier())
+            mirror_entries(session, AUTHORITY, first, start=0)
+            session.commit()
+
+        with session_scope(engine) as session:
+            peer = session.get(Authority, AUTHORITY)
+            assert peer is not None
+            assert not peer.hosted
+            head = session.get(LogHead, AUTHORITY)
+            assert head is not None
+            assert (head.size, bytes(head.root)) == (first.checkpoint.size, first.checkpoint.root)
+            _clean(session)
+            dossier = find_dossier(session, lookup=lookup, id_number=engineer.id_number)
+            assert {held.issuer for held in dossier.records} == {AUTHORITY}
+            assert any(held.type == "SafetyEngineerQualification" for held in dossier.records)
+            found = search_listings(
+                session,
+                ListingQuery(id_number=DEMO_LISTED_PERSON[1]),
+                lookup=lookup,
+                node_secret=b"\x00" * 32,
+                today=china_today(datetime.now(UTC)),
+            )
+            assert [m.authority for m in found.matches] == [AUTHORITY]
+            before = _counts(session)
+
+        # B's own API serves the origin's signed note for the mirrored log.
+        settings_b = node_a.settings.model_copy(
+            update={"database_url": mirror_url, "data_dir": node_a.settings.data_dir.parent / "b"}
+        )
+        with TestClient(create_app(settings_b)) as client_b:
+            served = client_b.get(f"/v1/logs/{AUTHORITY}/checkpoint")
+            assert served.status_code == 200, served.text
+            assert served.text == first.note
+
+        # A retry of the same batch is a no-op; another batch at those indexes is refused.
+        with session_scope(engine) as session:
+            mirror_entries(session, AUTHORITY, first, start=0)
+            session.commit()
+            assert _counts(session) == before
+            with pytest.raises(Inconsistency):
+                mirror_entries(session, AUTHORITY, _reordered(first), start=0)
+            session.rollback()
+
+        # A issues more: a revocation in effect today and one dated ahead.
+        context = IssuingContext.for_node(node_a.settings)
+        today = china_today(datetime.now(UTC))
+        with (
+            engine_scope(node_a.settings.database_url) as engine_a,
+            session_scope(engine_a) as session_a,
+        ):
+            revoked, scheduled = _two_records(session_a)
+            change_status(
+                session_a,
+                context,
+                revoked,
+                StatusChangeIn(
+                    action=Action.REVOKE,
+                    reason="test",
+                    decision_number="苏应急〔2026〕99号",
+                    effective_on=today,
+                ),
+            )
+            change_status(
+                session_a,
+                context,
+                scheduled,
+                StatusChangeIn(
+                    action=Action.REVOKE,
+                    reason="test",
+                    decision_number="苏应急〔2026〕100号",
+                    effective_on=today + timedelta(days=5),
+                ),
+            )
+            session_a.commit()
+
+        with session_scope(engine) as session:
+            second = _follow(session, node_a, first.frontier)
+            assert second.frontier.size > first.frontier.size
+            mirror_entries(session, AUTHORITY, second, start=first.frontier.size)
+            session.commit()
+        with session_scope(engine) as session:
+            _clean(session)
+            gone = session.get(Record, revoked)
+            pending = session.get(Record, scheduled)
+            assert gone is not None
+            assert gone.state == "revoked"
+            assert pending is not None
+            assert pending.state == "active"
+            assert pending.scheduled_change_id is not None
+        with TestClient(create_app(settings_b)) as client_b:
+            assert client_b.get(f"/v1/logs/{AUTHORITY}/checkpoint").text == second.note
+
+
+def _two_records(session: Session) -> tuple[str, str]:
+    rows = (
+        session.execute(
+            select(col(Record.credential_id))
+            .where(
+                col(Record.authority_code) == AUTHORITY,
+                col(Record.type) == "SafetyEngineerQualification",
+                col(Record.state) == "active",
+                col(Record.scheduled_change_id).is_(None),
+            )
+            .order_by(col(Record.credential_id))
+            .limit(2)
+        )
+        .scalars()
+        .all()
+    )
+    assert len(rows) == 2
+    return str(rows[0]), str(rows[1])
+
+
+def _reordered(verified: Verified) -> Verified:
+    documents = verified.documents
+    return Verified(
+        verified.checkpoint,
+        verified.note,
+        verified.signed_at,
+        verified.frontier,
+        (documents[1], documents[0], *documents[2:]),
+    )
