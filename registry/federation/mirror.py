@@ -140,7 +140,8 @@ def mirror_entries(
                 "leaf_index": start + offset,
                 "leaf_hash": leaf,
                 "credential_id": credential_id,
-                "recorded_at": now,
+                # The time of the first checkpoint that covers it: the peer's, kept here.
+                "recorded_at": verified.signed_at,
             }
             for offset, (credential_id, leaf) in enumerate(zip(ids, leaves, strict=True))
         ],
