@@ -21,7 +21,16 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _recreate_cleanly() -> None:
+    # SQLite changes a table by copying it through _alembic_tmp_authority, a CREATE
+    # TABLE its driver runs outside the migration's transaction: a run that failed
+    # later leaves the copy behind, and the next run would stop on it.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TABLE IF EXISTS _alembic_tmp_authority")
+
+
 def upgrade() -> None:
+    _recreate_cleanly()
     with op.batch_alter_table("authority") as batch:
         batch.add_column(
             sa.Column("hosted", sa.Boolean(), server_default=sa.true(), nullable=False)
@@ -29,5 +38,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    _recreate_cleanly()
     with op.batch_alter_table("authority") as batch:
         batch.drop_column("hosted")
