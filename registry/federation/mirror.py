@@ -82,13 +82,16 @@ def mirror_entries(
     """Store ``verified`` (entries ``start`` up to its checkpoint's size of the log of
     ``authority``, a peer registered by ``registry.federation.peers.register_peer``).
 
-    ``today`` (China's day) decides which changes are still ahead. Raises ``NotFound``
+    ``today`` (China's day; by default the day of the peer's checkpoint, as the peer
+    applied its changes when it signed it) decides which changes are still ahead; a
+    change kept scheduled whose day has come is applied first, as the peer's issuing
+    applies it before its next append. Raises ``NotFound``
     for an authority not registered, ``Conflict`` for one this node hosts, and
     ``Inconsistency`` where the batch is not the continuation of the stored log, or
     disagrees with entries or a checkpoint already stored. The caller commits.
     """
     now = (now or datetime.now(UTC)).replace(microsecond=0)
-    today = today or china_today(now)
+    today = today or china_today(verified.signed_at)
     checkpoint = verified.checkpoint
     documents = verified.documents
     if start + len(documents) != checkpoint.size:
@@ -122,7 +125,9 @@ def mirror_entries(
     if not documents:
         _checkpoint(session, authority, verified, head)
         return
-    # 3. The credentials, then what refers to them.
+    # 3. The changes kept scheduled whose day has come, then the credentials, then
+    # what refers to them.
+    _apply_due(session, authority, today=today, now=now)
     ids = [credential_id_of(document) for document in documents]
     projection = _Projection(session, authority, now=now, today=today)
     credentials = [
@@ -155,6 +160,34 @@ def mirror_entries(
         .execution_options(synchronize_session=False)
     )
     session.expire(head)
+
+
+def _apply_due(session: Session, authority: str, *, today: date, now: datetime) -> None:
+    """Apply the mirrored log's scheduled changes whose day is ``today`` or past: the
+    records' state (their bits are in the peer's signed lists)."""
+    record = table_of(Record)
+    change = table_of(StatusChangeRow)
+    due = session.execute(
+        sa.select(record.c.credential_id, change.c.state_after)
+        .join(change, change.c.credential_id == record.c.scheduled_change_id)
+        .where(
+            record.c.authority_code == authority,
+            record.c.scheduled_change_id.is_not(None),
+            change.c.effective_on <= today,
+        )
+    ).all()
+    if not due:
+        return
+    session.execute(
+        sa.update(record)
+        .where(record.c.credential_id == sa.bindparam("b_id"))
+        .values(
+            state=sa.bindparam("b_state"),
+            scheduled_change_id=None,
+            updated_at=sa.bindparam("b_at"),
+        ),
+        [{"b_id": record_id, "b_state": state, "b_at": now} for record_id, state in due],
+    )
 
 
 # -- the log ---------------------------------------------------------------------------------------
