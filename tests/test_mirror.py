@@ -23,7 +23,7 @@ from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.datadir import DataDir
 from registry.demo import DEMO_ENGINEERS, DEMO_LISTED_PERSON
 from registry.enforcement.search import ListingQuery, search_listings
-from registry.errors import Inconsistency
+from registry.errors import Conflict, Inconsistency, NotFound
 from registry.federation import Frontier, Verified, verify_extension
 from registry.federation.mirror import mirror_entries
 from registry.federation.peers import register_peer
@@ -84,17 +84,17 @@ class NodeA:
         self.client = client
         self.tokens = tokens
 
-    def note(self) -> str:
-        answer = self.client.get(f"/v1/logs/{AUTHORITY}/checkpoint")
+    def note(self, authority: str = AUTHORITY) -> str:
+        answer = self.client.get(f"/v1/logs/{authority}/checkpoint")
         assert answer.status_code == 200, answer.text
         return answer.text
 
-    def entries(self, start: int, end: int) -> list[dict[str, Any]]:
+    def entries(self, start: int, end: int, authority: str = AUTHORITY) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         auth = {"Authorization": f"Bearer {self.tokens['federation']}"}
         while start < end:
             page = self.client.get(
-                f"/v1/logs/{AUTHORITY}/entries",
+                f"/v1/logs/{authority}/entries",
                 params={"start": start, "end": min(end, start + 1000)},
                 headers=auth,
             )
@@ -120,32 +120,34 @@ def node_a(settings: Settings) -> Iterator[NodeA]:
         yield NodeA(settings, client, tokens)
 
 
-def _join(session: Session, node_a: NodeA) -> None:
-    """B accepts the federation's trust list and registers CN-JS as a peer."""
+def _join(session: Session, node_a: NodeA, authority: str = AUTHORITY) -> None:
+    """B accepts the federation's trust list and registers ``authority`` as a peer."""
     documents = node_a.trust_documents()
     accept_version(session, documents[0], genesis_digest=node_a.genesis_digest())
     for document in documents[1:]:
         accept_version(session, document)
     trust = current_version(session)
     assert trust is not None
-    member = next(m for m in trust.content.members if m.code == AUTHORITY)
+    member = next(m for m in trust.content.members if m.code == authority)
     register_peer(session, member, valid_from=trust.content.valid_from)
 
 
-def _follow(session: Session, node_a: NodeA, frontier: Frontier) -> Verified:
+def _follow(
+    session: Session, node_a: NodeA, frontier: Frontier, authority: str = AUTHORITY
+) -> Verified:
     trust = current_version(session)
     assert trust is not None
-    member = next(m for m in trust.content.members if m.code == AUTHORITY)
-    note = node_a.note()
+    member = next(m for m in trust.content.members if m.code == authority)
+    note = node_a.note(authority)
     size = int(note.splitlines()[1])
     return verify_extension(
-        authority=AUTHORITY,
+        authority=authority,
         origin=member.log.origin,
         log_keys=[parse_verifier_key(member.log.verifier_key)],
         trust=trust,
         frontier=frontier,
         note=note,
-        entries=node_a.entries(frontier.size, size),
+        entries=node_a.entries(frontier.size, size, authority),
     )
 
 
@@ -156,10 +158,11 @@ def _counts(session: Session) -> tuple[int, ...]:
     )
 
 
-def _clean(session: Session) -> None:
-    report = audit_log(session, AUTHORITY)
+def _clean(session: Session, authority: str = AUTHORITY) -> dict[str, int]:
+    report = audit_log(session, authority)
     assert report.findings == (), [str(f) for f in report.findings]
     assert report.rows["record"] > 0
+    return dict(report.rows)
 
 
 def test_a_peer_log_is_mirrored_and_answers_as_its_own(node_a: NodeA, mirror_url: str) -> None:
@@ -182,7 +185,9 @@ def test_a_peer_log_is_mirrored_and_answers_as_its_own(node_a: NodeA, mirror_url
             head = session.get(LogHead, AUTHORITY)
             assert head is not None
             assert (head.size, bytes(head.root)) == (first.checkpoint.size, first.checkpoint.root)
-            _clean(session)
+            rows = _clean(session)
+            assert rows["status_change"] > 0
+            assert rows["status_list"] == 2
             dossier = find_dossier(session, lookup=lookup, id_number=engineer.id_number)
             assert {held.issuer for held in dossier.records} == {AUTHORITY}
             assert any(held.type == "SafetyEngineerQualification" for held in dossier.records)
@@ -293,3 +298,60 @@ def _reordered(verified: Verified) -> Verified:
         verified.frontier,
         (documents[1], documents[0], *documents[2:]),
     )
+
+
+def test_what_does_not_continue_the_mirror_is_refused(node_a: NodeA, mirror_url: str) -> None:
+    """A batch from the wrong place, of a log not registered as a peer's, or of one this
+    node hosts, stores nothing."""
+    with engine_scope(mirror_url) as engine, session_scope(engine) as session:
+        documents = node_a.trust_documents()
+        accept_version(session, documents[0], genesis_digest=node_a.genesis_digest())
+        for document in documents[1:]:
+            accept_version(session, document)
+        verified = _follow(session, node_a, Frontier())
+        with pytest.raises(NotFound, match="register the peer"):
+            mirror_entries(session, AUTHORITY, verified, start=0)
+        trust = current_version(session)
+        assert trust is not None
+        member = next(m for m in trust.content.members if m.code == AUTHORITY)
+        register_peer(session, member, valid_from=trust.content.valid_from)
+        with pytest.raises(Inconsistency, match="do not make a log"):
+            mirror_entries(session, AUTHORITY, verified, start=1)
+        tail = Verified(
+            verified.checkpoint,
+            verified.note,
+            verified.signed_at,
+            verified.frontier,
+            verified.documents[1:],
+        )
+        with pytest.raises(Inconsistency, match="does not continue it"):
+            mirror_entries(session, AUTHORITY, tail, start=1)
+        assert _counts(session) == (0, 0, 0, 0, 0)
+    with engine_scope(node_a.settings.database_url) as engine, session_scope(engine) as session:
+        with pytest.raises(Conflict, match="hosted by this node"):
+            register_peer(session, member, valid_from=trust.content.valid_from)
+        with pytest.raises(Conflict, match="hosted by this node"):
+            mirror_entries(session, AUTHORITY, verified, start=0)
+
+
+def test_every_peer_log_of_the_demo_mirrors_clean(node_a: NodeA, mirror_url: str) -> None:
+    """The other three logs too, with their recognition agreements, corrections and
+    listings: each audits clean on B."""
+    rows: dict[str, dict[str, int]] = {}
+    with engine_scope(mirror_url) as engine:
+        with session_scope(engine) as session:
+            documents = node_a.trust_documents()
+            accept_version(session, documents[0], genesis_digest=node_a.genesis_digest())
+            for document in documents[1:]:
+                accept_version(session, document)
+            trust = current_version(session)
+            assert trust is not None
+            for member in trust.content.members:
+                register_peer(session, member, valid_from=trust.content.valid_from)
+                verified = _follow(session, node_a, Frontier(), member.code)
+                mirror_entries(session, member.code, verified, start=0)
+            session.commit()
+        with session_scope(engine) as session:
+            for member in trust.content.members:
+                rows[member.code] = _clean(session, member.code)
+    assert sum(r.get("recognition_agreement", 0) for r in rows.values()) > 0
