@@ -268,6 +268,42 @@ def test_a_peer_log_is_mirrored_and_answers_as_its_own(node_a: NodeA, mirror_url
         with TestClient(create_app(settings_b)) as client_b:
             assert client_b.get(f"/v1/logs/{AUTHORITY}/checkpoint").text == second.note
 
+        # A batch that starts inside the mirror: what is kept is checked, the rest stored.
+        with (
+            engine_scope(node_a.settings.database_url) as engine_a,
+            session_scope(engine_a) as session_a,
+        ):
+            suspended = session_a.execute(
+                select(col(Record.credential_id)).where(
+                    col(Record.authority_code) == AUTHORITY, col(Record.state) == "suspended"
+                )
+            ).scalar_one()
+            change_status(
+                session_a,
+                context,
+                suspended,
+                StatusChangeIn(
+                    action=Action.REINSTATE,
+                    reason="test",
+                    decision_number="苏应急〔2026〕101号",
+                    effective_on=today,
+                ),
+            )
+            session_a.commit()
+        with session_scope(engine) as session:
+            whole = _follow(session, node_a, Frontier())
+            assert whole.frontier.size > second.frontier.size
+            mirror_entries(session, AUTHORITY, whole, start=0)
+            session.commit()
+        with session_scope(engine) as session:
+            _clean(session)
+            back = session.get(Record, suspended)
+            assert back is not None
+            assert back.state == "active"
+            head = session.get(LogHead, AUTHORITY)
+            assert head is not None
+            assert head.size == whole.frontier.size
+
 
 def _two_records(session: Session) -> tuple[str, str]:
     rows = (

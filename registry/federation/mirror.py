@@ -105,12 +105,15 @@ def mirror_entries(
         raise Conflict(f"{authority} is hosted by this node: its log is not a mirror")
     canonicals = [canonical_bytes(document) for document in documents]
     leaves = [leaf_hash(canonical) for canonical in canonicals]
-    # 1. A retry of a batch already kept changes nothing.
+    # 1. What of the batch is kept already must be the same; a retry changes nothing.
     head = _head(session, authority, checkpoint.origin)
-    if _already_kept(session, authority, start, leaves, head):
+    kept = _kept(session, authority, start, leaves, head)
+    if head.size >= checkpoint.size:
         _checkpoint(session, authority, verified, head)
         return
-    # 2. The batch continues the stored log and hashes to the peer's signed root.
+    documents, canonicals, leaves = documents[kept:], canonicals[kept:], leaves[kept:]
+    start += kept
+    # 2. The rest continues the stored log and hashes to the peer's signed root.
     if head.size != start:
         raise Inconsistency(
             f"the mirror of {authority} holds {head.size} entries; a batch from {start} "
@@ -219,36 +222,38 @@ def _head(session: Session, authority: str, origin: str) -> LogHead:
     return locked
 
 
-def _already_kept(
+def _kept(
     session: Session, authority: str, start: int, leaves: Sequence[bytes], head: LogHead
-) -> bool:
-    """Whether the batch is stored already; raises ``Inconsistency`` if other entries are."""
-    if not leaves or head.size <= start:
-        return False
+) -> int:
+    """How many of the batch's leaves, from its start, are stored already; raises
+    ``Inconsistency`` if any stored there differs, or lacks below the head."""
+    end = min(head.size, start + len(leaves))
+    if end <= start:
+        return 0
     stored = dict(
         session.connection()
         .execute(
             sa.select(col(LogEntry.leaf_index), col(LogEntry.leaf_hash)).where(
                 col(LogEntry.authority_code) == authority,
                 col(LogEntry.leaf_index) >= start,
-                col(LogEntry.leaf_index) < start + len(leaves),
+                col(LogEntry.leaf_index) < end,
             )
         )
         .all()
     )
-    for offset, leaf in enumerate(leaves):
-        found = stored.get(start + offset)
+    for index in range(start, end):
+        found = stored.get(index)
         if found is None:
             raise Inconsistency(
                 f"the mirror of {authority} holds {head.size} entries but not entry "
-                f"{start + offset}: audit it"
+                f"{index}: audit it"
             )
-        if bytes(found) != leaf:
+        if bytes(found) != leaves[index - start]:
             raise Inconsistency(
-                f"entry {start + offset} of {authority} is stored with another leaf hash: "
+                f"entry {index} of {authority} is stored with another leaf hash: "
                 "the peer's log forked, or the mirror was changed"
             )
-    return True
+    return end - start
 
 
 def _tree(
