@@ -29,6 +29,7 @@ from registry.federation.mirror import mirror_entries
 from registry.federation.peers import register_peer
 from registry.issuing import IssuingContext
 from registry.issuing.changes import change_status
+from registry.recognition.agreements import terminate
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
 from registry.storage.models import (
@@ -36,6 +37,7 @@ from registry.storage.models import (
     LogEntry,
     LogHead,
     LogNode,
+    RecognitionAgreementRow,
     Record,
     StatusChangeRow,
     StoredCredential,
@@ -391,3 +393,58 @@ def test_every_peer_log_of_the_demo_mirrors_clean(node_a: NodeA, mirror_url: str
             for member in trust.content.members:
                 rows[member.code] = _clean(session, member.code)
     assert sum(r.get("recognition_agreement", 0) for r in rows.values()) > 0
+
+
+def test_a_termination_mirrored_before_its_agreement_is_kept_with_it(
+    node_a: NodeA, mirror_url: str
+) -> None:
+    """CN-JS terminates an agreement CN-SH published: whichever log B mirrors first,
+    the agreement's row names its termination, and both logs audit clean."""
+    context = IssuingContext.for_node(node_a.settings)
+    today = china_today(datetime.now(UTC))
+    with (
+        engine_scope(node_a.settings.database_url) as engine_a,
+        session_scope(engine_a) as session_a,
+    ):
+        agreement = (
+            session_a.execute(
+                select(col(RecognitionAgreementRow.credential_id)).where(
+                    col(RecognitionAgreementRow.issuer_code) == "CN-SH"
+                )
+            )
+            .scalars()
+            .first()
+        )
+        assert agreement is not None
+        terminate(
+            session_a,
+            context,
+            agreement,
+            by=AUTHORITY,
+            effective_on=today,
+            reason="test",
+            decision_number="苏应急〔2026〕102号",
+        )
+        session_a.commit()
+    with engine_scope(mirror_url) as engine:
+        with session_scope(engine) as session:
+            _join(session, node_a, AUTHORITY)
+            _join_more(session, "CN-SH")
+            for code in (AUTHORITY, "CN-SH"):
+                verified = _follow(session, node_a, Frontier(), code)
+                mirror_entries(session, code, verified, start=0)
+            session.commit()
+        with session_scope(engine) as session:
+            row = session.get(RecognitionAgreementRow, agreement)
+            assert row is not None
+            assert row.terminated_on == today
+            assert row.termination_id is not None
+            for code in (AUTHORITY, "CN-SH"):
+                _clean(session, code)
+
+
+def _join_more(session: Session, authority: str) -> None:
+    trust = current_version(session)
+    assert trust is not None
+    member = next(m for m in trust.content.members if m.code == authority)
+    register_peer(session, member, valid_from=trust.content.valid_from)

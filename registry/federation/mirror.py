@@ -23,6 +23,7 @@ stored log.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -526,6 +527,11 @@ class _Projection:
                 [{"b_id": c, "b_by": by} for c, by in earlier.items()],
             )
         self._update_records()
+        # An agreement another party terminated in its own log, mirrored before this.
+        self.terminations = {
+            **self._stored_terminations(sorted(set(self.agreements) - set(self.terminations))),
+            **self.terminations,
+        }
         for agreement, (day, termination) in self.terminations.items():
             if agreement in self.agreements:
                 self.agreements[agreement]["terminated_on"] = day
@@ -547,6 +553,26 @@ class _Projection:
                 ],
             )
         self._status_lists()
+
+    def _stored_terminations(self, agreements: list[str]) -> dict[str, tuple[date, str]]:
+        """The stored ``StatusChange`` s (of any log) that terminate these agreements:
+        few agreements are ever published, so each is looked for by its id in the
+        stored changes' text, and the candidates read to be sure."""
+        found: dict[str, tuple[date, str]] = {}
+        for agreement in agreements:
+            needle = f'"id":{json.dumps(agreement, ensure_ascii=False)}'
+            rows = self._session.execute(
+                sa.select(col(StoredCredential.id), col(StoredCredential.canonical)).where(
+                    col(StoredCredential.type) == CredentialType.STATUS_CHANGE.value,
+                    col(StoredCredential.canonical).contains(needle, autoescape=True),
+                )
+            )
+            for credential_id, canonical in rows:
+                document = json.loads(canonical)
+                if terminated_agreement(document) == agreement:
+                    day = date.fromisoformat(str(document["credentialSubject"]["effectiveOn"]))
+                    found[agreement] = (day, credential_id)
+        return found
 
     def _update_records(self) -> None:
         """Apply the batch's changes to records stored before it, one statement a kind
