@@ -20,6 +20,7 @@ from sqlmodel import Session, col
 from api import create_app
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
+from registry.crypto.keys import KeyStore
 from registry.datadir import DataDir
 from registry.demo import DEMO_ENGINEERS, DEMO_LISTED_PERSON
 from registry.enforcement.search import ListingQuery, search_listings
@@ -43,6 +44,7 @@ from registry.storage.models import (
     StoredCredential,
 )
 from registry.tlog.note import parse_verifier_key
+from registry.tlog.sequencer import append
 from registry.trust.store import accept_version, current_version, stored_versions
 from registry.verification.dossier import find_dossier
 from registry.verification.log_audit import audit_log
@@ -338,7 +340,9 @@ def _reordered(verified: Verified) -> Verified:
     )
 
 
-def test_what_does_not_continue_the_mirror_is_refused(node_a: NodeA, mirror_url: str) -> None:
+def test_what_does_not_continue_the_mirror_is_refused(
+    node_a: NodeA, mirror_url: str, tmp_path: Path
+) -> None:
     """A batch from the wrong place, of a log not registered as a peer's, or of one this
     node hosts, stores nothing."""
     with engine_scope(mirror_url) as engine, session_scope(engine) as session:
@@ -365,6 +369,16 @@ def test_what_does_not_continue_the_mirror_is_refused(node_a: NodeA, mirror_url:
         with pytest.raises(Inconsistency, match="does not continue it"):
             mirror_entries(session, AUTHORITY, tail, start=1)
         assert _counts(session) == (0, 0, 0, 0, 0)
+        mirror_entries(session, AUTHORITY, verified, start=0)
+        # Nothing of this node's is ever appended to a peer's log.
+        with pytest.raises(Conflict, match="kept here as a mirror"):
+            append(
+                session,
+                KeyStore(tmp_path / "keys", passphrase=b"x"),
+                AUTHORITY,
+                [("urn:uuid:00000000-0000-0000-0000-000000000000", b"{}")],
+                origin_prefix="registry.yrd.example",
+            )
     with engine_scope(node_a.settings.database_url) as engine, session_scope(engine) as session:
         with pytest.raises(Conflict, match="hosted by this node"):
             register_peer(session, member, valid_from=trust.content.valid_from)
