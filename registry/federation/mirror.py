@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from registry.calendar import china_today
@@ -151,18 +153,21 @@ def mirror_entries(
 
 def _head(session: Session, authority: str, origin: str) -> LogHead:
     """The mirror's log head, created empty on first use, write-locked."""
-    head = session.get(LogHead, authority)
-    if head is None:
-        session.add(
-            LogHead(
+    if session.get(LogHead, authority) is None:
+        # Two followers starting one mirror at once: the second yields to the first.
+        dialect = session.get_bind().dialect.name
+        insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(
+            insert_into(LogHead)
+            .values(
                 authority_code=authority,
                 origin=origin,
                 size=0,
                 root=EMPTY_ROOT,
                 updated_at=datetime.now(UTC),
             )
+            .on_conflict_do_nothing(index_elements=["authority_code"])
         )
-        session.flush()
     locked: LogHead = session.execute(
         sa.update(LogHead)
         .where(col(LogHead.authority_code) == authority)
