@@ -1,14 +1,15 @@
 """Mirroring a peer's log: how long a following node takes to verify a large batch of
-one log and to store it (``registry.federation.mirror``), on SQLite.
+one log and to store it (``registry.federation.mirror``), on SQLite or PostgreSQL.
 
-Run: ``.venv/bin/python bench/mirror.py [--engineers 4000]``. Node A (a SQLite file in
-a temporary directory) gets the demo federation and ``--engineers`` synthetic
-engineers as ``bench/verify.py`` loads them (10 credentials each, about a quarter of
-them in each log: ``--engineers 4000`` makes CN-JS's log about 10,000 entries). Node B
-(another SQLite file) accepts A's trust list, registers CN-JS as a peer, and mirrors
-its whole log as one batch; then it audits the mirror. Printed: the batch's entries,
-the seconds to verify it, to store it, and to audit it, and the audit's findings
-(none expected).
+Run: ``.venv/bin/python bench/mirror.py [--engineers 4000] [--postgresql]``. Node A (a
+SQLite file in a temporary directory, or a PostgreSQL database as ``bench/audit.py`` has
+it) gets the demo federation and ``--engineers`` synthetic engineers as
+``bench/verify.py`` loads them (10 credentials each, about a quarter of them in each
+log: ``--engineers 4000`` makes CN-JS's log about 10,000 entries). Node B (another
+file, or another database of that server) accepts A's trust list, registers CN-JS as a
+peer, and mirrors its whole log as one batch; then it audits the mirror. Printed: the
+batch's entries, the seconds to verify it, to store it, and to audit it, and the
+audit's findings (none expected).
 
 No target is set: the figures say how long one batch takes on this machine.
 """
@@ -17,16 +18,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench, when run as a script
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlmodel import col
 
+from bench._database import bench_database
 from bench._verify_data import prepare
 from registry.federation import Frontier, verify_extension
 from registry.federation.mirror import mirror_entries
@@ -66,15 +72,40 @@ def _genesis_digest(url: str) -> str:
         return stored_versions(session)[0].digest
 
 
+@contextmanager
+def _databases(postgresql: bool, root: Path) -> Iterator[tuple[str, str]]:
+    """A's and B's database URLs: two SQLite files, or two PostgreSQL databases (a
+    throwaway cluster's, or ``REGISTRY_BENCH_DATABASE_URL``'s server; B's is dropped
+    after)."""
+    if not postgresql:
+        yield f"sqlite:///{root / 'a.sqlite3'}", f"sqlite:///{root / 'b.sqlite3'}"
+        return
+    with bench_database() as url_a:
+        name = f"bench_mirror_{os.getpid()}"
+        url_b = make_url(url_a).set(database=name).render_as_string(hide_password=False)
+        admin = make_url(url_a).set(database="postgres").render_as_string(hide_password=False)
+        with engine_scope(admin) as engine, engine.connect() as connection:
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            autocommit.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield url_a, url_b
+        finally:
+            with engine_scope(admin) as engine, engine.connect() as connection:
+                autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+                autocommit.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engineers", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--postgresql", action="store_true", help="On PostgreSQL.")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        _databases(args.postgresql, Path(directory)) as (url_a, url_b),
+    ):
         root = Path(directory)
-        url_a = f"sqlite:///{root / 'a.sqlite3'}"
-        url_b = f"sqlite:///{root / 'b.sqlite3'}"
         prepare(url_a, root / "a", args.engineers, batch=args.batch)
         note, entries, trust_documents = _peer_log(url_a)
         with engine_scope(url_b) as engine:
