@@ -35,6 +35,7 @@ from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
 from registry.storage.models import (
     Authority,
+    LogCheckpoint,
     LogEntry,
     LogHead,
     LogNode,
@@ -370,6 +371,24 @@ def test_what_does_not_continue_the_mirror_is_refused(
             mirror_entries(session, AUTHORITY, tail, start=1)
         assert _counts(session) == (0, 0, 0, 0, 0)
         mirror_entries(session, AUTHORITY, verified, start=0)
+        # An older checkpoint of the peer, with its entries, is checked and not kept.
+        older = _older_checkpoint(node_a, below=verified.checkpoint.size)
+        trust = current_version(session)
+        assert trust is not None
+        earlier = verify_extension(
+            authority=AUTHORITY,
+            origin=member.log.origin,
+            log_keys=[parse_verifier_key(member.log.verifier_key)],
+            trust=trust,
+            frontier=Frontier(),
+            note=older.note,
+            entries=node_a.entries(0, older.tree_size),
+        )
+        before = _counts(session)
+        mirror_entries(session, AUTHORITY, earlier, start=0)
+        assert _counts(session) == before
+        assert session.get(LogCheckpoint, (AUTHORITY, older.tree_size)) is None
+        _clean(session)
         # Nothing of this node's is ever appended to a peer's log.
         with pytest.raises(Conflict, match="kept here as a mirror"):
             append(
@@ -462,3 +481,23 @@ def _join_more(session: Session, authority: str) -> None:
     assert trust is not None
     member = next(m for m in trust.content.members if m.code == authority)
     register_peer(session, member, valid_from=trust.content.valid_from)
+
+
+def _older_checkpoint(node_a: NodeA, *, below: int) -> LogCheckpoint:
+    with engine_scope(node_a.settings.database_url) as engine, session_scope(engine) as session:
+        found = (
+            session.execute(
+                select(LogCheckpoint)
+                .where(
+                    col(LogCheckpoint.authority_code) == AUTHORITY,
+                    col(LogCheckpoint.tree_size) < below,
+                    col(LogCheckpoint.tree_size) > 1,
+                )
+                .order_by(col(LogCheckpoint.tree_size).desc())
+            )
+            .scalars()
+            .first()
+        )
+        assert found is not None
+        session.expunge(found)
+        return found

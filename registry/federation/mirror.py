@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from registry.calendar import china_today
@@ -68,10 +69,10 @@ def mirror_entries(
     ``today`` (China's day; by default the day of the peer's checkpoint, as the peer
     applied its changes when it signed it) decides which changes are still ahead; a
     change kept scheduled whose day has come is applied first, as the peer's issuing
-    applies it before its next append. Raises ``NotFound``
-    for an authority not registered, ``Conflict`` for one this node hosts, and
-    ``Inconsistency`` where the batch is not the continuation of the stored log, or
-    disagrees with entries or a checkpoint already stored. The caller commits.
+    applies it before its next append. Raises ``NotFound`` for an authority not
+    registered, ``Conflict`` for one this node hosts, and ``Inconsistency`` where the
+    batch is not the continuation of the stored log, or disagrees with entries, a
+    credential or a checkpoint already stored. The caller commits.
     """
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     today = today or china_today(verified.signed_at)
@@ -92,7 +93,9 @@ def mirror_entries(
     head = _head(session, authority, checkpoint.origin)
     kept = _kept(session, authority, start, leaves, head)
     if head.size >= checkpoint.size:
-        _checkpoint(session, authority, verified, head)
+        # A checkpoint older than the head is checked, never kept: the entries are
+        # recorded at the time of the first checkpoint kept that covers them.
+        _checkpoint(session, authority, verified, head, keep=head.size == checkpoint.size)
         return
     documents, canonicals, leaves = documents[kept:], canonicals[kept:], leaves[kept:]
     start += kept
@@ -120,7 +123,12 @@ def mirror_entries(
         projection.credential(credential_id, document, canonical)
         for credential_id, document, canonical in zip(ids, documents, canonicals, strict=True)
     ]
-    bulk_insert(session, StoredCredential, credentials)
+    try:
+        bulk_insert(session, StoredCredential, credentials)
+    except IntegrityError as exc:
+        raise Inconsistency(
+            f"a credential of the batch of {authority} is stored already, or its digest is"
+        ) from exc
     projection.write()
     bulk_insert(
         session,
@@ -247,8 +255,11 @@ def _root(frontier: Sequence[bytes]) -> bytes:
     return root
 
 
-def _checkpoint(session: Session, authority: str, verified: Verified, head: LogHead) -> None:
-    """Keep the peer's signed note for its size, once; another root there is a fork."""
+def _checkpoint(
+    session: Session, authority: str, verified: Verified, head: LogHead, *, keep: bool = True
+) -> None:
+    """Keep the peer's signed note for its size, once (unless ``keep`` is false); another
+    root stored there is a fork."""
     checkpoint = verified.checkpoint
     stored = session.get(LogCheckpoint, (authority, checkpoint.size))
     if stored is not None:
@@ -257,6 +268,8 @@ def _checkpoint(session: Session, authority: str, verified: Verified, head: LogH
                 f"a checkpoint of {authority} at size {checkpoint.size} with another root "
                 "is stored: the peer's log forked"
             )
+        return
+    if not keep:
         return
     method = _log_key(session, authority)
     session.add(
