@@ -485,7 +485,7 @@ def _join_more(session: Session, authority: str) -> None:
 
 def _older_checkpoint(node_a: NodeA, *, below: int) -> LogCheckpoint:
     with engine_scope(node_a.settings.database_url) as engine, session_scope(engine) as session:
-        found = (
+        found: LogCheckpoint | None = (
             session.execute(
                 select(LogCheckpoint)
                 .where(
