@@ -4,6 +4,7 @@ audit, verification, blacklist search and log API answer from it as A's do."""
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from api import create_app
+from api.examples import record_examples
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.crypto.keys import KeyStore
@@ -501,3 +503,32 @@ def _older_checkpoint(node_a: NodeA, *, below: int) -> LogCheckpoint:
         assert found is not None
         session.expunge(found)
         return found
+
+
+def test_a_correction_is_mirrored_as_its_issuer_stored_it(node_a: NodeA, mirror_url: str) -> None:
+    """A record corrected on A: on B the new record replaces the old, which is
+    superseded, and the log audits clean."""
+    auth = {"Authorization": f"Bearer {node_a.tokens['issuer:CN-SH']}"}
+    body = copy.deepcopy(record_examples(china_today(datetime.now(UTC)))["qualification"]["value"])
+    first = node_a.client.post("/v1/credentials", json=body, headers=auth)
+    assert first.status_code == 201, first.text
+    old = first.json()["credential"]["id"]
+    body["holder"]["name"] = "黄海涛"
+    body["replaces"] = old
+    second = node_a.client.post("/v1/credentials", json=body, headers=auth)
+    assert second.status_code == 201, second.text
+    new = second.json()["credential"]["id"]
+    with engine_scope(mirror_url) as engine:
+        with session_scope(engine) as session:
+            _join(session, node_a, "CN-SH")
+            verified = _follow(session, node_a, Frontier(), "CN-SH")
+            mirror_entries(session, "CN-SH", verified, start=0)
+            session.commit()
+        with session_scope(engine) as session:
+            _clean(session, "CN-SH")
+            replaced = session.get(Record, old)
+            correction = session.get(Record, new)
+            assert replaced is not None
+            assert replaced.state == "superseded"
+            assert correction is not None
+            assert correction.replaces == old
