@@ -296,6 +296,17 @@ def test_a_peer_log_is_mirrored_and_answers_as_its_own(node_a: NodeA, mirror_url
                     effective_on=today,
                 ),
             )
+            change_status(
+                session_a,
+                context,
+                scheduled,
+                StatusChangeIn(
+                    action=Action.CANCEL_SCHEDULED,
+                    reason="test",
+                    decision_number="苏应急〔2026〕103号",
+                    effective_on=today,
+                ),
+            )
             session_a.commit()
         with session_scope(engine) as session:
             whole = _follow(session, node_a, Frontier())
@@ -307,6 +318,16 @@ def test_a_peer_log_is_mirrored_and_answers_as_its_own(node_a: NodeA, mirror_url
             back = session.get(Record, suspended)
             assert back is not None
             assert back.state == "active"
+            kept = session.get(Record, scheduled)
+            assert kept is not None
+            assert (kept.state, kept.scheduled_change_id) == ("active", None)
+            cancelled = session.execute(
+                select(StatusChangeRow).where(
+                    col(StatusChangeRow.target_id) == scheduled,
+                    col(StatusChangeRow.action) == "revoke",
+                )
+            ).scalar_one()
+            assert cancelled.cancelled_by is not None
             head = session.get(LogHead, AUTHORITY)
             assert head is not None
             assert head.size == whole.frontier.size

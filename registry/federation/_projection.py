@@ -204,7 +204,9 @@ class Projection:
         if columns["action"] == Action.CANCEL_SCHEDULED.value:
             cancels = str(subject.get("cancels"))
             self.cancelled[cancels] = credential_id
-            if effect.get("scheduled_change_id") == cancels:
+            if "scheduled_change_id" not in effect:
+                effect["cancels"] = cancels  # scheduled before this batch: resolved on writing
+            elif effect["scheduled_change_id"] == cancels:
                 effect["scheduled_change_id"] = None
         elif isinstance(columns["effective_on"], date) and columns["effective_on"] > self._today:
             # Decided now, in effect on its day: kept scheduled, as the issuing side does.
@@ -338,10 +340,10 @@ class Projection:
         rows = []
         for record_id, effect in self.record_updates.items():
             state, scheduled = known[record_id]
-            if "scheduled_change_id" in effect and effect["scheduled_change_id"] is None:
-                scheduled = None
-            elif effect.get("scheduled_change_id") is not None:
+            if "scheduled_change_id" in effect:
                 scheduled = effect["scheduled_change_id"]
+            elif effect.get("cancels") == scheduled:
+                scheduled = None
             rows.append(
                 {
                     "b_id": record_id,
