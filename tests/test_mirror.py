@@ -553,3 +553,81 @@ def test_a_correction_is_mirrored_as_its_issuer_stored_it(node_a: NodeA, mirror_
             assert replaced.state == "superseded"
             assert correction is not None
             assert correction.replaces == old
+
+
+def test_a_scheduled_change_applies_on_its_day_as_on_the_peer(
+    node_a: NodeA, mirror_url: str
+) -> None:
+    """A change dated ahead is kept scheduled on B as on A; once A has signed a batch on
+    or after its day (applying it first), B's next batch applies it too."""
+    context = IssuingContext.for_node(node_a.settings)
+    now = datetime.now(UTC)
+    today = china_today(now)
+    with (
+        engine_scope(node_a.settings.database_url) as engine_a,
+        session_scope(engine_a) as session_a,
+    ):
+        ahead, other = _two_records(session_a)
+        change_status(
+            session_a,
+            context,
+            ahead,
+            StatusChangeIn(
+                action=Action.REVOKE,
+                reason="test",
+                decision_number="苏应急〔2026〕104号",
+                effective_on=today + timedelta(days=3),
+            ),
+        )
+        session_a.commit()
+    with engine_scope(mirror_url) as engine:
+        with session_scope(engine) as session:
+            _join(session, node_a)
+            first = _follow(session, node_a, Frontier())
+            mirror_entries(session, AUTHORITY, first, start=0)
+            session.commit()
+            pending = session.get(Record, ahead)
+            assert pending is not None
+            assert pending.scheduled_change_id is not None
+            assert pending.state == "active"
+        later = now + timedelta(days=4)
+        with (
+            engine_scope(node_a.settings.database_url) as engine_a,
+            session_scope(engine_a) as session_a,
+        ):
+            change_status(
+                session_a,
+                context,
+                other,
+                StatusChangeIn(
+                    action=Action.REVOKE,
+                    reason="test",
+                    decision_number="苏应急〔2026〕105号",
+                    effective_on=china_today(later),
+                ),
+                now=later,
+            )
+            session_a.commit()
+        with session_scope(engine) as session:
+            trust = current_version(session)
+            assert trust is not None
+            member = next(m for m in trust.content.members if m.code == AUTHORITY)
+            note = node_a.note()
+            second = verify_extension(
+                authority=AUTHORITY,
+                origin=member.log.origin,
+                log_keys=[parse_verifier_key(member.log.verifier_key)],
+                trust=trust,
+                frontier=first.frontier,
+                note=note,
+                entries=node_a.entries(first.frontier.size, int(note.splitlines()[1])),
+                now=later,
+            )
+            mirror_entries(session, AUTHORITY, second, start=first.frontier.size)
+            session.commit()
+        with session_scope(engine) as session:
+            applied = session.get(Record, ahead)
+            assert applied is not None
+            assert (applied.state, applied.scheduled_change_id) == ("revoked", None)
+            report = audit_log(session, AUTHORITY, at=later)
+            assert report.findings == (), [str(f) for f in report.findings]
