@@ -216,6 +216,9 @@ def test_a_peer_log_is_mirrored_and_answers_as_its_own(node_a: NodeA, mirror_url
             served = client_b.get(f"/v1/logs/{AUTHORITY}/checkpoint")
             assert served.status_code == 200, served.text
             assert served.text == first.note
+            listed = client_b.get("/v1/authorities")
+            assert listed.status_code == 200, listed.text
+            assert [(a["code"], a["hosted"]) for a in listed.json()] == [(AUTHORITY, False)]
 
         # A retry of the same batch is a no-op; another batch at those indexes is refused.
         with session_scope(engine) as session:
