@@ -21,18 +21,22 @@ from sqlmodel import Session, select
 from api import create_app
 from registry.authorities import own_signer
 from registry.calendar import china_today
+from registry.datadir import DataDir
+from registry.demo import DEMO_ENGINEERS
 from registry.federation import Verified, verify_evidence
 from registry.federation.follower import follow_once
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
-from registry.storage.models import ForkEvidenceRow, PeerCheckpoint, Record
+from registry.storage.models import ForkEvidenceRow, LogCheckpoint, PeerCheckpoint, Record
 from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
 from registry.tlog.merkle import node_hash
 from registry.tokens import create_token
 from registry.trust.chain import TrustListVersion
 from registry.trust.document import Member
-from registry.trust.store import current_version
+from registry.trust.store import accept_version, current_version, stored_versions
+from registry.verification.dossier import find_dossier
+from registry.verification.log_audit import audit_log
 from tests._support import REGISTRY, seed_demo_node
 
 AUTHORITY = "CN-JS"
@@ -271,3 +275,62 @@ def test_registry_federation_status_prints_the_same(peer: Peer, tmp_path: Path) 
     row = next(line for line in answer.stdout.splitlines() if AUTHORITY in line)
     assert "current" in row
     assert str(size) in row
+
+
+def test_a_followed_log_answers_on_the_follower_and_follows_changes(peer: Peer) -> None:
+    """With the real mirror: after a step, the follower finds the peer's engineer by ID
+    number, its log audits clean and it serves the peer's own signed checkpoint; a
+    suspension made on the peer reaches the follower with the next step."""
+    zhang = next(e for e in DEMO_ENGINEERS if e.name == "张伟")
+    lookup = DataDir(peer.settings).lookup_secrets()
+    with engine_scope(peer.settings.database_url) as engine, session_scope(engine) as session:
+        documents = [json.loads(row.canonical) for row in stored_versions(session)]
+        genesis = stored_versions(session)[0].digest
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        accept_version(session, documents[0], genesis_digest=genesis)
+        for document in documents[1:]:
+            accept_version(session, document)
+
+    def step() -> str:
+        with engine_scope(peer.db) as engine, session_scope(engine) as session:
+            state = follow_once(
+                session, member=peer.member, trust=peer.trust, client=peer.transport()
+            )
+            return state.state
+
+    def states() -> dict[str, str]:
+        with engine_scope(peer.db) as engine, session_scope(engine) as session:
+            dossier = find_dossier(session, lookup=lookup, id_number=zhang.id_number)
+            report = audit_log(session, AUTHORITY)
+            assert report.findings == (), [str(f) for f in report.findings]
+            return {h.type: h.state_on(china_today()) for h in dossier.records}
+
+    assert step() == "current"
+    before = states()
+    assert before["SafetyEngineerRegistration"] == "suspended"  # as the demo made it
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        served = session.exec(
+            select(LogCheckpoint.note).where(LogCheckpoint.authority_code == AUTHORITY)
+        ).all()
+    assert peer.client.get(f"/v1/logs/{AUTHORITY}/checkpoint").text in served
+    with engine_scope(peer.settings.database_url) as engine, session_scope(engine) as session:
+        target = session.exec(
+            select(Record.credential_id).where(
+                Record.authority_code == AUTHORITY,
+                Record.type == "SafetyEngineerRegistration",
+                Record.state == "suspended",
+            )
+        ).one()
+    reinstated = peer.client.post(
+        f"/v1/credentials/{target}/status",
+        json={
+            "action": "reinstate",
+            "reason": "调查结束，恢复执业",
+            "decision_number": "苏应急注〔2026〕2号",
+            "effective_on": china_today().isoformat(),
+        },
+        headers={"Authorization": f"Bearer {peer.tokens['issuer:CN-JS']}"},
+    )
+    assert reinstated.status_code == 201, reinstated.text
+    assert step() == "current"
+    assert states()["SafetyEngineerRegistration"] == "active"

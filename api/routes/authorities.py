@@ -26,6 +26,7 @@ def _out(session: DbSession, authority: Authority) -> AuthorityOut:
         gb_code=authority.gb_code,
         name_zh=authority.name_zh,
         name_en=authority.name_en,
+        hosted=authority.hosted,
         keys=[KeyOut.model_validate(key) for key in keys_of(session, authority.code)],
     )
 

@@ -47,6 +47,13 @@ class AuthorityOut(BaseModel):
     gb_code: str = Field(description="GB/T 2260 code.", examples=["310000"])
     name_zh: str = Field(examples=["上海市应急管理局"])
     name_en: str = Field(examples=["Shanghai Municipal Emergency Management Bureau"])
+    hosted: bool = Field(
+        description=(
+            "Whether this node hosts the authority (holds its keys, writes its log); "
+            "otherwise its log is a peer's, kept here as a read-only mirror."
+        ),
+        examples=[True],
+    )
     keys: list[KeyOut]
 
 

@@ -25,6 +25,8 @@ from registry.crypto.jcs import canonical_bytes
 from registry.errors import FollowError, RegistryError
 from registry.federation.evidence import fork_evidence
 from registry.federation.follow import Frontier, Verified, verify_extension
+from registry.federation.mirror import mirror_entries
+from registry.federation.peers import register_peer
 from registry.storage.models import ForkEvidenceRow, PeerCheckpoint, PeerLog
 from registry.tlog.checkpoint import Checkpoint, open_note, parse_checkpoint
 from registry.tlog.merkle import leaf_hash
@@ -32,13 +34,19 @@ from registry.tlog.note import parse_verifier_key
 from registry.trust.chain import TrustListVersion
 from registry.trust.document import Member
 
-__all__ = ["ENTRIES_PAGE", "Mirror", "follow_once", "peer_states"]
+__all__ = ["ENTRIES_PAGE", "Mirror", "follow_once", "mirror_batch", "peer_states"]
 
 ENTRIES_PAGE = 1000
 """Entries asked for at a time: the most the entries endpoint answers."""
 
 Mirror = Callable[[Session, str, Verified, int], None]
 """Keeps a verified batch (session, authority, batch, index of its first entry)."""
+
+
+def mirror_batch(session: Session, authority: str, verified: Verified, start: int) -> None:
+    """Keep a verified batch in the tables of the node's own records
+    (``registry.federation.mirror``)."""
+    mirror_entries(session, authority, verified, start=start)
 
 
 def _state(session: Session, member: Member, now: datetime) -> PeerLog:
@@ -164,12 +172,15 @@ def follow_once(
     member: Member,
     trust: TrustListVersion,
     client: httpx.Client,
-    mirror: Mirror,
+    mirror: Mirror = mirror_batch,
     now: datetime | None = None,
 ) -> PeerLog:
     """One step of following ``member``'s log through ``client`` (a peer's base URL and
-    its federation token); returns the log's state, added to the session."""
+    its federation token); returns the log's state, added to the session. The member
+    is registered as a peer first, with the keys ``trust`` gives it (a key the list
+    added since is added)."""
     now = now or datetime.now(UTC)
+    register_peer(session, member, valid_from=trust.content.valid_from, now=now)
     step = _Step(session, _state(session, member, now), member, client, now)
     if step.state.state == "forked":
         return step.state  # stopped: a fork is for people to resolve

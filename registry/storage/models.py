@@ -12,6 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlmodel import Field, SQLModel
 
@@ -60,7 +62,11 @@ PROPOSAL_STATES = ("open", "published", "withdrawn")
 
 
 class Authority(SQLModel, table=True):
-    """A member authority, known by its ISO 3166-2 code and its GB/T 2260 code."""
+    """A member authority, known by its ISO 3166-2 code and its GB/T 2260 code.
+
+    ``hosted``: this node holds its keys and writes its log; otherwise it is a peer
+    whose log this node keeps as a read-only mirror (``registry.federation.mirror``).
+    """
 
     __tablename__ = "authority"
     __table_args__ = (
@@ -73,6 +79,9 @@ class Authority(SQLModel, table=True):
     name_zh: str = Field(sa_type=String(200))
     name_en: str = Field(sa_type=String(200))
     created_at: datetime = Field(sa_type=UTCDateTime)
+    hosted: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
+    )
 
 
 class SigningKey(SQLModel, table=True):

@@ -22,7 +22,7 @@ from sqlmodel import Session, col
 
 from registry.authorities import get_authority, own_signer
 from registry.crypto.keys import KeyStore
-from registry.errors import InvalidInput, LogProofError, NotFound
+from registry.errors import Conflict, InvalidInput, LogProofError, NotFound
 from registry.storage.base import bulk_insert
 from registry.storage.db import PREPARED
 from registry.storage.models import (
@@ -218,7 +218,8 @@ def append(
     checkpoint in the result must not leave the process before that commit. The
     checkpoint's time is taken once the log is locked, and never precedes the last
     one's (``now`` only sets it for tests). Raises ``InvalidInput`` for an empty
-    batch or a credential of another authority, ``KeyStoreError`` without a log
+    batch or a credential of another authority, ``Conflict`` for the log of a peer
+    this node keeps as a mirror, ``KeyStoreError`` without a log
     key, ``LogProofError`` if the stored log no longer matches its last checkpoint.
     """
     if not entries:
@@ -226,6 +227,10 @@ def append(
     # Take the head's write lock before reading it: appends queue here.
     head = lock_log(session, authority, origin_prefix=origin_prefix)
     code = head.authority_code
+    if not get_authority(session, code).hosted:
+        raise Conflict(
+            f"the log of {code} is a peer's, kept here as a mirror: only its own node appends"
+        )
     old_size, old_root = head.size, bytes(head.root)
     last = newest_checkpoint(session, code)
     # Never sign from a state the log has already signed past (a database restored

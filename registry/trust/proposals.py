@@ -115,7 +115,7 @@ def proposal_report(
 def _genesis(
     session: Session, changes: Changes, *, profile: NodeProfile, valid_from: datetime
 ) -> TrustListContent:
-    founders = changes.founders or tuple(a.code for a in list_authorities(session))
+    founders = changes.founders or tuple(a.code for a in list_authorities(session) if a.hosted)
     members = [member_from_node(session, code, profile) for code in founders]
     members += [parse_member(entry) for entry in changes.add_member_entries]
     return TrustListContent(

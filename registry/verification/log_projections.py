@@ -56,6 +56,12 @@ from sqlmodel import Session, col, select
 
 from registry.calendar import china_today, parse_aware
 from registry.credentials import CredentialType, authority_of, credential_type
+from registry.credentials.columns import (
+    change_columns,
+    holder_position,
+    record_columns,
+    terminated_agreement,
+)
 from registry.credentials.lifecycle import (
     ACTIONS,
     Action,
@@ -65,7 +71,7 @@ from registry.credentials.lifecycle import (
     status_bits,
 )
 from registry.credentials.records import NamedParty, named_parties
-from registry.credentials.status_list import PURPOSES, StatusBits, entry_index
+from registry.credentials.status_list import PURPOSES, StatusBits
 from registry.crypto.eddsa_jcs_2022 import proofs_of
 from registry.crypto.jcs import sha256_hex
 from registry.errors import RegistryError
@@ -119,16 +125,6 @@ class LoggedCredential:
 
 
 @dataclass(frozen=True)
-class _RecordRow:
-    type: str
-    number: str | None
-    revocation_index: int | None
-    suspension_index: int | None
-    earliest_removal_on: date | None
-    replaces: str | None
-
-
-@dataclass(frozen=True)
 class _ListVersion:
     index: int
     credential_id: str
@@ -166,63 +162,6 @@ def _text(value: Mapping[str, Any], key: str) -> str:
     if not isinstance(found, str):
         raise TypeError(f"{key} is not a string")
     return found
-
-
-def _record_row(kind: str, document: Mapping[str, Any]) -> _RecordRow:
-    subject = document["credentialSubject"]
-    number: str | None = None
-    earliest: date | None = None
-    if kind == CredentialType.QUALIFICATION:
-        number = _text(subject, "certificateNumber")
-    elif kind == CredentialType.REGISTRATION:
-        number = _text(subject, "registrationNumber")
-    elif kind == CredentialType.LISTING:
-        number = _text(subject, "listingDecisionNumber")[:64]
-        earliest = date.fromisoformat(_text(subject, "earliestRemovalOn"))
-    status = document.get("credentialStatus")
-    entries = status if isinstance(status, list) else [status] if status is not None else []
-    indexes = {_text(entry, "statusPurpose"): entry_index(entry) for entry in entries}
-    replaces = subject.get("replaces")
-    return _RecordRow(
-        type=kind,
-        number=number,
-        revocation_index=indexes.get("revocation"),
-        suspension_index=indexes.get("suspension"),
-        earliest_removal_on=earliest,
-        replaces=replaces if isinstance(replaces, str) else None,
-    )
-
-
-def _holder_position(parties: Sequence[NamedParty]) -> int | None:
-    """Which party's lookup key the credential row keeps as ``subject_lookup``."""
-    if parties and parties[0].person and parties[0].role in ("holder", "listed"):
-        return 0
-    return None
-
-
-def _change_row(document: Mapping[str, Any]) -> dict[str, object]:
-    subject = document["credentialSubject"]
-    return {
-        "target_id": _text(subject, "id"),
-        "action": _text(subject, "action"),
-        "state_before": _text(subject, "previousState"),
-        "state_after": _text(subject, "state"),
-        "effective_on": date.fromisoformat(_text(subject, "effectiveOn")),
-        "recorded_at": parse_aware(_text(document, "validFrom"), "validFrom"),
-    }
-
-
-def _terminated(document: Mapping[str, Any] | None) -> str | None:
-    """The agreement a ``StatusChange`` terminates, if it is one that does."""
-    try:
-        if document is None or credential_type(document) != CredentialType.STATUS_CHANGE:
-            return None
-        subject = document["credentialSubject"]
-        if subject.get("credentialType") != CredentialType.RECOGNITION_AGREEMENT:
-            return None
-        return _text(subject, "id")
-    except (RegistryError, KeyError, TypeError, AttributeError):
-        return None
 
 
 # -- the scratch database: what crosses entries -------------------------------------------------
@@ -314,7 +253,7 @@ class ProjectionAudit:
         records = self._records(ids)
         parties = self._parties(ids)
         changes = self._changes(ids)
-        targets = [_terminated(logged.document) for logged in chunk]
+        targets = [terminated_agreement(logged.document) for logged in chunk]
         agreements = self._agreements([*ids, *(t for t in targets if t is not None)])
         links: list[tuple[str, str]] = []
         for logged in chunk:
@@ -392,7 +331,7 @@ class ProjectionAudit:
             self._record(logged, document, kind=kind, record=record, named=named, links=links)
         else:
             self._nothing_of(logged, kind, record, named)
-        terminates = _terminated(document) is not None
+        terminates = terminated_agreement(document) is not None
         if kind == CredentialType.STATUS_CHANGE and not terminates:
             self._change(logged, document, change)
         elif change is not None:
@@ -437,7 +376,7 @@ class ProjectionAudit:
         links: list[tuple[str, str]],
     ) -> None:
         credential_id = logged.credential_id
-        expected = _record_row(kind, document)
+        expected = record_columns(kind, document)
         parties = named_parties(kind, document["credentialSubject"])
         self._scratch.db.execute(
             "INSERT OR IGNORE INTO rec VALUES (?, ?, ?, ?, ?, ?)",
@@ -481,7 +420,7 @@ class ProjectionAudit:
         if logged.row is None:
             return
         where = f"credential {logged.credential_id}"
-        holder = _holder_position(parties)
+        holder = holder_position(parties)
         identifier = parties[holder].identifier if holder is not None else None
         if identifier is None:
             if logged.row.subject_lookup is not None:
@@ -562,7 +501,7 @@ class ProjectionAudit:
     def _change(
         self, logged: LoggedCredential, document: dict[str, Any], row: tuple[Any, ...] | None
     ) -> None:
-        expected = _change_row(document)
+        expected = change_columns(document)
         subject = document["credentialSubject"]
         self._scratch.db.execute(
             "INSERT INTO chg VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -1,8 +1,8 @@
 """The logs this node follows and does not host: their verified tree and checkpoints,
 the state of following each, and the evidence of a fork.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-11-26
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from registry.storage.base import UTCDateTime
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
