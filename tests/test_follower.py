@@ -21,11 +21,12 @@ from sqlmodel import Session, select
 from api import create_app
 from registry.authorities import own_signer
 from registry.calendar import china_today
+from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.datadir import DataDir
 from registry.demo import DEMO_ENGINEERS
 from registry.federation import Verified, verify_evidence
 from registry.federation.follower import follow_once
-from registry.issuing import IssuingContext
+from registry.issuing import IssuingContext, change_status
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
 from registry.storage.models import ForkEvidenceRow, LogCheckpoint, PeerCheckpoint, Record
@@ -334,3 +335,44 @@ def test_a_followed_log_answers_on_the_follower_and_follows_changes(peer: Peer) 
     assert reinstated.status_code == 201, reinstated.text
     assert step() == "current"
     assert states()["SafetyEngineerRegistration"] == "active"
+
+
+def test_changes_within_one_second_apply_in_log_order(peer: Peer) -> None:
+    """Two decisions on one record signed within one second (a suspension, then its
+    reinstatement) leave it as the later one does, on the node that made them and on
+    a follower: the record's log says which came first, whatever the changes' ids."""
+    context = IssuingContext.for_node(peer.settings)
+    lookup = DataDir(peer.settings).lookup_secrets()
+    at = datetime.now(UTC).replace(microsecond=0)
+    js = [e for e in DEMO_ENGINEERS if e.registered_by == AUTHORITY and e.name != "张伟"]
+    with engine_scope(peer.settings.database_url) as engine, session_scope(engine) as session:
+        targets = session.exec(
+            select(Record.credential_id).where(
+                Record.authority_code == AUTHORITY,
+                Record.type == "SafetyEngineerRegistration",
+                Record.state == "active",
+            )
+        ).all()
+        assert targets
+        for target in targets:
+            for action in (Action.SUSPEND, Action.REINSTATE):
+                change_status(
+                    session,
+                    context,
+                    target,
+                    StatusChangeIn(
+                        action=action,
+                        reason="同一秒内的两项决定",
+                        decision_number="苏应急注〔2026〕3号",
+                        effective_on=china_today(at),
+                    ),
+                    now=at,
+                )
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        follow_once(session, member=peer.member, trust=peer.trust, client=peer.transport())
+    for database in (peer.settings.database_url, peer.db):
+        with engine_scope(database) as engine, session_scope(engine) as session:
+            for engineer in js:
+                dossier = find_dossier(session, lookup=lookup, id_number=engineer.id_number)
+                (registration,) = dossier.of_type("SafetyEngineerRegistration")
+                assert registration.state_on(china_today(at)) == "active", engineer.name

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from registry.calendar import CHINA, add_years, parse_aware
 from registry.credentials import CredentialType
 from registry.credentials.lifecycle import Action, State
-from registry.storage.models import RecordParty, StatusChangeRow, StoredCredential
+from registry.storage.models import LogEntry, RecordParty, StatusChangeRow, StoredCredential
 
 __all__ = ["HOLDING", "HeldChange", "HeldRegistration", "registrations_held", "subject_of"]
 
@@ -97,12 +97,18 @@ def registrations_held(session: Session, keys: Sequence[str]) -> dict[str, list[
     for chunk in _chunks(list(documents)):
         for row in session.exec(
             select(StatusChangeRow)
+            .outerjoin(LogEntry, col(LogEntry.credential_id) == col(StatusChangeRow.credential_id))
             .where(
                 col(StatusChangeRow.target_id).in_(chunk),
                 col(StatusChangeRow.cancelled_by).is_(None),
                 col(StatusChangeRow.action) != Action.CANCEL_SCHEDULED.value,
             )
-            .order_by(col(StatusChangeRow.recorded_at), col(StatusChangeRow.credential_id))
+            # Within one second, the log's order (``registry.verification.dossier``).
+            .order_by(
+                col(StatusChangeRow.recorded_at),
+                col(LogEntry.leaf_index),
+                col(StatusChangeRow.credential_id),
+            )
         ):
             changes.setdefault(row.target_id, []).append(
                 HeldChange(row.effective_on, row.action, row.state_after, row.credential_id)

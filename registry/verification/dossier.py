@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from registry.calendar import CHINA, parse_aware
@@ -242,6 +243,8 @@ def records_by_key(session: Session, keys: Sequence[str]) -> dict[str, list[Held
     return found
 
 
+_CHANGE_ENTRY = aliased(LogEntry)
+
 # One statement for a chunk of people: each record they are party to (its signed
 # credential says of which type and authority), its log position and its state
 # changes (a record with none comes once, with NULLs). Built once; Core, not ORM:
@@ -268,6 +271,9 @@ _RECORDS = (
         & col(StatusChangeRow.cancelled_by).is_(None)
         & (col(StatusChangeRow.action) != "cancel-scheduled"),
     )
+    .outerjoin(
+        _CHANGE_ENTRY, col(_CHANGE_ENTRY.credential_id) == col(StatusChangeRow.credential_id)
+    )
     .where(
         col(RecordParty.lookup_key).in_(sa.bindparam("keys", expanding=True)),
         col(StoredCredential.type).in_(_ENGINEER_TYPES),
@@ -276,6 +282,9 @@ _RECORDS = (
         col(RecordParty.credential_id),
         col(RecordParty.position),
         col(StatusChangeRow.recorded_at),
+        # Two changes signed within one second (a mirror records each at its signed
+        # time): the record's log, where every change to it is, says which came first.
+        col(_CHANGE_ENTRY.leaf_index),
         col(StatusChangeRow.credential_id),
     )
     .execution_options(**PREPARED)
