@@ -138,12 +138,20 @@ def _sockets_by_worker(port: int, workers: set[int], state: str) -> dict[int, se
     held = {}
     for pid in workers:
         inodes = {
-            link.readlink().name.removeprefix("socket:[").removesuffix("]")
+            target.removeprefix("socket:[").removesuffix("]")
             for link in Path(f"/proc/{pid}/fd").iterdir()
-            if link.readlink().name.startswith("socket:")
+            if (target := _link(link)).startswith("socket:")
         }
         held[pid] = inodes & on_port
     return held
+
+
+def _link(fd: Path) -> str:
+    # A descriptor the worker closes between the listing and the reading is no socket.
+    try:
+        return fd.readlink().name
+    except FileNotFoundError:
+        return ""
 
 
 def _wait_for(predicate: Callable[[], bool], what: str) -> None:
