@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import col
 
 from bench._database import bench_database
+from bench._harness.machine import machine, reference
 from bench._verify_data import prepare
 from registry.federation import Frontier, verify_extension
 from registry.federation.mirror import mirror_entries
@@ -101,11 +102,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--postgresql", action="store_true", help="On PostgreSQL.")
     args = parser.parse_args()
+    print(machine(), flush=True)
     with (
         tempfile.TemporaryDirectory() as directory,
         _databases(args.postgresql, Path(directory)) as (url_a, url_b),
     ):
         root = Path(directory)
+        reference(url_b)
         prepare(url_a, root / "a", args.engineers, batch=args.batch)
         note, entries, trust_documents = _peer_log(url_a)
         with engine_scope(url_b) as engine:
