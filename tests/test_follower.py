@@ -23,7 +23,7 @@ from registry.authorities import own_signer
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.datadir import DataDir
-from registry.demo import DEMO_ENGINEERS
+from registry.demo import DEMO_ENGINEERS, credit_code
 from registry.federation import Verified, verify_evidence
 from registry.federation.follower import follow_once
 from registry.issuing import IssuingContext, change_status
@@ -41,6 +41,7 @@ from registry.verification.log_audit import audit_log
 from tests._support import REGISTRY, seed_demo_node
 
 AUTHORITY = "CN-JS"
+PROVIDER = credit_code("12320000MB1A20009")
 
 Handler = Callable[[httpx.Request], httpx.Response | None]
 
@@ -376,3 +377,55 @@ def test_changes_within_one_second_apply_in_log_order(peer: Peer) -> None:
                 dossier = find_dossier(session, lookup=lookup, id_number=engineer.id_number)
                 (registration,) = dossier.of_type("SafetyEngineerRegistration")
                 assert registration.state_on(china_today(at)) == "active", engineer.name
+
+
+def test_a_mirrored_record_is_read_only_on_the_follower(peer: Peer, tmp_path: Path) -> None:
+    """A follower holds no key of the peer's and writes nothing of its log but what it
+    mirrors: issuing or changing a record of the peer's there is refused (409), and
+    nothing is written; the peer's own node is where they are made."""
+    with engine_scope(peer.settings.database_url) as engine, session_scope(engine) as session:
+        documents = [json.loads(row.canonical) for row in stored_versions(session)]
+        genesis = stored_versions(session)[0].digest
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        accept_version(session, documents[0], genesis_digest=genesis)
+        follow_once(session, member=peer.member, trust=peer.trust, client=peer.transport())
+        target = session.exec(
+            select(Record.credential_id).where(
+                Record.authority_code == AUTHORITY, Record.state == "active"
+            )
+        ).first()
+        _, issuer = create_token(session, f"issuer:{AUTHORITY}", name="not here")
+    assert target is not None
+    follower = Settings(data_dir=tmp_path / "follower", database_url=peer.db)
+    auth = {"Authorization": f"Bearer {issuer}"}
+    with TestClient(create_app(follower)) as client:
+        before = client.get(f"/v1/logs/{AUTHORITY}/checkpoint").text
+        changed = client.post(
+            f"/v1/credentials/{target}/status",
+            json={
+                "action": "revoke",
+                "reason": "不应在此处作出",
+                "decision_number": "苏应急注〔2026〕4号",
+                "effective_on": china_today().isoformat(),
+            },
+            headers=auth,
+        )
+        assert changed.status_code == 409, changed.text
+        assert "kept here as a mirror" in changed.json()["detail"]
+        zhang = next(e for e in DEMO_ENGINEERS if e.name == "张伟")
+        issued = client.post(
+            "/v1/credentials",
+            json={
+                "type": "ContinuingEducationCredit",
+                "authority": AUTHORITY,
+                "holder": {"name": zhang.name, "id_number": zhang.id_number},
+                "course_title": "危险化学品安全管理",
+                "provider": {"name": "江苏省安全生产培训中心", "credit_code": PROVIDER},
+                "hours": 8,
+                "kind": "professional",
+                "completed_on": china_today().isoformat(),
+            },
+            headers=auth,
+        )
+        assert issued.status_code == 409, issued.text
+        assert client.get(f"/v1/logs/{AUTHORITY}/checkpoint").text == before

@@ -98,6 +98,8 @@ def lock_log(session: Session, authority: str, *, origin_prefix: str) -> LogHead
 
     Whatever must happen in the log's order (allocating status-list entries, say)
     takes this lock first; ``append`` takes it again, which costs nothing then.
+    Raises ``Conflict`` for the log of a peer this node keeps as a mirror: nothing of
+    it is written here but what the mirror keeps.
     """
     head = _lock_head(session, authority)
     if head is None:  # a log not opened yet, or an authority named by its GB/T 2260 code
@@ -106,6 +108,12 @@ def lock_log(session: Session, authority: str, *, origin_prefix: str) -> LogHead
         )
     if head is None:
         raise NotFound(f"the log of {authority} could not be opened")
+    if not get_authority(session, head.authority_code).hosted:
+        # Every write of a record goes through here: a mirrored one is its node's.
+        raise Conflict(
+            f"the records of {head.authority_code} are kept here as a mirror of its own "
+            "node's log: issue and change them there"
+        )
     return head
 
 
@@ -227,10 +235,6 @@ def append(
     # Take the head's write lock before reading it: appends queue here.
     head = lock_log(session, authority, origin_prefix=origin_prefix)
     code = head.authority_code
-    if not get_authority(session, code).hosted:
-        raise Conflict(
-            f"the log of {code} is a peer's, kept here as a mirror: only its own node appends"
-        )
     old_size, old_root = head.size, bytes(head.root)
     last = newest_checkpoint(session, code)
     # Never sign from a state the log has already signed past (a database restored
