@@ -40,7 +40,7 @@ from registry.tlog.merkle import EMPTY_ROOT, leaf_hash, node_hash, verify_consis
 from registry.tlog.note import NoteVerifierKey
 from registry.trust.chain import TrustListVersion
 
-__all__ = ["FollowError", "Frontier", "Verified", "conflict", "verify_extension"]
+__all__ = ["FollowError", "Frontier", "Verified", "conflict", "verify_extension", "verify_logged"]
 
 
 @dataclass(frozen=True)
@@ -121,14 +121,20 @@ def _opened(note: str, origin: str, keys: Sequence[NoteVerifierKey]) -> tuple[Ch
     return checkpoint, datetime.fromtimestamp(stamp, UTC)
 
 
-def _credential(
+def verify_logged(
     document: Mapping[str, Any],
     *,
     authority: str,
     trust: TrustListVersion,
-    logged_at: datetime,
+    logged_at: datetime | None,
     at: datetime,
 ) -> None:
+    """Verify a credential of ``authority``'s log against the trust list: its issuer is
+    the log's authority, and its proof (every proof of an agreement's set, as
+    publishing verifies it) verifies with a key the list allowed that type at its
+    time, ``logged_at`` (the checkpoint first covering it) deciding for a key since
+    reported compromised. Raises a ``RegistryError`` saying what does not hold; the
+    log audit and a following node check each entry with it."""
     kind = credential_type(document)
     issuer = authority_of(document.get("issuer"))
     if issuer != authority:
@@ -178,7 +184,7 @@ def verify_extension(
     documents = []
     for index, document in enumerate(entries, start=frontier.size):
         try:
-            _credential(document, authority=authority, trust=trust, logged_at=signed_at, at=now)
+            verify_logged(document, authority=authority, trust=trust, logged_at=signed_at, at=now)
         except RegistryError as exc:
             raise FollowError(f"entry {index} does not verify: {exc.message}") from exc
         leaves.append(leaf_hash(canonical_bytes(document)))

@@ -40,10 +40,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from registry.calendar import china_today
-from registry.credentials import CredentialType, authority_of, credential_type
-from registry.credentials.keys import verify_signed
 from registry.errors import RegistryError, TrustListError, VerificationError
-from registry.recognition.document import verify_agreement
+from registry.federation.follow import verify_logged
 from registry.storage.models import LogCheckpoint, LogEntry, LogNode, StoredCredential
 from registry.tlog.checkpoint import open_note, parse_checkpoint
 from registry.tlog.merkle import EMPTY_ROOT, leaf_hash, node_hash
@@ -318,37 +316,18 @@ def _leaf(
 
 
 class _Credentials:
-    """Verifies each logged credential against the trust list."""
+    """Verifies each logged credential against the trust list
+    (``registry.federation.follow.verify_logged``, as a following node does)."""
 
     def __init__(self, trust: TrustListVersion, authority: str, at: datetime) -> None:
-        self._directory = trust.known_keys.get
+        self._trust = trust
         self._authority = authority
         self._at = at
 
     def verify(self, document: dict[str, Any], logged_at: datetime | None) -> None:
         """Raises a ``RegistryError`` saying what does not hold."""
-        kind = credential_type(document)
-        issuer = authority_of(document.get("issuer"))
-        if issuer != self._authority:
-            raise VerificationError(f"it is issued by {issuer}, not {self._authority}")
-        if kind == CredentialType.RECOGNITION_AGREEMENT:
-            # A proof set: every party's proof, as publishing verified it.
-            verify_agreement(
-                document,
-                directory=self._directory,
-                at=self._at,
-                logged_at=logged_at,
-                needs_log=True,
-            )
-            return
-        verify_signed(
-            document,
-            directory=self._directory,
-            credential_type=kind,
-            authority=self._authority,
-            at=self._at,
-            logged_at=logged_at,
-            needs_log=True,
+        verify_logged(
+            document, authority=self._authority, trust=self._trust, logged_at=logged_at, at=self._at
         )
 
 
