@@ -19,9 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
-from registry.authorities import own_signer
 from registry.crypto.jcs import canonical_bytes
-from registry.crypto.keys import KeyStore
 from registry.errors import FollowError
 from registry.federation import (
     Frontier,
@@ -30,7 +28,6 @@ from registry.federation import (
     verify_evidence,
     verify_extension,
 )
-from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
@@ -38,6 +35,7 @@ from registry.tlog.merkle import leaf_hash, node_hash
 from registry.tlog.note import parse_verifier_key
 from registry.trust.chain import TrustListVersion
 from registry.trust.store import current_version
+from tests._federation import log_entries, log_note, log_signer, note_size
 from tests._support import REGISTRY, seed_demo_node
 
 AUTHORITY = "CN-JS"
@@ -59,24 +57,10 @@ class Peer:
         self.log_keys = [parse_verifier_key(member.log.verifier_key)]
 
     def note(self) -> str:
-        answer = self.client.get(f"/v1/logs/{AUTHORITY}/checkpoint")
-        assert answer.status_code == 200, answer.text
-        return answer.text
+        return log_note(self.client, AUTHORITY)
 
     def entries(self, start: int, end: int) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        auth = {"Authorization": f"Bearer {self.tokens['federation']}"}
-        while start < end:
-            page = self.client.get(
-                f"/v1/logs/{AUTHORITY}/entries",
-                params={"start": start, "end": min(end, start + 1000)},
-                headers=auth,
-            )
-            assert page.status_code == 200, page.text
-            got = [e["leaf"] for e in page.json()["entries"]]
-            found += got
-            start += len(got)
-        return found
+        return log_entries(self.client, self.tokens["federation"], AUTHORITY, start, end)
 
     def follow(
         self, note: str, entries: list[dict[str, Any]], frontier: Frontier | None = None
@@ -93,17 +77,7 @@ class Peer:
 
     def log_signer(self) -> Any:
         """The peer's own log key: what a node that rewrites its log signs with."""
-        store: KeyStore = IssuingContext.for_node(self.settings).key_store
-        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as session:
-            held = own_signer(
-                session,
-                store,
-                AUTHORITY,
-                purpose="log",
-                credential_type=None,
-                at=datetime.now(UTC),
-            )
-            return held.signer
+        return log_signer(self.settings, AUTHORITY)
 
 
 @pytest.fixture
@@ -117,7 +91,7 @@ def test_a_peer_log_is_followed_in_steps_to_the_same_root(peer: Peer) -> None:
     """Verified whole, or from a frontier kept at an earlier checkpoint: the same root,
     every credential in log order."""
     note = peer.note()
-    size = _size(note)
+    size = note_size(note)
     entries = peer.entries(0, size)
     whole = peer.follow(note, entries)
     assert whole.frontier.size == size
@@ -125,7 +99,7 @@ def test_a_peer_log_is_followed_in_steps_to_the_same_root(peer: Peer) -> None:
     assert [d["id"] for d in whole.documents] == [e["id"] for e in entries]
     # In two steps, the first up to a frontier stored and read back as a node keeps it.
     half = size // 2
-    first = Frontier().extend([leaf_hash(_canonical(e)) for e in entries[:half]])
+    first = Frontier().extend([leaf_hash(canonical_bytes(e)) for e in entries[:half]])
     kept = Frontier.from_json(first.to_json())
     assert kept == first
     second = peer.follow(note, entries[half:], kept)
@@ -136,7 +110,7 @@ def test_a_tampered_batch_is_refused_whole(peer: Peer) -> None:
     """An entry changed after signing, one left out, two swapped, or a checkpoint not
     signed by the log's key: the batch is refused, naming what failed."""
     note = peer.note()
-    size = _size(note)
+    size = note_size(note)
     entries = peer.entries(0, size)
 
     changed = copy.deepcopy(entries)
@@ -177,7 +151,7 @@ def test_a_rewritten_log_is_a_fork(peer: Peer) -> None:
     """The log's own key signing another root for a size already verified (a log
     rewritten and re-signed) cannot be followed: the two checkpoints are a fork."""
     note = peer.note()
-    good = peer.follow(note, peer.entries(0, _size(note)))
+    good = peer.follow(note, peer.entries(0, note_size(note)))
     forged = Checkpoint(
         good.checkpoint.origin, good.checkpoint.size, node_hash(b"x" * 32, b"y" * 32)
     )
@@ -193,15 +167,6 @@ def test_a_rewritten_log_is_a_fork(peer: Peer) -> None:
     with pytest.raises(FollowError, match="do not hash to the checkpoint"):
         peer.follow(forged_note, peer.entries(0, forged.size))
     assert conflict(good.checkpoint, good.checkpoint) is None
-
-
-def _size(note: str) -> int:
-    """The size a signed checkpoint states (its body ends at the blank line)."""
-    return parse_checkpoint(note.split("\n\n", maxsplit=1)[0] + "\n").size
-
-
-def _canonical(document: dict[str, Any]) -> bytes:
-    return canonical_bytes(document)
 
 
 def _verify_file(tmp_path: Path, evidence: dict[str, Any]) -> subprocess.CompletedProcess[str]:
@@ -223,7 +188,7 @@ def test_fork_evidence_verifies_without_either_node(peer: Peer, tmp_path: Path) 
     larger tree does not begin with the smaller. `registry federation evidence verify`
     confirms it, and refuses a file that proves nothing."""
     note = peer.note()
-    size = _size(note)
+    size = note_size(note)
     entries = peer.entries(0, size)
     good = peer.follow(note, entries)
     member = next(m for m in peer.trust.content.members if m.code == AUTHORITY)
@@ -242,7 +207,7 @@ def test_fork_evidence_verifies_without_either_node(peer: Peer, tmp_path: Path) 
     assert f"two roots for size {size}" in answer.stdout
 
     # Two sizes: a longer tree that rewrote entry 0 before appending one more.
-    leaves = [leaf_hash(_canonical(e)) for e in entries]
+    leaves = [leaf_hash(canonical_bytes(e)) for e in entries]
     other = [leaf_hash(b"rewritten"), *leaves[1:], leaf_hash(b"appended")]
     longer = Checkpoint(peer.origin, size + 1, Frontier().extend(other).root())
     evidence = fork_evidence(

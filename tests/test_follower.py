@@ -19,7 +19,6 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from api import create_app
-from registry.authorities import own_signer
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.datadir import DataDir
@@ -30,14 +29,15 @@ from registry.issuing import IssuingContext, change_status
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
 from registry.storage.models import ForkEvidenceRow, LogCheckpoint, PeerCheckpoint, Record
-from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
+from registry.tlog.checkpoint import Checkpoint, sign_note
 from registry.tlog.merkle import node_hash
 from registry.tokens import create_token
 from registry.trust.chain import TrustListVersion
 from registry.trust.document import Member
-from registry.trust.store import accept_version, current_version, stored_versions
+from registry.trust.store import current_version
 from registry.verification.dossier import find_dossier
 from registry.verification.log_audit import audit_log
+from tests._federation import log_note, log_signer, note_size, take_trust_list
 from tests._support import REGISTRY, seed_demo_node
 
 AUTHORITY = "CN-JS"
@@ -103,20 +103,15 @@ class Peer:
             }
 
     def size(self) -> int:
-        note = self.client.get(f"/v1/logs/{AUTHORITY}/checkpoint").text
-        return parse_checkpoint(note.split("\n\n", maxsplit=1)[0] + "\n").size
+        return note_size(log_note(self.client, AUTHORITY))
 
     def signed(self, checkpoint: Checkpoint) -> str:
-        store = IssuingContext.for_node(self.settings).key_store
-        now = datetime.now(UTC)
-        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as s:
-            held = own_signer(s, store, AUTHORITY, purpose="log", credential_type=None, at=now)
-            return sign_note(
-                checkpoint.text(),
-                self.member.log.origin,
-                held.signer,
-                timestamp=int(now.timestamp()),
-            )
+        return sign_note(
+            checkpoint.text(),
+            self.member.log.origin,
+            log_signer(self.settings, AUTHORITY),
+            timestamp=int(datetime.now(UTC).timestamp()),
+        )
 
 
 @pytest.fixture
@@ -285,13 +280,8 @@ def test_a_followed_log_answers_on_the_follower_and_follows_changes(peer: Peer) 
     suspension made on the peer reaches the follower with the next step."""
     zhang = next(e for e in DEMO_ENGINEERS if e.name == "张伟")
     lookup = DataDir(peer.settings).lookup_secrets()
-    with engine_scope(peer.settings.database_url) as engine, session_scope(engine) as session:
-        documents = [json.loads(row.canonical) for row in stored_versions(session)]
-        genesis = stored_versions(session)[0].digest
     with engine_scope(peer.db) as engine, session_scope(engine) as session:
-        accept_version(session, documents[0], genesis_digest=genesis)
-        for document in documents[1:]:
-            accept_version(session, document)
+        take_trust_list(session, peer.settings)
 
     def step() -> str:
         with engine_scope(peer.db) as engine, session_scope(engine) as session:
@@ -383,11 +373,8 @@ def test_a_mirrored_record_is_read_only_on_the_follower(peer: Peer, tmp_path: Pa
     """A follower holds no key of the peer's and writes nothing of its log but what it
     mirrors: issuing or changing a record of the peer's there is refused (409), and
     nothing is written; the peer's own node is where they are made."""
-    with engine_scope(peer.settings.database_url) as engine, session_scope(engine) as session:
-        documents = [json.loads(row.canonical) for row in stored_versions(session)]
-        genesis = stored_versions(session)[0].digest
     with engine_scope(peer.db) as engine, session_scope(engine) as session:
-        accept_version(session, documents[0], genesis_digest=genesis)
+        take_trust_list(session, peer.settings)
         follow_once(session, member=peer.member, trust=peer.trust, client=peer.transport())
         target = session.exec(
             select(Record.credential_id).where(

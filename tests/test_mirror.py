@@ -5,7 +5,6 @@ audit, verification, blacklist search and log API answer from it as A's do."""
 from __future__ import annotations
 
 import copy
-import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -48,9 +47,10 @@ from registry.storage.models import (
 )
 from registry.tlog.note import parse_verifier_key
 from registry.tlog.sequencer import append
-from registry.trust.store import accept_version, current_version, stored_versions
+from registry.trust.store import current_version
 from registry.verification.dossier import find_dossier
 from registry.verification.log_audit import audit_log
+from tests._federation import log_entries, log_note, take_trust_list
 from tests._support import seed_demo_node
 
 AUTHORITY = "CN-JS"
@@ -92,32 +92,10 @@ class NodeA:
         self.tokens = tokens
 
     def note(self, authority: str = AUTHORITY) -> str:
-        answer = self.client.get(f"/v1/logs/{authority}/checkpoint")
-        assert answer.status_code == 200, answer.text
-        return answer.text
+        return log_note(self.client, authority)
 
     def entries(self, start: int, end: int, authority: str = AUTHORITY) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        auth = {"Authorization": f"Bearer {self.tokens['federation']}"}
-        while start < end:
-            page = self.client.get(
-                f"/v1/logs/{authority}/entries",
-                params={"start": start, "end": min(end, start + 1000)},
-                headers=auth,
-            )
-            assert page.status_code == 200, page.text
-            got = [e["leaf"] for e in page.json()["entries"]]
-            found += got
-            start += len(got)
-        return found
-
-    def trust_documents(self) -> list[dict[str, Any]]:
-        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as session:
-            return [json.loads(row.canonical) for row in stored_versions(session)]
-
-    def genesis_digest(self) -> str:
-        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as session:
-            return stored_versions(session)[0].digest
+        return log_entries(self.client, self.tokens["federation"], authority, start, end)
 
 
 @pytest.fixture
@@ -129,10 +107,7 @@ def node_a(settings: Settings) -> Iterator[NodeA]:
 
 def _join(session: Session, node_a: NodeA, authority: str = AUTHORITY) -> None:
     """B accepts the federation's trust list and registers ``authority`` as a peer."""
-    documents = node_a.trust_documents()
-    accept_version(session, documents[0], genesis_digest=node_a.genesis_digest())
-    for document in documents[1:]:
-        accept_version(session, document)
+    take_trust_list(session, node_a.settings)
     trust = current_version(session)
     assert trust is not None
     member = next(m for m in trust.content.members if m.code == authority)
@@ -373,10 +348,7 @@ def test_what_does_not_continue_the_mirror_is_refused(
     """A batch from the wrong place, of a log not registered as a peer's, or of one this
     node hosts, stores nothing."""
     with engine_scope(mirror_url) as engine, session_scope(engine) as session:
-        documents = node_a.trust_documents()
-        accept_version(session, documents[0], genesis_digest=node_a.genesis_digest())
-        for document in documents[1:]:
-            accept_version(session, document)
+        take_trust_list(session, node_a.settings)
         verified = _follow(session, node_a, Frontier())
         with pytest.raises(NotFound, match="register the peer"):
             mirror_entries(session, AUTHORITY, verified, start=0)
@@ -437,10 +409,7 @@ def test_every_peer_log_of_the_demo_mirrors_clean(node_a: NodeA, mirror_url: str
     rows: dict[str, dict[str, int]] = {}
     with engine_scope(mirror_url) as engine:
         with session_scope(engine) as session:
-            documents = node_a.trust_documents()
-            accept_version(session, documents[0], genesis_digest=node_a.genesis_digest())
-            for document in documents[1:]:
-                accept_version(session, document)
+            take_trust_list(session, node_a.settings)
             trust = current_version(session)
             assert trust is not None
             for member in trust.content.members:
