@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import tempfile
@@ -18,6 +19,7 @@ __all__ = ["DataDir"]
 
 _MIN_SECRET = 16
 _LOOKUP_FILE = "federation-lookup-secrets"
+_PEER_TOKENS_FILE = "peer-tokens.json"
 
 
 class DataDir:
@@ -91,12 +93,41 @@ class DataDir:
 
     def replace_lookup_secrets(self, secrets_: LookupSecrets) -> None:
         """Write the look-up secrets whole, in place of the file (owner-only, atomic)."""
+        self._replace(_LOOKUP_FILE, secrets_.text())
+
+    def peer_tokens(self) -> dict[str, str]:
+        """The ``federation`` tokens the peers granted this node, by authority code:
+        from settings, else the owner-only file ``registry federation peer-token``
+        writes (none yet: empty)."""
+        if self._settings.peer_tokens:
+            return {
+                code: token.get_secret_value() for code, token in self._settings.peer_tokens.items()
+            }
+        stored = self.read_private(_PEER_TOKENS_FILE)
+        if stored is None:
+            return {}
+        value = json.loads(stored)
+        if not isinstance(value, dict) or not all(
+            isinstance(code, str) and isinstance(token, str) for code, token in value.items()
+        ):
+            raise KeyStoreError(f"secrets/{_PEER_TOKENS_FILE} is not a JSON object of tokens")
+        return value
+
+    def set_peer_token(self, code: str, token: str) -> None:
+        """Keep the token ``code``'s node granted this node, beside the others."""
+        stored = self.read_private(_PEER_TOKENS_FILE)
+        tokens = json.loads(stored) if stored is not None else {}
+        tokens[code] = token
+        self._replace(_PEER_TOKENS_FILE, json.dumps(tokens, indent=2, sort_keys=True))
+
+    def _replace(self, name: str, content: str) -> None:
+        """Write a file under ``secrets/`` whole, in place of the old (owner-only, atomic)."""
         self.ensure()
-        path = self.root / "secrets" / _LOOKUP_FILE
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{_LOOKUP_FILE}.")
+        path = self.root / "secrets" / name
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(secrets_.text())
+                handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temporary, path)

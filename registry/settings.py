@@ -103,6 +103,25 @@ class Settings(BaseSettings):
         pattern=r"^https?://\S+$",
         description="Public base URL of this node, as the trust list names it for its members.",
     )
+    peer_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description=(
+            "The `federation` tokens the other members' nodes granted this node, as a "
+            'JSON object by authority code (`{"CN-JS": "..."}`): the node reads their '
+            "logs' entries and sends them notices with them. Unset: <data dir>/secrets/"
+            "peer-tokens.json (owner-only), as `registry federation peer-token` keeps it."
+        ),
+    )
+    follow_interval_seconds: float = Field(
+        default=10.0,
+        ge=0.5,
+        le=3600,
+        description=(
+            "How often the node asks each member's node it follows for its newest "
+            "checkpoint and trust list, in seconds. A notice from the member makes it "
+            "ask at once; polling is what catches a notice that never came."
+        ),
+    )
     webhook_deadline_seconds: float = Field(
         default=10.0,
         gt=0,

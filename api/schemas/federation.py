@@ -8,15 +8,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.common import ProvinceCode
+
 __all__ = [
     "AuthorityOut",
     "ConsistencyProofOut",
+    "ForkEvidenceOut",
     "InclusionProofOut",
     "KeyOut",
     "Liveness",
     "LogEntriesOut",
     "LogEntryOut",
     "LogOut",
+    "NoticeIn",
+    "NoticeOut",
     "Readiness",
     "TrustListHistory",
     "TrustListVersionOut",
@@ -160,3 +165,39 @@ class FederationStatusOut(BaseModel):
     """Every member's log this node follows."""
 
     peers: list[PeerLogOut]
+
+
+class NoticeIn(BaseModel):
+    """A member's node saying its log has a new checkpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    authority: ProvinceCode = Field(description="Whose log grew.", examples=["CN-JS"])
+    checkpoint: str = Field(
+        max_length=8192,
+        description=(
+            "The log's signed checkpoint (a C2SP signed note, as "
+            "`GET /v1/logs/{authority}/checkpoint` serves it)."
+        ),
+    )
+
+
+class NoticeOut(BaseModel):
+    """What this node made of a notice: it follows the log at once."""
+
+    authority: str = Field(examples=["CN-JS"])
+    size: int = Field(description="Entries in the checkpoint noticed.")
+    verified_size: int = Field(description="Entries of the log this node has verified so far.")
+
+
+class ForkEvidenceOut(BaseModel):
+    """Every evidence file this node keeps that a member's log forked, oldest first."""
+
+    authority: str = Field(examples=["CN-JS"])
+    evidence: list[dict[str, Any]] = Field(
+        description=(
+            "Each a self-contained evidence file (`type` `ForkEvidence`): the member's "
+            "log key, two checkpoints it signed that cannot both be true, and what "
+            "proves it."
+        )
+    )

@@ -14,12 +14,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from registry.cli._common import console, node_session
+from registry.cli._common import console, node_session, write_json
 from registry.datadir import DataDir
-from registry.errors import InvalidInput
+from registry.errors import InvalidInput, NotFound
 from registry.federation import verify_evidence
 from registry.federation.follower import peer_states
-from registry.ids import LookupSecrets
+from registry.federation.peers import fork_evidence_of
+from registry.ids import LookupSecrets, province
 from registry.settings import Settings
 
 __all__ = ["federation_app"]
@@ -81,6 +82,48 @@ def verify_evidence_file(
     found = verify_evidence(evidence)
     console.print(f"fork proven: {escape(found)}")
     console.print(f"log key: {escape(str(evidence['verifierKey']))}")
+
+
+@evidence_app.command("export")
+def export_evidence(
+    authority: Annotated[str, typer.Argument(help="The member whose log forked, e.g. CN-JS.")],
+    out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write the newest evidence this node keeps that the member's log forked: a
+    self-contained file that `registry federation evidence verify` (or any checker
+    of C2SP signed notes and RFC 9162 proofs) confirms without trusting either node."""
+    code = province(authority).iso
+    with node_session() as (_settings, _data_dir, session):
+        rows = fork_evidence_of(session, code)
+    if not rows:
+        raise NotFound(f"this node keeps no evidence that {code}'s log forked")
+    write_json(out, json.loads(rows[-1].evidence))
+    if out is not None:
+        console.print(f"wrote the evidence of {code}'s fork to {out}")
+
+
+@federation_app.command("peer-token")
+def peer_token(
+    authority: Annotated[str, typer.Argument(help="The member whose node granted it, e.g. CN-JS.")],
+    token: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            help="The `federation` token that member's node created for this one.",
+        ),
+    ],
+) -> None:
+    """Keep the `federation` token a member's node granted this node (owner-only, under
+    the data directory): this node reads that member's log and sends it notices with
+    it. REGISTRY_PEER_TOKENS, if set, takes the place of what is kept here."""
+    code = province(authority).iso
+    value = token.strip()
+    if not value or any(c.isspace() for c in value):
+        raise InvalidInput("a token is one word, as `registry token create` printed it")
+    _settings, data_dir = _data()
+    data_dir.set_peer_token(code, value)
+    console.print(f"kept the token of {code}'s node")
 
 
 def _data() -> tuple[Settings, DataDir]:

@@ -7,10 +7,12 @@ process that wakes first takes a whole burst of connections: 30 of 32, measured,
 leaving the other nearly idle.) The supervising process starts the workers,
 starts a worker again if one dies, and stops them all on SIGINT or SIGTERM.
 
-The serving process also runs the webhook deliveries (``registry.enforcement.
-dispatcher``): a round every two seconds, on a few threads of their own; and, before
-each round, applies the status changes dated ahead whose day has come (``registry.
-issuing.scheduled.apply_due_changes``), signing the new status-list versions.
+The serving process also follows the other members' logs and tells them when its own
+grow (``registry.federation.poller``, ``notices``). It runs the webhook deliveries
+(``registry.enforcement.dispatcher``): a round every two seconds, on a few threads of
+their own; and, before each round, applies the status changes dated ahead whose day
+has come (``registry.issuing.scheduled.apply_due_changes``), signing the new
+status-list versions.
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ import uvicorn
 from sqlalchemy import Engine
 
 from registry.cli._common import err_console
+from registry.datadir import DataDir
 from registry.enforcement.addresses import AddressPolicy
 from registry.enforcement.dispatcher import Dispatcher
+from registry.federation.notices import Notifier
+from registry.federation.poller import Poller
 from registry.issuing import IssuingContext
 from registry.issuing.scheduled import apply_due_changes, due_authorities
 from registry.settings import Settings
@@ -48,6 +53,9 @@ def serve_api(host: str, port: int, workers: int, *, settings: Settings) -> None
     this process. Raises ``OSError`` if the port is taken."""
     threading.Thread(
         target=_deliver_forever, args=(settings,), name="webhooks", daemon=True
+    ).start()
+    threading.Thread(
+        target=_federate_forever, args=(settings,), name="federation", daemon=True
     ).start()
     if workers == 1:
         uvicorn.run(_APP, factory=True, host=host, port=port)
@@ -90,6 +98,41 @@ def _deliver_forever(settings: Settings) -> None:
             except Exception as exc:
                 err_console.print(f"webhook deliveries: {type(exc).__name__}: {exc}")
             time.sleep(_DELIVERY_INTERVAL)
+
+
+_NOTICE_INTERVAL = 0.2
+
+
+def _federate_forever(settings: Settings) -> None:
+    # Follow every peer's log (a thread each: ``registry.federation.poller``), and
+    # tell the peers when a log hosted here grows (``registry.federation.notices``),
+    # for as long as the server runs. A node that hosts every member has no peer:
+    # then both have nothing to do.
+    data_dir = DataDir(settings)
+
+    def report(message: str) -> None:
+        err_console.print(f"federation: {message}")
+
+    with (
+        engine_scope(settings.database_url, pool_size=8) as engine,
+        Notifier(engine, data_dir.peer_tokens, report=report) as notifier,
+    ):
+        poller = Poller(
+            engine,
+            tokens=data_dir.peer_tokens,
+            interval=settings.follow_interval_seconds,
+            report=report,
+        )
+        last_tick = 0.0
+        while True:
+            try:
+                if time.monotonic() - last_tick >= settings.follow_interval_seconds:
+                    poller.tick()  # a member that joined the trust list is followed
+                    last_tick = time.monotonic()
+                notifier.tick()
+            except Exception as exc:
+                report(f"{type(exc).__name__}: {exc}")
+            time.sleep(_NOTICE_INTERVAL)
 
 
 def _sweep(engine: Engine, context: IssuingContext) -> None:

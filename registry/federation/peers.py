@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from registry.authorities import NODE_TYPES
 from registry.crypto.multikey import did_key_verification_method, encode_public_multikey
 from registry.errors import Conflict
-from registry.storage.models import Authority, SigningKey
+from registry.storage.models import Authority, ForkEvidenceRow, SigningKey
 from registry.tlog.note import parse_verifier_key
 from registry.trust.document import Member
 
-__all__ = ["log_verification_method", "register_peer"]
+__all__ = ["fork_evidence_of", "log_verification_method", "register_peer"]
 
 
 def log_verification_method(member: Member) -> str:
@@ -95,3 +95,14 @@ def register_peer(
             session.add(known)
     session.flush()
     return authority
+
+
+def fork_evidence_of(session: Session, code: str) -> list[ForkEvidenceRow]:
+    """The evidence kept that ``code``'s log forked, oldest first."""
+    return list(
+        session.exec(
+            select(ForkEvidenceRow)
+            .where(col(ForkEvidenceRow.authority_code) == code)
+            .order_by(col(ForkEvidenceRow.id))
+        )
+    )

@@ -691,6 +691,19 @@ class PeerCheckpoint(SQLModel, table=True):
     verified_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class PeerNotice(SQLModel, table=True):
+    """The newest checkpoint a member's node said its log has (``POST /v1/federation/
+    notices``), signature checked: the node follows that log at once, not at its next
+    poll. Apart from ``peer_log``, so that a notice never waits for a step of following
+    that holds that row."""
+
+    __tablename__ = "peer_notice"
+
+    authority_code: str = Field(sa_column=Column(String(8), primary_key=True))
+    tree_size: int = Field(sa_type=BigInteger)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class ForkEvidenceRow(SQLModel, table=True):
     """A fork of a followed log: the evidence file (``registry.federation.evidence``)."""
 
