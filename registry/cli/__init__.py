@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from registry.cli._authority import authority_app, key_app
 from registry.cli._common import console, err_console
+from registry.cli._demo import demo_app
 from registry.cli._federation import federation_app
 from registry.cli._import import import_records
 from registry.cli._log import log_app
@@ -40,6 +41,7 @@ app.add_typer(log_app, name="log")
 app.add_typer(token_app, name="token")
 app.add_typer(recognition_app, name="recognition")
 app.add_typer(federation_app, name="federation")
+app.add_typer(demo_app, name="demo")
 app.command("import")(import_records)
 app.command("verify")(verify)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from registry.calendar import china_today
-from registry.cli._common import console, node_session, write_json
+from registry.cli._common import console, node_session, read_json, write_json
 from registry.errors import InvalidInput
 from registry.ids import parse_category
 from registry.issuing import IssuingContext
@@ -100,13 +101,47 @@ def propose(
 
 @recognition_app.command("sign")
 def sign(
-    agreement_id: Annotated[str, typer.Argument(help="The proposed agreement's id.")],
+    agreement_id: Annotated[
+        str | None, typer.Argument(help="The proposed agreement's id (not with --file).")
+    ] = None,
     *,
     party: Annotated[str, typer.Option("--as", help="The party signing, e.g. CN-SH.")],
+    file: Annotated[
+        Path | None,
+        typer.Option(help="Sign a proposal received from the proposing node, in place."),
+    ] = None,
 ) -> None:
-    """Add a party's proof, with its key held on this node."""
+    """Add a party's proof, with its key held on this node: to the open proposal here,
+    or to a proposal file (`registry recognition show ID > FILE` on the proposing
+    node) that goes back to it for `registry recognition merge`."""
+    if (agreement_id is None) == (file is None):
+        raise InvalidInput("give the agreement's id, or --file with a proposal")
     with node_session() as (_, data_dir, session):
-        signers = workflow.sign(session, data_dir.key_store(), agreement_id, party)
+        if agreement_id is not None:
+            signers = workflow.sign(session, data_dir.key_store(), agreement_id, party)
+        elif file is not None:
+            document = read_json(file)
+            if not isinstance(document, dict):
+                raise InvalidInput(f"{file} holds no proposed agreement")
+            signed, signers = workflow.sign_document(session, data_dir.key_store(), document, party)
+            write_json(file, signed)
+    console.print(f"signed by {', '.join(signers)}")
+    if file is not None:
+        console.print(
+            f"send {file} back; the proposing node adds it with `registry recognition merge`"
+        )
+
+
+@recognition_app.command("merge")
+def merge(
+    file: Annotated[Path, typer.Argument(help="The proposal, signed on other parties' nodes.")],
+) -> None:
+    """Add to the open proposal the proofs on a copy that other parties signed."""
+    document = read_json(file)
+    if not isinstance(document, dict) or not isinstance(document.get("id"), str):
+        raise InvalidInput(f"{file} holds no proposed agreement")
+    with node_session() as (_, _, session):
+        signers = workflow.merge(session, document["id"], document)
     console.print(f"signed by {', '.join(signers)}")
 
 

@@ -279,16 +279,38 @@ def seed_demo_records(
         return agreed
     today = china_today(now)
     issued: dict[str, str] = {}
-    for group in (_engineer_items(today), _later_items(today), _listing_items(today)):
-        by_authority: dict[str, list[Any]] = {}
-        for item in group:
-            by_authority.setdefault(item["authority"], []).append(_RECORD.validate_python(item))
-        for _, items in sorted(by_authority.items()):
-            result = issue_records(session, context, items, now=now)
-            for item, record in zip(items, result.records, strict=True):
-                issued[_key(item)] = record.credential.id
-    _changes(session, context, issued, today, now=now)
+    for stage in demo_record_stages(today):
+        for authority in sorted({item["authority"] for item in stage}):
+            issued |= issue_demo_stage(session, context, stage, authority, now=now)
+    apply_demo_changes(session, context, issued, today, now=now)
     return True
+
+
+def demo_record_stages(today: date) -> list[list[dict[str, Any]]]:
+    """The demo's records in the order they build on each other: qualifications and
+    first registrations, then renewals, changes and hours, then listings. Where each
+    authority runs its own node, every node must have the others' records of a stage
+    before the next one is issued."""
+    return [_engineer_items(today), _later_items(today), _listing_items(today)]
+
+
+def issue_demo_stage(
+    session: Session,
+    context: IssuingContext,
+    stage: list[dict[str, Any]],
+    authority: str,
+    *,
+    now: datetime,
+) -> dict[str, str]:
+    """Issue ``authority``'s records of a stage; returns each one's credential id by
+    the demo's name for it. The caller commits."""
+    items = [_RECORD.validate_python(item) for item in stage if item["authority"] == authority]
+    if not items:
+        return {}
+    result = issue_records(session, context, items, now=now)
+    return {
+        _key(item): record.credential.id for item, record in zip(items, result.records, strict=True)
+    }
 
 
 def _key(item: Any) -> str:
@@ -300,15 +322,50 @@ def _key(item: Any) -> str:
     return f"{item.type}:{id(item)}"
 
 
-def _changes(
+_CHANGES: tuple[tuple[str, str, Action, str, str, int], ...] = (
+    (
+        "CN-JS",
+        "SafetyEngineerRegistration:JS-REG-1004",
+        Action.SUSPEND,
+        "所在单位发生生产安全事故，暂停执业接受调查",
+        "苏应急注〔2026〕17号",
+        20,
+    ),
+    (
+        "CN-JS",
+        f"listing:{DEMO_LISTED_ORGANISATIONS['CN-JS'][0]}",
+        Action.LIFT,
+        "完成信用修复，经审核准予提前移出",
+        "苏应急修复〔2026〕3号",
+        10,
+    ),
+    (
+        "CN-ZJ",
+        f"listing:{DEMO_LISTED_ORGANISATIONS['CN-ZJ'][0]}",
+        Action.WITHDRAW,
+        "行政处罚决定经行政复议被撤销",
+        "浙应急复〔2026〕5号",
+        15,
+    ),
+)
+"""(authority, record, action, reason, decision number, days ago) of the demo's
+status changes."""
+
+
+def apply_demo_changes(
     session: Session,
     context: IssuingContext,
     issued: dict[str, str],
     today: date,
     *,
     now: datetime,
+    authority: str | None = None,
 ) -> None:
-    def change(key: str, action: Action, reason: str, decision: str, days_ago: int) -> None:
+    """Make the demo's status changes (only ``authority``'s, if given) to the records
+    ``issued`` names. The caller commits."""
+    for code, key, action, reason, decision, days_ago in _CHANGES:
+        if authority is not None and code != authority:
+            continue
         change_status(
             session,
             context,
@@ -321,25 +378,3 @@ def _changes(
             ),
             now=now,
         )
-
-    change(
-        "SafetyEngineerRegistration:JS-REG-1004",
-        Action.SUSPEND,
-        "所在单位发生生产安全事故，暂停执业接受调查",
-        "苏应急注〔2026〕17号",
-        20,
-    )
-    change(
-        f"listing:{DEMO_LISTED_ORGANISATIONS['CN-JS'][0]}",
-        Action.LIFT,
-        "完成信用修复，经审核准予提前移出",
-        "苏应急修复〔2026〕3号",
-        10,
-    )
-    change(
-        f"listing:{DEMO_LISTED_ORGANISATIONS['CN-ZJ'][0]}",
-        Action.WITHDRAW,
-        "行政处罚决定经行政复议被撤销",
-        "浙应急复〔2026〕5号",
-        15,
-    )

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from registry.authorities import database_keys, get_authority, own_signer
 from registry.calendar import china_today
 from registry.credentials import CredentialType, authority_of, new_credential
-from registry.crypto.eddsa_jcs_2022 import add_proof, proofs_of
+from registry.crypto.eddsa_jcs_2022 import add_proof, proofs_of, with_proofs
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import KeyStore
 from registry.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -52,10 +52,12 @@ __all__ = [
     "get_proposal",
     "in_force",
     "load_agreements",
+    "merge",
     "proposal_document",
     "propose",
     "publish",
     "sign",
+    "sign_document",
     "terminate",
 ]
 
@@ -133,24 +135,23 @@ def _open(session: Session, agreement_id: str) -> AgreementProposal:
     return row
 
 
-def sign(
+def sign_document(
     session: Session,
     key_store: KeyStore,
-    agreement_id: str,
+    document: dict[str, Any],
     party: str,
     *,
     now: datetime | None = None,
-) -> list[str]:
-    """Add ``party``'s proof, with its newest key this node holds that may sign
-    agreements now. Returns the parties that have signed so far.
+) -> tuple[dict[str, Any], list[str]]:
+    """Add ``party``'s proof to a proposed agreement (this node's proposal, or a copy
+    received from the proposing node), with its newest key this node holds that may
+    sign agreements now. Returns the signed document and the parties that have signed
+    it so far. Writes nothing.
 
-    Raises ``NotFound``, ``InvalidInput`` (not a party), ``Conflict`` (signed
-    already, not open, or changed meanwhile) or ``KeyStoreError`` (no usable key).
-    The caller commits.
+    Raises ``InvalidInput`` (not a party), ``Conflict`` (signed already) or
+    ``KeyStoreError`` (no usable key).
     """
     now = _now(now)
-    row = _open(session, agreement_id)
-    document = proposal_document(row)
     code = get_authority(session, party).code
     agreement = parse_agreement(document)
     if code not in agreement.parties:
@@ -167,18 +168,67 @@ def sign(
         at=now,
     ).signer
     signed = add_proof(document, signer, created=now)
-    signers = signers_of(signed, directory=directory, at=now)
+    return signed, signers_of(signed, directory=directory, at=now)
+
+
+def sign(
+    session: Session,
+    key_store: KeyStore,
+    agreement_id: str,
+    party: str,
+    *,
+    now: datetime | None = None,
+) -> list[str]:
+    """Add ``party``'s proof to the open proposal (``sign_document``). Returns the
+    parties that have signed so far.
+
+    Raises ``NotFound``, what ``sign_document`` raises, or ``Conflict`` (not open, or
+    changed meanwhile). The caller commits.
+    """
+    now = _now(now)
+    row = _open(session, agreement_id)
+    signed, signers = sign_document(session, key_store, proposal_document(row), party, now=now)
+    _save(session, row, signed, now=now)
+    return signers
+
+
+def merge(
+    session: Session, agreement_id: str, document: dict[str, Any], *, now: datetime | None = None
+) -> list[str]:
+    """Add to the open proposal the parties' proofs on a copy signed on their nodes.
+    Returns the parties that have signed so far.
+
+    Raises ``NotFound``, ``InvalidInput`` for a copy of another agreement, a
+    ``VerificationError`` for a proof that does not verify, and ``Conflict`` as
+    ``sign`` does. The caller commits.
+    """
+    now = _now(now)
+    row = _open(session, agreement_id)
+    mine = proposal_document(row)
+    if canonical_bytes(with_proofs(document, [])) != canonical_bytes(with_proofs(mine, [])):
+        raise InvalidInput("the file proposes something else than the open proposal")
+    proofs = list(proofs_of(mine))
+    combined = with_proofs(mine, proofs + [p for p in proofs_of(document) if p not in proofs])
+    signers = signers_of(combined, directory=database_keys(session), at=now)
+    _save(session, row, combined, now=now)
+    return signers
+
+
+def _save(
+    session: Session, row: AgreementProposal, document: dict[str, Any], *, now: datetime
+) -> None:
+    # Written only if nobody changed the proposal since it was read: a concurrent
+    # signature would otherwise be overwritten and lost.
     before = row.document
     result = session.execute(
         update(AgreementProposal)
         .where(col(AgreementProposal.id) == row.id, col(AgreementProposal.document) == before)
-        .values(document=canonical_bytes(signed).decode("utf-8"), updated_at=now)
+        .values(document=canonical_bytes(document).decode("utf-8"), updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if getattr(result, "rowcount", 1) != 1:
         raise Conflict("the agreement changed while it was being signed: sign again")
     session.expire(row)
-    return signers
 
 
 def publish(
