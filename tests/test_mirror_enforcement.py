@@ -23,7 +23,7 @@ from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.credentials.records import ListingIn
 from registry.crypto.jcs import canonical_bytes
-from registry.demo import credit_code
+from registry.demo import DEMO_LISTED_ORGANISATIONS, credit_code
 from registry.enforcement.dispatcher import dispatch
 from registry.enforcement.webhooks import signature
 from registry.federation.follower import follow_once
@@ -140,11 +140,11 @@ def _decide(client: TestClient, token: str, target: str, action: str, number: in
 
 
 @pytest.fixture
-def follower(
+def joining(
     settings: Settings, db_url: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[Follower]:
     """The peer's demo node, and a node of the same kind of database that hosts ``OWN``
-    and has mirrored the peer's log once."""
+    and has taken the trust list, but holds nothing of the peer's log yet."""
     with (
         fresh_database(db_url, request, tmp_path) as database,
         serve_peer(settings, database) as peer,
@@ -165,9 +165,14 @@ def follower(
                 for role in ("enforcement", f"issuer:{OWN}")
             }
         with TestClient(create_app(own)) as client:
-            node = Follower(peer, own, client, tokens)
-            node.step()
-            yield node
+            yield Follower(peer, own, client, tokens)
+
+
+@pytest.fixture
+def follower(joining: Follower) -> Follower:
+    """The joining node, once it has mirrored the peer's log."""
+    joining.step()
+    return joining
 
 
 def test_a_peer_listing_is_found_by_the_search_and_the_check_as_on_the_peer(
@@ -339,6 +344,49 @@ def test_a_subscription_on_the_follower_is_sent_the_peer_changes(follower: Follo
         ]
     finally:
         receiver.close()
+
+
+def test_a_subscription_made_before_the_peer_log_was_kept_is_sent_its_changes(
+    joining: Follower,
+) -> None:
+    """A subscription made before the node held anything of the peer's log is sent
+    every matching change of it once mirrored, from the start of the log, in its order
+    (the node could not have told of them sooner); a feed cursor given then reads that
+    log from its start too."""
+    peer, node = joining.peer, joining.client
+    _, code = DEMO_LISTED_ORGANISATIONS[FOLLOWED]
+    empty, cursor = joining.changes(node, None)
+    assert empty == []
+    receiver = Prompt(Events(), 1)
+    try:
+        answer = node.post(
+            "/v1/subscriptions",
+            json={"url": receiver.url, "credit_codes": [code]},
+            headers=joining.inspector(node),
+        )
+        assert answer.status_code == 201, answer.text
+        joining.step()
+        with engine_scope(joining.settings.database_url) as engine:
+            now = datetime.now(UTC)
+            sent = dispatch(engine, now=now, deadline=10, concurrency=2, policy=LOOPBACK)
+        theirs, _ = joining.changes(peer.client, None)
+        [listing] = [
+            c["credentialId"]
+            for c in theirs
+            if c["credential"]["credentialSubject"].get("listed", {}).get("creditCode") == code
+        ]
+        about = [c for c in theirs if listing in (c["credentialId"], c.get("target"))]
+        assert [c["kind"] for c in about][:1] == ["listing"]
+        assert sent == len(about) > 1  # the listing and its lift, as the demo has them
+        got = [json.loads(body)["change"] for _, body in receiver.seen]
+        assert _without_time(got) == _without_time(about)
+        assert [c["leafIndex"] for c in got] == sorted(c["leafIndex"] for c in got)
+    finally:
+        receiver.close()
+    mirrored, _ = joining.changes(node, cursor)
+    assert _without_time(mirrored) == _without_time(
+        [c for c in theirs if c["authority"] == FOLLOWED]
+    )
 
 
 def test_changes_signed_within_one_second_count_in_log_order_on_both_nodes(
