@@ -1,25 +1,52 @@
 """What the federation tests do to a seeded node as its peers would: read its log over
-its API, sign with its own log key (as a node rewriting its log would), and take its
-trust list into another node's database."""
+its API, sign with its own log key (as a node rewriting its log would), take its
+trust list into another node's database, and serve it over HTTP to a follower with a
+fresh database of its own."""
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
+import psycopg
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from api import create_app
 from registry.authorities import own_signer
 from registry.crypto.keys import Signer
+from registry.federation import Verified
+from registry.federation.follower import follow_once
 from registry.issuing import IssuingContext
 from registry.settings import Settings
-from registry.storage.db import engine_scope, session_scope
-from registry.tlog.checkpoint import parse_checkpoint
-from registry.trust.store import accept_version, stored_versions
+from registry.storage.db import engine_scope, session_scope, upgrade
+from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
+from registry.trust.chain import TrustListVersion
+from registry.trust.document import Member
+from registry.trust.store import accept_version, current_version, stored_versions
+from tests._support import seed_demo_node
 
-__all__ = ["log_entries", "log_note", "log_signer", "note_size", "take_trust_list"]
+__all__ = [
+    "FOLLOWED",
+    "Peer",
+    "fresh_database",
+    "log_entries",
+    "log_note",
+    "log_signer",
+    "note_size",
+    "serve_peer",
+    "take_trust_list",
+]
+
+FOLLOWED = "CN-JS"
+"""The peer's log the federation tests follow."""
 
 
 def log_note(client: TestClient, authority: str) -> str:
@@ -73,3 +100,110 @@ def take_trust_list(session: Session, source: Settings) -> None:
     accept_version(session, documents[0], genesis_digest=genesis)
     for document in documents[1:]:
         accept_version(session, document)
+
+
+Handler = Callable[[httpx.Request], httpx.Response | None]
+
+
+class Peer:
+    """A seeded demo node answering over HTTP, and a follower's own database."""
+
+    def __init__(self, settings: Settings, client: TestClient, tokens: dict[str, str], db: str):
+        self.settings = settings
+        self.client = client
+        self.tokens = tokens
+        self.db = db
+        with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+            trust = current_version(session)
+        assert trust is not None
+        self.trust: TrustListVersion = trust
+        self.member: Member = next(m for m in trust.content.members if m.code == FOLLOWED)
+        self.kept: list[tuple[int, int]] = []
+
+    def transport(self, handler: Handler | None = None) -> httpx.Client:
+        """A client reaching the peer as a follower does, with its federation token;
+        ``handler`` may answer a request instead of the peer (to tamper with it)."""
+
+        def forward(request: httpx.Request) -> httpx.Response:
+            changed = handler(request) if handler else None
+            if changed is not None:
+                return changed
+            answer = self.client.request(
+                request.method,
+                request.url.path,
+                params=dict(request.url.params),
+                headers={"Authorization": request.headers["Authorization"]},
+            )
+            return httpx.Response(
+                answer.status_code, content=answer.content, headers=answer.headers
+            )
+
+        return httpx.Client(
+            base_url="http://peer.test",
+            transport=httpx.MockTransport(forward),
+            headers={"Authorization": f"Bearer {self.tokens['federation']}"},
+        )
+
+    def mirror(self, _session: Session, authority: str, verified: Verified, start: int) -> None:
+        assert authority == FOLLOWED
+        self.kept.append((start, len(verified.documents)))
+
+    def step(self, client: httpx.Client) -> Any:
+        with engine_scope(self.db) as engine, session_scope(engine) as session:
+            state = follow_once(
+                session, member=self.member, trust=self.trust, client=client, mirror=self.mirror
+            )
+            session.flush()
+            return {
+                "state": state.state,
+                "size": state.tree_size,
+                "peer": state.peer_size,
+                "error": state.last_error,
+            }
+
+    def size(self) -> int:
+        return note_size(log_note(self.client, FOLLOWED))
+
+    def signed(self, checkpoint: Checkpoint) -> str:
+        return sign_note(
+            checkpoint.text(),
+            self.member.log.origin,
+            log_signer(self.settings, FOLLOWED),
+            timestamp=int(datetime.now(UTC).timestamp()),
+        )
+
+
+@contextmanager
+def serve_peer(settings: Settings, follower: str) -> Iterator[Peer]:
+    """The seeded demo node of ``settings`` answering over HTTP, followed by a node
+    whose database (migrated) is at ``follower``."""
+    tokens = seed_demo_node(settings)
+    with TestClient(create_app(settings)) as client:
+        yield Peer(settings, client, tokens, follower)
+
+
+@contextmanager
+def fresh_database(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A second fresh, migrated database of the same kind as ``db_url``: another node's."""
+    if db_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / f'node-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        with engine_scope(url) as engine:
+            upgrade(engine)
+        yield url
+        return
+    server = request.getfixturevalue("pg_server")
+    name = f"registry_node_{uuid.uuid4().hex[:12]}"
+    admin = {
+        "host": server.host,
+        "port": server.port,
+        "user": server.user,
+        "password": server.password,
+        "dbname": "postgres",
+    }
+    with psycopg.connect(**admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{server.template_dbname}"')
+    try:
+        yield db_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(**admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')

@@ -8,120 +8,45 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from api import create_app
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.datadir import DataDir
 from registry.demo import DEMO_ENGINEERS, credit_code
-from registry.federation import Verified, verify_evidence
+from registry.federation import verify_evidence
 from registry.federation.follower import follow_once
 from registry.issuing import IssuingContext, change_status
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
 from registry.storage.models import ForkEvidenceRow, LogCheckpoint, PeerCheckpoint, Record
-from registry.tlog.checkpoint import Checkpoint, sign_note
+from registry.tlog.checkpoint import Checkpoint
 from registry.tlog.merkle import node_hash
 from registry.tokens import create_token
-from registry.trust.chain import TrustListVersion
-from registry.trust.document import Member
-from registry.trust.store import current_version
 from registry.verification.dossier import find_dossier
 from registry.verification.log_audit import audit_log
-from tests._federation import log_note, log_signer, note_size, take_trust_list
-from tests._support import REGISTRY, seed_demo_node
+from tests._federation import FOLLOWED, Peer, serve_peer, take_trust_list
+from tests._support import REGISTRY
 
-AUTHORITY = "CN-JS"
+AUTHORITY = FOLLOWED
 PROVIDER = credit_code("12320000MB1A20009")
-
-Handler = Callable[[httpx.Request], httpx.Response | None]
-
-
-class Peer:
-    """A seeded demo node answering over HTTP, and a follower's own database."""
-
-    def __init__(self, settings: Settings, client: TestClient, tokens: dict[str, str], db: str):
-        self.settings = settings
-        self.client = client
-        self.tokens = tokens
-        self.db = db
-        with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
-            trust = current_version(session)
-        assert trust is not None
-        self.trust: TrustListVersion = trust
-        self.member: Member = next(m for m in trust.content.members if m.code == AUTHORITY)
-        self.kept: list[tuple[int, int]] = []
-
-    def transport(self, handler: Handler | None = None) -> httpx.Client:
-        """A client reaching the peer as a follower does, with its federation token;
-        ``handler`` may answer a request instead of the peer (to tamper with it)."""
-
-        def forward(request: httpx.Request) -> httpx.Response:
-            changed = handler(request) if handler else None
-            if changed is not None:
-                return changed
-            answer = self.client.request(
-                request.method,
-                request.url.path,
-                params=dict(request.url.params),
-                headers={"Authorization": request.headers["Authorization"]},
-            )
-            return httpx.Response(
-                answer.status_code, content=answer.content, headers=answer.headers
-            )
-
-        return httpx.Client(
-            base_url="http://peer.test",
-            transport=httpx.MockTransport(forward),
-            headers={"Authorization": f"Bearer {self.tokens['federation']}"},
-        )
-
-    def mirror(self, _session: Session, authority: str, verified: Verified, start: int) -> None:
-        assert authority == AUTHORITY
-        self.kept.append((start, len(verified.documents)))
-
-    def step(self, client: httpx.Client) -> Any:
-        with engine_scope(self.db) as engine, session_scope(engine) as session:
-            state = follow_once(
-                session, member=self.member, trust=self.trust, client=client, mirror=self.mirror
-            )
-            session.flush()
-            return {
-                "state": state.state,
-                "size": state.tree_size,
-                "peer": state.peer_size,
-                "error": state.last_error,
-            }
-
-    def size(self) -> int:
-        return note_size(log_note(self.client, AUTHORITY))
-
-    def signed(self, checkpoint: Checkpoint) -> str:
-        return sign_note(
-            checkpoint.text(),
-            self.member.log.origin,
-            log_signer(self.settings, AUTHORITY),
-            timestamp=int(datetime.now(UTC).timestamp()),
-        )
 
 
 @pytest.fixture
 def peer(settings: Settings, tmp_path: Path) -> Iterator[Peer]:
-    tokens = seed_demo_node(settings)
     follower = f"sqlite:///{tmp_path / 'follower.db'}"
     with engine_scope(follower) as engine:
         upgrade(engine)
-    with TestClient(create_app(settings)) as client:
-        yield Peer(settings, client, tokens, follower)
+    with serve_peer(settings, follower) as peer:
+        yield peer
 
 
 def test_a_peer_log_is_kept_in_verified_steps(peer: Peer) -> None:

@@ -5,13 +5,11 @@ audit, verification, blacklist search and log API answer from it as A's do."""
 from __future__ import annotations
 
 import copy
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -33,7 +31,7 @@ from registry.issuing import IssuingContext
 from registry.issuing.changes import change_status
 from registry.recognition.agreements import terminate
 from registry.settings import Settings
-from registry.storage.db import engine_scope, session_scope, upgrade
+from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import (
     Authority,
     LogCheckpoint,
@@ -50,7 +48,7 @@ from registry.tlog.sequencer import append
 from registry.trust.store import current_version
 from registry.verification.dossier import find_dossier
 from registry.verification.log_audit import audit_log
-from tests._federation import log_entries, log_note, take_trust_list
+from tests._federation import fresh_database, log_entries, log_note, take_trust_list
 from tests._support import seed_demo_node
 
 AUTHORITY = "CN-JS"
@@ -59,28 +57,8 @@ AUTHORITY = "CN-JS"
 @pytest.fixture
 def mirror_url(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A second fresh database of the same kind as the test's: node B's."""
-    if db_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'mirror.sqlite3'}"
-        with engine_scope(url) as engine:
-            upgrade(engine)
+    with fresh_database(db_url, request, tmp_path) as url:
         yield url
-        return
-    server = request.getfixturevalue("pg_server")
-    name = f"registry_mirror_{uuid.uuid4().hex[:12]}"
-    admin = {
-        "host": server.host,
-        "port": server.port,
-        "user": server.user,
-        "password": server.password,
-        "dbname": server.template_dbname,
-    }
-    with psycopg.connect(**{**admin, "dbname": "postgres"}, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{server.template_dbname}"')
-    try:
-        yield db_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(**{**admin, "dbname": "postgres"}, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 class NodeA:

@@ -4,9 +4,14 @@ The feed reads the transparency logs, so it is exactly what the authorities sign
 and logged, in the order each log holds it: a log is appended to one transaction at
 a time, and its head moves in the same transaction, so every entry below the head's
 size (read in the same snapshot) is committed and none can appear there later. The
-cursor is each log's next position; a consumer that keeps the ``next`` cursor of
-each page misses nothing and sees nothing twice, across restarts on either side.
-Within a page, entries of different logs are merged by the time they were recorded.
+logs of the peers this node mirrors (``registry.federation.mirror``) are read alike:
+a batch's entries and the head move in one transaction too. The cursor is each log's
+next position; a consumer that keeps the ``next`` cursor of each page misses nothing
+and sees nothing twice, across restarts on either side, and a log the cursor does not
+name is read from its start. Within a page, entries of different logs are merged by
+the time they were recorded; that time is never a cursor, since a peer's entry is
+mirrored later than its time (the peer's checkpoint's), behind entries of other logs
+already read.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from registry.ids import province
 from registry.labels import RELATED_ROLE
 from registry.spreadsheets import append_text_row, csv_text
 from registry.storage.db import PREPARED
-from registry.storage.models import StatusChangeRow, StoredCredential
+from registry.storage.models import LogEntry, StatusChangeRow, StoredCredential
 
 __all__ = ["COLUMNS", "PublicEntry", "PublicList", "public_csv", "public_xlsx", "read_public_list"]
 
@@ -76,10 +76,13 @@ _LISTINGS = (
         & col(StatusChangeRow.cancelled_by).is_(None)
         & (col(StatusChangeRow.action) != "cancel-scheduled"),
     )
+    .outerjoin(LogEntry, col(LogEntry.credential_id) == col(StatusChangeRow.credential_id))
     .where(col(StoredCredential.type) == CredentialType.LISTING)
     .order_by(
         col(StoredCredential.id),
         col(StatusChangeRow.recorded_at),
+        # Within one second, the listing's log says which change came first.
+        col(LogEntry.leaf_index),
         col(StatusChangeRow.credential_id),
     )
 )

@@ -134,6 +134,7 @@ class SearchResult:
 
 
 _CHANGE = aliased(StoredCredential)
+_CHANGE_ENTRY = aliased(LogEntry)
 
 _LISTINGS: Any = (  # a Select of 17 columns
     sa.select(
@@ -165,11 +166,17 @@ _LISTINGS: Any = (  # a Select of 17 columns
         & (col(StatusChangeRow.action) != "cancel-scheduled"),
     )
     .outerjoin(_CHANGE, col(_CHANGE.id) == col(StatusChangeRow.credential_id))
+    .outerjoin(
+        _CHANGE_ENTRY, col(_CHANGE_ENTRY.credential_id) == col(StatusChangeRow.credential_id)
+    )
     .where(col(StoredCredential.type) == CredentialType.LISTING)
     .order_by(
         col(StoredCredential.id),
         col(RecordParty.position),
         col(StatusChangeRow.recorded_at),
+        # Two changes signed within one second: the listing's log, where every change
+        # to it is, says which came first (``registry.verification.dossier``).
+        col(_CHANGE_ENTRY.leaf_index),
         col(StatusChangeRow.credential_id),
     )
 )
