@@ -19,6 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
+from registry.authorities import own_signer
+from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.crypto.jcs import canonical_bytes
 from registry.errors import FollowError
 from registry.federation import (
@@ -28,6 +30,7 @@ from registry.federation import (
     verify_evidence,
     verify_extension,
 )
+from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
@@ -236,3 +239,37 @@ def test_fork_evidence_verifies_without_either_node(peer: Peer, tmp_path: Path) 
     assert refused.returncode == 1
     assert "does not verify" in refused.stdout + refused.stderr
     assert good.checkpoint.size == size
+
+
+def test_an_entry_signed_outside_its_keys_window_is_refused(peer: Peer) -> None:
+    """The peer re-signs an entry with its own issuing key, dated before the trust list
+    made that key valid, logs it and signs the checkpoint with its own log key: every
+    signature holds, and the batch is still refused, naming the entry."""
+    note = peer.note()
+    entries = peer.entries(0, note_size(note))
+    index = next(i for i, e in enumerate(entries) if "SafetyEngineerQualification" in e["type"])
+    before = datetime(2020, 1, 1, tzinfo=UTC)
+    unsigned = {k: v for k, v in entries[index].items() if k != "proof"}
+    unsigned["validFrom"] = "2020-01-01T00:00:00Z"
+    store = IssuingContext.for_node(peer.settings).key_store
+    with engine_scope(peer.settings.database_url) as engine, session_scope(engine) as session:
+        signer = own_signer(
+            session,
+            store,
+            AUTHORITY,
+            purpose="issuing",
+            credential_type="SafetyEngineerQualification",
+            at=datetime.now(UTC),
+        ).signer
+    changed = [*entries]
+    changed[index] = add_proof(unsigned, signer, created=before)
+    root = Frontier().extend([leaf_hash(canonical_bytes(e)) for e in changed]).root()
+    resigned = sign_note(
+        Checkpoint(peer.origin, len(changed), root).text(),
+        peer.origin,
+        peer.log_signer(),
+        timestamp=int(datetime.now(UTC).timestamp()),
+    )
+    peer.follow(note, entries)  # the log as it was follows
+    with pytest.raises(FollowError, match=rf"entry {index} does not verify: .*not yet valid"):
+        peer.follow(resigned, changed)

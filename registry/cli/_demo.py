@@ -9,7 +9,6 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from registry.cli._common import console, err_console
 from registry.demo.network import FEDERATION_FILE, run_federation, stop_nodes
@@ -49,13 +48,11 @@ def federation(
         follow_interval=follow_interval,
     )
     try:
-        table = Table(title=f"Demo federation (also in {data_dir / FEDERATION_FILE})")
-        for column in ("authority", "url", "role", "token"):
-            table.add_column(column)
         for node in description["nodes"]:
+            console.print(f"[bold]{node['authority']}[/bold]  {node['url']}")
             for role, token in node["tokens"].items():
-                table.add_row(node["authority"], node["url"], role, token)
-        console.print(table)
+                console.print(f"  {role:<14} {token}")
+        console.print(f"(also in {data_dir / FEDERATION_FILE})")
         console.print(f"Genesis trust list digest (pin it): {description['genesis']}")
         console.print(
             "Every node answers for every member: e.g. "
