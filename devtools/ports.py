@@ -6,7 +6,7 @@ import os
 import secrets
 import socket
 
-__all__ = ["free_port"]
+__all__ = ["free_port", "free_ports"]
 
 _PORTS = range(20000, 32000)
 """Where servers started by the tests and benchmarks listen: below Linux's ephemeral
@@ -37,3 +37,24 @@ def free_port() -> int:
                 continue
             return port
     raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1} on 127.0.0.1")
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive TCP ports on 127.0.0.1 that nothing listens
+    on right now, of this worker's own (``registry demo federation``'s base port)."""
+    ports = _own_ports()
+    for _ in range(200):
+        first = ports.start + secrets.randbelow(len(ports) - count)
+        held: list[socket.socket] = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                held.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in held:
+                sock.close()
+        return first
+    raise RuntimeError(f"no {count} free ports in a row in {ports.start}-{ports.stop - 1}")

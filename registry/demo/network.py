@@ -80,6 +80,7 @@ class DemoNode:
     port: int
     settings: Settings
     tokens: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -206,6 +207,7 @@ def start_nodes(nodes: list[DemoNode], logs: Path) -> None:
             "REGISTRY_NODE_URL": node.url,
             "REGISTRY_DEMO": "true",
             "REGISTRY_FOLLOW_INTERVAL_SECONDS": str(node.settings.follow_interval_seconds),
+            **node.environment,
         }
         env.pop("REGISTRY_PEER_TOKENS", None)
         host = node.url.split("//", 1)[1].rsplit(":", 1)[0]
@@ -335,15 +337,19 @@ def run_federation(
     say: Callable[[str], None],
     database_urls: Mapping[str, str] | None = None,
     follow_interval: float = 2.0,
+    environment: Mapping[str, str] | None = None,
 ) -> tuple[list[DemoNode], dict[str, Any]]:
     """Build the federation in ``data_dir`` (or reuse the one built there before),
     start its four nodes and wait until each has mirrored the others. Returns the
-    running nodes (stop them with ``stop_nodes``) and what ``federation.json`` holds."""
+    running nodes (stop them with ``stop_nodes``) and what ``federation.json`` holds.
+    ``environment``: more ``REGISTRY_*`` settings for every node's server."""
     data_dir.mkdir(parents=True, exist_ok=True)
     written = data_dir / FEDERATION_FILE
     nodes = plan_nodes(
         base_port, data_dir, database_urls=database_urls, follow_interval=follow_interval
     )
+    for node in nodes:
+        node.environment = dict(environment or {})
     if written.exists():
         known = json.loads(written.read_text(encoding="utf-8"))
         for node, saved in zip(nodes, known["nodes"], strict=True):

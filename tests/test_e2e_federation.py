@@ -1,0 +1,347 @@
+"""Four real nodes, one per authority, each a `registry serve` process with its own
+database (a PostgreSQL database each in the throwaway cluster, or SQLite), built by
+`registry demo federation`'s own code: records issued on one node are verified,
+searched and changed as seen from the others; a stopped node's records are still
+answered for, then caught up; a fork is caught by every follower with evidence that
+verifies; and no node holds another authority's private key."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from devtools.ports import free_ports
+from registry.calendar import add_years, china_today
+from registry.demo.network import DemoNode, run_federation, start_nodes, stop_nodes, wait_mirrored
+from registry.demo.synthetic import credit_code, resident_id
+from registry.federation import verify_evidence
+from registry.storage.db import engine_scope, session_scope
+from registry.storage.models import LogCheckpoint
+from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
+from registry.tlog.merkle import node_hash
+from tests._federation import log_signer
+from tests._support import REGISTRY
+
+CODES = ("CN-SH", "CN-JS", "CN-ZJ", "CN-AH")
+WAIT = 60.0
+
+
+@pytest.fixture
+def databases(db_url: str, request: pytest.FixtureRequest) -> Iterator[dict[str, str] | None]:
+    """A database per node: on PostgreSQL one each in the throwaway cluster; on SQLite
+    each node's own file in its data directory (None: the default)."""
+    if db_url.startswith("sqlite"):
+        yield None
+        return
+    server = request.getfixturevalue("pg_server")
+    admin = {
+        "host": server.host,
+        "port": server.port,
+        "user": server.user,
+        "password": server.password,
+        "dbname": "postgres",
+    }
+    names = {code: f"registry_{code[3:].lower()}_{uuid.uuid4().hex[:10]}" for code in CODES}
+    with psycopg.connect(**admin, autocommit=True) as connection:
+        for name in names.values():
+            connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{server.template_dbname}"')
+    try:
+        yield {code: db_url.rsplit("/", 1)[0] + f"/{name}" for code, name in names.items()}
+    finally:
+        with psycopg.connect(**admin, autocommit=True) as connection:
+            for name in names.values():
+                connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def federation(
+    databases: dict[str, str] | None, tmp_path: Path
+) -> Iterator[dict[str, DemoNode]]:
+    nodes, _ = run_federation(
+        free_ports(4),
+        tmp_path / "federation",
+        say=lambda _message: None,
+        database_urls=databases,
+        follow_interval=0.5,
+        environment={"REGISTRY_FEDERATION_STALE_SECONDS": "5"},
+    )
+    try:
+        yield {node.code: node for node in nodes}
+    finally:
+        stop_nodes(nodes)
+
+
+def _until(what: str, check: Callable[[], Any]) -> Any:
+    deadline = time.monotonic() + WAIT
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {WAIT:.0f} s: {what}")
+        time.sleep(0.2)
+
+
+def _call(node: DemoNode, role: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    token = node.tokens[role]
+    return httpx.request(
+        method,
+        f"{node.url}{path}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+        **kwargs,
+    )
+
+
+def _issue(node: DemoNode, body: dict[str, Any]) -> dict[str, Any]:
+    answer = _call(node, f"issuer:{node.code}", "POST", "/v1/credentials", json=body)
+    assert answer.status_code == 201, answer.text
+    credential: dict[str, Any] = answer.json()["credential"]
+    return credential
+
+
+def _report(node: DemoNode, number: str, name: str, region: str) -> dict[str, Any]:
+    answer = _call(
+        node,
+        "verifier",
+        "POST",
+        "/v1/verify/engineer",
+        json={"registration_number": number, "name": name, "region": region},
+    )
+    assert answer.status_code == 200, answer.text
+    report: dict[str, Any] = answer.json()
+    return report
+
+
+def _verdict(report: dict[str, Any]) -> str:
+    return str(report["credentialSubject"]["verdict"])
+
+
+def _no_foreign_private_key(nodes: dict[str, DemoNode]) -> None:
+    for code, node in nodes.items():
+        keys = sorted((node.settings.data_dir / "keys").iterdir())
+        assert keys, f"{code} holds no key"
+        for path in keys:
+            assert path.name.startswith(f"{code}-"), f"{code}'s node holds {path.name}"
+            assert b"ENCRYPTED PRIVATE KEY" in path.read_bytes()
+        for path in node.settings.data_dir.rglob("*"):
+            if path.is_file() and path.parent.name != "keys" and path.suffix != ".sqlite3":
+                assert b"PRIVATE KEY" not in path.read_bytes(), path
+
+
+def test_four_nodes_each_with_its_own_keys_answer_for_every_member(
+    federation: dict[str, DemoNode], tmp_path: Path
+) -> None:
+    sh, js, zj, ah = (federation[code] for code in CODES)
+    _no_foreign_private_key(federation)
+    today = china_today()
+
+    # A qualification and a registration issued on Jiangsu's node, CE hours on
+    # Zhejiang's: Shanghai's node signs a qualified report that counts the hours.
+    holder = {"name": "周明远", "id_number": resident_id("320102", "19880516", "301")}
+    _issue(
+        js,
+        {
+            "type": "SafetyEngineerQualification",
+            "authority": "CN-JS",
+            "holder": holder,
+            "certificate_number": "JS-2026-J-0901",
+            "category": "chemical",
+            "issued_on": (today - timedelta(days=60)).isoformat(),
+        },
+    )
+    _issue(
+        js,
+        {
+            "type": "SafetyEngineerRegistration",
+            "authority": "CN-JS",
+            "holder": holder,
+            "registration_number": "JS-REG-2026-0901",
+            "qualification": "JS-2026-J-0901",
+            "category": "chemical",
+            "employer": {"name": "江苏某化工有限公司", "credit_code": credit_code("91320900MA1Q50901")},
+            "kind": "initial",
+            "valid_from": today.isoformat(),
+            "valid_until": (add_years(today, 5) - timedelta(days=1)).isoformat(),
+        },
+    )
+    hours = _issue(
+        zj,
+        {
+            "type": "ContinuingEducationCredit",
+            "authority": "CN-ZJ",
+            "holder": holder,
+            "course_title": "危险化学品重大危险源管理",
+            "provider": {
+                "name": "浙江省应急管理科学研究院",
+                "credit_code": credit_code("12330000MB1B3000A"),
+            },
+            "hours": 16,
+            "kind": "professional",
+            "completed_on": (today - timedelta(days=1)).isoformat(),
+        },
+    )
+
+    def counted() -> dict[str, Any] | None:
+        report = _report(sh, "JS-REG-2026-0901", "周明远", "CN-JS")
+        return report if hours["id"] in json.dumps(report) else None
+
+    report = _until("Shanghai's node counts Zhejiang's hours", counted)
+    assert _verdict(report) == "qualified"
+
+    # A listing made on Anhui's node is found by a search on Zhejiang's.
+    company = credit_code("91340600MA2T70901")
+    listing = _issue(
+        ah,
+        {
+            "type": "UntrustworthinessListing",
+            "authority": "CN-AH",
+            "listed": {"kind": "organisation", "name": "安徽某矿业有限公司", "credit_code": company},
+            "legal_basis": "《安全生产严重失信主体名单管理办法》（应急管理部令第11号）第六条",
+            "penalty_decision_number": "皖应急罚〔2026〕901号",
+            "listing_decision_number": "皖应急失信〔2026〕901号",
+            "listed_on": (today - timedelta(days=2)).isoformat(),
+            "measures": ["依法依规实施联合惩戒"],
+        },
+    )
+
+    def found() -> bool:
+        answer = _call(
+            zj, "enforcement", "POST", "/v1/blacklist/search", json={"credit_code": company}
+        )
+        assert answer.status_code == 200, answer.text
+        return listing["id"] in answer.text
+
+    _until("Zhejiang's node finds Anhui's listing", found)
+
+    # A suspension on Shanghai's node changes the verdict on the others.
+    shanghai = _report(js, "SH-REG-1002", _demo_name(1), "CN-SH")
+    assert _verdict(shanghai) == "qualified"
+    registration = _registration_id(shanghai)
+    suspended = _call(
+        sh,
+        "issuer:CN-SH",
+        "POST",
+        f"/v1/credentials/{registration}/status",
+        json={
+            "action": "suspend",
+            "reason": "暂停执业接受调查",
+            "decision_number": "沪应急注〔2026〕901号",
+            "effective_on": today.isoformat(),
+        },
+    )
+    assert suspended.status_code == 201, suspended.text
+    for node in (js, zj, ah):
+        _until(
+            f"{node.code}'s node sees the suspension",
+            lambda node=node: _verdict(_report(node, "SH-REG-1002", _demo_name(1), "CN-SH"))
+            != "qualified",
+        )
+
+    # Anhui's node stops: the others still answer for its records, say how old its
+    # data is, and catch up when it returns.
+    stop_nodes([ah])
+    status = _until("Shanghai's node finds Anhui's node unreachable", lambda: _peer(sh, "CN-AH"))
+    anhui = _report(sh, "AH-REG-1008", _demo_name_of("AH-REG-1008"), "CN-AH")
+    assert _verdict(anhui) in ("qualified", "not-qualified")
+    assert status["state"] == "unreachable"
+    start_nodes([ah], tmp_path / "federation")
+    _issue(
+        ah,
+        {
+            **{k: v for k, v in listing.items() if False},
+            "type": "UntrustworthinessListing",
+            "authority": "CN-AH",
+            "listed": {"kind": "organisation", "name": "安徽某建材有限公司", "credit_code": credit_code("91340600MA2T70902")},
+            "legal_basis": "《安全生产严重失信主体名单管理办法》（应急管理部令第11号）第六条",
+            "penalty_decision_number": "皖应急罚〔2026〕902号",
+            "listing_decision_number": "皖应急失信〔2026〕902号",
+            "listed_on": today.isoformat(),
+            "measures": ["依法依规实施联合惩戒"],
+        },
+    )
+    wait_mirrored(list(federation.values()), timeout=WAIT)
+
+    # Jiangsu's node re-signs its newest checkpoint over another tree (its log
+    # rewritten): every follower stops following it and keeps evidence that verifies.
+    stop_nodes([js])
+    _fork(js)
+    start_nodes([js], tmp_path / "federation")
+    for node in (sh, zj, ah):
+        _until(
+            f"{node.code}'s node finds Jiangsu's log forked",
+            lambda node=node: (_peer(node, "CN-JS", state="forked")),
+        )
+        answer = _call(node, "admin", "GET", "/v1/federation/evidence/CN-JS")
+        assert answer.status_code == 200, answer.text
+        for evidence in answer.json()["evidence"]:
+            assert "two roots" in verify_evidence(evidence)
+    exported = tmp_path / "fork.json"
+    env = {
+        **os.environ,
+        "REGISTRY_DATA_DIR": str(zj.settings.data_dir),
+        "REGISTRY_DATABASE_URL": zj.settings.database_url,
+    }
+    for command in (
+        ["federation", "evidence", "export", "CN-JS", "--out", str(exported)],
+        ["federation", "evidence", "verify", str(exported)],
+    ):
+        done = subprocess.run(
+            [str(REGISTRY), *command], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert "fork proven" in done.stdout
+    _no_foreign_private_key(federation)
+
+
+def _demo_name(index: int) -> str:
+    from registry.demo import DEMO_ENGINEERS
+
+    return DEMO_ENGINEERS[index].name
+
+
+def _demo_name_of(number: str) -> str:
+    from registry.demo import DEMO_ENGINEERS
+
+    return next(e.name for e in DEMO_ENGINEERS if e.registration_number == number)
+
+
+def _registration_id(report: dict[str, Any]) -> str:
+    subject = report["credentialSubject"]
+    return str(subject["registration"]["id"])
+
+
+def _peer(node: DemoNode, code: str, state: str = "unreachable") -> dict[str, Any] | None:
+    answer = _call(node, "admin", "GET", "/v1/federation/status")
+    assert answer.status_code == 200, answer.text
+    for peer in answer.json()["peers"]:
+        if peer["authority"] == code and peer["state"] == state:
+            return dict(peer)
+    return None
+
+
+def _fork(node: DemoNode) -> None:
+    """Re-sign the node's newest checkpoint over another root, with its own log key."""
+    with engine_scope(node.settings.database_url) as engine, session_scope(engine) as session:
+        newest = max(
+            (row for row in session.query(LogCheckpoint).filter_by(authority_code=node.code)),
+            key=lambda row: row.tree_size,
+        )
+        real = parse_checkpoint(newest.note.split("\n\n", 1)[0] + "\n")
+        other = Checkpoint(real.origin, real.size, node_hash(b"f" * 32, b"k" * 32))
+        newest.note = sign_note(
+            other.text(), real.origin, log_signer(node.settings, node.code), timestamp=int(time.time())
+        )
+        newest.root = other.root
+        session.add(newest)
