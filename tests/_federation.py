@@ -1,6 +1,6 @@
 """What the federation tests do to a seeded node as its peers would: read its log over
-its API, sign with its own log key (as a node rewriting its log would), and take its
-trust list into another node's database."""
+its API, reach it as a following node does, sign with its own log key (as a node
+rewriting its log would), and take its trust list into another node's database."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -19,7 +20,14 @@ from registry.storage.db import engine_scope, session_scope
 from registry.tlog.checkpoint import parse_checkpoint
 from registry.trust.store import accept_version, stored_versions
 
-__all__ = ["log_entries", "log_note", "log_signer", "note_size", "take_trust_list"]
+__all__ = [
+    "log_entries",
+    "log_note",
+    "log_signer",
+    "note_size",
+    "peer_client",
+    "take_trust_list",
+]
 
 
 def log_note(client: TestClient, authority: str) -> str:
@@ -46,6 +54,26 @@ def log_entries(
         found += got
         start += len(got)
     return found
+
+
+def peer_client(client: TestClient, token: str) -> httpx.Client:
+    """A client reaching the node behind ``client`` as a following node reaches its
+    peer: its base URL, with a `federation` ``token``."""
+
+    def forward(request: httpx.Request) -> httpx.Response:
+        answer = client.request(
+            request.method,
+            request.url.path,
+            params=dict(request.url.params),
+            headers={"Authorization": request.headers["Authorization"]},
+        )
+        return httpx.Response(answer.status_code, content=answer.content, headers=answer.headers)
+
+    return httpx.Client(
+        base_url="http://peer.test",
+        transport=httpx.MockTransport(forward),
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def note_size(note: str) -> int:
