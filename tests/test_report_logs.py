@@ -8,7 +8,6 @@ answers on A's engineer from it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +29,7 @@ from registry.storage.models import PeerLog
 from registry.trust.document import digest_of
 from registry.trust.store import current_version, stored_versions
 from registry.verification import EngineerQuery, EngineerVerifier
-from registry.verification.batch import verdict_row
+from registry.verification.batch import answer_table, verdict_row
 from registry.verification.offline import Check, check_file
 from registry.verification.summary import summary_lines
 from tests._federation import peer_client, take_trust_list
@@ -83,7 +82,7 @@ class Follower:
 
 
 @pytest.fixture
-def follower(settings: Settings, tmp_path: Path) -> Iterator[Follower]:
+def follower(settings: Settings, tmp_path: Path) -> Follower:
     tokens = seed_demo_node(settings)
     context = IssuingContext.for_node(settings)
     db = f"sqlite:///{tmp_path / 'follower.db'}"
@@ -94,22 +93,22 @@ def follower(settings: Settings, tmp_path: Path) -> Iterator[Follower]:
         )
     with engine_scope(db) as engine:
         upgrade(engine)
-    with TestClient(create_app(settings)) as client:
-        with engine_scope(db) as engine, session_scope(engine) as session:
-            take_trust_list(session, settings)
-            trust = current_version(session)
-            assert trust is not None
-            member = next(m for m in trust.content.members if m.code == AUTHORITY)
-            state = follow_once(
-                session,
-                member=member,
-                trust=trust,
-                client=peer_client(client, tokens["federation"]),
-            )
-            assert state.state == "current", state.last_error
-            session.commit()
+    with (
+        TestClient(create_app(settings)) as client,
+        engine_scope(db) as engine,
+        session_scope(engine) as session,
+    ):
+        take_trust_list(session, settings)
+        trust = current_version(session)
+        assert trust is not None
+        member = next(m for m in trust.content.members if m.code == AUTHORITY)
+        state = follow_once(
+            session, member=member, trust=trust, client=peer_client(client, tokens["federation"])
+        )
+        assert state.state == "current", state.last_error
+        session.commit()
     verifier = _SignsAsShanghai(held, key_store=context.key_store, lookup=context.lookup)
-    yield Follower(db, verifier, held[1], chain)
+    return Follower(db, verifier, held[1], chain)
 
 
 def _stale(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -227,6 +226,21 @@ def test_a_report_on_hosted_records_names_only_its_own_logs(settings: Settings) 
         assert log["confirmedAt"] == report["validFrom"]
         assert log["currentWithinSeconds"] == 1
     assert _stale(report) == []
+
+
+def test_a_batch_table_shows_a_stale_log_beside_the_reasons_that_decided() -> None:
+    """A not-qualified row's table lists the reasons that decided, and the one saying a
+    log relied on is not current; a qualified row lists every reason."""
+    refused = {"code": "not-registered", "holds": False, "decides": True, "zh": "甲", "en": "a"}
+    stale = {"code": "mirror-stale", "holds": False, "decides": False, "zh": "乙", "en": "b"}
+    hours = {"code": "ce-term-hours", "holds": True, "decides": False, "zh": "丙", "en": "c"}
+    rows = [
+        {"row": 1, "verdict": "not-qualified", "reasons": [refused, hours, stale]},
+        {"row": 2, "verdict": "qualified", "reasons": [hours, stale]},
+    ]
+    header, table = answer_table(rows, "zh")
+    column = header.index("原因")
+    assert [line[column] for line in table] == ["甲；乙", "丙；乙"]
 
 
 def test_the_bound_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
