@@ -88,6 +88,7 @@ def logs_relied(
     """The logs of ``authorities`` as of ``heads`` (read in the answer's snapshot), by
     authority, each with when this node last confirmed it and whether that is within
     ``bound`` of ``now``. A log not in ``heads`` is left out: nothing is relied on in it."""
+    now = now.replace(microsecond=0)
     wanted = sorted(set(authorities) & set(heads))
     if not wanted:
         return []
@@ -95,7 +96,11 @@ def logs_relied(
     logs: list[LogRelied] = []
     for code, name_zh, name_en, hosted, origin, confirmed in sorted(found):
         head = heads[code]
-        at = now if hosted else confirmed
+        # Whole seconds, as the report states it: a reader recomputes the same answer.
+        if hosted:
+            at: datetime | None = now
+        else:
+            at = confirmed.replace(microsecond=0) if confirmed is not None else None
         logs.append(
             LogRelied(
                 authority=code,
