@@ -244,14 +244,17 @@ class EngineerVerifier:
                 results.append(exc.message)
                 continue
             relied = sorted(relied_authorities(judgement, issuers))
-            stale = [logs[a] for a in relied if a in logs]
-            results.append((dossier, _with_stale(judgement, stale)))
+            results.append(
+                (dossier, _with_stale(judgement, [logs[a] for a in relied if a in logs]))
+            )
         return results
 
     def verify(
         self, session: Session, query: EngineerQuery, *, now: datetime | None = None
     ) -> Verified:
-        """Judge the person in ``query`` and sign the report.
+        """Judge the person in ``query`` and sign the report, naming each log it relies
+        on with when this node last confirmed it; one not confirmed within the node's
+        bound is said to be stale beside the verdict (``mirror-stale``).
 
         Raises ``InvalidInput`` for a bad ID number, region, category or date, and
         ``KeyStoreError`` if the node cannot sign reports.
