@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
         lookup=app.state.issuing.lookup,
         policies=load_policies(settings.ce_rules_dir),
         demo=settings.demo,
+        stale_after=timedelta(seconds=settings.federation_stale_seconds),
     )
     app.state.webhook_policy = AddressPolicy(allowed=settings.webhook_allowed_networks)
     install_error_handlers(app)

@@ -64,6 +64,16 @@ class Settings(BaseSettings):
             "generated at first run."
         ),
     )
+    federation_stale_seconds: int = Field(
+        default=600,
+        ge=1,
+        description=(
+            "How long, in seconds, a peer's log this node mirrors counts as current after "
+            "this node last confirmed it with its origin. A verification relying on one "
+            "confirmed longer ago (or never) says so beside the verdict (`mirror-stale`), "
+            "in Chinese and English, naming the time its records are as of."
+        ),
+    )
     node_secret: SecretStr | None = Field(
         default=None,
         description=(

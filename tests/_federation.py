@@ -41,6 +41,7 @@ __all__ = [
     "log_note",
     "log_signer",
     "note_size",
+    "peer_client",
     "serve_peer",
     "take_trust_list",
 ]
@@ -73,6 +74,26 @@ def log_entries(
         found += got
         start += len(got)
     return found
+
+
+def peer_client(client: TestClient, token: str) -> httpx.Client:
+    """A client reaching the node behind ``client`` as a following node reaches its
+    peer: its base URL, with a `federation` ``token``."""
+
+    def forward(request: httpx.Request) -> httpx.Response:
+        answer = client.request(
+            request.method,
+            request.url.path,
+            params=dict(request.url.params),
+            headers={"Authorization": request.headers["Authorization"]},
+        )
+        return httpx.Response(answer.status_code, content=answer.content, headers=answer.headers)
+
+    return httpx.Client(
+        base_url="http://peer.test",
+        transport=httpx.MockTransport(forward),
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def note_size(note: str) -> int:

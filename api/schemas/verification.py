@@ -189,7 +189,8 @@ class ReasonOut(BaseModel):
             "Whether the reason decides the verdict (the verdict is `qualified` exactly "
             "when every deciding reason holds) or only informs beside it (continuing "
             "education, listings whose measures do not restrict practice, another "
-            "registration in force). docs/verification.md lists every code."
+            "registration in force, a mirrored log not confirmed with its origin within "
+            "the node's bound: `mirror-stale`). docs/verification.md lists every code."
         ),
     )
     zh: str

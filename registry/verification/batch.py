@@ -21,6 +21,7 @@ from typing import Any, Literal
 from registry.errors import InvalidInput, RegistryError
 from registry.ids import mask_resident_id, parse_resident_id
 from registry.verification.dossier import Dossier
+from registry.verification.freshness import MIRROR_STALE
 from registry.verification.judge import Judgement
 from registry.verification.report import said_of
 
@@ -199,13 +200,17 @@ def answer_table(
     results: Sequence[Mapping[str, Any]], lang: Literal["zh", "en"]
 ) -> tuple[list[str], list[list[object]]]:
     """The header and rows of a batch's answer as a table, headers and labels in
-    ``lang``; each row echoes what was asked, and the reasons that decided."""
+    ``lang``; each row echoes what was asked, and the reasons that decided (with any
+    saying a log relied on is not current)."""
     header = [zh if lang == "zh" else en for _, zh, en in _TABLE]
     rows: list[list[object]] = []
     for result in results:
         asked = result.get("asked", {})
         reasons = result.get("reasons", [])
-        blocking = [r for r in reasons if r.get("decides", True) and not r["holds"]] or reasons
+        blocking = [r for r in reasons if r.get("decides", True) and not r["holds"]]
+        # A verdict resting on a log not confirmed lately says so, whatever it is.
+        stale = [r for r in reasons if r.get("code") == MIRROR_STALE]
+        blocking = [*blocking, *stale] if blocking else reasons
         label = result.get("verdictLabel", {})
         values = {
             "row": result["row"],

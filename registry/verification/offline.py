@@ -4,9 +4,11 @@ Everything is judged against a trust list the caller passes in (a chain of versi
 walked from a pinned genesis): each signature and its key's authority and validity
 at signing time, each checkpoint against its log's key, each inclusion proof
 against its checkpoint, the status bits of any status list given, and, for a
-report, that every credential it names is in its evidence and that each agreement
-it cites makes the record count as it says. The answer is a tree of ``Check``s;
-``Check.holds`` is true only when nothing failed.
+report, that every credential it names is in its evidence, that each agreement
+it cites makes the record count as it says, and that each log it names is the one
+its evidence proves against, stated current exactly when its confirmation is within
+the report's bound (and said, ``mirror-stale``, where it is not). The answer is a
+tree of ``Check``s; ``Check.holds`` is true only when nothing failed.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from registry.calendar import parse_aware
 from registry.credentials import CredentialType, authority_of, credential_type
 from registry.credentials.keys import verify_signed
 from registry.credentials.records import named_people
@@ -37,6 +40,7 @@ from registry.tlog.merkle import leaf_hash, verify_inclusion
 from registry.tlog.note import parse_verifier_key
 from registry.trust.chain import verify_chain
 from registry.trust.document import TrustListContent, digest_of
+from registry.verification.freshness import MIRROR_STALE
 from registry.verification.qr import QrPayload
 
 __all__ = ["Check", "check_file"]
@@ -433,7 +437,12 @@ def _report(root: Check, report: Mapping[str, Any], context: _Context) -> None:
             child.add(
                 Check("log", False, f"the credential is {_issuer(document)}'s, not {authority}'s")
             )
-    # 4. What the report says against what it carries.
+    # 4. Each log relied on: the tree the evidence proves against, and whether the
+    # node says it confirmed it within its bound (a report from before reports named
+    # their logs names none).
+    if "logs" in subject:
+        _logs(node.add(Check("logs relied on", None)), report, subject, checkpoints)
+    # 5. What the report says against what it carries.
     claims = node.add(Check("claims", None))
     _claims(claims, subject, documents)
     for identifier, document in documents.items():
@@ -443,6 +452,69 @@ def _report(root: Check, report: Mapping[str, Any], context: _Context) -> None:
                 f"demonstration agreement {identifier[-12:]}",
                 partial(_demo_only, demo=context.demo),
             )
+
+
+def _logs(
+    node: Check,
+    report: Mapping[str, Any],
+    subject: Mapping[str, Any],
+    checkpoints: Mapping[str, Checkpoint | None],
+) -> None:
+    logs = subject.get("logs")
+    items = [i for i in logs if isinstance(i, Mapping)] if isinstance(logs, list) else []
+    if not isinstance(logs, list) or len(items) != len(logs):
+        node.add(Check("logs", False, "the logs relied on are not a list of objects"))
+        return
+    created = str(report.get("validFrom"))
+    for item in items:
+        authority = str(item.get("authority"))
+        _attempt(
+            node, f"log of {authority}", partial(_log, item, checkpoints.get(authority), created)
+        )
+    unnamed = sorted(set(checkpoints) - {str(i.get("authority")) for i in items})
+    if unnamed:
+        node.add(Check("logs", False, f"evidence from {', '.join(unnamed)} names no log"))
+    stale = sum(1 for item in items if item.get("current") is not True)
+    said = sum(
+        1
+        for r in subject.get("reasons", [])
+        if isinstance(r, Mapping) and r.get("code") == MIRROR_STALE and r.get("decides") is False
+    )
+    if stale != said:
+        node.add(
+            Check(
+                "logs not current",
+                False,
+                f"{stale} log(s) not confirmed within the bound, {said} {MIRROR_STALE} reason(s)",
+            )
+        )
+
+
+def _log(item: Mapping[str, Any], checkpoint: Checkpoint | None, created: str) -> str:
+    """A log the report names: the checkpoint its evidence carries, and whether its
+    confirmation is within the bound the report states, as of the report's time."""
+    if checkpoint is None:
+        raise ReportError("no verified checkpoint of this log is in the evidence")
+    root = base64.b64encode(checkpoint.root).decode("ascii")
+    named = (item.get("origin"), item.get("treeSize"), item.get("rootHash"))
+    if named != (checkpoint.origin, checkpoint.size, root):
+        raise ReportError(
+            f"the report names {named[0]} at size {named[1]}, its checkpoint "
+            f"{checkpoint.origin} at size {checkpoint.size} (or another root)"
+        )
+    confirmed = item.get("confirmedAt")
+    within = item.get("currentWithinSeconds")
+    if not isinstance(within, int) or isinstance(within, bool):
+        raise ReportError("the log's bound (currentWithinSeconds) is not a whole number")
+    current = confirmed is not None and parse_aware(created, "validFrom") - parse_aware(
+        str(confirmed), "confirmedAt"
+    ) <= timedelta(seconds=within)
+    if item.get("current") is not current:
+        raise ReportError(f"confirmed at {confirmed}: current is {current}, not as it says")
+    state = "current" if current else f"not confirmed within {within} s, as its reasons say"
+    return (
+        f"{checkpoint.origin} at size {checkpoint.size}, confirmed {confirmed or 'never'}: {state}"
+    )
 
 
 def _issuer(document: Mapping[str, Any]) -> str:

@@ -4,7 +4,8 @@ The report is issued by the authority whose node key signs it (a key the trust l
 allows to sign ``VerificationReport`` only). Its subject states the question, the
 verdict with every reason in Chinese and English, each record relied on with its
 state on the day and the agreement that made it count, the continuing-education
-count credit by credit, every listing in force, and the evidence: each log's signed
+count credit by credit, every listing in force, each log relied on with when this
+node last confirmed it with its origin, and the evidence: each log's signed
 checkpoint and, for every credential relied on, the credential itself with its
 inclusion proof at that checkpoint. ``registry verify`` checks all of it offline.
 """
@@ -18,12 +19,14 @@ from fractions import Fraction
 from typing import Any
 
 from registry.credentials import CredentialType, authority_of, new_credential
+from registry.crypto.eddsa_jcs_2022 import format_datetime
 from registry.crypto.jcs import Splice
 from registry.enforcement import listing_terms, measure_codes, restricts_practice
 from registry.ids import province
 from registry.recognition import Reason
 from registry.tlog.proofs import Evidence
 from registry.verification.dossier import Dossier
+from registry.verification.freshness import LogRelied
 from registry.verification.judge import Finding, Judgement, Said, Term
 
 __all__ = ["report_document"]
@@ -218,6 +221,21 @@ def _evidence(evidence: Evidence, splice: Splice) -> dict[str, Any]:
     }
 
 
+def _log(log: LogRelied) -> dict[str, Any]:
+    value: dict[str, Any] = {
+        "authority": log.authority,
+        "origin": log.origin,
+        "mirrored": log.mirrored,
+        "treeSize": log.size,
+        "rootHash": base64.b64encode(log.root).decode("ascii"),
+    }
+    if log.confirmed_at is not None:
+        value["confirmedAt"] = format_datetime(log.confirmed_at)
+    value["currentWithinSeconds"] = int(log.bound.total_seconds())
+    value["current"] = log.current
+    return value
+
+
 def report_document(
     dossier: Dossier,
     judgement: Judgement,
@@ -226,9 +244,11 @@ def report_document(
     issuer: str,
     created: datetime,
     agreements: Sequence[Mapping[str, Any]] = (),
+    logs: Sequence[LogRelied] = (),
     splice: Splice,
 ) -> dict[str, Any]:
-    """The unsigned report; ``agreements`` are the agreements relied on. Each
+    """The unsigned report; ``agreements`` are the agreements relied on, ``logs`` the
+    logs their evidence is drawn from, with when this node last confirmed each. Each
     evidence credential is a placeholder of ``splice`` for its stored canonical
     text: the report's canonical form is written without parsing them."""
     subject: dict[str, Any] = {"query": _query(dossier, judgement)}
@@ -260,6 +280,7 @@ def report_document(
         }
         for a in agreements
     ]
+    subject["logs"] = [_log(log) for log in logs]
     subject["evidence"] = _evidence(evidence, splice)
     return new_credential(
         type_=CredentialType.VERIFICATION_REPORT,

@@ -13,8 +13,8 @@ import json
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -49,6 +49,13 @@ from registry.verification.dossier import (
     person_key,
     records_by_key,
     records_of,
+)
+from registry.verification.freshness import (
+    DEFAULT_STALE_AFTER,
+    LogRelied,
+    logs_relied,
+    relied_authorities,
+    stale_reasons,
 )
 from registry.verification.judge import Judgement, judge
 from registry.verification.report import (
@@ -101,10 +108,12 @@ class EngineerVerifier:
         lookup: LookupSecrets,
         policies: PolicyBook | None = None,
         demo: bool = False,
+        stale_after: timedelta = DEFAULT_STALE_AFTER,
     ) -> None:
         self._key_store = key_store
         self._lookup = lookup
         self._demo = demo
+        self._stale_after = stale_after
         self._policies = policies or load_policies()
         self._lock = threading.Lock()
         self._signer: tuple[float, str, Signer] | None = None
@@ -182,9 +191,18 @@ class EngineerVerifier:
         now: datetime | None = None,
     ) -> list[tuple[Dossier, Judgement] | str]:
         """Judge each query (a string is a row already found invalid, kept as its
-        error); each answer is the dossier and judgement, or the row's error."""
+        error); each answer is the dossier and judgement, or the row's error. A
+        judgement relying on a log this node has not confirmed within its bound says
+        so (``registry.verification.freshness``), as a report would."""
         now = (now or datetime.now(UTC)).replace(microsecond=0)
-        agreements = [p.agreement for p in self.agreements(session, log_heads(session))]
+        heads = log_heads(session)
+        published = self.agreements(session, heads)
+        agreements = [p.agreement for p in published]
+        issuers = {p.agreement.id: p.issuer for p in published}
+        logs = {
+            log.authority: log
+            for log in logs_relied(session, heads, heads, now=now, bound=self._stale_after)
+        }
         keys: dict[int, tuple[str, tuple[str, ...]] | str] = {}
         for index, query in enumerate(queries):
             if isinstance(query, EngineerQuery) and query.id_number is not None:
@@ -225,13 +243,18 @@ class EngineerVerifier:
             except RegistryError as exc:
                 results.append(exc.message)
                 continue
-            results.append((dossier, judgement))
+            relied = sorted(relied_authorities(judgement, issuers))
+            results.append(
+                (dossier, _with_stale(judgement, [logs[a] for a in relied if a in logs]))
+            )
         return results
 
     def verify(
         self, session: Session, query: EngineerQuery, *, now: datetime | None = None
     ) -> Verified:
-        """Judge the person in ``query`` and sign the report.
+        """Judge the person in ``query`` and sign the report, naming each log it relies
+        on with when this node last confirmed it; one not confirmed within the node's
+        bound is said to be stale beside the verdict (``mirror-stale``).
 
         Raises ``InvalidInput`` for a bad ID number, region, category or date, and
         ``KeyStoreError`` if the node cannot sign reports.
@@ -266,6 +289,8 @@ class EngineerVerifier:
             heads,
             self.subtrees,
         )
+        logs = logs_relied(session, evidence.checkpoints, heads, now=now, bound=self._stale_after)
+        judgement = _with_stale(judgement, logs)
         splice = Splice()
         unsigned = report_document(
             dossier,
@@ -274,10 +299,18 @@ class EngineerVerifier:
             issuer=authority,
             created=now,
             agreements=[p.credential for p in used],
+            logs=logs,
             splice=splice,
         )
         ((_, canonical),) = add_proofs_canonical([unsigned], [signer], created=now, splice=splice)
         return Verified(judgement, canonical, len(dossier.records))
+
+
+def _with_stale(judgement: Judgement, logs: Sequence[LogRelied]) -> Judgement:
+    """``judgement`` with a reason for each of ``logs`` not confirmed within the bound:
+    informing, so the verdict stays what the records say."""
+    stale = stale_reasons(logs)
+    return replace(judgement, reasons=[*judgement.reasons, *stale]) if stale else judgement
 
 
 def access_criteria(query: EngineerQuery, *, node_secret: bytes) -> dict[str, str]:
