@@ -14,7 +14,7 @@ BIN    := $(VENV)/bin
 # (test_cli_trust, test_e2e*) hold much of the time and would finish last by file.
 TEST_WORKERS ?= auto
 
-.PHONY: run test lint lint-ruff lint-format lint-types db-check postgres lock \
+.PHONY: run federation test lint lint-ruff lint-format lint-types db-check postgres lock \
 	bench bench-log bench-issue bench-verify bench-blacklist bench-audit clean
 
 $(BIN)/python:
@@ -40,6 +40,10 @@ $(VENV)/.installed-dev: requirements/dev.txt pyproject.toml | $(BIN)/python
 ## run: install, migrate the embedded SQLite database, seed the demo, serve on :8000
 run: $(VENV)/.installed
 	$(BIN)/registry serve --demo --host 127.0.0.1 --port 8000
+
+## federation: four real nodes, one per province, on ports 8001-8004 (data in ./federation)
+federation: $(VENV)/.installed
+	$(BIN)/registry demo federation --base-port 8001 --data-dir ./federation
 
 ## test: every check, failing at the first: ruff, ruff format, then mypy, the migration
 ## drift check and PostgreSQL's install side by side, then the whole suite on $(TEST_WORKERS) workers
