@@ -15,7 +15,7 @@ BIN    := $(VENV)/bin
 TEST_WORKERS ?= auto
 
 .PHONY: run federation test lint lint-ruff lint-format lint-types db-check postgres lock \
-	bench bench-log bench-issue bench-verify bench-blacklist bench-audit clean
+	bench bench-log bench-propagation bench-issue bench-verify bench-blacklist bench-audit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -119,6 +119,11 @@ bench-audit: $(VENV)/.installed-dev
 bench-log: $(VENV)/.installed-dev
 	scripts/ensure-postgres
 	$(BIN)/python bench/log.py
+
+## bench-propagation: four nodes on PostgreSQL, 100 issuances/s on one, time until each other node holds them
+bench-propagation: $(VENV)/.installed-dev
+	scripts/ensure-postgres
+	$(BIN)/python bench/propagation.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

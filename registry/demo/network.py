@@ -81,6 +81,7 @@ class DemoNode:
     settings: Settings
     tokens: dict[str, str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -213,7 +214,12 @@ def start_nodes(nodes: list[DemoNode], logs: Path) -> None:
         host = node.url.split("//", 1)[1].rsplit(":", 1)[0]
         with (logs / f"{node.code.lower()}.log").open("ab") as log:
             node.process = subprocess.Popen(
-                [str(registry), "serve", "--host", host, "--port", str(node.port)],
+                [
+                    str(registry),
+                    "serve",
+                    *("--host", host, "--port", str(node.port)),
+                    *("--workers", str(node.workers)),
+                ],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -338,11 +344,13 @@ def run_federation(
     database_urls: Mapping[str, str] | None = None,
     follow_interval: float = 2.0,
     environment: Mapping[str, str] | None = None,
+    workers: Mapping[str, int] | None = None,
 ) -> tuple[list[DemoNode], dict[str, Any]]:
     """Build the federation in ``data_dir`` (or reuse the one built there before),
     start its four nodes and wait until each has mirrored the others. Returns the
     running nodes (stop them with ``stop_nodes``) and what ``federation.json`` holds.
-    ``environment``: more ``REGISTRY_*`` settings for every node's server."""
+    ``environment``: more ``REGISTRY_*`` settings for every node's server;
+    ``workers``: server processes by authority (default one each)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     written = data_dir / FEDERATION_FILE
     nodes = plan_nodes(
@@ -350,6 +358,7 @@ def run_federation(
     )
     for node in nodes:
         node.environment = dict(environment or {})
+        node.workers = (workers or {}).get(node.code, 1)
     if written.exists():
         known = json.loads(written.read_text(encoding="utf-8"))
         for node, saved in zip(nodes, known["nodes"], strict=True):
