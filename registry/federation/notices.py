@@ -96,14 +96,19 @@ Send = Callable[[Outgoing, str], None]
 """Sends one notice with the peer's token; raises on failure."""
 
 
-def _post(notice: Outgoing, token: str) -> None:
-    answer = httpx.post(
-        f"{notice.url.rstrip('/')}/v1/federation/notices",
-        json={"authority": notice.authority, "checkpoint": notice.note},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=NOTICE_TIMEOUT_SECONDS,
-    )
-    answer.raise_for_status()
+class _Post:
+    """Sends notices over one client, whose connections (and TLS context) are kept."""
+
+    def __init__(self) -> None:
+        self._client = httpx.Client(timeout=NOTICE_TIMEOUT_SECONDS)
+
+    def __call__(self, notice: Outgoing, token: str) -> None:
+        answer = self._client.post(
+            f"{notice.url.rstrip('/')}/v1/federation/notices",
+            json={"authority": notice.authority, "checkpoint": notice.note},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        answer.raise_for_status()
 
 
 class Notifier:
@@ -121,12 +126,12 @@ class Notifier:
         engine: Engine,
         tokens: Callable[[], Mapping[str, str]],
         *,
-        send: Send = _post,
+        send: Send | None = None,
         report: Callable[[str], None] = lambda _message: None,
     ) -> None:
         self._engine = engine
         self._tokens = tokens
-        self._send = send
+        self._send = send or _Post()
         self._report = report
         self._told: dict[tuple[str, str], int] = {}
         self._busy: set[str] = set()

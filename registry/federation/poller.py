@@ -26,6 +26,7 @@ from registry.errors import RegistryError
 from registry.federation.follower import follow_once
 from registry.storage.db import session_scope
 from registry.storage.models import Authority, PeerLog, PeerNotice
+from registry.trust.chain import TrustListVersion
 from registry.trust.document import Member
 from registry.trust.store import accept_version, current_version
 
@@ -98,6 +99,7 @@ class PeerFollower:
         self._report = report
         self._verified = -1
         self._forked = False
+        self._held: tuple[tuple[str, str | None], httpx.Client] | None = None
 
     def run(self) -> None:
         """Poll, and follow at once on a notice, until stopped."""
@@ -112,6 +114,7 @@ class PeerFollower:
                 if polling:
                     next_poll = monotonic() + self._interval
             self._stop.wait(NOTICE_CHECK_SECONDS)
+        self.close()
 
     def _noticed(self) -> bool:
         with session_scope(self.engine) as session:
@@ -122,43 +125,62 @@ class PeerFollower:
         """Take steps until the mirror holds the peer's newest checkpoint or a step
         makes no progress; with ``poll``, take the peer's newer trust-list versions
         first. Returns the log's state, or ``None`` if the member left the list."""
-        member = self._member()
-        if member is None:
+        trust = self._trust()
+        member = trust.content.member(self.code) if trust is not None else None
+        if trust is None or member is None:
             return None
-        with self._connect(member, self._tokens().get(self.code)) as client:
-            if poll:
-                self._take_trust(client)
-            state: PeerLog | None = None
-            for _ in range(MAX_STEPS):
-                before = self._verified
-                state = self._step(client)
-                if state is None or state.state != "current":
-                    break
-                if state.peer_size is None or state.tree_size >= state.peer_size:
-                    break
-                if state.tree_size <= before:
-                    break
-        return state
-
-    def _member(self) -> Member | None:
-        with session_scope(self.engine) as session:
-            trust = current_version(session)
-            return trust.content.member(self.code) if trust is not None else None
-
-    def _take_trust(self, client: httpx.Client) -> None:
-        try:
-            with session_scope(self.engine) as session:
-                for version in take_trust_versions(session, client):
-                    self._report(f"took trust-list version {version} from {self.code}'s node")
-        except (httpx.HTTPError, RegistryError) as exc:
-            self._report(f"trust list from {self.code}'s node: {exc}")
-
-    def _step(self, client: httpx.Client) -> PeerLog | None:
-        with session_scope(self.engine) as session:
-            trust = current_version(session)
+        client = self._client(member)
+        if poll and self._take_trust(client):
+            trust = self._trust()
             member = trust.content.member(self.code) if trust is not None else None
             if trust is None or member is None:
                 return None
+        state: PeerLog | None = None
+        for _ in range(MAX_STEPS):
+            before = self._verified
+            state = self._step(client, trust, member)
+            if state.state != "current":
+                break
+            if state.peer_size is None or state.tree_size >= state.peer_size:
+                break
+            if state.tree_size <= before:
+                break
+        return state
+
+    def close(self) -> None:
+        """Close the connection to the member's node."""
+        if self._held is not None:
+            self._held[1].close()
+            self._held = None
+
+    def _client(self, member: Member) -> httpx.Client:
+        # One client for as long as the member's URL and token stay the same: its
+        # connections (and TLS context) are kept, not made again each step.
+        token = self._tokens().get(self.code)
+        if self._held is not None and self._held[0] == (member.node_url, token):
+            return self._held[1]
+        self.close()
+        client = self._connect(member, token)
+        self._held = ((member.node_url, token), client)
+        return client
+
+    def _trust(self) -> TrustListVersion | None:
+        with session_scope(self.engine) as session:
+            return current_version(session)
+
+    def _take_trust(self, client: httpx.Client) -> bool:
+        try:
+            with session_scope(self.engine) as session:
+                taken = take_trust_versions(session, client)
+        except (httpx.HTTPError, RegistryError) as exc:
+            self._report(f"trust list from {self.code}'s node: {exc}")
+            return False
+        for version in taken:
+            self._report(f"took trust-list version {version} from {self.code}'s node")
+        return bool(taken)
+
+    def _step(self, client: httpx.Client, trust: TrustListVersion, member: Member) -> PeerLog:
+        with session_scope(self.engine) as session:
             state = follow_once(session, member=member, trust=trust, client=client)
             session.flush()
             self._verified = state.tree_size
