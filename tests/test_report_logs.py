@@ -21,6 +21,7 @@ from api import create_app
 from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.crypto.keys import Signer
 from registry.demo import DEMO_ENGINEERS
+from registry.demo.synthetic import resident_id
 from registry.federation.follower import follow_once
 from registry.issuing import IssuingContext
 from registry.settings import Settings
@@ -176,6 +177,26 @@ def test_a_mirror_never_confirmed_is_said_to_be_so(follower: Follower) -> None:
         "this node has never confirmed Jiangsu Provincial Department of Emergency "
         "Management's records with it"
     )
+    assert follower.check(report).holds
+
+
+def test_what_was_not_found_is_said_to_rest_on_a_stale_mirror(follower: Follower) -> None:
+    """Nobody found: the answer rests on every log the node holds, so a stale mirror is
+    named, with its checkpoint, although the evidence holds none of its records (a
+    registration signed since would be missing from it)."""
+    follower.confirmed(CONFIRMED)
+    nobody = resident_id("320102", "19990101", "999")
+    with engine_scope(follower.db) as engine, session_scope(engine) as session:
+        report = follower.verifier.verify(
+            session, EngineerQuery(region=AUTHORITY, id_number=nobody)
+        ).report
+    subject = report["credentialSubject"]
+    assert subject["evidence"]["credentials"] == []
+    assert [c["authority"] for c in subject["evidence"]["checkpoints"]] == [AUTHORITY]
+    (log,) = subject["logs"]
+    assert (log["authority"], log["current"]) == (AUTHORITY, False)
+    (reason,) = _stale(report)
+    assert reason["zh"].startswith("江苏省应急管理厅的记录截至")
     assert follower.check(report).holds
 
 

@@ -341,8 +341,8 @@ def test_a_report_whose_evidence_does_not_hold_names_the_check(node: Node) -> No
         ]
 
     def edit_checkpoint(subject: dict[str, Any]) -> None:
-        note = subject["evidence"]["checkpoints"][0]["checkpoint"]
-        subject["evidence"]["checkpoints"][0]["checkpoint"] = note.replace("\n", "\n1", 1)
+        (jiangsu,) = (c for c in subject["evidence"]["checkpoints"] if c["authority"] == "CN-JS")
+        jiangsu["checkpoint"] = jiangsu["checkpoint"].replace("\n", "\n1", 1)
 
     def claim_other_issuer(subject: dict[str, Any]) -> None:
         subject["qualification"]["issuer"] = "CN-SH"
@@ -672,7 +672,12 @@ def test_qr_codes_name_the_credential_and_its_digest(node: Node) -> None:
 def test_someone_unknown_gets_a_signed_answer_saying_so(node: Node) -> None:
     report = node.verify(id_number=resident_id("310101", "19990101", "999"), region="CN-SH")
     assert _codes(report) == [(False, "no-records")]
-    assert report["credentialSubject"]["evidence"] == {"checkpoints": [], "credentials": []}
+    # Nothing found rests on every log the node holds: each is named, with its checkpoint.
+    evidence = report["credentialSubject"]["evidence"]
+    assert evidence["credentials"] == []
+    named = ["CN-AH", "CN-JS", "CN-SH", "CN-ZJ"]
+    assert [c["authority"] for c in evidence["checkpoints"]] == named
+    assert [log["authority"] for log in report["credentialSubject"]["logs"]] == named
     assert check_file(
         report, trust_lists=node.chain(), genesis=_genesis(node.chain()), demo=True
     ).holds

@@ -1,6 +1,8 @@
 """How current each log an answer relies on is, and the reason that says when it is not.
 
-An answer rests on the records of the logs its evidence draws from. A log this node
+An answer rests on every log this node holds: on those its evidence draws from, and on
+all of them for what it did not find (a listing or a registration signed since a
+mirror was last confirmed is missing from it), so it names them all. A log this node
 hosts is its own: its head and checkpoint are read in the answer's own snapshot, so
 the node, as the log's origin, confirms it as it answers (``confirmed_at`` is the
 answer's time). A mirrored log is as current as the last time this node confirmed it
@@ -25,14 +27,13 @@ from registry.calendar import CHINA
 from registry.recognition import Reason
 from registry.storage.models import Authority, LogHead, PeerLog
 from registry.tlog.proofs import Head
-from registry.verification.judge import Judgement, Said
+from registry.verification.judge import Said
 
 __all__ = [
     "DEFAULT_STALE_AFTER",
     "MIRROR_STALE",
     "LogRelied",
     "logs_relied",
-    "relied_authorities",
     "stale_reasons",
 ]
 
@@ -116,14 +117,6 @@ def logs_relied(
             )
         )
     return logs
-
-
-def relied_authorities(judgement: Judgement, agreement_issuers: Mapping[str, str]) -> set[str]:
-    """The authorities whose logs hold what ``judgement`` relies on: its records and the
-    agreements it cites (``agreement_issuers``: each agreement's issuer, by id)."""
-    found = {held.issuer for held in judgement.relied()}
-    found.update(agreement_issuers[a] for a in judgement.agreements if a in agreement_issuers)
-    return found
 
 
 def _stale(log: LogRelied) -> Said:

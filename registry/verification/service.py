@@ -54,7 +54,6 @@ from registry.verification.freshness import (
     DEFAULT_STALE_AFTER,
     LogRelied,
     logs_relied,
-    relied_authorities,
     stale_reasons,
 )
 from registry.verification.judge import Judgement, judge
@@ -198,7 +197,6 @@ class EngineerVerifier:
         heads = log_heads(session)
         published = self.agreements(session, heads)
         agreements = [p.agreement for p in published]
-        issuers = {p.agreement.id: p.issuer for p in published}
         logs = {
             log.authority: log
             for log in logs_relied(session, heads, heads, now=now, bound=self._stale_after)
@@ -243,10 +241,8 @@ class EngineerVerifier:
             except RegistryError as exc:
                 results.append(exc.message)
                 continue
-            relied = sorted(relied_authorities(judgement, issuers))
-            results.append(
-                (dossier, _with_stale(judgement, [logs[a] for a in relied if a in logs]))
-            )
+            # Every log, as a report names: what was not found rests on them all.
+            results.append((dossier, _with_stale(judgement, list(logs.values()))))
         return results
 
     def verify(
@@ -289,6 +285,12 @@ class EngineerVerifier:
             heads,
             self.subtrees,
         )
+        # What the answer did not find rests on every log as much as what it found:
+        # a listing or a registration signed since a mirror was last confirmed is
+        # missing from it. So the report names every log this node holds.
+        for code, head in heads.items():
+            if head.checkpoint is not None:
+                evidence.checkpoints.setdefault(code, head.checkpoint)
         logs = logs_relied(session, evidence.checkpoints, heads, now=now, bound=self._stale_after)
         judgement = _with_stale(judgement, logs)
         splice = Splice()
