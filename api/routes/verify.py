@@ -86,8 +86,9 @@ def _engineer_in(body: bytes) -> EngineerIn:
                 "A `VerificationReport` credential signed by this node's key (listed in "
                 "the trust list for that type): the verdict with its reasons in Chinese "
                 "and English, the records relied on, continuing education credit by "
-                "credit, listings in force anywhere, each log relied on with when this node "
-                "last confirmed it with its origin (`logs`; one confirmed longer ago than "
+                "credit, listings in force anywhere, every log the node holds (what was not "
+                "found rests on them all) with when this node last confirmed it with its "
+                "origin (`logs`; one confirmed longer ago than "
                 "the node's bound is said to be stale, `mirror-stale`, beside a verdict it "
                 "does not change), and each log's checkpoint with an inclusion proof per "
                 "credential. `registry verify` checks it offline."
@@ -185,9 +186,9 @@ _TABLE_HEADERS = ", ".join(
     summary="Verify up to 10,000 people at once (JSON, CSV or XLSX; raw or a form upload)",
     description=(
         "Judge every row; a bad row is answered with its error, never dropped. The batch "
-        "is one entry of the access audit. A row relying on a mirrored log this node has "
-        "not confirmed with its origin within its bound says so (`mirror-stale`), as a "
-        "report would.\n\n"
+        "is one entry of the access audit. Where a mirrored log this node holds has not "
+        "been confirmed with its origin within the node's bound, each row says so "
+        "(`mirror-stale`), as a report would.\n\n"
         'The rows come as JSON (`{"rows": [...]}`), as CSV (`text/csv`: UTF-8 with or '
         "without a BOM, or GB 18030 as Excel and WPS save it on Chinese Windows; a "
         "`charset` parameter is honoured), as an XLSX workbook (its first sheet), or as "

@@ -248,9 +248,9 @@ def report_document(
     splice: Splice,
 ) -> dict[str, Any]:
     """The unsigned report; ``agreements`` are the agreements relied on, ``logs`` the
-    logs their evidence is drawn from, with when this node last confirmed each. Each
-    evidence credential is a placeholder of ``splice`` for its stored canonical
-    text: the report's canonical form is written without parsing them."""
+    logs the answer rests on (every log the node holds), with when this node last
+    confirmed each. Each evidence credential is a placeholder of ``splice`` for its
+    stored canonical text: the report's canonical form is written without parsing them."""
     subject: dict[str, Any] = {"query": _query(dossier, judgement)}
     if dossier.records:
         subject["holder"] = {"name": dossier.name, "residentIdMasked": dossier.masked}
