@@ -14,7 +14,12 @@ entries between the two, ``verify_extension``
 3. recomputes the tree from the verified frontier and the entries' leaf hashes
    (SHA-256 of 0x00 and the canonical bytes, RFC 9162) and requires the checkpoint's
    root: entries that do not hash to it, too few, too many or in another order are
-   refused, and so is a checkpoint inconsistent with the one verified before it.
+   refused, and so is a checkpoint inconsistent with the one verified before it;
+4. or, for a chunk that ends before the checkpoint (at size m), requires the RFC 9162
+   consistency proof from the tree recomputed at m to the checkpoint's signed root:
+   the chunk is then proven part of the signed log, and may be kept on its own. A
+   root verified before at a size the chunk passes (a signed checkpoint held) must
+   be the tree's there too.
 
 Nothing is returned unless all of it holds: a batch is kept whole or not at all.
 ``conflict`` tells whether two checkpoints of one log can both be true; where they
@@ -40,7 +45,16 @@ from registry.tlog.merkle import EMPTY_ROOT, leaf_hash, node_hash, verify_consis
 from registry.tlog.note import NoteVerifierKey
 from registry.trust.chain import TrustListVersion
 
-__all__ = ["FollowError", "Frontier", "Verified", "conflict", "verify_extension", "verify_logged"]
+__all__ = [
+    "FollowError",
+    "Frontier",
+    "Verified",
+    "conflict",
+    "extend_checked",
+    "verify_entries",
+    "verify_extension",
+    "verify_logged",
+]
 
 
 @dataclass(frozen=True)
@@ -98,13 +112,21 @@ class Frontier:
 @dataclass(frozen=True)
 class Verified:
     """A checkpoint and its entries that hold: the checkpoint, its signed note and
-    signed time, the frontier it leaves, and the entries' credentials in log order."""
+    signed time, the frontier it leaves (the checkpoint's tree, or for a chunk a
+    smaller tree proven a prefix of it), the entries' credentials in log order and
+    their canonical bytes (RFC 8785), computed once."""
 
     checkpoint: Checkpoint
     note: str
     signed_at: datetime
     frontier: Frontier
     documents: tuple[dict[str, Any], ...]
+    canonicals: tuple[bytes, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Whether the entries reach the checkpoint (else a chunk proven part of it)."""
+        return self.frontier.size == self.checkpoint.size
 
 
 def _opened(note: str, origin: str, keys: Sequence[NoteVerifierKey]) -> tuple[Checkpoint, datetime]:
@@ -164,38 +186,102 @@ def verify_extension(
     note: str,
     entries: Sequence[Mapping[str, Any]],
     now: datetime | None = None,
+    proof: Sequence[bytes] | None = None,
+    held: Mapping[int, bytes] | None = None,
 ) -> Verified:
     """Check ``note`` (the peer's signed checkpoint) and ``entries`` (its credentials
-    from the frontier's size up to the checkpoint's, in order) against the trust list
-    and the tree verified so far. Returns what holds; raises ``FollowError`` naming the
-    first thing that does not, and then nothing of the batch may be kept."""
+    from the frontier's size on, in order) against the trust list and the tree verified
+    so far. Without ``proof`` the entries run up to the checkpoint's size; with it they
+    are a chunk ending before it, and ``proof`` is the consistency proof from the
+    chunk's end to the checkpoint. ``held`` gives roots by size (signed checkpoints
+    verified before): where the entries pass one, the tree must give it. Returns what
+    holds; raises ``FollowError`` naming the first thing that does not, and then
+    nothing of the batch may be kept."""
     now = now or datetime.now(UTC)
+    # 1. The checkpoint, signed by the log's key, does not shrink the log.
     checkpoint, signed_at = _opened(note, origin, log_keys)
     if checkpoint.size < frontier.size:
         raise FollowError(
             f"the checkpoint's {checkpoint.size} entries are fewer than the {frontier.size} "
             "already verified: a log never shrinks"
         )
-    if len(entries) != checkpoint.size - frontier.size:
+    end = frontier.size + len(entries)
+    if proof is None and end != checkpoint.size:
         raise FollowError(
             f"{len(entries)} entries given for entries {frontier.size} to {checkpoint.size}"
         )
-    leaves = []
-    documents = []
-    for index, document in enumerate(entries, start=frontier.size):
+    if proof is not None and not frontier.size < end < checkpoint.size:
+        raise FollowError(
+            f"a chunk of {len(entries)} entries from {frontier.size} does not end within "
+            f"the checkpoint's {checkpoint.size}"
+        )
+    # 2. Every entry verifies against the trust list.
+    canonicals = verify_entries(
+        entries,
+        authority=authority,
+        trust=trust,
+        signed_at=signed_at,
+        now=now,
+        first=frontier.size,
+    )
+    documents = tuple(json.loads(canonical) for canonical in canonicals)
+    # 3. The tree, recomputed, gives the roots held on the way and the checkpoint's.
+    extended = extend_checked(frontier, [leaf_hash(c) for c in canonicals], held or {})
+    if proof is None:
+        if extended.root() != checkpoint.root:
+            raise FollowError(
+                f"the entries do not hash to the checkpoint's root at size {checkpoint.size}: "
+                "an entry was changed, left out or moved, or the log forked"
+            )
+    else:
+        # 4. A chunk: its tree is a prefix of the signed one.
+        try:
+            verify_consistency(end, checkpoint.size, extended.root(), checkpoint.root, proof)
+        except LogProofError as exc:
+            raise FollowError(
+                f"the entries {frontier.size} to {end} are not proven part of the checkpoint "
+                f"of size {checkpoint.size}: {exc.message}"
+            ) from exc
+    return Verified(checkpoint, note, signed_at, extended, documents, tuple(canonicals))
+
+
+def verify_entries(
+    entries: Sequence[Mapping[str, Any]],
+    *,
+    authority: str,
+    trust: TrustListVersion,
+    signed_at: datetime,
+    now: datetime,
+    first: int = 0,
+) -> list[bytes]:
+    """Verify each entry (``first``: the index of the first) with ``verify_logged``, the
+    checkpoint's ``signed_at`` deciding for a key since reported compromised; returns
+    their canonical bytes. Raises ``FollowError`` naming the first that does not."""
+    canonicals = []
+    for index, document in enumerate(entries, start=first):
         try:
             verify_logged(document, authority=authority, trust=trust, logged_at=signed_at, at=now)
         except RegistryError as exc:
             raise FollowError(f"entry {index} does not verify: {exc.message}") from exc
-        leaves.append(leaf_hash(canonical_bytes(document)))
-        documents.append(json.loads(canonical_bytes(document)))
-    extended = frontier.extend(leaves)
-    if extended.root() != checkpoint.root:
-        raise FollowError(
-            f"the entries do not hash to the checkpoint's root at size {checkpoint.size}: "
-            "an entry was changed, left out or moved, or the log forked"
-        )
-    return Verified(checkpoint, note, signed_at, extended, tuple(documents))
+        canonicals.append(canonical_bytes(document))
+    return canonicals
+
+
+def extend_checked(
+    frontier: Frontier, leaves: Sequence[bytes], held: Mapping[int, bytes]
+) -> Frontier:
+    """``frontier`` extended by ``leaves`` (leaf hashes), requiring the root ``held``
+    gives at each size the leaves pass; raises ``FollowError`` where one differs."""
+    done = 0
+    for size in sorted(s for s in held if frontier.size < s <= frontier.size + len(leaves)):
+        step = size - frontier.size
+        frontier, done = frontier.extend(leaves[done : done + step]), done + step
+        if frontier.root() != held[size]:
+            raise FollowError(
+                f"the entries do not hash to the root of the checkpoint of size {size} "
+                "verified before: the log forked"
+            )
+    return frontier.extend(leaves[done:])
 
 
 def conflict(

@@ -9,7 +9,9 @@ and writes, in the caller's transaction (all or nothing, nothing committed here)
 1. the credentials, with their canonical bytes, under the keys the trust list gives
    the peer (``registry.federation.peers``);
 2. the log: its entries, every subtree they complete, the peer's own signed
-   checkpoint and the head, once the stored tree and the entries hash to its root;
+   checkpoint and the head, once the stored tree and the entries hash to its root
+   (for a chunk proven part of the checkpoint, to the root the chunk was verified to:
+   the head stops there, and the checkpoint is kept with the chunk that reaches it);
 3. the projections each credential's type has (``registry.verification.log_projections``
    states what each must equal): records and the parties they name, status changes
    and their effect on the records they change (a change dated ahead kept scheduled,
@@ -63,8 +65,9 @@ def mirror_entries(
     now: datetime | None = None,
     today: date | None = None,
 ) -> None:
-    """Store ``verified`` (entries ``start`` up to its checkpoint's size of the log of
-    ``authority``, a peer registered by ``registry.federation.peers.register_peer``).
+    """Store ``verified`` (entries ``start`` up to its frontier's size, its checkpoint's
+    or a chunk's end, of the log of ``authority``, a peer registered by
+    ``registry.federation.peers.register_peer``).
 
     ``today`` (China's day; by default the day of the peer's checkpoint, as the peer
     applied its changes when it signed it) decides which changes are still ahead; a
@@ -78,24 +81,24 @@ def mirror_entries(
     today = today or china_today(verified.signed_at)
     checkpoint = verified.checkpoint
     documents = verified.documents
-    if start + len(documents) != checkpoint.size:
-        raise Inconsistency(
-            f"{len(documents)} entries from {start} do not make a log of {checkpoint.size}"
-        )
+    end, root = verified.frontier.size, verified.frontier.root()
+    if start + len(documents) != end:
+        raise Inconsistency(f"{len(documents)} entries from {start} do not make a log of {end}")
     peer = session.get(Authority, authority)
     if peer is None:
         raise NotFound(f"no authority {authority}: register the peer first")
     if peer.hosted:
         raise Conflict(f"{authority} is hosted by this node: its log is not a mirror")
-    canonicals = [canonical_bytes(document) for document in documents]
+    canonicals = list(verified.canonicals) or [canonical_bytes(d) for d in documents]
     leaves = [leaf_hash(canonical) for canonical in canonicals]
     # 1. What of the batch is kept already must be the same; a retry changes nothing.
     head = _head(session, authority, checkpoint.origin)
     kept = _kept(session, authority, start, leaves, head)
-    if head.size >= checkpoint.size:
+    if head.size >= end:
         # A checkpoint older than the head is checked, never kept: the entries are
         # recorded at the time of the first checkpoint kept that covers them.
-        _checkpoint(session, authority, verified, head, keep=head.size == checkpoint.size)
+        if verified.complete:
+            _checkpoint(session, authority, verified, head, keep=head.size == end)
         return
     documents, canonicals, leaves = documents[kept:], canonicals[kept:], leaves[kept:]
     start += kept
@@ -105,14 +108,15 @@ def mirror_entries(
             f"the mirror of {authority} holds {head.size} entries; a batch from {start} "
             "does not continue it"
         )
-    nodes, root = _tree(session, authority, start, leaves, bytes(head.root))
-    if root != checkpoint.root:
+    nodes, reached = _tree(session, authority, start, leaves, bytes(head.root))
+    if reached != root:
         raise Inconsistency(
-            f"the stored log of {authority} and the batch do not hash to the checkpoint's "
-            f"root at size {checkpoint.size}"
+            f"the stored log of {authority} and the batch do not hash to the root verified "
+            f"at size {end}"
         )
     if not documents:
-        _checkpoint(session, authority, verified, head)
+        if verified.complete:
+            _checkpoint(session, authority, verified, head)
         return
     # 3. The changes kept scheduled whose day has come, then the credentials, then
     # what refers to them.
@@ -146,11 +150,12 @@ def mirror_entries(
         ],
     )
     bulk_insert(session, LogNode, nodes)
-    _checkpoint(session, authority, verified, head)
+    if verified.complete:
+        _checkpoint(session, authority, verified, head)
     session.execute(
         sa.update(LogHead)
         .where(col(LogHead.authority_code) == authority)
-        .values(size=checkpoint.size, root=checkpoint.root, updated_at=now)
+        .values(size=end, root=root, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     session.expire(head)
