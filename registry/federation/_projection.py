@@ -75,11 +75,15 @@ class Projection:
     """The rows a batch's credentials project, gathered in log order, written in one
     statement a table (and one a table for rows stored before that change)."""
 
-    def __init__(self, session: Session, authority: str, *, now: datetime, today: date) -> None:
+    def __init__(
+        self, session: Session, authority: str, *, now: datetime, today: date, signed: bool = True
+    ) -> None:
         self._session = session
         self._authority = authority
         self._now = now
         self._today = today
+        # Whether the batch ends at a signed checkpoint (else a chunk ends within one).
+        self._signed = signed
         self._methods = set(
             session.execute(
                 sa.select(col(SigningKey.verification_method)).where(
@@ -363,6 +367,18 @@ class Projection:
             rows,
         )
 
+    def _holding(self, purpose: str) -> int:
+        """The stored records of the log holding an entry of the ``purpose`` list (this
+        batch's written already)."""
+        table = table_of(Record)
+        column = table.c.revocation_index if purpose == "revocation" else table.c.suspension_index
+        counted = self._session.execute(
+            sa.select(sa.func.count())
+            .select_from(table)
+            .where(table.c.authority_code == self._authority, column.is_not(None))
+        ).scalar_one()
+        return int(counted)
+
     def _status_lists(self) -> None:
         """Each list as its newest signed version in the batch states it."""
         session = self._session
@@ -370,11 +386,18 @@ class Projection:
             row = session.get(StatusListRow, (self._authority, purpose))
             newest = self.lists.get(purpose)
             if row is None and newest is None:
+                if not self._signed:
+                    # A chunk may end between records and the list version their
+                    # issuing signed after them: the records' index columns hold
+                    # the entries until that version comes, and are counted then.
+                    continue
                 raise Inconsistency(
                     f"records of {self._authority} hold {purpose} entries of a list "
                     "no version of which is in its log"
                 )
+            allocated = self.allocated[purpose]
             if row is None:
+                allocated = self._holding(purpose)
                 row = StatusListRow(
                     authority_code=self._authority,
                     purpose=purpose,
@@ -385,7 +408,7 @@ class Projection:
                     credential_id="",
                     updated_at=self._now,
                 )
-            row.allocated_count += self.allocated[purpose]
+            row.allocated_count += allocated
             if newest is not None:
                 version, credential_id, encoded = newest
                 bits = StatusBits.decode(encoded)

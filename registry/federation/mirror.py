@@ -122,7 +122,7 @@ def mirror_entries(
     # what refers to them.
     apply_due(session, authority, today=today, now=now)
     ids = [credential_id_of(document) for document in documents]
-    projection = Projection(session, authority, now=now, today=today)
+    projection = Projection(session, authority, now=now, today=today, signed=verified.complete)
     credentials = [
         projection.credential(credential_id, document, canonical)
         for credential_id, document, canonical in zip(ids, documents, canonicals, strict=True)
