@@ -506,7 +506,7 @@ def test_a_crash_between_chunks_resumes_without_gap_or_duplicate(peer: Peer) -> 
         state = session.get(PeerLog, AUTHORITY)
         assert state is not None
         assert state.tree_size == chunk
-    steps = []
+    steps: list[dict[str, Any]] = []
     while not steps or steps[-1]["more"]:
         steps.append(peer.step(peer.transport(), chunk=chunk, mirror=mirror_batch))
     assert [s["size"] for s in steps] == [2 * chunk, 3 * chunk, size]
