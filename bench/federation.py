@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -36,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import httpx
@@ -46,12 +47,13 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench, when run as a script
 
 from bench._database import bench_database
+from bench._harness.cpu import Snapshot, cpu_split, postmaster, snapshot
 from bench._harness.machine import machine, reference
 from bench._harness.server import seed_node, server_errors, serving
 from bench._harness.stats import at_least
 from bench.issue import ce_credit
 from devtools.postgres import find_bindir
-from registry.federation.follower import CHUNK, follow_once, more_to_follow
+from registry.federation.follower import CHUNK, follow_once, more_to_follow, verifier_pool
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
 from registry.storage.models import LogHead
@@ -171,10 +173,14 @@ def _follower(url: str, origin: Settings) -> None:
                 accept_version(session, document)
 
 
-def catch_up(url: str, base: str, token: str, *, chunk: int) -> tuple[int, int, float]:
+def catch_up(
+    url: str, base: str, token: str, *, chunk: int, workers: int
+) -> tuple[int, int, float]:
     """Follow CN-SH from the origin at ``base`` until caught up, each step its own
-    transaction; the entries kept, the steps and the seconds."""
+    transaction, the signatures verified on ``workers`` processes (none: in the
+    follower's own); the entries kept, the steps and the seconds."""
     with (
+        verifier_pool(workers) if workers else nullcontext() as verifiers,
         engine_scope(url) as engine,
         httpx.Client(
             base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=600
@@ -187,7 +193,14 @@ def catch_up(url: str, base: str, token: str, *, chunk: int) -> tuple[int, int, 
         steps, began = 0, time.perf_counter()
         while True:
             with session_scope(engine) as session:
-                state = follow_once(session, member=member, trust=trust, client=client, chunk=chunk)
+                state = follow_once(
+                    session,
+                    member=member,
+                    trust=trust,
+                    client=client,
+                    chunk=chunk,
+                    verifiers=verifiers,
+                )
                 more, size, error = more_to_follow(state), state.tree_size, state.last_error
                 current = state.state == "current"
             steps += 1
@@ -202,6 +215,23 @@ def catch_up(url: str, base: str, token: str, *, chunk: int) -> tuple[int, int, 
     return size, steps, elapsed
 
 
+def _cpu(
+    before: Snapshot, after: Snapshot, server: int, database: int | None, verifiers: float
+) -> dict[str, float]:
+    """CPU seconds of the origin's server, PostgreSQL (both nodes'), the follower, its
+    verifying processes (``verifiers``, as they reported ending), and everything else."""
+    split, _ = cpu_split(before, after, server, database)
+    other = split.pop("other")
+    split["follower"] = split.pop("client")
+    return {**split, "verifiers": verifiers, "other": max(0.0, other - verifiers)}
+
+
+def _children() -> float:
+    """CPU seconds of the child processes ended so far (the verifying processes)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def propagation() -> None:
     """The second figure, to come: how long a record issued at the origin takes to be
     answered by a follower that is caught up. Not measured yet."""
@@ -211,6 +241,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--chunk", type=int, default=CHUNK, help="Entries a step at most.")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="Verifying processes (0: none)."
+    )
     parser.add_argument("--reuse", type=Path, help="Keep the origin here, restore it next run.")
     parser.add_argument("--profile", type=Path, help="cProfile the catch-up into this file.")
     args = parser.parse_args()
@@ -225,21 +258,34 @@ def main() -> None:
                 _, token = create_token(session, "federation", name=f"bench-{time.time_ns()}")
             log = root / "origin.log"
             with serving(origin, log) as server, server_errors(log):
+                before, children = snapshot(), _children()
                 profiler = cProfile.Profile() if args.profile else None
                 if profiler is not None:
                     profiler.enable()
-                size, steps, elapsed = catch_up(follower, server.base, token, chunk=args.chunk)
+                size, steps, elapsed = catch_up(
+                    follower, server.base, token, chunk=args.chunk, workers=args.workers
+                )
                 if profiler is not None:
                     profiler.disable()
                     profiler.dump_stats(args.profile)
+                split = _cpu(
+                    before, snapshot(), server.pid, postmaster(url), _children() - children
+                )
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             rate = size / elapsed
             print(
                 f"catch-up of {AUTHORITY} ({size} entries over HTTP, {steps} steps of at most "
-                f"{args.chunk}): {rate:8.0f} entries/s   {at_least(rate, TARGET_PER_SECOND)}",
+                f"{args.chunk}, {args.workers} verifying processes): {rate:8.0f} entries/s   "
+                f"{at_least(rate, TARGET_PER_SECOND)}",
                 flush=True,
             )
             print(f"follower: {elapsed:.0f} s, peak memory {peak:.0f} MiB", flush=True)
+            print(
+                "CPU seconds (2 cores x "
+                + f"{elapsed:.0f} s): "
+                + ", ".join(f"{part} {used:.1f}" for part, used in split.items()),
+                flush=True,
+            )
             propagation()
             with engine_scope(follower) as engine, session_scope(engine) as session:
                 began = time.perf_counter()

@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from registry.credentials import CredentialType, authority_of, credential_type
@@ -184,19 +186,24 @@ def verify_extension(
     trust: TrustListVersion,
     frontier: Frontier,
     note: str,
-    entries: Sequence[Mapping[str, Any]],
+    entries: Sequence[Mapping[str, Any]] = (),
     now: datetime | None = None,
     proof: Sequence[bytes] | None = None,
     held: Mapping[int, bytes] | None = None,
+    pages: Iterable[bytes] = (),
+    verifiers: Executor | None = None,
 ) -> Verified:
-    """Check ``note`` (the peer's signed checkpoint) and ``entries`` (its credentials
-    from the frontier's size on, in order) against the trust list and the tree verified
-    so far. Without ``proof`` the entries run up to the checkpoint's size; with it they
-    are a chunk ending before it, and ``proof`` is the consistency proof from the
-    chunk's end to the checkpoint. ``held`` gives roots by size (signed checkpoints
-    verified before): where the entries pass one, the tree must give it. Returns what
-    holds; raises ``FollowError`` naming the first thing that does not, and then
-    nothing of the batch may be kept."""
+    """Check ``note`` (the peer's signed checkpoint) and ``entries`` then ``pages`` (its
+    credentials from the frontier's size on, in order; pages as the entries endpoint
+    answers them, read one at a time as they arrive) against the trust list and the
+    tree verified so far. Without
+    ``proof`` the entries run up to the checkpoint's size; with it they are a chunk
+    ending before it, and ``proof`` is the consistency proof from the chunk's end to
+    the checkpoint. ``held`` gives roots by size (signed checkpoints verified before):
+    where the entries pass one, the tree must give it. ``verifiers`` (a pool of
+    processes) verifies the pages' signatures in parallel, a page a task, while the
+    next page is read. Returns what holds; raises ``FollowError`` naming the first
+    thing that does not, and then nothing of the batch may be kept."""
     now = now or datetime.now(UTC)
     # 1. The checkpoint, signed by the log's key, does not shrink the log.
     checkpoint, signed_at = _opened(note, origin, log_keys)
@@ -205,25 +212,27 @@ def verify_extension(
             f"the checkpoint's {checkpoint.size} entries are fewer than the {frontier.size} "
             "already verified: a log never shrinks"
         )
-    end = frontier.size + len(entries)
-    if proof is None and end != checkpoint.size:
-        raise FollowError(
-            f"{len(entries)} entries given for entries {frontier.size} to {checkpoint.size}"
-        )
-    if proof is not None and not frontier.size < end < checkpoint.size:
-        raise FollowError(
-            f"a chunk of {len(entries)} entries from {frontier.size} does not end within "
-            f"the checkpoint's {checkpoint.size}"
-        )
     # 2. Every entry verifies against the trust list.
-    canonicals = verify_entries(
+    canonicals = _verify_all(
         entries,
+        pages,
+        verifiers,
         authority=authority,
         trust=trust,
         signed_at=signed_at,
         now=now,
         first=frontier.size,
     )
+    end = frontier.size + len(canonicals)
+    if proof is None and end != checkpoint.size:
+        raise FollowError(
+            f"{len(canonicals)} entries given for entries {frontier.size} to {checkpoint.size}"
+        )
+    if proof is not None and not frontier.size < end < checkpoint.size:
+        raise FollowError(
+            f"a chunk of {len(canonicals)} entries from {frontier.size} does not end within "
+            f"the checkpoint's {checkpoint.size}"
+        )
     documents = tuple(json.loads(canonical) for canonical in canonicals)
     # 3. The tree, recomputed, gives the roots held on the way and the checkpoint's.
     extended = extend_checked(frontier, [leaf_hash(c) for c in canonicals], held or {})
@@ -243,6 +252,62 @@ def verify_extension(
                 f"of size {checkpoint.size}: {exc.message}"
             ) from exc
     return Verified(checkpoint, note, signed_at, extended, documents, tuple(canonicals))
+
+
+def _verify_all(
+    entries: Sequence[Mapping[str, Any]],
+    pages: Iterable[bytes],
+    verifiers: Executor | None,
+    *,
+    first: int,
+    **context: Any,
+) -> list[bytes]:
+    """The canonical bytes of ``entries`` then of every page's, each verified (here, or
+    on ``verifiers``: a page a task, submitted as it is read, collected in order), the
+    pages' indexes running on from ``entries``. ``context``: ``verify_entries``'s."""
+    canonicals = verify_entries(entries, first=first, **context) if entries else []
+    check = partial(_verified_page, **context)
+    tasks: list[Future[tuple[int, list[bytes]] | str]] = []
+    try:
+        if verifiers is None:
+            results: Iterable[tuple[int, list[bytes]] | str] = map(check, pages)
+        else:
+            tasks = [verifiers.submit(check, page) for page in pages]
+            results = (task.result() for task in tasks)
+        for result in results:
+            if isinstance(result, str):
+                raise FollowError(result)
+            start, verified = result
+            expected = first + len(canonicals)
+            if start != expected or not verified:
+                raise FollowError(f"the peer gave entries from {start} where {expected} was next")
+            canonicals += verified
+    finally:
+        for task in tasks:
+            task.cancel()
+    return canonicals
+
+
+def _verified_page(body: bytes, **context: Any) -> tuple[int, list[bytes]] | str:
+    """``verify_entries`` of one page as the entries endpoint answers it (JSON
+    ``{"entries": [{"index": i, "leaf": credential}, ...]}``, consecutive indexes),
+    parsed and verified in a worker process where there is a pool: its first index
+    and the canonical bytes, or the reason it failed (an error crosses processes as
+    its text)."""
+    try:
+        rows = json.loads(body)["entries"]
+        first = int(rows[0]["index"]) if rows else 0
+        if any(row["index"] != first + offset for offset, row in enumerate(rows)):
+            return f"the peer's page of entries from {first} skips an index"
+        leaves = [row["leaf"] for row in rows]
+        if not all(isinstance(leaf, dict) for leaf in leaves):
+            return f"the peer's page of entries from {first} holds a leaf that is no object"
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"the peer's page of entries is not one: {exc!r}"
+    try:
+        return first, verify_entries(leaves, first=first, **context)
+    except FollowError as exc:
+        return exc.reason
 
 
 def verify_entries(

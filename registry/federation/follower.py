@@ -23,7 +23,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +54,7 @@ __all__ = [
     "mirror_batch",
     "more_to_follow",
     "peer_states",
+    "verifier_pool",
 ]
 
 ENTRIES_PAGE = 1000
@@ -82,6 +85,12 @@ def more_to_follow(state: PeerLog) -> bool:
     )
 
 
+def verifier_pool(workers: int | None = None) -> ProcessPoolExecutor:
+    """A pool of processes verifying entries for ``follow_once`` (by default one a
+    core); the caller keeps it across steps and shuts it down."""
+    return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+
+
 def _state(session: Session, member: Member, now: datetime) -> PeerLog:
     state = session.get(PeerLog, member.code)
     if state is None:
@@ -90,25 +99,23 @@ def _state(session: Session, member: Member, now: datetime) -> PeerLog:
     return state
 
 
-def _pages(
-    client: httpx.Client, authority: str, start: int, end: int
-) -> Iterator[list[dict[str, Any]]]:
-    """Entries ``start`` to ``end``, a page at a time."""
+def _pages(client: httpx.Client, authority: str, start: int, end: int) -> Iterator[bytes]:
+    """Entries ``start`` to ``end``, a page at a time, as the peer answers them (JSON,
+    parsed where they are verified)."""
     while start < end:
-        answer = client.get(
-            f"/v1/logs/{authority}/entries",
-            params={"start": start, "end": min(end, start + ENTRIES_PAGE)},
-        )
+        stop = min(end, start + ENTRIES_PAGE)
+        answer = client.get(f"/v1/logs/{authority}/entries", params={"start": start, "end": stop})
         answer.raise_for_status()
-        page = [entry["leaf"] for entry in answer.json()["entries"]]
-        if not page:
-            raise FollowError(f"the peer gave no entries from {start}")
-        yield page
-        start += len(page)
+        yield answer.content
+        start = stop
 
 
-def _entries(client: httpx.Client, authority: str, start: int, end: int) -> list[dict[str, Any]]:
-    return [entry for page in _pages(client, authority, start, end) for entry in page]
+def _documents(page: bytes) -> list[dict[str, Any]]:
+    """The credentials of a page of entries; raises ``FollowError`` if it is none."""
+    try:
+        return [row["leaf"] for row in json.loads(page)["entries"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FollowError(f"the peer's page of entries is not one: {exc!r}") from exc
 
 
 def _consistency(client: httpx.Client, authority: str, first: int, second: int) -> list[bytes]:
@@ -208,7 +215,7 @@ class _Step:
         leaves: list[bytes] = []
         try:
             for page in _pages(self.client, self.authority, 0, checkpoint.size):
-                leaves += [leaf_hash(canonical_bytes(e)) for e in page]
+                leaves += [leaf_hash(canonical_bytes(e)) for e in _documents(page)]
         except (httpx.HTTPError, RegistryError):
             return None
         if Frontier().extend(leaves).root() != checkpoint.root:
@@ -251,6 +258,7 @@ def follow_once(
     mirror: Mirror = mirror_batch,
     now: datetime | None = None,
     chunk: int = CHUNK,
+    verifiers: Executor | None = None,
 ) -> PeerLog:
     """One step of following ``member``'s log through ``client`` (a peer's base URL and
     its federation token); returns the log's state, added to the session (the caller
@@ -261,16 +269,20 @@ def follow_once(
     the state is ``behind`` with no ``last_error`` and ``tree_size`` below
     ``peer_size``: ``more_to_follow(state)`` is then true, and the caller steps again
     at once, each step in its own transaction, until it is false (``current``: the
-    peer's checkpoint reached; or an error to wait on)."""
+    peer's checkpoint reached; or an error to wait on). ``verifiers``, a pool of
+    processes the caller keeps (``verifier_pool``), verifies the signatures a page at a
+    time in parallel while the next page is fetched."""
     now = now or datetime.now(UTC)
     register_peer(session, member, valid_from=trust.content.valid_from, now=now)
     step = _Step(session, _state(session, member, now), member, client, now)
     if step.state.state == "forked":
         return step.state  # stopped: a fork is for people to resolve
-    return _advance(step, trust, mirror, max(1, chunk))
+    return _advance(step, trust, mirror, max(1, chunk), verifiers)
 
 
-def _advance(step: _Step, trust: TrustListVersion, mirror: Mirror, chunk: int) -> PeerLog:
+def _advance(
+    step: _Step, trust: TrustListVersion, mirror: Mirror, chunk: int, verifiers: Executor | None
+) -> PeerLog:
     member, session, client = step.member, step.session, step.client
     keys = [parse_verifier_key(member.log.verifier_key)]
     frontier = Frontier.from_json(json.loads(step.state.frontier))
@@ -286,12 +298,9 @@ def _advance(step: _Step, trust: TrustListVersion, mirror: Mirror, chunk: int) -
         if checkpoint.size <= frontier.size:
             return step.settle(frontier, checkpoint)
         end = min(checkpoint.size, frontier.size + chunk)
-        entries = _entries(client, member.code, frontier.size, end)
-        proof = (
-            None
-            if end == checkpoint.size
-            else _consistency(client, member.code, end, checkpoint.size)
-        )
+        proof = None
+        if end < checkpoint.size:
+            proof = _consistency(client, member.code, end, checkpoint.size)
         verified = verify_extension(
             authority=member.code,
             origin=member.log.origin,
@@ -299,10 +308,11 @@ def _advance(step: _Step, trust: TrustListVersion, mirror: Mirror, chunk: int) -
             trust=trust,
             frontier=frontier,
             note=note,
-            entries=entries,
+            pages=_pages(client, member.code, frontier.size, end),
             now=step.now,
             proof=proof,
             held=step.held(frontier.size, end),
+            verifiers=verifiers,
         )
     except httpx.HTTPError as exc:
         return step.fail(str(exc), "unreachable")
