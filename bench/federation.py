@@ -53,7 +53,8 @@ from bench._harness.server import seed_node, server_errors, serving
 from bench._harness.stats import at_least
 from bench.issue import ce_credit
 from devtools.postgres import find_bindir
-from registry.federation.follower import CHUNK, follow_once, more_to_follow, verifier_pool
+from registry.federation.follower import CHUNK, follow_once, more_to_follow
+from registry.federation.verifiers import Verifiers
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
 from registry.storage.models import LogHead
@@ -180,7 +181,7 @@ def catch_up(
     transaction, the signatures verified on ``workers`` processes (none: in the
     follower's own); the entries kept, the steps and the seconds."""
     with (
-        verifier_pool(workers) if workers else nullcontext() as verifiers,
+        Verifiers(workers) if workers else nullcontext() as verifiers,
         engine_scope(url) as engine,
         httpx.Client(
             base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=600

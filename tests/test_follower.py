@@ -26,6 +26,7 @@ from registry.datadir import DataDir
 from registry.demo import DEMO_ENGINEERS, credit_code
 from registry.federation import Verified, verify_evidence
 from registry.federation.follower import CHUNK, Mirror, follow_once, mirror_batch, more_to_follow
+from registry.federation.verifiers import Verifiers
 from registry.issuing import IssuingContext, change_status
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
@@ -524,3 +525,53 @@ def test_a_crash_between_chunks_resumes_without_gap_or_duplicate(peer: Peer) -> 
                 select(LogCheckpoint.note).where(LogCheckpoint.authority_code == AUTHORITY)
             ).all()
         )
+
+
+def test_pages_verified_on_processes_and_read_ahead_hold_to_the_same_checks(peer: Peer) -> None:
+    """With ``Verifiers``: the pages are verified on other processes and the next
+    chunk read ahead while one is stored; an entry tampered with in the chunk read
+    ahead is refused as without them, the chunk then read again, and the log ends
+    kept whole, auditing clean."""
+    size = peer.size()
+    chunk = size // 3 + 1
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        take_trust_list(session, peer.settings)
+    tampering = [True]
+
+    def tamper(request: httpx.Request) -> httpx.Response | None:
+        if not request.url.path.endswith("/entries") or not tampering[0]:
+            return None
+        if int(request.url.params["start"]) != chunk:
+            return None
+        answer = peer.client.get(
+            request.url.path,
+            params=dict(request.url.params),
+            headers={"Authorization": request.headers["Authorization"]},
+        ).json()
+        answer["entries"][1]["leaf"]["credentialSubject"]["hours"] = 99
+        return httpx.Response(200, json=answer)
+
+    with Verifiers(2) as verifiers, peer.transport(tamper) as client:
+
+        def step() -> Any:
+            with engine_scope(peer.db) as engine, session_scope(engine) as session:
+                state = follow_once(
+                    session,
+                    member=peer.member,
+                    trust=peer.trust,
+                    client=client,
+                    chunk=chunk,
+                    verifiers=verifiers,
+                )
+                return (state.state, state.tree_size, state.last_error)
+
+        assert step() == ("behind", chunk, None)
+        refused = step()
+        assert refused[:2] == ("behind", chunk)
+        assert f"entry {chunk + 1} does not verify" in refused[2]
+        tampering[0] = False
+        assert step() == ("behind", 2 * chunk, None)
+        assert step() == ("current", size, None)
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        report = audit_log(session, AUTHORITY)
+        assert report.findings == (), [str(f) for f in report.findings]

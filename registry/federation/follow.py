@@ -34,7 +34,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 from registry.credentials import CredentialType, authority_of, credential_type
@@ -50,7 +49,9 @@ from registry.trust.chain import TrustListVersion
 __all__ = [
     "FollowError",
     "Frontier",
+    "PageCheck",
     "Verified",
+    "check_page",
     "conflict",
     "extend_checked",
     "verify_entries",
@@ -190,20 +191,21 @@ def verify_extension(
     now: datetime | None = None,
     proof: Sequence[bytes] | None = None,
     held: Mapping[int, bytes] | None = None,
-    pages: Iterable[bytes] = (),
+    pages: Iterable[bytes | Future[PageCheck]] = (),
     verifiers: Executor | None = None,
 ) -> Verified:
     """Check ``note`` (the peer's signed checkpoint) and ``entries`` then ``pages`` (its
     credentials from the frontier's size on, in order; pages as the entries endpoint
-    answers them, read one at a time as they arrive) against the trust list and the
-    tree verified so far. Without
-    ``proof`` the entries run up to the checkpoint's size; with it they are a chunk
-    ending before it, and ``proof`` is the consistency proof from the chunk's end to
-    the checkpoint. ``held`` gives roots by size (signed checkpoints verified before):
-    where the entries pass one, the tree must give it. ``verifiers`` (a pool of
-    processes) verifies the pages' signatures in parallel, a page a task, while the
-    next page is read. Returns what holds; raises ``FollowError`` naming the first
-    thing that does not, and then nothing of the batch may be kept."""
+    answers them, read one at a time as they arrive, or the futures of their
+    ``check_page`` submitted ahead) against the trust list and the tree verified so
+    far. Without ``proof`` the entries run up to the checkpoint's size; with it they
+    are a chunk ending before it, and ``proof`` is the consistency proof from the
+    chunk's end to the checkpoint. ``held`` gives roots by size (signed checkpoints
+    verified before): where the entries pass one, the tree must give it.
+    ``verifiers`` (a pool of processes) verifies the pages' signatures in parallel, a
+    page a task, while the next page is read. Returns what holds; raises
+    ``FollowError`` naming the first thing that does not, and then nothing of the
+    batch may be kept."""
     now = now or datetime.now(UTC)
     # 1. The checkpoint, signed by the log's key, does not shrink the log.
     checkpoint, signed_at = _opened(note, origin, log_keys)
@@ -254,9 +256,13 @@ def verify_extension(
     return Verified(checkpoint, note, signed_at, extended, documents, tuple(canonicals))
 
 
+PageCheck = tuple[int, list[bytes]] | str
+"""What ``check_page`` found: the page's first index and canonical bytes, or why not."""
+
+
 def _verify_all(
     entries: Sequence[Mapping[str, Any]],
-    pages: Iterable[bytes],
+    pages: Iterable[bytes | Future[PageCheck]],
     verifiers: Executor | None,
     *,
     first: int,
@@ -266,13 +272,18 @@ def _verify_all(
     on ``verifiers``: a page a task, submitted as it is read, collected in order), the
     pages' indexes running on from ``entries``. ``context``: ``verify_entries``'s."""
     canonicals = verify_entries(entries, first=first, **context) if entries else []
-    check = partial(_verified_page, **context)
-    tasks: list[Future[tuple[int, list[bytes]] | str]] = []
+    tasks: list[Future[PageCheck]] = []
     try:
         if verifiers is None:
-            results: Iterable[tuple[int, list[bytes]] | str] = map(check, pages)
+            results: Iterable[PageCheck] = (
+                page.result() if isinstance(page, Future) else check_page(page, **context)
+                for page in pages
+            )
         else:
-            tasks = [verifiers.submit(check, page) for page in pages]
+            tasks = [
+                page if isinstance(page, Future) else verifiers.submit(check_page, page, **context)
+                for page in pages
+            ]
             results = (task.result() for task in tasks)
         for result in results:
             if isinstance(result, str):
@@ -288,12 +299,15 @@ def _verify_all(
     return canonicals
 
 
-def _verified_page(body: bytes, **context: Any) -> tuple[int, list[bytes]] | str:
+def check_page(
+    body: bytes, *, authority: str, trust: TrustListVersion, signed_at: datetime, now: datetime
+) -> PageCheck:
     """``verify_entries`` of one page as the entries endpoint answers it (JSON
     ``{"entries": [{"index": i, "leaf": credential}, ...]}``, consecutive indexes),
-    parsed and verified in a worker process where there is a pool: its first index
-    and the canonical bytes, or the reason it failed (an error crosses processes as
-    its text)."""
+    parsed where it is verified (in a worker process, where there is a pool): its
+    first index and the canonical bytes, or the reason it failed (an error crosses
+    processes as its text). ``verify_extension`` takes a page, or the future of its
+    check submitted ahead."""
     try:
         rows = json.loads(body)["entries"]
         first = int(rows[0]["index"]) if rows else 0
@@ -305,9 +319,12 @@ def _verified_page(body: bytes, **context: Any) -> tuple[int, list[bytes]] | str
     except (KeyError, TypeError, ValueError) as exc:
         return f"the peer's page of entries is not one: {exc!r}"
     try:
-        return first, verify_entries(leaves, first=first, **context)
+        verified = verify_entries(
+            leaves, authority=authority, trust=trust, signed_at=signed_at, now=now, first=first
+        )
     except FollowError as exc:
         return exc.reason
+    return first, verified
 
 
 def verify_entries(

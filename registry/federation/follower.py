@@ -23,9 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +37,7 @@ from registry.federation.evidence import fork_evidence
 from registry.federation.follow import Frontier, Verified, verify_extension
 from registry.federation.mirror import mirror_entries
 from registry.federation.peers import register_peer
+from registry.federation.verifiers import ENTRIES_PAGE, Verifiers, read_pages
 from registry.storage.models import ForkEvidenceRow, PeerCheckpoint, PeerLog
 from registry.tlog.checkpoint import Checkpoint, open_note, parse_checkpoint
 from registry.tlog.merkle import leaf_hash
@@ -54,11 +53,7 @@ __all__ = [
     "mirror_batch",
     "more_to_follow",
     "peer_states",
-    "verifier_pool",
 ]
-
-ENTRIES_PAGE = 1000
-"""Entries asked for at a time: the most the entries endpoint answers."""
 
 CHUNK = 20_000
 """The most entries one step verifies and keeps (bench/federation.py measured it)."""
@@ -85,29 +80,12 @@ def more_to_follow(state: PeerLog) -> bool:
     )
 
 
-def verifier_pool(workers: int | None = None) -> ProcessPoolExecutor:
-    """A pool of processes verifying entries for ``follow_once`` (by default one a
-    core); the caller keeps it across steps and shuts it down."""
-    return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
-
-
 def _state(session: Session, member: Member, now: datetime) -> PeerLog:
     state = session.get(PeerLog, member.code)
     if state is None:
         state = PeerLog(authority_code=member.code, origin=member.log.origin, updated_at=now)
         session.add(state)
     return state
-
-
-def _pages(client: httpx.Client, authority: str, start: int, end: int) -> Iterator[bytes]:
-    """Entries ``start`` to ``end``, a page at a time, as the peer answers them (JSON,
-    parsed where they are verified)."""
-    while start < end:
-        stop = min(end, start + ENTRIES_PAGE)
-        answer = client.get(f"/v1/logs/{authority}/entries", params={"start": start, "end": stop})
-        answer.raise_for_status()
-        yield answer.content
-        start = stop
 
 
 def _documents(page: bytes) -> list[dict[str, Any]]:
@@ -214,7 +192,7 @@ class _Step:
             return None
         leaves: list[bytes] = []
         try:
-            for page in _pages(self.client, self.authority, 0, checkpoint.size):
+            for page in read_pages(self.client, self.authority, 0, checkpoint.size):
                 leaves += [leaf_hash(canonical_bytes(e)) for e in _documents(page)]
         except (httpx.HTTPError, RegistryError):
             return None
@@ -258,7 +236,7 @@ def follow_once(
     mirror: Mirror = mirror_batch,
     now: datetime | None = None,
     chunk: int = CHUNK,
-    verifiers: Executor | None = None,
+    verifiers: Verifiers | None = None,
 ) -> PeerLog:
     """One step of following ``member``'s log through ``client`` (a peer's base URL and
     its federation token); returns the log's state, added to the session (the caller
@@ -269,9 +247,10 @@ def follow_once(
     the state is ``behind`` with no ``last_error`` and ``tree_size`` below
     ``peer_size``: ``more_to_follow(state)`` is then true, and the caller steps again
     at once, each step in its own transaction, until it is false (``current``: the
-    peer's checkpoint reached; or an error to wait on). ``verifiers``, a pool of
-    processes the caller keeps (``verifier_pool``), verifies the signatures a page at a
-    time in parallel while the next page is fetched."""
+    peer's checkpoint reached; or an error to wait on). ``verifiers``, kept by the
+    caller across steps (``registry.federation.verifiers``), verifies the pages on
+    its processes while the next is fetched, and reads the next chunk ahead while
+    this one is stored."""
     now = now or datetime.now(UTC)
     register_peer(session, member, valid_from=trust.content.valid_from, now=now)
     step = _Step(session, _state(session, member, now), member, client, now)
@@ -281,7 +260,7 @@ def follow_once(
 
 
 def _advance(
-    step: _Step, trust: TrustListVersion, mirror: Mirror, chunk: int, verifiers: Executor | None
+    step: _Step, trust: TrustListVersion, mirror: Mirror, chunk: int, verifiers: Verifiers | None
 ) -> PeerLog:
     member, session, client = step.member, step.session, step.client
     keys = [parse_verifier_key(member.log.verifier_key)]
@@ -301,6 +280,9 @@ def _advance(
         proof = None
         if end < checkpoint.size:
             proof = _consistency(client, member.code, end, checkpoint.size)
+        ahead = None
+        if verifiers is not None:
+            ahead = verifiers.take(authority=member.code, note=note, start=frontier.size, end=end)
         verified = verify_extension(
             authority=member.code,
             origin=member.log.origin,
@@ -308,11 +290,13 @@ def _advance(
             trust=trust,
             frontier=frontier,
             note=note,
-            pages=_pages(client, member.code, frontier.size, end),
+            pages=ahead
+            if ahead is not None
+            else read_pages(client, member.code, frontier.size, end),
             now=step.now,
             proof=proof,
             held=step.held(frontier.size, end),
-            verifiers=verifiers,
+            verifiers=verifiers.pool if verifiers is not None else None,
         )
     except httpx.HTTPError as exc:
         return step.fail(str(exc), "unreachable")
@@ -320,6 +304,17 @@ def _advance(
         return step.rewritten(checkpoint, note) or step.fail(exc.message, "behind")
     except RegistryError as exc:
         return step.fail(f"its checkpoint does not verify: {exc.message}")
+    if verifiers is not None and end < checkpoint.size:
+        verifiers.read_ahead(
+            client,
+            authority=member.code,
+            note=note,
+            start=end,
+            end=min(checkpoint.size, end + chunk),
+            trust=trust,
+            signed_at=verified.signed_at,
+            now=step.now,
+        )
     return step.keep(verified, mirror, frontier.size)
 
 
