@@ -40,35 +40,7 @@ from registry.storage.models import (
     StoredCredential,
 )
 
-__all__ = ["Projection", "apply_due"]
-
-
-def apply_due(session: Session, authority: str, *, today: date, now: datetime) -> None:
-    """Apply the mirrored log's scheduled changes whose day is ``today`` or past: the
-    records' state (their bits are in the peer's signed lists)."""
-    record = table_of(Record)
-    change = table_of(StatusChangeRow)
-    due = session.execute(
-        sa.select(record.c.credential_id, change.c.state_after)
-        .join(change, change.c.credential_id == record.c.scheduled_change_id)
-        .where(
-            record.c.authority_code == authority,
-            record.c.scheduled_change_id.is_not(None),
-            change.c.effective_on <= today,
-        )
-    ).all()
-    if not due:
-        return
-    session.execute(
-        sa.update(record)
-        .where(record.c.credential_id == sa.bindparam("b_id"))
-        .values(
-            state=sa.bindparam("b_state"),
-            scheduled_change_id=None,
-            updated_at=sa.bindparam("b_at"),
-        ),
-        [{"b_id": record_id, "b_state": state, "b_at": now} for record_id, state in due],
-    )
+__all__ = ["Projection"]
 
 
 class Projection:

@@ -37,9 +37,9 @@ from sqlmodel import Session, col
 from registry.calendar import china_today
 from registry.crypto.jcs import canonical_bytes
 from registry.errors import Conflict, Inconsistency, NotFound
-from registry.federation._projection import Projection, apply_due
+from registry.federation._projection import Projection
 from registry.federation.follow import Verified
-from registry.storage.base import bulk_insert
+from registry.storage.base import bulk_insert, table_of
 from registry.storage.credentials import credential_id_of
 from registry.storage.models import (
     Authority,
@@ -47,7 +47,9 @@ from registry.storage.models import (
     LogEntry,
     LogHead,
     LogNode,
+    Record,
     SigningKey,
+    StatusChangeRow,
     StoredCredential,
 )
 from registry.tlog.merkle import EMPTY_ROOT, leaf_hash, node_hash
@@ -120,7 +122,7 @@ def mirror_entries(
         return
     # 3. The changes kept scheduled whose day has come, then the credentials, then
     # what refers to them.
-    apply_due(session, authority, today=today, now=now)
+    _apply_due(session, authority, today=today, now=now)
     ids = [credential_id_of(document) for document in documents]
     projection = Projection(session, authority, now=now, today=today, signed=verified.complete)
     credentials = [
@@ -159,6 +161,34 @@ def mirror_entries(
         .execution_options(synchronize_session=False)
     )
     session.expire(head)
+
+
+def _apply_due(session: Session, authority: str, *, today: date, now: datetime) -> None:
+    """Apply the mirrored log's scheduled changes whose day is ``today`` or past: the
+    records' state (their bits are in the peer's signed lists)."""
+    record = table_of(Record)
+    change = table_of(StatusChangeRow)
+    due = session.execute(
+        sa.select(record.c.credential_id, change.c.state_after)
+        .join(change, change.c.credential_id == record.c.scheduled_change_id)
+        .where(
+            record.c.authority_code == authority,
+            record.c.scheduled_change_id.is_not(None),
+            change.c.effective_on <= today,
+        )
+    ).all()
+    if not due:
+        return
+    session.execute(
+        sa.update(record)
+        .where(record.c.credential_id == sa.bindparam("b_id"))
+        .values(
+            state=sa.bindparam("b_state"),
+            scheduled_change_id=None,
+            updated_at=sa.bindparam("b_at"),
+        ),
+        [{"b_id": record_id, "b_state": state, "b_at": now} for record_id, state in due],
+    )
 
 
 # -- the log ---------------------------------------------------------------------------------------
