@@ -28,6 +28,7 @@ from registry.federation import (
     verify_evidence,
     verify_extension,
 )
+from registry.federation.follow import extend_checked
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
@@ -236,3 +237,16 @@ def test_fork_evidence_verifies_without_either_node(peer: Peer, tmp_path: Path) 
     assert refused.returncode == 1
     assert "does not verify" in refused.stdout + refused.stderr
     assert good.checkpoint.size == size
+
+
+def test_a_chunk_must_pass_through_every_signed_root_held() -> None:
+    """A signed checkpoint held at a size within a chunk (one an earlier chunk was
+    proven against): the recomputed tree must give its root there, or the log forked."""
+    leaves = [leaf_hash(bytes([n])) for n in range(7)]
+    at_three = Frontier().extend(leaves[:3]).root()
+    whole = Frontier().extend(leaves)
+    start = Frontier().extend(leaves[:1])
+    assert extend_checked(start, leaves[1:], {3: at_three, 7: whole.root()}) == whole
+    assert extend_checked(start, leaves[1:], {1: b"\0" * 32, 9: b"\0" * 32}) == whole
+    with pytest.raises(FollowError, match="checkpoint of size 3 verified before"):
+        extend_checked(start, leaves[1:], {3: whole.root()})
