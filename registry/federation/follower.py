@@ -23,7 +23,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +35,7 @@ from sqlmodel import Session, col, select
 from registry.crypto.jcs import canonical_bytes
 from registry.errors import FollowError, RegistryError
 from registry.federation.evidence import fork_evidence
-from registry.federation.follow import Frontier, Verified, verify_extension
+from registry.federation.follow import Frontier, PageCheck, Verified, verify_extension
 from registry.federation.mirror import mirror_entries
 from registry.federation.peers import register_peer
 from registry.federation.verifiers import ENTRIES_PAGE, Verifiers, read_pages
@@ -280,9 +281,12 @@ def _advance(
         proof = None
         if end < checkpoint.size:
             proof = _consistency(client, member.code, end, checkpoint.size)
-        ahead = None
+        # The chunk's pages: read ahead by the step before, or fetched as verified.
+        pages: Iterable[bytes | Future[PageCheck]] | None = None
         if verifiers is not None:
-            ahead = verifiers.take(authority=member.code, note=note, start=frontier.size, end=end)
+            pages = verifiers.take(authority=member.code, note=note, start=frontier.size, end=end)
+        if pages is None:
+            pages = read_pages(client, member.code, frontier.size, end)
         verified = verify_extension(
             authority=member.code,
             origin=member.log.origin,
@@ -290,9 +294,7 @@ def _advance(
             trust=trust,
             frontier=frontier,
             note=note,
-            pages=ahead
-            if ahead is not None
-            else read_pages(client, member.code, frontier.size, end),
+            pages=pages,
             now=step.now,
             proof=proof,
             held=step.held(frontier.size, end),
