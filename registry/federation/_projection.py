@@ -72,6 +72,8 @@ class Projection:
         self.record_updates: dict[str, dict[str, Any]] = {}
         self.cancelled: dict[str, str] = {}  # cancelled change -> its cancellation
         self.terminations: dict[str, tuple[date, str]] = {}
+        # A batch names few people and providers many times over.
+        self._names: dict[str, tuple[str, str]] = {}
 
     # -- one credential -------------------------------------------------------------------------
 
@@ -150,8 +152,8 @@ class Projection:
                 "position": position,
                 "role": party.role,
                 "name": party.name,
-                "name_key": name_key(party.name),
-                "name_core": name_core(party.name),
+                "name_key": self._name(party.name)[0],
+                "name_core": self._name(party.name)[1],
                 "lookup_key": party.identifier.lookup_key if party.identifier else None,
                 "lookup_version": party.identifier.lookup_secret if party.identifier else None,
                 "credit_code": party.credit_code,
@@ -159,6 +161,13 @@ class Projection:
             for position, party in enumerate(parties)
         )
         return lookup
+
+    def _name(self, name: str) -> tuple[str, str]:
+        """The name's search key and core (``registry.ids``), worked out once a batch."""
+        found = self._names.get(name)
+        if found is None:
+            found = self._names[name] = (name_key(name), name_core(name))
+        return found
 
     def _change(self, credential_id: str, document: dict[str, Any]) -> None:
         subject = document["credentialSubject"]
