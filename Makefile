@@ -15,7 +15,7 @@ BIN    := $(VENV)/bin
 TEST_WORKERS ?= auto
 
 .PHONY: run federation test lint lint-ruff lint-format lint-types db-check postgres lock \
-	bench bench-log bench-propagation bench-issue bench-verify bench-blacklist bench-audit clean
+	bench bench-log bench-propagation bench-issue bench-verify bench-blacklist bench-audit bench-federation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -114,6 +114,10 @@ bench-verify: $(VENV)/.installed-dev
 ## bench-audit: `registry log audit` of each log on PostgreSQL (20,000 engineers; --engineers 100000: 1M credentials)
 bench-audit: $(VENV)/.installed-dev
 	$(BIN)/python bench/audit.py
+
+## bench-federation: a follower catching up with a peer's log over HTTP on PostgreSQL (900,000 entries)
+bench-federation: $(VENV)/.installed-dev
+	$(BIN)/python bench/federation.py
 
 ## bench-log: transparency-log append rates and proof latency on PostgreSQL (1M entries)
 bench-log: $(VENV)/.installed-dev

@@ -45,7 +45,7 @@ TARGET_P99_MS = 50.0
 PROVIDER = credit_code("12310000MB0P10008")
 
 
-def _credit(n: int) -> dict[str, Any]:
+def ce_credit(n: int) -> dict[str, Any]:
     engineer = DEMO_ENGINEERS[n % len(DEMO_ENGINEERS)]
     return {
         "type": "ContinuingEducationCredit",
@@ -110,7 +110,7 @@ def run(url: str, *, batches: int, batch_size: int, singles: int) -> None:
 
 
 def _singles(client: httpx.Client, count: int, offset: int, label: str) -> None:
-    bodies = [_credit(offset + n) for n in range(count)]  # built before the clock starts
+    bodies = [ce_credit(offset + n) for n in range(count)]  # built before the clock starts
 
     def issue(n: int) -> None:
         client.post("/v1/credentials", json=bodies[n]).raise_for_status()
@@ -128,13 +128,14 @@ def _measure(client: httpx.Client, *, batches: int, batch_size: int, singles: in
     # Warm up: the first requests load keys and fill caches. Courses of their own: the
     # same CE credit is issued once, and the measured batches start at course 0.
     for n in range(20):
-        client.post("/v1/credentials", json=_credit(30_000_000 + n)).raise_for_status()
-    warm = {"items": [_credit(40_000_000 + n) for n in range(100)]}
+        client.post("/v1/credentials", json=ce_credit(30_000_000 + n)).raise_for_status()
+    warm = {"items": [ce_credit(40_000_000 + n) for n in range(100)]}
     client.post("/v1/credentials/batch", json=warm).raise_for_status()
     _singles(client, singles, 10_000_000, "demo database")
 
     bodies = [
-        {"items": [_credit(b * batch_size + n) for n in range(batch_size)]} for b in range(batches)
+        {"items": [ce_credit(b * batch_size + n) for n in range(batch_size)]}
+        for b in range(batches)
     ]
     began = time.perf_counter()
     for body in bodies:

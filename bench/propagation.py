@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench, when r
 
 from bench._harness.machine import machine, reference
 from bench._harness.stats import at_most, percentile
-from bench.issue import _credit
+from bench.issue import ce_credit
 from devtools.ports import free_ports
 from devtools.postgres import start_cluster
 from registry.demo.network import DemoNode, run_federation, stop_nodes
@@ -116,7 +116,7 @@ def _issue(origin: DemoNode, rate: float, seconds: float) -> list[tuple[float, i
         delay = start + n / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        answer = client.post("/v1/credentials", json=_credit(1_000_000 + n))
+        answer = client.post("/v1/credentials", json=ce_credit(1_000_000 + n))
         at = time.monotonic()
         if answer.status_code != 201:
             raise RuntimeError(f"issuance {n}: {answer.status_code} {answer.text[:300]}")

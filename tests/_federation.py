@@ -23,7 +23,7 @@ from api import create_app
 from registry.authorities import own_signer
 from registry.crypto.keys import Signer
 from registry.federation import Verified
-from registry.federation.follower import follow_once
+from registry.federation.follower import CHUNK, Mirror, follow_once, more_to_follow
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
@@ -169,10 +169,17 @@ class Peer:
         assert authority == FOLLOWED
         self.kept.append((start, len(verified.documents)))
 
-    def step(self, client: httpx.Client) -> Any:
+    def step(
+        self, client: httpx.Client, *, chunk: int = CHUNK, mirror: Mirror | None = None
+    ) -> Any:
         with engine_scope(self.db) as engine, session_scope(engine) as session:
             state = follow_once(
-                session, member=self.member, trust=self.trust, client=client, mirror=self.mirror
+                session,
+                member=self.member,
+                trust=self.trust,
+                client=client,
+                mirror=mirror or self.mirror,
+                chunk=chunk,
             )
             session.flush()
             return {
@@ -180,6 +187,7 @@ class Peer:
                 "size": state.tree_size,
                 "peer": state.peer_size,
                 "error": state.last_error,
+                "more": more_to_follow(state),
             }
 
     def size(self) -> int:

@@ -30,6 +30,7 @@ from registry.federation import (
     verify_evidence,
     verify_extension,
 )
+from registry.federation.follow import extend_checked
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
@@ -273,3 +274,16 @@ def test_an_entry_signed_outside_its_keys_window_is_refused(peer: Peer) -> None:
     peer.follow(note, entries)  # the log as it was follows
     with pytest.raises(FollowError, match=rf"entry {index} does not verify: .*not yet valid"):
         peer.follow(resigned, changed)
+
+
+def test_a_chunk_must_pass_through_every_signed_root_held() -> None:
+    """A signed checkpoint held at a size within a chunk (one an earlier chunk was
+    proven against): the recomputed tree must give its root there, or the log forked."""
+    leaves = [leaf_hash(bytes([n])) for n in range(7)]
+    at_three = Frontier().extend(leaves[:3]).root()
+    whole = Frontier().extend(leaves)
+    start = Frontier().extend(leaves[:1])
+    assert extend_checked(start, leaves[1:], {3: at_three, 7: whole.root()}) == whole
+    assert extend_checked(start, leaves[1:], {1: b"\0" * 32, 9: b"\0" * 32}) == whole
+    with pytest.raises(FollowError, match="checkpoint of size 3 verified before"):
+        extend_checked(start, leaves[1:], {3: whole.root()})

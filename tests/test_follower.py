@@ -5,35 +5,46 @@ recorder of them, so that these tests see exactly what a step hands on."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from api import create_app
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.datadir import DataDir
 from registry.demo import DEMO_ENGINEERS, credit_code
-from registry.federation import verify_evidence
-from registry.federation.follower import follow_once
+from registry.federation import Verified, verify_evidence
+from registry.federation.follower import follow_once, mirror_batch
+from registry.federation.verifiers import Verifiers
 from registry.issuing import IssuingContext, change_status
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
-from registry.storage.models import ForkEvidenceRow, LogCheckpoint, PeerCheckpoint, Record
+from registry.storage.models import (
+    ForkEvidenceRow,
+    LogCheckpoint,
+    LogEntry,
+    LogHead,
+    PeerCheckpoint,
+    PeerLog,
+    Record,
+)
 from registry.tlog.checkpoint import Checkpoint
 from registry.tlog.merkle import node_hash
 from registry.tokens import create_token
 from registry.verification.dossier import find_dossier
 from registry.verification.log_audit import audit_log
-from tests._federation import FOLLOWED, Peer, serve_peer, take_trust_list
+from tests._federation import FOLLOWED, Peer, log_note, serve_peer, take_trust_list
 from tests._support import REGISTRY
 
 AUTHORITY = FOLLOWED
@@ -58,6 +69,7 @@ def test_a_peer_log_is_kept_in_verified_steps(peer: Peer) -> None:
         "size": size,
         "peer": size,
         "error": None,
+        "more": False,
     }
     assert peer.kept == [(0, size)]
     assert peer.step(peer.transport())["state"] == "current"
@@ -341,3 +353,143 @@ def test_a_mirrored_record_is_read_only_on_the_follower(peer: Peer, tmp_path: Pa
         )
         assert issued.status_code == 409, issued.text
         assert client.get(f"/v1/logs/{AUTHORITY}/checkpoint").text == before
+
+
+def test_a_long_log_is_kept_in_chunks_each_proven_part_of_the_checkpoint(peer: Peer) -> None:
+    """A step keeps at most a chunk: each chunk before the last is proven part of the
+    signed checkpoint by its consistency proof and kept with the tree at its end
+    (``behind``, step again at once); the last reaches the checkpoint (``current``).
+    Only the signed checkpoint is held, never a size the peer did not sign."""
+    size = peer.size()
+    chunk = size // 3 + 1
+    states = [peer.step(peer.transport(), chunk=chunk) for _ in range(3)]
+    assert [(s["state"], s["size"], s["more"], s["error"]) for s in states] == [
+        ("behind", chunk, True, None),
+        ("behind", 2 * chunk, True, None),
+        ("current", size, False, None),
+    ]
+    assert peer.kept == [(0, chunk), (chunk, chunk), (2 * chunk, size - 2 * chunk)]
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        assert [c.tree_size for c in session.exec(select(PeerCheckpoint))] == [size]
+        state = session.get(PeerLog, AUTHORITY)
+        assert state is not None
+        assert state.checkpoint == log_note(peer.client, AUTHORITY)
+    assert peer.step(peer.transport(), chunk=chunk)["state"] == "current"
+    assert len(peer.kept) == 3
+
+
+def test_a_chunk_whose_consistency_proof_fails_is_refused_whole(peer: Peer) -> None:
+    """A consistency proof from the chunk's end that does not lead to the signed root:
+    nothing of the chunk is kept, and the error says so."""
+    size = peer.size()
+
+    def wrong_proof(request: httpx.Request) -> httpx.Response | None:
+        if not request.url.path.endswith("/proof/consistency"):
+            return None
+        answer = peer.client.get(request.url.path, params=dict(request.url.params)).json()
+        answer["hashes"][0] = base64.b64encode(b"\x00" * 32).decode("ascii")
+        return httpx.Response(200, json=answer)
+
+    state = peer.step(peer.transport(wrong_proof), chunk=size // 2)
+    assert (state["state"], state["size"], state["more"]) == ("behind", 0, False)
+    assert f"entries 0 to {size // 2} are not proven part of the checkpoint" in state["error"]
+    assert peer.kept == []
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        assert session.exec(select(PeerCheckpoint)).all() == []
+    # The honest proof: the same chunk is kept.
+    assert peer.step(peer.transport(), chunk=size // 2)["size"] == size // 2
+
+
+def test_a_crash_between_chunks_resumes_without_gap_or_duplicate(peer: Peer) -> None:
+    """With the real mirror: a step that fails while keeping its chunk keeps none of
+    it; the mirror stays at the last chunk kept, and the next steps resume there
+    until the checkpoint, the log then auditing clean, every entry once."""
+    size = peer.size()
+    chunk = size // 4 + 1
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        take_trust_list(session, peer.settings)
+    crashes = iter([False, True])
+
+    def crashing(session: Session, authority: str, verified: Verified, start: int) -> None:
+        mirror_batch(session, authority, verified, start)
+        if next(crashes, False):
+            raise RuntimeError("the node stopped")
+
+    assert peer.step(peer.transport(), chunk=chunk, mirror=crashing)["size"] == chunk
+    with pytest.raises(RuntimeError, match="the node stopped"):
+        peer.step(peer.transport(), chunk=chunk, mirror=crashing)
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        head = session.get(LogHead, AUTHORITY)
+        assert head is not None
+        assert head.size == chunk
+        state = session.get(PeerLog, AUTHORITY)
+        assert state is not None
+        assert state.tree_size == chunk
+    steps: list[dict[str, Any]] = []
+    while not steps or steps[-1]["more"]:
+        steps.append(peer.step(peer.transport(), chunk=chunk, mirror=mirror_batch))
+    assert [s["size"] for s in steps] == [2 * chunk, 3 * chunk, size]
+    assert steps[-1]["state"] == "current"
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        indexes = session.exec(
+            select(LogEntry.leaf_index).where(LogEntry.authority_code == AUTHORITY)
+        ).all()
+        assert sorted(indexes) == list(range(size))
+        report = audit_log(session, AUTHORITY)
+        assert report.findings == (), [str(f) for f in report.findings]
+        assert (
+            peer.client.get(f"/v1/logs/{AUTHORITY}/checkpoint").text
+            in session.exec(
+                select(LogCheckpoint.note).where(LogCheckpoint.authority_code == AUTHORITY)
+            ).all()
+        )
+
+
+def test_pages_verified_on_processes_and_read_ahead_hold_to_the_same_checks(peer: Peer) -> None:
+    """With ``Verifiers``: the pages are verified on other processes and the next
+    chunk read ahead while one is stored; an entry tampered with in the chunk read
+    ahead is refused as without them, the chunk then read again, and the log ends
+    kept whole, auditing clean."""
+    size = peer.size()
+    chunk = size // 3 + 1
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        take_trust_list(session, peer.settings)
+    tampering = [True]
+
+    def tamper(request: httpx.Request) -> httpx.Response | None:
+        if not request.url.path.endswith("/entries") or not tampering[0]:
+            return None
+        if int(request.url.params["start"]) != chunk:
+            return None
+        answer = peer.client.get(
+            request.url.path,
+            params=dict(request.url.params),
+            headers={"Authorization": request.headers["Authorization"]},
+        ).json()
+        answer["entries"][1]["leaf"]["credentialSubject"]["hours"] = 99
+        return httpx.Response(200, json=answer)
+
+    with Verifiers(2) as verifiers, peer.transport(tamper) as client:
+
+        def step() -> Any:
+            with engine_scope(peer.db) as engine, session_scope(engine) as session:
+                state = follow_once(
+                    session,
+                    member=peer.member,
+                    trust=peer.trust,
+                    client=client,
+                    chunk=chunk,
+                    verifiers=verifiers,
+                )
+                return (state.state, state.tree_size, state.last_error)
+
+        assert step() == ("behind", chunk, None)
+        refused = step()
+        assert refused[:2] == ("behind", chunk)
+        assert f"entry {chunk + 1} does not verify" in refused[2]
+        tampering[0] = False
+        assert step() == ("behind", 2 * chunk, None)
+        assert step() == ("current", size, None)
+    with engine_scope(peer.db) as engine, session_scope(engine) as session:
+        report = audit_log(session, AUTHORITY)
+        assert report.findings == (), [str(f) for f in report.findings]

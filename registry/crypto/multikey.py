@@ -67,8 +67,11 @@ def encode_public_multikey(key: Ed25519PublicKey) -> str:
     return encode_multibase(_ED25519_PUB_HEADER + raw_public_bytes(key))
 
 
+@lru_cache(maxsize=4096)
 def decode_public_multikey(value: str) -> Ed25519PublicKey:
-    """Parse ``publicKeyMultibase``; raises ``InvalidKeyEncoding`` unless it is Ed25519."""
+    """Parse ``publicKeyMultibase``; raises ``InvalidKeyEncoding`` unless it is Ed25519.
+    Cached: a verifier resolves the same few keys for every credential (a key object
+    is immutable)."""
     data = decode_multibase(value)
     if len(data) != 34 or data[:2] != _ED25519_PUB_HEADER:
         raise InvalidKeyEncoding("not an Ed25519 Multikey (header 0xed01 and 32 key bytes)")

@@ -40,46 +40,22 @@ from registry.storage.models import (
     StoredCredential,
 )
 
-__all__ = ["Projection", "apply_due"]
-
-
-def apply_due(session: Session, authority: str, *, today: date, now: datetime) -> None:
-    """Apply the mirrored log's scheduled changes whose day is ``today`` or past: the
-    records' state (their bits are in the peer's signed lists)."""
-    record = table_of(Record)
-    change = table_of(StatusChangeRow)
-    due = session.execute(
-        sa.select(record.c.credential_id, change.c.state_after)
-        .join(change, change.c.credential_id == record.c.scheduled_change_id)
-        .where(
-            record.c.authority_code == authority,
-            record.c.scheduled_change_id.is_not(None),
-            change.c.effective_on <= today,
-        )
-    ).all()
-    if not due:
-        return
-    session.execute(
-        sa.update(record)
-        .where(record.c.credential_id == sa.bindparam("b_id"))
-        .values(
-            state=sa.bindparam("b_state"),
-            scheduled_change_id=None,
-            updated_at=sa.bindparam("b_at"),
-        ),
-        [{"b_id": record_id, "b_state": state, "b_at": now} for record_id, state in due],
-    )
+__all__ = ["Projection"]
 
 
 class Projection:
     """The rows a batch's credentials project, gathered in log order, written in one
     statement a table (and one a table for rows stored before that change)."""
 
-    def __init__(self, session: Session, authority: str, *, now: datetime, today: date) -> None:
+    def __init__(
+        self, session: Session, authority: str, *, now: datetime, today: date, signed: bool = True
+    ) -> None:
         self._session = session
         self._authority = authority
         self._now = now
         self._today = today
+        # Whether the batch ends at a signed checkpoint (else a chunk ends within one).
+        self._signed = signed
         self._methods = set(
             session.execute(
                 sa.select(col(SigningKey.verification_method)).where(
@@ -96,6 +72,8 @@ class Projection:
         self.record_updates: dict[str, dict[str, Any]] = {}
         self.cancelled: dict[str, str] = {}  # cancelled change -> its cancellation
         self.terminations: dict[str, tuple[date, str]] = {}
+        # A batch names few people and providers many times over.
+        self._names: dict[str, tuple[str, str]] = {}
 
     # -- one credential -------------------------------------------------------------------------
 
@@ -174,8 +152,8 @@ class Projection:
                 "position": position,
                 "role": party.role,
                 "name": party.name,
-                "name_key": name_key(party.name),
-                "name_core": name_core(party.name),
+                "name_key": self._name(party.name)[0],
+                "name_core": self._name(party.name)[1],
                 "lookup_key": party.identifier.lookup_key if party.identifier else None,
                 "lookup_version": party.identifier.lookup_secret if party.identifier else None,
                 "credit_code": party.credit_code,
@@ -183,6 +161,13 @@ class Projection:
             for position, party in enumerate(parties)
         )
         return lookup
+
+    def _name(self, name: str) -> tuple[str, str]:
+        """The name's search key and core (``registry.ids``), worked out once a batch."""
+        found = self._names.get(name)
+        if found is None:
+            found = self._names[name] = (name_key(name), name_core(name))
+        return found
 
     def _change(self, credential_id: str, document: dict[str, Any]) -> None:
         subject = document["credentialSubject"]
@@ -363,6 +348,18 @@ class Projection:
             rows,
         )
 
+    def _holding(self, purpose: str) -> int:
+        """The stored records of the log holding an entry of the ``purpose`` list (this
+        batch's written already)."""
+        table = table_of(Record)
+        column = table.c.revocation_index if purpose == "revocation" else table.c.suspension_index
+        counted = self._session.execute(
+            sa.select(sa.func.count())
+            .select_from(table)
+            .where(table.c.authority_code == self._authority, column.is_not(None))
+        ).scalar_one()
+        return int(counted)
+
     def _status_lists(self) -> None:
         """Each list as its newest signed version in the batch states it."""
         session = self._session
@@ -370,11 +367,18 @@ class Projection:
             row = session.get(StatusListRow, (self._authority, purpose))
             newest = self.lists.get(purpose)
             if row is None and newest is None:
+                if not self._signed:
+                    # A chunk may end between records and the list version their
+                    # issuing signed after them: the records' index columns hold
+                    # the entries until that version comes, and are counted then.
+                    continue
                 raise Inconsistency(
                     f"records of {self._authority} hold {purpose} entries of a list "
                     "no version of which is in its log"
                 )
+            allocated = self.allocated[purpose]
             if row is None:
+                allocated = self._holding(purpose)
                 row = StatusListRow(
                     authority_code=self._authority,
                     purpose=purpose,
@@ -385,7 +389,7 @@ class Projection:
                     credential_id="",
                     updated_at=self._now,
                 )
-            row.allocated_count += self.allocated[purpose]
+            row.allocated_count += allocated
             if newest is not None:
                 version, credential_id, encoded = newest
                 bits = StatusBits.decode(encoded)

@@ -14,7 +14,12 @@ entries between the two, ``verify_extension``
 3. recomputes the tree from the verified frontier and the entries' leaf hashes
    (SHA-256 of 0x00 and the canonical bytes, RFC 9162) and requires the checkpoint's
    root: entries that do not hash to it, too few, too many or in another order are
-   refused, and so is a checkpoint inconsistent with the one verified before it.
+   refused, and so is a checkpoint inconsistent with the one verified before it;
+4. or, for a chunk that ends before the checkpoint (at size m), requires the RFC 9162
+   consistency proof from the tree recomputed at m to the checkpoint's signed root:
+   the chunk is then proven part of the signed log, and may be kept on its own. A
+   root verified before at a size the chunk passes (a signed checkpoint held) must
+   be the tree's there too.
 
 Nothing is returned unless all of it holds: a batch is kept whole or not at all.
 ``conflict`` tells whether two checkpoints of one log can both be true; where they
@@ -25,7 +30,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +46,18 @@ from registry.tlog.merkle import EMPTY_ROOT, leaf_hash, node_hash, verify_consis
 from registry.tlog.note import NoteVerifierKey
 from registry.trust.chain import TrustListVersion
 
-__all__ = ["FollowError", "Frontier", "Verified", "conflict", "verify_extension", "verify_logged"]
+__all__ = [
+    "FollowError",
+    "Frontier",
+    "PageCheck",
+    "Verified",
+    "check_page",
+    "conflict",
+    "extend_checked",
+    "verify_entries",
+    "verify_extension",
+    "verify_logged",
+]
 
 
 @dataclass(frozen=True)
@@ -98,13 +115,21 @@ class Frontier:
 @dataclass(frozen=True)
 class Verified:
     """A checkpoint and its entries that hold: the checkpoint, its signed note and
-    signed time, the frontier it leaves, and the entries' credentials in log order."""
+    signed time, the frontier it leaves (the checkpoint's tree, or for a chunk a
+    smaller tree proven a prefix of it), the entries' credentials in log order and
+    their canonical bytes (RFC 8785), computed once."""
 
     checkpoint: Checkpoint
     note: str
     signed_at: datetime
     frontier: Frontier
     documents: tuple[dict[str, Any], ...]
+    canonicals: tuple[bytes, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Whether the entries reach the checkpoint (else a chunk proven part of it)."""
+        return self.frontier.size == self.checkpoint.size
 
 
 def _opened(note: str, origin: str, keys: Sequence[NoteVerifierKey]) -> tuple[Checkpoint, datetime]:
@@ -162,40 +187,183 @@ def verify_extension(
     trust: TrustListVersion,
     frontier: Frontier,
     note: str,
-    entries: Sequence[Mapping[str, Any]],
+    entries: Sequence[Mapping[str, Any]] = (),
     now: datetime | None = None,
+    proof: Sequence[bytes] | None = None,
+    held: Mapping[int, bytes] | None = None,
+    pages: Iterable[bytes | Future[PageCheck]] = (),
+    verifiers: Executor | None = None,
 ) -> Verified:
-    """Check ``note`` (the peer's signed checkpoint) and ``entries`` (its credentials
-    from the frontier's size up to the checkpoint's, in order) against the trust list
-    and the tree verified so far. Returns what holds; raises ``FollowError`` naming the
-    first thing that does not, and then nothing of the batch may be kept."""
+    """Check ``note`` (the peer's signed checkpoint) and ``entries`` then ``pages`` (its
+    credentials from the frontier's size on, in order; pages as the entries endpoint
+    answers them, read one at a time as they arrive, or the futures of their
+    ``check_page`` submitted ahead) against the trust list and the tree verified so
+    far. Without ``proof`` the entries run up to the checkpoint's size; with it they
+    are a chunk ending before it, and ``proof`` is the consistency proof from the
+    chunk's end to the checkpoint. ``held`` gives roots by size (signed checkpoints
+    verified before): where the entries pass one, the tree must give it.
+    ``verifiers`` (a pool of processes) verifies the pages' signatures in parallel, a
+    page a task, while the next page is read. Returns what holds; raises
+    ``FollowError`` naming the first thing that does not, and then nothing of the
+    batch may be kept."""
     now = now or datetime.now(UTC)
+    # 1. The checkpoint, signed by the log's key, does not shrink the log.
     checkpoint, signed_at = _opened(note, origin, log_keys)
     if checkpoint.size < frontier.size:
         raise FollowError(
             f"the checkpoint's {checkpoint.size} entries are fewer than the {frontier.size} "
             "already verified: a log never shrinks"
         )
-    if len(entries) != checkpoint.size - frontier.size:
+    # 2. Every entry verifies against the trust list.
+    canonicals = _verify_all(
+        entries,
+        pages,
+        verifiers,
+        authority=authority,
+        trust=trust,
+        signed_at=signed_at,
+        now=now,
+        first=frontier.size,
+    )
+    end = frontier.size + len(canonicals)
+    if proof is None and end != checkpoint.size:
         raise FollowError(
-            f"{len(entries)} entries given for entries {frontier.size} to {checkpoint.size}"
+            f"{len(canonicals)} entries given for entries {frontier.size} to {checkpoint.size}"
         )
-    leaves = []
-    documents = []
-    for index, document in enumerate(entries, start=frontier.size):
+    if proof is not None and not frontier.size < end < checkpoint.size:
+        raise FollowError(
+            f"a chunk of {len(canonicals)} entries from {frontier.size} does not end within "
+            f"the checkpoint's {checkpoint.size}"
+        )
+    documents = tuple(json.loads(canonical) for canonical in canonicals)
+    # 3. The tree, recomputed, gives the roots held on the way and the checkpoint's.
+    extended = extend_checked(frontier, [leaf_hash(c) for c in canonicals], held or {})
+    if proof is None:
+        if extended.root() != checkpoint.root:
+            raise FollowError(
+                f"the entries do not hash to the checkpoint's root at size {checkpoint.size}: "
+                "an entry was changed, left out or moved, or the log forked"
+            )
+    else:
+        # 4. A chunk: its tree is a prefix of the signed one.
+        try:
+            verify_consistency(end, checkpoint.size, extended.root(), checkpoint.root, proof)
+        except LogProofError as exc:
+            raise FollowError(
+                f"the entries {frontier.size} to {end} are not proven part of the checkpoint "
+                f"of size {checkpoint.size}: {exc.message}"
+            ) from exc
+    return Verified(checkpoint, note, signed_at, extended, documents, tuple(canonicals))
+
+
+PageCheck = tuple[int, list[bytes]] | str
+"""What ``check_page`` found: the page's first index and canonical bytes, or why not."""
+
+
+def _verify_all(
+    entries: Sequence[Mapping[str, Any]],
+    pages: Iterable[bytes | Future[PageCheck]],
+    verifiers: Executor | None,
+    *,
+    first: int,
+    **context: Any,
+) -> list[bytes]:
+    """The canonical bytes of ``entries`` then of every page's, each verified (here, or
+    on ``verifiers``: a page a task, submitted as it is read, collected in order), the
+    pages' indexes running on from ``entries``. ``context``: ``verify_entries``'s."""
+    canonicals = verify_entries(entries, first=first, **context) if entries else []
+    tasks: list[Future[PageCheck]] = []
+    try:
+        if verifiers is None:
+            results: Iterable[PageCheck] = (
+                page.result() if isinstance(page, Future) else check_page(page, **context)
+                for page in pages
+            )
+        else:
+            tasks = [
+                page if isinstance(page, Future) else verifiers.submit(check_page, page, **context)
+                for page in pages
+            ]
+            results = (task.result() for task in tasks)
+        for result in results:
+            if isinstance(result, str):
+                raise FollowError(result)
+            start, verified = result
+            expected = first + len(canonicals)
+            if start != expected or not verified:
+                raise FollowError(f"the peer gave entries from {start} where {expected} was next")
+            canonicals += verified
+    finally:
+        for task in tasks:
+            task.cancel()
+    return canonicals
+
+
+def check_page(
+    body: bytes, *, authority: str, trust: TrustListVersion, signed_at: datetime, now: datetime
+) -> PageCheck:
+    """``verify_entries`` of one page as the entries endpoint answers it (JSON
+    ``{"entries": [{"index": i, "leaf": credential}, ...]}``, consecutive indexes),
+    parsed where it is verified (in a worker process, where there is a pool): its
+    first index and the canonical bytes, or the reason it failed (an error crosses
+    processes as its text). ``verify_extension`` takes a page, or the future of its
+    check submitted ahead."""
+    try:
+        rows = json.loads(body)["entries"]
+        first = int(rows[0]["index"]) if rows else 0
+        if any(row["index"] != first + offset for offset, row in enumerate(rows)):
+            return f"the peer's page of entries from {first} skips an index"
+        leaves = [row["leaf"] for row in rows]
+        if not all(isinstance(leaf, dict) for leaf in leaves):
+            return f"the peer's page of entries from {first} holds a leaf that is no object"
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"the peer's page of entries is not one: {exc!r}"
+    try:
+        verified = verify_entries(
+            leaves, authority=authority, trust=trust, signed_at=signed_at, now=now, first=first
+        )
+    except FollowError as exc:
+        return exc.reason
+    return first, verified
+
+
+def verify_entries(
+    entries: Sequence[Mapping[str, Any]],
+    *,
+    authority: str,
+    trust: TrustListVersion,
+    signed_at: datetime,
+    now: datetime,
+    first: int = 0,
+) -> list[bytes]:
+    """Verify each entry (``first``: the index of the first) with ``verify_logged``, the
+    checkpoint's ``signed_at`` deciding for a key since reported compromised; returns
+    their canonical bytes. Raises ``FollowError`` naming the first that does not."""
+    canonicals = []
+    for index, document in enumerate(entries, start=first):
         try:
             verify_logged(document, authority=authority, trust=trust, logged_at=signed_at, at=now)
         except RegistryError as exc:
             raise FollowError(f"entry {index} does not verify: {exc.message}") from exc
-        leaves.append(leaf_hash(canonical_bytes(document)))
-        documents.append(json.loads(canonical_bytes(document)))
-    extended = frontier.extend(leaves)
-    if extended.root() != checkpoint.root:
-        raise FollowError(
-            f"the entries do not hash to the checkpoint's root at size {checkpoint.size}: "
-            "an entry was changed, left out or moved, or the log forked"
-        )
-    return Verified(checkpoint, note, signed_at, extended, tuple(documents))
+        canonicals.append(canonical_bytes(document))
+    return canonicals
+
+
+def extend_checked(
+    frontier: Frontier, leaves: Sequence[bytes], held: Mapping[int, bytes]
+) -> Frontier:
+    """``frontier`` extended by ``leaves`` (leaf hashes), requiring the root ``held``
+    gives at each size the leaves pass; raises ``FollowError`` where one differs."""
+    done = 0
+    for size in sorted(s for s in held if frontier.size < s <= frontier.size + len(leaves)):
+        step = size - frontier.size
+        frontier, done = frontier.extend(leaves[done : done + step]), done + step
+        if frontier.root() != held[size]:
+            raise FollowError(
+                f"the entries do not hash to the root of the checkpoint of size {size} "
+                "verified before: the log forked"
+            )
+    return frontier.extend(leaves[done:])
 
 
 def conflict(

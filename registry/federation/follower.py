@@ -1,9 +1,17 @@
 """Following one peer's log a step at a time: fetch its newest checkpoint, check it and
 the entries since the tree verified before, keep them, or catch a fork.
 
-``follow_once`` runs in the caller's transaction: the entries, the verified tree and
-the checkpoint are kept together or not at all, so a crash leaves the mirror at the
-last checkpoint it fully verified, and the next step resumes from there with no gap
+A step handles at most ``CHUNK`` entries, so memory stays bounded however far
+behind the node is: entries up to the checkpoint are checked against its root; a
+chunk that ends before it (at size m) is checked with the peer's RFC 9162
+consistency proof from the tree recomputed at m to the signed root, and is then
+kept with the verified tree at m (``PeerLog.tree_size``), the checkpoint it was
+proven against held (``PeerLog.checkpoint``, a ``PeerCheckpoint``) and the state
+``behind``. ``more_to_follow`` tells the caller to step again at once.
+
+``follow_once`` runs in the caller's transaction: a chunk's entries, the verified tree
+and the checkpoint are kept together or not at all, so a crash leaves the mirror at
+the last chunk it fully verified, and the next step resumes from there with no gap
 and no duplicate. A peer that cannot be reached is ``unreachable`` (the mirror stays
 as it was); a batch that does not verify is refused whole and named in
 ``last_error``; two checkpoints of the log that cannot both be true stop the node
@@ -12,8 +20,11 @@ following it (``forked``) and keep the evidence (``registry.federation.evidence`
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,9 +35,10 @@ from sqlmodel import Session, col, select
 from registry.crypto.jcs import canonical_bytes
 from registry.errors import FollowError, RegistryError
 from registry.federation.evidence import fork_evidence
-from registry.federation.follow import Frontier, Verified, verify_extension
+from registry.federation.follow import Frontier, PageCheck, Verified, verify_extension
 from registry.federation.mirror import mirror_entries
 from registry.federation.peers import register_peer
+from registry.federation.verifiers import ENTRIES_PAGE, Verifiers, read_pages
 from registry.storage.models import ForkEvidenceRow, PeerCheckpoint, PeerLog
 from registry.tlog.checkpoint import Checkpoint, open_note, parse_checkpoint
 from registry.tlog.merkle import leaf_hash
@@ -34,10 +46,18 @@ from registry.tlog.note import parse_verifier_key
 from registry.trust.chain import TrustListVersion
 from registry.trust.document import Member
 
-__all__ = ["ENTRIES_PAGE", "Mirror", "follow_once", "mirror_batch", "peer_states"]
+__all__ = [
+    "CHUNK",
+    "ENTRIES_PAGE",
+    "Mirror",
+    "follow_once",
+    "mirror_batch",
+    "more_to_follow",
+    "peer_states",
+]
 
-ENTRIES_PAGE = 1000
-"""Entries asked for at a time: the most the entries endpoint answers."""
+CHUNK = 20_000
+"""The most entries one step verifies and keeps (bench/federation.py measured it)."""
 
 Mirror = Callable[[Session, str, Verified, int], None]
 """Keeps a verified batch (session, authority, batch, index of its first entry)."""
@@ -49,6 +69,18 @@ def mirror_batch(session: Session, authority: str, verified: Verified, start: in
     mirror_entries(session, authority, verified, start=start)
 
 
+def more_to_follow(state: PeerLog) -> bool:
+    """Whether the step that returned ``state`` kept a chunk and the peer's checkpoint
+    lies further: the caller steps again at once (in a new transaction) rather than
+    waiting for the next poll. False once caught up, and after any error."""
+    return (
+        state.state == "behind"
+        and state.last_error is None
+        and state.peer_size is not None
+        and state.tree_size < state.peer_size
+    )
+
+
 def _state(session: Session, member: Member, now: datetime) -> PeerLog:
     state = session.get(PeerLog, member.code)
     if state is None:
@@ -57,20 +89,23 @@ def _state(session: Session, member: Member, now: datetime) -> PeerLog:
     return state
 
 
-def _entries(client: httpx.Client, authority: str, start: int, end: int) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    while start < end:
-        answer = client.get(
-            f"/v1/logs/{authority}/entries",
-            params={"start": start, "end": min(end, start + ENTRIES_PAGE)},
-        )
-        answer.raise_for_status()
-        page = [entry["leaf"] for entry in answer.json()["entries"]]
-        if not page:
-            raise FollowError(f"the peer gave no entries from {start}")
-        found += page
-        start += len(page)
-    return found
+def _documents(page: bytes) -> list[dict[str, Any]]:
+    """The credentials of a page of entries; raises ``FollowError`` if it is none."""
+    try:
+        return [row["leaf"] for row in json.loads(page)["entries"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FollowError(f"the peer's page of entries is not one: {exc!r}") from exc
+
+
+def _consistency(client: httpx.Client, authority: str, first: int, second: int) -> list[bytes]:
+    answer = client.get(
+        f"/v1/logs/{authority}/proof/consistency", params={"first": first, "second": second}
+    )
+    answer.raise_for_status()
+    try:
+        return [base64.b64decode(h, validate=True) for h in answer.json()["hashes"]]
+    except (binascii.Error, KeyError, TypeError, ValueError) as exc:
+        raise FollowError(f"the peer's consistency proof is not one: {exc}") from exc
 
 
 @dataclass
@@ -127,42 +162,69 @@ class _Step:
         self.state.last_error, self.state.updated_at = None, self.now
         return self.state
 
-    def rewritten(self, checkpoint: Checkpoint, note: str, frontier: Frontier) -> PeerLog | None:
+    def held(self, above: int, upto: int) -> dict[int, bytes]:
+        """The roots of the signed checkpoints held of sizes in (above, upto]."""
+        rows = self.session.exec(
+            select(PeerCheckpoint.tree_size, PeerCheckpoint.root).where(
+                PeerCheckpoint.authority_code == self.authority,
+                col(PeerCheckpoint.tree_size) > above,
+                col(PeerCheckpoint.tree_size) <= upto,
+            )
+        )
+        return {size: bytes(root) for size, root in rows}
+
+    def rewritten(self, checkpoint: Checkpoint, note: str) -> PeerLog | None:
         """Where a batch did not verify: whether the peer's whole log, as it serves it,
-        gives its new checkpoint's root but does not begin with the tree verified
-        before (a log rewritten and re-signed). Then that is a fork, with its
-        evidence; else ``None`` (the batch was bad, and is refused)."""
-        ours = self.session.get(PeerCheckpoint, (self.authority, frontier.size))
-        if ours is None or frontier.size == 0:
+        gives its new checkpoint's root but does not begin with the newest signed
+        checkpoint held below it (a log rewritten and re-signed). Then that is a fork,
+        with its evidence; else ``None`` (the batch was bad, and is refused). Only the
+        leaf hashes are kept while reading, a page at a time."""
+        ours = self.session.exec(
+            select(PeerCheckpoint)
+            .where(
+                PeerCheckpoint.authority_code == self.authority,
+                col(PeerCheckpoint.tree_size) > 0,
+                col(PeerCheckpoint.tree_size) < checkpoint.size,
+            )
+            .order_by(col(PeerCheckpoint.tree_size).desc())
+            .limit(1)
+        ).first()
+        if ours is None:
             return None
+        leaves: list[bytes] = []
         try:
-            served = _entries(self.client, self.authority, 0, checkpoint.size)
+            for page in read_pages(self.client, self.authority, 0, checkpoint.size):
+                leaves += [leaf_hash(canonical_bytes(e)) for e in _documents(page)]
         except (httpx.HTTPError, RegistryError):
             return None
-        leaves = [leaf_hash(canonical_bytes(e)) for e in served]
         if Frontier().extend(leaves).root() != checkpoint.root:
             return None
-        if Frontier().extend(leaves[: frontier.size]).root() == frontier.root():
+        if Frontier().extend(leaves[: ours.tree_size]).root() == bytes(ours.root):
             return None
         return self.fork((ours.note, note), leaves)
 
     def keep(self, verified: Verified, mirror: Mirror, start: int) -> PeerLog:
-        """Keep a verified batch, the tree it leaves and its checkpoint, together."""
+        """Keep a verified batch, the tree it leaves and the checkpoint it was proven
+        against, together."""
         checkpoint = verified.checkpoint
         mirror(self.session, self.authority, verified, start)
-        self.session.add(
-            PeerCheckpoint(
-                authority_code=self.authority,
-                tree_size=checkpoint.size,
-                root=checkpoint.root,
-                note=verified.note,
-                verified_at=self.now,
+        if self.session.get(PeerCheckpoint, (self.authority, checkpoint.size)) is None:
+            self.session.add(
+                PeerCheckpoint(
+                    authority_code=self.authority,
+                    tree_size=checkpoint.size,
+                    root=checkpoint.root,
+                    note=verified.note,
+                    verified_at=self.now,
+                )
             )
-        )
         state = self.state
         state.frontier = json.dumps(verified.frontier.to_json())
-        state.tree_size, state.checkpoint = checkpoint.size, verified.note
-        state.confirmed_at, state.state = self.now, "current"
+        state.tree_size, state.checkpoint = verified.frontier.size, verified.note
+        if verified.complete:
+            state.confirmed_at, state.state = self.now, "current"
+        else:
+            state.state = "behind"
         return self.done()
 
 
@@ -174,20 +236,33 @@ def follow_once(
     client: httpx.Client,
     mirror: Mirror = mirror_batch,
     now: datetime | None = None,
+    chunk: int = CHUNK,
+    verifiers: Verifiers | None = None,
 ) -> PeerLog:
     """One step of following ``member``'s log through ``client`` (a peer's base URL and
-    its federation token); returns the log's state, added to the session. The member
-    is registered as a peer first, with the keys ``trust`` gives it (a key the list
-    added since is added)."""
+    its federation token); returns the log's state, added to the session (the caller
+    commits). The member is registered as a peer first, with the keys ``trust`` gives
+    it (a key the list added since is added).
+
+    A step keeps at most ``chunk`` entries. Where the peer's checkpoint lies further,
+    the state is ``behind`` with no ``last_error`` and ``tree_size`` below
+    ``peer_size``: ``more_to_follow(state)`` is then true, and the caller steps again
+    at once, each step in its own transaction, until it is false (``current``: the
+    peer's checkpoint reached; or an error to wait on). ``verifiers``, kept by the
+    caller across steps (``registry.federation.verifiers``), verifies the pages on
+    its processes while the next is fetched, and reads the next chunk ahead while
+    this one is stored."""
     now = now or datetime.now(UTC)
     register_peer(session, member, valid_from=trust.content.valid_from, now=now)
     step = _Step(session, _state(session, member, now), member, client, now)
     if step.state.state == "forked":
         return step.state  # stopped: a fork is for people to resolve
-    return _advance(step, trust, mirror)
+    return _advance(step, trust, mirror, max(1, chunk), verifiers)
 
 
-def _advance(step: _Step, trust: TrustListVersion, mirror: Mirror) -> PeerLog:
+def _advance(
+    step: _Step, trust: TrustListVersion, mirror: Mirror, chunk: int, verifiers: Verifiers | None
+) -> PeerLog:
     member, session, client = step.member, step.session, step.client
     keys = [parse_verifier_key(member.log.verifier_key)]
     frontier = Frontier.from_json(json.loads(step.state.frontier))
@@ -202,7 +277,16 @@ def _advance(step: _Step, trust: TrustListVersion, mirror: Mirror) -> PeerLog:
             return step.fork((seen.note, note))
         if checkpoint.size <= frontier.size:
             return step.settle(frontier, checkpoint)
-        entries = _entries(client, member.code, frontier.size, checkpoint.size)
+        end = min(checkpoint.size, frontier.size + chunk)
+        proof = None
+        if end < checkpoint.size:
+            proof = _consistency(client, member.code, end, checkpoint.size)
+        # The chunk's pages: read ahead by the step before, or fetched as verified.
+        pages: Iterable[bytes | Future[PageCheck]] | None = None
+        if verifiers is not None:
+            pages = verifiers.take(authority=member.code, note=note, start=frontier.size, end=end)
+        if pages is None:
+            pages = read_pages(client, member.code, frontier.size, end)
         verified = verify_extension(
             authority=member.code,
             origin=member.log.origin,
@@ -210,15 +294,29 @@ def _advance(step: _Step, trust: TrustListVersion, mirror: Mirror) -> PeerLog:
             trust=trust,
             frontier=frontier,
             note=note,
-            entries=entries,
+            pages=pages,
             now=step.now,
+            proof=proof,
+            held=step.held(frontier.size, end),
+            verifiers=verifiers.pool if verifiers is not None else None,
         )
     except httpx.HTTPError as exc:
         return step.fail(str(exc), "unreachable")
     except FollowError as exc:
-        return step.rewritten(checkpoint, note, frontier) or step.fail(exc.message, "behind")
+        return step.rewritten(checkpoint, note) or step.fail(exc.message, "behind")
     except RegistryError as exc:
         return step.fail(f"its checkpoint does not verify: {exc.message}")
+    if verifiers is not None and end < checkpoint.size:
+        verifiers.read_ahead(
+            client,
+            authority=member.code,
+            note=note,
+            start=end,
+            end=min(checkpoint.size, end + chunk),
+            trust=trust,
+            signed_at=verified.signed_at,
+            now=step.now,
+        )
     return step.keep(verified, mirror, frontier.size)
 
 

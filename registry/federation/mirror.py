@@ -9,7 +9,9 @@ and writes, in the caller's transaction (all or nothing, nothing committed here)
 1. the credentials, with their canonical bytes, under the keys the trust list gives
    the peer (``registry.federation.peers``);
 2. the log: its entries, every subtree they complete, the peer's own signed
-   checkpoint and the head, once the stored tree and the entries hash to its root;
+   checkpoint and the head, once the stored tree and the entries hash to its root
+   (for a chunk proven part of the checkpoint, to the root the chunk was verified to:
+   the head stops there, and the checkpoint is kept with the chunk that reaches it);
 3. the projections each credential's type has (``registry.verification.log_projections``
    states what each must equal): records and the parties they name, status changes
    and their effect on the records they change (a change dated ahead kept scheduled,
@@ -35,9 +37,9 @@ from sqlmodel import Session, col
 from registry.calendar import china_today
 from registry.crypto.jcs import canonical_bytes
 from registry.errors import Conflict, Inconsistency, NotFound
-from registry.federation._projection import Projection, apply_due
+from registry.federation._projection import Projection
 from registry.federation.follow import Verified
-from registry.storage.base import bulk_insert
+from registry.storage.base import bulk_insert, table_of
 from registry.storage.credentials import credential_id_of
 from registry.storage.models import (
     Authority,
@@ -45,7 +47,9 @@ from registry.storage.models import (
     LogEntry,
     LogHead,
     LogNode,
+    Record,
     SigningKey,
+    StatusChangeRow,
     StoredCredential,
 )
 from registry.tlog.merkle import EMPTY_ROOT, leaf_hash, node_hash
@@ -63,8 +67,9 @@ def mirror_entries(
     now: datetime | None = None,
     today: date | None = None,
 ) -> None:
-    """Store ``verified`` (entries ``start`` up to its checkpoint's size of the log of
-    ``authority``, a peer registered by ``registry.federation.peers.register_peer``).
+    """Store ``verified`` (entries ``start`` up to its frontier's size, its checkpoint's
+    or a chunk's end, of the log of ``authority``, a peer registered by
+    ``registry.federation.peers.register_peer``).
 
     ``today`` (China's day; by default the day of the peer's checkpoint, as the peer
     applied its changes when it signed it) decides which changes are still ahead; a
@@ -78,24 +83,24 @@ def mirror_entries(
     today = today or china_today(verified.signed_at)
     checkpoint = verified.checkpoint
     documents = verified.documents
-    if start + len(documents) != checkpoint.size:
-        raise Inconsistency(
-            f"{len(documents)} entries from {start} do not make a log of {checkpoint.size}"
-        )
+    end, root = verified.frontier.size, verified.frontier.root()
+    if start + len(documents) != end:
+        raise Inconsistency(f"{len(documents)} entries from {start} do not make a log of {end}")
     peer = session.get(Authority, authority)
     if peer is None:
         raise NotFound(f"no authority {authority}: register the peer first")
     if peer.hosted:
         raise Conflict(f"{authority} is hosted by this node: its log is not a mirror")
-    canonicals = [canonical_bytes(document) for document in documents]
+    canonicals = list(verified.canonicals) or [canonical_bytes(d) for d in documents]
     leaves = [leaf_hash(canonical) for canonical in canonicals]
     # 1. What of the batch is kept already must be the same; a retry changes nothing.
     head = _head(session, authority, checkpoint.origin)
     kept = _kept(session, authority, start, leaves, head)
-    if head.size >= checkpoint.size:
+    if head.size >= end:
         # A checkpoint older than the head is checked, never kept: the entries are
         # recorded at the time of the first checkpoint kept that covers them.
-        _checkpoint(session, authority, verified, head, keep=head.size == checkpoint.size)
+        if verified.complete:
+            _checkpoint(session, authority, verified, head, keep=head.size == end)
         return
     documents, canonicals, leaves = documents[kept:], canonicals[kept:], leaves[kept:]
     start += kept
@@ -105,20 +110,21 @@ def mirror_entries(
             f"the mirror of {authority} holds {head.size} entries; a batch from {start} "
             "does not continue it"
         )
-    nodes, root = _tree(session, authority, start, leaves, bytes(head.root))
-    if root != checkpoint.root:
+    nodes, reached = _tree(session, authority, start, leaves, bytes(head.root))
+    if reached != root:
         raise Inconsistency(
-            f"the stored log of {authority} and the batch do not hash to the checkpoint's "
-            f"root at size {checkpoint.size}"
+            f"the stored log of {authority} and the batch do not hash to the root verified "
+            f"at size {end}"
         )
     if not documents:
-        _checkpoint(session, authority, verified, head)
+        if verified.complete:
+            _checkpoint(session, authority, verified, head)
         return
     # 3. The changes kept scheduled whose day has come, then the credentials, then
     # what refers to them.
-    apply_due(session, authority, today=today, now=now)
+    _apply_due(session, authority, today=today, now=now)
     ids = [credential_id_of(document) for document in documents]
-    projection = Projection(session, authority, now=now, today=today)
+    projection = Projection(session, authority, now=now, today=today, signed=verified.complete)
     credentials = [
         projection.credential(credential_id, document, canonical)
         for credential_id, document, canonical in zip(ids, documents, canonicals, strict=True)
@@ -146,14 +152,43 @@ def mirror_entries(
         ],
     )
     bulk_insert(session, LogNode, nodes)
-    _checkpoint(session, authority, verified, head)
+    if verified.complete:
+        _checkpoint(session, authority, verified, head)
     session.execute(
         sa.update(LogHead)
         .where(col(LogHead.authority_code) == authority)
-        .values(size=checkpoint.size, root=checkpoint.root, updated_at=now)
+        .values(size=end, root=root, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     session.expire(head)
+
+
+def _apply_due(session: Session, authority: str, *, today: date, now: datetime) -> None:
+    """Apply the mirrored log's scheduled changes whose day is ``today`` or past: the
+    records' state (their bits are in the peer's signed lists)."""
+    record = table_of(Record)
+    change = table_of(StatusChangeRow)
+    due = session.execute(
+        sa.select(record.c.credential_id, change.c.state_after)
+        .join(change, change.c.credential_id == record.c.scheduled_change_id)
+        .where(
+            record.c.authority_code == authority,
+            record.c.scheduled_change_id.is_not(None),
+            change.c.effective_on <= today,
+        )
+    ).all()
+    if not due:
+        return
+    session.execute(
+        sa.update(record)
+        .where(record.c.credential_id == sa.bindparam("b_id"))
+        .values(
+            state=sa.bindparam("b_state"),
+            scheduled_change_id=None,
+            updated_at=sa.bindparam("b_at"),
+        ),
+        [{"b_id": record_id, "b_state": state, "b_at": now} for record_id, state in due],
+    )
 
 
 # -- the log ---------------------------------------------------------------------------------------

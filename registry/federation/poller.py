@@ -23,7 +23,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from registry.errors import RegistryError
-from registry.federation.follower import follow_once
+from registry.federation.follower import follow_once, more_to_follow
+from registry.federation.verifiers import Verifiers
 from registry.storage.db import session_scope
 from registry.storage.models import Authority, PeerLog, PeerNotice
 from registry.trust.chain import TrustListVersion
@@ -135,16 +136,16 @@ class PeerFollower:
             member = trust.content.member(self.code) if trust is not None else None
             if trust is None or member is None:
                 return None
-        state: PeerLog | None = None
-        for _ in range(MAX_STEPS):
-            before = self._verified
-            state = self._step(client, trust, member)
-            if state.state != "current":
-                break
-            if state.peer_size is None or state.tree_size >= state.peer_size:
-                break
-            if state.tree_size <= before:
-                break
+        state = self._step(client, trust, member, None)
+        if not more_to_follow(state):
+            return state
+        # A catch-up of more than a chunk: the pages are verified on a pool of
+        # processes while the next is fetched, for as long as it lasts.
+        with Verifiers() as verifiers:
+            for _ in range(MAX_STEPS):
+                state = self._step(client, trust, member, verifiers)
+                if not more_to_follow(state):
+                    break
         return state
 
     def close(self) -> None:
@@ -179,9 +180,17 @@ class PeerFollower:
             self._report(f"took trust-list version {version} from {self.code}'s node")
         return bool(taken)
 
-    def _step(self, client: httpx.Client, trust: TrustListVersion, member: Member) -> PeerLog:
+    def _step(
+        self,
+        client: httpx.Client,
+        trust: TrustListVersion,
+        member: Member,
+        verifiers: Verifiers | None,
+    ) -> PeerLog:
         with session_scope(self.engine) as session:
-            state = follow_once(session, member=member, trust=trust, client=client)
+            state = follow_once(
+                session, member=member, trust=trust, client=client, verifiers=verifiers
+            )
             session.flush()
             self._verified = state.tree_size
             if state.state == "forked" and not self._forked:

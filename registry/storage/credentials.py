@@ -18,6 +18,7 @@ from registry.storage.models import StoredCredential
 
 __all__ = [
     "Signed",
+    "canonicals_by_id",
     "credential_id_of",
     "credentials_by_id",
     "document_of",
@@ -130,6 +131,19 @@ def credentials_by_id(session: Session, ids: list[str]) -> dict[str, dict[str, A
         return {}
     rows = session.exec(select(StoredCredential).where(col(StoredCredential.id).in_(ids)))
     return {row.id: document_of(row) for row in rows}
+
+
+def canonicals_by_id(session: Session, ids: list[str]) -> dict[str, str]:
+    """The canonical bytes (RFC 8785, as text) of the signed credentials with these ids,
+    in one query, by id: what is passed on as it is signed, never parsed."""
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(StoredCredential.id, StoredCredential.canonical).where(
+            col(StoredCredential.id).in_(ids)
+        )
+    )
+    return dict(rows.all())
 
 
 def document_of(row: _HasCanonical) -> dict[str, Any]:
