@@ -20,6 +20,9 @@ audit on the mirror. Printed: the entries per second against the target, the ste
 the follower's peak memory, the audit's time and findings, and first the machine's
 reference figures of the same run.
 
+The second figure of the federation, propagation, is ``bench/propagation.py``
+(``--propagation`` here runs it with its defaults).
+
 Target: catch-up at no less than 5,000 entries/s on this 2-core machine, both nodes
 and PostgreSQL on it, for a log of 1,000,000 entries. One authority's log of CE
 credits stops short of that: each takes an entry of the revocation status list,
@@ -48,6 +51,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench, when run as a script
 
+from bench import propagation
 from bench._database import bench_database
 from bench._harness.cpu import Snapshot, cpu_split, postmaster, snapshot
 from bench._harness.machine import machine, reference
@@ -235,11 +239,6 @@ def _children() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def propagation() -> None:
-    """The second figure, to come: how long a record issued at the origin takes to be
-    answered by a follower that is caught up. Not measured yet."""
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=900_000)
@@ -249,7 +248,15 @@ def main() -> None:
     )
     parser.add_argument("--reuse", type=Path, help="Keep the origin here, restore it next run.")
     parser.add_argument("--profile", type=Path, help="cProfile the catch-up into this file.")
+    parser.add_argument(
+        "--propagation",
+        action="store_true",
+        help="Measure propagation instead (bench/propagation.py with its defaults).",
+    )
     args = parser.parse_args()
+    if args.propagation:
+        propagation.run(rate=100.0, seconds=30.0, workers=2, followers=3)
+        return
     print(machine(), flush=True)
     with tempfile.TemporaryDirectory() as directory, bench_database() as url:
         root = Path(directory)
@@ -289,7 +296,6 @@ def main() -> None:
                 + ", ".join(f"{part} {used:.1f}" for part, used in split.items()),
                 flush=True,
             )
-            propagation()
             with engine_scope(follower) as engine, session_scope(engine) as session:
                 began = time.perf_counter()
                 report = audit_log(session, AUTHORITY)
