@@ -129,7 +129,7 @@ def _operations(app: FastAPI) -> list[tuple[str, str]]:
 def test_every_operation_with_a_body_documents_its_limit(node: Node) -> None:
     document = node.app.openapi()
     operations = _operations(node.app)
-    assert len(operations) == 9
+    assert len(operations) == 10
     for _, path in operations:
         operation = document["paths"][path]["post"]
         limit = operation["x-body-limit"]
@@ -162,10 +162,15 @@ def test_no_token_is_answered_401_before_any_of_the_body_is_read(node: Node) -> 
 def test_a_token_of_another_role_is_answered_403_before_the_body(node: Node) -> None:
     for path, _ in _operations(node.app):
         answer = _call(node.app, path, _endless(50_000_000), token=node.tokens["federation"])
-        if path.startswith("/v1/subscriptions"):
-            continue  # federation may subscribe
+        if path.startswith("/v1/subscriptions") or path == "/v1/federation/notices":
+            continue  # federation may subscribe and send notices
         assert answer.status == 403, (path, answer.body)
         assert answer.pulled == 0, path
+    answer = _call(
+        node.app, "/v1/federation/notices", _endless(50_000_000), token=node.tokens["verifier"]
+    )
+    assert answer.status == 403, answer.body
+    assert answer.pulled == 0
 
 
 def test_a_declared_length_over_the_limit_is_413_unread(node: Node) -> None:
