@@ -73,7 +73,7 @@ def federation(databases: dict[str, str] | None, tmp_path: Path) -> Iterator[dic
         say=lambda _message: None,
         database_urls=databases,
         follow_interval=0.5,
-        environment={"REGISTRY_FEDERATION_STALE_SECONDS": "5"},
+        environment={"REGISTRY_FEDERATION_STALE_SECONDS": "2"},
     )
     try:
         yield {node.code: node for node in nodes}

@@ -307,7 +307,7 @@ def seed_federation(nodes: list[DemoNode], work: Path, *, say: Callable[[str], N
             with node.session() as session:
                 context = IssuingContext.for_node(node.settings)
                 issued |= issue_demo_stage(session, context, stage, node.code, now=now)
-            wait_mirrored(nodes)
+        wait_mirrored(nodes)
         say(f"stage {number} of the demo records issued, each on its own node, and mirrored")
     for node in nodes:
         with node.session() as session:
