@@ -226,3 +226,36 @@ def test_the_follower_acts_on_a_notice_and_takes_the_trust_list_as_it_polls(
             kept = session.get(PeerLog, AUTHORITY)
             assert kept is not None
             assert kept.tree_size == note_size(note)
+
+
+def test_a_follower_without_the_peers_token_says_what_to_do(nodes: Nodes) -> None:
+    """No token from the peer: its entries are refused (401), the log stays as it was,
+    and the server log says, once, how to keep the token the peer granted."""
+    reports: list[str] = []
+
+    def connect(_member: Member, token: str | None) -> httpx.Client:
+        assert token is None
+        client = nodes.transport()
+        del client.headers["Authorization"]
+        return client
+
+    with engine_scope(nodes.follower.database_url) as engine:
+        follower = PeerFollower(
+            engine,
+            AUTHORITY,
+            tokens=dict,
+            interval=3600,
+            stop=threading.Event(),
+            report=reports.append,
+            connect=connect,
+        )
+        first = follower.follow(poll=False)
+        second = follower.follow(poll=False)
+    assert first is not None
+    assert second is not None
+    assert (second.state, second.tree_size) == ("unreachable", 0)
+    assert "401" in (second.last_error or "")
+    assert reports == [
+        "no federation token from CN-JS's node: its entries cannot be read; keep the one "
+        "it granted with `registry federation peer-token CN-JS`"
+    ]

@@ -100,6 +100,7 @@ class PeerFollower:
         self._report = report
         self._verified = -1
         self._forked = False
+        self._warned = False
         self._held: tuple[tuple[str, str | None], httpx.Client] | None = None
 
     def run(self) -> None:
@@ -158,6 +159,12 @@ class PeerFollower:
         # One client for as long as the member's URL and token stay the same: its
         # connections (and TLS context) are kept, not made again each step.
         token = self._tokens().get(self.code)
+        if token is None and not self._warned:
+            self._warned = True
+            self._report(
+                f"no federation token from {self.code}'s node: its entries cannot be read; "
+                f"keep the one it granted with `registry federation peer-token {self.code}`"
+            )
         if self._held is not None and self._held[0] == (member.node_url, token):
             return self._held[1]
         self.close()
