@@ -17,16 +17,18 @@ import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from api import create_app
 from registry.authorities import own_signer
+from registry.calendar import china_today
 from registry.crypto.keys import Signer
 from registry.federation import Verified
 from registry.federation.follower import CHUNK, Mirror, follow_once, more_to_follow
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
+from registry.storage.models import Record
 from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
 from registry.trust.chain import TrustListVersion
 from registry.trust.document import Member
@@ -36,6 +38,7 @@ from tests._support import seed_demo_node
 __all__ = [
     "FOLLOWED",
     "Peer",
+    "decide",
     "fresh_database",
     "log_entries",
     "log_note",
@@ -126,6 +129,23 @@ def take_trust_list(session: Session, source: Settings) -> None:
 Handler = Callable[[httpx.Request], httpx.Response | None]
 
 
+def decide(
+    client: TestClient, token: str, target: str, action: str, *, reason: str, decision: str
+) -> Any:
+    """Post a change of ``target``'s status, effective today, as an official of its
+    authority does (``POST /v1/credentials/{id}/status``); returns the answer."""
+    return client.post(
+        f"/v1/credentials/{target}/status",
+        json={
+            "action": action,
+            "reason": reason,
+            "decision_number": decision,
+            "effective_on": china_today().isoformat(),
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
 class Peer:
     """A seeded demo node answering over HTTP, and a follower's own database."""
 
@@ -189,6 +209,19 @@ class Peer:
                 "error": state.last_error,
                 "more": more_to_follow(state),
             }
+
+    def registrations(self, state: str) -> list[str]:
+        """The credential ids of the peer's registrations (of ``FOLLOWED``) in ``state``."""
+        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as s:
+            return list(
+                s.exec(
+                    select(Record.credential_id).where(
+                        Record.authority_code == FOLLOWED,
+                        Record.type == "SafetyEngineerRegistration",
+                        Record.state == state,
+                    )
+                ).all()
+            )
 
     def size(self) -> int:
         return note_size(log_note(self.client, FOLLOWED))

@@ -44,7 +44,7 @@ from registry.tlog.merkle import node_hash
 from registry.tokens import create_token
 from registry.verification.dossier import find_dossier
 from registry.verification.log_audit import audit_log
-from tests._federation import FOLLOWED, Peer, log_note, serve_peer, take_trust_list
+from tests._federation import FOLLOWED, Peer, decide, log_note, serve_peer, take_trust_list
 from tests._support import REGISTRY
 
 AUTHORITY = FOLLOWED
@@ -75,24 +75,14 @@ def test_a_peer_log_is_kept_in_verified_steps(peer: Peer) -> None:
     assert peer.step(peer.transport())["state"] == "current"
     assert peer.kept == [(0, size)]
     # More on the peer's log: a status change of one of its records.
-    with engine_scope(peer.settings.database_url) as engine, session_scope(engine) as session:
-        target = session.exec(
-            select(Record.credential_id).where(
-                Record.authority_code == AUTHORITY,
-                Record.type == "SafetyEngineerRegistration",
-                Record.state == "active",
-            )
-        ).first()
-    assert target is not None
-    changed = peer.client.post(
-        f"/v1/credentials/{target}/status",
-        json={
-            "action": "suspend",
-            "reason": "测试",
-            "decision_number": "苏应急注〔2026〕1号",
-            "effective_on": china_today().isoformat(),
-        },
-        headers={"Authorization": f"Bearer {peer.tokens['issuer:CN-JS']}"},
+    target = peer.registrations("active")[0]
+    changed = decide(
+        peer.client,
+        peer.tokens["issuer:CN-JS"],
+        target,
+        "suspend",
+        reason="测试",
+        decision="苏应急注〔2026〕1号",
     )
     assert changed.status_code == 201, changed.text
     grown = peer.size()
@@ -242,23 +232,14 @@ def test_a_followed_log_answers_on_the_follower_and_follows_changes(peer: Peer) 
             select(LogCheckpoint.note).where(LogCheckpoint.authority_code == AUTHORITY)
         ).all()
     assert peer.client.get(f"/v1/logs/{AUTHORITY}/checkpoint").text in served
-    with engine_scope(peer.settings.database_url) as engine, session_scope(engine) as session:
-        target = session.exec(
-            select(Record.credential_id).where(
-                Record.authority_code == AUTHORITY,
-                Record.type == "SafetyEngineerRegistration",
-                Record.state == "suspended",
-            )
-        ).one()
-    reinstated = peer.client.post(
-        f"/v1/credentials/{target}/status",
-        json={
-            "action": "reinstate",
-            "reason": "调查结束，恢复执业",
-            "decision_number": "苏应急注〔2026〕2号",
-            "effective_on": china_today().isoformat(),
-        },
-        headers={"Authorization": f"Bearer {peer.tokens['issuer:CN-JS']}"},
+    (target,) = peer.registrations("suspended")
+    reinstated = decide(
+        peer.client,
+        peer.tokens["issuer:CN-JS"],
+        target,
+        "reinstate",
+        reason="调查结束，恢复执业",
+        decision="苏应急注〔2026〕2号",
     )
     assert reinstated.status_code == 201, reinstated.text
     assert step() == "current"
@@ -273,15 +254,9 @@ def test_changes_within_one_second_apply_in_log_order(peer: Peer) -> None:
     lookup = DataDir(peer.settings).lookup_secrets()
     at = datetime.now(UTC).replace(microsecond=0)
     js = [e for e in DEMO_ENGINEERS if e.registered_by == AUTHORITY and e.name != "张伟"]
+    targets = peer.registrations("active")
+    assert targets
     with engine_scope(peer.settings.database_url) as engine, session_scope(engine) as session:
-        targets = session.exec(
-            select(Record.credential_id).where(
-                Record.authority_code == AUTHORITY,
-                Record.type == "SafetyEngineerRegistration",
-                Record.state == "active",
-            )
-        ).all()
-        assert targets
         for target in targets:
             for action in (Action.SUSPEND, Action.REINSTATE):
                 change_status(
@@ -324,15 +299,13 @@ def test_a_mirrored_record_is_read_only_on_the_follower(peer: Peer, tmp_path: Pa
     auth = {"Authorization": f"Bearer {issuer}"}
     with TestClient(create_app(follower)) as client:
         before = client.get(f"/v1/logs/{AUTHORITY}/checkpoint").text
-        changed = client.post(
-            f"/v1/credentials/{target}/status",
-            json={
-                "action": "revoke",
-                "reason": "不应在此处作出",
-                "decision_number": "苏应急注〔2026〕4号",
-                "effective_on": china_today().isoformat(),
-            },
-            headers=auth,
+        changed = decide(
+            client,
+            issuer,
+            target,
+            "revoke",
+            reason="不应在此处作出",
+            decision="苏应急注〔2026〕4号",
         )
         assert changed.status_code == 409, changed.text
         assert "kept here as a mirror" in changed.json()["detail"]

@@ -34,7 +34,7 @@ from registry.storage.models import Delivery, Record, RecordParty
 from registry.tlog.checkpoint import parse_checkpoint
 from registry.tlog.merkle import leaf_hash, verify_inclusion
 from registry.tokens import create_token
-from tests._federation import FOLLOWED, Peer, fresh_database, serve_peer, take_trust_list
+from tests._federation import FOLLOWED, Peer, decide, fresh_database, serve_peer, take_trust_list
 from tests._receivers import Events, Prompt
 from tests._support import LOOPBACK
 
@@ -126,15 +126,13 @@ def _issue(client: TestClient, token: str, body: dict[str, Any]) -> str:
 
 
 def _decide(client: TestClient, token: str, target: str, action: str, number: int) -> None:
-    answer = client.post(
-        f"/v1/credentials/{target}/status",
-        json={
-            "action": action,
-            "reason": "行政处罚决定被撤销",
-            "decision_number": f"苏应急〔2026〕{number}号",
-            "effective_on": china_today().isoformat(),
-        },
-        headers={"Authorization": f"Bearer {token}"},
+    answer = decide(
+        client,
+        token,
+        target,
+        action,
+        reason="行政处罚决定被撤销",
+        decision=f"苏应急〔2026〕{number}号",
     )
     assert answer.status_code == 201, answer.text
 
