@@ -27,6 +27,7 @@ __all__ = [
     "find_key",
     "get_authority",
     "held_signer",
+    "hosted_codes",
     "keys_of",
     "list_authorities",
     "own_signer",
@@ -157,6 +158,16 @@ def create_node_key(
 def list_authorities(session: Session) -> list[Authority]:
     """Every authority, ordered by code."""
     return list(session.exec(select(Authority).order_by(col(Authority.code))).all())
+
+
+def hosted_codes(session: Session) -> list[str]:
+    """The codes of the authorities this node hosts (holds the keys of), in order; the
+    others are peers whose logs it keeps as mirrors."""
+    return list(
+        session.exec(
+            select(col(Authority.code)).where(col(Authority.hosted)).order_by(col(Authority.code))
+        ).all()
+    )
 
 
 def get_authority(session: Session, code: str) -> Authority:

@@ -103,6 +103,15 @@ class DataDir:
             return {
                 code: token.get_secret_value() for code, token in self._settings.peer_tokens.items()
             }
+        return self._stored_peer_tokens()
+
+    def set_peer_token(self, code: str, token: str) -> None:
+        """Keep the token ``code``'s node granted this node, beside the others."""
+        tokens = self._stored_peer_tokens()
+        tokens[code] = token
+        self._replace(_PEER_TOKENS_FILE, json.dumps(tokens, indent=2, sort_keys=True))
+
+    def _stored_peer_tokens(self) -> dict[str, str]:
         stored = self.read_private(_PEER_TOKENS_FILE)
         if stored is None:
             return {}
@@ -112,13 +121,6 @@ class DataDir:
         ):
             raise KeyStoreError(f"secrets/{_PEER_TOKENS_FILE} is not a JSON object of tokens")
         return value
-
-    def set_peer_token(self, code: str, token: str) -> None:
-        """Keep the token ``code``'s node granted this node, beside the others."""
-        stored = self.read_private(_PEER_TOKENS_FILE)
-        tokens = json.loads(stored) if stored is not None else {}
-        tokens[code] = token
-        self._replace(_PEER_TOKENS_FILE, json.dumps(tokens, indent=2, sort_keys=True))
 
     def _replace(self, name: str, content: str) -> None:
         """Write a file under ``secrets/`` whole, in place of the old (owner-only, atomic)."""

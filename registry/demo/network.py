@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlmodel import Session
 
 from registry.authorities import create_authority, create_node_key
 from registry.calendar import china_today
@@ -89,15 +90,14 @@ class DemoNode:
         """The node's base URL, as the trust list names it."""
         return self.settings.node_url
 
-    def session(self) -> Any:
+    @contextmanager
+    def session(self) -> Iterator[Session]:
         """A session on the node's own database (committed when the block ends)."""
-        return _session(self.settings)
-
-
-@contextmanager
-def _session(settings: Settings) -> Iterator[Any]:
-    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
-        yield session
+        with (
+            engine_scope(self.settings.database_url) as engine,
+            session_scope(engine) as session,
+        ):
+            yield session
 
 
 def plan_nodes(
@@ -211,7 +211,7 @@ def start_nodes(nodes: list[DemoNode], logs: Path) -> None:
             **node.environment,
         }
         env.pop("REGISTRY_PEER_TOKENS", None)
-        host = node.url.split("//", 1)[1].rsplit(":", 1)[0]
+        host = httpx.URL(node.url).host
         with (logs / f"{node.code.lower()}.log").open("ab") as log:
             node.process = subprocess.Popen(
                 [

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from registry.errors import Conflict, NotFound
 from registry.storage.db import session_scope
-from registry.storage.models import Authority, LogHead, PeerLog, PeerNotice
+from registry.storage.models import Authority, LogCheckpoint, LogHead, PeerLog, PeerNotice
 from registry.tlog.checkpoint import open_note, parse_checkpoint
 from registry.tlog.note import parse_verifier_key
 from registry.tlog.sequencer import newest_checkpoint
@@ -166,6 +166,7 @@ class Notifier:
             peers = [m for m in trust.content.members if m.code not in codes]
             now = monotonic()
             notices: list[Outgoing] = []
+            newest: dict[str, LogCheckpoint | None] = {}  # read once a log, not once a peer
             for peer in peers:
                 with self._lock:
                     waiting = peer.code in self._busy
@@ -174,7 +175,9 @@ class Notifier:
                 for code, size in hosted:
                     if size == 0 or self._told.get((peer.code, code), 0) >= size:
                         continue
-                    checkpoint = newest_checkpoint(session, code)
+                    if code not in newest:
+                        newest[code] = newest_checkpoint(session, code)
+                    checkpoint = newest[code]
                     if checkpoint is not None:
                         notices.append(
                             Outgoing(

@@ -20,13 +20,14 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from registry.authorities import hosted_codes
 from registry.errors import RegistryError
 from registry.federation.follower import follow_once, more_to_follow
 from registry.federation.verifiers import Verifiers
 from registry.storage.db import session_scope
-from registry.storage.models import Authority, PeerLog, PeerNotice
+from registry.storage.models import PeerLog, PeerNotice
 from registry.trust.chain import TrustListVersion
 from registry.trust.document import Member
 from registry.trust.store import accept_version, current_version
@@ -127,16 +128,15 @@ class PeerFollower:
         """Take steps until the mirror holds the peer's newest checkpoint or a step
         makes no progress; with ``poll``, take the peer's newer trust-list versions
         first. Returns the log's state, or ``None`` if the member left the list."""
-        trust = self._trust()
-        member = trust.content.member(self.code) if trust is not None else None
-        if trust is None or member is None:
+        listed = self._listed()
+        if listed is None:
             return None
-        client = self._client(member)
+        client = self._client(listed[1])
         if poll and self._take_trust(client):
-            trust = self._trust()
-            member = trust.content.member(self.code) if trust is not None else None
-            if trust is None or member is None:
+            listed = self._listed()  # the member as the newer version lists it
+            if listed is None:
                 return None
+        trust, member = listed
         state = self._step(client, trust, member, None)
         if not more_to_follow(state):
             return state
@@ -172,9 +172,12 @@ class PeerFollower:
         self._held = ((member.node_url, token), client)
         return client
 
-    def _trust(self) -> TrustListVersion | None:
+    def _listed(self) -> tuple[TrustListVersion, Member] | None:
+        """The current trust list and the member in it (``None``: it is not listed)."""
         with session_scope(self.engine) as session:
-            return current_version(session)
+            trust = current_version(session)
+        member = trust.content.member(self.code) if trust is not None else None
+        return (trust, member) if trust is not None and member is not None else None
 
     def _take_trust(self, client: httpx.Client) -> bool:
         try:
@@ -237,7 +240,7 @@ class Poller:
             trust = current_version(session, at=now or datetime.now(UTC))
             if trust is None:
                 return
-            hosted = set(session.exec(select(Authority.code).where(col(Authority.hosted))))
+            hosted = set(hosted_codes(session))
             members = [m.code for m in trust.content.members if m.code not in hosted]
         for code in members:
             if code in self._threads and self._threads[code].is_alive():

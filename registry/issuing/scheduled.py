@@ -35,13 +35,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from registry.authorities import hosted_codes
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, State, status_bits
 from registry.errors import Conflict
 from registry.issuing.context import IssuingContext
 from registry.issuing.signing import sign_and_log
 from registry.issuing.status_lists import StatusLists
-from registry.storage.models import Authority, Record, StatusChangeRow
+from registry.storage.models import Record, StatusChangeRow
 from registry.tlog.sequencer import lock_log
 
 __all__ = ["apply_due", "apply_due_changes", "cancellation", "due_authorities", "state_today"]
@@ -117,9 +118,8 @@ def apply_due(
 def due_authorities(session: Session, *, now: datetime) -> list[str]:
     """The authorities this node hosts with a scheduled change whose day has come (a
     peer's, kept as a mirror, applies them itself: ``registry.federation.mirror``)."""
-    hosted = set(session.exec(select(col(Authority.code)).where(col(Authority.hosted))))
     found = {record.authority_code for record, _ in _due(session, china_today(now))}
-    return sorted(found & hosted)
+    return sorted(found & set(hosted_codes(session)))
 
 
 def apply_due_changes(

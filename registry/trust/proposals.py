@@ -18,7 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from registry.authorities import find_key, held_signer, list_authorities, record_of
+from registry.authorities import find_key, held_signer, hosted_codes, record_of
 from registry.credentials import CredentialType
 from registry.credentials.keys import KeyRecord
 from registry.crypto.eddsa_jcs_2022 import add_proof, proofs_of, with_proofs
@@ -115,7 +115,7 @@ def proposal_report(
 def _genesis(
     session: Session, changes: Changes, *, profile: NodeProfile, valid_from: datetime
 ) -> TrustListContent:
-    founders = changes.founders or tuple(a.code for a in list_authorities(session) if a.hosted)
+    founders = changes.founders or tuple(hosted_codes(session))
     members = [member_from_node(session, code, profile) for code in founders]
     members += [parse_member(entry) for entry in changes.add_member_entries]
     return TrustListContent(
