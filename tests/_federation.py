@@ -45,6 +45,7 @@ __all__ = [
     "log_signer",
     "note_size",
     "peer_client",
+    "postgresql_databases",
     "serve_peer",
     "take_trust_list",
 ]
@@ -79,16 +80,25 @@ def log_entries(
     return found
 
 
-def peer_client(client: TestClient, token: str) -> httpx.Client:
+Handler = Callable[[httpx.Request], httpx.Response | None]
+"""Answers a request in place of the node, or ``None`` to let it through."""
+
+
+def peer_client(client: TestClient, token: str, handler: Handler | None = None) -> httpx.Client:
     """A client reaching the node behind ``client`` as a following node reaches its
-    peer: its base URL, with a `federation` ``token``."""
+    peer: its base URL, with a `federation` ``token`` (a request whose header was
+    taken away goes without one). ``handler`` may answer a request instead of the
+    node (to tamper with it)."""
 
     def forward(request: httpx.Request) -> httpx.Response:
+        changed = handler(request) if handler else None
+        if changed is not None:
+            return changed
         answer = client.request(
             request.method,
             request.url.path,
             params=dict(request.url.params),
-            headers={"Authorization": request.headers["Authorization"]},
+            headers={"Authorization": request.headers.get("Authorization", "")},
         )
         return httpx.Response(answer.status_code, content=answer.content, headers=answer.headers)
 
@@ -126,9 +136,6 @@ def take_trust_list(session: Session, source: Settings) -> None:
         accept_version(session, document)
 
 
-Handler = Callable[[httpx.Request], httpx.Response | None]
-
-
 def decide(
     client: TestClient, token: str, target: str, action: str, *, reason: str, decision: str
 ) -> Any:
@@ -164,26 +171,7 @@ class Peer:
     def transport(self, handler: Handler | None = None) -> httpx.Client:
         """A client reaching the peer as a follower does, with its federation token;
         ``handler`` may answer a request instead of the peer (to tamper with it)."""
-
-        def forward(request: httpx.Request) -> httpx.Response:
-            changed = handler(request) if handler else None
-            if changed is not None:
-                return changed
-            answer = self.client.request(
-                request.method,
-                request.url.path,
-                params=dict(request.url.params),
-                headers={"Authorization": request.headers["Authorization"]},
-            )
-            return httpx.Response(
-                answer.status_code, content=answer.content, headers=answer.headers
-            )
-
-        return httpx.Client(
-            base_url="http://peer.test",
-            transport=httpx.MockTransport(forward),
-            headers={"Authorization": f"Bearer {self.tokens['federation']}"},
-        )
+        return peer_client(self.client, self.tokens["federation"], handler)
 
     def mirror(self, _session: Session, authority: str, verified: Verified, start: int) -> None:
         assert authority == FOLLOWED
@@ -245,16 +233,13 @@ def serve_peer(settings: Settings, follower: str) -> Iterator[Peer]:
 
 
 @contextmanager
-def fresh_database(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A second fresh, migrated database of the same kind as ``db_url``: another node's."""
-    if db_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / f'node-{uuid.uuid4().hex[:8]}.sqlite3'}"
-        with engine_scope(url) as engine:
-            upgrade(engine)
-        yield url
-        return
+def postgresql_databases(
+    db_url: str, request: pytest.FixtureRequest, count: int
+) -> Iterator[list[str]]:
+    """``count`` fresh, migrated databases in the test's PostgreSQL cluster (``db_url``
+    is one of its databases), made from its template and dropped afterwards."""
     server = request.getfixturevalue("pg_server")
-    name = f"registry_node_{uuid.uuid4().hex[:12]}"
+    names = [f"registry_node_{uuid.uuid4().hex[:12]}" for _ in range(count)]
     admin = {
         "host": server.host,
         "port": server.port,
@@ -263,9 +248,24 @@ def fresh_database(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) 
         "dbname": "postgres",
     }
     with psycopg.connect(**admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{server.template_dbname}"')
+        for name in names:
+            connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{server.template_dbname}"')
     try:
-        yield db_url.rsplit("/", 1)[0] + f"/{name}"
+        yield [db_url.rsplit("/", 1)[0] + f"/{name}" for name in names]
     finally:
         with psycopg.connect(**admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            for name in names:
+                connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def fresh_database(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A second fresh, migrated database of the same kind as ``db_url``: another node's."""
+    if db_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / f'node-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        with engine_scope(url) as engine:
+            upgrade(engine)
+        yield url
+        return
+    with postgresql_databases(db_url, request, 1) as (url,):
+        yield url

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import partial
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from devtools.ports import free_ports
@@ -31,7 +29,7 @@ from registry.storage.db import engine_scope, session_scope
 from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
 from registry.tlog.merkle import node_hash
 from registry.tlog.sequencer import newest_checkpoint
-from tests._federation import log_signer
+from tests._federation import log_signer, postgresql_databases
 from tests._support import REGISTRY
 
 CODES = ("CN-SH", "CN-JS", "CN-ZJ", "CN-AH")
@@ -45,24 +43,8 @@ def databases(db_url: str, request: pytest.FixtureRequest) -> Iterator[dict[str,
     if db_url.startswith("sqlite"):
         yield None
         return
-    server = request.getfixturevalue("pg_server")
-    admin = {
-        "host": server.host,
-        "port": server.port,
-        "user": server.user,
-        "password": server.password,
-        "dbname": "postgres",
-    }
-    names = {code: f"registry_{code[3:].lower()}_{uuid.uuid4().hex[:10]}" for code in CODES}
-    with psycopg.connect(**admin, autocommit=True) as connection:
-        for name in names.values():
-            connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{server.template_dbname}"')
-    try:
-        yield {code: db_url.rsplit("/", 1)[0] + f"/{name}" for code, name in names.items()}
-    finally:
-        with psycopg.connect(**admin, autocommit=True) as connection:
-            for name in names.values():
-                connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with postgresql_databases(db_url, request, len(CODES)) as urls:
+        yield dict(zip(CODES, urls, strict=True))
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from registry.tokens import create_token
 from registry.trust.document import Member, Quorum
 from registry.trust.proposals import Changes, propose, publish, sign_proposal
 from registry.trust.store import NodeProfile, accept_version, stored_versions
-from tests._federation import log_note, note_size
+from tests._federation import log_note, note_size, peer_client
 from tests._support import seed_demo_node
 
 AUTHORITY = "CN-JS"
@@ -50,23 +50,7 @@ class Nodes:
 
     def transport(self) -> httpx.Client:
         """A client reaching the peer as a follower does, with its federation token."""
-
-        def forward(request: httpx.Request) -> httpx.Response:
-            answer = self.peer_client.request(
-                request.method,
-                request.url.path,
-                params=dict(request.url.params),
-                headers={"Authorization": request.headers.get("Authorization", "")},
-            )
-            return httpx.Response(
-                answer.status_code, content=answer.content, headers=answer.headers
-            )
-
-        return httpx.Client(
-            base_url="http://peer.test",
-            transport=httpx.MockTransport(forward),
-            headers={"Authorization": f"Bearer {self.tokens['federation']}"},
-        )
+        return peer_client(self.peer_client, self.tokens["federation"])
 
 
 def _genesis_only(session: Session, source: Settings) -> None:
