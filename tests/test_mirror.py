@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,32 @@ def _clean(session: Session, authority: str = AUTHORITY) -> dict[str, int]:
     return dict(report.rows)
 
 
+def _decide(
+    session: Session,
+    context: IssuingContext,
+    target: str,
+    action: Action,
+    *,
+    number: int,
+    on: date,
+    now: datetime | None = None,
+) -> None:
+    """Node A's decision ``action`` on ``target``, effective ``on``, under decision
+    number ``number`` of Jiangsu's 2026 series."""
+    change_status(
+        session,
+        context,
+        target,
+        StatusChangeIn(
+            action=action,
+            reason="test",
+            decision_number=f"苏应急〔2026〕{number}号",
+            effective_on=on,
+        ),
+        now=now,
+    )
+
+
 def test_a_peer_log_is_mirrored_and_answers_as_its_own(node_a: NodeA, mirror_url: str) -> None:
     """Mirrored, the log audits clean; a demo engineer of CN-JS is found by ID number and
     a CN-JS listing by blacklist search; B serves A's own signed checkpoint; the same
@@ -190,27 +216,14 @@ def test_a_peer_log_is_mirrored_and_answers_as_its_own(node_a: NodeA, mirror_url
             session_scope(engine_a) as session_a,
         ):
             revoked, scheduled = _two_records(session_a)
-            change_status(
-                session_a,
-                context,
-                revoked,
-                StatusChangeIn(
-                    action=Action.REVOKE,
-                    reason="test",
-                    decision_number="苏应急〔2026〕99号",
-                    effective_on=today,
-                ),
-            )
-            change_status(
+            _decide(session_a, context, revoked, Action.REVOKE, number=99, on=today)
+            _decide(
                 session_a,
                 context,
                 scheduled,
-                StatusChangeIn(
-                    action=Action.REVOKE,
-                    reason="test",
-                    decision_number="苏应急〔2026〕100号",
-                    effective_on=today + timedelta(days=5),
-                ),
+                Action.REVOKE,
+                number=100,
+                on=today + timedelta(days=5),
             )
             session_a.commit()
 
@@ -241,28 +254,8 @@ def test_a_peer_log_is_mirrored_and_answers_as_its_own(node_a: NodeA, mirror_url
                     col(Record.authority_code) == AUTHORITY, col(Record.state) == "suspended"
                 )
             ).scalar_one()
-            change_status(
-                session_a,
-                context,
-                suspended,
-                StatusChangeIn(
-                    action=Action.REINSTATE,
-                    reason="test",
-                    decision_number="苏应急〔2026〕101号",
-                    effective_on=today,
-                ),
-            )
-            change_status(
-                session_a,
-                context,
-                scheduled,
-                StatusChangeIn(
-                    action=Action.CANCEL_SCHEDULED,
-                    reason="test",
-                    decision_number="苏应急〔2026〕103号",
-                    effective_on=today,
-                ),
-            )
+            _decide(session_a, context, suspended, Action.REINSTATE, number=101, on=today)
+            _decide(session_a, context, scheduled, Action.CANCEL_SCHEDULED, number=103, on=today)
             session_a.commit()
         with session_scope(engine) as session:
             whole = _follow(session, node_a, Frontier())
@@ -518,17 +511,7 @@ def test_a_scheduled_change_applies_on_its_day_as_on_the_peer(
         session_scope(engine_a) as session_a,
     ):
         ahead, other = _two_records(session_a)
-        change_status(
-            session_a,
-            context,
-            ahead,
-            StatusChangeIn(
-                action=Action.REVOKE,
-                reason="test",
-                decision_number="苏应急〔2026〕104号",
-                effective_on=today + timedelta(days=3),
-            ),
-        )
+        _decide(session_a, context, ahead, Action.REVOKE, number=104, on=today + timedelta(days=3))
         session_a.commit()
     with engine_scope(mirror_url) as engine:
         with session_scope(engine) as session:
@@ -545,16 +528,13 @@ def test_a_scheduled_change_applies_on_its_day_as_on_the_peer(
             engine_scope(node_a.settings.database_url) as engine_a,
             session_scope(engine_a) as session_a,
         ):
-            change_status(
+            _decide(
                 session_a,
                 context,
                 other,
-                StatusChangeIn(
-                    action=Action.REVOKE,
-                    reason="test",
-                    decision_number="苏应急〔2026〕105号",
-                    effective_on=china_today(later),
-                ),
+                Action.REVOKE,
+                number=105,
+                on=china_today(later),
                 now=later,
             )
             session_a.commit()
