@@ -115,7 +115,7 @@ bench-verify: $(VENV)/.installed-dev
 bench-audit: $(VENV)/.installed-dev
 	$(BIN)/python bench/audit.py
 
-## bench-federation: a follower catching up with a peer's log over HTTP on PostgreSQL (900,000 entries)
+## bench-federation: a follower catching up with a peer's log over HTTP on PostgreSQL (1,000,000 entries)
 bench-federation: $(VENV)/.installed-dev
 	$(BIN)/python bench/federation.py
 

@@ -38,8 +38,10 @@ __all__ = [
     "version_url",
 ]
 
-DEFAULT_ENTRIES = 1 << 20
-"""Entries per list: room for a million records per authority and purpose."""
+DEFAULT_ENTRIES = 1 << 22
+"""Entries per new list (4,194,304; 512 KiB of bits, a few hundred bytes once
+compressed while few are set): room for 3.7 million records per authority and
+purpose before ``allocate`` refuses. A list keeps the size it was created with."""
 
 _FULL = 0.9  # random allocation slows as a list fills; refuse before it crawls
 _CHUNK = 5000  # candidate indices per query (SQLite allows 32,766 parameters)
