@@ -32,6 +32,7 @@ from api.routes import (
 from registry.ce import load_policies
 from registry.enforcement.addresses import AddressPolicy
 from registry.issuing import IssuingContext
+from registry.issuing.grouping import SingleIssues
 from registry.settings import Settings
 from registry.storage.db import make_engine
 from registry.verification import EngineerVerifier
@@ -81,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.loop_engine = loop_engine
     app.state.issuing = IssuingContext.for_node(settings)
+    app.state.singles = SingleIssues(engine, app.state.issuing, scope=credentials.SINGLE_SCOPE)
     app.state.recorder = AccessRecorder(engine)
     app.state.verifier = EngineerVerifier(
         key_store=app.state.issuing.key_store,

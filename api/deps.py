@@ -18,6 +18,7 @@ from sqlmodel import Session
 from api.recorder import AccessRecorder
 from registry.enforcement.addresses import AddressPolicy
 from registry.issuing import IssuingContext
+from registry.issuing.grouping import SingleIssues
 from registry.settings import Settings
 from registry.storage.db import begin_snapshot, session_scope
 from registry.verification import EngineerVerifier
@@ -64,6 +65,10 @@ async def _issuing(request: Request) -> IssuingContext:
     return _state(request, "issuing", IssuingContext)
 
 
+async def _singles(request: Request) -> SingleIssues:
+    return _state(request, "singles", SingleIssues)
+
+
 async def _recorder(request: Request) -> AccessRecorder:
     return _state(request, "recorder", AccessRecorder)
 
@@ -81,6 +86,10 @@ NodeSettings = Annotated[Settings, Depends(_settings)]
 
 Issuing = Annotated[IssuingContext, Depends(_issuing)]
 """The node's signing keys, lookup secret, log origin prefix and URL."""
+
+Singles = Annotated[SingleIssues, Depends(_singles)]
+"""The process's single issuances, issued together while their log is busy
+(``registry.issuing.grouping``)."""
 
 Recorder = Annotated[AccessRecorder, Depends(_recorder)]
 """The process's access-audit writer (``api.recorder``)."""

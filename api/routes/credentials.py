@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
 from api.auth import require_caller, require_role
 from api.batch import batch_body, batch_of
-from api.deps import DbSession, Issuing
+from api.deps import DbSession, Issuing, Singles
 from api.errors import problem_responses
 from api.examples import batch_examples, record_examples, status_change_examples
 from api.limits import ISSUE_BATCH_BODY, JSON_BODY, GatedRoute, body_limit, too_large
@@ -34,6 +34,7 @@ from registry.enforcement.audit import criteria_hash, record_access
 from registry.errors import NotFound
 from registry.issuing import IssueAnswer, change_once, credential_view, issue_once
 from registry.issuing.disclosures import HeldDisclosure, read_disclosures
+from registry.issuing.idempotency import Single
 from registry.issuing.receipts import Issuer
 from registry.storage.credentials import document_of, get_credential
 from registry.tlog.reader import proof_bundle
@@ -45,6 +46,9 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/credentials", tags=["credentials"], route_class=GatedRoute)
 
 _ISSUER = Depends(require_role("issuer:*"))
+
+SINGLE_SCOPE = "POST /v1/credentials"
+"""The operation an idempotency key of a single issuance is bound to."""
 _IssuerCaller = Annotated[Caller, Depends(require_caller("issuer:*"))]
 _PRIVATE = {"Cache-Control": "no-store"}
 # Examples are dated when the app is first imported: later, no date is in the future.
@@ -99,8 +103,7 @@ def _batch_response(answer: IssueAnswer) -> Response:
 def issue_one(
     *,
     response: Response,
-    session: DbSession,
-    context: Issuing,
+    singles: Singles,
     item: Annotated[RecordIn, Body(openapi_examples=record_examples(_TODAY))],
     role: Annotated[str, _ISSUER],
     idempotency_key: _IdempotencyKey = None,
@@ -125,14 +128,13 @@ def issue_one(
     course title and completion date) is refused with 409 naming it, unless the
     request repeats the first one's `Idempotency-Key`.
     """
-    answer = issue_once(
-        session,
-        context,
-        [item],
-        role=role,
-        idempotency_key=idempotency_key,
-        scope="POST /v1/credentials",
-        body_json=item.model_dump(mode="json"),
+    answer = singles.issue(
+        Single(
+            item=item,
+            role=role,
+            idempotency_key=idempotency_key,
+            body_json=item.model_dump(mode="json"),
+        )
     )
     if answer.replayed:
         response.headers.update(_REPLAYED)

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +30,7 @@ from registry.errors import Conflict, FieldError, Forbidden, InvalidInput
 from registry.issuing.changes import change_status, get_record
 from registry.issuing.context import IssuingContext
 from registry.issuing.receipts import Issuer, record_receipt
-from registry.issuing.records import issue_records
+from registry.issuing.records import IssuedRecord, issue_records
 from registry.issuing.replay import (
     AnsweredItem,
     ChangeAnswer,
@@ -39,7 +40,16 @@ from registry.issuing.replay import (
 )
 from registry.storage.models import IdempotencyKey
 
-__all__ = ["change_once", "issue_once", "recall", "remember", "request_digest", "settle"]
+__all__ = [
+    "Single",
+    "change_once",
+    "issue_each",
+    "issue_once",
+    "recall",
+    "remember",
+    "request_digest",
+    "settle",
+]
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -185,20 +195,80 @@ def issue_once(
             now=now,
         )
     return IssueAnswer(
-        items=tuple(
-            AnsweredItem(
-                credential_id=record.credential.id,
-                canonical=record.credential.canonical,
-                state=record.state,
-                leaf_index=record.leaf_index,
-                status_change=record.status_change,
-            )
-            for record in issued.records
-        ),
+        items=tuple(_answered(record) for record in issued.records),
         tree_size=issued.log.size,
         checkpoint=issued.log.checkpoint,
         replayed=False,
         receipt_id=receipt_id,
+    )
+
+
+@dataclass(frozen=True)
+class Single:
+    """One request to issue one record: the record, the caller's role, its
+    idempotency key if any, and the request as sent (JSON values)."""
+
+    item: RecordIn
+    role: str
+    idempotency_key: str | None
+    body_json: Any
+
+
+def issue_each(
+    session: Session,
+    context: IssuingContext,
+    singles: Sequence[Single],
+    *,
+    scope: str,
+    now: datetime | None = None,
+) -> list[IssueAnswer]:
+    """Issue single requests of one authority together: one ``issue_records``, so one
+    append and one checkpoint, with each answered (in order) as ``issue_once`` would
+    answer it alone, the checkpoint being the one that covers all of them.
+
+    Raises whatever ``issue_once`` would raise for any one of them (and for what one
+    refuses only because of another, such as a CE credit that another repeats); the
+    caller's transaction then writes nothing, and the caller issues each alone to give
+    each its own answer.
+    """
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    answers: dict[int, IssueAnswer] = {}
+    fresh: list[tuple[int, IdempotencyKey | None]] = []
+    for n, single in enumerate(singles):
+        _own(single.role, single.item.authority)
+        replay, claim = _recall_or_claim(
+            session,
+            context,
+            role=single.role,
+            key=single.idempotency_key,
+            scope=scope,
+            body_json=single.body_json,
+        )
+        if replay:
+            answers[n] = issue_answered(session, replay)
+        else:
+            fresh.append((n, claim))
+    if fresh:
+        issued = issue_records(session, context, [singles[n].item for n, _ in fresh], now=now)
+        for (n, claim), record in zip(fresh, issued.records, strict=True):
+            if claim is not None:
+                settle(session, claim, [record.credential.id])
+            answers[n] = IssueAnswer(
+                items=(_answered(record),),
+                tree_size=issued.log.size,
+                checkpoint=issued.log.checkpoint,
+                replayed=False,
+            )
+    return [answers[n] for n in range(len(singles))]
+
+
+def _answered(record: IssuedRecord) -> AnsweredItem:
+    return AnsweredItem(
+        credential_id=record.credential.id,
+        canonical=record.credential.canonical,
+        state=record.state,
+        leaf_index=record.leaf_index,
+        status_change=record.status_change,
     )
 
 
