@@ -27,6 +27,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from registry.crypto.ed25519 import verify_signature
 from registry.crypto.jcs import Splice, canonical_bytes, canonical_members, join_members
 from registry.crypto.keys import Signer
 from registry.crypto.multikey import (
@@ -417,7 +418,7 @@ def verify_proof(
 
     # 9. Check the signature.
     try:
-        public_key.verify(signature, to_verify)
+        verify_signature(public_key, signature, to_verify)
     except InvalidSignature as exc:
         raise SignatureMismatch(
             f"the signature by {verification_method} does not match the document"

@@ -34,9 +34,20 @@ _ENCODER = json.JSONEncoder(
 )
 
 
+def _plain_number(number: float) -> bool:
+    if type(number) is int:
+        return -_INT_LIMIT <= number <= _INT_LIMIT
+    # Where Python's shortest round-trip repr is ECMAScript's Number::toString: no
+    # exponent in either (1e-4 <= |x| < 1e16) and not integral ("48.0" vs "48").
+    # Half-hours (8.5) are such numbers; others take the reference path.
+    return _FLOAT_LOW <= abs(number) < _FLOAT_HIGH and not number.is_integer()
+
+
 def _in_fast_subset(value: Any) -> bool:
     # Exact types only: subclasses (enums, custom mappings) take the reference path.
-    # An explicit stack rather than recursion: this runs before every signature.
+    # An explicit stack rather than recursion: this runs before every signature and
+    # every verification. Strings, most of a credential, are passed over where they
+    # are met rather than stacked.
     stack = [value]
     budget = _MAX_NODES
     while stack:
@@ -45,27 +56,18 @@ def _in_fast_subset(value: Any) -> bool:
             return False
         item = stack.pop()
         kind = type(item)
-        if kind is str or kind is bool or item is None:
-            continue
-        if kind is int:
-            if -_INT_LIMIT <= item <= _INT_LIMIT:
-                continue
-            return False
-        if kind is float:
-            # Where Python's shortest round-trip repr is ECMAScript's Number::toString:
-            # no exponent in either (1e-4 <= |x| < 1e16) and not integral ("48.0" vs
-            # "48"). Half-hours (8.5) are such numbers; others take the reference path.
-            if _FLOAT_LOW <= abs(item) < _FLOAT_HIGH and not item.is_integer():
-                continue
-            return False
         if kind is dict:
-            for key in item:
+            for key, member in item.items():
                 if type(key) is not str or not (key.isascii() or max(key) <= "\uffff"):
                     return False
-            stack.extend(item.values())
+                if type(member) is not str:
+                    stack.append(member)
         elif kind is list:
-            stack.extend(item)
-        else:
+            stack.extend(member for member in item if type(member) is not str)
+        elif kind is int or kind is float:
+            if not _plain_number(item):
+                return False
+        elif not (kind is str or kind is bool or item is None):
             return False
     return True
 
