@@ -16,15 +16,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from api import create_app
 from registry.calendar import china_today
 from registry.credentials.records import RecordIn
 from registry.demo import DEMO_ENGINEERS, credit_code
 from registry.errors import Conflict, Forbidden
-from registry.issuing import IssueAnswer, IssuingContext
+from registry.issuing import IssueAnswer, IssuingContext, grouping
 from registry.issuing.grouping import SingleIssues
 from registry.issuing.idempotency import Single
 from registry.settings import Settings
@@ -166,3 +168,41 @@ def test_a_request_alone_is_issued_at_once(singles: SingleIssues, engine: Engine
     answer = singles.issue(_single(_credit(7)))
     assert answer.tree_size == before + 1
     assert singles.pending(AUTHORITY) == 0
+
+
+def test_requests_sent_at_once_through_the_api_share_an_append(
+    settings: Settings, engine: Engine
+) -> None:
+    """The route's path: ``POST /v1/credentials`` from eight clients while the log is
+    busy; every one answered 201 with its own record, seven from one append."""
+    tokens = seed_demo_node(settings, records=False)
+    app = create_app(settings)
+    headers = {"Authorization": f"Bearer {tokens[ISSUER]}"}
+    with TestClient(app) as client:
+        assert client.post("/v1/credentials", json=_credit(10_000), headers=headers).is_success
+        before = _size(engine)
+        singles: SingleIssues = app.state.singles
+        futures: list[Future[Any]] = []
+        with ThreadPoolExecutor(8) as pool, _log_held(engine):
+            for n in range(8):
+                futures.append(
+                    pool.submit(client.post, "/v1/credentials", json=_credit(n), headers=headers)
+                )
+                _until(lambda: singles.pending(AUTHORITY) == len(futures))
+        answers = [future.result() for future in futures]
+    assert [answer.status_code for answer in answers] == [201] * 8
+    bodies = [answer.json() for answer in answers]
+    assert sorted(body["leaf_index"] for body in bodies) == list(range(before, before + 8))
+    assert [body["tree_size"] for body in bodies] == [before + 1] + [before + 8] * 7
+    assert _size(engine) == before + 8
+
+
+def test_a_long_line_is_issued_in_groups_of_at_most_group_most(
+    singles: SingleIssues, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(grouping, "GROUP_MOST", 3)
+    before = _size(engine)
+    futures = _in_line(singles, engine, [_single(_credit(n)) for n in range(7)])
+    sizes = [future.result().tree_size - before for future in futures]
+    # The first alone (it was issuing when the others came), then 3, then 3.
+    assert sizes == [1, 4, 4, 4, 7, 7, 7]

@@ -38,7 +38,7 @@ GROUP_MOST = 500
 """Requests issued together at most; the rest wait for the next turn."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Waiting:
     single: Single
     answer: IssueAnswer | None = None
@@ -73,15 +73,8 @@ class SingleIssues:
         authority = single.item.authority
         with self._changed:
             self._waiting[authority].append(waiting)
-        while True:
-            with self._changed:
-                while not waiting.done and authority in self._issuing:
-                    self._changed.wait()
-                if waiting.done:
-                    return waiting.outcome()
-                queue = self._waiting[authority]
-                group, self._waiting[authority] = queue[:GROUP_MOST], queue[GROUP_MOST:]
-                self._issuing[authority] = len(group)
+            group = self._turn(waiting, authority)
+        while group is not None:
             try:
                 self._issue(group)
             finally:
@@ -90,6 +83,20 @@ class SingleIssues:
                         member.done = True
                     del self._issuing[authority]
                     self._changed.notify_all()
+                    group = self._turn(waiting, authority)
+        return waiting.outcome()
+
+    def _turn(self, waiting: _Waiting, authority: str) -> list[_Waiting] | None:
+        # Under the lock: wait until ``waiting`` is answered (None) or no group of the
+        # authority is being issued; then take the line's first GROUP_MOST as the next.
+        while not waiting.done and authority in self._issuing:
+            self._changed.wait()
+        if waiting.done:
+            return None
+        queue = self._waiting[authority]
+        group, self._waiting[authority] = queue[:GROUP_MOST], queue[GROUP_MOST:]
+        self._issuing[authority] = len(group)
+        return group
 
     def pending(self, authority: str) -> int:
         """How many requests for ``authority`` are not answered yet: being issued, or
