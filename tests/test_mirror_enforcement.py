@@ -428,3 +428,14 @@ def test_changes_signed_within_one_second_count_in_log_order_on_both_nodes(
             assert [h["action"] for h in found["history"]] == ["lift", "reverse-lift"]
         public = answering.get("/v1/blacklist/public", params={"region": FOLLOWED}).json()
         assert set(codes) <= {entry["identifier"] for entry in public["entries"]}
+        for listing in listings:  # each record's own page tells its changes in log order
+            told = answering.get(f"/v1/credentials/{listing}").json()["changes"]
+            assert [c["action"] for c in told] == ["lift", "reverse-lift"]
+    # So does the issuing office's search of its own records (on its own node).
+    found = peer.client.post(
+        "/v1/records/search",
+        json={"type": "UntrustworthinessListing", "limit": 200},
+        headers={"Authorization": f"Bearer {issuer}"},
+    ).json()["records"]
+    ordered = {r["credential_id"]: [c["action"] for c in r["changes"]] for r in found}
+    assert [ordered[listing] for listing in listings] == [["lift", "reverse-lift"]] * len(listings)

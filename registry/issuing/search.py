@@ -22,8 +22,9 @@ from registry.calendar import day_start
 from registry.credentials.records import named_parties
 from registry.errors import InvalidInput, RegistryError
 from registry.ids import LookupSecrets, ResidentId, lookup_key, name_key, parse_resident_id
-from registry.issuing.views import ChangeView
+from registry.issuing.views import CHANGE_ORDER, ChangeView
 from registry.storage.models import (
+    LogEntry,
     ReceiptRow,
     Record,
     RecordParty,
@@ -214,8 +215,9 @@ def _changes(session: Session, ids: Sequence[str]) -> dict[str, list[ChangeView]
         return found
     rows = session.exec(
         select(StatusChangeRow)
+        .outerjoin(LogEntry, col(LogEntry.credential_id) == col(StatusChangeRow.credential_id))
         .where(col(StatusChangeRow.target_id).in_(ids))
-        .order_by(col(StatusChangeRow.recorded_at), col(StatusChangeRow.effective_on))
+        .order_by(*CHANGE_ORDER)
     )
     for change in rows:
         found.setdefault(change.target_id, []).append(ChangeView.of(change))

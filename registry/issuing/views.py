@@ -12,10 +12,10 @@ from sqlmodel import Session, col, select
 from registry.calendar import china_today
 from registry.issuing.scheduled import state_today
 from registry.storage.credentials import document_of, get_credential
-from registry.storage.models import Record, StatusChangeRow
+from registry.storage.models import LogEntry, Record, StatusChangeRow
 from registry.tlog.reader import entry_of
 
-__all__ = ["ChangeView", "CredentialView", "credential_view"]
+__all__ = ["CHANGE_ORDER", "ChangeView", "CredentialView", "credential_view"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,16 @@ class CredentialView:
     scheduled_change: str | None = None
 
 
+CHANGE_ORDER = (
+    col(StatusChangeRow.recorded_at),
+    # Two changes signed within one second: the record's log, where every change to it
+    # is, says which came first (a change's row is joined with its ``LogEntry``).
+    col(LogEntry.leaf_index),
+    col(StatusChangeRow.effective_on),
+)
+"""The order a record's changes are told in: oldest first."""
+
+
 def credential_view(
     session: Session, credential_id: str, *, today: date | None = None
 ) -> CredentialView:
@@ -78,8 +88,9 @@ def credential_view(
         return view
     changes = session.exec(
         select(StatusChangeRow)
+        .outerjoin(LogEntry, col(LogEntry.credential_id) == col(StatusChangeRow.credential_id))
         .where(col(StatusChangeRow.target_id) == row.id)
-        .order_by(col(StatusChangeRow.recorded_at), col(StatusChangeRow.effective_on))
+        .order_by(*CHANGE_ORDER)
     ).all()
     successor = session.exec(select(Record).where(col(Record.replaces) == row.id)).first()
     scheduled = next(
