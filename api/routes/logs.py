@@ -32,6 +32,7 @@ from registry.tlog.reader import (
     latest_checkpoint,
     log_summaries,
 )
+from registry.tlog.tiles import TilePath, entry_bundle, hash_tile, parse_tile_path
 
 __all__ = ["router"]
 
@@ -77,9 +78,81 @@ def list_all(session: DbSession) -> list[LogOut]:
     responses={200: {"content": {"text/plain": {}}}, 404: _RANGE[404]},
 )
 def checkpoint(session: DbSession, authority: _Authority) -> PlainTextResponse:
-    """The newest checkpoint as a C2SP signed note (`text/plain; charset=utf-8`)."""
+    """The newest checkpoint as a C2SP signed note (`text/plain; charset=utf-8`), for
+    a log this node keeps, its own or mirrored. It changes with every append, so it
+    is not to be cached; it is also the checkpoint of the log's C2SP `tlog-tiles`
+    (below)."""
     row = latest_checkpoint(session, get_log(session, _code(authority)).authority_code)
-    return PlainTextResponse(row.note, media_type="text/plain; charset=utf-8")
+    return PlainTextResponse(
+        row.note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"}
+    )
+
+
+_BINARY = {"type": "string", "format": "binary"}
+_TILE = {
+    200: {"content": {"application/octet-stream": {"schema": _BINARY}}},
+    **problem_responses((404, "No such log, or no such tile (yet), or a path not so spelled.")),
+}
+# A full tile never changes; a partial one is superseded by wider ones as the log grows.
+_FULL = "public, max-age=31536000, immutable"
+_PARTIAL = "public, max-age=3600"
+
+
+def _tile(authority: str, kind: str, index: str) -> tuple[str, TilePath]:
+    with input_field("authority"):
+        code = province(authority).iso
+    return code, parse_tile_path(kind, index)
+
+
+@router.get(
+    "/{authority}/tile/entries/{index:path}",
+    summary="An entry bundle of the log's tiles (role `federation`)",
+    response_class=Response,
+    responses={**_TILE, **problem_responses(401, (403, "The token's role is not `federation`."))},
+)
+def entry_bundle_tile(
+    session: DbSession,
+    authority: _Authority,
+    _role: Annotated[str, Depends(require_role("federation"))],
+    index: Annotated[str, Path(description="`N` in groups of three digits, then `.p/<W>`.")],
+) -> Response:
+    """The C2SP `tlog-tiles` entry bundle `N` (entries `256 N` onwards; 256 of them,
+    or `W` for a partial bundle `N.p/W`): each entry's leaf, the signed credential's
+    canonical JSON, after its length as a big-endian 16-bit integer. For other
+    nodes only, like `/entries`: entries carry personal data, so the answer is never
+    cached by a shared cache."""
+    code, tile = _tile(authority, "entries", index)
+    data = entry_bundle(session, code, tile)
+    return Response(
+        data, media_type="application/octet-stream", headers={"Cache-Control": "private"}
+    )
+
+
+@router.get(
+    "/{authority}/tile/{level}/{index:path}",
+    summary="A hash tile of the log (C2SP tlog-tiles)",
+    response_class=Response,
+    responses=_TILE,
+)
+def hash_tile_of(
+    session: DbSession,
+    authority: _Authority,
+    level: Annotated[str, Path(description="The tile level `L`, 0 to 63.")],
+    index: Annotated[str, Path(description="`N` in groups of three digits, then `.p/<W>`.")],
+) -> Response:
+    """The C2SP `tlog-tiles` hash tile `L`/`N`: 256 hashes of 32 bytes (or `W` for a
+    partial tile `N.p/W`), hash `i` the root of the `256^L` leaves from leaf
+    `(256 N + i) 256^L`, for a log this node keeps, its own or mirrored. Any client
+    of `tlog-tiles` can audit the log from these and `/checkpoint`, knowing nothing
+    else of this API. Public: hashes say nothing of what they hash. A full tile
+    never changes and may be cached for ever."""
+    code, tile = _tile(authority, level, index)
+    data = hash_tile(session, code, tile)
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={"Cache-Control": _FULL if tile.width is None else _PARTIAL},
+    )
 
 
 @router.get("/{authority}/proof/inclusion", summary="An inclusion proof", responses=_RANGE)

@@ -42,6 +42,7 @@ from registry.tlog.merkle import (
 from registry.tlog.note import log_origin
 
 __all__ = [
+    "MAX_ENTRY_BYTES",
     "AppendResult",
     "append",
     "frontier_of",
@@ -51,6 +52,11 @@ __all__ = [
     "newest_checkpoint",
     "open_log",
 ]
+
+
+MAX_ENTRY_BYTES = 0xFFFF
+"""The longest leaf a log takes: the C2SP ``tlog-tiles`` entry bundles that serve it
+(``registry.tlog.tiles``) give each entry a big-endian 16-bit length."""
 
 
 @dataclass(frozen=True)
@@ -232,6 +238,13 @@ def append(
     """
     if not entries:
         raise InvalidInput("nothing to append")
+    for credential_id, leaf in entries:
+        if len(leaf) > MAX_ENTRY_BYTES:
+            raise InvalidInput(
+                f"{credential_id} would take {len(leaf):,} bytes in the log, which holds "
+                f"entries of at most {MAX_ENTRY_BYTES:,} (its tiles' entry bundles give "
+                "each a 16-bit length): shorten the record's text"
+            )
     # Take the head's write lock before reading it: appends queue here.
     head = lock_log(session, authority, origin_prefix=origin_prefix)
     code = head.authority_code
