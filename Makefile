@@ -15,7 +15,7 @@ BIN    := $(VENV)/bin
 TEST_WORKERS ?= auto
 
 .PHONY: run federation test lint lint-ruff lint-format lint-types db-check postgres lock \
-	bench bench-log bench-propagation bench-issue bench-verify bench-blacklist bench-audit bench-federation clean
+	bench bench-log bench-propagation bench-issue bench-verify bench-blacklist bench-audit bench-federation bench-tiles clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -118,6 +118,10 @@ bench-audit: $(VENV)/.installed-dev
 ## bench-federation: a follower catching up with a peer's log over HTTP on PostgreSQL (1,000,000 entries)
 bench-federation: $(VENV)/.installed-dev
 	$(BIN)/python bench/federation.py
+
+## bench-tiles: C2SP tlog-tiles reads of a log of 1,000,000 entries on PostgreSQL
+bench-tiles: $(VENV)/.installed-dev
+	$(BIN)/python bench/tiles.py
 
 ## bench-log: transparency-log append rates and proof latency on PostgreSQL (1M entries)
 bench-log: $(VENV)/.installed-dev
