@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 
+from registry.crypto.ed25519 import verify_signature
 from registry.crypto.keys import Signer
 from registry.errors import InvalidInput, LogProofError, SignatureMismatch
 from registry.tlog.note import COSIGNATURE, NoteVerifierKey, key_id
@@ -27,9 +28,12 @@ from registry.tlog.note import COSIGNATURE, NoteVerifierKey, key_id
 __all__ = [
     "Checkpoint",
     "SignedNote",
+    "cosign",
     "open_note",
     "parse_checkpoint",
     "sign_note",
+    "with_cosignatures",
+    "witness_cosignatures",
 ]
 
 _DASH = "\u2014"  # em dash
@@ -67,12 +71,58 @@ def sign_note(text: str, name: str, signer: Signer, *, timestamp: int | None = N
     encoded = base64.b64encode(key_id(name, signer.public_key) + signature).decode("ascii")
     note = f"{text}\n{_DASH} {name} {encoded}\n"
     if timestamp is not None:
-        if not 0 <= timestamp < 2**63:
-            raise InvalidInput("a cosignature timestamp is a POSIX time")
-        cosignature = signer.sign(_cosigned_message(text, timestamp))
-        blob = key_id(name, signer.public_key, COSIGNATURE) + timestamp.to_bytes(8, "big")
-        note += f"{_DASH} {name} {base64.b64encode(blob + cosignature).decode('ascii')}\n"
+        note += cosign(text, name, signer, timestamp=timestamp)
     return note
+
+
+def cosign(text: str, name: str, signer: Signer, *, timestamp: int) -> str:
+    """A timestamped cosignature of ``text`` (c2sp.org/tlog-cosignature, type 0x04) by
+    ``signer`` under key ``name``, as one signature line ending in a newline: the
+    statement that at ``timestamp`` (POSIX seconds) the cosigner held this checkpoint
+    as the log's newest consistent one. A witness answers ``add-checkpoint`` with it."""
+    if not text.endswith("\n") or "\n\n" in text:
+        raise InvalidInput("a note's text ends in a newline and has no blank line")
+    if not 0 < timestamp < 2**63:
+        raise InvalidInput("a cosignature timestamp is a POSIX time")
+    cosignature = signer.sign(_cosigned_message(text, timestamp))
+    blob = key_id(name, signer.public_key, COSIGNATURE) + timestamp.to_bytes(8, "big")
+    return f"{_DASH} {name} {base64.b64encode(blob + cosignature).decode('ascii')}\n"
+
+
+def with_cosignatures(note: str, lines: Sequence[str]) -> str:
+    """``note`` with signature ``lines`` (each ``— name base64`` and a newline) added
+    after its own; raises ``LogProofError`` for a line that is not a signature line."""
+    _signature_lines("".join(lines) or "\n")
+    if not note.endswith("\n"):
+        raise LogProofError("a signed note ends in a newline")
+    return note + "".join(lines)
+
+
+def witness_cosignatures(note: str, witnesses: Sequence[NoteVerifierKey]) -> dict[str, int]:
+    """The witnesses (their 0x04 keys, ``parse_witness_key``) whose cosignature of the
+    note's text verifies, each with its time. Lines of other keys are ignored, the
+    log's own among them; a known witness's line that does not verify raises
+    ``SignatureMismatch``, a malformed note ``LogProofError``. The log's signature is
+    not checked here: ``open_note`` does that."""
+    text, separator, block = note.rpartition("\n\n")
+    if not separator:
+        raise LogProofError("a signed note needs a blank line before its signatures")
+    text += "\n"
+    known = {(w.name, w.key_id): w for w in witnesses}
+    found: dict[str, int] = {}
+    for name, blob in _signature_lines(block):
+        witness = known.get((name, blob[:4]))
+        if witness is None:
+            continue
+        timestamp = int.from_bytes(blob[4:12], "big")
+        if len(blob) != 4 + 8 + 64 or not 0 < timestamp < 2**63:
+            raise LogProofError(f"the cosignature of {name} is malformed")
+        try:
+            verify_signature(witness.public_key, blob[12:], _cosigned_message(text, timestamp))
+        except InvalidSignature as exc:
+            raise SignatureMismatch(f"the cosignature of {name} does not verify") from exc
+        found[name] = timestamp
+    return found
 
 
 def _signature_lines(block: str) -> list[tuple[str, bytes]]:

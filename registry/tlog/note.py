@@ -1,8 +1,10 @@
-"""C2SP ``signed-note`` keys (c2sp.org/signed-note), Ed25519 only (signature type 0x01).
+"""C2SP ``signed-note`` keys (c2sp.org/signed-note): Ed25519 (signature type 0x01)
+and timestamped Ed25519 cosignatures (type 0x04, c2sp.org/tlog-cosignature).
 
-A verifier key is written ``<name>+<hex key ID>+<base64(0x01 || 32-byte public key)>``,
-where the key ID is the first four bytes of SHA-256(name || 0x0A || 0x01 || key).
-The key name of a log's key is the log's origin (``registry.yrd.example/CN-SH``).
+A verifier key is written ``<name>+<hex key ID>+<base64(type || 32-byte public key)>``,
+where the key ID is the first four bytes of SHA-256(name || 0x0A || type || key).
+The key name of a log's key is the log's origin (``registry.yrd.example/CN-SH``); a
+witness's key (type 0x04) is named after the witness.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ __all__ = [
     "key_id",
     "log_origin",
     "parse_verifier_key",
+    "parse_witness_key",
     "verifier_key",
+    "witness_key",
 ]
 
 ED25519 = b"\x01"
@@ -56,8 +60,17 @@ def key_id(name: str, public_key: Ed25519PublicKey, signature_type: bytes = ED25
 
 def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
     """The verifier key string of ``public_key`` under ``name``."""
-    encoded = base64.b64encode(ED25519 + raw_public_bytes(public_key)).decode("ascii")
-    return f"{name}+{key_id(name, public_key).hex()}+{encoded}"
+    return _vkey(name, public_key, ED25519)
+
+
+def witness_key(name: str, public_key: Ed25519PublicKey) -> str:
+    """The verifier key string of a witness's cosignature key (type 0x04)."""
+    return _vkey(name, public_key, COSIGNATURE)
+
+
+def _vkey(name: str, public_key: Ed25519PublicKey, signature_type: bytes) -> str:
+    encoded = base64.b64encode(signature_type + raw_public_bytes(public_key)).decode("ascii")
+    return f"{name}+{key_id(name, public_key, signature_type).hex()}+{encoded}"
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,17 @@ class NoteVerifierKey:
 
 def parse_verifier_key(text: str) -> NoteVerifierKey:
     """Parse and check a verifier key; raises ``InvalidKeyEncoding`` if anything is off."""
+    return _parse(text, ED25519)
+
+
+def parse_witness_key(text: str) -> NoteVerifierKey:
+    """Parse and check a witness's verifier key (type 0x04, its ``key_id`` the ID of
+    its cosignatures); raises ``InvalidKeyEncoding`` if anything is off, a plain
+    Ed25519 (0x01) key included: a log's key is never taken for a witness's."""
+    return _parse(text, COSIGNATURE)
+
+
+def _parse(text: str, signature_type: bytes) -> NoteVerifierKey:
     parts = text.split("+", 2) if isinstance(text, str) else []
     if len(parts) != 3:
         raise InvalidKeyEncoding("a verifier key reads name+keyid+key")
@@ -83,9 +107,10 @@ def parse_verifier_key(text: str) -> NoteVerifierKey:
         raise InvalidKeyEncoding(f"verifier key {name!r} does not decode") from exc
     if len(claimed) != 4:
         raise InvalidKeyEncoding(f"verifier key {name!r}: the key ID is 8 hex digits")
-    if len(material) != 33 or material[:1] != ED25519:
-        raise InvalidKeyEncoding(f"verifier key {name!r} is not an Ed25519 (0x01) key")
+    if len(material) != 33 or material[:1] != signature_type:
+        kind = "an Ed25519 (0x01)" if signature_type == ED25519 else "a cosignature (0x04)"
+        raise InvalidKeyEncoding(f"verifier key {name!r} is not {kind} key")
     public_key = Ed25519PublicKey.from_public_bytes(material[1:])
-    if key_id(name, public_key) != claimed:
+    if key_id(name, public_key, signature_type) != claimed:
         raise InvalidKeyEncoding(f"verifier key {name!r}: the key ID does not match the key")
     return NoteVerifierKey(name=name, key_id=claimed, public_key=public_key)
