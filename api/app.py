@@ -28,6 +28,7 @@ from api.routes import (
     subscriptions,
     trust,
     verify,
+    witness,
 )
 from registry.ce import load_policies
 from registry.enforcement.addresses import AddressPolicy
@@ -110,6 +111,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(changes.router)
     app.include_router(subscriptions.router)
     app.include_router(federation.router)
+    app.include_router(witness.router)
     app.openapi = lambda: exact_openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -6,7 +6,9 @@ every error as RFC 9457 ``application/problem+json`` (``api.errors``). This modu
 rewrites the generated document once, so a client generated from it, or a fuzzer
 checking answers against it, finds what is really sent:
 
-- every answer of 400 and over is ``application/problem+json`` with ``Problem``;
+- every answer of 400 and over is ``application/problem+json`` with ``Problem``, but
+  those an operation lists under ``x-plain-errors`` (a protocol of another
+  specification, such as C2SP ``tlog-witness``, whose answers are plain text);
 - every operation that reads a JSON body documents 400 for a body that is not
   UTF-8 JSON at all (a JSON syntax error is a 422 naming the body);
 - every operation that reads the database documents 503: the embedded database
@@ -27,7 +29,11 @@ from pydantic import BaseModel
 
 from api.errors import PROBLEM_JSON
 
-__all__ = ["exact_openapi", "named_body"]
+__all__ = ["PLAIN_ERRORS", "exact_openapi", "named_body"]
+
+PLAIN_ERRORS = "x-plain-errors"
+"""``openapi_extra`` key of the error statuses an operation answers as it documents
+them, not as problem+json."""
 
 _PROBLEM = {"schema": {"$ref": "#/components/schemas/Problem"}}
 _UNREADABLE = "The body is not text in UTF-8 that the server can parse."
@@ -94,6 +100,7 @@ def _problems_only(operation: dict[str, Any]) -> None:
     body = operation.get("requestBody", {}).get("content", {})
     if any(media.endswith("json") or media.startswith("text/") for media in body):
         responses.setdefault("400", {"description": _UNREADABLE})
+    own = set(operation.pop(PLAIN_ERRORS, ()))
     for status, response in responses.items():
-        if status.isdigit() and int(status) >= 400:
+        if status.isdigit() and int(status) >= 400 and int(status) not in own:
             response["content"] = {PROBLEM_JSON: dict(_PROBLEM)}

@@ -23,6 +23,7 @@ __all__ = [
     "HeldKey",
     "create_authority",
     "create_node_key",
+    "create_witness_key",
     "database_keys",
     "find_key",
     "get_authority",
@@ -91,7 +92,8 @@ def create_authority(
     name_en: str,
     now: datetime | None = None,
 ) -> Authority:
-    """Record an authority and generate its first issuing key and its log key.
+    """Record an authority and generate its first issuing key, its log key and its
+    witness key.
 
     ``code`` is an ISO 3166-2 province code (``CN-SH``); the GB/T 2260 code is
     derived from it. Raises ``InvalidInput`` for a bad code, empty names or a name
@@ -128,8 +130,27 @@ def create_authority(
         now=now,
     )
     _new_key(session, key_store, authority=found.iso, purpose="log", allowed_types=(), now=now)
+    _new_key(session, key_store, authority=found.iso, purpose="witness", allowed_types=(), now=now)
     session.flush()
     return authority
+
+
+def create_witness_key(
+    session: Session, key_store: KeyStore, code: str, *, now: datetime | None = None
+) -> SigningKey:
+    """Generate the key with which this node, for ``code``, cosigns the checkpoints of
+    the other members' logs as their witness (c2sp.org/tlog-cosignature). It signs
+    nothing else, and is never the log key: a cosignature does not name its signer,
+    so one key must not make two kinds of statement. ``create_authority`` makes the
+    first; this makes one for an authority created before witnessing, or a new one.
+    Raises ``NotFound`` for an unknown authority. The caller commits."""
+    now = _whole_seconds(now or datetime.now(UTC))
+    authority = get_authority(session, code)
+    key = _new_key(
+        session, key_store, authority=authority.code, purpose="witness", allowed_types=(), now=now
+    )
+    session.flush()
+    return key
 
 
 def create_node_key(

@@ -88,13 +88,15 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:
     assert schema_status(engine).at_head
 
 
-def test_authority_gets_an_issuing_and_a_log_key(engine: Engine, key_store: KeyStore) -> None:
+def test_authority_gets_an_issuing_a_log_and_a_witness_key(
+    engine: Engine, key_store: KeyStore
+) -> None:
     signer = _shanghai(engine, key_store)
     with session_scope(engine) as session:
         authority = get_authority(session, "310000")
         assert (authority.code, authority.gb_code) == ("CN-SH", "310000")
         keys = keys_of(session, "CN-SH")
-    assert sorted(k.purpose for k in keys) == ["issuing", "log"]
+    assert sorted(k.purpose for k in keys) == ["issuing", "log", "witness"]
     issuing = next(k for k in keys if k.purpose == "issuing")
     assert issuing.verification_method == signer.verification_method
     assert issuing.public_key_multibase.startswith("z6Mk")
@@ -332,9 +334,9 @@ def test_demo_seed_runs_once(engine: Engine, key_store: KeyStore) -> None:
         codes = [a.code for a in list_authorities(session)]
         keys = [key for code in codes for key in keys_of(session, code)]
     assert codes == sorted(code for code, _, _ in DEMO_AUTHORITIES)
-    # An issuing and a log key per authority, and the node's report key.
-    assert len(keys) == 9
-    assert len({k.public_key_multibase for k in keys}) == 9
+    # An issuing, a log and a witness key per authority, and the node's report key.
+    assert len(keys) == 13
+    assert len({k.public_key_multibase for k in keys}) == 13
     assert [(k.authority_code, k.allowed_types) for k in keys if k.purpose == "node"] == [
         ("CN-SH", ["VerificationReport"])
     ]

@@ -55,6 +55,7 @@ __all__ = [
     "StoredCredential",
     "TrustListProposal",
     "TrustListRecord",
+    "WitnessState",
 ]
 
 KEY_PURPOSES = ("issuing", "log", "node")
@@ -93,7 +94,7 @@ class SigningKey(SQLModel, table=True):
 
     __tablename__ = "signing_key"
     __table_args__ = (
-        CheckConstraint("purpose IN ('issuing', 'log', 'node')", name="purpose_known"),
+        CheckConstraint("purpose IN ('issuing', 'log', 'node', 'witness')", name="purpose_known"),
         CheckConstraint("public_key_multibase LIKE 'z6Mk%'", name="multikey_ed25519"),
         CheckConstraint("valid_until IS NULL OR valid_until > valid_from", name="validity_window"),
         CheckConstraint(
@@ -702,6 +703,26 @@ class PeerNotice(SQLModel, table=True):
     authority_code: str = Field(sa_column=Column(String(8), primary_key=True))
     tree_size: int = Field(sa_type=BigInteger)
     received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class WitnessState(SQLModel, table=True):
+    """What this node, as a witness of another member's log (c2sp.org/tlog-witness),
+    last cosigned for it: the checkpoint as the log signed it, its size and root. It
+    only ever moves forward; an ``add-checkpoint`` locks the row, checks and moves it
+    in one transaction, and answers once that has committed. ``conflict`` keeps the
+    evidence of the last checkpoint refused because the log signed another root for
+    the size cosigned (``registry.federation.evidence``)."""
+
+    __tablename__ = "witness_state"
+    __table_args__ = (CheckConstraint("length(root) = 32", name="root_sha256"),)
+
+    origin: str = Field(sa_column=Column(String(255), primary_key=True))
+    authority_code: str = Field(sa_type=String(8))
+    tree_size: int = Field(sa_type=BigInteger)
+    root: bytes = Field(sa_type=LargeBinary(32))
+    note: str = Field(sa_type=Text)
+    cosigned_at: datetime = Field(sa_type=UTCDateTime)
+    conflict: str | None = Field(default=None, sa_type=Text)
 
 
 class ForkEvidenceRow(SQLModel, table=True):

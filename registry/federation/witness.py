@@ -1,0 +1,275 @@
+"""This node as a witness of the other members' logs (c2sp.org/tlog-witness).
+
+A log's node sends ``POST /v1/witness/add-checkpoint`` with its newest checkpoint,
+the size this witness last cosigned (``old``) and the consistency proof between the
+two. The witness cosigns (c2sp.org/tlog-cosignature) only a checkpoint that
+
+- is of a member's log that this node does not host, by the origin the trust list
+  names for it (else 404), and signed by the log key the trust list names (else 403);
+- does not shrink from ``old`` (else 400), where ``old`` is the size it last
+  cosigned for that log, or 0 (else 409, with that size as ``text/x.tlog.size``);
+- is proven to extend what it last cosigned (else 422), or, at the same size, has
+  the same root (else 409: the log signed two roots for one size, which is kept as
+  fork evidence, ``registry.federation.evidence``).
+
+Checking and moving the log's state (``witness_state``) happen under that row's lock
+in one transaction, and the cosignature leaves only once it has committed: the
+witness never goes back, whatever requests race. The answer is one cosignature line
+for each authority this node hosts (normally one), each with its own witness key and
+name (``witness_name``). No token is asked: the log's signature is the credential.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import update
+from sqlmodel import Session, col
+
+from registry.authorities import hosted_codes, own_signer
+from registry.crypto.keys import KeyStore
+from registry.errors import LogProofError, RegistryError, SignatureMismatch
+from registry.federation.evidence import fork_evidence
+from registry.storage.models import ForkEvidenceRow, PeerLog, WitnessState
+from registry.tlog.checkpoint import Checkpoint, cosign, open_note, parse_checkpoint
+from registry.tlog.merkle import verify_consistency
+from registry.tlog.note import parse_verifier_key
+from registry.trust.document import Member
+from registry.trust.store import current_version
+
+__all__ = [
+    "MAX_BODY",
+    "SIZE_TYPE",
+    "WitnessAnswer",
+    "add_checkpoint",
+    "witness_name",
+]
+
+MAX_BODY = 16 * 1024
+"""The largest ``add-checkpoint`` body taken (a checkpoint and 63 proof lines are
+about 3 KiB)."""
+
+SIZE_TYPE = "text/x.tlog.size"
+"""The content type of a 409 that tells the client the size last cosigned."""
+
+_MAX_PROOF = 63
+_OLD = re.compile(r"^old (0|[1-9][0-9]{0,18})$")
+
+
+def witness_name(origin_prefix: str, authority: str) -> str:
+    """The key name of ``authority``'s witness, under the node's log origin prefix:
+    ``registry.yrd.example/CN-SH/witness``, apart from every log's origin."""
+    return f"{origin_prefix.rstrip('/')}/{authority}/witness"
+
+
+@dataclass(frozen=True)
+class WitnessAnswer:
+    """What the witness answers: the status, the body and its content type."""
+
+    status: int
+    body: str
+    content_type: str = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class _Request:
+    old: int
+    proof: list[bytes]
+    note: str
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, body: str, content_type: str | None = None) -> None:
+        super().__init__(body)
+        self.answer = WitnessAnswer(status, body, content_type or WitnessAnswer.content_type)
+
+
+def _parse(body: bytes) -> _Request:
+    if len(body) > MAX_BODY:
+        raise _Refusal(400, f"the request is larger than {MAX_BODY} bytes\n")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Refusal(400, "the request is not UTF-8\n") from None
+    head, separator, note = text.partition("\n\n")
+    lines = head.split("\n")
+    old = _OLD.match(lines[0])
+    if not separator or old is None:
+        raise _Refusal(
+            400, "the request starts with an old size line and ends its proof with an empty line\n"
+        )
+    if len(lines) - 1 > _MAX_PROOF:
+        raise _Refusal(400, f"at most {_MAX_PROOF} consistency proof lines\n")
+    try:
+        proof = [base64.b64decode(line, validate=True) for line in lines[1:]]
+    except binascii.Error:
+        raise _Refusal(400, "a consistency proof line is not base64\n") from None
+    if any(len(h) != 32 for h in proof):
+        raise _Refusal(400, "a consistency proof line is not a 32-byte hash\n")
+    return _Request(old=int(old.group(1)), proof=proof, note=note)
+
+
+def _opened(session: Session, request: _Request) -> tuple[Member, str, Checkpoint]:
+    """The member whose log the checkpoint is, its text and the checkpoint."""
+    origin = request.note.split("\n", 1)[0]
+    trust = current_version(session)
+    hosted = set(hosted_codes(session))
+    member = next(
+        (
+            m
+            for m in (trust.content.members if trust is not None else ())
+            if m.log.origin == origin and m.code not in hosted
+        ),
+        None,
+    )
+    if member is None:
+        raise _Refusal(404, "this witness follows no log of that origin\n")
+    try:
+        opened = open_note(request.note, [parse_verifier_key(member.log.verifier_key)])
+        checkpoint = parse_checkpoint(opened.text)
+    except SignatureMismatch:
+        raise _Refusal(403, "the log's signature does not verify\n") from None
+    except LogProofError as exc:
+        raise _Refusal(403 if "no known key" in exc.message else 400, f"{exc.message}\n") from None
+    if checkpoint.origin != member.log.origin:
+        raise _Refusal(404, "this witness follows no log of that origin\n")
+    if request.old > checkpoint.size:
+        raise _Refusal(400, "the old size is larger than the checkpoint's\n")
+    return member, opened.text, checkpoint
+
+
+def _extends(state: WitnessState | None, checkpoint: Checkpoint, request: _Request) -> None:
+    """Raises unless ``checkpoint`` extends what was cosigned (``state``); a root of
+    its own for the size cosigned is left to the caller."""
+    cosigned = state.tree_size if state is not None else 0
+    if request.old != cosigned:
+        raise _Refusal(409, f"{cosigned}\n", SIZE_TYPE)
+    if state is None:
+        if request.proof:
+            raise _Refusal(422, "a consistency proof from size 0 must be empty\n")
+        return
+    if checkpoint.size == state.tree_size:
+        return
+    try:
+        verify_consistency(
+            state.tree_size, checkpoint.size, bytes(state.root), checkpoint.root, request.proof
+        )
+    except LogProofError as exc:
+        raise _Refusal(422, f"{exc.message}\n") from None
+
+
+def add_checkpoint(
+    session: Session,
+    key_store: KeyStore,
+    body: bytes,
+    *,
+    origin_prefix: str,
+    now: datetime | None = None,
+) -> WitnessAnswer:
+    """Answer one ``add-checkpoint`` request (``body`` as sent) as the module says.
+
+    On 200 the caller must commit before it sends the answer; on any other status
+    it may commit too (a conflict's evidence is kept), and nothing else was written.
+    """
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    try:
+        request = _parse(body)
+        member, text, checkpoint = _opened(session, request)
+        state = _lock(session, member.log.origin)
+        _extends(state, checkpoint, request)
+    except _Refusal as refusal:
+        return refusal.answer
+    if (
+        state is not None
+        and checkpoint.size == state.tree_size
+        and checkpoint.root != bytes(state.root)
+    ):
+        _conflict(session, member, state, request.note, now=now)
+        return WitnessAnswer(409, "the log signed another root for this size\n")
+    lines = _cosign(session, key_store, text, origin_prefix, now=now)
+    _keep(session, state, member, checkpoint, request.note, now=now)
+    return WitnessAnswer(200, "".join(lines))
+
+
+def _lock(session: Session, origin: str) -> WitnessState | None:
+    # A no-op UPDATE takes the row's write lock; RETURNING reads it in the same trip.
+    return session.execute(
+        update(WitnessState)
+        .where(col(WitnessState.origin) == origin)
+        .values(tree_size=WitnessState.tree_size)
+        .returning(WitnessState)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def _cosign(
+    session: Session,
+    key_store: KeyStore,
+    text: str,
+    origin_prefix: str,
+    *,
+    now: datetime,
+) -> list[str]:
+    timestamp = int(now.timestamp())
+    return [
+        cosign(
+            text,
+            witness_name(origin_prefix, code),
+            own_signer(
+                session, key_store, code, purpose="witness", credential_type=None, at=now
+            ).signer,
+            timestamp=timestamp,
+        )
+        for code in hosted_codes(session)
+    ]
+
+
+def _keep(
+    session: Session,
+    state: WitnessState | None,
+    member: Member,
+    checkpoint: Checkpoint,
+    note: str,
+    *,
+    now: datetime,
+) -> None:
+    if state is None:
+        state = WitnessState(
+            origin=member.log.origin,
+            authority_code=member.code,
+            tree_size=checkpoint.size,
+            root=checkpoint.root,
+            note=note,
+            cosigned_at=now,
+        )
+    else:
+        state.tree_size, state.root, state.note = checkpoint.size, checkpoint.root, note
+        state.cosigned_at = now
+    session.add(state)
+    session.flush()
+
+
+def _conflict(
+    session: Session, member: Member, state: WitnessState, note: str, *, now: datetime
+) -> None:
+    """Keep the two checkpoints of one size as evidence: on the row, and with the
+    follower's evidence of that log when this node follows it."""
+    try:
+        evidence = fork_evidence(
+            origin=member.log.origin,
+            verifier_key=member.log.verifier_key,
+            notes=(state.note, note),
+        )
+    except RegistryError:
+        return  # the same checkpoint after all: nothing to keep
+    text = json.dumps(evidence, ensure_ascii=False)
+    state.conflict = text
+    session.add(state)
+    if session.get(PeerLog, member.code) is not None:
+        session.add(ForkEvidenceRow(authority_code=member.code, evidence=text, found_at=now))
+    session.flush()
