@@ -147,6 +147,33 @@ def test_the_trust_workflow(node: Node, tmp_path: Path) -> None:
     assert "not newer than the accepted version 2" in stale.stderr
 
 
+def test_a_member_lists_a_new_witness_key_and_the_policy_changes(node: Node) -> None:
+    node.run("trust", "propose")
+    for code in NAMES:
+        node.run("trust", "sign", "--authority", code)
+    node.run("trust", "publish")
+    genesis = json.loads(node.run("trust", "show").stdout)["credentialSubject"]
+    first = {m["code"]: m["witness"] for m in genesis["members"]}
+    assert first["CN-SH"]["name"] == "registry.yrd.example/CN-SH/witness"
+    assert "witnessPolicy" not in genesis  # the default: a majority of the others
+    listed = node.run("trust", "propose", "--set-witness", "CN-SH", ok=False)
+    assert "CN-SH's witness key is listed already" in listed.stderr
+    made = node.run("key", "witness", "CN-SH").stdout
+    hint = made.split("registry trust propose ")[1].split()
+    assert hint == ["--set-witness", "CN-SH"]
+    unmet = node.run("trust", "propose", *hint, "--witness-policy", "3", ok=False)
+    assert "a witness policy of 3 of 2 other members cannot be met" in unmet.stderr
+    node.run("trust", "propose", *hint, "--witness-policy", "2")
+    node.run("trust", "sign", "--authority", "CN-JS")
+    node.run("trust", "sign", "--authority", "CN-ZJ")
+    assert "version 2" in node.run("trust", "publish").stdout
+    second = json.loads(node.run("trust", "show").stdout)["credentialSubject"]
+    after = {m["code"]: m["witness"] for m in second["members"]}
+    assert second["witnessPolicy"] == {"rule": "threshold", "count": 2}
+    assert after["CN-SH"]["verifierKey"] != first["CN-SH"]["verifierKey"]
+    assert (after["CN-JS"], after["CN-ZJ"]) == (first["CN-JS"], first["CN-ZJ"])
+
+
 def test_malformed_files_are_one_clear_error(node: Node, tmp_path: Path) -> None:
     cases = {
         "deep.json": "[" * 100_000 + "]" * 100_000,

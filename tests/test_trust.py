@@ -28,13 +28,15 @@ from registry.errors import (
     TrustListError,
 )
 from registry.ids import province
-from registry.tlog.note import parse_verifier_key, verifier_key
+from registry.tlog.note import parse_verifier_key, verifier_key, witness_key
 from registry.trust.chain import TrustChain, quorum_report, verify_chain, verify_version
 from registry.trust.document import (
     LogEntry,
     Member,
     Quorum,
     TrustListContent,
+    WitnessEntry,
+    WitnessPolicy,
     digest_of,
     parse_trust_list,
 )
@@ -581,3 +583,55 @@ def test_copies_of_a_version_pool_their_proofs(fed: Federation) -> None:
     chain = verify_chain([v1, v2, padded, v3], genesis_digest=digest_of(v1))
     assert chain.current is not None
     assert chain.current.version == 3
+
+
+def _witnessed(member: Member, key: Any, name: str | None = None) -> Member:
+    name = name or f"{member.log.origin}/witness"
+    return dataclasses.replace(member, witness=WitnessEntry(name, witness_key(name, key)))
+
+
+def test_witness_keys_and_the_witness_policy_round_trip(fed: Federation) -> None:
+    members = tuple(_witnessed(m, Ed25519Signer.generate().public_key) for m in fed.members)
+    content = fed.content(members=members, witness_policy=WitnessPolicy(count=3))
+    document = content.to_document()
+    subject = document["credentialSubject"]
+    assert subject["witnessPolicy"] == {"rule": "threshold", "count": 3}
+    assert subject["members"][0]["witness"]["name"] == "registry.yrd.example/CN-SH/witness"
+    again = parse_trust_list(document)
+    assert again == content
+    assert again.witnessing.required(3) == 3
+    # Absent, the policy is the default: a strict majority of the other members.
+    plain = parse_trust_list(fed.content(members=members).to_document())
+    assert plain.witness_policy is None
+    assert [plain.witnessing.required(n) for n in (1, 2, 3, 4)] == [1, 2, 2, 3]
+    # A list from before witnessing reads as it did, digest and all.
+    old = fed.content()
+    assert "witness" not in old.to_document()["credentialSubject"]["members"][0]
+    assert digest_of(parse_trust_list(old.to_document()).to_document()) == digest_of(
+        old.to_document()
+    )
+
+
+def test_a_witness_key_of_its_own_and_a_policy_that_can_be_met(fed: Federation) -> None:
+    first, second, *rest = fed.members
+    shared = Ed25519Signer.generate().public_key
+    log_key = parse_verifier_key(first.log.verifier_key).public_key
+    for members, why in (
+        ((_witnessed(first, shared), _witnessed(second, shared), *rest), "another witness"),
+        ((_witnessed(first, log_key), second, *rest), "a log's"),
+        (
+            (
+                _witnessed(first, Ed25519Signer.generate().public_key, first.log.origin),
+                second,
+                *rest,
+            ),
+            "one name",
+        ),
+    ):
+        with pytest.raises(InvalidInput, match=why):
+            fed.content(members=members)
+    for count in (0, 4):
+        with pytest.raises(InvalidInput, match="cannot be met"):
+            fed.content(witness_policy=WitnessPolicy(count=count))
+    with pytest.raises(InvalidKeyEncoding):  # a log's (0x01) key is no witness key
+        WitnessEntry("w", verifier_key("w", shared))

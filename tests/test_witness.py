@@ -26,11 +26,12 @@ from api import create_app
 from registry.authorities import keys_of
 from registry.crypto.multikey import decode_public_multikey
 from registry.federation.evidence import verify_evidence
-from registry.federation.witness import SIZE_TYPE, witness_name
+from registry.federation.witness import SIZE_TYPE
 from registry.settings import Settings
 from registry.storage.db import alembic_config, engine_scope, schema_status, session_scope
 from registry.storage.models import Authority, WitnessState
 from registry.tlog.checkpoint import Checkpoint, sign_note
+from registry.tlog.note import witness_name
 from tests._federation import log_note, log_signer, note_size
 from tests._support import seed_demo_node
 from tests.test_cosignature import _spec_verify

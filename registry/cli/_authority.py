@@ -13,6 +13,7 @@ from registry.authorities import (
     ISSUING_TYPES,
     create_authority,
     create_node_key,
+    create_witness_key,
     get_authority,
     keys_of,
     list_authorities,
@@ -154,6 +155,21 @@ def key_node(
     console.print(
         "reports count once the trust list lists it: "
         f"registry trust propose --add-key {key.verification_method}"
+    )
+
+
+@key_app.command("witness")
+def key_witness(
+    code: Annotated[str, typer.Argument(help="The authority the key is held for, e.g. CN-SH.")],
+) -> None:
+    """Generate the key with which this node cosigns other members' checkpoints as a
+    witness, for an authority made before witnessing or to replace one."""
+    with node_session() as (_, data_dir, session):
+        key = create_witness_key(session, data_dir.key_store(), code.strip().upper())
+    console.print(f"new witness key {key.verification_method}")
+    console.print(
+        "checkpoints count it once the trust list lists it: "
+        f"registry trust propose --set-witness {code.strip().upper()}"
     )
 
 

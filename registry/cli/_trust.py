@@ -21,7 +21,7 @@ from registry.trust.chain import (
     order_versions,
     quorum_report,
 )
-from registry.trust.document import Quorum, digest_of
+from registry.trust.document import Quorum, WitnessPolicy, digest_of
 from registry.trust.proposals import (
     Changes,
     merge_proofs,
@@ -49,6 +49,16 @@ def _quorum(value: str | None) -> Quorum | None:
     if value.strip().isdigit():
         return Quorum(count=int(value))
     raise InvalidInput("--quorum: give 'majority' or a number of members")
+
+
+def _witness_policy(value: str | None) -> WitnessPolicy | None:
+    if value is None:
+        return None
+    if value.strip().lower() == "majority":
+        return WitnessPolicy()
+    if value.strip().isdigit():
+        return WitnessPolicy(count=int(value))
+    raise InvalidInput("--witness-policy: give 'majority' or a number of other members")
 
 
 def _print_report(report: QuorumReport) -> None:
@@ -81,8 +91,16 @@ def trust_propose(
     revoke_key: Annotated[
         list[str] | None, typer.Option(help="Carry a key's revocation (`key revoke`).")
     ] = None,
+    set_witness: Annotated[
+        list[str] | None,
+        typer.Option(help="List the witness key this node holds for a member it hosts."),
+    ] = None,
     quorum: Annotated[
         str | None, typer.Option(help="'majority' or a number of members (a strict majority).")
+    ] = None,
+    witness_policy: Annotated[
+        str | None,
+        typer.Option(help="How many other members must cosign a checkpoint: 'majority' or N."),
     ] = None,
     valid_from: Annotated[str | None, typer.Option(help="ISO 8601 time (default: now).")] = None,
 ) -> None:
@@ -96,7 +114,9 @@ def trust_propose(
         add_keys=tuple(add_key or ()),
         retire_keys=tuple(retire_key or ()),
         revoke_keys=tuple(revoke_key or ()),
+        set_witnesses=tuple(code.strip().upper() for code in set_witness or ()),
         quorum=_quorum(quorum),
+        witness_policy=_witness_policy(witness_policy),
         valid_from=parse_aware(valid_from, "--valid-from") if valid_from else None,
     )
     with node_session() as (settings, _, session):

@@ -31,15 +31,15 @@ from datetime import UTC, datetime
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from registry.authorities import hosted_codes, own_signer
-from registry.crypto.keys import KeyStore
+from registry.authorities import hosted_codes, keys_of, own_signer
+from registry.crypto.keys import KeyStore, Signer
 from registry.errors import LogProofError, RegistryError, SignatureMismatch
 from registry.federation.evidence import fork_evidence
 from registry.storage.models import ForkEvidenceRow, PeerLog, WitnessState
 from registry.tlog.checkpoint import Checkpoint, cosign, open_note, parse_checkpoint
 from registry.tlog.merkle import verify_consistency
-from registry.tlog.note import parse_verifier_key
-from registry.trust.document import Member
+from registry.tlog.note import parse_verifier_key, parse_witness_key, witness_name
+from registry.trust.document import Member, WitnessEntry
 from registry.trust.store import current_version
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
     "SIZE_TYPE",
     "WitnessAnswer",
     "add_checkpoint",
-    "witness_name",
 ]
 
 MAX_BODY = 16 * 1024
@@ -59,12 +58,6 @@ SIZE_TYPE = "text/x.tlog.size"
 
 _MAX_PROOF = 63
 _OLD = re.compile(r"^old (0|[1-9][0-9]{0,18})$")
-
-
-def witness_name(origin_prefix: str, authority: str) -> str:
-    """The key name of ``authority``'s witness, under the node's log origin prefix:
-    ``registry.yrd.example/CN-SH/witness``, apart from every log's origin."""
-    return f"{origin_prefix.rstrip('/')}/{authority}/witness"
 
 
 @dataclass(frozen=True)
@@ -216,17 +209,37 @@ def _cosign(
     now: datetime,
 ) -> list[str]:
     timestamp = int(now.timestamp())
-    return [
-        cosign(
-            text,
-            witness_name(origin_prefix, code),
-            own_signer(
-                session, key_store, code, purpose="witness", credential_type=None, at=now
-            ).signer,
-            timestamp=timestamp,
-        )
-        for code in hosted_codes(session)
-    ]
+    trust = current_version(session)
+    listed = {m.code: m.witness for m in trust.content.members} if trust is not None else {}
+    lines = []
+    for code in hosted_codes(session):
+        witness = listed.get(code)
+        name = witness.name if witness is not None else witness_name(origin_prefix, code)
+        signer = _witness_signer(session, key_store, code, witness, now=now)
+        lines.append(cosign(text, name, signer, timestamp=timestamp))
+    return lines
+
+
+def _witness_signer(
+    session: Session,
+    key_store: KeyStore,
+    code: str,
+    listed: WitnessEntry | None,
+    *,
+    now: datetime,
+) -> Signer:
+    """The witness key the trust list names for ``code``, if this node holds it: a
+    newer one counts only once a version lists it. Else the newest held."""
+    if listed is not None:
+        public = parse_witness_key(listed.verifier_key).public_key.public_bytes_raw()
+        for key in reversed(keys_of(session, code)):
+            if key.purpose == "witness" and key.key_name and key_store.exists(key.key_name):
+                signer = key_store.load(key.key_name)
+                if signer.public_key.public_bytes_raw() == public:
+                    return signer
+    return own_signer(
+        session, key_store, code, purpose="witness", credential_type=None, at=now
+    ).signer
 
 
 def _keep(

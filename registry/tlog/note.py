@@ -29,6 +29,7 @@ __all__ = [
     "parse_witness_key",
     "verifier_key",
     "witness_key",
+    "witness_name",
 ]
 
 ED25519 = b"\x01"
@@ -49,6 +50,14 @@ def log_origin(prefix: str, authority: str) -> str:
     origin = f"{prefix.rstrip('/')}/{authority}"
     _check_name(origin)
     return origin
+
+
+def witness_name(prefix: str, authority: str) -> str:
+    """The key name of ``authority``'s witness under a node's log origin prefix,
+    apart from every log's origin: ``registry.yrd.example/CN-SH/witness``."""
+    name = f"{prefix.rstrip('/')}/{authority}/witness"
+    _check_name(name)
+    return name
 
 
 def key_id(name: str, public_key: Ed25519PublicKey, signature_type: bytes = ED25519) -> bytes:

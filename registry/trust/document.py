@@ -3,8 +3,9 @@
 A trust-list version is a W3C VC 2.0 credential of type ``TrustList``, issued by the
 federation (``urn:yrd-registry:federation``) and carrying a proof set: one
 ``eddsa-jcs-2022`` proof per signing member. Its subject holds the version number,
-the digest of the previous version (absent in version 1), the quorum rule and the
-members. ``validFrom`` is the credential's own. Reading is strict: a field that is
+the digest of the previous version (absent in version 1), the quorum rule, the
+witness policy (absent: the default) and the members, each with its witness key once
+it has one. ``validFrom`` is the credential's own. Reading is strict: a field that is
 missing, unknown, of the wrong kind, or inconsistent (a key whose id is not its own
 did:key) makes the whole document invalid.
 """
@@ -31,7 +32,7 @@ from registry.crypto.jcs import canonical_bytes, sha256_hex
 from registry.crypto.multikey import decode_public_multikey, did_key_verification_method
 from registry.errors import InvalidInput, RegistryError, TrustListError
 from registry.ids import province
-from registry.tlog.note import parse_verifier_key
+from registry.tlog.note import parse_verifier_key, parse_witness_key
 
 __all__ = [
     "FEDERATION_ID",
@@ -39,6 +40,8 @@ __all__ = [
     "Member",
     "Quorum",
     "TrustListContent",
+    "WitnessEntry",
+    "WitnessPolicy",
     "digest_of",
     "parse_member",
     "parse_trust_list",
@@ -53,8 +56,8 @@ _DOCUMENT = frozenset(
     {"@context", "id", "type", "issuer", "validFrom", "credentialSubject", "proof"}
 )
 _REVOCATION = frozenset({"compromisedSince", "reason"})
-_SUBJECT = frozenset({"id", "version", "previous", "quorum", "members"})
-_MEMBER = frozenset({"id", "code", "gbCode", "name", "issuingKeys", "log", "nodeUrl"})
+_SUBJECT = frozenset({"id", "version", "previous", "quorum", "witnessPolicy", "members"})
+_MEMBER = frozenset({"id", "code", "gbCode", "name", "issuingKeys", "log", "witness", "nodeUrl"})
 _KEY = frozenset(
     {
         "id",
@@ -117,6 +120,50 @@ class Quorum:
 
 
 @dataclass(frozen=True)
+class WitnessPolicy:
+    """How many of the other members' witnesses must cosign a member's checkpoint for
+    it to count as witnessed. ``count=None`` is the default, a strict majority of the
+    other members."""
+
+    count: int | None = None
+
+    def required(self, others: int) -> int:
+        """Cosignatures needed when a log has ``others`` other members."""
+        return others // 2 + 1 if self.count is None else self.count
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"rule": "majority"}`` or ``{"rule": "threshold", "count": n}``."""
+        if self.count is None:
+            return {"rule": "majority"}
+        return {"rule": "threshold", "count": self.count}
+
+    @classmethod
+    def parse(cls, value: object) -> WitnessPolicy:
+        """Read a witness policy; raises ``InvalidInput`` for any other shape."""
+        rule = Quorum.parse(value)
+        return cls(count=rule.count)
+
+    def __str__(self) -> str:
+        if self.count is None:
+            return "a strict majority of the other members"
+        return f"{self.count} of the other members"
+
+
+@dataclass(frozen=True)
+class WitnessEntry:
+    """A member's witness: the key name its cosignatures carry and its C2SP verifier
+    key (type 0x04, c2sp.org/tlog-cosignature)."""
+
+    name: str
+    verifier_key: str
+
+    def __post_init__(self) -> None:
+        parsed = parse_witness_key(self.verifier_key)
+        if parsed.name != self.name:
+            raise InvalidInput(f"the witness key is named {parsed.name!r}, not {self.name!r}")
+
+
+@dataclass(frozen=True)
 class LogEntry:
     """A member's transparency log: its origin and its C2SP verifier key."""
 
@@ -140,6 +187,7 @@ class Member:
     keys: tuple[KeyRecord, ...]
     log: LogEntry
     node_url: str
+    witness: WitnessEntry | None = None
 
     def __post_init__(self) -> None:
         found = province(self.code)
@@ -164,6 +212,11 @@ class Member:
             "name": {"zh": self.name_zh, "en": self.name_en},
             "issuingKeys": [_key_json(key) for key in self.keys],
             "log": {"origin": self.log.origin, "verifierKey": self.log.verifier_key},
+            **(
+                {"witness": {"name": self.witness.name, "verifierKey": self.witness.verifier_key}}
+                if self.witness is not None
+                else {}
+            ),
             "nodeUrl": self.node_url,
         }
 
@@ -177,6 +230,7 @@ class TrustListContent:
     valid_from: datetime
     quorum: Quorum
     members: tuple[Member, ...]
+    witness_policy: WitnessPolicy | None = None
     _keys: dict[str, KeyRecord] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -194,6 +248,7 @@ class TrustListContent:
         logs = [m.log.origin for m in self.members] + [m.log.verifier_key for m in self.members]
         if len(set(logs)) != len(logs):
             raise InvalidInput("two members list the same log origin or log key")
+        self._check_witnesses()
         keys = {k.verification_method: k for m in self.members for k in m.keys}
         if len(keys) != sum(len(m.keys) for m in self.members):
             raise InvalidInput("a key is listed twice")
@@ -202,6 +257,33 @@ class TrustListContent:
             self.quorum.required(len(self.members))
         except TrustListError as exc:
             raise InvalidInput(exc.reason) from exc
+
+    def _check_witnesses(self) -> None:
+        # A witness's name and key are its own: not another witness's, not a log's
+        # (the same key bytes would make two kinds of statement, c2sp.org/tlog-cosignature).
+        witnesses = [m.witness for m in self.members if m.witness is not None]
+        names = [w.name for w in witnesses]
+        origins = {m.log.origin for m in self.members}
+        if len(set(names)) != len(names) or origins & set(names):
+            raise InvalidInput("two witnesses, or a witness and a log, have one name")
+        raw = [parse_witness_key(w.verifier_key).public_key.public_bytes_raw() for w in witnesses]
+        logs = {
+            parse_verifier_key(m.log.verifier_key).public_key.public_bytes_raw()
+            for m in self.members
+        }
+        if len(set(raw)) != len(raw) or logs & set(raw):
+            raise InvalidInput("a witness key is another witness's, or a log's")
+        others = len(self.members) - 1
+        count = self.witness_policy.count if self.witness_policy is not None else None
+        if count is not None and not 1 <= count <= max(others, 1):
+            raise InvalidInput(
+                f"a witness policy of {count} of {others} other members cannot be met"
+            )
+
+    @property
+    def witnessing(self) -> WitnessPolicy:
+        """The witness policy in force: the one stated, or the default."""
+        return self.witness_policy or WitnessPolicy()
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -222,6 +304,8 @@ class TrustListContent:
         if self.previous is not None:
             subject["previous"] = self.previous
         subject["quorum"] = self.quorum.to_json()
+        if self.witness_policy is not None:
+            subject["witnessPolicy"] = self.witness_policy.to_json()
         subject["members"] = [m.to_json() for m in self.members]
         return {
             "@context": [VC_CONTEXT],
@@ -347,6 +431,14 @@ def parse_member(value: object, path: str = "member") -> Member:
     names = _Reader(entry.get("name", Mapping), f"{path}.name", frozenset({"zh", "en"}))
     log = _Reader(entry.get("log", Mapping), f"{path}.log", frozenset({"origin", "verifierKey"}))
     keys = entry.get("issuingKeys", list)
+    witness = None
+    if "witness" in entry.value:
+        found = _Reader(
+            entry.get("witness", Mapping), f"{path}.witness", frozenset({"name", "verifierKey"})
+        )
+        witness = WitnessEntry(
+            name=found.get("name", str), verifier_key=found.get("verifierKey", str)
+        )
     return Member(
         code=code,
         gb_code=entry.get("gbCode", str),
@@ -355,6 +447,7 @@ def parse_member(value: object, path: str = "member") -> Member:
         keys=tuple(_parse_key(key, f"{path}.issuingKeys[{i}]", code) for i, key in enumerate(keys)),
         log=LogEntry(origin=log.get("origin", str), verifier_key=log.get("verifierKey", str)),
         node_url=entry.get("nodeUrl", str),
+        witness=witness,
     )
 
 
@@ -386,6 +479,11 @@ def parse_trust_list(document: Mapping[str, Any]) -> TrustListContent:
             previous=subject.get("previous", str, optional=True),
             valid_from=top.time("validFrom"),
             quorum=Quorum.parse(subject.get("quorum", Mapping)),
+            witness_policy=(
+                WitnessPolicy.parse(subject.get("witnessPolicy", Mapping))
+                if "witnessPolicy" in subject.value
+                else None
+            ),
             members=tuple(
                 parse_member(m, f"credentialSubject.members[{i}]") for i, m in enumerate(members)
             ),

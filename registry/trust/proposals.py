@@ -38,6 +38,7 @@ from registry.trust.document import (
     Member,
     Quorum,
     TrustListContent,
+    WitnessPolicy,
     digest_of,
     parse_member,
     parse_trust_list,
@@ -66,7 +67,9 @@ class Changes:
     Keys are named by verification method; their new window or revocation is taken
     from this node's record, so ``registry key rotate`` or ``registry key revoke``
     comes first. ``founders`` applies to a genesis only (default: every authority
-    the node knows).
+    the node knows). ``set_witnesses`` names members hosted here that list (or
+    change) their witness key, the newest this node holds for each;
+    ``witness_policy`` sets how many of the other members must cosign a checkpoint.
     """
 
     founders: tuple[str, ...] = ()
@@ -76,7 +79,9 @@ class Changes:
     add_keys: tuple[str, ...] = ()
     retire_keys: tuple[str, ...] = ()
     revoke_keys: tuple[str, ...] = ()
+    set_witnesses: tuple[str, ...] = ()
     quorum: Quorum | None = None
+    witness_policy: WitnessPolicy | None = None
     valid_from: datetime | None = None
 
 
@@ -124,7 +129,26 @@ def _genesis(
         valid_from=valid_from,
         quorum=changes.quorum or Quorum(),
         members=tuple(members),
+        witness_policy=changes.witness_policy,
     )
+
+
+def _set_witnesses(
+    session: Session, by_code: dict[str, Member], changes: Changes, profile: NodeProfile
+) -> None:
+    """Each member named takes the witness key this node holds for it (its newest)."""
+    for code in changes.set_witnesses:
+        member = by_code.get(code)
+        if member is None:
+            raise InvalidInput(f"{code} is not a member")
+        if code not in hosted_codes(session):
+            raise InvalidInput(f"{code} is not hosted here: its own node proposes its witness")
+        witness = member_from_node(session, code, profile).witness
+        if witness is None:
+            raise InvalidInput(f"{code} has no witness key here: run `registry key witness {code}`")
+        if witness == member.witness:
+            raise InvalidInput(f"{code}'s witness key is listed already")
+        by_code[code] = dataclasses.replace(member, witness=witness)
 
 
 def _members_after(
@@ -212,9 +236,11 @@ def _apply(
     previous = current.content
     by_code = _members_after(session, previous, changes, profile)
     _change_keys(session, previous, by_code, changes)
+    _set_witnesses(session, by_code, changes, profile)
     members = tuple(by_code.values())
     quorum = changes.quorum or previous.quorum
-    if members == previous.members and quorum == previous.quorum:
+    policy = changes.witness_policy or previous.witness_policy
+    if (members, quorum, policy) == (previous.members, previous.quorum, previous.witness_policy):
         raise InvalidInput("the proposal changes nothing")
     if changes.valid_from is None:
         valid_from = max(now, previous.valid_from)
@@ -226,6 +252,7 @@ def _apply(
         valid_from=valid_from,
         quorum=quorum,
         members=members,
+        witness_policy=policy,
     )
 
 

@@ -24,9 +24,9 @@ from registry.crypto.multikey import decode_public_multikey
 from registry.errors import BrokenChain, Conflict, InvalidInput, NotFound
 from registry.settings import Settings
 from registry.storage.models import TrustListRecord
-from registry.tlog.note import log_origin, verifier_key
+from registry.tlog.note import log_origin, verifier_key, witness_key, witness_name
 from registry.trust.chain import TrustChain, TrustListVersion
-from registry.trust.document import LogEntry, Member
+from registry.trust.document import LogEntry, Member, WitnessEntry
 
 __all__ = [
     "NodeProfile",
@@ -64,6 +64,12 @@ def member_from_node(session: Session, code: str, profile: NodeProfile) -> Membe
         raise InvalidInput(f"{authority.code} has no usable log key")
     origin = log_origin(profile.log_origin_prefix, authority.code)
     log_key = decode_public_multikey(log.public_key_multibase)
+    witness = None
+    held = [k for k in keys if k.purpose == "witness" and k.valid_until is None]
+    if held:  # the newest; an authority made before witnessing has none until it makes one
+        name = witness_name(profile.log_origin_prefix, authority.code)
+        public = decode_public_multikey(held[-1].public_key_multibase)
+        witness = WitnessEntry(name=name, verifier_key=witness_key(name, public))
     return Member(
         code=authority.code,
         gb_code=authority.gb_code,
@@ -72,6 +78,7 @@ def member_from_node(session: Session, code: str, profile: NodeProfile) -> Membe
         keys=issuing,
         log=LogEntry(origin=origin, verifier_key=verifier_key(origin, log_key)),
         node_url=profile.node_url,
+        witness=witness,
     )
 
 
