@@ -22,6 +22,7 @@ from api.schemas.federation import (
     LogOut,
 )
 from registry.errors import InvalidInput
+from registry.federation.cosigning import cosigned_note
 from registry.ids import province
 from registry.storage.credentials import canonicals_by_id
 from registry.tlog.reader import (
@@ -79,12 +80,16 @@ def list_all(session: DbSession) -> list[LogOut]:
 )
 def checkpoint(session: DbSession, authority: _Authority) -> PlainTextResponse:
     """The newest checkpoint as a C2SP signed note (`text/plain; charset=utf-8`), for
-    a log this node keeps, its own or mirrored. It changes with every append, so it
+    a log this node keeps, its own or mirrored; for its own, with the cosignatures
+    the other members' witnesses have given it so far (C2SP `tlog-cosignature`) after
+    the log's lines. It changes with every append, so it
     is not to be cached; it is also the checkpoint of the log's C2SP `tlog-tiles`
     (below)."""
     row = latest_checkpoint(session, get_log(session, _code(authority)).authority_code)
     return PlainTextResponse(
-        row.note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"}
+        cosigned_note(session, row),
+        media_type="text/plain; charset=utf-8",
+        headers={"Cache-Control": "no-cache"},
     )
 
 

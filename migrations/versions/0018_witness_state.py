@@ -1,4 +1,5 @@
-"""Witnessing other members' logs: witness keys, and what each log was last cosigned at.
+"""Witnessing: witness keys, what each other member's log was last cosigned at, and
+the cosignatures the witnesses gave this node's checkpoints.
 
 Revision ID: 0018
 Revises: 0017
@@ -43,6 +44,15 @@ def upgrade() -> None:
         sa.Column("conflict", sa.Text(), nullable=True),
         sa.CheckConstraint("length(root) = 32", name=op.f("ck_witness_state_root_sha256")),
     )
+    op.create_table(
+        "log_cosignature",
+        sa.Column("authority_code", sa.String(8), primary_key=True),
+        sa.Column("tree_size", sa.BigInteger(), primary_key=True, autoincrement=False),
+        sa.Column("witness", sa.String(255), primary_key=True),
+        sa.Column("cosigned_at", UTCDateTime(), nullable=False),
+        sa.Column("line", sa.Text(), nullable=False),
+        sa.Column("received_at", UTCDateTime(), nullable=False),
+    )
 
 
 def downgrade() -> None:
@@ -57,7 +67,9 @@ def downgrade() -> None:
             "revision 0018 would forget what it cosigned, and a witness that forgets can "
             "be made to cosign a fork, so it is refused"
         )
-    # IF EXISTS: SQLite's driver runs DDL outside the migration's transaction.
+    # IF EXISTS: SQLite's driver runs DDL outside the migration's transaction. The
+    # cosignatures are the witnesses' to give again; what this node cosigned is not.
+    op.execute("DROP TABLE IF EXISTS log_cosignature")
     op.execute("DROP TABLE IF EXISTS witness_state")
     # The witness keys stay, and with them the purpose that allows them: the code
     # before knows no use for them and leaves them be, and going up again loses none.

@@ -33,6 +33,7 @@ from registry.cli._common import err_console
 from registry.datadir import DataDir
 from registry.enforcement.addresses import AddressPolicy
 from registry.enforcement.dispatcher import Dispatcher
+from registry.federation.cosigning import Cosigner
 from registry.federation.notices import Notifier
 from registry.federation.poller import Poller
 from registry.issuing import IssuingContext
@@ -104,10 +105,11 @@ _NOTICE_INTERVAL = 0.2
 
 
 def _federate_forever(settings: Settings) -> None:
-    # Follow every peer's log (a thread each: ``registry.federation.poller``), and
-    # tell the peers when a log hosted here grows (``registry.federation.notices``),
+    # Follow every peer's log (a thread each: ``registry.federation.poller``), tell
+    # the peers when a log hosted here grows (``registry.federation.notices``) and
+    # have their witnesses cosign its checkpoints (``registry.federation.cosigning``),
     # for as long as the server runs. A node that hosts every member has no peer:
-    # then both have nothing to do.
+    # then all three have nothing to do.
     data_dir = DataDir(settings)
 
     def report(message: str) -> None:
@@ -116,6 +118,7 @@ def _federate_forever(settings: Settings) -> None:
     with (
         engine_scope(settings.database_url, pool_size=8) as engine,
         Notifier(engine, data_dir.peer_tokens, report=report) as notifier,
+        Cosigner(engine, report=report) as cosigner,
     ):
         poller = Poller(
             engine,
@@ -130,6 +133,7 @@ def _federate_forever(settings: Settings) -> None:
                     poller.tick()  # a member that joined the trust list is followed
                     last_tick = time.monotonic()
                 notifier.tick()
+                cosigner.tick()
             except Exception as exc:
                 report(f"{type(exc).__name__}: {exc}")
             time.sleep(_NOTICE_INTERVAL)

@@ -705,6 +705,22 @@ class PeerNotice(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class LogCosignature(SQLModel, table=True):
+    """A witness's cosignature of one of this node's checkpoints (c2sp.org/
+    tlog-cosignature), as the signature line it sent, checked with the witness key
+    the trust list named: served after the log's own lines. ``cosigned_at`` is the
+    time the line states; the first line of a witness for a size is kept."""
+
+    __tablename__ = "log_cosignature"
+
+    authority_code: str = Field(sa_column=Column(String(8), primary_key=True))
+    tree_size: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    witness: str = Field(sa_column=Column(String(255), primary_key=True))
+    cosigned_at: datetime = Field(sa_type=UTCDateTime)
+    line: str = Field(sa_type=Text)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class WitnessState(SQLModel, table=True):
     """What this node, as a witness of another member's log (c2sp.org/tlog-witness),
     last cosigned for it: the checkpoint as the log signed it, its size and root. It

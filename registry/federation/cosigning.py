@@ -1,0 +1,297 @@
+"""Asking the other members' witnesses to cosign this node's checkpoints, keeping
+their cosignatures, and serving the checkpoints with them.
+
+After an append, ``Cosigner.tick`` (every fraction of a second, from the serving
+process, beside the notices) sends each hosted log's newest checkpoint to the
+witness of every other member the trust list names (``<nodeUrl>/v1/witness/
+add-checkpoint``, c2sp.org/tlog-witness), all at once, on threads of their own, with
+the consistency proof from the size that witness last cosigned. Appends never wait
+for it. A witness answers with its cosignature line, which is kept only once it
+verifies with the witness key the trust list names (``LogCosignature``); or with the
+size it last cosigned (409, ``text/x.tlog.size``), from which the request is made
+again. A witness that cosigned more of this log than it holds is told nobody's
+word: the log has forked or been restored from an old backup, and the server log
+says so. A witness that fails or is slow is asked again a few seconds later.
+
+A checkpoint is *witnessed* once the witness policy's number of the other members
+have cosigned it (``witnessed``).
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from time import monotonic
+
+import httpx
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from registry.errors import RegistryError
+from registry.federation.witness import SIZE_TYPE
+from registry.storage.db import session_scope
+from registry.storage.models import Authority, LogCheckpoint, LogCosignature, LogHead
+from registry.tlog.checkpoint import with_cosignatures, witness_cosignatures
+from registry.tlog.note import parse_witness_key
+from registry.tlog.reader import consistency
+from registry.tlog.sequencer import newest_checkpoint
+from registry.trust.document import Member, TrustListContent, WitnessEntry
+from registry.trust.store import current_version
+
+__all__ = [
+    "COSIGN_TIMEOUT_SECONDS",
+    "Asking",
+    "Cosigner",
+    "cosigned_note",
+    "keep_cosignatures",
+    "witnessed",
+]
+
+COSIGN_TIMEOUT_SECONDS = 5.0
+"""Longest a witness may take to answer; a slower one is asked again later."""
+
+_RETRY_SECONDS = 5.0
+_TRIES = 3  # a 409 with the size last cosigned is answered at once, a few times
+
+
+@dataclass(frozen=True)
+class Asking:
+    """One checkpoint to have one witness cosign."""
+
+    witness: str  # the member whose witness it is
+    url: str
+    key: str  # its C2SP verifier key, as the trust list names it
+    authority: str  # whose log
+    size: int
+    note: str
+
+
+Send = Callable[[str, bytes], httpx.Response]
+"""Posts an ``add-checkpoint`` body to a witness's URL; its answer."""
+
+
+def _witnesses(trust: TrustListContent, authority: str) -> list[tuple[Member, WitnessEntry]]:
+    """The other members that name a witness, each with it."""
+    return [(m, m.witness) for m in trust.members if m.code != authority and m.witness]
+
+
+def cosigned_note(session: Session, checkpoint: LogCheckpoint) -> str:
+    """The checkpoint as this node serves it: the log's note and, after its lines,
+    each witness's cosignature of that size."""
+    lines = session.exec(
+        select(LogCosignature.line)
+        .where(
+            col(LogCosignature.authority_code) == checkpoint.authority_code,
+            col(LogCosignature.tree_size) == checkpoint.tree_size,
+        )
+        .order_by(col(LogCosignature.witness))
+    ).all()
+    return with_cosignatures(checkpoint.note, list(lines)) if lines else checkpoint.note
+
+
+def witnessed(trust: TrustListContent, authority: str, note: str) -> tuple[dict[str, int], int]:
+    """The other members whose witness cosigned ``note`` (a checkpoint of
+    ``authority``'s log), each with its time, and how many the witness policy needs.
+    Raises what ``witness_cosignatures`` raises for a listed witness's bad line."""
+    members = _witnesses(trust, authority)
+    keys = {witness.name: member.code for member, witness in members}
+    found = witness_cosignatures(
+        note, [parse_witness_key(witness.verifier_key) for _, witness in members]
+    )
+    others = len([m for m in trust.members if m.code != authority])
+    return {keys[name]: time for name, time in found.items()}, trust.witnessing.required(others)
+
+
+def keep_cosignatures(
+    session: Session, asking: Asking, answer: str, *, now: datetime | None = None
+) -> int:
+    """Keep a witness's answer to ``asking``: the lines that verify with its key (its
+    newest for a size already held is not kept again). Returns the lines kept; raises
+    ``RegistryError`` if a line of its key does not verify, or none does."""
+    now = now or datetime.now(UTC)
+    lines = answer.splitlines(keepends=True)
+    key = parse_witness_key(asking.key)
+    times = witness_cosignatures(with_cosignatures(asking.note, lines), [key])
+    if key.name not in times:
+        raise RegistryError(f"the witness of {asking.witness} sent no cosignature of its key")
+    mine = [line for line in lines if line.split(" ")[1:2] == [key.name]]
+    if session.get(LogCosignature, (asking.authority, asking.size, key.name)) is not None:
+        return 0
+    session.add(
+        LogCosignature(
+            authority_code=asking.authority,
+            tree_size=asking.size,
+            witness=key.name,
+            cosigned_at=datetime.fromtimestamp(times[key.name], UTC),
+            line=mine[0],
+            received_at=now,
+        )
+    )
+    session.flush()
+    return 1
+
+
+class Cosigner:
+    """Has each hosted log's newest checkpoint cosigned by the other members'
+    witnesses (see the module). ``tick`` sends what is due without waiting for it."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        send: Send | None = None,
+        report: Callable[[str], None] = lambda _message: None,
+    ) -> None:
+        self._engine = engine
+        self._client = httpx.Client(timeout=COSIGN_TIMEOUT_SECONDS)
+        self._send = send or self._post
+        self._report = report
+        self._cosigned: dict[tuple[str, str], int] = {}  # (witness, log): size it cosigned
+        self._asked: dict[tuple[str, str], int] = {}  # the newest size it answered for
+        self._busy: set[str] = set()
+        self._failed: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cosign")
+
+    def close(self) -> None:
+        """Wait for the requests in flight, and stop."""
+        self._pool.shutdown(wait=True)
+        self._client.close()
+
+    def __enter__(self) -> Cosigner:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _post(self, url: str, body: bytes) -> httpx.Response:
+        return self._client.post(
+            f"{url.rstrip('/')}/v1/witness/add-checkpoint",
+            content=body,
+            headers={"Content-Type": "text/plain"},
+        )
+
+    def due(self) -> list[Asking]:
+        """What to ask now: per witness not busy, each hosted log's newest checkpoint
+        it has not answered for."""
+        with session_scope(self._engine) as session:
+            hosted = list(
+                session.exec(
+                    select(LogHead.authority_code, LogHead.size)
+                    .join(Authority, col(Authority.code) == col(LogHead.authority_code))
+                    .where(col(Authority.hosted), col(LogHead.size) > 0)
+                )
+            )
+            trust = current_version(session)
+            if trust is None or not hosted:
+                return []
+            now = monotonic()
+            due: list[Asking] = []
+            for code, size in hosted:
+                checkpoint: LogCheckpoint | None = None
+                for member, witness in _witnesses(trust.content, code):
+                    with self._lock:
+                        waiting = member.code in self._busy
+                    if waiting or self._failed.get(member.code, 0) > now:
+                        continue
+                    if self._asked.get((member.code, code), 0) >= size:
+                        continue
+                    checkpoint = checkpoint or newest_checkpoint(session, code)
+                    if checkpoint is None:
+                        break
+                    due.append(
+                        Asking(
+                            member.code,
+                            member.node_url,
+                            witness.verifier_key,
+                            code,
+                            checkpoint.tree_size,
+                            checkpoint.note,
+                        )
+                    )
+        return due
+
+    def tick(self) -> None:
+        """Ask what is due, each witness on a thread, without waiting."""
+        by_witness: dict[str, list[Asking]] = {}
+        for asking in self.due():
+            by_witness.setdefault(asking.witness, []).append(asking)
+        for witness, asks in by_witness.items():
+            with self._lock:
+                self._busy.add(witness)
+            self._pool.submit(self._ask_all, witness, asks)
+
+    def _ask_all(self, witness: str, asks: Sequence[Asking]) -> None:
+        try:
+            for asking in asks:
+                self._ask(asking)
+            self._failed.pop(witness, None)
+        except Exception as exc:
+            self._failed[witness] = monotonic() + _RETRY_SECONDS
+            self._report(f"cosigning by {witness}: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._busy.discard(witness)
+
+    def _ask(self, asking: Asking) -> None:
+        pair = (asking.witness, asking.authority)
+        old = self._cosigned.get(pair)
+        if old is None:
+            old = self._held(asking)
+        for _ in range(_TRIES):
+            answer = self._send(asking.url, self._body(asking, old))
+            kind = answer.headers.get("content-type", "")
+            if answer.status_code == 409 and kind == SIZE_TYPE:
+                old = int(answer.text.strip())
+                if old > asking.size:
+                    self._ahead(asking, old)
+                    return
+                continue
+            if answer.status_code != 200:
+                raise RegistryError(f"answered {answer.status_code}: {answer.text.strip()[:200]}")
+            with session_scope(self._engine) as session:
+                keep_cosignatures(session, asking, answer.text)
+            self._cosigned[pair] = asking.size
+            self._asked[pair] = asking.size
+            return
+        raise RegistryError(f"the size it cosigned kept changing ({old})")
+
+    def _ahead(self, asking: Asking, old: int) -> None:
+        """The witness cosigned more than the checkpoint asked about: a newer one, to
+        ask about at the next tick, or more than the log holds at all."""
+        with session_scope(self._engine) as session:
+            head = session.get(LogHead, asking.authority)
+            size = head.size if head is not None else 0
+        if old <= size:
+            self._cosigned[(asking.witness, asking.authority)] = old
+            return
+        self._failed[asking.witness] = monotonic() + 60 * _RETRY_SECONDS
+        raise RegistryError(
+            f"its witness cosigned {old} entries of the log of {asking.authority}, which "
+            f"holds {size}: a fork, or a database restored from an old backup; audit the "
+            "log before it signs more"
+        )
+
+    def _held(self, asking: Asking) -> int:
+        """The size the witness last cosigned of the log, as far as this node knows."""
+        with session_scope(self._engine) as session:
+            name = parse_witness_key(asking.key).name
+            found = session.exec(
+                select(func.max(LogCosignature.tree_size)).where(
+                    col(LogCosignature.authority_code) == asking.authority,
+                    col(LogCosignature.witness) == name,
+                )
+            ).one()
+        return int(found or 0)
+
+    def _body(self, asking: Asking, old: int) -> bytes:
+        proof: list[bytes] = []
+        if 0 < old < asking.size:
+            with session_scope(self._engine) as session:
+                proof = consistency(session, asking.authority, old, asking.size)
+        lines = "".join(base64.b64encode(h).decode("ascii") + "\n" for h in proof)
+        return f"old {old}\n{lines}\n{asking.note}".encode()
