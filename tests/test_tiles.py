@@ -114,21 +114,30 @@ def _bundle(data: bytes) -> list[bytes]:
 
 
 @pytest.fixture
-def node(settings: Settings) -> Iterator[tuple[TestClient, list[bytes], Settings]]:
-    """A node whose Shanghai log holds 600 credentials, appended 300, 20 and 280 at a
-    time (checkpoints at 300, 320 and 600)."""
+def bare(settings: Settings) -> Iterator[tuple[TestClient, list[bytes], Settings]]:
+    """The demo federation's node, its logs empty."""
     key_store = DataDir(settings).key_store()
-    leaves: list[bytes] = []
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        seed_demo(session, key_store, profile=NodeProfile.from_settings(settings))
+    with TestClient(create_app(settings)) as client:
+        yield client, [], settings
+
+
+@pytest.fixture
+def node(
+    bare: tuple[TestClient, list[bytes], Settings],
+) -> tuple[TestClient, list[bytes], Settings]:
+    """The node with a Shanghai log of 600 credentials, appended 300, 20 and 280 at a
+    time (checkpoints at 300, 320 and 600)."""
+    client, leaves, settings = bare
+    key_store = DataDir(settings).key_store()
     with engine_scope(settings.database_url) as engine:
-        with session_scope(engine) as session:
-            seed_demo(session, key_store, profile=NodeProfile.from_settings(settings))
         for count in (300, 20, 280):
             with session_scope(engine) as session:
                 made = _credentials(session, key_store, count, signed_at=datetime.now(UTC))
                 append(session, key_store, "CN-SH", made, origin_prefix="registry.yrd.example")
                 leaves += [leaf for _, leaf in made]
-    with TestClient(create_app(settings)) as client:
-        yield client, leaves, settings
+    return client, leaves, settings
 
 
 def test_a_tiles_client_rebuilds_the_signed_root(
@@ -179,30 +188,23 @@ _NOT_TILES = (
 )
 
 
-def test_what_is_not_a_tile_of_the_log_is_404(
-    node: tuple[TestClient, list[bytes], Settings],
-) -> None:
-    client, _, settings = node
-    headers = {"Authorization": f"Bearer {_federation_token(settings)}"}
-    for path in _NOT_TILES:
-        response = client.get(f"{PREFIX}/{path}", headers=headers)
-        assert response.status_code == 404, (path, response.text)
-        assert response.headers["content-type"] == "application/problem+json"
-
-
 def _federation_token(settings: Settings) -> str:
     with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
         return create_token(session, "federation", name="tiles")[1]
 
 
-def test_entry_bundles_go_to_other_nodes_only(
+def test_entry_bundles_go_to_other_nodes_only_and_what_is_no_tile_is_404(
     node: tuple[TestClient, list[bytes], Settings],
 ) -> None:
     client, leaves, settings = node
+    federation = {"Authorization": f"Bearer {_federation_token(settings)}"}
+    for path in _NOT_TILES:
+        response = client.get(f"{PREFIX}/{path}", headers=federation)
+        assert response.status_code == 404, (path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
     assert client.get(f"{PREFIX}/tile/entries/000").status_code == 401
-    headers = {"Authorization": f"Bearer {_federation_token(settings)}"}
     bundles = [
-        client.get(f"{PREFIX}/tile/entries/{path}", headers=headers)
+        client.get(f"{PREFIX}/tile/entries/{path}", headers=federation)
         for path in ("000", "001", "002.p/88")
     ]
     assert [b.status_code for b in bundles] == [200] * 3
@@ -215,13 +217,13 @@ def test_entry_bundles_go_to_other_nodes_only(
 
 
 def test_a_large_tree_rebuilds_from_tiles_of_three_levels(
-    node: tuple[TestClient, list[bytes], Settings],
+    bare: tuple[TestClient, list[bytes], Settings],
 ) -> None:
     """The specification's example: 70,000 entries make 273 full level-0 tiles, a
     partial one of width 112, a full level-1 tile, a partial one of width 17 and a
     partial level-2 tile of width 1. The tree is written here (as the log keeps it:
     every complete perfect subtree) for a log of Anhui's, with no entries."""
-    client, _, settings = node
+    client, _, settings = bare
     size = 70_000
     levels = [[_leaf(n.to_bytes(4, "big")) for n in range(size)]]
     while len(levels[-1]) > 1:
@@ -272,9 +274,9 @@ def test_tile_indexes_are_spelled_as_the_specification_says(index: int, path: st
 
 
 def test_a_log_entry_longer_than_an_entry_bundle_can_carry_is_refused(
-    node: tuple[TestClient, list[bytes], Settings],
+    bare: tuple[TestClient, list[bytes], Settings],
 ) -> None:
-    _, _, settings = node
+    _, _, settings = bare
     key_store = DataDir(settings).key_store()
     with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
         (made,) = _credentials(session, key_store, 1, signed_at=datetime.now(UTC))
