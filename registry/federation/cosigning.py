@@ -29,8 +29,11 @@ from time import monotonic
 
 import httpx
 from sqlalchemy import Engine, func
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from registry.authorities import hosted_codes
 from registry.errors import RegistryError
 from registry.federation.witness import SIZE_TYPE
 from registry.storage.db import session_scope
@@ -119,10 +122,14 @@ def keep_cosignatures(
     if key.name not in times:
         raise RegistryError(f"the witness of {asking.witness} sent no cosignature of its key")
     mine = [line for line in lines if line.split(" ")[1:2] == [key.name]]
-    if session.get(LogCosignature, (asking.authority, asking.size, key.name)) is not None:
-        return 0
-    session.add(
-        LogCosignature(
+    # Written first, read never: on SQLite a read that turned into a write could find
+    # another thread's write in its way and fail at once instead of waiting.
+    insert_into = (
+        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    )
+    kept = session.execute(
+        insert_into(LogCosignature)
+        .values(
             authority_code=asking.authority,
             tree_size=asking.size,
             witness=key.name,
@@ -130,9 +137,9 @@ def keep_cosignatures(
             line=mine[0],
             received_at=now,
         )
+        .on_conflict_do_nothing(index_elements=["authority_code", "tree_size", "witness"])
     )
-    session.flush()
-    return 1
+    return int(getattr(kept, "rowcount", 0) or 0)
 
 
 class Cosigner:
@@ -191,9 +198,12 @@ class Cosigner:
                 return []
             now = monotonic()
             due: list[Asking] = []
+            here = set(hosted_codes(session))
             for code, size in hosted:
                 checkpoint: LogCheckpoint | None = None
                 for member, witness in _witnesses(trust.content, code):
+                    if member.code in here:
+                        continue  # a node does not witness itself (the demo's one node)
                     with self._lock:
                         waiting = member.code in self._busy
                     if waiting or self._failed.get(member.code, 0) > now:
