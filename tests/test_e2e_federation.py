@@ -2,8 +2,10 @@
 database (a PostgreSQL database each in the throwaway cluster, or SQLite), built by
 `registry demo federation`'s own code: records issued on one node are verified,
 searched and changed as seen from the others; a stopped node's records are still
-answered for, then caught up; a fork is caught by every follower with evidence that
-verifies; and no node holds another authority's private key."""
+answered for, then caught up; every checkpoint is cosigned by the other members'
+witnesses, witnessed with one of them down and not with two; a fork is caught by
+every follower and refused by every witness, with evidence that verifies; and no node
+holds another authority's private key."""
 
 from __future__ import annotations
 
@@ -19,16 +21,20 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from devtools.ports import free_ports
 from registry.calendar import add_years, china_today
 from registry.demo.network import DemoNode, run_federation, start_nodes, stop_nodes, wait_mirrored
 from registry.demo.synthetic import credit_code, resident_id
 from registry.federation import verify_evidence
+from registry.federation.cosigning import witnessed
 from registry.storage.db import engine_scope, session_scope
+from registry.storage.models import WitnessState
 from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
 from registry.tlog.merkle import node_hash
 from registry.tlog.sequencer import newest_checkpoint
+from registry.trust.document import parse_trust_list
 from tests._federation import log_signer, postgresql_databases
 from tests._support import REGISTRY
 
@@ -236,6 +242,9 @@ def test_four_nodes_each_with_its_own_keys_answer_for_every_member(
             partial(_suspended_on, node),
         )
 
+    # Shanghai's newest checkpoint is cosigned by the three other members' witnesses.
+    _until("Shanghai's checkpoint has three cosignatures", partial(_cosigned_by, sh, CODES[1:]))
+
     # Anhui's node stops: the others still answer for its records, say how old its
     # data is, and catch up when it returns.
     stop_nodes([ah])
@@ -252,7 +261,20 @@ def test_four_nodes_each_with_its_own_keys_answer_for_every_member(
     logs = {log["authority"]: log for log in anhui["credentialSubject"]["logs"]}
     assert logs["CN-AH"]["current"] is False
     assert logs["CN-AH"]["mirrored"] is True
-    start_nodes([ah], tmp_path / "federation")
+    # With Anhui's witness down, Shanghai's next checkpoint is still witnessed (2 of 3);
+    # with Zhejiang's down too, the one after is not (1 of 3).
+    _issue(sh, _hours("CN-SH", "安全生产法律法规", today))
+    _, needed = _until(
+        "Shanghai's checkpoint is cosigned by two", partial(_cosigned_by, sh, ("CN-JS", "CN-ZJ"))
+    )
+    assert needed == 2
+    stop_nodes([zj])
+    _issue(sh, _hours("CN-SH", "生产安全事故应急救援", today))
+    cosigners, needed = _until(
+        "Shanghai's checkpoint is cosigned by one", partial(_cosigned_by, sh, ("CN-JS",))
+    )
+    assert len(cosigners) < needed
+    start_nodes([zj, ah], tmp_path / "federation")
     _issue(
         ah,
         {
@@ -273,10 +295,20 @@ def test_four_nodes_each_with_its_own_keys_answer_for_every_member(
     wait_mirrored(list(federation.values()), timeout=WAIT)
 
     # Jiangsu's node re-signs its newest checkpoint over another tree (its log
-    # rewritten): every follower stops following it and keeps evidence that verifies.
+    # rewritten): every follower stops following it and keeps evidence that verifies,
+    # and every witness, having cosigned the real one, refuses it and keeps the same.
+    _until(
+        "Jiangsu's checkpoint has three cosignatures",
+        partial(_cosigned_by, js, ("CN-SH", "CN-ZJ", "CN-AH")),
+    )
     stop_nodes([js])
     _fork(js)
     start_nodes([js], tmp_path / "federation")
+    for node in (sh, zj, ah):
+        conflict = _until(
+            f"{node.code}'s witness refuses the fork", partial(_witness_conflict, node, js)
+        )
+        assert "two roots" in verify_evidence(json.loads(conflict))
     for node in (sh, zj, ah):
         _until(
             f"{node.code}'s node finds Jiangsu's log forked",
@@ -307,6 +339,40 @@ def test_four_nodes_each_with_its_own_keys_answer_for_every_member(
         assert done.returncode == 0, done.stdout + done.stderr
     assert "fork proven" in done.stdout
     _no_foreign_private_key(federation)
+
+
+def _hours(authority: str, course: str, today: Any) -> dict[str, Any]:
+    return {
+        "type": "ContinuingEducationCredit",
+        "authority": authority,
+        "holder": {"name": "周明远", "id_number": resident_id("320102", "19880516", "301")},
+        "course_title": course,
+        "provider": {
+            "name": "上海市安全生产科学研究所",
+            "credit_code": credit_code("12310000MB0P10008"),
+        },
+        "hours": 8,
+        "kind": "professional",
+        "completed_on": (today - timedelta(days=1)).isoformat(),
+    }
+
+
+def _cosigned_by(node: DemoNode, codes: tuple[str, ...]) -> tuple[dict[str, int], int] | None:
+    """The witnesses that cosigned the newest checkpoint the node serves of its own
+    log, and how many the policy needs, once they are exactly ``codes``."""
+    note = httpx.get(f"{node.url}/v1/logs/{node.code}/checkpoint", timeout=5).text
+    trust = parse_trust_list(httpx.get(f"{node.url}/v1/trust-list", timeout=5).json())
+    cosigners, needed = witnessed(trust, node.code, note)
+    return (cosigners, needed) if sorted(cosigners) == sorted(codes) else None
+
+
+def _witness_conflict(witness: DemoNode, log: DemoNode) -> str | None:
+    """The evidence the witness kept of a checkpoint of ``log``'s it refused."""
+    with engine_scope(witness.settings.database_url) as engine, session_scope(engine) as session:
+        for state in session.exec(select(WitnessState)):
+            if state.authority_code == log.code and state.conflict is not None:
+                return state.conflict
+    return None
 
 
 def _suspended_on(node: DemoNode) -> bool:
