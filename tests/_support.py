@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from datetime import datetime
 from ipaddress import ip_network
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -27,6 +29,7 @@ __all__ = [
     "REGISTRY",
     "TEST_PASSPHRASE",
     "found_federation",
+    "migrated_sqlite",
     "run_import",
     "seed_demo_node",
 ]
@@ -65,6 +68,13 @@ def seed_demo_node(settings: Settings, *, records: bool = True) -> dict[str, str
         if records:
             seed_demo_records(session, context)
         return seed_demo_tokens(session)
+
+
+def migrated_sqlite(template: Path, path: Path) -> str:
+    """The URL of a fresh SQLite database at ``path`` migrated to head: a copy of the
+    session's ``sqlite_template`` (built once by the migrations)."""
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
 
 
 def run_import(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
