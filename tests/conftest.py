@@ -23,6 +23,7 @@ from devtools.postgres import start_cluster
 from registry.crypto.keys import KeyStore
 from registry.settings import Settings
 from registry.storage.db import engine_scope, upgrade
+from tests._seeded import drop_templates, use_template
 from tests._servers import Servers
 from tests._support import LOOPBACK, TEST_PASSPHRASE, migrated_sqlite
 
@@ -106,7 +107,17 @@ def pg_server() -> Iterator[NoopExecutor]:
         janitor.drop()
         with janitor:
             janitor.load(_migrate_template)
-            yield server
+            use_template(
+                host=server.host,
+                port=server.port,
+                user=server.user,
+                password=server.password,
+                template=server.template_dbname,
+            )
+            try:
+                yield server
+            finally:
+                drop_templates()
 
 
 postgresql = factories.postgresql("pg_server", dbname=TEST_DBNAME)
