@@ -27,13 +27,13 @@ from registry.federation import Verified
 from registry.federation.follower import CHUNK, Mirror, follow_once, more_to_follow
 from registry.issuing import IssuingContext
 from registry.settings import Settings
-from registry.storage.db import engine_scope, session_scope, upgrade
+from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import Record
 from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
 from registry.trust.chain import TrustListVersion
 from registry.trust.document import Member
 from registry.trust.store import accept_version, current_version, stored_versions
-from tests._support import seed_demo_node
+from tests._support import migrated_sqlite, seed_demo_node
 
 __all__ = [
     "FOLLOWED",
@@ -262,10 +262,8 @@ def postgresql_databases(
 def fresh_database(db_url: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A second fresh, migrated database of the same kind as ``db_url``: another node's."""
     if db_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / f'node-{uuid.uuid4().hex[:8]}.sqlite3'}"
-        with engine_scope(url) as engine:
-            upgrade(engine)
-        yield url
+        template = request.getfixturevalue("sqlite_template")
+        yield migrated_sqlite(template, tmp_path / f"node-{uuid.uuid4().hex[:8]}.sqlite3")
         return
     with postgresql_databases(db_url, request, 1) as (url,):
         yield url

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from datetime import datetime
+from functools import partial
 from ipaddress import ip_network
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -19,6 +22,7 @@ from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.trust.proposals import seed_genesis
 from registry.trust.store import NodeProfile
+from tests._seeded import seeded
 
 __all__ = [
     "LOOPBACK",
@@ -27,6 +31,7 @@ __all__ = [
     "REGISTRY",
     "TEST_PASSPHRASE",
     "found_federation",
+    "migrated_sqlite",
     "run_import",
     "seed_demo_node",
 ]
@@ -58,13 +63,25 @@ def found_federation(
 
 def seed_demo_node(settings: Settings, *, records: bool = True) -> dict[str, str]:
     """Seed the demo federation into the settings' database as `make run` does (its
-    records too, unless ``records`` is false); returns a token per demo role."""
+    records too, unless ``records`` is false); returns a token per demo role. Seeded
+    once per worker for the same settings, then copied (tests/_seeded.py)."""
+    return seeded(settings, variant=f"records={records}", seed=partial(_seed, records=records))
+
+
+def _seed(settings: Settings, *, records: bool) -> dict[str, str]:
     context = IssuingContext.for_node(settings)
     with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
         seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
         if records:
             seed_demo_records(session, context)
         return seed_demo_tokens(session)
+
+
+def migrated_sqlite(template: Path, path: Path) -> str:
+    """The URL of a fresh SQLite database at ``path`` migrated to head: a copy of the
+    session's ``sqlite_template`` (built once by the migrations)."""
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
 
 
 def run_import(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:

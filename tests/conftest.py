@@ -23,8 +23,9 @@ from devtools.postgres import start_cluster
 from registry.crypto.keys import KeyStore
 from registry.settings import Settings
 from registry.storage.db import engine_scope, upgrade
+from tests._seeded import drop_templates, use_template
 from tests._servers import Servers
-from tests._support import LOOPBACK, TEST_PASSPHRASE
+from tests._support import LOOPBACK, TEST_PASSPHRASE, migrated_sqlite
 
 VECTORS = Path(__file__).resolve().parent.parent.parent / "shared" / "vectors" / "vc-di-eddsa"
 TEST_DBNAME = "registry_test" + os.environ.get("PYTEST_XDIST_WORKER", "")
@@ -106,7 +107,17 @@ def pg_server() -> Iterator[NoopExecutor]:
         janitor.drop()
         with janitor:
             janitor.load(_migrate_template)
-            yield server
+            use_template(
+                host=server.host,
+                port=server.port,
+                user=server.user,
+                password=server.password,
+                template=server.template_dbname,
+            )
+            try:
+                yield server
+            finally:
+                drop_templates()
 
 
 postgresql = factories.postgresql("pg_server", dbname=TEST_DBNAME)
@@ -121,13 +132,22 @@ def pg_url(postgresql: psycopg.Connection[Any]) -> str:
     ).render_as_string(hide_password=False)
 
 
-@pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """URL of a fresh SQLite file migrated to head."""
-    url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
-    with engine_scope(url) as engine:
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated to head once for the session (per worker): each test's
+    file is a copy of it, as each PostgreSQL test database is a clone of its template."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "registry.sqlite3"
+    with engine_scope(f"sqlite:///{path}") as engine:
         upgrade(engine)
-    return url
+    # Every connection closed: the write-ahead log is in the file and gone.
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """URL of a fresh SQLite file migrated to head (a copy of the session's template)."""
+    return migrated_sqlite(sqlite_template, tmp_path / "registry.sqlite3")
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

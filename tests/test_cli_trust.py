@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,14 +56,24 @@ class Node:
         return result
 
 
-@pytest.fixture
-def node(tmp_path: Path) -> Node:
-    node = Node(tmp_path)
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A node's directory as `registry db upgrade` and `registry authority create`
+    leave it, built once for the module."""
+    built = tmp_path_factory.mktemp("cli-trust-node")
+    node = Node(built)
     node.run("db", "upgrade")
     for code, (zh, en) in NAMES.items():
         created = node.run("authority", "create", code, "--name-zh", zh, "--name-en", en)
         assert f"created {code} {zh}" in created.stdout
-    return node
+    return built
+
+
+@pytest.fixture
+def node(built: Path, tmp_path: Path) -> Node:
+    """A node with three authorities of its own: a copy of the module's built one."""
+    shutil.copytree(built, tmp_path, dirs_exist_ok=True)
+    return Node(tmp_path)
 
 
 def test_authorities_and_keys(node: Node) -> None:

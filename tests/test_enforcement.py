@@ -41,8 +41,6 @@ from registry.demo import (
     DEMO_LISTED_ORGANISATIONS,
     DEMO_LISTED_PERSON,
     resident_id,
-    seed_demo,
-    seed_demo_records,
     seed_demo_tokens,
 )
 from registry.enforcement import TERMS, listing_status, restricts_practice
@@ -59,7 +57,6 @@ from registry.storage.models import AccessAudit, ApiToken, RecordParty
 from registry.tlog.checkpoint import parse_checkpoint
 from registry.tlog.merkle import leaf_hash, verify_inclusion
 from registry.tokens import Caller
-from registry.trust.store import NodeProfile
 from tests._support import LOOPBACK, seed_demo_node
 
 LISTED = date(2024, 3, 10)
@@ -145,13 +142,10 @@ def test_changes_apply_in_the_order_recorded_each_from_its_day() -> None:
 
 @pytest.fixture
 def seeded(settings: Settings) -> Iterator[tuple[Session, IssuingContext]]:
+    seed_demo_node(settings)
     context = IssuingContext.for_node(settings)
-    with engine_scope(settings.database_url) as engine:
-        with session_scope(engine) as session:
-            seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
-            seed_demo_records(session, context)
-        with session_scope(engine) as session:
-            yield session, context
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        yield session, context
 
 
 def _search(seeded: tuple[Session, IssuingContext], **asked: Any) -> SearchResult:
@@ -936,12 +930,8 @@ def _stored_before_sent(app: Any, stored: Callable[[], int]) -> tuple[Any, list[
 def test_the_audit_entry_and_the_subscription_are_stored_before_the_answer_is_sent(
     settings: Settings,
 ) -> None:
-    context = IssuingContext.for_node(settings)
+    tokens = seed_demo_node(settings)
     with engine_scope(settings.database_url) as engine:
-        with session_scope(engine) as session:
-            seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
-            seed_demo_records(session, context)
-            tokens = seed_demo_tokens(session)
 
         def stored() -> int:  # another connection: only what has committed
             with engine.connect() as connection:

@@ -29,7 +29,7 @@ from registry.federation.follower import follow_once, mirror_batch
 from registry.federation.verifiers import Verifiers
 from registry.issuing import IssuingContext, change_status
 from registry.settings import Settings
-from registry.storage.db import engine_scope, session_scope, upgrade
+from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import (
     ForkEvidenceRow,
     LogCheckpoint,
@@ -45,17 +45,15 @@ from registry.tokens import create_token
 from registry.verification.dossier import find_dossier
 from registry.verification.log_audit import audit_log
 from tests._federation import FOLLOWED, Peer, decide, log_note, serve_peer, take_trust_list
-from tests._support import REGISTRY
+from tests._support import REGISTRY, migrated_sqlite
 
 AUTHORITY = FOLLOWED
 PROVIDER = credit_code("12320000MB1A20009")
 
 
 @pytest.fixture
-def peer(settings: Settings, tmp_path: Path) -> Iterator[Peer]:
-    follower = f"sqlite:///{tmp_path / 'follower.db'}"
-    with engine_scope(follower) as engine:
-        upgrade(engine)
+def peer(settings: Settings, tmp_path: Path, sqlite_template: Path) -> Iterator[Peer]:
+    follower = migrated_sqlite(sqlite_template, tmp_path / "follower.db")
     with serve_peer(settings, follower) as peer:
         yield peer
 

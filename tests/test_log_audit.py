@@ -31,8 +31,6 @@ from registry.demo import (
     DEMO_AUTHORITIES,
     credit_code,
     resident_id,
-    seed_demo,
-    seed_demo_records,
 )
 from registry.demo.agreements import DEMO_AGREEMENTS
 from registry.demo.startup import seed_node
@@ -55,9 +53,8 @@ from registry.storage.models import (
     StatusListRow,
     StoredCredential,
 )
-from registry.trust.store import NodeProfile
 from registry.verification.log_audit import AuditReport, audit_log
-from tests._support import REGISTRY
+from tests._support import REGISTRY, seed_demo_node
 
 RECORD: TypeAdapter[RecordIn] = TypeAdapter(RecordIn)
 CODES = [code for code, _, _ in DEMO_AUTHORITIES]
@@ -82,11 +79,8 @@ class Demo:
 
 @pytest.fixture
 def demo(settings: Settings) -> Iterator[Demo]:
-    context = IssuingContext.for_node(settings)
+    seed_demo_node(settings)
     with engine_scope(settings.database_url) as engine:
-        with session_scope(engine) as session:
-            seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
-            seed_demo_records(session, context)
         yield Demo(settings, engine)
 
 

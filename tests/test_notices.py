@@ -20,14 +20,14 @@ from api import create_app
 from registry.federation.poller import PeerFollower, take_trust_versions
 from registry.issuing import IssuingContext
 from registry.settings import Settings
-from registry.storage.db import engine_scope, session_scope, upgrade
+from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import PeerLog, PeerNotice, TrustListRecord
 from registry.tokens import create_token
 from registry.trust.document import Member, Quorum
 from registry.trust.proposals import Changes, propose, publish, sign_proposal
 from registry.trust.store import NodeProfile, accept_version, stored_versions
 from tests._federation import log_note, note_size, peer_client
-from tests._support import seed_demo_node
+from tests._support import migrated_sqlite, seed_demo_node
 
 AUTHORITY = "CN-JS"
 
@@ -61,18 +61,16 @@ def _genesis_only(session: Session, source: Settings) -> None:
 
 
 @pytest.fixture
-def nodes(settings: Settings, tmp_path: Path) -> Iterator[Nodes]:
+def nodes(settings: Settings, tmp_path: Path, sqlite_template: Path) -> Iterator[Nodes]:
     tokens = seed_demo_node(settings)
     follower = settings.model_copy(
         update={
             "data_dir": tmp_path / "follower",
-            "database_url": f"sqlite:///{tmp_path / 'follower.db'}",
+            "database_url": migrated_sqlite(sqlite_template, tmp_path / "follower.db"),
         }
     )
-    with engine_scope(follower.database_url) as engine:
-        upgrade(engine)
-        with session_scope(engine) as session:
-            _genesis_only(session, settings)
+    with engine_scope(follower.database_url) as engine, session_scope(engine) as session:
+        _genesis_only(session, settings)
     with TestClient(create_app(settings)) as client:
         yield Nodes(settings, client, tokens, follower)
 

@@ -25,7 +25,7 @@ from registry.demo.synthetic import resident_id
 from registry.federation.follower import follow_once
 from registry.issuing import IssuingContext
 from registry.settings import Settings
-from registry.storage.db import engine_scope, session_scope, upgrade
+from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import PeerLog
 from registry.trust.document import digest_of
 from registry.trust.store import current_version, stored_versions
@@ -34,7 +34,7 @@ from registry.verification.batch import answer_table, verdict_row
 from registry.verification.offline import Check, check_file
 from registry.verification.summary import summary_lines
 from tests._federation import peer_client, take_trust_list
-from tests._support import seed_demo_node
+from tests._support import migrated_sqlite, seed_demo_node
 
 AUTHORITY = "CN-JS"
 LI_NA = next(e for e in DEMO_ENGINEERS if e.name == "李娜")  # Jiangsu's, registered there
@@ -83,17 +83,15 @@ class Follower:
 
 
 @pytest.fixture
-def follower(settings: Settings, tmp_path: Path) -> Follower:
+def follower(settings: Settings, tmp_path: Path, sqlite_template: Path) -> Follower:
     tokens = seed_demo_node(settings)
     context = IssuingContext.for_node(settings)
-    db = f"sqlite:///{tmp_path / 'follower.db'}"
+    db = migrated_sqlite(sqlite_template, tmp_path / "follower.db")
     with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
         chain = [json.loads(row.canonical) for row in stored_versions(session)]
         held = EngineerVerifier(key_store=context.key_store, lookup=context.lookup).node_signer(
             session, at=datetime.now(UTC)
         )
-    with engine_scope(db) as engine:
-        upgrade(engine)
     with (
         TestClient(create_app(settings)) as client,
         engine_scope(db) as engine,

@@ -31,7 +31,6 @@ from registry.demo import (
     credit_code,
     resident_id,
     seed_demo,
-    seed_demo_records,
 )
 from registry.issuing import IssuingContext, issue_records
 from registry.settings import Settings
@@ -478,10 +477,8 @@ def test_import_refuses_a_row_with_a_refused_character(settings: Settings, tmp_p
 def test_the_command_refuses_refused_characters_in_every_text_it_signs(
     settings: Settings, tmp_path: Path
 ) -> None:
-    context = IssuingContext.for_node(settings)
+    seed_demo_node(settings)
     with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
-        seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
-        seed_demo_records(session, context)
         agreement = session.scalars(select(col(RecognitionAgreementRow.credential_id))).first()
         key = session.scalars(
             select(col(SigningKey.verification_method)).where(
