@@ -45,6 +45,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench, when run as a script
@@ -179,14 +180,14 @@ def _follower(url: str, origin: Settings) -> None:
 
 
 def catch_up(
-    url: str, base: str, token: str, *, chunk: int, workers: int
+    engine: Engine, base: str, token: str, *, chunk: int, workers: int
 ) -> tuple[int, int, float]:
     """Follow CN-SH from the origin at ``base`` until caught up, each step its own
-    transaction, the signatures verified on ``workers`` processes (none: in the
-    follower's own); the entries kept, the steps and the seconds."""
+    transaction on ``engine`` (the follower's database), the signatures verified on
+    ``workers`` processes (none: in the follower's own); the entries kept, the steps
+    and the seconds."""
     with (
         Verifiers(workers) if workers else nullcontext() as verifiers,
-        engine_scope(url) as engine,
         httpx.Client(
             base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=600
         ) as client,
@@ -265,13 +266,19 @@ def main() -> None:
             with engine_scope(url) as engine, session_scope(engine) as session:
                 _, token = create_token(session, "federation", name=f"bench-{time.time_ns()}")
             log = root / "origin.log"
-            with serving(origin, log) as server, server_errors(log):
+            # The follower's connections stay open until the CPU is read: a PostgreSQL
+            # backend that has exited is no longer counted under postgres.
+            with (
+                serving(origin, log) as server,
+                server_errors(log),
+                engine_scope(follower) as engine,
+            ):
                 before, children = snapshot(), _children()
                 profiler = cProfile.Profile() if args.profile else None
                 if profiler is not None:
                     profiler.enable()
                 size, steps, elapsed = catch_up(
-                    follower, server.base, token, chunk=args.chunk, workers=args.workers
+                    engine, server.base, token, chunk=args.chunk, workers=args.workers
                 )
                 if profiler is not None:
                     profiler.disable()

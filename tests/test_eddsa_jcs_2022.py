@@ -20,7 +20,7 @@ from registry.crypto.eddsa_jcs_2022 import (
     verify_proof,
     verify_proof_set,
 )
-from registry.crypto.jcs import canonical_bytes
+from registry.crypto.jcs import canonical_bytes, canonical_members, join_members
 from registry.crypto.keys import Ed25519Signer
 from registry.crypto.multikey import encode_multibase
 from registry.errors import (
@@ -340,3 +340,16 @@ def test_hypothesis_any_change_fails(document: dict[str, Any], data: st.DataObje
     assume(canonical_bytes(tampered) != canonical_bytes(signed))
     with pytest.raises(SignatureMismatch):
         verify_proof(tampered, resolve_key=resolve_did_key)
+
+
+def test_the_members_a_caller_gives_are_what_is_verified() -> None:
+    """A node that canonicalised the document already (for its leaf) gives its members;
+    they, not the document canonicalised again, are hashed: members of a changed
+    document fail, those of the document pass."""
+    signed = _signed()
+    verify_proof(signed, resolve_key=resolve_did_key, members=canonical_members(signed))
+    changed = copy.deepcopy(signed)
+    changed["credentialSubject"]["category"] = "coal-mine"
+    with pytest.raises(SignatureMismatch):
+        verify_proof(signed, resolve_key=resolve_did_key, members=canonical_members(changed))
+    assert join_members(canonical_members(signed)) == canonical_bytes(signed)

@@ -201,8 +201,10 @@ def verify_signed(
     expected_purpose: str = ASSERTION_METHOD,
     logged_at: datetime | None = None,
     needs_log: bool = False,
+    members: Mapping[str, bytes] | None = None,
 ) -> tuple[VerifiedProof, KeyRecord]:
-    """Verify a proof with a key from ``directory`` that could sign this type then.
+    """Verify a proof with a key from ``directory`` that could sign this type then
+    (``members``: as for ``verify_proof``).
 
     The key is judged at the proof's ``created`` time, which is therefore required
     and may not lie more than ``CLOCK_SKEW`` after ``at``; ``logged_at`` and
@@ -218,7 +220,12 @@ def verify_signed(
         return record.public_key()
 
     verified = verify_proof(
-        document, proof, resolve_key=resolve, expected_purpose=expected_purpose, at=at
+        document,
+        proof,
+        resolve_key=resolve,
+        expected_purpose=expected_purpose,
+        at=at,
+        members=members,
     )
     if verified.created is None:
         raise ProofConfigurationError("the proof has no created time, so its key cannot be judged")

@@ -380,13 +380,17 @@ def verify_proof(
     resolve_key: KeyResolver,
     expected_purpose: str = ASSERTION_METHOD,
     at: datetime | None = None,
+    members: Mapping[str, bytes] | None = None,
 ) -> VerifiedProof:
     """Verify one ``eddsa-jcs-2022`` proof on ``document``.
 
     ``proof`` defaults to the document's single proof. ``resolve_key`` decides which
     key a verification method stands for: trust is the caller's to pass in. A proof
-    with ``expires`` must not have expired at ``at`` (default: now). Returns what the
-    proof states; raises a ``VerificationError`` subclass naming the failed step.
+    with ``expires`` must not have expired at ``at`` (default: now). ``members``, the
+    document's members as ``canonical_members`` wrote them, spares canonicalising it
+    again when the caller has them (a node that also hashes the whole document).
+    Returns what the proof states; raises a ``VerificationError`` subclass naming
+    the failed step.
     """
     at = _aware(at)
     # 1. Find the proof.
@@ -414,7 +418,14 @@ def verify_proof(
 
     # 8. Canonicalise and hash the document and the proof options.
     options = {key: value for key, value in proof.items() if key != "proofValue"}
-    to_verify = hash_data(unsecured, options)
+    if members is not None and proof.get("@context", document.get("@context")) == document.get(
+        "@context"
+    ):
+        # The unsecured document is the document without its proof, member for member.
+        joined = join_members({key: data for key, data in members.items() if key != "proof"})
+        to_verify = _hash_data(joined, options)
+    else:
+        to_verify = hash_data(unsecured, options)
 
     # 9. Check the signature.
     try:

@@ -38,7 +38,7 @@ from typing import Any
 
 from registry.credentials import CredentialType, authority_of, credential_type
 from registry.credentials.keys import verify_signed
-from registry.crypto.jcs import canonical_bytes
+from registry.crypto.jcs import canonical_members, join_members
 from registry.errors import FollowError, LogProofError, RegistryError, VerificationError
 from registry.recognition.document import verify_agreement
 from registry.tlog.checkpoint import Checkpoint, open_note, parse_checkpoint
@@ -153,6 +153,7 @@ def verify_logged(
     trust: TrustListVersion,
     logged_at: datetime | None,
     at: datetime,
+    members: Mapping[str, bytes] | None = None,
 ) -> None:
     """Verify a credential of ``authority``'s log against the trust list: its issuer is
     the log's authority, and its proof (every proof of an agreement's set, as
@@ -176,6 +177,7 @@ def verify_logged(
         at=at,
         logged_at=logged_at,
         needs_log=True,
+        members=members,
     )
 
 
@@ -342,10 +344,20 @@ def verify_entries(
     canonicals = []
     for index, document in enumerate(entries, start=first):
         try:
-            verify_logged(document, authority=authority, trust=trust, logged_at=signed_at, at=now)
+            # Canonicalised once, member by member: the whole for its leaf, the whole
+            # but its proof for the signature.
+            members = canonical_members(document)
+            verify_logged(
+                document,
+                authority=authority,
+                trust=trust,
+                logged_at=signed_at,
+                at=now,
+                members=members,
+            )
         except RegistryError as exc:
             raise FollowError(f"entry {index} does not verify: {exc.message}") from exc
-        canonicals.append(canonical_bytes(document))
+        canonicals.append(join_members(members))
     return canonicals
 
 
