@@ -79,7 +79,7 @@ def test_authorities(client: TestClient) -> None:
     shanghai = client.get("/v1/authorities/310000").json()
     assert shanghai["code"] == "CN-SH"
     assert shanghai["name_zh"] == "上海市应急管理局"
-    assert sorted(k["purpose"] for k in shanghai["keys"]) == ["issuing", "log", "node"]
+    assert sorted(k["purpose"] for k in shanghai["keys"]) == ["issuing", "log", "node", "witness"]
     for key in shanghai["keys"]:
         assert key["public_key_multibase"].startswith("z6Mk")
         assert key["verification_method"].startswith("did:key:z6Mk")

@@ -19,10 +19,12 @@ from fastapi import APIRouter, FastAPI
 import api.routes
 from api import create_app
 from api.limits import ISSUE_BATCH_BODY, JSON_BODY, TABLE_BODY, GatedRoute
+from registry.federation.witness import MAX_BODY as WITNESS_BODY
 from registry.settings import Settings
 from tests._servers import Servers
 from tests._support import seed_demo_node
 
+WITNESS = "/v1/witness/add-checkpoint"
 PROBLEM = "application/problem+json"
 CHUNK = 1 << 20
 
@@ -129,11 +131,11 @@ def _operations(app: FastAPI) -> list[tuple[str, str]]:
 def test_every_operation_with_a_body_documents_its_limit(node: Node) -> None:
     document = node.app.openapi()
     operations = _operations(node.app)
-    assert len(operations) == 10
+    assert len(operations) == 11
     for _, path in operations:
         operation = document["paths"][path]["post"]
         limit = operation["x-body-limit"]
-        assert limit in (JSON_BODY, TABLE_BODY, ISSUE_BATCH_BODY), path
+        assert limit in (JSON_BODY, TABLE_BODY, ISSUE_BATCH_BODY, WITNESS_BODY), path
         assert f"{limit:,} bytes" in operation["responses"]["413"]["description"]
         assert PROBLEM in operation["responses"]["413"]["content"]
     # Every route of the API checks the token before its body is read.
@@ -148,6 +150,8 @@ def test_every_operation_with_a_body_documents_its_limit(node: Node) -> None:
 def test_no_token_is_answered_401_before_any_of_the_body_is_read(node: Node) -> None:
     # 200 MB that the app never asks for: neither declared nor streamed.
     for path, _ in _operations(node.app):
+        if path == WITNESS:
+            continue  # public (C2SP tlog-witness): its limit stops it, below
         for length in (200_000_000, None):
             started = time.monotonic()
             answer = _call(node.app, path, _endless(200_000_000), length=length)
@@ -159,11 +163,23 @@ def test_no_token_is_answered_401_before_any_of_the_body_is_read(node: Node) -> 
         assert (unknown.status, unknown.pulled) == (401, 0), path
 
 
+def test_the_public_witness_reads_no_more_than_its_limit(node: Node) -> None:
+    """The witness takes no token (the log's signature is its credential): a body
+    declared over its limit is refused before any of it is read, an undeclared one
+    once the limit is passed."""
+    declared = _call(node.app, WITNESS, _endless(200_000_000), length=200_000_000)
+    assert (declared.status, declared.pulled) == (413, 0)
+    streamed = _call(node.app, WITNESS, _endless(200_000_000), length=None)
+    assert streamed.status == 413
+    assert streamed.pulled <= WITNESS_BODY + CHUNK
+    assert streamed.headers["content-type"] == PROBLEM
+
+
 def test_a_token_of_another_role_is_answered_403_before_the_body(node: Node) -> None:
     for path, _ in _operations(node.app):
         answer = _call(node.app, path, _endless(50_000_000), token=node.tokens["federation"])
-        if path.startswith("/v1/subscriptions") or path == "/v1/federation/notices":
-            continue  # federation may subscribe and send notices
+        if path.startswith("/v1/subscriptions") or path in ("/v1/federation/notices", WITNESS):
+            continue  # federation may subscribe and send notices; the witness is public
         assert answer.status == 403, (path, answer.body)
         assert answer.pulled == 0, path
     answer = _call(

@@ -37,7 +37,7 @@ def test_make_run_on_embedded_sqlite(servers: Servers, tmp_path: Path) -> None:
     genesis = _check_demo_genesis(server, tmp_path)
     # Keys and secrets were generated at first run, owner-only, private keys encrypted.
     key_files = sorted((data_dir / "keys").glob("*.pem"))
-    assert len(key_files) == 9  # an issuing and a log key per authority, the node key
+    assert len(key_files) == 13  # an issuing, a log and a witness key per authority, the node key
     for path in key_files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert path.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")

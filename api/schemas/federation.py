@@ -37,7 +37,12 @@ class KeyOut(BaseModel):
         description="did:key verification-method URL that proofs name.",
         examples=["did:key:z6Mk...#z6Mk..."],
     )
-    purpose: str = Field(description="`issuing` (credentials) or `log` (checkpoints).")
+    purpose: str = Field(
+        description=(
+            "`issuing` (credentials), `log` (checkpoints), `node` (this node's reports) "
+            "or `witness` (cosignatures of other members' checkpoints)."
+        )
+    )
     public_key_multibase: str = Field(description="Ed25519 public key as a Multikey (`z6Mk...`).")
     allowed_types: list[str] = Field(description="Credential types the key may sign.")
     valid_from: datetime
