@@ -26,11 +26,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from registry.errors import Inconsistency, NotFound
 from registry.storage.credentials import canonicals_by_id
-from registry.storage.models import LogEntry, LogNode
+from registry.storage.db import PREPARED
+from registry.storage.models import LogEntry, LogHead, LogNode
 from registry.tlog.reader import get_log
 from registry.tlog.sequencer import MAX_ENTRY_BYTES
 
@@ -118,28 +120,52 @@ def _held(session: Session, authority: str, tile: TilePath, level: int) -> int:
     return first
 
 
+_NODES = (
+    sa.select(col(LogHead.size), col(LogNode.hash))
+    .select_from(LogHead)
+    .outerjoin(
+        LogNode,
+        sa.and_(
+            col(LogNode.authority_code) == col(LogHead.authority_code),
+            col(LogNode.level) == sa.bindparam("level"),
+            col(LogNode.node_index) >= sa.bindparam("first"),
+            col(LogNode.node_index) < sa.bindparam("end"),
+        ),
+    )
+    .where(col(LogHead.authority_code) == sa.bindparam("authority"))
+    .order_by(col(LogNode.node_index))
+    .execution_options(**PREPARED)
+)
+"""The log's size and a range of its nodes at one level, in one statement (one
+snapshot): a tile read is one round trip."""
+
+
 def hash_tile(session: Session, authority: str, tile: TilePath) -> bytes:
     """The hash tile's bytes: its hashes, 32 bytes each, in order. Raises ``NotFound``
     for a tile the log does not hold whole, ``Inconsistency`` if a node is missing."""
     if tile.level is None:
         raise NotFound("an entry bundle is no hash tile")
     level = tile.level * TILE_HEIGHT
-    first = _held(session, authority, tile, level)
-    hashes = session.exec(
-        select(LogNode.hash)
-        .where(
-            col(LogNode.authority_code) == authority,
-            col(LogNode.level) == level,
-            col(LogNode.node_index) >= first,
-            col(LogNode.node_index) < first + tile.count,
+    first = tile.index * TILE_WIDTH
+    rows = (
+        session.connection()
+        .execute(
+            _NODES,
+            {"authority": authority, "level": level, "first": first, "end": first + tile.count},
         )
-        .order_by(col(LogNode.node_index))
-    ).all()
+        .all()
+    )
+    if not rows:
+        raise NotFound(f"{authority} has no log")
+    size = int(rows[0][0])
+    if first + tile.count > size >> level:
+        raise NotFound(f"the log of {authority} ({size} entries) has no such tile yet")
+    hashes = [bytes(row[1]) for row in rows if row[1] is not None]
     if len(hashes) != tile.count:
         raise Inconsistency(
             f"the log of {authority} lacks nodes of level {level} from {first}: audit it"
         )
-    return b"".join(bytes(h) for h in hashes)
+    return b"".join(hashes)
 
 
 def entry_bundle(session: Session, authority: str, tile: TilePath) -> bytes:
