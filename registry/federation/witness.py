@@ -25,16 +25,17 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import update
 from sqlmodel import Session, col
 
 from registry.authorities import hosted_codes, keys_of, own_signer
 from registry.crypto.keys import KeyStore, Signer
 from registry.errors import LogProofError, RegistryError, SignatureMismatch
 from registry.federation.evidence import fork_evidence
+from registry.storage.base import locked_row
 from registry.storage.models import ForkEvidenceRow, PeerLog, WitnessState
 from registry.tlog.checkpoint import Checkpoint, cosign, open_note, parse_checkpoint
 from registry.tlog.merkle import verify_consistency
@@ -107,19 +108,13 @@ def _parse(body: bytes) -> _Request:
     return _Request(old=int(old.group(1)), proof=proof, note=note)
 
 
-def _opened(session: Session, request: _Request) -> tuple[Member, str, Checkpoint]:
-    """The member whose log the checkpoint is, its text and the checkpoint."""
+def _opened(
+    request: _Request, members: Sequence[Member], hosted: Collection[str]
+) -> tuple[Member, str, Checkpoint]:
+    """The member (of ``members``, not ``hosted`` here) whose log the checkpoint is,
+    its text and the checkpoint."""
     origin = request.note.split("\n", 1)[0]
-    trust = current_version(session)
-    hosted = set(hosted_codes(session))
-    member = next(
-        (
-            m
-            for m in (trust.content.members if trust is not None else ())
-            if m.log.origin == origin and m.code not in hosted
-        ),
-        None,
-    )
+    member = next((m for m in members if m.log.origin == origin and m.code not in hosted), None)
     if member is None:
         raise _Refusal(404, "this witness follows no log of that origin\n")
     try:
@@ -172,7 +167,10 @@ def add_checkpoint(
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     try:
         request = _parse(body)
-        member, text, checkpoint = _opened(session, request)
+        trust = current_version(session)
+        members = trust.content.members if trust is not None else ()
+        hosted = hosted_codes(session)
+        member, text, checkpoint = _opened(request, members, hosted)
         state = _lock(session, member.log.origin)
         _extends(state, checkpoint, request)
     except _Refusal as refusal:
@@ -184,35 +182,41 @@ def add_checkpoint(
     ):
         _conflict(session, member, state, request.note, now=now)
         return WitnessAnswer(409, "the log signed another root for this size\n")
-    lines = _cosign(session, key_store, text, origin_prefix, now=now)
+    lines = _cosign(
+        session,
+        key_store,
+        text,
+        origin_prefix=origin_prefix,
+        members=members,
+        hosted=hosted,
+        now=now,
+    )
     _keep(session, state, member, checkpoint, request.note, now=now)
     return WitnessAnswer(200, "".join(lines))
 
 
 def _lock(session: Session, origin: str) -> WitnessState | None:
-    # A no-op UPDATE takes the row's write lock; RETURNING reads it in the same trip.
-    return session.execute(
-        update(WitnessState)
-        .where(col(WitnessState.origin) == origin)
-        .values(tree_size=WitnessState.tree_size)
-        .returning(WitnessState)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    ).scalar_one_or_none()
+    return locked_row(
+        session, WitnessState, col(WitnessState.origin) == origin, WitnessState.tree_size
+    )
 
 
 def _cosign(
     session: Session,
     key_store: KeyStore,
     text: str,
-    origin_prefix: str,
     *,
+    origin_prefix: str,
+    members: Sequence[Member],
+    hosted: Sequence[str],
     now: datetime,
 ) -> list[str]:
+    """One cosignature line per authority ``hosted`` here, each under the witness name
+    and with the key ``members`` (the trust list) names for it."""
     timestamp = int(now.timestamp())
-    trust = current_version(session)
-    listed = {m.code: m.witness for m in trust.content.members} if trust is not None else {}
+    listed = {m.code: m.witness for m in members}
     lines = []
-    for code in hosted_codes(session):
+    for code in hosted:
         witness = listed.get(code)
         name = witness.name if witness is not None else witness_name(origin_prefix, code)
         signer = _witness_signer(session, key_store, code, witness, now=now)

@@ -8,16 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import DateTime, Table, insert
+from sqlalchemy import DateTime, Table, insert, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
-__all__ = ["NAMING_CONVENTION", "UTCDateTime", "bulk_insert", "metadata", "table_of"]
+__all__ = [
+    "NAMING_CONVENTION",
+    "UTCDateTime",
+    "bulk_insert",
+    "locked_row",
+    "metadata",
+    "table_of",
+]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -94,3 +101,20 @@ def bulk_insert(session: Session, model: type[SQLModel], rows: Sequence[Mapping[
     except psycopg.IntegrityError as exc:
         # As SQLite's path raises it: callers catch one kind of constraint violation.
         raise IntegrityError(statement, None, exc) from exc
+
+
+_Row = TypeVar("_Row", bound=SQLModel)
+
+
+def locked_row(session: Session, model: type[_Row], key: Any, column: Any) -> _Row | None:
+    """The row of ``model`` where ``key`` holds (a condition on its primary key), with
+    its write lock taken for the transaction; ``None`` if there is none. A no-op
+    UPDATE of ``column`` takes the lock (a row lock on PostgreSQL, the database's
+    write lock on SQLite), and RETURNING reads the row in the same trip."""
+    return session.execute(
+        update(model)
+        .where(key)
+        .values({column: column})
+        .returning(model)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).scalar_one_or_none()

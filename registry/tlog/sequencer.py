@@ -23,7 +23,7 @@ from sqlmodel import Session, col
 from registry.authorities import get_authority, own_signer
 from registry.crypto.keys import KeyStore
 from registry.errors import Conflict, InvalidInput, LogProofError, NotFound
-from registry.storage.base import bulk_insert
+from registry.storage.base import bulk_insert, locked_row
 from registry.storage.db import PREPARED
 from registry.storage.models import (
     LogCheckpoint,
@@ -124,14 +124,7 @@ def lock_log(session: Session, authority: str, *, origin_prefix: str) -> LogHead
 
 
 def _lock_head(session: Session, code: str) -> LogHead | None:
-    # A no-op UPDATE takes the row's write lock; RETURNING reads it in the same trip.
-    return session.execute(
-        update(LogHead)
-        .where(col(LogHead.authority_code) == code)
-        .values(size=LogHead.size)
-        .returning(LogHead)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    ).scalar_one_or_none()
+    return locked_row(session, LogHead, col(LogHead.authority_code) == code, LogHead.size)
 
 
 def newest_checkpoint(session: Session, authority: str) -> LogCheckpoint | None:
