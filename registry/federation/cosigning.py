@@ -29,13 +29,12 @@ from time import monotonic
 
 import httpx
 from sqlalchemy import Engine, func
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from registry.authorities import hosted_codes
 from registry.errors import RegistryError
 from registry.federation.witness import SIZE_TYPE
+from registry.storage.base import insert_or_skip
 from registry.storage.db import session_scope
 from registry.storage.models import Authority, LogCheckpoint, LogCosignature, LogHead
 from registry.tlog.checkpoint import with_cosignatures, witness_cosignatures
@@ -124,12 +123,8 @@ def keep_cosignatures(
     mine = [line for line in lines if line.split(" ")[1:2] == [key.name]]
     # Written first, read never: on SQLite a read that turned into a write could find
     # another thread's write in its way and fail at once instead of waiting.
-    insert_into = (
-        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    )
     kept = session.execute(
-        insert_into(LogCosignature)
-        .values(
+        insert_or_skip(session, LogCosignature, ["authority_code", "tree_size", "witness"]).values(
             authority_code=asking.authority,
             tree_size=asking.size,
             witness=key.name,
@@ -137,7 +132,6 @@ def keep_cosignatures(
             line=mine[0],
             received_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["authority_code", "tree_size", "witness"])
     )
     return int(getattr(kept, "rowcount", 0) or 0)
 

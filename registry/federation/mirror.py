@@ -29,8 +29,6 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -39,7 +37,7 @@ from registry.crypto.jcs import canonical_bytes
 from registry.errors import Conflict, Inconsistency, NotFound
 from registry.federation._projection import Projection
 from registry.federation.follow import Verified
-from registry.storage.base import bulk_insert, table_of
+from registry.storage.base import bulk_insert, insert_or_skip, table_of
 from registry.storage.credentials import credential_id_of
 from registry.storage.models import (
     Authority,
@@ -198,18 +196,14 @@ def _head(session: Session, authority: str, origin: str) -> LogHead:
     """The mirror's log head, created empty on first use, write-locked."""
     if session.get(LogHead, authority) is None:
         # Two followers starting one mirror at once: the second yields to the first.
-        dialect = session.get_bind().dialect.name
-        insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
         session.execute(
-            insert_into(LogHead)
-            .values(
+            insert_or_skip(session, LogHead, ["authority_code"]).values(
                 authority_code=authority,
                 origin=origin,
                 size=0,
                 root=EMPTY_ROOT,
                 updated_at=datetime.now(UTC),
             )
-            .on_conflict_do_nothing(index_elements=["authority_code"])
         )
     locked: LogHead = session.execute(
         sa.update(LogHead)

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy import DateTime, Table, insert, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeDecorator
@@ -21,6 +23,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "UTCDateTime",
     "bulk_insert",
+    "insert_or_skip",
     "locked_row",
     "metadata",
     "table_of",
@@ -118,3 +121,13 @@ def locked_row(session: Session, model: type[_Row], key: Any, column: Any) -> _R
         .returning(model)
         .execution_options(synchronize_session=False, populate_existing=True)
     ).scalar_one_or_none()
+
+
+def insert_or_skip(session: Session, model: type[SQLModel], keys: Sequence[str]) -> Any:
+    """An INSERT into ``model`` in the session's dialect (PostgreSQL or SQLite) that
+    does nothing where a row with the same ``keys`` exists: add ``.values(...)`` and
+    execute it. Its result's ``rowcount`` says whether a row was written."""
+    insert_into = (
+        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    )
+    return insert_into(model).on_conflict_do_nothing(index_elements=list(keys))

@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from registry.authorities import get_authority, own_signer
 from registry.crypto.keys import KeyStore
 from registry.errors import Conflict, InvalidInput, LogProofError, NotFound
-from registry.storage.base import bulk_insert, locked_row
+from registry.storage.base import bulk_insert, insert_or_skip, locked_row
 from registry.storage.db import PREPARED
 from registry.storage.models import (
     LogCheckpoint,
@@ -80,18 +78,14 @@ def open_log(session: Session, authority: str, *, origin_prefix: str) -> LogHead
     if head is not None:
         return head
     code = get_authority(session, authority).code
-    dialect = session.get_bind().dialect.name
-    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
     session.execute(
-        insert_into(LogHead)
-        .values(
+        insert_or_skip(session, LogHead, ["authority_code"]).values(
             authority_code=code,
             origin=log_origin(origin_prefix, code),
             size=0,
             root=EMPTY_ROOT,
             updated_at=datetime.now(UTC),
         )
-        .on_conflict_do_nothing(index_elements=["authority_code"])
     )
     head = session.get(LogHead, code)
     if head is None:
