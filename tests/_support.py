@@ -23,6 +23,7 @@ from registry.storage.db import engine_scope, session_scope
 from registry.trust.proposals import seed_genesis
 from registry.trust.store import NodeProfile
 from tests._seeded import seeded
+from tests._witnessing import cosign_logs
 
 __all__ = [
     "LOOPBACK",
@@ -63,9 +64,13 @@ def found_federation(
 
 def seed_demo_node(settings: Settings, *, records: bool = True) -> dict[str, str]:
     """Seed the demo federation into the settings' database as `make run` does (its
-    records too, unless ``records`` is false); returns a token per demo role. Seeded
-    once per worker for the same settings, then copied (tests/_seeded.py)."""
-    return seeded(settings, variant=f"records={records}", seed=partial(_seed, records=records))
+    records too, unless ``records`` is false), its logs' checkpoints cosigned by the
+    other members' witnesses as its serving process has them cosigned within a
+    second; returns a token per demo role. Seeded once per worker for the same
+    settings, then copied (tests/_seeded.py)."""
+    return seeded(
+        settings, variant=f"records={records},witnessed", seed=partial(_seed, records=records)
+    )
 
 
 def _seed(settings: Settings, *, records: bool) -> dict[str, str]:
@@ -74,6 +79,7 @@ def _seed(settings: Settings, *, records: bool) -> dict[str, str]:
         seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
         if records:
             seed_demo_records(session, context)
+        cosign_logs(session, context.key_store)
         return seed_demo_tokens(session)
 
 

@@ -221,7 +221,7 @@ def test_a_compromised_key_vouches_for_nothing_new(engine: Engine, key_store: Ke
     # holder's word, so it is refused too.
     before = add_proof(_qualification(), signer, created=NOW)
     with (
-        pytest.raises(KeyResolutionError, match="no checkpoint signed before then"),
+        pytest.raises(KeyResolutionError, match="no checkpoint shown to predate it"),
         session_scope(engine) as session,
     ):
         store_credential(session, before, now=NOW + timedelta(hours=3))

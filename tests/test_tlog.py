@@ -328,7 +328,7 @@ def test_after_a_compromise_the_log_decides(log: Engine, key_store: KeyStore) ->
     at = T0 + 130 * minute
     with session_scope(log) as session:
         verify_stored(session, early[0], at=at)
-        with pytest.raises(KeyResolutionError, match="no checkpoint signed before then"):
+        with pytest.raises(KeyResolutionError, match="no checkpoint shown to predate it"):
             verify_stored(session, late[0], at=at)
         # The trust list learns of it; the audit then names the entry.
         propose(session, Changes(revoke_keys=(key.verification_method,)), profile=PROFILE, now=at)
@@ -339,4 +339,4 @@ def test_after_a_compromise_the_log_decides(log: Engine, key_store: KeyStore) ->
         report = audit_log(session, "CN-SH", at=at + minute, projections=False)
     (finding,) = report.findings
     assert finding.where == "entry 1"
-    assert "no checkpoint signed before then" in finding.problem
+    assert "no checkpoint shown to predate it" in finding.problem

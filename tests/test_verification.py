@@ -46,6 +46,7 @@ from tests._outside import (
     verify_eddsa_jcs_2022,
 )
 from tests._support import seed_demo_node
+from tests._witnessing import cosign_node
 
 TODAY = china_today()
 RECORD = TypeAdapter(RecordIn)
@@ -453,15 +454,28 @@ def test_a_listing_in_another_province_is_reported_here(node: Node) -> None:
     subject = report["credentialSubject"]
     assert subject["verdict"] == "qualified"
     assert (False, "listed-untrustworthy") in _codes(report)
-    assert subject["reasons"][-1]["decides"] is False
+    (listed,) = [r for r in subject["reasons"] if r["code"] == "listed-untrustworthy"]
+    assert listed["decides"] is False
     assert [(x["id"], x["issuer"], x["role"]) for x in subject["listings"]] == [
         (listing, "CN-JS", "responsible")
     ]
-    assert "苏应急失信〔2026〕8号" in subject["reasons"][-1]["zh"]
-    assert "依法依规实施联合惩戒" in subject["reasons"][-1]["zh"]
+    assert "苏应急失信〔2026〕8号" in listed["zh"]
+    assert "依法依规实施联合惩戒" in listed["zh"]
+    # Just issued: Jiangsu's newest checkpoint is not witnessed yet, and the report
+    # says so beside the verdict, proving the listing at that checkpoint.
+    (waiting,) = [r for r in subject["reasons"] if r["code"] == "not-yet-witnessed"]
+    assert waiting["decides"] is False
+    assert "江苏" in waiting["zh"]
+    assert "Jiangsu" in waiting["en"]
+    witnessed = {log["authority"]: log["witnessed"] for log in subject["logs"]}
+    assert witnessed == {"CN-AH": True, "CN-JS": False, "CN-SH": True, "CN-ZJ": True}
     assert check_file(
         report, trust_lists=node.chain(), genesis=_genesis(node.chain()), demo=True
     ).holds
+    cosign_node(node.settings, logs=["CN-JS"])
+    again = node.verify(id_number=wang.id_number, region="CN-SH")["credentialSubject"]
+    assert "not-yet-witnessed" not in [r["code"] for r in again["reasons"]]
+    assert all(log["witnessed"] for log in again["logs"])
     before = (listed_on - timedelta(days=1)).isoformat()
     earlier = node.verify(id_number=wang.id_number, region="CN-SH", date=before)
     assert earlier["credentialSubject"]["verdict"] == "qualified"

@@ -37,9 +37,10 @@ from registry.issuing.disclosures import HeldDisclosure, read_disclosures
 from registry.issuing.idempotency import Single
 from registry.issuing.receipts import Issuer
 from registry.storage.credentials import document_of, get_credential
-from registry.tlog.reader import proof_bundle
 from registry.tokens import Caller
+from registry.trust.store import current_version
 from registry.verification.qr import QrPayload, qr_image
+from registry.verification.witnessed import witnessed_bundle
 
 __all__ = ["router"]
 
@@ -284,12 +285,19 @@ def read(session: DbSession, credential_id: _CredentialId) -> CredentialOut:
 )
 def proof(session: DbSession, credential_id: _CredentialId) -> ProofBundleOut:
     """The signed credential, its `leafIndex` in its authority's log, the `treeSize`, the
-    `inclusionProof` (standard base64) and the signed `checkpoint` that commits to them:
-    everything needed to check, without this server, that the credential is logged.
-    The leaf is the credential's canonical (RFC 8785) bytes.
+    `inclusionProof` (standard base64) and the signed `checkpoint` that commits to them,
+    with its witnesses' cosignatures: everything needed to check, without this server,
+    that the credential is logged. The leaf is the credential's canonical (RFC 8785)
+    bytes. The checkpoint is the log's newest *witnessed* one that includes the
+    credential (cosigned by the trust list's witness policy); until one is, the newest
+    checkpoint, with `witnessed` false, which `registry verify` refuses: ask again
+    once the witnesses have cosigned (normally within a second).
     """
     row = get_credential(session, credential_id)
-    bundle = proof_bundle(session, row.id)
+    current = current_version(session)
+    bundle, found = witnessed_bundle(
+        session, current.content if current is not None else None, row.id
+    )
     return ProofBundleOut(
         credential=document_of(row),
         authority=bundle.authority,
@@ -297,6 +305,9 @@ def proof(session: DbSession, credential_id: _CredentialId) -> ProofBundleOut:
         tree_size=bundle.tree_size,
         inclusion_proof=[base64.b64encode(h).decode("ascii") for h in bundle.hashes],
         checkpoint=bundle.checkpoint,
+        witnessed=found is not None and found.witnessed,
+        cosignatures=len(found.cosigners) if found is not None else 0,
+        cosignatures_required=found.required if found is not None else None,
     )
 
 

@@ -104,6 +104,16 @@ class ProofBundleOut(LogProofOut):
     (``registry verify``)."""
 
     credential: dict[str, Any] = Field(description="The signed credential.")
+    witnessed: bool = Field(
+        description=(
+            "Whether the checkpoint carries the cosignatures the trust list's witness "
+            "policy requires (`registry verify` refuses one that does not)."
+        )
+    )
+    cosignatures: int = Field(description="How many witnesses' cosignatures it carries.")
+    cosignatures_required: int | None = Field(
+        description="How many the policy requires (`cosignaturesRequired`; null: no trust list)."
+    )
 
 
 class SignedDocument(BaseModel):

@@ -143,7 +143,7 @@ def _compromise(
         # the compromise proves the record existed then.
         return (
             f"{method} was reported compromised from {since.isoformat()}, and no "
-            "checkpoint signed before then includes this record"
+            "checkpoint shown to predate it includes this record"
         )
     return None
 

@@ -317,7 +317,7 @@ def search_listings(
         )
         for found in every
     }
-    return SearchResult(on, asked, criteria, matches, possible, evidence.checkpoints, proofs)
+    return SearchResult(on, asked, criteria, matches, possible, evidence.by_authority(), proofs)
 
 
 MAX_CHECK = 10_000

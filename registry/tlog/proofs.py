@@ -42,10 +42,19 @@ class LoggedCredential:
 
 @dataclass(frozen=True)
 class Evidence:
-    """Each log's checkpoint (by authority) and every credential relied on."""
+    """The checkpoints proven against (by authority and tree size) and every
+    credential relied on."""
 
-    checkpoints: dict[str, str]
+    checkpoints: dict[tuple[str, int], str]
     credentials: list[LoggedCredential]
+
+    def by_authority(self) -> dict[str, str]:
+        """Each log's newest checkpoint in the evidence."""
+        newest: dict[str, tuple[int, str]] = {}
+        for (authority, size), note in self.checkpoints.items():
+            if authority not in newest or newest[authority][0] < size:
+                newest[authority] = (size, note)
+        return {authority: note for authority, (_, note) in newest.items()}
 
 
 @dataclass(frozen=True)
@@ -132,11 +141,11 @@ def _proofs(
     heads: Mapping[str, Head],
     nodes: dict[tuple[str, int, int], bytes],
 ) -> Evidence:
-    checkpoints: dict[str, str] = {}
+    checkpoints: dict[tuple[str, int], str] = {}
     logged: list[LoggedCredential] = []
     for authority, entries in sorted(by_authority.items()):
         head = heads[authority]
-        checkpoints[authority] = head.checkpoint or ""
+        checkpoints[(authority, head.size)] = head.checkpoint or ""
         get = _getter(nodes, authority)
         edge: dict[tuple[int, int], bytes] = {}  # the tree's right edge, shared by its proofs
         for canonical, index in entries:

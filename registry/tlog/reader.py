@@ -33,6 +33,7 @@ __all__ = [
     "first_covering",
     "get_log",
     "inclusion",
+    "inclusion_at",
     "latest_checkpoint",
     "list_logs",
     "log_summaries",
@@ -137,6 +138,16 @@ def inclusion(
     return index, _compute(session, authority, lambda get: inclusion_proof(get, index, tree_size))
 
 
+def inclusion_at(session: Session, authority: str, leaf_index: int, tree_size: int) -> list[bytes]:
+    """The inclusion proof of the entry at ``leaf_index`` at ``tree_size``; raises
+    ``OutOfRange`` unless the entry is within that size and the size within the log."""
+    head = get_log(session, authority)
+    _within(head, tree_size, "tree size")
+    if not 0 <= leaf_index < tree_size:
+        raise OutOfRange(f"leaf {leaf_index} is not within the first {tree_size} entries")
+    return _compute(session, authority, lambda get: inclusion_proof(get, leaf_index, tree_size))
+
+
 def consistency(session: Session, authority: str, first: int, second: int) -> list[bytes]:
     """The proof that the log at ``first`` entries is a prefix of the log at ``second``."""
     head = get_log(session, authority)
@@ -197,13 +208,10 @@ def proof_bundle(session: Session, credential_id: str) -> ProofBundle:
     if entry is None:
         raise NotFound(f"credential {credential_id} is in no log")
     latest = latest_checkpoint(session, entry.authority_code)
-    index = entry.leaf_index
-    hashes = _compute(
-        session, entry.authority_code, lambda get: inclusion_proof(get, index, latest.tree_size)
-    )
+    hashes = inclusion_at(session, entry.authority_code, entry.leaf_index, latest.tree_size)
     return ProofBundle(
         authority=entry.authority_code,
-        leaf_index=index,
+        leaf_index=entry.leaf_index,
         tree_size=latest.tree_size,
         hashes=hashes,
         checkpoint=latest.note,

@@ -27,6 +27,7 @@ from registry.calendar import CHINA
 from registry.recognition import Reason
 from registry.storage.models import Authority, LogHead, PeerLog
 from registry.tlog.proofs import Head
+from registry.trust.witnesses import Witnessing
 from registry.verification.judge import Said
 
 __all__ = [
@@ -60,6 +61,8 @@ class LogRelied:
     confirmed_at: datetime | None
     bound: timedelta
     current: bool
+    witnessing: Witnessing | None = None
+    """Who cosigned the checkpoint the answer uses (``None``: not looked at)."""
 
 
 # Each log's authority, its names, whether it is mirrored, its origin, and when this

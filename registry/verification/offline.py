@@ -40,8 +40,10 @@ from registry.tlog.merkle import leaf_hash, verify_inclusion
 from registry.tlog.note import parse_verifier_key
 from registry.trust.chain import verify_chain
 from registry.trust.document import TrustListContent, digest_of
+from registry.trust.witnesses import Witnessing, witnessing
 from registry.verification.freshness import MIRROR_STALE
 from registry.verification.qr import QrPayload
+from registry.verification.witnessed import NOT_YET_WITNESSED
 
 __all__ = ["Check", "check_file"]
 
@@ -218,8 +220,17 @@ def _trust(
     return current.content
 
 
-def _credential(node: Check, document: Mapping[str, Any], context: _Context) -> bool:
-    """Check one credential's signature(s) and status; returns whether it held."""
+def _credential(
+    node: Check,
+    document: Mapping[str, Any],
+    context: _Context,
+    witnessed_at: datetime | None = None,
+) -> bool:
+    """Check one credential's signature(s) and status; returns whether it held.
+
+    A key since reported compromised vouches for it only if a checkpoint including it
+    was witnessed before the compromise (``witnessed_at``: when the checkpoint it is
+    proven against had the policy's number of cosignatures; ``None``: never)."""
     kind = _type(document)
     node.detail = f"{kind or 'unknown type'} {document.get('id', '')}"
     if kind is None:
@@ -229,15 +240,24 @@ def _credential(node: Check, document: Mapping[str, Any], context: _Context) -> 
         ok = _attempt(
             node,
             "signatures of every party",
-            lambda: _agreement_signed(document, context),
+            lambda: _agreement_signed(document, context, witnessed_at),
         )
     else:
-        ok = _attempt(node, "signature and key", lambda: _signed(document, kind, context))
+        ok = _attempt(
+            node, "signature and key", lambda: _signed(document, kind, context, witnessed_at)
+        )
     _status(node, document, context)
     return ok and node.holds
 
 
-def _signed(document: Mapping[str, Any], kind: str, context: _Context) -> str:
+def _signed(
+    document: Mapping[str, Any],
+    kind: str,
+    context: _Context,
+    witnessed_at: datetime | None = None,
+    *,
+    logged: bool = True,
+) -> str:
     issuer = authority_of(document.get("issuer"))
     verified, key = verify_signed(
         document,
@@ -245,6 +265,8 @@ def _signed(document: Mapping[str, Any], kind: str, context: _Context) -> str:
         credential_type=kind,
         authority=issuer,
         at=context.at,
+        logged_at=witnessed_at,
+        needs_log=logged,
     )
     return (
         f"{issuer}'s key {key.verification_method[-12:]} could sign {kind} "
@@ -252,8 +274,16 @@ def _signed(document: Mapping[str, Any], kind: str, context: _Context) -> str:
     )
 
 
-def _agreement_signed(document: Mapping[str, Any], context: _Context) -> str:
-    agreement = verify_agreement(document, directory=context.trust.key, at=context.at)
+def _agreement_signed(
+    document: Mapping[str, Any], context: _Context, witnessed_at: datetime | None
+) -> str:
+    agreement = verify_agreement(
+        document,
+        directory=context.trust.key,
+        at=context.at,
+        logged_at=witnessed_at,
+        needs_log=True,
+    )
     return f"signed by {', '.join(sorted(agreement.parties))}"
 
 
@@ -323,9 +353,19 @@ _SET = {
 }
 
 
-def _checkpoint(node: Check, authority: str, note: str, context: _Context) -> Checkpoint | None:
+@dataclass(frozen=True)
+class _Logged:
+    """A checkpoint that verified with its log's key, and who witnessed it."""
+
+    checkpoint: Checkpoint
+    witnessing: Witnessing
+
+
+def _checkpoint(node: Check, authority: str, note: str, context: _Context) -> _Logged | None:
+    """Check a checkpoint's signature with the log key the trust list names and read
+    its witnesses' cosignatures (a named witness's line that does not verify fails)."""
     member = context.trust.member(authority)
-    found: list[Checkpoint] = []
+    found: list[_Logged] = []
 
     def check() -> str:
         if member is None:
@@ -335,11 +375,38 @@ def _checkpoint(node: Check, authority: str, note: str, context: _Context) -> Ch
         checkpoint = parse_checkpoint(opened.text)
         if checkpoint.origin != member.log.origin:
             raise ReportError(f"the checkpoint is of {checkpoint.origin}, not {member.log.origin}")
-        found.append(checkpoint)
-        return f"{checkpoint.origin} at size {checkpoint.size}, signed by its log key"
+        witnessed = witnessing(context.trust, authority, note)
+        found.append(_Logged(checkpoint, witnessed))
+        return (
+            f"{checkpoint.origin} at size {checkpoint.size}, signed by its log key; "
+            f"{witnessed.describe()}"
+        )
 
     _attempt(node, f"checkpoint of {authority}", check)
     return found[0] if found else None
+
+
+def _witnessed(node: Check, logged: _Logged | None, *, declared: bool) -> None:
+    """A checkpoint must be witnessed under the trust list's policy, unless the file
+    says it is not yet (``declared``), which is then shown, not passed over."""
+    if logged is None:
+        return
+    checkpoint, found = logged.checkpoint, logged.witnessing
+    name = f"witnessed ({checkpoint.size} entries)"
+    if found.witnessed:
+        at = found.witnessed_at.isoformat() if found.witnessed_at else "?"
+        node.add(Check(name, True, f"{found.describe()}, the policy's number by {at}"))
+    elif declared:
+        node.add(Check(name, None, f"NOT YET WITNESSED, as it says: {found.describe()}"))
+    else:
+        node.add(
+            Check(
+                name,
+                False,
+                f"below the witness policy: {found.describe()}; a checkpoint only its "
+                "own log signed can show different histories to different people",
+            )
+        )
 
 
 def _included(
@@ -349,11 +416,12 @@ def _included(
     index: object,
     size: object,
     hashes: object,
-    checkpoint: Checkpoint | None,
+    logged: _Logged | None,
 ) -> None:
     def check() -> str:
-        if checkpoint is None:
+        if logged is None:
             raise ReportError("no valid checkpoint of its log to check against")
+        checkpoint = logged.checkpoint
         if not isinstance(index, int) or not isinstance(size, int):
             raise ReportError("leaf index and tree size must be integers")
         if size != checkpoint.size:
@@ -378,10 +446,9 @@ def _bundle(root: Check, bundle: Mapping[str, Any], context: _Context) -> None:
         node.ok = False
         node.detail = "the bundle's credential is not an object"
         return
-    _credential(node, document, context)
-    checkpoint = _checkpoint(
-        node, str(bundle.get("authority")), str(bundle.get("checkpoint")), context
-    )
+    logged = _checkpoint(node, str(bundle.get("authority")), str(bundle.get("checkpoint")), context)
+    _witnessed(node, logged, declared=False)
+    _credential(node, document, context, _witnessed_at(logged))
     _included(
         node,
         document,
@@ -389,8 +456,12 @@ def _bundle(root: Check, bundle: Mapping[str, Any], context: _Context) -> None:
         index=bundle.get("leafIndex", bundle.get("leaf_index")),
         size=bundle.get("treeSize", bundle.get("tree_size")),
         hashes=bundle.get("inclusionProof", bundle.get("hashes")),
-        checkpoint=checkpoint,
+        logged=logged,
     )
+
+
+def _witnessed_at(logged: _Logged | None) -> datetime | None:
+    return logged.witnessing.witnessed_at if logged is not None else None
 
 
 def _report(root: Check, report: Mapping[str, Any], context: _Context) -> None:
@@ -399,7 +470,7 @@ def _report(root: Check, report: Mapping[str, Any], context: _Context) -> None:
     if not _attempt(
         node,
         "report signature",
-        lambda: _signed(report, CredentialType.VERIFICATION_REPORT, context),
+        lambda: _signed(report, CredentialType.VERIFICATION_REPORT, context, logged=False),
     ):
         return
     subject = report.get("credentialSubject")
@@ -407,41 +478,40 @@ def _report(root: Check, report: Mapping[str, Any], context: _Context) -> None:
     if not isinstance(subject, Mapping) or not isinstance(evidence, Mapping):
         node.add(Check("evidence", False, "the report carries no evidence"))
         return
-    # 2. Each log's checkpoint.
-    logs = node.add(Check("checkpoints", None))
-    checkpoints: dict[str, Checkpoint | None] = {}
-    for item in evidence.get("checkpoints", []):
-        authority = str(item.get("authority"))
-        checkpoints[authority] = _checkpoint(logs, authority, str(item.get("checkpoint")), context)
+    # 2. Each log's checkpoints: its newest, and an earlier one where a credential of
+    # a key since reported compromised is proven at a checkpoint witnessed before.
+    found, newest = _evidence_checkpoints(node, evidence, subject, context)
     # 3. Each credential relied on: signed, logged, in its state.
-    held = node.add(Check("credentials relied on", None))
+    held_on = node.add(Check("credentials relied on", None))
     documents: dict[str, Mapping[str, Any]] = {}
     for item in evidence.get("credentials", []):
         document = item.get("credential")
         if not isinstance(document, Mapping):
-            held.add(Check("credential", False, "an evidence credential is not an object"))
+            held_on.add(Check("credential", False, "an evidence credential is not an object"))
             continue
-        child = held.add(Check("credential", None))
-        if _credential(child, document, context):
-            documents[str(document.get("id"))] = document
+        child = held_on.add(Check("credential", None))
         authority = str(item.get("authority"))
+        size = item.get("treeSize")
+        logged = found.get((authority, size)) if isinstance(size, int) else None
+        if _credential(child, document, context, _witnessed_at(logged)):
+            documents[str(document.get("id"))] = document
         _included(
             child,
             document,
             index=item.get("leafIndex"),
-            size=item.get("treeSize"),
+            size=size,
             hashes=item.get("inclusionProof"),
-            checkpoint=checkpoints.get(authority),
+            logged=logged if logged is not None else newest.get(authority),
         )
         if authority != _issuer(document):
             child.add(
                 Check("log", False, f"the credential is {_issuer(document)}'s, not {authority}'s")
             )
-    # 4. Each log relied on: the tree the evidence proves against, and whether the
-    # node says it confirmed it within its bound (a report from before reports named
-    # their logs names none).
+    # 4. Each log relied on: the tree the evidence proves against, whether the node
+    # says it confirmed it within its bound, and whether it is witnessed (a report
+    # from before reports named their logs names none).
     if "logs" in subject:
-        _logs(node.add(Check("logs relied on", None)), report, subject, checkpoints)
+        _logs(node.add(Check("logs relied on", None)), report, subject, newest)
     # 5. What the report says against what it carries.
     claims = node.add(Check("claims", None))
     _claims(claims, subject, documents)
@@ -454,11 +524,48 @@ def _report(root: Check, report: Mapping[str, Any], context: _Context) -> None:
             )
 
 
+def _evidence_checkpoints(
+    node: Check, evidence: Mapping[str, Any], subject: Mapping[str, Any], context: _Context
+) -> tuple[dict[tuple[str, int], _Logged], dict[str, _Logged | None]]:
+    """Each checkpoint in a report's evidence checked, by authority and size, and each
+    log's newest; each must be witnessed unless the report says its log's newest is
+    not yet."""
+    logs = node.add(Check("checkpoints", None))
+    found: dict[tuple[str, int], _Logged] = {}
+    newest: dict[str, _Logged | None] = {}
+    for item in evidence.get("checkpoints", []):
+        authority = str(item.get("authority"))
+        logged = _checkpoint(logs, authority, str(item.get("checkpoint")), context)
+        newest.setdefault(authority, None)
+        if logged is None:
+            continue
+        found[(authority, logged.checkpoint.size)] = logged
+        held = newest[authority]
+        if held is None or held.checkpoint.size < logged.checkpoint.size:
+            newest[authority] = logged
+    declared = _declared_unwitnessed(subject)
+    for (authority, _size), logged in sorted(found.items()):
+        _witnessed(logs, logged, declared=authority in declared and newest[authority] is logged)
+    return found, newest
+
+
+def _declared_unwitnessed(subject: Mapping[str, Any]) -> set[str]:
+    """The logs the report says are not yet witnessed."""
+    logs = subject.get("logs")
+    if not isinstance(logs, list):
+        return set()
+    return {
+        str(item.get("authority"))
+        for item in logs
+        if isinstance(item, Mapping) and item.get("witnessed") is False
+    }
+
+
 def _logs(
     node: Check,
     report: Mapping[str, Any],
     subject: Mapping[str, Any],
-    checkpoints: Mapping[str, Checkpoint | None],
+    checkpoints: Mapping[str, _Logged | None],
 ) -> None:
     logs = subject.get("logs")
     items = [i for i in logs if isinstance(i, Mapping)] if isinstance(logs, list) else []
@@ -488,13 +595,37 @@ def _logs(
                 f"{stale} log(s) not confirmed within the bound, {said} {MIRROR_STALE} reason(s)",
             )
         )
+    unwitnessed = len(_declared_unwitnessed(subject))
+    told = sum(
+        1
+        for r in subject.get("reasons", [])
+        if isinstance(r, Mapping)
+        and r.get("code") == NOT_YET_WITNESSED
+        and r.get("decides") is False
+    )
+    if unwitnessed != told:
+        node.add(
+            Check(
+                "logs not witnessed",
+                False,
+                f"{unwitnessed} log(s) not yet witnessed, {told} {NOT_YET_WITNESSED} reason(s)",
+            )
+        )
 
 
-def _log(item: Mapping[str, Any], checkpoint: Checkpoint | None, created: str) -> str:
-    """A log the report names: the checkpoint its evidence carries, and whether its
-    confirmation is within the bound the report states, as of the report's time."""
-    if checkpoint is None:
+def _log(item: Mapping[str, Any], logged: _Logged | None, created: str) -> str:
+    """A log the report names: the newest checkpoint its evidence carries, whether
+    that is witnessed as it says, and whether its confirmation is within the bound
+    the report states, as of the report's time."""
+    if logged is None:
         raise ReportError("no verified checkpoint of this log is in the evidence")
+    checkpoint, found = logged.checkpoint, logged.witnessing
+    said = (item.get("witnessed"), item.get("cosignatures"), item.get("cosignaturesRequired"))
+    if said != (found.witnessed, len(found.cosigners), found.required):
+        raise ReportError(
+            f"the report says witnessed {said[0]} with {said[1]} of {said[2]} cosignatures, "
+            f"its checkpoint has {found.describe()}"
+        )
     root = base64.b64encode(checkpoint.root).decode("ascii")
     named = (item.get("origin"), item.get("treeSize"), item.get("rootHash"))
     if named != (checkpoint.origin, checkpoint.size, root):
@@ -512,8 +643,10 @@ def _log(item: Mapping[str, Any], checkpoint: Checkpoint | None, created: str) -
     if item.get("current") is not current:
         raise ReportError(f"confirmed at {confirmed}: current is {current}, not as it says")
     state = "current" if current else f"not confirmed within {within} s, as its reasons say"
+    witnessed = "witnessed" if found.witnessed else "not yet witnessed, as its reasons say"
     return (
-        f"{checkpoint.origin} at size {checkpoint.size}, confirmed {confirmed or 'never'}: {state}"
+        f"{checkpoint.origin} at size {checkpoint.size}, confirmed {confirmed or 'never'}: "
+        f"{state}; {witnessed}"
     )
 
 

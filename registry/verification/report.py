@@ -206,7 +206,7 @@ def _evidence(evidence: Evidence, splice: Splice) -> dict[str, Any]:
     return {
         "checkpoints": [
             {"authority": authority, "checkpoint": note}
-            for authority, note in sorted(evidence.checkpoints.items())
+            for (authority, _size), note in sorted(evidence.checkpoints.items())
         ],
         "credentials": [
             {
@@ -233,6 +233,10 @@ def _log(log: LogRelied) -> dict[str, Any]:
         value["confirmedAt"] = format_datetime(log.confirmed_at)
     value["currentWithinSeconds"] = int(log.bound.total_seconds())
     value["current"] = log.current
+    if log.witnessing is not None:
+        value["cosignatures"] = len(log.witnessing.cosigners)
+        value["cosignaturesRequired"] = log.witnessing.required
+        value["witnessed"] = log.witnessing.witnessed
     return value
 
 

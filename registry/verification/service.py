@@ -40,7 +40,8 @@ from registry.ids import (
 )
 from registry.recognition.agreements import PublishedAgreement, load_agreements
 from registry.tlog.cache import SubtreeCache
-from registry.tlog.proofs import Head, log_heads, prove
+from registry.tlog.proofs import Evidence, Head, log_heads, prove
+from registry.trust.document import TrustListContent
 from registry.trust.store import current_version
 from registry.verification.dossier import (
     Dossier,
@@ -59,6 +60,12 @@ from registry.verification.freshness import (
 from registry.verification.judge import Judgement, judge
 from registry.verification.report import (
     report_document,
+)
+from registry.verification.witnessed import (
+    WitnessedCheckpoint,
+    choose_checkpoints,
+    screen_compromised,
+    unwitnessed_reasons,
 )
 
 __all__ = ["EngineerQuery", "EngineerVerifier", "Verified", "access_criteria"]
@@ -116,6 +123,7 @@ class EngineerVerifier:
         self._policies = policies or load_policies()
         self._lock = threading.Lock()
         self._signer: tuple[float, str, Signer] | None = None
+        self._trust: tuple[float, TrustListContent] | None = None
         self.subtrees = SubtreeCache()
         """Large subtree hashes, kept for every proof this process builds."""
         self._agreements: tuple[tuple[tuple[str, int], ...], list[PublishedAgreement]] | None = None
@@ -140,6 +148,20 @@ class EngineerVerifier:
         with self._lock:
             self._agreements = (version, published)
         return published
+
+    def trust(self, session: Session, *, at: datetime) -> TrustListContent:
+        """The current trust list's content, read again at most every
+        ``_SIGNER_TTL`` seconds. Raises ``KeyStoreError`` if the node has none."""
+        with self._lock:
+            cached = self._trust
+        if cached is not None and time.monotonic() - cached[0] < _SIGNER_TTL:
+            return cached[1]
+        current = current_version(session, at=at)
+        if current is None:
+            raise KeyStoreError("this node has no trust list yet, so nothing to verify against")
+        with self._lock:
+            self._trust = (time.monotonic(), current.content)
+        return current.content
 
     def node_signer(self, session: Session, *, at: datetime) -> tuple[str, Signer]:
         """The authority and key this node signs reports with: its newest node key
@@ -192,8 +214,10 @@ class EngineerVerifier:
         """Judge each query (a string is a row already found invalid, kept as its
         error); each answer is the dossier and judgement, or the row's error. A
         judgement relying on a log this node has not confirmed within its bound says
-        so (``registry.verification.freshness``), as a report would."""
+        so (``registry.verification.freshness``), as a report would; a record signed
+        by a key since reported compromised is set aside as a report sets it aside."""
         now = (now or datetime.now(UTC)).replace(microsecond=0)
+        trust = self.trust(session, at=now)
         heads = log_heads(session)
         published = self.agreements(session, heads)
         agreements = [p.agreement for p in published]
@@ -229,6 +253,7 @@ class EngineerVerifier:
                         registration_number=query.registration_number,
                         name=query.name,
                     )
+                dossier, set_aside, _ = screen_compromised(session, trust, dossier)
                 judgement = judge(
                     dossier,
                     region=region,
@@ -241,6 +266,8 @@ class EngineerVerifier:
             except RegistryError as exc:
                 results.append(exc.message)
                 continue
+            if set_aside:
+                judgement = replace(judgement, reasons=[*judgement.reasons, *set_aside])
             # Every log, as a report names: what was not found rests on them all.
             results.append((dossier, _with_stale(judgement, list(logs.values()))))
         return results
@@ -265,6 +292,8 @@ class EngineerVerifier:
             registration_number=query.registration_number,
             name=query.name,
         )
+        trust = self.trust(session, at=now)
+        dossier, set_aside, vouched = screen_compromised(session, trust, dossier)
         heads = log_heads(session)
         published = self.agreements(session, heads)
         judgement = judge(
@@ -277,22 +306,32 @@ class EngineerVerifier:
             employer=employer,
         )
         used = [p for p in published if p.agreement.id in set(judgement.agreements)]
-        held = judgement.relied()
-        evidence = prove(
-            session,
-            [(h.canonical, h.issuer, h.leaf_index) for h in held]
-            + [(p.canonical, p.issuer, p.leaf_index) for p in used],
-            heads,
-            self.subtrees,
-        )
+        relied = [(h.canonical, h.issuer, h.leaf_index, h.id) for h in judgement.relied()]
+        relied += [(p.canonical, p.issuer, p.leaf_index, p.agreement.id) for p in used]
+        largest: dict[str, int] = {}
+        for _, issuer, leaf_index, identifier in relied:
+            if leaf_index is not None and identifier not in vouched:
+                largest[issuer] = max(largest.get(issuer, -1), leaf_index)
         # What the answer did not find rests on every log as much as what it found:
         # a listing or a registration signed since a mirror was last confirmed is
-        # missing from it. So the report names every log this node holds.
-        for code, head in heads.items():
-            if head.checkpoint is not None:
-                evidence.checkpoints.setdefault(code, head.checkpoint)
-        logs = logs_relied(session, evidence.checkpoints, heads, now=now, bound=self._stale_after)
+        # missing from it. So the report names every log this node holds, each at
+        # its newest witnessed checkpoint where that includes what is relied on.
+        chosen = choose_checkpoints(session, trust, heads, largest)
+        evidence = self._prove(session, relied, chosen, vouched)
+        logs = [
+            replace(log, witnessing=chosen[log.authority].witnessing)
+            for log in logs_relied(
+                session,
+                chosen,
+                {code: c.head for code, c in chosen.items()},
+                now=now,
+                bound=self._stale_after,
+            )
+        ]
         judgement = _with_stale(judgement, logs)
+        reasons = [*unwitnessed_reasons(logs), *set_aside]
+        if reasons:
+            judgement = replace(judgement, reasons=[*judgement.reasons, *reasons])
         splice = Splice()
         unsigned = report_document(
             dossier,
@@ -305,7 +344,37 @@ class EngineerVerifier:
             splice=splice,
         )
         ((_, canonical),) = add_proofs_canonical([unsigned], [signer], created=now, splice=splice)
-        return Verified(judgement, canonical, len(dossier.records))
+        return Verified(judgement, canonical, len(dossier.records) + len(set_aside))
+
+    def _prove(
+        self,
+        session: Session,
+        relied: Sequence[tuple[str, str, int | None, str]],
+        chosen: Mapping[str, WitnessedCheckpoint],
+        vouched: Mapping[str, WitnessedCheckpoint],
+    ) -> Evidence:
+        """Each credential relied on proven at its log's chosen checkpoint, or, for one
+        signed by a key since reported compromised, at the checkpoint witnessed before
+        the compromise that vouches for it; the evidence carries every checkpoint used
+        (by authority and size: a log's earlier one beside its chosen one)."""
+        heads = {code: c.head for code, c in chosen.items()}
+        evidence = prove(
+            session,
+            [(c, issuer, index) for c, issuer, index, i in relied if i not in vouched],
+            heads,
+            self.subtrees,
+        )
+        checkpoints = {(code, c.size): c.note for code, c in chosen.items()}
+        credentials = list(evidence.credentials)
+        for canonical, issuer, index, identifier in relied:
+            earlier = vouched.get(identifier)
+            if earlier is None:
+                continue
+            heads = {issuer: earlier.head}
+            one = prove(session, [(canonical, issuer, index)], heads, self.subtrees)
+            credentials.extend(one.credentials)
+            checkpoints[(issuer, earlier.size)] = earlier.note
+        return Evidence(checkpoints, credentials)
 
 
 def _with_stale(judgement: Judgement, logs: Sequence[LogRelied]) -> Judgement:
