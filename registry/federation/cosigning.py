@@ -69,8 +69,8 @@ COSIGN_TIMEOUT_SECONDS = 5.0
 """Longest a witness may take to answer; a slower one is asked again later."""
 
 _RETRY_SECONDS = 5.0
-_log = logging.getLogger(__name__)
 _TRIES = 3  # a 409 with the size last cosigned is answered at once, a few times
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
