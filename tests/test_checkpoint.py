@@ -9,7 +9,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry.crypto.keys import Ed25519Signer
 from registry.errors import InvalidInput, LogProofError, SignatureMismatch
-from registry.tlog.checkpoint import Checkpoint, open_note, parse_checkpoint, sign_note
+from registry.tlog.checkpoint import (
+    Checkpoint,
+    cosign,
+    open_note,
+    parse_checkpoint,
+    sign_note,
+    signature_lines,
+    signed_by_only,
+)
 from registry.tlog.note import COSIGNATURE, key_id, parse_verifier_key, verifier_key
 
 GO_SIGNER = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
@@ -110,3 +118,22 @@ def test_a_timestamped_cosignature_by_the_log_key() -> None:
     short = base64.b64encode(blob[:4] + blob[4:12] + blob[12:40]).decode()
     with pytest.raises(LogProofError, match=r"cosignature of .* is malformed"):
         open_note(note.rsplit(" ", 1)[0] + " " + short + "\n", [key])
+
+
+def test_a_note_without_the_lines_of_other_keys_is_the_note_its_key_signed() -> None:
+    """A log's note as a node serves it, a witness's cosignature after the log's lines:
+    the lines come apart as written, and the log's own note is what it signed."""
+    log, witness = Ed25519Signer.generate(), Ed25519Signer.generate()
+    text = Checkpoint(origin="example.org/log", size=3, root=bytes(32)).text()
+    own = sign_note(text, "example.org/log", log, timestamp=1_700_000_000)
+    line = cosign(text, "example.org/witness", witness, timestamp=1_700_000_001)
+    served = own + line
+    found, lines = signature_lines(served)
+    assert found == text
+    assert "".join(lines) == served[len(text) + 1 :]
+    assert lines[-1] == line
+    assert signed_by_only(served, "example.org/log") == own
+    with pytest.raises(LogProofError, match=r"no signature of example\.org/other"):
+        signed_by_only(served, "example.org/other")
+    with pytest.raises(LogProofError, match="blank line"):
+        signature_lines(text)

@@ -244,6 +244,12 @@ def test_four_nodes_each_with_its_own_keys_answer_for_every_member(
 
     # Shanghai's newest checkpoint is cosigned by the three other members' witnesses.
     _until("Shanghai's checkpoint has three cosignatures", partial(_cosigned_by, sh, CODES[1:]))
+    # Every follower holds it witnessed too, and serves it so.
+    for node in (js, zj, ah):
+        _until(
+            f"{node.code}'s node serves Shanghai's checkpoint witnessed",
+            partial(_mirror_witnessed, node, sh),
+        )
 
     # Anhui's node stops: the others still answer for its records, say how old its
     # data is, and catch up when it returns.
@@ -364,6 +370,18 @@ def _cosigned_by(node: DemoNode, codes: tuple[str, ...]) -> tuple[dict[str, int]
     trust = parse_trust_list(httpx.get(f"{node.url}/v1/trust-list", timeout=5).json())
     cosigners, needed = witnessed(trust, node.code, note)
     return (cosigners, needed) if sorted(cosigners) == sorted(codes) else None
+
+
+def _mirror_witnessed(node: DemoNode, origin: DemoNode) -> tuple[dict[str, int], int] | None:
+    """The witnesses whose cosignatures of ``origin``'s newest checkpoint the node
+    serves of its mirror, and how many the policy needs, once it has that many."""
+    newest = httpx.get(f"{origin.url}/v1/logs/{origin.code}/checkpoint", timeout=5).text
+    note = httpx.get(f"{node.url}/v1/logs/{origin.code}/checkpoint", timeout=5).text
+    if note.split("\n\n", 1)[0] != newest.split("\n\n", 1)[0]:
+        return None  # not that checkpoint yet
+    trust = parse_trust_list(httpx.get(f"{node.url}/v1/trust-list", timeout=5).json())
+    cosigners, needed = witnessed(trust, origin.code, note)
+    return (cosigners, needed) if len(cosigners) >= needed else None
 
 
 def _witness_conflict(witness: DemoNode, log: DemoNode) -> str | None:

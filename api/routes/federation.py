@@ -90,11 +90,14 @@ def notice(
     _role: Annotated[str, Depends(require_role("federation"))],
     body: NoticeIn,
 ) -> NoticeOut:
-    """Sent by a member's node after its log grows, with the log's signed checkpoint.
+    """Sent by a member's node after its log grows, with the log's signed checkpoint
+    and the witnesses' cosignatures of it so far (sent again when it gains more).
     This node checks the signature with the log key its trust list names and then
     follows that log at once (fetching, checking and proving the entries itself),
-    instead of at its next poll. A notice never puts anything in the mirror by
-    itself: a lost one only delays it until the next poll."""
+    instead of at its next poll. A notice never puts entries or a checkpoint in the
+    mirror by itself: a lost one only delays it until the next poll. Of the
+    cosignatures, those that verify with the witness keys the trust list names are
+    kept, for a checkpoint the mirror holds already."""
     with input_field("authority"):
         code = province(body.authority).iso
     with input_field("checkpoint"):

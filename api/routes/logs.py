@@ -80,11 +80,11 @@ def list_all(session: DbSession) -> list[LogOut]:
 )
 def checkpoint(session: DbSession, authority: _Authority) -> PlainTextResponse:
     """The newest checkpoint as a C2SP signed note (`text/plain; charset=utf-8`), for
-    a log this node keeps, its own or mirrored; for its own, with the cosignatures
-    the other members' witnesses have given it so far (C2SP `tlog-cosignature`) after
-    the log's lines. It changes with every append, so it
-    is not to be cached; it is also the checkpoint of the log's C2SP `tlog-tiles`
-    (below)."""
+    a log this node keeps, its own or mirrored, with the cosignatures the other
+    members' witnesses have given it so far (C2SP `tlog-cosignature`) after the
+    log's lines: for a mirrored log, those this node has verified and kept from the
+    origin. It changes with every append, so it is not to be cached; it is also the
+    checkpoint of the log's C2SP `tlog-tiles` (below)."""
     row = latest_checkpoint(session, get_log(session, _code(authority)).authority_code)
     return PlainTextResponse(
         cosigned_note(session, row),

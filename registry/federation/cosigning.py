@@ -15,11 +15,16 @@ says so. A witness that fails or is slow is asked again a few seconds later.
 
 A checkpoint is *witnessed* once the witness policy's number of the other members
 have cosigned it (``witnessed``).
+
+A node that mirrors another member's log keeps the cosignatures of that log's
+checkpoints too, from the notes its poll and the origin's notices bring
+(``keep_note_cosignatures``), and serves them as the origin does.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,16 +33,22 @@ from datetime import UTC, datetime
 from time import monotonic
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from registry.authorities import hosted_codes
 from registry.errors import RegistryError
 from registry.federation.witness import SIZE_TYPE
-from registry.storage.base import insert_or_skip
+from registry.storage.base import UTCDateTime, insert_or_skip
 from registry.storage.db import session_scope
 from registry.storage.models import Authority, LogCheckpoint, LogCosignature, LogHead
-from registry.tlog.checkpoint import with_cosignatures, witness_cosignatures
+from registry.tlog.checkpoint import (
+    parse_checkpoint,
+    signature_lines,
+    with_cosignatures,
+    witness_cosignatures,
+)
 from registry.tlog.note import parse_witness_key
 from registry.tlog.reader import consistency
 from registry.tlog.sequencer import newest_checkpoint
@@ -50,6 +61,7 @@ __all__ = [
     "Cosigner",
     "cosigned_note",
     "keep_cosignatures",
+    "keep_note_cosignatures",
     "witnessed",
 ]
 
@@ -58,6 +70,7 @@ COSIGN_TIMEOUT_SECONDS = 5.0
 
 _RETRY_SECONDS = 5.0
 _TRIES = 3  # a 409 with the size last cosigned is answered at once, a few times
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,7 +105,10 @@ def cosigned_note(session: Session, checkpoint: LogCheckpoint) -> str:
         )
         .order_by(col(LogCosignature.witness))
     ).all()
-    return with_cosignatures(checkpoint.note, list(lines)) if lines else checkpoint.note
+    # A mirror kept a peer's note with the lines served with it before it kept them
+    # apart: each line is served once.
+    lines = [line for line in lines if line not in checkpoint.note]
+    return with_cosignatures(checkpoint.note, lines) if lines else checkpoint.note
 
 
 def witnessed(trust: TrustListContent, authority: str, note: str) -> tuple[dict[str, int], int]:
@@ -134,6 +150,66 @@ def keep_cosignatures(
         )
     )
     return int(getattr(kept, "rowcount", 0) or 0)
+
+
+def keep_note_cosignatures(
+    session: Session,
+    trust: TrustListContent,
+    authority: str,
+    note: str,
+    *,
+    now: datetime | None = None,
+) -> int:
+    """Keep the cosignatures ``note`` carries (a checkpoint of ``authority``'s log, its
+    log signature checked by the caller) of the other members' witnesses ``trust``
+    names, for the checkpoint of that size and root this node holds: none if it holds
+    none, as a later note brings them again. A line of a listed witness key that does
+    not verify is not kept, and is logged; lines of other keys are ignored. Returns
+    the lines kept that were not kept before. Raises ``LogProofError`` for a note that
+    is not a signed checkpoint."""
+    now = now or datetime.now(UTC)
+    text, lines = signature_lines(note)
+    checkpoint = parse_checkpoint(text)
+    keys = {
+        key.name: key
+        for key in (parse_witness_key(w.verifier_key) for _, w in _witnesses(trust, authority))
+    }
+    kept = 0
+    for line in lines:
+        key = keys.get(line.split(" ")[1])
+        if key is None:
+            continue
+        try:
+            times = witness_cosignatures(f"{text}\n{line}", [key])
+        except RegistryError as exc:
+            _log.warning("%s's checkpoint %d: %s; not kept", authority, checkpoint.size, exc)
+            continue
+        if key.name not in times:
+            continue  # another key under a listed name: not a witness's
+        # One statement, written first and read never (see ``keep_cosignatures``): the
+        # row goes in only beside the checkpoint held of that size and root.
+        held = sa.select(
+            col(LogCheckpoint.authority_code),
+            col(LogCheckpoint.tree_size),
+            sa.literal(key.name, sa.String()),
+            sa.literal(datetime.fromtimestamp(times[key.name], UTC), UTCDateTime()),
+            sa.literal(line, sa.Text()),
+            sa.literal(now, UTCDateTime()),
+        ).where(
+            col(LogCheckpoint.authority_code) == authority,
+            col(LogCheckpoint.tree_size) == checkpoint.size,
+            col(LogCheckpoint.root) == checkpoint.root,
+        )
+        written = session.execute(
+            insert_or_skip(
+                session, LogCosignature, ["authority_code", "tree_size", "witness"]
+            ).from_select(
+                ["authority_code", "tree_size", "witness", "cosigned_at", "line", "received_at"],
+                held,
+            )
+        )
+        kept += int(getattr(written, "rowcount", 0) or 0)
+    return kept
 
 
 class Cosigner:

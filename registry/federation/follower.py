@@ -16,6 +16,11 @@ and no duplicate. A peer that cannot be reached is ``unreachable`` (the mirror s
 as it was); a batch that does not verify is refused whole and named in
 ``last_error``; two checkpoints of the log that cannot both be true stop the node
 following it (``forked``) and keep the evidence (``registry.federation.evidence``).
+
+The checkpoint the peer serves carries the cosignatures the other members'
+witnesses gave it: once the mirror holds that checkpoint (kept now, or before), the
+ones that verify are kept with it (``cosigning.keep_note_cosignatures``), and the
+mirror serves them as the peer does.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from sqlmodel import Session, col, select
 
 from registry.crypto.jcs import canonical_bytes
 from registry.errors import FollowError, RegistryError
+from registry.federation.cosigning import keep_note_cosignatures
 from registry.federation.evidence import fork_evidence
 from registry.federation.follow import Frontier, PageCheck, Verified, verify_extension
 from registry.federation.mirror import mirror_entries
@@ -115,6 +121,7 @@ class _Step:
     session: Session
     state: PeerLog
     member: Member
+    trust: TrustListVersion
     client: httpx.Client
     now: datetime
 
@@ -146,16 +153,23 @@ class _Step:
         )
         return self.fail(evidence["found"], "forked")
 
-    def settle(self, frontier: Frontier, checkpoint: Checkpoint) -> PeerLog:
+    def settle(self, frontier: Frontier, checkpoint: Checkpoint, note: str) -> PeerLog:
         """The peer's checkpoint is no larger than the tree verified: the same one
-        confirms it; another says the peer lags."""
+        confirms it (and may bring more cosignatures of it); another says the peer
+        lags."""
         if checkpoint.size == frontier.size and checkpoint.root == frontier.root():
             self.state.confirmed_at, self.state.state = self.now, "current"
+            self.cosignatures(note)
             return self.done()
         return self.fail(
             f"the peer serves checkpoint {checkpoint.size}, below the {frontier.size} "
             "entries verified"
         )
+
+    def cosignatures(self, note: str) -> None:
+        """Keep the witnesses' cosignatures ``note`` carries, if the mirror holds its
+        checkpoint."""
+        keep_note_cosignatures(self.session, self.trust.content, self.authority, note, now=self.now)
 
     def done(self) -> PeerLog:
         """The step went as it should: no error to report."""
@@ -208,6 +222,8 @@ class _Step:
         against, together."""
         checkpoint = verified.checkpoint
         mirror(self.session, self.authority, verified, start)
+        if verified.complete:
+            self.cosignatures(verified.note)
         if self.session.get(PeerCheckpoint, (self.authority, checkpoint.size)) is None:
             self.session.add(
                 PeerCheckpoint(
@@ -254,7 +270,7 @@ def follow_once(
     this one is stored."""
     now = now or datetime.now(UTC)
     register_peer(session, member, valid_from=trust.content.valid_from, now=now)
-    step = _Step(session, _state(session, member, now), member, client, now)
+    step = _Step(session, _state(session, member, now), member, trust, client, now)
     if step.state.state == "forked":
         return step.state  # stopped: a fork is for people to resolve
     return _advance(step, trust, mirror, max(1, chunk), verifiers)
@@ -276,7 +292,7 @@ def _advance(
         if seen is not None and seen.root != checkpoint.root:
             return step.fork((seen.note, note))
         if checkpoint.size <= frontier.size:
-            return step.settle(frontier, checkpoint)
+            return step.settle(frontier, checkpoint, note)
         end = min(checkpoint.size, frontier.size + chunk)
         proof = None
         if end < checkpoint.size:

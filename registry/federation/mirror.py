@@ -9,7 +9,8 @@ and writes, in the caller's transaction (all or nothing, nothing committed here)
 1. the credentials, with their canonical bytes, under the keys the trust list gives
    the peer (``registry.federation.peers``);
 2. the log: its entries, every subtree they complete, the peer's own signed
-   checkpoint and the head, once the stored tree and the entries hash to its root
+   checkpoint (as its log signed it, without the cosignatures served with it) and
+   the head, once the stored tree and the entries hash to its root
    (for a chunk proven part of the checkpoint, to the root the chunk was verified to:
    the head stops there, and the checkpoint is kept with the chunk that reaches it);
 3. the projections each credential's type has (``registry.verification.log_projections``
@@ -50,6 +51,7 @@ from registry.storage.models import (
     StatusChangeRow,
     StoredCredential,
 )
+from registry.tlog.checkpoint import signed_by_only
 from registry.tlog.merkle import EMPTY_ROOT, leaf_hash, node_hash
 from registry.tlog.sequencer import frontier_of, load_nodes
 
@@ -287,8 +289,9 @@ def _root(frontier: Sequence[bytes]) -> bytes:
 def _checkpoint(
     session: Session, authority: str, verified: Verified, head: LogHead, *, keep: bool = True
 ) -> None:
-    """Keep the peer's signed note for its size, once (unless ``keep`` is false); another
-    root stored there is a fork."""
+    """Keep the peer's signed note for its size, once (unless ``keep`` is false), as
+    its log signed it: the witnesses' cosignatures served with it are kept apart
+    (``cosigning.keep_note_cosignatures``). Another root stored there is a fork."""
     checkpoint = verified.checkpoint
     stored = session.get(LogCheckpoint, (authority, checkpoint.size))
     if stored is not None:
@@ -306,7 +309,7 @@ def _checkpoint(
             authority_code=head.authority_code,
             tree_size=checkpoint.size,
             root=checkpoint.root,
-            note=verified.note,
+            note=signed_by_only(verified.note, checkpoint.origin),
             verification_method=method,
             signed_at=verified.signed_at,
         )

@@ -7,6 +7,12 @@ The peer checks the checkpoint's signature with the log key the trust list names
 and keeps only its size (``PeerNotice``): what it follows is still what it fetches,
 checks and proves itself. A forged or replayed notice can at most make a node ask
 sooner; a lost one delays a peer until its next poll, and loses nothing.
+
+The checkpoint goes with the cosignatures the other members' witnesses gave it so
+far, as ``/checkpoint`` serves it (``cosigning.cosigned_note``); when the newest
+gains more, the origin sends it again. The peer keeps those that verify, for a
+checkpoint its mirror holds (``cosigning.keep_note_cosignatures``), and so holds the
+witnessed checkpoint moments after the origin does, not at its next poll.
 """
 
 from __future__ import annotations
@@ -19,16 +25,23 @@ from datetime import UTC, datetime
 from time import monotonic
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from registry.errors import Conflict, NotFound
+from registry.federation.cosigning import cosigned_note, keep_note_cosignatures
 from registry.storage.db import session_scope
-from registry.storage.models import Authority, LogCheckpoint, LogHead, PeerLog, PeerNotice
+from registry.storage.models import (
+    Authority,
+    LogCheckpoint,
+    LogCosignature,
+    LogHead,
+    PeerLog,
+    PeerNotice,
+)
 from registry.tlog.checkpoint import open_note, parse_checkpoint
 from registry.tlog.note import parse_verifier_key
-from registry.tlog.sequencer import newest_checkpoint
 from registry.trust.store import current_version
 
 __all__ = ["NOTICE_TIMEOUT_SECONDS", "Notifier", "Outgoing", "receive_notice"]
@@ -44,8 +57,10 @@ def receive_notice(
     session: Session, *, authority: str, note: str, now: datetime | None = None
 ) -> tuple[int, int]:
     """Check a peer's notice, the signed checkpoint ``note`` of ``authority``'s log,
-    and keep its size if it is the largest heard of. Returns the size and the entries
-    this node has verified of that log.
+    and keep its size if it is the largest heard of, and the witnesses' cosignatures
+    it carries that verify if this node's mirror holds that checkpoint (a size not new
+    may bring more of them). Returns the size and the entries this node has verified
+    of that log.
 
     Raises ``NotFound`` if the current trust list has no such member, ``Conflict``
     if this node hosts it, and what opening the note raises if the log key the trust
@@ -54,7 +69,7 @@ def receive_notice(
     now = now or datetime.now(UTC)
     trust = current_version(session, at=now)
     member = trust.content.member(authority) if trust is not None else None
-    if member is None:
+    if trust is None or member is None:
         raise NotFound(f"{authority} is not a member of this node's trust list")
     hosted = session.get(Authority, authority)
     if hosted is not None and hosted.hosted:
@@ -76,6 +91,7 @@ def receive_notice(
     if heard is not None and checkpoint.size > heard.tree_size:
         heard.tree_size, heard.received_at = checkpoint.size, now
         session.add(heard)
+    keep_note_cosignatures(session, trust.content, authority, note, now=now)
     state = session.get(PeerLog, authority)
     return checkpoint.size, state.tree_size if state is not None else 0
 
@@ -83,13 +99,15 @@ def receive_notice(
 @dataclass(frozen=True)
 class Outgoing:
     """A notice to send: to the node of ``peer`` at ``url``, that ``authority``'s log
-    has the signed checkpoint ``note`` of ``size`` entries."""
+    has the signed checkpoint ``note`` of ``size`` entries, with ``cosigned`` of the
+    witnesses' cosignatures of it."""
 
     peer: str
     url: str
     authority: str
     size: int
     note: str
+    cosigned: int = 0
 
 
 Send = Callable[[Outgoing, str], None]
@@ -115,8 +133,9 @@ class Notifier:
     """Tells the peers of each log this node hosts when it grows.
 
     ``tick`` (every fraction of a second, from the serving process) reads the size of
-    each hosted log; for every peer that has not been told of that size, it sends the
-    newest signed checkpoint, on a thread of its own, at most one notice in flight a
+    each hosted log and how many witnesses cosigned it; for every peer that has not
+    been told of that size with as many, it sends the newest signed checkpoint with
+    its cosignatures, on a thread of its own, at most one notice in flight a
     peer (the next tick sends the newest size, so a burst of appends makes a few
     notices, not one each). A peer that failed is tried again after a few seconds.
     """
@@ -133,7 +152,7 @@ class Notifier:
         self._tokens = tokens
         self._send = send or _Post()
         self._report = report
-        self._told: dict[tuple[str, str], int] = {}
+        self._told: dict[tuple[str, str], tuple[int, int]] = {}  # size, cosignatures
         self._busy: set[str] = set()
         self._failed: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -150,11 +169,22 @@ class Notifier:
         self.close()
 
     def due(self) -> list[Outgoing]:
-        """The notices to send now: per peer, each hosted log grown since it was told."""
+        """The notices to send now: per peer, each hosted log grown, or its newest
+        checkpoint cosigned by more witnesses, since it was told."""
         with session_scope(self._engine) as session:
+            cosigned = (
+                select(func.count())
+                .select_from(LogCosignature)
+                .where(
+                    col(LogCosignature.authority_code) == col(LogHead.authority_code),
+                    col(LogCosignature.tree_size) == col(LogHead.size),
+                )
+                .correlate(LogHead)
+                .scalar_subquery()
+            )
             hosted = list(
                 session.exec(
-                    select(LogHead.authority_code, LogHead.size)
+                    select(LogHead.authority_code, LogHead.size, cosigned)
                     .join(Authority, col(Authority.code) == col(LogHead.authority_code))
                     .where(col(Authority.hosted))
                 )
@@ -162,33 +192,31 @@ class Notifier:
             trust = current_version(session)
             if trust is None or not hosted:
                 return []
-            codes = {code for code, _size in hosted}
+            codes = {code for code, _size, _cosigned in hosted}
             peers = [m for m in trust.content.members if m.code not in codes]
             now = monotonic()
             notices: list[Outgoing] = []
-            newest: dict[str, LogCheckpoint | None] = {}  # read once a log, not once a peer
+            newest: dict[str, str | None] = {}  # read once a log, not once a peer
             for peer in peers:
                 with self._lock:
                     waiting = peer.code in self._busy
                 if waiting or self._failed.get(peer.code, 0) > now:
                     continue
-                for code, size in hosted:
-                    if size == 0 or self._told.get((peer.code, code), 0) >= size:
+                for code, size, count in hosted:
+                    if size == 0 or self._told.get((peer.code, code), (0, 0)) >= (size, count):
                         continue
                     if code not in newest:
-                        newest[code] = newest_checkpoint(session, code)
-                    checkpoint = newest[code]
-                    if checkpoint is not None:
-                        notices.append(
-                            Outgoing(
-                                peer.code,
-                                peer.node_url,
-                                code,
-                                checkpoint.tree_size,
-                                checkpoint.note,
-                            )
-                        )
+                        newest[code] = self._note(session, code, size)
+                    note = newest[code]
+                    if note is not None:
+                        notices.append(Outgoing(peer.code, peer.node_url, code, size, note, count))
         return notices
+
+    @staticmethod
+    def _note(session: Session, code: str, size: int) -> str | None:
+        """The log's checkpoint of ``size`` entries, with its cosignatures."""
+        checkpoint = session.get(LogCheckpoint, (code, size))
+        return cosigned_note(session, checkpoint) if checkpoint is not None else None
 
     def tick(self) -> None:
         """Send what is due, without waiting for it."""
@@ -209,7 +237,7 @@ class Notifier:
             for notice in notices:
                 self._send(notice, token)
                 with self._lock:
-                    self._told[(peer, notice.authority)] = notice.size
+                    self._told[(peer, notice.authority)] = (notice.size, notice.cosigned)
             self._failed.pop(peer, None)
         except Exception as exc:
             self._failed[peer] = monotonic() + _RETRY_SECONDS

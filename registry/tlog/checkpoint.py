@@ -32,6 +32,8 @@ __all__ = [
     "open_note",
     "parse_checkpoint",
     "sign_note",
+    "signature_lines",
+    "signed_by_only",
     "with_cosignatures",
     "witness_cosignatures",
 ]
@@ -96,6 +98,28 @@ def with_cosignatures(note: str, lines: Sequence[str]) -> str:
     if not note.endswith("\n"):
         raise LogProofError("a signed note ends in a newline")
     return note + "".join(lines)
+
+
+def signature_lines(note: str) -> tuple[str, list[str]]:
+    """A signed note's text (ending in a newline) and its signature lines, each as
+    written and ending in a newline; raises ``LogProofError`` if it is not a signed
+    note. No signature is checked."""
+    text, separator, block = note.rpartition("\n\n")
+    if not separator:
+        raise LogProofError("a signed note needs a blank line before its signatures")
+    _signature_lines(block)
+    return text + "\n", [line + "\n" for line in block.split("\n")[:-1]]
+
+
+def signed_by_only(note: str, name: str) -> str:
+    """``note`` with only the signature lines of key ``name``: a checkpoint as its log
+    signed it, without the cosignatures a node serves after the log's lines. Raises
+    ``LogProofError`` if it is not a signed note, or key ``name`` has no line in it."""
+    text, lines = signature_lines(note)
+    own = [line for line in lines if line.split(" ")[1] == name]
+    if not own:
+        raise LogProofError(f"the note carries no signature of {name}")
+    return text + "\n" + "".join(own)
 
 
 def witness_cosignatures(note: str, witnesses: Sequence[NoteVerifierKey]) -> dict[str, int]:
