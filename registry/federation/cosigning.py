@@ -7,15 +7,13 @@ trust list names (``<nodeUrl>/v1/witness/add-checkpoint``, c2sp.org/tlog-witness
 all at once, on threads of their own, with the consistency proof from the size that
 witness last cosigned. Appends never wait for it.
 
-The witnesses are asked in *rounds*, a log at a time: every witness asked in a round
-is asked about the same checkpoint, so that under steady appends one checkpoint gets
-the policy's number of cosignatures instead of each witness cosigning a size of its
-own. A log's next round starts, with its newest checkpoint, once the round before
-is settled: the policy's number of witnesses cosigned, or every witness asked
-answered or failed. A witness still busy with an older round (a slow one) is not
-waited for: it joins a later round once it has answered. A witness free while the
-log's round is not settled, or while the log has not grown past it (one back up
-after failing), is asked about that round's checkpoint.
+The witnesses are asked in *rounds*, a log at a time (``registry.federation.rounds``):
+every witness asked in a round is asked about the same checkpoint, so that under
+steady appends one checkpoint gets the policy's number of cosignatures instead of
+each witness cosigning a size of its own. A log's next round, of its newest
+checkpoint, starts once the round before is settled (the policy's number cosigned,
+or every witness asked answered or failed); a slow witness is not waited for, it
+joins a later round once it has answered.
 
 A witness answers with its cosignature line, which is kept only once it verifies
 with the witness key the trust list names (``LogCosignature``); or with the size it
@@ -39,9 +37,8 @@ import base64
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from time import monotonic
 
 import httpx
 from sqlalchemy import Engine, func
@@ -50,6 +47,7 @@ from sqlmodel import Session, col, select
 from registry.authorities import hosted_codes
 from registry.crypto.keys import KeyStore
 from registry.errors import RegistryError
+from registry.federation.rounds import Rounds
 from registry.federation.witness import SIZE_TYPE, witness_here
 from registry.storage.base import insert_or_skip
 from registry.storage.db import session_scope
@@ -154,26 +152,11 @@ def keep_cosignatures(
     return int(getattr(kept, "rowcount", 0) or 0)
 
 
-@dataclass
-class _Round:
-    """The checkpoint of a log that every witness asked is asked about, and how
-    they answered (a witness asked again after failing is taken out of ``over``)."""
-
-    size: int
-    note: str
-    needed: int
-    asked: set[str] = field(default_factory=set)
-    cosigned: set[str] = field(default_factory=set)
-    over: set[str] = field(default_factory=set)  # answered or failed
-
-    def settled(self) -> bool:
-        return len(self.cosigned) >= self.needed or self.asked <= self.over
-
-
 class Cosigner:
     """Has each hosted log's newest checkpoint cosigned by the other members'
-    witnesses, in rounds (see the module). ``tick`` sends what is due without
-    waiting for it; ``wait`` sleeps until the next tick is worth making.
+    witnesses, in rounds (see the module; ``rounds`` is their state). ``tick``
+    sends what is due without waiting for it; ``wait`` sleeps until the next tick is
+    worth making.
 
     With ``key_store``, the witnesses of the other members this node hosts cosign
     in-process with its keys; without, they are not asked.
@@ -193,11 +176,7 @@ class Cosigner:
         self._send = send or self._post
         self._report = report
         self._cosigned: dict[tuple[str, str], int] = {}  # (witness, log): size it cosigned
-        self._asked: dict[tuple[str, str], int] = {}  # the newest size it answered for
-        self._rounds: dict[str, _Round] = {}  # each log's latest round
-        self._busy: set[tuple[str, str]] = set()  # (witness, log) asked, not answered yet
-        self._failed: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self.rounds = Rounds()
         self._woken = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cosign")
 
@@ -221,15 +200,14 @@ class Cosigner:
 
     def wait(self, timeout: float) -> None:
         """Sleep ``timeout`` seconds, or less: until a round is settled or a witness
-        busy with an older round has answered, when the next tick has work."""
+        left behind by the rounds has answered, when the next tick has work."""
         self._woken.wait(timeout)
         self._woken.clear()
 
     def due(self) -> list[Asking]:
-        """What to ask now, each hosted log's round at a time (see the module): its
-        newest checkpoint once the round before is settled and the log has grown past
-        it, else that round's checkpoint; of each witness neither busy with the log
-        nor failed lately that has not answered for that size."""
+        """What to ask now, a round of each hosted log (``registry.federation.rounds``):
+        its newest checkpoint once the round before is settled and the log has grown
+        past it, else that round's checkpoint; of each witness free to be asked."""
         with session_scope(self._engine) as session:
             hosted = list(
                 session.exec(
@@ -246,55 +224,27 @@ class Cosigner:
             for code, size in hosted:
                 others = len([m for m in trust.content.members if m.code != code])
                 needed = trust.content.witnessing.required(others)
-                witnesses = [
-                    (member, witness)
+                witnesses = {
+                    member.code: (member, witness)
                     for member, witness in _witnesses(trust.content, code)
                     if self._key_store is not None or member.code not in here
-                ]
-                free = self._free(code, [member.code for member, _ in witnesses])
-                with self._lock:
-                    latest = self._rounds.get(code)
-                    if latest is None or (latest.settled() and size > latest.size):
-                        target: tuple[int, str] | None = None  # a new round, of the newest
-                    else:
-                        target = (latest.size, latest.note)
-                askers = [
-                    (member, witness)
-                    for member, witness in witnesses
-                    if member.code in free
-                    and self._asked.get((member.code, code), 0)
-                    < (size if target is None else target[0])
-                ]
-                if not askers:
+                }
+                target = self.rounds.target(code, size)
+                free = self.rounds.free(code, witnesses, size if target is None else target[0])
+                if not free:
                     continue
-                if target is None:
+                if target is None:  # a new round, of the newest checkpoint
                     checkpoint = newest_checkpoint(session, code)
                     if checkpoint is None:
                         continue
                     target = (checkpoint.tree_size, checkpoint.note)
-                due += [
-                    Asking(
-                        member.code,
-                        None if member.code in here else member.node_url,
-                        witness.verifier_key,
-                        code,
-                        target[0],
-                        target[1],
-                        needed,
+                for name in free:
+                    member, witness = witnesses[name]
+                    url = None if member.code in here else member.node_url
+                    due.append(
+                        Asking(name, url, witness.verifier_key, code, *target, needed=needed)
                     )
-                    for member, witness in askers
-                ]
         return due
-
-    def _free(self, log: str, witnesses: Sequence[str]) -> set[str]:
-        """Those of ``witnesses`` not busy with ``log`` and not failed lately."""
-        now = monotonic()
-        with self._lock:
-            return {
-                witness
-                for witness in witnesses
-                if (witness, log) not in self._busy and self._failed.get(witness, 0) <= now
-            }
 
     def tick(self) -> None:
         """Ask what is due, without waiting: each witness of another node on a
@@ -303,14 +253,9 @@ class Cosigner:
         for asking in self.due():
             by_log.setdefault(asking.authority, []).append(asking)
         for log, asks in by_log.items():
-            with self._lock:
-                latest = self._rounds.get(log)
-                if latest is None or latest.size != asks[0].size:
-                    latest = self._rounds[log] = _Round(asks[0].size, asks[0].note, asks[0].needed)
-                for asking in asks:
-                    latest.asked.add(asking.witness)
-                    latest.over.discard(asking.witness)
-                    self._busy.add((asking.witness, log))
+            first = asks[0]
+            names = [asking.witness for asking in asks]
+            self.rounds.ask(log, first.size, first.note, first.needed, names)
             here = [asking for asking in asks if asking.url is None]
             if here:
                 self._pool.submit(self._run, here)
@@ -319,37 +264,16 @@ class Cosigner:
                     self._pool.submit(self._run, [asking])
 
     def _run(self, asks: Sequence[Asking]) -> None:
+        names = [asking.witness for asking in asks]
         cosigned = False
         try:
             cosigned = self._ask(asks)
-            for asking in asks:
-                self._failed.pop(asking.witness, None)
+            self.rounds.recovered(names)
         except Exception as exc:
-            again = monotonic() + _RETRY_SECONDS
-            for asking in asks:
-                self._failed[asking.witness] = max(self._failed.get(asking.witness, 0), again)
-            who = ", ".join(asking.witness for asking in asks)
-            self._report(f"cosigning by {who}: {type(exc).__name__}: {exc}")
+            self.rounds.failed(names, _RETRY_SECONDS)
+            self._report(f"cosigning by {', '.join(names)}: {type(exc).__name__}: {exc}")
         finally:
-            self._answered(asks, cosigned=cosigned)
-
-    def _answered(self, asks: Sequence[Asking], *, cosigned: bool) -> None:
-        """Mark the witnesses free, and their answer in their round if it is the
-        log's latest; wake the ticking thread when that settles the round, or when
-        a witness left behind by the rounds is free to join one."""
-        log, size = asks[0].authority, asks[0].size
-        with self._lock:
-            for asking in asks:
-                self._busy.discard((asking.witness, log))
-            latest = self._rounds.get(log)
-            if latest is None or latest.size != size:
-                self._woken.set()
-                return
-            before = latest.settled()
-            latest.over.update(asking.witness for asking in asks)
-            if cosigned:
-                latest.cosigned.update(asking.witness for asking in asks)
-            if latest.settled() and not before:
+            if self.rounds.answered(asks[0].authority, asks[0].size, names, cosigned=cosigned):
                 self._woken.set()
 
     def _ask(self, asks: Sequence[Asking]) -> bool:
@@ -374,7 +298,7 @@ class Cosigner:
                     keep_cosignatures(session, asking, text)
             for asking in asks:
                 self._cosigned[(asking.witness, asking.authority)] = asking.size
-                self._asked[(asking.witness, asking.authority)] = asking.size
+                self.rounds.answered_for(asking.witness, asking.authority, asking.size)
             return True
         raise RegistryError(f"the size it cosigned kept changing ({old})")
 
@@ -400,13 +324,13 @@ class Cosigner:
         with session_scope(self._engine) as session:
             head = session.get(LogHead, first.authority)
             size = head.size if head is not None else 0
+        names = [asking.witness for asking in asks]
         if old <= size:
-            for asking in asks:
-                self._cosigned[(asking.witness, asking.authority)] = old
-                self._asked[(asking.witness, asking.authority)] = old
+            for name in names:
+                self._cosigned[(name, first.authority)] = old
+                self.rounds.answered_for(name, first.authority, old)
             return
-        for asking in asks:
-            self._failed[asking.witness] = monotonic() + 60 * _RETRY_SECONDS
+        self.rounds.failed(names, 60 * _RETRY_SECONDS)
         raise RegistryError(
             f"its witness cosigned {old} entries of the log of {first.authority}, which "
             f"holds {size}: a fork, or a database restored from an old backup; audit the "
