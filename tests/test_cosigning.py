@@ -206,12 +206,9 @@ def test_a_round_asks_every_witness_about_one_checkpoint(federation: Federation)
         first = _round(cosigner).size
         _until("Anhui answered", lambda: _round(cosigner).over == {"CN-AH"}, cosigner)
         federation.issue()
-        cosigner.tick()  # one cosignature of two: not settled, nothing new is asked
-        assert federation.asked_since(start) == {
-            "CN-AH": [first],
-            "CN-JS": [first],
-            "CN-ZJ": [first],
-        }
+        assert cosigner.due() == []  # one cosignature of two: not settled, nothing is due
+        cosigner.tick()
+        assert _round(cosigner).size == first
         federation.held["CN-ZJ"].set()  # Zhejiang answers before Jiangsu
         _until("settled", lambda: _round(cosigner).settled(), cosigner)
         cosigner.tick()  # a new round, without Jiangsu (still busy)
