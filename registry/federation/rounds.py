@@ -99,11 +99,15 @@ class Rounds:
 
     def answered(self, log: str, size: int, witnesses: Collection[str], *, cosigned: bool) -> bool:
         """``witnesses``, asked about the log's checkpoint of ``size``, answered (with
-        a cosignature if ``cosigned``) or failed; they are free again. Whether a tick
-        now has work: the round is settled by it, or they had been left behind by the
-        rounds (an older one) and may join the latest."""
+        a cosignature if ``cosigned``: not asked about that size again) or failed;
+        they are free again. Whether a tick now has work: the round is settled by
+        it, or they had been left behind by the rounds (an older one) and may join
+        the latest."""
         with self._lock:
             self._busy.difference_update((witness, log) for witness in witnesses)
+            for witness in witnesses if cosigned else ():
+                key = (witness, log)
+                self._answered[key] = max(self._answered.get(key, 0), size)
             latest = self._latest.get(log)
             if latest is None or latest.size != size:
                 return True
@@ -114,8 +118,8 @@ class Rounds:
             return latest.settled() and not before
 
     def answered_for(self, witness: str, log: str, size: int) -> None:
-        """The witness answered for the log's checkpoint of ``size`` (or a newer one):
-        it is not asked about that size again."""
+        """The witness answered for the log's checkpoint of ``size`` without
+        cosigning it (it had cosigned a newer one): not asked about that size again."""
         with self._lock:
             key = (witness, log)
             self._answered[key] = max(self._answered.get(key, 0), size)
