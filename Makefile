@@ -15,7 +15,7 @@ BIN    := $(VENV)/bin
 TEST_WORKERS ?= auto
 
 .PHONY: run federation test lint lint-ruff lint-format lint-types db-check postgres lock \
-	bench bench-log bench-propagation bench-issue bench-verify bench-blacklist bench-audit bench-federation bench-tiles clean
+	bench bench-log bench-propagation bench-issue bench-verify bench-blacklist bench-audit bench-federation bench-tiles bench-witnessing clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -132,6 +132,11 @@ bench-log: $(VENV)/.installed-dev
 bench-propagation: $(VENV)/.installed-dev
 	scripts/ensure-postgres
 	$(BIN)/python bench/propagation.py
+
+## bench-witnessing: four nodes on PostgreSQL, 20 issuances/s on one, time until its served checkpoint holding each is witnessed
+bench-witnessing: $(VENV)/.installed-dev
+	scripts/ensure-postgres
+	$(BIN)/python bench/witnessing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

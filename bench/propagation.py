@@ -24,29 +24,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench, when run as a script
 
-from bench._harness.machine import machine, reference
+from bench._harness.federation import four_nodes, issue_steadily
 from bench._harness.stats import at_most, percentile
-from bench.issue import ce_credit
-from devtools.ports import free_ports
-from devtools.postgres import start_cluster
-from registry.demo.network import DemoNode, run_federation, stop_nodes
-from registry.storage.db import engine_scope
+from registry.demo.network import DemoNode, stop_nodes
 
 TARGET_P99_SECONDS = 2.0
 _WATCH_SECONDS = 0.02
-_CODES = ("CN-SH", "CN-JS", "CN-ZJ", "CN-AH")
 
 
 class Watcher:
@@ -98,75 +90,21 @@ class Watcher:
         return None
 
 
-def _issue(origin: DemoNode, rate: float, seconds: float) -> list[tuple[float, int]]:
-    """Issue on a fixed schedule; each issuance's 201 time and leaf index."""
-    token = origin.tokens[f"issuer:{origin.code}"]
-    count = int(rate * seconds)
-    done: list[tuple[float, int]] = []
-    lock = threading.Lock()
-    local = threading.local()
-    start = time.monotonic() + 0.5
-
-    def one(n: int) -> None:
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = httpx.Client(
-                base_url=origin.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-            )
-        delay = start + n / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        answer = client.post("/v1/credentials", json=ce_credit(1_000_000 + n))
-        at = time.monotonic()
-        if answer.status_code != 201:
-            raise RuntimeError(f"issuance {n}: {answer.status_code} {answer.text[:300]}")
-        with lock:
-            done.append((at, int(answer.json()["leaf_index"])))
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        for future in [pool.submit(one, n) for n in range(count)]:
-            future.result()
-    return done
-
-
 def run(*, rate: float, seconds: float, workers: int, followers: int) -> None:
     """Build the federation on a throwaway cluster and measure propagation."""
-    print(f"machine: {machine()}", flush=True)
-    cluster = start_cluster(durable=True)
-    try:
-        base = f"postgresql+psycopg://{cluster.superuser}@{cluster.host}:{cluster.port}"
-        with engine_scope(f"{base}/postgres") as admin, admin.connect() as connection:
-            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-            for code in _CODES:
-                autocommit.execute(text(f"CREATE DATABASE node_{code[3:].lower()}"))
-        urls = {code: f"{base}/node_{code[3:].lower()}" for code in _CODES}
-        reference(urls["CN-SH"])
-        with tempfile.TemporaryDirectory(prefix="propagation-") as work:
-            began = time.perf_counter()
-            nodes, _ = run_federation(
-                free_ports(4),
-                Path(work),
-                say=lambda _message: None,
-                database_urls=urls,
-                follow_interval=10.0,
-                workers={"CN-SH": workers},
-            )
-            print(f"four nodes built and mirrored in {time.perf_counter() - began:.0f} s")
-            try:
-                # The nodes past --followers stop: fewer peers for the machine to run.
-                stop_nodes(nodes[1 + followers :])
-                _measure(nodes[: 1 + followers], rate=rate, seconds=seconds)
-            finally:
-                stop_nodes(nodes)
-    finally:
-        cluster.stop()
+    with four_nodes(
+        prefix="propagation-", follow_interval=10.0, workers={"CN-SH": workers}
+    ) as nodes:
+        # The nodes past --followers stop: fewer peers for the machine to run.
+        stop_nodes(nodes[1 + followers :])
+        _measure(nodes[: 1 + followers], rate=rate, seconds=seconds)
 
 
 def _measure(nodes: list[DemoNode], *, rate: float, seconds: float) -> None:
     origin = nodes[0]
     with Watcher(nodes, origin.code) as watcher:
         began = time.monotonic()
-        issued = _issue(origin, rate, seconds)
+        issued = issue_steadily(origin, rate, seconds)
         took = time.monotonic() - began - 0.5
         last = max(leaf for _, leaf in issued)
         deadline = time.monotonic() + 120

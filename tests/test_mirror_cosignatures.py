@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -65,6 +66,12 @@ class Nodes:
         self.client = client
         self.tokens = tokens
         self.follower = follower
+        # The seeded node's checkpoints are cosigned already: these tests decide who
+        # cosigns Jiangsu's, and when.
+        with engine_scope(peer.database_url) as engine, session_scope(engine) as session:
+            session.execute(
+                sa.delete(LogCosignature).where(col(LogCosignature.authority_code) == FOLLOWED)
+            )
         with engine_scope(follower.database_url) as engine, session_scope(engine) as session:
             take_trust_list(session, peer)
             trust = current_version(session)

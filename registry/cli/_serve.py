@@ -109,7 +109,7 @@ def _federate_forever(settings: Settings) -> None:
     # the peers when a log hosted here grows (``registry.federation.notices``) and
     # have their witnesses cosign its checkpoints (``registry.federation.cosigning``),
     # for as long as the server runs. A node that hosts every member has no peer:
-    # then all three have nothing to do.
+    # then only the cosigner works, its own witnesses cosigning in-process.
     data_dir = DataDir(settings)
 
     def report(message: str) -> None:
@@ -118,7 +118,7 @@ def _federate_forever(settings: Settings) -> None:
     with (
         engine_scope(settings.database_url, pool_size=8) as engine,
         Notifier(engine, data_dir.peer_tokens, report=report) as notifier,
-        Cosigner(engine, report=report) as cosigner,
+        Cosigner(engine, key_store=data_dir.key_store(), report=report) as cosigner,
     ):
         poller = Poller(
             engine,
@@ -128,15 +128,22 @@ def _federate_forever(settings: Settings) -> None:
         )
         last_tick = 0.0
         while True:
+            notice_due = time.monotonic() + _NOTICE_INTERVAL
             try:
                 if time.monotonic() - last_tick >= settings.follow_interval_seconds:
                     poller.tick()  # a member that joined the trust list is followed
                     last_tick = time.monotonic()
                 notifier.tick()
-                cosigner.tick()
             except Exception as exc:
                 report(f"{type(exc).__name__}: {exc}")
-            time.sleep(_NOTICE_INTERVAL)
+            # Until the next notices, the cosigner ticks whenever a round of its settles:
+            # the next round starts at once, not at the next notices.
+            while (left := notice_due - time.monotonic()) > 0:
+                try:
+                    cosigner.tick()
+                except Exception as exc:
+                    report(f"cosigning: {type(exc).__name__}: {exc}")
+                cosigner.wait(left)
 
 
 def _sweep(engine: Engine, context: IssuingContext) -> None:

@@ -1,17 +1,31 @@
 """Asking the other members' witnesses to cosign this node's checkpoints, keeping
 their cosignatures, and serving the checkpoints with them.
 
-After an append, ``Cosigner.tick`` (every fraction of a second, from the serving
-process, beside the notices) sends each hosted log's newest checkpoint to the
-witness of every other member the trust list names (``<nodeUrl>/v1/witness/
-add-checkpoint``, c2sp.org/tlog-witness), all at once, on threads of their own, with
-the consistency proof from the size that witness last cosigned. Appends never wait
-for it. A witness answers with its cosignature line, which is kept only once it
-verifies with the witness key the trust list names (``LogCosignature``); or with the
-size it last cosigned (409, ``text/x.tlog.size``), from which the request is made
-again. A witness that cosigned more of this log than it holds is told nobody's
-word: the log has forked or been restored from an old backup, and the server log
-says so. A witness that fails or is slow is asked again a few seconds later.
+After an append, ``Cosigner.tick`` (from the serving process, beside the notices)
+sends each hosted log's newest checkpoint to the witness of every other member the
+trust list names (``<nodeUrl>/v1/witness/add-checkpoint``, c2sp.org/tlog-witness),
+all at once, on threads of their own, with the consistency proof from the size that
+witness last cosigned. Appends never wait for it.
+
+The witnesses are asked in *rounds*, a log at a time (``registry.federation.rounds``):
+every witness asked in a round is asked about the same checkpoint, so that under
+steady appends one checkpoint gets the policy's number of cosignatures instead of
+each witness cosigning a size of its own. A log's next round, of its newest
+checkpoint, starts once the round before is settled (the policy's number cosigned,
+or every witness asked answered or failed); a slow witness is not waited for, it
+joins a later round once it has answered.
+
+A witness answers with its cosignature line, which is kept only once it verifies
+with the witness key the trust list names (``LogCosignature``); or with the size it
+last cosigned (409, ``text/x.tlog.size``), from which the request is made again. A
+witness that cosigned more of this log than it holds is told nobody's word: the log
+has forked or been restored from an old backup, and the server log says so. A
+witness that fails or is slow is asked again a few seconds later.
+
+The witnesses of the other members this node hosts (all of them on the demo's one
+node) are asked in-process, through the same checks and record as over HTTP
+(``registry.federation.witness.witness_here``), one request for all of them: such a
+node witnesses its own logs, which proves the format, not independence.
 
 A checkpoint is *witnessed* once the witness policy's number of the other members
 have cosigned it (``witnessed``).
@@ -30,7 +44,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from time import monotonic
 
 import httpx
 import sqlalchemy as sa
@@ -38,8 +51,10 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from registry.authorities import hosted_codes
+from registry.crypto.keys import KeyStore
 from registry.errors import RegistryError
-from registry.federation.witness import SIZE_TYPE
+from registry.federation.rounds import Rounds
+from registry.federation.witness import SIZE_TYPE, witness_here
 from registry.storage.base import UTCDateTime, insert_or_skip
 from registry.storage.db import session_scope
 from registry.storage.models import Authority, LogCheckpoint, LogCosignature, LogHead
@@ -78,11 +93,12 @@ class Asking:
     """One checkpoint to have one witness cosign."""
 
     witness: str  # the member whose witness it is
-    url: str
+    url: str | None  # its node's; None for a witness key this node holds
     key: str  # its C2SP verifier key, as the trust list names it
     authority: str  # whose log
     size: int
     note: str
+    needed: int  # how many witnesses the policy needs to cosign it
 
 
 Send = Callable[[str, bytes], httpx.Response]
@@ -214,24 +230,30 @@ def keep_note_cosignatures(
 
 class Cosigner:
     """Has each hosted log's newest checkpoint cosigned by the other members'
-    witnesses (see the module). ``tick`` sends what is due without waiting for it."""
+    witnesses, in rounds (see the module; ``rounds`` is their state). ``tick``
+    sends what is due without waiting for it; ``wait`` sleeps until the next tick is
+    worth making.
+
+    With ``key_store``, the witnesses of the other members this node hosts cosign
+    in-process with its keys; without, they are not asked.
+    """
 
     def __init__(
         self,
         engine: Engine,
         *,
+        key_store: KeyStore | None = None,
         send: Send | None = None,
         report: Callable[[str], None] = lambda _message: None,
     ) -> None:
         self._engine = engine
+        self._key_store = key_store
         self._client = httpx.Client(timeout=COSIGN_TIMEOUT_SECONDS)
         self._send = send or self._post
         self._report = report
         self._cosigned: dict[tuple[str, str], int] = {}  # (witness, log): size it cosigned
-        self._asked: dict[tuple[str, str], int] = {}  # the newest size it answered for
-        self._busy: set[str] = set()
-        self._failed: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self.rounds = Rounds()
+        self._woken = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cosign")
 
     def close(self) -> None:
@@ -252,9 +274,16 @@ class Cosigner:
             headers={"Content-Type": "text/plain"},
         )
 
+    def wait(self, timeout: float) -> None:
+        """Sleep ``timeout`` seconds, or less: until a round is settled or a witness
+        left behind by the rounds has answered, when the next tick has work."""
+        self._woken.wait(timeout)
+        self._woken.clear()
+
     def due(self) -> list[Asking]:
-        """What to ask now: per witness not busy, each hosted log's newest checkpoint
-        it has not answered for."""
+        """What to ask now, a round of each hosted log (``registry.federation.rounds``):
+        its newest checkpoint once the round before is settled and the log has grown
+        past it, else that round's checkpoint; of each witness free to be asked."""
         with session_scope(self._engine) as session:
             hosted = list(
                 session.exec(
@@ -266,92 +295,119 @@ class Cosigner:
             trust = current_version(session)
             if trust is None or not hosted:
                 return []
-            now = monotonic()
-            due: list[Asking] = []
             here = set(hosted_codes(session))
+            due: list[Asking] = []
             for code, size in hosted:
-                checkpoint: LogCheckpoint | None = None
-                for member, witness in _witnesses(trust.content, code):
-                    if member.code in here:
-                        continue  # a node does not witness itself (the demo's one node)
-                    with self._lock:
-                        waiting = member.code in self._busy
-                    if waiting or self._failed.get(member.code, 0) > now:
-                        continue
-                    if self._asked.get((member.code, code), 0) >= size:
-                        continue
-                    checkpoint = checkpoint or newest_checkpoint(session, code)
+                others = len([m for m in trust.content.members if m.code != code])
+                needed = trust.content.witnessing.required(others)
+                witnesses = {
+                    member.code: (member, witness)
+                    for member, witness in _witnesses(trust.content, code)
+                    if self._key_store is not None or member.code not in here
+                }
+                target = self.rounds.target(code, size)
+                free = self.rounds.free(code, witnesses, size if target is None else target[0])
+                if not free:
+                    continue
+                if target is None:  # a new round, of the newest checkpoint
+                    checkpoint = newest_checkpoint(session, code)
                     if checkpoint is None:
-                        break
+                        continue
+                    target = (checkpoint.tree_size, checkpoint.note)
+                for name in free:
+                    member, witness = witnesses[name]
+                    url = None if member.code in here else member.node_url
                     due.append(
-                        Asking(
-                            member.code,
-                            member.node_url,
-                            witness.verifier_key,
-                            code,
-                            checkpoint.tree_size,
-                            checkpoint.note,
-                        )
+                        Asking(name, url, witness.verifier_key, code, *target, needed=needed)
                     )
         return due
 
     def tick(self) -> None:
-        """Ask what is due, each witness on a thread, without waiting."""
-        by_witness: dict[str, list[Asking]] = {}
+        """Ask what is due, without waiting: each witness of another node on a
+        thread, those of this node together on one."""
+        by_log: dict[str, list[Asking]] = {}
         for asking in self.due():
-            by_witness.setdefault(asking.witness, []).append(asking)
-        for witness, asks in by_witness.items():
-            with self._lock:
-                self._busy.add(witness)
-            self._pool.submit(self._ask_all, witness, asks)
-
-    def _ask_all(self, witness: str, asks: Sequence[Asking]) -> None:
-        try:
+            by_log.setdefault(asking.authority, []).append(asking)
+        for log, asks in by_log.items():
+            first = asks[0]
+            names = [asking.witness for asking in asks]
+            self.rounds.ask(log, first.size, first.note, first.needed, names)
+            here = [asking for asking in asks if asking.url is None]
+            if here:
+                self._pool.submit(self._run, here)
             for asking in asks:
-                self._ask(asking)
-            self._failed.pop(witness, None)
-        except Exception as exc:
-            self._failed[witness] = monotonic() + _RETRY_SECONDS
-            self._report(f"cosigning by {witness}: {type(exc).__name__}: {exc}")
-        finally:
-            with self._lock:
-                self._busy.discard(witness)
+                if asking.url is not None:
+                    self._pool.submit(self._run, [asking])
 
-    def _ask(self, asking: Asking) -> None:
-        pair = (asking.witness, asking.authority)
-        old = self._cosigned.get(pair)
+    def _run(self, asks: Sequence[Asking]) -> None:
+        names = [asking.witness for asking in asks]
+        cosigned = False
+        try:
+            cosigned = self._ask(asks)
+            self.rounds.recovered(names)
+        except Exception as exc:
+            self.rounds.failed(names, _RETRY_SECONDS)
+            self._report(f"cosigning by {', '.join(names)}: {type(exc).__name__}: {exc}")
+        finally:
+            if self.rounds.answered(asks[0].authority, asks[0].size, names, cosigned=cosigned):
+                self._woken.set()
+
+    def _ask(self, asks: Sequence[Asking]) -> bool:
+        """Ask, and keep the cosignatures; whether they were given (not if the
+        witness had cosigned a newer checkpoint already)."""
+        first = asks[0]
+        old = self._cosigned.get((first.witness, first.authority))
         if old is None:
-            old = self._held(asking)
+            old = self._held(first)
         for _ in range(_TRIES):
-            answer = self._send(asking.url, self._body(asking, old))
-            kind = answer.headers.get("content-type", "")
-            if answer.status_code == 409 and kind == SIZE_TYPE:
-                old = int(answer.text.strip())
-                if old > asking.size:
-                    self._ahead(asking, old)
-                    return
+            status, kind, text = self._answer(asks, self._body(first, old))
+            if status == 409 and kind == SIZE_TYPE:
+                old = int(text.strip())
+                if old > first.size:
+                    self._ahead(asks, old)
+                    return False
                 continue
-            if answer.status_code != 200:
-                raise RegistryError(f"answered {answer.status_code}: {answer.text.strip()[:200]}")
+            if status != 200:
+                raise RegistryError(f"answered {status}: {text.strip()[:200]}")
             with session_scope(self._engine) as session:
-                keep_cosignatures(session, asking, answer.text)
-            self._cosigned[pair] = asking.size
-            self._asked[pair] = asking.size
-            return
+                for asking in asks:
+                    keep_cosignatures(session, asking, text)
+            for asking in asks:
+                self._cosigned[(asking.witness, asking.authority)] = asking.size
+            return True
         raise RegistryError(f"the size it cosigned kept changing ({old})")
 
-    def _ahead(self, asking: Asking, old: int) -> None:
-        """The witness cosigned more than the checkpoint asked about: a newer one, to
-        ask about at the next tick, or more than the log holds at all."""
+    def _answer(self, asks: Sequence[Asking], body: bytes) -> tuple[int, str, str]:
+        """The witness's status, content type and body: over HTTP, or in-process
+        (committed before it is read, as the HTTP witness commits before it answers)."""
+        url = asks[0].url
+        if url is not None:
+            answer = self._send(url, body)
+            return answer.status_code, answer.headers.get("content-type", ""), answer.text
+        if self._key_store is None:
+            raise RegistryError("this node's witness keys are not at hand")
         with session_scope(self._engine) as session:
-            head = session.get(LogHead, asking.authority)
+            mine = witness_here(
+                session, self._key_store, body, witnesses=[asking.witness for asking in asks]
+            )
+        return mine.status, mine.content_type, mine.body
+
+    def _ahead(self, asks: Sequence[Asking], old: int) -> None:
+        """The witness cosigned more than the checkpoint asked about: a newer one, to
+        ask about in a later round, or more than the log holds at all."""
+        first = asks[0]
+        with session_scope(self._engine) as session:
+            head = session.get(LogHead, first.authority)
             size = head.size if head is not None else 0
+        names = [asking.witness for asking in asks]
         if old <= size:
-            self._cosigned[(asking.witness, asking.authority)] = old
+            for name in names:
+                self._cosigned[(name, first.authority)] = old
+                self.rounds.answered_for(name, first.authority, old)
             return
-        self._failed[asking.witness] = monotonic() + 60 * _RETRY_SECONDS
+        self.rounds.failed(names, 60 * _RETRY_SECONDS)
         raise RegistryError(
-            f"its witness cosigned {old} entries of the log of {asking.authority}, which "
+            f"its witness cosigned {old} entries of the log of {first.authority}, which "
             f"holds {size}: a fork, or a database restored from an old backup; audit the "
             "log before it signs more"
         )

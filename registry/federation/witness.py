@@ -17,6 +17,11 @@ in one transaction, and the cosignature leaves only once it has committed: the
 witness never goes back, whatever requests race. The answer is one cosignature line
 for each authority this node hosts (normally one), each with its own witness key and
 name (``witness_name``). No token is asked: the log's signature is the credential.
+
+A node that hosts several members is also its own witness of their logs
+(``witness_here``, called in-process by ``registry.federation.cosigning``): the same
+request, the same checks and the same record, for a log it hosts, cosigned only with
+the witness keys of the other members it hosts that the caller names.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -48,6 +53,7 @@ __all__ = [
     "SIZE_TYPE",
     "WitnessAnswer",
     "add_checkpoint",
+    "witness_here",
 ]
 
 MAX_BODY = 16 * 1024
@@ -108,13 +114,11 @@ def _parse(body: bytes) -> _Request:
     return _Request(old=int(old.group(1)), proof=proof, note=note)
 
 
-def _opened(
-    request: _Request, members: Sequence[Member], hosted: Collection[str]
-) -> tuple[Member, str, Checkpoint]:
-    """The member (of ``members``, not ``hosted`` here) whose log the checkpoint is,
+def _opened(request: _Request, followed: Sequence[Member]) -> tuple[Member, str, Checkpoint]:
+    """The member (of those whose logs are ``followed``) whose log the checkpoint is,
     its text and the checkpoint."""
     origin = request.note.split("\n", 1)[0]
-    member = next((m for m in members if m.log.origin == origin and m.code not in hosted), None)
+    member = next((m for m in followed if m.log.origin == origin), None)
     if member is None:
         raise _Refusal(404, "this witness follows no log of that origin\n")
     try:
@@ -159,18 +163,88 @@ def add_checkpoint(
     origin_prefix: str,
     now: datetime | None = None,
 ) -> WitnessAnswer:
-    """Answer one ``add-checkpoint`` request (``body`` as sent) as the module says.
+    """Answer one ``add-checkpoint`` request (``body`` as sent) as the module says:
+    for another member's log, with a line for each authority this node hosts.
 
     On 200 the caller must commit before it sends the answer; on any other status
     it may commit too (a conflict's evidence is kept), and nothing else was written.
     """
+    trust = current_version(session)
+    members = trust.content.members if trust is not None else ()
+    hosted = hosted_codes(session)
+    listed = {m.code: m.witness for m in members}
+    names = []
+    for code in hosted:
+        witness = listed.get(code)
+        names.append((code, witness.name if witness else witness_name(origin_prefix, code)))
+    return _answer(
+        session,
+        key_store,
+        body,
+        followed=[m for m in members if m.code not in hosted],
+        signers=lambda _member: names,
+        listed=listed,
+        now=now,
+    )
+
+
+def witness_here(
+    session: Session,
+    key_store: KeyStore,
+    body: bytes,
+    *,
+    witnesses: Collection[str],
+    now: datetime | None = None,
+) -> WitnessAnswer:
+    """Answer in-process an ``add-checkpoint`` request for a log this node hosts,
+    with the checks and the record of ``add_checkpoint``, cosigned by the witness key
+    the trust list names for each of ``witnesses`` (member codes) that this node hosts
+    too, the log's own authority never (404 if that leaves none).
+
+    The caller commits as it would for ``add_checkpoint``.
+    """
+    trust = current_version(session)
+    members = trust.content.members if trust is not None else ()
+    hosted = hosted_codes(session)
+    listed = {m.code: m.witness for m in members}
+
+    def signers(member: Member) -> list[tuple[str, str]]:
+        return [
+            (code, witness.name)
+            for code in hosted
+            if code in witnesses and code != member.code and (witness := listed.get(code))
+        ]
+
+    return _answer(
+        session,
+        key_store,
+        body,
+        followed=[m for m in members if m.code in hosted],
+        signers=signers,
+        listed=listed,
+        now=now,
+    )
+
+
+def _answer(
+    session: Session,
+    key_store: KeyStore,
+    body: bytes,
+    *,
+    followed: Sequence[Member],
+    signers: Callable[[Member], Sequence[tuple[str, str]]],
+    listed: Mapping[str, WitnessEntry | None],
+    now: datetime | None,
+) -> WitnessAnswer:
+    """The witness's answer for a checkpoint of one of the ``followed`` logs,
+    cosigned by each (code, witness name) of ``signers`` of that log's member."""
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     try:
         request = _parse(body)
-        trust = current_version(session)
-        members = trust.content.members if trust is not None else ()
-        hosted = hosted_codes(session)
-        member, text, checkpoint = _opened(request, members, hosted)
+        member, text, checkpoint = _opened(request, followed)
+        names = signers(member)
+        if not names:
+            raise _Refusal(404, "this node holds no witness key of those members\n")
         state = _lock(session, member.log.origin)
         _extends(state, checkpoint, request)
     except _Refusal as refusal:
@@ -182,15 +256,16 @@ def add_checkpoint(
     ):
         _conflict(session, member, state, request.note, now=now)
         return WitnessAnswer(409, "the log signed another root for this size\n")
-    lines = _cosign(
-        session,
-        key_store,
-        text,
-        origin_prefix=origin_prefix,
-        members=members,
-        hosted=hosted,
-        now=now,
-    )
+    timestamp = int(now.timestamp())
+    lines = [
+        cosign(
+            text,
+            name,
+            _witness_signer(session, key_store, code, listed.get(code), now=now),
+            timestamp=timestamp,
+        )
+        for code, name in names
+    ]
     _keep(session, state, member, checkpoint, request.note, now=now)
     return WitnessAnswer(200, "".join(lines))
 
@@ -199,29 +274,6 @@ def _lock(session: Session, origin: str) -> WitnessState | None:
     return locked_row(
         session, WitnessState, col(WitnessState.origin) == origin, WitnessState.tree_size
     )
-
-
-def _cosign(
-    session: Session,
-    key_store: KeyStore,
-    text: str,
-    *,
-    origin_prefix: str,
-    members: Sequence[Member],
-    hosted: Sequence[str],
-    now: datetime,
-) -> list[str]:
-    """One cosignature line per authority ``hosted`` here, each under the witness name
-    and with the key ``members`` (the trust list) names for it."""
-    timestamp = int(now.timestamp())
-    listed = {m.code: m.witness for m in members}
-    lines = []
-    for code in hosted:
-        witness = listed.get(code)
-        name = witness.name if witness is not None else witness_name(origin_prefix, code)
-        signer = _witness_signer(session, key_store, code, witness, now=now)
-        lines.append(cosign(text, name, signer, timestamp=timestamp))
-    return lines
 
 
 def _witness_signer(
