@@ -225,9 +225,9 @@ class Peer:
 
 @contextmanager
 def serve_peer(settings: Settings, follower: str) -> Iterator[Peer]:
-    """The seeded demo node of ``settings`` answering over HTTP, followed by a node
-    whose database (migrated) is at ``follower``."""
-    tokens = seed_demo_node(settings)
+    """The seeded demo node of ``settings`` answering over HTTP, its checkpoints not
+    yet cosigned, followed by a node whose database (migrated) is at ``follower``."""
+    tokens = seed_demo_node(settings, witnessed=False)
     with TestClient(create_app(settings)) as client:
         yield Peer(settings, client, tokens, follower)
 

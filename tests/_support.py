@@ -62,24 +62,29 @@ def found_federation(
         seed_genesis(session, key_store, profile=PROFILE, now=now)
 
 
-def seed_demo_node(settings: Settings, *, records: bool = True) -> dict[str, str]:
+def seed_demo_node(
+    settings: Settings, *, records: bool = True, witnessed: bool = True
+) -> dict[str, str]:
     """Seed the demo federation into the settings' database as `make run` does (its
     records too, unless ``records`` is false), its logs' checkpoints cosigned by the
     other members' witnesses as its serving process has them cosigned within a
-    second; returns a token per demo role. Seeded once per worker for the same
-    settings, then copied (tests/_seeded.py)."""
+    second (unless ``witnessed`` is false); returns a token per demo role. Seeded
+    once per worker for the same settings, then copied (tests/_seeded.py)."""
     return seeded(
-        settings, variant=f"records={records},witnessed", seed=partial(_seed, records=records)
+        settings,
+        variant=f"records={records},witnessed={witnessed}",
+        seed=partial(_seed, records=records, witnessed=witnessed),
     )
 
 
-def _seed(settings: Settings, *, records: bool) -> dict[str, str]:
+def _seed(settings: Settings, *, records: bool, witnessed: bool) -> dict[str, str]:
     context = IssuingContext.for_node(settings)
     with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
         seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
         if records:
             seed_demo_records(session, context)
-        cosign_logs(session, context.key_store)
+        if witnessed:
+            cosign_logs(session, context.key_store)
         return seed_demo_tokens(session)
 
 

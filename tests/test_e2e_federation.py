@@ -25,6 +25,7 @@ from sqlmodel import select
 
 from devtools.ports import free_ports
 from registry.calendar import add_years, china_today
+from registry.demo import DEMO_ENGINEERS
 from registry.demo.network import DemoNode, run_federation, start_nodes, stop_nodes, wait_mirrored
 from registry.demo.synthetic import credit_code, resident_id
 from registry.federation import verify_evidence
@@ -34,12 +35,14 @@ from registry.storage.models import WitnessState
 from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
 from registry.tlog.merkle import node_hash
 from registry.tlog.sequencer import newest_checkpoint
-from registry.trust.document import parse_trust_list
+from registry.trust.document import digest_of, parse_trust_list
+from registry.verification.offline import Check, check_file
 from tests._federation import log_signer, postgresql_databases
 from tests._support import REGISTRY
 
 CODES = ("CN-SH", "CN-JS", "CN-ZJ", "CN-AH")
 WAIT = 60.0
+CHEN = next(e for e in DEMO_ENGINEERS if e.name == "陈静")
 
 
 @pytest.fixture
@@ -275,12 +278,39 @@ def test_four_nodes_each_with_its_own_keys_answer_for_every_member(
     )
     assert needed == 2
     stop_nodes([zj])
-    _issue(sh, _hours("CN-SH", "生产安全事故应急救援", today))
+    # A listing naming 陈静, which her report then relies on.
+    listing = _issue(
+        sh,
+        {
+            "type": "UntrustworthinessListing",
+            "authority": "CN-SH",
+            "listed": {"kind": "person", "name": "陈静", "id_number": CHEN.id_number},
+            "legal_basis": "《安全生产严重失信主体名单管理办法》（应急管理部令第11号）第六条",
+            "penalty_decision_number": "沪应急罚〔2026〕903号",
+            "listing_decision_number": "沪应急失信〔2026〕903号",
+            "listed_on": today.isoformat(),
+            "measures": ["依法依规实施联合惩戒"],
+        },
+    )
     cosigners, needed = _until(
         "Shanghai's checkpoint is cosigned by one", partial(_cosigned_by, sh, ("CN-JS",))
     )
     assert len(cosigners) < needed
+    # Shanghai's report proves the listing at that checkpoint and says it is not yet
+    # witnessed; the report holds offline, as it says so; the listing's proof bundle
+    # alone is refused.
+    chen = _report(sh, "SH-REG-1002", "陈静", "CN-SH")["credentialSubject"]
+    assert listing["id"] in [found["id"] for found in chen["listings"]]
+    assert "not-yet-witnessed" in [reason["code"] for reason in chen["reasons"]]
+    shanghai = next(log for log in chen["logs"] if log["authority"] == "CN-SH")
+    assert (shanghai["witnessed"], shanghai["cosignatures"]) == (False, 1)
+    assert _offline(sh, _report(sh, "SH-REG-1002", "陈静", "CN-SH")) == []
+    bundle = _call(sh, "verifier", "GET", f"/v1/credentials/{listing['id']}/proof").json()
+    assert bundle["witnessed"] is False
+    assert any("below the witness policy" in f for f in _offline(sh, bundle))
     start_nodes([zj, ah], tmp_path / "federation")
+    # Once the witnesses are back, the same question gets a witnessed answer.
+    _until("Shanghai's report is witnessed again", partial(_witnessed_report, sh))
     _issue(
         ah,
         {
@@ -361,6 +391,28 @@ def _hours(authority: str, course: str, today: Any) -> dict[str, Any]:
         "kind": "professional",
         "completed_on": (today - timedelta(days=1)).isoformat(),
     }
+
+
+def _offline(node: DemoNode, document: dict[str, Any]) -> list[str]:
+    """What `registry verify` finds failing in ``document``, with the trust list as
+    ``node`` publishes it."""
+    chain = httpx.get(f"{node.url}/v1/trust-list/chain", timeout=5).json()
+    checked = check_file(document, trust_lists=chain, genesis=digest_of(chain[0]), demo=True)
+    return _failures(checked)
+
+
+def _failures(check: Check, path: str = "") -> list[str]:
+    here = f"{path} > {check.name}" if path else check.name
+    found = [f"{here}: {check.detail}"] if check.ok is False else []
+    for child in check.children:
+        found += _failures(child, here)
+    return found
+
+
+def _witnessed_report(node: DemoNode) -> dict[str, Any] | None:
+    report = _report(node, "SH-REG-1002", "陈静", "CN-SH")
+    logs = report["credentialSubject"]["logs"]
+    return report if all(log["witnessed"] for log in logs) else None
 
 
 def _cosigned_by(node: DemoNode, codes: tuple[str, ...]) -> tuple[dict[str, int], int] | None:

@@ -56,6 +56,7 @@ def test_an_outside_verifier_checks_checkpoint_and_proofs(
             "authority": "CN-SH",
             "origin": "registry.yrd.example/CN-SH",
             "size": 7,
+            "witnessed_size": 0,  # a single member: nobody else to witness it
             "verifier_key": member["log"]["verifierKey"],
         }
     ]

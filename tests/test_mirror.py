@@ -78,7 +78,7 @@ class NodeA:
 
 @pytest.fixture
 def node_a(settings: Settings) -> Iterator[NodeA]:
-    tokens = seed_demo_node(settings)
+    tokens = seed_demo_node(settings, witnessed=False)
     with TestClient(create_app(settings)) as client:
         yield NodeA(settings, client, tokens)
 

@@ -62,7 +62,7 @@ def _genesis_only(session: Session, source: Settings) -> None:
 
 @pytest.fixture
 def nodes(settings: Settings, tmp_path: Path, sqlite_template: Path) -> Iterator[Nodes]:
-    tokens = seed_demo_node(settings)
+    tokens = seed_demo_node(settings, witnessed=False)
     follower = settings.model_copy(
         update={
             "data_dir": tmp_path / "follower",

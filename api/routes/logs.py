@@ -34,6 +34,8 @@ from registry.tlog.reader import (
     log_summaries,
 )
 from registry.tlog.tiles import TilePath, entry_bundle, hash_tile, parse_tile_path
+from registry.trust.store import current_version
+from registry.verification.witnessed import newest_witnessed
 
 __all__ = ["router"]
 
@@ -60,16 +62,28 @@ def _code(authority: str) -> str:
 
 @router.get("", summary="Every log this node keeps")
 def list_all(session: DbSession) -> list[LogOut]:
-    """Each log's authority, origin, current size and C2SP verifier key."""
-    return [
-        LogOut(
-            authority=log.authority,
-            origin=log.origin,
-            size=log.size,
-            verifier_key=log.verifier_key,
+    """Each log's authority, origin, current size, the size of its newest checkpoint
+    that the trust list's witness policy has cosigned (`witnessed_size`, as this node
+    holds the cosignatures), and its C2SP verifier key."""
+    current = current_version(session)
+    trust = current.content if current is not None else None
+    logs = []
+    for log in log_summaries(session):
+        witnessed = (
+            newest_witnessed(session, trust, log.authority, upto=log.size)
+            if trust is not None
+            else None
         )
-        for log in log_summaries(session)
-    ]
+        logs.append(
+            LogOut(
+                authority=log.authority,
+                origin=log.origin,
+                size=log.size,
+                witnessed_size=witnessed.size if witnessed is not None else 0,
+                verifier_key=log.verifier_key,
+            )
+        )
+    return logs
 
 
 @router.get(

@@ -107,6 +107,12 @@ class LogOut(BaseModel):
     authority: str = Field(examples=["CN-SH"])
     origin: str = Field(examples=["registry.yrd.example/CN-SH"])
     size: int = Field(description="Entries in the log now.")
+    witnessed_size: int = Field(
+        description=(
+            "The size of its newest checkpoint cosigned by the trust list's witness "
+            "policy, as this node holds the cosignatures (0: none yet)."
+        )
+    )
     verifier_key: str | None = Field(
         description="C2SP signed-note verifier key of its checkpoints (none while it has no "
         "usable log key)."

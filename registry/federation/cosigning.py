@@ -67,8 +67,9 @@ from registry.tlog.checkpoint import (
 from registry.tlog.note import parse_witness_key
 from registry.tlog.reader import consistency
 from registry.tlog.sequencer import newest_checkpoint
-from registry.trust.document import Member, TrustListContent, WitnessEntry
+from registry.trust.document import TrustListContent
 from registry.trust.store import current_version
+from registry.trust.witnesses import other_witnesses, witnessing
 
 __all__ = [
     "COSIGN_TIMEOUT_SECONDS",
@@ -105,11 +106,6 @@ Send = Callable[[str, bytes], httpx.Response]
 """Posts an ``add-checkpoint`` body to a witness's URL; its answer."""
 
 
-def _witnesses(trust: TrustListContent, authority: str) -> list[tuple[Member, WitnessEntry]]:
-    """The other members that name a witness, each with it."""
-    return [(m, m.witness) for m in trust.members if m.code != authority and m.witness]
-
-
 def cosigned_note(session: Session, checkpoint: LogCheckpoint) -> str:
     """The checkpoint as this node serves it: the log's note and, after its lines,
     each witness's cosignature of that size."""
@@ -131,13 +127,9 @@ def witnessed(trust: TrustListContent, authority: str, note: str) -> tuple[dict[
     """The other members whose witness cosigned ``note`` (a checkpoint of
     ``authority``'s log), each with its time, and how many the witness policy needs.
     Raises what ``witness_cosignatures`` raises for a listed witness's bad line."""
-    members = _witnesses(trust, authority)
-    keys = {witness.name: member.code for member, witness in members}
-    found = witness_cosignatures(
-        note, [parse_witness_key(witness.verifier_key) for _, witness in members]
-    )
-    others = len([m for m in trust.members if m.code != authority])
-    return {keys[name]: time for name, time in found.items()}, trust.witnessing.required(others)
+    found = witnessing(trust, authority, note)
+    times = {code: int(at.timestamp()) for code, at in found.cosigners.items()}
+    return times, found.required
 
 
 def keep_cosignatures(
@@ -188,7 +180,7 @@ def keep_note_cosignatures(
     checkpoint = parse_checkpoint(text)
     keys = {
         key.name: key
-        for key in (parse_witness_key(w.verifier_key) for _, w in _witnesses(trust, authority))
+        for key in (parse_witness_key(w.verifier_key) for _, w in other_witnesses(trust, authority))
     }
     kept = 0
     for line in lines:
@@ -302,7 +294,7 @@ class Cosigner:
                 needed = trust.content.witnessing.required(others)
                 witnesses = {
                     member.code: (member, witness)
-                    for member, witness in _witnesses(trust.content, code)
+                    for member, witness in other_witnesses(trust.content, code)
                     if self._key_store is not None or member.code not in here
                 }
                 target = self.rounds.target(code, size)
