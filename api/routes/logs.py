@@ -25,6 +25,7 @@ from registry.errors import InvalidInput
 from registry.federation.cosigning import cosigned_note
 from registry.ids import province
 from registry.storage.credentials import canonicals_by_id
+from registry.tlog.proofs import log_heads
 from registry.tlog.reader import (
     consistency,
     entries,
@@ -35,7 +36,7 @@ from registry.tlog.reader import (
 )
 from registry.tlog.tiles import TilePath, entry_bundle, hash_tile, parse_tile_path
 from registry.trust.store import current_version
-from registry.verification.witnessed import newest_witnessed
+from registry.verification.witnessed import newest_witnessed, recent_cosignatures
 
 __all__ = ["router"]
 
@@ -67,13 +68,15 @@ def list_all(session: DbSession) -> list[LogOut]:
     holds the cosignatures), and its C2SP verifier key."""
     current = current_version(session)
     trust = current.content if current is not None else None
+    summaries = log_summaries(session)
+    heads = log_heads(session)
+    recent = recent_cosignatures(session, heads) if trust is not None else {}
     logs = []
-    for log in log_summaries(session):
-        witnessed = (
-            newest_witnessed(session, trust, log.authority, upto=log.size)
-            if trust is not None
-            else None
-        )
+    for log in summaries:
+        witnessed = None
+        if trust is not None and log.authority in heads:
+            size, rows = heads[log.authority].size, recent.get(log.authority, [])
+            witnessed = newest_witnessed(session, trust, log.authority, upto=size, first=rows)
         logs.append(
             LogOut(
                 authority=log.authority,

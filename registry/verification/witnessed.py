@@ -51,6 +51,7 @@ __all__ = [
     "choose_checkpoints",
     "earliest_witnessed",
     "newest_witnessed",
+    "recent_cosignatures",
     "screen_compromised",
     "unwitnessed_reasons",
     "witnessed_bundle",
@@ -131,18 +132,20 @@ def _checkpoint(
 ) -> WitnessedCheckpoint | None:
     """The stored checkpoint of that size with those of ``lines`` that count under
     the trust list, or ``None`` where this node holds no checkpoint of that size."""
-    row = session.get(LogCheckpoint, (authority, size))
-    if row is None:
-        return None
     witnesses = tuple(
         (member.code, witness.verifier_key) for member, witness in other_witnesses(trust, authority)
     )
     needed = required_cosignatures(trust, authority)
-    key = (authority, size, row.note, tuple(lines), witnesses, needed)
+    # A log's checkpoint of a size is the one it signed, for good: what its lines
+    # count for is worked out once.
+    key = (authority, size, tuple(lines), witnesses, needed)
     with _LOCK:
         cached = _COUNTED.get(key)
     if cached is not None:
         return cached
+    row = session.get(LogCheckpoint, (authority, size))
+    if row is None:
+        return None
     counted: list[str] = []
     cosigners: dict[str, datetime] = {}
     for line in lines:
@@ -171,13 +174,52 @@ def _checkpoint(
 
 
 def newest_witnessed(
-    session: Session, trust: TrustListContent, authority: str, *, upto: int
+    session: Session,
+    trust: TrustListContent,
+    authority: str,
+    *,
+    upto: int,
+    first: list[tuple[int, str, str]] | None = None,
 ) -> WitnessedCheckpoint | None:
     """The newest checkpoint of ``authority``'s log, at most ``upto`` entries, that the
-    policy's number of witnesses cosigned, with its counted cosignatures."""
+    policy's number of witnesses cosigned, with its counted cosignatures. ``first``:
+    its newest cosignature rows as ``recent_cosignatures`` read them, if read."""
     query = _query(authority).where(col(LogCosignature.tree_size) <= upto)
     query = query.order_by(col(LogCosignature.tree_size).desc(), col(LogCosignature.witness))
+    if first is not None:
+        found = _witnessed_in(session, trust, authority, [first])
+        if found is not None or len(first) < _PAGE:
+            return found
+        query = query.where(col(LogCosignature.tree_size) < first[-1][0])
     return _first_witnessed(session, trust, authority, query, newest_first=True)
+
+
+def recent_cosignatures(
+    session: Session, heads: Mapping[str, Head]
+) -> dict[str, list[tuple[int, str, str]]]:
+    """Each log's newest cosignature rows (at most ``_PAGE``, none past its head, newest
+    size first), for every log in ``heads``, in one query."""
+    parts = [
+        sa.select(
+            sa.literal(authority).label("authority"),
+            *_query(authority)
+            .where(col(LogCosignature.tree_size) <= head.size)
+            .order_by(col(LogCosignature.tree_size).desc(), col(LogCosignature.witness))
+            .limit(_PAGE)
+            .subquery()
+            .c,
+        )
+        for authority, head in sorted(heads.items())
+        if head.checkpoint is not None
+    ]
+    found: dict[str, list[tuple[int, str, str]]] = {code: [] for code in heads}
+    if not parts:
+        return found
+    for authority, size, witness, line in session.connection().execute(sa.union_all(*parts)):
+        found[str(authority)].append((int(size), str(witness), str(line)))
+    for rows in found.values():
+        rows.sort(key=lambda row: (-row[0], row[1]))
+    return found
 
 
 def earliest_witnessed(
@@ -212,8 +254,19 @@ def _first_witnessed(
 ) -> WitnessedCheckpoint | None:
     if trust.member(authority) is None:
         return None
+    return _witnessed_in(session, trust, authority, _rows(session, query, newest_first))
+
+
+def _witnessed_in(
+    session: Session,
+    trust: TrustListContent,
+    authority: str,
+    pages: Iterable[list[tuple[int, str, str]]],
+) -> WitnessedCheckpoint | None:
+    """The first checkpoint in ``pages`` (cosignature rows, a size's together) that
+    the policy's number of witnesses cosigned."""
     needed = required_cosignatures(trust, authority)
-    for page in _rows(session, query, newest_first):
+    for page in pages:
         for size, lines in _by_size(page):
             if len(lines) < needed:
                 continue
@@ -232,21 +285,23 @@ def choose_checkpoints(
     """For each log in ``heads`` with a checkpoint, the one an answer proves against:
     its newest witnessed checkpoint if that includes the largest leaf index relied on
     in it (``relied``, by authority; absent: none), else its newest checkpoint with
-    the cosignatures it has so far."""
+    the cosignatures it has so far. The cosignatures are read in one query."""
+    recent = recent_cosignatures(session, heads)
     chosen: dict[str, WitnessedCheckpoint] = {}
     for authority, head in heads.items():
         if head.checkpoint is None:
             continue
-        witnessed = newest_witnessed(session, trust, authority, upto=head.size)
+        rows = recent[authority]
+        witnessed = None
+        if trust.member(authority) is not None:
+            witnessed = newest_witnessed(session, trust, authority, upto=head.size, first=rows)
         largest = relied.get(authority)
-        if witnessed is not None and (largest is None or largest < witnessed.size):
+        if witnessed is not None and (
+            largest is None or largest < witnessed.size or witnessed.size == head.size
+        ):
             chosen[authority] = witnessed
             continue
-        if witnessed is not None and witnessed.size == head.size:
-            chosen[authority] = witnessed
-            continue
-        at_head = _query(authority).where(col(LogCosignature.tree_size) == head.size)
-        lines = [line for _size, _witness, line in _read(session, at_head)]
+        lines = [line for size, _witness, line in rows if size == head.size]
         newest = _checkpoint(session, trust, authority, head.size, lines)
         if newest is None:
             newest = WitnessedCheckpoint(
