@@ -268,7 +268,11 @@ class Cosigner:
 
     def wait(self, timeout: float) -> None:
         """Sleep ``timeout`` seconds, or less: until a round is settled or a witness
-        left behind by the rounds has answered, when the next tick has work."""
+        left behind by the rounds has answered, when the next tick has work; or
+        until a settled round's gap is over, when a new round may start."""
+        gap = self.rounds.next_start()
+        if gap is not None and gap > 0:
+            timeout = min(timeout, gap)
         self._woken.wait(timeout)
         self._woken.clear()
 

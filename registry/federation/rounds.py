@@ -4,7 +4,10 @@
 A round is a log's checkpoint that every witness asked in it is asked about. It is
 *settled* once the policy's number of them cosigned it, or every one asked answered
 or failed. A log's next round, of its newest checkpoint, starts only once its latest
-is settled and the log has grown past it; until then a witness free to be asked
+is settled and the log has grown past it, and no sooner than ``ROUND_GAP_SECONDS``
+after the latest began: a log that grows all the time has its checkpoints witnessed
+a few times a second, not at every append, so witnessing takes little from issuing
+(bench/issue.py, bench/witnessing.py measure both); until then a witness free to be asked
 (not busy with that log, not failed lately, not having answered for that size) is
 asked about the latest round's checkpoint: one that was busy with an older round, or
 is back after failing. A witness is busy with a log from being asked until it
@@ -18,7 +21,10 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from time import monotonic
 
-__all__ = ["Round", "Rounds"]
+__all__ = ["ROUND_GAP_SECONDS", "Round", "Rounds"]
+
+ROUND_GAP_SECONDS = 0.1
+"""The least time between the starts of two rounds of one log."""
 
 
 @dataclass
@@ -32,6 +38,7 @@ class Round:
     asked: set[str] = field(default_factory=set)
     cosigned: set[str] = field(default_factory=set)
     over: set[str] = field(default_factory=set)  # answered or failed
+    started: float = field(default_factory=monotonic)
 
     def settled(self) -> bool:
         """The policy's number cosigned it, or every witness asked answered or failed."""
@@ -42,7 +49,8 @@ class Rounds:
     """Each hosted log's latest round, the witnesses busy and those that failed
     lately; safe to use from several threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, gap: float = ROUND_GAP_SECONDS) -> None:
+        self._gap = gap
         self._latest: dict[str, Round] = {}
         self._busy: set[tuple[str, str]] = set()  # (witness, log): asked, not answered yet
         self._answered: dict[tuple[str, str], int] = {}  # the newest size it answered for
@@ -62,6 +70,7 @@ class Rounds:
                 set(found.asked),
                 set(found.cosigned),
                 set(found.over),
+                found.started,
             )
 
     def target(self, log: str, size: int) -> tuple[int, str] | None:
@@ -69,9 +78,22 @@ class Rounds:
         ``size`` entries: its latest round's, or None for a new round of the newest."""
         with self._lock:
             latest = self._latest.get(log)
-            if latest is None or (latest.settled() and size > latest.size):
+            if latest is None or (
+                latest.settled()
+                and size > latest.size
+                and monotonic() - latest.started >= self._gap
+            ):
                 return None
             return latest.size, latest.note
+
+    def next_start(self) -> float | None:
+        """Seconds until the earliest settled round's gap is over (0: now), if any."""
+        now = monotonic()
+        with self._lock:
+            waits = [
+                max(0.0, r.started + self._gap - now) for r in self._latest.values() if r.settled()
+            ]
+        return min(waits, default=None)
 
     def free(self, log: str, witnesses: Iterable[str], size: int) -> list[str]:
         """Those of ``witnesses`` to ask about the log's checkpoint of ``size``: not
