@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,10 +117,37 @@ def _stored_chain(
     return chain
 
 
+_VERIFIED: dict[tuple[str, ...], tuple[datetime, TrustListVersion]] = {}
+"""Stored chains (their versions' digests) verified whole, each with its newest
+version and the time it was verified at."""
+_VERIFIED_LOCK = threading.Lock()
+
+
 def current_version(session: Session, *, at: datetime | None = None) -> TrustListVersion | None:
-    """The newest published version, verified from the genesis; ``None`` before genesis."""
-    chain = _stored_chain(session, at=at or datetime.now(UTC))
-    return chain.current if chain else None
+    """The newest published version, verified from the genesis; ``None`` before genesis.
+
+    A chain of the same stored versions (by digest) that was verified whole, its
+    newest version in force, is not verified again for a later time: the signatures
+    that held then still hold, and no version of it can lose force. One query reads
+    the digests; a new version, or an earlier time, verifies the chain again."""
+    at = at or datetime.now(UTC)
+    digests = tuple(
+        session.exec(select(TrustListRecord.digest).order_by(col(TrustListRecord.version)))
+    )
+    if not digests:
+        return None
+    with _VERIFIED_LOCK:
+        held = _VERIFIED.get(digests)
+    if held is not None and held[0] <= at:
+        return held[1]
+    chain = _stored_chain(session, at=at)
+    current = chain.current if chain else None
+    if current is not None and current.digest == digests[-1]:
+        with _VERIFIED_LOCK:
+            if len(_VERIFIED) > 64:
+                _VERIFIED.clear()
+            _VERIFIED[digests] = (at, current)
+    return current
 
 
 def store_version(session: Session, version: TrustListVersion, *, now: datetime) -> TrustListRecord:
