@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from api import create_app
 from registry.authorities import own_signer
 from registry.calendar import china_today
+from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import Signer
 from registry.federation import Verified
 from registry.federation.follower import CHUNK, Mirror, follow_once, more_to_follow
@@ -30,6 +31,7 @@ from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import Record
 from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
+from registry.tlog.tiles import TILE_WIDTH, parse_tile_path, read_bundle
 from registry.trust.chain import TrustListVersion
 from registry.trust.document import Member
 from registry.trust.store import accept_version, current_version, stored_versions
@@ -48,6 +50,7 @@ __all__ = [
     "postgresql_databases",
     "serve_peer",
     "take_trust_list",
+    "tampered_bundle",
 ]
 
 FOLLOWED = "CN-JS"
@@ -59,6 +62,38 @@ def log_note(client: TestClient, authority: str) -> str:
     answer = client.get(f"/v1/logs/{authority}/checkpoint")
     assert answer.status_code == 200, answer.text
     return answer.text
+
+
+def tampered_bundle(
+    client: TestClient,
+    request: httpx.Request,
+    index: int,
+    change: Callable[[dict[str, Any]], None] | None = None,
+    *,
+    text: Callable[[bytes], bytes] | None = None,
+) -> httpx.Response | None:
+    """The entry bundle ``request`` asks for, as the peer serves it, with the entry of
+    the log's ``index`` changed by ``change`` (and written canonically again) or its
+    bytes by ``text``; ``None`` (the peer answers) if the bundle does not hold it."""
+    if "/tile/entries/" not in request.url.path:
+        return None
+    tile = parse_tile_path("entries", request.url.path.split("/tile/entries/", 1)[1])
+    first = tile.index * TILE_WIDTH
+    if not first <= index < first + tile.count:
+        return None
+    body = client.get(
+        request.url.path, headers={"Authorization": request.headers["Authorization"]}
+    ).content
+    leaves = read_bundle(body)
+    leaf = leaves[index - first]
+    if change is not None:
+        document = json.loads(leaf)
+        change(document)
+        leaf = canonical_bytes(document)
+    if text is not None:
+        leaf = text(leaf)
+    leaves[index - first] = leaf
+    return httpx.Response(200, content=b"".join(len(x).to_bytes(2, "big") + x for x in leaves))
 
 
 def log_entries(

@@ -44,7 +44,15 @@ from registry.tlog.merkle import node_hash
 from registry.tokens import create_token
 from registry.verification.dossier import find_dossier
 from registry.verification.log_audit import audit_log
-from tests._federation import FOLLOWED, Peer, decide, log_note, serve_peer, take_trust_list
+from tests._federation import (
+    FOLLOWED,
+    Peer,
+    decide,
+    log_note,
+    serve_peer,
+    take_trust_list,
+    tampered_bundle,
+)
 from tests._support import REGISTRY, migrated_sqlite
 
 AUTHORITY = FOLLOWED
@@ -109,20 +117,31 @@ def test_a_tampered_entry_is_refused_with_its_whole_batch(peer: Peer) -> None:
     """An entry changed in transit: nothing of the batch is kept, and the error names
     the entry."""
 
+    def category(document: dict[str, Any]) -> None:
+        document["credentialSubject"]["category"] = "other"
+
     def tamper(request: httpx.Request) -> httpx.Response | None:
-        if not request.url.path.endswith("/entries"):
-            return None
-        answer = peer.client.get(
-            request.url.path,
-            params=dict(request.url.params),
-            headers={"Authorization": request.headers["Authorization"]},
-        ).json()
-        answer["entries"][2]["leaf"]["credentialSubject"]["category"] = "other"
-        return httpx.Response(200, json=answer)
+        return tampered_bundle(peer.client, request, 2, category)
 
     state = peer.step(peer.transport(tamper))
     assert (state["state"], state["size"]) == ("behind", 0)
     assert "entry 2 does not verify" in state["error"]
+    assert peer.kept == []
+
+
+def test_an_entry_not_in_canonical_form_is_refused(peer: Peer) -> None:
+    """An entry bundle's entry is its leaf's bytes: the same credential written
+    otherwise than canonically (RFC 8785) is not what the log holds, and is refused."""
+
+    def spaced(leaf: bytes) -> bytes:
+        return leaf.replace(b'":', b'": ', 1)
+
+    def tamper(request: httpx.Request) -> httpx.Response | None:
+        return tampered_bundle(peer.client, request, 3, text=spaced)
+
+    state = peer.step(peer.transport(tamper))
+    assert (state["state"], state["size"]) == ("behind", 0)
+    assert "entry 3 is not in canonical form" in state["error"]
     assert peer.kept == []
 
 
@@ -427,18 +446,19 @@ def test_pages_verified_on_processes_and_read_ahead_hold_to_the_same_checks(peer
         take_trust_list(session, peer.settings)
     tampering = [True]
 
+    def hours(document: dict[str, Any]) -> None:
+        document["credentialSubject"]["hours"] = 99
+
+    bundles: list[str] = []
+
     def tamper(request: httpx.Request) -> httpx.Response | None:
-        if not request.url.path.endswith("/entries") or not tampering[0]:
+        # The first bundle read is the first chunk's; the next, the chunk read ahead,
+        # whose entry ``chunk + 1`` is changed.
+        if "/tile/entries/" in request.url.path:
+            bundles.append(request.url.path)
+        if not tampering[0] or len(bundles) < 2:
             return None
-        if int(request.url.params["start"]) != chunk:
-            return None
-        answer = peer.client.get(
-            request.url.path,
-            params=dict(request.url.params),
-            headers={"Authorization": request.headers["Authorization"]},
-        ).json()
-        answer["entries"][1]["leaf"]["credentialSubject"]["hours"] = 99
-        return httpx.Response(200, json=answer)
+        return tampered_bundle(peer.client, request, chunk + 1, hours)
 
     with Verifiers(2) as verifiers, peer.transport(tamper) as client:
 

@@ -44,6 +44,7 @@ from registry.recognition.document import verify_agreement
 from registry.tlog.checkpoint import Checkpoint, open_note, parse_checkpoint
 from registry.tlog.merkle import EMPTY_ROOT, leaf_hash, node_hash, verify_consistency
 from registry.tlog.note import NoteVerifierKey
+from registry.tlog.tiles import read_bundle
 from registry.trust.chain import TrustListVersion
 
 __all__ = [
@@ -193,13 +194,13 @@ def verify_extension(
     now: datetime | None = None,
     proof: Sequence[bytes] | None = None,
     held: Mapping[int, bytes] | None = None,
-    pages: Iterable[bytes | Future[PageCheck]] = (),
+    pages: Iterable[bytes | Bundle | Future[PageCheck]] = (),
     verifiers: Executor | None = None,
 ) -> Verified:
     """Check ``note`` (the peer's signed checkpoint) and ``entries`` then ``pages`` (its
     credentials from the frontier's size on, in order; pages as the entries endpoint
-    answers them, read one at a time as they arrive, or the futures of their
-    ``check_page`` submitted ahead) against the trust list and the tree verified so
+    answers them or entry bundles of its tiles (``Bundle``), read one at a time as
+    they arrive, or the futures of their ``check_page`` submitted ahead) against the trust list and the tree verified so
     far. Without ``proof`` the entries run up to the checkpoint's size; with it they
     are a chunk ending before it, and ``proof`` is the consistency proof from the
     chunk's end to the checkpoint. ``held`` gives roots by size (signed checkpoints
@@ -264,7 +265,7 @@ PageCheck = tuple[int, list[bytes]] | str
 
 def _verify_all(
     entries: Sequence[Mapping[str, Any]],
-    pages: Iterable[bytes | Future[PageCheck]],
+    pages: Iterable[bytes | Bundle | Future[PageCheck]],
     verifiers: Executor | None,
     *,
     first: int,
@@ -301,15 +302,77 @@ def _verify_all(
     return canonicals
 
 
+@dataclass(frozen=True)
+class Bundle:
+    """An entry bundle of a peer's log as fetched (c2sp.org/tlog-tiles): its body, the
+    index of its first entry, and the entries of it wanted, ``start`` to ``end``."""
+
+    body: bytes
+    first: int
+    start: int
+    end: int
+
+
+def _bundle_leaves(bundle: Bundle) -> list[bytes] | str:
+    try:
+        leaves = read_bundle(bundle.body)
+    except ValueError as exc:
+        return f"the peer's entry bundle from {bundle.first} is not one: {exc}"
+    if len(leaves) < bundle.end - bundle.first:
+        return f"the peer's entry bundle from {bundle.first} holds {len(leaves)} entries"
+    return leaves[bundle.start - bundle.first : bundle.end - bundle.first]
+
+
+def check_bundle(
+    bundle: Bundle, *, authority: str, trust: TrustListVersion, signed_at: datetime, now: datetime
+) -> PageCheck:
+    """``verify_entries`` of the wanted entries of an entry bundle, parsed where they
+    are verified (in a worker process, where there is a pool). An entry's bytes are
+    its leaf: each must be the canonical form (RFC 8785) of the credential it holds,
+    as the origin logs it. Returns the first index wanted and the canonical bytes, or
+    the reason it failed."""
+    leaves = _bundle_leaves(bundle)
+    if isinstance(leaves, str):
+        return leaves
+    try:
+        documents = [json.loads(leaf) for leaf in leaves]
+    except ValueError as exc:
+        return f"an entry of the peer's bundle from {bundle.first} is not JSON: {exc}"
+    if not all(isinstance(document, dict) for document in documents):
+        return f"the peer's entry bundle from {bundle.first} holds a leaf that is no object"
+    try:
+        verified = verify_entries(
+            documents,
+            authority=authority,
+            trust=trust,
+            signed_at=signed_at,
+            now=now,
+            first=bundle.start,
+        )
+    except FollowError as exc:
+        return exc.reason
+    for offset, (leaf, canonical) in enumerate(zip(leaves, verified, strict=True)):
+        if leaf != canonical:
+            return f"entry {bundle.start + offset} is not in canonical form (RFC 8785)"
+    return bundle.start, verified
+
+
 def check_page(
-    body: bytes, *, authority: str, trust: TrustListVersion, signed_at: datetime, now: datetime
+    body: bytes | Bundle,
+    *,
+    authority: str,
+    trust: TrustListVersion,
+    signed_at: datetime,
+    now: datetime,
 ) -> PageCheck:
     """``verify_entries`` of one page as the entries endpoint answers it (JSON
     ``{"entries": [{"index": i, "leaf": credential}, ...]}``, consecutive indexes),
     parsed where it is verified (in a worker process, where there is a pool): its
     first index and the canonical bytes, or the reason it failed (an error crosses
     processes as its text). ``verify_extension`` takes a page, or the future of its
-    check submitted ahead."""
+    check submitted ahead. An entry bundle is checked by ``check_bundle``."""
+    if isinstance(body, Bundle):
+        return check_bundle(body, authority=authority, trust=trust, signed_at=signed_at, now=now)
     try:
         rows = json.loads(body)["entries"]
         first = int(rows[0]["index"]) if rows else 0

@@ -41,10 +41,10 @@ from registry.crypto.jcs import canonical_bytes
 from registry.errors import FollowError, RegistryError
 from registry.federation.cosigning import keep_note_cosignatures
 from registry.federation.evidence import fork_evidence
-from registry.federation.follow import Frontier, PageCheck, Verified, verify_extension
+from registry.federation.follow import Bundle, Frontier, PageCheck, Verified, verify_extension
 from registry.federation.mirror import mirror_entries
 from registry.federation.peers import register_peer
-from registry.federation.verifiers import ENTRIES_PAGE, Verifiers, read_pages
+from registry.federation.verifiers import ENTRIES_PAGE, Verifiers, read_bundles, read_pages
 from registry.storage.models import ForkEvidenceRow, PeerCheckpoint, PeerLog
 from registry.tlog.checkpoint import Checkpoint, open_note, parse_checkpoint
 from registry.tlog.merkle import leaf_hash
@@ -298,11 +298,11 @@ def _advance(
         if end < checkpoint.size:
             proof = _consistency(client, member.code, end, checkpoint.size)
         # The chunk's pages: read ahead by the step before, or fetched as verified.
-        pages: Iterable[bytes | Future[PageCheck]] | None = None
+        pages: Iterable[bytes | Bundle | Future[PageCheck]] | None = None
         if verifiers is not None:
             pages = verifiers.take(authority=member.code, note=note, start=frontier.size, end=end)
         if pages is None:
-            pages = read_pages(client, member.code, frontier.size, end)
+            pages = read_bundles(client, member.code, frontier.size, end, checkpoint.size)
         verified = verify_extension(
             authority=member.code,
             origin=member.log.origin,
@@ -329,6 +329,7 @@ def _advance(
             note=note,
             start=end,
             end=min(checkpoint.size, end + chunk),
+            size=checkpoint.size,
             trust=trust,
             signed_at=verified.signed_at,
             now=step.now,

@@ -41,9 +41,11 @@ __all__ = [
     "TILE_HEIGHT",
     "TILE_WIDTH",
     "TilePath",
+    "bundle_path",
     "entry_bundle",
     "hash_tile",
     "parse_tile_path",
+    "read_bundle",
     "tile_index",
 ]
 
@@ -166,6 +168,32 @@ def hash_tile(session: Session, authority: str, tile: TilePath) -> bytes:
             f"the log of {authority} lacks nodes of level {level} from {first}: audit it"
         )
     return b"".join(hashes)
+
+
+def bundle_path(index: int, size: int) -> str:
+    """The path under ``tile/entries/`` of entry bundle ``index`` of a log of ``size``
+    entries: full, or partial (``.p/W``) where the log ends within it."""
+    width = min(TILE_WIDTH, size - index * TILE_WIDTH)
+    if width <= 0:
+        raise ValueError(f"a log of {size} entries has no entry bundle {index}")
+    return tile_index(index) + (f".p/{width}" if width < TILE_WIDTH else "")
+
+
+def read_bundle(body: bytes) -> list[bytes]:
+    """The leaves of an entry bundle, each after its big-endian 16-bit length; raises
+    ``ValueError`` for a body that is not one."""
+    leaves: list[bytes] = []
+    at = 0
+    while at < len(body):
+        if at + 2 > len(body):
+            raise ValueError("an entry bundle ends within a length")
+        length = int.from_bytes(body[at : at + 2], "big")
+        leaf = body[at + 2 : at + 2 + length]
+        if len(leaf) != length:
+            raise ValueError("an entry bundle ends within an entry")
+        leaves.append(leaf)
+        at += 2 + length
+    return leaves
 
 
 def entry_bundle(session: Session, authority: str, tile: TilePath) -> bytes:
