@@ -17,6 +17,7 @@ witnesses' times, not the log's, show that the record existed then.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -184,14 +185,41 @@ def newest_witnessed(
     """The newest checkpoint of ``authority``'s log, at most ``upto`` entries, that the
     policy's number of witnesses cosigned, with its counted cosignatures. ``first``:
     its newest cosignature rows as ``recent_cosignatures`` read them, if read."""
-    query = _query(authority).where(col(LogCosignature.tree_size) <= upto)
-    query = query.order_by(col(LogCosignature.tree_size).desc(), col(LogCosignature.witness))
     if first is not None:
         found = _witnessed_in(session, trust, authority, [first])
         if found is not None or len(first) < _PAGE:
             return found
-        query = query.where(col(LogCosignature.tree_size) < first[-1][0])
+        upto = first[-1][0] - 1
+    query = _query(authority).where(col(LogCosignature.tree_size) <= upto)
+    query = query.order_by(col(LogCosignature.tree_size).desc(), col(LogCosignature.witness))
     return _first_witnessed(session, trust, authority, query, newest_first=True)
+
+
+@functools.lru_cache(maxsize=16)
+def _recent_statement(logs: int) -> sa.CompoundSelect[str, int, str, str]:
+    """Each of ``logs`` logs' newest ``_PAGE`` cosignature rows up to a size, the log
+    and the size bound as parameters ``a<i>`` and ``n<i>``: built once per count,
+    so that each answer only binds its values."""
+    size = col(LogCosignature.tree_size)
+    parts = []
+    for i in range(logs):
+        newest = (
+            sa.select(
+                col(LogCosignature.authority_code),
+                size,
+                col(LogCosignature.witness),
+                col(LogCosignature.line),
+            )
+            .where(
+                col(LogCosignature.authority_code) == sa.bindparam(f"a{i}", type_=sa.String),
+                size <= sa.bindparam(f"n{i}", type_=sa.BigInteger),
+            )
+            .order_by(size.desc(), col(LogCosignature.witness))
+            .limit(_PAGE)
+            .subquery()
+        )
+        parts.append(sa.select(*newest.c))
+    return sa.union_all(*parts)
 
 
 def recent_cosignatures(
@@ -199,26 +227,18 @@ def recent_cosignatures(
 ) -> dict[str, list[tuple[int, str, str]]]:
     """Each log's newest cosignature rows (at most ``_PAGE``, none past its head, newest
     size first), for every log in ``heads``, in one query."""
-    parts = [
-        sa.select(
-            sa.literal(authority).label("authority"),
-            *_query(authority)
-            .where(col(LogCosignature.tree_size) <= head.size)
-            .order_by(col(LogCosignature.tree_size).desc(), col(LogCosignature.witness))
-            .limit(_PAGE)
-            .subquery()
-            .c,
-        )
-        for authority, head in sorted(heads.items())
-        if head.checkpoint is not None
-    ]
+    wanted = sorted((a, h.size) for a, h in heads.items() if h.checkpoint is not None)
     found: dict[str, list[tuple[int, str, str]]] = {code: [] for code in heads}
-    if not parts:
+    if not wanted:
         return found
-    for authority, size, witness, line in session.connection().execute(sa.union_all(*parts)):
-        found[str(authority)].append((int(size), str(witness), str(line)))
-    for rows in found.values():
-        rows.sort(key=lambda row: (-row[0], row[1]))
+    values: dict[str, object] = {}
+    for i, (authority, upto) in enumerate(wanted):
+        values[f"a{i}"], values[f"n{i}"] = authority, upto
+    rows = session.connection().execute(_recent_statement(len(wanted)), values)
+    for row in rows:
+        found[str(row[0])].append((int(row[1]), str(row[2]), str(row[3])))
+    for held in found.values():
+        held.sort(key=lambda row: (-row[0], row[1]))
     return found
 
 
