@@ -30,6 +30,7 @@ from sqlmodel import Session, col
 from registry.calendar import CHINA, parse_aware
 from registry.errors import NotFound, RegistryError
 from registry.recognition import Reason
+from registry.storage.db import PREPARED
 from registry.storage.models import LogCheckpoint, LogCosignature, StoredCredential
 from registry.tlog.checkpoint import with_cosignatures
 from registry.tlog.proofs import Head
@@ -219,7 +220,8 @@ def _recent_statement(logs: int) -> sa.CompoundSelect[str, int, str, str]:
             .subquery()
         )
         parts.append(sa.select(*newest.c))
-    return sa.union_all(*parts)
+    # A look-up by key whose plan is the same at any size: prepared, not planned anew.
+    return sa.union_all(*parts).execution_options(**PREPARED)
 
 
 def recent_cosignatures(
