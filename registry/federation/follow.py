@@ -199,16 +199,16 @@ def verify_extension(
 ) -> Verified:
     """Check ``note`` (the peer's signed checkpoint) and ``entries`` then ``pages`` (its
     credentials from the frontier's size on, in order; pages as the entries endpoint
-    answers them or entry bundles of its tiles (``Bundle``), read one at a time as
-    they arrive, or the futures of their ``check_page`` submitted ahead) against the trust list and the tree verified so
-    far. Without ``proof`` the entries run up to the checkpoint's size; with it they
-    are a chunk ending before it, and ``proof`` is the consistency proof from the
-    chunk's end to the checkpoint. ``held`` gives roots by size (signed checkpoints
-    verified before): where the entries pass one, the tree must give it.
-    ``verifiers`` (a pool of processes) verifies the pages' signatures in parallel, a
-    page a task, while the next page is read. Returns what holds; raises
-    ``FollowError`` naming the first thing that does not, and then nothing of the
-    batch may be kept."""
+    answers them or entry bundles of its tiles (``Bundle``), read one at a time as they
+    arrive, or the futures of their ``check_page`` submitted ahead) against the trust
+    list and the tree verified so far. Without ``proof`` the entries run up to the
+    checkpoint's size; with it they are a chunk ending before it, and ``proof`` is the
+    consistency proof from the chunk's end to the checkpoint. ``held`` gives roots by
+    size (signed checkpoints verified before): where the entries pass one, the tree must
+    give it. ``verifiers`` (a pool of processes) verifies the pages' signatures in
+    parallel, a page a task, while the next page is read. Returns what holds; raises
+    ``FollowError`` naming the first thing that does not, and then nothing of the batch
+    may be kept."""
     now = now or datetime.now(UTC)
     # 1. The checkpoint, signed by the log's key, does not shrink the log.
     checkpoint, signed_at = _opened(note, origin, log_keys)
