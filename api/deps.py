@@ -9,7 +9,7 @@ function dependency on a worker thread, and the hop costs more than the lookup.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from api.recorder import AccessRecorder
 from registry.enforcement.addresses import AddressPolicy
+from registry.errors import FieldError, InvalidInput
 from registry.issuing import IssuingContext
 from registry.issuing.grouping import SingleIssues
 from registry.settings import Settings
@@ -35,6 +36,7 @@ __all__ = [
     "engine_of",
     "get_session",
     "loop_engine_of",
+    "only_query",
 ]
 
 _T = TypeVar("_T")
@@ -135,3 +137,20 @@ WritingSnapshot = Annotated[Session, Depends(_snapshot(writes=True))]
 answer): what it writes commits with what it read, before the answer is sent, and
 never fails because another request wrote in between (``begin_snapshot``'s
 ``writes``)."""
+
+
+def only_query(*known: str) -> Any:
+    """A dependency refusing a query parameter the operation does not take (422): a
+    typo (`limt=10`) would otherwise silently answer the default page."""
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - set(known))
+        if unknown:
+            raise InvalidInput(
+                "unknown query parameter(s)",
+                errors=tuple(
+                    FieldError(name, "is not a parameter of this operation") for name in unknown
+                ),
+            )
+
+    return Depends(check)

@@ -712,6 +712,10 @@ def test_the_change_feed_refuses_what_it_did_not_give(
     for bad in ("nonsense", "WzFd", "eyJDTi1YWCI6MH0", "eyJDTi1TSCI6MTAwMDAwfQ", deep, "e" * 3000):
         assert client.get(f"/v1/changes?since={bad}", headers=headers).status_code == 422, bad
     assert client.get("/v1/changes?limit=0", headers=headers).status_code == 422
+    # A typo is refused, not answered with the default page.
+    typo = client.get("/v1/changes?limt=10", headers=headers)
+    assert typo.status_code == 422
+    assert typo.json()["errors"][0]["field"] == "limt"
     verifier = {"Authorization": f"Bearer {tokens['verifier']}"}
     assert client.get("/v1/changes", headers=verifier).status_code == 403
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.auth import require_role
-from api.deps import Snapshot
+from api.deps import Snapshot, only_query
 from api.errors import problem_responses
 from api.limits import GatedRoute
 from api.schemas.enforcement import FeedChangeOut, FeedPageOut
@@ -21,10 +21,11 @@ router = APIRouter(prefix="/v1/changes", tags=["enforcement"], route_class=Gated
 @router.get(
     "",
     summary="Every new listing, registration and state change, in log order, resumable",
+    dependencies=[only_query("since", "limit")],
     responses=problem_responses(
         401,
         (403, "The role is not `enforcement` or `federation`."),
-        (422, "A cursor this feed did not give, or a bad limit."),
+        (422, "A cursor this feed did not give, a bad limit, or an unknown parameter."),
     ),
 )
 def changes(

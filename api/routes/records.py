@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from api.auth import require_caller
-from api.deps import DbSession, Issuing
+from api.deps import DbSession, Issuing, only_query
 from api.errors import input_field, problem_responses
 from api.limits import JSON_BODY, GatedRoute, body_limit, too_large
 from api.schemas.records import (
@@ -22,7 +22,6 @@ from api.schemas.records import (
     RecordsFoundOut,
 )
 from registry.enforcement.audit import criteria_hash, record_access
-from registry.errors import FieldError, InvalidInput
 from registry.issuing.receipts import (
     list_receipts,
     read_receipt,
@@ -43,23 +42,6 @@ _Reader = Annotated[Caller, Depends(require_caller("issuer:*", "admin"))]
 _PRIVATE = {"Cache-Control": "no-store"}
 _ReceiptId = Annotated[str, Path(max_length=64, description="The receipt's id (`rcpt-...`).")]
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _only_query(*known: str) -> Any:
-    """A dependency refusing a query parameter the operation does not take: a typo
-    (`limt=10`) would otherwise silently answer the default page."""
-
-    def check(request: Request) -> None:
-        unknown = sorted(set(request.query_params) - set(known))
-        if unknown:
-            raise InvalidInput(
-                "unknown query parameter(s)",
-                errors=tuple(
-                    FieldError(name, "is not a parameter of this operation") for name in unknown
-                ),
-            )
-
-    return Depends(check)
 
 
 @records.post(
@@ -162,7 +144,7 @@ _READ_ERRORS = problem_responses(
     "",
     summary="The imports and batches of the authority",
     responses=problem_responses(401, (403, "Neither an issuer nor admin."), 422),
-    dependencies=[_only_query("limit", "offset")],
+    dependencies=[only_query("limit", "offset")],
 )
 def list_imports(
     session: DbSession,
@@ -181,7 +163,7 @@ def list_imports(
     "/{receipt_id}",
     summary="An import's receipt",
     responses={**_READ_ERRORS, **problem_responses((422, "An unknown parameter."))},
-    dependencies=[_only_query()],
+    dependencies=[only_query()],
 )
 def read_import(session: DbSession, caller: _Reader, receipt_id: _ReceiptId) -> ReceiptOut:
     """The receipt: each input row (its row number in the file, or its index in the
@@ -220,7 +202,7 @@ def read_import(session: DbSession, caller: _Reader, receipt_id: _ReceiptId) -> 
         **_READ_ERRORS,
         **problem_responses((422, "An unknown format or parameter.")),
     },
-    dependencies=[_only_query("format")],
+    dependencies=[only_query("format")],
 )
 def receipt_file(
     session: DbSession,

@@ -138,8 +138,16 @@ def _checkpoint(
         (member.code, witness.verifier_key) for member, witness in other_witnesses(trust, authority)
     )
     needed = required_cosignatures(trust, authority)
-    # A log's checkpoint of a size is the one it signed, for good: what its lines
-    # count for is worked out once.
+    if not lines:
+        row = session.get(LogCheckpoint, (authority, size))
+        if row is None:
+            return None
+        return WitnessedCheckpoint(
+            authority, size, bytes(row.root), row.note, Witnessing(authority, {}, needed)
+        )
+    # What a checkpoint's lines count for is worked out once: each line signs that
+    # checkpoint's text, so the lines name the checkpoint (without lines nothing is
+    # kept, as the size alone would not: another database's log of the same size).
     key = (authority, size, tuple(lines), witnesses, needed)
     with _LOCK:
         cached = _COUNTED.get(key)
