@@ -6,6 +6,7 @@ predictable name and migrations never have to guess one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -96,14 +97,50 @@ def bulk_insert(session: Session, model: type[SQLModel], rows: Sequence[Mapping[
     driver = session.connection().connection.driver_connection
     if driver is None:
         raise TypeError("no database connection to copy into")
-    statement = f'COPY "{table.name}" ({names}) FROM STDIN'  # names from the model, not input
+    types = _binary_types(table, tuple(columns), session.get_bind().dialect)
+    # Binary where every column's type has a binary form here: neither side then
+    # writes or parses text for times, numbers and bytes.
+    binary = " (FORMAT BINARY)" if types is not None else ""
+    statement = f'COPY "{table.name}" ({names}) FROM STDIN{binary}'  # names from the model
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            if types is not None:
+                copy.set_types(list(types))
             for row in rows:
                 copy.write_row([row[name] for name in columns])
     except psycopg.IntegrityError as exc:
         # As SQLite's path raises it: callers catch one kind of constraint violation.
         raise IntegrityError(statement, None, exc) from exc
+
+
+_BINARY = {
+    "VARCHAR": "text",
+    "TEXT": "text",
+    "BIGINT": "int8",
+    "INTEGER": "int4",
+    "SMALLINT": "int2",
+    "BOOLEAN": "bool",
+    "BYTEA": "bytea",
+    "DATE": "date",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+}
+"""PostgreSQL column types by how they are declared, and the type whose binary form
+``COPY`` writes for them (``varchar`` is received as ``text`` is)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _binary_types(
+    table: Table, columns: tuple[str, ...], dialect: Dialect
+) -> tuple[str, ...] | None:
+    """The binary ``COPY`` types of ``columns`` of ``table``, or ``None`` if one has
+    a type without a binary form here (that table is then copied as text)."""
+    types = []
+    for name in columns:
+        declared = table.columns[name].type.compile(dialect=dialect).split("(")[0].strip()
+        if declared not in _BINARY:
+            return None
+        types.append(_BINARY[declared])
+    return tuple(types)
 
 
 _Row = TypeVar("_Row", bound=SQLModel)
