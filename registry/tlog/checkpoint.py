@@ -32,6 +32,7 @@ __all__ = [
     "open_note",
     "parse_checkpoint",
     "sign_note",
+    "signature_ids",
     "signature_lines",
     "signed_by_only",
     "with_cosignatures",
@@ -109,6 +110,16 @@ def signature_lines(note: str) -> tuple[str, list[str]]:
         raise LogProofError("a signed note needs a blank line before its signatures")
     _signature_lines(block)
     return text + "\n", [line + "\n" for line in block.split("\n")[:-1]]
+
+
+def signature_ids(note: str) -> list[tuple[str, bytes]]:
+    """Each signature line's key name and key id (its first four bytes), the log's own
+    among them; raises ``LogProofError`` if ``note`` is not a signed note. No
+    signature is checked."""
+    _, separator, block = note.rpartition("\n\n")
+    if not separator:
+        raise LogProofError("a signed note needs a blank line before its signatures")
+    return [(name, blob[:4]) for name, blob in _signature_lines(block)]
 
 
 def signed_by_only(note: str, name: str) -> str:

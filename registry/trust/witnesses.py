@@ -15,12 +15,10 @@ member's witness (a key since replaced, anybody's) are not counted and are named
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from registry.tlog.checkpoint import witness_cosignatures
+from registry.tlog.checkpoint import signature_ids, witness_cosignatures
 from registry.tlog.note import parse_witness_key
 from registry.trust.document import Member, TrustListContent, WitnessEntry
 
@@ -79,7 +77,7 @@ def witnessing(trust: TrustListContent, authority: str, note: str) -> Witnessing
     member = trust.member(authority)
     own = member.log.origin if member is not None else None
     unknown = tuple(
-        name for name, key_id in _signature_ids(note) if name != own and (name, key_id) not in known
+        name for name, key_id in signature_ids(note) if name != own and (name, key_id) not in known
     )
     return Witnessing(
         authority=authority,
@@ -92,18 +90,3 @@ def witnessing(trust: TrustListContent, authority: str, note: str) -> Witnessing
 def required_cosignatures(trust: TrustListContent, authority: str) -> int:
     """How many of the other members' witnesses must cosign ``authority``'s checkpoint."""
     return trust.witnessing.required(len([m for m in trust.members if m.code != authority]))
-
-
-def _signature_ids(note: str) -> list[tuple[str, bytes]]:
-    """Each signature line's key name and key id (the log's own among them)."""
-    _, _, block = note.rpartition("\n\n")
-    found: list[tuple[str, bytes]] = []
-    for line in block.split("\n"):
-        parts = line.split(" ")
-        if len(parts) != 3:
-            continue
-        try:
-            found.append((parts[1], base64.b64decode(parts[2], validate=True)[:4]))
-        except binascii.Error:
-            continue
-    return found

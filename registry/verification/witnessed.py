@@ -134,52 +134,60 @@ def _checkpoint(
 ) -> WitnessedCheckpoint | None:
     """The stored checkpoint of that size with those of ``lines`` that count under
     the trust list, or ``None`` where this node holds no checkpoint of that size."""
-    witnesses = tuple(
-        (member.code, witness.verifier_key) for member, witness in other_witnesses(trust, authority)
-    )
-    needed = required_cosignatures(trust, authority)
-    if not lines:
-        row = session.get(LogCheckpoint, (authority, size))
-        if row is None:
-            return None
-        return WitnessedCheckpoint(
-            authority, size, bytes(row.root), row.note, Witnessing(authority, {}, needed)
-        )
-    # What a checkpoint's lines count for is worked out once: each line signs that
-    # checkpoint's text, so the lines name the checkpoint (without lines nothing is
-    # kept, as the size alone would not: another database's log of the same size).
-    key = (authority, size, tuple(lines), witnesses, needed)
-    with _LOCK:
-        cached = _COUNTED.get(key)
-    if cached is not None:
-        return cached
+    if lines:
+        # What a checkpoint's lines count for is worked out once (``_counted``): each
+        # line signs that checkpoint's text, so the lines name the checkpoint and the
+        # stored note need not be read again.
+        with _LOCK:
+            cached = _COUNTED.get(_key(trust, authority, size, lines))
+        if cached is not None:
+            return cached
     row = session.get(LogCheckpoint, (authority, size))
     if row is None:
         return None
+    return _counted(trust, Head(size, bytes(row.root), row.note), authority, lines)
+
+
+def _key(
+    trust: TrustListContent, authority: str, size: int, lines: list[str]
+) -> tuple[object, ...]:
+    witnesses = tuple(
+        (member.code, witness.verifier_key) for member, witness in other_witnesses(trust, authority)
+    )
+    return (authority, size, tuple(lines), witnesses, required_cosignatures(trust, authority))
+
+
+def _counted(
+    trust: TrustListContent, head: Head, authority: str, lines: list[str]
+) -> WitnessedCheckpoint:
+    """The checkpoint ``head`` (its note as the log signed it) with those of ``lines``
+    that count under the trust list, kept for the process when there are lines
+    (without lines, the size alone would name another database's checkpoint too)."""
+    note = head.checkpoint or ""
     counted: list[str] = []
     cosigners: dict[str, datetime] = {}
     for line in lines:
         # Each line alone: one made with a key the trust list has since replaced under
         # the same name (kept when it verified) must not hide the others.
         try:
-            found = witnessing(trust, authority, with_cosignatures(row.note, [line]))
+            found = witnessing(trust, authority, with_cosignatures(note, [line]))
         except RegistryError:
             continue
         if found.cosigners:
             counted.append(line)
             cosigners.update(found.cosigners)
-    note = with_cosignatures(row.note, counted) if counted else row.note
     result = WitnessedCheckpoint(
         authority,
-        size,
-        bytes(row.root),
-        note,
-        Witnessing(authority, cosigners, needed),
+        head.size,
+        head.root,
+        with_cosignatures(note, counted) if counted else note,
+        Witnessing(authority, cosigners, required_cosignatures(trust, authority)),
     )
-    with _LOCK:
-        if len(_COUNTED) >= _KEPT:
-            _COUNTED.clear()
-        _COUNTED[key] = result
+    if lines:
+        with _LOCK:
+            if len(_COUNTED) >= _KEPT:
+                _COUNTED.clear()
+            _COUNTED[_key(trust, authority, head.size, lines)] = result
     return result
 
 
@@ -331,17 +339,9 @@ def choose_checkpoints(
         ):
             chosen[authority] = witnessed
             continue
+        # The newest checkpoint is the head's, read with it: its note needs no read.
         lines = [line for size, _witness, line in rows if size == head.size]
-        newest = _checkpoint(session, trust, authority, head.size, lines)
-        if newest is None:
-            newest = WitnessedCheckpoint(
-                authority,
-                head.size,
-                head.root,
-                head.checkpoint,
-                witnessing(trust, authority, head.checkpoint),
-            )
-        chosen[authority] = newest
+        chosen[authority] = _counted(trust, head, authority, lines)
     return chosen
 
 
@@ -407,9 +407,10 @@ def screen_compromised(
             kept.append(held)
             continue
         found = None
-        if signed[1] < since and held.leaf_index is not None:
-            found = earliest_witnessed(
-                session, trust, held.issuer, above=held.leaf_index, before=since
+        if held.leaf_index is not None:
+            method, signed_at = signed
+            found = _vouching(
+                session, trust, held.issuer, held.leaf_index, method, signed_at=signed_at
             )
         if found is not None:
             kept.append(held)
@@ -445,33 +446,38 @@ def witnessed_bundle(
         raise NotFound(f"credential {credential_id} is in no log")
     authority, index = entry.authority_code, entry.leaf_index
     latest = latest_checkpoint(session, authority)
-    size, note, found = latest.tree_size, latest.note, None
-    earlier = _vouching(session, trust, authority, index, credential_id)
-    if earlier is not None:
-        size, note, found = earlier.size, earlier.note, earlier.witnessing
-    elif trust is not None and trust.member(authority) is not None:
-        head = Head(latest.tree_size, bytes(latest.root), latest.note)
-        chosen = choose_checkpoints(session, trust, {authority: head}, {authority: index})
-        size, note, found = chosen[authority].size, chosen[authority].note, None
-        found = chosen[authority].witnessing
-    hashes = inclusion_at(session, authority, index, size)
-    return ProofBundle(authority, index, size, hashes, note), found
+    chosen: WitnessedCheckpoint | None = None
+    if trust is not None and trust.member(authority) is not None:
+        row = session.get(StoredCredential, credential_id)
+        method = row.verification_method if row is not None else ""
+        chosen = _vouching(session, trust, authority, index, method)
+        if chosen is None:
+            head = Head(latest.tree_size, bytes(latest.root), latest.note)
+            chosen = choose_checkpoints(session, trust, {authority: head}, {authority: index})[
+                authority
+            ]
+    if chosen is None:
+        hashes = inclusion_at(session, authority, index, latest.tree_size)
+        return ProofBundle(authority, index, latest.tree_size, hashes, latest.note), None
+    hashes = inclusion_at(session, authority, index, chosen.size)
+    return ProofBundle(authority, index, chosen.size, hashes, chosen.note), chosen.witnessing
 
 
 def _vouching(
     session: Session,
-    trust: TrustListContent | None,
+    trust: TrustListContent,
     authority: str,
     leaf_index: int,
-    credential_id: str,
+    method: str,
+    *,
+    signed_at: datetime | None = None,
 ) -> WitnessedCheckpoint | None:
-    """For a credential whose key the trust list reports compromised, the checkpoint
-    witnessed before the compromise that includes it, if any."""
-    if trust is None:
+    """For an entry signed (at ``signed_at``, where the caller read it) by a key the
+    trust list reports compromised, the earliest checkpoint witnessed before the
+    compromise that includes it; ``None`` if there is none, or the key is not
+    reported compromised."""
+    record = trust.key(method)
+    since = record.compromised_since if record is not None else None
+    if since is None or (signed_at is not None and signed_at >= since):
         return None
-    row = session.get(StoredCredential, credential_id)
-    record = trust.key(row.verification_method) if row is not None else None
-    if row is None or record is None or record.compromised_since is None:
-        return None
-    since = record.compromised_since
     return earliest_witnessed(session, trust, authority, above=leaf_index, before=since)
