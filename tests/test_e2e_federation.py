@@ -36,9 +36,10 @@ from registry.tlog.checkpoint import Checkpoint, parse_checkpoint, sign_note
 from registry.tlog.merkle import node_hash
 from registry.tlog.sequencer import newest_checkpoint
 from registry.trust.document import digest_of, parse_trust_list
-from registry.verification.offline import Check, check_file
+from registry.verification.offline import check_file
 from tests._federation import log_signer, postgresql_databases
 from tests._support import REGISTRY
+from tests._verifying import failures
 
 CODES = ("CN-SH", "CN-JS", "CN-ZJ", "CN-AH")
 WAIT = 60.0
@@ -398,15 +399,7 @@ def _offline(node: DemoNode, document: dict[str, Any]) -> list[str]:
     ``node`` publishes it."""
     chain = httpx.get(f"{node.url}/v1/trust-list/chain", timeout=5).json()
     checked = check_file(document, trust_lists=chain, genesis=digest_of(chain[0]), demo=True)
-    return _failures(checked)
-
-
-def _failures(check: Check, path: str = "") -> list[str]:
-    here = f"{path} > {check.name}" if path else check.name
-    found = [f"{here}: {check.detail}"] if check.ok is False else []
-    for child in check.children:
-        found += _failures(child, here)
-    return found
+    return failures(checked)
 
 
 def _witnessed_report(node: DemoNode) -> dict[str, Any] | None:

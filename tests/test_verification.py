@@ -8,33 +8,27 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import TypeAdapter
-from sqlmodel import Session
 
 from api import create_app
 from api.examples import verify_batch_examples, verify_examples
 from api.schemas.verification import VerifyBatchOut
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
-from registry.credentials.records import RecordIn
-from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.demo import (
     DEMO_ENGINEERS,
     credit_code,
     resident_id,
 )
 from registry.demo.agreements import DEMO_AGREEMENTS
-from registry.issuing import IssuingContext, change_status, issue_records
+from registry.issuing import change_status
 from registry.settings import Settings
-from registry.storage.db import engine_scope, session_scope
 from registry.trust.document import digest_of
-from registry.trust.store import stored_versions
-from registry.verification import EngineerQuery, EngineerVerifier
+from registry.verification import EngineerQuery
 from registry.verification.offline import Check, check_file
 from registry.verification.qr import parse_qr_payload
 from tests._outside import (
@@ -46,47 +40,13 @@ from tests._outside import (
     verify_eddsa_jcs_2022,
 )
 from tests._support import seed_demo_node
+from tests._verifying import Node
+from tests._verifying import failures as _failures
+from tests._verifying import resigned as _resigned
 from tests._witnessing import cosign_node
 
 TODAY = china_today()
-RECORD = TypeAdapter(RecordIn)
 ENGINEERS = {e.name: e for e in DEMO_ENGINEERS}
-
-
-class Node:
-    """A seeded demo node in-process: its client, tokens, verifier and trust chain."""
-
-    def __init__(self, settings: Settings, client: TestClient, tokens: dict[str, str]) -> None:
-        self.settings = settings
-        self.client = client
-        self.tokens = tokens
-        self.context = IssuingContext.for_node(settings)
-        self.verifier = EngineerVerifier(
-            key_store=self.context.key_store, lookup=self.context.lookup, demo=settings.demo
-        )
-
-    def session(self) -> Iterator[Session]:
-        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as s:
-            yield s
-
-    def verify(self, **body: Any) -> dict[str, Any]:
-        response = self.client.post(
-            "/v1/verify/engineer",
-            json=body,
-            headers={"Authorization": f"Bearer {self.tokens['verifier']}"},
-        )
-        assert response.status_code == 200, response.text
-        report: dict[str, Any] = response.json()
-        return report
-
-    def chain(self) -> list[dict[str, Any]]:
-        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as s:
-            return [json.loads(row.canonical) for row in stored_versions(s)]
-
-    def issue(self, items: list[dict[str, Any]]) -> list[str]:
-        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as s:
-            result = issue_records(s, self.context, [RECORD.validate_python(i) for i in items])
-            return [r.credential.id for r in result.records]
 
 
 @pytest.fixture
@@ -102,14 +62,6 @@ def _codes(report: dict[str, Any]) -> list[tuple[bool, str]]:
 
 def _genesis(chain: list[dict[str, Any]]) -> str:
     return digest_of(chain[0])
-
-
-def _failures(check: Check, path: str = "") -> list[str]:
-    here = f"{path} > {check.name}" if path else check.name
-    found = [f"{here}: {check.detail}"] if check.ok is False else []
-    for child in check.children:
-        found += _failures(child, here)
-    return found
 
 
 def _unchecked(check: Check) -> list[str]:
@@ -270,14 +222,6 @@ def test_any_field_changed_is_rejected_at_the_signature(
     )
     assert len(failures) == 1
     assert "report > report signature" in failures[0]
-
-
-def _resigned(node: Node, report: dict[str, Any]) -> dict[str, Any]:
-    """The report signed again by the node's key: what a dishonest node could send."""
-    unsigned = {k: v for k, v in report.items() if k != "proof"}
-    for session in node.session():
-        _, signer = node.verifier.node_signer(session, at=datetime.now(UTC))
-    return add_proof(unsigned, signer, created=datetime.now(UTC).replace(microsecond=0))
 
 
 def test_the_demos_agreements_count_only_on_a_node_running_the_demo(node: Node) -> None:

@@ -12,7 +12,6 @@ import json
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,57 +22,19 @@ from fastapi.testclient import TestClient
 from api import create_app
 from devtools import REGISTRY
 from registry.authorities import revoke_key
-from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.crypto.keys import Ed25519Signer
-from registry.demo import DEMO_ENGINEERS, credit_code
-from registry.issuing import IssuingContext
+from registry.demo import DEMO_ENGINEERS, DemoEngineer, credit_code
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.tlog.checkpoint import cosign
 from registry.trust.document import digest_of
 from registry.trust.proposals import Changes, propose, publish, sign_proposal
-from registry.trust.store import NodeProfile, stored_versions
-from registry.verification import EngineerVerifier
-from registry.verification.offline import Check, check_file
+from registry.trust.store import NodeProfile
 from tests._support import seed_demo_node
+from tests._verifying import Node, failures, resigned
 from tests._witnessing import cosign_node
 
 ENGINEERS = {e.name: e for e in DEMO_ENGINEERS}
-
-
-@dataclass
-class Node:
-    settings: Settings
-    client: TestClient
-    tokens: dict[str, str]
-
-    def verify(self, **body: Any) -> dict[str, Any]:
-        answer = self.client.post(
-            "/v1/verify/engineer",
-            json=body,
-            headers={"Authorization": f"Bearer {self.tokens['verifier']}"},
-        )
-        assert answer.status_code == 200, answer.text
-        report: dict[str, Any] = answer.json()
-        return report
-
-    def chain(self) -> list[dict[str, Any]]:
-        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as s:
-            return [json.loads(row.canonical) for row in stored_versions(s)]
-
-    def check(self, document: dict[str, Any]) -> Check:
-        chain = self.chain()
-        return check_file(document, trust_lists=chain, genesis=digest_of(chain[0]), demo=True)
-
-    def resigned(self, report: dict[str, Any]) -> dict[str, Any]:
-        """The report signed again by the node's key: what a dishonest node could send."""
-        unsigned = {k: v for k, v in report.items() if k != "proof"}
-        context = IssuingContext.for_node(self.settings)
-        verifier = EngineerVerifier(key_store=context.key_store, lookup=context.lookup)
-        now = datetime.now(UTC).replace(microsecond=0)
-        with engine_scope(self.settings.database_url) as engine, session_scope(engine) as s:
-            _, signer = verifier.node_signer(s, at=now)
-        return add_proof(unsigned, signer, created=now)
 
 
 @pytest.fixture
@@ -83,12 +44,28 @@ def node(settings: Settings) -> Iterator[Node]:
         yield Node(settings, client, tokens)
 
 
-def _failures(check: Check, path: str = "") -> list[str]:
-    here = f"{path} > {check.name}" if path else check.name
-    found = [f"{here}: {check.detail}"] if check.ok is False else []
-    for child in check.children:
-        found += _failures(child, here)
-    return found
+def _credit(
+    node: Node, authority: str, engineer: DemoEngineer, course: str, provider: str
+) -> dict[str, Any]:
+    """A continuing-education credit of ``engineer`` issued now by ``authority`` (its
+    provider's credit code without the check character), as the API answers it."""
+    issued = node.client.post(
+        "/v1/credentials",
+        json={
+            "type": "ContinuingEducationCredit",
+            "authority": authority,
+            "holder": {"name": engineer.name, "id_number": engineer.id_number},
+            "course_title": course,
+            "provider": {"name": "安全生产培训中心", "credit_code": credit_code(provider)},
+            "hours": 8,
+            "kind": "professional",
+            "completed_on": (datetime.now(UTC).date() - timedelta(days=3)).isoformat(),
+        },
+        headers={"Authorization": f"Bearer {node.tokens[f'issuer:{authority}']}"},
+    )
+    assert issued.status_code == 201, issued.text
+    credential: dict[str, Any] = issued.json()["credential"]
+    return credential
 
 
 def _split(note: str) -> tuple[str, list[str], list[str]]:
@@ -147,7 +124,7 @@ def test_a_report_carries_witnessed_checkpoints(node: Node) -> None:
         assert len(own) == 2  # the log's signature and its timestamped cosignature
         assert len(witnesses) == 3
     checked = node.check(report)
-    assert checked.holds, _failures(checked)
+    assert checked.holds, failures(checked)
 
 
 @pytest.mark.parametrize(
@@ -168,14 +145,14 @@ def test_registry_verify_refuses_a_checkpoint_below_the_policy(
     report = node.verify(id_number=ENGINEERS["陈静"].id_number, region="CN-SH")
     changed = copy.deepcopy(report)
     change(changed["credentialSubject"])
-    resigned = node.resigned(changed)
-    failures = _failures(node.check(resigned))
-    assert failures, "a checkpoint below the witness policy was accepted"
-    assert any(expected in failure for failure in failures), failures
-    assert node.check(node.resigned(report)).holds
+    dishonest = resigned(node, changed)
+    found = failures(node.check(dishonest))
+    assert found, "a checkpoint below the witness policy was accepted"
+    assert any(expected in failure for failure in found), found
+    assert node.check(resigned(node, report)).holds
     # And through the command a verifier runs.
     document = tmp_path / "report.json"
-    document.write_text(json.dumps(resigned, ensure_ascii=False), "utf-8")
+    document.write_text(json.dumps(dishonest, ensure_ascii=False), "utf-8")
     chain = tmp_path / "chain.json"
     chain.write_text(json.dumps(node.chain(), ensure_ascii=False), "utf-8")
     answer = subprocess.run(
@@ -200,49 +177,30 @@ def test_a_report_that_says_a_log_is_not_witnessed_must_say_why(node: Node) -> N
     for log in changed["credentialSubject"]["logs"]:
         if log["authority"] == "CN-JS":
             log["witnessed"] = False
-    failures = _failures(node.check(node.resigned(changed)))
-    assert any("the report says witnessed False" in f for f in failures), failures
+    found = failures(node.check(resigned(node, changed)))
+    assert any("the report says witnessed False" in f for f in found), found
 
 
 def test_a_proof_bundle_is_at_a_witnessed_checkpoint_or_refused(node: Node) -> None:
     """Just issued, a credential's bundle is at the newest checkpoint, which `registry
     verify` refuses as not yet witnessed; once the witnesses cosign, the same request
     gives a bundle that holds."""
-    issuer = {"Authorization": f"Bearer {node.tokens['issuer:CN-ZJ']}"}
     chen = ENGINEERS["陈静"]
-    issued = node.client.post(
-        "/v1/credentials",
-        json={
-            "type": "ContinuingEducationCredit",
-            "authority": "CN-ZJ",
-            "holder": {"name": chen.name, "id_number": chen.id_number},
-            "course_title": "危险化学品安全管理",
-            "provider": {
-                "name": "浙江省安全生产培训中心",
-                "credit_code": credit_code("12330000MB0C12345"),
-            },
-            "hours": 8,
-            "kind": "professional",
-            "completed_on": (datetime.now(UTC).date() - timedelta(days=3)).isoformat(),
-        },
-        headers=issuer,
-    )
-    assert issued.status_code == 201, issued.text
-    identifier = issued.json()["credential"]["id"]
+    identifier = _credit(node, "CN-ZJ", chen, "危险化学品安全管理", "12330000MB0C12345")["id"]
     bundle = node.client.get(f"/v1/credentials/{identifier}/proof").json()
     assert (bundle["witnessed"], bundle["cosignatures"], bundle["cosignaturesRequired"]) == (
         False,
         0,
         2,
     )
-    failures = _failures(node.check(bundle))
-    assert len(failures) == 1
-    assert "below the witness policy: 0 of 2 cosignatures" in failures[0]
+    found = failures(node.check(bundle))
+    assert len(found) == 1
+    assert "below the witness policy: 0 of 2 cosignatures" in found[0]
     cosign_node(node.settings, by=["CN-SH", "CN-JS"], logs=["CN-ZJ"])
     bundle = node.client.get(f"/v1/credentials/{identifier}/proof").json()
     assert (bundle["witnessed"], bundle["cosignatures"]) == (True, 2)
     checked = node.check(bundle)
-    assert checked.holds, _failures(checked)
+    assert checked.holds, failures(checked)
 
 
 def test_a_compromised_key_vouches_only_for_what_was_witnessed_before(node: Node) -> None:
@@ -251,26 +209,7 @@ def test_a_compromised_key_vouches_only_for_what_was_witnessed_before(node: Node
     T; a credit it signed just before T but that no witness cosigned until after T is
     set aside, with the reason, whatever date its proof claims."""
     wang = ENGINEERS["王立新"]
-    issuer = {"Authorization": f"Bearer {node.tokens['issuer:CN-SH']}"}
-    issued = node.client.post(
-        "/v1/credentials",
-        json={
-            "type": "ContinuingEducationCredit",
-            "authority": "CN-SH",
-            "holder": {"name": wang.name, "id_number": wang.id_number},
-            "course_title": "重大危险源辨识与监控",
-            "provider": {
-                "name": "上海市安全生产科学研究所",
-                "credit_code": credit_code("12310000425012345"),
-            },
-            "hours": 12,
-            "kind": "professional",
-            "completed_on": (datetime.now(UTC).date() - timedelta(days=3)).isoformat(),
-        },
-        headers=issuer,
-    )
-    assert issued.status_code == 201, issued.text
-    credit = issued.json()["credential"]
+    credit = _credit(node, "CN-SH", wang, "重大危险源辨识与监控", "12310000425012345")
     signed_at = datetime.fromisoformat(credit["proof"]["created"])
     method = credit["proof"]["verificationMethod"]
     since = signed_at + timedelta(seconds=1)
@@ -278,7 +217,6 @@ def test_a_compromised_key_vouches_only_for_what_was_witnessed_before(node: Node
         time.sleep(0.1)
     # Witnessed only now, after T.
     cosign_node(node.settings, logs=["CN-SH"])
-    context = IssuingContext.for_node(node.settings)
     with engine_scope(node.settings.database_url) as engine, session_scope(engine) as session:
         revoke_key(session, method, compromised_since=since, reason="the key file was copied")
         propose(
@@ -287,7 +225,7 @@ def test_a_compromised_key_vouches_only_for_what_was_witnessed_before(node: Node
             profile=NodeProfile.from_settings(node.settings),
         )
         for code in ("CN-JS", "CN-ZJ", "CN-AH"):
-            sign_proposal(session, context.key_store, code)
+            sign_proposal(session, node.context.key_store, code)
         publish(session)
 
     report = node.verify(id_number=wang.id_number, region="CN-SH")
@@ -311,7 +249,7 @@ def test_a_compromised_key_vouches_only_for_what_was_witnessed_before(node: Node
     newest = max(log["treeSize"] for log in subject["logs"] if log["authority"] == "CN-SH")
     assert sizes[subject["registration"]["id"]] < newest
     checked = node.check(report)
-    assert checked.holds, _failures(checked)
+    assert checked.holds, failures(checked)
 
     # Offline, the registration alone cannot show when it was logged, and fails; its
     # proof bundle is at the checkpoint witnessed before T, and holds.
@@ -320,12 +258,12 @@ def test_a_compromised_key_vouches_only_for_what_was_witnessed_before(node: Node
         for item in subject["evidence"]["credentials"]
         if item["credential"]["id"] == subject["registration"]["id"]
     )
-    alone = _failures(node.check(registration))
+    alone = failures(node.check(registration))
     assert any("no checkpoint shown to predate it" in f for f in alone), alone
     bundle = node.client.get(f"/v1/credentials/{registration['id']}/proof").json()
     assert bundle["treeSize"] == sizes[registration["id"]]
     checked = node.check(bundle)
-    assert checked.holds, _failures(checked)
+    assert checked.holds, failures(checked)
     # The credit's bundle, at a checkpoint witnessed only after T, does not.
-    late = _failures(node.check(node.client.get(f"/v1/credentials/{credit['id']}/proof").json()))
+    late = failures(node.check(node.client.get(f"/v1/credentials/{credit['id']}/proof").json()))
     assert any("no checkpoint shown to predate it" in f for f in late), late
