@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,6 +69,28 @@ def test_issued_credentials_are_signed_stored_and_logged(
     for row in issued.credentials:
         # Any eddsa-jcs-2022 verifier accepts it (the did:key names the key).
         verify_proof(json.loads(row.canonical), resolve_key=resolve_did_key)
+
+
+def test_credential_ids_are_time_ordered_uuids_of_version_7(
+    federation: Engine, key_store: KeyStore
+) -> None:
+    # Time-ordered: the indexes keyed by credential id grow at their end.
+    with session_scope(federation) as session:
+        first = sign_and_log(session, key_store, [_unsigned()], origin_prefix=PREFIX, now=T0)
+    time.sleep(0.002)  # ids a millisecond apart are ordered by their time alone
+    with session_scope(federation) as session:
+        later = [_unsigned() for _ in range(200)]
+        sign_and_log(session, key_store, later, origin_prefix=PREFIX, now=T0)
+    ids = [first.credentials[0].id, *(d["id"] for d in later)]
+    parsed = [uuid.UUID(i.removeprefix("urn:uuid:")) for i in ids]
+    assert all(i.startswith("urn:uuid:") for i in ids)
+    assert {(u.version, u.variant) for u in parsed} == {(7, uuid.RFC_4122)}
+    assert len(set(parsed)) == len(parsed)
+    assert all(parsed[0] < u for u in parsed[1:])
+    # The first 48 bits are the time in milliseconds: now, not a fixed or guessed value.
+    assert abs((parsed[0].int >> 80) - time.time() * 1000) < 60_000
+    # 74 random bits: two ids of one millisecond still differ in them.
+    assert len({u.int & ((1 << 62) - 1) for u in parsed}) == len(parsed)
 
 
 def test_a_failing_batch_writes_nothing(federation: Engine, key_store: KeyStore) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from registry.calendar import china_today
 from registry.cli._common import console, node_session, read_json, write_json
+from registry.credentials.envelope import new_credential_id
 from registry.errors import InvalidInput
 from registry.ids import parse_category
 from registry.issuing import IssuingContext
@@ -73,7 +73,7 @@ def propose(
     """Draft an agreement and open it for every party's signature."""
     try:
         agreement = Agreement(
-            id=f"urn:uuid:{uuid.uuid4()}",
+            id=new_credential_id(),
             parties=frozenset(_codes(parties)),
             direction=Direction(direction),
             kinds=frozenset(RecordKind(k) for k in _codes(kinds)),
