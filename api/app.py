@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.limits import BodyGate
 from api.openapi import exact_openapi
+from api.pages import install_pages
 from api.recorder import AccessRecorder
 from api.routes import (
     audit,
@@ -78,6 +79,10 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         description=_DESCRIPTION,
         lifespan=lifespan,
+        # The API reference is a page of the node's own (api.pages), its assets served
+        # here rather than fetched from a CDN that a government intranet blocks.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -112,6 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(subscriptions.router)
     app.include_router(federation.router)
     app.include_router(witness.router)
+    install_pages(app)
     app.openapi = lambda: exact_openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -152,6 +152,27 @@ class Settings(BaseSettings):
             "the deadline per attempt, and the others go on."
         ),
     )
+    sign_in_delay_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description=(
+            "After a refused sign-in, how long the account refuses the next try unanswered, "
+            "in seconds; doubled for each further refusal in a row."
+        ),
+    )
+    sign_in_lock_after: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Refused sign-ins in a row after which the account is locked.",
+    )
+    sign_in_lock_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=24 * 60,
+        description="How long a locked account stays locked, in minutes.",
+    )
     webhook_allowed_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
         default=(),
         description=(

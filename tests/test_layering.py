@@ -26,7 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "storage",
         "authorities",
         "tlog tokens",
-        "trust",
+        "trust accounts",
         "issuing",
         "recognition bulk",
         "ce federation",

@@ -18,6 +18,7 @@ from registry.cli._recognition import recognition_app
 from registry.cli._serve import serve_api
 from registry.cli._token import token_app
 from registry.cli._trust import trust_app
+from registry.cli._user import user_app
 from registry.cli._verify import verify
 from registry.datadir import DataDir
 from registry.demo.startup import print_demo, seed_node
@@ -39,6 +40,7 @@ app.add_typer(key_app, name="key")
 app.add_typer(trust_app, name="trust")
 app.add_typer(log_app, name="log")
 app.add_typer(token_app, name="token")
+app.add_typer(user_app, name="user")
 app.add_typer(recognition_app, name="recognition")
 app.add_typer(federation_app, name="federation")
 app.add_typer(demo_app, name="demo")

@@ -8,8 +8,9 @@ import json
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
+from registry.accounts import create_user, list_users
 from registry.authorities import keys_of, list_authorities
 from registry.credentials import CredentialType
 from registry.datadir import DataDir
@@ -21,10 +22,50 @@ from registry.storage.db import session_scope
 from registry.storage.models import Record
 from registry.trust.store import NodeProfile, stored_versions
 
-__all__ = ["DEMO_TOKENS_FILE", "print_demo", "seed_node"]
+__all__ = ["DEMO_TOKENS_FILE", "DEMO_USERS_FILE", "print_demo", "seed_demo_users", "seed_node"]
 
 DEMO_TOKENS_FILE = "demo-tokens.json"
 """Where the demo's tokens are kept, among the data directory's secrets."""
+
+DEMO_USERS_FILE = "demo-users.json"
+"""Where the demo's accounts and their passwords are kept, among the secrets."""
+
+
+def _demo_people() -> list[dict[str, str]]:
+    """One account per role: an official of Shanghai, an employer's HR clerk (the
+    company that employs a demo engineer), an inspector and an administrator."""
+    employer = next(e.employer for e in DEMO_ENGINEERS if e.employer is not None)
+    return [
+        {"username": "sh.official", "role": "issuer:CN-SH", "name": "上海市应急管理局 李明"},
+        {
+            "username": "hr.demo",
+            "role": "verifier",
+            "name": "人事 王芳",
+            "company_code": employer[1],
+            "company_name": employer[0],
+        },
+        {"username": "inspector", "role": "enforcement", "name": "执法人员 张伟"},
+        {"username": "admin", "role": "admin", "name": "系统管理员"},
+    ]
+
+
+def seed_demo_users(session: Session) -> dict[str, dict[str, str]]:
+    """An account per role with a password made now, if the node has no account yet;
+    returns them (role -> user name, password). Only their hashes are kept."""
+    if list_users(session):
+        return {}
+    made = {}
+    for person in _demo_people():
+        user, password = create_user(
+            session,
+            person["username"],
+            role=person["role"],
+            display_name=person["name"],
+            company_code=person.get("company_code"),
+            company_name=person.get("company_name"),
+        )
+        made[user.role] = {"username": user.username, "password": password}
+    return made
 
 
 def seed_node(settings: Settings, engine: Engine, data_dir: DataDir) -> bool:
@@ -38,12 +79,17 @@ def seed_node(settings: Settings, engine: Engine, data_dir: DataDir) -> bool:
         tokens = seed_demo_tokens(session)
         if tokens:
             data_dir.write_private(DEMO_TOKENS_FILE, json.dumps(tokens, indent=2) + "\n")
+        users = seed_demo_users(session)
+        if users:
+            text = json.dumps(users, indent=2, ensure_ascii=False) + "\n"
+            data_dir.write_private(DEMO_USERS_FILE, text)
     return seeded
 
 
 def print_demo(console: Console, engine: Engine, data_dir: DataDir, *, base_url: str) -> None:
     """Print the demo's tokens, authorities, genesis digest and first requests to try."""
     _print_tokens(console, data_dir)
+    _print_users(console, data_dir, base_url)
     table = Table(title="Demo federation", show_lines=False)
     table.add_column("authority")
     table.add_column("issuing key")
@@ -67,6 +113,7 @@ def print_demo(console: Console, engine: Engine, data_dir: DataDir, *, base_url:
     console.print(table)
     if genesis:
         console.print(f"Genesis trust list digest (pin it): {genesis[0].digest}")
+    console.print(f"Web pages:       {base_url}/   (sign in with a demo user above)")
     console.print(f"API docs:        {base_url}/docs")
     console.print(
         f"Verify:          curl -X POST {base_url}/v1/verify/engineer "
@@ -99,6 +146,22 @@ def print_demo(console: Console, engine: Engine, data_dir: DataDir, *, base_url:
     console.print(f"                 curl {base_url}/v1/authorities")
     console.print(f"Health:          curl {base_url}/healthz")
     console.print(f"Readiness:       curl {base_url}/readyz")
+
+
+def _print_users(console: Console, data_dir: DataDir, base_url: str) -> None:
+    saved = data_dir.read_private(DEMO_USERS_FILE)
+    if saved is None:
+        console.print("Demo users: none saved here; make one with `registry user create`")
+        return
+    table = Table(
+        title=f"Demo users: sign in at {base_url}/sign-in "
+        f"(also in {data_dir.root / 'secrets' / DEMO_USERS_FILE})"
+    )
+    for column in ("role", "user", "password"):
+        table.add_column(column)
+    for role, user in json.loads(saved).items():
+        table.add_row(role, user["username"], user["password"])
+    console.print(table)
 
 
 def _print_tokens(console: Console, data_dir: DataDir) -> None:

@@ -35,6 +35,8 @@ from registry.storage.base import UTCDateTime
 __all__ = [
     "KEY_PURPOSES",
     "PROPOSAL_STATES",
+    "SIGN_IN_OUTCOMES",
+    "USER_ROLES",
     "AgreementProposal",
     "ApiToken",
     "Authority",
@@ -49,12 +51,15 @@ __all__ = [
     "RecognitionAgreementRow",
     "Record",
     "RecordParty",
+    "SignInEvent",
     "SigningKey",
     "StatusChangeRow",
     "StatusListRow",
     "StoredCredential",
     "TrustListProposal",
     "TrustListRecord",
+    "UserAccount",
+    "WebSession",
     "WitnessState",
 ]
 
@@ -752,3 +757,88 @@ class ForkEvidenceRow(SQLModel, table=True):
     )
     evidence: str = Field(sa_type=Text)
     found_at: datetime = Field(sa_type=UTCDateTime)
+
+
+USER_ROLES = ("verifier", "enforcement", "admin")
+"""The roles of people's accounts besides ``issuer:CN-xx`` (``federation`` is a node's)."""
+
+
+class UserAccount(SQLModel, table=True):
+    """A person who signs in to the web pages: a role, a password (its Argon2id hash
+    only), and for an employer's account the company it works for.
+
+    ``token_id`` is the account's own token row (its secret never made): what the
+    access audit and the records of verifications name when the person acts, so that
+    a page and the API leave the same trail. ``failures`` counts sign-ins refused in a
+    row; ``locked_until`` is set when they reach the lock-out."""
+
+    __tablename__ = "user_account"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('verifier', 'enforcement', 'admin') OR role LIKE 'issuer:CN-__'",
+            name="role_known",
+        ),
+        CheckConstraint("failures >= 0", name="failures_not_negative"),
+        CheckConstraint(
+            "company_code IS NULL OR length(company_code) = 18", name="company_code_length"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_type=String(64), unique=True)
+    display_name: str = Field(sa_type=String(100))
+    role: str = Field(sa_type=String(32))
+    company_code: str | None = Field(default=None, sa_type=String(18))
+    company_name: str | None = Field(default=None, sa_type=String(200))
+    password_hash: str = Field(sa_type=String(255))
+    token_id: int = Field(foreign_key="api_token.id", unique=True)
+    failures: int = Field(default=0)
+    last_failure_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    password_set_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: only the SHA-256 of its cookie is kept."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (CheckConstraint("length(id_hash) = 64", name="id_hash_sha256_hex"),)
+
+    id_hash: str = Field(sa_type=String(64), primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+SIGN_IN_OUTCOMES = (
+    "signed-in",
+    "signed-out",
+    "wrong-password",
+    "unknown-user",
+    "locked",
+    "disabled",
+)
+
+
+class SignInEvent(SQLModel, table=True):
+    """A sign-in tried (and how it ended) or a sign-out: the name given, the account
+    it named if any, the client's address."""
+
+    __tablename__ = "sign_in_event"
+    __table_args__ = (
+        CheckConstraint(
+            "outcome IN ('signed-in', 'signed-out', 'wrong-password', 'unknown-user', "
+            "'locked', 'disabled')",
+            name="outcome_known",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    username: str = Field(sa_type=String(64))
+    user_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
+    outcome: str = Field(sa_type=String(16))
+    client: str | None = Field(default=None, sa_type=String(64))

@@ -1,0 +1,54 @@
+"""The web pages people use: server-rendered from ``api/pages/templates``, their
+scripts and styles served from ``api/pages/static`` by the node itself (nothing is
+fetched from anywhere else), in Chinese first and English one click away."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from sqlmodel import Session
+from starlette.responses import RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from api.pages.render import page
+from api.pages.routes import home
+from api.pages.security import FormTokens, NeedsSignIn, NotYourPage, StaleForm, visitor
+
+__all__ = ["install_pages"]
+
+_STATIC = Path(__file__).resolve().parent / "static"
+
+
+def install_pages(app: FastAPI) -> None:
+    """Add the pages, their static files and their error pages to ``app``."""
+    app.mount("/static", StaticFiles(directory=_STATIC), name="static")
+    app.include_router(home.router)
+    app.add_middleware(FormTokens)
+
+    async def needs_sign_in(request: Request, exc: Exception) -> Response:
+        back = exc.back if isinstance(exc, NeedsSignIn) else "/"
+        return RedirectResponse(f"/sign-in?next={_quoted(back)}", status_code=303)
+
+    async def not_your_page(request: Request, exc: Exception) -> Response:
+        _visit(request)
+        return page(request, "refused.html", {"why": "role"}, status=403)
+
+    async def stale_form(request: Request, exc: Exception) -> Response:
+        _visit(request)
+        return page(request, "refused.html", {"why": "form"}, status=403)
+
+    app.add_exception_handler(NeedsSignIn, needs_sign_in)
+    app.add_exception_handler(NotYourPage, not_your_page)
+    app.add_exception_handler(StaleForm, stale_form)
+
+
+def _quoted(path: str) -> str:
+    return quote(path, safe="/")
+
+
+def _visit(request: Request) -> None:
+    """Who is at the page, for an error page rendered outside a route."""
+    with Session(request.app.state.engine) as session:
+        visitor(request, session)

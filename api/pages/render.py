@@ -1,0 +1,82 @@
+"""Rendering the pages: Jinja2 templates, the visitor's language, and what every page
+shows (who is signed in, the form token, the language switch).
+
+Chinese first: a page is in Chinese unless the visitor chose English with the switch
+every page carries, remembered in the ``lang`` cookie for a year. Templates write
+both languages side by side, ``t("中文", "English")``, so that the Chinese is read
+where the page is written and no catalogue falls out of step with it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi.templating import Jinja2Templates
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from api.languages import Language
+
+__all__ = ["LANG_COOKIE", "language_of", "page", "templates"]
+
+LANG_COOKIE = "lang"
+_HERE = Path(__file__).resolve().parent
+_CHINA = ZoneInfo("Asia/Shanghai")
+
+templates = Jinja2Templates(directory=_HERE / "templates")
+templates.env.autoescape = True
+templates.env.trim_blocks = True
+templates.env.lstrip_blocks = True
+
+
+def language_of(request: Request) -> Language:
+    """The page language: the visitor's choice, else Chinese."""
+    return "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
+
+
+def _day(value: date | datetime | str | None, lang: Language) -> str:
+    """A day as its readers write it: 2026年11月27日, or 27 Nov 2026."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        value = value.astimezone(_CHINA).date() if value.tzinfo else value.date()
+    if lang == "zh":
+        return f"{value.year}年{value.month}月{value.day}日"
+    return f"{value.day} {value:%b} {value.year}"
+
+
+def _moment(value: datetime | str | None, lang: Language) -> str:
+    """A time in China's time zone: 2026年11月27日 14:05, or 27 Nov 2026 14:05."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    local = value.astimezone(_CHINA)
+    return f"{_day(local.date(), lang)} {local:%H:%M}"
+
+
+def page(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> HTMLResponse:
+    """Render template ``name`` for ``request`` in the visitor's language."""
+    lang = language_of(request)
+    values: dict[str, Any] = {
+        "lang": lang,
+        "t": (lambda zh, en: zh if lang == "zh" else en),
+        "day": lambda value: _day(value, lang),
+        "moment": lambda value: _moment(value, lang),
+        "user": getattr(request.state, "user", None),
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        "path": request.url.path,
+        "query": request.url.query,
+    }
+    values.update(context or {})
+    response = templates.TemplateResponse(request, name, values, status_code=status)
+    response.headers["Content-Language"] = "zh-CN" if lang == "zh" else "en"
+    response.headers["Cache-Control"] = "no-store"
+    return response

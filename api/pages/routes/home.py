@@ -1,0 +1,138 @@
+"""The front page, the language switch, signing in and out, and the API reference."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from api.deps import DbSession
+from api.pages.render import LANG_COOKIE, page
+from api.pages.security import (
+    SESSION_COOKIE,
+    CheckedForm,
+    Visitor,
+    cookie_flags,
+)
+from registry.accounts import SignInPolicy, sign_in, sign_out, start_session
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+_YEAR = 365 * 24 * 3600
+
+
+def local_path(value: str | None, default: str = "/") -> str:
+    """``value`` if it is a path of this site (never another site's address)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return default
+    return value
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, user: Visitor) -> Response:
+    """What the registry is, and the ways in."""
+    return page(request, "home.html")
+
+
+@router.get("/lang/{code}")
+def switch_language(request: Request, code: str, next: str | None = None) -> Response:
+    """Show the pages in Chinese (``zh``) or English (``en``) from now on."""
+    response = RedirectResponse(local_path(next), status_code=303)
+    if code in ("zh", "en"):
+        response.set_cookie(LANG_COOKIE, code, max_age=_YEAR, samesite="lax", path="/")
+    return response
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_form(request: Request, user: Visitor, next: str | None = None) -> Response:
+    """The sign-in form."""
+    return page(request, "sign_in.html", {"next": local_path(next, "/desk")})
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+def sign_in_post(
+    request: Request,
+    *,
+    session: DbSession,
+    user: Visitor,
+    form: CheckedForm,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/desk",
+) -> Response:
+    """Check the password; on success start a session and go where the visitor was
+    going. Refused: the form again, saying why in words that do not tell whether the
+    name exists."""
+    settings = request.app.state.settings
+    policy = SignInPolicy(
+        delay_seconds=settings.sign_in_delay_seconds,
+        lock_after=settings.sign_in_lock_after,
+        lock_minutes=settings.sign_in_lock_minutes,
+    )
+    result = sign_in(session, username, password, policy=policy, client=_client(request))
+    if not result.ok or result.user is None:
+        session.commit()  # the refusal and its count are kept
+        wait = None
+        if result.retry_at is not None and result.retry_at > datetime.now(UTC):
+            wait = max(1, int((result.retry_at - datetime.now(UTC)).total_seconds() + 0.999))
+        return page(
+            request,
+            "sign_in.html",
+            {
+                "next": local_path(next, "/desk"),
+                "username": username,
+                "refused": result.outcome,
+                "wait": wait,
+                # Locked out (not only slowed down): now, or by this refusal.
+                "locked": wait is not None and wait > 60,
+            },
+            status=429 if result.outcome == "locked" else 401,
+        )
+    cookie = start_session(session, result.user)
+    response = RedirectResponse(local_path(next, "/desk"), status_code=303)
+    response.set_cookie(SESSION_COOKIE, cookie, **cookie_flags(request))
+    return response
+
+
+@router.post("/sign-out")
+def sign_out_post(request: Request, session: DbSession, form: CheckedForm) -> Response:
+    """End the session."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        sign_out(session, cookie, client=_client(request))
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/desk")
+def desk(request: Request, user: Visitor) -> Response:
+    """Where a signed-in person starts: their role's desk."""
+    if user is None:
+        return RedirectResponse("/sign-in?next=/desk", status_code=303)
+    return page(request, "desk.html")
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def api_reference(request: Request) -> HTMLResponse:
+    """The API reference, its scripts and styles served by this node."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="API reference · YRD safety-engineer registry",
+        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+    )

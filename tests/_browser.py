@@ -1,0 +1,125 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright, against a real
+``registry serve --demo`` node, with axe-core's accessibility check and a record of
+every address the browser asked for.
+
+``make test`` installs Chromium (``scripts/ensure-chromium``); without it these tests
+fail saying so, they are never skipped. Screenshots go to ``REGISTRY_SCREENSHOTS``
+(default: the test's temporary directory); the main ones are copied to ``docs/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_FLAGS",
+    "Visit",
+    "axe_violations",
+    "launch",
+    "screenshot",
+    "sign_in",
+]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+_SERIOUS = ("serious", "critical")
+
+
+def launch(playwright: Playwright) -> Browser:
+    """Chromium, headless, as the registry's tests run it."""
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: run `make test` (it installs Debian's chromium)")
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+
+
+@dataclass
+class Visit:
+    """A browser context at one node that records every address it asked for."""
+
+    base: str
+    context: BrowserContext
+    asked: list[str] = field(default_factory=list)
+
+    def page(self) -> Page:
+        page = self.context.new_page()
+        page.on("request", lambda request: self.asked.append(request.url))
+        return page
+
+    def elsewhere(self) -> list[str]:
+        """What the browser asked of anything but the node."""
+        node = urlsplit(self.base).netloc
+        return [
+            url
+            for url in self.asked
+            if urlsplit(url).scheme not in ("data", "blob", "about")
+            and urlsplit(url).netloc != node
+        ]
+
+
+def playwright_session() -> Iterator[Playwright]:
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+def new_visit(browser: Browser, base: str, *, phone: bool = False, **options: Any) -> Visit:
+    """A fresh browser context (its own cookies) at ``base``; a phone's screen if asked."""
+    if phone:
+        options.update(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    context = browser.new_context(base_url=base, **options)
+    context.set_default_timeout(15_000)
+    return Visit(base, context)
+
+
+def sign_in(page: Page, username: str, password: str, *, next_path: str = "/desk") -> None:
+    """Sign in through the form, as a person does."""
+    page.goto(f"/sign-in?next={next_path}")
+    page.get_by_label(re.compile("用户名|User name")).fill(username)
+    page.get_by_label(re.compile("^(密码|Password)$")).fill(password)
+    page.get_by_role("button", name=re.compile("^(登录|Sign in)$")).click()
+
+
+def axe_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page, one line each."""
+    results = Axe().run(page)
+    found = results.response.get("violations", [])
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in found
+        if v.get("impact") in _SERIOUS
+    ]
+
+
+def screenshot(page: Page, name: str, tmp_path: Path) -> Path:
+    """Save the whole page as ``name``.png where screenshots go."""
+    folder = Path(os.environ.get("REGISTRY_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def demo_users(data_dir: Path) -> dict[str, dict[str, str]]:
+    """The demo's accounts and passwords, as ``make run`` saved them."""
+    saved: dict[str, dict[str, str]] = json.loads(
+        (data_dir / "secrets" / "demo-users.json").read_text(encoding="utf-8")
+    )
+    return saved
