@@ -220,13 +220,13 @@ def test_nothing_handed_out_tests_a_guess_and_the_disclosure_confirms_the_number
     assert "do not match anyone the credential names" in refused_number.stdout
     # The ID number asked for, not given on the command line; the QR code's disclosure.
     qr_text = person["qr_text"]
-    assert qr_text.endswith(" " + disclosure)
+    assert qr_text.endswith("&d=" + disclosure)
     prompted = _verify(tmp_path, *base, "--qr", qr_text, stdin=number + "\n")
     assert prompted.returncode == 0, prompted.stdout + prompted.stderr
     assert number not in prompted.stdout + prompted.stderr
     # The public QR code carries no disclosure.
     public_qr = client.get(f"/v1/credentials/{credential_id}/qr")
-    assert public_qr.headers["x-qr-text"] == qr_text.rsplit(" ", 1)[0]
+    assert public_qr.headers["x-qr-text"] == qr_text.rsplit("&d=", 1)[0]
     holder_qr = client.get(
         f"/v1/credentials/{credential_id}/disclosures/1/qr",
         params={"format": "png"},

@@ -603,8 +603,14 @@ def test_qr_codes_name_the_credential_and_its_digest(node: Node) -> None:
     png = node.client.get(f"/v1/credentials/{registration}/qr", params={"format": "png"})
     assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
     text = png.headers["x-qr-text"]
-    assert len(text.encode("ascii")) == 100
+    # The address of the credential's page on this node, what it is checked against
+    # in the fragment (never sent to a server).
+    page, fragment = text.split("#")
+    assert page == f"{node.settings.node_url}/c/{registration}"
+    assert fragment.startswith("a=CN-SH&h=")
+    assert len(fragment) == len("a=CN-SH&h=") + 43
     payload = parse_qr_payload(text)
+    assert payload == parse_qr_payload(payload.text())  # the line printed before, still read
     assert (payload.authority, payload.credential_id) == ("CN-SH", registration)
     bundle = node.client.get(f"/v1/credentials/{registration}/proof").json()
     chain = node.chain()

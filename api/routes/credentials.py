@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 
 from api.auth import require_caller, require_role
 from api.batch import batch_body, batch_of
@@ -318,11 +318,13 @@ def proof(session: DbSession, credential_id: _CredentialId) -> ProofBundleOut:
     responses={
         200: {
             "description": (
-                "The code as SVG or PNG. It carries 100 bytes of text, "
-                "`YRD1 <authority> <credential id> <digest>` (the digest: SHA-256 of the "
-                "credential's canonical bytes, base64url), which the text header "
-                "`X-QR-Text` repeats. `registry verify FILE --qr TEXT` checks a "
-                "credential against it."
+                "The code as SVG or PNG. It carries the address of the credential's page "
+                "on this node, `<node>/c/<credential id>#a=<authority>&h=<digest>` (the "
+                "digest: SHA-256 of the credential's canonical bytes, base64url, in the "
+                "fragment, which browsers never send), which the header `X-QR-Text` "
+                "repeats. A phone opens it as a link; the page checks the credential in "
+                "the browser. `registry verify FILE --qr TEXT` checks a credential "
+                "against it."
             ),
             "content": {"image/svg+xml": {"schema": _BINARY}, "image/png": {"schema": _BINARY}},
         },
@@ -330,6 +332,7 @@ def proof(session: DbSession, credential_id: _CredentialId) -> ProofBundleOut:
     },
 )
 def qr_code(
+    request: Request,
     session: DbSession,
     credential_id: _CredentialId,
     image_format: Annotated[
@@ -341,11 +344,12 @@ def qr_code(
     row = get_credential(session, credential_id)
     payload = QrPayload(row.issuer_code, row.id, row.digest)
     media = "image/svg+xml" if image_format == "svg" else "image/png"
+    node_url = request.app.state.settings.node_url
     return Response(
-        qr_image(payload, image_format),
+        qr_image(payload, image_format, node_url=node_url),
         media_type=media,
         headers={
-            "X-QR-Text": payload.text(),
+            "X-QR-Text": payload.url(node_url),
             "Cache-Control": "public, max-age=31536000, immutable",
         },
     )
@@ -386,7 +390,11 @@ def _disclosures(
     responses=_DISCLOSURE_ERRORS,
 )
 def disclosures(
-    session: DbSession, issuing: Issuing, caller: _IssuerCaller, credential_id: _CredentialId
+    request: Request,
+    session: DbSession,
+    issuing: Issuing,
+    caller: _IssuerCaller,
+    credential_id: _CredentialId,
 ) -> Response:
     """For the issuing authority only (`issuer:<its authority>`): each person's
     disclosure, the salt of their binding that the credential does not carry, to print
@@ -402,7 +410,7 @@ def disclosures(
                 name=h.name,
                 masked=h.masked,
                 disclosure=h.text,
-                qr_text=code.text(),
+                qr_text=code.url(request.app.state.settings.node_url),
             )
             for h, code in _disclosures(session, issuing, caller, credential_id)
         ],
@@ -417,8 +425,9 @@ def disclosures(
     responses={
         200: {
             "description": (
-                "The code as SVG or PNG, carrying "
-                "`YRD1 <authority> <credential id> <digest> <disclosure>` (123 bytes), "
+                "The code as SVG or PNG, carrying the address of the credential's page "
+                "with the person's disclosure in the fragment, "
+                "`<node>/c/<credential id>#a=<authority>&h=<digest>&d=<disclosure>`, "
                 "which `X-QR-Text` does not repeat: it is the person's alone."
             ),
             "content": {"image/svg+xml": {"schema": _BINARY}, "image/png": {"schema": _BINARY}},
@@ -428,6 +437,7 @@ def disclosures(
     },
 )
 def holder_qr_code(
+    request: Request,
     *,
     session: DbSession,
     issuing: Issuing,
@@ -446,4 +456,6 @@ def holder_qr_code(
     if payload is None:
         raise NotFound(f"{credential_id} names no person at position {position}")
     media = "image/svg+xml" if image_format == "svg" else "image/png"
-    return Response(qr_image(payload, image_format), media_type=media, headers=_PRIVATE)
+    node_url = request.app.state.settings.node_url
+    image = qr_image(payload, image_format, node_url=node_url)
+    return Response(image, media_type=media, headers=_PRIVATE)

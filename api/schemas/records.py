@@ -157,8 +157,9 @@ class DisclosureOut(BaseModel):
     )
     qr_text: str = Field(
         description=(
-            "The text of the QR code for their certificate, "
-            "`YRD1 <authority> <credential id> <digest> <disclosure>`."
+            "What the QR code for their certificate carries: the address of the "
+            "credential's page with their disclosure in the fragment, "
+            "`<node>/c/<credential id>#a=<authority>&h=<digest>&d=<disclosure>`."
         )
     )
 
