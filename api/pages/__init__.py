@@ -1,0 +1,1 @@
+"""Pages for people beside the API for machines: what they render on the server."""
