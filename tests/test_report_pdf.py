@@ -194,6 +194,21 @@ def test_a_failing_verdict_resting_on_a_listing(node: Node) -> None:
     assert "不符合" in chinese
 
 
+def test_a_renewal_prints_both_terms_hours(node: Node) -> None:
+    """The hours of the renewed term and of the one before it, each credit with
+    whether it counts, and why not where it does not."""
+    report = node.verify(id_number=ENGINEERS["黄磊"].id_number, region="CN-ZJ")
+    ce = report["credentialSubject"]["continuingEducation"]
+    previous = ce["previousPeriod"]
+    (set_aside,) = [c for c in previous["credits"] if not c["counts"]]
+    _, text = _printed(report_pdf(report, language="zh", page_url=_url(report)))
+    assert "本注册周期" in text
+    assert "上一注册周期" in text
+    assert f"共{previous['counted']['total']}学时" in text
+    assert _squashed(f"否：{set_aside['reason']['zh']}") in text
+    assert f"{previous['period']['from']}至{previous['period']['until']}" in text
+
+
 def test_someone_the_registry_does_not_hold(node: Node) -> None:
     report = node.verify(registration_number="SH-REG-9999", name="周某", region="CN-SH")
     subject = report["credentialSubject"]

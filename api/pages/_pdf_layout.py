@@ -95,9 +95,11 @@ class Writer:
         bold: bool = False,
         align: int = 0,
         space: float = 0,
+        keep: bool = False,
     ) -> Paragraph:
         """``value`` as a paragraph of ``size`` points: in Helvetica if it is Latin
-        only, else in ``STSong-Light``; ``space`` below it (and more above)."""
+        only, else in ``STSong-Light``; ``space`` below it (and more above); ``keep``
+        keeps it on the page of what follows it."""
         content = str(value)
         only_latin = latin(content)
         font = (LATIN + "-Bold" if bold else LATIN) if only_latin else CID
@@ -110,6 +112,7 @@ class Writer:
             alignment=align,
             spaceBefore=space * 2.5,
             spaceAfter=space,
+            keepWithNext=keep,
             # Text with Chinese breaks between any two Chinese characters (keeping
             # punctuation off a line's start) and between Latin words; Latin alone
             # between words, a word longer than the line split.
@@ -123,8 +126,13 @@ class Writer:
         return self.para(say(key, self.lang, **values), size)
 
     def heading(self, key: str) -> Paragraph:
-        """A section's heading."""
-        return self.para(say(key, self.lang), 12, colour=HEADING, bold=True, space=4)
+        """A section's heading, on the page of what follows it."""
+        return self.para(say(key, self.lang), 12, colour=HEADING, bold=True, space=4, keep=True)
+
+    def caption(self, key: str, **values: object) -> Paragraph:
+        """A part's caption, small, on the page of what follows it."""
+        text = say(key, self.lang, **values)
+        return self.para(text, 9, colour=HEADING, space=2, keep=True)
 
     def label(self, key: str, **values: object) -> Paragraph:
         """A label or a note: the text ``key``, small and grey."""

@@ -108,7 +108,7 @@ def _records(w: Writer, subject: Mapping[str, Any]) -> list[Flowable]:
     found.append(w.grid(header, rows, (42, 24, 30, 34, 18, 26)))
     agreements = mappings(subject.get("agreements"))
     if agreements:
-        found += [Spacer(0, 2 * mm), w.label("agreements")]
+        found.append(w.caption("agreements"))
         for agreement in agreements:
             named = [text.region(p, w.lang) for p in agreement.get("parties", ())]
             parties = say("parties", w.lang).join(named)
@@ -122,7 +122,7 @@ def _term(w: Writer, key: str, term: Mapping[str, Any]) -> list[Flowable]:
     period = mapping(term.get("period"))
     counted = mapping(term.get("counted"))
     standing = "official" if rule.get("standing") == "official" else "provisional"
-    authority = text.region(rule.get("authority", ""), lang)
+    authority = text.region(rule.get("authority", ""), lang, coded=False)
     rows: list[tuple[str, object]] = [
         ("period", say("from-until", lang, start=period.get("from"), end=period.get("until"))),
         ("rule", say(standing, lang, authority=authority, version=rule.get("version", ""))),
@@ -157,12 +157,12 @@ def _term(w: Writer, key: str, term: Mapping[str, Any]) -> list[Flowable]:
         )
         met = say("yes" if term["met"] else "no", lang)
         rows.append(("ce-met", f"{met} {shortfalls}".strip()))
-    found: list[Flowable] = [w.label(key), Spacer(0, 1 * mm), w.pairs(rows)]
+    found: list[Flowable] = [w.caption(key), w.pairs(rows)]
     credits = []
     for credit in mappings(term.get("credits")):
         counts = say("yes" if credit.get("counts") else "no", lang)
         if not credit.get("counts"):
-            counts += f": {said_in(credit.get('reason'), lang)}"
+            counts = say("because", lang, answer=counts, why=said_in(credit.get("reason"), lang))
         credits.append(
             [
                 w.para(credit.get("completedOn", "")),
@@ -173,7 +173,7 @@ def _term(w: Writer, key: str, term: Mapping[str, Any]) -> list[Flowable]:
             ]
         )
     if credits:
-        header = ("completed", "issuer", "kind", "hours", "counts")
+        header = ("completed", "issuer", "kind", "hours", "credit-counts")
         found += [Spacer(0, 2 * mm), w.grid(header, credits, (24, 30, 22, 14, 84))]
     return found
 
@@ -187,7 +187,7 @@ def _continuing_education(w: Writer, subject: Mapping[str, Any]) -> list[Flowabl
         found += _term(w, "ce-term", ce)
     previous = mapping(ce.get("previousPeriod"))
     if previous:
-        found += [Spacer(0, 3 * mm), *_term(w, "ce-previous", previous)]
+        found += _term(w, "ce-previous", previous)
     return found
 
 
@@ -199,7 +199,7 @@ def _listings(w: Writer, subject: Mapping[str, Any]) -> list[Flowable]:
         return [*found, w.say("no-listings")]
     for n, listing in enumerate(listings, start=1):
         measures = [str(m) for m in listing.get("measures", ())]
-        measures += [text.measure(code, lang) for code in listing.get("measureCodes", ())]
+        coded = [text.measure(code, lang) for code in listing.get("measureCodes", ())]
         rows: list[tuple[str, object]] = [
             ("listed-by", text.region(listing.get("issuer", ""), lang)),
             ("role", text.role(listing.get("role", ""), lang)),
@@ -208,13 +208,14 @@ def _listings(w: Writer, subject: Mapping[str, Any]) -> list[Flowable]:
             ("listed-on", listing.get("listedOn", "")),
             ("earliest-removal", listing.get("earliestRemovalOn", "")),
             ("expires", listing.get("expiresOn", "")),
-            ("measures", say("list", lang).join(dict.fromkeys(measures))),
+            ("measures", say("list", lang).join(measures)),
+            ("measure-codes", say("list", lang).join(coded)),
             ("restricts", say("yes" if listing.get("restrictsPractice") else "no", lang)),
             ("state", text.state(listing.get("state", ""), lang)),
             ("legal-basis", listing.get("legalBasis", "")),
             ("explanation", said_in(listing.get("reason"), lang)),
         ]
-        found += [w.label("listing", n=n), Spacer(0, 1 * mm), w.pairs(rows), Spacer(0, 3 * mm)]
+        found += [w.caption("listing", n=n), w.pairs(rows)]
     return found
 
 

@@ -105,6 +105,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "completed": ("完成日期", "Completed"),
     "kind": ("类型", "Kind"),
     "hours": ("学时", "Hours"),
+    "credit-counts": ("是否计入", "Counted"),
     "listings": ("安全生产严重失信主体名单", "Untrustworthiness listings"),
     "no-listings": (
         "核验日无在效的失信名单记录涉及此人。",
@@ -120,6 +121,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "earliest-removal": ("最早可申请信用修复", "Earliest removal"),
     "expires": ("期满日期", "Expires on"),
     "measures": ("管理措施", "Measures"),
+    "measure-codes": ("措施类别", "Measures by code"),
     "restricts": ("是否限制执业", "Restricts practice"),
     "legal-basis": ("依据", "Legal basis"),
     "explanation": ("说明", "Explanation"),
@@ -152,6 +154,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "page": ("第 {n} 页", "Page {n}"),
     "beijing": ("{time}（北京时间）", "{time} (Beijing time)"),
     "list": ("；", "; "),
+    "because": ("{answer}：{why}", "{answer}: {why}"),
     "parties": ("、", ", "),
 }
 
@@ -186,13 +189,15 @@ def verdict_kind(subject: Mapping[str, Any]) -> str:
     return "not-qualified"
 
 
-def region(code: object, lang: Language) -> str:
-    """A province by name, with its code (``浙江省 (CN-ZJ)``); an unknown code as given."""
+def region(code: object, lang: Language, *, coded: bool = True) -> str:
+    """A province by name, with its code unless ``coded`` is false (``浙江省 (CN-ZJ)``);
+    an unknown code as given."""
     try:
         found = province(str(code))
     except RegistryError:
         return str(code)
-    return f"{found.name_zh if lang == 'zh' else found.name_en} ({found.iso})"
+    name = found.name_zh if lang == "zh" else found.name_en
+    return f"{name} ({found.iso})" if coded else name
 
 
 def _label(table: Enumeration, code: object, lang: Language) -> str:
