@@ -117,6 +117,9 @@ def test_a_qualified_report_prints_in_chinese(node: Node) -> None:
     assert subject["registration"]["registrationNumber"] in text
     assert subject["qualification"]["certificateNumber"] in text
     assert subject["registration"]["employer"]["name"] in text
+    (agreement,) = subject["agreements"]
+    assert _squashed(agreement["legalBasis"]["title"]) in text
+    assert _squashed(agreement["legalBasis"]["documentNumber"]) in text
     ce = subject["continuingEducation"]
     assert f"共{ce['counted']['total']}学时" in text
     assert "无在效的失信名单记录" in text

@@ -110,7 +110,7 @@ class Writer:
             leading=size * 1.35,
             textColor=colour,
             alignment=align,
-            spaceBefore=space * 2.5,
+            spaceBefore=space * 2,
             spaceAfter=space,
             keepWithNext=keep,
             # Text with Chinese breaks between any two Chinese characters (keeping

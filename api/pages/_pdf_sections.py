@@ -69,7 +69,8 @@ def _record_row(w: Writer, kind: str, record: Mapping[str, Any]) -> list[Flowabl
     what = [say(kind, lang), text.category(record.get("category", ""), lang)]
     employer = mapping(record.get("employer"))
     if employer.get("name"):
-        what.append(str(employer["name"]))
+        code = f" ({employer['creditCode']})" if employer.get("creditCode") else ""
+        what.append(f"{employer['name']}{code}")
     if kind == "qualification":
         number = record.get("certificateNumber", "")
         valid = say("lifelong", lang, day=record.get("issuedOn", ""))
@@ -96,9 +97,9 @@ def _record_row(w: Writer, kind: str, record: Mapping[str, Any]) -> list[Flowabl
 
 def _records(w: Writer, subject: Mapping[str, Any]) -> list[Flowable]:
     rows = []
-    for kind, key in (("qualification", "qualification"), ("registration", "registration")):
-        if isinstance(subject.get(key), Mapping):
-            rows.append(_record_row(w, kind, subject[key]))
+    for kind in ("qualification", "registration"):
+        if isinstance(subject.get(kind), Mapping):
+            rows.append(_record_row(w, kind, subject[kind]))
     for other in mappings(subject.get("otherRegistrations")):
         rows.append(_record_row(w, "other-registration", other))
     found: list[Flowable] = [w.heading("records")]
@@ -110,9 +111,16 @@ def _records(w: Writer, subject: Mapping[str, Any]) -> list[Flowable]:
     if agreements:
         found.append(w.caption("agreements"))
         for agreement in agreements:
-            named = [text.region(p, w.lang) for p in agreement.get("parties", ())]
-            parties = say("parties", w.lang).join(named)
-            found.append(w.para(f"{agreement.get('legalBasis', '')} ({parties})", 8.5))
+            basis = mapping(agreement.get("legalBasis"))
+            named = [text.region(p, w.lang, coded=False) for p in agreement.get("parties", ())]
+            line = say(
+                "agreement",
+                w.lang,
+                title=basis.get("title", ""),
+                number=basis.get("documentNumber", ""),
+                parties=say("parties", w.lang).join(named),
+            )
+            found.append(w.para(line, 8.5))
     return found
 
 

@@ -77,6 +77,10 @@ _TEXT: dict[str, tuple[str, str]] = {
     "by-agreement": ("是（依据互认协议）", "yes (under an agreement)"),
     "no-records": ("未查到该人员的记录。", "The registry holds no record of this person."),
     "agreements": ("所依据的互认协议", "Recognition agreements relied on"),
+    "agreement": (
+        "{title}（{number}），协议方：{parties}",
+        "{title} ({number}), between {parties}",
+    ),
     "ce": ("继续教育学时", "Continuing education"),
     "ce-term": ("本注册周期", "This registration term"),
     "ce-previous": ("上一注册周期", "The previous term"),

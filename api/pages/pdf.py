@@ -73,14 +73,14 @@ def _header(w: Writer, subject: Mapping[str, Any], page_url: str) -> Table:
             ("BACKGROUND", (0, 0), (-1, -1), colour),
             ("LEFTPADDING", (0, 0), (-1, -1), 8),
             ("TOPPADDING", (0, 0), (-1, -1), 6),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 10),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
         ]
     )
     left: list[Flowable] = [
         w.para(say("title", lang), 20, colour=HEADING, bold=True),
         Spacer(0, 2 * mm),
         w.para(say("subtitle", lang), 8.5, colour=MUTED),
-        Spacer(0, 4 * mm),
+        Spacer(0, 3 * mm),
         w.label("verdict"),
         Spacer(0, 1 * mm),
         verdict,
@@ -144,8 +144,8 @@ def report_pdf(report: Mapping[str, Any], *, language: str, page_url: str) -> by
         pagesize=A4,
         leftMargin=18 * mm,
         rightMargin=18 * mm,
-        topMargin=16 * mm,
-        bottomMargin=18 * mm,
+        topMargin=14 * mm,
+        bottomMargin=17 * mm,
         title=say("title", lang),
         subject=str(report.get("id", "")),
         author=str(report.get("issuer", "")),
