@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.limits import BodyGate
 from api.openapi import exact_openapi
-from api.pages import install_pages
 from api.recorder import AccessRecorder
 from api.routes import (
     audit,
@@ -38,6 +37,7 @@ from registry.issuing.grouping import SingleIssues
 from registry.settings import Settings
 from registry.storage.db import make_engine
 from registry.verification import EngineerVerifier
+from web.app import install_pages
 
 __all__ = ["app_from_environment", "create_app"]
 
@@ -79,7 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         description=_DESCRIPTION,
         lifespan=lifespan,
-        # The API reference is a page of the node's own (api.pages), its assets served
+        # The API reference is a page of the node's own (web), its assets served
         # here rather than fetched from a CDN that a government intranet blocks.
         docs_url=None,
         redoc_url=None,

@@ -19,7 +19,6 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
 from api import create_app
-from api.pages.pdf import report_pdf
 from registry.calendar import china_today
 from registry.demo import DEMO_ENGINEERS, credit_code
 from registry.errors import InvalidInput
@@ -27,6 +26,7 @@ from registry.settings import Settings
 from registry.verification.batch import verdict_label
 from tests._support import LOOPBACK, seed_demo_node
 from tests._verifying import Node
+from web.pdf import report_pdf
 
 ENGINEERS = {e.name: e for e in DEMO_ENGINEERS}
 PAGE = "https://sh.registry.yrd.example/reports/"

@@ -6,7 +6,7 @@ the server::
 
     https://<node>/c/<credential id>#a=<authority>&h=<digest>[&d=<disclosure>]
 
-A phone's camera opens it as a link. The page (``api.pages``) fetches the credential
+A phone's camera opens it as a link. The page (``web``) fetches the credential
 and its proofs and checks them in the visitor's browser, its digest against ``h``:
 the SHA-256 of the credential's canonical (RFC 8785) bytes, the same digest the
 registry stores and the log's leaf is built from, in unpadded base64url (43

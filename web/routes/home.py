@@ -11,14 +11,14 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import DbSession
-from api.pages.render import LANG_COOKIE, page
-from api.pages.security import (
+from registry.accounts import SignInPolicy, sign_in, sign_out, start_session
+from web.render import LANG_COOKIE, page
+from web.security import (
     SESSION_COOKIE,
     CheckedForm,
     Visitor,
     cookie_flags,
 )
-from registry.accounts import SignInPolicy, sign_in, sign_out, start_session
 
 __all__ = ["router"]
 

@@ -28,8 +28,10 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Image, SimpleDocTemplate, Spacer, Table
 from reportlab.platypus.doctemplate import BaseDocTemplate
 
-from api.pages import _pdf_text as text
-from api.pages._pdf_layout import (
+from registry.credentials import CredentialType
+from registry.errors import InvalidInput
+from web import _pdf_text as text
+from web._pdf_layout import (
     CID,
     HEADING,
     LATIN,
@@ -41,10 +43,8 @@ from api.pages._pdf_layout import (
     latin,
     said_in,
 )
-from api.pages._pdf_sections import sections
-from api.pages._pdf_text import Language, say
-from registry.credentials import CredentialType
-from registry.errors import InvalidInput
+from web._pdf_sections import sections
+from web._pdf_text import Language, say
 
 __all__ = ["report_pdf"]
 

@@ -20,8 +20,6 @@ from sqlmodel import col, select
 from starlette.responses import HTMLResponse, Response
 
 from api.deps import DbSession
-from api.pages.render import page
-from api.pages.security import Visitor
 from registry.calendar import china_today
 from registry.credentials import CredentialType
 from registry.errors import InvalidCategory, NotFound
@@ -31,21 +29,21 @@ from registry.labels import CATEGORY, STATE
 from registry.recognition import RecordKind, recognise
 from registry.recognition.agreements import in_force, load_agreements
 from registry.storage.models import Authority
+from web.i18n import N_
+from web.render import page
+from web.security import Visitor
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
 _TYPES = {
-    CredentialType.QUALIFICATION: (
-        "初级注册安全工程师职业资格",
-        "Junior safety-engineer qualification",
-    ),
-    CredentialType.REGISTRATION: ("初级注册安全工程师注册", "Junior safety-engineer registration"),
-    CredentialType.CE_CREDIT: ("继续教育学时", "Continuing-education hours"),
-    CredentialType.LISTING: ("安全生产失信名单", "Production-safety untrustworthiness listing"),
-    CredentialType.STATUS_CHANGE: ("状态变更决定", "Status change"),
-    CredentialType.RECOGNITION_AGREEMENT: ("互认协议", "Recognition agreement"),
+    CredentialType.QUALIFICATION: N_("Junior safety-engineer qualification"),
+    CredentialType.REGISTRATION: N_("Junior safety-engineer registration"),
+    CredentialType.CE_CREDIT: N_("Continuing-education hours"),
+    CredentialType.LISTING: N_("Production-safety untrustworthiness listing"),
+    CredentialType.STATUS_CHANGE: N_("Status change"),
+    CredentialType.RECOGNITION_AGREEMENT: N_("Recognition agreement"),
 }
 _KINDS = {
     CredentialType.QUALIFICATION: RecordKind.QUALIFICATION,
@@ -150,12 +148,10 @@ def certificate(
     identifier = holder.get("identifier") or {}
     listed = subject.get("listed") or {}
     known = _type(view.type)
-    kind_zh, kind_en = _TYPES.get(known, (view.type, view.type)) if known else (view.type,) * 2
     context = {
         "credential_id": credential_id,
         "kind": view.type,
-        "kind_zh": kind_zh,
-        "kind_en": kind_en,
+        "kind_label": _TYPES.get(known, view.type) if known else view.type,
         "issuer_zh": issuer.name_zh if issuer else view.authority,
         "issuer_en": issuer.name_en if issuer else view.authority,
         "name": holder.get("name") or listed.get("name"),

@@ -3,8 +3,8 @@ shows (who is signed in, the form token, the language switch).
 
 Chinese first: a page is in Chinese unless the visitor chose English with the switch
 every page carries, remembered in the ``lang`` cookie for a year. Templates write
-both languages side by side, ``t("中文", "English")``, so that the Chinese is read
-where the page is written and no catalogue falls out of step with it.
+their text in English through the catalogue, ``_("...")`` (``web.i18n``), and pick
+between the two languages a value carries itself with ``in_lang(zh, en)``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from api.languages import Language
+from web.i18n import Language, translate
 
 __all__ = ["LANG_COOKIE", "language_of", "page", "templates"]
 
@@ -67,7 +67,8 @@ def page(
     lang = language_of(request)
     values: dict[str, Any] = {
         "lang": lang,
-        "t": (lambda zh, en: zh if lang == "zh" else en),
+        "_": lambda message, **values: translate(lang, message, **values),
+        "in_lang": lambda zh, en: zh if lang == "zh" else en,
         "day": lambda value: _day(value, lang),
         "moment": lambda value: _moment(value, lang),
         "user": getattr(request.state, "user", None),

@@ -10,8 +10,10 @@ from typing import Any
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Spacer
 
-from api.pages import _pdf_text as text
-from api.pages._pdf_layout import (
+from registry.credentials import authority_of
+from registry.errors import RegistryError
+from web import _pdf_text as text
+from web._pdf_layout import (
     STATUS_COLOURS,
     WIDTH,
     Writer,
@@ -20,9 +22,7 @@ from api.pages._pdf_layout import (
     said_in,
     split_table,
 )
-from api.pages._pdf_text import say
-from registry.credentials import authority_of
-from registry.errors import RegistryError
+from web._pdf_text import say
 
 __all__ = ["sections"]
 

@@ -1,5 +1,5 @@
-"""The web pages people use: server-rendered from ``api/pages/templates``, their
-scripts and styles served from ``api/pages/static`` by the node itself (nothing is
+"""The pages added to the app: server-rendered from ``web/templates``, their
+scripts and styles served from ``web/static`` by the node itself (nothing is
 fetched from anywhere else), in Chinese first and English one click away."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from sqlmodel import Session
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from api.pages.render import page
-from api.pages.routes import certificate, home
-from api.pages.security import FormTokens, NeedsSignIn, NotYourPage, StaleForm, visitor
+from web.render import page
+from web.routes import certificate, home
+from web.security import FormTokens, NeedsSignIn, NotYourPage, StaleForm, visitor
 
 __all__ = ["install_pages"]
 

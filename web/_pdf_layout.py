@@ -21,7 +21,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Flowable, Paragraph, Table
 
-from api.pages._pdf_text import Language, say
+from web._pdf_text import Language, say
 
 __all__ = [
     "CID",

@@ -1,0 +1,43 @@
+"""Every text of the pages and PDF reports is in the one catalogue, in Chinese."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.pofile import read_po
+
+import web
+from web.i18n import CATALOGUE, translate
+
+WEB = Path(web.__file__).resolve().parent
+_METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
+
+
+def _used() -> dict[str, list[str]]:
+    """Each message the templates and code of ``web/`` use, with where."""
+    found: dict[str, list[str]] = {}
+    keywords = {**DEFAULT_KEYWORDS, "N_": None}
+    for filename, line, message, _, _ in extract_from_dir(
+        str(WEB), method_map=_METHODS, keywords=keywords
+    ):
+        if isinstance(message, str) and message:
+            found.setdefault(message, []).append(f"{filename}:{line}")
+    return found
+
+
+def test_every_message_has_its_chinese_and_the_catalogue_nothing_else() -> None:
+    with CATALOGUE.open("rb") as source:
+        catalogue = read_po(source, locale="zh_CN")
+    translated = {m.id: m.string for m in catalogue if m.id}
+    used = _used()
+    assert len(used) > 100
+    missing = {m: where for m, where in used.items() if not translated.get(m)}
+    assert missing == {}, "add these to messages.po with their Chinese"
+    assert sorted(set(translated) - set(used)) == [], "no longer used: take them out"
+
+
+def test_a_message_reads_in_chinese_unless_english_is_chosen() -> None:
+    assert translate("zh", "Sign in") == "登录"
+    assert translate("en", "Sign in") == "Sign in"
+    assert translate("zh", "Please wait %(n)s seconds.", n=3) == "Please wait 3 seconds."

@@ -1,0 +1,1 @@
+"""The web pages people use, beside the JSON API for machines (``web.app``)."""
