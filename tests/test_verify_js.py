@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,6 +29,7 @@ from sqlmodel import col
 from api import create_app
 from devtools.ports import free_port
 from registry.credentials import new_credential
+from registry.credentials.keys import KeyRecord
 from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import Ed25519Signer
@@ -39,6 +40,7 @@ from registry.ids import (
     binding_of,
     disclosure_text,
     parse_resident_id,
+    province,
     resident_id_check_character,
 )
 from registry.settings import Settings
@@ -53,6 +55,8 @@ from registry.tlog.merkle import (
     verify_inclusion,
 )
 from registry.tlog.note import parse_verifier_key, verifier_key
+from registry.trust.chain import verify_chain
+from registry.trust.document import LogEntry, Member, Quorum, TrustListContent, digest_of
 from tests._support import LOOPBACK, seed_demo_node
 
 STATIC = Path(__file__).resolve().parent.parent / "api" / "pages" / "static"
@@ -65,7 +69,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-ORIGIN = "registry.yrd.example/CN-SH"
+PREFIX = "registry.yrd.example"
+ORIGIN = f"{PREFIX}/CN-SH"
 
 # In the page: the library as ``V``, and ``outcome(f)``: null when ``f`` resolves,
 # else "<step>: <message>" of what it threw.
@@ -515,6 +520,125 @@ def test_binding(page: Page) -> None:
     assert _binding(page, legacy, disclosure, legacy_binding) is None
 
 
+# --- The trust list's chain ---------------------------------------------------------
+
+CODES = ("CN-SH", "CN-JS", "CN-ZJ", "CN-AH")
+TRUST_TYPES = frozenset({"TrustList", "SafetyEngineerQualification"})
+
+
+class _Federation:
+    """Four members with one key each, writing and signing trust-list versions."""
+
+    def __init__(self) -> None:
+        self.signers = {code: _signer(20 + i) for i, code in enumerate(CODES)}
+        self.members = tuple(self.member(code) for code in CODES)
+
+    def member(self, code: str, types: frozenset[str] = TRUST_TYPES) -> Member:
+        signer = self.signers[code]
+        origin = f"{PREFIX}/{code}"
+        record = KeyRecord(
+            verification_method=signer.verification_method,
+            authority=code,
+            public_key_multibase=signer.public_key_multibase,
+            allowed_types=types,
+            valid_from=T0,
+        )
+        return Member(
+            code=code,
+            gb_code=province(code).gb,
+            name_zh=f"{code} 应急管理",
+            name_en=f"{code} emergency management",
+            keys=(record,),
+            log=LogEntry(origin=origin, verifier_key=verifier_key(origin, _log_signer(code))),
+            node_url="https://node.example",
+        )
+
+    def version(
+        self,
+        previous: dict[str, Any] | None,
+        signers: tuple[str, ...] = CODES,
+        *,
+        members: tuple[Member, ...] | None = None,
+        digest: str | None = None,
+    ) -> dict[str, Any]:
+        number = previous["credentialSubject"]["version"] + 1 if previous else 1
+        content = TrustListContent(
+            version=number,
+            previous=digest or (digest_of(previous) if previous else None),
+            valid_from=T0 + timedelta(days=number),
+            quorum=Quorum(),
+            members=members or self.members,
+        )
+        document = content.to_document()
+        for code in signers:
+            document = add_proof(document, self.signers[code], created=T0 + timedelta(days=number))
+        return document
+
+
+def _log_signer(code: str) -> Ed25519PublicKey:
+    return _signer(40 + CODES.index(code)).public_key
+
+
+def _python_walks(documents: list[dict[str, Any]], genesis: str) -> bool:
+    try:
+        verify_chain(documents, genesis_digest=genesis, at=T0 + timedelta(days=30))
+    except RegistryError:
+        return False
+    return True
+
+
+def test_trust_chains(page: Page) -> None:
+    fed = _Federation()
+    v1 = fed.version(None)
+    v2 = fed.version(v1, CODES[:3])  # a strict majority of four
+    v3 = fed.version(v2)
+    genesis = digest_of(v1)
+    narrowed = tuple(fed.member(c, frozenset({"TrustList"})) for c in CODES)
+    widened = tuple(fed.member(c, TRUST_TYPES | {"StatusChange"}) for c in CODES)
+    v2_copy = {**v2, "proof": [fed.version(v1, CODES[3:])["proof"]]}
+    short = fed.version(None, CODES[:3])
+    cases: dict[str, tuple[list[dict[str, Any]], str, bool]] = {
+        "a chain of three": ([v3, v1, v2], genesis, True),
+        "copies of one version with their proofs together": ([v1, v2_copy, v2, v3], genesis, True),
+        "a key narrowed": ([v1, fed.version(v1, members=narrowed)], genesis, True),
+        "another genesis pinned": ([v1, v2], "0" * 64, False),
+        "a genesis three of four signed": ([short], digest_of(short), False),
+        "a version two of four signed": ([v1, fed.version(v1, CODES[:2])], genesis, False),
+        "a wrong previous digest": ([v1, fed.version(v1, digest="1" * 64)], genesis, False),
+        "a key widened": ([v1, fed.version(v1, members=widened)], genesis, False),
+        "a gap": ([v1, v3], genesis, False),
+        "a fork": ([v1, v2, fed.version(v1, members=narrowed)], genesis, False),
+    }
+    answers = page.evaluate(
+        """async ([cases, now]) => {
+          const answers = {};
+          for (const [name, [documents, pinned]] of Object.entries(cases)) {
+            try {
+              const current = await V.verifyTrustChain(documents, pinned, new Date(now));
+              answers[name] = [current.version, current.digest];
+            } catch (e) { answers[name] = `${e.step}: ${e.message}`; }
+          }
+          return answers;
+        }""",
+        [
+            {name: [docs, pinned] for name, (docs, pinned, _) in cases.items()},
+            (T0 + timedelta(days=30)).isoformat(),
+        ],
+    )
+    for name, (documents, pinned, holds) in cases.items():
+        assert _python_walks(documents, pinned) is holds, name
+        if holds:
+            newest = max(documents, key=lambda d: d["credentialSubject"]["version"])
+            assert answers[name] == [newest["credentialSubject"]["version"], digest_of(newest)]
+        else:
+            assert isinstance(answers[name], str), name
+            assert answers[name].startswith("trust chain: "), (name, answers[name])
+    assert answers["a version two of four signed"].endswith(
+        "version 2: 2 of 4 members signed, 3 required"
+    )
+    assert answers["a gap"] == "trust chain: version 3 does not follow version 1"
+
+
 # --- A whole bundle from a node -----------------------------------------------------
 
 
@@ -546,7 +670,15 @@ def node_answers(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
             headers={"Authorization": f"Bearer {tokens[f'issuer:{authority}']}"},
         ).json()["disclosures"]
         trust = client.get("/v1/trust-list").json()
-    return {"bundle": bundle, "trust": trust, "disclosure": disclosures[0]}
+        chain = client.get("/v1/trust-list/chain").json()
+        genesis = client.get("/v1/trust-list/history").json()["genesis"]
+    return {
+        "bundle": bundle,
+        "trust": trust,
+        "chain": chain,
+        "genesis": genesis,
+        "disclosure": disclosures[0],
+    }
 
 
 _NAMES = [
@@ -560,12 +692,19 @@ _NAMES = [
 ]
 
 
-def _checks(page: Page, bundle: Any, trust: Any, now: datetime | None = None) -> dict[str, Any]:
+def _checks(
+    page: Page,
+    bundle: Any,
+    trust: Any,
+    now: datetime | None = None,
+    chain: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     checks: list[dict[str, Any]] = page.evaluate(
-        "([b, t, now]) => V.checkCredentialBundle(b, t, now ? new Date(now) : undefined)",
-        [bundle, trust, now.isoformat() if now else None],
+        "([b, t, now, chain]) => V.checkCredentialBundle(b, t, now ? new Date(now) : undefined,"
+        " chain ?? undefined)",
+        [bundle, trust, now.isoformat() if now else None, chain],
     )
-    assert [c["name"] for c in checks] == _NAMES
+    assert [c["name"] for c in checks] == (["trust chain"] if chain else []) + _NAMES
     return {c["name"]: (c["ok"], c["detail"]) for c in checks}
 
 
@@ -577,6 +716,27 @@ def test_a_real_bundle_holds(page: Page, node_answers: dict[str, Any]) -> None:
     checks = _checks(page, node_answers["bundle"], node_answers["trust"])
     assert _failing(checks) == [], checks
     assert checks["witnessed"][1].startswith("3 of 2 cosignatures")
+    assert checks["trust list"][1].endswith("(as given: no chain walked from a pinned genesis)")
+
+
+def test_a_real_bundle_with_the_trust_chain(page: Page, node_answers: dict[str, Any]) -> None:
+    bundle, trust = node_answers["bundle"], node_answers["trust"]
+    chain = {"chain": node_answers["chain"], "genesis": node_answers["genesis"]}
+    checks = _checks(page, bundle, trust, chain=chain)
+    assert _failing(checks) == [], checks
+    assert checks["trust chain"][1].startswith("version 1, the chain from the pinned genesis")
+    assert not checks["trust list"][1].endswith("genesis)")
+    # A trust list that is not the chain's newest version vouches for nothing.
+    narrowed = copy.deepcopy(trust)
+    narrowed["credentialSubject"]["members"][0]["nodeUrl"] = "https://elsewhere.example"
+    checks = _checks(page, bundle, narrowed, chain=chain)
+    assert _failing(checks) == ["trust chain", *_NAMES[1:]]
+    assert checks["trust chain"][1] == "the trust list given is not version 1 of the chain"
+    assert checks["trust list"][1] == "not checked: the trust chain check failed"
+    # Another genesis pinned.
+    checks = _checks(page, bundle, trust, chain={**chain, "genesis": "0" * 64})
+    assert checks["trust chain"][0] is False
+    assert "is not the pinned" in checks["trust chain"][1]
 
 
 def test_a_tampered_bundle_fails_its_signature_and_inclusion(
@@ -588,7 +748,7 @@ def test_a_tampered_bundle_fails_its_signature_and_inclusion(
     checks = _checks(page, bundle, node_answers["trust"])
     assert _failing(checks) == ["signature", "issuing key", "inclusion"], checks
     assert checks["signature"][1].endswith("does not match the document")
-    assert checks["issuing key"][1] == "not checked: no valid found, verified"
+    assert checks["issuing key"][1] == "not checked: the signature check failed"
     assert checks["inclusion"][1].startswith("leaf ")
 
 

@@ -14,6 +14,7 @@
 //   verifyCheckpoint          C2SP signed-note, tlog-checkpoint registry/tlog/checkpoint.py, note.py
 //   witnessCosignatures       C2SP tlog-cosignature (0x04)      registry/tlog/checkpoint.py
 //   checkBinding              the holder's ID number            registry/ids.py
+//   verifyTrustChain          the trust list from a pinned genesis  registry/trust/chain.py
 //   checkCredentialBundle     a proof bundle, check by check    registry/verification/offline.py
 //
 // Verification throws, it never returns a bool: every function below that checks
@@ -22,10 +23,10 @@
 // each {name, ok, detail}; a check that could not be made is not ok and says why.
 //
 // What checkCredentialBundle does not check, and the page must say so or check it
-// elsewhere: where the trust list came from (it is taken as given: a page that
-// fetched it from the same server takes that server's word for it unless it pins
-// the federation's genesis and walks the chain), and the credential's revocation
-// or suspension (the bundle carries no status list).
+// elsewhere: the credential's revocation or suspension (the bundle carries no
+// status list); and, unless it is given the chain and the pinned genesis digest,
+// where the trust list came from (a page that fetched it from the same server
+// takes that server's word for it; its "trust list" check then says so).
 
 const textEncoder = new TextEncoder();
 
@@ -694,50 +695,293 @@ function requiredCosignatures(trustList, members, authority) {
   fail("witnessed", `an unknown witness policy: ${canonicalize(policy)}`);
 }
 
-/** Judge a key as registry/credentials/keys.py `key_standing` does, with needs_log. */
-function keyStanding(found, { authority, kind, signedAt, witnessedAt }) {
+/**
+ * Judge a listed key as registry/credentials/keys.py `key_standing` does: the key of
+ * `authority` (null: of any member), allowed `kind`, valid at `signedAt` and not
+ * reported compromised by then; with `needsLog`, a key since reported compromised
+ * counts only where a checkpoint witnessed (at `witnessedAt`) before the compromise
+ * holds the record. Returns a line saying so; throws VerificationError(step).
+ */
+function keyStanding(found, { authority, kind, signedAt, witnessedAt = null, needsLog, step }) {
   const { key, authority: owner } = found;
   const method = key.id;
-  if (owner !== authority) fail("issuing key", `${method} is a key of ${owner}, not of ${authority}`);
+  if (authority !== null && owner !== authority) {
+    fail(step, `${method} is a key of ${owner}, not of ${authority}`);
+  }
   if (!Array.isArray(key.allowedTypes) || !key.allowedTypes.includes(kind)) {
-    fail("issuing key", `${method} may not sign ${kind}`);
+    fail(step, `${method} may not sign ${kind}`);
   }
   const moment = signedAt.toISOString();
-  const validFrom = parseStamp(key.validFrom, "issuing key", "validFrom");
+  const validFrom = parseStamp(key.validFrom, step, "validFrom");
   if (signedAt < validFrom) {
-    fail("issuing key", `${method} was not yet valid at ${moment} (valid from ${key.validFrom})`);
+    fail(step, `${method} was not yet valid at ${moment} (valid from ${key.validFrom})`);
   }
   if (key.validUntil !== undefined) {
-    const validUntil = parseStamp(key.validUntil, "issuing key", "validUntil");
+    const validUntil = parseStamp(key.validUntil, step, "validUntil");
     if (signedAt >= validUntil) {
-      fail("issuing key", `${method} was retired at ${key.validUntil}, before ${moment}`);
+      fail(step, `${method} was retired at ${key.validUntil}, before ${moment}`);
     }
   }
   if (key.revocation !== undefined) {
-    const since = parseStamp(key.revocation?.compromisedSince, "issuing key", "compromisedSince");
+    const since = parseStamp(key.revocation?.compromisedSince, step, "compromisedSince");
     const reason = key.revocation.reason;
     if (signedAt >= since) {
-      fail("issuing key", `${method} was reported compromised from ${since.toISOString()} (${reason})`);
+      fail(step, `${method} was reported compromised from ${since.toISOString()} (${reason})`);
     }
     // The signing time is the key holder's claim; only a checkpoint witnessed before
     // the compromise proves the record existed then.
-    if (witnessedAt === null || witnessedAt >= since) {
+    if (needsLog && (witnessedAt === null || witnessedAt >= since)) {
       fail(
-        "issuing key",
+        step,
         `${method} was reported compromised from ${since.toISOString()}, and no checkpoint ` +
           "witnessed before then is shown to include this record",
       );
     }
   }
-  return `${authority}'s key ${method.slice(-12)} could sign ${kind} at ${moment}`;
+  return `${owner}'s key ${method.slice(-12)} could sign ${kind} at ${moment}`;
+}
+
+/** Verify one proof of `document` (a proof of its set, or its one proof) with the
+ * key `members` list under its verificationMethod (the list decides the key, never
+ * the URL). Resolves to {verified, found}; throws VerificationError. */
+async function signedBy(document, proof, members, at) {
+  const method = isObject(proof) ? proof.verificationMethod : undefined;
+  const found = listedKey(members, method);
+  if (found === null) fail("signature", `${method} is not a key the trust list names`);
+  const single = { ...withoutMember(document, "proof"), proof };
+  const verified = await verifyDataIntegrityProof(single, keyBytesOf(found.key), { at });
+  return { verified, found };
+}
+
+/** Judge the key of a verified proof at its created time, which it must state and
+ * which may not lie in the future, as registry/credentials/keys.py `verify_signed`
+ * does after the signature. Returns a line saying so; throws VerificationError. */
+function judgeKey({ verified, found }, { authority, kind, at, witnessedAt = null, needsLog, step }) {
+  if (verified.created === null) {
+    fail(step, "the proof has no created time, so its key cannot be judged");
+  }
+  if (verified.created.getTime() > at.getTime() + CLOCK_SKEW_MS) {
+    fail(step, `the proof claims to be created in the future (${verified.created.toISOString()})`);
+  }
+  const signedAt = verified.created;
+  return keyStanding(found, { authority, kind, signedAt, witnessedAt, needsLog, step });
+}
+
+// ---------------------------------------------------------------------------
+// 8. The trust list's chain, from a pinned genesis
+
+const FEDERATION_ID = "urn:yrd-registry:federation";
+const TRUST_LIST_TYPE = "TrustList";
+
+/** A trust-list version's digest: hex SHA-256 of its canonical form without proofs
+ * (what `previous` names and what a verifier pins for the genesis). */
+export async function trustListDigest(document) {
+  return toHex(await sha256(utf8(canonicalize(withoutMember(document, "proof")))));
+}
+
+function proofsOf(document) {
+  const proof = document.proof;
+  if (proof === undefined) return [];
+  return Array.isArray(proof) ? proof : [proof];
+}
+
+function versionOf(document) {
+  const number = isObject(document) ? document.credentialSubject?.version : undefined;
+  if (!Number.isSafeInteger(number) || number < 1) {
+    fail("trust chain", "a document without a version number is not a trust list");
+  }
+  return number;
+}
+
+function trustContent(document) {
+  const version = versionOf(document);
+  if (
+    document.issuer !== FEDERATION_ID ||
+    credentialTypeOf(document) !== TRUST_LIST_TYPE ||
+    document.id !== `${FEDERATION_ID}:trust-list:${version}` ||
+    document.credentialSubject.id !== FEDERATION_ID
+  ) {
+    fail("trust chain", `version ${version} is not a TrustList of ${FEDERATION_ID}`);
+  }
+  const members = trustMembers(document);
+  const keys = new Map();
+  for (const member of members) {
+    if (!Array.isArray(member.issuingKeys) || member.issuingKeys.length === 0) {
+      fail("trust chain", `version ${version}: member ${member.code} lists no issuing key`);
+    }
+    for (const key of member.issuingKeys) {
+      if (!isObject(key) || keys.has(key.id)) fail("trust chain", `version ${version}: a key twice`);
+      keyBytesOf(key);
+      keys.set(key.id, { key, authority: member.code });
+    }
+  }
+  const validFrom = parseStamp(document.validFrom, "trust chain", "validFrom");
+  const previous = document.credentialSubject.previous ?? null;
+  return { document, version, members, keys, validFrom, previous };
+}
+
+function quorumOf(content) {
+  const count = content.members.length;
+  const majority = Math.floor(count / 2) + 1;
+  const quorum = content.document.credentialSubject.quorum;
+  if (isObject(quorum) && quorum.rule === "majority" && Object.keys(quorum).length === 1) {
+    return majority;
+  }
+  if (isObject(quorum) && quorum.rule === "threshold" && Number.isSafeInteger(quorum.count)) {
+    if (majority <= quorum.count && quorum.count <= count) return quorum.count;
+  }
+  fail("trust chain", `version ${content.version}: a quorum rule that is not a strict majority`);
+}
+
+function checkLink(content, previous, known) {
+  const where = `version ${content.version}`;
+  if (content.version !== previous.version + 1) {
+    fail("trust chain", `${where} does not follow version ${previous.version}`);
+  }
+  if (content.previous !== previous.digest) {
+    fail("trust chain", `${where} names previous ${content.previous}, not ${previous.digest}`);
+  }
+  if (content.validFrom < previous.validFrom) {
+    fail("trust chain", `${where} is valid from before its predecessor`);
+  }
+  for (const member of previous.members) {
+    if (content.members.some((m) => m.code === member.code)) {
+      for (const key of member.issuingKeys) {
+        if (!content.keys.has(key.id)) fail("trust chain", `${where} drops ${key.id}`);
+      }
+    }
+  }
+  // What the chain says of a key can only narrow: otherwise a later version could
+  // make signatures valid again that an earlier one had ruled out.
+  const time = (value) => (value === undefined ? null : Date.parse(value));
+  for (const { key, authority } of content.keys.values()) {
+    const old = known.get(key.id);
+    if (old === undefined) continue;
+    const [was, now] = [old.key, key];
+    const narrowed =
+      old.authority === authority &&
+      time(was.validFrom) === time(now.validFrom) &&
+      now.allowedTypes.every((t) => was.allowedTypes.includes(t)) &&
+      (was.validUntil === undefined ||
+        (now.validUntil !== undefined && time(now.validUntil) <= time(was.validUntil))) &&
+      (was.revocation === undefined ||
+        (now.revocation !== undefined &&
+          time(now.revocation.compromisedSince) <= time(was.revocation.compromisedSince)));
+    if (!narrowed) fail("trust chain", `${where} widens what ${key.id} may sign, or when`);
+  }
+}
+
+/** Count the proofs of `content`'s document that `electorate`'s members made, as
+ * registry/trust/chain.py `tally` does; returns the members whose proof counted. */
+async function countSigners(content, electorate, notBefore, at) {
+  const counted = new Set();
+  const values = new Set();
+  for (const proof of proofsOf(content.document)) {
+    try {
+      if (!isObject(proof) || "expires" in proof) continue; // an expiring proof never counts
+      const signed = await signedBy(content.document, proof, electorate.members, at);
+      const options = { authority: null, kind: TRUST_LIST_TYPE, at, needsLog: false };
+      judgeKey(signed, { ...options, step: "trust chain" });
+      const { verified, found } = signed;
+      // A proof dated before the version it follows took effect would let a retired
+      // or revoked key sign as if it were still valid.
+      if (notBefore !== null && verified.created < notBefore) continue;
+      // A version may report compromised a key that signs it.
+      const own = content.keys.get(verified.verificationMethod);
+      if (own !== undefined) {
+        keyStanding(own, {
+          authority: null,
+          kind: TRUST_LIST_TYPE,
+          signedAt: verified.created,
+          needsLog: false,
+          step: "trust chain",
+        });
+      }
+      if (values.has(proof.proofValue) || counted.has(found.authority)) continue;
+      values.add(proof.proofValue);
+      counted.add(found.authority);
+    } catch (error) {
+      if (!(error instanceof VerificationError)) throw error;
+    }
+  }
+  return counted;
+}
+
+/**
+ * Walk the trust list's chain (GET /v1/trust-list/chain: every version, in any
+ * order) from the genesis whose digest the page pins, as registry/trust/chain.py
+ * `verify_chain` does: the genesis signed by every member it lists, each next
+ * version by the quorum of the previous one's members with keys it lists as valid
+ * then, naming the previous version's digest, and only narrowing what a key it
+ * keeps may sign. Resolves to {document, version, digest} of the newest version;
+ * throws VerificationError("trust chain", ...) at the first that fails.
+ */
+export async function verifyTrustChain(documents, genesisDigest, now = new Date()) {
+  const at = now instanceof Date ? now : new Date(now);
+  if (!Array.isArray(documents) || documents.length === 0) {
+    fail("trust chain", "no trust-list version was given");
+  }
+  // Each version once; copies of one version carry the proofs of all of them.
+  const byNumber = new Map();
+  for (const document of documents) {
+    const number = versionOf(document);
+    const held = byNumber.get(number);
+    if (held === undefined) {
+      byNumber.set(number, document);
+    } else if ((await trustListDigest(held)) !== (await trustListDigest(document))) {
+      fail("trust chain", `two different documents claim to be version ${number}`);
+    } else {
+      const proofs = [...proofsOf(held)];
+      for (const p of proofsOf(document)) {
+        if (!proofs.some((q) => sameJson(p, q))) proofs.push(p);
+      }
+      byNumber.set(number, { ...withoutMember(held, "proof"), proof: proofs });
+    }
+  }
+  const pinned = String(genesisDigest).trim().toLowerCase();
+  const known = new Map();
+  let previous = null;
+  for (const number of [...byNumber.keys()].sort((a, b) => a - b)) {
+    const content = trustContent(byNumber.get(number));
+    content.digest = await trustListDigest(content.document);
+    const where = `version ${number}`;
+    if (previous === null) {
+      if (number !== 1) fail("trust chain", `${where} cannot start a chain: genesis is 1`);
+      if (content.digest !== pinned) {
+        fail("trust chain", `the genesis offered (${content.digest}) is not the pinned ${pinned}`);
+      }
+    } else {
+      checkLink(content, previous, known);
+    }
+    if (content.validFrom.getTime() > at.getTime() + CLOCK_SKEW_MS) {
+      fail("trust chain", `${where} takes effect only at ${content.document.validFrom}`);
+    }
+    const electorate = previous ?? content;
+    const required = previous === null ? content.members.length : quorumOf(previous);
+    const notBefore = previous === null ? null : previous.validFrom;
+    const signers = await countSigners(content, electorate, notBefore, at);
+    if (signers.size < required) {
+      const count = `${signers.size} of ${electorate.members.length} members signed`;
+      fail("trust chain", `${where}: ${count}, ${required} required`);
+    }
+    for (const [id, entry] of content.keys) known.set(id, entry);
+    previous = content;
+  }
+  return { document: previous.document, version: previous.version, digest: previous.digest };
 }
 
 /**
  * Check a proof bundle (GET /v1/credentials/{id}/proof: credential, authority,
  * leafIndex, treeSize, inclusionProof, checkpoint) against a trust-list document
  * (GET /v1/trust-list) at `now` (a Date, default now), as `registry verify` checks
- * a bundle. Resolves to a list of checks, each {name, ok, detail}, in this order:
+ * a bundle. With `options` {chain, genesis} (GET /v1/trust-list/chain, and the
+ * genesis digest the page pins), the trust list must also be the newest version of
+ * that chain, walked from that genesis (verifyTrustChain); without them it is taken
+ * as given, and the "trust list" check says so. Resolves to a list of checks, each
+ * {name, ok, detail}, in this order:
  *
+ *   "trust chain"  (only with options) the chain holds and the trust list is its
+ *                  newest version
  *   "credential"   the bundle holds a credential of a registry authority, logged in
  *                  that authority's own log
  *   "trust list"   the trust list names that authority, its log and its keys
@@ -756,7 +1000,7 @@ function keyStanding(found, { authority, kind, signedAt, witnessedAt }) {
  * Never throws for what it is given: a check that fails, or that cannot be made
  * because an earlier one failed, is {ok: false} with the reason.
  */
-export async function checkCredentialBundle(bundle, trustList, now = new Date()) {
+export async function checkCredentialBundle(bundle, trustList, now = new Date(), options = {}) {
   const checks = [];
   const at = now instanceof Date ? now : new Date(now);
   const state = {};
@@ -772,10 +1016,35 @@ export async function checkCredentialBundle(bundle, trustList, now = new Date())
     }
   }
 
+  // What each check leaves for the later ones: a check that needs what a failed one
+  // did not leave is not ok either, and names the one it waited for.
+  const madeBy = {
+    credential: "credential",
+    authority: "credential",
+    kind: "credential",
+    members: "trust list",
+    member: "trust list",
+    checkpoint: "checkpoint",
+    signed: "signature",
+  };
+
   function needs(...names) {
-    const missing = names.filter((n) => !(n in state));
-    if (missing.length) fail("order", `not checked: no valid ${missing.join(", ")}`);
+    const missing = [...new Set(names.filter((n) => !(n in state)).map((n) => madeBy[n]))];
+    if (missing.length) fail("order", `not checked: the ${missing.join(" and ")} check failed`);
     return names.map((n) => state[n]);
+  }
+
+  const walk = options.chain !== undefined || options.genesis !== undefined;
+  if (walk) {
+    await run("trust chain", async () => {
+      const current = await verifyTrustChain(options.chain, options.genesis, at);
+      if ((await trustListDigest(trustList)) !== current.digest) {
+        fail("trust chain", `the trust list given is not version ${current.version} of the chain`);
+      }
+      state.chained = current;
+      const genesis = String(options.genesis).trim().slice(0, 16);
+      return `version ${current.version}, the chain from the pinned genesis ${genesis}... holds`;
+    });
   }
 
   await run("credential", () => {
@@ -793,6 +1062,7 @@ export async function checkCredentialBundle(bundle, trustList, now = new Date())
 
   await run("trust list", () => {
     const [authority] = needs("authority");
+    if (walk && !("chained" in state)) fail("order", "not checked: the trust chain check failed");
     const members = trustMembers(trustList);
     const member = members.find((m) => m.code === authority);
     if (member === undefined) fail("trust list", `${authority} is not a member of the trust list`);
@@ -801,7 +1071,9 @@ export async function checkCredentialBundle(bundle, trustList, now = new Date())
     }
     Object.assign(state, { members, member });
     const version = trustList.credentialSubject.version;
-    return `version ${version} names ${authority}, its log ${member.log.origin} and its keys`;
+    // Without a chain walked from a pinned genesis, the list is whoever sent it's word.
+    const given = "chained" in state ? "" : " (as given: no chain walked from a pinned genesis)";
+    return `version ${version} names ${authority}, its log ${member.log.origin} and its keys${given}`;
   });
 
   await run("checkpoint", async () => {
@@ -835,24 +1107,18 @@ export async function checkCredentialBundle(bundle, trustList, now = new Date())
 
   await run("signature", async () => {
     const [credential, members] = needs("credential", "members");
-    const method = isObject(credential.proof) ? credential.proof.verificationMethod : undefined;
-    const found = listedKey(members, method);
-    if (found === null) fail("signature", `${method} is not a key the trust list names`);
-    const verified = await verifyDataIntegrityProof(credential, keyBytesOf(found.key), { at });
-    Object.assign(state, { found, verified });
+    if (!isObject(credential.proof)) fail("signature", "the credential carries no single proof");
+    const signed = await signedBy(credential, credential.proof, members, at);
+    state.signed = signed;
+    const { verified } = signed;
     return `${verified.proofPurpose} proof by ${verified.verificationMethod.slice(-12)} verifies`;
   });
 
   await run("issuing key", () => {
-    const [found, verified, authority, kind] = needs("found", "verified", "authority", "kind");
-    if (verified.created === null) {
-      fail("issuing key", "the proof has no created time, so its key cannot be judged");
-    }
-    if (verified.created.getTime() > at.getTime() + CLOCK_SKEW_MS) {
-      fail("issuing key", `the proof claims to be created in the future (${verified.created.toISOString()})`);
-    }
+    const [signed, authority, kind] = needs("signed", "authority", "kind");
     const witnessedAt = "witnessedAt" in state ? state.witnessedAt : null;
-    return keyStanding(found, { authority, kind, signedAt: verified.created, witnessedAt });
+    const options = { authority, kind, at, witnessedAt, needsLog: true };
+    return judgeKey(signed, { ...options, step: "issuing key" });
   });
 
   await run("inclusion", async () => {
