@@ -30,6 +30,7 @@ from api import create_app
 from devtools.ports import free_port
 from registry.credentials import new_credential
 from registry.credentials.keys import KeyRecord
+from registry.credentials.records import named_people
 from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.crypto.jcs import canonical_bytes
 from registry.crypto.keys import Ed25519Signer
@@ -663,6 +664,9 @@ def node_answers(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
             ).first()
             assert record is not None
             credential_id = record.credential_id
+            records = session.scalars(select(Record)).all()
+            assert {r.type for r in records} >= {"UntrustworthinessListing"}
+            every = [r.credential_id for r in records]
         bundle = client.get(f"/v1/credentials/{credential_id}/proof").json()
         authority = bundle["authority"]
         disclosures = client.get(
@@ -672,12 +676,14 @@ def node_answers(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
         trust = client.get("/v1/trust-list").json()
         chain = client.get("/v1/trust-list/chain").json()
         genesis = client.get("/v1/trust-list/history").json()["genesis"]
+        documents = [client.get(f"/v1/credentials/{i}").json()["credential"] for i in every]
     return {
         "bundle": bundle,
         "trust": trust,
         "chain": chain,
         "genesis": genesis,
         "disclosure": disclosures[0],
+        "records": documents,
     }
 
 
@@ -820,3 +826,26 @@ def test_the_holder_of_a_real_credential(page: Page, node_answers: dict[str, Any
     assert _binding(page, number, disclosure, binding) is None
     others = [e.id_number for e in DEMO_ENGINEERS if e.id_number != number]
     assert (_binding(page, others[0], disclosure, binding) or "").startswith("holder: ")
+    # The same on the whole credential: the person it names, or nobody.
+    found = page.evaluate(
+        """async ([c, numbers, d]) => Promise.all(numbers.map(async (n) => {
+             try { return await V.checkHolder(c, n, d); }
+             catch (e) { return `${e.step}: ${e.message}`; } }))""",
+        [credential, [number, others[0]], disclosure],
+    )
+    masked = holder["identifier"]["masked"]
+    assert found[0] == {"position": 0, "role": "holder", "name": holder["name"], "masked": masked}
+    assert found[1].startswith("holder: the ID number and the disclosure do not match anyone")
+
+
+def test_the_people_a_record_names(page: Page, node_answers: dict[str, Any]) -> None:
+    documents = node_answers["records"]
+    found = page.evaluate("(documents) => documents.map(V.namedPeople)", documents)
+    for document, people in zip(documents, found, strict=True):
+        expected = named_people(document["type"][1], document)
+        assert {p["position"]: (p["masked"], p["binding"]) for p in people} == {
+            position: (identifier.masked, identifier.binding)
+            for position, identifier in expected.items()
+        }
+    # A listing of an organisation names its people after it.
+    assert any(p["role"] != "holder" and p["position"] > 0 for people in found for p in people)

@@ -13,7 +13,7 @@
 //   leafHash, verifyInclusion RFC 9162 §2.1.3.2                 registry/tlog/merkle.py
 //   verifyCheckpoint          C2SP signed-note, tlog-checkpoint registry/tlog/checkpoint.py, note.py
 //   witnessCosignatures       C2SP tlog-cosignature (0x04)      registry/tlog/checkpoint.py
-//   checkBinding              the holder's ID number            registry/ids.py
+//   checkBinding, checkHolder the holder's ID number            registry/ids.py, offline.py
 //   verifyTrustChain          the trust list from a pinned genesis  registry/trust/chain.py
 //   checkCredentialBundle     a proof bundle, check by check    registry/verification/offline.py
 //
@@ -627,6 +627,65 @@ export async function checkBinding(idNumber, disclosure, binding) {
   if (!equalBytes(utf8(computed), utf8(binding))) {
     fail("holder", "the ID number and the disclosure do not match the credential");
   }
+}
+
+/**
+ * The people a record's credential names, each {position, role, name, masked,
+ * binding}, in the order registry/credentials/records.py `named_parties` gives
+ * them (positions count organisations too, which carry no binding and are left
+ * out). Empty for a credential that is not a record or not in the record format.
+ */
+export function namedPeople(credential) {
+  const subject = isObject(credential) ? credential.credentialSubject : undefined;
+  const kind = Array.isArray(credential?.type) ? credential.type : [];
+  if (!isObject(subject)) return [];
+  let parties;
+  if (kind.includes("UntrustworthinessListing")) {
+    const listed = subject.listed;
+    const related = Array.isArray(subject.relatedPersons) ? subject.relatedPersons : [];
+    const first = isObject(listed) && listed.kind === "person" ? [listed, "listed"] : [null, ""];
+    parties = [first, ...related.map((p) => [p, isObject(p) ? p.role : ""])];
+  } else {
+    parties = [[subject.holder, "holder"]];
+  }
+  const people = [];
+  parties.forEach(([party, role], position) => {
+    const identifier = isObject(party) ? party.identifier : undefined;
+    if (
+      isObject(identifier) &&
+      identifier.type === "ResidentIdBinding" &&
+      typeof identifier.binding === "string"
+    ) {
+      const { masked, binding } = identifier;
+      people.push({ position, role, name: party.name, masked, binding });
+    }
+  });
+  return people;
+}
+
+/**
+ * The holder check on a whole credential: whether the typed ID number, under the
+ * disclosure, is that of a person the credential names (as `registry verify
+ * --disclosure` checks). Resolves to that person ({position, role, name, masked});
+ * throws VerificationError ("ID number", "disclosure", or "holder": nobody it names).
+ */
+export async function checkHolder(credential, idNumber, disclosure) {
+  const people = namedPeople(credential);
+  if (people.length === 0) fail("holder", "the credential names no person");
+  for (const person of people) {
+    try {
+      await checkBinding(idNumber, disclosure, person.binding);
+      const { binding, ...shown } = person;
+      return shown;
+    } catch (error) {
+      if (!(error instanceof VerificationError) || error.step !== "holder") throw error;
+    }
+  }
+  fail(
+    "holder",
+    "the ID number and the disclosure do not match anyone the credential names: check the " +
+      "number against the ID card, and that the disclosure is this credential's",
+  );
 }
 
 // ---------------------------------------------------------------------------
