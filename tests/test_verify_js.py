@@ -198,6 +198,11 @@ def test_vector_refused_when_tampered(page: Page, signed_vector: dict[str, Any])
     document["proof"]["cryptosuite"] = "eddsa-rdfc-2022"
     assert (_tampered(page, document, key) or "").startswith("configuration: cryptosuite")
     document = copy.deepcopy(signed_vector)
+    document["proof"]["created"] = "2023-02-30T23:36:38Z"
+    assert _tampered(page, document, key) == (
+        "configuration: created is not a real date and time: 2023-02-30T23:36:38Z"
+    )
+    document = copy.deepcopy(signed_vector)
     document["proof"]["proofPurpose"] = "authentication"
     assert (_tampered(page, document, key) or "").startswith("configuration: proofPurpose")
 
@@ -310,11 +315,12 @@ def test_canonical_json_edges(page: Page) -> None:
 
 def test_canonical_json_refuses_what_has_no_canonical_form(page: Page) -> None:
     refused = page.evaluate(
-        """() => [NaN, Infinity, "\\ud800", {"\\udc00": 1}, undefined, () => 1]
+        """() => [NaN, Infinity, "\\ud800", {"\\udc00": 1}, undefined, () => 1, new Date(0),
+                  (() => { const cycle = []; cycle.push(cycle); return cycle; })()]
              .map((value) => { try { V.canonicalize(value); return false; }
                                catch (e) { return e instanceof TypeError; } })"""
     )
-    assert refused == [True] * 6
+    assert refused == [True] * 8
 
 
 # --- RFC 9162 -----------------------------------------------------------------------

@@ -6,16 +6,17 @@
 // (SHA-256) and the signatures (Ed25519), so it needs a secure context.
 //
 // What it mirrors, function by function:
-//   canonicalize              RFC 8785 (JCS)                    registry/crypto/jcs.py
+//   canonicalize              RFC 8785 (JCS)               registry/crypto/jcs.py
 //   base58btcDecode,
-//   decodeMultibaseKey        multibase base58btc, Multikey     registry/crypto/multikey.py
-//   verifyDataIntegrityProof  W3C vc-di-eddsa eddsa-jcs-2022    registry/crypto/eddsa_jcs_2022.py
-//   leafHash, verifyInclusion RFC 9162 §2.1.3.2                 registry/tlog/merkle.py
-//   verifyCheckpoint          C2SP signed-note, tlog-checkpoint registry/tlog/checkpoint.py, note.py
-//   witnessCosignatures       C2SP tlog-cosignature (0x04)      registry/tlog/checkpoint.py
-//   checkBinding, checkHolder the holder's ID number            registry/ids.py, offline.py
-//   verifyTrustChain          the trust list from a pinned genesis  registry/trust/chain.py
-//   checkCredentialBundle     a proof bundle, check by check    registry/verification/offline.py
+//   decodeMultibaseKey        base58btc, Multikey          registry/crypto/multikey.py
+//   verifyDataIntegrityProof  vc-di-eddsa eddsa-jcs-2022   registry/crypto/eddsa_jcs_2022.py
+//   leafHash, verifyInclusion RFC 9162 §2.1.3.2            registry/tlog/merkle.py
+//   verifyCheckpoint          C2SP signed-note, checkpoint registry/tlog/checkpoint.py, note.py
+//   witnessCosignatures       C2SP tlog-cosignature        registry/tlog/checkpoint.py
+//   checkBinding, checkHolder the holder's ID number       registry/ids.py
+//   verifyTrustChain          the chain from the genesis   registry/trust/chain.py
+//   checkCredentialBundle     a proof bundle, check by     registry/verification/offline.py
+//                             check
 //
 // Verification throws, it never returns a bool: every function below that checks
 // something throws a VerificationError naming the step that failed, or resolves.
@@ -145,6 +146,10 @@ export function canonicalize(value) {
         if (Array.isArray(item)) {
           text = `[${item.map(write).join(",")}]`;
         } else {
+          const prototype = Object.getPrototypeOf(item);
+          if (prototype !== Object.prototype && prototype !== null) {
+            throw new TypeError("only plain objects and arrays are JSON");
+          }
           const keys = Object.keys(item).sort();
           text = `{${keys.map((key) => `${canonicalString(key)}:${write(item[key])}`).join(",")}}`;
         }
@@ -218,8 +223,18 @@ function isObject(value) {
 }
 
 function parseStamp(value, step, name) {
-  const moment = typeof value === "string" && DATETIME_STAMP.test(value) ? Date.parse(value) : NaN;
-  if (Number.isNaN(moment)) fail(step, `${name} is not an XML Schema dateTimeStamp: ${value}`);
+  const found = typeof value === "string" ? DATETIME_STAMP.exec(value) : null;
+  if (found === null) fail(step, `${name} is not an XML Schema dateTimeStamp: ${value}`);
+  // A real date and time, as Python's fromisoformat requires: Date.parse alone would
+  // take some that are not (the 30th of February, second 60).
+  const [year, month, day, hour, minute, second] = value.match(/\d+/g).slice(0, 6).map(Number);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  const moment = Date.parse(value);
+  const clock = hour <= 23 && minute <= 59 && second <= 59;
+  if (!(day >= 1 && day <= days) || !clock || Number.isNaN(moment)) {
+    fail(step, `${name} is not a real date and time: ${value}`);
+  }
   return new Date(moment);
 }
 
@@ -415,7 +430,9 @@ async function parseNoteKey(text, type, step) {
   const name = text.slice(0, first);
   const hexId = text.slice(first + 1, second);
   checkKeyName(name, step);
-  if (!/^[0-9a-fA-F]{8}$/.test(hexId)) fail(step, `verifier key ${name}: the key ID is 8 hex digits`);
+  if (!/^[0-9a-fA-F]{8}$/.test(hexId)) {
+    fail(step, `verifier key ${name}: the key ID is 8 hex digits`);
+  }
   const material = base64Decode(text.slice(second + 1), step, `verifier key ${name}`);
   if (material.length !== 33 || material[0] !== type) {
     const kind = type === ED25519_TYPE ? "an Ed25519 (0x01)" : "a cosignature (0x04)";
@@ -815,7 +832,8 @@ async function signedBy(document, proof, members, at) {
 /** Judge the key of a verified proof at its created time, which it must state and
  * which may not lie in the future, as registry/credentials/keys.py `verify_signed`
  * does after the signature. Returns a line saying so; throws VerificationError. */
-function judgeKey({ verified, found }, { authority, kind, at, witnessedAt = null, needsLog, step }) {
+function judgeKey(signed, { authority, kind, at, witnessedAt = null, needsLog, step }) {
+  const { verified, found } = signed;
   if (verified.created === null) {
     fail(step, "the proof has no created time, so its key cannot be judged");
   }
@@ -869,7 +887,9 @@ function trustContent(document) {
       fail("trust chain", `version ${version}: member ${member.code} lists no issuing key`);
     }
     for (const key of member.issuingKeys) {
-      if (!isObject(key) || keys.has(key.id)) fail("trust chain", `version ${version}: a key twice`);
+      if (!isObject(key) || keys.has(key.id)) {
+        fail("trust chain", `version ${version}: a key listed twice, or not an object`);
+      }
       keyBytesOf(key);
       keys.set(key.id, { key, authority: member.code });
     }
@@ -1113,7 +1133,8 @@ export async function checkCredentialBundle(bundle, trustList, now = new Date(),
     const authority = authorityOf(credential.issuer);
     const kind = credentialTypeOf(credential);
     if (bundle.authority !== authority) {
-      fail("credential", `the bundle proves ${bundle.authority}'s log, the credential is ${authority}'s`);
+      const logged = `the bundle proves ${bundle.authority}'s log`;
+      fail("credential", `${logged}, the credential is ${authority}'s`);
     }
     Object.assign(state, { credential, authority, kind });
     return `${kind} ${credential.id ?? ""} of ${authority}`;
@@ -1132,12 +1153,14 @@ export async function checkCredentialBundle(bundle, trustList, now = new Date(),
     const version = trustList.credentialSubject.version;
     // Without a chain walked from a pinned genesis, the list is whoever sent it's word.
     const given = "chained" in state ? "" : " (as given: no chain walked from a pinned genesis)";
-    return `version ${version} names ${authority}, its log ${member.log.origin} and its keys${given}`;
+    const names = `its log ${member.log.origin} and its keys`;
+    return `version ${version} names ${authority}, ${names}${given}`;
   });
 
   await run("checkpoint", async () => {
     const [member] = needs("member");
-    const checkpoint = await verifyCheckpoint(bundle.checkpoint, member.log.origin, member.log.verifierKey);
+    const { origin, verifierKey } = member.log;
+    const checkpoint = await verifyCheckpoint(bundle.checkpoint, origin, verifierKey);
     state.checkpoint = checkpoint;
     return `${checkpoint.origin} at size ${checkpoint.size}, signed by its log key`;
   });
