@@ -778,22 +778,7 @@ def test_a_bundle_against_a_trust_list_that_does_not_vouch(
     checks = _checks(page, bundle, narrowed)
     assert _failing(checks) == ["issuing key"]
     assert checks["issuing key"][1].endswith("may not sign SafetyEngineerQualification")
-    # The key was reported compromised before it signed.
     created = datetime.fromisoformat(bundle["credential"]["proof"]["created"])
-    compromised = copy.deepcopy(trust)
-    method = bundle["credential"]["proof"]["verificationMethod"]
-    for member in compromised["credentialSubject"]["members"]:
-        for key in member["issuingKeys"]:
-            if key["id"] == method:
-                key["revocation"] = {
-                    "compromisedSince": (created - timedelta(days=1)).strftime(
-                        "%Y-%m-%dT%H:%M:%SZ"
-                    ),
-                    "reason": "key leaked",
-                }
-    checks = _checks(page, bundle, compromised)
-    assert _failing(checks) == ["issuing key"]
-    assert "reported compromised" in checks["issuing key"][1]
     # The log key is another member's.
     swapped = copy.deepcopy(trust)
     mine = next(m for m in swapped["credentialSubject"]["members"] if m["code"] == authority)
@@ -812,13 +797,85 @@ def test_a_bundle_against_a_trust_list_that_does_not_vouch(
     assert "in the future" in checks["issuing key"][1]
 
 
-def test_a_bundle_without_witnesses_is_said_so(page: Page, node_answers: dict[str, Any]) -> None:
-    bundle = copy.deepcopy(node_answers["bundle"])
-    text, lines = bundle["checkpoint"].split("\n\n")
+def _unwitnessed(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The bundle with only its log's own lines on the checkpoint."""
+    changed = copy.deepcopy(bundle)
+    text, lines = changed["checkpoint"].split("\n\n")
     origin = text.split("\n")[0]
     own = [line for line in lines.split("\n") if line.split(" ")[1:2] == [origin]]
-    bundle["checkpoint"] = text + "\n\n" + "\n".join(own) + "\n"
+    changed["checkpoint"] = text + "\n\n" + "\n".join(own) + "\n"
+    return changed
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _with_key(trust: dict[str, Any], method: str, **fields: Any) -> dict[str, Any]:
+    """The trust list with the entry of key ``method`` changed."""
+    changed = copy.deepcopy(trust)
+    for member in changed["credentialSubject"]["members"]:
+        for key in member["issuingKeys"]:
+            if key["id"] == method:
+                key.update(fields)
+    return changed
+
+
+def test_the_issuing_key_judged_at_signing_time(page: Page, node_answers: dict[str, Any]) -> None:
+    bundle, trust = node_answers["bundle"], node_answers["trust"]
+    method = bundle["credential"]["proof"]["verificationMethod"]
+    created = datetime.fromisoformat(bundle["credential"]["proof"]["created"])
+    witnessed = _checks(page, bundle, trust)["witnessed"][1]
+    witnessed_at = datetime.fromisoformat(witnessed.rsplit(" by ", 1)[1])
+    second = timedelta(seconds=1)
+
+    def issuing_key(**fields: Any) -> tuple[bool, str]:
+        checks = _checks(page, bundle, _with_key(trust, method, **fields))
+        assert _failing(checks) in ([], ["issuing key"])
+        verdict: tuple[bool, str] = checks["issuing key"]
+        return verdict
+
+    def revoked(since: datetime) -> dict[str, Any]:
+        return {"compromisedSince": _stamp(since), "reason": "key leaked"}
+
+    assert issuing_key(validFrom=_stamp(created))[0]
+    ok, why = issuing_key(validFrom=_stamp(created + second))
+    assert not ok
+    assert "was not yet valid" in why
+    assert issuing_key(validUntil=_stamp(created + second))[0]
+    ok, why = issuing_key(validUntil=_stamp(created))
+    assert not ok
+    assert "was retired" in why
+    # Reported compromised: before it signed, never; after, only where a checkpoint
+    # witnessed before the compromise holds the record.
+    ok, why = issuing_key(revocation=revoked(created))
+    assert not ok
+    assert why.endswith("(key leaked)")
+    later = revoked(witnessed_at + second)
+    assert issuing_key(revocation=later)[0]
+    # The same without the witnesses' cosignatures: nothing shows when it was logged.
+    checks = _checks(page, _unwitnessed(bundle), _with_key(trust, method, revocation=later))
+    assert _failing(checks) == ["witnessed", "issuing key"]
+    assert checks["issuing key"][1].endswith("is shown to include this record")
+
+
+def test_a_bundle_with_a_forged_cosignature(page: Page, node_answers: dict[str, Any]) -> None:
+    bundle = copy.deepcopy(node_answers["bundle"])
+    text, block = bundle["checkpoint"].split("\n\n")
+    lines = block.split("\n")
+    witness = next(i for i, line in enumerate(lines) if "/witness " in line)
+    blob = bytearray(base64.b64decode(lines[witness].split(" ")[2]))
+    blob[-1] ^= 1
+    name = lines[witness].split(" ")[1]
+    lines[witness] = f"\u2014 {name} {base64.b64encode(bytes(blob)).decode()}"
+    bundle["checkpoint"] = text + "\n\n" + "\n".join(lines)
     checks = _checks(page, bundle, node_answers["trust"])
+    assert _failing(checks) == ["witnessed"]
+    assert checks["witnessed"][1] == f"the cosignature of {name} does not verify"
+
+
+def test_a_bundle_without_witnesses_is_said_so(page: Page, node_answers: dict[str, Any]) -> None:
+    checks = _checks(page, _unwitnessed(node_answers["bundle"]), node_answers["trust"])
     assert _failing(checks) == ["witnessed"]
     assert checks["witnessed"][1].startswith("below the witness policy: 0 of 2 cosignatures")
 
