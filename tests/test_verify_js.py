@@ -9,6 +9,7 @@ import copy
 import functools
 import hashlib
 import json
+import re
 import secrets
 import threading
 from collections.abc import Iterator
@@ -106,9 +107,16 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def page() -> Iterator[Page]:
+def requested() -> list[str]:
+    """Every URL the page asked for, in order."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def page(requested: list[str]) -> Iterator[Page]:
     """One Chromium for the module, on a page served from 127.0.0.1 (a secure context,
-    so WebCrypto is there), with the library loaded."""
+    so WebCrypto is there), with the library loaded; a request anywhere else is
+    refused (and recorded in ``requested`` like every other)."""
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -119,6 +127,8 @@ def page() -> Iterator[Page]:
             )
             try:
                 opened = browser.new_page()
+                opened.on("request", lambda request: requested.append(request.url))
+                opened.route(re.compile(r"^(?!http://127\.0\.0\.1:)"), lambda r: r.abort())
                 opened.goto(f"http://127.0.0.1:{server.server_port}/")
                 opened.evaluate(_SETUP)
                 yield opened
@@ -912,3 +922,12 @@ def test_the_people_a_record_names(page: Page, node_answers: dict[str, Any]) -> 
         }
     # A listing of an organisation names its people after it.
     assert any(p["role"] != "holder" and p["position"] > 0 for people in found for p in people)
+
+
+def test_the_library_asks_for_nothing(page: Page, requested: list[str]) -> None:
+    # Run last in this module: everything above asked for nothing beyond the page and
+    # the module itself.
+    origin = page.url.rstrip("/")
+    assert page.evaluate("() => location.protocol + '//' + location.host") == origin
+    own = {url for url in requested if url != f"{origin}/favicon.ico"}  # the browser's
+    assert own == {f"{origin}/", f"{origin}/js/verify.js"}
