@@ -246,6 +246,7 @@ def test_registry_signed_credentials(page: Page) -> None:
     truncated = copy.deepcopy(credential)
     truncated["proof"]["proofValue"] = value[:20]
     assert (_tampered(page, truncated, key) or "").startswith("proofValue: an Ed25519 signature")
+    assert _tampered(page, credential, key[:31]) == "key: an Ed25519 public key has 32 bytes"
     unsigned = {k: v for k, v in credential.items() if k != "proof"}
     assert _tampered(page, unsigned, key) == "proof: the credential has no proof"
 
