@@ -1,4 +1,4 @@
-"""The browser's verification library (api/pages/static/js/verify.js) in Chromium,
+"""The browser's verification library (web/static/js/verify.js) in Chromium,
 against the W3C vectors and against what the registry's own Python code signs, logs
 and checks: the same bytes, the same answers, the same refusals."""
 
@@ -61,7 +61,7 @@ from registry.trust.chain import verify_chain
 from registry.trust.document import LogEntry, Member, Quorum, TrustListContent, digest_of
 from tests._support import LOOPBACK, seed_demo_node
 
-STATIC = Path(__file__).resolve().parent.parent / "api" / "pages" / "static"
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",

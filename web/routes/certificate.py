@@ -29,6 +29,7 @@ from registry.labels import CATEGORY, STATE
 from registry.recognition import RecordKind, recognise
 from registry.recognition.agreements import in_force, load_agreements
 from registry.storage.models import Authority
+from registry.trust.store import stored_versions
 from web.i18n import N_
 from web.render import page
 from web.security import Visitor
@@ -167,5 +168,8 @@ def certificate(
         "changes": view.changes,
         "replaced_by": view.replaced_by,
         "recognition": _recognition(request, session, view.type, subject, view.authority),
+        # The trust list's first version, as the federation pinned it: the browser walks
+        # the chain from it rather than take the current version as served.
+        "genesis": genesis[0].digest if (genesis := stored_versions(session)[:1]) else "",
     }
     return page(request, "certificate.html", context)

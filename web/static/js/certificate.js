@@ -1,7 +1,7 @@
 // A certificate's page: check the credential in this browser, not on the server's word.
 // The page works without this script (it shows what the server says); the script
 // adds the verdict, worked out here from the proof bundle and the trust list.
-import { canonicalize, checkBinding, checkCredentialBundle } from "./verify.js";
+import { canonicalize, checkCredentialBundle, checkHolder } from "./verify.js";
 
 const section = document.getElementById("check");
 const title = document.getElementById("check-title");
@@ -60,12 +60,15 @@ async function main() {
   let checks;
   let bundle;
   try {
-    const [proof, trust] = await Promise.all([
+    const [proof, trust, chain] = await Promise.all([
       fetchJson(`/v1/credentials/${encodeURIComponent(id)}/proof`),
       fetchJson("/v1/trust-list"),
+      fetchJson("/v1/trust-list/chain"),
     ]);
     bundle = proof;
-    checks = await checkCredentialBundle(bundle, trust, new Date());
+    // The trust list, walked from the genesis the federation pinned: not as served.
+    const genesis = section.dataset.genesis;
+    checks = await checkCredentialBundle(bundle, trust, new Date(), { chain, genesis });
     const qr = await digestCheck(bundle.credential);
     if (qr) checks.push(qr);
   } catch (error) {
@@ -86,15 +89,20 @@ async function main() {
 
 function offerHolderCheck(bundle) {
   const disclosure = fragment.get("d");
-  const binding = bundle?.credential?.credentialSubject?.holder?.identifier?.binding;
-  if (!disclosure || !binding) return;
+  if (!disclosure || !bundle?.credential) return;
   const holder = document.getElementById("holder");
   const result = document.getElementById("holder-result");
   holder.hidden = false;
   document.getElementById("holder-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const number = document.getElementById("id-number").value;
-    const theirs = await checkBinding(number, disclosure, binding);
+    let theirs = false;
+    try {
+      await checkHolder(bundle.credential, number, disclosure);
+      theirs = true;
+    } catch {
+      theirs = false;
+    }
     result.textContent = theirs ? text("theirs") : text("not-theirs");
     result.className = theirs ? "alert good" : "alert bad";
   });
