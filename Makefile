@@ -15,7 +15,7 @@ BIN    := $(VENV)/bin
 TEST_WORKERS ?= auto
 
 .PHONY: run federation test lint lint-ruff lint-format lint-types db-check postgres chromium lock \
-	bench bench-log bench-propagation bench-issue bench-verify bench-blacklist bench-audit bench-federation bench-tiles bench-witnessing clean
+	bench bench-log bench-propagation bench-issue bench-verify bench-blacklist bench-audit bench-federation bench-tiles bench-witnessing bench-pages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -136,6 +136,11 @@ bench-log: $(VENV)/.installed-dev
 bench-propagation: $(VENV)/.installed-dev
 	scripts/ensure-postgres
 	$(BIN)/python bench/propagation.py
+
+## bench-pages: the web pages on the demo data (server time, the certificate page's checks in Chromium, weight)
+bench-pages: $(VENV)/.installed-dev
+	scripts/ensure-chromium
+	$(BIN)/python bench/pages.py
 
 ## bench-witnessing: four nodes on PostgreSQL, 20 issuances/s on one, time until its served checkpoint holding each is witnessed
 bench-witnessing: $(VENV)/.installed-dev

@@ -1,0 +1,212 @@
+"""The web pages on the demo data: each page's server time, the certificate page's checks
+in the browser, and each page's weight.
+
+Run: ``.venv/bin/python bench/pages.py [--requests 200] [--loads 20]`` (or ``make
+bench-pages``). It seeds the demo as ``make run`` does, on the embedded SQLite database
+in a temporary directory, and serves it with ``registry serve`` (one process) on a
+loopback port. Then:
+
+- **server time**: ``--requests`` GETs of each page one after another, over a kept-alive
+  connection on loopback, the pages for employers signed in as the demo's employer: p50
+  and p99 of the round trip, which bounds the server's time from above;
+- **checks in the browser**: the certificate page (``/c/<id>``, a QR code's address)
+  loaded ``--loads`` times in headless Chromium, a fresh context each (nothing
+  cached); the page script times its own checks, fetches included (``data-ms``);
+- **weight**: each page loaded once in a fresh Chromium context, the bytes of every
+  response on the wire (headers and body, compressed where the server compresses).
+
+Printed first: the machine's reference figures of the same run. Targets: server time
+p99 at most 50 ms a page, the checks at most 500 ms, no page over 300 KB before caching.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Request, sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench, when run as a script
+
+from bench._harness.machine import machine, reference
+from bench._harness.server import serving
+from bench._harness.stats import Latency, at_most, percentile, print_table
+from registry.datadir import DataDir
+from registry.demo.records import DEMO_ENGINEERS
+from registry.demo.startup import seed_node
+from registry.settings import Settings
+from registry.storage.db import engine_scope, upgrade
+
+SERVER_P99_MS = 50.0
+CHECKS_MS = 500.0
+WEIGHT_KB = 300.0
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+PUBLIC = ["/", "/sign-in", "/lookup", "/blacklist", "/docs"]
+EMPLOYER = ["/desk", "/desk/verify", "/desk/verify-list", "/desk/history"]
+
+
+def _certificate(base: str, tokens: dict[str, str]) -> str:
+    """The page a demo registration's QR code opens: its address, fragment included."""
+    holder = next(e for e in DEMO_ENGINEERS if e.registered_by == "CN-SH")
+    report = httpx.post(
+        f"{base}/v1/verify/engineer",
+        json={"id_number": holder.id_number, "region": "CN-SH"},
+        headers={"Authorization": f"Bearer {tokens['verifier']}"},
+        timeout=30,
+    ).json()
+    credential = report["credentialSubject"]["registration"]["id"]
+    return str(httpx.get(f"{base}/v1/credentials/{credential}/qr").headers["x-qr-text"])
+
+
+def _signed_in(base: str, user: dict[str, str]) -> httpx.Client:
+    """A client signed in through the sign-in form, as a browser is."""
+    client = httpx.Client(base_url=base, timeout=30)
+    form = client.get("/sign-in").text
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form)
+    if token is None:
+        raise RuntimeError("the sign-in page carries no form token")
+    answer = client.post(
+        "/sign-in",
+        data={"username": user["username"], "password": user["password"], "csrf_token": token[1]},
+    )
+    if answer.status_code != 303:
+        raise RuntimeError(f"the demo employer could not sign in: {answer.status_code}")
+    return client
+
+
+def _server_times(client: httpx.Client, path: str, requests: int) -> Latency | None:
+    """p50 and p99 (ms) of ``requests`` GETs of ``path``; ``None`` if it is not a page."""
+    if client.get(path).status_code != 200:
+        return None
+    timings = []
+    for _ in range(requests):
+        began = time.perf_counter()
+        client.get(path).raise_for_status()
+        timings.append((time.perf_counter() - began) * 1000)
+    return Latency.of(timings)
+
+
+def _weights_and_checks(
+    base: str, pages: list[str], cookies: list[dict[str, str]], certificate: str, loads: int
+) -> tuple[dict[str, float], list[float]]:
+    """Each page's kilobytes on the wire, and the certificate page's check times (ms)."""
+    weights: dict[str, float] = {}
+    checks: list[float] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for path in pages:
+            context = browser.new_context(base_url=base)
+            if path.startswith("/desk"):
+                context.add_cookies([{**c, "url": base} for c in cookies])  # type: ignore[typeddict-item]
+            page = context.new_page()
+            seen: list[Request] = []
+
+            def finished(request: Request, seen: list[Request] = seen) -> None:
+                seen.append(request)
+
+            page.on("requestfinished", finished)
+            page.goto(path, wait_until="networkidle")
+            if path.startswith("/c/"):
+                page.wait_for_selector("#check[data-done]")
+            sizes = [request.sizes() for request in seen]
+            weights[path] = sum(s["responseBodySize"] + s["responseHeadersSize"] for s in sizes)
+            weights[path] /= 1024
+            context.close()
+        for _ in range(loads):
+            context = browser.new_context(base_url=base)
+            page = context.new_page()
+            page.goto(certificate)
+            page.wait_for_selector("#check[data-done]", timeout=30_000)
+            if page.get_attribute("#check", "data-done") != "valid":
+                raise RuntimeError("the certificate page found the demo credential invalid")
+            checks.append(float(page.get_attribute("#check", "data-ms") or "nan"))
+            context.close()
+        browser.close()
+    return weights, checks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="GETs a page.")
+    parser.add_argument("--loads", type=int, default=20, help="Certificate page loads.")
+    args = parser.parse_args()
+    print(machine(), flush=True)
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        settings = Settings(
+            data_dir=root / "data", database_url=f"sqlite:///{root / 'registry.sqlite3'}", demo=True
+        )
+        data_dir = DataDir(settings)
+        data_dir.ensure()
+        reference(settings.database_url)
+        with engine_scope(settings.database_url) as engine:
+            upgrade(engine)
+            seed_node(settings, engine, data_dir)
+        tokens = json.loads(data_dir.read_private("demo-tokens.json") or "{}")
+        users = json.loads(data_dir.read_private("demo-users.json") or "{}")
+        with serving(settings, root / "server.log") as server:
+            certificate = _certificate(server.base, tokens)
+            page_of_certificate = certificate.split("#")[0].removeprefix(server.base)
+            public = httpx.Client(base_url=server.base, timeout=30)
+            employer = _signed_in(server.base, users["verifier"])
+            rows = []
+            missed = []
+            for path in [*PUBLIC, page_of_certificate, *EMPLOYER]:
+                client = employer if path.startswith("/desk") else public
+                found = _server_times(client, path, args.requests)
+                name = "/c/<id>" if path.startswith("/c/") else path
+                if found is None:
+                    missed.append(name)
+                    continue
+                print(
+                    f"server time {name:20} p50 {found.p50:6.1f} ms  p99 {found.p99:6.1f} ms   "
+                    f"{at_most(found.p99, SERVER_P99_MS, what='p99 ', unit=' ms')}",
+                    flush=True,
+                )
+                rows.append((f"server time {name} (p99)", f"{found.p99:.1f} ms", "<= 50 ms"))
+            if missed:
+                print(f"not served here (no such page yet): {', '.join(missed)}", flush=True)
+            served = [p for p in [*PUBLIC, page_of_certificate, *EMPLOYER] if p not in missed]
+            served = [p for p in served if not (p.startswith("/c/") and "/c/<id>" in missed)]
+            cookies = [{"name": c.name, "value": c.value or ""} for c in employer.cookies.jar]
+            pages = [certificate if p.startswith("/c/") else p for p in served]
+            weights, checks = _weights_and_checks(
+                server.base, pages, cookies, certificate, args.loads
+            )
+            for path, kilobytes in weights.items():
+                name = "/c/<id>" if "/c/" in path else path
+                print(
+                    f"weight {name:20} {kilobytes:7.1f} KB   "
+                    f"{at_most(kilobytes, WEIGHT_KB, unit=' KB')}",
+                    flush=True,
+                )
+                rows.append((f"weight {name}", f"{kilobytes:.1f} KB", "<= 300 KB"))
+            worst = percentile(checks, 100)
+            print(
+                f"checks in the browser ({len(checks)} loads of /c/<id>): p50 "
+                f"{percentile(checks, 50):.0f} ms, slowest {worst:.0f} ms   "
+                f"{at_most(worst, CHECKS_MS, what='slowest ', unit=' ms')}",
+                flush=True,
+            )
+            rows.append(
+                ("certificate checks in Chromium (slowest)", f"{worst:.0f} ms", "<= 500 ms")
+            )
+    print_table("Pages on the demo data", rows)
+
+
+if __name__ == "__main__":
+    main()
