@@ -9,8 +9,8 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from sqlmodel import Session
-from starlette.responses import RedirectResponse, Response
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from web.render import page
