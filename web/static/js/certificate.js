@@ -21,7 +21,8 @@ function listChecks(checks) {
   list.replaceChildren(
     ...checks.map((check) => {
       const item = document.createElement("li");
-      item.textContent = `${check.ok ? "✓" : "✗"} ${check.name}${check.detail ? ": " + check.detail : ""}`;
+      const name = text(`check-${check.name}`);
+      item.textContent = `${check.ok ? "✓" : "✗"} ${name}${check.detail ? "（" + check.detail + "）" : ""}`;
       item.dataset.ok = String(check.ok);
       return item;
     }),
@@ -79,6 +80,7 @@ async function main() {
   const state = text("state");
   if (!checks.every((check) => check.ok)) {
     show("bad", text("bad"));
+    details.open = true; // say at once which check failed
   } else if (state && state !== "active" && state !== "listed") {
     show("warn", text("inactive"));
   } else {
