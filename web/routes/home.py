@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
@@ -126,12 +126,45 @@ def desk(request: Request, user: Visitor) -> Response:
     return page(request, "desk.html")
 
 
+_METHODS = ("get", "post", "put", "patch", "delete")
+
+
 @router.get("/docs", response_class=HTMLResponse)
-def api_reference(request: Request) -> HTMLResponse:
-    """The API reference, its scripts and styles served by this node."""
+def api_reference(request: Request, user: Visitor) -> Response:
+    """The API reference, rendered here from the OpenAPI document: every operation with
+    its parameters, body and answers, light enough for any connection."""
+    document = request.app.openapi()
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for path, item in document.get("paths", {}).items():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            tag = (operation.get("tags") or ["other"])[0]
+            groups.setdefault(tag, []).append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "anchor": operation.get("operationId") or f"{method}-{path}",
+                    "summary": operation.get("summary", ""),
+                    "description": operation.get("description", ""),
+                    "parameters": operation.get("parameters", []),
+                    "body": list((operation.get("requestBody") or {}).get("content", {})),
+                    "responses": operation.get("responses", {}),
+                    "secured": bool(operation.get("security")),
+                }
+            )
+    info = document.get("info", {})
+    return page(request, "api_reference.html", {"info": info, "groups": groups})
+
+
+@router.get("/docs/explorer", response_class=HTMLResponse)
+def api_explorer(request: Request) -> HTMLResponse:
+    """Swagger UI, to try the API from the browser: its scripts and styles (1.7 MB)
+    served by this node."""
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
-        title="API reference · YRD safety-engineer registry",
+        title="API explorer · YRD safety-engineer registry",
         swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
         swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
         swagger_favicon_url="/static/favicon.svg",
