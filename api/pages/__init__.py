@@ -13,8 +13,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from api.pages.render import page
-from api.pages.routes import home
+from api.pages.routes import blacklist, home, lookup
 from api.pages.security import FormTokens, NeedsSignIn, NotYourPage, StaleForm, visitor
+from api.pages.throttle import SlidingWindow
 
 __all__ = ["install_pages"]
 
@@ -23,8 +24,12 @@ _STATIC = Path(__file__).resolve().parent / "static"
 
 def install_pages(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to ``app``."""
+    settings = app.state.settings
+    app.state.lookup_window = SlidingWindow(settings.public_lookups_per_minute)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     app.include_router(home.router)
+    app.include_router(lookup.router)
+    app.include_router(blacklist.router)
     app.add_middleware(FormTokens)
 
     async def needs_sign_in(request: Request, exc: Exception) -> Response:
