@@ -21,6 +21,7 @@ import openpyxl
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from api.pages.render import templates
 from api.pages.throttle import SlidingWindow
 from registry.calendar import china_today
 from registry.demo.records import (
@@ -33,6 +34,13 @@ from registry.demo.records import (
 from registry.enforcement.public import COLUMNS
 from registry.enforcement.public_search import PublicQuery
 from registry.errors import InvalidInput
+from registry.labels import (
+    CATEGORY,
+    LISTED_KIND,
+    REGISTRATION_KIND,
+    RELATED_ROLE,
+    Enumeration,
+)
 from tests._browser import (
     Visit,
     axe_violations,
@@ -237,7 +245,7 @@ def test_searching_the_list_by_a_word_of_a_name_and_by_credit_code(
     _checked(page, visit)
     company, code = DEMO_LISTED_ENGINEER[1], DEMO_LISTED_ENGINEER[2]
     page.get_by_label("单位名称或姓名").fill("矿业")
-    page.get_by_role("button", name="查询").click()
+    page.keyboard.press("Enter")  # the keyboard alone sends the search
     expect(page).to_have_url(re.compile(r"/blacklist\?q=%E7%9F%BF%E4%B8%9A"))
     assert sorted(_names(page)) == sorted([company, DEMO_LISTED_ORGANISATIONS["CN-AH"][0]])
     entry = page.locator("article.entry").filter(has_text=company)
@@ -459,6 +467,28 @@ def test_the_public_search_and_the_window_on_their_own() -> None:
     assert window.take("c") is None
     assert window.take("d") is None
     assert window.take("a") is None
+
+
+@pytest.mark.parametrize(
+    ("macro", "table"),
+    [
+        ("category", CATEGORY),
+        ("registration_kind", REGISTRATION_KIND),
+        ("party_kind", LISTED_KIND),
+        ("related_role", RELATED_ROLE),
+    ],
+)
+def test_the_pages_name_every_code_as_the_registry_labels_it(
+    macro: str, table: Enumeration
+) -> None:
+    """Each code the records carry has its Chinese label on the pages, as
+    ``registry.labels`` writes it, and an English name of its own."""
+    labels = templates.env.get_template("_labels.html")
+    chinese = getattr(labels.make_module({"t": lambda zh, en: zh}), macro)
+    english = getattr(labels.make_module({"t": lambda zh, en: en}), macro)
+    for code, label in {**table.labels, **table.retired}.items():
+        assert str(chinese(code)) == label
+        assert str(english(code)) not in (code, label)
 
 
 # Last: the limit per client address (the module's other look-ups count towards it).
