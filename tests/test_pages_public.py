@@ -406,6 +406,7 @@ def test_the_list_in_english_on_a_phone(browser: Browser, node: Server, tmp_path
         ({"from": "2026-05-01", "to": "2026-04-01"}, "不能早于"),
         ({"page": "abc"}, "页码应为正整数"),
         ({"page": "0"}, "页码应为正整数"),
+        ({"page": "²"}, "页码应为正整数"),
         ({"q": "一 二 三 四 五 六 七 八 九"}, "关键词最多8个"),
         ({"q": "矿" * 150}, "名称关键词过长"),
     ],
@@ -434,6 +435,11 @@ def test_bad_downloads_and_a_pilot_code_are_answered_in_words(node: Server) -> N
     answer = httpx.get(f"{node.base}/blacklist", params={"code": pilot})
     assert answer.status_code == 200
     assert "校验位不符" in answer.text
+    # A province by its name or GB/T 2260 code is the list's choice of it.
+    answer = httpx.get(f"{node.base}/blacklist", params={"region": "310000"})
+    assert answer.status_code == 200
+    assert '<option value="CN-SH" selected>' in answer.text
+    assert "共 1 条" in answer.text
     # A page past the last shows the last.
     answer = httpx.get(f"{node.base}/blacklist", params={"page": "99"})
     assert answer.status_code == 200
@@ -447,6 +453,20 @@ def test_a_look_up_posted_without_its_token_is_refused(node: Server) -> None:
     )
     assert answer.status_code == 403
     assert engineer.name not in answer.text
+
+
+def test_a_look_up_too_long_to_be_one_is_answered_with_what_to_do(node: Server) -> None:
+    with httpx.Client(base_url=node.base) as client:
+        token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/lookup").text)
+        assert token is not None
+        answer = client.post(
+            "/lookup",
+            data={"csrf_token": token[1], "registration_number": "SH" * 5000, "name": "王" * 5000},
+        )
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "注册编号过长" in answer.text
+    assert "姓名过长" in answer.text
 
 
 def test_the_public_search_and_the_window_on_their_own() -> None:

@@ -93,6 +93,7 @@ def _asked(request: Request) -> _Asked:
     if values["region"]:
         try:
             decided_by = province(values["region"]).iso
+            values["region"] = decided_by  # 上海 or 310000 in an address: the list's choice
         except InvalidProvinceCode:
             errors["region"] = "unknown"
     kind = values["kind"] or None
@@ -116,7 +117,10 @@ def _authorities(session: Session) -> list[dict[str, str]]:
 def _page_number(value: str) -> int | None:
     if not value:
         return 1
-    return int(value) if value.isdigit() and 0 < int(value) < 1_000_000 else None
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not (value.isascii() and value.isdigit()) or len(value) > 6:
+        return None
+    return int(value) or None
 
 
 def _page_links(number: int, pages: int) -> list[int | None]:

@@ -54,8 +54,8 @@ def lookup(
     issuing: Issuing,
     user: Visitor,
     form: CheckedForm,
-    registration_number: Annotated[str, Form(max_length=1000)] = "",
-    name: Annotated[str, Form(max_length=1000)] = "",
+    registration_number: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
 ) -> Response:
     """The registration with that number and that holder's name, as it stands today;
     "not found" alike for a number that does not exist and one under another name."""
