@@ -173,6 +173,22 @@ class Settings(BaseSettings):
         le=24 * 60,
         description="How long a locked account stays locked, in minutes.",
     )
+    public_lookups_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        description=(
+            "Look-ups of an engineer one client address may make on the public look-up "
+            "page in any 60 seconds (counted by each server process); past it the page "
+            "answers 429 with Retry-After."
+        ),
+    )
+    public_list_page_size: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="Entries on one page of the public untrustworthiness list (`/blacklist`).",
+    )
     webhook_allowed_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
         default=(),
         description=(

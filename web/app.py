@@ -14,8 +14,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from web.render import page
-from web.routes import certificate, home
+from web.routes import blacklist, certificate, home, lookup
 from web.security import FormTokens, NeedsSignIn, NotYourPage, StaleForm, visitor
+from web.throttle import SlidingWindow
 
 __all__ = ["install_pages"]
 
@@ -24,11 +25,15 @@ _STATIC = Path(__file__).resolve().parent / "static"
 
 def install_pages(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to ``app``."""
-    # Compressed for browsers that take it: the API reference's script is 1.7 MB.
+    settings = app.state.settings
+    app.state.lookup_window = SlidingWindow(settings.public_lookups_per_minute)
+    # Compressed for browsers that take it: the API explorer's script is 1.7 MB.
     static = GZipMiddleware(StaticFiles(directory=_STATIC), minimum_size=1024)
     app.mount("/static", static, name="static")
     app.include_router(home.router)
     app.include_router(certificate.router)
+    app.include_router(lookup.router)
+    app.include_router(blacklist.router)
     app.add_middleware(FormTokens)
 
     async def needs_sign_in(request: Request, exc: Exception) -> Response:

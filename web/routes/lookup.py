@@ -1,0 +1,87 @@
+"""The public look-up of an engineer: a registration by its number and its holder's name.
+
+The form posts (with its token): the name and number stay out of the address bar and
+the access logs. Each client address may look up ``public_lookups_per_minute`` times in
+any minute (``web.throttle``); past it the page answers 429 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import HTMLResponse, Response
+
+from api.deps import DbSession, Issuing
+from registry.calendar import china_today
+from registry.verification.public import public_registration
+from web.render import page
+from web.security import CheckedForm, Visitor
+from web.throttle import SlidingWindow
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+# Bounds of what the form takes: longer is refused on the page, never a 500.
+_MAX_NUMBER = 64
+_MAX_NAME = 100
+
+
+def _window(request: Request) -> SlidingWindow:
+    window = getattr(request.app.state, "lookup_window", None)
+    if not isinstance(window, SlidingWindow):
+        raise TypeError("app.state.lookup_window is not set: build the app with create_app")
+    return window
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.get("/lookup", response_class=HTMLResponse)
+def lookup_form(request: Request, user: Visitor) -> Response:
+    """The look-up form."""
+    return page(request, "lookup.html", {"asked": False})
+
+
+@router.post("/lookup", response_class=HTMLResponse)
+def lookup(
+    request: Request,
+    *,
+    session: DbSession,
+    issuing: Issuing,
+    user: Visitor,
+    form: CheckedForm,
+    registration_number: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+) -> Response:
+    """The registration with that number and that holder's name, as it stands today;
+    "not found" alike for a number that does not exist and one under another name."""
+    number, holder = registration_number.strip(), name.strip()
+    errors = []
+    if not number:
+        errors.append("number-missing")
+    elif len(number) > _MAX_NUMBER:
+        errors.append("number-long")
+    if not holder:
+        errors.append("name-missing")
+    elif len(holder) > _MAX_NAME:
+        errors.append("name-long")
+    context = {"asked": True, "number": number, "name": holder, "errors": errors}
+    if errors:
+        return page(request, "lookup.html", context, status=422)
+    wait = _window(request).take(_client(request))
+    if wait is not None:
+        response = page(request, "lookup.html", {**context, "wait": wait}, status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    found = public_registration(
+        session,
+        lookup=issuing.lookup,
+        registration_number=number,
+        name=holder,
+        on=china_today(dt.datetime.now(dt.UTC)),
+    )
+    return page(request, "lookup.html", {**context, "found": found})
