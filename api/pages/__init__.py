@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from api.pages.render import page
-from api.pages.routes import home
+from api.pages.routes import desk, home, lists
 from api.pages.security import FormTokens, NeedsSignIn, NotYourPage, StaleForm, visitor
 
 __all__ = ["install_pages"]
@@ -25,6 +25,8 @@ def install_pages(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to ``app``."""
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     app.include_router(home.router)
+    app.include_router(desk.router)
+    app.include_router(lists.router)
     app.add_middleware(FormTokens)
 
     async def needs_sign_in(request: Request, exc: Exception) -> Response:
