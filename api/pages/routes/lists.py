@@ -3,8 +3,10 @@
 The file is read and every row checked at once; a file with any problem is answered
 with all of them (row, column, reason) and nothing is verified. A good file is judged
 on a thread of its own, a few hundred rows at a time, its progress kept with the
-list in the database (any of the node's processes can say how far it is); the page
-shows the progress, a small script asking ``/status`` until the results are there.
+list in the database (any of the node's processes can say how far it is). The upload
+is answered with the list's page as it stands (202), whose small script asks
+``/status`` how far it is, shows it, and opens the list's own page once the results
+are there; without the script, a link on the page does.
 The results come failures first and download as XLSX with Chinese headers.
 """
 
@@ -20,7 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from api.deps import DbSession, engine_of
 from api.limits import TABLE_BODY, GatedRoute, body_limit
@@ -100,7 +102,7 @@ async def list_post(request: Request, user: Employer, form: CheckedForm) -> Resp
     try:
         rows = await run_in_threadpool(_read, payload, upload.filename, upload.content_type or "")
     except InvalidInput as exc:
-        reasons = [f"{e.field}: {e.message}" for e in exc.errors] or [exc.message]
+        reasons = [exc.message, *(e.message for e in exc.errors)]
         problems.extend({"row": None, "column": "", "reason": translate(r, lang)} for r in reasons)
     else:
         problems = await run_in_threadpool(_problems, rows, lang)
@@ -109,7 +111,8 @@ async def list_post(request: Request, user: Employer, form: CheckedForm) -> Resp
         return page(request, "desk_list.html", context, status=422)
     name = upload.filename
     engine = engine_of(request)
-    identifier = await run_in_threadpool(_start, engine, user, name, len(rows))
+    kept = await run_in_threadpool(_start, engine, user, name, len(rows))
+    identifier = kept.id or 0
     state = request.app.state
     threading.Thread(
         target=_judge,
@@ -118,12 +121,14 @@ async def list_post(request: Request, user: Employer, form: CheckedForm) -> Resp
         name=f"desk-list-{identifier}",
         daemon=True,
     ).start()
-    return RedirectResponse(f"/desk/verify-list/{identifier}", status_code=303)
+    # The list's page as it stands (nothing judged yet): its script follows the
+    # progress, then opens the results at the list's own address.
+    return page(request, "desk_list_result.html", {"kept": kept}, status=202)
 
 
-def _start(engine: Engine, user: UserAccount, name: str, rows: int) -> int:
+def _start(engine: Engine, user: UserAccount, name: str, rows: int) -> DeskVerification:
     with session_scope(engine) as session:
-        return start_batch(session, user, name=name, rows=rows, at=dt.datetime.now(dt.UTC)).id or 0
+        return start_batch(session, user, name=name, rows=rows, at=dt.datetime.now(dt.UTC))
 
 
 def _judge(

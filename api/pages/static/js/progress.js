@@ -1,5 +1,6 @@
-// A list being verified: ask how far it is every second, show it, and load the
-// results once they are all there. Without this script, the page's link does it.
+// A list being verified: ask how far it is every second, show it, and open the
+// list's own page once the results are all there. Without this script, the page's
+// link does it.
 const section = document.getElementById("progress");
 const bar = document.getElementById("progress-bar");
 const done = document.getElementById("progress-done");
@@ -17,14 +18,14 @@ async function poll() {
       bar.textContent = `${status.done} / ${status.rows}`;
       done.textContent = String(status.done);
       if (status.state !== "running") {
-        window.location.reload();
+        window.location.assign(section.dataset.results);
         return;
       }
     }
   } catch {
     // The node may be busy: ask again.
   }
-  window.setTimeout(poll, 1000);
+  window.setTimeout(poll, 700);
 }
 
 if (section && section.dataset.status) {
