@@ -133,5 +133,5 @@ def said(results: Sequence[Mapping[str, Any]], lang: Language) -> list[dict[str,
 def qr_svg(url: str) -> str:
     """The QR code of ``url`` as an inline SVG element (error correction M)."""
     code = segno.make(url, error="m", micro=False)
-    svg: str = code.svg_inline(scale=3, border=2, omitsize=False)
+    svg: str = code.svg_inline(scale=3, border=2, omitsize=True)
     return svg

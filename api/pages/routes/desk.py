@@ -97,7 +97,8 @@ def _problems(exc: ValidationError, request: Request) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for error in exc.errors():
         field = str(error["loc"][0]) if error["loc"] else "way"
-        found.setdefault(field, []).append(translate(str(error["msg"]), lang))
+        message = str(error["msg"]).removeprefix("Value error, ")
+        found.setdefault(field, []).append(translate(message, lang))
     return found
 
 

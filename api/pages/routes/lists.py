@@ -72,7 +72,7 @@ def _problems(rows: list[dict[str, str]], lang: Language) -> list[dict[str, Any]
                 {
                     "row": number,
                     "column": COLUMN_NAMES.get(field, field) if lang == "zh" else field,
-                    "reason": translate(str(error["msg"]), lang),
+                    "reason": translate(str(error["msg"]).removeprefix("Value error, "), lang),
                 }
             )
     return found
