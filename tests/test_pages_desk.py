@@ -7,6 +7,7 @@ each page, and nothing fetched from anywhere but the node."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import sqlite3
@@ -17,11 +18,14 @@ import httpx
 import openpyxl
 import pytest
 from playwright.sync_api import Browser, FilePayload, Page, Route, expect
+from sqlmodel import select
 
 from registry.accounts import create_user
 from registry.demo.records import DEMO_ENGINEERS, DEMO_LISTED_ENGINEER
 from registry.demo.synthetic import credit_code, resident_id
 from registry.storage.db import make_engine, session_scope
+from registry.storage.models import UserAccount
+from registry.verification.history import start_batch
 from tests._browser import (
     Visit,
     axe_violations,
@@ -498,3 +502,25 @@ def test_a_bad_file_answers_every_problem_and_verifies_nothing(
     assert _saved_kinds(data_dir) == before
     with _database(data_dir) as db:
         assert db.execute("SELECT count(*) FROM access_audit").fetchone() == audits
+
+
+def test_a_list_cut_short_is_said_to_have_failed(visit: Visit, node: tuple[Server, Path]) -> None:
+    # A list whose process stopped mid-way: still "running" in the database, but it
+    # has not moved for longer than any list takes.
+    _, data_dir = node
+    hr = demo_users(data_dir)["verifier"]
+    engine = make_engine(f"sqlite:///{data_dir / 'registry.sqlite3'}")
+    an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    with session_scope(engine) as session:
+        user = session.exec(select(UserAccount).where(UserAccount.username == hr["username"])).one()
+        kept = start_batch(session, user, name="stopped.csv", rows=500, at=an_hour_ago)
+    engine.dispose()
+    page = visit.page()
+    _employer(page, data_dir, f"/desk/verify-list/{kept.id}")
+    expect(page.get_by_role("alert")).to_contain_text("未能核验完成")
+    expect(page.get_by_label("核验进度")).to_have_count(0)
+    _checked(page, visit)
+    status = page.request.get(f"/desk/verify-list/{kept.id}/status").json()
+    assert status == {"state": "failed", "done": 0, "rows": 500}
+    page.goto("/desk/history")
+    expect(page.locator("table tbody tr", has_text="stopped.csv")).to_contain_text("未完成")

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("rows", sa.Integer(), nullable=False),
         sa.Column("done", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(8), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.Column("finished_at", UTCDateTime(), nullable=True),
         sa.Column("document", sa.Text(), nullable=True),
         sa.CheckConstraint(

@@ -878,5 +878,6 @@ class DeskVerification(SQLModel, table=True):
     rows: int = Field(default=1)
     done: int = Field(default=0)
     state: str = Field(sa_type=String(8))
+    updated_at: datetime = Field(sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     document: str | None = Field(default=None, sa_type=Text)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select, update
@@ -24,6 +24,7 @@ from registry.errors import InvalidInput, NotFound
 from registry.storage.models import DeskVerification, UserAccount
 
 __all__ = [
+    "STALLED_AFTER",
     "VERDICTS",
     "HistoryPage",
     "batch_progress",
@@ -31,10 +32,15 @@ __all__ = [
     "company_verification",
     "finish_batch",
     "keep_report",
+    "list_state",
     "report_verdict",
     "start_batch",
     "stop_batch",
 ]
+
+STALLED_AFTER = timedelta(minutes=10)
+"""How long a list being verified may go without progress before it is taken to have
+been cut short: a few hundred rows take well under a second."""
 
 VERDICTS = ("qualified", "attention", "not-qualified", "not-found")
 """A report's verdict as a history lists it: ``attention`` is qualified with a reason
@@ -79,6 +85,7 @@ def keep_report(
         rows=1,
         done=1,
         state="done",
+        updated_at=at,
         finished_at=at,
         document=canonical.decode("utf-8"),
     )
@@ -100,17 +107,20 @@ def start_batch(
         rows=rows,
         done=0,
         state="running",
+        updated_at=at,
     )
     session.add(kept)
     session.flush()
     return kept
 
 
-def batch_progress(engine: Engine, identifier: int, done: int) -> None:
+def batch_progress(engine: Engine, identifier: int, done: int, *, at: datetime) -> None:
     """Say how many rows of a list are judged (a short transaction of its own)."""
     with engine.begin() as connection:
         connection.execute(
-            update(DeskVerification).where(col(DeskVerification.id) == identifier).values(done=done)
+            update(DeskVerification)
+            .where(col(DeskVerification.id) == identifier)
+            .values(done=done, updated_at=at)
         )
 
 
@@ -123,7 +133,13 @@ def finish_batch(
         connection.execute(
             update(DeskVerification)
             .where(col(DeskVerification.id) == identifier)
-            .values(state="done", done=DeskVerification.rows, finished_at=at, document=text)
+            .values(
+                state="done",
+                done=DeskVerification.rows,
+                updated_at=at,
+                finished_at=at,
+                document=text,
+            )
         )
 
 
@@ -133,8 +149,16 @@ def stop_batch(engine: Engine, identifier: int, *, at: datetime) -> None:
         connection.execute(
             update(DeskVerification)
             .where(col(DeskVerification.id) == identifier)
-            .values(state="failed", finished_at=at)
+            .values(state="failed", updated_at=at, finished_at=at)
         )
+
+
+def list_state(kept: DeskVerification, *, now: datetime) -> str:
+    """A list's state as it stands: one still said to be running that has not moved
+    for ``STALLED_AFTER`` was cut short (its process stopped) and is ``failed``."""
+    if kept.state == "running" and now - kept.updated_at > STALLED_AFTER:
+        return "failed"
+    return kept.state
 
 
 def company_verification(session: Session, company_code: str, identifier: int) -> DeskVerification:

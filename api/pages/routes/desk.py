@@ -28,7 +28,12 @@ from registry.messages import translate
 from registry.storage.db import session_scope
 from registry.storage.models import UserAccount
 from registry.tokens import Caller
-from registry.verification.history import company_history, company_verification, keep_report
+from registry.verification.history import (
+    company_history,
+    company_verification,
+    keep_report,
+    list_state,
+)
 
 __all__ = ["caller_of", "not_found", "router"]
 
@@ -162,4 +167,6 @@ def history(
 ) -> Response:
     """The company's verifications, newest first, a page at a time."""
     found = company_history(session, user.company_code or "", page=page_number, per_page=_PER_PAGE)
-    return page(request, "desk_history.html", {"history": found})
+    now = dt.datetime.now(dt.UTC)
+    states = {kept.id: list_state(kept, now=now) for kept, _ in found.entries}
+    return page(request, "desk_history.html", {"history": found, "states": states})

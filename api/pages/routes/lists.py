@@ -44,6 +44,7 @@ from registry.verification.history import (
     batch_progress,
     company_verification,
     finish_batch,
+    list_state,
     start_batch,
     stop_batch,
 )
@@ -123,7 +124,7 @@ async def list_post(request: Request, user: Employer, form: CheckedForm) -> Resp
     ).start()
     # The list's page as it stands (nothing judged yet): its script follows the
     # progress, then opens the results at the list's own address.
-    return page(request, "desk_list_result.html", {"kept": kept}, status=202)
+    return page(request, "desk_list_result.html", {"kept": kept, "state": kept.state}, status=202)
 
 
 def _start(engine: Engine, user: UserAccount, name: str, rows: int) -> DeskVerification:
@@ -148,7 +149,9 @@ def _judge(
             rows,
             caller,
             node_secret,
-            progress=lambda done: batch_progress(engine, identifier, done),
+            progress=lambda done: batch_progress(
+                engine, identifier, done, at=dt.datetime.now(dt.UTC)
+            ),
         )
         finish_batch(engine, identifier, results, at=dt.datetime.now(dt.UTC))
     except BaseException:
@@ -176,8 +179,9 @@ def list_page(
     kept = _list_of(session, user, identifier)
     if kept is None:
         return not_found(request)
-    context: dict[str, Any] = {"kept": kept}
-    if kept.state == "done":
+    state = list_state(kept, now=dt.datetime.now(dt.UTC))
+    context: dict[str, Any] = {"kept": kept, "state": state}
+    if state == "done":
         results = ordered_results(said(json.loads(kept.document or "[]"), language_of(request)))
         pages = max(1, -(-len(results) // _PER_PAGE))
         shown = results[(page_number - 1) * _PER_PAGE : page_number * _PER_PAGE]
@@ -200,7 +204,11 @@ def list_status(identifier: int, user: Employer, session: DbSession) -> Response
     if kept is None:
         return JSONResponse({"state": "missing"}, status_code=404)
     return JSONResponse(
-        {"state": kept.state, "done": kept.done, "rows": kept.rows},
+        {
+            "state": list_state(kept, now=dt.datetime.now(dt.UTC)),
+            "done": kept.done,
+            "rows": kept.rows,
+        },
         headers={"Cache-Control": "no-store"},
     )
 
