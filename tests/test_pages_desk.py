@@ -25,7 +25,7 @@ from registry.demo.records import DEMO_ENGINEERS, DEMO_LISTED_ENGINEER
 from registry.demo.synthetic import credit_code, resident_id
 from registry.storage.db import make_engine, session_scope
 from registry.storage.models import UserAccount
-from registry.verification.history import start_batch
+from registry.verification.history import keep_report, start_batch
 from tests._browser import (
     Visit,
     axe_violations,
@@ -524,3 +524,40 @@ def test_a_list_cut_short_is_said_to_have_failed(visit: Visit, node: tuple[Serve
     assert status == {"state": "failed", "done": 0, "rows": 500}
     page.goto("/desk/history")
     expect(page.locator("table tbody tr", has_text="stopped.csv")).to_contain_text("未完成")
+
+
+def test_the_history_goes_page_by_page_and_the_report_fits_a_phone(
+    browser: Browser, node: tuple[Server, Path], tmp_path: Path
+) -> None:
+    server, data_dir = node
+    hr = demo_users(data_dir)["verifier"]
+    phone = new_visit(browser, server.base, phone=True)
+    page = phone.page()
+    _employer(page, data_dir)
+    _verify_by_id(page, LISTED.id_number, "浙江省")
+    expect(page).to_have_url(re.compile(r"/desk/reports/\d+$"))
+    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], "the report scrolls sideways on a phone"
+    _checked(page, phone)
+    screenshot(page, "desk-verify-result-phone", tmp_path)
+    # More than a page of verifications: the same report kept again and again.
+    engine = make_engine(f"sqlite:///{data_dir / 'registry.sqlite3'}")
+    with session_scope(engine) as session:
+        user = session.exec(select(UserAccount).where(UserAccount.username == hr["username"])).one()
+        with _database(data_dir) as db:
+            (document,) = db.execute(
+                "SELECT document FROM desk_verification WHERE kind = 'engineer' LIMIT 1"
+            ).fetchone()
+        for _ in range(25):
+            keep_report(session, user, document.encode(), at=dt.datetime.now(dt.UTC))
+    engine.dispose()
+    page.goto("/desk/history")
+    pager = page.get_by_role("navigation", name="分页")
+    expect(pager).to_contain_text("第 1 / ")
+    expect(page.locator("table tbody tr")).to_have_count(20)
+    pager.get_by_role("link", name="下一页").click()
+    expect(page).to_have_url(re.compile(r"/desk/history\?page=2$"))
+    expect(page.get_by_role("navigation", name="分页")).to_contain_text("第 2 / ")
+    expect(page.locator("table tbody tr").first).to_be_visible()
+    _checked(page, phone)
+    phone.context.close()

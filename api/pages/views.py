@@ -9,9 +9,7 @@ from typing import Any
 
 import segno
 
-from registry.errors import RegistryError
-from registry.ids import PROVINCES, province
-from registry.labels import CATEGORY
+from registry.ids import PROVINCES
 from registry.messages import Language, translate
 from registry.verification.batch import BATCH_COLUMNS
 from registry.verification.history import report_verdict
@@ -19,15 +17,12 @@ from registry.verification.history import report_verdict
 __all__ = [
     "COLUMN_NAMES",
     "Region",
-    "category_label",
     "ordered_results",
     "qr_svg",
-    "region_name",
     "regions",
     "report_view",
     "row_tone",
     "said",
-    "tone_of",
 ]
 
 COLUMN_NAMES = {column: aliases[0] for column, aliases in BATCH_COLUMNS.items()}
@@ -51,27 +46,8 @@ def regions(codes: Iterable[str]) -> list[Region]:
     return [(p.iso, p.name_zh, p.name_en) for p in PROVINCES if p.iso in wanted]
 
 
-def region_name(code: str | None, lang: Language) -> str:
-    """A region's name in ``lang``, or the code if it names no province."""
-    if not code:
-        return ""
-    try:
-        found = province(code)
-    except RegistryError:  # an unknown code is shown as it was given
-        return code
-    return found.name_zh if lang == "zh" else found.name_en
-
-
-def category_label(code: str | None) -> str:
-    """A category's Chinese label, or the code if it is none of them."""
-    if not code:
-        return ""
-    return CATEGORY.labels.get(code, code)
-
-
-def tone_of(verdict: str | None) -> str:
-    """The colour of a verdict as a history lists it: good, warn or bad."""
-    return _TONES.get(verdict or "", "bad")
+def _tone(verdict: str) -> str:
+    return _TONES.get(verdict, "bad")
 
 
 def report_view(report: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,7 +60,7 @@ def report_view(report: Mapping[str, Any]) -> dict[str, Any]:
         "issuer": report.get("issuer", "").rsplit(":", 1)[-1],
         "created": report.get("validFrom"),
         "verdict": verdict,
-        "tone": tone_of(verdict),
+        "tone": _tone(verdict),
         "verdict_text": subject.get("verdictText", {}),
         "query": subject.get("query", {}),
         "holder": subject.get("holder"),
