@@ -185,6 +185,20 @@ def test_verifying_by_registration_number_and_name(visit: Visit, node: tuple[Ser
     _checked(page, visit)
 
 
+def test_a_record_of_another_province_counts_by_the_agreement_named(
+    visit: Visit, node: tuple[Server, Path]
+) -> None:
+    _, data_dir = node
+    chen = next(e for e in DEMO_ENGINEERS if e.name == "陈静")  # Jiangsu qualification
+    page = visit.page()
+    _employer(page, data_dir)
+    _verify_by_id(page, chen.id_number, "上海市")
+    expect(page.locator("#verdict")).to_have_class(re.compile(r"\bgood\b"))
+    expect(page.get_by_role("heading", name="所依据的互认协议")).to_be_visible()
+    expect(page.locator("ul.reasons").first).to_contain_text("依据互认协议")
+    _checked(page, visit)
+
+
 def test_a_listed_engineer_is_answered_with_the_listing(
     visit: Visit, node: tuple[Server, Path], tmp_path: Path
 ) -> None:
