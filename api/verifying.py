@@ -97,9 +97,10 @@ def judge_rows(
     *,
     progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Judge every row from one snapshot, ``JUDGED_AT_ONCE`` at a time (``progress``
-    hears how many are done after each), and record the batch as one entry of the
-    access audit. Each result echoes what its row asked; a bad row is its error."""
+    """Judge every row from one snapshot and record the batch as one entry of the
+    access audit. With ``progress``, ``JUDGED_AT_ONCE`` rows at a time, and it hears
+    how many are done after each; without, all at once (the agreements, rules and log
+    heads read once). Each result echoes what its row asked; a bad row is its error."""
     parsed = [engineer_row(row) for row in rows]
     queries: list[EngineerQuery | str] = [
         p.query() if isinstance(p, EngineerIn) else _error_text(p) for p in parsed
@@ -107,8 +108,9 @@ def judge_rows(
     results: list[Any] = []
     with read_scope(engine) as session:
         begin_snapshot(session)
-        for start in range(0, len(queries), JUDGED_AT_ONCE):
-            results.extend(verifier.judge_many(session, queries[start : start + JUDGED_AT_ONCE]))
+        step = JUDGED_AT_ONCE if progress is not None else max(1, len(queries))
+        for start in range(0, len(queries), step):
+            results.extend(verifier.judge_many(session, queries[start : start + step]))
             if progress is not None:
                 progress(len(results))
     asked = [
