@@ -19,7 +19,7 @@ from typing import Literal
 from registry.errors import FieldError, InvalidInput
 from registry.spreadsheets import XLSX_MEDIA_TYPE
 
-__all__ = ["Upload", "upload_of"]
+__all__ = ["Upload", "file_upload", "upload_of"]
 
 Kind = Literal["json", "csv", "xlsx"]
 
@@ -68,21 +68,28 @@ def _form_file(body: bytes, content_type: str) -> Upload:
         payload = part.get_payload(decode=True)
         if not isinstance(payload, bytes):
             payload = b""
-        kind = _kind(media, filename)
-        if kind is None and media in ("", "application/octet-stream"):
-            # A browser that knows nothing of the file: a workbook is a zip archive.
-            kind = "xlsx" if payload.startswith(b"PK\x03\x04") else "csv"
-        if kind is None or kind == "json":
-            raise InvalidInput(
-                "the uploaded file is neither CSV nor XLSX",
-                errors=(FieldError("file", "upload a .csv or .xlsx file"),),
-            )
         charset = part.get_content_charset() if media else None
-        return Upload(kind, payload, charset)
+        return file_upload(payload, filename=filename, media=media, charset=charset)
     raise InvalidInput(
         "the form has no field named file",
         errors=(FieldError("file", "upload the table in the form field `file`"),),
     )
+
+
+def file_upload(payload: bytes, *, filename: str, media: str, charset: str | None = None) -> Upload:
+    """A file uploaded from a form: CSV or XLSX by its type, else its name's ending,
+    else its first bytes; raises ``InvalidInput`` for any other file."""
+    media = media.split(";", maxsplit=1)[0].strip().lower()
+    kind = _kind(media, filename)
+    if kind is None and media in ("", "application/octet-stream"):
+        # A browser that knows nothing of the file: a workbook is a zip archive.
+        kind = "xlsx" if payload.startswith(b"PK\x03\x04") else "csv"
+    if kind is None or kind == "json":
+        raise InvalidInput(
+            "the uploaded file is neither CSV nor XLSX",
+            errors=(FieldError("file", "upload a .csv or .xlsx file"),),
+        )
+    return Upload(kind, payload, charset if media else None)
 
 
 def upload_of(body: bytes, content_type: str) -> Upload:

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from web.render import page
-from web.routes import blacklist, certificate, home, lookup
+from web.routes import blacklist, certificate, desk, home, lists, lookup
 from web.security import FormTokens, NeedsSignIn, NotYourPage, StaleForm, visitor
 from web.throttle import SlidingWindow
 
@@ -34,6 +34,8 @@ def install_pages(app: FastAPI) -> None:
     app.include_router(certificate.router)
     app.include_router(lookup.router)
     app.include_router(blacklist.router)
+    app.include_router(desk.router)
+    app.include_router(lists.router)
     app.add_middleware(FormTokens)
 
     async def needs_sign_in(request: Request, exc: Exception) -> Response:

@@ -9,7 +9,6 @@ is sent: an answer is never given for a question the audit does not hold.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_caller
-from api.deps import Issuing, Recorder, Verifier, engine_of, loop_engine_of
+from api.deps import Issuing, Verifier, engine_of
 from api.errors import problem_responses
 from api.examples import verify_batch_examples, verify_examples
 from api.languages import answer_language, chinese_by_default, preferred_language
@@ -28,21 +27,13 @@ from api.schemas.common import SignedDocument, csv_header_schema
 from api.schemas.verification import EngineerIn, VerifyBatchIn, VerifyBatchOut
 from api.tables import csv_answer, invalid_fields
 from api.uploads import Upload, upload_of
-from registry.enforcement.audit import AccessEntry, add_accesses, criteria_hash
+from api.verifying import judge_rows, table_rows, verify_one
 from registry.messages import translate
-from registry.spreadsheets import XLSX_MEDIA_TYPE, decode_csv, read_xlsx, xlsx_bytes
-from registry.storage.db import begin_snapshot, read_scope
+from registry.spreadsheets import XLSX_MEDIA_TYPE, xlsx_bytes
 from registry.tokens import Caller
-from registry.verification import EngineerQuery, EngineerVerifier, access_criteria
 from registry.verification.batch import (
     BATCH_COLUMNS,
-    MAX_BATCH,
     answer_table,
-    asked_of,
-    csv_batch_rows,
-    table_batch_rows,
-    verdict_label,
-    verdict_row,
 )
 
 __all__ = ["router"]
@@ -99,36 +90,12 @@ def _engineer_in(body: bytes) -> EngineerIn:
         **too_large(JSON_BODY),
     },
 )
-async def verify_engineer(
-    request: Request,
-    caller: Annotated[Caller, _VERIFIER],
-    verifier: Verifier,
-    issuing: Issuing,
-    recorder: Recorder,
-) -> Response:
+async def verify_engineer(request: Request, caller: Annotated[Caller, _VERIFIER]) -> Response:
     """Judge the person on the day asked (default today) and answer with a signed
     report. Someone the registry holds nothing on gets a report saying so."""
     # The token was checked before the body was read (api.limits): 401 before 422.
     query = _engineer_in(await request.body()).query()
-    with read_scope(loop_engine_of(request)) as session:
-        # On the event loop's own thread, not a worker thread: a verification is a
-        # few milliseconds of computing and of short reads from one snapshot, which
-        # take no locks, and handing it to a thread and back cost as much again
-        # (docs/benchmarks.md). A process serves one at a time, on a connection of
-        # its own; `registry serve --workers` runs one process per core.
-        begin_snapshot(session)
-        report = verifier.verify(session, query)
-    criteria = access_criteria(query, node_secret=issuing.node_secret)
-    await recorder.record(
-        AccessEntry(
-            caller,
-            action="engineer-verification",
-            criteria=criteria_hash(criteria, node_secret=issuing.node_secret),
-            rows=1,
-            results=1 if report.held else 0,
-            at=dt.datetime.now(dt.UTC),
-        )
-    )
+    report = await verify_one(request, query, caller)
     # The body is the report's canonical form: byte for byte what was signed, proof
     # included.
     return Response(report.canonical, media_type="application/json")
@@ -138,24 +105,12 @@ _CSV_COLUMNS = tuple(BATCH_COLUMNS)
 
 
 def _rows_of(upload: Upload) -> list[dict[str, Any]]:
-    if upload.kind == "csv":
-        return list(csv_batch_rows(decode_csv(upload.body, upload.charset)))
-    if upload.kind == "xlsx":
-        table = read_xlsx(upload.body, max_rows=MAX_BATCH, max_columns=32)
-        return list(table_batch_rows(table))
+    if upload.kind in ("csv", "xlsx"):
+        return table_rows(upload)
     try:
         return VerifyBatchIn.model_validate_json(upload.body).rows
     except ValidationError as exc:
         raise invalid_fields(exc, "batch") from exc
-
-
-def _parsed(row: dict[str, Any]) -> EngineerIn | str:
-    try:
-        return EngineerIn.model_validate(row)
-    except ValidationError as exc:
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors()
-        )
 
 
 def _answer_kind(request: Request, upload: Upload) -> str:
@@ -265,7 +220,7 @@ async def verify_batch(
     upload = await run_in_threadpool(upload_of, body, content_type)
     rows = await run_in_threadpool(_rows_of, upload)
     results = await run_in_threadpool(
-        _judge_all, request, verifier, rows, caller, issuing.node_secret
+        judge_rows, engine_of(request), verifier, rows, caller, issuing.node_secret
     )
     kind = _answer_kind(request, upload)
     # A table answers in Chinese unless English is preferred, whatever was sent.
@@ -294,54 +249,3 @@ async def verify_batch(
 
 
 _ZH_FIELDS = {column: aliases[0] for column, aliases in BATCH_COLUMNS.items()}
-
-
-def _judge_all(
-    request: Request,
-    verifier: EngineerVerifier,
-    rows: list[dict[str, Any]],
-    caller: Caller,
-    node_secret: bytes,
-) -> list[dict[str, Any]]:
-    parsed = [_parsed(row) for row in rows]
-    with read_scope(engine_of(request)) as session:
-        begin_snapshot(session)
-        queries = [p.query() if isinstance(p, EngineerIn) else p for p in parsed]
-        results = verifier.judge_many(session, queries)
-    asked = [
-        access_criteria(query, node_secret=node_secret)
-        for query, result in zip(queries, results, strict=True)
-        if isinstance(query, EngineerQuery) and not isinstance(result, str)
-    ]
-    found = sum(1 for result in results if not isinstance(result, str) and result[0].records)
-    _audited(
-        request,
-        caller,
-        action="engineer-verification-batch",
-        criteria=criteria_hash({"rows": _canonical_rows(asked)}, node_secret=node_secret),
-        rows=len(rows),
-        results=found,
-    )
-    out = []
-    for number, (row, result) in enumerate(zip(rows, results, strict=True), start=1):
-        echo = {"row": number, "asked": asked_of(row if isinstance(row, dict) else {})}
-        if isinstance(result, str):
-            out.append({**echo, "verdictLabel": verdict_label("invalid"), "error": result})
-        else:
-            out.append({**echo, **verdict_row(result)})
-    return out
-
-
-def _canonical_rows(asked: list[dict[str, str]]) -> str:
-    # criteria_hash takes text values: the rows' criteria as one canonical JSON text.
-    return json.dumps(asked, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def _audited(
-    request: Request, caller: Caller, *, action: str, criteria: str, rows: int, results: int
-) -> None:
-    # Its own short transaction, after the batch's snapshot: on SQLite that reader
-    # could not become the writer (storage.db.begin_snapshot).
-    entry = AccessEntry(caller, action, criteria, rows, results, dt.datetime.now(dt.UTC))
-    with engine_of(request).begin() as connection:
-        add_accesses(connection, [entry])

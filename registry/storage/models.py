@@ -33,6 +33,8 @@ from sqlmodel import Field, SQLModel
 from registry.storage.base import UTCDateTime
 
 __all__ = [
+    "DESK_KINDS",
+    "DESK_STATES",
     "KEY_PURPOSES",
     "PROPOSAL_STATES",
     "SIGN_IN_OUTCOMES",
@@ -40,6 +42,7 @@ __all__ = [
     "AgreementProposal",
     "ApiToken",
     "Authority",
+    "DeskVerification",
     "Disclosure",
     "IdempotencyKey",
     "LogCheckpoint",
@@ -842,3 +845,39 @@ class SignInEvent(SQLModel, table=True):
     user_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
     outcome: str = Field(sa_type=String(16))
     client: str | None = Field(default=None, sa_type=String(64))
+
+
+DESK_KINDS = ("engineer", "batch")
+DESK_STATES = ("running", "done", "failed")
+
+
+class DeskVerification(SQLModel, table=True):
+    """A verification made at an employer's desk, kept for the company's history: one
+    person (``engineer``: the signed report, byte for byte as it was answered) or a
+    list (``batch``: its results once done, its progress until then).
+
+    ``name`` and ``verdict`` are the short summary a history lists (the person's name,
+    or the file's); no ID number is kept in clear, only as the report masks it."""
+
+    __tablename__ = "desk_verification"
+    __table_args__ = (
+        CheckConstraint("kind IN ('engineer', 'batch')", name="kind_known"),
+        CheckConstraint("state IN ('running', 'done', 'failed')", name="state_known"),
+        CheckConstraint("length(company_code) = 18", name="company_code_length"),
+        CheckConstraint("done >= 0 AND done <= rows", name="done_within_rows"),
+        Index("ix_desk_verification_company", "company_code", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    company_code: str = Field(sa_type=String(18))
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    kind: str = Field(sa_type=String(8))
+    name: str | None = Field(default=None, sa_type=String(200))
+    verdict: str | None = Field(default=None, sa_type=String(16))
+    rows: int = Field(default=1)
+    done: int = Field(default=0)
+    state: str = Field(sa_type=String(8))
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    document: str | None = Field(default=None, sa_type=Text)

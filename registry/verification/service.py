@@ -128,6 +128,12 @@ class EngineerVerifier:
         """Large subtree hashes, kept for every proof this process builds."""
         self._agreements: tuple[tuple[tuple[str, int], ...], list[PublishedAgreement]] | None = None
 
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The regions (ISO 3166-2 codes) this verifier has continuing-education rules
+        for: the regions it answers about."""
+        return tuple(sorted({policy.authority for policy in self._policies.policies}))
+
     def agreements(self, session: Session, heads: Mapping[str, Head]) -> list[PublishedAgreement]:
         """Every published agreement this node relies on, as of the log heads read in
         the same snapshot: a demonstration agreement only if the node runs the demo
