@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -157,7 +158,21 @@ def test_looking_up_an_engineer_shows_the_registration_and_its_state(
     _checked(page, visit)
 
 
-def test_a_wrong_name_or_number_is_not_found_without_saying_which(visit: Visit) -> None:
+def _public_lookups(node: Server) -> list[tuple[str, str, int, int]]:
+    database = node.log.parent / "data" / "registry.sqlite3"
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT a.role, t.name, a.rows, a.results FROM access_audit a "
+            "JOIN api_token t ON t.id = a.token_id WHERE a.action = 'public-lookup' "
+            "ORDER BY a.id"
+        ).fetchall()
+    return [(str(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+
+def test_a_wrong_name_or_number_is_not_found_without_saying_which(
+    visit: Visit, node: Server
+) -> None:
+    before = len(_public_lookups(node))
     page = visit.page()
     page.goto("/lookup")
     engineer, number = _engineer("王立新")
@@ -175,6 +190,8 @@ def test_a_wrong_name_or_number_is_not_found_without_saying_which(visit: Visit) 
     assert "上海华东化工有限公司" not in main
     _look_up(page, number, "王立新新")
     expect(page.locator("#not-found")).to_have_text(wrong_name)
+    # Every look-up of a person is in the access audit, the public's too; found nothing.
+    assert _public_lookups(node)[before:] == [("public", "public pages", 1, 0)] * 3
 
 
 def test_the_look_up_in_english_through_the_switch(visit: Visit, tmp_path: Path) -> None:

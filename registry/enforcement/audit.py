@@ -1,8 +1,10 @@
 """The access audit: who asked the registry about a person or an organisation, and
 when: searches and checks of the untrustworthiness list, verifications of engineers
 by ID number or by registration number, the disclosures an authority read to
-hand to the people its records name, and an authority's searches of its own
-records by ID number.
+hand to the people its records name, an authority's searches of its own
+records by ID number, and the public pages' look-ups of an engineer by registration
+number and name (under the node's own ``public pages`` token row, whose secret is
+never made, with the role ``public``).
 
 Each entry keeps the token, its role, the time, the action, how many rows were
 asked about and how many were found (listings, or people the registry holds records
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +29,7 @@ from sqlmodel import Session, col, select
 
 from registry.crypto.jcs import canonical_bytes
 from registry.errors import InvalidInput
-from registry.storage.models import AccessAudit
+from registry.storage.models import AccessAudit, ApiToken
 from registry.tokens import Caller
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "access_trail",
     "add_accesses",
     "criteria_hash",
+    "public_caller",
     "record_access",
 ]
 
@@ -45,8 +49,34 @@ ACTIONS = (
     "engineer-verification-batch",
     "disclosure",
     "records-search",
+    "public-lookup",
 )
+
+PUBLIC_PAGES = "public pages"
+"""The name of the token row the public pages' look-ups are recorded under."""
 MAX_PAGE = 1000
+
+
+def public_caller(session: Session, *, now: datetime) -> Caller:
+    """Who a look-up on the public pages is recorded as: the node's ``public pages``
+    token row (made on first use; its secret is never made, so nobody can present it),
+    with the role ``public``."""
+    found = session.exec(
+        select(ApiToken.id).where(col(ApiToken.name) == PUBLIC_PAGES).order_by(col(ApiToken.id))
+    ).first()
+    if found is None:
+        row = ApiToken(
+            token_hash=hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
+            role="verifier",  # what the row may be; never presented
+            name=PUBLIC_PAGES,
+            created_at=now,
+        )
+        session.add(row)
+        session.flush()
+        found = row.id
+    if found is None:
+        raise RuntimeError("the public pages' token row has no id")
+    return Caller(found, PUBLIC_PAGES, "public")
 
 
 def criteria_hash(criteria: Mapping[str, str], *, node_secret: bytes) -> str:

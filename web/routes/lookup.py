@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 
 from api.deps import DbSession, Issuing
 from registry.calendar import china_today
+from registry.enforcement.audit import criteria_hash, public_caller, record_access
 from registry.verification.public import public_registration
 from web.render import page
 from web.security import CheckedForm, Visitor
@@ -77,11 +78,21 @@ def lookup(
         response = page(request, "lookup.html", {**context, "wait": wait}, status=429)
         response.headers["Retry-After"] = str(wait)
         return response
+    now = dt.datetime.now(dt.UTC)
     found = public_registration(
+        session, lookup=issuing.lookup, registration_number=number, name=holder, on=china_today(now)
+    )
+    # Every look-up of a person is in the access audit, the public's too.
+    record_access(
         session,
-        lookup=issuing.lookup,
-        registration_number=number,
-        name=holder,
-        on=china_today(dt.datetime.now(dt.UTC)),
+        public_caller(session, now=now),
+        action="public-lookup",
+        criteria=criteria_hash(
+            {"by": "registration-number", "number": number, "name": holder},
+            node_secret=issuing.node_secret,
+        ),
+        rows=1,
+        results=1 if found is not None else 0,
+        now=now,
     )
     return page(request, "lookup.html", {**context, "found": found})
