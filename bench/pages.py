@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench, when r
 from bench._harness.machine import machine, reference
 from bench._harness.server import serving
 from bench._harness.stats import Latency, at_most, percentile, print_table
+from devtools.browser import launch_chromium
 from registry.datadir import DataDir
 from registry.demo.records import DEMO_ENGINEERS
 from registry.demo.startup import seed_node
@@ -49,15 +50,6 @@ from registry.storage.db import engine_scope, upgrade
 SERVER_P99_MS = 50.0
 CHECKS_MS = 500.0
 WEIGHT_KB = 300.0
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 PUBLIC = ["/", "/sign-in", "/lookup", "/blacklist", "/docs"]
 EMPLOYER = ["/desk", "/desk/verify", "/desk/verify-list", "/desk/history"]
 EXPLORER = "/docs/explorer"
@@ -140,7 +132,7 @@ def _weights_and_checks(
     weights: dict[str, float] = {}
     checks: list[float] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = launch_chromium(playwright)
         for path in pages:
             context = browser.new_context(base_url=base)
             if "/desk" in path:

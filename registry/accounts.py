@@ -25,6 +25,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -57,8 +58,13 @@ SESSION_HOURS = 8
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 _MIN_PASSWORD = 10
 _HASHER = PasswordHasher()
-# Checked when a name is unknown, so that it takes the time a wrong password takes.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked when a name is unknown, so that it takes the time a wrong password
+    takes; made on first use (a tenth of a second), not when the module is imported."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -280,7 +286,7 @@ def sign_in(
     name = username.strip().lower()[:64]
     user = session.exec(select(UserAccount).where(col(UserAccount.username) == name)).first()
     if user is None:
-        _matches(_DUMMY_HASH, password)
+        _matches(_dummy_hash(), password)
         _record(session, name, "unknown-user", None, client=client, now=now)
         return SignIn("unknown-user")
     waiting = _wait_until(user, policy)

@@ -3,7 +3,8 @@
 every address the browser asked for.
 
 ``make test`` installs Chromium (``scripts/ensure-chromium``); without it these tests
-fail saying so, they are never skipped. Screenshots go to ``REGISTRY_SCREENSHOTS``
+fail saying so, they are never skipped. One browser serves a whole module (the
+``browser`` fixture of ``tests/conftest.py``). Screenshots go to ``REGISTRY_SCREENSHOTS``
 (default: the test's temporary directory); the main ones are copied to ``docs/``.
 """
 
@@ -13,6 +14,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,33 +24,41 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
+from devtools.browser import launch_chromium
+from tests._servers import Server, Servers
+
 __all__ = [
-    "CHROMIUM",
-    "CHROMIUM_FLAGS",
     "Visit",
     "axe_violations",
+    "demo_node",
     "launch",
     "screenshot",
     "sign_in",
 ]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 _SERIOUS = ("serious", "critical")
 
 
 def launch(playwright: Playwright) -> Browser:
-    """Chromium, headless, as the registry's tests run it."""
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: run `make test` (it installs Debian's chromium)")
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+    """Chromium, headless, as the registry's tests run it; the test fails (never
+    skips) when it is missing."""
+    try:
+        return launch_chromium(playwright)
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc))
+
+
+@contextmanager
+def demo_node(root: Path, settings: dict[str, str] | None = None) -> Iterator[tuple[Server, Path]]:
+    """A real ``registry serve --demo`` node on SQLite in ``root`` (``make run``'s
+    shape), with more ``REGISTRY_*`` ``settings``; the server and its data directory."""
+    servers = Servers(root)
+    data_dir = root / "data"
+    url = f"sqlite:///{data_dir / 'registry.sqlite3'}"
+    try:
+        yield servers.start(url, data_dir, settings=settings), data_dir
+    finally:
+        servers.stop_all()
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from playwright.sync_api import Browser
 from pytest_postgresql import factories
 from pytest_postgresql.executors.noop import NoopExecutor
 from pytest_postgresql.janitor import DatabaseJanitor
@@ -23,6 +24,7 @@ from devtools.postgres import start_cluster
 from registry.crypto.keys import KeyStore
 from registry.settings import Settings
 from registry.storage.db import engine_scope, upgrade
+from tests._browser import launch, playwright_session
 from tests._seeded import drop_templates, use_template
 from tests._servers import Servers
 from tests._support import LOOPBACK, TEST_PASSPHRASE, migrated_sqlite
@@ -204,3 +206,12 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
     servers = Servers(tmp_path)
     yield servers
     servers.stop_all()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for the module's browser tests (``tests/_browser.py``)."""
+    for playwright in playwright_session():
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()

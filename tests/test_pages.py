@@ -17,38 +17,25 @@ from playwright.sync_api import Browser, Page, expect
 from tests._browser import (
     Visit,
     axe_violations,
+    demo_node,
     demo_users,
-    launch,
     new_visit,
-    playwright_session,
     screenshot,
     sign_in,
 )
-from tests._servers import Server, Servers
+from tests._servers import Server
+
+# One worker runs the whole module: one node and one browser for it, not one a worker.
+pytestmark = pytest.mark.xdist_group("test_pages")
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
     """One demo node on SQLite for the module (``make run``'s shape); the lock-out
     comes after 3 refusals and waits no time between tries, so a test can reach it."""
-    root = tmp_path_factory.mktemp("pages")
-    servers = Servers(root)
-    data_dir = root / "data"
-    server = servers.start(
-        f"sqlite:///{data_dir / 'registry.sqlite3'}",
-        data_dir,
-        settings={"REGISTRY_SIGN_IN_DELAY_SECONDS": "0", "REGISTRY_SIGN_IN_LOCK_AFTER": "3"},
-    )
-    yield server, data_dir
-    servers.stop_all()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    for playwright in playwright_session():
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
+    settings = {"REGISTRY_SIGN_IN_DELAY_SECONDS": "0", "REGISTRY_SIGN_IN_LOCK_AFTER": "3"}
+    with demo_node(tmp_path_factory.mktemp("pages"), settings) as found:
+        yield found
 
 
 @pytest.fixture

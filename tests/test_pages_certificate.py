@@ -18,33 +18,23 @@ from registry.demo.records import DEMO_ENGINEERS
 from tests._browser import (
     Visit,
     axe_violations,
-    launch,
+    demo_node,
     new_visit,
-    playwright_session,
     screenshot,
 )
-from tests._servers import Server, Servers
+from tests._servers import Server
+
+# One worker runs the whole module: one node and one browser for it, not one a worker.
+pytestmark = pytest.mark.xdist_group("test_pages_certificate")
 
 WANG = next(e for e in DEMO_ENGINEERS if e.registered_by == "CN-SH")
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str]]]:
-    root = tmp_path_factory.mktemp("certificate")
-    servers = Servers(root)
-    data_dir = root / "data"
-    server = servers.start(f"sqlite:///{data_dir / 'registry.sqlite3'}", data_dir)
-    tokens = json.loads((data_dir / "secrets" / "demo-tokens.json").read_text(encoding="utf-8"))
-    yield server, tokens
-    servers.stop_all()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    for playwright in playwright_session():
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
+    with demo_node(tmp_path_factory.mktemp("certificate")) as (server, data_dir):
+        saved = (data_dir / "secrets" / "demo-tokens.json").read_text(encoding="utf-8")
+        yield server, json.loads(saved)
 
 
 @pytest.fixture

@@ -30,14 +30,16 @@ from registry.verification.history import keep_report, start_batch
 from tests._browser import (
     Visit,
     axe_violations,
+    demo_node,
     demo_users,
-    launch,
     new_visit,
-    playwright_session,
     screenshot,
     sign_in,
 )
-from tests._servers import Server, Servers
+from tests._servers import Server
+
+# One worker runs the whole module: one node and one browser for it, not one a worker.
+pytestmark = pytest.mark.xdist_group("test_pages_desk")
 
 ENGINEER = DEMO_ENGINEERS[0]  # 王立新: Shanghai qualification and registration
 LISTED = next(e for e in DEMO_ENGINEERS if e.name == DEMO_LISTED_ENGINEER[0])  # 赵强
@@ -50,24 +52,9 @@ DESK_PAGES = ("/desk/verify", "/desk/verify-list", "/desk/history")
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
     """One demo node on SQLite for the module (``make run``'s shape)."""
-    root = tmp_path_factory.mktemp("desk")
-    servers = Servers(root)
-    data_dir = root / "data"
-    server = servers.start(
-        f"sqlite:///{data_dir / 'registry.sqlite3'}",
-        data_dir,
-        settings={"REGISTRY_SIGN_IN_DELAY_SECONDS": "0"},
-    )
-    yield server, data_dir
-    servers.stop_all()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    for playwright in playwright_session():
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
+    settings = {"REGISTRY_SIGN_IN_DELAY_SECONDS": "0"}
+    with demo_node(tmp_path_factory.mktemp("desk"), settings) as found:
+        yield found
 
 
 @pytest.fixture

@@ -43,15 +43,17 @@ from registry.labels import (
 from tests._browser import (
     Visit,
     axe_violations,
-    launch,
+    demo_node,
     new_visit,
-    playwright_session,
     screenshot,
 )
-from tests._servers import Server, Servers
+from tests._servers import Server
 from web.i18n import translate
 from web.render import templates
 from web.throttle import SlidingWindow
+
+# One worker runs the whole module: one node and one browser for it, not one a worker.
+pytestmark = pytest.mark.xdist_group("test_pages_public")
 
 LOOKUPS_PER_MINUTE = 25
 PAGE_SIZE = 3
@@ -61,27 +63,12 @@ PAGE_SIZE = 3
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One demo node on SQLite for the module, with a low look-up limit and short pages."""
-    root = tmp_path_factory.mktemp("public-pages")
-    servers = Servers(root)
-    data_dir = root / "data"
-    server = servers.start(
-        f"sqlite:///{data_dir / 'registry.sqlite3'}",
-        data_dir,
-        settings={
-            "REGISTRY_PUBLIC_LOOKUPS_PER_MINUTE": str(LOOKUPS_PER_MINUTE),
-            "REGISTRY_PUBLIC_LIST_PAGE_SIZE": str(PAGE_SIZE),
-        },
-    )
-    yield server
-    servers.stop_all()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    for playwright in playwright_session():
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
+    settings = {
+        "REGISTRY_PUBLIC_LOOKUPS_PER_MINUTE": str(LOOKUPS_PER_MINUTE),
+        "REGISTRY_PUBLIC_LIST_PAGE_SIZE": str(PAGE_SIZE),
+    }
+    with demo_node(tmp_path_factory.mktemp("public-pages"), settings) as (server, _):
+        yield server
 
 
 @pytest.fixture

@@ -59,17 +59,13 @@ from registry.tlog.merkle import (
 from registry.tlog.note import parse_verifier_key, verifier_key
 from registry.trust.chain import verify_chain
 from registry.trust.document import LogEntry, Member, Quorum, TrustListContent, digest_of
+from tests._browser import launch
 from tests._support import LOOPBACK, seed_demo_node
 
+# One worker runs the whole module: one node and one browser for it, not one a worker.
+pytestmark = pytest.mark.xdist_group("test_verify_js")
+
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 PREFIX = "registry.yrd.example"
 ORIGIN = f"{PREFIX}/CN-SH"
@@ -122,9 +118,7 @@ def page(requested: list[str]) -> Iterator[Page]:
     thread.start()
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-            )
+            browser = launch(playwright)
             try:
                 opened = browser.new_page()
                 opened.on("request", lambda request: requested.append(request.url))
