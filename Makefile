@@ -10,8 +10,7 @@ BIN    := $(VENV)/bin
 # other work beside it (958 tests): one process 6.2 min, -n 2 5.8 min, -n 3 5.7 min. The
 # suite is CPU-bound here (PostgreSQL cloning a database per test, the CLI and server
 # subprocesses), so workers past the cores buy nothing and each costs a PostgreSQL
-# cluster of its own. --dist loadgroup hands tests out one at a time (a module marked
-# with an xdist_group, the browser tests, goes whole to one worker): a few files
+# cluster of its own. --dist load hands tests out one at a time: a few files
 # (test_cli_trust, test_e2e*) hold much of the time and would finish last by file.
 TEST_WORKERS ?= auto
 
@@ -56,7 +55,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@$(MAKE) --no-print-directory -j4 --output-sync=target lint-types db-check postgres chromium
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist load
 
 ## lint: ruff (check and format) and mypy strict
 lint: lint-ruff lint-format lint-types

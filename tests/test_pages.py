@@ -25,9 +25,6 @@ from tests._browser import (
 )
 from tests._servers import Server
 
-# One worker runs the whole module: one node and one browser for it, not one a worker.
-pytestmark = pytest.mark.xdist_group("test_pages")
-
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:

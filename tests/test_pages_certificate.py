@@ -24,9 +24,6 @@ from tests._browser import (
 )
 from tests._servers import Server
 
-# One worker runs the whole module: one node and one browser for it, not one a worker.
-pytestmark = pytest.mark.xdist_group("test_pages_certificate")
-
 WANG = next(e for e in DEMO_ENGINEERS if e.registered_by == "CN-SH")
 
 

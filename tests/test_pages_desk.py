@@ -38,9 +38,6 @@ from tests._browser import (
 )
 from tests._servers import Server
 
-# One worker runs the whole module: one node and one browser for it, not one a worker.
-pytestmark = pytest.mark.xdist_group("test_pages_desk")
-
 ENGINEER = DEMO_ENGINEERS[0]  # 王立新: Shanghai qualification and registration
 LISTED = next(e for e in DEMO_ENGINEERS if e.name == DEMO_LISTED_ENGINEER[0])  # 赵强
 UNKNOWN_ID = resident_id("310101", "19990909", "123")  # well formed, held by no one

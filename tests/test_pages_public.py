@@ -52,9 +52,6 @@ from web.i18n import translate
 from web.render import templates
 from web.throttle import SlidingWindow
 
-# One worker runs the whole module: one node and one browser for it, not one a worker.
-pytestmark = pytest.mark.xdist_group("test_pages_public")
-
 LOOKUPS_PER_MINUTE = 25
 PAGE_SIZE = 3
 """The demo's list has four listings in force: two pages of three."""

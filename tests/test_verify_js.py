@@ -62,9 +62,6 @@ from registry.trust.document import LogEntry, Member, Quorum, TrustListContent, 
 from tests._browser import launch
 from tests._support import LOOPBACK, seed_demo_node
 
-# One worker runs the whole module: one node and one browser for it, not one a worker.
-pytestmark = pytest.mark.xdist_group("test_verify_js")
-
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 PREFIX = "registry.yrd.example"
