@@ -10,8 +10,7 @@ BIN    := $(VENV)/bin
 # other work beside it (958 tests): one process 6.2 min, -n 2 5.8 min, -n 3 5.7 min. The
 # suite is CPU-bound here (PostgreSQL cloning a database per test, the CLI and server
 # subprocesses), so workers past the cores buy nothing and each costs a PostgreSQL
-# cluster of its own. --dist load hands tests out one at a time (but a browser test
-# module whole to one worker: tests/conftest.py's scheduler): a few files
+# cluster of its own. --dist load hands tests out one at a time: a few files
 # (test_cli_trust, test_e2e*) hold much of the time and would finish last by file.
 TEST_WORKERS ?= auto
 

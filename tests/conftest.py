@@ -19,7 +19,6 @@ from pytest_postgresql.executors.noop import NoopExecutor
 from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
-from xdist.scheduler import LoadScopeScheduling
 
 from devtools.postgres import start_cluster
 from registry.crypto.keys import KeyStore
@@ -216,25 +215,3 @@ def browser() -> Iterator[Browser]:
         chromium = launch(playwright)
         yield chromium
         chromium.close()
-
-
-class _BrowserModulesWhole(LoadScopeScheduling):  # type: ignore[misc]  # xdist is untyped
-    """``--dist load``, but a browser test module goes whole to one worker: one demo
-    node and one Chromium for it, rather than one of each on every worker that gets
-    some of its tests. Every other test is a unit of its own, handed out as ``load``
-    hands them out. (xdist's own ``--dist loadgroup`` does not group with this pytest.)"""
-
-    def _split_scope(self, nodeid: str) -> str:
-        module = nodeid.split("::", 1)[0]
-        return module if module.startswith(_BROWSER_MODULES) else nodeid
-
-
-_BROWSER_MODULES = ("tests/test_pages", "tests/test_verify_js.py")
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """How ``make test`` (``--dist load``) hands tests to the workers."""
-    if config.getvalue("dist") == "load":
-        return _BrowserModulesWhole(config, log)
-    return None
