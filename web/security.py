@@ -36,6 +36,7 @@ __all__ = [
     "NotYourPage",
     "StaleForm",
     "checked_form",
+    "client_address",
     "cookie_flags",
     "form_token",
     "signed_in",
@@ -103,6 +104,12 @@ class FormTokens:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+def client_address(request: Request) -> str | None:
+    """The address the request came from (behind a proxy, as uvicorn takes it from
+    ``X-Forwarded-For``), if known."""
+    return request.client.host if request.client else None
 
 
 def form_token(request: Request) -> str:

@@ -29,7 +29,7 @@ from registry.labels import CATEGORY, STATE
 from registry.recognition import RecordKind, recognise
 from registry.recognition.agreements import in_force, load_agreements
 from registry.storage.models import Authority
-from registry.trust.store import stored_versions
+from registry.trust.store import get_version
 from web.i18n import N_
 from web.render import page
 from web.security import Visitor
@@ -131,6 +131,14 @@ def _day(value: object) -> date | None:
     return china_today(moment) if moment.tzinfo else moment.date()
 
 
+def _genesis(session: DbSession) -> str:
+    """The digest of the trust list's first version (one row, not the chain)."""
+    try:
+        return get_version(session, 1).digest
+    except NotFound:
+        return ""
+
+
 @router.get("/c/{credential_id}", response_class=HTMLResponse)
 def certificate(
     request: Request, session: DbSession, user: Visitor, credential_id: str
@@ -170,6 +178,6 @@ def certificate(
         "recognition": _recognition(request, session, view.type, subject, view.authority),
         # The trust list's first version, as the federation pinned it: the browser walks
         # the chain from it rather than take the current version as served.
-        "genesis": genesis[0].digest if (genesis := stored_versions(session)[:1]) else "",
+        "genesis": _genesis(session),
     }
     return page(request, "certificate.html", context)

@@ -132,6 +132,11 @@ def _keep(request: Request, user: UserAccount, canonical: bytes, at: dt.datetime
         return keep_report(session, user, canonical, at=at).id or 0
 
 
+def _report_url(request: Request, identifier: int | None) -> str:
+    """The address of a kept report's page on this node: what its QR code carries."""
+    return f"{request.app.state.settings.node_url.rstrip('/')}/desk/reports/{identifier}"
+
+
 @router.get("/desk/reports/{identifier}")
 def report_page(request: Request, identifier: int, user: Employer, session: DbSession) -> Response:
     """A report kept for the company: the verdict, every reason, the records it rests
@@ -144,8 +149,7 @@ def report_page(request: Request, identifier: int, user: Employer, session: DbSe
         return RedirectResponse(f"/desk/verify-list/{kept.id}", status_code=303)
     report = json.loads(kept.document or "{}")
     person = session.get(UserAccount, kept.user_id)
-    settings = request.app.state.settings
-    own_url = f"{settings.node_url.rstrip('/')}/desk/reports/{kept.id}"
+    own_url = _report_url(request, kept.id)
     return page(
         request,
         "desk_report.html",
@@ -171,10 +175,10 @@ def report_download(
         return not_found(request)
     if kept.kind == "batch":
         return not_found(request)
-    settings = request.app.state.settings
-    own_url = f"{settings.node_url.rstrip('/')}/desk/reports/{kept.id}"
     body = report_pdf(
-        json.loads(kept.document or "{}"), language=language_of(request), page_url=own_url
+        json.loads(kept.document or "{}"),
+        language=language_of(request),
+        page_url=_report_url(request, kept.id),
     )
     return Response(
         body,

@@ -17,6 +17,7 @@ from web.security import (
     SESSION_COOKIE,
     CheckedForm,
     Visitor,
+    client_address,
     cookie_flags,
 )
 
@@ -58,10 +59,6 @@ def sign_in_form(request: Request, user: Visitor, next: str | None = None) -> Re
     return page(request, "sign_in.html", {"next": local_path(next, "/desk")})
 
 
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 @router.post("/sign-in", response_class=HTMLResponse)
 def sign_in_post(
     request: Request,
@@ -82,7 +79,7 @@ def sign_in_post(
         lock_after=settings.sign_in_lock_after,
         lock_minutes=settings.sign_in_lock_minutes,
     )
-    result = sign_in(session, username, password, policy=policy, client=_client(request))
+    result = sign_in(session, username, password, policy=policy, client=client_address(request))
     if not result.ok or result.user is None:
         session.commit()  # the refusal and its count are kept
         wait = None
@@ -112,7 +109,7 @@ def sign_out_post(request: Request, session: DbSession, form: CheckedForm) -> Re
     """End the session."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        sign_out(session, cookie, client=_client(request))
+        sign_out(session, cookie, client=client_address(request))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

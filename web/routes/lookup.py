@@ -18,7 +18,7 @@ from registry.calendar import china_today
 from registry.enforcement.audit import criteria_hash, public_caller, record_access
 from registry.verification.public import public_registration
 from web.render import page
-from web.security import CheckedForm, Visitor
+from web.security import CheckedForm, Visitor, client_address
 from web.throttle import SlidingWindow
 
 __all__ = ["router"]
@@ -35,10 +35,6 @@ def _window(request: Request) -> SlidingWindow:
     if not isinstance(window, SlidingWindow):
         raise TypeError("app.state.lookup_window is not set: build the app with create_app")
     return window
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @router.get("/lookup", response_class=HTMLResponse)
@@ -73,7 +69,7 @@ def lookup(
     context = {"asked": True, "number": number, "name": holder, "errors": errors}
     if errors:
         return page(request, "lookup.html", context, status=422)
-    wait = _window(request).take(_client(request))
+    wait = _window(request).take(client_address(request) or "unknown")
     if wait is not None:
         response = page(request, "lookup.html", {**context, "wait": wait}, status=429)
         response.headers["Retry-After"] = str(wait)
