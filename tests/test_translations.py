@@ -8,7 +8,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
 import web
-from web.i18n import CATALOGUE, translate
+from web.i18n import catalogue_files, translate
 
 WEB = Path(web.__file__).resolve().parent
 _METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
@@ -27,13 +27,21 @@ def _used() -> dict[str, list[str]]:
 
 
 def test_every_message_has_its_chinese_and_the_catalogue_nothing_else() -> None:
-    with CATALOGUE.open("rb") as source:
-        catalogue = read_po(source, locale="zh_CN")
-    translated = {m.id: m.string for m in catalogue if m.id}
+    translated: dict[str, str] = {}
+    twice: list[str] = []
+    for path in catalogue_files():
+        with path.open("rb") as source:
+            part = read_po(source, locale="zh_CN")
+        for m in part:
+            if m.id:
+                if m.id in translated:
+                    twice.append(f"{path.name}: {m.id}")
+                translated[str(m.id)] = str(m.string)
+    assert twice == [], "each message once, in one of the .po files"
     used = _used()
     assert len(used) > 100
     missing = {m: where for m, where in used.items() if not translated.get(m)}
-    assert missing == {}, "add these to messages.po with their Chinese"
+    assert missing == {}, "add these to a .po file with their Chinese"
     assert sorted(set(translated) - set(used)) == [], "no longer used: take them out"
 
 

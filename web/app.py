@@ -14,7 +14,19 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from web.render import page
-from web.routes import blacklist, certificate, desk, home, lists, lookup
+from web.routes import (
+    admin,
+    blacklist,
+    certificate,
+    console_authority,
+    console_import,
+    console_records,
+    desk,
+    home,
+    inspect,
+    lists,
+    lookup,
+)
 from web.security import FormTokens, NeedsSignIn, NotYourPage, StaleForm, visitor
 from web.throttle import SlidingWindow
 
@@ -36,6 +48,8 @@ def install_pages(app: FastAPI) -> None:
     app.include_router(blacklist.router)
     app.include_router(desk.router)
     app.include_router(lists.router)
+    for area in (console_import, console_records, console_authority, inspect, admin):
+        app.include_router(area.router)
     app.add_middleware(FormTokens)
 
     async def needs_sign_in(request: Request, exc: Exception) -> Response:

@@ -1,7 +1,9 @@
 """The pages' one translation catalogue: every piece of text people read on a page or
 in a PDF, written once in English in the code and the templates (``_("...")``, or
 ``N_("...")`` where it is only named), and in Chinese in
-``translations/zh_CN/LC_MESSAGES/messages.po`` (gettext, read with Babel).
+``translations/zh_CN/LC_MESSAGES/*.po`` (gettext, read with Babel): ``messages.po``
+for the public pages and the employer's desk, one file for each other desk
+(``console.po``, ``inspect.po``, ``admin.po``), read together as one catalogue.
 
 The pages are Chinese first: a visitor sees Chinese unless they chose English.
 Values that carry both languages themselves (an authority's names, the reasons of a
@@ -17,15 +19,15 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-__all__ = ["CATALOGUE", "N_", "Language", "catalogue", "translate"]
+__all__ = ["CATALOGUE", "N_", "Language", "catalogue", "catalogue_files", "translate"]
 
 Language = Literal["zh", "en"]
-CATALOGUE = (
-    Path(__file__).resolve().parent / "translations" / "zh_CN" / "LC_MESSAGES" / "messages.po"
-)
+CATALOGUE_DIR = Path(__file__).resolve().parent / "translations" / "zh_CN" / "LC_MESSAGES"
+CATALOGUE = CATALOGUE_DIR / "messages.po"
 
 
 def N_(message: str) -> str:  # noqa: N802 (gettext's name for a marker)
@@ -33,13 +35,26 @@ def N_(message: str) -> str:  # noqa: N802 (gettext's name for a marker)
     return message
 
 
+def catalogue_files() -> list[Path]:
+    """The catalogue's ``.po`` files, ``messages.po`` first."""
+    return [CATALOGUE, *sorted(p for p in CATALOGUE_DIR.glob("*.po") if p != CATALOGUE)]
+
+
 @cache
 def catalogue() -> gnu.GNUTranslations:
-    """The Chinese catalogue, read once from its ``.po``."""
-    with CATALOGUE.open("rb") as source:
-        messages = read_po(source, locale="zh_CN")
+    """The Chinese catalogue, read once from its ``.po`` files."""
+    merged: Catalog | None = None
+    for path in catalogue_files():
+        with path.open("rb") as source:
+            part = read_po(source, locale="zh_CN")
+        if merged is None:
+            merged = part
+            continue
+        for message in part:
+            if message.id:
+                merged[message.id] = message
     compiled = io.BytesIO()
-    write_mo(compiled, messages)
+    write_mo(compiled, merged or Catalog(locale="zh_CN"))
     compiled.seek(0)
     return gnu.GNUTranslations(compiled)
 

@@ -144,6 +144,7 @@ def signed_in(*roles: str) -> Callable[..., UserAccount]:
             raise NotYourPage
         return user
 
+    dependency.roles = roles  # type: ignore[attr-defined]  # read by the role-matrix test
     return dependency
 
 
