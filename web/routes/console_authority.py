@@ -1,4 +1,5 @@
-"""The authority's console: its listings and the days that matter, recognition agreements and the trust list (signing from the page), and the federation's state."""
+"""The authority's console: its listings and the days that matter, recognition agreements
+and the trust list (signing from the page), and the federation's state."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The authority's console: importing a spreadsheet (checked, confirmed, watched), and the imports' history with their receipts."""
+"""The authority's console: importing a spreadsheet (checked, confirmed, watched), and the
+imports' history with their receipts."""
 
 from __future__ import annotations
 

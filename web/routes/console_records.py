@@ -1,4 +1,5 @@
-"""The authority's console: finding its records, opening one, acting on it (suspend, lift, revoke, correct, scheduled or today) and issuing one record from a form."""
+"""The authority's console: finding its records, opening one, acting on it (suspend, lift,
+revoke, correct, scheduled or today) and issuing one record from a form."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The inspector's desk: the untrustworthiness list searched across the federation, a listing's file, a list of companies checked, and companies followed with their recent changes."""
+"""The inspector's desk: the untrustworthiness list searched across the federation, a
+listing's file, a list of companies checked, and companies followed with their recent
+changes."""
 
 from __future__ import annotations
 
