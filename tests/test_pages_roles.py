@@ -87,7 +87,7 @@ def guarded_pages() -> list[Guarded]:
             roles = _roles_of(route.dependant)
             if roles is None:
                 continue
-            for method in sorted(route.methods - {"HEAD"}):
+            for method in sorted((route.methods or set()) - {"HEAD"}):
                 pages.append(Guarded(method, route.path, roles))
     return pages
 
