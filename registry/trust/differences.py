@@ -10,7 +10,8 @@ language) and names the member, key or witness it is about:
   ``key-revoked`` (a key reported compromised, from ``at``); ``key-removed``;
 - ``witness-added`` / ``witness-changed`` / ``witness-removed``;
 - ``log-changed``, ``node-moved``, ``names-changed``;
-- ``quorum-changed``, ``witness-policy-changed`` (``detail``: the new rule).
+- ``quorum-changed``, ``witness-policy-changed`` (``detail``: the new rule,
+  ``majority`` or a number of members).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ __all__ = ["Difference", "differences"]
 class Difference:
     """One change a proposal makes: its kind, the member it is about, the key or
     witness named (``subject``), a time (``at``: a key's end or compromise) and, for a
-    rule, the new rule in words (``detail``)."""
+    rule, the new rule (``detail``: ``majority`` or a number)."""
 
     kind: str
     member: str | None = None
@@ -91,7 +92,9 @@ def differences(
         if proposed.member(m.code) is None
     ]
     if current.quorum != proposed.quorum:
-        found.append(Difference("quorum-changed", detail=str(proposed.quorum)))
+        count = proposed.quorum.count
+        found.append(Difference("quorum-changed", detail=str(count or "majority")))
     if current.witness_policy != proposed.witness_policy:
-        found.append(Difference("witness-policy-changed", detail=str(proposed.witnessing)))
+        count = proposed.witnessing.count
+        found.append(Difference("witness-policy-changed", detail=str(count or "majority")))
     return tuple(found)
