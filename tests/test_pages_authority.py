@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -205,7 +206,7 @@ def test_the_federation_page_on_a_phone(
 def test_every_state_of_a_followed_log_reads_at_a_glance() -> None:
     now = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 
-    def peer(code: str, state: str, **more: object) -> PeerLog:
+    def peer(code: str, state: str, **more: Any) -> PeerLog:
         return PeerLog(
             authority_code=code,
             origin=f"registry.yrd.example/{code}",
