@@ -13,12 +13,15 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from registry.calendar import china_today
 from registry.crypto.eddsa_jcs_2022 import proofs_of
 from registry.demo import DEMO_LISTED_ORGANISATIONS
+from registry.enforcement.own_listings import own_listing
 from registry.recognition import Agreement, Direction, RecordKind
 from registry.recognition import agreements as workflow
 from registry.recognition.pending import pending_agreement
@@ -127,13 +130,48 @@ def test_the_official_sees_the_listings_with_their_days_and_actions(
     expect(page.get_by_role("heading", level=1)).to_have_text(name)
     expect(page.locator("#days tr.now")).to_contain_text("列入日期")
     expect(page.locator("#days")).to_contain_text("可申请信用修复日期")
-    expect(page.get_by_role("link", name="在记录页面办理")).to_have_attribute(
+    expect(page.get_by_role("link", name=re.compile("^在记录页面更正"))).to_have_attribute(
         "href", re.compile(r"^/console/records/urn%3Auuid%3A")
     )
     expect(page.get_by_text("沪应急失信〔")).to_be_visible()
     expect(page.get_by_text("列入以来没有变更。")).to_be_visible()
     _checked(page, visit)
     screenshot(page, "console-authority-listing", tmp_path)
+    listing_url = page.url
+
+    # Credit repair is not allowed yet: asked for anyway, refused, nothing signed.
+    refused = page.goto(listing_url + "/change?action=lift")
+    assert refused is not None
+    assert refused.status == 409
+    expect(page.locator("#change-errors")).to_contain_text("依法今日不能对该列入作此变更。")
+    # A withdrawal from a later day: its details checked, shown, then signed.
+    page.goto(listing_url)
+    page.get_by_role("link", name="撤回列入（行政处罚决定被撤销）").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("撤回列入（行政处罚决定被撤销）")
+    _checked(page, visit)
+    page.get_by_role("button", name="签署前核对").click()
+    expect(page.locator("#error-reason")).to_be_visible()
+    expect(page.locator("#error-decision_number")).to_be_visible()
+    later = china_today(datetime.now(UTC)) + timedelta(days=30)
+    page.get_by_label("原因").fill("行政复议决定撤销原行政处罚决定")
+    page.get_by_label("决定文书号").fill("沪应急复〔2026〕2号")
+    page.get_by_label("生效日期").fill(later.isoformat())
+    page.get_by_role("button", name="签署前核对").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("确认变更")
+    expect(page.locator("#to-sign")).to_contain_text("沪应急复〔2026〕2号")
+    expect(page.locator("#to-sign")).to_contain_text("预定")
+    _checked(page, visit)
+    screenshot(page, "console-authority-listing-confirm", tmp_path)
+    page.get_by_role("button", name="签名并记录").click()
+    expect(page.locator("#done")).to_have_text("变更已签名并记入本机关日志。")
+    expect(page.locator("#history")).to_contain_text("沪应急复〔2026〕2号")
+    expect(page.locator(".lead")).to_contain_text("在名单中")  # until that day
+    with engine_scope(_url(data_dir)) as engine, session_scope(engine) as session:
+        credential_id = unquote(listing_url.rsplit("/", 1)[1])
+        [change] = own_listing(session, "CN-SH", credential_id, on=later).changes
+        assert (change.action, change.effective_on) == ("withdraw", later)
+        assert own_listing(session, "CN-SH", credential_id, on=later).status.status == ("withdrawn")
+
     assert page.goto("/console/listings/urn:uuid:nothing") is not None
     expect(page.get_by_text("本机关没有作出此列入决定。")).to_be_visible()
 

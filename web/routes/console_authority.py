@@ -1,10 +1,9 @@
-"""The authority's console: its listings and the days that matter, recognition agreements
-and the trust list (signing from the page), and the federation's state.
+"""The authority's console: its listings and the days that matter
+(``web.routes.console_listings``), recognition agreements and the trust list (signing
+from the page), and the federation's state.
 
-An official sees their own authority's listings (``issuer:CN-xx``: the code after the
-colon), each judged for today (``registry.enforcement.own_listings``). Acting on a
-listing (credit repair, correction, withdrawal) is a change of a record: the console's
-records page does it. Signing a trust-list or agreement proposal goes through the same
+The official's authority is the code after the colon of their ``issuer:CN-xx`` role.
+Signing a trust-list or agreement proposal goes through the same
 domain functions as ``registry trust sign`` and ``registry recognition sign``, with the
 authority's own key from the node's key store, after a confirmation page that shows
 what will be signed; only for an authority this node hosts.
@@ -23,7 +22,6 @@ from starlette.responses import RedirectResponse, Response
 from api.deps import DbSession, engine_of
 from registry.authorities import hosted_codes, list_authorities
 from registry.calendar import china_today
-from registry.enforcement.own_listings import LISTING_STATES, own_listing, own_listings
 from registry.errors import Conflict, InvalidInput, InvalidProvinceCode, NotFound, RegistryError
 from registry.federation.follower import peer_states
 from registry.federation.own_log import log_witnessing
@@ -44,16 +42,17 @@ from registry.trust.proposals import (
 from registry.trust.store import current_version
 from web.authority_views import agreement_view, member_view, names_of, peer_rows
 from web.render import page
+from web.routes import console_listings
 from web.security import CheckedForm, signed_in
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+# The listings' pages are their own module; the console's router carries them.
+router.routes.extend(console_listings.router.routes)
 
 Official = Annotated[UserAccount, Depends(signed_in("issuer"))]
 
-_PER_PAGE = 20
-_MAX_QUERY = 100
 _NOTICES = ("signed-proposal", "already-proposal", "signed-agreement", "already-agreement")
 
 
@@ -71,73 +70,6 @@ def _names(session: Session) -> dict[str, tuple[str, str]]:
 
 def _missing(request: Request, what: str) -> Response:
     return page(request, "console/listings_missing.html", {"what": what}, status=404)
-
-
-# -- listings ---------------------------------------------------------------------------
-
-
-def _page_number(value: str) -> int | None:
-    if not value:
-        return 1
-    if not (value.isascii() and value.isdigit()) or len(value) > 6:
-        return None
-    return int(value) or None
-
-
-def _looks_like_code(text: str) -> bool:
-    compact = text.replace(" ", "")
-    return len(compact) == 18 and compact.isascii() and compact.isalnum()
-
-
-@router.get("/console/listings")
-def listings(request: Request, user: Official, session: DbSession) -> Response:
-    """The authority's listings, newest first, judged for today: searched by words of a
-    name or a credit code, in force or ended, a page at a time."""
-    params = request.query_params
-    values = {name: params.get(name, "").strip()[: _MAX_QUERY * 2] for name in ("q", "state")}
-    errors: set[str] = set()
-    number = _page_number(params.get("page", "").strip())
-    if number is None:
-        errors.add("page")
-    if len(values["q"]) > _MAX_QUERY:
-        errors.add("q")
-    state = values["state"] or None
-    if state is not None and state not in LISTING_STATES:
-        errors.add("state")
-    today = china_today(_now())
-    context: dict[str, Any] = {"values": values, "errors": errors, "today": today}
-    if errors:
-        return page(request, "console/listings.html", context, status=422)
-    query = values["q"]
-    by_code = _looks_like_code(query)
-    try:
-        found = own_listings(
-            session,
-            _authority(user),
-            on=today,
-            words=() if by_code else tuple(query.split()),
-            credit_code=query if by_code else None,
-            state=state,
-            page=number or 1,
-            per_page=_PER_PAGE,
-        )
-    except InvalidInput as exc:
-        context["errors"] = {e.field for e in exc.errors} or {"q"}
-        return page(request, "console/listings.html", context, status=422)
-    context["result"] = found
-    return page(request, "console/listings.html", context)
-
-
-@router.get("/console/listings/{credential_id}")
-def listing(request: Request, credential_id: str, user: Official, session: DbSession) -> Response:
-    """One listing: its decision, measures, persons, days, status today, the actions the
-    law allows today, and every signed change."""
-    today = china_today(_now())
-    try:
-        found = own_listing(session, _authority(user), credential_id, on=today)
-    except NotFound:
-        return _missing(request, "listing")
-    return page(request, "console/listings_detail.html", {"listing": found, "today": today})
 
 
 # -- recognition and trust ----------------------------------------------------------------
