@@ -8,6 +8,7 @@ constructed status data, below the browser."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -26,7 +27,7 @@ from registry.recognition import Agreement, Direction, RecordKind
 from registry.recognition import agreements as workflow
 from registry.recognition.pending import pending_agreement
 from registry.storage.db import engine_scope, session_scope
-from registry.storage.models import PeerLog
+from registry.storage.models import ForkEvidenceRow, PeerLog
 from registry.trust.chain import quorum_report
 from registry.trust.document import Quorum, WitnessPolicy
 from registry.trust.proposals import Changes, open_proposal, proposal_document, propose
@@ -237,6 +238,33 @@ def test_the_federation_page_on_a_phone(
         expect(page.locator("#own-log")).to_contain_text("最新检查点")
         _checked(page, visit)
         screenshot(page, "console-authority-federation-phone", tmp_path)
+        # A member's log found forked: its row says so, and its evidence downloads.
+        now = datetime.now(UTC)
+        with engine_scope(_url(data_dir)) as engine, session_scope(engine) as session:
+            session.add(
+                PeerLog(
+                    authority_code="CN-ZJ",
+                    origin="registry.yrd.example/CN-ZJ",
+                    state="forked",
+                    tree_size=12,
+                    peer_size=13,
+                    last_error="two roots for size 12",
+                    updated_at=now,
+                )
+            )
+            session.flush()
+            evidence = {"origin": "registry.yrd.example/CN-ZJ", "size": 12}
+            session.add(
+                ForkEvidenceRow(authority_code="CN-ZJ", evidence=json.dumps(evidence), found_at=now)
+            )
+        page.reload()
+        expect(page.locator("#peers tr.peer-forked")).to_contain_text("已分叉")
+        link = page.get_by_role("link", name=re.compile("^下载证据"))
+        _checked(page, visit)
+        answer = page.request.get(str(link.get_attribute("href")))
+        assert answer.status == 200
+        assert answer.json() == {"authority": "CN-ZJ", "evidence": [evidence]}
+        assert page.request.get("/console/federation/evidence/CN-AH").status == 404
     finally:
         visit.context.close()
 
