@@ -8,13 +8,14 @@ constructed status data, below the browser."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -58,6 +59,15 @@ AGREEMENT = Agreement(
 )
 
 
+OTHERS = dataclasses.replace(
+    AGREEMENT,
+    id="urn:uuid:5e1f0c3a-7d2b-4f6e-8a90-00000000a12f",
+    parties=frozenset({"CN-JS", "CN-ZJ"}),
+    basis_number="苏浙应急〔2026〕9号",
+    basis_title="苏浙注册安全工程师继续教育学时互认协议",
+)
+
+
 def _url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'registry.sqlite3'}"
 
@@ -72,6 +82,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Pat
             changes = Changes(quorum=Quorum(count=3), witness_policy=WitnessPolicy(count=3))
             propose(session, changes, profile=NodeProfile("registry.yrd.example", found[0].base))
             workflow.propose(session, AGREEMENT, proposer="CN-AH")
+            workflow.propose(session, OTHERS, proposer="CN-JS")
         yield found
 
 
@@ -189,8 +200,23 @@ def test_the_official_signs_a_trust_list_proposal_and_an_agreement(
     expect(page.locator("#proposal-signatures")).to_contain_text("尚无")
     expect(page.locator("#members")).to_contain_text("上海市应急管理局")
     expect(page.locator("#pending")).to_contain_text("沪皖注册安全工程师继续教育学时互认协议")
+    # An agreement between two other authorities: shown, not for Shanghai to sign.
+    expect(page.locator("#pending")).to_contain_text(OTHERS.basis_title)
+    expect(
+        page.locator("#pending").get_by_role("link", name=re.compile("审阅并签署"))
+    ).to_have_count(1)
     _checked(page, visit)
     screenshot(page, "console-authority-trust", tmp_path)
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+    refused = page.request.post(
+        f"/console/agreements/{quote(OTHERS.id, safe='')}/sign", form={"csrf_token": token}
+    )
+    assert refused.status == 409
+    assert "本机关不在签署方之列。" in refused.text()
+    # A proposal other than the one shown is never signed.
+    stale = page.request.post("/console/trust/sign", form={"csrf_token": token, "digest": "0" * 64})
+    assert stale.status == 409
+    assert "打开本页面后提案已有变动，请重新阅读后再签署。" in stale.text()
 
     # The confirmation shows what will be signed; then signed, and it verifies.
     page.locator("#proposal").get_by_role("link", name="审阅并签署").click()
@@ -223,6 +249,14 @@ def test_the_official_signs_a_trust_list_proposal_and_an_agreement(
     with engine_scope(_url(data_dir)) as engine, session_scope(engine) as session:
         pending = pending_agreement(session, AGREEMENT.id, at=datetime.now(UTC))
     assert (pending.signers, pending.missing) == (("CN-SH",), ("CN-AH",))
+    with engine_scope(_url(data_dir)) as engine, session_scope(engine) as session:
+        assert pending_agreement(session, OTHERS.id, at=datetime.now(UTC)).signers == ()
+    # In English, one click away.
+    page.get_by_role("link", name="English").click()
+    expect(page.locator("#proposal-changes")).to_contain_text(
+        "The next version will need the signatures of 3 members"
+    )
+    expect(page.locator("#proposal-signatures")).to_contain_text("Shanghai")
 
 
 def test_the_federation_page_on_a_phone(
