@@ -22,16 +22,24 @@ from playwright.sync_api import Browser, Page, expect
 
 from registry.calendar import china_today
 from registry.crypto.eddsa_jcs_2022 import proofs_of
+from registry.datadir import DataDir
 from registry.demo import DEMO_LISTED_ORGANISATIONS
 from registry.enforcement.own_listings import own_listing
 from registry.recognition import Agreement, Direction, RecordKind
 from registry.recognition import agreements as workflow
 from registry.recognition.pending import pending_agreement
+from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import ForkEvidenceRow, PeerLog
 from registry.trust.chain import quorum_report
 from registry.trust.document import Quorum, WitnessPolicy
-from registry.trust.proposals import Changes, open_proposal, proposal_document, propose
+from registry.trust.proposals import (
+    Changes,
+    open_proposal,
+    proposal_document,
+    propose,
+    sign_proposal,
+)
 from registry.trust.store import NodeProfile, current_version
 from tests._browser import (
     Visit,
@@ -251,6 +259,15 @@ def test_the_official_signs_a_trust_list_proposal_and_an_agreement(
     assert (pending.signers, pending.missing) == (("CN-SH",), ("CN-AH",))
     with engine_scope(_url(data_dir)) as engine, session_scope(engine) as session:
         assert pending_agreement(session, OTHERS.id, at=datetime.now(UTC)).signers == ()
+    # Two more members sign on the command line's path: the quorum is reached, and the
+    # page says how the proposal is published.
+    settings = Settings(data_dir=data_dir, database_url=_url(data_dir))
+    with engine_scope(_url(data_dir)) as engine, session_scope(engine) as session:
+        for code in ("CN-JS", "CN-ZJ"):
+            sign_proposal(session, DataDir(settings).key_store(), code)
+    page.goto("/console/trust")
+    expect(page.locator("#proposal")).to_contain_text("已达到法定签名数，提案可以发布。")
+    expect(page.locator("#proposal")).to_contain_text("registry trust publish")
     # In English, one click away.
     page.get_by_role("link", name="English").click()
     expect(page.locator("#proposal-changes")).to_contain_text(
