@@ -6,7 +6,8 @@ themselves, so a page added later is in the matrix without being listed here."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,36 +16,13 @@ import httpx
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
+from api.app import create_app
+from registry.settings import Settings
 from tests._browser import demo_node, demo_users
 from tests._servers import Server
-from web.routes import (
-    admin,
-    blacklist,
-    certificate,
-    console_authority,
-    console_import,
-    console_records,
-    desk,
-    home,
-    inspect,
-    lists,
-    lookup,
-)
 
-_ROUTERS = (
-    home,
-    certificate,
-    lookup,
-    blacklist,
-    desk,
-    lists,
-    console_import,
-    console_records,
-    console_authority,
-    inspect,
-    admin,
-)
 ROLES = ("issuer:CN-SH", "verifier", "enforcement", "admin")
 _REFUSED_ROLE = "Your account may not open this page"
 
@@ -79,17 +57,30 @@ def _roles_of(dependant: Dependant) -> tuple[str, ...] | None:
 
 
 def guarded_pages() -> list[Guarded]:
-    pages = []
-    for module in _ROUTERS:
-        for route in module.router.routes:
-            if not isinstance(route, APIRoute):
-                continue
+    """Every route of a node's app that names its roles (built, not served)."""
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(data_dir=folder, database_url=f"sqlite:///{folder}/unused.sqlite3")
+        app = create_app(settings)
+        pages = []
+        for prefix, route in _routes(app.routes, ""):
             roles = _roles_of(route.dependant)
             if roles is None:
                 continue
             for method in sorted((route.methods or set()) - {"HEAD"}):
-                pages.append(Guarded(method, route.path, roles))
+                pages.append(Guarded(method, prefix + route.path, roles))
     return pages
+
+
+def _routes(routes: Sequence[BaseRoute], prefix: str) -> Iterator[tuple[str, APIRoute]]:
+    """Every route, inside the routers included in others too (FastAPI keeps an
+    included router whole, behind an object with its ``original_router``)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield prefix, route
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            yield from _routes(inner.routes, prefix + str(getattr(context, "prefix", "")))
 
 
 PAGES = guarded_pages()
