@@ -59,7 +59,9 @@ def _roles_of(dependant: Dependant) -> tuple[str, ...] | None:
 def guarded_pages() -> list[Guarded]:
     """Every route of a node's app that names its roles (built, not served)."""
     with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(data_dir=Path(folder), database_url=f"sqlite:///{folder}/unused.sqlite3")
+        settings = Settings(
+            data_dir=Path(folder), database_url=f"sqlite:///{folder}/unused.sqlite3"
+        )
         app = create_app(settings)
         pages = []
         for prefix, route in _routes(app.routes, ""):
