@@ -483,4 +483,9 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
         "{field} 的值 {tag} 不是以下之一：{tags}",
     ),
     ("Input should be {expected}", "应为 {expected}"),
+    (
+        "the decision to confirm is not one this page showed",
+        "要确认的内容不是本页面显示的内容，未作任何签发",
+    ),
+    ("the decision waited too long: fill in the form again", "等待确认时间过长，请重新填写表单"),
 )
