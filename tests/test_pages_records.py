@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from registry.calendar import china_today
+from registry.demo import DEMO_ENGINEERS
 from registry.demo.synthetic import resident_id
 from tests._browser import Visit, axe_violations, demo_node, demo_users, new_visit, screenshot
 from tests._browser import sign_in as browser_sign_in
@@ -179,7 +180,7 @@ def test_issuing_ce_hours_from_the_form_after_a_field_error(
     expect(page.get_by_label("身份证号")).to_have_value("")  # never typed back
     assert NEW_ID not in page.content()
     _checked(page, visit)
-    screenshot(page, "console-issue", tmp_path)
+    screenshot(page, "console-record-issue", tmp_path)
 
     page.get_by_label("身份证号").fill(NEW_ID)
     page.get_by_label("学时", exact=True).fill("7.5")
@@ -193,6 +194,10 @@ def test_issuing_ce_hours_from_the_form_after_a_field_error(
     expect(page.locator("#record-facts")).to_contain_text("7.5")
     expect(page.locator("#state-today")).to_have_text("有效")
     expect(page.get_by_role("link", name="撤销")).to_be_visible()
+    # The other kinds' forms pass the same check.
+    for kind in ("qualification", "registration", "listing"):
+        page.goto(f"/console/issue/{kind}")
+        _checked(page, visit)
     with _database(data_dir) as db:
         (count,) = db.execute(
             "SELECT count(*) FROM credential WHERE canonical LIKE ?",
@@ -259,6 +264,49 @@ def test_decisions_the_state_forbids_and_another_authoritys_records_over_http(
     )
     assert bent.status == 400
     assert _changes(data_dir, "SH-REG-1002") == [("revoke", None)]
+
+
+def test_correcting_a_record_issues_its_correction_from_the_form_filled_in(
+    visit: Visit, node: tuple[Server, Path]
+) -> None:
+    _, data_dir = node
+    page = visit.page()
+    _official(page, data_dir)
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+    liu = next(e for e in DEMO_ENGINEERS if e.certificate_number == "SH-2021-Q-0003")
+    with _database(data_dir) as db:
+        (old,) = db.execute(
+            "SELECT credential_id FROM record WHERE number = 'SH-2021-Q-0003'"
+        ).fetchone()
+    request = visit.context.request
+    form = request.get(f"/console/issue/qualification?replaces={old}")
+    assert form.ok
+    filled = dict(re.findall(r'name="(\w+)"(?: [^>]*)? value="([^"]*)"', form.text()))
+    assert filled["certificate_number"] == "SH-2021-Q-0003"
+    assert filled["holder_name"] == liu.name
+    assert "id_number" not in filled  # typed again, never filled in
+    category = re.search(r'<option value="([\w-]+)" selected>', form.text())
+    assert category is not None
+    values = {**filled, "category": "construction", "id_number": liu.id_number}
+    values["csrf_token"] = token
+    checked = request.post("/console/issue/qualification", form=values)
+    assert checked.status == 200, checked.text()[:500]
+    assert liu.id_number not in checked.text()
+    seal = re.search(r'name="pending" value="([^"]+)"', checked.text())
+    assert seal is not None
+    done = request.post(
+        "/console/issue/qualification/confirm", form={"csrf_token": token, "pending": seal[1]}
+    )
+    assert done.ok
+    assert "本记录更正了" in done.text()
+    assert "建筑施工安全" in done.text()
+    with _database(data_dir) as db:
+        states = dict(
+            db.execute(
+                "SELECT state, count(*) FROM record WHERE number = 'SH-2021-Q-0003' GROUP BY state"
+            )
+        )
+    assert states == {"superseded": 1, "active": 1}
 
 
 def test_the_record_page_on_a_phone(
