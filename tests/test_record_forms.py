@@ -99,3 +99,18 @@ def test_a_record_reads_back_into_its_form_but_for_the_id_number() -> None:
     back = values_of(form, document)
     assert back == {k: v for k, v in registration.items() if k != "id_number"}
     assert date.fromisoformat(back["valid_until"]) == item.valid_until
+
+
+def test_an_early_pilot_code_is_taken_only_when_said_so() -> None:
+    pilot = "91350100M000100Y40"  # well formed, but its check character should be 3
+    ce = {**CE, "provider_code": pilot}
+    item, errors = read_record(FORMS["ce"], ce, authority="CN-SH", lang="en")
+    assert item is None
+    assert "provider_code" in errors
+    item, errors = read_record(
+        FORMS["ce"], {**ce, "provider_pilot": "1"}, authority="CN-SH", lang="en"
+    )
+    assert isinstance(item, ContinuingEducationIn), errors
+    assert item.provider.pilot
+    document = {"credentialSubject": item.subject({"name": "王立新"})}
+    assert values_of(FORMS["ce"], document)["provider_pilot"] == "1"

@@ -101,6 +101,20 @@ _HOLDER = (
     Field("holder_name", ("holder", "name"), N_("Name")),
     Field("id_number", ("holder", "id_number"), N_("Resident ID number"), "secret", hint=_ID_HINT),
 )
+
+
+def _pilot(name: str, party: str) -> Field:
+    """The box that takes a credit code whose check character fails as a known early
+    pilot code (the credential then says so), as the API's ``pilot_code`` does."""
+    return Field(
+        name,
+        (party, "pilot_code"),
+        N_("An early pilot code: its check character does not match"),
+        "check",
+        optional=True,
+    )
+
+
 _LISTED_KIND = Enumeration(
     "a kind of party", "主体类型", {"organisation": "单位", "person": "个人"}
 )
@@ -139,6 +153,7 @@ FORMS: dict[str, RecordForm] = {
                 Field(
                     "employer_code", ("employer", "credit_code"), N_("Unified social credit code")
                 ),
+                _pilot("employer_pilot", "employer"),
                 Field("kind", ("kind",), N_("Kind of registration"), "select", REGISTRATION_KIND),
                 Field(
                     "changes",
@@ -163,6 +178,7 @@ FORMS: dict[str, RecordForm] = {
                 Field(
                     "provider_code", ("provider", "credit_code"), N_("Unified social credit code")
                 ),
+                _pilot("provider_pilot", "provider"),
                 Field("hours", ("hours",), N_("Hours"), "number"),
                 Field("kind", ("kind",), N_("Kind of hours"), "select", CE_KIND),
                 Field("completed_on", ("completed_on",), N_("Completed on"), "date"),
@@ -185,6 +201,7 @@ FORMS: dict[str, RecordForm] = {
                     optional=True,
                     hint=N_("For an organisation."),
                 ),
+                _pilot("listed_pilot", "listed"),
                 Field(
                     "listed_id_number",
                     ("listed", "id_number"),
@@ -249,10 +266,12 @@ def _request(form: RecordForm, values: Mapping[str, Any], authority: str) -> dic
             value = [line.strip() for line in str(value or "").splitlines() if line.strip()]
         elif field.widget == "checks":
             value = list(value or [])
+        elif field.widget == "check":
+            value = True if value else None
         if value in ("", None, []):
             continue
         # A listing names an organisation by its credit code, a person by their number.
-        if field.name == "listed_code" and listed_kind == "person":
+        if field.name in ("listed_code", "listed_pilot") and listed_kind == "person":
             continue
         if field.name == "listed_id_number" and listed_kind != "person":
             continue
@@ -322,6 +341,10 @@ def values_of(form: RecordForm, document: Mapping[str, Any]) -> dict[str, Any]:
             values["valid_until"] = (after - timedelta(days=1)).isoformat()
     for field in form.fields:
         if field.widget == "secret":
+            continue
+        if field.widget == "check":
+            if _dig(subject, field.path[0], "creditCodeCheck") == "pilot":
+                values[field.name] = "1"
             continue
         camel = "".join(
             part if n == 0 else part.capitalize()
