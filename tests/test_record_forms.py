@@ -8,7 +8,8 @@ from datetime import date
 from registry.credentials.records import ContinuingEducationIn, ListingIn, RegistrationIn
 from registry.demo.synthetic import resident_id
 from registry.errors import FieldError
-from web.record_forms import FORMS, field_errors, form_of_type, read_record, values_of
+from web.record_forms import FORMS, form_of_type
+from web.record_input import field_errors, read_record, values_of
 
 ID = resident_id("310101", "19900101", "001")
 CODE = "91310000MA1FL0001R"
@@ -62,6 +63,30 @@ def test_a_listing_names_an_organisation_by_code_and_a_person_by_number() -> Non
     assert errors == {}
     assert isinstance(item, ListingIn)
     assert item.measures == ["列为重点监管对象", "限制参加政府采购"]
+    # Persons responsible: the rows filled in, in order; a problem beside its row's field.
+    named = {
+        **listing,
+        "related_2_role": "principal",
+        "related_2_name": "钱某",
+        "related_2_id_number": ID,
+        "related_3_role": "directly-responsible",
+        "related_3_name": "孙某",
+        "related_3_id_number": ID[:-1] + "0",
+    }
+    item, errors = read_record(FORMS["listing"], named, authority="CN-SH", lang="en")
+    assert item is None
+    assert set(errors) == {"related_3_id_number"}
+    named["related_3_id_number"] = ID
+    item, errors = read_record(FORMS["listing"], named, authority="CN-SH", lang="en")
+    assert isinstance(item, ListingIn), errors
+    assert [(p.role, p.name) for p in item.related_persons] == [
+        ("principal", "钱某"),
+        ("directly-responsible", "孙某"),
+    ]
+    subject = item.subject([{"name": "钱某"}, {"name": "孙某"}])  # as committed, in order
+    back = values_of(FORMS["listing"], {"credentialSubject": subject})
+    assert (back["related_1_name"], back["related_2_role"]) == ("钱某", "directly-responsible")
+    assert "related_1_id_number" not in back
     person = {**listing, "listed_kind": "person", "listed_name": "赵强"}
     item, errors = read_record(FORMS["listing"], person, authority="CN-SH", lang="en")
     assert errors == {}

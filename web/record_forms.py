@@ -1,47 +1,38 @@
 """The console's forms for one record: a qualification, a registration, CE hours or a
-listing as flat form fields, read into the API's own request models
-(``registry.credentials.records``), with every problem put beside the field it is
-about, and a record's content read back into the form to correct it.
+listing as flat form fields, each paired with its place in the API's request model
+(``registry.credentials.records``). Reading a form into the model, and a record back
+into its form, is ``web.record_input``.
 
 The form's fields are flat (``employer_code``); the models are nested
 (``employer.credit_code``): ``FORMS`` pairs each field with its place in the model,
-both ways, so that a model's error and ``check_records``' finds land beside the
-field a person typed.
+so that a model's error and ``check_records``' finds land beside the field a person
+typed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from registry.calendar import china_today
 from registry.credentials.records import (
     ContinuingEducationIn,
     ListingIn,
     QualificationIn,
-    RecordIn,
     RegistrationIn,
 )
-from registry.errors import FieldError
-from registry.labels import CATEGORY, CE_KIND, MEASURE, REGISTRATION_KIND, Enumeration
-from registry.messages import Language, translate
+from registry.labels import (
+    CATEGORY,
+    CE_KIND,
+    MEASURE,
+    REGISTRATION_KIND,
+    RELATED_ROLE,
+    Enumeration,
+)
 from web.i18n import N_
 
-__all__ = [
-    "FORMS",
-    "Field",
-    "RecordForm",
-    "field_errors",
-    "form_of_type",
-    "read_record",
-    "values_of",
-]
-
-Errors = dict[str, list[str]]
+__all__ = ["FORMS", "RELATED_ROWS", "Field", "RecordForm", "form_of_type"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +48,8 @@ class Field:
     choices: Enumeration | None = None
     optional: bool = False
     hint: str | None = None
+    group: int | None = None
+    """The row of a repeated part (a listing's persons responsible), from 1."""
 
     def words(self, value: Any) -> tuple[str, str]:
         """A value as the confirmation shows it, in Chinese and in English: a choice by
@@ -112,6 +105,35 @@ def _pilot(name: str, party: str) -> Field:
         N_("An early pilot code: its check character does not match"),
         "check",
         optional=True,
+    )
+
+
+RELATED_ROWS = 3
+"""The persons responsible a listing's form takes (the API takes up to 20)."""
+
+
+def _related(row: int) -> tuple[Field, ...]:
+    """The fields of the person responsible in ``row``: role, name, ID number."""
+    at = ("related_persons", f"#{row}")
+    return (
+        Field(
+            f"related_{row}_role",
+            (*at, "role"),
+            N_("Role"),
+            "select",
+            RELATED_ROLE,
+            True,
+            group=row,
+        ),
+        Field(f"related_{row}_name", (*at, "name"), N_("Name"), optional=True, group=row),
+        Field(
+            f"related_{row}_id_number",
+            (*at, "id_number"),
+            N_("Resident ID number"),
+            "secret",
+            optional=True,
+            group=row,
+        ),
     )
 
 
@@ -237,6 +259,7 @@ FORMS: dict[str, RecordForm] = {
                     MEASURE,
                     optional=True,
                 ),
+                *(field for row in range(1, RELATED_ROWS + 1) for field in _related(row)),
             ),
         ),
     )
@@ -247,127 +270,3 @@ _BY_TYPE = {form.credential_type: form for form in FORMS.values()}
 def form_of_type(credential_type: str) -> RecordForm | None:
     """The form that issues records of ``credential_type``, if there is one."""
     return _BY_TYPE.get(credential_type)
-
-
-def _placed(target: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
-    for step in path[:-1]:
-        target = target.setdefault(step, {})
-    target[path[-1]] = value
-
-
-def _request(form: RecordForm, values: Mapping[str, Any], authority: str) -> dict[str, Any]:
-    """The request the form's values make, as the API would receive it: empty fields
-    left out (a required one is then named missing)."""
-    body: dict[str, Any] = {"type": form.credential_type, "authority": authority}
-    listed_kind = str(values.get("listed_kind") or "")
-    for field in form.fields:
-        value = values.get(field.name)
-        if field.widget == "lines":
-            value = [line.strip() for line in str(value or "").splitlines() if line.strip()]
-        elif field.widget == "checks":
-            value = list(value or [])
-        elif field.widget == "check":
-            value = True if value else None
-        if value in ("", None, []):
-            continue
-        # A listing names an organisation by its credit code, a person by their number.
-        if field.name in ("listed_code", "listed_pilot") and listed_kind == "person":
-            continue
-        if field.name == "listed_id_number" and listed_kind != "person":
-            continue
-        _placed(body, field.path, value)
-    if values.get("replaces"):
-        body["replaces"] = str(values["replaces"])
-    return body
-
-
-def _message(text: str, lang: Language) -> str:
-    return translate(str(text).removeprefix("Value error, "), lang)
-
-
-def _validation_errors(form: RecordForm, exc: ValidationError, lang: Language) -> Errors:
-    found: Errors = {}
-    for error in exc.errors():
-        # A union's member shows as a step of its own (``listed.organisation.name``).
-        path = tuple(str(step) for step in error["loc"] if step not in ("organisation", "person"))
-        name = form.field_of(path) or ("replaces" if path[:1] == ("replaces",) else "form")
-        found.setdefault(name, []).append(_message(error["msg"], lang))
-    return found
-
-
-def read_record(
-    form: RecordForm, values: Mapping[str, Any], *, authority: str, lang: Language
-) -> tuple[RecordIn | None, Errors]:
-    """The record the form's ``values`` ask for, issued by ``authority``, or ``None``
-    and each problem by the field it is about (in ``lang``)."""
-    try:
-        item: RecordIn = form.model.model_validate(_request(form, values, authority))  # type: ignore[assignment]  # the form's model is one of RecordIn's
-    except ValidationError as exc:
-        return None, _validation_errors(form, exc, lang)
-    return item, {}
-
-
-def field_errors(form: RecordForm, problems: list[FieldError], lang: Language) -> Errors:
-    """``check_records``' problems by the field of ``form`` each is about."""
-    found: Errors = {}
-    for problem in problems:
-        path = tuple(problem.field.split("."))
-        name = form.field_of(path) or ("replaces" if path[:1] == ("replaces",) else "form")
-        found.setdefault(name, []).append(_message(problem.message, lang))
-    return found
-
-
-def _dig(subject: Mapping[str, Any], *steps: str) -> Any:
-    found: Any = subject
-    for step in steps:
-        found = found.get(step) if isinstance(found, Mapping) else None
-    return found
-
-
-def values_of(form: RecordForm, document: Mapping[str, Any]) -> dict[str, Any]:
-    """A record's content (its signed ``document``) as ``form``'s values, to correct it:
-    everything but an ID number, which the credential does not carry in clear and must
-    be typed again."""
-    subject: Mapping[str, Any] = document.get("credentialSubject") or {}
-    values: dict[str, Any] = {}
-    if form.slug == "registration":
-        # A registration's term is its credential's validity: from the first instant of
-        # its first day to the first instant after its last, in China.
-        first = _china_day(document.get("validFrom"))
-        after = _china_day(document.get("validUntil"))
-        if first is not None:
-            values["valid_from"] = first.isoformat()
-        if after is not None:
-            values["valid_until"] = (after - timedelta(days=1)).isoformat()
-    for field in form.fields:
-        if field.widget == "secret":
-            continue
-        if field.widget == "check":
-            if _dig(subject, field.path[0], "creditCodeCheck") == "pilot":
-                values[field.name] = "1"
-            continue
-        camel = "".join(
-            part if n == 0 else part.capitalize()
-            for n, part in enumerate(field.path[-1].split("_"))
-        )
-        if field.path[0] in ("holder", "employer", "provider", "listed") and len(field.path) == 2:
-            key = {"credit_code": "creditCode"}.get(field.path[1], camel)
-            value = _dig(subject, field.path[0], key)
-        elif field.name == "course_title":
-            value = _dig(subject, "course", "title")
-        else:
-            value = subject.get(camel)
-        if field.widget == "lines" and isinstance(value, list):
-            value = "\n".join(str(v) for v in value)
-        if value is not None and field.name not in values:
-            values[field.name] = value
-    return values
-
-
-def _china_day(value: object) -> date | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return china_today(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
-        return None

@@ -30,7 +30,8 @@ from registry.issuing.records import check_records
 from registry.messages import translate
 from registry.storage.db import session_scope
 from registry.storage.models import UserAccount
-from web.record_forms import FORMS, RecordForm, field_errors, read_record, values_of
+from web.record_forms import FORMS, RecordForm
+from web.record_input import field_errors, read_record, values_of
 from web.render import language_of, page
 from web.routes.console_records_view import authority_of, own_record
 from web.security import CheckedForm, signed_in
@@ -61,7 +62,8 @@ def _form_page(
     *,
     status: int = 200,
 ) -> Response:
-    shown = {k: v for k, v in values.items() if k not in ("id_number", "listed_id_number")}
+    secret = {field.name for field in form.fields if field.widget == "secret"}
+    shown = {k: v for k, v in values.items() if k not in secret}
     return page(
         request,
         "console/issue_form.html",
@@ -165,7 +167,7 @@ def issue_check(
 
 
 def _people(subject: dict[str, Any]) -> list[dict[str, Any]]:
-    found = [subject.get("holder"), subject.get("listed")]
+    found = [subject.get("holder"), subject.get("listed"), *subject.get("relatedPersons", [])]
     return [p for p in found if isinstance(p, dict) and "identifier" in p]
 
 

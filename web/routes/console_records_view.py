@@ -16,7 +16,15 @@ from registry.credentials import CredentialType
 from registry.credentials.lifecycle import ACTIONS, ISSUING_ONLY, Action, State
 from registry.errors import NotFound
 from registry.issuing.views import ChangeView, CredentialView, credential_view
-from registry.labels import ACTION, CATEGORY, CE_KIND, MEASURE, REGISTRATION_KIND, STATE
+from registry.labels import (
+    ACTION,
+    CATEGORY,
+    CE_KIND,
+    MEASURE,
+    REGISTRATION_KIND,
+    RELATED_ROLE,
+    STATE,
+)
 from registry.storage.credentials import document_of, get_credential
 from registry.storage.models import Authority, UserAccount
 from web.record_forms import form_of_type
@@ -190,6 +198,15 @@ def record_page_context(
         if view.type == "SafetyEngineerRegistration"
         else "",
         "measure_labels": [label(MEASURE, code) for code in subject.get("measureCodes", [])],
+        "related": [
+            (
+                label(RELATED_ROLE, person.get("role")),
+                str(person.get("role") or "").replace("-", " "),
+                person.get("name"),
+                (person.get("identifier") or {}).get("masked"),
+            )
+            for person in subject.get("relatedPersons", [])
+        ],
         "state_zh": state_zh,
         "state_en": state_en,
         "history": history,
