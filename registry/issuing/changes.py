@@ -23,14 +23,22 @@ from registry.credentials.lifecycle import (
 )
 from registry.errors import Conflict, FieldError, InvalidInput, NotFound
 from registry.issuing.context import IssuingContext
-from registry.issuing.scheduled import apply_due, cancellation
+from registry.issuing.scheduled import apply_due, cancellation, state_today
 from registry.issuing.signing import sign_and_log
 from registry.issuing.status_lists import StatusLists
 from registry.storage.credentials import Signed, document_of, get_credential
 from registry.storage.models import Record, StatusChangeRow, StoredCredential
 from registry.tlog.sequencer import AppendResult, lock_log
 
-__all__ = ["StatusChanged", "apply_change", "change_status", "get_record", "status_change_document"]
+__all__ = [
+    "PlannedChange",
+    "StatusChanged",
+    "apply_change",
+    "change_status",
+    "get_record",
+    "plan_change",
+    "status_change_document",
+]
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,20 @@ class StatusChanged:
     leaf_index: int
     state: State
     log: AppendResult
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """What a decision would do to a record, checked but not signed: the state before
+    and after, whether it waits for a later day, the scheduled change it cancels (and
+    the terms that adds to the ``StatusChange``)."""
+
+    record: Record
+    before: State
+    after: State
+    scheduled: bool
+    cancels: StatusChangeRow | None = None
+    extra: dict[str, Any] | None = None
 
 
 def get_record(session: Session, credential_id: str) -> Record:
@@ -184,48 +206,15 @@ def change_status(
         entries=context.status_list_entries,
     )
     apply_due(session, record.authority_code, lists, today=today, now=now)
-    latest = today if change.action is Action.CANCEL_SCHEDULED else latest_effective_on(today)
-    if change.effective_on > latest:
-        reach = "today or earlier" if latest == today else f"by {latest.isoformat()}"
-        raise InvalidInput(
-            f"a {change.action.value} takes effect {reach}",
-            errors=(FieldError("effective_on", f"{change.effective_on} is too far ahead"),),
-        )
-    # A change cannot take effect before the record it changes did: its credential's
-    # validFrom is the first instant of the record's first day in China.
-    signed = document_of(get_credential(session, credential_id))
-    began = china_today(parse_aware(str(signed.get("validFrom")), "validFrom"))
-    if change.effective_on < began:
-        raise InvalidInput(
-            "a change cannot take effect before the record it changes",
-            errors=(
-                FieldError("effective_on", f"precedes the record's first day, {began.isoformat()}"),
-            ),
-        )
-    before = State(record.state)
-    if change.action is Action.CANCEL_SCHEDULED:
-        cancelled, extra = cancellation(session, record, today=today)
-        after, scheduled = before, False
+    pending = (
+        session.get(StatusChangeRow, record.scheduled_change_id)
+        if record.scheduled_change_id
+        else None
+    )
+    plan = _plan(session, record, change, State(record.state), pending, today=today)
+    cancelled, extra, after, scheduled = plan.cancels, plan.extra, plan.after, plan.scheduled
+    if cancelled is not None:
         record.scheduled_change_id = None
-    else:
-        cancelled, extra = None, None
-        if record.scheduled_change_id is not None:
-            pending = session.get(StatusChangeRow, record.scheduled_change_id)
-            day = pending.effective_on.isoformat() if pending else "a later day"
-            raise Conflict(
-                f"{credential_id} has a change scheduled for {day} "
-                f"({record.scheduled_change_id}): cancel it (cancel-scheduled) or wait for "
-                "its day before deciding another"
-            )
-        _after_the_last(session, credential_id, change.effective_on)
-        after = next_state(
-            record.type,
-            before,
-            change.action,
-            effective_on=change.effective_on,
-            earliest_removal_on=record.earliest_removal_on,
-        )
-        scheduled = change.effective_on > today
     document, row = apply_change(
         record,
         lists,
@@ -280,3 +269,72 @@ def _after_the_last(session: Session, credential_id: str, effective_on: date) ->
                 ),
             ),
         )
+
+
+def _plan(
+    session: Session,
+    record: Record,
+    change: StatusChangeIn,
+    before: State,
+    pending: StatusChangeRow | None,
+    *,
+    today: date,
+) -> PlannedChange:
+    """Check ``change`` against ``record`` in state ``before`` with its scheduled change
+    ``pending`` (if any) on ``today``: the rules ``change_status`` states. Writes
+    nothing."""
+    latest = today if change.action is Action.CANCEL_SCHEDULED else latest_effective_on(today)
+    if change.effective_on > latest:
+        reach = "today or earlier" if latest == today else f"by {latest.isoformat()}"
+        raise InvalidInput(
+            f"a {change.action.value} takes effect {reach}",
+            errors=(FieldError("effective_on", f"{change.effective_on} is too far ahead"),),
+        )
+    # A change cannot take effect before the record it changes did: its credential's
+    # validFrom is the first instant of the record's first day in China.
+    signed = document_of(get_credential(session, record.credential_id))
+    began = china_today(parse_aware(str(signed.get("validFrom")), "validFrom"))
+    if change.effective_on < began:
+        raise InvalidInput(
+            "a change cannot take effect before the record it changes",
+            errors=(
+                FieldError("effective_on", f"precedes the record's first day, {began.isoformat()}"),
+            ),
+        )
+    if change.action is Action.CANCEL_SCHEDULED:
+        cancelled, extra = cancellation(session, record, today=today)
+        return PlannedChange(record, before, before, False, cancelled, extra)
+    if pending is not None:
+        raise Conflict(
+            f"{record.credential_id} has a change scheduled for "
+            f"{pending.effective_on.isoformat()} ({pending.credential_id}): cancel it "
+            "(cancel-scheduled) or wait for its day before deciding another"
+        )
+    _after_the_last(session, record.credential_id, change.effective_on)
+    after = next_state(
+        record.type,
+        before,
+        change.action,
+        effective_on=change.effective_on,
+        earliest_removal_on=record.earliest_removal_on,
+    )
+    return PlannedChange(record, before, after, change.effective_on > today)
+
+
+def plan_change(
+    session: Session, credential_id: str, change: StatusChangeIn, *, today: date
+) -> PlannedChange:
+    """What ``change_status`` would do with ``change`` on ``today``, checked as it
+    checks, without signing or writing anything: for a person to confirm before it is
+    signed. The state before is the record's state on ``today`` (a scheduled change
+    whose day has come counts, applied or not). Raises what ``change_status`` raises."""
+    record = get_record(session, credential_id)
+    pending = (
+        session.get(StatusChangeRow, record.scheduled_change_id)
+        if record.scheduled_change_id
+        else None
+    )
+    before = State(state_today(record, pending, today))
+    if pending is not None and pending.effective_on <= today:
+        pending = None  # in effect already: nothing is scheduled any more
+    return _plan(session, record, change, before, pending, today=today)

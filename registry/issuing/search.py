@@ -34,6 +34,7 @@ from registry.storage.models import (
 
 __all__ = [
     "MAX_SEARCH_PAGE",
+    "MAX_WORDS",
     "FoundRecord",
     "RecordQuery",
     "RecordsFound",
@@ -42,15 +43,20 @@ __all__ = [
 ]
 
 MAX_SEARCH_PAGE = 200
+MAX_WORDS = 8
+"""Words of a name searched at once, at most."""
 
 
 @dataclass(frozen=True)
 class RecordQuery:
-    """What to look for; every criterion given must hold. ``issued_from`` and
+    """What to look for; every criterion given must hold. ``name`` is a whole name
+    (as ``name_key`` compares names); each of ``words`` must occur within a name the
+    record names (张 finds 张伟; 化工 finds 江苏盐城某化工有限公司). ``issued_from`` and
     ``issued_until`` are days in China, both included."""
 
     id_number: str | None = None
     name: str | None = None
+    words: tuple[str, ...] = ()
     number: str | None = None
     import_id: str | None = None
     type: str | None = None
@@ -107,6 +113,14 @@ def _conditions(
                 )
             )
         )
+    for word in _keys(query.words):
+        wanted.append(
+            col(Record.credential_id).in_(
+                select(RecordParty.credential_id).where(
+                    col(RecordParty.name_key).contains(word, autoescape=True)
+                )
+            )
+        )
     if query.number is not None:
         wanted.append(col(Record.number) == query.number.strip())
     if query.import_id is not None:
@@ -147,6 +161,8 @@ def search_records(
         raise InvalidInput(f"a page holds 1 to {MAX_SEARCH_PAGE} records from offset 0 on")
     if query.issued_from and query.issued_until and query.issued_from > query.issued_until:
         raise InvalidInput("issued_from is after issued_until")
+    if len(query.words) > MAX_WORDS:
+        raise InvalidInput(f"search with at most {MAX_WORDS} words")
     rows = list(
         session.exec(
             select(Record, StoredCredential.canonical, StoredCredential.signed_at)
@@ -187,16 +203,23 @@ def audited_criteria(query: RecordQuery, *, node_secret: bytes) -> dict[str, str
     """What the access audit hashes of a search that looks a person up: by ID number
     (the number as its HMAC under the node secret, never in clear), by name, or by a
     certificate or registration number; ``None`` for a search that names no one (by
-    type, state, import or days alone)."""
+    type, state, import or days alone). Words of a name count as a name."""
     criteria: dict[str, str] = {}
     if query.id_number is not None:
         number = parse_resident_id(query.id_number)
         criteria["key"] = lookup_key(number, secret=node_secret)
     if query.name is not None:
         criteria["name"] = name_key(query.name)
+    if query.words:
+        criteria["words"] = " ".join(_keys(query.words))
     if query.number is not None:
         criteria["number"] = query.number.strip()
     return {"by": "records", **criteria} if criteria else None
+
+
+def _keys(words: Sequence[str]) -> list[str]:
+    """The words as names are compared (``name_key``), empty ones left out."""
+    return [key for key in (name_key(word) for word in words) if key]
 
 
 def _about(kind: str, canonical: str) -> tuple[str | None, str | None, str | None]:

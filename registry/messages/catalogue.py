@@ -379,6 +379,19 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
         "{action} is not allowed for a {state} {kind}; allowed: {allowed}",
         "{kind} 处于 {state} 状态，不能进行 {action}；可进行：{allowed}",
     ),
+    (
+        "credit repair can lift a listing from {day} (12 months after listing), not {asked}",
+        "信用修复最早可自 {day} 起移出（列入满 12 个月），不能为 {asked}",
+    ),
+    ("a {action} takes effect by {day}", "{action} 最晚于 {day} 生效"),
+    ("a {action} takes effect today or earlier", "{action} 只能于今日或之前生效"),
+    ("{day} is too far ahead", "{day} 太远：最多一年以后"),
+    ("changes follow one another in time", "变更须按时间先后"),
+    ("precedes the last change, effective {day}", "早于上一次变更的生效日 {day}"),
+    (
+        "a change cannot take effect before the record it changes",
+        "变更的生效日不能早于所变更的记录",
+    ),
     ("bad Idempotency-Key", "Idempotency-Key 无效"),
     ("1 to 255 printable ASCII characters", "应为 1 至 255 个可打印的 ASCII 字符"),
     ("already used with a different request", "已用于另一个不同的请求"),
@@ -483,4 +496,9 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
         "{field} 的值 {tag} 不是以下之一：{tags}",
     ),
     ("Input should be {expected}", "应为 {expected}"),
+    (
+        "the decision to confirm is not one this page showed",
+        "要确认的内容不是本页面显示的内容，未作任何签发",
+    ),
+    ("the decision waited too long: fill in the form again", "等待确认时间过长，请重新填写表单"),
 )
