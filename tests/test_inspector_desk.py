@@ -239,6 +239,7 @@ def test_an_inspector_follows_companies_sees_what_changes_and_no_one_else_does(
                 AH_NAME,
             )
             assert [c.new for c in changes] == [True, False]
+            assert changes[0].effective_on == china_today(now) - timedelta(days=1)
             mark_read(session, one.id, now=now)
         withdrawn = client.post(
             f"/v1/credentials/{new_id}/status",

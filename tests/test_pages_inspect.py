@@ -18,6 +18,7 @@ import httpx
 import openpyxl
 import pytest
 from playwright.sync_api import Browser, FilePayload, Page, expect
+from pypdf import PdfReader
 
 from registry.calendar import china_today
 from registry.demo import DEMO_LISTED_ORGANISATIONS
@@ -147,6 +148,17 @@ def test_an_inspector_finds_follows_checks_and_is_told_of_a_new_listing(
     assert check["credential"]["credentialSubject"]["listed"]["creditCode"] == AH_CODE
     assert check["proof"]["checkpoint"].startswith("registry.yrd.example/CN-AH\n")
     assert listing_url.endswith(check["listingId"])
+    with page.expect_download() as download:
+        page.get_by_role("link", name="下载核查记录（PDF）").click()
+    saved_pdf = tmp_path / "check.pdf"
+    download.value.save_as(saved_pdf)
+    text = "".join(p.extract_text() for p in PdfReader(saved_pdf).pages)
+    assert "严重失信主体名单核查记录" in text
+    assert AH_NAME in text
+    assert "有效（列入中）" in text
+    assert AH_CODE in text
+    assert "执法人员 张伟" in text
+    assert check["listingId"] in text.replace("\n", "")
 
     # Follow the company; then a new listing of it is issued.
     page.goto("/inspect/following")

@@ -130,7 +130,7 @@ def cancel_follow(session: Session, user_id: int, follow_id: int, *, now: dateti
 @dataclass(frozen=True)
 class FollowedChange:
     """A change about a followed company: where the log holds it, what it is
-    (``listing``, or ``listing-change`` with its action and effective day), the
+    (``listing``, or ``listing-change`` with its action), the day it takes effect, the
     listing, the company, and whether it is new since the account last read."""
 
     authority: str
@@ -219,7 +219,10 @@ def followed_changes(session: Session, user_id: int) -> FollowedChanges:
                 credential_id=row.id,
                 listing_id=listing_id,
                 action=row.action,
-                effective_on=row.effective_on,
+                # A new listing takes effect on its listing date.
+                effective_on=row.effective_on
+                if row.target_id
+                else date.fromisoformat(subject["listedOn"]),
                 credit_code=code,
                 company=name,
                 decision_number=number,

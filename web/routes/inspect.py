@@ -26,13 +26,14 @@ from starlette.responses import Response
 from api.deps import Snapshot, Verifier, WritingSnapshot
 from registry.calendar import china_today
 from registry.enforcement.inspection import search_audited
-from registry.enforcement.listing_file import check_document, listing_file
+from registry.enforcement.listing_file import ListingFile, check_document, listing_file
 from registry.enforcement.search import ListingQuery, SearchResult
 from registry.errors import InvalidInput, NotFound
 from registry.messages import translate
 from registry.storage.models import UserAccount
 from web.i18n import N_
 from web.i18n import translate as page_text
+from web.listing_pdf import listing_check_pdf
 from web.render import language_of, page
 from web.routes import inspect_follow, inspect_lists
 from web.routes.desk import caller_of
@@ -165,6 +166,16 @@ def listing_page(
     return page(request, "inspect/listing.html", context)
 
 
+def _check_of(request: Request, user: UserAccount, file: ListingFile) -> dict[str, Any]:
+    return check_document(
+        file,
+        checked_by=user.display_name,
+        username=user.username,
+        node=request.app.state.settings.node_url,
+        at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+    )
+
+
 @router.get("/inspect/listings/{credential_id}/check.json")
 def listing_check(
     request: Request, credential_id: str, user: Inspector, session: Snapshot, verifier: Verifier
@@ -174,19 +185,43 @@ def listing_check(
     if opened is None:
         return missing(request)
     file, _ = opened
-    document = check_document(
-        file,
-        checked_by=user.display_name,
-        username=user.username,
-        node=request.app.state.settings.node_url,
-        at=dt.datetime.now(dt.UTC).replace(microsecond=0),
-    )
+    document = _check_of(request, user, file)
     stem = file.found.credential_id.rsplit(":", 1)[-1]
     return Response(
         json.dumps(document, ensure_ascii=False, indent=2),
         media_type="application/json",
         headers={
             "Content-Disposition": f'attachment; filename="listing-check-{stem}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.get("/inspect/listings/{credential_id}/check.pdf")
+def listing_check_pdf_download(
+    request: Request, credential_id: str, user: Inspector, session: Snapshot, verifier: Verifier
+) -> Response:
+    """The check of a listing as an A4 PDF for the inspection file."""
+    opened = _file_of(session, credential_id, verifier)
+    if opened is None:
+        return missing(request)
+    file, names = opened
+    lang = language_of(request)
+    document = _check_of(request, user, file)
+    node = request.app.state.settings.node_url.rstrip("/")
+    named = names.get(file.found.authority)
+    body = listing_check_pdf(
+        document,
+        language=lang,
+        authority=named[lang] if named else file.found.authority,
+        public_url=f"{node}/c/{file.found.credential_id}",
+    )
+    stem = file.found.credential_id.rsplit(":", 1)[-1]
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="listing-check-{stem}.pdf"',
             "Cache-Control": "no-store",
         },
     )
