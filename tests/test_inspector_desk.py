@@ -39,6 +39,7 @@ from registry.enforcement.listing_file import CHECK_TYPE, check_document, listin
 from registry.errors import InvalidInput, NotFound
 from registry.issuing import IssuingContext
 from registry.settings import Settings
+from registry.spreadsheets import xlsx_bytes
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import AccessAudit, RecordParty, StoredCredential, UserAccount
 from registry.tlog.merkle import leaf_hash, verify_inclusion
@@ -272,3 +273,18 @@ def test_an_inspector_follows_companies_sees_what_changes_and_no_one_else_does(
                 cancel_follow(session, one.id, followed.id or 0, now=now)
             # Followed again after a cancellation: a new follow.
             follow_company(session, one.id, credit_code=AH_CODE, now=now)
+
+
+def test_a_list_of_companies_reads_from_a_workbook_too() -> None:
+    body = xlsx_bytes(
+        "企业",
+        ["单位名称", "统一社会信用代码"],
+        [[AH_NAME, AH_CODE], ["", ""], ["上海某清白公司", CLEAN]],
+    )
+    rows = company_rows(body, kind="xlsx")
+    assert [(r.credit_code, r.name) for r in rows] == [
+        (AH_CODE, AH_NAME),
+        (CLEAN, "上海某清白公司"),
+    ]
+    with pytest.raises(InvalidInput):
+        company_rows(b"not a workbook", kind="xlsx")

@@ -160,16 +160,15 @@ def test_an_inspector_finds_follows_checks_and_is_told_of_a_new_listing(
     assert "执法人员 张伟" in text
     assert check["listingId"] in text.replace("\n", "")
 
-    # Follow the company; then a new listing of it is issued.
-    page.goto("/inspect/following")
-    page.get_by_label("统一社会信用代码").fill(AH_CODE)
-    page.get_by_label("单位名称（可选）").fill(AH_NAME)
-    page.get_by_label("备注（可选）").fill("年度复查")
-    page.get_by_role("button", name="关注", exact=True).click()
+    # Follow the company from its file; then a new listing of it is issued.
+    page.get_by_role("button", name="关注该企业").click()
+    expect(page).to_have_url(re.compile(r"/inspect/following\?followed=1$"))
     expect(page.get_by_role("status")).to_contain_text("已关注该企业")
     expect(page.locator("#follows tbody tr")).to_have_count(1)
-    # The same company again: refused beside its field, nothing added.
+    expect(page.locator("#follows tbody tr")).to_contain_text(AH_NAME)
+    # The same company again, from the form: refused beside its field, nothing added.
     page.get_by_label("统一社会信用代码").fill(AH_CODE)
+    page.get_by_label("备注（可选）").fill("年度复查")
     page.get_by_role("button", name="关注", exact=True).click()
     expect(page.locator("#follow-credit_code-error")).to_have_text("已关注该企业")
     expect(page.locator("#follows tbody tr")).to_have_count(1)
