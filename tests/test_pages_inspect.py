@@ -22,7 +22,7 @@ from pypdf import PdfReader
 
 from registry.calendar import china_today
 from registry.demo import DEMO_LISTED_ORGANISATIONS
-from registry.demo.records import DEMO_LISTED_ENGINEER
+from registry.demo.records import DEMO_ENGINEERS, DEMO_LISTED_ENGINEER
 from registry.demo.synthetic import credit_code
 from registry.enforcement.listing_file import CHECK_TYPE
 from tests._browser import (
@@ -39,6 +39,7 @@ from tests._servers import Server
 AH_NAME, AH_CODE = DEMO_LISTED_ORGANISATIONS["CN-AH"]  # 安徽淮北某矿业有限公司
 ZJ_MINE = DEMO_LISTED_ENGINEER[1]  # 浙江丽水某矿业有限公司
 CLEAN = credit_code("91310115MA1H80021")  # a company no listing names
+LISTED = next(e for e in DEMO_ENGINEERS if e.name == DEMO_LISTED_ENGINEER[0])  # 赵强
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +237,7 @@ def test_an_inspector_finds_follows_checks_and_is_told_of_a_new_listing(
     visit.context.close()
 
 
-def test_the_search_works_on_a_phone(
+def test_the_search_works_on_a_phone_and_by_id_number(
     browser: Browser, node: tuple[Server, Path], tmp_path: Path
 ) -> None:
     server, data_dir = node
@@ -249,4 +250,14 @@ def test_the_search_works_on_a_phone(
     assert width <= 390
     _checked(page, visit)
     screenshot(page, "inspect-search-phone", tmp_path)
+    # By ID number: the person's listing is a match; the number is never shown back.
+    page.get_by_label("统一社会信用代码").fill("")
+    page.get_by_label("身份证号").fill(LISTED.id_number)
+    page.get_by_role("button", name="查询", exact=True).click()
+    expect(page.locator("#matches article")).to_have_count(1)
+    expect(page.locator("#matches")).to_contain_text(ZJ_MINE)
+    expect(page.locator("#matches")).to_contain_text(LISTED.name)
+    expect(page.get_by_label("身份证号")).to_have_value("")
+    assert LISTED.id_number not in page.content()
+    assert page.url.endswith("/inspect/search")
     visit.context.close()
