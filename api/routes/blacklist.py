@@ -105,7 +105,8 @@ def _listing(found: Found, result: SearchResult) -> ListingOut:
             "description": (
                 "Every listing in force on the day asked that names the party, whichever "
                 "province decided it: by credit code or ID number in `listings`; by name "
-                "in `possibleMatches` only, the same name or a near one (a name "
+                "in `possibleMatches` only, the same name, a near one or one holding "
+                "every word asked (a name "
                 "identifies no one: `listings` is then empty). Each with the deciding "
                 "authority, legal basis, decision numbers, dates, measures, its history "
                 "of state changes, the signed credential and its inclusion proof."

@@ -86,8 +86,10 @@ class SearchIn(BaseModel):
     name: OrganisationName | None = Field(
         default=None,
         max_length=200,
-        description="A name, width and spacing aside: every listing naming it, or a "
-        "near one, comes back as a possible match only (a name identifies no one). A "
+        description="A name, width and spacing aside: every listing naming it, a near "
+        "one, or one holding every word given (words of two characters or more, "
+        "separated by spaces), comes back as a possible match only (a name identifies "
+        "no one). A "
         "person's or an organisation's: the characters an organisation's name may hold.",
     )
     region: ProvinceCode | None = Field(
@@ -238,7 +240,8 @@ class SearchOut(_Out):
         description="Listings naming the party by the credit code or ID number asked."
     )
     possible_matches: list[ListingOut] = Field(
-        description="Listings naming someone of the name asked, or of a near one: "
+        description="Listings naming someone of the name asked, a near one or one "
+        "holding every word asked: "
         "possibly the party, never surely (the same names are common)."
     )
 

@@ -5,9 +5,10 @@ authority's listings: those naming the party as the listed organisation or perso
 and those naming a person as a related person (principal, directly responsible
 person, ...). A credit code or an ID number identifies the party: its hits are
 matches. A name does not (the same names are common, a person's above all): every
-hit by name, the same name (``registry.ids.name_key``) or a near one (``name_core``:
-the same once brackets, punctuation and the legal form are set aside), is a possible
-match, never a match. Each listing comes with its status on the day
+hit by name, the same name (``registry.ids.name_key``), a near one (``name_core``:
+the same once brackets, punctuation and the legal form are set aside) or one holding
+every word given (``name_words``: ``矿业`` finds ``浙江丽水某矿业有限公司``), is a
+possible match, never a match. Each listing comes with its status on the day
 asked, its whole history of state changes, and a proof bundle: its inclusion proof
 at its log's newest checkpoint, read from the same snapshot.
 """
@@ -45,12 +46,16 @@ from registry.tlog.proofs import Head, log_heads, prove
 __all__ = [
     "CHECK_MISMATCH",
     "MAX_CHECK",
+    "MAX_NAME_WORDS",
+    "MIN_WORD",
     "CheckRow",
     "Checked",
     "Found",
     "ListingQuery",
     "SearchResult",
     "check_parties",
+    "name_words",
+    "read_listings",
     "search_listings",
 ]
 
@@ -210,14 +215,38 @@ def _criterion(
     name = (query.name or "").strip()
     if not name_core(name):
         raise InvalidInput("a name to search by has letters or characters in it")
-    # A name never identifies anyone: the same name, like a near one, is possible only.
+    # A name never identifies anyone: the same name, like a near one or one that holds
+    # every word given, is possible only.
     named = (col(RecordParty.name_key) == name_key(name)) | (
         col(RecordParty.name_core) == name_core(name)
     )
+    words = name_words(name)
+    if words:
+        named = named | sa.and_(
+            *(col(RecordParty.name_key).contains(word, autoescape=True) for word in words)
+        )
     return None, named, {"by": "name", "name": name}, {"by": "name", "name": name_key(name)}
 
 
-def _read(session: Session, condition: Any, decided_by: str | None) -> list[Found]:
+MIN_WORD = 2
+"""Characters a word of a name needs to be looked for within names: one character
+(``某``, a surname) is in too many to tell anything apart."""
+MAX_NAME_WORDS = 8
+
+
+def name_words(name: str) -> list[str]:
+    """The words of a name searched for within the names listings give (each as
+    ``name_key`` compares it), or none when a word is shorter than ``MIN_WORD`` or
+    there are more than ``MAX_NAME_WORDS``: then only the same or a near name is."""
+    words = [name_key(word) for word in name.split()]
+    if not words or len(words) > MAX_NAME_WORDS or any(len(w) < MIN_WORD for w in words):
+        return []
+    return words
+
+
+def read_listings(session: Session, condition: Any, decided_by: str | None) -> list[Found]:
+    """Every listing naming a party that meets ``condition`` (on ``RecordParty``,
+    ``StoredCredential``), with its changes; one ``Found`` per listing and party."""
     statement = _LISTINGS.where(condition)
     if decided_by is not None:
         statement = statement.where(col(StoredCredential.issuer_code) == decided_by)
@@ -301,8 +330,12 @@ def search_listings(
         if decided_by:
             answer["decidedBy"] = decided_by
         answer["date"] = on.isoformat()
-    matches = _once(_in_force(_read(session, exact, decided_by), on)) if exact is not None else []
-    possible = _once(_in_force(_read(session, named, decided_by), on)) if named is not None else []
+    matches = (
+        _once(_in_force(read_listings(session, exact, decided_by), on)) if exact is not None else []
+    )
+    possible = (
+        _once(_in_force(read_listings(session, named, decided_by), on)) if named is not None else []
+    )
     heads: dict[str, Head] = log_heads(session)
     every = matches + possible
     evidence = prove(
@@ -398,7 +431,7 @@ def check_parties(
         ordered = sorted(wanted)
         for start in range(0, len(ordered), _CHUNK):
             chunk = ordered[start : start + _CHUNK]
-            for found in _in_force(_read(session, col(column).in_(chunk), authority), on):
+            for found in _in_force(read_listings(session, col(column).in_(chunk), authority), on):
                 listed.setdefault(found.party, []).append(found)
     return [
         Checked(None, None, [], party)

@@ -6,6 +6,19 @@ from __future__ import annotations
 __all__ = ["CATALOGUE"]
 
 CATALOGUE: tuple[tuple[str, str], ...] = (
+    # -- the inspector's desk (registry.enforcement.follows, .company_lists) ------------
+    ("this company is followed already", "已关注该企业"),
+    ("an account follows at most {count}", "每个账户最多关注 {count} 家企业"),
+    ("a name has at most {count} characters", "名称最多 {count} 个字"),
+    ("a note has at most {count} characters", "备注最多 {count} 个字"),
+    (
+        "the columns are 统一社会信用代码 (credit_code) and, optionally, 单位名称 (name); "
+        "unknown: {columns}",
+        "列应为统一社会信用代码（credit_code）及可选的单位名称（name）；无法识别的列：{columns}",
+    ),
+    ("the table has a header and no rows", "表格只有表头，没有数据行"),
+    ("no credit code", "缺少统一社会信用代码"),
+    ("at most {count} rows a check", "每次核查最多 {count} 行"),
     # -- problem titles and details (api.errors, api.limits) ---------------------------
     ("Outside what the log holds", "超出日志所含的范围"),
     ("A valid bearer token is needed", "需要有效的访问令牌"),

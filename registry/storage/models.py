@@ -44,7 +44,10 @@ __all__ = [
     "Authority",
     "DeskVerification",
     "Disclosure",
+    "FollowReading",
+    "FollowedCompany",
     "IdempotencyKey",
+    "InspectionCheck",
     "LogCheckpoint",
     "LogEntry",
     "LogHead",
@@ -881,3 +884,60 @@ class DeskVerification(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     document: str | None = Field(default=None, sa_type=Text)
+
+
+class FollowedCompany(SQLModel, table=True):
+    """A company an inspector follows (by credit code), with the name and note they
+    gave; ``cancelled_at`` once they stop. An account follows a company at most once
+    at a time."""
+
+    __tablename__ = "followed_company"
+    __table_args__ = (
+        CheckConstraint("length(credit_code) = 18", name="credit_code_length"),
+        Index(
+            "uq_followed_company_active",
+            "user_id",
+            "credit_code",
+            unique=True,
+            sqlite_where=text("cancelled_at IS NULL"),
+            postgresql_where=text("cancelled_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    credit_code: str = Field(sa_type=String(18), index=True)
+    name: str | None = Field(default=None, sa_type=String(200))
+    note: str | None = Field(default=None, sa_type=String(500))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class FollowReading(SQLModel, table=True):
+    """How far an inspector has read the changes about the companies they follow:
+    each log's size (JSON ``{authority: size}``) when they last looked."""
+
+    __tablename__ = "follow_reading"
+
+    user_id: int = Field(foreign_key="user_account.id", primary_key=True)
+    seen: str = Field(sa_type=Text)
+    read_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class InspectionCheck(SQLModel, table=True):
+    """A list of companies an inspector checked against the untrustworthiness list:
+    the file's name, how many rows and how many listed, and each row's answer (JSON)."""
+
+    __tablename__ = "inspection_check"
+    __table_args__ = (
+        CheckConstraint("rows >= 0 AND listed >= 0 AND listed <= rows", name="counts_valid"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    name: str = Field(sa_type=String(200))
+    checked_for: date = Field(sa_type=Date)
+    rows: int
+    listed: int
+    document: str = Field(sa_type=Text)
