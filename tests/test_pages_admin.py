@@ -106,7 +106,6 @@ def test_an_account_is_made_disabled_reset_and_enabled(
         expect(page.locator("#done")).to_contain_text("账户已停用")
         expect(page.locator("dl.facts")).to_contain_text("已停用")
         _checked(page, visit)
-        screenshot(page, "admin-user-disabled", tmp_path)
         theirs.goto("/desk")
         expect(theirs).to_have_url(re.compile(r"/sign-in\?next="))
         sign_in(theirs, "clerk.li", password, next_path="/desk")
@@ -219,6 +218,5 @@ def test_the_users_page_on_a_phone(
         assert wide <= 390, wide
         expect(page.get_by_role("button", name="创建用户并显示密码")).to_be_visible()
         _checked(page, phone)
-        screenshot(page, "admin-users-phone", tmp_path)
     finally:
         phone.context.close()
