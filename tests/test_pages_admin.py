@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -220,3 +222,94 @@ def test_the_users_page_on_a_phone(
         _checked(page, phone)
     finally:
         phone.context.close()
+
+
+@contextmanager
+def _signed_in_client(server: Server, data_dir: Path) -> Iterator[tuple[str, httpx.Client]]:
+    """The form token of an HTTP client signed in as the demo administrator, and the
+    client."""
+    with httpx.Client(base_url=server.base, cookies={"lang": "en"}, timeout=30) as client:
+        yield _signed_in(client, data_dir), client
+
+
+def _signed_in(client: httpx.Client, data_dir: Path) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/sign-in").text)
+    assert found is not None
+    admin = demo_users(data_dir)["admin"]
+    answer = client.post("/sign-in", data={**admin, "csrf_token": found[1], "next": "/admin/users"})
+    assert answer.status_code == 303, answer.text
+    return found[1]
+
+
+def test_a_role_changes_under_the_same_token_row(node: tuple[Server, Path]) -> None:
+    server, data_dir = node
+    with (
+        _signed_in_client(server, data_dir) as (token, client),
+        sqlite3.connect(data_dir / "registry.sqlite3") as db,
+    ):
+        made = client.post(
+            "/admin/users",
+            data={"csrf_token": token, "username": "clerk.zhou", "role": "enforcement"},
+        )
+        assert made.status_code == 200
+        (before,) = db.execute(
+            "SELECT token_id FROM user_account WHERE username = 'clerk.zhou'"
+        ).fetchone()
+        bad = client.post(
+            "/admin/users/clerk.zhou/role",
+            data={"csrf_token": token, "role": "verifier", "company_code": "123"},
+        )
+        assert bad.status_code == 422
+        assert 'id="error-company_code"' in bad.text
+        assert db.execute(
+            "SELECT role FROM user_account WHERE username = 'clerk.zhou'"
+        ).fetchone() == ("enforcement",)
+        good = client.post(
+            "/admin/users/clerk.zhou/role",
+            data={
+                "csrf_token": token,
+                "role": "verifier",
+                "company_code": "91310000MA1FL3KQ0X",
+                "company_name": "某公司",
+            },
+        )
+        assert good.status_code == 303
+        assert good.headers["location"] == "/admin/users/clerk.zhou?done=role"
+        row = db.execute(
+            "SELECT u.role, u.company_code, u.token_id, t.role FROM user_account u "
+            "JOIN api_token t ON t.id = u.token_id WHERE u.username = 'clerk.zhou'"
+        ).fetchone()
+        assert row == ("verifier", "91310000MA1FL3KQ0X", before, "verifier")
+        # One's own role stays: refused, nothing changed.
+        own = demo_users(data_dir)["admin"]["username"]
+        refused = client.post(
+            f"/admin/users/{own}/role", data={"csrf_token": token, "role": "enforcement"}
+        )
+        assert refused.status_code == 422
+        assert "cannot disable their own account or change their role" in refused.text
+
+
+def test_the_audit_is_paged(node: tuple[Server, Path]) -> None:
+    server, data_dir = node
+    tokens = json.loads((data_dir / "secrets" / "demo-tokens.json").read_text("utf-8"))
+    asked = {"id_number": ENGINEER.id_number, "region": "CN-SH"}
+    headers = {"Authorization": f"Bearer {tokens['verifier']}"}
+    with httpx.Client(base_url=server.base, headers=headers, timeout=30) as api:
+        for _ in range(51):
+            assert api.post("/v1/verify/engineer", json=asked).status_code == 200
+    with _signed_in_client(server, data_dir) as (_, client):
+        first = client.get("/admin/audit", params={"action": "engineer-verification"})
+        assert first.status_code == 200
+        assert first.text.count("<tr>") - 1 == 50
+        older = re.search(r'href="(/admin/audit\?[^"]*before=\d+)" rel="next"', first.text)
+        assert older is not None
+        rest = client.get(older[1].replace("&amp;", "&"))
+        assert rest.status_code == 200
+    with sqlite3.connect(data_dir / "registry.sqlite3") as db:
+        (total,) = db.execute(
+            "SELECT count(*) FROM access_audit WHERE action = 'engineer-verification'"
+        ).fetchone()
+    assert 50 < total < 100
+    assert rest.text.count("<tr>") - 1 == total - 50
+    assert 'rel="next"' not in rest.text
+    assert ENGINEER.id_number not in first.text + rest.text

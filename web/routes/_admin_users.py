@@ -233,7 +233,8 @@ def role(
         return missing(request)
     except (InvalidInput, Conflict) as exc:
         session.rollback()
-        errors = problems(request, exc, "role")
+        # A clash is about the account, not a field: shown above, as disabling's is.
+        errors = problems(request, exc, "state" if isinstance(exc, Conflict) else "role")
         return _account_page(request, session, username, errors, values=values, status=422)
     _log.info("%s gave the account %s the role %s", user.username, done.username, done.role)
     return RedirectResponse(f"/admin/users/{done.username}?done=role", status_code=303)
