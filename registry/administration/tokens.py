@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from registry.enforcement.audit import PUBLIC_PAGES
@@ -48,16 +47,18 @@ def _state(token: ApiToken, now: datetime) -> str:
 def token_views(session: Session, *, now: datetime | None = None) -> list[TokenView]:
     """Every token row, oldest first, with its kind, state and newest audited use."""
     now = now or datetime.now(UTC)
-    last = dict(
-        session.exec(
-            select(col(AccessAudit.token_id), func.max(col(AccessAudit.at))).group_by(
-                col(AccessAudit.token_id)
-            )
-        ).all()
+    # Each token's newest entry, found from the index on (token_id, id).
+    newest = (
+        select(col(AccessAudit.at))
+        .where(col(AccessAudit.token_id) == col(ApiToken.id))
+        .order_by(col(AccessAudit.id).desc())
+        .limit(1)
+        .scalar_subquery()
     )
     people = {user.token_id: user for user in session.exec(select(UserAccount)).all()}
     views = []
-    for token in session.exec(select(ApiToken).order_by(col(ApiToken.id))).all():
+    rows = session.exec(select(ApiToken, newest).order_by(col(ApiToken.id))).all()
+    for token, last_used in rows:
         person = people.get(token.id or 0)
         if person is not None:
             kind = "account"
@@ -70,7 +71,7 @@ def token_views(session: Session, *, now: datetime | None = None) -> list[TokenV
                 token,
                 kind,
                 _state(token, now),
-                last.get(token.id or 0),
+                last_used,
                 person.username if person is not None else None,
                 person.display_name if person is not None else None,
             )
