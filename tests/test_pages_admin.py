@@ -179,7 +179,7 @@ def test_a_token_is_issued_used_audited_and_revoked(
         _checked(page, visit)
         page.get_by_role("button", name="吊销令牌").click()
         expect(page.locator("#done")).to_contain_text("令牌已吊销")
-        expect(page.locator("#tokens tr", has_text="人事系统")).to_contain_text("已撤销")
+        expect(page.locator("#tokens tr", has_text="人事系统")).to_contain_text("已吊销")
         _checked(page, visit)
         screenshot(page, "admin-tokens", tmp_path)
         # The demo's tokens are rows on the page, never their secrets.
