@@ -32,7 +32,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from registry.errors import Conflict, InvalidInput, NotFound
+from registry.errors import Conflict, FieldError, InvalidInput, NotFound
 from registry.ids import parse_credit_code
 from registry.storage.models import ApiToken, SignInEvent, UserAccount, WebSession
 from registry.tokens import parse_role
@@ -98,21 +98,29 @@ def _hash_of(cookie: str) -> str:
     return hashlib.sha256(cookie.encode("utf-8")).hexdigest()
 
 
+def _invalid(field: str, message: str) -> InvalidInput:
+    """``InvalidInput`` naming the field it is about (a form shows it beside it)."""
+    return InvalidInput(message, errors=(FieldError(field, message),))
+
+
 def _password(password: str | None) -> tuple[str, str]:
     """The password (given, or made: 16 characters) and its Argon2id hash."""
     if password is None:
         password = secrets.token_urlsafe(12)
     if len(password) < _MIN_PASSWORD:
-        raise InvalidInput(f"a password has at least {_MIN_PASSWORD} characters")
+        raise _invalid("password", f"a password has at least {_MIN_PASSWORD} characters")
     if len(password) > 256:
-        raise InvalidInput("a password has at most 256 characters")
+        raise _invalid("password", "a password has at most 256 characters")
     return password, _HASHER.hash(password)
 
 
 def _role(session: Session, role: str) -> str:
-    parsed = parse_role(session, role)
+    try:
+        parsed = parse_role(session, role)
+    except (InvalidInput, NotFound) as exc:
+        raise _invalid("role", exc.message) from exc
     if parsed == "federation":
-        raise InvalidInput("federation is a node's role, not a person's: make a token")
+        raise _invalid("role", "federation is a node's role, not a person's: make a token")
     return parsed
 
 
@@ -133,23 +141,28 @@ def create_user(
     now = _now(now)
     username = username.strip().lower()
     if not _USERNAME.match(username):
-        raise InvalidInput(
+        raise _invalid(
+            "username",
             "a user name has 3 to 64 characters: lower-case letters, digits, '.', '_' or "
-            "'-', beginning with a letter or digit"
+            "'-', beginning with a letter or digit",
         )
     role = _role(session, role)
     display_name = (display_name or username).strip()
     if not 0 < len(display_name) <= 100:
-        raise InvalidInput("a display name has 1 to 100 characters")
+        raise _invalid("display_name", "a display name has 1 to 100 characters")
     if role == "verifier":
         if not company_code:
-            raise InvalidInput("an employer's account names its company's credit code")
-        company_code = parse_credit_code(company_code).code
+            raise _invalid("company_code", "an employer's account names its company's credit code")
+        try:
+            company_code = parse_credit_code(company_code).code
+        except InvalidInput as exc:
+            exc.errors = exc.errors or (FieldError("company_code", exc.message),)
+            raise
         company_name = (company_name or "").strip() or None
         if company_name is not None and len(company_name) > 200:
-            raise InvalidInput("a company name has at most 200 characters")
+            raise _invalid("company_name", "a company name has at most 200 characters")
     elif company_code or company_name:
-        raise InvalidInput("only an employer's account (verifier) names a company")
+        raise _invalid("role", "only an employer's account (verifier) names a company")
     if session.exec(select(UserAccount.id).where(col(UserAccount.username) == username)).first():
         raise Conflict(f"the user name {username} is taken")
     password, hashed = _password(password)

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from registry.authorities import get_authority
-from registry.errors import InvalidInput, NotFound
+from registry.errors import FieldError, InvalidInput, NotFound
 from registry.storage.db import PREPARED
 from registry.storage.models import ApiToken
 
@@ -37,6 +37,10 @@ _PREFIX = "yrd_"
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=(FieldError(field, message),))
 
 
 def parse_role(session: Session, role: str) -> str:
@@ -60,18 +64,24 @@ def create_token(
     """Make a token for ``role``, valid until ``expires`` (default: until revoked).
 
     Returns its record and the token, which is shown only now. Raises
-    ``InvalidInput`` for an empty name, an unknown role or an expiry not in the future.
+    ``InvalidInput`` for an empty name, an unknown role or an expiry not in the future
+    (naming the field: ``name``, ``role`` or ``expires``), or ``NotFound`` for an
+    authority the node does not know.
     """
     now = now or datetime.now(UTC)
     name = name.strip()
     if not 0 < len(name) <= 200:
-        raise InvalidInput("give the token a name of 1 to 200 characters")
+        raise _invalid("name", "give the token a name of 1 to 200 characters")
     if expires is not None and expires <= now:
-        raise InvalidInput("a token's expiry must lie in the future")
+        raise _invalid("expires", "a token's expiry must lie in the future")
+    try:
+        role = parse_role(session, role)
+    except InvalidInput as exc:
+        raise _invalid("role", exc.message) from exc
     token = _PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         token_hash=_hash(token),
-        role=parse_role(session, role),
+        role=role,
         name=name,
         created_at=now,
         expires_at=expires,

@@ -119,7 +119,7 @@ def _related(row: int) -> tuple[Field, ...]:
         Field(
             f"related_{row}_role",
             (*at, "role"),
-            N_("Role"),
+            N_("Role in the company"),
             "select",
             RELATED_ROLE,
             True,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ ACTIONS = (
 PUBLIC_PAGES = "public pages"
 """The name of the token row the public pages' look-ups are recorded under."""
 MAX_PAGE = 1000
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def public_caller(session: Session, *, now: datetime) -> Caller:
@@ -141,12 +143,20 @@ def access_trail(
     before: int | None = None,
     token_id: int | None = None,
     action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    criteria: str | None = None,
 ) -> list[AccessAudit]:
-    """Entries newest first, at most ``limit``; ``before`` an entry id to page on."""
+    """Entries newest first, at most ``limit``; ``before`` an entry id to page on.
+    Only those of ``token_id``, of ``action``, made at ``since`` or later and
+    before ``until``, or whose criteria hash is ``criteria``, if given. Raises
+    ``InvalidInput``."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit is between 1 and {MAX_PAGE}")
     if action is not None and action not in ACTIONS:
         raise InvalidInput(f"action is one of {', '.join(ACTIONS)}")
+    if criteria is not None and not _HEX64.match(criteria):
+        raise InvalidInput("a criteria hash is 64 lower-case hexadecimal characters")
     statement = select(AccessAudit).order_by(col(AccessAudit.id).desc()).limit(limit)
     if before is not None:
         statement = statement.where(col(AccessAudit.id) < before)
@@ -154,4 +164,10 @@ def access_trail(
         statement = statement.where(col(AccessAudit.token_id) == token_id)
     if action is not None:
         statement = statement.where(col(AccessAudit.action) == action)
+    if since is not None:
+        statement = statement.where(col(AccessAudit.at) >= since)
+    if until is not None:
+        statement = statement.where(col(AccessAudit.at) < until)
+    if criteria is not None:
+        statement = statement.where(col(AccessAudit.criteria_hash) == criteria)
     return list(session.exec(statement))

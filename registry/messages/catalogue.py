@@ -62,6 +62,55 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
         "角色 {role} 无权进行此操作，需要 {needed}",
     ),
     ("role {role} may not act for {authority}", "角色 {role} 无权代表 {authority} 操作"),
+    (
+        "unknown role {role}: {roles} or issuer:CN-xx",
+        "未知角色 {role}：应为 {roles} 或 issuer:CN-xx",
+    ),
+    ("give the token a name of 1 to 200 characters", "请为令牌起一个 1 至 200 个字符的名称"),
+    ("a token's expiry must lie in the future", "令牌的失效时间必须晚于现在"),
+    # -- accounts and their administration (registry.accounts, registry.administration) --
+    (
+        "a user name has 3 to 64 characters: lower-case letters, digits, '.', '_' or "
+        "'-', beginning with a letter or digit",
+        "用户名为 3 至 64 个字符：小写字母、数字、“.”、“_”或“-”，以字母或数字开头",
+    ),
+    ("a display name has 1 to 100 characters", "显示名称为 1 至 100 个字符"),
+    (
+        "an employer's account names its company's credit code",
+        "用人单位账户须填写本单位的统一社会信用代码",
+    ),
+    ("a company name has at most 200 characters", "单位名称最多 200 个字符"),
+    (
+        "only an employer's account (verifier) names a company",
+        "只有用人单位账户（verifier）填写单位",
+    ),
+    (
+        "federation is a node's role, not a person's: make a token",
+        "federation 是节点的角色，不是个人的角色：请为其签发令牌",
+    ),
+    ("a password has at least {count} characters", "密码至少 {count} 个字符"),
+    ("a password has at most 256 characters", "密码最多 256 个字符"),
+    ("the user name {username} is taken", "用户名 {username} 已被使用"),
+    ("no user {username}", "没有用户 {username}"),
+    (
+        "an administrator cannot disable their own account or change their role",
+        "管理员不能停用自己的账户，也不能更改自己的角色",
+    ),
+    ("the node's last active administrator stays one", "本节点最后一名在用的管理员必须保留"),
+    ("the account {username} is not disabled", "账户 {username} 未被停用"),
+    (
+        "this is a person's own token row: disable the account instead",
+        "这是个人账户自身的令牌记录：请改为停用该账户",
+    ),
+    (
+        "the public pages' token row is never presented: nothing to revoke",
+        "公开页面的令牌记录从不对外出示：无需吊销",
+    ),
+    (
+        "a criteria hash is 64 lower-case hexadecimal characters",
+        "查询条件哈希为 64 个小写十六进制字符",
+    ),
+    ("not migrated to the latest revision", "数据库尚未迁移到最新版本"),
     # -- text (registry.text) -------------------------------------------------------------
     (
         "a person's name cannot hold {char}, character {position}",

@@ -331,6 +331,9 @@ class AccessAudit(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("length(criteria_hash) = 64", name="criteria_hmac_hex"),
         CheckConstraint("results >= 0", name="results_not_negative"),
+        # One token's entries newest first (the trail filtered by who, a token's last
+        # use), without reading every entry of the token.
+        Index("ix_access_audit_token_newest", "token_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
