@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Engine
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -50,7 +51,7 @@ from registry.issuing.receipts import (
 from registry.messages import translate
 from registry.spreadsheets import XLSX_MEDIA_TYPE
 from registry.storage.db import session_scope
-from registry.storage.models import StagedImport, UserAccount
+from registry.storage.models import Authority, StagedImport, UserAccount
 from web.i18n import N_
 from web.render import language_of, page
 from web.security import CheckedForm, signed_in
@@ -77,6 +78,17 @@ _RECEIPT_PAGE = 200
 
 def _authority(user: UserAccount) -> str:
     return user.role.split(":", 1)[1]
+
+
+def _authority_named(request: Request, code: str) -> dict[str, str]:
+    """An authority as the pages name it: its own name (上海市应急管理局), else its
+    province's, with its code."""
+    with Session(engine_of(request)) as session:
+        found = session.get(Authority, code)
+    if found is not None:
+        return {"name_zh": found.name_zh, "name_en": found.name_en, "iso": code}
+    named = province(code)
+    return {"name_zh": named.name_zh, "name_en": named.name_en, "iso": code}
 
 
 def _directory(request: Request) -> Path:
@@ -109,7 +121,7 @@ def _form(
             "errors": errors or {},
             "problems": problems or [],
             "file_name": file_name,
-            "authority": province(code),
+            "authority": _authority_named(request, code),
         },
         status=status,
     )
@@ -228,7 +240,7 @@ def staged_page(request: Request, identifier: str, user: Official, session: DbSe
             "progress": progress,
             "reason": translate(progress.reason, lang) if progress.reason else "",
             "type_name": _NAME_OF_TYPE.get(staged.type, staged.type),
-            "authority": province(staged.authority_code),
+            "authority": _authority_named(request, staged.authority_code),
         },
     )
 
@@ -297,7 +309,7 @@ def history(
             "page_number": page_number,
             "pages": max(1, -(-total // _HISTORY_PAGE)),
             "type_names": _NAME_OF_TYPE,
-            "authority": province(_authority(user)),
+            "authority": _authority_named(request, _authority(user)),
         },
     )
 
@@ -334,7 +346,7 @@ def receipt_page(
             "page_number": page_number,
             "pages": pages,
             "type_names": _NAME_OF_TYPE,
-            "authority": province(view.receipt.authority_code),
+            "authority": _authority_named(request, view.receipt.authority_code),
         },
     )
 
