@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from registry.accounts import create_user
 from registry.bulk.staged import (
     INTERRUPTED,
+    Staged,
     claim,
     imports_dir,
     own_import,
@@ -266,3 +267,45 @@ def test_files_never_confirmed_are_deleted_after_a_day(node: Settings) -> None:
     assert _stage(node, user, GOOD, name="later.csv") is not None
     assert not (directory / identifier).exists()
     assert len(list(Path(directory).iterdir())) == 1
+
+
+def _staged_with_rows(node: Settings, user: UserAccount, name: str) -> Staged:
+    context = IssuingContext.for_node(node)
+    with engine_scope(node.database_url) as engine, session_scope(engine) as session:
+        return stage_file(
+            session,
+            context,
+            imports_dir(node.data_dir),
+            user_id=user.id or 0,
+            authority="CN-SH",
+            record_type=CredentialType.CE_CREDIT,
+            file_name=name,
+            payload=GOOD,
+        )
+
+
+def test_rows_held_from_the_check_are_still_checked_again_and_the_file_compared(
+    node: Settings,
+) -> None:
+    user = _user(node)
+    first = _staged_with_rows(node, user, "a.csv")
+    second = _staged_with_rows(node, user, "b.csv")
+    third = _staged_with_rows(node, user, "c.csv")
+    for staged in (first, second, third):
+        assert staged.staged is not None
+        assert staged.parsed is not None
+        assert _claim(node, staged.staged.id, user)
+    assert first.staged is not None
+    assert second.staged is not None
+    assert third.staged is not None
+    _run(node, first.staged.id, user, parsed=first.parsed)
+    assert _staged(node, first.staged.id).state == "done"
+    before = _counts(node)
+    _run(node, second.staged.id, user, parsed=second.parsed)  # the credits are held now
+    assert _staged(node, second.staged.id).reason == "5 problem(s) in the file: nothing is issued"
+    (imports_dir(node.data_dir) / third.staged.id / "c.csv").write_bytes(GOOD + b"\n")
+    _run(node, third.staged.id, user, parsed=third.parsed)
+    reason = _staged(node, third.staged.id).reason
+    assert reason is not None
+    assert reason.startswith("the file changed after it was checked")
+    assert _counts(node) == before

@@ -40,8 +40,8 @@ from typing import Any
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
-from registry.bulk.importer import check_file, issue_rows
-from registry.bulk.rows import RowError
+from registry.bulk.importer import check_file, check_rows, issue_rows
+from registry.bulk.rows import ParsedRows, RowError
 from registry.credentials import CredentialType
 from registry.errors import InvalidInput, NotFound, RegistryError
 from registry.issuing import IssuingContext
@@ -86,10 +86,11 @@ def imports_dir(data_root: Path) -> Path:
 @dataclass(frozen=True)
 class Staged:
     """What an upload came to: every problem of the file, and the import kept for
-    confirmation when there was none."""
+    confirmation when there was none, with its rows as they parsed."""
 
     problems: list[RowError]
     staged: StagedImport | None
+    parsed: ParsedRows | None = None
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ def stage_file(
     )
     session.add(staged)
     session.flush()
-    return Staged([], staged)
+    return Staged([], staged, parsed)
 
 
 def own_import(session: Session, identifier: str, *, user_id: int) -> StagedImport:
@@ -264,10 +265,16 @@ def run_import(
     identifier: str,
     *,
     issuer: Issuer,
+    parsed: ParsedRows | None = None,
     on_chunk: Callable[[int], None] = lambda _: None,
 ) -> None:
     """Issue a claimed import all or nothing, then delete its file (see the module's
-    docstring). Never raises for the import's own failure: it is kept as the reason."""
+    docstring). Never raises for the import's own failure: it is kept as the reason.
+
+    ``parsed``: the rows as ``stage_file`` parsed them, if the caller still holds them.
+    The kept file's bytes are still compared with those checked, and the rows checked
+    against the registry again; only reading and parsing the same bytes again is
+    spared (a third of the time of 10,000 rows)."""
     try:
         with session_scope(engine) as session:
             staged = session.get(StagedImport, identifier)
@@ -275,13 +282,16 @@ def run_import(
                 return
             path = _kept_file(directory, staged)
             _say(directory, identifier, "checking", 0)
-            parsed = check_file(
-                session,
-                context,
-                path,
-                record_type=CredentialType(staged.type),
-                authority=staged.authority_code,
-            )
+            if parsed is None or len(parsed.items) != staged.rows:
+                parsed = check_file(
+                    session,
+                    context,
+                    path,
+                    record_type=CredentialType(staged.type),
+                    authority=staged.authority_code,
+                )
+            else:
+                parsed = check_rows(session, context, parsed)
             if parsed.errors:
                 raise InvalidInput(
                     f"{len(parsed.errors)} problem(s) in the file: nothing is issued"
