@@ -40,7 +40,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER = template_rows(CredentialType.CE_CREDIT)
 PROVIDER = credit_code("12310000MB0P10008")
 TODAY = china_today()
-ROWS = 2_000  # two log appends: the progress moves between them
+ROWS = 2_010  # three log appends: the progress moves between them; a short last page
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,6 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
     _official(page, data_dir)
     expect(page.get_by_role("heading", level=1)).to_have_text("导入表格")
     _checked(page, visit)
-    screenshot(page, "console-import", tmp_path)
     # The template, in Chinese, as `registry import --template` writes it.
     with page.expect_download() as download:
         page.get_by_role("link", name="继续教育学时（XLSX）").click()
@@ -170,8 +169,13 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
     assert statuses[-1]["state"] == "done"
     expect(page.locator("#receipt tbody tr")).to_have_count(200)  # a page of them
     expect(page.locator("#receipt tbody tr").first.locator("td").first).to_have_text("2")
-    expect(page.locator("dl.facts")).to_contain_text("sh.official")
+    expect(page.locator("dl.facts")).to_contain_text("上海市应急管理局 李明（sh.official）")
     _checked(page, visit)
+    page.get_by_role("navigation", name="分页").get_by_role("link", name="下一页").click()
+    page.goto(f"{receipt}?page=11")
+    expect(page.get_by_role("navigation", name="分页")).to_contain_text("第 11 / 11 页")
+    expect(page.locator("#receipt tbody tr")).to_have_count(10)
+    expect(page.locator("#receipt tbody tr").last.locator("td").first).to_have_text(str(ROWS + 1))
     screenshot(page, "console-import-receipt", tmp_path)
     after = _counts(data_dir)
     assert after[:3] == (before[0] + ROWS, before[1] + ROWS, before[2] + 1)
@@ -204,7 +208,7 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
     page.goto("/console/imports")
     first = page.locator("#imports tbody tr").first
     expect(first).to_contain_text("学时.xlsx")
-    expect(first).to_contain_text("sh.official")
+    expect(first).to_contain_text("上海市应急管理局 李明")  # the person, by their account
     expect(first).to_contain_text(str(ROWS))
     _checked(page, visit)
     screenshot(page, "console-imports", tmp_path)
@@ -241,7 +245,6 @@ def test_the_upload_page_fits_a_phone_and_an_empty_form_is_answered_beside_its_f
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], "the upload page scrolls sideways on a phone"
     _checked(page, phone)
-    screenshot(page, "console-import-phone", tmp_path)
     before = _counts(data_dir)
     page.get_by_role("button", name="上传并检查").click()
     expect(page.locator("#error-type")).to_have_text("请选择记录类型。")

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -318,12 +318,18 @@ def history(
         limit=_HISTORY_PAGE,
         offset=(page_number - 1) * _HISTORY_PAGE,
     )
+    tokens = {r.token_id for r in receipts if r.token_id is not None}
+    people = {
+        user.token_id: user.display_name
+        for user in session.exec(select(UserAccount).where(col(UserAccount.token_id).in_(tokens)))
+    }
     return page(
         request,
         "console/imports.html",
         {
             "section": "import",
             "receipts": receipts,
+            "people": people,
             "total": total,
             "page_number": page_number,
             "pages": max(1, -(-total // _HISTORY_PAGE)),
@@ -354,6 +360,9 @@ def receipt_page(
     if view is None:
         return _missing(request)
     pages = max(1, -(-len(view.lines) // _RECEIPT_PAGE))
+    person = session.exec(
+        select(UserAccount.display_name).where(UserAccount.token_id == view.receipt.token_id)
+    ).first()
     shown = view.lines[(page_number - 1) * _RECEIPT_PAGE : page_number * _RECEIPT_PAGE]
     return page(
         request,
@@ -361,6 +370,7 @@ def receipt_page(
         {
             "section": "import",
             "receipt": view.receipt,
+            "person": person,
             "lines": shown,
             "page_number": page_number,
             "pages": pages,
