@@ -3,7 +3,8 @@ template downloaded; a file with bad rows answered with every problem and nothin
 issued; the file fixed, uploaded again, confirmed (once: a second confirmation issues
 nothing), its progress watched, its receipt read and downloaded as XLSX and CSV, the
 import found in the history; the upload page on a phone; another authority's official
-refused the import (404); axe-core's check on each page, nothing fetched elsewhere."""
+refused the import (404); an import failing after its confirmation, saying why; axe-core's
+check on each page, nothing fetched elsewhere."""
 
 from __future__ import annotations
 
@@ -253,3 +254,29 @@ def test_the_upload_page_fits_a_phone_and_an_empty_form_is_answered_beside_its_f
     assert _counts(data_dir) == before
     _checked(page, phone)
     phone.context.close()
+
+
+def test_an_import_that_fails_after_its_confirmation_says_why_and_issues_nothing(
+    browser: Browser, node: tuple[Server, Path]
+) -> None:
+    server, data_dir = node
+    visit = new_visit(browser, server.base)
+    page = visit.page()
+    _official(page, data_dir)
+    rows = [_row(n, 课程名称=f"改动后的文件第{n}期") for n in range(5)]
+    _upload(page, "改动.xlsx", _xlsx(rows))
+    expect(page).to_have_url(re.compile(r"/console/import/imp-[0-9a-f]{32}$"))
+    identifier = page.url.rsplit("/", 1)[1]
+    # The file kept on the node changes after its check (a disk fault, a hand):
+    (kept,) = (data_dir / "imports" / identifier).glob("*.xlsx")
+    kept.write_bytes(_xlsx(rows[:4]))
+    before = _counts(data_dir)
+    page.get_by_role("button", name="确认并签发 5 条记录").click()
+    expect(page.locator("#failed")).to_contain_text("导入失败：未签发任何记录。", timeout=30_000)
+    expect(page.locator("#failed")).to_contain_text("文件在检查后被改动")
+    assert _counts(data_dir)[:3] == before[:3]
+    assert not kept.exists()  # the file with its ID numbers is not kept
+    _checked(page, visit)
+    page.get_by_role("link", name="English").click()
+    expect(page.locator("#failed")).to_contain_text("the file changed after it was checked")
+    visit.context.close()
