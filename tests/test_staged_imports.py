@@ -165,6 +165,9 @@ def test_a_good_file_is_kept_confirmed_once_and_issued_with_its_receipt(node: Se
     staged = _staged(node, identifier)
     assert (staged.state, staged.rows, staged.authority_code) == ("checked", 5, "CN-SH")
     assert _counts(node) == before  # nothing issued before the confirmation
+    _run(node, identifier, user)  # not claimed: nothing runs, the file stays
+    assert _staged(node, identifier).state == "checked"
+    assert (directory / identifier / "学时.csv").exists()
     other = _user(node, "sh.other")
     assert not _claim(node, identifier, other)  # only its uploader confirms it
     assert _claim(node, identifier, user)
