@@ -44,6 +44,9 @@ __all__ = [
     "xlsx_cell_text",
 ]
 
+_ERROR_CODES = frozenset(("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"))
+"""Text openpyxl would store as an error value, not as text."""
+
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 MAX_XLSX_UNPACKED = 64 * 1024 * 1024
@@ -115,13 +118,14 @@ def xlsx_bytes(
         out: list[Any] = []
         for value in values:
             # A plain value is appended as it is (a cell made for each is ten times
-            # slower): a number, nothing, or text that openpyxl keeps as a string.
+            # slower): a number, nothing, or text that openpyxl keeps as a string
+            # (not a formula, nor an error code such as #N/A).
             if not bold and (isinstance(value, int | float) or value is None):
                 out.append(value)
                 continue
             if not bold and isinstance(value, str):
                 text = export_cell(value)
-                if not text.startswith("="):
+                if not text.startswith("=") and text not in _ERROR_CODES:
                     out.append(text)
                     continue
             # Text, numbers and dates are what the registry writes; anything else as text.
