@@ -137,10 +137,10 @@ bench-propagation: $(VENV)/.installed-dev
 	scripts/ensure-postgres
 	$(BIN)/python bench/propagation.py
 
-## bench-pages: the web pages on the demo data (server time, the certificate page's checks in Chromium, weight)
+## bench-pages: the web pages on the demo data (server time, the certificate page's checks in Chromium, weight, an import of 10,000 rows); ONLY=import for the import alone
 bench-pages: $(VENV)/.installed-dev
 	scripts/ensure-chromium
-	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/pages.py $(if $(ONLY),--only $(ONLY))
 
 ## bench-witnessing: four nodes on PostgreSQL, 20 issuances/s on one, time until its served checkpoint holding each is witnessed
 bench-witnessing: $(VENV)/.installed-dev

@@ -97,15 +97,17 @@ def test_the_batch_answers_quote_what_was_asked(node: tuple[TestClient, dict[str
 
 
 def test_an_xlsx_answer_holds_text_as_text() -> None:
-    data = xlsx_bytes("t", ["a", "b"], [["=1+1", 3], ["\x00x", None]])
+    data = xlsx_bytes("t", ["a", "b"], [["=1+1", 3], ["\x00x", None], ["#N/A", "x"]])
     sheet = load_workbook(io.BytesIO(data)).worksheets[0]
     assert sheet.freeze_panes == "A2"
     assert [[c.value for c in row] for row in sheet.iter_rows()] == [
         ["a", "b"],
         ["=1+1", 3],
         ["\ufffdx", None],
+        ["#N/A", "x"],
     ]
     assert sheet["A2"].data_type == "s"
+    assert sheet["A4"].data_type == "s"
 
 
 def test_uploads_are_decoded_as_excel_and_wps_save_them() -> None:

@@ -31,7 +31,15 @@ from registry.issuing.partial import check_valid_fields
 from registry.issuing.receipts import CLI_ACTOR, Issuer, record_receipt
 from registry.issuing.records import item_problem
 
-__all__ = ["CHUNK", "Imported", "check_file", "issue_rows", "template_rows", "write_template"]
+__all__ = [
+    "CHUNK",
+    "Imported",
+    "check_file",
+    "check_rows",
+    "issue_rows",
+    "template_rows",
+    "write_template",
+]
 
 CHUNK = 1_000
 """Rows per log append."""
@@ -71,13 +79,25 @@ def check_file(
     if not parsed.items:
         errors.sort(key=lambda e: e.row)
         return ParsedRows(parsed.items, parsed.rows, errors, parsed.headers)
+    return check_rows(
+        session, context, ParsedRows(parsed.items, parsed.rows, errors, parsed.headers), now=now
+    )
+
+
+def check_rows(
+    session: Session, context: IssuingContext, parsed: ParsedRows, *, now: datetime | None = None
+) -> ParsedRows:
+    """The rows that parsed checked against the registry (the qualifications and
+    records they refer to, the CE credits held already or repeated): ``parsed`` with
+    those problems added, all sorted by row; writes nothing."""
+    errors = list(parsed.errors)
     _, problems = check_records(
         session,
         parsed.items,
         "rows",
         lookup=context.lookup,
         policies=context.policies,
-        now=now,
+        now=now or datetime.now(UTC),
         name=lambda j: f"row {parsed.rows[j]}",
     )
     for problem in problems:

@@ -281,6 +281,24 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
     ("reason", "原因"),
     ("{file} has no rows to import", "{file} 中没有可导入的行"),
     (
+        "{count} problem(s) in the file: nothing is issued",
+        "文件中有 {count} 处问题：未签发任何记录",
+    ),
+    # -- imports from the authority's console (registry.bulk.staged) ------------------------
+    (
+        "the import was interrupted: nothing is issued; upload the file again",
+        "导入被中断：未签发任何记录；请重新上传文件",
+    ),
+    (
+        "the file changed after it was checked: nothing is issued; upload it again",
+        "文件在检查后被改动：未签发任何记录；请重新上传",
+    ),
+    (
+        "the file is no longer kept: nothing is issued; upload it again",
+        "文件已不再保留：未签发任何记录；请重新上传",
+    ),
+    ("the import failed: nothing is issued", "导入失败：未签发任何记录"),
+    (
         "issued {count} {kind} record(s) for {authority}",
         "已为 {authority} 签发 {count} 条 {kind} 记录",
     ),

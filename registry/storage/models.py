@@ -38,6 +38,7 @@ __all__ = [
     "KEY_PURPOSES",
     "PROPOSAL_STATES",
     "SIGN_IN_OUTCOMES",
+    "STAGED_IMPORT_STATES",
     "USER_ROLES",
     "AgreementProposal",
     "ApiToken",
@@ -59,6 +60,7 @@ __all__ = [
     "RecordParty",
     "SignInEvent",
     "SigningKey",
+    "StagedImport",
     "StatusChangeRow",
     "StatusListRow",
     "StoredCredential",
@@ -944,3 +946,36 @@ class InspectionCheck(SQLModel, table=True):
     rows: int
     listed: int
     document: str = Field(sa_type=Text)
+
+
+STAGED_IMPORT_STATES = ("checked", "running", "done", "failed")
+
+
+class StagedImport(SQLModel, table=True):
+    """A spreadsheet uploaded at the authority's console and found good: kept for the
+    person who uploaded it (its bytes in the node's data directory, their SHA-256 here)
+    until confirmed, then issued all or nothing. ``checked``: waiting to be confirmed;
+    ``running``: being issued; ``done``: issued, ``receipt_id`` naming its receipt;
+    ``failed``: nothing issued, ``reason`` (in English, translated when shown) says why.
+    The file is deleted once issued or failed: it holds ID numbers in clear."""
+
+    __tablename__ = "staged_import"
+    __table_args__ = (
+        CheckConstraint("state IN ('checked', 'running', 'done', 'failed')", name="state_known"),
+        CheckConstraint("rows > 0", name="rows_positive"),
+        CheckConstraint("length(file_digest) = 64", name="file_digest_length"),
+        Index("ix_staged_import_authority_created", "authority_code", "created_at"),
+    )
+
+    id: str = Field(sa_type=String(64), primary_key=True)
+    authority_code: str = Field(sa_type=String(8), foreign_key="authority.code")
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    type: str = Field(sa_type=String(64))
+    file_name: str = Field(sa_type=String(255))
+    file_digest: str = Field(sa_type=String(64))
+    rows: int = Field(sa_type=Integer)
+    state: str = Field(sa_type=String(8))
+    receipt_id: str | None = Field(default=None, sa_type=String(64), foreign_key="receipt.id")
+    reason: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
