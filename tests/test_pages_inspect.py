@@ -200,7 +200,7 @@ def test_an_inspector_finds_follows_checks_and_is_told_of_a_new_listing(
     ).encode()
     chosen: FilePayload = {"name": "companies.csv", "mimeType": "text/csv", "buffer": body}
     page.get_by_label("名单文件（.csv 或 .xlsx）").set_input_files(files=[chosen])
-    page.get_by_role("button", name="上传并核查").click()
+    page.get_by_role("button", name="上传并检查").click()
     expect(page).to_have_url(re.compile(r"/inspect/check-list/\d+$"))
     rows = page.locator("#results tbody tr")
     expect(rows).to_have_count(4)
