@@ -149,6 +149,12 @@ def test_a_token_is_issued_used_audited_and_revoked(
     token = _secret(page)
     assert token.startswith("yrd_")
     _checked(page, visit)
+    # Reloading the page neither posts the form again nor shows the token again.
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_have_text("仅显示一次")
+    assert token not in page.content()
+    page.goto("/admin/tokens")
+    assert page.locator("table tbody tr", has_text="人事系统").count() == 1
     # A verification through the API with it: audited under the token.
     api = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {token}"})
     with api:
@@ -251,7 +257,8 @@ def test_a_role_changes_under_the_same_token_row(node: tuple[Server, Path]) -> N
             "/admin/users",
             data={"csrf_token": token, "username": "clerk.zhou", "role": "enforcement"},
         )
-        assert made.status_code == 200
+        assert made.status_code == 303
+        assert made.headers["location"] == "/admin/shown"
         (before,) = db.execute(
             "SELECT token_id FROM user_account WHERE username = 'clerk.zhou'"
         ).fetchone()

@@ -1,25 +1,35 @@
 """What the administration's pages share: the role they need, a form's problems
 beside each field in the visitor's language, the page that shows a secret once, and
-the confirmation before a change that cannot be taken back."""
+the confirmation before a change that cannot be taken back.
+
+A new password or token is shown once, behind a redirect, so that reloading the page
+never posts the form again (a second token, another password): the post seals the
+secret (AES-256-GCM under the node secret, bound to the administrator's account, for
+five minutes) into a cookie that only ``/admin/shown`` receives, and that page shows
+it and deletes the cookie. Shown again, it says the secret was shown once.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlmodel import Session
 from starlette.datastructures import FormData
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from registry.authorities import list_authorities
 from registry.errors import InvalidInput, RegistryError
+from registry.issuing.pending import PendingSeal
 from registry.messages import translate
 from registry.storage.models import UserAccount
 from web.i18n import N_
 from web.render import language_of, page
-from web.security import signed_in
+from web.security import cookie_flags, signed_in
 
 __all__ = [
+    "SHOWN_PATH",
     "Admin",
     "confirm_page",
     "field",
@@ -28,6 +38,7 @@ __all__ = [
     "role_choices",
     "role_names",
     "secret_page",
+    "show_once",
 ]
 
 Admin = Annotated[UserAccount, Depends(signed_in("admin"))]
@@ -88,10 +99,47 @@ def role_names(session: Session) -> dict[str, tuple[str, str]]:
     }
 
 
-def secret_page(request: Request, context: dict[str, Any]) -> Response:
-    """The page that shows a password or a token once: answered to the post itself,
-    never kept to be shown again (so not behind a redirect), never cached."""
-    return page(request, "admin/secret.html", context)
+SHOWN_PATH = "/admin/shown"
+_SHOWN_COOKIE = "registry_shown_once"
+_SHOWN_KIND = "shown-once"
+_SHOWN_SECONDS = 300
+
+
+def _seal(request: Request) -> PendingSeal:
+    return PendingSeal(request.app.state.issuing.node_secret)
+
+
+def show_once(request: Request, admin: UserAccount, shown: dict[str, str]) -> Response:
+    """Redirect to ``SHOWN_PATH``, which shows ``shown`` (its ``kind``: ``token``,
+    ``new-user`` or ``reset``; its ``secret``; whose it is) to ``admin`` once."""
+    now = datetime.now(UTC)
+    terms = {**shown, "at": str(now.timestamp())}
+    sealed = _seal(request).seal(_SHOWN_KIND, terms, role=f"admin:{admin.id}", now=now)
+    response = RedirectResponse(SHOWN_PATH, status_code=303)
+    flags = {**cookie_flags(request), "path": SHOWN_PATH, "samesite": "strict"}
+    response.set_cookie(_SHOWN_COOKIE, sealed, max_age=_SHOWN_SECONDS, **flags)
+    return response
+
+
+def secret_page(request: Request, session: Session, admin: UserAccount) -> Response:
+    """The secret sealed by ``show_once`` for ``admin``, once: the cookie is deleted
+    with the answer; without it (shown already, or too late) the page says so."""
+    sealed = request.cookies.get(_SHOWN_COOKIE, "")
+    try:
+        opened = _seal(request).open(
+            sealed, kind=_SHOWN_KIND, role=f"admin:{admin.id}", now=datetime.now(UTC)
+        )
+    except InvalidInput:
+        shown: dict[str, Any] = {}
+    else:
+        shown = opened.terms
+        if datetime.now(UTC).timestamp() - float(shown.get("at", 0)) > _SHOWN_SECONDS:
+            shown = {}
+    section = "tokens" if shown.get("kind") == "token" else "users"
+    context = {"section": section, "shown": shown, "role_names": role_names(session)}
+    response = page(request, "admin/secret.html", context)
+    response.delete_cookie(_SHOWN_COOKIE, path=SHOWN_PATH)
+    return response
 
 
 def missing(request: Request) -> Response:

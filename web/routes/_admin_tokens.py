@@ -26,7 +26,7 @@ from web.routes._admin import (
     problems,
     role_choices,
     role_names,
-    secret_page,
+    show_once,
 )
 from web.security import CheckedForm
 
@@ -92,8 +92,10 @@ def token_create(request: Request, user: Admin, session: DbSession, form: Checke
         session.rollback()
         return _tokens_page(request, session, values, problems(request, exc, "role"), status=422)
     _log.info("%s issued the token %s (%s, %s)", user.username, row.id, row.role, row.name)
-    return secret_page(
-        request, {"section": "tokens", "kind": "token", "token": row, "secret": secret}
+    return show_once(
+        request,
+        user,
+        {"kind": "token", "secret": secret, "name": row.name, "role": row.role},
     )
 
 

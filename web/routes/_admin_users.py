@@ -21,6 +21,7 @@ from registry.administration.accounts import (
     find_user,
 )
 from registry.errors import Conflict, InvalidInput, NotFound
+from registry.storage.models import UserAccount
 from web.render import page
 from web.routes._admin import (
     Admin,
@@ -30,7 +31,7 @@ from web.routes._admin import (
     problems,
     role_choices,
     role_names,
-    secret_page,
+    show_once,
 )
 from web.security import CheckedForm
 
@@ -89,10 +90,17 @@ def user_create(request: Request, user: Admin, session: DbSession, form: Checked
         session.rollback()
         return _users_page(request, session, values, problems(request, exc, "username"), status=422)
     _log.info("%s made the account %s (%s)", user.username, made.username, made.role)
-    return secret_page(
-        request,
-        {"section": "users", "kind": "new-user", "account": made, "secret": password},
-    )
+    return show_once(request, user, _shown("new-user", made, password))
+
+
+def _shown(kind: str, account: UserAccount, password: str) -> dict[str, str]:
+    """What the page that shows a password once says: whose it is, and the password."""
+    return {
+        "kind": kind,
+        "secret": password,
+        "username": account.username,
+        "display_name": account.display_name,
+    }
 
 
 def _account_page(
@@ -208,9 +216,7 @@ def reset(
     except NotFound:
         return missing(request)
     _log.info("%s reset the password of %s", user.username, done.username)
-    return secret_page(
-        request, {"section": "users", "kind": "reset", "account": done, "secret": password}
-    )
+    return show_once(request, user, _shown("reset", done, password))
 
 
 @router.post("/admin/users/{username}/role")

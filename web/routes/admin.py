@@ -25,7 +25,7 @@ from registry.errors import InvalidInput
 from web.i18n import N_
 from web.render import page
 from web.routes import _admin_tokens, _admin_users
-from web.routes._admin import Admin, role_names
+from web.routes._admin import SHOWN_PATH, Admin, role_names, secret_page
 
 __all__ = ["router"]
 
@@ -43,6 +43,12 @@ _AUDIT_ERRORS = {
     "criteria": N_("A criteria hash has 64 characters 0-9 and a-f, as the audit shows it."),
     "before": N_("The page is not one of this list: start again from the first page."),
 }
+
+
+@router.get(SHOWN_PATH)
+def shown_once(request: Request, user: Admin, session: DbSession) -> Response:
+    """A new password or token, shown once after the post that made it."""
+    return secret_page(request, session, user)
 
 
 @router.get("/admin")
