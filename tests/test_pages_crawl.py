@@ -52,7 +52,8 @@ def test_every_page_a_role_reaches_passes_the_accessibility_check(
         account = demo_users(data_dir)[role]
         sign_in(page, account["username"], account["password"])
         start = "/desk"
-    queue, seen, checked = [start], {_kind(start)}, []
+    queue, seen = [start], {_kind(start)}
+    checked: list[str] = []
     failures: dict[str, list[str]] = {}
     while queue and len(checked) < _MOST:
         path = queue.pop(0)
