@@ -17,8 +17,6 @@ downloads as CSV and XLSX.
 from __future__ import annotations
 
 import tempfile
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated
 
@@ -31,21 +29,18 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from api.deps import DbSession, engine_of
 from api.limits import ISSUE_BATCH_BODY, GatedRoute, body_limit
-from registry.bulk import TYPES, ParsedRows, write_template
+from registry.bulk import TYPES, write_template
 from registry.bulk.history import import_history
 from registry.bulk.staged import (
-    check_import,
     claim,
     imports_dir,
     own_import,
     problems_of,
     progress_of,
     receive_file,
-    run_import,
 )
 from registry.errors import Forbidden, InvalidInput, NotFound
 from registry.ids import province
-from registry.issuing import IssuingContext
 from registry.issuing.receipts import (
     Issuer,
     ReceiptView,
@@ -59,6 +54,7 @@ from registry.storage.db import session_scope
 from registry.storage.models import Authority, StagedImport, UserAccount
 from web.i18n import N_
 from web.render import language_of, page
+from web.routes._import_work import start_check, start_import
 from web.security import CheckedForm, signed_in
 
 __all__ = ["STATE_NAMES", "TYPE_NAMES", "router"]
@@ -86,8 +82,7 @@ STATE_NAMES = {
 """Each state of an import not finished, as the history names it."""
 
 _NAME_OF_TYPE = {TYPES[short].value: name for short, name in TYPE_NAMES.items()}
-_HELD_ROWS = 20_000  # parsed rows a process holds for their confirmation (10,000: 24 MB)
-_HOLDING = threading.Lock()  # the checks' threads and the confirmations share what is held
+_KIND_OF_TYPE = {TYPES[short].value: short for short in TYPE_NAMES}
 _HISTORY_PAGE = 20
 _RECEIPT_PAGE = 200
 
@@ -105,15 +100,6 @@ def _authority_named(request: Request, code: str) -> dict[str, str]:
         return {"name_zh": found.name_zh, "name_en": found.name_en, "iso": code}
     named = province(code)
     return {"name_zh": named.name_zh, "name_en": named.name_en, "iso": code}
-
-
-def _held(request: Request) -> OrderedDict[str, ParsedRows]:
-    """The rows of the latest files checked in this process, by import: a confirmation
-    the same process answers need not read and parse its file again."""
-    held: OrderedDict[str, ParsedRows] | None = getattr(request.app.state, "held_imports", None)
-    if held is None:
-        held = request.app.state.held_imports = OrderedDict()
-    return held
 
 
 def _directory(request: Request) -> Path:
@@ -195,23 +181,6 @@ def _receive(
         ).id
 
 
-def _check(
-    engine: Engine,
-    context: IssuingContext,
-    directory: Path,
-    identifier: str,
-    held: OrderedDict[str, ParsedRows],
-) -> None:
-    """Check a kept file; hold its rows for its confirmation if they are few enough."""
-    parsed = check_import(engine, context, directory, identifier)
-    if parsed is None or len(parsed.items) > _HELD_ROWS:
-        return
-    with _HOLDING:
-        held[identifier] = parsed
-        while sum(len(rows.items) for rows in held.values()) > _HELD_ROWS:
-            held.popitem(last=False)
-
-
 @router.post("/console/import", openapi_extra=body_limit(ISSUE_BATCH_BODY))
 async def import_post(request: Request, user: Official, form: CheckedForm) -> Response:
     """Keep the file and check it in the background; answer at once with the import's
@@ -236,12 +205,7 @@ async def import_post(request: Request, user: Official, form: CheckedForm) -> Re
     except InvalidInput:
         errors["file"] = N_("Only .csv and .xlsx files can be imported.")
         return _form(request, user, chosen=kind, errors=errors, status=422)
-    threading.Thread(
-        target=_check,
-        args=(engine, request.app.state.issuing, directory, identifier, _held(request)),
-        name=f"console-check-{identifier}",
-        daemon=True,
-    ).start()
+    start_check(engine, request.app.state, directory, identifier)
     return RedirectResponse(f"/console/import/{identifier}", status_code=303)
 
 
@@ -279,14 +243,10 @@ def staged_page(request: Request, identifier: str, user: Official, session: DbSe
             "problems": problems,
             "reason": translate(progress.reason, lang) if progress.reason else "",
             "type_name": _NAME_OF_TYPE.get(staged.type, staged.type),
+            "kind": _KIND_OF_TYPE.get(staged.type, ""),
             "authority": _authority_named(request, staged.authority_code),
         },
     )
-
-
-def _taken(request: Request, identifier: str) -> ParsedRows | None:
-    with _HOLDING:
-        return _held(request).pop(identifier, None)
 
 
 @router.post("/console/import/{identifier}/confirm")
@@ -300,17 +260,8 @@ def confirm(request: Request, identifier: str, user: Official, form: CheckedForm
             return _missing(request)
         started = claim(session, identifier, user_id=user.id or 0)
     if started:
-        state = request.app.state
-        threading.Thread(
-            target=run_import,
-            args=(engine, state.issuing, _directory(request), identifier),
-            kwargs={
-                "issuer": Issuer(user.token_id, user.username, user.role),
-                "parsed": _taken(request, identifier),
-            },
-            name=f"console-import-{identifier}",
-            daemon=True,
-        ).start()
+        issuer = Issuer(user.token_id, user.username, user.role)
+        start_import(engine, request.app.state, _directory(request), identifier, issuer=issuer)
     return RedirectResponse(f"/console/import/{identifier}", status_code=303)
 
 
