@@ -153,8 +153,8 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
     ]
     assert problems == [("5", "身份证号"), ("12", "学时"), ("12", "学时类型"), ("1502", "完成日期")]
     assert "310101198503120210" not in page.content()
-    again = page.get_by_role("link", name="重新上传文件")
-    expect(again).to_have_attribute("href", "/console/import?type=continuing-education")
+    upload_again = page.get_by_role("link", name="重新上传文件")
+    expect(upload_again).to_have_attribute("href", "/console/import?type=continuing-education")
     # While it was checked, the page said how far (if it was still checking when shown).
     # The page said how far the check was, then opened its problems (2,010 rows take
     # longer to check than the page to load).
