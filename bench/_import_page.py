@@ -1,7 +1,7 @@
 """The console's import through its pages, end to end: a 10,000-row XLSX of CE credits
-uploaded and checked, confirmed, its progress polled as the page's script polls it,
-and its receipt downloaded, over HTTP as a browser sends it (session cookie, form
-token), each phase timed."""
+uploaded, its check's progress polled as the page's script polls it, confirmed, its
+issuing's progress polled likewise, and its receipt downloaded, over HTTP as a browser
+sends it (session cookie, form token), each phase timed."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from openpyxl import Workbook
@@ -30,19 +31,23 @@ _PROVIDER = credit_code("12310000MB0P10008")
 
 @dataclass(frozen=True)
 class ImportRun:
-    """One import's phases (seconds: the receipt's is its page's and its XLSX's, the
-    page's alone beside it) and the progress values the poller saw."""
+    """One import's phases (seconds: the upload's until answered, the check's until its
+    confirmation page, the issuing's from the confirmation until done, the receipt's
+    page and its XLSX, the page's alone beside it) and the progress values the poller
+    saw while the file was checked and while it was issued."""
 
-    upload_and_check: float
+    upload: float
+    check: float
     confirm_to_done: float
     receipt: float
     receipt_page: float
+    check_progress: list[tuple[str, int]]
     progress: list[tuple[str, int]]
 
     @property
     def total(self) -> float:
         """From the upload's POST to the receipt downloaded."""
-        return self.upload_and_check + self.confirm_to_done + self.receipt
+        return self.upload + self.check + self.confirm_to_done + self.receipt
 
 
 def spreadsheet(rows: int) -> bytes:
@@ -92,21 +97,18 @@ def import_through_pages(client: httpx.Client, body: bytes) -> ImportRun:
     if answer.status_code != 303:
         raise RuntimeError(f"the upload was answered {answer.status_code}: {answer.text[:2000]}")
     staged = answer.headers["location"]
+    client.get(staged)  # the check's progress page, as the browser follows the redirect
+    uploaded = time.perf_counter()
+    checking, status = _watch(client, staged, "checking")
+    if status["state"] != "checked":
+        raise RuntimeError(f"the check ended {status['state']}: {client.get(staged).text[:2000]}")
     confirmation = client.get(staged)
     checked = time.perf_counter()
     answer = client.post(f"{staged}/confirm", data={"csrf_token": _token(confirmation.text)})
     if answer.status_code != 303:
         raise RuntimeError(f"the confirmation was answered {answer.status_code}")
     client.get(staged)  # the progress page, as the browser follows the redirect
-    seen: list[tuple[str, int]] = []
-    while True:
-        status = client.get(f"{staged}/status").json()
-        value = (str(status["phase"]), int(status["done"]))
-        if status["state"] == "running" and (not seen or seen[-1] != value):
-            seen.append(value)
-        if status["state"] != "running":
-            break
-        time.sleep(_POLL_S)
+    seen, status = _watch(client, staged, "running")
     if status["state"] != "done":
         raise RuntimeError(f"the import ended {status['state']}: {client.get(staged).text[:2000]}")
     done = time.perf_counter()
@@ -116,4 +118,28 @@ def import_through_pages(client: httpx.Client, body: bytes) -> ImportRun:
     downloaded = client.get(f"{receipt}/receipt.xlsx")
     downloaded.raise_for_status()
     end = time.perf_counter()
-    return ImportRun(checked - began, done - checked, end - done, shown - done, seen)
+    return ImportRun(
+        uploaded - began,
+        checked - uploaded,
+        done - checked,
+        end - done,
+        shown - done,
+        checking,
+        seen,
+    )
+
+
+def _watch(
+    client: httpx.Client, staged: str, state: str
+) -> tuple[list[tuple[str, int]], dict[str, Any]]:
+    """Poll the import's status while it is in ``state``: the distinct (phase, done)
+    values seen then, and the status that ended it."""
+    seen: list[tuple[str, int]] = []
+    while True:
+        status: dict[str, Any] = client.get(f"{staged}/status").json()
+        value = (str(status["phase"]), int(status["done"]))
+        if status["state"] == state and (not seen or seen[-1] != value):
+            seen.append(value)
+        if status["state"] != state:
+            return seen, status
+        time.sleep(_POLL_S)

@@ -1,8 +1,9 @@
 """The authority's console, importing, in a real browser against a real node: the
-template downloaded; a file with bad rows answered with every problem and nothing
-issued; the file fixed, uploaded again, confirmed (once: a second confirmation issues
-nothing), its progress watched, its receipt read and downloaded as XLSX and CSV, the
-import found in the history; the upload page on a phone; another authority's official
+template downloaded; a file with bad rows checked in the background, then answered
+with every problem and nothing issued; the file fixed, uploaded again, its check
+watched, confirmed (once: a second confirmation issues nothing), its progress watched,
+its receipt read and downloaded as XLSX and CSV, the rejected and the finished imports
+found in the history; the upload page on a phone; another authority's official
 refused the import (404); an import failing after its confirmation, saying why; axe-core's
 check on each page, nothing fetched elsewhere."""
 
@@ -125,35 +126,9 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
     assert book.sheetnames[0] == "数据"
     assert [c.value for c in book["数据"][1]] == HEADER
 
-    # A file with bad rows: every problem at once, nothing issued, nothing kept.
+    # A file with bad rows: checked in the background, then every problem at once,
+    # nothing issued, the file not kept.
     before = _counts(data_dir)
-    bad = [_row(n) for n in range(ROWS)]
-    bad[3] = _row(3, 身份证号="310101198503120210")  # check character wrong: row 5
-    bad[10] = _row(10, 学时="0", 学时类型="选修")  # row 12, two columns
-    bad[1500] = _row(1500, 完成日期="明天")  # row 1502
-    _upload(page, "学时.xlsx", _xlsx(bad))
-    expect(page.locator("#import-problems")).to_contain_text("4 处问题：未签发任何记录")
-    problems = [
-        (row.locator("td").nth(0).inner_text(), row.locator("td").nth(1).inner_text())
-        for row in page.locator("#problems tbody tr").all()
-    ]
-    assert problems == [("5", "身份证号"), ("12", "学时"), ("12", "学时类型"), ("1502", "完成日期")]
-    assert "310101198503120210" not in page.content()
-    assert _counts(data_dir) == before
-    _checked(page, visit)
-    screenshot(page, "console-import-problems", tmp_path)
-
-    # Fixed: what will be signed, then confirmed once, watched, and its receipt.
-    good = [_row(n) for n in range(ROWS)]
-    _upload(page, "学时.xlsx", _xlsx(good))
-    expect(page).to_have_url(re.compile(r"/console/import/imp-[0-9a-f]{32}$"))
-    staged = page.url
-    expect(page.locator("#rows")).to_have_text(str(ROWS))
-    expect(page.get_by_text("上海市", exact=False).first).to_be_visible()
-    _checked(page, visit)
-    screenshot(page, "console-import-confirm", tmp_path)
-    assert _counts(data_dir)[:3] == before[:3]
-    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
     statuses: list[dict[str, object]] = []
 
     def status(route: Route) -> None:
@@ -162,12 +137,68 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
         route.fulfill(response=answer)
 
     page.route(re.compile(r"/console/import/imp-[0-9a-f]+/status$"), status)
+    bad = [_row(n) for n in range(ROWS)]
+    bad[3] = _row(3, 身份证号="310101198503120210")  # check character wrong: row 5
+    bad[10] = _row(10, 学时="0", 学时类型="选修")  # row 12, two columns
+    bad[1500] = _row(1500, 完成日期="明天")  # row 1502
+    _upload(page, "学时.xlsx", _xlsx(bad))
+    expect(page).to_have_url(re.compile(r"/console/import/imp-[0-9a-f]{32}$"))
+    rejected = page.url
+    expect(page.locator("#import-problems")).to_contain_text(
+        "4 处问题：未签发任何记录", timeout=30_000
+    )
+    problems = [
+        (row.locator("td").nth(0).inner_text(), row.locator("td").nth(1).inner_text())
+        for row in page.locator("#problems tbody tr").all()
+    ]
+    assert problems == [("5", "身份证号"), ("12", "学时"), ("12", "学时类型"), ("1502", "完成日期")]
+    assert "310101198503120210" not in page.content()
+    upload_again = page.get_by_role("link", name="重新上传文件")
+    expect(upload_again).to_have_attribute("href", "/console/import?type=continuing-education")
+    # While it was checked, the page said how far (if it was still checking when shown).
+    # The page said how far the check was, then opened its problems (2,010 rows take
+    # longer to check than the page to load).
+    assert statuses, "the page asked how far the check was"
+    assert statuses[-1]["state"] == "rejected"
+    assert all(s["state"] == "checking" for s in statuses[:-1])
+    assert all(0 <= int(str(s["done"])) <= int(str(s["rows"])) <= ROWS for s in statuses[:-1])
+    after_rejection = _counts(data_dir)
+    assert after_rejection == (*before[:3], before[3] + 1)  # only the import's own state
+    identifier = rejected.rsplit("/", 1)[1]
+    assert not list((data_dir / "imports" / identifier).glob("*.xlsx"))  # not kept
+    _checked(page, visit)
+    screenshot(page, "console-import-problems", tmp_path)
+
+    # Fixed: its check watched, what will be signed, then confirmed once, watched, and
+    # its receipt.
+    good = [_row(n) for n in range(ROWS)]
+    # The page as it is while the check runs: its script kept from the answer here.
+    page.route(re.compile(r"/console/import/imp-[0-9a-f]+/status$"), lambda r: r.abort())
+    _upload(page, "学时.xlsx", _xlsx(good))
+    expect(page).to_have_url(re.compile(r"/console/import/imp-[0-9a-f]{32}$"))
+    staged = page.url
+    expect(page.get_by_role("heading", name="正在检查文件")).to_be_visible()
+    expect(page.locator("#progress")).to_contain_text("已检查行数")
+    _checked(page, visit)
+    screenshot(page, "console-import-checking", tmp_path)
+    page.unroute(re.compile(r"/console/import/imp-[0-9a-f]+/status$"))
+    page.route(re.compile(r"/console/import/imp-[0-9a-f]+/status$"), status)
+    statuses.clear()
+    page.reload()
+    expect(page.locator("#rows")).to_have_text(str(ROWS), timeout=30_000)
+    expect(page.locator("#rows")).to_have_text(str(ROWS))
+    expect(page.get_by_text("上海市", exact=False).first).to_be_visible()
+    _checked(page, visit)
+    screenshot(page, "console-import-confirm", tmp_path)
+    assert _counts(data_dir)[:3] == before[:3]
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    statuses.clear()
     page.get_by_role("button", name=f"确认并签发 {ROWS} 条记录").click()
     expect(page).to_have_url(re.compile(r"/console/imports/rcpt-[0-9a-f]{32}$"), timeout=60_000)
     receipt = page.url
     assert statuses, "the progress page asked how far the import was"
     assert all(s["rows"] == ROWS for s in statuses)
-    assert statuses[-1]["state"] == "done"
+    assert statuses[-1].get("state") == "done"
     expect(page.locator("#receipt tbody tr")).to_have_count(200)  # a page of them
     expect(page.locator("#receipt tbody tr").first.locator("td").first).to_have_text("2")
     expect(page.locator("dl.facts")).to_contain_text("上海市应急管理局 李明（sh.official）")
@@ -179,7 +210,7 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
     expect(page.locator("#receipt tbody tr").last.locator("td").first).to_have_text(str(ROWS + 1))
     screenshot(page, "console-import-receipt", tmp_path)
     after = _counts(data_dir)
-    assert after[:3] == (before[0] + ROWS, before[1] + ROWS, before[2] + 1)
+    assert after == (before[0] + ROWS, before[1] + ROWS, before[2] + 1, before[3] + 2)
 
     # A second confirmation (the back button, a retry) issues nothing more.
     again = page.request.post(f"{staged}/confirm", form={"csrf_token": token or ""})
@@ -205,12 +236,17 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
     assert len(lines) == ROWS + 1
     assert {line[3] for line in lines[1:]} == {"继续教育学时"}
 
-    # The history lists it, newest first, with who imported it.
+    # The history lists it, newest first, with who imported it, and the rejected one.
     page.goto("/console/imports")
     first = page.locator("#imports tbody tr").first
     expect(first).to_contain_text("学时.xlsx")
     expect(first).to_contain_text("上海市应急管理局 李明")  # the person, by their account
     expect(first).to_contain_text(str(ROWS))
+    expect(first).to_contain_text("已导入")
+    second = page.locator("#imports tbody tr").nth(1)
+    expect(second).to_contain_text("学时.xlsx")
+    expect(second).to_contain_text("未通过检查：4 处问题")
+    expect(second.get_by_role("link")).to_have_attribute("href", f"/console/import/{identifier}")
     _checked(page, visit)
     screenshot(page, "console-imports", tmp_path)
     first.get_by_role("link").click()
@@ -227,7 +263,7 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
     sign_in(page, "js.official", password, next_path="/console/imports")
     expect(page).to_have_url(re.compile("/console/imports$"))
     assert "学时.xlsx" not in page.content()
-    for path in (receipt, f"{receipt}/receipt.csv", staged):
+    for path in (receipt, f"{receipt}/receipt.csv", staged, rejected):
         answer = page.goto(path)
         assert answer is not None
         assert answer.status == 404, path
@@ -267,11 +303,13 @@ def test_an_import_that_fails_after_its_confirmation_says_why_and_issues_nothing
     _upload(page, "改动.xlsx", _xlsx(rows))
     expect(page).to_have_url(re.compile(r"/console/import/imp-[0-9a-f]{32}$"))
     identifier = page.url.rsplit("/", 1)[1]
+    confirm = page.get_by_role("button", name="确认并签发 5 条记录")
+    expect(confirm).to_be_visible(timeout=30_000)  # checked
     # The file kept on the node changes after its check (a disk fault, a hand):
     (kept,) = (data_dir / "imports" / identifier).glob("*.xlsx")
     kept.write_bytes(_xlsx(rows[:4]))
     before = _counts(data_dir)
-    page.get_by_role("button", name="确认并签发 5 条记录").click()
+    confirm.click()
     expect(page.locator("#failed")).to_contain_text("导入失败：未签发任何记录。", timeout=30_000)
     expect(page.locator("#failed")).to_contain_text("文件在检查后被改动")
     assert _counts(data_dir)[:3] == before[:3]

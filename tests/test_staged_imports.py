@@ -1,32 +1,41 @@
-"""Imports from the authority's console: checked whole and kept, confirmed once, issued
-all or nothing, the file deleted afterwards (registry.bulk.staged)."""
+"""Imports from the authority's console: kept, checked whole in the background (rejected
+with every problem, or waiting for confirmation), confirmed once, issued all or nothing,
+the file deleted afterwards (registry.bulk.staged); and the history of imports
+(registry.bulk.history)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from registry.accounts import create_user
+from registry.bulk import importer
+from registry.bulk.history import import_history
+from registry.bulk.rows import ParsedRows
 from registry.bulk.staged import (
     INTERRUPTED,
-    Staged,
+    check_import,
     claim,
     imports_dir,
     own_import,
+    problems_of,
     progress_of,
+    receive_file,
     run_import,
-    stage_file,
 )
 from registry.calendar import china_today
 from registry.credentials import CredentialType
 from registry.demo import DEMO_ENGINEERS, credit_code
-from registry.errors import NotFound
+from registry.errors import InvalidInput, NotFound
 from registry.issuing import IssuingContext
 from registry.issuing.receipts import Issuer, read_receipt
 from registry.settings import Settings
@@ -84,21 +93,34 @@ def _counts(node: Settings) -> tuple[int, int]:
         )
 
 
-def _stage(node: Settings, user: UserAccount, payload: bytes, name: str = "学时.csv") -> str | None:
-    context = IssuingContext.for_node(node)
+def _receive(node: Settings, user: UserAccount, payload: bytes, name: str = "学时.csv") -> str:
     with engine_scope(node.database_url) as engine, session_scope(engine) as session:
-        staged = stage_file(
+        return receive_file(
             session,
-            context,
             imports_dir(node.data_dir),
             user_id=user.id or 0,
             authority="CN-SH",
             record_type=CredentialType.CE_CREDIT,
             file_name=name,
             payload=payload,
+        ).id
+
+
+def _check(node: Settings, identifier: str) -> ParsedRows | None:
+    with engine_scope(node.database_url) as engine:
+        return check_import(
+            engine, IssuingContext.for_node(node), imports_dir(node.data_dir), identifier
         )
-        assert (staged.staged is None) == bool(staged.problems)
-        return staged.staged.id if staged.staged else None
+
+
+def _stage(node: Settings, user: UserAccount, payload: bytes, name: str = "学时.csv") -> str | None:
+    """Keep and check a file: the import's id if it is good, ``None`` if rejected."""
+    identifier = _receive(node, user, payload, name)
+    parsed = _check(node, identifier)
+    state = _staged(node, identifier).state
+    assert (parsed is not None) == (state == "checked")
+    assert state in ("checked", "rejected")
+    return identifier if parsed is not None else None
 
 
 def _claim(node: Settings, identifier: str, user: UserAccount) -> bool:
@@ -125,34 +147,86 @@ def _staged(node: Settings, identifier: str) -> StagedImport:
         return found
 
 
-def test_a_bad_file_keeps_nothing_and_names_every_problem(node: Settings) -> None:
+def test_a_bad_file_is_rejected_with_every_problem_and_its_file_deleted(node: Settings) -> None:
     user = _user(node)
     before = _counts(node)
     bad = _csv([HEADER, _row(1), _row(2, 身份证号="310101198503120210"), _row(3, 学时="0")])
-    context = IssuingContext.for_node(node)
+    identifier = _receive(node, user, bad, "bad.csv")
     directory = imports_dir(node.data_dir)
-    with engine_scope(node.database_url) as engine, session_scope(engine) as session:
-        staged = stage_file(
-            session,
-            context,
-            directory,
-            user_id=user.id or 0,
-            authority="CN-SH",
-            record_type=CredentialType.CE_CREDIT,
-            file_name="bad.csv",
-            payload=bad,
-        )
-        assert session.scalar(select(func.count()).select_from(StagedImport)) == 0
-    assert staged.staged is None
-    assert [(p.row, p.column) for p in staged.problems] == [(3, "身份证号"), (4, "学时")]
-    assert list(directory.iterdir()) == []  # the file is not kept
+    assert (directory / identifier / "bad.csv").read_bytes() == bad  # kept for its check
+    checking = progress_of(_staged(node, identifier), directory)
+    assert (checking.state, checking.done) == ("checking", 0)
+    assert _check(node, identifier) is None
+    assert _check(node, identifier) is None  # checked once: a second check does nothing
+    staged = _staged(node, identifier)
+    assert (staged.state, staged.problems, staged.rows) == ("rejected", 2, 0)
+    problems = problems_of(staged, directory)
+    assert problems is not None
+    assert [(p.row, p.column) for p in problems] == [(3, "身份证号"), (4, "学时")]
+    assert [p.name for p in (directory / identifier).iterdir() if p.suffix == ".csv"] == []
+    assert progress_of(staged, directory).state == "rejected"
     assert _counts(node) == before
+    with engine_scope(node.database_url) as engine, session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(StagedImport)) == 1
 
 
-def test_a_file_that_is_not_a_table_is_one_problem_of_the_whole_file(node: Settings) -> None:
+def test_a_file_that_is_not_a_table_is_refused_or_one_problem_of_the_whole_file(
+    node: Settings,
+) -> None:
     user = _user(node)
-    assert _stage(node, user, b"x", name="notes.txt") is None
+    with pytest.raises(InvalidInput):
+        _receive(node, user, b"x", name="notes.txt")
+    assert not imports_dir(node.data_dir).exists() or not any(imports_dir(node.data_dir).iterdir())
     assert _stage(node, user, HEADER[0].encode(), name="empty.csv") is None
+    assert _stage(node, user, b"\x00\x01", name="broken.xlsx") is None
+    with engine_scope(node.database_url) as engine, session_scope(engine) as session:
+        rejected = list(
+            session.scalars(select(StagedImport).order_by(col(StagedImport.created_at)))
+        )
+    assert [r.state for r in rejected] == ["rejected", "rejected"]
+    for staged in rejected:
+        problems = problems_of(staged, imports_dir(node.data_dir))
+        assert problems is not None
+        assert {p.row for p in problems} <= {0, 1}  # the whole file, or its header row
+        assert len(problems) == staged.problems
+
+
+def test_the_check_says_how_many_rows_it_has_checked(
+    node: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "CHECKED_EVERY", 2)
+    user = _user(node)
+    identifier = _receive(node, user, GOOD)
+    directory = imports_dir(node.data_dir)
+    said: list[tuple[int, int]] = []
+
+    def watched(*args: object, **kwargs: object) -> ParsedRows:
+        def advance(done: int, rows: int) -> None:
+            original(done, rows)
+            said.append((done, rows))
+            progress = progress_of(_staged(node, identifier), directory)
+            assert (progress.state, progress.done, progress.rows) == ("checking", done, rows)
+
+        original = cast("Callable[[int, int], None]", kwargs.pop("advance"))
+        return check_file(*args, advance=advance, **kwargs)  # type: ignore[arg-type]
+
+    check_file = importer.check_file
+    monkeypatch.setattr("registry.bulk.staged.check_file", watched)
+    assert _check(node, identifier) is not None
+    assert said == [(0, 5), (2, 5), (4, 5), (5, 5)]
+    staged = _staged(node, identifier)
+    assert (staged.state, staged.rows, staged.problems) == ("checked", 5, None)
+
+
+def test_a_check_that_stopped_moving_reads_as_interrupted(node: Settings) -> None:
+    user = _user(node)
+    identifier = _receive(node, user, GOOD)
+    staged = _staged(node, identifier)
+    directory = imports_dir(node.data_dir)
+    now = datetime.now(UTC)
+    assert progress_of(staged, directory, now=now).state == "checking"
+    later = progress_of(staged, directory, now=now + timedelta(hours=1))
+    assert (later.state, later.reason) == ("failed", INTERRUPTED)
 
 
 def test_a_good_file_is_kept_confirmed_once_and_issued_with_its_receipt(node: Settings) -> None:
@@ -272,43 +346,68 @@ def test_files_never_confirmed_are_deleted_after_a_day(node: Settings) -> None:
     assert len(list(Path(directory).iterdir())) == 1
 
 
-def _staged_with_rows(node: Settings, user: UserAccount, name: str) -> Staged:
-    context = IssuingContext.for_node(node)
-    with engine_scope(node.database_url) as engine, session_scope(engine) as session:
-        return stage_file(
-            session,
-            context,
-            imports_dir(node.data_dir),
-            user_id=user.id or 0,
-            authority="CN-SH",
-            record_type=CredentialType.CE_CREDIT,
-            file_name=name,
-            payload=GOOD,
-        )
+def _staged_with_rows(node: Settings, user: UserAccount, name: str) -> tuple[str, ParsedRows]:
+    identifier = _receive(node, user, GOOD, name)
+    parsed = _check(node, identifier)
+    assert parsed is not None
+    return identifier, parsed
 
 
 def test_rows_held_from_the_check_are_still_checked_again_and_the_file_compared(
     node: Settings,
 ) -> None:
     user = _user(node)
-    first = _staged_with_rows(node, user, "a.csv")
-    second = _staged_with_rows(node, user, "b.csv")
-    third = _staged_with_rows(node, user, "c.csv")
-    for staged in (first, second, third):
-        assert staged.staged is not None
-        assert staged.parsed is not None
-        assert _claim(node, staged.staged.id, user)
-    assert first.staged is not None
-    assert second.staged is not None
-    assert third.staged is not None
-    _run(node, first.staged.id, user, parsed=first.parsed)
-    assert _staged(node, first.staged.id).state == "done"
+    first, first_rows = _staged_with_rows(node, user, "a.csv")
+    second, second_rows = _staged_with_rows(node, user, "b.csv")
+    third, third_rows = _staged_with_rows(node, user, "c.csv")
+    for identifier in (first, second, third):
+        assert _claim(node, identifier, user)
+    _run(node, first, user, parsed=first_rows)
+    assert _staged(node, first).state == "done"
     before = _counts(node)
-    _run(node, second.staged.id, user, parsed=second.parsed)  # the credits are held now
-    assert _staged(node, second.staged.id).reason == "5 problem(s) in the file: nothing is issued"
-    (imports_dir(node.data_dir) / third.staged.id / "c.csv").write_bytes(GOOD + b"\n")
-    _run(node, third.staged.id, user, parsed=third.parsed)
-    reason = _staged(node, third.staged.id).reason
+    _run(node, second, user, parsed=second_rows)  # the credits are held now
+    assert _staged(node, second).reason == "5 problem(s) in the file: nothing is issued"
+    (imports_dir(node.data_dir) / third / "c.csv").write_bytes(GOOD + b"\n")
+    _run(node, third, user, parsed=third_rows)
+    reason = _staged(node, third).reason
     assert reason is not None
     assert reason.startswith("the file changed after it was checked")
     assert _counts(node) == before
+
+
+def test_the_history_lists_the_receipts_and_the_persons_own_imports_not_finished(
+    node: Settings,
+) -> None:
+    user = _user(node)
+    other = _user(node, "sh.other")
+    done = _stage(node, user, GOOD, name="done.csv")
+    assert done is not None
+    assert _claim(node, done, user)
+    _run(node, done, user)
+    rejected = _receive(node, user, _csv([HEADER, _row(1, 学时="0")]), "rejected.csv")
+    _check(node, rejected)
+    waiting = _stage(node, user, _csv([HEADER, _row(7)]), name="waiting.csv")
+    checking = _receive(node, user, GOOD, "checking.csv")
+    _receive(node, other, GOOD, "others.csv")  # another person's: theirs alone
+    with engine_scope(node.database_url) as engine, session_scope(engine) as session:
+        entries, total = import_history(session, authority="CN-SH", user_id=user.id or 0, limit=100)
+        receipts = [e.receipt.id for e in entries if e.receipt]
+        first, first_total = import_history(
+            session, authority="CN-SH", user_id=user.id or 0, limit=2
+        )
+        second, _ = import_history(
+            session, authority="CN-SH", user_id=user.id or 0, limit=2, offset=2
+        )
+        elsewhere, none = import_history(
+            session, authority="CN-JS", user_id=user.id or 0, limit=100
+        )
+    staged = [(e.staged.id, e.staged.state) for e in entries if e.staged]
+    assert staged[:3] == [(checking, "checking"), (waiting, "checked"), (rejected, "rejected")]
+    assert len(staged) == 3  # the import done is its receipt; the other's is not listed
+    assert _staged(node, done).receipt_id in receipts
+    assert total == len(entries) == first_total
+    assert [e.created_at for e in entries] == sorted((e.created_at for e in entries), reverse=True)
+    assert [(e.receipt, e.staged) for e in first + second] == [
+        (e.receipt, e.staged) for e in entries[:4]
+    ]
+    assert (elsewhere, none) == ([], 0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +44,9 @@ __all__ = [
 CHUNK = 1_000
 """Rows per log append."""
 
+CHECKED_EVERY = 250
+"""Rows validated between two reports of a check's progress."""
+
 
 def check_file(
     session: Session,
@@ -53,12 +56,17 @@ def check_file(
     record_type: CredentialType,
     authority: str,
     now: datetime | None = None,
+    advance: Callable[[int, int], None] = lambda done, rows: None,
 ) -> ParsedRows:
-    """Every row of the file validated, and every problem found; writes nothing."""
+    """Every row of the file validated, and every problem found; writes nothing.
+
+    ``advance(done, rows)`` is told how many of the file's rows have been validated,
+    every ``CHECKED_EVERY`` rows and once more when all of them are checked."""
     code = province(authority).iso
     now = now or datetime.now(UTC)
     header, rows = read_table(path, max_columns=len(COLUMNS[record_type]))
-    parsed = parse_rows(record_type, header, rows, authority=code)
+    advance(0, len(rows))
+    parsed = parse_rows(record_type, header, _counted(rows, advance), authority=code)
     errors = list(parsed.errors)
     # A row that did not parse is checked against the registry too, on what it got
     # right: its problems are then all reported at once.
@@ -78,10 +86,24 @@ def check_file(
         )
     if not parsed.items:
         errors.sort(key=lambda e: e.row)
+        advance(len(rows), len(rows))
         return ParsedRows(parsed.items, parsed.rows, errors, parsed.headers)
-    return check_rows(
+    checked = check_rows(
         session, context, ParsedRows(parsed.items, parsed.rows, errors, parsed.headers), now=now
     )
+    advance(len(rows), len(rows))
+    return checked
+
+
+def _counted(
+    rows: list[tuple[int, list[str]]], advance: Callable[[int, int], None]
+) -> Iterator[tuple[int, list[str]]]:
+    """The rows, telling ``advance`` how many were taken (the last of them are told
+    once checked against the registry too)."""
+    for done, row in enumerate(rows):
+        if done and done % CHECKED_EVERY == 0:
+            advance(done, len(rows))
+        yield row
 
 
 def check_rows(

@@ -1,26 +1,33 @@
-"""Imports from the authority's console: a file checked whole, kept for the person who
-uploaded it until confirmed, then issued all or nothing in the background.
+"""Imports from the authority's console: a file kept for the person who uploaded it,
+checked whole in the background, confirmed once, then issued all or nothing in the
+background.
 
-1. ``stage_file`` checks the uploaded file (``check_file``): with any problem it keeps
-   nothing and returns every problem; a good file is kept in the node's data directory
-   (``imports/<id>/``, owner-only) and a ``StagedImport`` row names it with its SHA-256,
-   its owner, its authority, its type and its rows.
-2. ``claim`` turns ``checked`` into ``running`` in one conditional update: of two
+1. ``receive_file`` keeps the uploaded file in the node's data directory
+   (``imports/<id>/``, owner-only) and a ``StagedImport`` row, ``checking``, names it
+   with its SHA-256, its owner, its authority and its type. Only a file that is not
+   CSV or XLSX by its name is refused there, at once.
+2. ``check_import`` (on a thread of its own) checks the kept file whole
+   (``check_file``), saying how many rows it has checked: with any problem the import
+   is ``rejected`` with their count, the problems (row, column, reason) are kept beside
+   it and the file itself is deleted; a good file makes the import ``checked`` with
+   its rows, waiting for its confirmation.
+3. ``claim`` turns ``checked`` into ``running`` in one conditional update: of two
    confirmations (a double click, the back button, a retry) one wins, the other
    issues nothing.
-3. ``run_import`` (on a thread of its own) reads the kept file, refuses it unless its
+4. ``run_import`` (on a thread of its own) reads the kept file, refuses it unless its
    SHA-256 is the one checked, checks its rows against the registry again (parsing
    the file again unless the caller still holds its rows as they parsed) and issues
-   them in one transaction that
-   also marks the import ``done`` with its receipt; on any failure it rolls back and
-   marks the import ``failed`` with the reason. Either way the file is then deleted
-   (it holds ID numbers in clear). Its progress goes to a small file beside it, not to
-   the database: the import's transaction may hold the database's only writer (SQLite)
-   until it commits, while any of the node's processes reads the progress.
+   them in one transaction that also marks the import ``done`` with its receipt; on
+   any failure it rolls back and marks the import ``failed`` with the reason. Either
+   way the file is then deleted (it holds ID numbers in clear).
 
-A file left unconfirmed for ``KEPT_FOR`` is deleted by the next upload; an import said
-to be running whose progress has not moved for ``STALLED_AFTER`` was cut short (its
-process stopped, its transaction rolled back) and reads as failed.
+Progress goes to a small file beside the kept one, not to the database: the import's
+transaction may hold the database's only writer (SQLite) until it commits, while any of
+the node's processes reads the progress.
+
+A kept file (or a rejected import's problems) older than ``KEPT_FOR`` is deleted by the
+next upload; an import said to be checking or running whose progress has not moved for
+``STALLED_AFTER`` was cut short (its process stopped) and reads as failed.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from registry.bulk.importer import check_file, check_rows, issue_rows
 from registry.bulk.rows import ParsedRows, RowError
 from registry.credentials import CredentialType
 from registry.errors import InvalidInput, NotFound, RegistryError
+from registry.ids import province
 from registry.issuing import IssuingContext
 from registry.issuing.receipts import Issuer
 from registry.storage.db import session_scope
@@ -56,13 +64,14 @@ __all__ = [
     "KEPT_FOR",
     "STALLED_AFTER",
     "Progress",
-    "Staged",
+    "check_import",
     "claim",
     "imports_dir",
     "own_import",
+    "problems_of",
     "progress_of",
+    "receive_file",
     "run_import",
-    "stage_file",
 ]
 
 KEPT_FOR = timedelta(days=1)
@@ -77,6 +86,7 @@ INTERRUPTED = "the import was interrupted: nothing is issued; upload the file ag
 _CHANGED = "the file changed after it was checked: nothing is issued; upload it again"
 _GONE = "the file is no longer kept: nothing is issued; upload it again"
 _FAILED = "the import failed: nothing is issued"
+_PROBLEMS = "problems.json"
 _UNSAFE = re.compile(r"[^\w.\-]+")
 
 
@@ -86,20 +96,11 @@ def imports_dir(data_root: Path) -> Path:
 
 
 @dataclass(frozen=True)
-class Staged:
-    """What an upload came to: every problem of the file, and the import kept for
-    confirmation when there was none, with its rows as they parsed."""
-
-    problems: list[RowError]
-    staged: StagedImport | None
-    parsed: ParsedRows | None = None
-
-
-@dataclass(frozen=True)
 class Progress:
-    """How far an import is: its state as it stands (``checked``, ``running``, ``done``,
-    ``failed``), the phase of a running one (``checking`` the file again, then
-    ``issuing``), and rows issued of all."""
+    """How far an import is: its state as it stands (``checking``, ``rejected``,
+    ``checked``, ``running``, ``done``, ``failed``), the phase of a running one
+    (``checking`` the file again, then ``issuing``), and rows checked (``checking``) or
+    issued (``running``) of all."""
 
     state: str
     phase: str
@@ -134,9 +135,8 @@ def _forget_old(directory: Path, now: datetime) -> None:
                 shutil.rmtree(kept, ignore_errors=True)
 
 
-def stage_file(
+def receive_file(
     session: Session,
-    context: IssuingContext,
     directory: Path,
     *,
     user_id: int,
@@ -145,53 +145,120 @@ def stage_file(
     file_name: str,
     payload: bytes,
     now: datetime | None = None,
-) -> Staged:
-    """Check an uploaded file whole; keep it for confirmation if every row is good.
+) -> StagedImport:
+    """Keep an uploaded file for its check (``check_import``), as an import ``checking``.
 
-    A problem with the whole file (not CSV or XLSX, unreadable, no header) is a
-    problem of row 0. Nothing is issued here; the caller commits the kept import."""
+    Raises ``InvalidInput`` for a file that is not CSV or XLSX by its name; nothing is
+    kept then. The caller commits before the check runs."""
     now = now or datetime.now(UTC)
+    suffix = _suffix(file_name, payload)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     _forget_old(directory, now)
     identifier = f"imp-{uuid.uuid4().hex}"
-    try:
-        suffix = _suffix(file_name, payload)
-    except InvalidInput as exc:
-        return Staged([RowError(0, "", exc.message)], None)
     home = Path(tempfile.mkdtemp(dir=directory, prefix=f"{identifier}."))
-    path = home / _safe_name(file_name, suffix)
     try:
-        path.write_bytes(payload)
-        try:
-            parsed = check_file(
-                session, context, path, record_type=record_type, authority=authority
-            )
-        except InvalidInput as exc:
-            reasons = [exc.message, *(f"{e.field}: {e.message}" for e in exc.errors)]
-            return Staged([RowError(0, "", reason) for reason in reasons], None)
-        if parsed.errors:
-            return Staged(parsed.errors, None)
-        if not parsed.items:
-            return Staged([RowError(0, "", f"{path.name} has no rows to import")], None)
+        (home / _safe_name(file_name, suffix)).write_bytes(payload)
         home.rename(directory / identifier)
     finally:
         if home.exists():
             shutil.rmtree(home, ignore_errors=True)
     staged = StagedImport(
         id=identifier,
-        authority_code=parsed.items[0].authority,
+        authority_code=province(authority).iso,
         user_id=user_id,
         type=record_type.value,
         file_name=file_name[:255],
         file_digest=hashlib.sha256(payload).hexdigest(),
-        rows=len(parsed.items),
-        state="checked",
+        rows=0,
+        state="checking",
         created_at=now,
         updated_at=now,
     )
     session.add(staged)
     session.flush()
-    return Staged([], staged, parsed)
+    return staged
+
+
+def _reject(directory: Path, identifier: str, problems: list[RowError]) -> None:
+    """Keep the problems beside the import, and delete the file they were found in."""
+    home = directory / identifier
+    for kept in home.glob("*"):
+        if kept.suffix in (".csv", ".xlsx"):
+            kept.unlink(missing_ok=True)
+    listed = [[p.row, p.column, p.reason] for p in problems]
+    fd, temporary = tempfile.mkstemp(dir=home, prefix=".problems.")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(listed, handle, ensure_ascii=False)
+    os.replace(temporary, home / _PROBLEMS)
+
+
+def check_import(
+    engine: Engine,
+    context: IssuingContext,
+    directory: Path,
+    identifier: str,
+    *,
+    now: datetime | None = None,
+) -> ParsedRows | None:
+    """Check an import ``checking`` whole: ``rejected`` with every problem, or
+    ``checked`` with its rows. Returns the rows as they parsed if it is ``checked``.
+
+    A problem with the whole file (unreadable, no header, no rows) is a problem of row
+    0. Never raises for the file's own problems; any other failure marks the import
+    ``failed``, deletes its file and is raised."""
+    try:
+        with session_scope(engine) as session:
+            staged = session.get(StagedImport, identifier)
+            if staged is None or staged.state != "checking":
+                return None
+            path = _kept_file(directory, staged)
+
+            def advance(done: int, rows: int) -> None:
+                _say(directory, identifier, "checking", done, rows)
+
+            try:
+                parsed = check_file(
+                    session,
+                    context,
+                    path,
+                    record_type=CredentialType(staged.type),
+                    authority=staged.authority_code,
+                    now=now,
+                    advance=advance,
+                )
+                problems = parsed.errors
+            except InvalidInput as exc:
+                reasons = [exc.message, *(f"{e.field}: {e.message}" for e in exc.errors)]
+                parsed, problems = None, [RowError(0, "", reason) for reason in reasons]
+            if parsed is not None and not problems and not parsed.items:
+                problems = [RowError(0, "", f"{path.name} has no rows to import")]
+            staged.updated_at = datetime.now(UTC)
+            if problems or parsed is None:
+                _reject(directory, identifier, problems)
+                staged.state, staged.problems = "rejected", len(problems)
+                return None
+            staged.state, staged.rows = "checked", len(parsed.items)
+            return parsed
+    except Exception as exc:
+        reason = exc.message if isinstance(exc, RegistryError) else _FAILED
+        with session_scope(engine) as session:
+            session.execute(
+                update(StagedImport)
+                .where(col(StagedImport.id) == identifier)
+                .values(state="failed", reason=reason, updated_at=datetime.now(UTC))
+            )
+        shutil.rmtree(directory / identifier, ignore_errors=True)
+        if not isinstance(exc, RegistryError):
+            raise
+        return None
+
+
+def problems_of(staged: StagedImport, directory: Path) -> list[RowError] | None:
+    """A rejected import's problems, in row order; ``None`` once no longer kept."""
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        listed = json.loads((directory / staged.id / _PROBLEMS).read_text())
+        return [RowError(int(row), str(column), str(reason)) for row, column, reason in listed]
+    return None
 
 
 def own_import(session: Session, identifier: str, *, user_id: int) -> StagedImport:
@@ -222,13 +289,13 @@ def _progress_path(directory: Path, identifier: str) -> Path:
     return directory / identifier / "progress.json"
 
 
-def _say(directory: Path, identifier: str, phase: str, done: int) -> None:
+def _say(directory: Path, identifier: str, phase: str, done: int, rows: int | None = None) -> None:
     """Write the progress whole to a temporary file, then move it into place."""
     path = _progress_path(directory, identifier)
     with contextlib.suppress(OSError):
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".progress.")
         with os.fdopen(fd, "w") as handle:
-            json.dump({"phase": phase, "done": done}, handle)
+            json.dump({"phase": phase, "done": done, "rows": rows}, handle)
         os.replace(temporary, path)
 
 
@@ -237,7 +304,7 @@ def progress_of(staged: StagedImport, directory: Path, *, now: datetime | None =
     now = now or datetime.now(UTC)
     if staged.state == "done":
         return Progress("done", "", staged.rows, staged.rows, None)
-    if staged.state != "running":
+    if staged.state not in ("checking", "running"):
         return Progress(staged.state, "", 0, staged.rows, staged.reason)
     path = _progress_path(directory, staged.id)
     said: dict[str, Any] = {"phase": "checking", "done": 0}
@@ -247,7 +314,9 @@ def progress_of(staged: StagedImport, directory: Path, *, now: datetime | None =
         moved = max(moved, datetime.fromtimestamp(path.stat().st_mtime, UTC))
     if now - moved > STALLED_AFTER:
         return Progress("failed", "", 0, staged.rows, INTERRUPTED)
-    return Progress("running", str(said["phase"]), int(said["done"]), staged.rows, None)
+    # While it is checked, the rows are counted once the file is read.
+    rows = staged.rows if staged.state == "running" else int(said.get("rows") or 0)
+    return Progress(staged.state, str(said["phase"]), int(said["done"]), rows, None)
 
 
 def _kept_file(directory: Path, staged: StagedImport) -> Path:

@@ -952,17 +952,23 @@ STAGED_IMPORT_STATES = ("checked", "running", "done", "failed")
 
 
 class StagedImport(SQLModel, table=True):
-    """A spreadsheet uploaded at the authority's console and found good: kept for the
-    person who uploaded it (its bytes in the node's data directory, their SHA-256 here)
-    until confirmed, then issued all or nothing. ``checked``: waiting to be confirmed;
-    ``running``: being issued; ``done``: issued, ``receipt_id`` naming its receipt;
-    ``failed``: nothing issued, ``reason`` (in English, translated when shown) says why.
-    The file is deleted once issued or failed: it holds ID numbers in clear."""
+    """A spreadsheet uploaded at the authority's console: kept for the person who
+    uploaded it (its bytes in the node's data directory, their SHA-256 here), checked in
+    the background, then confirmed and issued all or nothing. ``checking``: being
+    checked (``rows`` is 0 until it is); ``rejected``: ``problems`` problems found,
+    nothing issued; ``checked``: every row good, waiting to be confirmed; ``running``:
+    being issued; ``done``: issued, ``receipt_id`` naming its receipt; ``failed``:
+    nothing issued, ``reason`` (in English, translated when shown) says why. The file
+    is deleted once rejected, issued or failed: it holds ID numbers in clear."""
 
     __tablename__ = "staged_import"
     __table_args__ = (
-        CheckConstraint("state IN ('checked', 'running', 'done', 'failed')", name="state_known"),
-        CheckConstraint("rows > 0", name="rows_positive"),
+        CheckConstraint(
+            "state IN ('checking', 'rejected', 'checked', 'running', 'done', 'failed')",
+            name="state_known",
+        ),
+        CheckConstraint("rows >= 0", name="rows_counted"),
+        CheckConstraint("problems IS NULL OR problems > 0", name="problems_positive"),
         CheckConstraint("length(file_digest) = 64", name="file_digest_length"),
         Index("ix_staged_import_authority_created", "authority_code", "created_at"),
     )
@@ -977,5 +983,6 @@ class StagedImport(SQLModel, table=True):
     state: str = Field(sa_type=String(8))
     receipt_id: str | None = Field(default=None, sa_type=String(64), foreign_key="receipt.id")
     reason: str | None = Field(default=None, sa_type=Text)
+    problems: int | None = Field(default=None, sa_type=Integer)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,23 +1,24 @@
 """The authority's console: importing a spreadsheet (checked, confirmed, watched), and the
 imports' history with their receipts.
 
-An official of ``issuer:CN-xx`` imports for that authority only. The upload is checked
-whole (``registry.bulk.staged``): any problem is answered with all of them (row,
-column, reason) and nothing is kept; a good file is kept for its uploader, who sees
-what will be signed and confirms. The confirmation that wins (one per import) issues
-the file on a thread of its own, all or nothing, and answers with its progress page,
-whose script (``progress.js``) asks ``/status`` how far it is and opens the receipt
-once issued; without the script, a link reloads the page. The receipt names the
-person who imported, and downloads as CSV and XLSX.
+An official of ``issuer:CN-xx`` imports for that authority only. The upload is kept
+for its uploader and answered at once with the import's page; the file is checked
+whole on a thread of its own (``registry.bulk.staged``), the page showing how many
+rows are checked. Any problem is then shown with all of them (row, column, reason),
+nothing issued and the file deleted; a good file waits for its uploader, who sees what
+will be signed and confirms. The confirmation that wins (one per import) issues the
+file on a thread of its own, all or nothing, and answers with its progress page. While
+the file is checked or issued, the page's script (``progress.js``) asks ``/status``
+how far it is and opens the import's page again once that phase is over; without the
+script, the page reloads itself. The receipt names the person who imported, and
+downloads as CSV and XLSX.
 """
 
 from __future__ import annotations
 
 import tempfile
-import threading
-from collections import OrderedDict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Engine
@@ -28,23 +29,21 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from api.deps import DbSession, engine_of
 from api.limits import ISSUE_BATCH_BODY, GatedRoute, body_limit
-from registry.bulk import TYPES, ParsedRows, write_template
+from registry.bulk import TYPES, write_template
+from registry.bulk.history import import_history
 from registry.bulk.staged import (
-    Staged,
     claim,
     imports_dir,
     own_import,
+    problems_of,
     progress_of,
-    run_import,
-    stage_file,
+    receive_file,
 )
-from registry.errors import Forbidden, NotFound
+from registry.errors import Forbidden, InvalidInput, NotFound
 from registry.ids import province
-from registry.issuing import IssuingContext
 from registry.issuing.receipts import (
     Issuer,
     ReceiptView,
-    list_receipts,
     read_receipt,
     receipt_csv,
     receipt_xlsx,
@@ -55,9 +54,10 @@ from registry.storage.db import session_scope
 from registry.storage.models import Authority, StagedImport, UserAccount
 from web.i18n import N_
 from web.render import language_of, page
+from web.routes._import_work import start_check, start_import
 from web.security import CheckedForm, signed_in
 
-__all__ = ["TYPE_NAMES", "router"]
+__all__ = ["STATE_NAMES", "TYPE_NAMES", "router"]
 
 # The upload may be as large as the API's batch of records (api.limits).
 router = APIRouter(include_in_schema=False, route_class=GatedRoute)
@@ -72,8 +72,17 @@ TYPE_NAMES = {
 }
 """Each kind of record an import takes, by its short name, as the page names it."""
 
+STATE_NAMES = {
+    "checking": N_("Being checked"),
+    "rejected": N_("Rejected"),
+    "checked": N_("Waiting for confirmation"),
+    "running": N_("Being issued"),
+    "failed": N_("Failed"),
+}
+"""Each state of an import not finished, as the history names it."""
+
 _NAME_OF_TYPE = {TYPES[short].value: name for short, name in TYPE_NAMES.items()}
-_HELD_ROWS = 20_000  # parsed rows a process holds for their confirmation (10,000: 24 MB)
+_KIND_OF_TYPE = {TYPES[short].value: short for short in TYPE_NAMES}
 _HISTORY_PAGE = 20
 _RECEIPT_PAGE = 200
 
@@ -93,15 +102,6 @@ def _authority_named(request: Request, code: str) -> dict[str, str]:
     return {"name_zh": named.name_zh, "name_en": named.name_en, "iso": code}
 
 
-def _held(request: Request) -> OrderedDict[str, ParsedRows]:
-    """The rows of the latest files checked in this process, by import: a confirmation
-    the same process answers need not read and parse its file again."""
-    held: OrderedDict[str, ParsedRows] | None = getattr(request.app.state, "held_imports", None)
-    if held is None:
-        held = request.app.state.held_imports = OrderedDict()
-    return held
-
-
 def _directory(request: Request) -> Path:
     return imports_dir(request.app.state.settings.data_dir)
 
@@ -117,8 +117,6 @@ def _form(
     *,
     chosen: str = "",
     errors: dict[str, str] | None = None,
-    problems: list[dict[str, Any]] | None = None,
-    file_name: str = "",
     status: int = 200,
 ) -> Response:
     code = _authority(user)
@@ -130,8 +128,6 @@ def _form(
             "types": TYPE_NAMES,
             "chosen": chosen,
             "errors": errors or {},
-            "problems": problems or [],
-            "file_name": file_name,
             "authority": _authority_named(request, code),
         },
         status=status,
@@ -164,34 +160,31 @@ def template_download(request: Request, kind: str, user: Official) -> Response:
     )
 
 
-def _stage(
+def _receive(
     engine: Engine,
-    context: IssuingContext,
     directory: Path,
     *,
     user: UserAccount,
     kind: str,
     file_name: str,
     payload: bytes,
-) -> Staged:
+) -> str:
     with session_scope(engine) as session:
-        return stage_file(
+        return receive_file(
             session,
-            context,
             directory,
             user_id=user.id or 0,
             authority=_authority(user),
             record_type=TYPES[kind],
             file_name=file_name,
             payload=payload,
-        )
+        ).id
 
 
 @router.post("/console/import", openapi_extra=body_limit(ISSUE_BATCH_BODY))
 async def import_post(request: Request, user: Official, form: CheckedForm) -> Response:
-    """Check the whole file: answer every problem and keep nothing, or keep the file
-    for its uploader to confirm."""
-    lang = language_of(request)
+    """Keep the file and check it in the background; answer at once with the import's
+    page, which shows the check's progress, then its problems or the confirmation."""
     kind = str(form.get("type") or "")
     upload = form.get("file")
     errors: dict[str, str] = {}
@@ -203,29 +196,17 @@ async def import_post(request: Request, user: Official, form: CheckedForm) -> Re
         return _form(request, user, chosen=kind, errors=errors, status=422)
     name = upload.filename or ""
     payload = await upload.read()
-    state = request.app.state
-    staged = await run_in_threadpool(
-        _stage,
-        engine_of(request),
-        state.issuing,
-        _directory(request),
-        user=user,
-        kind=kind,
-        file_name=name,
-        payload=payload,
-    )
-    if staged.staged is None:
-        problems = [
-            {"row": p.row, "column": p.column, "reason": translate(p.reason, lang)}
-            for p in staged.problems
-        ]
-        return _form(request, user, chosen=kind, problems=problems, file_name=name, status=422)
-    if staged.parsed is not None and len(staged.parsed.items) <= _HELD_ROWS:
-        held = _held(request)
-        held[staged.staged.id] = staged.parsed
-        while sum(len(rows.items) for rows in held.values()) > _HELD_ROWS:
-            held.popitem(last=False)
-    return RedirectResponse(f"/console/import/{staged.staged.id}", status_code=303)
+    engine = engine_of(request)
+    directory = _directory(request)
+    try:
+        identifier = await run_in_threadpool(
+            _receive, engine, directory, user=user, kind=kind, file_name=name, payload=payload
+        )
+    except InvalidInput:
+        errors["file"] = N_("Only .csv and .xlsx files can be imported.")
+        return _form(request, user, chosen=kind, errors=errors, status=422)
+    start_check(engine, request.app.state, directory, identifier)
+    return RedirectResponse(f"/console/import/{identifier}", status_code=303)
 
 
 def _own(session: DbSession, user: UserAccount, identifier: str) -> StagedImport | None:
@@ -238,8 +219,9 @@ def _own(session: DbSession, user: UserAccount, identifier: str) -> StagedImport
 
 @router.get("/console/import/{identifier}")
 def staged_page(request: Request, identifier: str, user: Official, session: DbSession) -> Response:
-    """An uploaded import: what will be signed and the button to confirm it; then its
-    progress; once issued, its receipt; if it failed, why (nothing was issued)."""
+    """An uploaded import: its check's progress; then every problem found (nothing
+    issued), or what will be signed and the button to confirm it; then its progress;
+    once issued, its receipt; if it failed, why (nothing was issued)."""
     staged = _own(session, user, identifier)
     if staged is None:
         return _missing(request)
@@ -247,6 +229,10 @@ def staged_page(request: Request, identifier: str, user: Official, session: DbSe
     if progress.state == "done" and staged.receipt_id:
         return RedirectResponse(f"/console/imports/{staged.receipt_id}", status_code=303)
     lang = language_of(request)
+    found = problems_of(staged, _directory(request)) if progress.state == "rejected" else None
+    problems = [
+        {"row": p.row, "column": p.column, "reason": translate(p.reason, lang)} for p in found or []
+    ]
     return page(
         request,
         "console/import_staged.html",
@@ -254,8 +240,10 @@ def staged_page(request: Request, identifier: str, user: Official, session: DbSe
             "section": "import",
             "staged": staged,
             "progress": progress,
+            "problems": problems,
             "reason": translate(progress.reason, lang) if progress.reason else "",
             "type_name": _NAME_OF_TYPE.get(staged.type, staged.type),
+            "kind": _KIND_OF_TYPE.get(staged.type, ""),
             "authority": _authority_named(request, staged.authority_code),
         },
     )
@@ -272,23 +260,14 @@ def confirm(request: Request, identifier: str, user: Official, form: CheckedForm
             return _missing(request)
         started = claim(session, identifier, user_id=user.id or 0)
     if started:
-        state = request.app.state
-        threading.Thread(
-            target=run_import,
-            args=(engine, state.issuing, _directory(request), identifier),
-            kwargs={
-                "issuer": Issuer(user.token_id, user.username, user.role),
-                "parsed": _held(request).pop(identifier, None),
-            },
-            name=f"console-import-{identifier}",
-            daemon=True,
-        ).start()
+        issuer = Issuer(user.token_id, user.username, user.role)
+        start_import(engine, request.app.state, _directory(request), identifier, issuer=issuer)
     return RedirectResponse(f"/console/import/{identifier}", status_code=303)
 
 
 @router.get("/console/import/{identifier}/status")
 def status(request: Request, identifier: str, user: Official, session: DbSession) -> Response:
-    """How far an import is: its state, its phase, rows issued of all."""
+    """How far an import is: its state, its phase, rows checked or issued of all."""
     staged = _own(session, user, identifier)
     if staged is None:
         return JSONResponse({"state": "missing"}, status_code=404)
@@ -311,24 +290,36 @@ def history(
     session: DbSession,
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
-    """Every import and API batch of the authority, newest first, a page at a time."""
-    receipts, total = list_receipts(
+    """Every import and API batch of the authority, newest first, a page at a time:
+    the receipts, and the official's own imports not finished with their state."""
+    entries, total = import_history(
         session,
-        role=user.role,
+        authority=_authority(user),
+        user_id=user.id or 0,
         limit=_HISTORY_PAGE,
         offset=(page_number - 1) * _HISTORY_PAGE,
     )
-    tokens = {r.token_id for r in receipts if r.token_id is not None}
+    tokens = {e.receipt.token_id for e in entries if e.receipt and e.receipt.token_id}
     people = {
         user.token_id: user.display_name
         for user in session.exec(select(UserAccount).where(col(UserAccount.token_id).in_(tokens)))
     }
+    directory = _directory(request)
+    progress = {e.staged.id: progress_of(e.staged, directory) for e in entries if e.staged}
+    lang = language_of(request)
     return page(
         request,
         "console/imports.html",
         {
             "section": "import",
-            "receipts": receipts,
+            "entries": entries,
+            "states": {identifier: found.state for identifier, found in progress.items()},
+            "state_names": STATE_NAMES,
+            "reasons": {
+                identifier: translate(found.reason, lang)
+                for identifier, found in progress.items()
+                if found.reason
+            },
             "people": people,
             "total": total,
             "page_number": page_number,

@@ -1,9 +1,11 @@
-// A list being verified: ask how far it is every second, show it, and open the
-// list's own page once the results are all there. Without this script, the page's
-// link does it.
+// A list being verified, or an import being checked or issued: ask how far it is
+// every second, show it, and open the page of the results once that is over. Without
+// this script, the page's link (and its refresh) does it.
 const section = document.getElementById("progress");
 const bar = document.getElementById("progress-bar");
 const done = document.getElementById("progress-done");
+const rows = document.getElementById("progress-rows");
+const ongoing = new Set(["running", "checking"]);
 
 async function poll() {
   try {
@@ -17,7 +19,10 @@ async function poll() {
       bar.value = status.done;
       bar.textContent = `${status.done} / ${status.rows}`;
       done.textContent = String(status.done);
-      if (status.state !== "running") {
+      if (rows) {
+        rows.textContent = String(status.rows);
+      }
+      if (!ongoing.has(status.state)) {
         window.location.assign(section.dataset.results);
         return;
       }
