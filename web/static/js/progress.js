@@ -15,12 +15,16 @@ async function poll() {
     });
     if (answer.ok) {
       const status = await answer.json();
-      bar.max = status.rows;
-      bar.value = status.done;
-      bar.textContent = `${status.done} / ${status.rows}`;
+      if (status.rows > 0) {
+        bar.max = status.rows;
+        bar.value = status.done;
+        bar.textContent = `${status.done} / ${status.rows}`;
+      } else {
+        bar.removeAttribute("value"); // the file is still being read: how long, unknown
+      }
       done.textContent = String(status.done);
       if (rows) {
-        rows.textContent = String(status.rows);
+        rows.textContent = status.rows > 0 ? String(status.rows) : "…";
       }
       if (!ongoing.has(status.state)) {
         window.location.assign(section.dataset.results);
