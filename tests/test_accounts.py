@@ -174,6 +174,9 @@ def _cli(*args: str, db_url: str, data_dir: Path, stdin: str | None = None) -> t
     return done.returncode, done.stdout + done.stderr
 
 
+# What this checks does not depend on the database: SQLite alone (the domain below the
+# command is tested on both).
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_user_commands(engine: Engine, db_url: str, tmp_path: Path) -> None:
     def run(*args: str, stdin: str | None = None) -> tuple[int, str]:
         return _cli(*args, db_url=db_url, data_dir=tmp_path, stdin=stdin)

@@ -397,6 +397,9 @@ def test_xlsx_rows_are_streamed_not_expanded(tmp_path: Path) -> None:
     assert read_table(padded, max_columns=8) == (CE_HEADER, [(2, _ce_row(1))])
 
 
+# What this checks does not depend on the database: SQLite alone (the domain below the
+# command is tested on both).
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
 def test_a_file_over_the_row_limit_is_refused_in_one_line(
     node: Settings, tmp_path: Path, kind: str

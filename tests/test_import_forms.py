@@ -207,6 +207,9 @@ def test_a_pilot_code_is_imported_only_when_the_row_says_so(node: Settings, tmp_
     }
 
 
+# What this checks does not depend on the database: SQLite alone (the domain below the
+# command is tested on both).
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_template_has_drop_downs_notes_a_frozen_header_and_an_example(
     node: Settings, tmp_path: Path
 ) -> None:
@@ -255,6 +258,9 @@ def test_the_template_has_drop_downs_notes_a_frozen_header_and_an_example(
     assert csv_path.read_text(encoding="utf-8-sig").splitlines() == [",".join(map(str, header))]
 
 
+# What this checks does not depend on the database: SQLite alone (the domain below the
+# command is tested on both).
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_every_template_lists_its_enumerations(node: Settings, tmp_path: Path) -> None:
     categories = (
         '"煤矿安全,金属非金属矿山安全,化工安全,金属冶炼安全,建筑施工安全,道路运输安全,'

@@ -474,6 +474,9 @@ def test_import_refuses_a_row_with_a_refused_character(settings: Settings, tmp_p
 # -- the command's inputs: authorities, keys, trust proposals, agreements ---------------
 
 
+# What this checks does not depend on the database: SQLite alone (the domain below the
+# command is tested on both).
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_command_refuses_refused_characters_in_every_text_it_signs(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -92,6 +92,9 @@ def test_an_empty_history_has_no_chain(settings: Settings) -> None:
     assert answer.headers["content-type"] == "application/problem+json"
 
 
+# What this checks does not depend on the database: SQLite alone (the domain below the
+# command is tested on both).
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_verify_refuses_to_vouch_without_a_pinned_genesis(
     node: tuple[TestClient, dict[str, str]], tmp_path: Path
 ) -> None:
@@ -119,6 +122,9 @@ def test_verify_refuses_to_vouch_without_a_pinned_genesis(
     assert wrong.returncode == 1
 
 
+# What this checks does not depend on the database: SQLite alone (the domain below the
+# command is tested on both).
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_verdict_comes_first_in_the_language_chosen(
     node: tuple[TestClient, dict[str, str]], tmp_path: Path
 ) -> None:
