@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,18 +22,29 @@ from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from devtools.browser import launch_chromium
 from tests._servers import Server, Servers
 
 __all__ = [
+    "DESK_SETTINGS",
     "Visit",
     "axe_violations",
+    "checked",
     "demo_node",
     "launch",
+    "module_node",
     "screenshot",
     "sign_in",
+    "sign_in_as",
 ]
 
 _SERIOUS = ("serious", "critical")
@@ -133,3 +144,33 @@ def demo_users(data_dir: Path) -> dict[str, dict[str, str]]:
         (data_dir / "secrets" / "demo-users.json").read_text(encoding="utf-8")
     )
     return saved
+
+
+DESK_SETTINGS = {"REGISTRY_SIGN_IN_DELAY_SECONDS": "0"}
+"""A demo node's settings for the desks' tests: no wait after a refused sign-in."""
+
+
+def module_node(name: str, settings: dict[str, str] | None = None) -> Callable[..., Any]:
+    """A module-scoped ``node`` fixture: one demo node on SQLite for the module
+    (``make run``'s shape), in a folder named ``name``; ``(server, data directory)``."""
+
+    @pytest.fixture(scope="module")
+    def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
+        with demo_node(tmp_path_factory.mktemp(name), settings or DESK_SETTINGS) as found:
+            yield found
+
+    return node
+
+
+def checked(page: Page, visit: Visit) -> None:
+    """axe-core finds nothing serious on the page, and the browser asked nothing of any
+    address but the node's."""
+    assert axe_violations(page) == []
+    assert visit.elsewhere() == []
+
+
+def sign_in_as(page: Page, data_dir: Path, role: str, next_path: str) -> None:
+    """Sign in as the demo's account of ``role`` and land on ``next_path``."""
+    account = demo_users(data_dir)[role]
+    sign_in(page, account["username"], account["password"], next_path=next_path)
+    expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))

@@ -24,7 +24,7 @@ from devtools.postgres import start_cluster
 from registry.crypto.keys import KeyStore
 from registry.settings import Settings
 from registry.storage.db import engine_scope, upgrade
-from tests._browser import launch, playwright_session
+from tests._browser import Visit, launch, new_visit, playwright_session
 from tests._seeded import drop_templates, use_template
 from tests._servers import Servers
 from tests._support import LOOPBACK, TEST_PASSPHRASE, migrated_sqlite
@@ -206,6 +206,16 @@ def servers(tmp_path: Path) -> Iterator[Servers]:
     servers = Servers(tmp_path)
     yield servers
     servers.stop_all()
+
+
+@pytest.fixture
+def visit(browser: Browser, node: Any) -> Iterator[Visit]:
+    """A fresh browser context at the module's ``node`` (a server, or a tuple whose
+    first item is one), closed after the test."""
+    server = node[0] if isinstance(node, tuple) else node
+    found = new_visit(browser, server.base)
+    yield found
+    found.context.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from tests._browser import (
     Visit,
-    axe_violations,
+    checked,
     demo_node,
     demo_users,
     new_visit,
@@ -35,18 +35,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Pat
         yield found
 
 
-@pytest.fixture
-def visit(browser: Browser, node: tuple[Server, Path]) -> Iterator[Visit]:
-    found = new_visit(browser, node[0].base)
-    yield found
-    found.context.close()
-
-
-def _checked(page: Page, visit: Visit) -> None:
-    assert axe_violations(page) == []
-    assert visit.elsewhere() == []
-
-
 def test_the_front_page_is_chinese_first_and_english_one_click_away(
     visit: Visit, tmp_path: Path
 ) -> None:
@@ -54,7 +42,7 @@ def test_the_front_page_is_chinese_first_and_english_one_click_away(
     page.goto("/")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     expect(page.get_by_role("heading", level=1)).to_have_text("长三角注册安全工程师登记系统")
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "home-zh", tmp_path)
     page.get_by_role("link", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
@@ -64,7 +52,7 @@ def test_the_front_page_is_chinese_first_and_english_one_click_away(
     # Remembered by this browser: the next page is in English too, and back again.
     page.goto("/sign-in")
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
-    _checked(page, visit)
+    checked(page, visit)
     page.get_by_role("link", name="中文").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("登录")
     assert page.url.endswith("/sign-in")
@@ -78,7 +66,7 @@ def test_the_front_page_fits_a_phone(
     page.goto("/")
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], "the page scrolls sideways on a phone"
-    _checked(page, phone)
+    checked(page, phone)
     screenshot(page, "home-phone", tmp_path)
     phone.context.close()
 
@@ -91,7 +79,7 @@ def test_signing_in_and_out_with_the_keyboard_alone(
     page = visit.page()
     page.goto("/desk")
     expect(page).to_have_url(re.compile(r"/sign-in\?next=/desk$"))
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "sign-in", tmp_path)
     # Tab from the top of the page to the form, type, press Enter.
     for _ in range(20):
@@ -110,7 +98,7 @@ def test_signing_in_and_out_with_the_keyboard_alone(
     cookie = next(c for c in visit.context.cookies() if c["name"] == "registry_session")
     assert cookie["httpOnly"]
     assert cookie["sameSite"] == "Lax"
-    _checked(page, visit)
+    checked(page, visit)
     page.get_by_role("button", name="退出").click()
     expect(page).to_have_url(re.compile(r"/$"))
     page.goto("/desk")
@@ -131,7 +119,7 @@ def test_a_wrong_password_then_the_lock_out(
     sign_in(page, inspector["username"], "not the password")
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("用户名或密码不正确")
-    _checked(page, visit)
+    checked(page, visit)
     sign_in(page, "no-such-person", "not the password")
     expect(page.get_by_role("alert")).to_contain_text("用户名或密码不正确")
     for _ in range(2):
@@ -188,7 +176,7 @@ def test_the_api_reference_is_served_by_the_node(visit: Visit, tmp_path: Path) -
     operation = page.locator("details.operation", has_text="/v1/verify/engineer").first
     operation.locator("summary").click()
     expect(operation.get_by_role("table").first).to_be_visible()
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "api-reference", tmp_path)
     # The explorer, to try the API, with Swagger UI's assets from the node too.
     page.get_by_role("link", name="在接口调试页中试用（页面较大）").click()

@@ -16,48 +16,29 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from registry.demo.records import DEMO_ENGINEERS
 from tests._browser import (
     Visit,
-    axe_violations,
-    demo_node,
+    checked,
     demo_users,
+    module_node,
     new_visit,
     screenshot,
     sign_in,
+    sign_in_as,
 )
 from tests._servers import Server
 
 ENGINEER = DEMO_ENGINEERS[0]  # 王立新: a Shanghai qualification and registration
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    """One demo node on SQLite for the module (``make run``'s shape)."""
-    settings = {"REGISTRY_SIGN_IN_DELAY_SECONDS": "0"}
-    with demo_node(tmp_path_factory.mktemp("admin"), settings) as found:
-        yield found
-
-
-@pytest.fixture
-def visit(browser: Browser, node: tuple[Server, Path]) -> Iterator[Visit]:
-    found = new_visit(browser, node[0].base)
-    yield found
-    found.context.close()
-
-
-def _checked(page: Page, visit: Visit) -> None:
-    assert axe_violations(page) == []
-    assert visit.elsewhere() == []
+node = module_node("admin")
 
 
 def _admin(page: Page, data_dir: Path, next_path: str) -> None:
-    admin = demo_users(data_dir)["admin"]
-    sign_in(page, admin["username"], admin["password"], next_path=next_path)
-    expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
+    sign_in_as(page, data_dir, "admin", next_path)
 
 
 def _secret(page: Page) -> str:
@@ -74,7 +55,7 @@ def test_an_account_is_made_disabled_reset_and_enabled(
     _admin(page, data_dir, "/admin/users")
     expect(page.get_by_role("heading", level=1)).to_have_text("用户")
     expect(page.locator("#accounts")).to_contain_text(demo_users(data_dir)["verifier"]["username"])
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "admin-users", tmp_path)
     # A bad form: each problem beside its field, nothing made.
     page.get_by_label("用户名", exact=True).fill("X")
@@ -83,14 +64,14 @@ def test_an_account_is_made_disabled_reset_and_enabled(
     expect(page.locator("#error-username")).to_contain_text("用户名为 3 至 64 个字符")
     expect(page.get_by_label("用户名", exact=True)).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#accounts")).not_to_contain_text("X")
-    _checked(page, visit)
+    checked(page, visit)
     page.get_by_label("用户名", exact=True).fill("clerk.li")
     page.get_by_label("角色", exact=True).select_option("enforcement")
     page.get_by_label("显示名称").fill("李文")
     page.get_by_role("button", name="创建用户并显示密码").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("用户已创建")
     password = _secret(page)
-    _checked(page, visit)
+    checked(page, visit)
     # The person signs in elsewhere.
     elsewhere = new_visit(browser, server.base)
     try:
@@ -103,11 +84,11 @@ def test_an_account_is_made_disabled_reset_and_enabled(
         expect(page.locator("dl.facts")).to_contain_text("正常")
         page.get_by_role("link", name="停用账户").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("停用 clerk.li？")
-        _checked(page, visit)
+        checked(page, visit)
         page.get_by_role("button", name="停用账户").click()
         expect(page.locator("#done")).to_contain_text("账户已停用")
         expect(page.locator("dl.facts")).to_contain_text("已停用")
-        _checked(page, visit)
+        checked(page, visit)
         theirs.goto("/desk")
         expect(theirs).to_have_url(re.compile(r"/sign-in\?next="))
         sign_in(theirs, "clerk.li", password, next_path="/desk")
@@ -148,7 +129,7 @@ def test_a_token_is_issued_used_audited_and_revoked(
     expect(page.get_by_role("heading", level=1)).to_have_text("令牌已签发")
     token = _secret(page)
     assert token.startswith("yrd_")
-    _checked(page, visit)
+    checked(page, visit)
     # Reloading the page neither posts the form again nor shows the token again.
     page.reload()
     expect(page.get_by_role("heading", level=1)).to_have_text("仅显示一次")
@@ -169,7 +150,7 @@ def test_a_token_is_issued_used_audited_and_revoked(
         expect(rows.first).to_contain_text("令牌：人事系统")
         expect(rows.first).to_contain_text("核验一名工程师")
         assert ENGINEER.id_number not in page.content()
-        _checked(page, visit)
+        checked(page, visit)
         screenshot(page, "admin-audit", tmp_path)
         # Every time the same question was asked, by its hash.
         rows.first.locator("a.mono").click()
@@ -182,11 +163,11 @@ def test_a_token_is_issued_used_audited_and_revoked(
         page.goto("/admin/tokens")
         page.locator("#tokens tr", has_text="人事系统").get_by_role("link").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("吊销令牌 人事系统？")
-        _checked(page, visit)
+        checked(page, visit)
         page.get_by_role("button", name="吊销令牌").click()
         expect(page.locator("#done")).to_contain_text("令牌已吊销")
         expect(page.locator("#tokens tr", has_text="人事系统")).to_contain_text("已吊销")
-        _checked(page, visit)
+        checked(page, visit)
         screenshot(page, "admin-tokens", tmp_path)
         # The demo's tokens are rows on the page, never their secrets.
         demo = json.loads((data_dir / "secrets" / "demo-tokens.json").read_text("utf-8"))
@@ -206,12 +187,12 @@ def test_the_health_page_shows_the_node_at_a_glance(
     expect(page.locator("#logs")).to_contain_text("上海市应急管理局")
     expect(page.locator("#keys")).to_contain_text("已保存")
     expect(page.locator("#keys")).not_to_contain_text("缺失")
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "admin-health", tmp_path)
     page.get_by_role("link", name="English").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Node health")
     expect(page.locator("#health-summary")).to_contain_text("Reachable and migrated")
-    _checked(page, visit)
+    checked(page, visit)
 
 
 def test_the_users_page_on_a_phone(
@@ -225,7 +206,7 @@ def test_the_users_page_on_a_phone(
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= 390, wide
         expect(page.get_by_role("button", name="创建用户并显示密码")).to_be_visible()
-        _checked(page, phone)
+        checked(page, phone)
     finally:
         phone.context.close()
 

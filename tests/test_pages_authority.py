@@ -43,12 +43,11 @@ from registry.trust.proposals import (
 from registry.trust.store import NodeProfile, current_version
 from tests._browser import (
     Visit,
-    axe_violations,
+    checked,
     demo_node,
-    demo_users,
     new_visit,
     screenshot,
-    sign_in,
+    sign_in_as,
 )
 from tests._servers import Server
 from web.authority_views import peer_rows
@@ -94,22 +93,8 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Pat
         yield found
 
 
-@pytest.fixture
-def visit(browser: Browser, node: tuple[Server, Path]) -> Iterator[Visit]:
-    found = new_visit(browser, node[0].base)
-    yield found
-    found.context.close()
-
-
-def _checked(page: Page, visit: Visit) -> None:
-    assert axe_violations(page) == []
-    assert visit.elsewhere() == []
-
-
 def _official(page: Page, data_dir: Path, next_path: str) -> None:
-    official = demo_users(data_dir)["issuer:CN-SH"]
-    sign_in(page, official["username"], official["password"], next_path=next_path)
-    expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
+    sign_in_as(page, data_dir, "issuer:CN-SH", next_path)
 
 
 def test_the_official_sees_the_listings_with_their_days_and_actions(
@@ -127,7 +112,7 @@ def test_the_official_sees_the_listings_with_their_days_and_actions(
     expect(row).to_contain_text("更正")
     expect(row).to_contain_text("撤回列入")
     expect(row).not_to_contain_text("信用修复")
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "console-authority-listings", tmp_path)
     # By credit code, by a word of the principal's name; nothing by another's.
     page.get_by_label("名称或统一社会信用代码").fill(code)
@@ -143,7 +128,7 @@ def test_the_official_sees_the_listings_with_their_days_and_actions(
     page.get_by_label("名称或统一社会信用代码").fill("91310000OOOOOOOOO1")
     page.get_by_role("button", name="查询", exact=True).click()
     expect(page.locator("#error-q")).to_contain_text("18 位统一社会信用代码")
-    _checked(page, visit)
+    checked(page, visit)
     # The listing's own page: the days, what is allowed now, the decision, the history.
     page.goto("/console/listings")
     page.get_by_role("link", name=name).click()
@@ -155,7 +140,7 @@ def test_the_official_sees_the_listings_with_their_days_and_actions(
     )
     expect(page.get_by_text("沪应急失信〔")).to_be_visible()
     expect(page.get_by_text("列入以来没有变更。")).to_be_visible()
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "console-authority-listing", tmp_path)
     listing_url = page.url
 
@@ -168,7 +153,7 @@ def test_the_official_sees_the_listings_with_their_days_and_actions(
     page.goto(listing_url)
     page.get_by_role("link", name="撤回列入（行政处罚决定被撤销）").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("撤回列入（行政处罚决定被撤销）")
-    _checked(page, visit)
+    checked(page, visit)
     page.get_by_role("button", name="签署前核对").click()
     expect(page.locator("#error-reason")).to_be_visible()
     expect(page.locator("#error-decision_number")).to_be_visible()
@@ -180,7 +165,7 @@ def test_the_official_sees_the_listings_with_their_days_and_actions(
     expect(page.get_by_role("heading", level=1)).to_have_text("确认变更")
     expect(page.locator("#to-sign")).to_contain_text("沪应急复〔2026〕2号")
     expect(page.locator("#to-sign")).to_contain_text("预定")
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "console-authority-listing-confirm", tmp_path)
     page.get_by_role("button", name="签名并记录").click()
     expect(page.locator("#done")).to_have_text("变更已签名并记入本机关日志。")
@@ -213,7 +198,7 @@ def test_the_official_signs_a_trust_list_proposal_and_an_agreement(
     expect(
         page.locator("#pending").get_by_role("link", name=re.compile("审阅并签署"))
     ).to_have_count(1)
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "console-authority-trust", tmp_path)
     token = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
     refused = page.request.post(
@@ -230,7 +215,7 @@ def test_the_official_signs_a_trust_list_proposal_and_an_agreement(
     page.locator("#proposal").get_by_role("link", name="审阅并签署").click()
     expect(page).to_have_url(re.compile("/console/trust/sign$"))
     expect(page.locator("#sign-changes")).to_contain_text("下一版本需要 3 个成员签名")
-    _checked(page, visit)
+    checked(page, visit)
     page.get_by_role("button", name="以上海市应急管理局名义签署").click()
     expect(page.locator("#done")).to_have_text("本机关对信任列表提案的签名已记录。")
     expect(page.locator("#proposal-signatures")).to_contain_text("上海市应急管理局")
@@ -250,7 +235,7 @@ def test_the_official_signs_a_trust_list_proposal_and_an_agreement(
     page.locator("#pending").get_by_role("link", name=re.compile("审阅并签署")).click()
     expect(page.get_by_role("heading", level=2)).to_have_text(AGREEMENT.basis_title)
     expect(page.locator("main")).to_contain_text("继续教育")
-    _checked(page, visit)
+    checked(page, visit)
     page.get_by_role("button", name="以上海市应急管理局名义签署").click()
     expect(page.locator("#done")).to_have_text("本机关对协议的签名已记录。")
     expect(page.locator("#pending")).to_contain_text("本机关已签署此协议。")
@@ -287,7 +272,7 @@ def test_the_federation_page_on_a_phone(
         # One node hosting every authority follows nobody; its own log is signed.
         expect(page.get_by_text("本节点自行托管所有成员的日志，不跟随其他节点。")).to_be_visible()
         expect(page.locator("#own-log")).to_contain_text("最新检查点")
-        _checked(page, visit)
+        checked(page, visit)
         screenshot(page, "console-authority-federation-phone", tmp_path)
         # A member's log found forked: its row says so, and its evidence downloads.
         now = datetime.now(UTC)
@@ -311,7 +296,7 @@ def test_the_federation_page_on_a_phone(
         page.reload()
         expect(page.locator("#peers tr.peer-forked")).to_contain_text("已分叉")
         link = page.get_by_role("link", name=re.compile("^下载证据"))
-        _checked(page, visit)
+        checked(page, visit)
         answer = page.request.get(str(link.get_attribute("href")))
         assert answer.status == 200
         assert answer.json() == {"authority": "CN-ZJ", "evidence": [evidence]}

@@ -6,14 +6,19 @@ added later is checked without being listed here, as long as a link leads to it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser
 
-from tests._browser import axe_violations, demo_node, demo_users, new_visit, sign_in
+from tests._browser import (
+    axe_violations,
+    demo_users,
+    module_node,
+    new_visit,
+    sign_in,
+)
 from tests._servers import Server
 
 # Links not to a page: downloads, leaving, switching language, the vendored explorer.
@@ -33,11 +38,7 @@ def _kind(path: str) -> str:
     return _ID.sub("/{id}", path)
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    settings = {"REGISTRY_SIGN_IN_DELAY_SECONDS": "0"}
-    with demo_node(tmp_path_factory.mktemp("crawl"), settings) as found:
-        yield found
+node = module_node("crawl")
 
 
 @pytest.mark.parametrize("role", ["issuer:CN-SH", "verifier", "enforcement", "admin", None])

@@ -11,7 +11,6 @@ import datetime as dt
 import io
 import re
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -29,12 +28,13 @@ from registry.storage.models import UserAccount
 from registry.verification.history import keep_report, start_batch
 from tests._browser import (
     Visit,
-    axe_violations,
-    demo_node,
+    checked,
     demo_users,
+    module_node,
     new_visit,
     screenshot,
     sign_in,
+    sign_in_as,
 )
 from tests._servers import Server
 
@@ -46,34 +46,15 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DESK_PAGES = ("/desk/verify", "/desk/verify-list", "/desk/history")
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    """One demo node on SQLite for the module (``make run``'s shape)."""
-    settings = {"REGISTRY_SIGN_IN_DELAY_SECONDS": "0"}
-    with demo_node(tmp_path_factory.mktemp("desk"), settings) as found:
-        yield found
-
-
-@pytest.fixture
-def visit(browser: Browser, node: tuple[Server, Path]) -> Iterator[Visit]:
-    found = new_visit(browser, node[0].base)
-    yield found
-    found.context.close()
+node = module_node("desk")
 
 
 def _database(data_dir: Path) -> sqlite3.Connection:
     return sqlite3.connect(data_dir / "registry.sqlite3")
 
 
-def _checked(page: Page, visit: Visit) -> None:
-    assert axe_violations(page) == []
-    assert visit.elsewhere() == []
-
-
 def _employer(page: Page, data_dir: Path, next_path: str = "/desk/verify") -> None:
-    hr = demo_users(data_dir)["verifier"]
-    sign_in(page, hr["username"], hr["password"], next_path=next_path)
-    expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
+    sign_in_as(page, data_dir, "verifier", next_path)
 
 
 def _verify_by_id(page: Page, id_number: str, region: str) -> None:
@@ -95,7 +76,7 @@ def test_verifying_by_id_number_answers_green_and_never_shows_the_number(
     page = visit.page()
     _employer(page, data_dir)
     expect(page.get_by_role("heading", level=1)).to_have_text("核验一名工程师")
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "desk-verify", tmp_path)
     _verify_by_id(page, ENGINEER.id_number, "上海市")
     expect(page).to_have_url(re.compile(r"/desk/reports/\d+$"))
@@ -107,13 +88,13 @@ def test_verifying_by_id_number_answers_green_and_never_shows_the_number(
     expect(page.get_by_text("SH-2019-C-0001").first).to_be_visible()
     expect(page.get_by_role("heading", name="继续教育")).to_be_visible()
     assert ENGINEER.id_number not in page.content()
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "desk-verify-result", tmp_path)
     # The reasons carry both languages: English with the switch.
     page.get_by_role("link", name="English").click()
     expect(page.locator("#verdict")).to_contain_text("Qualified: may practise")
     expect(page.locator("ul.reasons").first).to_contain_text("qualification SH-2019-C-0001")
-    _checked(page, visit)
+    checked(page, visit)
     page.get_by_role("link", name="中文").click()
     # The access audit names the person, by their account's own token row.
     with _database(data_dir) as db:
@@ -193,7 +174,7 @@ def test_verifying_by_registration_number_and_name(visit: Visit, node: tuple[Ser
     page.get_by_role("button", name="核验", exact=True).click()
     expect(page.locator("#verdict")).to_have_class(re.compile(r"\bgood\b"))
     expect(page.locator("#report-facts")).to_contain_text(REGISTRATION)
-    _checked(page, visit)
+    checked(page, visit)
 
 
 def test_a_record_of_another_province_counts_by_the_agreement_named(
@@ -207,7 +188,7 @@ def test_a_record_of_another_province_counts_by_the_agreement_named(
     expect(page.locator("#verdict")).to_have_class(re.compile(r"\bgood\b"))
     expect(page.get_by_role("heading", name="所依据的互认协议")).to_be_visible()
     expect(page.locator("ul.reasons").first).to_contain_text("依据互认协议")
-    _checked(page, visit)
+    checked(page, visit)
 
 
 def test_a_listed_engineer_is_answered_with_the_listing(
@@ -223,7 +204,7 @@ def test_a_listed_engineer_is_answered_with_the_listing(
     expect(listings).to_contain_text("浙应急失信")
     expect(listings).to_contain_text("安全生产严重失信主体名单")
     assert LISTED.id_number not in page.content()
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "desk-verify-listed", tmp_path)
 
 
@@ -239,7 +220,7 @@ def test_someone_unknown_is_answered_not_found(
     expect(verdict).to_contain_text("未查到此人的记录")
     expect(page.locator("#report-facts")).to_contain_text("3101**********")
     assert UNKNOWN_ID not in page.content()
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "desk-verify-not-found", tmp_path)
     assert _saved_kinds(data_dir)[-1] == ("engineer", None, "not-found")
 
@@ -258,7 +239,7 @@ def test_a_wrong_question_is_answered_in_chinese_without_the_number_typed(
     expect(alert).to_contain_text("校验")
     assert wrong not in page.content()
     expect(page.get_by_label("身份证号", exact=True)).to_have_value("")
-    _checked(page, visit)
+    checked(page, visit)
     assert len(_saved_kinds(data_dir)) == before
 
 
@@ -276,7 +257,7 @@ def test_the_history_lists_the_verifications_and_reopens_one(
     rows = page.locator("table tbody tr")
     expect(rows.first).to_contain_text(LISTED.name)  # newest first
     expect(rows.first).to_contain_text("人事 王芳")
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "desk-history", tmp_path)
     rows.first.get_by_role("link", name=re.compile("打开")).click()
     assert page.url == newest
@@ -324,7 +305,7 @@ def test_other_roles_are_refused_every_desk_page_and_post(
         assert answer is not None
         assert answer.status == 403, path
     expect(page.get_by_role("alert")).to_contain_text("没有打开此页面的权限")
-    _checked(page, visit)
+    checked(page, visit)
     before = _saved_kinds(data_dir)
     token = page.locator("input[name=csrf_token]").first.get_attribute("value")
     assert token
@@ -412,7 +393,7 @@ def test_a_csv_list_is_verified_failures_first_and_downloads_as_xlsx(
     _, data_dir = node
     page = visit.page()
     _employer(page, data_dir, "/desk/verify-list")
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "desk-verify-list", tmp_path)
     _upload(page, "engineers.csv", _csv(_FEW), "text/csv")
     _results(page)
@@ -423,7 +404,7 @@ def test_a_csv_list_is_verified_failures_first_and_downloads_as_xlsx(
     expect(rows.last).to_contain_text("合格")
     assert ENGINEER.id_number not in page.content()
     assert UNKNOWN_ID not in page.content()
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "desk-verify-list-results", tmp_path)
     with page.expect_download() as download:
         page.get_by_role("link", name="下载结果（XLSX）").click()
@@ -453,7 +434,7 @@ def test_an_xlsx_list_is_verified(visit: Visit, node: tuple[Server, Path]) -> No
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("未查到")
     expect(rows.last).to_contain_text(ENGINEER.name)
-    _checked(page, visit)
+    checked(page, visit)
 
 
 def test_a_list_of_2000_shows_its_progress_then_its_results(
@@ -474,7 +455,7 @@ def test_a_list_of_2000_shows_its_progress_then_its_results(
     _upload(page, "many.csv", _csv(many), "text/csv")
     progress = page.get_by_label("核验进度")
     expect(progress).to_have_attribute("max", "2000")
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "desk-verify-list-progress", tmp_path)
     _results(page)
     assert statuses
@@ -483,7 +464,7 @@ def test_a_list_of_2000_shows_its_progress_then_its_results(
     expect(page.locator("#results tbody tr").first).to_contain_text("未查到")
     expect(page.locator("#results tbody tr")).to_have_count(200)  # a page of them
     expect(page.get_by_text("第 1 / 10 页")).to_be_visible()
-    _checked(page, visit)
+    checked(page, visit)
     with _database(data_dir) as db:
         audited = db.execute(
             "SELECT rows FROM access_audit WHERE action = 'engineer-verification-batch' "
@@ -517,7 +498,7 @@ def test_a_bad_file_answers_every_problem_and_verifies_nothing(
     assert any(t.startswith("4\t") and "姓名" in t for t in texts), texts
     assert not any(t.startswith("1\t") for t in texts)
     assert "12345" not in "".join(texts)
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "desk-verify-list-problems", tmp_path)
     # A file that is not a table at all.
     _upload(page, "notes.txt", b"hello", "text/plain")
@@ -544,7 +525,7 @@ def test_a_list_cut_short_is_said_to_have_failed(visit: Visit, node: tuple[Serve
     _employer(page, data_dir, f"/desk/verify-list/{kept.id}")
     expect(page.get_by_role("alert")).to_contain_text("未能核验完成")
     expect(page.get_by_label("核验进度")).to_have_count(0)
-    _checked(page, visit)
+    checked(page, visit)
     status = page.request.get(f"/desk/verify-list/{kept.id}/status").json()
     assert status == {"state": "failed", "done": 0, "rows": 500}
     page.goto("/desk/history")
@@ -563,7 +544,7 @@ def test_the_history_goes_page_by_page_and_the_report_fits_a_phone(
     expect(page).to_have_url(re.compile(r"/desk/reports/\d+$"))
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], "the report scrolls sideways on a phone"
-    _checked(page, phone)
+    checked(page, phone)
     screenshot(page, "desk-verify-result-phone", tmp_path)
     # More than a page of verifications: the same report kept again and again.
     engine = make_engine(f"sqlite:///{data_dir / 'registry.sqlite3'}")
@@ -584,5 +565,5 @@ def test_the_history_goes_page_by_page_and_the_report_fits_a_phone(
     expect(page).to_have_url(re.compile(r"/desk/history\?page=2$"))
     expect(page.get_by_role("navigation", name="分页")).to_contain_text("第 2 / ")
     expect(page.locator("table tbody tr").first).to_be_visible()
-    _checked(page, phone)
+    checked(page, phone)
     phone.context.close()

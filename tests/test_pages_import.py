@@ -13,12 +13,10 @@ import csv
 import io
 import re
 import sqlite3
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import openpyxl
-import pytest
 from playwright.sync_api import Browser, FilePayload, Page, Route, expect
 
 from registry.accounts import create_user
@@ -28,13 +26,12 @@ from registry.credentials import CredentialType
 from registry.demo import DEMO_ENGINEERS, credit_code
 from registry.storage.db import make_engine, session_scope
 from tests._browser import (
-    Visit,
-    axe_violations,
-    demo_node,
-    demo_users,
+    checked,
+    module_node,
     new_visit,
     screenshot,
     sign_in,
+    sign_in_as,
 )
 from tests._servers import Server
 
@@ -45,23 +42,11 @@ TODAY = china_today()
 ROWS = 2_010  # three log appends: the progress moves between them; a short last page
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    """One demo node on SQLite for the module (``make run``'s shape)."""
-    settings = {"REGISTRY_SIGN_IN_DELAY_SECONDS": "0"}
-    with demo_node(tmp_path_factory.mktemp("import"), settings) as found:
-        yield found
-
-
-def _checked(page: Page, visit: Visit) -> None:
-    assert axe_violations(page) == []
-    assert visit.elsewhere() == []
+node = module_node("import")
 
 
 def _official(page: Page, data_dir: Path, next_path: str = "/console/import") -> None:
-    official = demo_users(data_dir)["issuer:CN-SH"]
-    sign_in(page, official["username"], official["password"], next_path=next_path)
-    expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
+    sign_in_as(page, data_dir, "issuer:CN-SH", next_path)
 
 
 def _row(number: int, **changes: str) -> list[str]:
@@ -116,7 +101,7 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
     page = visit.page()
     _official(page, data_dir)
     expect(page.get_by_role("heading", level=1)).to_have_text("导入表格")
-    _checked(page, visit)
+    checked(page, visit)
     # The template, in Chinese, as `registry import --template` writes it.
     with page.expect_download() as download:
         page.get_by_role("link", name="继续教育学时（XLSX）").click()
@@ -166,7 +151,7 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
     assert after_rejection == (*before[:3], before[3] + 1)  # only the import's own state
     identifier = rejected.rsplit("/", 1)[1]
     assert not list((data_dir / "imports" / identifier).glob("*.xlsx"))  # not kept
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "console-import-problems", tmp_path)
 
     # Fixed: its check watched, what will be signed, then confirmed once, watched, and
@@ -179,7 +164,7 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
     staged = page.url
     expect(page.get_by_role("heading", name="正在检查文件")).to_be_visible()
     expect(page.locator("#progress")).to_contain_text("已检查行数")
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "console-import-checking", tmp_path)
     page.unroute(re.compile(r"/console/import/imp-[0-9a-f]+/status$"))
     page.route(re.compile(r"/console/import/imp-[0-9a-f]+/status$"), status)
@@ -188,7 +173,7 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
     expect(page.locator("#rows")).to_have_text(str(ROWS), timeout=30_000)
     expect(page.locator("#rows")).to_have_text(str(ROWS))
     expect(page.get_by_text("上海市", exact=False).first).to_be_visible()
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "console-import-confirm", tmp_path)
     assert _counts(data_dir)[:3] == before[:3]
     token = page.locator("input[name=csrf_token]").first.get_attribute("value")
@@ -202,7 +187,7 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
     expect(page.locator("#receipt tbody tr")).to_have_count(200)  # a page of them
     expect(page.locator("#receipt tbody tr").first.locator("td").first).to_have_text("2")
     expect(page.locator("dl.facts")).to_contain_text("上海市应急管理局 李明（sh.official）")
-    _checked(page, visit)
+    checked(page, visit)
     page.get_by_role("navigation", name="分页").get_by_role("link", name="下一页").click()
     page.goto(f"{receipt}?page=11")
     expect(page.get_by_role("navigation", name="分页")).to_contain_text("第 11 / 11 页")
@@ -247,7 +232,7 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
     expect(second).to_contain_text("学时.xlsx")
     expect(second).to_contain_text("未通过检查：4 处问题")
     expect(second.get_by_role("link")).to_have_attribute("href", f"/console/import/{identifier}")
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "console-imports", tmp_path)
     first.get_by_role("link").click()
     expect(page).to_have_url(receipt)
@@ -268,7 +253,7 @@ def test_an_official_imports_a_file_with_bad_rows_fixes_it_and_imports_it(
         assert answer is not None
         assert answer.status == 404, path
     expect(page.get_by_role("heading", level=1)).to_have_text("没有这次导入")
-    _checked(page, other)
+    checked(page, other)
     other.context.close()
 
 
@@ -281,14 +266,14 @@ def test_the_upload_page_fits_a_phone_and_an_empty_form_is_answered_beside_its_f
     _official(page, data_dir)
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], "the upload page scrolls sideways on a phone"
-    _checked(page, phone)
+    checked(page, phone)
     before = _counts(data_dir)
     page.get_by_role("button", name="上传并检查").click()
     expect(page.locator("#error-type")).to_have_text("请选择记录类型。")
     expect(page.locator("#error-file")).to_have_text("请选择要上传的文件。")
     expect(page.get_by_label("记录类型")).to_have_attribute("aria-invalid", "true")
     assert _counts(data_dir) == before
-    _checked(page, phone)
+    checked(page, phone)
     phone.context.close()
 
 
@@ -314,7 +299,7 @@ def test_an_import_that_fails_after_its_confirmation_says_why_and_issues_nothing
     expect(page.locator("#failed")).to_contain_text("文件在检查后被改动")
     assert _counts(data_dir)[:3] == before[:3]
     assert not kept.exists()  # the file with its ID numbers is not kept
-    _checked(page, visit)
+    checked(page, visit)
     page.get_by_role("link", name="English").click()
     expect(page.locator("#failed")).to_contain_text("the file changed after it was checked")
     visit.context.close()

@@ -11,12 +11,10 @@ import datetime as dt
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import openpyxl
-import pytest
 from playwright.sync_api import Browser, FilePayload, Page, expect
 from pypdf import PdfReader
 
@@ -26,13 +24,12 @@ from registry.demo.records import DEMO_ENGINEERS, DEMO_LISTED_ENGINEER
 from registry.demo.synthetic import credit_code
 from registry.enforcement.listing_file import CHECK_TYPE
 from tests._browser import (
-    Visit,
-    axe_violations,
-    demo_node,
+    checked,
     demo_users,
+    module_node,
     new_visit,
     screenshot,
-    sign_in,
+    sign_in_as,
 )
 from tests._servers import Server
 
@@ -42,23 +39,11 @@ CLEAN = credit_code("91310115MA1H80021")  # a company no listing names
 LISTED = next(e for e in DEMO_ENGINEERS if e.name == DEMO_LISTED_ENGINEER[0])  # 赵强
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    """One demo node on SQLite for the module (``make run``'s shape)."""
-    settings = {"REGISTRY_SIGN_IN_DELAY_SECONDS": "0"}
-    with demo_node(tmp_path_factory.mktemp("inspect"), settings) as found:
-        yield found
-
-
-def _checked(page: Page, visit: Visit) -> None:
-    assert axe_violations(page) == []
-    assert visit.elsewhere() == []
+node = module_node("inspect")
 
 
 def _inspector(page: Page, data_dir: Path, next_path: str = "/inspect/search") -> None:
-    inspector = demo_users(data_dir)["enforcement"]
-    sign_in(page, inspector["username"], inspector["password"], next_path=next_path)
-    expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
+    sign_in_as(page, data_dir, "enforcement", next_path)
 
 
 def _issue_listing(server: Server, data_dir: Path) -> str:
@@ -110,7 +95,7 @@ def test_an_inspector_finds_follows_checks_and_is_told_of_a_new_listing(
     expect(page.locator("#possible article")).to_have_count(2)
     expect(page.locator("#matches")).to_have_count(0)
     expect(page.get_by_role("heading", name="可能匹配（2 条）")).to_be_visible()
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "inspect-search", tmp_path)
     # Nothing asked: the form says why, beside it.
     page.get_by_label("单位或个人名称").fill("")
@@ -133,7 +118,7 @@ def test_an_inspector_finds_follows_checks_and_is_told_of_a_new_listing(
         "href", re.compile(r"^/c/urn:uuid:")
     )
     expect(page.get_by_role("button", name="打印")).to_be_visible()  # its script ran
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "inspect-listing", tmp_path)
     page.emulate_media(media="print")
     expect(page.get_by_role("navigation", name="主导航")).to_be_hidden()
@@ -173,7 +158,7 @@ def test_an_inspector_finds_follows_checks_and_is_told_of_a_new_listing(
     page.get_by_role("button", name="关注", exact=True).click()
     expect(page.locator("#follow-credit_code-error")).to_have_text("已关注该企业")
     expect(page.locator("#follows tbody tr")).to_have_count(1)
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "inspect-following", tmp_path)
     page.goto("/inspect/changes")
     expect(page.locator("#changes tbody tr")).to_have_count(1)
@@ -187,7 +172,7 @@ def test_an_inspector_finds_follows_checks_and_is_told_of_a_new_listing(
     expect(first).to_contain_text("上海市应急管理局")
     expect(first.get_by_role("link")).to_have_attribute("href", f"/inspect/listings/{new_id}")
     expect(page.locator("#changes-status")).to_contain_text("此后新增 1 条")
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "inspect-changes", tmp_path)
     page.reload()  # read: no longer new
     expect(page.locator("#changes tr.new")).to_have_count(0)
@@ -209,7 +194,7 @@ def test_an_inspector_finds_follows_checks_and_is_told_of_a_new_listing(
     expect(rows.nth(1)).to_contain_text("可能已列入")
     expect(rows.nth(2)).to_contain_text("行有误")
     expect(rows.nth(3)).to_contain_text("未列入")
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "inspect-check-list", tmp_path)
     with page.expect_download() as download:
         page.get_by_role("link", name="下载结果（XLSX）").click()
@@ -225,7 +210,7 @@ def test_an_inspector_finds_follows_checks_and_is_told_of_a_new_listing(
     page.goto("/inspect/following")
     page.get_by_role("link", name=f"取消关注 {AH_CODE}").click()
     expect(page.get_by_role("alert")).to_contain_text(AH_CODE)
-    _checked(page, visit)
+    checked(page, visit)
     page.get_by_role("button", name="取消关注").click()
     expect(page.get_by_role("status")).to_contain_text("已取消关注该企业")
     expect(page.locator("#follows")).to_have_count(0)
@@ -248,7 +233,7 @@ def test_the_search_works_on_a_phone_and_by_id_number(
     expect(page.locator("#matches")).to_contain_text(ZJ_MINE)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "inspect-search-phone", tmp_path)
     # By ID number: the person's listing is a match; the number is never shown back.
     page.get_by_label("统一社会信用代码").fill("")

@@ -42,7 +42,7 @@ from registry.labels import (
 )
 from tests._browser import (
     Visit,
-    axe_violations,
+    checked,
     demo_node,
     new_visit,
     screenshot,
@@ -66,18 +66,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     with demo_node(tmp_path_factory.mktemp("public-pages"), settings) as (server, _):
         yield server
-
-
-@pytest.fixture
-def visit(browser: Browser, node: Server) -> Iterator[Visit]:
-    found = new_visit(browser, node.base)
-    yield found
-    found.context.close()
-
-
-def _checked(page: Page, visit: Visit) -> None:
-    assert axe_violations(page) == []
-    assert visit.elsewhere() == []
 
 
 def _fits(page: Page) -> None:
@@ -118,7 +106,7 @@ def test_looking_up_an_engineer_shows_the_registration_and_its_state(
     page.get_by_role("link", name="查询工程师").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("查询注册安全工程师")
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
-    _checked(page, visit)
+    checked(page, visit)
     engineer, number = _engineer("王立新")
     _look_up(page, number, engineer.name)
     expect(page.locator("#verdict")).to_have_text("有效，可以执业")
@@ -130,7 +118,7 @@ def test_looking_up_an_engineer_shows_the_registration_and_its_state(
     expect(facts).to_contain_text("上海华东化工有限公司")
     expect(facts).to_contain_text(re.compile(r"\d{4}年\d{1,2}月\d{1,2}日 至 \d{4}年"))
     _no_id_number(page, engineer)
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "lookup", tmp_path)
     # 张伟's registration is suspended: the state says so, in words.
     suspended, number = _engineer("张伟")
@@ -139,7 +127,7 @@ def test_looking_up_an_engineer_shows_the_registration_and_its_state(
     expect(page.locator("#verdict")).to_have_class(re.compile(r"\bwarn\b"))
     expect(page.locator("dl.facts")).to_contain_text("江苏省应急管理厅")
     _no_id_number(page, suspended)
-    _checked(page, visit)
+    checked(page, visit)
 
 
 def _public_lookups(node: Server) -> list[tuple[str, str, int, int]]:
@@ -166,7 +154,7 @@ def test_a_wrong_name_or_number_is_not_found_without_saying_which(
     expect(answer).to_contain_text("未查到与该注册编号和姓名相符的注册")
     wrong_name = answer.inner_text()
     expect(page.locator("#verdict")).to_have_count(0)
-    _checked(page, visit)
+    checked(page, visit)
     _look_up(page, "SH-REG-9999", engineer.name)
     expect(page.locator("#not-found")).to_have_text(wrong_name)
     # Nothing about whose the number is: not the holder's name, not the employer.
@@ -191,7 +179,7 @@ def test_the_look_up_in_english_through_the_switch(visit: Visit, tmp_path: Path)
     expect(page.locator("#verdict")).to_have_text("In force: may practise")
     expect(page.locator("dl.facts")).to_contain_text("Construction safety")
     expect(page.locator("dl.facts")).to_contain_text("Shanghai")
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "lookup-en", tmp_path)
     page.get_by_label("Registration number").fill("")
     page.get_by_label("Name", exact=True).fill("")
@@ -200,7 +188,7 @@ def test_the_look_up_in_english_through_the_switch(visit: Visit, tmp_path: Path)
     page.get_by_role("button", name="Look up").click()
     expect(page.get_by_role("alert")).to_contain_text("Enter the registration number")
     expect(page.get_by_role("alert")).to_contain_text("Enter the holder's name")
-    _checked(page, visit)
+    checked(page, visit)
 
 
 def test_the_look_up_with_the_keyboard_alone_on_a_phone(
@@ -224,7 +212,7 @@ def test_the_look_up_with_the_keyboard_alone_on_a_phone(
     expect(page.locator("#verdict")).to_have_text("有效，可以执业")
     expect(page.locator("dl.facts")).to_contain_text("延续注册")
     _fits(page)
-    _checked(page, phone)
+    checked(page, phone)
     screenshot(page, "lookup-phone", tmp_path)
     phone.context.close()
 
@@ -244,7 +232,7 @@ def test_searching_the_list_by_a_word_of_a_name_and_by_credit_code(
     page.get_by_role("link", name="失信名单").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("安全生产严重失信主体名单")
     expect(page.locator("#result-count")).to_contain_text("共 4 条，第 1 / 2 页")
-    _checked(page, visit)
+    checked(page, visit)
     company, code = DEMO_LISTED_ENGINEER[1], DEMO_LISTED_ENGINEER[2]
     page.get_by_label("单位名称或姓名").fill("矿业")
     page.keyboard.press("Enter")  # the keyboard alone sends the search
@@ -258,7 +246,7 @@ def test_searching_the_list_by_a_word_of_a_name_and_by_credit_code(
     expect(entry).to_contain_text("依法依规实施联合惩戒")
     expect(entry).to_contain_text("直接责任人员")
     expect(entry).to_contain_text(re.compile(r"最早可申请移出日期\s*\d{4}年"))
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "blacklist", tmp_path)
     # Bookmarked: the same address gives the same result.
     bookmarked = page.url
@@ -276,7 +264,7 @@ def test_searching_the_list_by_a_word_of_a_name_and_by_credit_code(
     expect(page.get_by_role("alert")).to_contain_text("统一社会信用代码为18位")
     expect(page.get_by_label("统一社会信用代码")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("ol.entries")).to_have_count(0)
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "blacklist-invalid-code", tmp_path)
 
 
@@ -292,7 +280,7 @@ def test_filtering_by_province_kind_and_date_and_paging(visit: Visit, tmp_path: 
     expect(entry).to_contain_text(re.compile(r"\d{4}\*+\d{3}[\dX]"))
     assert DEMO_LISTED_PERSON[1] not in page.content()
     expect(page.get_by_label("决定机关")).to_have_value("CN-JS")
-    _checked(page, visit)
+    checked(page, visit)
     # Organisations of Shanghai: the listed one only.
     page.get_by_label("决定机关").select_option("CN-SH")
     page.get_by_label("主体类型", exact=True).select_option("organisation")
@@ -324,7 +312,7 @@ def test_filtering_by_province_kind_and_date_and_paging(visit: Visit, tmp_path: 
         "2"
     )
     expect(page.locator("ol.entries")).to_have_attribute("start", str(PAGE_SIZE + 1))
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "blacklist-page-2", tmp_path)
     page.get_by_role("link", name="上一页").click()
     assert _names(page) == first
@@ -383,14 +371,14 @@ def test_the_list_in_english_on_a_phone(browser: Browser, node: Server, tmp_path
     expect(page.locator("#result-count")).to_contain_text("3 found, page 1 of 1")
     expect(page.locator("article.entry").first).to_contain_text("Organisation")
     _fits(page)
-    _checked(page, phone)
+    checked(page, phone)
     screenshot(page, "blacklist-phone-en", tmp_path)
     page.get_by_label("Listed from").fill("2026-05-01")
     page.get_by_label("Listed until").fill("2026-04-01")
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("alert")).to_contain_text("comes before")
     _fits(page)
-    _checked(page, phone)
+    checked(page, phone)
     phone.context.close()
 
 
@@ -540,7 +528,7 @@ def test_too_many_look_ups_are_answered_429_with_when_to_try_again(
     expect(alert).to_contain_text("查询过于频繁")
     expect(alert).to_contain_text(f"请 {wait} 秒后再试")
     expect(page.locator("#verdict")).to_have_count(0)
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "lookup-too-many", tmp_path)
     # The list is published: it is not limited.
     page.goto("/blacklist")

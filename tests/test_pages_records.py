@@ -10,47 +10,32 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from registry.calendar import china_today
 from registry.demo import DEMO_ENGINEERS
 from registry.demo.synthetic import resident_id
-from tests._browser import Visit, axe_violations, demo_node, demo_users, new_visit, screenshot
-from tests._browser import sign_in as browser_sign_in
+from tests._browser import (
+    Visit,
+    checked,
+    module_node,
+    new_visit,
+    screenshot,
+    sign_in_as,
+)
 from tests._servers import Server
 
 REGISTRATION = "SH-REG-1001"  # 王立新's registration, of Shanghai
 NEW_ID = resident_id("310101", "19900101", "001")  # well formed, typed into the form
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    """One demo node on SQLite for the module (``make run``'s shape)."""
-    settings = {"REGISTRY_SIGN_IN_DELAY_SECONDS": "0"}
-    with demo_node(tmp_path_factory.mktemp("records"), settings) as found:
-        yield found
-
-
-@pytest.fixture
-def visit(browser: Browser, node: tuple[Server, Path]) -> Iterator[Visit]:
-    found = new_visit(browser, node[0].base)
-    yield found
-    found.context.close()
-
-
-def _checked(page: Page, visit: Visit) -> None:
-    assert axe_violations(page) == []
-    assert visit.elsewhere() == []
+node = module_node("records")
 
 
 def _official(page: Page, data_dir: Path, next_path: str = "/console/records") -> None:
-    official = demo_users(data_dir)["issuer:CN-SH"]
-    browser_sign_in(page, official["username"], official["password"], next_path=next_path)
-    expect(page).to_have_url(re.compile(re.escape(next_path) + "$"))
+    sign_in_as(page, data_dir, "issuer:CN-SH", next_path)
 
 
 def _database(data_dir: Path) -> sqlite3.Connection:
@@ -88,7 +73,7 @@ def test_finding_a_record_and_scheduling_then_cancelling_its_suspension(
     page.get_by_role("button", name="查询", exact=True).click()
     expect(page.get_by_role("link", name=REGISTRATION)).to_be_visible()
     assert page.locator("#found tbody tr").count() > 1
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "console-records", tmp_path)
 
     page.get_by_role("link", name=REGISTRATION).click()
@@ -97,7 +82,7 @@ def test_finding_a_record_and_scheduling_then_cancelling_its_suspension(
     expect(page.get_by_role("heading", name="在各地是否有效")).to_be_visible()
     expect(page.locator("#actions")).not_to_contain_text("恢复执业")  # not for an active one
     record_url = page.url
-    _checked(page, visit)
+    checked(page, visit)
 
     # A decision without a reason, dated in the past: each problem beside its field.
     page.get_by_role("link", name="暂停执业").click()
@@ -106,7 +91,7 @@ def test_finding_a_record_and_scheduling_then_cancelling_its_suspension(
     page.get_by_role("button", name="检查并显示将要签名的内容").click()
     expect(page.locator("#error-reason")).to_be_visible()
     expect(page.get_by_label("原因")).to_have_attribute("aria-invalid", "true")
-    _checked(page, visit)
+    checked(page, visit)
     page.get_by_label("原因").fill("未按规定参加继续教育")
     page.get_by_role("button", name="检查并显示将要签名的内容").click()
     expect(page.locator("#error-effective_on")).to_have_text("请选择今天或以后的日期。")
@@ -123,7 +108,7 @@ def test_finding_a_record_and_scheduling_then_cancelling_its_suspension(
     page.get_by_text("将要签名的文书（JSON）").click()
     expect(page.locator("#document")).to_contain_text('"action": "suspend"')
     expect(page.locator("#document")).to_contain_text(f'"effectiveOn": "{later.isoformat()}"')
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "console-record-confirm", tmp_path)
     seal = page.locator("input[name=pending]").get_attribute("value")
     token = page.locator("input[name=csrf_token]").first.get_attribute("value")
@@ -132,7 +117,7 @@ def test_finding_a_record_and_scheduling_then_cancelling_its_suspension(
     expect(page.locator("#scheduled")).to_contain_text("暂停执业")
     expect(page.locator("#state-today")).to_have_text("有效")  # until its day
     expect(page.locator("#history")).to_contain_text("预定")
-    _checked(page, visit)
+    checked(page, visit)
     # Confirming again (a double click, the back button) signs nothing more.
     again = visit.context.request.post(
         record_url + "/change/confirm", form={"csrf_token": token or "", "pending": seal or ""}
@@ -163,7 +148,7 @@ def test_issuing_ce_hours_from_the_form_after_a_field_error(
     _, data_dir = node
     page = visit.page()
     _official(page, data_dir, "/console/issue")
-    _checked(page, visit)
+    checked(page, visit)
     page.get_by_role("link", name="继续教育学时").click()
     page.get_by_label("姓名").fill("刘洋")
     page.get_by_label("身份证号").fill(NEW_ID)
@@ -179,7 +164,7 @@ def test_issuing_ce_hours_from_the_form_after_a_field_error(
     expect(page.get_by_label("课程")).to_have_value("危险化学品重大危险源管理")  # kept
     expect(page.get_by_label("身份证号")).to_have_value("")  # never typed back
     assert NEW_ID not in page.content()
-    _checked(page, visit)
+    checked(page, visit)
     screenshot(page, "console-record-issue", tmp_path)
 
     page.get_by_label("身份证号").fill(NEW_ID)
@@ -188,7 +173,7 @@ def test_issuing_ce_hours_from_the_form_after_a_field_error(
     expect(page.locator("#what-will-be-signed")).to_contain_text("3101**********0012")
     expect(page.locator("#what-will-be-signed")).to_contain_text("专业")
     assert NEW_ID not in page.content()
-    _checked(page, visit)
+    checked(page, visit)
     page.get_by_role("button", name="确认并签名").click()
     expect(page.locator("#done")).to_have_text("记录已签名并记入日志。")
     expect(page.locator("#record-facts")).to_contain_text("7.5")
@@ -197,7 +182,7 @@ def test_issuing_ce_hours_from_the_form_after_a_field_error(
     # The other kinds' forms pass the same check.
     for kind in ("qualification", "registration", "listing"):
         page.goto(f"/console/issue/{kind}")
-        _checked(page, visit)
+        checked(page, visit)
     with _database(data_dir) as db:
         (count,) = db.execute(
             "SELECT count(*) FROM credential WHERE canonical LIKE ?",
@@ -321,7 +306,7 @@ def test_the_record_page_on_a_phone(
         expect(page.locator("#state-today")).to_be_visible()
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390
-        _checked(page, visit)
+        checked(page, visit)
         screenshot(page, "console-record-phone", tmp_path)
     finally:
         visit.context.close()

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute
 
 from api.app import create_app
 from registry.settings import Settings
-from tests._browser import demo_node, demo_users
+from tests._browser import demo_users, module_node
 from tests._servers import Server
 
 ROLES = ("issuer:CN-SH", "verifier", "enforcement", "admin")
@@ -103,11 +103,7 @@ def test_the_matrix_covers_every_desk() -> None:
     assert any(page.method == "POST" for page in PAGES)
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    settings = {"REGISTRY_SIGN_IN_DELAY_SECONDS": "0"}
-    with demo_node(tmp_path_factory.mktemp("roles"), settings) as found:
-        yield found
+node = module_node("roles")
 
 
 @dataclass
