@@ -63,6 +63,20 @@ CHECKS_MS = 500.0
 WEIGHT_KB = 300.0
 PUBLIC = ["/", "/sign-in", "/lookup", "/blacklist", "/docs"]
 EMPLOYER = ["/desk", "/desk/verify", "/desk/verify-list", "/desk/history"]
+OFFICIAL = [
+    "/console/import",
+    "/console/imports",
+    "/console/records",
+    "/console/issue",
+    "/console/issue/qualification",
+    "/console/listings",
+    "/console/trust",
+    "/console/federation",
+]
+INSPECTOR = ["/inspect/search", "/inspect/check-list", "/inspect/following", "/inspect/changes"]
+ADMINISTRATOR = ["/admin/users", "/admin/tokens", "/admin/audit", "/admin/health"]
+SIGNED_IN = {"/desk": "verifier", "/console": "issuer:CN-SH", "/inspect": "enforcement"}
+SIGNED_IN |= {"/admin": "admin"}
 EXPLORER = "/docs/explorer"
 
 
@@ -136,8 +150,17 @@ def _server_times(client: httpx.Client, path: str, requests: int) -> Latency | N
     return Latency.of(timings)
 
 
+def _role_of(path: str) -> str | None:
+    """The demo role whose account opens ``path``; ``None`` for a public page."""
+    return next((role for prefix, role in SIGNED_IN.items() if path.startswith(prefix)), None)
+
+
 def _weights_and_checks(
-    base: str, pages: list[str], cookies: list[dict[str, str]], certificate: str, loads: int
+    base: str,
+    pages: list[str],
+    cookies: dict[str, list[dict[str, str]]],
+    certificate: str,
+    loads: int,
 ) -> tuple[dict[str, float], list[float]]:
     """Each page's kilobytes on the wire, and the certificate page's check times (ms)."""
     weights: dict[str, float] = {}
@@ -146,8 +169,9 @@ def _weights_and_checks(
         browser = launch_chromium(playwright)
         for path in pages:
             context = browser.new_context(base_url=base)
-            if "/desk" in path:
-                context.add_cookies([{**c, "url": base} for c in cookies])  # type: ignore[typeddict-item]
+            role = _role_of(path)
+            if role is not None:
+                context.add_cookies([{**c, "url": base} for c in cookies[role]])  # type: ignore[typeddict-item]
             page = context.new_page()
             seen: list[Request] = []
 
@@ -218,12 +242,14 @@ def _pages(
     certificate = _certificate(server_base, tokens)
     page_of_certificate = certificate.split("#")[0].removeprefix(server_base)
     public = httpx.Client(base_url=server_base, timeout=30)
-    employer = _signed_in(server_base, users["verifier"])
-    report = _report(employer)
+    clients = {role: _signed_in(server_base, users[role]) for role in set(SIGNED_IN.values())}
+    report = _report(clients["verifier"])
+    desks = [*EMPLOYER, report, report + "/report.pdf", *OFFICIAL, *INSPECTOR, *ADMINISTRATOR]
     rows: list[Row] = []
     missed = []
-    for path in [*PUBLIC, page_of_certificate, *EMPLOYER, report, report + "/report.pdf"]:
-        client = employer if path.startswith("/desk") else public
+    for path in [*PUBLIC, page_of_certificate, *desks]:
+        role = _role_of(path)
+        client = public if role is None else clients[role]
         found = _server_times(client, path, args.requests)
         name = _name(path)
         if found is None:
@@ -237,9 +263,13 @@ def _pages(
         rows.append((f"server time {name} (p99)", f"{found.p99:.1f} ms", "<= 50 ms"))
     if missed:
         print(f"not served here (no such page yet): {', '.join(missed)}", flush=True)
-    asked = [*PUBLIC, page_of_certificate, *EMPLOYER, report, EXPLORER]
+    asked = [*PUBLIC, page_of_certificate, *EMPLOYER, report, *OFFICIAL, *INSPECTOR]
+    asked += [*ADMINISTRATOR, EXPLORER]
     served = [p for p in asked if _name(p) not in missed]
-    cookies = [{"name": c.name, "value": c.value or ""} for c in employer.cookies.jar]
+    cookies = {
+        role: [{"name": c.name, "value": c.value or ""} for c in client.cookies.jar]
+        for role, client in clients.items()
+    }
     pages = [certificate if p.startswith("/c/") else p for p in served]
     weights, checks = _weights_and_checks(server_base, pages, cookies, certificate, args.loads)
     for path, kilobytes in weights.items():
