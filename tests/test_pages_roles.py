@@ -25,6 +25,7 @@ from tests._servers import Server
 
 ROLES = ("issuer:CN-SH", "verifier", "enforcement", "admin")
 _REFUSED_ROLE = "Your account may not open this page"
+_REFUSED_FORM = "The form had expired or did not come from this site"
 
 
 @dataclass(frozen=True)
@@ -113,10 +114,10 @@ class Browser:
     client: httpx.Client
     token: str
 
-    def ask(self, page: Guarded) -> httpx.Response:
+    def ask(self, page: Guarded, *, token: bool = True) -> httpx.Response:
         if page.method == "GET":
             return self.client.get(page.address)
-        data: dict[str, Any] = {"csrf_token": self.token}
+        data: dict[str, Any] = {"csrf_token": self.token} if token else {}
         return self.client.request(page.method, page.address, data=data)
 
 
@@ -161,3 +162,17 @@ def test_only_the_pages_roles_open_it(page: Guarded, people: dict[str, Browser])
     anonymous = people["anonymous"].ask(page)
     assert anonymous.status_code == 303
     assert anonymous.headers["location"].startswith("/sign-in?next=")
+
+
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if p.method != "GET"], ids=lambda p: f"{p.method} {p.path}"
+)
+def test_a_form_posted_without_its_token_is_refused_even_by_its_role(
+    page: Guarded, people: dict[str, Browser]
+) -> None:
+    """Every form of every desk checks its token (CSRF), whoever posts it."""
+    for role in ROLES:
+        if page.lets_in(role):
+            answer = people[role].ask(page, token=False)
+            assert answer.status_code == 403, (role, answer.status_code)
+            assert _REFUSED_FORM in answer.text, role
