@@ -148,6 +148,15 @@ def print_demo(console: Console, engine: Engine, data_dir: DataDir, *, base_url:
     console.print(f"Readiness:       curl {base_url}/readyz")
 
 
+_TRY_FIRST = {
+    "issuer": "/console/import: import a spreadsheet, act on a record, sign a proposal",
+    "verifier": "/desk/verify: verify an engineer; /desk/verify-list: a list",
+    "enforcement": "/inspect/search: search the list (try 矿业), follow a company",
+    "admin": "/admin/users: users, tokens, the access audit, health",
+}
+"""What each demo account's desk offers first, printed beside it."""
+
+
 def _print_users(console: Console, data_dir: DataDir, base_url: str) -> None:
     saved = data_dir.read_private(DEMO_USERS_FILE)
     if saved is None:
@@ -157,10 +166,11 @@ def _print_users(console: Console, data_dir: DataDir, base_url: str) -> None:
         title=f"Demo users: sign in at {base_url}/sign-in "
         f"(also in {data_dir.root / 'secrets' / DEMO_USERS_FILE})"
     )
-    for column in ("role", "user", "password"):
+    for column in ("role", "user", "password", "try first"):
         table.add_column(column)
     for role, user in json.loads(saved).items():
-        table.add_row(role, user["username"], user["password"])
+        kind = "issuer" if role.startswith("issuer:") else role
+        table.add_row(role, user["username"], user["password"], _TRY_FIRST.get(kind, ""))
     console.print(table)
 
 

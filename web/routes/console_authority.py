@@ -112,6 +112,12 @@ def _trust_context(session: Session, user: UserAccount) -> dict[str, Any]:
     }
 
 
+@router.get("/console")
+def console_home(user: Official) -> Response:
+    """The console begins at the official's desk, which lists its pages."""
+    return RedirectResponse("/desk", status_code=303)
+
+
 @router.get("/console/trust")
 def trust(request: Request, user: Official, session: DbSession) -> Response:
     """Agreements in force and pending with who has signed; the trust list's current

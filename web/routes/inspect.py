@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlmodel import Session
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from api.deps import Snapshot, Verifier, WritingSnapshot
 from registry.calendar import china_today
@@ -100,6 +100,12 @@ def _search(
         errors = {way: [translate(exc.message, lang)]}
         return _search_page(request, session, values, errors=errors, status=422)
     return _search_page(request, session, values, result=result)
+
+
+@router.get("/inspect")
+def inspect_home(user: Inspector) -> Response:
+    """The inspector's desk begins with the search."""
+    return RedirectResponse("/inspect/search", status_code=303)
 
 
 @router.get("/inspect/search")
