@@ -83,7 +83,7 @@ def test_every_policy_forbids_inline_script_and_framing() -> None:
         script = directives.get("script-src", directives["default-src"])
         assert "unsafe" not in script
         assert script in ("'self'", "'none'")
-    assert "unsafe" not in PAGE_POLICY
+        assert "unsafe" not in policy
 
 
 def test_the_explorer_runs_no_inline_script(node: tuple[Server, Path]) -> None:
