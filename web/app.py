@@ -13,6 +13,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from web.headers import SecurityHeaders
 from web.render import page
 from web.routes import (
     admin,
@@ -51,6 +52,10 @@ def install_pages(app: FastAPI) -> None:
     for area in (console_import, console_records, console_authority, inspect, admin):
         app.include_router(area.router)
     app.add_middleware(FormTokens)
+    # Outside everything, Starlette's error middleware included: a 500 carries the
+    # security headers too (middleware added the usual way runs inside it).
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build())  # type: ignore[method-assign]
 
     async def needs_sign_in(request: Request, exc: Exception) -> Response:
         back = exc.back if isinstance(exc, NeedsSignIn) else "/"

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import DbSession
 from registry.accounts import SignInPolicy, sign_in, sign_out, start_session
+from web.headers import EXPLORER_POLICY
 from web.render import LANG_COOKIE, page
 from web.security import (
     SESSION_COOKIE,
@@ -49,7 +49,7 @@ def switch_language(request: Request, code: str, next: str | None = None) -> Res
     """Show the pages in Chinese (``zh``) or English (``en``) from now on."""
     response = RedirectResponse(local_path(next), status_code=303)
     if code in ("zh", "en"):
-        response.set_cookie(LANG_COOKIE, code, max_age=_YEAR, samesite="lax", path="/")
+        response.set_cookie(LANG_COOKIE, code, max_age=_YEAR, **cookie_flags(request))
     return response
 
 
@@ -155,14 +155,27 @@ def api_reference(request: Request, user: Visitor) -> Response:
     return page(request, "api_reference.html", {"info": info, "groups": groups})
 
 
+_EXPLORER = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>API explorer · YRD safety-engineer registry</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/js/explorer.js"></script>
+</body>
+</html>
+"""
+
+
 @router.get("/docs/explorer", response_class=HTMLResponse)
 def api_explorer(request: Request) -> HTMLResponse:
     """Swagger UI, to try the API from the browser: its scripts and styles (1.7 MB)
-    served by this node."""
-    return get_swagger_ui_html(
-        openapi_url="/openapi.json",
-        title="API explorer · YRD safety-engineer registry",
-        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-        swagger_favicon_url="/static/favicon.svg",
-    )
+    served by this node, started by a script file of its own (no inline script), under
+    the explorer's own Content-Security-Policy (``web.headers.EXPLORER_POLICY``)."""
+    return HTMLResponse(_EXPLORER, headers={"Content-Security-Policy": EXPLORER_POLICY})
