@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from registry.credentials import CREDENTIAL_TYPES, CredentialType
@@ -67,6 +68,17 @@ def _new_key(
     now: datetime,
     valid_from: datetime | None = None,
 ) -> SigningKey:
+    # A key is newer than every other of its authority and purpose by its start, to the
+    # second (keys are ordered by it: "the newest" is the last): one made within the
+    # same second as the last starts a second after it.
+    start = valid_from or now
+    latest = session.exec(
+        select(func.max(SigningKey.valid_from)).where(
+            col(SigningKey.authority_code) == authority, col(SigningKey.purpose) == purpose
+        )
+    ).one()
+    if latest is not None and latest >= start:
+        start = latest + timedelta(seconds=1)
     name = f"{authority}-{purpose}-{now:%Y%m%d}-{secrets.token_hex(4)}"
     signer = key_store.create(name)
     key = SigningKey(
@@ -75,7 +87,7 @@ def _new_key(
         purpose=purpose,
         public_key_multibase=signer.public_key_multibase,
         allowed_types=list(allowed_types),
-        valid_from=valid_from or now,
+        valid_from=start,
         key_name=name,
         created_at=now,
     )

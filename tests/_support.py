@@ -5,18 +5,23 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from ipaddress import ip_network
 from pathlib import Path
 
+from click.testing import CliRunner
 from sqlmodel import Session
+from typer.main import get_command
 
 from devtools import REGISTRY
 from registry.authorities import create_authority
+from registry.cli import app, report_error
 from registry.crypto.keys import KeyStore
 from registry.demo import DEMO_AUTHORITIES, seed_demo, seed_demo_records, seed_demo_tokens
 from registry.enforcement.addresses import AddressPolicy
+from registry.errors import RegistryError
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
@@ -33,6 +38,7 @@ __all__ = [
     "TEST_PASSPHRASE",
     "found_federation",
     "migrated_sqlite",
+    "run_command",
     "run_import",
     "seed_demo_node",
 ]
@@ -112,3 +118,24 @@ def run_import(settings: Settings, *args: str) -> subprocess.CompletedProcess[st
         timeout=120,
         check=False,
     )
+
+
+def run_command(args: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """``registry ARGS`` run in this process, as ``registry.cli.main`` runs it (a
+    registry error printed as one line, exit 1), with ``env`` among the environment's
+    variables for its duration; its exit code and what it printed. The command's code
+    is the same as in its own process, without a second of starting Python and the
+    imports each time; a test that needs the installed command itself runs
+    ``REGISTRY``."""
+    command = get_command(app)
+    with CliRunner().isolation(env=dict(env)) as (stdout, stderr, _):
+        try:
+            command.main(args=list(args), prog_name="registry", standalone_mode=True)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except RegistryError as exc:
+            report_error(exc)
+            code = 1
+        out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
+    return subprocess.CompletedProcess(["registry", *args], code, out, err)

@@ -21,7 +21,7 @@ from registry.errors import InvalidInput
 from registry.issuing import IssuingContext, issue_records
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
-from tests._support import REGISTRY
+from tests._support import run_command
 
 RECORD: TypeAdapter[RecordIn] = TypeAdapter(RecordIn)
 
@@ -36,21 +36,14 @@ class Node:
     """A node's data directory and database, driven through the installed command."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self.env = {
-            **os.environ,
+        self.overrides = {
             "REGISTRY_DATA_DIR": str(tmp_path / "data"),
             "REGISTRY_DATABASE_URL": f"sqlite:///{tmp_path / 'node.sqlite3'}",
         }
+        self.env = {**os.environ, **self.overrides}
 
     def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(REGISTRY), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        result = run_command(args, self.overrides)
         assert (result.returncode == 0) == ok, result.stdout + result.stderr
         assert "Traceback" not in result.stderr
         return result

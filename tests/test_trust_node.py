@@ -12,10 +12,17 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from registry.authorities import create_authority, keys_of, revoke_key, rotate_key
+from registry.authorities import (
+    create_authority,
+    create_witness_key,
+    keys_of,
+    revoke_key,
+    rotate_key,
+)
 from registry.credentials import new_credential
 from registry.crypto.eddsa_jcs_2022 import add_proof
 from registry.crypto.keys import KeyStore
+from registry.crypto.multikey import decode_public_multikey
 from registry.demo import DEMO_AUTHORITIES
 from registry.errors import (
     BrokenChain,
@@ -29,6 +36,7 @@ from registry.errors import (
 from registry.issuing.stored import store_credential
 from registry.storage.db import engine_scope, session_scope, upgrade
 from registry.storage.models import SigningKey
+from registry.tlog.note import witness_key
 from registry.trust.chain import TrustListVersion
 from registry.trust.document import Quorum
 from registry.trust.proposals import (
@@ -90,6 +98,22 @@ def test_genesis_on_the_node(federation: Engine) -> None:
     assert member is not None
     assert member.log.origin == "registry.yrd.example/CN-SH"
     assert member.log.verifier_key.startswith("registry.yrd.example/CN-SH+")
+
+
+def test_a_key_made_within_the_second_of_the_last_is_still_the_newest(
+    federation: Engine, key_store: KeyStore
+) -> None:
+    """Keys are ordered by their start, to the second: two witness keys made within one
+    second (a scripted ceremony) must not leave "the newest" to chance."""
+    with session_scope(federation) as session:
+        made = [create_witness_key(session, key_store, "CN-SH", now=T0) for _ in range(3)]
+        witnesses = [k for k in keys_of(session, "CN-SH") if k.purpose == "witness"]
+        assert witnesses[-3:] == made
+        assert [k.valid_from for k in made] == [T0 + timedelta(seconds=n) for n in (1, 2, 3)]
+        member = member_from_node(session, "CN-SH", PROFILE)
+    assert member.witness is not None
+    newest = decode_public_multikey(made[-1].public_key_multibase)
+    assert member.witness.verifier_key == witness_key(member.witness.name, newest)
 
 
 def test_rotation_end_to_end(federation: Engine, key_store: KeyStore) -> None:

@@ -26,7 +26,7 @@ from registry.errors import RegistryError
 from registry.settings import Settings
 from registry.storage.db import engine_scope, schema_drift, schema_status, upgrade
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "report_error"]
 
 app = typer.Typer(
     help="Yangtze River Delta safety-engineer registry.",
@@ -117,13 +117,17 @@ def serve(
         raise typer.Exit(1) from exc
 
 
+def report_error(exc: RegistryError) -> None:
+    """Print a registry error as one line, with every field an ``InvalidInput`` names."""
+    fields = "; ".join(f"{e.field}: {e.message}" for e in getattr(exc, "errors", ()))
+    message = f"{exc.message} ({fields})" if fields else exc.message
+    err_console.print(f"[red]error:[/red] {escape(message)}")
+
+
 def main() -> None:
-    """Entry point: run the CLI, printing registry errors as one line (with every
-    field an ``InvalidInput`` names) and exiting 1."""
+    """Entry point: run the CLI, printing registry errors as one line and exiting 1."""
     try:
         app()
     except RegistryError as exc:
-        fields = "; ".join(f"{e.field}: {e.message}" for e in getattr(exc, "errors", ()))
-        message = f"{exc.message} ({fields})" if fields else exc.message
-        err_console.print(f"[red]error:[/red] {escape(message)}")
+        report_error(exc)
         raise SystemExit(1) from exc
