@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,7 @@ from typer.main import get_command
 from devtools import REGISTRY
 from registry.authorities import create_authority
 from registry.cli import app, report_error
+from registry.cli._common import console, err_console
 from registry.crypto.keys import KeyStore
 from registry.demo import DEMO_AUTHORITIES, seed_demo, seed_demo_records, seed_demo_tokens
 from registry.enforcement.addresses import AddressPolicy
@@ -105,37 +105,39 @@ def run_import(settings: Settings, *args: str) -> subprocess.CompletedProcess[st
     """``registry import ARGS --lang en`` against the settings' node, as an official
     runs it, its problem table wide enough for one line a problem."""
     env = {
-        **os.environ,
         "REGISTRY_DATABASE_URL": settings.database_url,
         "REGISTRY_DATA_DIR": str(settings.data_dir),
         "COLUMNS": "250",
     }
-    return subprocess.run(
-        [str(REGISTRY), "import", *args, "--lang", "en"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_command(["import", *args, "--lang", "en"], env)
 
 
-def run_command(args: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+def run_command(
+    args: Sequence[str], env: Mapping[str, str], *, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """``registry ARGS`` run in this process, as ``registry.cli.main`` runs it (a
     registry error printed as one line, exit 1), with ``env`` among the environment's
-    variables for its duration; its exit code and what it printed. The command's code
-    is the same as in its own process, without a second of starting Python and the
-    imports each time; a test that needs the installed command itself runs
-    ``REGISTRY``."""
+    variables for its duration and ``stdin`` its input; its exit code and what it
+    printed. The command's code is the same as in its own process, without a second
+    of starting Python and the imports each time; a test that needs the installed
+    command itself (a password read from the terminal, a server) runs ``REGISTRY``."""
     command = get_command(app)
-    with CliRunner().isolation(env=dict(env)) as (stdout, stderr, _):
-        try:
-            command.main(args=list(args), prog_name="registry", standalone_mode=True)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        except RegistryError as exc:
-            report_error(exc)
-            code = 1
-        out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
+    # The consoles took their width from COLUMNS when imported, as the command's own
+    # process would when started: given here, it is theirs for the command's duration.
+    widths = (console.width, err_console.width)
+    if env.get("COLUMNS", "").isdigit():
+        console.width = err_console.width = int(env["COLUMNS"])
+    try:
+        with CliRunner().isolation(input=stdin, env=dict(env)) as (stdout, stderr, _):
+            try:
+                command.main(args=list(args), prog_name="registry", standalone_mode=True)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except RegistryError as exc:
+                report_error(exc)
+                code = 1
+            out, err = stdout.getvalue().decode(), stderr.getvalue().decode()
+    finally:
+        console.width, err_console.width = widths
     return subprocess.CompletedProcess(["registry", *args], code, out, err)

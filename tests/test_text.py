@@ -56,7 +56,7 @@ from registry.text import (
     export_cell,
 )
 from registry.trust.store import NodeProfile
-from tests._support import REGISTRY, seed_demo_node
+from tests._support import REGISTRY, run_command, seed_demo_node
 
 TODAY = china_today()
 EXAMPLES = record_examples(TODAY)
@@ -452,16 +452,12 @@ def test_import_refuses_a_row_with_a_refused_character(settings: Settings, tmp_p
     with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
         before = session.scalar(select(func.count()).select_from(StoredCredential))
     env = {
-        **os.environ,
         "REGISTRY_DATABASE_URL": settings.database_url,
         "REGISTRY_DATA_DIR": str(settings.data_dir),
         "COLUMNS": "200",
     }
-    result = subprocess.run(
-        [str(REGISTRY), "import", str(path), "--type", "continuing-education",
-         "--authority", "CN-SH", "--lang", "en"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    args = ["import", str(path), "--type", "continuing-education", "--authority", "CN-SH"]
+    result = run_command([*args, "--lang", "en"], env)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "2 problem(s)" in result.stderr, result.stderr
     lines = result.stderr.splitlines()
