@@ -28,7 +28,7 @@ from registry.labels import (
 from registry.storage.credentials import document_of, get_credential
 from registry.storage.models import Authority, UserAccount
 from web.record_forms import form_of_type
-from web.routes.certificate import _STATE_EN, _TYPES, _recognition
+from web.record_views import CREDENTIAL_TYPES, STATE_EN, recognition_rows
 
 __all__ = [
     "ACTION_EN",
@@ -71,7 +71,7 @@ def authority_of(user: UserAccount) -> str:
 
 def record_types() -> dict[str, str]:
     """The types of record an authority issues, each with its name (a catalogue text)."""
-    return {str(kind): _TYPES[kind] for kind in _RECORD_TYPES}
+    return {str(kind): CREDENTIAL_TYPES[kind] for kind in _RECORD_TYPES}
 
 
 def type_label(kind: str) -> str:
@@ -91,7 +91,7 @@ def label(table: Any, code: object) -> str:
 
 def state_words(state: str | None) -> tuple[str, str]:
     """A state in Chinese and in English."""
-    return label(STATE, state), _STATE_EN.get(state or "", state or "")
+    return label(STATE, state), STATE_EN.get(state or "", state or "")
 
 
 def own_record(session: Session, credential_id: str, user: UserAccount) -> CredentialView:
@@ -215,7 +215,7 @@ def record_page_context(
         "correct_slug": form.slug
         if form is not None and not final and not view.scheduled_change
         else None,
-        "recognition": _recognition(request, session, view.type, subject, view.authority),
+        "recognition": recognition_rows(request, session, view.type, subject, view.authority),
         "today": today,
         "last_day": _last_day(document.get("validUntil")),
         "state_words": state_words,
