@@ -108,6 +108,12 @@ def scene(settings: Settings) -> Iterator[_Scene]:
             scene.close()
 
 
+def _wait_until_ended(scene: _Scene, attempts: int) -> None:
+    """Wait for the slow receiver to notice that its ``attempts``-th connection ended:
+    it looks every half second, so it may notice after ``dispatch`` has returned."""
+    wait_for(lambda: len(scene.slow.ended) >= attempts, f"the slow receiver's end {attempts}")
+
+
 def _at(moment: datetime) -> str:
     return moment.isoformat()
 
@@ -121,7 +127,9 @@ def test_a_receiver_that_never_finishes_is_cut_off_and_holds_no_one_up_even_afte
         # 1. The first change: every receiver is sent it at once.
         scene.withdraw(_WITHDRAWN[0])
         assert dispatch(engine, now=start, deadline=_DEADLINE, concurrency=4, policy=LOOPBACK) == 7
-        # The prompt ones had theirs before the slow one's attempt ended ...
+        # The prompt ones had theirs before the slow one's attempt ended (which the
+        # receiver notices a moment after the registry has hung up) ...
+        _wait_until_ended(scene, 1)
         slow_ended = events.position("ended", _SLOW)
         assert all(events.position("received", n) < slow_ended for n in _PROMPT), events.log
         # ... which the registry cut off at the deadline: a failed attempt, tried again
@@ -140,6 +148,7 @@ def test_a_receiver_that_never_finishes_is_cut_off_and_holds_no_one_up_even_afte
         assert (
             dispatch(engine, now=restart, deadline=_DEADLINE, concurrency=4, policy=LOOPBACK) == 7
         )
+        _wait_until_ended(scene, 2)
         slow_ended = events.position("ended", _SLOW, 2)
         assert all(events.position("received", n, 2) < slow_ended for n in _PROMPT), events.log
         assert scene.slow.ended == ["cut off", "cut off"]
@@ -158,6 +167,7 @@ def test_a_receiver_that_never_finishes_is_cut_off_and_holds_no_one_up_even_afte
         )
         slow_began = events.position("connected", _SLOW, 3)
         assert all(events.position("received", n, 3) < slow_began for n in _PROMPT), events.log
+        _wait_until_ended(scene, 3)
         assert scene.slow.ended == ["cut off"] * 3
         assert [entry[:2] for entry in scene.log(_SLOW)] == [("pending", 3)] + [("pending", 0)] * 2
 
