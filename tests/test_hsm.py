@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -253,3 +254,19 @@ def test_a_wrong_pin_a_missing_token_or_key_is_a_clear_error(
     listed = run_command(["key", "list", "CN-SH"], env).stdout
     assert listed.count("file keys/CN-SH-") == 3
     assert "PKCS#11" not in listed
+
+
+def test_signing_from_threads_and_after_the_token_was_reset(tmp_path: Path, hsm: Hsm) -> None:
+    node = Settings(
+        data_dir=tmp_path / "data", pkcs11_module=hsm.module, pkcs11_pin_file=hsm.pin_file
+    )
+    signer = DataDir(node).key_store().create_in_token(TOKEN, "from-threads")
+    messages = [f"message {n}".encode() for n in range(64)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        signatures = list(pool.map(signer.sign, messages))
+    for message, signature in zip(messages, signatures, strict=True):
+        signer.public_key.verify(signature, message)
+    # The library reset under the node (as when a token is unplugged and back): every
+    # session it had is gone; the next signature opens a new one and logs in again.
+    pkcs11.lib(str(hsm.module)).reinitialize()
+    signer.public_key.verify(signer.sign(b"after the reset"), b"after the reset")
