@@ -17,6 +17,7 @@ from typing import Any
 
 import pkcs11
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
 from pkcs11 import Attribute, ObjectClass
 from sqlmodel import col, select
@@ -29,7 +30,7 @@ from registry.errors import KeyStoreError
 from registry.federation.cosigning import Cosigner, witnessed
 from registry.issuing import IssuingContext
 from registry.settings import Settings
-from registry.storage.db import engine_scope, session_scope
+from registry.storage.db import alembic_config, engine_scope, schema_status, session_scope
 from registry.storage.models import SigningKey
 from registry.tlog.checkpoint import open_note
 from registry.tlog.note import parse_verifier_key, parse_witness_key
@@ -157,6 +158,10 @@ def test_keys_in_the_token_sign_credentials_checkpoints_and_cosignatures(
         with session_scope(engine) as session:
             chain = [row.canonical for row in stored_versions(session)]
             trust = current_version(session)
+        # The schema before token keys could not say where these are: it is not gone to.
+        with pytest.raises(RuntimeError, match="held in PKCS#11 tokens"):
+            command.downgrade(alembic_config(engine), "0024")
+        assert schema_status(engine).at_head
     assert trust is not None
 
     # 1. The credential: signed by the token's issuing key, verified offline as any.
