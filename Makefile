@@ -14,7 +14,7 @@ BIN    := $(VENV)/bin
 # (test_cli_trust, test_e2e*) hold much of the time and would finish last by file.
 TEST_WORKERS ?= auto
 
-.PHONY: run federation test lint lint-ruff lint-format lint-types db-check postgres chromium lock \
+.PHONY: run federation test lint lint-ruff lint-format lint-types db-check postgres chromium softhsm lock \
 	bench bench-log bench-propagation bench-issue bench-verify bench-blacklist bench-audit bench-federation bench-tiles bench-witnessing bench-pages clean
 
 $(BIN)/python:
@@ -46,7 +46,7 @@ federation: $(VENV)/.installed
 	$(BIN)/registry demo federation --base-port 8001 --data-dir ./federation
 
 ## test: every check, failing at the first: ruff, ruff format, then mypy, the migration
-## drift check and PostgreSQL's and Chromium's installs side by side, then the whole suite on $(TEST_WORKERS) workers
+## drift check and PostgreSQL's, Chromium's and SoftHSM2's installs side by side, then the whole suite on $(TEST_WORKERS) workers
 # The two ruff runs take a second, so they go first, alone. mypy (cold in a fresh clone,
 # ~12 s) is the longest of the rest, which overlap it; if one fails, make
 # starts nothing more and exits non-zero once the others are done. The suite comes last,
@@ -54,7 +54,7 @@ federation: $(VENV)/.installed
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	@$(MAKE) --no-print-directory -j4 --output-sync=target lint-types db-check postgres chromium
+	@$(MAKE) --no-print-directory -j4 --output-sync=target lint-types db-check postgres chromium softhsm
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist load
 
 ## lint: ruff (check and format) and mypy strict
@@ -83,6 +83,10 @@ postgres:
 ## chromium: Debian's chromium for the browser tests (apt-get when root)
 chromium:
 	scripts/ensure-chromium
+
+## softhsm: SoftHSM2, the PKCS#11 token the hardware-key tests use (apt-get when root)
+softhsm:
+	scripts/ensure-softhsm
 
 ## lock: re-pin requirements/*.txt from pyproject.toml with pip-tools (LOCK_FLAGS=--upgrade for newer versions)
 # pip-tools rather than uv: it is pip's own resolver, run from the dev environment, so

@@ -12,7 +12,8 @@ from sqlmodel import Session, col, select
 
 from registry.credentials import CREDENTIAL_TYPES, CredentialType
 from registry.credentials.keys import KeyDirectory, KeyRecord, key_standing
-from registry.crypto.keys import KeyStore, Signer
+from registry.crypto.keys import KeyLocation, KeyStore, Signer
+from registry.crypto.multikey import encode_public_multikey
 from registry.errors import Conflict, InvalidInput, KeyResolutionError, KeyStoreError, NotFound
 from registry.ids import province
 from registry.storage.models import Authority, SigningKey
@@ -22,6 +23,7 @@ __all__ = [
     "ISSUING_TYPES",
     "NODE_TYPES",
     "HeldKey",
+    "InToken",
     "create_authority",
     "create_node_key",
     "create_witness_key",
@@ -30,6 +32,7 @@ __all__ = [
     "get_authority",
     "held_signer",
     "hosted_codes",
+    "key_location",
     "keys_of",
     "list_authorities",
     "own_signer",
@@ -48,6 +51,8 @@ NODE_TYPES: tuple[str, ...] = (CredentialType.VERIFICATION_REPORT,)
 """What a node key may sign: the node's own verification reports, nothing else."""
 
 _MAX_REASON = 500
+_MAX_TOKEN_LABEL = 32  # CK_TOKEN_INFO's label field
+_MAX_KEY_LABEL = 128  # the node's record of a key's name
 
 
 def _whole_seconds(moment: datetime) -> datetime:
@@ -56,6 +61,48 @@ def _whole_seconds(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise InvalidInput("times must carry a time zone")
     return moment.astimezone(UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class InToken:
+    """Where a new key's private half goes: generated inside the PKCS#11 token labelled
+    ``token`` under ``label`` (default: the name a file key would have), or, with
+    ``existing``, the key that token already holds under ``label``."""
+
+    token: str
+    label: str | None = None
+    existing: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.token.encode("utf-8")) <= _MAX_TOKEN_LABEL:
+            raise InvalidInput(f"a token's label has 1 to {_MAX_TOKEN_LABEL} bytes")
+        if self.label is not None and not 0 < len(self.label.encode("utf-8")) <= _MAX_KEY_LABEL:
+            raise InvalidInput(f"a key's label has 1 to {_MAX_KEY_LABEL} bytes")
+        if self.existing and self.label is None:
+            raise InvalidInput("name the token's existing key by its label")
+
+
+def key_location(key: SigningKey) -> KeyLocation | None:
+    """Where the node holds the key's private half (``None``: a peer's key, not held)."""
+    if not key.key_name:
+        return None
+    return KeyLocation(key.key_name, key.token_label)
+
+
+def _make_signer(
+    session: Session, key_store: KeyStore, name: str, in_token: InToken | None
+) -> Signer:
+    if in_token is None:
+        return key_store.create(name)
+    label = in_token.label or name
+    if session.exec(select(SigningKey).where(col(SigningKey.key_name) == label)).first():
+        raise Conflict(f"the node records a key named {label!r} already")
+    if not in_token.existing:
+        return key_store.create_in_token(in_token.token, label)
+    signer = key_store.signer(KeyLocation(label, in_token.token))
+    if session.get(SigningKey, signer.verification_method) is not None:
+        raise Conflict(f"the key labelled {label!r} is recorded already")
+    return signer
 
 
 def _new_key(
@@ -67,6 +114,7 @@ def _new_key(
     allowed_types: tuple[str, ...],
     now: datetime,
     valid_from: datetime | None = None,
+    in_token: InToken | None = None,
 ) -> SigningKey:
     # A key is newer than every other of its authority and purpose by its start, to the
     # second (keys are ordered by it: "the newest" is the last): one made within the
@@ -80,15 +128,16 @@ def _new_key(
     if latest is not None and latest >= start:
         start = latest + timedelta(seconds=1)
     name = f"{authority}-{purpose}-{now:%Y%m%d}-{secrets.token_hex(4)}"
-    signer = key_store.create(name)
+    signer = _make_signer(session, key_store, name, in_token)
     key = SigningKey(
         verification_method=signer.verification_method,
         authority_code=authority,
         purpose=purpose,
-        public_key_multibase=signer.public_key_multibase,
+        public_key_multibase=encode_public_multikey(signer.public_key),
         allowed_types=list(allowed_types),
         valid_from=start,
-        key_name=name,
+        key_name=name if in_token is None else in_token.label or name,
+        token_label=None if in_token is None else in_token.token,
         created_at=now,
     )
     session.add(key)
@@ -103,16 +152,20 @@ def create_authority(
     name_zh: str,
     name_en: str,
     now: datetime | None = None,
+    token: str | None = None,
 ) -> Authority:
     """Record an authority and generate its first issuing key, its log key and its
-    witness key.
+    witness key: as files in the key store, or inside the PKCS#11 token labelled
+    ``token``.
 
     ``code`` is an ISO 3166-2 province code (``CN-SH``); the GB/T 2260 code is
     derived from it. Raises ``InvalidInput`` for a bad code, empty names or a name
     with a character an organisation's name cannot hold (``registry.text``), and
-    ``Conflict`` if the authority exists. The caller commits.
+    ``Conflict`` if the authority exists; ``KeyStoreError`` if a key cannot be made.
+    The caller commits.
     """
     now = _whole_seconds(now or datetime.now(UTC))
+    in_token = InToken(token) if token is not None else None
     found = province(code)
     if found.iso != code.strip().upper():
         raise InvalidInput(
@@ -140,39 +193,66 @@ def create_authority(
         purpose="issuing",
         allowed_types=ISSUING_TYPES,
         now=now,
+        in_token=in_token,
     )
-    _new_key(session, key_store, authority=found.iso, purpose="log", allowed_types=(), now=now)
-    _new_key(session, key_store, authority=found.iso, purpose="witness", allowed_types=(), now=now)
+    for purpose in ("log", "witness"):
+        _new_key(
+            session,
+            key_store,
+            authority=found.iso,
+            purpose=purpose,
+            allowed_types=(),
+            now=now,
+            in_token=in_token,
+        )
     session.flush()
     return authority
 
 
 def create_witness_key(
-    session: Session, key_store: KeyStore, code: str, *, now: datetime | None = None
+    session: Session,
+    key_store: KeyStore,
+    code: str,
+    *,
+    now: datetime | None = None,
+    in_token: InToken | None = None,
 ) -> SigningKey:
     """Generate the key with which this node, for ``code``, cosigns the checkpoints of
     the other members' logs as their witness (c2sp.org/tlog-cosignature). It signs
     nothing else, and is never the log key: a cosignature does not name its signer,
     so one key must not make two kinds of statement. ``create_authority`` makes the
-    first; this makes one for an authority created before witnessing, or a new one.
-    Raises ``NotFound`` for an unknown authority. The caller commits."""
+    first; this makes one for an authority created before witnessing, or a new one,
+    in a token with ``in_token``. Raises ``NotFound`` for an unknown authority,
+    ``KeyStoreError`` or ``Conflict`` if the key cannot be made. The caller commits."""
     now = _whole_seconds(now or datetime.now(UTC))
     authority = get_authority(session, code)
     key = _new_key(
-        session, key_store, authority=authority.code, purpose="witness", allowed_types=(), now=now
+        session,
+        key_store,
+        authority=authority.code,
+        purpose="witness",
+        allowed_types=(),
+        now=now,
+        in_token=in_token,
     )
     session.flush()
     return key
 
 
 def create_node_key(
-    session: Session, key_store: KeyStore, code: str, *, now: datetime | None = None
+    session: Session,
+    key_store: KeyStore,
+    code: str,
+    *,
+    now: datetime | None = None,
+    in_token: InToken | None = None,
 ) -> SigningKey:
     """Generate the key this node signs its verification reports with, held for ``code``.
 
     The key may sign ``VerificationReport`` and nothing else, and counts once the
-    trust list lists it (``registry trust propose --add-key``). Raises ``NotFound``
-    for an unknown authority. The caller commits.
+    trust list lists it (``registry trust propose --add-key``); in a token with
+    ``in_token``. Raises ``NotFound`` for an unknown authority, ``KeyStoreError`` or
+    ``Conflict`` if the key cannot be made. The caller commits.
     """
     now = _whole_seconds(now or datetime.now(UTC))
     authority = get_authority(session, code)
@@ -183,6 +263,7 @@ def create_node_key(
         purpose="node",
         allowed_types=NODE_TYPES,
         now=now,
+        in_token=in_token,
     )
     session.flush()
     return key
@@ -264,7 +345,7 @@ def database_keys(session: Session) -> KeyDirectory:
 
 @dataclass(frozen=True)
 class HeldKey:
-    """A key this node holds: whose it is, and the signer its file holds."""
+    """A key this node holds: whose it is, and the signer of its file or token."""
 
     authority: str
     verification_method: str
@@ -290,9 +371,10 @@ def held_signer(
     proposals (a trust-list version). Candidates are the node's keys, of
     ``authority`` and ``purpose`` where given, newest first. A candidate counts when
     ``directory`` finds it valid then, each of ``also_valid_in`` that knows it does
-    too, and its file is in the key store. Returns ``None`` when none counts.
-    Raises ``KeyStoreError`` if a key file holds another key than its row names: a
-    file swapped or restored in the wrong place must never sign.
+    too, and the node holds it: its file is in the key store, or its record places it
+    in a PKCS#11 token. Returns ``None`` when none counts. Raises ``KeyStoreError`` if
+    a key file or token holds another key than its row names (a file swapped or
+    restored in the wrong place must never sign), or a token key cannot be reached.
     """
     for key in _allowed_keys(
         session,
@@ -303,15 +385,17 @@ def held_signer(
         purpose=purpose,
         also_valid_in=also_valid_in,
     ):
-        if key.authority_code is None or not key.key_name:
+        location = key_location(key)
+        if key.authority_code is None or location is None:
             continue
-        if not key_store.exists(key.key_name):
+        # A file key whose file is gone is not held; a key the record places in a
+        # token is, and a token that cannot be reached is an error, not a reason to
+        # sign with another key.
+        if location.token is None and not key_store.exists(location.name):
             continue
-        signer = key_store.load(key.key_name)
+        signer = key_store.signer(location)
         if signer.verification_method != key.verification_method:
-            raise KeyStoreError(
-                f"key file {key.key_name} does not hold the key of {key.verification_method}"
-            )
+            raise KeyStoreError(f"{location} does not hold the key of {key.verification_method}")
         return HeldKey(
             authority=key.authority_code,
             verification_method=key.verification_method,
@@ -411,14 +495,16 @@ def rotate_key(
     at: datetime | None = None,
     allowed_types: Sequence[str] | None = None,
     now: datetime | None = None,
+    in_token: InToken | None = None,
 ) -> tuple[list[SigningKey], SigningKey]:
     """Start a new issuing key for ``code`` at ``at`` and retire the current one(s) then.
 
     ``at`` defaults to now and may not lie in the past: what a key already signed
     stays valid, so retiring it backwards is what revocation is for. The new key
-    may sign ``allowed_types`` (default: what the retired key could). Returns the
-    retired keys and the new key. Raises ``NotFound``, ``InvalidInput`` or
-    ``Conflict`` (a rotation is already scheduled). The caller commits.
+    may sign ``allowed_types`` (default: what the retired key could); it is a file
+    key, or one in a PKCS#11 token with ``in_token``. Returns the retired keys and the
+    new key. Raises ``NotFound``, ``InvalidInput``, ``Conflict`` (a rotation is
+    already scheduled) or ``KeyStoreError``. The caller commits.
     """
     now = _whole_seconds(now or datetime.now(UTC))
     at = _whole_seconds(at) if at is not None else now
@@ -448,6 +534,7 @@ def rotate_key(
         allowed_types=types,
         now=now,
         valid_from=at,
+        in_token=in_token,
     )
     session.flush()
     return current, new

@@ -7,6 +7,7 @@ import json
 import os
 import secrets
 import tempfile
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -14,6 +15,9 @@ from registry.crypto.keys import KeyStore
 from registry.errors import KeyStoreError
 from registry.ids import LookupSecrets
 from registry.settings import Settings
+
+if TYPE_CHECKING:
+    from registry.crypto.pkcs11 import Pkcs11Module
 
 __all__ = ["DataDir"]
 
@@ -152,8 +156,49 @@ class DataDir:
         return path.read_text(encoding="utf-8") if path.exists() else None
 
     def key_store(self) -> KeyStore:
-        """The encrypted key store under ``keys/``."""
-        return KeyStore(self.root / "keys", passphrase=self.key_passphrase())
+        """The encrypted key store under ``keys/``, with the PKCS#11 module if the node
+        has one (``REGISTRY_PKCS11_MODULE``)."""
+        return KeyStore(
+            self.root / "keys", passphrase=self.key_passphrase(), hardware=self.hardware()
+        )
+
+    def hardware(self) -> Pkcs11Module | None:
+        """The PKCS#11 module with its PIN, if ``REGISTRY_PKCS11_MODULE`` is set.
+
+        Raises ``KeyStoreError`` if it is set without a PIN, or the PIN file is not
+        owner-only or cannot be read.
+        """
+        module = self._settings.pkcs11_module
+        if module is None:
+            return None
+        # Imported here: a node without a token never loads the PKCS#11 binding.
+        from registry.crypto.pkcs11 import Pkcs11Module, read_pin_file  # noqa: PLC0415
+
+        if self._settings.pkcs11_pin is not None:
+            pin = self._settings.pkcs11_pin.get_secret_value()
+        elif self._settings.pkcs11_pin_file is not None:
+            pin = read_pin_file(self._settings.pkcs11_pin_file)
+        else:
+            raise KeyStoreError(
+                "REGISTRY_PKCS11_MODULE is set without a PIN: set REGISTRY_PKCS11_PIN_FILE "
+                "(or REGISTRY_PKCS11_PIN)"
+            )
+        return Pkcs11Module(module, pin=pin)
+
+    def uses_generated_passphrase(self) -> bool:
+        """Whether the key passphrase is the generated file's (no
+        ``REGISTRY_KEY_PASSPHRASE``)."""
+        return self._settings.key_passphrase is None
+
+    def replace_key_passphrase(self, passphrase: bytes) -> None:
+        """Write the generated key passphrase's file anew (owner-only, atomic).
+
+        Raises ``KeyStoreError`` when the node's passphrase is set in
+        ``REGISTRY_KEY_PASSPHRASE`` instead, which no file can change.
+        """
+        if not self.uses_generated_passphrase():
+            raise KeyStoreError("the key passphrase is set in REGISTRY_KEY_PASSPHRASE, not a file")
+        self._replace("key-passphrase", passphrase.decode("utf-8"))
 
 
 def _configured(secret: SecretStr, variable: str) -> bytes:

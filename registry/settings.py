@@ -55,6 +55,28 @@ class Settings(BaseSettings):
             "into <data dir>/secrets/key-passphrase (owner-only)."
         ),
     )
+    pkcs11_module: Path | None = Field(
+        default=None,
+        description=(
+            "The PKCS#11 module (a shared library, e.g. /usr/lib/softhsm/libsofthsm2.so) "
+            "whose tokens hold the keys the node's record places in a hardware security "
+            "module. Unset: the node signs with file keys only."
+        ),
+    )
+    pkcs11_pin: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The user PIN of the PKCS#11 tokens. Prefer REGISTRY_PKCS11_PIN_FILE: an "
+            "environment variable can be read by whoever may inspect the process."
+        ),
+    )
+    pkcs11_pin_file: Path | None = Field(
+        default=None,
+        description=(
+            "A file holding the tokens' user PIN on its first line, readable by its "
+            "owner only (mode 600); used when REGISTRY_PKCS11_PIN is unset."
+        ),
+    )
     federation_lookup_secret: SecretStr | None = Field(
         default=None,
         description=(

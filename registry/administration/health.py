@@ -13,7 +13,7 @@ from importlib import metadata
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from registry.crypto.keys import KeyStore
+from registry.crypto.keys import KeyLocation, KeyStore
 from registry.errors import DatabaseNotReady
 from registry.federation.follower import peer_states
 from registry.storage.db import SchemaStatus, schema_status, session_scope
@@ -116,7 +116,7 @@ def _keys(session: Session, key_store: KeyStore, now: datetime) -> tuple[HeldKey
             authority=row.authority_code,
             purpose=row.purpose,
             verification_method=row.verification_method,
-            held=key_store.exists(row.key_name or ""),
+            held=key_store.holds(KeyLocation(row.key_name or "", row.token_label)),
             retired=row.compromised_since is not None
             or (row.valid_until is not None and row.valid_until <= now),
         )

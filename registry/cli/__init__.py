@@ -15,6 +15,7 @@ from registry.cli._federation import federation_app
 from registry.cli._import import import_records
 from registry.cli._log import log_app
 from registry.cli._recognition import recognition_app
+from registry.cli._rewrap import key_rewrap
 from registry.cli._serve import serve_api
 from registry.cli._token import token_app
 from registry.cli._trust import trust_app
@@ -36,6 +37,7 @@ app = typer.Typer(
 _db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(_db_app, name="db")
 app.add_typer(authority_app, name="authority")
+key_app.command("rewrap")(key_rewrap)
 app.add_typer(key_app, name="key")
 app.add_typer(trust_app, name="trust")
 app.add_typer(log_app, name="log")

@@ -11,10 +11,12 @@ from rich.table import Table
 
 from registry.authorities import (
     ISSUING_TYPES,
+    InToken,
     create_authority,
     create_node_key,
     create_witness_key,
     get_authority,
+    key_location,
     keys_of,
     list_authorities,
     revoke_key,
@@ -22,18 +24,42 @@ from registry.authorities import (
 )
 from registry.calendar import parse_aware
 from registry.cli._common import console, node_session, write_json
+from registry.errors import InvalidInput
 from registry.storage.models import SigningKey
 from registry.trust.store import NodeProfile, member_from_node
 
 __all__ = ["authority_app", "key_app"]
 
 authority_app = typer.Typer(help="Member authorities.", no_args_is_help=True)
-key_app = typer.Typer(help="Signing keys: list, rotate, revoke.", no_args_is_help=True)
+key_app = typer.Typer(
+    help="Signing keys: list, rotate, revoke, keep in a hardware token, rewrap.",
+    no_args_is_help=True,
+)
+
+_HSM_HELP = (
+    "Generate the key inside this PKCS#11 token (its label), not as a file: the module "
+    "and PIN come from REGISTRY_PKCS11_MODULE and REGISTRY_PKCS11_PIN_FILE."
+)
+_LABEL_HELP = "The key's label in the token (default: the name the node gives the key)."
+_EXISTING_HELP = "Take the key the token already holds under --label instead of generating one."
+
+TokenOption = Annotated[str | None, typer.Option("--token", help=_HSM_HELP)]
+LabelOption = Annotated[str | None, typer.Option("--label", help=_LABEL_HELP)]
+ExistingOption = Annotated[bool, typer.Option("--existing", help=_EXISTING_HELP)]
+
+
+def _in_token(token: str | None, label: str | None, existing: bool) -> InToken | None:
+    if token is None:
+        if label is not None or existing:
+            raise InvalidInput("--label and --existing name a key in a token: give --token")
+        return None
+    return InToken(token, label, existing)
 
 
 def _keys_table(keys: list[SigningKey], title: str) -> Table:
     table = Table(title=title)
-    for column in ("authority", "purpose", "verification method", "valid from", "until", "revoked"):
+    columns = ("authority", "purpose", "verification method", "held in", "valid from", "until")
+    for column in (*columns, "revoked"):
         table.add_column(column)
     for key in keys:
         revoked = ""
@@ -44,6 +70,7 @@ def _keys_table(keys: list[SigningKey], title: str) -> Table:
             key.authority_code or "",
             key.purpose,
             key.verification_method,
+            escape(str(key_location(key) or "not here (a peer's key)")),
             f"{key.valid_from:%Y-%m-%d %H:%M:%SZ}",
             f"{key.valid_until:%Y-%m-%d %H:%M:%SZ}" if key.valid_until else "",
             revoked,
@@ -56,11 +83,21 @@ def authority_create(
     code: Annotated[str, typer.Argument(help="ISO 3166-2 province code, e.g. CN-SH.")],
     name_zh: Annotated[str, typer.Option("--name-zh", help="Chinese name.")],
     name_en: Annotated[str, typer.Option("--name-en", help="English name.")],
+    token: Annotated[
+        str | None,
+        typer.Option(help="Generate its keys inside this PKCS#11 token (its label), not as files."),
+    ] = None,
 ) -> None:
-    """Record an authority and generate its first issuing key and its log key."""
+    """Record an authority and generate its first issuing key, its log key and its
+    witness key."""
     with node_session() as (_, data_dir, session):
         authority = create_authority(
-            session, data_dir.key_store(), code=code, name_zh=name_zh, name_en=name_en
+            session,
+            data_dir.key_store(),
+            code=code,
+            name_zh=name_zh,
+            name_en=name_en,
+            token=token,
         )
         keys = keys_of(session, authority.code)
     console.print(f"created {authority.code} {authority.name_zh} ({authority.gb_code})")
@@ -110,6 +147,7 @@ def key_list(
 
 @key_app.command("rotate")
 def key_rotate(
+    *,
     code: Annotated[str, typer.Argument(help="Authority code, e.g. CN-SH.")],
     at: Annotated[
         str | None,
@@ -122,13 +160,17 @@ def key_rotate(
             f"Known: {', '.join(ISSUING_TYPES)}."
         ),
     ] = None,
+    token: TokenOption = None,
+    label: LabelOption = None,
+    existing: ExistingOption = False,
 ) -> None:
     """Start a new issuing key; the old one signs nothing from that time on."""
     allowed = [t.strip() for t in types.split(",") if t.strip()] if types is not None else None
     when = parse_aware(at, "--at") if at else None
+    in_token = _in_token(token, label, existing)
     with node_session() as (_, data_dir, session):
         retired, new = rotate_key(
-            session, data_dir.key_store(), code, at=when, allowed_types=allowed
+            session, data_dir.key_store(), code, at=when, allowed_types=allowed, in_token=in_token
         )
     for key in retired:
         console.print(
@@ -147,10 +189,14 @@ def key_rotate(
 @key_app.command("node")
 def key_node(
     code: Annotated[str, typer.Argument(help="The authority the key is held for, e.g. CN-SH.")],
+    token: TokenOption = None,
+    label: LabelOption = None,
+    existing: ExistingOption = False,
 ) -> None:
     """Generate the key this node signs verification reports with (that type only)."""
+    in_token = _in_token(token, label, existing)
     with node_session() as (_, data_dir, session):
-        key = create_node_key(session, data_dir.key_store(), code)
+        key = create_node_key(session, data_dir.key_store(), code, in_token=in_token)
     console.print(f"new node key {key.verification_method}")
     console.print(
         "reports count once the trust list lists it: "
@@ -161,11 +207,17 @@ def key_node(
 @key_app.command("witness")
 def key_witness(
     code: Annotated[str, typer.Argument(help="The authority the key is held for, e.g. CN-SH.")],
+    token: TokenOption = None,
+    label: LabelOption = None,
+    existing: ExistingOption = False,
 ) -> None:
     """Generate the key with which this node cosigns other members' checkpoints as a
     witness, for an authority made before witnessing or to replace one."""
+    in_token = _in_token(token, label, existing)
     with node_session() as (_, data_dir, session):
-        key = create_witness_key(session, data_dir.key_store(), code.strip().upper())
+        key = create_witness_key(
+            session, data_dir.key_store(), code.strip().upper(), in_token=in_token
+        )
     console.print(f"new witness key {key.verification_method}")
     console.print(
         "checkpoints count it once the trust list lists it: "

@@ -1,9 +1,10 @@
-"""Signing keys: the ``Signer`` interface and the encrypted file key store.
+"""Signing keys: the ``Signer`` interface and the node's key store.
 
-Everything that signs takes a ``Signer``, never a private key, so that a hardware
-security module can stand in for the file key later. File keys are Ed25519 in
+Everything that signs takes a ``Signer``, never a private key, so that a key in a
+hardware security module stands in for a file key unseen. File keys are Ed25519 in
 PKCS#8, encrypted under the node's key passphrase, written with owner-only
-permissions under ``<data dir>/keys``.
+permissions under ``<data dir>/keys``; keys in a PKCS#11 token are reached through
+``registry.crypto.pkcs11``. A ``KeyLocation`` says which of the two holds a key.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -28,7 +29,10 @@ from cryptography.hazmat.primitives.serialization import (
 from registry.crypto.multikey import did_key_verification_method, encode_public_multikey
 from registry.errors import KeyStoreError
 
-__all__ = ["Ed25519Signer", "KeyStore", "Signer"]
+if TYPE_CHECKING:
+    from registry.crypto.pkcs11 import Pkcs11Module
+
+__all__ = ["Ed25519Signer", "KeyLocation", "KeyStore", "Signer"]
 
 _KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -84,20 +88,84 @@ class Ed25519Signer:
         return self.private_key.sign(data)
 
 
-class KeyStore:
-    """Encrypted PKCS#8 Ed25519 keys in one owner-only directory.
+@dataclass(frozen=True)
+class KeyLocation:
+    """Where a private key is: the file ``name`` in the key store (``token`` is
+    ``None``), or the key labelled ``name`` in the PKCS#11 token labelled ``token``."""
 
-    Keys are addressed by a file-safe name. ``create`` refuses to overwrite, so a
-    key, once written, is never replaced. A key once decrypted is kept in memory
+    name: str
+    token: str | None = None
+
+    def __str__(self) -> str:
+        if self.token is None:
+            return f"file keys/{self.name}.pem"
+        return f"PKCS#11 token {self.token!r}, label {self.name!r}"
+
+
+class KeyStore:
+    """Encrypted PKCS#8 Ed25519 keys in one owner-only directory, and the PKCS#11
+    module (if the node has one) whose tokens hold the others.
+
+    File keys are addressed by a file-safe name. ``create`` refuses to overwrite, so
+    a key, once written, is never replaced. A key once decrypted is kept in memory
     for as long as its file is unchanged: decrypting costs far more than a signature.
     """
 
-    def __init__(self, directory: Path, *, passphrase: bytes) -> None:
+    def __init__(
+        self, directory: Path, *, passphrase: bytes, hardware: Pkcs11Module | None = None
+    ) -> None:
         if not passphrase:
             raise KeyStoreError("the key passphrase is empty")
         self._directory = directory
         self._passphrase = passphrase
+        self._hardware = hardware
         self._loaded: dict[str, tuple[bytes, Ed25519Signer]] = {}
+        self._tokens: dict[KeyLocation, Signer] = {}
+
+    @property
+    def directory(self) -> Path:
+        """The directory of the file keys."""
+        return self._directory
+
+    def _module(self, location: KeyLocation) -> Pkcs11Module:
+        if self._hardware is None:
+            raise KeyStoreError(
+                f"the key in {location} needs the token's module: set REGISTRY_PKCS11_MODULE "
+                "and its PIN (REGISTRY_PKCS11_PIN or REGISTRY_PKCS11_PIN_FILE)"
+            )
+        return self._hardware
+
+    def create_in_token(self, token: str, label: str) -> Signer:
+        """Generate a key inside the PKCS#11 token ``token``, labelled ``label``; its
+        private half never leaves the token. Raises ``KeyStoreError`` if the node has no
+        module, the token fails, or it holds a key of that label."""
+        location = KeyLocation(label, token)
+        signer = self._module(location).generate(token, label)
+        self._tokens[location] = signer
+        return signer
+
+    def signer(self, location: KeyLocation) -> Signer:
+        """The signer of the key at ``location``: decrypted from its file, or reached in
+        its token. Raises ``KeyStoreError`` if it cannot be (``load``, or the token's
+        failures: missing token or key, wrong PIN, no module)."""
+        if location.token is None:
+            return self.load(location.name)
+        found = self._tokens.get(location)
+        if found is None:
+            found = self._module(location).signer(location.token, location.name)
+            self._tokens[location] = found
+        return found
+
+    def holds(self, location: KeyLocation) -> bool:
+        """Whether the node holds the key at ``location``: its file exists, or its token
+        can be reached and has it."""
+        if location.token is None:
+            return self.exists(location.name)
+        try:
+            self.signer(location)
+        except KeyStoreError:
+            return False
+        return True
 
     def _path(self, name: str) -> Path:
         if not _KEY_NAME.match(name):

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, col
 
-from registry.authorities import hosted_codes, keys_of, own_signer
+from registry.authorities import hosted_codes, key_location, keys_of, own_signer
 from registry.crypto.keys import KeyStore, Signer
 from registry.errors import LogProofError, RegistryError, SignatureMismatch
 from registry.federation.evidence import fork_evidence
@@ -289,8 +289,9 @@ def _witness_signer(
     if listed is not None:
         public = parse_witness_key(listed.verifier_key).public_key.public_bytes_raw()
         for key in reversed(keys_of(session, code)):
-            if key.purpose == "witness" and key.key_name and key_store.exists(key.key_name):
-                signer = key_store.load(key.key_name)
+            location = key_location(key)
+            if key.purpose == "witness" and location is not None and key_store.holds(location):
+                signer = key_store.signer(location)
                 if signer.public_key.public_bytes_raw() == public:
                     return signer
     return own_signer(

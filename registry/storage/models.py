@@ -99,10 +99,11 @@ class Authority(SQLModel, table=True):
 
 
 class SigningKey(SQLModel, table=True):
-    """A public key the node knows, and where its encrypted private half is kept.
+    """A public key the node knows, and where its private half is kept.
 
-    ``key_name`` names the private key in the node's key store; keys of other
-    nodes (later, through federation) have none.
+    ``key_name`` names the private key: a file in the node's key store, or, with
+    ``token_label``, the key's label in that PKCS#11 token (a hardware security
+    module). Keys of other nodes have neither.
     """
 
     __tablename__ = "signing_key"
@@ -114,6 +115,7 @@ class SigningKey(SQLModel, table=True):
             "(compromised_since IS NULL) = (revocation_reason IS NULL)",
             name="revocation_has_reason",
         ),
+        CheckConstraint("token_label IS NULL OR key_name IS NOT NULL", name="token_key_labelled"),
         # What a credential's (issuer, key) refers to: a key of that very authority.
         UniqueConstraint("authority_code", "verification_method", name="uq_signing_key_authority"),
     )
@@ -130,6 +132,7 @@ class SigningKey(SQLModel, table=True):
     compromised_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revocation_reason: str | None = Field(default=None, sa_type=Text)
     key_name: str | None = Field(default=None, sa_type=String(128), unique=True)
+    token_label: str | None = Field(default=None, sa_type=String(32))
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
