@@ -32,12 +32,12 @@ class Settings(BaseSettings):
         default="",
         description=(
             "SQLAlchemy URL of a PostgreSQL streaming replica (a hot standby) of "
-            "`database_url`, which must then be PostgreSQL too. Set: verification (one, a "
-            "batch, the pages' and their reports), the certificate page and its proof "
-            "bundle, the blacklist search and check, the public look-up and the public "
-            "list read from it; every write (their access-audit entries included) and "
-            "whatever must read its own writes go to the primary. A read the replica "
-            "fails (unreachable, stopped, a conflict with recovery) is answered from the "
+            "`database_url`, which must then be PostgreSQL too. Set: verification (one or "
+            "a batch, through the API or the employer's desk), the certificate page, the "
+            "blacklist search and check, the public look-up and the public list read "
+            "from it; every write (their access-audit entries included) and whatever "
+            "must read its own writes stay on the primary. A read the replica fails "
+            "(unreachable, stopped, a conflict with recovery) is done again on the "
             "primary and logged. Empty: everything reads from the primary."
         ),
     )

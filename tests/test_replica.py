@@ -19,11 +19,13 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import text
 
 from api import create_app
@@ -163,7 +165,8 @@ def test_reads_come_from_the_replica_and_its_reports_verify_as_the_primarys(
         from_primary = answer.json()
     checked, reference = node.check(from_replica), node.check(from_primary)
     assert _failures(checked) == []
-    assert checked.holds and reference.holds
+    assert checked.holds
+    assert reference.holds
     assert _outline(checked) == _outline(reference)
     subject, expected = from_replica["credentialSubject"], from_primary["credentialSubject"]
     assert (subject["verdict"], subject["reasons"]) == (expected["verdict"], expected["reasons"])
@@ -308,3 +311,17 @@ def test_with_the_standby_stopped_reads_fall_back_to_the_primary(
             "verdict"
         ] == ("qualified")
     assert "answers again" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("primary", "replica"),
+    [
+        ("sqlite:///registry.sqlite3", "postgresql+psycopg://registry@127.0.0.1/registry"),
+        ("postgresql+psycopg://registry@127.0.0.1/registry", "sqlite:///replica.sqlite3"),
+    ],
+)
+def test_a_replica_is_postgresqls_of_a_postgresql_primary(
+    tmp_path: Path, primary: str, replica: str
+) -> None:
+    with pytest.raises(ValidationError, match="must be a PostgreSQL URL"):
+        Settings(data_dir=tmp_path, database_url=primary, database_replica_url=replica)
