@@ -30,6 +30,7 @@ from sqlalchemy import text
 
 from api import create_app
 from api.examples import record_examples
+from devtools.ports import free_port
 from devtools.postgres import ReplicatedPair, start_replicated_pair
 from registry.calendar import china_today
 from registry.demo import DEMO_ENGINEERS, seed_demo, seed_demo_records, seed_demo_tokens
@@ -40,7 +41,7 @@ from registry.storage.db import engine_scope, session_scope, upgrade
 from registry.trust.document import digest_of
 from registry.trust.store import NodeProfile, stored_versions
 from registry.verification.offline import Check, check_file
-from tests._support import LOOPBACK
+from tests._support import LOOPBACK, seed_demo_node
 from tests._witnessing import cosign_logs
 
 WANG = DEMO_ENGINEERS[0]
@@ -311,6 +312,57 @@ def test_with_the_standby_stopped_reads_fall_back_to_the_primary(
             "verdict"
         ] == ("qualified")
     assert "answers again" in caplog.text
+
+
+def test_an_unreachable_replica_is_left_alone_for_the_retry_period(
+    tmp_path: Path, pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing listens where the replica should be: each request is answered from the
+    primary, and the replica is tried (and the failure logged) once in the period."""
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=pg_url,
+        webhook_allowed_networks=LOOPBACK.allowed,
+        demo=True,
+    )
+    tokens = seed_demo_node(settings)
+    nowhere = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/registry"
+    replicated = settings.model_copy(
+        update={"database_replica_url": nowhere, "database_replica_retry_seconds": 3600}
+    )
+    verifier = {"Authorization": f"Bearer {tokens['verifier']}"}
+    inspector = {"Authorization": f"Bearer {tokens['enforcement']}"}
+    code = DEMO_LISTED_ORGANISATIONS["CN-SH"][1]
+    with (
+        caplog.at_level(logging.INFO, logger="registry.replica"),
+        TestClient(create_app(replicated)) as client,
+    ):
+        for _ in range(2):
+            report = client.post(
+                "/v1/verify/engineer",
+                json={"id_number": WANG.id_number, "region": "CN-SH"},
+                headers=verifier,
+            )
+            assert report.status_code == 200, report.text
+            assert report.json()["credentialSubject"]["verdict"] == "qualified"
+            found = client.post(
+                "/v1/blacklist/search", json={"credit_code": code}, headers=inspector
+            )
+            assert found.status_code == 200, found.text
+            assert len(found.json()["listings"]) == 1
+    warned = [r for r in caplog.records if "replica failed" in r.getMessage()]
+    assert len(warned) == 1, caplog.text
+    assert "trying the replica again in 3600 s" in warned[0].getMessage()
+    with engine_scope(pg_url) as engine, engine.connect() as connection:
+        actions = connection.execute(
+            text("SELECT action FROM access_audit ORDER BY id DESC LIMIT 4")
+        ).all()
+    assert sorted(a for (a,) in actions) == [
+        "blacklist-search",
+        "blacklist-search",
+        "engineer-verification",
+        "engineer-verification",
+    ]
 
 
 @pytest.mark.parametrize(
