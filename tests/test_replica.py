@@ -149,9 +149,17 @@ def _issued(node: _Node, kind: str) -> dict[str, Any]:
     return issued
 
 
-def test_reads_come_from_the_replica_and_its_reports_verify_as_the_primarys(
-    node: _Node,
+def test_a_node_reads_from_its_replica_and_falls_back_to_the_primary(
+    node: _Node, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """One test, so that the pair is started once even when the suite's workers share
+    out the module's tests."""
+    _reads_come_from_the_replica_and_its_reports_verify_as_the_primarys(node)
+    _searches_read_the_replica_and_write_their_audit_on_the_primary(node)
+    _with_the_standby_stopped_reads_fall_back_to_the_primary(node, caplog)
+
+
+def _reads_come_from_the_replica_and_its_reports_verify_as_the_primarys(node: _Node) -> None:
     # A report read from the replica verifies offline as one read from the primary.
     from_replica = node.verify(id_number=WANG.id_number, region="CN-SH")
     assert from_replica["credentialSubject"]["verdict"] == "qualified"
@@ -198,7 +206,7 @@ def test_reads_come_from_the_replica_and_its_reports_verify_as_the_primarys(
     assert holder["id_number"] not in page.text
 
 
-def test_searches_read_the_replica_and_write_their_audit_on_the_primary(node: _Node) -> None:
+def _searches_read_the_replica_and_write_their_audit_on_the_primary(node: _Node) -> None:
     listed = _issued_listing_while_paused(node)
     # Replayed: the search, the check and the public list see the new listing.
     found = node.post("/v1/blacklist/search", {"credit_code": listed}, "enforcement")
@@ -282,7 +290,7 @@ def _count(node: _Node, action: str) -> int:
     return int(count)
 
 
-def test_with_the_standby_stopped_reads_fall_back_to_the_primary(
+def _with_the_standby_stopped_reads_fall_back_to_the_primary(
     node: _Node, caplog: pytest.LogCaptureFixture
 ) -> None:
     node.pair.standby.halt()
