@@ -57,6 +57,11 @@ the stable one; a message the Chinese catalogue does not know stays in English.
 """
 
 
+_REPLICA_CONNECT_TIMEOUT = 2
+"""Seconds a connection to the read replica may take to open before the read goes to
+the primary."""
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the API for one node: its engine, its routes and its error handling."""
     busy = settings.sqlite_busy_timeout_seconds
@@ -69,12 +74,17 @@ def create_app(settings: Settings) -> FastAPI:
     loop_engine = make_engine(settings.database_url, pool_size=1, busy_timeout=busy)
     # The read-only work reads from the replica when there is one (registry.storage.
     # replica), each engine beside its primary one; the two share what they know of
-    # the replica's failures.
+    # the replica's failures. A replica that does not answer is given up on sooner
+    # than the primary: the primary can answer instead, and a single verification
+    # waits for it on the event loop's own thread.
     replica_url = settings.database_replica_url
+    pool, wait = settings.database_pool_size, _REPLICA_CONNECT_TIMEOUT
     replica = (
-        make_engine(replica_url, pool_size=settings.database_pool_size) if replica_url else None
+        make_engine(replica_url, pool_size=pool, connect_timeout=wait) if replica_url else None
     )
-    loop_replica = make_engine(replica_url, pool_size=1) if replica_url else None
+    loop_replica = (
+        make_engine(replica_url, pool_size=1, connect_timeout=wait) if replica_url else None
+    )
     replica_state = ReplicaState(retry_after=settings.database_replica_retry_seconds)
 
     @asynccontextmanager
