@@ -3,12 +3,13 @@
 server the rest of the suite uses.
 
 While the standby's replay is paused, what is issued on the primary is not yet
-what verification, the certificate page and the blacklist search see: they read from
-the replica. Once replayed, they do. A report read from the replica verifies offline as
-one read from the primary does. The access audit's entries of searches, checks and
-look-ups land on the primary (a standby refuses writes). With the standby stopped,
-the node answers from the primary and logs it, and reads from the standby again once
-it is back.
+what verification (the API's and the employer's desk), the certificate page, the
+blacklist search and check and the public list see: they read from the replica.
+Once replayed, they do. A report read from the replica verifies offline as one read
+from the primary does. The access audit's entries of searches, checks and look-ups
+land on the primary (a standby refuses writes). With the standby stopped, the node
+answers from the primary and logs it, and reads from the standby again once it is
+back.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from devtools.postgres import ReplicatedPair, start_replicated_pair
 from registry.calendar import china_today
 from registry.demo import DEMO_ENGINEERS, seed_demo, seed_demo_records, seed_demo_tokens
 from registry.demo.records import DEMO_LISTED_ORGANISATIONS
+from registry.demo.startup import seed_demo_users
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
@@ -54,6 +56,7 @@ class _Node:
     settings: Settings
     client: TestClient
     tokens: dict[str, str]
+    users: dict[str, dict[str, str]]
 
     def post(self, path: str, body: Any, role: str) -> Any:
         return self.client.post(
@@ -85,8 +88,9 @@ class _Node:
         return check_file(report, trust_lists=chain, genesis=digest_of(chain[0]), demo=True)
 
 
-def _seed(settings: Settings) -> dict[str, str]:
-    """The demo seeded into the primary as ``make run`` seeds it, its logs cosigned."""
+def _seed(settings: Settings) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """The demo seeded into the primary as ``make run`` seeds it, its logs cosigned;
+    its tokens and its accounts' passwords."""
     context = IssuingContext.for_node(settings)
     with engine_scope(settings.database_url) as engine:
         upgrade(engine)
@@ -94,7 +98,7 @@ def _seed(settings: Settings) -> dict[str, str]:
             seed_demo(session, context.key_store, profile=NodeProfile.from_settings(settings))
             seed_demo_records(session, context)
             cosign_logs(session, context.key_store)
-            return seed_demo_tokens(session)
+            return seed_demo_tokens(session), seed_demo_users(session)
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +119,10 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Node]:
             webhook_allowed_networks=LOOPBACK.allowed,
             demo=True,
         )
-        tokens = _seed(settings)
+        tokens, users = _seed(settings)
         pair.replayed()
         with TestClient(create_app(settings)) as client:
-            yield _Node(pair, settings, client, tokens)
+            yield _Node(pair, settings, client, tokens, users)
     finally:
         pair.stop()
 
@@ -193,9 +197,11 @@ def _reads_come_from_the_replica_and_its_reports_verify_as_the_primarys(node: _N
         assert "qualification" not in unseen
         assert "holder" not in unseen
         assert node.client.get(f"/c/{credential_id}").status_code == 404
+        assert holder["name"] not in _desk_report(node, holder["id_number"])
     finally:
         node.pair.resume_replay()
     node.pair.replayed()
+    assert holder["name"] in _desk_report(node, holder["id_number"])
 
     seen = node.verify(**asked)["credentialSubject"]
     assert seen["holder"]["name"] == holder["name"]
@@ -204,6 +210,36 @@ def _reads_come_from_the_replica_and_its_reports_verify_as_the_primarys(node: _N
     assert page.status_code == 200
     assert holder["name"] in page.text
     assert holder["id_number"] not in page.text
+
+
+def _form_token(node: _Node, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', node.client.get(path).text)
+    assert found is not None, path
+    return found[1]
+
+
+def _desk_report(node: _Node, id_number: str) -> str:
+    """The report page the employer's desk opens after verifying ``id_number`` in
+    Shanghai (signed in as the demo's employer first), kept on the primary."""
+    if node.client.get("/desk/verify", follow_redirects=False).status_code != 200:
+        account = node.users["verifier"]
+        signed = node.client.post(
+            "/sign-in",
+            data={**account, "csrf_token": _form_token(node, "/sign-in"), "next": "/desk"},
+            follow_redirects=False,
+        )
+        assert signed.status_code == 303, signed.text
+    form = {"way": "id", "id_number": id_number, "region": "CN-SH"}
+    answer = node.client.post(
+        "/desk/verify",
+        data={**form, "csrf_token": _form_token(node, "/desk/verify")},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    kept = node.client.get(answer.headers["location"])
+    assert kept.status_code == 200, kept.text
+    assert id_number not in kept.text
+    return kept.text
 
 
 def _searches_read_the_replica_and_write_their_audit_on_the_primary(node: _Node) -> None:
@@ -230,13 +266,10 @@ def _searches_read_the_replica_and_write_their_audit_on_the_primary(node: _Node)
 
     # The public look-up, read from the replica, recorded on the primary.
     number = _registration_of(WANG.name)
-    form = node.client.get("/lookup")
-    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', form.text)
-    assert token is not None
+    token = _form_token(node, "/lookup")
     before = _count(node, "public-lookup")
     answer = node.client.post(
-        "/lookup",
-        data={"csrf_token": token[1], "registration_number": number, "name": WANG.name},
+        "/lookup", data={"csrf_token": token, "registration_number": number, "name": WANG.name}
     )
     assert answer.status_code == 200, answer.text
     assert number in answer.text
