@@ -36,6 +36,7 @@ from registry.issuing import IssuingContext
 from registry.issuing.grouping import SingleIssues
 from registry.settings import Settings
 from registry.storage.db import make_engine
+from registry.storage.replica import Reads, ReplicaState
 from registry.verification import EngineerVerifier
 from web.app import install_pages
 
@@ -56,6 +57,11 @@ the stable one; a message the Chinese catalogue does not know stays in English.
 """
 
 
+_REPLICA_CONNECT_TIMEOUT = 2
+"""Seconds a connection to the read replica may take to open before the read goes to
+the primary."""
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the API for one node: its engine, its routes and its error handling."""
     busy = settings.sqlite_busy_timeout_seconds
@@ -66,13 +72,28 @@ def create_app(settings: Settings) -> FastAPI:
     # own connection: were they to wait for one from the shared pool, the loop would
     # stop, and with it the requests that would give one back.
     loop_engine = make_engine(settings.database_url, pool_size=1, busy_timeout=busy)
+    # The read-only work reads from the replica when there is one (registry.storage.
+    # replica), each engine beside its primary one; the two share what they know of
+    # the replica's failures. A replica that does not answer is given up on sooner
+    # than the primary: the primary can answer instead, and a single verification
+    # waits for it on the event loop's own thread.
+    replica_url = settings.database_replica_url
+    pool, wait = settings.database_pool_size, _REPLICA_CONNECT_TIMEOUT
+    replica = (
+        make_engine(replica_url, pool_size=pool, connect_timeout=wait) if replica_url else None
+    )
+    loop_replica = (
+        make_engine(replica_url, pool_size=1, connect_timeout=wait) if replica_url else None
+    )
+    replica_state = ReplicaState(retry_after=settings.database_replica_retry_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         await app.state.recorder.aclose()
-        engine.dispose()
-        loop_engine.dispose()
+        for each in (engine, loop_engine, replica, loop_replica):
+            if each is not None:
+                each.dispose()
 
     app = FastAPI(
         title="Yangtze River Delta safety-engineer registry",
@@ -87,6 +108,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.loop_engine = loop_engine
+    app.state.reads = Reads(primary=engine, replica=replica, state=replica_state)
+    app.state.loop_reads = Reads(primary=loop_engine, replica=loop_replica, state=replica_state)
     app.state.issuing = IssuingContext.for_node(settings)
     app.state.singles = SingleIssues(engine, app.state.issuing, scope=credentials.SINGLE_SCOPE)
     app.state.recorder = AccessRecorder(engine)

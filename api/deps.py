@@ -22,12 +22,14 @@ from registry.issuing import IssuingContext
 from registry.issuing.grouping import SingleIssues
 from registry.settings import Settings
 from registry.storage.db import begin_snapshot, session_scope
+from registry.storage.replica import Reads
 from registry.verification import EngineerVerifier
 
 __all__ = [
     "DbSession",
     "Issuing",
     "NodeSettings",
+    "ReadOnly",
     "Recorder",
     "Snapshot",
     "Verifier",
@@ -36,7 +38,10 @@ __all__ = [
     "engine_of",
     "get_session",
     "loop_engine_of",
+    "loop_reads_of",
     "only_query",
+    "reads_of",
+    "replica_reads_of",
 ]
 
 _T = TypeVar("_T")
@@ -57,6 +62,28 @@ def engine_of(request: Request) -> Engine:
 def loop_engine_of(request: Request) -> Engine:
     """The engine for reads made on the event loop's own thread (see ``create_app``)."""
     return _state(request, "loop_engine", Engine)
+
+
+def reads_of(request: Request) -> Reads:
+    """Where read-only work reads: the replica if the node has one, else the primary
+    (``registry.storage.replica``)."""
+    return _state(request, "reads", Reads)
+
+
+def loop_reads_of(request: Request) -> Reads:
+    """``reads_of`` for reads made on the event loop's own thread (``loop_engine_of``)."""
+    return _state(request, "loop_reads", Reads)
+
+
+def replica_reads_of(request: Request) -> Reads | None:
+    """``reads_of`` if the node has a replica, else ``None``: work that reads and
+    writes in one transaction on a node without one keeps doing so."""
+    reads = reads_of(request)
+    return reads if reads.replica is not None else None
+
+
+async def _reads(request: Request) -> Reads:
+    return reads_of(request)
 
 
 async def _settings(request: Request) -> Settings:
@@ -101,6 +128,10 @@ Verifier = Annotated[EngineerVerifier, Depends(_verifier)]
 
 WebhookPolicy = Annotated[AddressPolicy, Depends(_webhook_policy)]
 """Which addresses the node's webhooks may go to."""
+
+ReadOnly = Annotated[Reads, Depends(_reads)]
+"""Where the route's read-only work reads (``reads_of``): give it the request's own
+session for a node without a replica (``Reads.read``)."""
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -13,14 +13,14 @@ from typing import Any
 
 from fastapi import Request
 from pydantic import ValidationError
-from sqlalchemy import Engine
+from sqlmodel import Session
 
-from api.deps import loop_engine_of
+from api.deps import loop_reads_of
 from api.schemas.verification import EngineerIn
 from api.uploads import Upload
 from registry.enforcement.audit import AccessEntry, add_accesses, criteria_hash
 from registry.spreadsheets import decode_csv, read_xlsx
-from registry.storage.db import begin_snapshot, read_scope
+from registry.storage.replica import Reads
 from registry.tokens import Caller
 from registry.verification import EngineerQuery, EngineerVerifier, Verified, access_criteria
 from registry.verification.batch import (
@@ -42,14 +42,14 @@ async def verify_one(request: Request, query: EngineerQuery, caller: Caller) -> 
     """Judge the person in ``query``, sign the report, and record the question in the
     access audit as ``caller``'s; raises what ``EngineerVerifier.verify`` raises."""
     state = request.app.state
-    with read_scope(loop_engine_of(request)) as session:
-        # On the event loop's own thread, not a worker thread: a verification is a
-        # few milliseconds of computing and of short reads from one snapshot, which
-        # take no locks, and handing it to a thread and back cost as much again
-        # (docs/benchmarks.md). A process serves one at a time, on a connection of
-        # its own; `registry serve --workers` runs one process per core.
-        begin_snapshot(session)
-        verified: Verified = state.verifier.verify(session, query)
+    verifier: EngineerVerifier = state.verifier
+    # On the event loop's own thread, not a worker thread: a verification is a few
+    # milliseconds of computing and of short reads from one snapshot, which take no
+    # locks, and handing it to a thread and back cost as much again
+    # (docs/benchmarks.md). A process serves one at a time, on a connection of its
+    # own (of the replica, if the node has one); `registry serve --workers` runs one
+    # process per core. The audit's entry goes to the primary (the recorder's).
+    verified = loop_reads_of(request).read(lambda session: verifier.verify(session, query))
     node_secret: bytes = state.issuing.node_secret
     criteria = access_criteria(query, node_secret=node_secret)
     await state.recorder.record(
@@ -89,7 +89,7 @@ def _error_text(error: ValidationError) -> str:
 
 
 def judge_rows(
-    engine: Engine,
+    reads: Reads,
     verifier: EngineerVerifier,
     rows: Sequence[dict[str, Any]],
     caller: Caller,
@@ -97,22 +97,27 @@ def judge_rows(
     *,
     progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Judge every row from one snapshot and record the batch as one entry of the
-    access audit. With ``progress``, ``JUDGED_AT_ONCE`` rows at a time, and it hears
-    how many are done after each; without, all at once (the agreements, rules and log
-    heads read once). Each result echoes what its row asked; a bad row is its error."""
+    """Judge every row from one snapshot (of the replica, if ``reads`` has one) and
+    record the batch as one entry of the access audit (on the primary). With
+    ``progress``, ``JUDGED_AT_ONCE`` rows at a time, and it hears how many are done
+    after each; without, all at once (the agreements, rules and log heads read once).
+    Each result echoes what its row asked; a bad row is its error."""
     parsed = [engineer_row(row) for row in rows]
     queries: list[EngineerQuery | str] = [
         p.query() if isinstance(p, EngineerIn) else _error_text(p) for p in parsed
     ]
-    results: list[Any] = []
-    with read_scope(engine) as session:
-        begin_snapshot(session)
-        step = JUDGED_AT_ONCE if progress is not None else max(1, len(queries))
+    step = JUDGED_AT_ONCE if progress is not None else max(1, len(queries))
+
+    def judge_all(session: Session) -> list[Any]:
+        # From the start each time: judged again on the primary if the replica fails.
+        judged: list[Any] = []
         for start in range(0, len(queries), step):
-            results.extend(verifier.judge_many(session, queries[start : start + step]))
+            judged.extend(verifier.judge_many(session, queries[start : start + step]))
             if progress is not None:
-                progress(len(results))
+                progress(len(judged))
+        return judged
+
+    results = reads.read(judge_all)
     asked = [
         access_criteria(query, node_secret=node_secret)
         for query, result in zip(queries, results, strict=True)
@@ -129,7 +134,7 @@ def judge_rows(
         found,
         dt.datetime.now(dt.UTC),
     )
-    with engine.begin() as connection:
+    with reads.primary.begin() as connection:
         add_accesses(connection, [entry])
     out = []
     for number, (row, result) in enumerate(zip(rows, results, strict=True), start=1):

@@ -28,6 +28,29 @@ class Settings(BaseSettings):
         default="",
         description="SQLAlchemy URL; default: an SQLite file under the data directory.",
     )
+    database_replica_url: str = Field(
+        default="",
+        description=(
+            "SQLAlchemy URL of a PostgreSQL streaming replica (a hot standby) of "
+            "`database_url`, which must then be PostgreSQL too. Set: verification (one or "
+            "a batch, through the API or the employer's desk), the certificate page, the "
+            "blacklist search and check, the public look-up and the public list read "
+            "from it; every write (their access-audit entries included) and whatever "
+            "must read its own writes stay on the primary. A read the replica fails "
+            "(unreachable, stopped, a conflict with recovery) is done again on the "
+            "primary and logged. Empty: everything reads from the primary."
+        ),
+    )
+    database_replica_retry_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description=(
+            "After the replica failed a read, how long this server process reads from "
+            "the primary before trying the replica again, in seconds (so that a replica "
+            "down costs each request nothing, and its failure is logged once a period)."
+        ),
+    )
     database_pool_size: int = Field(
         default=20,
         ge=1,
@@ -234,4 +257,15 @@ class Settings(BaseSettings):
         if not self.database_url:
             path = (self.data_dir / "registry.sqlite3").resolve()
             object.__setattr__(self, "database_url", f"sqlite:///{path}")
+        if self.database_replica_url:
+            # A streaming replica is PostgreSQL's, of a PostgreSQL primary.
+            for name, url in (
+                ("database_url", self.database_url),
+                ("database_replica_url", self.database_replica_url),
+            ):
+                if not url.startswith("postgresql"):
+                    raise ValueError(
+                        f"{name} must be a PostgreSQL URL when database_replica_url is set "
+                        "(a streaming replica is PostgreSQL's)"
+                    )
         return self

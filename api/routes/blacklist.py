@@ -2,7 +2,8 @@
 
 POST only: resident ID numbers never go into a URL, where access logs would keep
 them. The only thing written is the access audit's entry for each search and check,
-which commits with the request's session before the answer is sent.
+which commits with the request's session before the answer is sent: on the primary,
+where a node with a read replica reads the listings from the replica.
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from pydantic import ValidationError
 
 from api.auth import require_caller
-from api.deps import DbSession, Issuing, Verifier, WritingSnapshot
+from api.deps import (
+    DbSession,
+    Issuing,
+    ReadOnly,
+    Verifier,
+    WritingSnapshot,
+    replica_reads_of,
+)
 from api.errors import problem_responses
 from api.examples import blacklist_check_examples, blacklist_search_examples
 from api.limits import JSON_BODY, TABLE_BODY, GatedRoute, body_limit, too_large
@@ -117,6 +125,8 @@ def _listing(found: Found, result: SearchResult) -> ListingOut:
     },
 )
 def search(
+    request: Request,
+    *,
     caller: _Inspector,
     session: WritingSnapshot,
     issuing: Issuing,
@@ -135,6 +145,7 @@ def search(
         node_secret=issuing.node_secret,
         now=dt.datetime.now(dt.UTC),
         subtrees=verifier.subtrees,
+        reads=replica_reads_of(request),
     )
     return SearchOut(
         query=result.query,
@@ -234,6 +245,7 @@ def check(
         lookup=issuing.lookup,
         node_secret=issuing.node_secret,
         now=dt.datetime.now(dt.UTC),
+        reads=replica_reads_of(request),
     )
     results = _results(checked)
     if "text/csv" in request.headers.get("accept", ""):
@@ -345,6 +357,7 @@ _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 )
 def public_list(
     session: DbSession,
+    reads: ReadOnly,
     region: Annotated[
         ProvinceCode | None, Query(description="Only this authority's listings (`CN-xx`).")
     ] = None,
@@ -353,7 +366,8 @@ def public_list(
     ] = "json",
 ) -> PublicListOut | Response:
     """What the rules publish, computed for today from the dates of each listing."""
-    listed = read_public_list(session, on=china_today(dt.datetime.now(dt.UTC)), region=region)
+    on = china_today(dt.datetime.now(dt.UTC))
+    listed = reads.read(lambda s: read_public_list(s, on=on, region=region), session=session)
     day = listed.on.isoformat()
     stem = f"untrustworthiness-list-{listed.region or 'all'}-{day}"
     if format_ == "csv":

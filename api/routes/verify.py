@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_caller
-from api.deps import Issuing, Verifier, engine_of
+from api.deps import Issuing, Verifier, reads_of
 from api.errors import problem_responses
 from api.examples import verify_batch_examples, verify_examples
 from api.languages import answer_language, chinese_by_default, preferred_language
@@ -220,7 +220,7 @@ async def verify_batch(
     upload = await run_in_threadpool(upload_of, body, content_type)
     rows = await run_in_threadpool(_rows_of, upload)
     results = await run_in_threadpool(
-        judge_rows, engine_of(request), verifier, rows, caller, issuing.node_secret
+        judge_rows, reads_of(request), verifier, rows, caller, issuing.node_secret
     )
     kind = _answer_kind(request, upload)
     # A table answers in Chinese unless English is preferred, whatever was sent.

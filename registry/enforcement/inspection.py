@@ -3,8 +3,10 @@
 A search and a bulk check each read the listings and add one entry to the access
 audit (``registry.enforcement.audit``) in the same session, so the caller's one
 commit stores both: an answer is never given for a question the audit does not
-hold. A question refused (a bad credit code, ID number, name or province) is no
-question asked: it raises before anything is written.
+hold. On a node with a read replica (``registry.storage.replica``) the listings are
+read there, and the entry still goes into the caller's session, on the primary, and
+commits before the answer is sent. A question refused (a bad credit code, ID number,
+name or province) is no question asked: it raises before anything is written.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from registry.enforcement.search import (
     search_listings,
 )
 from registry.ids import LookupSecrets, province
+from registry.storage.replica import Reads
 from registry.tlog.cache import SubtreeCache
 from registry.tokens import Caller
 
@@ -62,20 +65,26 @@ def search_audited(
     node_secret: bytes,
     now: datetime,
     subtrees: SubtreeCache | None = None,
+    reads: Reads | None = None,
 ) -> SearchResult:
     """``search_listings`` for the day asked (default: ``now``'s day in China), and
     its entry in the access audit: the criteria's keyed hash and how many listings
     were found. Raises ``InvalidInput`` for a bad credit code, ID number, name or
     province, writing nothing. Read it in one snapshot (``begin_snapshot``); the
-    caller commits."""
-    result = search_listings(
-        session,
-        query,
-        lookup=lookup,
-        node_secret=node_secret,
-        today=china_today(now),
-        subtrees=subtrees,
-    )
+    caller commits. With ``reads`` (a node's replica), the listings are read there
+    and only the entry goes into ``session``, on the primary."""
+
+    def search(source: Session) -> SearchResult:
+        return search_listings(
+            source,
+            query,
+            lookup=lookup,
+            node_secret=node_secret,
+            today=china_today(now),
+            subtrees=subtrees,
+        )
+
+    result = search(session) if reads is None else reads.read(search, session=session)
     record_access(
         session,
         caller,
@@ -96,23 +105,29 @@ def check_audited(
     lookup: LookupSecrets,
     node_secret: bytes,
     now: datetime,
+    reads: Reads | None = None,
 ) -> CheckResult:
     """``check_parties`` for the day asked (default: ``now``'s day in China), and
     its entry in the access audit: the keyed hash of the whole list checked, how
     many rows and how many of them are listed. Raises ``InvalidInput`` for an
     unknown province or too many rows, writing nothing. Read it in one snapshot
-    (``begin_snapshot``); the caller commits."""
+    (``begin_snapshot``); the caller commits. With ``reads`` (a node's replica), the
+    listings are read there and only the entry goes into ``session``, on the primary."""
     on = query.on or china_today(now)
     if query.region is not None:
         province(query.region)  # checked: every listing binds there
-    checked = check_parties(
-        session,
-        query.rows,
-        lookup=lookup,
-        node_secret=node_secret,
-        on=on,
-        decided_by=query.decided_by,
-    )
+
+    def check(source: Session) -> list[Checked]:
+        return check_parties(
+            source,
+            query.rows,
+            lookup=lookup,
+            node_secret=node_secret,
+            on=on,
+            decided_by=query.decided_by,
+        )
+
+    checked = check(session) if reads is None else reads.read(check, session=session)
     criteria = {
         "by": "check",
         "rows": ",".join(c.key or "" for c in checked),

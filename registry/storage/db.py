@@ -51,10 +51,17 @@ def _configure_sqlite(busy_ms: int, dbapi_connection: Any, _record: Any) -> None
     cursor.close()
 
 
-def make_engine(database_url: str, *, pool_size: int = 5, busy_timeout: float = 60.0) -> Engine:
+def make_engine(
+    database_url: str,
+    *,
+    pool_size: int = 5,
+    busy_timeout: float = 60.0,
+    connect_timeout: int = 10,
+) -> Engine:
     """Create an engine keeping ``pool_size`` connections open (10 more for a burst);
     for SQLite, make its directory, enforce foreign keys, wait up to ``busy_timeout``
-    seconds for another connection's write, and log ahead (WAL)."""
+    seconds for another connection's write, and log ahead (WAL); for PostgreSQL, give
+    up connecting after ``connect_timeout`` seconds."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -78,7 +85,7 @@ def make_engine(database_url: str, *, pool_size: int = 5, busy_timeout: float = 
         max_overflow=10,
         # A threshold never reached: psycopg prepares only what asks for it (``None``
         # would refuse those too). A server that does not answer fails the connect.
-        connect_args={"prepare_threshold": _NEVER, "connect_timeout": 10},
+        connect_args={"prepare_threshold": _NEVER, "connect_timeout": connect_timeout},
     )
     event.listen(engine, "do_execute", _execute_prepared)
     event.listen(engine, "connect", _note_checkin)  # a new connection is not tested

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session
 from starlette.responses import HTMLResponse, Response
 
-from api.deps import DbSession
+from api.deps import DbSession, ReadOnly
 from registry.authorities import list_authorities
 from registry.calendar import china_today
 from registry.enforcement.public import public_csv, public_xlsx, read_public_list
@@ -136,19 +136,27 @@ def _page_links(number: int, pages: int) -> list[int | None]:
 
 
 @router.get("/blacklist", response_class=HTMLResponse)
-def blacklist(request: Request, session: DbSession, user: Visitor) -> Response:
+def blacklist(request: Request, session: DbSession, reads: ReadOnly, user: Visitor) -> Response:
     """The list in force today, searched and filtered as the address asks, a page at a
-    time; a wrong filter is answered 422 with what to do."""
+    time; a wrong filter is answered 422 with what to do. Read from the node's
+    replica if it has one."""
     asked = _asked(request)
     number = _page_number(request.query_params.get("page", "").strip())
     if number is None:
         asked.errors["page"] = "number"
-    authorities = _authorities(session)
+    on = china_today(dt.datetime.now(dt.UTC))
+    wrong = asked.query is None or number is None
+    authorities, listed = reads.read(
+        lambda source: (
+            _authorities(source),
+            None if wrong else read_public_list(source, on=on),
+        ),
+        session=session,
+    )
     names = {a["code"]: a for a in authorities}
     context: dict[str, Any] = {"asked": asked, "authorities": authorities, "names": names}
-    if asked.query is None or number is None:
+    if listed is None or asked.query is None or number is None:
         return page(request, "blacklist.html", context, status=422)
-    listed = read_public_list(session, on=china_today(dt.datetime.now(dt.UTC)))
     found = search_public_list(listed.entries, asked.query)
     size = request.app.state.settings.public_list_page_size
     result = page_of(found, number, size=size)
@@ -162,9 +170,9 @@ def blacklist(request: Request, session: DbSession, user: Visitor) -> Response:
 
 
 @router.get("/blacklist/download")
-def download(request: Request, session: DbSession, user: Visitor) -> Response:
+def download(request: Request, session: DbSession, reads: ReadOnly, user: Visitor) -> Response:
     """The whole result of the search (every page) as CSV or XLSX, with the list's
-    Chinese headers."""
+    Chinese headers. Read from the node's replica if it has one."""
     asked = _asked(request)
     kind = request.query_params.get("format", "csv")
     if kind not in ("csv", "xlsx"):
@@ -172,7 +180,8 @@ def download(request: Request, session: DbSession, user: Visitor) -> Response:
     if asked.query is None or asked.errors:
         context = {"asked": asked, "authorities": _authorities(session), "names": {}}
         return page(request, "blacklist.html", context, status=422)
-    listed = read_public_list(session, on=china_today(dt.datetime.now(dt.UTC)))
+    on = china_today(dt.datetime.now(dt.UTC))
+    listed = reads.read(lambda source: read_public_list(source, on=on), session=session)
     found = search_public_list(listed.entries, asked.query)
     day = listed.on.isoformat()
     stem = f"untrustworthiness-list-{day}" + ("" if asked.query.empty else "-search")

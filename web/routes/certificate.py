@@ -16,9 +16,10 @@ from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlmodel import Session
 from starlette.responses import HTMLResponse, Response
 
-from api.deps import DbSession
+from api.deps import DbSession, ReadOnly
 from registry.calendar import china_today
 from registry.errors import NotFound
 from registry.issuing.views import credential_view
@@ -53,7 +54,7 @@ def _day(value: object) -> date | None:
     return china_today(moment) if moment.tzinfo else moment.date()
 
 
-def _genesis(session: DbSession) -> str:
+def _genesis(session: Session) -> str:
     """The digest of the trust list's first version (one row, not the chain)."""
     try:
         return get_version(session, 1).digest
@@ -63,15 +64,24 @@ def _genesis(session: DbSession) -> str:
 
 @router.get("/c/{credential_id}", response_class=HTMLResponse)
 def certificate(
-    request: Request, session: DbSession, user: Visitor, credential_id: str
+    request: Request, session: DbSession, reads: ReadOnly, user: Visitor, credential_id: str
 ) -> Response:
-    """The record in plain words; the browser checks it."""
-    try:
-        view = credential_view(session, credential_id[:200])
-    except NotFound:
+    """The record in plain words; the browser checks it. Read from the node's replica
+    if it has one."""
+    context = reads.read(lambda source: _context(request, source, credential_id), session=session)
+    if context is None:
         return page(
             request, "certificate_missing.html", {"credential_id": credential_id}, status=404
         )
+    return page(request, "certificate.html", context)
+
+
+def _context(request: Request, session: Session, credential_id: str) -> dict[str, Any] | None:
+    """What the page shows of the credential, or ``None`` if there is none."""
+    try:
+        view = credential_view(session, credential_id[:200])
+    except NotFound:
+        return None
     document = view.credential
     subject = document.get("credentialSubject", {})
     issuer = session.get(Authority, view.authority)
@@ -79,7 +89,7 @@ def certificate(
     identifier = holder.get("identifier") or {}
     listed = subject.get("listed") or {}
     known = credential_type(view.type)
-    context = {
+    return {
         "credential_id": credential_id,
         "kind": view.type,
         "kind_label": CREDENTIAL_TYPES.get(known, view.type) if known else view.type,
@@ -102,4 +112,3 @@ def certificate(
         # the chain from it rather than take the current version as served.
         "genesis": _genesis(session),
     }
-    return page(request, "certificate.html", context)

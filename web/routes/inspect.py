@@ -3,7 +3,8 @@ listing's file, a list of companies checked, and companies followed with their r
 changes.
 
 A search is the API's (``POST /v1/blacklist/search``): ``search_audited``, in one
-snapshot with its entry in the access audit, naming the person signed in by their
+snapshot with its entry in the access audit (the listings read from the node's
+replica if it has one, the entry written on the primary), naming the person signed in by their
 account's own token row (``caller_of``). An ID number goes in a POST body only, is
 never shown back (the answer masks it) and is kept nowhere but as the audit's keyed
 hash; a search by credit code or name may also be a GET (a link from another page).
@@ -23,7 +24,7 @@ from fastapi import APIRouter, Request
 from sqlmodel import Session
 from starlette.responses import RedirectResponse, Response
 
-from api.deps import Snapshot, Verifier, WritingSnapshot
+from api.deps import Snapshot, Verifier, WritingSnapshot, replica_reads_of
 from registry.calendar import china_today
 from registry.enforcement.inspection import search_audited
 from registry.enforcement.listing_file import ListingFile, check_document, listing_file
@@ -95,6 +96,7 @@ def _search(
             node_secret=state.issuing.node_secret,
             now=dt.datetime.now(dt.UTC),
             subtrees=state.verifier.subtrees,
+            reads=replica_reads_of(request),
         )
     except InvalidInput as exc:
         errors = {way: [translate(exc.message, lang)]}

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import RedirectResponse, Response
 
-from api.deps import DbSession, Issuing, engine_of
+from api.deps import DbSession, Issuing, engine_of, replica_reads_of
 from api.limits import TABLE_BODY, GatedRoute, body_limit
 from api.uploads import file_upload
 from registry.enforcement.company_lists import (
@@ -120,6 +120,7 @@ def _check(
             lookup=issuing.lookup,
             node_secret=issuing.node_secret,
             now=now,
+            reads=replica_reads_of(request),
         )
         answers = row_answers(session, rows, result)
         kept = keep_check(session, user.id or 0, name=name, answers=answers, result=result, now=now)

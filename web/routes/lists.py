@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
-from api.deps import DbSession, engine_of
+from api.deps import DbSession, engine_of, reads_of
 from api.limits import TABLE_BODY, GatedRoute, body_limit
 from api.uploads import file_upload
 from api.verifying import engineer_row, judge_rows, table_rows
@@ -33,6 +33,7 @@ from registry.messages import Language, translate
 from registry.spreadsheets import XLSX_MEDIA_TYPE, xlsx_bytes
 from registry.storage.db import session_scope
 from registry.storage.models import DeskVerification, UserAccount
+from registry.storage.replica import Reads
 from registry.tokens import Caller
 from registry.verification import EngineerVerifier
 from registry.verification.batch import answer_table
@@ -117,7 +118,7 @@ async def list_post(request: Request, user: Employer, form: CheckedForm) -> Resp
     state = request.app.state
     threading.Thread(
         target=_judge,
-        args=(engine, state.verifier, rows, caller_of(user)),
+        args=(reads_of(request), state.verifier, rows, caller_of(user)),
         kwargs={"node_secret": state.issuing.node_secret, "identifier": identifier},
         name=f"desk-list-{identifier}",
         daemon=True,
@@ -133,7 +134,7 @@ def _start(engine: Engine, user: UserAccount, name: str, rows: int) -> DeskVerif
 
 
 def _judge(
-    engine: Engine,
+    reads: Reads,
     verifier: EngineerVerifier,
     rows: list[dict[str, str]],
     caller: Caller,
@@ -141,10 +142,12 @@ def _judge(
     node_secret: bytes,
     identifier: int,
 ) -> None:
-    """Judge a list on its own thread, saying how far it is; a failure is kept as one."""
+    """Judge a list on its own thread (reading from the replica, if the node has one),
+    saying how far it is (on the primary); a failure is kept as one."""
+    engine = reads.primary
     try:
         results = judge_rows(
-            engine,
+            reads,
             verifier,
             rows,
             caller,

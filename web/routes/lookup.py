@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import HTMLResponse, Response
 
-from api.deps import DbSession, Issuing
+from api.deps import DbSession, Issuing, ReadOnly
 from registry.calendar import china_today
 from registry.enforcement.audit import criteria_hash, public_caller, record_access
 from registry.verification.public import public_registration
@@ -48,6 +48,7 @@ def lookup(
     request: Request,
     *,
     session: DbSession,
+    reads: ReadOnly,
     issuing: Issuing,
     user: Visitor,
     form: CheckedForm,
@@ -75,10 +76,18 @@ def lookup(
         response.headers["Retry-After"] = str(wait)
         return response
     now = dt.datetime.now(dt.UTC)
-    found = public_registration(
-        session, lookup=issuing.lookup, registration_number=number, name=holder, on=china_today(now)
+    found = reads.read(
+        lambda source: public_registration(
+            source,
+            lookup=issuing.lookup,
+            registration_number=number,
+            name=holder,
+            on=china_today(now),
+        ),
+        session=session,
     )
-    # Every look-up of a person is in the access audit, the public's too.
+    # Every look-up of a person is in the access audit, the public's too: on the
+    # primary (the request's session), where the registration may be read from a replica.
     record_access(
         session,
         public_caller(session, now=now),
