@@ -17,9 +17,13 @@ from sqlmodel import select
 
 from api import create_app
 from devtools.ports import free_port
+from registry.accounts import create_user
+from registry.bulk.staged import check_import, imports_dir, receive_file
 from registry.calendar import china_today
+from registry.credentials import CredentialType
 from registry.demo import DEMO_LISTED_ORGANISATIONS
 from registry.enforcement.dispatcher import dispatch
+from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import Delivery, RecordParty
@@ -72,6 +76,32 @@ def _withdraw(client: TestClient, tokens: dict[str, str], database_url: str) -> 
     assert answer.status_code == 201, answer.text
 
 
+_IMPORT_STATES = ("checking", "rejected", "checked", "running", "done", "failed")
+
+
+def _stage_imports(settings: Settings) -> None:
+    """Two spreadsheets uploaded at Shanghai's console: one waiting for its check, and
+    one checked and rejected (its columns are none of a CE credit's)."""
+    directory = imports_dir(settings.data_dir)
+    with engine_scope(settings.database_url) as engine:
+        with session_scope(engine) as session:
+            clerk, _ = create_user(session, "sh.clerk", role="issuer:CN-SH", display_name="clerk")
+            staged = [
+                receive_file(
+                    session,
+                    directory,
+                    user_id=clerk.id or 0,
+                    authority="CN-SH",
+                    record_type=CredentialType.CE_CREDIT,
+                    file_name=name,
+                    payload="姓名,学时\r\n张三,4\r\n".encode("utf-8-sig"),
+                ).id
+                for name in ("waiting.csv", "wrong.csv")
+            ]
+        context = IssuingContext.for_node(settings)
+        assert check_import(engine, context, directory, staged[1]) is None
+
+
 @pytest.fixture
 def receiver() -> Iterator[Prompt]:
     prompt = Prompt(Events(), 1)
@@ -99,6 +129,7 @@ def test_a_scrape_reports_the_logs_the_routes_and_the_webhook_queue(
                 engine, now=datetime.now(UTC), deadline=5, concurrency=2, policy=LOOPBACK
             )
         assert delivered == 1
+        _stage_imports(settings)
         samples = _scrape(client)
         logs = {log["authority"]: log for log in client.get("/v1/logs").json()}
 
@@ -140,8 +171,16 @@ def test_a_scrape_reports_the_logs_the_routes_and_the_webhook_queue(
     assert _value(samples, "registry_webhook_failing") == 1
     assert _value(samples, "registry_webhook_attempts", outcome="delivered") == 1
     assert _value(samples, "registry_webhook_attempts", outcome="failed") == 1
-    for state in ("checking", "rejected", "checked", "running", "done", "failed"):
-        assert _value(samples, "registry_imports", state=state) == 0
+    # The console's imports: one kept and not yet checked, one checked and rejected.
+    imports = {s: _value(samples, "registry_imports", state=s) for s in _IMPORT_STATES}
+    assert imports == {
+        "checking": 1,
+        "rejected": 1,
+        "checked": 0,
+        "running": 0,
+        "done": 0,
+        "failed": 0,
+    }
     # One process: prometheus_client's own process figures are there too.
     assert _value(samples, "process_resident_memory_bytes") > 0
 
