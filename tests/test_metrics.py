@@ -29,7 +29,7 @@ from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import Delivery, RecordParty
 from tests._federation import FOLLOWED, serve_peer
 from tests._receivers import Events, Prompt
-from tests._support import LOOPBACK, migrated_sqlite, seed_demo_node
+from tests._support import LOOPBACK, seed_demo_node
 
 _HERE = ("127.0.0.1", 50000)
 _ELSEWHERE = ("203.0.113.7", 50000)  # TEST-NET-3: a public address
@@ -186,10 +186,13 @@ def test_a_scrape_reports_the_logs_the_routes_and_the_webhook_queue(
 
 
 def test_a_followed_log_reports_how_far_behind_it_is(
-    settings: Settings, tmp_path: Path, sqlite_template: Path
+    pg_url: str, sqlite_url: str, tmp_path: Path
 ) -> None:
-    follower = migrated_sqlite(sqlite_template, tmp_path / "follower.db")
-    with serve_peer(settings, follower) as peer:
+    # The follower's database, which the scrape reads, is PostgreSQL; the peer it
+    # follows, the demo on SQLite.
+    seeded = Settings(data_dir=tmp_path / "peer", database_url=sqlite_url, demo=True)
+    follower = pg_url
+    with serve_peer(seeded, follower) as peer:
         size = peer.size()
         assert peer.step(peer.transport(), chunk=5)["state"] == "behind"
         node = Settings(data_dir=tmp_path / "follower", database_url=follower)
@@ -219,16 +222,14 @@ def test_only_the_allowed_addresses_read_the_metrics(tmp_path: Path, sqlite_url:
         assert refused.headers["content-type"] == "application/problem+json"
         assert refused.json()["detail"] == "该地址无权读取运行指标"
         assert "registry_" not in refused.text
+        assert "/metrics" not in client.get("/openapi.json").json()["paths"]
     # Not an IP address at all (what the test client says by default): refused too.
     with TestClient(app) as client:
         assert client.get("/metrics").status_code == 403
-    opened = Settings(
-        data_dir=tmp_path / "data",
-        database_url=sqlite_url,
-        metrics_networks=(ip_network("203.0.113.0/24"),),
+    opened = create_app(
+        settings.model_copy(update={"metrics_networks": (ip_network("203.0.113.0/24"),)})
     )
-    with TestClient(create_app(opened), client=_ELSEWHERE) as client:
+    with TestClient(opened, client=_ELSEWHERE) as client:
         assert client.get("/metrics").status_code == 200
-        assert "/metrics" not in client.get("/openapi.json").json()["paths"]
-    with TestClient(create_app(opened), client=_HERE) as client:
+    with TestClient(opened, client=_HERE) as client:
         assert client.get("/metrics").status_code == 403  # loopback no longer listed
