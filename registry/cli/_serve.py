@@ -130,7 +130,9 @@ def _deliver_forever(settings: Settings) -> None:
             try:
                 dispatcher.start_round()
             except Exception as exc:
-                _log.error("webhook deliveries: %s: %s", type(exc).__name__, exc)
+                # The type and traceback, not the message: a database error's quotes
+                # the statement's parameters, a delivery's body among them.
+                _log.error("webhook deliveries: %s", type(exc).__name__, exc_info=exc)
             time.sleep(_DELIVERY_INTERVAL)
 
 
@@ -187,14 +189,16 @@ def _sweep(engine: Engine, context: IssuingContext) -> None:
         with session_scope(engine) as session:
             authorities = due_authorities(session, now=now)
     except Exception as exc:
-        _log.error("scheduled status changes: %s: %s", type(exc).__name__, exc)
+        _log.error("scheduled status changes: %s", type(exc).__name__, exc_info=exc)
         return
     for authority in authorities:
         try:
             with session_scope(engine) as session:
                 apply_due_changes(session, context, now=now, authorities=[authority])
         except Exception as exc:
-            _log.error("scheduled status changes of %s: %s: %s", authority, type(exc).__name__, exc)
+            _log.error(
+                "scheduled status changes of %s: %s", authority, type(exc).__name__, exc_info=exc
+            )
 
 
 def _socket(host: str, port: int, *, shared: bool) -> socket.socket:
