@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.limits import BodyGate
+from api.metrics import RequestMetrics
+from api.metrics import router as metrics_router
+from api.observe import Observed
 from api.openapi import exact_openapi
 from api.recorder import AccessRecorder
 from api.routes import (
@@ -62,8 +67,10 @@ _REPLICA_CONNECT_TIMEOUT = 2
 the primary."""
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the API for one node: its engine, its routes and its error handling."""
+def create_app(settings: Settings, *, metrics_dir: Path | None = None) -> FastAPI:
+    """Build the API for one node: its engine, its routes and its error handling.
+    ``metrics_dir``: where each worker process of the node writes its request figures
+    (``api.metrics``), when there are several."""
     busy = settings.sqlite_busy_timeout_seconds
     engine = make_engine(
         settings.database_url, pool_size=settings.database_pool_size, busy_timeout=busy
@@ -140,14 +147,23 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(subscriptions.router)
     app.include_router(federation.router)
     app.include_router(witness.router)
+    app.include_router(metrics_router)
     install_pages(app)
+    # Outermost: every answer, a 500 and the security headers' included, has its id,
+    # its log line and its figures.
+    app.state.metrics = RequestMetrics(multiprocess_dir=metrics_dir)
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: Observed(build(), app.state.metrics)  # type: ignore[method-assign]
     app.openapi = lambda: exact_openapi(app)  # type: ignore[method-assign]
     return app
 
 
 def app_from_environment() -> FastAPI:
     """Entry point for ``uvicorn --factory``: settings read once from the environment."""
-    app = create_app(Settings())
+    # Set by ``registry serve`` for its workers (``api.metrics``); prometheus_client
+    # reads the same variable when imported.
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    app = create_app(Settings(), metrics_dir=Path(shared) if shared else None)
     _tune_collector()
     return app
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.languages import answer_language
+from api.observe import route_of
 from api.schemas.common import Problem
 from registry.credentials import CREDENTIAL_TYPES
 from registry.errors import (
@@ -144,7 +145,8 @@ def registry_problem(request: Request, exc: RegistryError) -> JSONResponse:
     )
     if status >= 500:
         # The server's own fault (an Inconsistency, say): its operators need the trace.
-        _log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+        # The route's template, never the path sent: it may hold an identifier.
+        _log.error("%s %s failed: %s", request.method, route_of(request.scope), exc, exc_info=exc)
     errors = (
         [{"field": e.field, "message": e.message} for e in exc.errors]
         if isinstance(exc, InvalidInput)
@@ -222,7 +224,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     # it did stays (its transaction is rolled back). Any other database failure is the
     # server's own: logged, and a 500.
     if isinstance(exc, OperationalError) and _sqlite_busy(exc):
-        _log.warning("%s %s: the database stayed busy", request.method, request.url.path)
+        _log.warning("%s %s: the database stayed busy", request.method, route_of(request.scope))
         return problem_response(
             request,
             status=503,
@@ -232,7 +234,10 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
             f"try again in {_BUSY_RETRY_SECONDS} seconds",
             headers={"Retry-After": str(_BUSY_RETRY_SECONDS)},
         )
-    _log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+    # The error's type and traceback, not its message: it quotes the statement's
+    # parameters, which may be a person's (``registry.node_log``).
+    route = route_of(request.scope)
+    _log.error("%s %s failed: %s", request.method, route, type(exc).__name__, exc_info=exc)
     return await _unexpected_error(request, exc)
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -245,7 +246,27 @@ class Settings(BaseSettings):
         ),
     )
 
-    @field_validator("webhook_allowed_networks", mode="before")
+    metrics_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        default=(IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")),
+        description=(
+            "Client addresses that may read `/metrics` (the Prometheus exposition: "
+            "operational figures, no personal data), as CIDR blocks separated by commas. "
+            "Default: loopback only. Behind a reverse proxy the address is the one "
+            "uvicorn takes from `X-Forwarded-For` of a trusted proxy. Any other "
+            "address is answered 403."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description=(
+            "How the server writes its log to standard error: `text`, a line for a person "
+            "to read, or `json`, one JSON object a line for a log collector. Either way "
+            "a line carries the request id and never a query string, a body, an ID "
+            "number, a name or a token."
+        ),
+    )
+
+    @field_validator("webhook_allowed_networks", "metrics_networks", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import rfc8785
+from prometheus_client.parser import text_string_to_metric_families
 
 from registry.demo import DEMO_ENGINEERS
 from tests._servers import Server, Servers
@@ -162,10 +163,29 @@ def _wait_for(predicate: Callable[[], bool], what: str) -> None:
         time.sleep(0.2)
 
 
+def _authorities_requests(server: Server) -> float:
+    """How many answered ``GET /v1/authorities`` requests ``/metrics`` counts."""
+    answer = httpx.get(f"{server.base}/metrics", timeout=30)
+    assert answer.status_code == 200, answer.text
+    labels = {"method": "GET", "route": "/v1/authorities", "status": "2xx"}
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+        if sample.name == "registry_http_request_duration_seconds_count" and sample.labels == labels
+    )
+
+
 def test_serve_with_workers_shares_connections_and_restarts_a_worker(
     pg_url: str, servers: Servers, tmp_path: Path
 ) -> None:
-    server = servers.start(pg_url, tmp_path / "data", workers=2)
+    # Request figures left by an earlier run: the server empties their directory.
+    stale = tmp_path / "data" / "metrics" / "counter_1.db"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"left by an earlier run")
+    json_logs = {"REGISTRY_LOG_FORMAT": "json"}
+    server = servers.start(pg_url, tmp_path / "data", workers=2, settings=json_logs)
+    assert not stale.exists()
     port = int(server.base.rsplit(":", 1)[1])
     _wait_for(lambda: len(_workers(server.pid)) == 2, "two workers")
     workers = _workers(server.pid)
@@ -180,6 +200,7 @@ def test_serve_with_workers_shares_connections_and_restarts_a_worker(
     # The kernel spreads connections between them: of forty, each worker holds at
     # least 8 but for a chance near 1 in 100,000.
     clients = [httpx.Client(base_url=server.base, timeout=30) for _ in range(40)]
+    number = DEMO_ENGINEERS[0].id_number
     try:
         for client in clients:
             assert client.get("/healthz").status_code == 200
@@ -189,6 +210,24 @@ def test_serve_with_workers_shares_connections_and_restarts_a_worker(
     finally:
         for client in clients:
             client.close()
+    for n in range(40):
+        # A connection each, spread over both workers. An ID number in the query
+        # string: it reaches no log line and no label.
+        answer = httpx.get(
+            f"{server.base}/v1/authorities",
+            params={"id_number": number},
+            headers={"X-Request-ID": f"e-{n}"},
+            timeout=30,
+        )
+        assert answer.headers["X-Request-ID"] == f"e-{n}"
+    # One scrape adds up both workers' requests (each wrote its own figures' file).
+    assert _authorities_requests(server) == 40
+    written = {p.name for p in (tmp_path / "data" / "metrics").glob("histogram_*.db")}
+    assert written == {f"histogram_{pid}.db" for pid in workers}
+    lines = [json.loads(line) for line in server.output.splitlines() if line.startswith("{")]
+    asked_lines = [line for line in lines if line.get("route") == "/v1/authorities"]
+    assert sorted(line["request_id"] for line in asked_lines) == sorted(f"e-{n}" for n in range(40))
+    assert number not in server.output
     # A second server cannot take the port (it would share its connections).
     second = subprocess.run(
         [str(REGISTRY), "serve", "--port", str(port), "--workers", "2"],
@@ -207,6 +246,7 @@ def test_serve_with_workers_shares_connections_and_restarts_a_worker(
     for _ in range(10):
         assert httpx.get(f"{server.base}/healthz", timeout=30).status_code == 200
     assert "starting another" in server.output
+    assert _authorities_requests(server) == 40  # the dead worker's figures stay counted
     # Stopping the server stops every worker.
     survivors = _workers(server.pid)
     os.kill(server.pid, signal.SIGTERM)

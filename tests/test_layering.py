@@ -20,7 +20,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(layer.split())
     for layer in (
         "errors messages",
-        "calendar settings text labels",
+        "calendar settings text labels node_log",
         "ids crypto spreadsheets",
         "credentials datadir policies",
         "storage",

@@ -45,7 +45,7 @@ __all__ = [
 
 SESSION_COOKIE = "registry_session"
 CSRF_COOKIE = "registry_csrf"
-_API_PREFIXES = ("/v1/", "/healthz", "/readyz", "/openapi.json")
+_API_PREFIXES = ("/v1/", "/healthz", "/readyz", "/metrics", "/openapi.json")
 
 
 class NeedsSignIn(Exception):

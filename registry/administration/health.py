@@ -21,21 +21,30 @@ from registry.storage.models import Delivery, LogCheckpoint, LogHead, PeerLog, S
 from registry.tlog.proofs import log_heads
 from registry.tlog.reader import log_summaries
 from registry.trust.store import current_version
-from registry.verification.witnessed import newest_witnessed, recent_cosignatures
+from registry.verification.witnessed import (
+    head_witnessing,
+    newest_witnessed,
+    recent_cosignatures,
+)
 
-__all__ = ["HeldKey", "LogHealth", "NodeHealth", "node_health"]
+__all__ = ["HeldKey", "LogHealth", "NodeHealth", "log_health", "node_health"]
 
 
 @dataclass(frozen=True)
 class LogHealth:
-    """A log this node keeps: its size, when its newest checkpoint was signed, and the
-    size of its newest checkpoint the trust list's witnesses cosigned (0: none)."""
+    """A log this node keeps: its size, its newest checkpoint's size (0: none) and when
+    it was signed, the size of its newest checkpoint the trust list's witnesses
+    cosigned (0: none), and of the newest checkpoint's cosignatures, how many count
+    and how many the witnessing policy requires (0 and 0 without a trust list)."""
 
     authority: str
     origin: str
     size: int
     checkpoint_at: datetime | None
     witnessed_size: int
+    checkpoint_size: int = 0
+    cosignatures: int = 0
+    required: int = 0
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,9 @@ def _version() -> str:
         return "unknown"
 
 
-def _logs(session: Session) -> tuple[LogHealth, ...]:
+def log_health(session: Session) -> tuple[LogHealth, ...]:
+    """Every log this node keeps, by authority, as the health page and ``/metrics``
+    show it."""
     current = current_version(session)
     trust = current.content if current is not None else None
     heads = log_heads(session)
@@ -89,10 +100,13 @@ def _logs(session: Session) -> tuple[LogHealth, ...]:
     )
     logs = []
     for log in log_summaries(session):
-        witnessed = None
-        if trust is not None and log.authority in heads:
-            size, rows = heads[log.authority].size, recent.get(log.authority, [])
+        witnessed, newest = None, None
+        head = heads.get(log.authority)
+        if trust is not None and head is not None:
+            size, rows = head.size, recent.get(log.authority, [])
             witnessed = newest_witnessed(session, trust, log.authority, upto=size, first=rows)
+            if head.checkpoint is not None:
+                newest = head_witnessing(session, trust, log.authority, size=size, rows=rows)
         logs.append(
             LogHealth(
                 authority=log.authority,
@@ -100,6 +114,9 @@ def _logs(session: Session) -> tuple[LogHealth, ...]:
                 size=log.size,
                 checkpoint_at=signed.get(log.authority),
                 witnessed_size=witnessed.size if witnessed is not None else 0,
+                checkpoint_size=head.size if head is not None and head.checkpoint else 0,
+                cosignatures=len(newest.cosigners) if newest is not None else 0,
+                required=newest.required if newest is not None else 0,
             )
         )
     return tuple(logs)
@@ -142,7 +159,7 @@ def node_health(engine: Engine, *, key_store: KeyStore, now: datetime) -> NodeHe
             version,
             database,
             schema,
-            logs=_logs(session),
+            logs=log_health(session),
             peers=tuple(peer_states(session)),
             pending_deliveries=int(pending),
             keys=_keys(session, key_store, now),

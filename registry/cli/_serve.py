@@ -13,11 +13,21 @@ grow (``registry.federation.poller``, ``notices``). It runs the webhook deliveri
 their own; and, before each round, applies the status changes dated ahead whose day
 has come (``registry.issuing.scheduled.apply_due_changes``), signing the new
 status-list versions.
+
+What it does is written to standard error as ``Settings.log_format`` says
+(``registry.node_log``): uvicorn's access log is replaced by the API's own line per
+request. With several workers, each writes its request figures for ``/metrics`` into
+``<data dir>/metrics``, emptied at start (``api.metrics``); a worker's live figures
+(requests in flight) are dropped when it exits.
 """
 
 from __future__ import annotations
 
+import logging
+import logging.config
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
 import threading
@@ -25,11 +35,12 @@ import time
 from datetime import UTC, datetime
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Literal
 
 import uvicorn
+from prometheus_client.multiprocess import mark_process_dead
 from sqlalchemy import Engine
 
-from registry.cli._common import err_console
 from registry.datadir import DataDir
 from registry.enforcement.addresses import AddressPolicy
 from registry.enforcement.dispatcher import Dispatcher
@@ -38,6 +49,7 @@ from registry.federation.notices import Notifier
 from registry.federation.poller import Poller
 from registry.issuing import IssuingContext
 from registry.issuing.scheduled import apply_due_changes, due_authorities
+from registry.node_log import log_config
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 
@@ -46,12 +58,15 @@ __all__ = ["serve_api"]
 _APP = "api.app:app_from_environment"  # by import string: the factory reads REGISTRY_*
 _BACKLOG = 2048
 _STOP_SECONDS = 30.0
+_METRICS = "PROMETHEUS_MULTIPROC_DIR"  # where prometheus_client's workers write figures
+_log = logging.getLogger("registry.serve")
 
 
 def serve_api(host: str, port: int, workers: int, *, settings: Settings) -> None:
     """Serve until interrupted: in this process if ``workers`` is 1, else in that
     many worker processes with a socket each; webhook deliveries run on threads of
     this process. Raises ``OSError`` if the port is taken."""
+    logging.config.dictConfig(log_config(settings.log_format))
     threading.Thread(
         target=_deliver_forever, args=(settings,), name="webhooks", daemon=True
     ).start()
@@ -59,7 +74,14 @@ def serve_api(host: str, port: int, workers: int, *, settings: Settings) -> None
         target=_federate_forever, args=(settings,), name="federation", daemon=True
     ).start()
     if workers == 1:
-        uvicorn.run(_APP, factory=True, host=host, port=port)
+        uvicorn.run(
+            _APP,
+            factory=True,
+            host=host,
+            port=port,
+            log_config=log_config(settings.log_format),
+            access_log=False,
+        )
         return
     # The port must be free: bound without SO_REUSEPORT, this fails if anything holds
     # it, another server's workers included (with SO_REUSEPORT, a second server
@@ -67,8 +89,19 @@ def serve_api(host: str, port: int, workers: int, *, settings: Settings) -> None
     _socket(host, port, shared=False).close()
     # Held, bound but not listening, until the end: it keeps the port ours while
     # workers restart. Only listening sockets get connections.
+    metrics = _metrics_directory(settings)
     with _socket(host, port, shared=True) as held:
-        _supervise(held.getsockname()[:2], workers)
+        _supervise(held.getsockname()[:2], workers, settings.log_format, metrics)
+
+
+def _metrics_directory(settings: Settings) -> str:
+    """``<data dir>/metrics``, emptied: the workers' request figures, for the workers
+    started from here on (they inherit the variable naming it)."""
+    directory = settings.data_dir / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(mode=0o700, parents=True)
+    os.environ[_METRICS] = str(directory)
+    return str(directory)
 
 
 _DELIVERY_INTERVAL = 2.0
@@ -97,7 +130,9 @@ def _deliver_forever(settings: Settings) -> None:
             try:
                 dispatcher.start_round()
             except Exception as exc:
-                err_console.print(f"webhook deliveries: {type(exc).__name__}: {exc}")
+                # The type and traceback, not the message: a database error's quotes
+                # the statement's parameters, a delivery's body among them.
+                _log.error("webhook deliveries: %s", type(exc).__name__, exc_info=exc)
             time.sleep(_DELIVERY_INTERVAL)
 
 
@@ -113,7 +148,7 @@ def _federate_forever(settings: Settings) -> None:
     data_dir = DataDir(settings)
 
     def report(message: str) -> None:
-        err_console.print(f"federation: {message}")
+        _log.warning("federation: %s", message)
 
     with (
         engine_scope(settings.database_url, pool_size=8) as engine,
@@ -154,15 +189,15 @@ def _sweep(engine: Engine, context: IssuingContext) -> None:
         with session_scope(engine) as session:
             authorities = due_authorities(session, now=now)
     except Exception as exc:
-        err_console.print(f"scheduled status changes: {type(exc).__name__}: {exc}")
+        _log.error("scheduled status changes: %s", type(exc).__name__, exc_info=exc)
         return
     for authority in authorities:
         try:
             with session_scope(engine) as session:
                 apply_due_changes(session, context, now=now, authorities=[authority])
         except Exception as exc:
-            err_console.print(
-                f"scheduled status changes of {authority}: {type(exc).__name__}: {exc}"
+            _log.error(
+                "scheduled status changes of %s: %s", authority, type(exc).__name__, exc_info=exc
             )
 
 
@@ -180,15 +215,25 @@ def _socket(host: str, port: int, *, shared: bool) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int) -> None:
+def _worker(host: str, port: int, log_format: Literal["text", "json"]) -> None:
     # Bound, not listening: uvicorn listens once the app has started, so the kernel
     # sends this worker connections only when it can answer them.
     sock = _socket(host, port, shared=True)
-    config = uvicorn.Config(_APP, factory=True, host=host, port=port, backlog=_BACKLOG)
+    config = uvicorn.Config(
+        _APP,
+        factory=True,
+        host=host,
+        port=port,
+        backlog=_BACKLOG,
+        log_config=log_config(log_format),
+        access_log=False,
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def _supervise(address: tuple[str, int], workers: int) -> None:
+def _supervise(
+    address: tuple[str, int], workers: int, log_format: Literal["text", "json"], metrics: str
+) -> None:
     context = multiprocessing.get_context("spawn")
     # A plain flag, polled: a handler must not take a lock the interrupted code holds.
     stopping: list[int] = []
@@ -198,18 +243,21 @@ def _supervise(address: tuple[str, int], workers: int) -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     processes: list[BaseProcess] = []
+    arguments = (*address, log_format)
     try:
         for _ in range(workers):
-            processes.append(_start(context, address))
+            processes.append(_start(context, arguments))
         while not stopping:
             time.sleep(0.2)
             for slot, process in enumerate(processes):
                 if not stopping and not process.is_alive():
-                    err_console.print(
-                        f"worker {process.pid} exited with {process.exitcode}; starting another"
+                    _log.warning(
+                        "worker %s exited with %s; starting another", process.pid, process.exitcode
                     )
+                    # Its requests in flight are over; its counts and latencies stay.
+                    mark_process_dead(process.pid, metrics)  # type: ignore[no-untyped-call]
                     time.sleep(1)  # a worker that cannot start is not restarted in a tight loop
-                    processes[slot] = _start(context, address)
+                    processes[slot] = _start(context, arguments)
     finally:
         for process in processes:
             if process.is_alive():
@@ -223,7 +271,9 @@ def _supervise(address: tuple[str, int], workers: int) -> None:
             signal.signal(sig, handler)
 
 
-def _start(context: multiprocessing.context.SpawnContext, address: tuple[str, int]) -> BaseProcess:
-    process = context.Process(target=_worker, args=address, name="registry-worker")
+def _start(
+    context: multiprocessing.context.SpawnContext, arguments: tuple[str, int, str]
+) -> BaseProcess:
+    process = context.Process(target=_worker, args=arguments, name="registry-worker")
     process.start()
     return process

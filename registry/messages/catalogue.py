@@ -38,6 +38,8 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
         "请求内容超过本操作的上限 {limit} 字节",
     ),
     ("The database is busy", "数据库繁忙"),
+    ("Not allowed from this address", "不允许从该地址访问"),
+    ("this address may not read the metrics", "该地址无权读取运行指标"),
     (
         "a long write (an import, say) holds the database; try again in {seconds} seconds",
         "数据库正被耗时的写入（例如导入）占用，请 {seconds} 秒后重试",

@@ -52,6 +52,7 @@ __all__ = [
     "WitnessedCheckpoint",
     "choose_checkpoints",
     "earliest_witnessed",
+    "head_witnessing",
     "newest_witnessed",
     "recent_cosignatures",
     "screen_compromised",
@@ -210,6 +211,27 @@ def newest_witnessed(
     query = _query(authority).where(col(LogCosignature.tree_size) <= upto)
     query = query.order_by(col(LogCosignature.tree_size).desc(), col(LogCosignature.witness))
     return _first_witnessed(session, trust, authority, query, newest_first=True)
+
+
+def head_witnessing(
+    session: Session,
+    trust: TrustListContent,
+    authority: str,
+    *,
+    size: int,
+    rows: list[tuple[int, str, str]],
+) -> Witnessing | None:
+    """Who cosigned ``authority``'s checkpoint of ``size`` (its newest) and how many the
+    policy requires, from its log's cosignature rows as ``recent_cosignatures`` read
+    them; ``None`` where the trust list does not name the authority or this node
+    holds no checkpoint of that size."""
+    if trust.member(authority) is None:
+        return None
+    lines = [line for at, _witness, line in rows if at == size]
+    if not lines:
+        return Witnessing(authority, {}, required_cosignatures(trust, authority))
+    found = _checkpoint(session, trust, authority, size, lines)
+    return found.witnessing if found is not None else None
 
 
 @functools.lru_cache(maxsize=16)
