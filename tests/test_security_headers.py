@@ -163,6 +163,22 @@ def test_cookies_are_secure_over_https_only(node: tuple[Server, Path], https: bo
         assert ("samesite=strict" if cookie is shown else "samesite=lax") in flags, cookie
 
 
+def test_a_forwarded_scheme_from_an_address_not_trusted_is_ignored(
+    node: tuple[Server, Path],
+) -> None:
+    """Only a proxy the node trusts (``FORWARDED_ALLOW_IPS``, 127.0.0.1 by default) says
+    a request came over HTTPS: the same header sent from 127.0.0.2 gets plain HTTP's
+    answer, with no HSTS and no ``Secure`` cookie."""
+    server, _ = node
+    transport = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(transport=transport, headers=_HTTPS, timeout=30) as client:
+        answer = client.get(f"{server.base}/sign-in")
+    assert answer.status_code == 200
+    assert "strict-transport-security" not in answer.headers
+    cookie = _cookies(answer)["registry_csrf"]
+    assert "secure" not in [part.strip().lower() for part in cookie.split(";")]
+
+
 def test_an_unexpected_error_carries_the_headers(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/unused.sqlite3")
     app = create_app(settings)
