@@ -130,6 +130,11 @@ def test_the_password_field_is_masked_and_open_to_password_managers(app: FastAPI
     assert 'maxlength="256"' in field[0]
     assert "onpaste" not in form
     assert 'autocomplete="off"' not in form
+    # A name and a password, nothing else: no hint, no secret question.
+    sign_in = re.search(r'<form[^>]*action="/sign-in".*?</form>', form, re.S)
+    assert sign_in is not None
+    names = re.findall(r'<input[^>]*name="([^"]+)"', sign_in[0])
+    assert sorted(names) == ["csrf_token", "next", "password", "username"]
 
 
 def test_a_long_password_of_any_characters_is_taken_exactly_as_typed(

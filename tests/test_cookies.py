@@ -179,6 +179,8 @@ def test_signing_in_again_ends_the_session_the_browser_had(app: FastAPI) -> None
         for cookies in (first, second)
     )
     assert one[0] != two[0]
+    # Made by a CSPRNG, 256 bits: 43 characters of base64url.
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", value) for value in (one[0], two[0]))
     assert _desk_with(app, *one) == 303  # ended by the second sign-in
     assert _desk_with(app, *two) == 200
 

@@ -190,5 +190,9 @@ def test_an_unexpected_error_carries_the_headers(tmp_path: Path) -> None:
     with TestClient(app, base_url="https://node.example", raise_server_exceptions=False) as client:
         answer = client.get("/broken")
     assert answer.status_code == 500
+    # A bare problem: nothing of the error, its trace or the code that raised it.
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    for told in ("a bug", "RuntimeError", "Traceback", "raise"):
+        assert told not in answer.text
     _assert_security_headers(answer.headers, DATA_POLICY)
     assert answer.headers["strict-transport-security"] == HSTS
