@@ -117,14 +117,18 @@ def _cookies(answer: httpx.Response) -> dict[str, str]:
 
 @pytest.mark.parametrize("https", [True, False])
 def test_cookies_are_secure_over_https_only(node: tuple[Server, Path], https: bool) -> None:
+    """Each cookie the pages set, from a real node behind a proxy it trusts (uvicorn's
+    ``--proxy-headers``, ``X-Forwarded-Proto`` from 127.0.0.1): ``Secure`` and named
+    ``__Host-`` when the proxy says HTTPS, bare over plain HTTP."""
     server, data_dir = node
-    account = demo_users(data_dir)["verifier"]
+    account = demo_users(data_dir)["admin"]
     headers = _HTTPS if https else {}
+    prefix = "__Host-" if https else ""
     with httpx.Client(base_url=server.base, headers=headers, timeout=30) as client:
         form = client.get("/sign-in")
-        csrf = _cookies(form)["registry_csrf"]
+        csrf = _cookies(form)[f"{prefix}registry_csrf"]
         # The client keeps a Secure cookie from a plain-HTTP address: sent by hand.
-        client.cookies.set("registry_csrf", csrf.split(";", 1)[0].split("=", 1)[1])
+        client.cookies.set(f"{prefix}registry_csrf", csrf.split(";", 1)[0].split("=", 1)[1])
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
         assert token is not None
         signed = client.post(
@@ -133,19 +137,46 @@ def test_cookies_are_secure_over_https_only(node: tuple[Server, Path], https: bo
                 "username": account["username"],
                 "password": account["password"],
                 "csrf_token": token[1],
-                "next": "/desk",
+                "next": "/admin/tokens",
             },
         )
         assert signed.status_code == 303, signed.text[:300]
-        session = _cookies(signed)["registry_session"]
-        language = _cookies(client.get("/lang/en?next=/"))["lang"]
-    for cookie in (csrf, session, language):
+        session = _cookies(signed)[f"{prefix}registry_session"]
+        active = _cookies(signed)[f"{prefix}registry_active"]
+        for cookie in (session, active):
+            name, value = cookie.split(";", 1)[0].split("=", 1)
+            client.cookies.set(name, value)
+        assert client.get("/admin/tokens").status_code == 200
+        language = _cookies(client.get("/lang/zh?next=/"))[f"{prefix}lang"]
+        issued = client.post(
+            "/admin/tokens",
+            data={"name": f"cookies {https}", "role": "verifier", "csrf_token": token[1]},
+        )
+        assert issued.status_code == 303, issued.text[:300]
+        shown = _cookies(issued)[f"{prefix}registry_shown_once"]
+    for cookie in (csrf, session, active, language, shown):
         flags = [part.strip().lower() for part in cookie.split(";")]
         assert ("secure" in flags) is https, cookie
-    for cookie in (csrf, session):
-        flags = [part.strip().lower() for part in cookie.split(";")]
-        assert "httponly" in flags
-        assert "samesite=lax" in flags
+        assert "httponly" in flags, cookie
+        assert "path=/" in flags, cookie
+        assert not any(flag.startswith("domain=") for flag in flags), cookie
+        assert ("samesite=strict" if cookie is shown else "samesite=lax") in flags, cookie
+
+
+def test_a_forwarded_scheme_from_an_address_not_trusted_is_ignored(
+    node: tuple[Server, Path],
+) -> None:
+    """Only a proxy the node trusts (``FORWARDED_ALLOW_IPS``, 127.0.0.1 by default) says
+    a request came over HTTPS: the same header sent from 127.0.0.2 gets plain HTTP's
+    answer, with no HSTS and no ``Secure`` cookie."""
+    server, _ = node
+    transport = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(transport=transport, headers=_HTTPS, timeout=30) as client:
+        answer = client.get(f"{server.base}/sign-in")
+    assert answer.status_code == 200
+    assert "strict-transport-security" not in answer.headers
+    cookie = _cookies(answer)["registry_csrf"]
+    assert "secure" not in [part.strip().lower() for part in cookie.split(";")]
 
 
 def test_an_unexpected_error_carries_the_headers(tmp_path: Path) -> None:
@@ -159,5 +190,9 @@ def test_an_unexpected_error_carries_the_headers(tmp_path: Path) -> None:
     with TestClient(app, base_url="https://node.example", raise_server_exceptions=False) as client:
         answer = client.get("/broken")
     assert answer.status_code == 500
+    # A bare problem: nothing of the error, its trace or the code that raised it.
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    for told in ("a bug", "RuntimeError", "Traceback", "raise"):
+        assert told not in answer.text
     _assert_security_headers(answer.headers, DATA_POLICY)
     assert answer.headers["strict-transport-security"] == HSTS

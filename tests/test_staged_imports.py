@@ -147,6 +147,23 @@ def _staged(node: Settings, identifier: str) -> StagedImport:
         return found
 
 
+# Where a file is kept does not depend on the database: PostgreSQL alone.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_file_name_that_carries_a_path_is_kept_under_its_own_name_only(node: Settings) -> None:
+    user = _user(node)
+    directory = imports_dir(node.data_dir)
+    for name, kept in (
+        ("../../../etc/passwd.csv", "passwd.csv"),
+        ("..\\..\\名单 2026.csv", "名单_2026.csv"),
+        ("/srv/registry/.hidden.csv", "hidden.csv"),
+    ):
+        identifier = _receive(node, user, _csv([HEADER, _row(1)]), name)
+        assert identifier in [p.name for p in directory.iterdir()]
+        assert [p.name for p in (directory / identifier).iterdir()] == [kept]
+    assert len(list(directory.iterdir())) == 3  # nothing beside the three folders
+    assert not (node.data_dir / "etc").exists()
+
+
 def test_a_bad_file_is_rejected_with_every_problem_and_its_file_deleted(node: Settings) -> None:
     user = _user(node)
     before = _counts(node)

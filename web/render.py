@@ -2,7 +2,8 @@
 shows (who is signed in, the form token, the language switch).
 
 Chinese first: a page is in Chinese unless the visitor chose English with the switch
-every page carries, remembered in the ``lang`` cookie for a year. Templates write
+every page carries, remembered in the ``lang`` cookie for a year (``__Host-lang`` over
+HTTPS, as ``web.cookies`` names every cookie). Templates write
 their text in English through the catalogue, ``_("...")`` (``web.i18n``), and pick
 between the two languages a value carries itself with ``in_lang(zh, en)``.
 """
@@ -18,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from web.cookies import read_cookie, set_cookie
 from web.i18n import Language, translate
 
 __all__ = ["LANG_COOKIE", "language_of", "page", "templates"]
@@ -34,7 +36,7 @@ templates.env.lstrip_blocks = True
 
 def language_of(request: Request) -> Language:
     """The page language: the visitor's choice, else Chinese."""
-    return "en" if request.cookies.get(LANG_COOKIE) == "en" else "zh"
+    return "en" if read_cookie(request, LANG_COOKIE) == "en" else "zh"
 
 
 def _day(value: date | datetime | str | None, lang: Language) -> str:
@@ -80,4 +82,7 @@ def page(
     response = templates.TemplateResponse(request, name, values, status_code=status)
     response.headers["Content-Language"] = "zh-CN" if lang == "zh" else "en"
     response.headers["Cache-Control"] = "no-store"
+    # A signed-in visitor's session stays active with each page (web.security.visitor).
+    for cookie, value in getattr(request.state, "renew_cookies", {}).items():
+        set_cookie(response, request, cookie, value)
     return response

@@ -1,7 +1,13 @@
 """Who is at a page, and whether a form really came from one of ours.
 
-- **Sessions.** Signing in sets ``registry_session`` (HttpOnly, SameSite=Lax, Secure
-  behind HTTPS); the database keeps only its hash (``registry.accounts``).
+- **Sessions.** Signing in sets ``registry_session`` (HttpOnly, SameSite=Lax; over
+  HTTPS ``Secure`` and named ``__Host-registry_session``: ``web.cookies``) and ends
+  the session the browser had before; the database keeps only its hash
+  (``registry.accounts``). A session lasts at most ``SESSION_HOURS`` and ends after
+  ``IDLE_MINUTES`` without a page: beside it the browser holds ``registry_active``,
+  the time of its last page under an HMAC of the node secret bound to the session
+  (``activity_stamp``), renewed with every page; a session whose stamp is older, or
+  missing, or not the node's, signs no one in.
 - **Form tokens (CSRF).** Every browser gets a random ``registry_csrf`` cookie
   (``FormTokens``, a middleware on the pages only); every form carries
   HMAC-SHA256(node secret, that cookie) and every form post must send it back
@@ -17,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -27,17 +34,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.deps import DbSession
 from registry.accounts import session_user
 from registry.storage.models import UserAccount
+from web.cookies import cookie_header, read_cookie
 
 __all__ = [
+    "ACTIVE_COOKIE",
     "CSRF_COOKIE",
+    "IDLE_MINUTES",
     "SESSION_COOKIE",
     "FormTokens",
     "NeedsSignIn",
     "NotYourPage",
     "StaleForm",
+    "activity_stamp",
     "checked_form",
     "client_address",
-    "cookie_flags",
     "form_token",
     "signed_in",
     "visitor",
@@ -45,6 +55,10 @@ __all__ = [
 
 SESSION_COOKIE = "registry_session"
 CSRF_COOKIE = "registry_csrf"
+ACTIVE_COOKIE = "registry_active"
+IDLE_MINUTES = 30
+"""A session unused this long ends (NIST SP 800-63B's inactivity limit at AAL2)."""
+_CLOCK_SKEW = 60
 _API_PREFIXES = ("/v1/", "/healthz", "/readyz", "/metrics", "/openapi.json")
 
 
@@ -64,16 +78,6 @@ class StaleForm(Exception):
     """A form post without the right token: refused, nothing changed."""
 
 
-def cookie_flags(request: Request) -> dict[str, Any]:
-    """The flags of the registry's cookies: HttpOnly, SameSite=Lax, Secure behind HTTPS."""
-    return {
-        "httponly": True,
-        "samesite": "lax",
-        "secure": request.url.scheme == "https",
-        "path": "/",
-    }
-
-
 class FormTokens:
     """Give every browser at a page a random ``registry_csrf`` cookie (the API's paths
     are left alone: machines send bearer tokens, not cookies)."""
@@ -86,21 +90,18 @@ class FormTokens:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        given = request.cookies.get(CSRF_COOKIE, "")
+        given = read_cookie(request, CSRF_COOKIE) or ""
         if 20 <= len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum():
             scope.setdefault("state", {})["csrf_cookie"] = given
             await self.app(scope, receive, send)
             return
         made = secrets.token_urlsafe(24)
         scope.setdefault("state", {})["csrf_cookie"] = made
-        secure = "; Secure" if scope.get("scheme") == "https" else ""
+        made_cookie = cookie_header(scope, CSRF_COOKIE, made)
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.append(
-                    "set-cookie", f"{CSRF_COOKIE}={made}; Path=/; HttpOnly; SameSite=Lax{secure}"
-                )
+                MutableHeaders(scope=message).append("set-cookie", made_cookie)
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
@@ -119,10 +120,39 @@ def form_token(request: Request) -> str:
     return hmac.new(secret, f"form:{cookie}".encode(), hashlib.sha256).hexdigest()
 
 
+def activity_stamp(secret: bytes, session_cookie: str, at: int) -> str:
+    """The ``registry_active`` cookie's value: the browser's last page at ``at`` (Unix
+    seconds) in session ``session_cookie``, under an HMAC of the node secret."""
+    bound = hashlib.sha256(session_cookie.encode()).hexdigest()
+    mac = hmac.new(secret, f"active:{bound}:{at}".encode(), hashlib.sha256).hexdigest()
+    return f"{at}.{mac}"
+
+
+def _active(secret: bytes, session_cookie: str, stamp: str | None, now: int) -> bool:
+    """Whether ``stamp`` is this session's and no older than ``IDLE_MINUTES``."""
+    if stamp is None:
+        return False
+    at_text, _, _ = stamp.partition(".")
+    if not at_text.isdigit() or len(at_text) > 12:
+        return False
+    at = int(at_text)
+    if not now - IDLE_MINUTES * 60 < at <= now + _CLOCK_SKEW:
+        return False
+    return hmac.compare_digest(stamp, activity_stamp(secret, session_cookie, at))
+
+
 def visitor(request: Request, session: DbSession) -> UserAccount | None:
-    """The account signed in at this browser, if any; sets what every page shows."""
-    cookie = request.cookies.get(SESSION_COOKIE)
-    user = session_user(session, cookie) if cookie else None
+    """The account signed in at this browser, if any; sets what every page shows, and
+    the session's new activity stamp, which the page renews (``web.render.page``)."""
+    cookie = read_cookie(request, SESSION_COOKIE)
+    user = None
+    if cookie:
+        secret: bytes = request.app.state.issuing.node_secret
+        now = int(time.time())
+        if _active(secret, cookie, read_cookie(request, ACTIVE_COOKIE), now):
+            user = session_user(session, cookie)
+        if user is not None:
+            request.state.renew_cookies = {ACTIVE_COOKIE: activity_stamp(secret, cookie, now)}
     request.state.user = user
     request.state.csrf_token = form_token(request)
     return user

@@ -5,8 +5,9 @@ the confirmation before a change that cannot be taken back.
 A new password or token is shown once, behind a redirect, so that reloading the page
 never posts the form again (a second token, another password): the post seals the
 secret (AES-256-GCM under the node secret, bound to the administrator's account, for
-five minutes) into a cookie that only ``/admin/shown`` receives, and that page shows
-it and deletes the cookie. Shown again, it says the secret was shown once.
+five minutes) into a cookie (``SameSite=Strict``, named as every cookie of the pages
+is: ``web.cookies``), and ``/admin/shown`` shows it and deletes the cookie. Shown
+again, it says the secret was shown once.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from registry.errors import InvalidInput, RegistryError
 from registry.issuing.pending import PendingSeal
 from registry.messages import translate
 from registry.storage.models import UserAccount
+from web.cookies import delete_cookie, read_cookie, set_cookie
 from web.i18n import N_
 from web.render import language_of, page
-from web.security import cookie_flags, signed_in
+from web.security import signed_in
 
 __all__ = [
     "SHOWN_PATH",
@@ -116,15 +118,14 @@ def show_once(request: Request, admin: UserAccount, shown: dict[str, str]) -> Re
     terms = {**shown, "at": str(now.timestamp())}
     sealed = _seal(request).seal(_SHOWN_KIND, terms, role=f"admin:{admin.id}", now=now)
     response = RedirectResponse(SHOWN_PATH, status_code=303)
-    flags = {**cookie_flags(request), "path": SHOWN_PATH, "samesite": "strict"}
-    response.set_cookie(_SHOWN_COOKIE, sealed, max_age=_SHOWN_SECONDS, **flags)
+    set_cookie(response, request, _SHOWN_COOKIE, sealed, max_age=_SHOWN_SECONDS, samesite="strict")
     return response
 
 
 def secret_page(request: Request, session: Session, admin: UserAccount) -> Response:
     """The secret sealed by ``show_once`` for ``admin``, once: the cookie is deleted
     with the answer; without it (shown already, or too late) the page says so."""
-    sealed = request.cookies.get(_SHOWN_COOKIE, "")
+    sealed = read_cookie(request, _SHOWN_COOKIE) or ""
     try:
         opened = _seal(request).open(
             sealed, kind=_SHOWN_KIND, role=f"admin:{admin.id}", now=datetime.now(UTC)
@@ -138,7 +139,7 @@ def secret_page(request: Request, session: Session, admin: UserAccount) -> Respo
     section = "tokens" if shown.get("kind") == "token" else "users"
     context = {"section": section, "shown": shown, "role_names": role_names(session)}
     response = page(request, "admin/secret.html", context)
-    response.delete_cookie(_SHOWN_COOKIE, path=SHOWN_PATH)
+    delete_cookie(response, request, _SHOWN_COOKIE, samesite="strict")
     return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -10,15 +11,17 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import DbSession
-from registry.accounts import SignInPolicy, sign_in, sign_out, start_session
+from registry.accounts import SignInPolicy, end_session, sign_in, sign_out, start_session
+from web.cookies import delete_cookie, read_cookie, set_cookie
 from web.headers import EXPLORER_POLICY
 from web.render import LANG_COOKIE, page
 from web.security import (
+    ACTIVE_COOKIE,
     SESSION_COOKIE,
     CheckedForm,
     Visitor,
+    activity_stamp,
     client_address,
-    cookie_flags,
 )
 
 __all__ = ["router"]
@@ -26,6 +29,7 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 _YEAR = 365 * 24 * 3600
+_CLEARED = '"cache", "storage"'
 
 
 def local_path(value: str | None, default: str = "/") -> str:
@@ -49,7 +53,7 @@ def switch_language(request: Request, code: str, next: str | None = None) -> Res
     """Show the pages in Chinese (``zh``) or English (``en``) from now on."""
     response = RedirectResponse(local_path(next), status_code=303)
     if code in ("zh", "en"):
-        response.set_cookie(LANG_COOKIE, code, max_age=_YEAR, **cookie_flags(request))
+        set_cookie(response, request, LANG_COOKIE, code, max_age=_YEAR)
     return response
 
 
@@ -70,9 +74,9 @@ def sign_in_post(
     password: Annotated[str, Form(max_length=256)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/desk",
 ) -> Response:
-    """Check the password; on success start a session and go where the visitor was
-    going. Refused: the form again, saying why in words that do not tell whether the
-    name exists."""
+    """Check the password; on success start a new session (ending the one this
+    browser had, if any) and go where the visitor was going. Refused: the form
+    again, saying why in words that do not tell whether the name exists."""
     settings = request.app.state.settings
     policy = SignInPolicy(
         delay_seconds=settings.sign_in_delay_seconds,
@@ -98,20 +102,27 @@ def sign_in_post(
             },
             status=429 if result.outcome == "locked" else 401,
         )
+    before = read_cookie(request, SESSION_COOKIE)
+    if before:
+        end_session(session, before)
     cookie = start_session(session, result.user)
     response = RedirectResponse(local_path(next, "/desk"), status_code=303)
-    response.set_cookie(SESSION_COOKIE, cookie, **cookie_flags(request))
+    set_cookie(response, request, SESSION_COOKIE, cookie)
+    secret = request.app.state.issuing.node_secret
+    set_cookie(response, request, ACTIVE_COOKIE, activity_stamp(secret, cookie, int(time.time())))
     return response
 
 
 @router.post("/sign-out")
 def sign_out_post(request: Request, session: DbSession, form: CheckedForm) -> Response:
-    """End the session."""
-    cookie = request.cookies.get(SESSION_COOKIE)
+    """End the session and delete its cookies; the browser is also told to drop any
+    cache and storage of the site (``Clear-Site-Data``). The language stays."""
+    cookie = read_cookie(request, SESSION_COOKIE)
     if cookie:
         sign_out(session, cookie, client=client_address(request))
-    response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response = RedirectResponse("/", status_code=303, headers={"Clear-Site-Data": _CLEARED})
+    delete_cookie(response, request, SESSION_COOKIE)
+    delete_cookie(response, request, ACTIVE_COOKIE)
     return response
 
 
