@@ -157,7 +157,7 @@ def report_standing(standings: list[Standing]) -> None:
                 f"{standing.hold.detail}; confirmed by {len(standing.confirmed_by)} of "
                 f"{standing.needed} peers needed: see `registry log standing`"
             )
-        elif standing.answers and not standing.confirmed_by:
+        elif standing.size and standing.answers and not standing.confirmed_by:
             err_console.print(
                 f"no peer confirmed the log of {standing.authority} at size {standing.size}; "
                 "it signs, having lost nothing it knows of"
