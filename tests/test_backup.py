@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import struct
 from pathlib import Path
@@ -138,6 +139,23 @@ def test_a_restored_node_holds_what_the_backup_held_and_signs_nothing_unconfirme
                 assert answer.headers["content-type"] == "application/problem+json"
                 assert expected in answer.json()["detail"]
         assert _everything(url) == _everything(settings.database_url)  # nothing was signed
+        # A node that hosts every member has no peer to confirm it: it stays held until
+        # its operator lifts the hold explicitly, one log at a time.
+        standing = run_command(["log", "standing"], _env(target))
+        assert standing.returncode == 1
+        assert re.search(r"CN-SH at size \d+: no peer to ask", standing.stderr)
+        assert "held (restored)" in standing.stderr
+        unsaid = run_command(["log", "release", "CN-SH"], _env(target))
+        assert unsaid.returncode == 2
+        assert "--accept-unconfirmed" in unsaid.stderr
+        released = run_command(["log", "release", "CN-SH", "--accept-unconfirmed"], _env(target))
+        assert released.returncode == 0, released.stderr
+        with TestClient(create_app(target)) as client:
+            answer = client.post("/v1/credentials", json=body, headers=headers)
+            assert answer.status_code == 201, answer.text
+            other = {**body, "authority": "CN-JS"}
+            js = {"Authorization": f"Bearer {tokens['issuer:CN-JS']}"}
+            assert client.post("/v1/credentials", json=other, headers=js).status_code == 503
 
 
 def _unchanged(target: Settings) -> None:
