@@ -5,9 +5,10 @@ directory and database gone); `registry restore` into a new data directory and
 database; started again, it learns from its peers that its log is larger than what it
 restored and refuses to sign a smaller tree: issuance answers 503, its log stays at the
 restored checkpoint, every peer still holds the larger one, and no follower or witness
-saw a fork. (The log's entries past the backup are in the peers' mirrors, but not the
-node's own issuing state for them, so the node does not take them back itself: see
-docs/operations.md, "Restore".)"""
+saw a fork. The way back is the newest backup (the log's entries past an older one are
+in the peers' mirrors, but not the node's own issuing state for them, so the node does
+not take them back itself: docs/operations.md, "Restore"): restored from it, the node is
+confirmed by its peers, signs again, and its witnesses cosign the extension."""
 
 from __future__ import annotations
 
@@ -57,11 +58,11 @@ def _until(what: str, check: Callable[[], Any]) -> Any:
 @pytest.fixture
 def nodes(
     pg_url: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[list[DemoNode], str]]:
+) -> Iterator[tuple[list[DemoNode], list[str]]]:
     """Three nodes (Shanghai's, Jiangsu's and Zhejiang's), each with its own PostgreSQL
     database, built and started as `registry demo federation` builds them (without the
-    demo's records); and a fourth database, empty, to restore into."""
-    with postgresql_databases(pg_url, request, 4) as urls:
+    demo's records); and two more databases, empty, to restore into."""
+    with postgresql_databases(pg_url, request, 5) as urls:
         planned = plan_nodes(
             free_ports(4),
             tmp_path / "federation",
@@ -73,7 +74,7 @@ def nodes(
         try:
             for node in planned:  # one at a time: each has its own minute to answer
                 start_nodes([node], tmp_path / "federation")
-            yield planned, urls[3]
+            yield planned, urls[3:]
         finally:
             stop_nodes(planned)
 
@@ -124,9 +125,9 @@ def _env(node: DemoNode) -> dict[str, str]:
 
 
 def test_a_restored_node_learns_its_log_from_its_peers_and_does_not_fork_it(
-    nodes: tuple[list[DemoNode], str], tmp_path: Path
+    nodes: tuple[list[DemoNode], list[str]], tmp_path: Path
 ) -> None:
-    (shanghai, *peers), empty_database = nodes
+    (shanghai, *peers), (empty_database, spare_database) = nodes
     for course in ("安全生产法律法规", "危险化学品管理"):
         assert _issue(shanghai, course).status_code == 201
     backed_up = note_size(httpx.get(f"{shanghai.url}/v1/logs/CN-SH/checkpoint").text)
@@ -142,6 +143,9 @@ def test_a_restored_node_learns_its_log_from_its_peers_and_does_not_fork_it(
     published = note_size(httpx.get(f"{shanghai.url}/v1/logs/CN-SH/checkpoint").text)
     assert published > backed_up
     _until("the peers mirror and witness more", lambda: _mirrored(shanghai, peers, published))
+    newest = tmp_path / "shanghai-newest.yrdbak"
+    done = run_command(["backup", "--output", str(newest)], _env(shanghai))
+    assert done.returncode == 0, done.stdout + done.stderr
 
     # The node is lost: stopped, its data directory and database gone.
     stop_nodes([shanghai])
@@ -182,7 +186,36 @@ def test_a_restored_node_learns_its_log_from_its_peers_and_does_not_fork_it(
             assert followed.state != "forked"
             assert followed.tree_size == published
             assert session.exec(select(ForkEvidenceRow)).first() is None
-    # The log never signed past what it restored, so no checkpoint of a smaller tree
-    # after the one the witnesses hold exists anywhere.
     with shanghai.session() as session:
         assert session.get(LogSigningHold, "CN-SH") is not None
+
+    # The way back: the newest backup holds every entry the peers hold. Restored, the
+    # node is confirmed by its peers and signs again, and its next checkpoint extends
+    # the one its witnesses cosigned.
+    stop_nodes([shanghai])
+    shutil.rmtree(shanghai.settings.data_dir)
+    shanghai.settings = shanghai.settings.model_copy(update={"database_url": spare_database})
+    done = run_command(["restore", str(newest)], _env(shanghai))
+    assert done.returncode == 0, done.stdout + done.stderr
+    start_nodes([shanghai], tmp_path / "federation")
+
+    def lifted() -> bool:
+        with shanghai.session() as session:
+            return session.get(LogSigningHold, "CN-SH") is None
+
+    _until("the peers confirm the restored log", lifted)
+    assert _issue(shanghai, "有限空间作业安全").status_code == 201
+    extended = note_size(httpx.get(f"{shanghai.url}/v1/logs/CN-SH/checkpoint").text)
+    assert extended > published
+    _until(
+        "the peers mirror and witness the extension", lambda: _mirrored(shanghai, peers, extended)
+    )
+    for peer in peers:
+        with peer.session() as session:
+            state = session.get(WitnessState, origin)
+            assert state is not None
+            assert (state.tree_size, state.conflict) == (extended, None)
+            followed = session.get(PeerLog, "CN-SH")
+            assert followed is not None
+            assert followed.state != "forked"
+            assert session.exec(select(ForkEvidenceRow)).first() is None
