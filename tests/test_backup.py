@@ -11,10 +11,13 @@ import os
 import re
 import stat
 import struct
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
@@ -24,8 +27,8 @@ from registry.backup.snapshot import read_snapshot, table_rows, tables
 from registry.demo.synthetic import credit_code, resident_id
 from registry.errors import BackupError
 from registry.settings import Settings
-from registry.storage.db import engine_scope, session_scope
-from registry.storage.models import LogSigningHold
+from registry.storage.db import alembic_config, engine_scope, schema_status, session_scope
+from registry.storage.models import Authority, LogSigningHold
 from tests._federation import fresh_database
 from tests._support import migrated_sqlite, run_command, seed_demo_node
 
@@ -195,8 +198,8 @@ def test_a_wrong_passphrase_or_an_altered_backup_is_refused_before_anything_is_w
         commands = [["restore", str(path)]]
         if case in ("wrong passphrase", "altered part"):
             commands.append(["backup", "verify", str(path)])
-        for command in commands:
-            done = run_command(command, _env(target, passphrase))
+        for args in commands:
+            done = run_command(args, _env(target, passphrase))
             assert done.returncode == 1, (case, done.stdout)
             assert message in done.stderr, (case, done.stderr)
         _unchanged(target)
@@ -275,3 +278,39 @@ def test_the_seal_authenticates_each_part_its_order_and_its_end() -> None:
         assert case
     with pytest.raises(BackupError, match="passphrase is wrong"):
         read(sink.getvalue(), "another passphrase entirely")
+
+
+def test_the_holds_migration_goes_down_only_without_holds(sqlite_url: str) -> None:
+    now = datetime.now(UTC)
+    with engine_scope(sqlite_url) as engine:
+        with session_scope(engine) as session:
+            session.add(
+                Authority(
+                    code="CN-SH",
+                    gb_code="310000",
+                    name_zh="上海",
+                    name_en="Shanghai",
+                    created_at=now,
+                )
+            )
+            session.flush()
+            session.add(
+                LogSigningHold(
+                    authority_code="CN-SH",
+                    reason="behind",
+                    detail="CN-JS's mirror holds size 5; this node signed 3",
+                    held_since=now,
+                    checked_at=now,
+                )
+            )
+        config = alembic_config(engine)
+        # Going down would forget the hold, and the log would sign a fork.
+        with pytest.raises(RuntimeError, match="held from signing"):
+            command.downgrade(config, "0024")
+        assert schema_status(engine).at_head
+        with session_scope(engine) as session:
+            session.execute(sa.delete(LogSigningHold))
+        command.downgrade(config, "0024")
+        assert schema_status(engine).current == ("0024",)
+        command.upgrade(config, "head")
+        assert schema_status(engine).at_head
