@@ -27,6 +27,7 @@ from registry.errors import (
     NotFound,
     OutOfRange,
     RegistryError,
+    SigningHeld,
     Unauthenticated,
     VerificationError,
 )
@@ -56,6 +57,7 @@ _STATUS: tuple[tuple[type[RegistryError], int, str, str], ...] = (
     (NotFound, 404, "not-found", "Not found"),
     (Conflict, 409, "conflict", "Conflict"),
     (DatabaseNotReady, 503, "not-ready", "The database is not ready"),
+    (SigningHeld, 503, "signing-held", "The log signs nothing for now"),
 )
 _FALLBACK = (500, "internal-error", "Internal error")
 

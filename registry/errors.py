@@ -37,6 +37,8 @@ exits non-zero. Nothing outside this module defines an exception class.
     │   └── Forbidden                    the token's role does not allow it
     ├── KeyStoreError                a private key cannot be created or loaded
     ├── DatabaseNotReady             unreachable, or not migrated to head
+    ├── SigningHeld                  a log signs nothing until its peers confirm its size
+    ├── BackupError                  a backup cannot be written, read or restored
     └── Inconsistency                what is stored contradicts itself: the node's fault
 """
 
@@ -48,6 +50,7 @@ from typing import ClassVar
 __all__ = [
     "AccessDenied",
     "AgreementError",
+    "BackupError",
     "BrokenChain",
     "Conflict",
     "DatabaseNotReady",
@@ -74,6 +77,7 @@ __all__ = [
     "RegistryError",
     "ReportError",
     "SignatureMismatch",
+    "SigningHeld",
     "StaleTrustList",
     "TransformationError",
     "TrustListError",
@@ -254,6 +258,16 @@ class KeyStoreError(RegistryError):
 
 class DatabaseNotReady(RegistryError):
     """The database cannot be reached or is not migrated to the latest revision."""
+
+
+class SigningHeld(RegistryError):
+    """A log this node hosts signs nothing now: a peer holds a newer (or another)
+    checkpoint of it than the node, or, after a restore, no peer has yet confirmed
+    the node's newest one. Signing would fork the log (``registry.federation.standing``)."""
+
+
+class BackupError(RegistryError):
+    """A backup cannot be written, decrypted, verified or restored; nothing was restored."""
 
 
 class Inconsistency(RegistryError):

@@ -128,6 +128,15 @@ class Settings(BaseSettings):
             "generated at first run into <data dir>/secrets/node-secret (owner-only)."
         ),
     )
+    backup_passphrase: SecretStr | None = Field(
+        default=None,
+        description=(
+            "The passphrase `registry backup` encrypts a backup with and `registry "
+            "restore` decrypts it with (at least 12 characters), for a backup run by cron. "
+            "Unset: `--passphrase-file`, else asked for without echo. Keep it apart from "
+            "the backups: whoever holds both holds the node's keys."
+        ),
+    )
 
     demo: bool = Field(
         default=False,

@@ -32,7 +32,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "ce federation",
         "enforcement",
         "verification",
-        "demo administration",
+        "demo administration backup",
         "cli",
     )
 )

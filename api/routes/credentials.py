@@ -75,6 +75,11 @@ _ERRORS = problem_responses(
     (403, "Not an issuer of that authority."),
     (409, "The change is not allowed, or a retry races."),
     (422, "Invalid input: every bad field is named."),
+    (
+        503,
+        "The authority's log signs nothing for now (`signing-held`: a peer holds more of "
+        "it, or after a restore its peers have not confirmed it yet), or the database is busy.",
+    ),
 )
 
 

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from registry.cli._authority import authority_app, key_app
+from registry.cli._backup import backup_app, restore
 from registry.cli._common import console, err_console
 from registry.cli._demo import demo_app
 from registry.cli._federation import federation_app
@@ -16,7 +17,7 @@ from registry.cli._import import import_records
 from registry.cli._log import log_app
 from registry.cli._recognition import recognition_app
 from registry.cli._rewrap import key_rewrap
-from registry.cli._serve import serve_api
+from registry.cli._serve import report_standing, serve_api
 from registry.cli._token import token_app
 from registry.cli._trust import trust_app
 from registry.cli._user import user_app
@@ -24,6 +25,7 @@ from registry.cli._verify import verify
 from registry.datadir import DataDir
 from registry.demo.startup import print_demo, seed_node
 from registry.errors import RegistryError
+from registry.federation.standing import check_standing
 from registry.settings import Settings
 from registry.storage.db import engine_scope, schema_drift, schema_status, upgrade
 
@@ -46,6 +48,8 @@ app.add_typer(user_app, name="user")
 app.add_typer(recognition_app, name="recognition")
 app.add_typer(federation_app, name="federation")
 app.add_typer(demo_app, name="demo")
+app.add_typer(backup_app, name="backup")
+app.command("restore")(restore)
 app.command("import")(import_records)
 app.command("verify")(verify)
 
@@ -110,6 +114,8 @@ def serve(
             seeded = seed_node(settings, engine, data_dir)
             console.print("seeded the demo federation" if seeded else "demo data already present")
             print_demo(console, engine, data_dir, base_url=f"http://{host}:{port}")
+        # Before signing anything: do the peers hold more of this node's logs?
+        report_standing(check_standing(engine))
     # By import string: the domain package never imports the web layer, and the
     # factory reads the same REGISTRY_* settings this command used.
     try:

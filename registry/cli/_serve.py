@@ -47,13 +47,14 @@ from registry.enforcement.dispatcher import Dispatcher
 from registry.federation.cosigning import Cosigner
 from registry.federation.notices import Notifier
 from registry.federation.poller import Poller
+from registry.federation.standing import Standing, check_standing, holds
 from registry.issuing import IssuingContext
 from registry.issuing.scheduled import apply_due_changes, due_authorities
 from registry.node_log import log_config
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 
-__all__ = ["serve_api"]
+__all__ = ["report_standing", "serve_api"]
 
 _APP = "api.app:app_from_environment"  # by import string: the factory reads REGISTRY_*
 _BACKLOG = 2048
@@ -168,6 +169,7 @@ def _federate_forever(settings: Settings) -> None:
                 if time.monotonic() - last_tick >= settings.follow_interval_seconds:
                     poller.tick()  # a member that joined the trust list is followed
                     last_tick = time.monotonic()
+                    _recheck_holds(engine)
                 notifier.tick()
             except Exception as exc:
                 report(f"{type(exc).__name__}: {exc}")
@@ -179,6 +181,40 @@ def _federate_forever(settings: Settings) -> None:
                 except Exception as exc:
                     report(f"cosigning: {type(exc).__name__}: {exc}")
                 cosigner.wait(left)
+
+
+def report_standing(standings: list[Standing]) -> None:
+    """Say, in the server's log, which hosted logs are held from signing and why."""
+    for standing in standings:
+        if standing.hold is not None:
+            _log.warning(
+                f"the log of {standing.authority} signs nothing ({standing.hold.reason}): "
+                f"{standing.hold.detail}; confirmed by {len(standing.confirmed_by)} of "
+                f"{standing.needed} peers needed: see `registry log standing`"
+            )
+        elif standing.size and standing.answers and not standing.confirmed_by:
+            _log.warning(
+                f"no peer confirmed the log of {standing.authority} at size {standing.size}; "
+                "it signs, having lost nothing it knows of"
+            )
+
+
+def _recheck_holds(engine: Engine) -> None:
+    # A held log asks its peers again at every poll: a restored one signs again once
+    # they confirm it, without a restart.
+    with session_scope(engine) as session:
+        held = {hold.authority_code: hold.reason for hold in holds(session)}
+    if not held:
+        return
+    for standing in check_standing(engine):
+        before, now = held.get(standing.authority), standing.hold
+        if before is not None and now is None:
+            _log.info(
+                f"the log of {standing.authority} signs again: {', '.join(standing.confirmed_by)} "
+                "confirmed its newest checkpoint"
+            )
+        elif now is not None and now.reason != before:
+            report_standing([standing])
 
 
 def _sweep(engine: Engine, context: IssuingContext) -> None:

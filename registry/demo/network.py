@@ -67,7 +67,7 @@ FEDERATION_FILE = "federation.json"
 NODE_ROLES = ("verifier", "enforcement", "federation", "admin")
 """The roles each node makes a demo token for, beside its own authority's issuer."""
 
-_READY_SECONDS = 60.0
+_READY_SECONDS = 180.0  # a loaded machine starts a node (imports, keys, peers asked) slowly
 _MIRROR_SECONDS = 180.0
 
 

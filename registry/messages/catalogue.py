@@ -30,6 +30,26 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
     ("Method Not Allowed", "不支持该请求方法"),
     ("Conflict", "冲突"),
     ("The database is not ready", "数据库尚未就绪"),
+    ("The log signs nothing for now", "日志暂停签署"),
+    (
+        "the log of {code} signs nothing until its peers confirm its newest checkpoint, "
+        "as after a restore from a backup: the node's operator runs `registry log standing`",
+        "{code} 的日志在其他成员节点确认其最新检查点之前暂停签署（从备份恢复后即如此）："
+        "请本节点的运维人员运行 `registry log standing`",
+    ),
+    (
+        "the log of {code} signs nothing: {peer} holds its checkpoint of size {size}, "
+        "larger than this node's, and signing now would fork the log: the node's "
+        "operator runs `registry log standing`",
+        "{code} 的日志暂停签署：{peer} 持有其规模为 {size} 的检查点，大于本节点所持有的，"
+        "此时签署将使日志分叉：请本节点的运维人员运行 `registry log standing`",
+    ),
+    (
+        "the log of {code} signs nothing: {peer} holds another checkpoint for a size this "
+        "node signed: the node's operator runs `registry log standing`",
+        "{code} 的日志暂停签署：{peer} 持有本节点已签署规模的另一个检查点："
+        "请本节点的运维人员运行 `registry log standing`",
+    ),
     ("Internal error", "内部错误"),
     ("the server failed; see its log", "服务器出错，详见服务器日志"),
     ("The request body is too large", "请求内容过大"),

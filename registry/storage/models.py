@@ -53,6 +53,7 @@ __all__ = [
     "LogEntry",
     "LogHead",
     "LogNode",
+    "LogSigningHold",
     "Receipt",
     "ReceiptRow",
     "RecognitionAgreementRow",
@@ -771,6 +772,30 @@ class ForkEvidenceRow(SQLModel, table=True):
     )
     evidence: str = Field(sa_type=Text)
     found_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LogSigningHold(SQLModel, table=True):
+    """A log this node hosts that signs nothing until the hold is lifted
+    (``registry.federation.standing``): ``restored`` (from a backup: no peer has yet
+    confirmed its newest checkpoint), ``behind`` (a peer holds a larger checkpoint of
+    it, signed by its own key) or ``diverged`` (a peer holds another root for a size
+    it signed). ``peer``, ``peer_size`` and ``peer_note`` name what a peer holds."""
+
+    __tablename__ = "log_signing_hold"
+    __table_args__ = (
+        CheckConstraint("reason IN ('restored', 'behind', 'diverged')", name="reason_known"),
+    )
+
+    authority_code: str = Field(
+        sa_column=Column(String(8), ForeignKey("authority.code"), primary_key=True)
+    )
+    reason: str = Field(sa_type=String(16))
+    detail: str = Field(sa_type=Text)
+    peer: str | None = Field(default=None, sa_type=String(8))
+    peer_size: int | None = Field(default=None, sa_type=BigInteger)
+    peer_note: str | None = Field(default=None, sa_type=Text)
+    held_since: datetime = Field(sa_type=UTCDateTime)
+    checked_at: datetime = Field(sa_type=UTCDateTime)
 
 
 USER_ROLES = ("verifier", "enforcement", "admin")

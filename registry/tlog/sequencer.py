@@ -30,6 +30,7 @@ from registry.storage.models import (
     LogNode,
 )
 from registry.tlog.checkpoint import Checkpoint, sign_note
+from registry.tlog.holds import refuse_if_held
 from registry.tlog.merkle import (
     EMPTY_ROOT,
     consistency_proof,
@@ -220,7 +221,8 @@ def append(
     checkpoint's time is taken once the log is locked, and never precedes the last
     one's (``now`` only sets it for tests). Raises ``InvalidInput`` for an empty
     batch or a credential of another authority, ``Conflict`` for the log of a peer
-    this node keeps as a mirror, ``KeyStoreError`` without a log
+    this node keeps as a mirror, ``SigningHeld`` while the log is held from
+    signing (``registry.federation.standing``), ``KeyStoreError`` without a log
     key, ``LogProofError`` if the stored log no longer matches its last checkpoint.
     """
     if not entries:
@@ -235,6 +237,9 @@ def append(
     # Take the head's write lock before reading it: appends queue here.
     head = lock_log(session, authority, origin_prefix=origin_prefix)
     code = head.authority_code
+    # Held while a peer holds more of this log than the node does, or after a
+    # restore until the peers confirm it (registry.federation.standing).
+    refuse_if_held(session, code)
     old_size, old_root = head.size, bytes(head.root)
     last = newest_checkpoint(session, code)
     # Never sign from a state the log has already signed past (a database restored
