@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.limits import BodyGate
 from api.openapi import exact_openapi
+from api.rates import RateLimits
 from api.recorder import AccessRecorder
 from api.routes import (
     audit,
@@ -97,6 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
         demo=settings.demo,
         stale_after=timedelta(seconds=settings.federation_stale_seconds),
     )
+    app.state.rate_limits = RateLimits(settings)
     app.state.webhook_policy = AddressPolicy(allowed=settings.webhook_allowed_networks)
     install_error_handlers(app)
     # The token and the body's size, checked before a route reads the body.

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import DbSession
+from api.limits import GatedRoute
+from api.rates import rate_limit
 from registry.accounts import SignInPolicy, sign_in, sign_out, start_session
 from web.headers import EXPLORER_POLICY
 from web.render import LANG_COOKIE, page
@@ -23,7 +25,7 @@ from web.security import (
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 
 _YEAR = 365 * 24 * 3600
 
@@ -59,7 +61,7 @@ def sign_in_form(request: Request, user: Visitor, next: str | None = None) -> Re
     return page(request, "sign_in.html", {"next": local_path(next, "/desk")})
 
 
-@router.post("/sign-in", response_class=HTMLResponse)
+@router.post("/sign-in", response_class=HTMLResponse, openapi_extra=rate_limit("sign-in"))
 def sign_in_post(
     request: Request,
     *,
