@@ -101,8 +101,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.rate_limits = RateLimits(settings)
     app.state.webhook_policy = AddressPolicy(allowed=settings.webhook_allowed_networks)
     install_error_handlers(app)
-    # The token and the body's size, checked before a route reads the body.
-    app.add_middleware(BodyGate)
+    # The token and the body's size, checked before a route reads the body; the body's
+    # pace, while it arrives.
+    app.add_middleware(
+        BodyGate,
+        seconds=settings.body_timeout_seconds,
+        min_rate=settings.body_min_bytes_per_second,
+    )
     app.include_router(health.router)
     app.include_router(authorities.router)
     app.include_router(trust.router)

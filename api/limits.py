@@ -25,6 +25,7 @@ pages install).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -87,9 +88,15 @@ def body_limit(max_bytes: int) -> dict[str, Any]:
 
 
 def too_large(max_bytes: int) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI ``responses`` entry of a body over ``max_bytes`` (413)."""
+    """The OpenAPI ``responses`` entries of a body over ``max_bytes`` (413) or too slow
+    to arrive (408)."""
     return problem_responses(
-        (413, f"The body is over {max_bytes:,} bytes; it is not read further.")
+        (
+            408,
+            "The body did not arrive in time (the server's body timeout), or came slower "
+            "than its floor; the connection is closed.",
+        ),
+        (413, f"The body is over {max_bytes:,} bytes; it is not read further."),
     )
 
 
@@ -152,36 +159,61 @@ class GatedRoute(APIRoute):
         return gated
 
 
-class BodyGate:
-    """ASGI middleware: stops reading a body at its route's limit and answers 413."""
+_GRACE_SECONDS = 10.0
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class BodyGate:
+    """ASGI middleware: stops reading a body at its route's limit and answers 413; and
+    answers 408 to a body that does not arrive within ``seconds`` of the request's
+    head, or arrives slower than ``min_rate`` bytes a second on average once
+    ``_GRACE_SECONDS`` (or a quarter of ``seconds``, if less) have passed."""
+
+    def __init__(self, app: ASGIApp, *, seconds: float = 120.0, min_rate: int = 1024) -> None:
         self.app = app
+        self.seconds = seconds
+        self.min_rate = min_rate
+        self.grace = min(_GRACE_SECONDS, seconds / 4)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         received = 0
         over = False
+        slow: str | None = None  # why the body is refused as too slow
+        done = False  # the whole body is in: what follows is waiting for a disconnect
         answered = False
 
         async def counting_receive() -> Message:
-            nonlocal received, over
-            if over:
+            nonlocal received, over, slow, done
+            if over or slow:
                 raise _TooLarge
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > scope.get(_LIMIT, JSON_BODY):
-                    over = True
-                    raise _TooLarge
+            if done:
+                return await receive()
+            ends = started + self.seconds
+            floor = started + max(self.grace, received / self.min_rate) if self.min_rate else ends
+            try:
+                async with asyncio.timeout_at(min(ends, floor)):
+                    message = await receive()
+            except TimeoutError:
+                slow = "timeout" if ends <= floor else "floor"
+                raise _TooLarge from None
+            if message["type"] != "http.request":
+                done = True
+                return message
+            done = not message.get("more_body", False)
+            received += len(message.get("body", b""))
+            if received > scope.get(_LIMIT, JSON_BODY):
+                over = True
+                raise _TooLarge
             return message
 
         async def guarded_send(message: Message) -> None:
             nonlocal answered
-            if over:
-                return  # the route's answer to a body cut short is replaced by the 413
+            if over or slow:
+                return  # the route's answer to a body cut short is replaced by the 413/408
             answered = True
             await send(message)
 
@@ -190,11 +222,31 @@ class BodyGate:
         except Exception:
             # FastAPI answers an error while reading a body it validates with a 400,
             # which is dropped; a route reading the body itself lets it through.
-            if not over:
+            if not (over or slow):
                 raise
-        if over and not answered:
-            request = Request(scope)
+        if answered:
+            return
+        request = Request(scope)
+        if over:
             await _too_large(request, scope.get(_LIMIT, JSON_BODY))(scope, receive, send)
+        elif slow:
+            await self._too_slow(request, slow)(scope, receive, send)
+
+    def _too_slow(self, request: Request, why: str) -> Response:
+        detail = (
+            f"the body did not arrive within {self.seconds:g} seconds"
+            if why == "timeout"
+            else f"the body came slower than {self.min_rate:,} bytes a second"
+        )
+        return refusal(
+            request,
+            status=408,
+            slug="too-slow",
+            title="The request body came too slowly",
+            detail=detail,
+            page={"why": "too-slow"},
+            headers={"Connection": "close"},
+        )
 
 
 def _identify(request: Request, allowed: tuple[str, ...]) -> Caller:

@@ -246,8 +246,8 @@ class Settings(BaseSettings):
         le=300,
         description=(
             "`registry serve`: how long a client may take to send a request's line and "
-            "headers, from its first byte (or, on a kept-alive connection, from the end "
-            "of the previous answer); then the connection is closed unanswered."
+            "headers, from the connection's start (or, on a kept-alive connection, from "
+            "the end of the previous answer); then the connection is closed unanswered."
         ),
     )
     body_timeout_seconds: float = Field(
@@ -255,9 +255,9 @@ class Settings(BaseSettings):
         gt=0,
         le=3600,
         description=(
-            "`registry serve`: how long a client may take to send a request's whole body "
-            "once its headers are in; then it is answered 408 (problem+json, or a page) "
-            "and the connection is closed."
+            "How long a client may take to send a request's whole body once its headers "
+            "are in; then it is answered 408 (problem+json, or a page) and the "
+            "connection is closed."
         ),
     )
     body_min_bytes_per_second: int = Field(
@@ -265,9 +265,9 @@ class Settings(BaseSettings):
         ge=0,
         le=100_000_000,
         description=(
-            "`registry serve`: the slowest a body may arrive, averaged from the end of the "
-            "headers once the first 10 seconds have passed; slower is answered 408. 0: "
-            "no floor, only the body timeout."
+            "The slowest a body may arrive, in bytes a second averaged from the end of the "
+            "headers, once 10 seconds (or a quarter of the body timeout, if less) have "
+            "passed; slower is answered 408. 0: no floor, only the body timeout."
         ),
     )
     public_list_page_size: int = Field(

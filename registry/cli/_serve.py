@@ -13,6 +13,10 @@ grow (``registry.federation.poller``, ``notices``). It runs the webhook deliveri
 their own; and, before each round, applies the status changes dated ahead whose day
 has come (``registry.issuing.scheduled.apply_due_changes``), signing the new
 status-list versions.
+
+A request's head must arrive within ``header_timeout_seconds`` (``_slow_clients``);
+its body within ``body_timeout_seconds`` and above ``body_min_bytes_per_second``
+(``api.limits.BodyGate``, in the app).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from registry.cli._common import err_console
+from registry.cli._slow_clients import header_timeout_protocol
 from registry.datadir import DataDir
 from registry.enforcement.addresses import AddressPolicy
 from registry.enforcement.dispatcher import Dispatcher
@@ -58,8 +63,9 @@ def serve_api(host: str, port: int, workers: int, *, settings: Settings) -> None
     threading.Thread(
         target=_federate_forever, args=(settings,), name="federation", daemon=True
     ).start()
+    seconds = settings.header_timeout_seconds
     if workers == 1:
-        uvicorn.run(_APP, factory=True, host=host, port=port)
+        uvicorn.run(_APP, factory=True, host=host, port=port, http=header_timeout_protocol(seconds))
         return
     # The port must be free: bound without SO_REUSEPORT, this fails if anything holds
     # it, another server's workers included (with SO_REUSEPORT, a second server
@@ -68,7 +74,7 @@ def serve_api(host: str, port: int, workers: int, *, settings: Settings) -> None
     # Held, bound but not listening, until the end: it keeps the port ours while
     # workers restart. Only listening sockets get connections.
     with _socket(host, port, shared=True) as held:
-        _supervise(held.getsockname()[:2], workers)
+        _supervise(held.getsockname()[:2], workers, seconds)
 
 
 _DELIVERY_INTERVAL = 2.0
@@ -180,15 +186,22 @@ def _socket(host: str, port: int, *, shared: bool) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int) -> None:
+def _worker(host: str, port: int, header_seconds: float) -> None:
     # Bound, not listening: uvicorn listens once the app has started, so the kernel
     # sends this worker connections only when it can answer them.
     sock = _socket(host, port, shared=True)
-    config = uvicorn.Config(_APP, factory=True, host=host, port=port, backlog=_BACKLOG)
+    config = uvicorn.Config(
+        _APP,
+        factory=True,
+        host=host,
+        port=port,
+        backlog=_BACKLOG,
+        http=header_timeout_protocol(header_seconds),
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def _supervise(address: tuple[str, int], workers: int) -> None:
+def _supervise(address: tuple[str, int], workers: int, header_seconds: float) -> None:
     context = multiprocessing.get_context("spawn")
     # A plain flag, polled: a handler must not take a lock the interrupted code holds.
     stopping: list[int] = []
@@ -200,7 +213,7 @@ def _supervise(address: tuple[str, int], workers: int) -> None:
     processes: list[BaseProcess] = []
     try:
         for _ in range(workers):
-            processes.append(_start(context, address))
+            processes.append(_start(context, address, header_seconds))
         while not stopping:
             time.sleep(0.2)
             for slot, process in enumerate(processes):
@@ -209,7 +222,7 @@ def _supervise(address: tuple[str, int], workers: int) -> None:
                         f"worker {process.pid} exited with {process.exitcode}; starting another"
                     )
                     time.sleep(1)  # a worker that cannot start is not restarted in a tight loop
-                    processes[slot] = _start(context, address)
+                    processes[slot] = _start(context, address, header_seconds)
     finally:
         for process in processes:
             if process.is_alive():
@@ -223,7 +236,11 @@ def _supervise(address: tuple[str, int], workers: int) -> None:
             signal.signal(sig, handler)
 
 
-def _start(context: multiprocessing.context.SpawnContext, address: tuple[str, int]) -> BaseProcess:
-    process = context.Process(target=_worker, args=address, name="registry-worker")
+def _start(
+    context: multiprocessing.context.SpawnContext, address: tuple[str, int], header_seconds: float
+) -> BaseProcess:
+    process = context.Process(
+        target=_worker, args=(*address, header_seconds), name="registry-worker"
+    )
     process.start()
     return process
