@@ -10,8 +10,9 @@ the API and a page for the pages. A batch counts as one use, whatever its rows: 
 size is bounded by its own limits (10,000 rows, ``api.limits.TABLE_BODY``) and the
 ``batch`` kind allows far fewer than single verifications.
 
-The client address is the socket's peer, or behind a proxy what uvicorn's
-``--proxy-headers`` with ``--forwarded-allow-ips`` makes of ``X-Forwarded-For``.
+The client address is the socket's peer, or, when that peer is a proxy named in
+``FORWARDED_ALLOW_IPS`` (uvicorn's proxy headers; default ``127.0.0.1,::1``), the
+client its ``X-Forwarded-For`` names.
 
 A sliding window per key. Each server process counts on its own
 (``registry serve --workers N`` lets a client make up to N times the limit, spread
