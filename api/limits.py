@@ -331,6 +331,8 @@ def _rate(request: Request, kind: Kind, caller: str | None) -> Response | None:
 
 
 def _sends_json(request: Request) -> bool:
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return False
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     return media in ("", "application/json") or media.endswith("+json")
 
