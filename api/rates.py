@@ -144,8 +144,7 @@ class RateLimits:
     def take(self, kind: Kind, *, caller: str | None, address: str | None) -> int | None:
         """Count one use of ``kind`` by ``caller`` (a token or session key, if any) from
         ``address``: ``None`` if allowed, else the whole seconds to wait."""
-        waits = [self._addresses[kind].take(address or "unknown")]
-        if caller is not None and kind in self._callers:
-            waits.append(self._callers[kind].take(caller))
-        refused = [wait for wait in waits if wait is not None]
-        return max(refused) if refused else None
+        wait = self._addresses[kind].take(address or "unknown")
+        if wait is not None or caller is None or kind not in self._callers:
+            return wait  # a use refused for its address costs its caller nothing
+        return self._callers[kind].take(caller)
