@@ -15,10 +15,12 @@ from fastapi.testclient import TestClient
 from api import create_app
 from api.examples import verify_examples
 from api.rates import RateLimits
+from registry.accounts import create_user, start_session
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.tokens import create_token
 from tests._support import seed_demo_node
+from web.security import SESSION_COOKIE
 
 PROBLEM = "application/problem+json"
 ENGINEER = verify_examples()["recognised"]["value"]
@@ -185,3 +187,27 @@ def test_sign_ins_are_limited_per_address_whichever_accounts_they_name(node: Nod
         assert _sign_in(other, "someone").status_code == 401
         node.now += 60
         assert _sign_in(client, "someone").status_code == 401
+
+
+def test_a_signed_in_session_is_limited_as_a_token_is(node: Node, settings: Settings) -> None:
+    with engine_scope(settings.database_url) as engine, session_scope(engine) as session:
+        cookies = []
+        for username in ("insp-one", "insp-two"):
+            user, _ = create_user(session, username, role="enforcement", password="x" * 16)
+            cookies.append(start_session(session, user))
+    search = "/inspect/search?credit_code=91310000MA1FL0XX1U"
+    with node.client() as first, node.client() as second:
+        first.cookies.set(SESSION_COOKIE, cookies[0])
+        second.cookies.set(SESSION_COOKIE, cookies[1])
+        for _ in range(2):
+            assert first.get(search).status_code == 200
+        refused = first.get(search)
+        assert refused.status_code == 429
+        assert refused.headers["content-type"].startswith("text/html")
+        assert f"请 {refused.headers['retry-after']} 秒后再试" in refused.text
+        # The form itself is no search: it is not counted, nor refused.
+        assert first.get("/inspect/search").status_code == 200
+        # Another inspector at the same address is served.
+        assert second.get(search).status_code == 200
+        node.now += 60
+        assert first.get(search).status_code == 200
