@@ -17,6 +17,7 @@ from api.metrics import RequestMetrics
 from api.metrics import router as metrics_router
 from api.observe import Observed
 from api.openapi import exact_openapi
+from api.rates import RateLimits
 from api.recorder import AccessRecorder
 from api.routes import (
     audit,
@@ -127,10 +128,16 @@ def create_app(settings: Settings, *, metrics_dir: Path | None = None) -> FastAP
         demo=settings.demo,
         stale_after=timedelta(seconds=settings.federation_stale_seconds),
     )
+    app.state.rate_limits = RateLimits(settings)
     app.state.webhook_policy = AddressPolicy(allowed=settings.webhook_allowed_networks)
     install_error_handlers(app)
-    # The token and the body's size, checked before a route reads the body.
-    app.add_middleware(BodyGate)
+    # The token and the body's size, checked before a route reads the body; the body's
+    # pace, while it arrives.
+    app.add_middleware(
+        BodyGate,
+        seconds=settings.body_timeout_seconds,
+        min_rate=settings.body_min_bytes_per_second,
+    )
     app.include_router(health.router)
     app.include_router(authorities.router)
     app.include_router(trust.router)

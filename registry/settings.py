@@ -238,6 +238,93 @@ class Settings(BaseSettings):
             "answers 429 with Retry-After."
         ),
     )
+    verifications_per_minute: int = Field(
+        default=600,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Single verifications (`POST /v1/verify/engineer`, the desk's form) one token "
+            "or signed-in session may ask for in any 60 seconds; a client address may ask "
+            "`rate_limit_address_factor` times as many. Past it: 429 with Retry-After."
+        ),
+    )
+    batches_per_minute: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description=(
+            "Batches of up to 10,000 rows (`POST /v1/verify/batch`, `POST /v1/blacklist/"
+            "check`, the desk's and the inspector's list uploads) one token or signed-in "
+            "session may send in any 60 seconds; a batch counts as one, whatever its rows."
+        ),
+    )
+    searches_per_minute: int = Field(
+        default=120,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Blacklist searches (`POST /v1/blacklist/search`, the inspector's desk search) "
+            "one token or signed-in session may make in any 60 seconds."
+        ),
+    )
+    sign_ins_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=100_000,
+        description=(
+            "Sign-in attempts one client address may make in any 60 seconds, whichever "
+            "accounts they name (each account also locks after refused tries)."
+        ),
+    )
+    rate_limit_address_factor: int = Field(
+        default=5,
+        ge=1,
+        le=1_000,
+        description=(
+            "How many times a token's limit one client address may use of verifications, "
+            "batches and searches, whichever tokens or sessions it sends (an office "
+            "behind one address has several people)."
+        ),
+    )
+    rate_limit_max_clients: int = Field(
+        default=100_000,
+        ge=100,
+        le=10_000_000,
+        description=(
+            "Tokens, sessions or addresses each rate limit remembers per server process; "
+            "past it the one idle longest is forgotten, so the memory stays bounded."
+        ),
+    )
+    header_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=300,
+        description=(
+            "`registry serve`: how long a client may take to send a request's line and "
+            "headers, from the connection's start (or, on a kept-alive connection, from "
+            "the end of the previous answer); then the connection is closed unanswered."
+        ),
+    )
+    body_timeout_seconds: float = Field(
+        default=120,
+        gt=0,
+        le=3600,
+        description=(
+            "How long a client may take to send a request's whole body once its headers "
+            "are in; then it is answered 408 (problem+json, or a page) and the "
+            "connection is closed."
+        ),
+    )
+    body_min_bytes_per_second: int = Field(
+        default=1024,
+        ge=0,
+        le=100_000_000,
+        description=(
+            "The slowest a body may arrive, in bytes a second averaged from the end of the "
+            "headers, once 10 seconds (or a quarter of the body timeout, if less) have "
+            "passed; slower is answered 408. 0: no floor, only the body timeout."
+        ),
+    )
     public_list_page_size: int = Field(
         default=20,
         ge=1,

@@ -17,8 +17,13 @@ character as U+FFFD.
 
 Uploaded tables are read from bytes as people make them: CSV in UTF-8 (with or
 without a byte-order mark) or GB 18030, as Excel and WPS save it on Chinese-locale
-Windows, and XLSX, whose size unpacked is checked from the archive's directory
-before anything is expanded (a zip bomb is refused unread).
+Windows, and XLSX (``xlsx_rows``), whose archive's directory is judged before
+anything is expanded: its members (at most ``MAX_XLSX_MEMBERS``), their total size
+unpacked (at most ``MAX_XLSX_UNPACKED``) and each one's compression ratio (at most
+``MAX_XLSX_RATIO``), so a zip bomb is refused unread. Declared sizes are not
+trusted alone: each member is then read with a cap of its declared size, and the
+sheet's cells are bounded (``MAX_XLSX_CELLS``) as declared by its ``<dimension>``
+and as counted while its rows stream.
 """
 
 from __future__ import annotations
@@ -26,14 +31,19 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from registry.errors import InvalidInput
 from registry.text import export_cell
 
 __all__ = [
+    "MAX_XLSX_CELLS",
+    "MAX_XLSX_MEMBERS",
+    "MAX_XLSX_RATIO",
+    "MAX_XLSX_UNPACKED",
     "XLSX_MEDIA_TYPE",
     "append_text_row",
     "csv_cell",
@@ -42,6 +52,7 @@ __all__ = [
     "read_xlsx",
     "xlsx_bytes",
     "xlsx_cell_text",
+    "xlsx_rows",
 ]
 
 _ERROR_CODES = frozenset(("#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"))
@@ -52,6 +63,18 @@ XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
 MAX_XLSX_UNPACKED = 64 * 1024 * 1024
 """The most an uploaded workbook may hold unpacked: 10,000 rows of a dozen text cells
 take about 5 MB of sheet XML and shared strings."""
+
+MAX_XLSX_MEMBERS = 200
+"""Files an uploaded workbook's archive may hold: Excel and WPS write about a dozen
+for one sheet, and one more per sheet."""
+
+MAX_XLSX_RATIO = 250
+"""The most any member may unpack to per byte packed: sheet XML of registry data
+packs 5 to 20 times; a zip bomb, a thousand."""
+
+MAX_XLSX_CELLS = 4_000_000
+"""Cells an uploaded sheet may span, as declared by its ``<dimension>`` and as
+counted while read: 100,000 rows of the widest template's 32 columns is 3,200,000."""
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -179,54 +202,110 @@ def xlsx_cell_text(value: object) -> str:
     return str(value).strip()
 
 
+def _checked_archive(source: Path | bytes, *, max_unpacked: int) -> None:
+    """Judge an uploaded workbook's archive before anything is expanded, then read
+    each member with a cap of what it declares; raises ``InvalidInput``."""
+    try:
+        with zipfile.ZipFile(source if isinstance(source, Path) else io.BytesIO(source)) as archive:
+            members = archive.infolist()
+            # 1. From the central directory alone: how many, how large, how packed.
+            if len(members) > MAX_XLSX_MEMBERS:
+                raise InvalidInput(
+                    f"the workbook holds {len(members):,} files, over the "
+                    f"{MAX_XLSX_MEMBERS:,} it may hold"
+                )
+            unpacked = sum(member.file_size for member in members)
+            if unpacked > max_unpacked:
+                raise InvalidInput(
+                    f"the workbook would unpack to {unpacked:,} bytes, over the "
+                    f"{max_unpacked:,} bytes it may hold"
+                )
+            for member in members:
+                if member.file_size > MAX_XLSX_RATIO * max(member.compress_size, 1):
+                    raise InvalidInput(
+                        f"a file in the workbook unpacks to more than {MAX_XLSX_RATIO} "
+                        "times its packed size"
+                    )
+            # 2. What each member really unpacks to: zipfile stops at the declared
+            # size and checks the CRC, so a member that would unpack to more fails.
+            for member in members:
+                with archive.open(member) as stream:
+                    while stream.read(1 << 20):
+                        pass
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+        raise InvalidInput("the file is not an XLSX workbook") from exc
+    except NotImplementedError as exc:  # a compression method zipfile lacks
+        raise InvalidInput("the file is not an XLSX workbook") from exc
+
+
+def xlsx_rows(
+    source: Path | bytes,
+    *,
+    name: str | None = None,
+    max_cells: int = MAX_XLSX_CELLS,
+    max_unpacked: int = MAX_XLSX_UNPACKED,
+) -> Generator[tuple[object, ...], None, None]:
+    """The values of an uploaded workbook's first sheet, a row at a time, each row to
+    its own last cell (the declared dimensions may lie), read only once the archive
+    passed its checks (see the module's docstring).
+
+    Raises ``InvalidInput`` for what is not a workbook openpyxl can read (``name``,
+    the file's, says which), an archive over its bounds, a sheet declaring or holding
+    more than ``max_cells`` cells, or a sheet that cannot be read."""
+    from openpyxl import load_workbook  # noqa: PLC0415 (only spreadsheet uploads need it)
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet  # noqa: PLC0415
+
+    _checked_archive(source, max_unpacked=max_unpacked)
+    try:
+        opened = source if isinstance(source, Path) else io.BytesIO(source)
+        workbook = load_workbook(opened, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file it cannot read
+        if name:
+            raise InvalidInput(f"{name} is not an XLSX workbook openpyxl can read") from exc
+        raise InvalidInput("the file is not an XLSX workbook openpyxl can read") from exc
+    try:
+        sheet = workbook.worksheets[0]
+        if isinstance(sheet, ReadOnlyWorksheet):
+            declared = (sheet.max_row or 0) * (sheet.max_column or 0)
+            if declared > max_cells:
+                raise InvalidInput(
+                    f"the sheet declares {declared:,} cells, over the {max_cells:,} it may hold"
+                )
+            # openpyxl would pad every row to the widest declared column (a cell in
+            # column XFD made each of 200,000 rows 16,384 cells): each row then runs
+            # to its own last cell.
+            sheet.reset_dimensions()
+        cells = 0
+        for values in sheet.iter_rows(values_only=True):
+            cells += len(values)
+            if cells > max_cells:
+                raise InvalidInput(f"the sheet holds more than {max_cells:,} cells")
+            yield values
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise InvalidInput(f"the workbook cannot be read: {exc}") from exc
+    finally:
+        workbook.close()
+
+
 def read_xlsx(
     body: bytes, *, max_rows: int, max_columns: int, max_unpacked: int = MAX_XLSX_UNPACKED
 ) -> list[list[str]]:
     """The non-empty rows of an uploaded workbook's first sheet, header first, each cell
     as text (a date cell as ``YYYY-MM-DD``, a whole number without ``.0``).
 
-    Raises ``InvalidInput`` for what is not an XLSX workbook, one that would unpack to
-    more than ``max_unpacked`` bytes (judged from the archive's directory, before
-    anything is expanded; a member that unpacks to more than it declares fails its
-    check), a value beyond the first ``max_columns`` columns, or more than
-    ``max_rows`` rows under the header (reading stops at the first one over).
+    Raises ``InvalidInput`` for what ``xlsx_rows`` refuses, a value beyond the first
+    ``max_columns`` columns, or more than ``max_rows`` rows under the header (reading
+    stops at the first one over).
     """
-    from openpyxl import load_workbook  # noqa: PLC0415 (only spreadsheet uploads need it)
-    from openpyxl.worksheet._read_only import ReadOnlyWorksheet  # noqa: PLC0415
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(body)) as archive:
-            unpacked = sum(member.file_size for member in archive.infolist())
-    except (zipfile.BadZipFile, ValueError) as exc:
-        raise InvalidInput("the file is not an XLSX workbook") from exc
-    if unpacked > max_unpacked:
-        raise InvalidInput(
-            f"the workbook would unpack to {unpacked:,} bytes, over the {max_unpacked:,} "
-            "bytes it may hold"
-        )
-    try:
-        workbook = load_workbook(io.BytesIO(body), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a file it cannot read
-        raise InvalidInput("the file is not an XLSX workbook openpyxl can read") from exc
-    try:
-        sheet = workbook.worksheets[0]
-        # The declared dimensions may lie (see registry.bulk.rows): each row runs to
-        # its own last cell.
-        if isinstance(sheet, ReadOnlyWorksheet):
-            sheet.reset_dimensions()
-        rows: list[list[str]] = []
-        for values in sheet.iter_rows(values_only=True):
-            cells = [xlsx_cell_text(v) for v in values]
-            if any(cells[max_columns:]):
-                raise InvalidInput(f"a row has a value beyond the first {max_columns} columns")
-            cells = cells[:max_columns]
-            if not any(cells):
-                continue
-            if len(rows) > max_rows:
-                raise InvalidInput(f"at most {max_rows:,} rows a batch")
-            rows.append(cells)
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise InvalidInput(f"the workbook cannot be read: {exc}") from exc
-    finally:
-        workbook.close()
+    rows: list[list[str]] = []
+    for values in xlsx_rows(body, max_unpacked=max_unpacked):
+        cells = [xlsx_cell_text(v) for v in values]
+        if any(cells[max_columns:]):
+            raise InvalidInput(f"a row has a value beyond the first {max_columns} columns")
+        cells = cells[:max_columns]
+        if not any(cells):
+            continue
+        if len(rows) > max_rows:
+            raise InvalidInput(f"at most {max_rows:,} rows a batch")
+        rows.append(cells)
     return rows

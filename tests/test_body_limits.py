@@ -15,10 +15,19 @@ from typing import Any
 
 import pytest
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 import api.routes
+import web.routes
 from api import create_app
-from api.limits import ISSUE_BATCH_BODY, JSON_BODY, TABLE_BODY, GatedRoute
+from api.limits import (
+    ISSUE_BATCH_BODY,
+    JSON_BODY,
+    MAX_JSON_DEPTH,
+    TABLE_BODY,
+    GatedRoute,
+    too_deep,
+)
 from registry.federation.witness import MAX_BODY as WITNESS_BODY
 from registry.settings import Settings
 from tests._servers import Servers
@@ -314,3 +323,70 @@ def test_a_csv_upload_is_read_up_to_one_row_over_the_batch(node: Node) -> None:
         # A file sent for verification is answered in Chinese unless English is preferred.
         expected = "每批最多 10,000 行" if "verify" in path else "at most 10,000 rows a batch"
         assert answer.json()["detail"] == expected, path
+
+
+def test_every_page_is_gated_and_a_page_over_its_limit_is_answered_with_a_page(
+    node: Node,
+) -> None:
+    for info in pkgutil.iter_modules(web.routes.__path__):
+        module = importlib.import_module(f"web.routes.{info.name}")
+        routers = [v for v in vars(module).values() if isinstance(v, APIRouter)]
+        # A router included in another is its own module's; each route is checked there.
+        for route in (r for router in routers for r in router.routes):
+            if isinstance(route, APIRoute):
+                assert isinstance(route, GatedRoute), (info.name, route.path)
+    form = "multipart/form-data; boundary=limit"
+    # An upload declared over the page's limit: refused unread, with what to do.
+    declared = _call(
+        node.app, "/desk/verify-list", _endless(TABLE_BODY + 1), content_type=form,
+        length=TABLE_BODY + 1,
+    )  # fmt: skip
+    assert (declared.status, declared.pulled) == (413, 0)
+    assert declared.headers["content-type"].startswith("text/html")
+    assert declared.headers["content-language"] == "zh-CN"
+    text = declared.body.decode()
+    assert "文件或表单过大：本页面最多接收 8 MB" in text
+    assert "请将文件拆分为较小的几个" in text
+    # A form streamed past the limit of a page that takes no file (256 KiB).
+    streamed = _call(
+        node.app, "/lookup", _endless(50_000_000), content_type="application/x-www-form-urlencoded"
+    )
+    assert streamed.status == 413
+    assert streamed.headers["content-type"].startswith("text/html")
+    assert "本页面最多接收 0.26 MB" in streamed.body.decode()
+    assert streamed.pulled <= JSON_BODY + CHUNK
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"a": ' * depth + b"1" + b"}" * depth
+
+
+def test_json_nested_too_deep_is_refused_before_it_is_parsed(node: Node) -> None:
+    for path, token in (
+        ("/v1/verify/engineer", "verifier"),  # read by the route
+        ("/v1/blacklist/search", "enforcement"),  # parsed by FastAPI
+        ("/v1/verify/batch", "verifier"),
+        ("/v1/credentials", "issuer:CN-SH"),
+    ):
+        for body in (b"[" * 100_000, _nested(MAX_JSON_DEPTH + 1), b"[" * 100_000 + b"]" * 100_000):
+            answer = _call(node.app, path, iter([body]), token=node.tokens[token])
+            assert answer.status == 422, (path, answer.body[:200])
+            assert answer.headers["content-type"] == PROBLEM
+            problem = answer.json()
+            assert problem["type"] == "urn:yrd-registry:problem:too-deep", path
+            assert "more than 32 deep" in problem["detail"]
+        # At the limit: parsed, and refused for what it holds instead.
+        answer = _call(node.app, path, iter([_nested(MAX_JSON_DEPTH)]), token=node.tokens[token])
+        assert answer.status == 422, path
+        assert answer.json()["type"] == "urn:yrd-registry:problem:invalid-input", path
+
+
+def test_json_depth_is_judged_outside_strings() -> None:
+    assert not too_deep(b'{"name": "' + b"[{" * 1000 + b'"}')
+    assert not too_deep(b'{"name": "\\"' + b"[" * 1000 + b'\\\\"}')
+    assert too_deep(b'{"a": "\\\\", "b": ' + b"[" * 33 + b"]" * 33 + b"}")
+    assert not too_deep(b"[" * 32 + b"]" * 32)
+    assert too_deep(b"[" * 33 + b"]" * 33)
+    assert not too_deep(b"[]" * 100_000)
+    assert too_deep(b"[" * 33)  # cut short: still open, 33 deep
+    assert not too_deep(b"]" * 100 + b"[" * 10)

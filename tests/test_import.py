@@ -312,9 +312,10 @@ def test_a_csv_with_a_giant_cell_is_refused_in_one_line(tmp_path: Path) -> None:
     assert read_table(old_mac, max_columns=2) == (["姓名", "身份证号"], [(2, ["王五", "1"])])
 
 
-def _xfd_workbook(path: Path, rows: int) -> Path:
+def _xfd_workbook(path: Path, rows: int, *, declared: str | None = None) -> Path:
     """An XLSX whose every row has a value in column XFD, the last one a sheet has,
-    written as raw XML: cheap to make, and small (a few hundred KB)."""
+    written as raw XML: cheap to make, and small (a few hundred KB). Its
+    ``<dimension>`` declares ``declared`` (a lie), or the truth."""
     header = "".join(
         f'<c r="{chr(65 + i)}1" t="inlineStr"><is><t>{name}</t></is></c>'
         for i, name in enumerate(CE_HEADER)
@@ -352,7 +353,8 @@ def _xfd_workbook(path: Path, rows: int) -> Path:
         with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
             sheet.write(
                 b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-                + f'<dimension ref="A1:XFD{rows}"/><sheetData><row r="1">{header}</row>'.encode()
+                + f'<dimension ref="{declared or f"A1:XFD{rows}"}"/>'.encode()
+                + f'<sheetData><row r="1">{header}</row>'.encode()
             )
             for row in range(2, rows + 1):
                 sheet.write(f'<row r="{row}"><c r="XFD{row}"><v>1</v></c></row>'.encode())
@@ -372,10 +374,16 @@ def test_a_cell_beyond_the_template_is_refused_before_the_sheet_is_expanded(
     node: Settings, tmp_path: Path
 ) -> None:
     # 200,000 rows with a value in column XFD: openpyxl padded each to 16,384 cells
-    # (past 5 GB). Refused at row 2, in one line, nothing issued.
+    # (past 5 GB). Declared so, refused before a row is read; declaring less (a lie),
+    # refused at row 2. In one line, nothing issued.
     path = _xfd_workbook(tmp_path / "xfd.xlsx", 200_000)
     assert path.stat().st_size < 2_000_000
     before = _counts(node)
+    result = run_import(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
+    assert _one_line_error(result) == (
+        "error: the sheet declares 3,276,800,000 cells, over the 4,000,000 it may hold"
+    )
+    path = _xfd_workbook(tmp_path / "xfd.xlsx", 200_000, declared="A1:J200000")
     result = run_import(node, str(path), "--type", "continuing-education", "--authority", "CN-SH")
     assert _one_line_error(result) == (
         "error: xfd.xlsx: row 2 has a value in column XFD, beyond the 10 columns of the template"
@@ -386,7 +394,7 @@ def test_a_cell_beyond_the_template_is_refused_before_the_sheet_is_expanded(
 
 
 def test_xlsx_rows_are_streamed_not_expanded(tmp_path: Path) -> None:
-    path = _xfd_workbook(tmp_path / "xfd.xlsx", 2_000)
+    path = _xfd_workbook(tmp_path / "xfd.xlsx", 2_000, declared="A1:H2000")
     with pytest.raises(InvalidInput, match="row 2 has a value in column XFD"):
         read_table(path, max_columns=8)
     csv_path = _write_csv(tmp_path / "wide.csv", [CE_HEADER, _ce_row(1), [*_ce_row(2), "", "x"]])

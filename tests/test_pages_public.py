@@ -22,6 +22,7 @@ import openpyxl
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from api.rates import SlidingWindow
 from registry.calendar import china_today
 from registry.demo.records import (
     DEMO_ENGINEERS,
@@ -50,7 +51,6 @@ from tests._browser import (
 from tests._servers import Server
 from web.i18n import translate
 from web.render import templates
-from web.throttle import SlidingWindow
 
 LOOKUPS_PER_MINUTE = 25
 PAGE_SIZE = 3

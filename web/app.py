@@ -5,6 +5,7 @@ fetched from anywhere else), in Chinese first and English one click away."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from api.limits import PageAnswers
 from web.headers import SecurityHeaders
 from web.render import page
 from web.routes import (
@@ -28,8 +30,15 @@ from web.routes import (
     lists,
     lookup,
 )
-from web.security import FormTokens, NeedsSignIn, NotYourPage, StaleForm, visitor
-from web.throttle import SlidingWindow
+from web.security import (
+    FormTokens,
+    NeedsSignIn,
+    NotYourPage,
+    StaleForm,
+    is_page,
+    session_key,
+    visitor,
+)
 
 __all__ = ["install_pages"]
 
@@ -38,8 +47,7 @@ _STATIC = Path(__file__).resolve().parent / "static"
 
 def install_pages(app: FastAPI) -> None:
     """Add the pages, their static files and their error pages to ``app``."""
-    settings = app.state.settings
-    app.state.lookup_window = SlidingWindow(settings.public_lookups_per_minute)
+    app.state.page_answers = PageAnswers(owns=is_page, session=session_key, refusal=_refusal)
     # Compressed for browsers that take it: the API explorer's script is 1.7 MB.
     static = GZipMiddleware(StaticFiles(directory=_STATIC), minimum_size=1024)
     app.mount("/static", static, name="static")
@@ -72,6 +80,13 @@ def install_pages(app: FastAPI) -> None:
     app.add_exception_handler(NeedsSignIn, needs_sign_in)
     app.add_exception_handler(NotYourPage, not_your_page)
     app.add_exception_handler(StaleForm, stale_form)
+
+
+def _refusal(request: Request, status: int, values: dict[str, Any]) -> Response:
+    """The page of a request over a limit (``api.limits``): what happened, what to do."""
+    limit = int(values.get("limit", 0))
+    megabytes = f"{limit / 1_000_000:g}" if limit >= 1_000_000 else f"{limit / 1_000_000:.2f}"
+    return page(request, "limited.html", {**values, "megabytes": megabytes}, status=status)
 
 
 def _quoted(path: str) -> str:

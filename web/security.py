@@ -49,6 +49,8 @@ __all__ = [
     "checked_form",
     "client_address",
     "form_token",
+    "is_page",
+    "session_key",
     "signed_in",
     "visitor",
 ]
@@ -105,6 +107,18 @@ class FormTokens:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+def is_page(request: Request) -> bool:
+    """Whether ``request`` is for a page (not the API's JSON)."""
+    return not request.url.path.startswith(_API_PREFIXES)
+
+
+def session_key(request: Request) -> str | None:
+    """A key of the signed-in session the request carries (its cookie's digest), if
+    any: rate limits count a session's uses as they count a token's."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return "session:" + hashlib.sha256(cookie.encode()).hexdigest()[:32] if cookie else None
 
 
 def client_address(request: Request) -> str | None:

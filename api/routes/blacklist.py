@@ -28,6 +28,7 @@ from api.deps import (
 from api.errors import problem_responses
 from api.examples import blacklist_check_examples, blacklist_search_examples
 from api.limits import JSON_BODY, TABLE_BODY, GatedRoute, body_limit, too_large
+from api.rates import rate_limit
 from api.schemas.common import LogProofOut, ProvinceCode, csv_header_schema
 from api.schemas.enforcement import (
     CheckIn,
@@ -107,7 +108,7 @@ def _listing(found: Found, result: SearchResult) -> ListingOut:
 @router.post(
     "/search",
     summary="Listings in force against a party, across every province",
-    openapi_extra=body_limit(JSON_BODY),
+    openapi_extra={**body_limit(JSON_BODY), **rate_limit("search")},
     responses={
         200: {
             "description": (
@@ -196,6 +197,7 @@ async def _raw_body(request: Request) -> bytes:
     summary="Check up to 10,000 parties at once (JSON or CSV in, JSON or CSV out)",
     openapi_extra={
         **body_limit(TABLE_BODY),
+        **rate_limit("batch"),
         "requestBody": {
             "required": True,
             "content": {

@@ -23,6 +23,7 @@ from api.errors import problem_responses
 from api.examples import verify_batch_examples, verify_examples
 from api.languages import answer_language, chinese_by_default, preferred_language
 from api.limits import JSON_BODY, TABLE_BODY, GatedRoute, body_limit, too_large
+from api.rates import rate_limit
 from api.schemas.common import SignedDocument, csv_header_schema
 from api.schemas.verification import EngineerIn, VerifyBatchIn, VerifyBatchOut
 from api.tables import csv_answer, invalid_fields
@@ -61,6 +62,7 @@ def _engineer_in(body: bytes) -> EngineerIn:
     summary="Whether a person may work as a junior registered safety engineer in a region",
     openapi_extra={
         **body_limit(JSON_BODY),
+        **rate_limit("verify"),
         "requestBody": {
             "required": True,
             "content": {
@@ -161,6 +163,7 @@ _TABLE_HEADERS = ", ".join(
     ),
     openapi_extra={
         **body_limit(TABLE_BODY),
+        **rate_limit("batch"),
         "requestBody": {
             "required": True,
             "content": {

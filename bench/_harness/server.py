@@ -74,6 +74,13 @@ def serving(settings: Settings, log: Path, *, workers: int = 1) -> Iterator[Serv
         "REGISTRY_NODE_URL": f"http://127.0.0.1:{port}",
         # The demo's agreements count only on a node running the demo.
         "REGISTRY_DEMO": "true" if settings.demo else "false",
+        # What is measured is the server's capacity, not its rate limits (api.rates):
+        # from one token and one address, each at its highest.
+        "REGISTRY_VERIFICATIONS_PER_MINUTE": "1000000",
+        "REGISTRY_SEARCHES_PER_MINUTE": "1000000",
+        "REGISTRY_BATCHES_PER_MINUTE": "100000",
+        "REGISTRY_SIGN_INS_PER_MINUTE": "100000",
+        "REGISTRY_PUBLIC_LOOKUPS_PER_MINUTE": "10000",
     }
     command = [str(REGISTRY), "serve", "--port", str(port), "--workers", str(workers)]
     print(f"server: registry {' '.join(command[1:])}", flush=True)

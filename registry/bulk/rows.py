@@ -23,7 +23,7 @@ from registry.credentials.records import RecordIn
 from registry.errors import InvalidInput
 from registry.issuing.partial import valid_fields
 from registry.labels import LISTED_KIND, RELATED_ROLE
-from registry.spreadsheets import xlsx_cell_text
+from registry.spreadsheets import xlsx_cell_text, xlsx_rows
 
 __all__ = ["MAX_ROWS", "ParsedRows", "RowError", "parse_rows", "read_table"]
 
@@ -141,25 +141,14 @@ def _read_csv(
 def _read_xlsx(
     path: Path, max_columns: int, max_rows: int
 ) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    from openpyxl import load_workbook  # noqa: PLC0415 (only bulk import needs it)
-    from openpyxl.worksheet._read_only import ReadOnlyWorksheet  # noqa: PLC0415
-
+    # Read-only and streamed, a row at a time, once the archive passed its checks
+    # (registry.spreadsheets.xlsx_rows): each row runs to its own last cell, and is
+    # refused if that lies beyond the template's columns with a value.
+    rows = xlsx_rows(path, name=path.name)
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a file it cannot read
-        raise InvalidInput(f"{path.name} is not an XLSX workbook openpyxl can read") from exc
-    try:
-        sheet = workbook.worksheets[0]
-        # Read-only and streamed, a row at a time. The sheet's declared size is
-        # forgotten: openpyxl would pad every row to its widest column (a cell in
-        # column XFD made each of 200,000 rows 16,384 cells) and the file may lie.
-        # Each row then runs to its own last cell, and is refused if that lies
-        # beyond the template's columns with a value.
-        if isinstance(sheet, ReadOnlyWorksheet):
-            sheet.reset_dimensions()
-        return _bounded(path.name, sheet.iter_rows(values_only=True), max_columns, max_rows)
+        return _bounded(path.name, rows, max_columns, max_rows)
     finally:
-        workbook.close()
+        rows.close()
 
 
 def _columns(

@@ -19,6 +19,10 @@ What it does is written to standard error as ``Settings.log_format`` says
 request. With several workers, each writes its request figures for ``/metrics`` into
 ``<data dir>/metrics``, emptied at start (``api.metrics``); a worker's live figures
 (requests in flight) are dropped when it exits.
+
+A request's head must arrive within ``header_timeout_seconds`` (``_slow_clients``);
+its body within ``body_timeout_seconds`` and above ``body_min_bytes_per_second``
+(``api.limits.BodyGate``, in the app).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import uvicorn
 from prometheus_client.multiprocess import mark_process_dead
 from sqlalchemy import Engine
 
+from registry.cli._slow_clients import header_timeout_protocol
 from registry.datadir import DataDir
 from registry.enforcement.addresses import AddressPolicy
 from registry.enforcement.dispatcher import Dispatcher
@@ -74,6 +79,7 @@ def serve_api(host: str, port: int, workers: int, *, settings: Settings) -> None
     threading.Thread(
         target=_federate_forever, args=(settings,), name="federation", daemon=True
     ).start()
+    seconds = settings.header_timeout_seconds
     if workers == 1:
         uvicorn.run(
             _APP,
@@ -82,6 +88,7 @@ def serve_api(host: str, port: int, workers: int, *, settings: Settings) -> None
             port=port,
             log_config=log_config(settings.log_format),
             access_log=False,
+            http=header_timeout_protocol(seconds),
         )
         return
     # The port must be free: bound without SO_REUSEPORT, this fails if anything holds
@@ -92,7 +99,7 @@ def serve_api(host: str, port: int, workers: int, *, settings: Settings) -> None
     # workers restart. Only listening sockets get connections.
     metrics = _metrics_directory(settings)
     with _socket(host, port, shared=True) as held:
-        _supervise(held.getsockname()[:2], workers, settings.log_format, metrics)
+        _supervise(held.getsockname()[:2], workers, settings.log_format, metrics, seconds)
 
 
 def _metrics_directory(settings: Settings) -> str:
@@ -251,7 +258,9 @@ def _socket(host: str, port: int, *, shared: bool) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, log_format: Literal["text", "json"]) -> None:
+def _worker(
+    host: str, port: int, log_format: Literal["text", "json"], header_seconds: float
+) -> None:
     # Bound, not listening: uvicorn listens once the app has started, so the kernel
     # sends this worker connections only when it can answer them.
     sock = _socket(host, port, shared=True)
@@ -263,12 +272,17 @@ def _worker(host: str, port: int, log_format: Literal["text", "json"]) -> None:
         backlog=_BACKLOG,
         log_config=log_config(log_format),
         access_log=False,
+        http=header_timeout_protocol(header_seconds),
     )
     uvicorn.Server(config).run(sockets=[sock])
 
 
 def _supervise(
-    address: tuple[str, int], workers: int, log_format: Literal["text", "json"], metrics: str
+    address: tuple[str, int],
+    workers: int,
+    log_format: Literal["text", "json"],
+    metrics: str,
+    header_seconds: float,
 ) -> None:
     context = multiprocessing.get_context("spawn")
     # A plain flag, polled: a handler must not take a lock the interrupted code holds.
@@ -279,7 +293,7 @@ def _supervise(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     processes: list[BaseProcess] = []
-    arguments = (*address, log_format)
+    arguments = (*address, log_format, header_seconds)
     try:
         for _ in range(workers):
             processes.append(_start(context, arguments))
@@ -308,7 +322,7 @@ def _supervise(
 
 
 def _start(
-    context: multiprocessing.context.SpawnContext, arguments: tuple[str, int, str]
+    context: multiprocessing.context.SpawnContext, arguments: tuple[str, int, str, float]
 ) -> BaseProcess:
     process = context.Process(target=_worker, args=arguments, name="registry-worker")
     process.start()

@@ -76,7 +76,14 @@ def company_rows(body: bytes, *, kind: str, charset: str | None = None) -> list[
     else:
         try:
             reader = csv.reader(io.StringIO(decode_csv(body, charset), newline=""))
-            table = [cells[:8] for cells in reader if any(c.strip() for c in cells)]
+            table = []
+            for cells in reader:
+                if not any(c.strip() for c in cells):
+                    continue
+                # Reading stops at the first row over the limit (the header is one more).
+                if len(table) > MAX_CHECK:
+                    raise InvalidInput(f"at most {MAX_CHECK:,} rows a check")
+                table.append(cells[:8])
         except csv.Error as exc:
             raise InvalidInput(f"the CSV cannot be read: {exc}") from exc
     if not table:

@@ -283,6 +283,19 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
         "the workbook would unpack to {size} bytes, over the {limit} bytes it may hold",
         "工作簿解压后为 {size} 字节，超过上限 {limit} 字节",
     ),
+    (
+        "the workbook holds {count} files, over the {limit} it may hold",
+        "工作簿包含 {count} 个文件，超过上限 {limit} 个",
+    ),
+    (
+        "a file in the workbook unpacks to more than {ratio} times its packed size",
+        "工作簿中有文件解压后超过其压缩大小的 {ratio} 倍",
+    ),
+    (
+        "the sheet declares {count} cells, over the {limit} it may hold",
+        "工作表声明了 {count} 个单元格，超过上限 {limit} 个",
+    ),
+    ("the sheet holds more than {limit} cells", "工作表的单元格超过 {limit} 个"),
     ("a row has a value beyond the first {count} columns", "有一行在前 {count} 列之外还有内容"),
     ("the workbook cannot be read: {why}", "无法读取工作簿：{why}"),
     ("the uploaded file is neither CSV nor XLSX", "上传的文件既不是 CSV 也不是 XLSX"),

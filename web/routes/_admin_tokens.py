@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import DbSession
+from api.limits import GatedRoute
 from registry.administration.tokens import revoke_api_token, token_views
 from registry.calendar import day_start, parse_day
 from registry.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -32,7 +33,7 @@ from web.security import CheckedForm
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 _log = logging.getLogger("registry.admin")
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import DbSession
+from api.limits import GatedRoute
 from registry.accounts import create_user, reset_password
 from registry.administration.accounts import (
     account_views,
@@ -37,7 +38,7 @@ from web.security import CheckedForm
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 _log = logging.getLogger("registry.admin")
 _NEW_FIELDS = ("username", "display_name", "role", "company_code", "company_name")
 

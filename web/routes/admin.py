@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import DbSession, engine_of
+from api.limits import GatedRoute
 from registry.administration.health import node_health
 from registry.administration.tokens import audit_names, token_views
 from registry.calendar import day_start, parse_day
@@ -29,7 +30,7 @@ from web.routes._admin import SHOWN_PATH, Admin, role_names, secret_page
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 # Their routes themselves, not included routers: the role matrix reads this router's.
 router.routes.extend([*_admin_users.router.routes, *_admin_tokens.router.routes])
 

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from starlette.responses import HTMLResponse, Response
 
 from api.deps import DbSession, ReadOnly
+from api.limits import GatedRoute
 from registry.authorities import list_authorities
 from registry.calendar import china_today
 from registry.enforcement.public import public_csv, public_xlsx, read_public_list
@@ -36,7 +37,7 @@ from web.security import Visitor
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 
 _MAX_TEXT = 100
 _PARAMETERS = ("q", "code", "region", "kind", "from", "to")

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from starlette.responses import HTMLResponse, Response
 
 from api.deps import DbSession, ReadOnly
+from api.limits import GatedRoute
 from registry.calendar import china_today
 from registry.errors import NotFound
 from registry.issuing.views import credential_view
@@ -32,7 +33,7 @@ from web.security import Visitor
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 
 
 def _label(table: Any, code: str | None) -> str:

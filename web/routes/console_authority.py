@@ -20,6 +20,7 @@ from sqlmodel import Session
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import DbSession, engine_of
+from api.limits import GatedRoute
 from registry.authorities import hosted_codes, list_authorities
 from registry.calendar import china_today
 from registry.errors import Conflict, InvalidInput, InvalidProvinceCode, NotFound, RegistryError
@@ -47,7 +48,7 @@ from web.security import CheckedForm, signed_in
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 # The listings' pages are their own module; the console's router carries them.
 router.routes.extend(console_listings.router.routes)
 

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import DbSession, engine_of
+from api.limits import GatedRoute
 from registry.calendar import china_today
 from registry.credentials.lifecycle import StatusChangeIn
 from registry.enforcement.own_listings import (
@@ -40,7 +41,7 @@ from web.security import CheckedForm, signed_in
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 
 Official = Annotated[UserAccount, Depends(signed_in("issuer"))]
 

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from starlette.responses import Response
 
 from api.deps import DbSession
+from api.limits import GatedRoute
 from registry.calendar import china_today
 from registry.credentials.lifecycle import State
 from registry.enforcement.audit import criteria_hash, record_access
@@ -45,7 +46,7 @@ from web.security import CheckedForm, signed_in
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 router.include_router(console_records_changes.router)
 router.include_router(console_records_issue.router)
 

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import DbSession, engine_of
+from api.limits import GatedRoute
 from registry.calendar import china_today
 from registry.credentials.lifecycle import Action, StatusChangeIn
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -46,7 +47,7 @@ from web.security import CheckedForm, signed_in
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 
 Official = Annotated[UserAccount, Depends(signed_in("issuer"))]
 

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import DbSession, engine_of
+from api.limits import GatedRoute
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.issuing import issue_once
 from registry.issuing.build import draft_of
@@ -38,7 +39,7 @@ from web.security import CheckedForm, signed_in
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 
 Official = Annotated[UserAccount, Depends(signed_in("issuer"))]
 

@@ -18,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import DbSession, engine_of
+from api.limits import GatedRoute
+from api.rates import rate_limit
 from api.schemas.verification import EngineerIn
 from api.verifying import verify_one
 from registry.errors import InvalidInput, NotFound
@@ -38,7 +40,7 @@ from web.views import qr_svg, regions, report_view
 
 __all__ = ["caller_of", "not_found", "router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 
 Employer = Annotated[UserAccount, Depends(signed_in("verifier"))]
 
@@ -108,7 +110,7 @@ def _problems(exc: ValidationError, request: Request) -> dict[str, list[str]]:
     return found
 
 
-@router.post("/desk/verify")
+@router.post("/desk/verify", openapi_extra=rate_limit("verify"))
 async def verify_post(request: Request, user: Employer, form: CheckedForm) -> Response:
     """Verify, keep the report for the company, and show it (its own page)."""
     values = {key: str(form.get(key) or "").strip() for key in _FIELDS}

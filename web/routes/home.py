@@ -11,6 +11,8 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import DbSession
+from api.limits import GatedRoute
+from api.rates import rate_limit
 from registry.accounts import SignInPolicy, end_session, sign_in, sign_out, start_session
 from web.cookies import delete_cookie, read_cookie, set_cookie
 from web.headers import EXPLORER_POLICY
@@ -26,7 +28,7 @@ from web.security import (
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 
 _YEAR = 365 * 24 * 3600
 _CLEARED = '"cache", "storage"'
@@ -63,7 +65,7 @@ def sign_in_form(request: Request, user: Visitor, next: str | None = None) -> Re
     return page(request, "sign_in.html", {"next": local_path(next, "/desk")})
 
 
-@router.post("/sign-in", response_class=HTMLResponse)
+@router.post("/sign-in", response_class=HTMLResponse, openapi_extra=rate_limit("sign-in"))
 def sign_in_post(
     request: Request,
     *,

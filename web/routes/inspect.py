@@ -25,6 +25,8 @@ from sqlmodel import Session
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import Snapshot, Verifier, WritingSnapshot, replica_reads_of
+from api.limits import GatedRoute, rate_refusal
+from api.rates import rate_limit
 from registry.calendar import china_today
 from registry.enforcement.inspection import search_audited
 from registry.enforcement.listing_file import ListingFile, check_document, listing_file
@@ -43,7 +45,7 @@ from web.security import CheckedForm
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 
 _WAYS = ("name", "credit_code", "id_number")
 
@@ -124,10 +126,13 @@ def search_form(
     values = {"name": name.strip()[:200], "credit_code": credit_code.strip()[:40]}
     if not any(values.values()):
         return _search_page(request, session, values)
+    refused = rate_refusal(request, "search")
+    if refused is not None:
+        return refused
     return _search(request, user, session, values)
 
 
-@router.post("/inspect/search")
+@router.post("/inspect/search", openapi_extra=rate_limit("search"))
 def search_post(
     request: Request,
     user: Inspector,

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import DbSession, WritingSnapshot
+from api.limits import GatedRoute
 from registry.enforcement.follows import (
     cancel_follow,
     follow_company,
@@ -31,7 +32,7 @@ from web.security import CheckedForm
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 
 _FIELDS = ("credit_code", "name", "note")
 

@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse, Response
 
 from api.deps import DbSession, Issuing, engine_of, replica_reads_of
 from api.limits import TABLE_BODY, GatedRoute, body_limit
+from api.rates import rate_limit
 from api.uploads import file_upload
 from registry.enforcement.company_lists import (
     COMPANY_COLUMNS,
@@ -127,7 +128,7 @@ def _check(
         return kept.id or 0
 
 
-@router.post("/inspect/check-list", openapi_extra=body_limit(TABLE_BODY))
+@router.post("/inspect/check-list", openapi_extra={**body_limit(TABLE_BODY), **rate_limit("batch")})
 async def check_post(
     request: Request, user: Inspector, form: CheckedForm, session: DbSession, issuing: Issuing
 ) -> Response:

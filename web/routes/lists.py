@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from api.deps import DbSession, engine_of, reads_of
 from api.limits import TABLE_BODY, GatedRoute, body_limit
+from api.rates import rate_limit
 from api.uploads import file_upload
 from api.verifying import engineer_row, judge_rows, table_rows
 from registry.errors import InvalidInput, NotFound
@@ -90,7 +91,7 @@ def _read(payload: bytes, filename: str, media: str) -> list[dict[str, str]]:
     return table_rows(file_upload(payload, filename=filename, media=media))
 
 
-@router.post("/desk/verify-list", openapi_extra=body_limit(TABLE_BODY))
+@router.post("/desk/verify-list", openapi_extra={**body_limit(TABLE_BODY), **rate_limit("batch")})
 async def list_post(request: Request, user: Employer, form: CheckedForm) -> Response:
     """Read the list; answer every problem, or start verifying it and show its page."""
     lang = language_of(request)

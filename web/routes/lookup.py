@@ -2,7 +2,8 @@
 
 The form posts (with its token): the name and number stay out of the address bar and
 the access logs. Each client address may look up ``public_lookups_per_minute`` times in
-any minute (``web.throttle``); past it the page answers 429 with Retry-After.
+any minute (the ``lookup`` kind of ``api.rates``); past it the page answers 429 with
+Retry-After.
 """
 
 from __future__ import annotations
@@ -14,27 +15,28 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import HTMLResponse, Response
 
 from api.deps import DbSession, Issuing, ReadOnly
+from api.limits import GatedRoute
+from api.rates import RateLimits
 from registry.calendar import china_today
 from registry.enforcement.audit import criteria_hash, public_caller, record_access
 from registry.verification.public import public_registration
 from web.render import page
 from web.security import CheckedForm, Visitor, client_address
-from web.throttle import SlidingWindow
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GatedRoute)
 
 # Bounds of what the form takes: longer is refused on the page, never a 500.
 _MAX_NUMBER = 64
 _MAX_NAME = 100
 
 
-def _window(request: Request) -> SlidingWindow:
-    window = getattr(request.app.state, "lookup_window", None)
-    if not isinstance(window, SlidingWindow):
-        raise TypeError("app.state.lookup_window is not set: build the app with create_app")
-    return window
+def _limits(request: Request) -> RateLimits:
+    limits = getattr(request.app.state, "rate_limits", None)
+    if not isinstance(limits, RateLimits):
+        raise TypeError("app.state.rate_limits is not set: build the app with create_app")
+    return limits
 
 
 @router.get("/lookup", response_class=HTMLResponse)
@@ -70,7 +72,8 @@ def lookup(
     context = {"asked": True, "number": number, "name": holder, "errors": errors}
     if errors:
         return page(request, "lookup.html", context, status=422)
-    wait = _window(request).take(client_address(request) or "unknown")
+    # Counted once the form is valid: a mistyped number costs no look-up.
+    wait = _limits(request).take("lookup", caller=None, address=client_address(request))
     if wait is not None:
         response = page(request, "lookup.html", {**context, "wait": wait}, status=429)
         response.headers["Retry-After"] = str(wait)
