@@ -58,17 +58,19 @@ test: $(VENV)/.installed-dev
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist load
 
 ## fuzz: the long fuzz run: every API operation by schemathesis, the witness, every page form and the
-## issue-change-verify state machine with FUZZ_EXAMPLES examples (and FUZZ_STEPS steps, FUZZ_PAGES pages a role), then the authorisation matrix; prints each test's statistics
+## issue-change-verify state machine with FUZZ_EXAMPLES examples (and FUZZ_STEPS steps, FUZZ_PAGES pages a role), then the authorisation matrix
+## (FUZZ_FILTER: a pytest -k expression choosing among them); prints what each test sent and the answers it had
 # The same tests as `make test` runs with a few examples each; seeded, so a failure is
 # found again by the same command.
 FUZZ_EXAMPLES ?= 100
 FUZZ_STEPS ?= 25
 FUZZ_PAGES ?= 40
+FUZZ_FILTER ?=
 fuzz: $(VENV)/.installed-dev
 	@$(MAKE) --no-print-directory postgres
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_STEPS=$(FUZZ_STEPS) FUZZ_PAGES=$(FUZZ_PAGES) \
 	$(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist load -rA \
-		--hypothesis-show-statistics --durations=0 \
+		--durations=0 $(if $(FUZZ_FILTER),-k "$(FUZZ_FILTER)") \
 		tests/test_api_fuzz.py tests/test_pages_fuzz.py tests/test_authorization_matrix.py
 
 ## lint: ruff (check and format) and mypy strict

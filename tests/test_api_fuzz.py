@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -205,6 +206,7 @@ def test_every_operation_answers_as_documented(
     schema = schemathesis.openapi.from_asgi("/openapi.json", node.app, config=_CONFIG)
     headers = {} if role == "none" else {"Authorization": f"Bearer {node.tokens[role]}"}
     failures: list[str] = []
+    fuzzed = 0
     for result in schema.get_all_operations():
         operation = result.ok()  # type: ignore[union-attr]  # an Err raises: a bad document
 
@@ -223,6 +225,7 @@ def test_every_operation_answers_as_documented(
             fresh = {"Idempotency-Key": uuid.uuid4().hex} if case.headers else {}
             case.call_and_validate(headers={**headers, **fresh})
 
+        fuzzed += 1
         try:
             fuzz()
         except Unsatisfiable:
@@ -231,6 +234,7 @@ def test_every_operation_answers_as_documented(
             raise
         except (Exception, BaseExceptionGroup) as exc:  # each operation's failures are kept
             failures.append(f"{operation.label}: {_described(exc)}")
+    print(f"{role} {mode.value}: {fuzzed} operations, up to {_EXAMPLES} examples each")
     assert failures == [], "\n\n".join(failures)
 
 
@@ -270,6 +274,7 @@ def test_the_witness_answers_any_checkpoint_body_as_documented(node: _Node) -> N
     document = node.app.openapi()["paths"]["/v1/witness/add-checkpoint"]["post"]
     documented = {int(status) for status in document["responses"]}
     checkpoint = client.get("/v1/logs/CN-SH/checkpoint").text
+    answered: Counter[int] = Counter()
 
     @given(body=_witness_bodies(checkpoint))
     @settings(
@@ -283,11 +288,13 @@ def test_the_witness_answers_any_checkpoint_body_as_documented(node: _Node) -> N
         answer = client.post(
             "/v1/witness/add-checkpoint", content=body, headers={"Content-Type": "text/plain"}
         )
+        answered[answer.status_code] += 1
         assert answer.status_code in documented, (answer.status_code, answer.text)
         assert answer.status_code != 200, "cosigned a checkpoint of a log this node hosts"
         assert answer.headers["content-type"].startswith("text/plain"), answer.headers
 
     fuzz()
+    print(f"witness add-checkpoint: {answered.total()} bodies, answers {dict(answered)}")
 
 
 # The rules of registrations' states (docs/records.md), and of a qualification's.
@@ -320,6 +327,7 @@ def test_issue_change_and_verify_agree(node: _Node) -> None:
     verifier = {"Authorization": f"Bearer {node.tokens['verifier']}"}
     run = uuid.uuid4().hex[:8].upper()
     made = iter(range(1, 10**6))
+    steps: Counter[str] = Counter()
 
     def issue(body: dict[str, Any]) -> str:
         answer = client.post("/v1/credentials", headers=issuer, json=body)
@@ -332,6 +340,7 @@ def test_issue_change_and_verify_agree(node: _Node) -> None:
         @rule(target=engineers, category=st.sampled_from(["chemical", "construction", "other"]))
         def issue_engineer(self, category: str) -> _Engineer:
             n = next(made)
+            steps["issue"] += 1
             today = china_today()
             born = dt.date(1960, 1, 1) + dt.timedelta(days=n % 12000)
             person = {
@@ -374,6 +383,7 @@ def test_issue_change_and_verify_agree(node: _Node) -> None:
         def change_registration(self, engineer: _Engineer, action: str) -> None:
             after = _NEXT.get((engineer.registration_state, action))
             answer = self._change(engineer.registration, action)
+            steps[f"{action} {engineer.registration_state} -> {answer.status_code}"] += 1
             if after is None:
                 assert answer.status_code == 409, (engineer.registration_state, action, answer.text)
             else:
@@ -384,6 +394,7 @@ def test_issue_change_and_verify_agree(node: _Node) -> None:
         @rule(engineer=engineers)
         def revoke_qualification(self, engineer: _Engineer) -> None:
             answer = self._change(engineer.qualification, "revoke")
+            steps[f"revoke qualification -> {answer.status_code}"] += 1
             if engineer.qualification_state == "revoked":
                 assert answer.status_code == 409, answer.text
             else:
@@ -407,6 +418,7 @@ def test_issue_change_and_verify_agree(node: _Node) -> None:
             assert answer.status_code == 200, answer.text
             report = answer.json()["credentialSubject"]
             may = engineer.registration_state == engineer.qualification_state == "active"
+            steps[f"verify -> {report['verdict']}"] += 1
             assert report["verdict"] == ("qualified" if may else "not-qualified"), (
                 engineer,
                 report["reasons"],
@@ -438,3 +450,4 @@ def test_issue_change_and_verify_agree(node: _Node) -> None:
             suppress_health_check=list(HealthCheck),
         ),
     )
+    print("issue, change, verify:", ", ".join(f"{k}: {v}" for k, v in sorted(steps.items())))
