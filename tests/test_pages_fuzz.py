@@ -278,10 +278,13 @@ def _fuzz(site: _Site, role: str, form: Form) -> Counter[int]:
         if answer.status_code in (301, 302, 303, 307):
             assert answer.headers["location"].startswith("/"), answer.headers["location"]
             return
+        media = answer.headers.get("content-type", "")
         if answer.status_code >= 400:
-            media = answer.headers.get("content-type", "")
             assert "text/html" in media, (answer.status_code, media)
             assert _kept(site.engine) == before, "a refused form changed the registry"
+        else:  # a page, or a file the form made (an answer table, a PDF) to download
+            download = "attachment" in answer.headers.get("content-disposition", "")
+            assert "text/html" in media or download, (answer.status_code, media)
 
     fuzz()
     return answered
