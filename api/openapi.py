@@ -14,6 +14,8 @@ checking answers against it, finds what is really sent:
 - every operation that reads the database documents 503: the embedded database
   stayed busy with another connection's long write (``Retry-After`` says when to
   come back);
+- issuing a record and changing its state link (OpenAPI `links`) to what a client
+  does next with the answer's credential: change its state, read it;
 - every operation that needs a token names the roles that may call it under
   ``x-roles`` (``issuer:*``: the issuer of any authority), as the token check reads
   them; an operation without it is public and answers everyone alike;
@@ -87,6 +89,7 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
                     operation.setdefault("responses", {}).setdefault("503", {"description": _BUSY})
                 _problems_only(operation)
     _name_roles(app, document)
+    _link_records(document)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name, model in _NAMED.items():
         schema = model.model_json_schema(ref_template=_COMPONENT)
@@ -99,6 +102,42 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
         schemas.pop(unused, None)
     app.openapi_schema = document
     return document
+
+
+# (from, to, the credential's id in the answer or the request): issue, then change,
+# then read.
+_LINKS = (
+    ("/v1/credentials", "/v1/credentials/{credential_id}/status", "$response.body#/credential/id"),
+    ("/v1/credentials", "/v1/credentials/{credential_id}", "$response.body#/credential/id"),
+    (
+        "/v1/credentials/{credential_id}/status",
+        "/v1/credentials/{credential_id}/status",
+        "$request.path.credential_id",
+    ),
+    (
+        "/v1/credentials/{credential_id}/status",
+        "/v1/credentials/{credential_id}",
+        "$request.path.credential_id",
+    ),
+)
+_LINK_NAMES = {
+    "/v1/credentials/{credential_id}/status": "ChangeState",
+    "/v1/credentials/{credential_id}": "Read",
+}
+
+
+def _link_records(document: dict[str, Any]) -> None:
+    paths = document.get("paths", {})
+    for source, target, value in _LINKS:
+        issued = paths.get(source, {}).get("post", {}).get("responses", {}).get("201")
+        operations = paths.get(target, {})
+        then = operations.get("post" if target.endswith("/status") else "get")
+        if issued is None or then is None:
+            continue
+        issued.setdefault("links", {})[_LINK_NAMES[target]] = {
+            "operationId": then["operationId"],
+            "parameters": {"credential_id": value},
+        }
 
 
 def _name_roles(app: FastAPI, document: dict[str, Any]) -> None:

@@ -451,3 +451,46 @@ def test_issue_change_and_verify_agree(node: _Node) -> None:
         ),
     )
     print("issue, change, verify:", ", ".join(f"{k}: {v}" for k, v in sorted(steps.items())))
+
+
+def test_the_documents_links_lead_from_an_issued_record_to_its_changes(node: _Node) -> None:
+    """Issuing answers with links (OpenAPI `links`) to changing the record's state and
+    reading it; followed as a client generated from the document would, they work."""
+    client = TestClient(node.app)
+    paths = node.app.openapi()["paths"]
+    by_id = {
+        op["operationId"]: (method, path)
+        for path, item in paths.items()
+        for method, op in item.items()
+        if isinstance(op, dict) and "operationId" in op
+    }
+    issuer = {"Authorization": f"Bearer {node.tokens['issuer:CN-SH']}"}
+    example = paths["/v1/credentials"]["post"]["requestBody"]["content"]["application/json"]
+    body = dict(example["examples"]["qualification"]["value"])
+    body["certificate_number"] = f"SH-LINK-{uuid.uuid4().hex[:8].upper()}"
+    issued = client.post("/v1/credentials", headers=issuer, json=body)
+    assert issued.status_code == 201, issued.text
+    links = paths["/v1/credentials"]["post"]["responses"]["201"]["links"]
+    assert set(links) == {"ChangeState", "Read"}
+    for name in ("Read", "ChangeState"):
+        method, path = by_id[links[name]["operationId"]]
+        pointer = links[name]["parameters"]["credential_id"]
+        assert pointer == "$response.body#/credential/id"
+        address = path.replace("{credential_id}", issued.json()["credential"]["id"])
+        if method == "get":
+            answer = client.get(address)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["state"] == "active"
+        else:
+            answer = client.post(
+                address,
+                headers=issuer,
+                json={
+                    "action": "revoke",
+                    "reason": "证书编号有误",
+                    "decision_number": "沪应急资〔2026〕1号",
+                    "effective_on": china_today().isoformat(),
+                },
+            )
+            assert answer.status_code == 201, answer.text
+            assert answer.json()["state"] == "revoked"
