@@ -14,7 +14,7 @@ BIN    := $(VENV)/bin
 # (test_cli_trust, test_e2e*) hold much of the time and would finish last by file.
 TEST_WORKERS ?= auto
 
-.PHONY: run federation test lint lint-ruff lint-format lint-types db-check postgres chromium softhsm lock \
+.PHONY: run federation test fuzz lint lint-ruff lint-format lint-types db-check postgres chromium softhsm lock \
 	bench bench-log bench-propagation bench-issue bench-verify bench-blacklist bench-audit bench-federation bench-tiles bench-witnessing bench-pages clean
 
 $(BIN)/python:
@@ -56,6 +56,22 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	@$(MAKE) --no-print-directory -j4 --output-sync=target lint-types db-check postgres chromium softhsm
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist load
+
+## fuzz: the long fuzz run: every API operation by schemathesis, the witness, every page form and the
+## issue-change-verify state machine with FUZZ_EXAMPLES examples (and FUZZ_STEPS steps, FUZZ_PAGES pages a role), then the authorisation matrix
+## (FUZZ_FILTER: a pytest -k expression choosing among them); prints what each test sent and the answers it had
+# The same tests as `make test` runs with a few examples each; seeded, so a failure is
+# found again by the same command.
+FUZZ_EXAMPLES ?= 100
+FUZZ_STEPS ?= 25
+FUZZ_PAGES ?= 40
+FUZZ_FILTER ?=
+fuzz: $(VENV)/.installed-dev
+	@$(MAKE) --no-print-directory -j2 postgres chromium
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_STEPS=$(FUZZ_STEPS) FUZZ_PAGES=$(FUZZ_PAGES) \
+	$(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist load -rA \
+		--durations=0 $(if $(FUZZ_FILTER),-k "$(FUZZ_FILTER)") \
+		tests/test_api_fuzz.py tests/test_pages_fuzz.py tests/test_authorization_matrix.py
 
 ## lint: ruff (check and format) and mypy strict
 lint: lint-ruff lint-format lint-types

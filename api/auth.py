@@ -12,6 +12,7 @@ from collections.abc import Collection
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
@@ -25,6 +26,7 @@ __all__ = [
     "identify",
     "require_caller",
     "require_role",
+    "requirement_of",
 ]
 
 _bearer = HTTPBearer(auto_error=False, description="A registry token: `Bearer yrd_...`.")
@@ -81,6 +83,18 @@ class Requirement:
         if not isinstance(caller, Caller):
             raise TypeError("no caller identified: build the app with create_app")
         return caller
+
+
+def requirement_of(dependant: Dependant) -> Requirement | None:
+    """The roles a route requires (its ``require_role`` or ``require_caller``,
+    however deep among its dependencies), or ``None`` for a public route."""
+    for dependency in dependant.dependencies:
+        if isinstance(dependency.call, Requirement):
+            return dependency.call
+        found = requirement_of(dependency)
+        if found is not None:
+            return found
+    return None
 
 
 class _CallerRequirement(Requirement):

@@ -31,12 +31,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlmodel import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.auth import Requirement, bearer_token, identify
+from api.auth import Requirement, bearer_token, identify, requirement_of
 from api.deps import loop_engine_of
 from api.errors import problem_response, problem_responses, registry_problem
 from api.rates import Kind, RateLimits, kind_of, too_many
@@ -107,16 +106,6 @@ class _TooLarge(Exception):
     """Raised into the route when its body passes the limit."""
 
 
-def _requirement(dependant: Dependant) -> Requirement | None:
-    for dependency in dependant.dependencies:
-        if isinstance(dependency.call, Requirement):
-            return dependency.call
-        found = _requirement(dependency)
-        if found is not None:
-            return found
-    return None
-
-
 class GatedRoute(APIRoute):
     """A route whose token, rate and declared body length are checked before its body
     is read, and whose JSON body is refused past ``MAX_JSON_DEPTH`` before it is
@@ -131,7 +120,7 @@ class GatedRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        requirement = _requirement(self.dependant)
+        requirement = requirement_of(self.dependant)
         max_bytes = int((self.openapi_extra or {}).get(_EXTENSION, JSON_BODY))
         kind = kind_of(self.openapi_extra)
 

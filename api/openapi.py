@@ -14,6 +14,11 @@ checking answers against it, finds what is really sent:
 - every operation that reads the database documents 503: the embedded database
   stayed busy with another connection's long write (``Retry-After`` says when to
   come back);
+- issuing a record and changing its state link (OpenAPI `links`) to what a client
+  does next with the answer's credential: change its state, read it;
+- every operation that needs a token names the roles that may call it under
+  ``x-roles`` (``issuer:*``: the issuer of any authority), as the token check reads
+  them; an operation without it is public and answers everyone alike;
 - FastAPI's unused validation schemas are dropped;
 - a body a route reads itself (``named_body``: to report every problem at once) is
   documented under its model's name, as FastAPI documents a body it validates.
@@ -25,15 +30,20 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
+from api.auth import requirement_of
 from api.errors import PROBLEM_JSON
 
-__all__ = ["PLAIN_ERRORS", "exact_openapi", "named_body"]
+__all__ = ["PLAIN_ERRORS", "ROLES", "exact_openapi", "named_body"]
 
 PLAIN_ERRORS = "x-plain-errors"
 """``openapi_extra`` key of the error statuses an operation answers as it documents
 them, not as problem+json."""
+
+ROLES = "x-roles"
+"""The operation's key naming the token roles that may call it (absent: public)."""
 
 _PROBLEM = {"schema": {"$ref": "#/components/schemas/Problem"}}
 _UNREADABLE = "The body is not text in UTF-8 that the server can parse."
@@ -78,6 +88,8 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
                 if path not in _NO_DATABASE:
                     operation.setdefault("responses", {}).setdefault("503", {"description": _BUSY})
                 _problems_only(operation)
+    _name_roles(app, document)
+    _link_records(document)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name, model in _NAMED.items():
         schema = model.model_json_schema(ref_template=_COMPONENT)
@@ -90,6 +102,57 @@ def exact_openapi(app: FastAPI) -> dict[str, Any]:
         schemas.pop(unused, None)
     app.openapi_schema = document
     return document
+
+
+# (from, to, the credential's id in the answer or the request): issue, then change,
+# then read.
+_LINKS = (
+    ("/v1/credentials", "/v1/credentials/{credential_id}/status", "$response.body#/credential/id"),
+    ("/v1/credentials", "/v1/credentials/{credential_id}", "$response.body#/credential/id"),
+    (
+        "/v1/credentials/{credential_id}/status",
+        "/v1/credentials/{credential_id}/status",
+        "$request.path.credential_id",
+    ),
+    (
+        "/v1/credentials/{credential_id}/status",
+        "/v1/credentials/{credential_id}",
+        "$request.path.credential_id",
+    ),
+)
+_LINK_NAMES = {
+    "/v1/credentials/{credential_id}/status": "ChangeState",
+    "/v1/credentials/{credential_id}": "Read",
+}
+
+
+def _link_records(document: dict[str, Any]) -> None:
+    paths = document.get("paths", {})
+    for source, target, value in _LINKS:
+        issued = paths.get(source, {}).get("post", {}).get("responses", {}).get("201")
+        operations = paths.get(target, {})
+        then = operations.get("post" if target.endswith("/status") else "get")
+        if issued is None or then is None:
+            continue
+        issued.setdefault("links", {})[_LINK_NAMES[target]] = {
+            "operationId": then["operationId"],
+            "parameters": {"credential_id": value},
+        }
+
+
+def _name_roles(app: FastAPI, document: dict[str, Any]) -> None:
+    paths = document.get("paths", {})
+    # As get_openapi walks them: the routes of included routers with their prefixes.
+    for route in iter_route_contexts(app.routes):
+        if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+            continue
+        requirement = requirement_of(route.dependant)
+        if requirement is None:
+            continue
+        for method in route.methods or ():
+            operation = paths.get(route.path_format, {}).get(method.lower())
+            if operation is not None:
+                operation[ROLES] = list(requirement.allowed)
 
 
 def _problems_only(operation: dict[str, Any]) -> None:

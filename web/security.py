@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -192,13 +192,19 @@ def signed_in(*roles: str) -> Callable[..., UserAccount]:
     return dependency
 
 
-async def checked_form(request: Request) -> FormData:
-    """The posted form, once its token is this browser's; raises ``StaleForm``."""
+async def checked_form(request: Request) -> AsyncIterator[FormData]:
+    """The posted form, once its token is this browser's; raises ``StaleForm``.
+
+    Its uploaded files are closed when the request is done, answered or refused
+    (a file over a megabyte is a temporary file on disk, kept open until then)."""
     form = await request.form()
-    sent = form.get("csrf_token")
-    if not isinstance(sent, str) or not hmac.compare_digest(sent, form_token(request)):
-        raise StaleForm
-    return form
+    try:
+        sent = form.get("csrf_token")
+        if not isinstance(sent, str) or not hmac.compare_digest(sent, form_token(request)):
+            raise StaleForm
+        yield form
+    finally:
+        await form.close()
 
 
 CheckedForm = Annotated[FormData, Depends(checked_form)]
