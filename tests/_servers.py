@@ -81,6 +81,13 @@ class Servers:
         [process] = [p for p in self._processes if p.pid == server.pid]
         _stop(process)
 
+    def kill(self, server: Server) -> None:
+        """Kill one server at once (SIGKILL: no handler runs, nothing is flushed), and
+        reap it."""
+        [process] = [p for p in self._processes if p.pid == server.pid]
+        process.kill()
+        process.wait()
+
     def stop_all(self) -> None:
         for process in self._processes:
             _stop(process)

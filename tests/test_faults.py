@@ -1,0 +1,236 @@
+"""Kill -9 at any moment, then restart: the real server (or the `registry import`
+process) on PostgreSQL, killed at moments spread over a batch issuance, a bulk import,
+a federation catch-up and a webhook round. After each restart nothing is half written
+(``tests/_faults.whole``: the log audit holds for every log, every credential has its
+log entry and record), a batch or an import is all or nothing, a retry with the same
+Idempotency-Key answers what the first request committed or issues once, the mirror
+resumes to the peer's size, and every change reaches the receiver with its delivery id.
+
+The moments are read from the database where they can be (a transaction that has
+written, the rows of a commit), so each run kills at the same steps."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from registry.settings import Settings
+from registry.storage.db import engine_scope
+from tests._faults import ce_credit, connected, log_size, wait_until, whole, writing
+from tests._servers import Servers
+from tests._support import LOOPBACK, REGISTRY, run_import, seed_demo_node
+
+BATCH = 300
+"""Items of each batch: enough that the server is busy with it for a moment."""
+
+
+def _node(pg_url: str, tmp_path: Path) -> tuple[Settings, dict[str, str]]:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=pg_url,
+        webhook_allowed_networks=LOOPBACK.allowed,
+        demo=True,
+    )
+    return settings, seed_demo_node(settings)
+
+
+def _idempotent(url: str, key: str) -> list[str] | None:
+    with engine_scope(url) as engine, engine.connect() as connection:
+        found = connection.execute(
+            sa.text("SELECT credential_ids FROM idempotency_key WHERE key = :k"), {"k": key}
+        ).scalar()
+    return None if found is None else list(found)
+
+
+def _leaves(url: str, ids: list[str]) -> list[int]:
+    with engine_scope(url) as engine, engine.connect() as connection:
+        found: dict[str, int] = dict(
+            connection.execute(
+                sa.text(
+                    "SELECT credential_id, leaf_index FROM log_entry WHERE credential_id IN :ids"
+                ).bindparams(sa.bindparam("ids", expanding=True)),
+                {"ids": ids},
+            ).all()
+        )
+    return [found[i] for i in ids]
+
+
+class _Request(threading.Thread):
+    """One request, sent on a thread of its own so that the server can be killed
+    under it; ``answer`` is its answer, or ``None`` if the server died first."""
+
+    def __init__(self, url: str, body: Any, headers: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self.url, self.body, self.headers = url, body, headers
+        self.answer: httpx.Response | None = None
+
+    def run(self) -> None:
+        try:
+            self.answer = httpx.post(self.url, json=self.body, headers=self.headers, timeout=60)
+        except httpx.TransportError:
+            self.answer = None
+
+
+# Where the batch is when the server is killed: as soon as the request is sent
+# (before the server has read it, or while it reads it), while the batch's
+# transaction has written and not committed, and once it has committed (its log
+# entries visible: the answer may or may not have left).
+_BATCH_MOMENTS: list[tuple[str, Callable[[str, int], object]]] = [
+    ("before anything", lambda _url, _before: True),
+    ("while writing", lambda url, _before: writing(url)),
+    ("right at the end", lambda url, before: log_size(url, "CN-SH") >= before + BATCH),
+]
+
+
+@pytest.mark.e2e
+def test_a_batch_killed_at_any_moment_is_all_or_nothing_and_its_retry_answers_once(
+    pg_url: str, servers: Servers, tmp_path: Path
+) -> None:
+    settings, tokens = _node(pg_url, tmp_path)
+    server = servers.start(pg_url, settings.data_dir)
+    headers = {"Authorization": f"Bearer {tokens['issuer:CN-SH']}"}
+    outcomes: dict[str, bool] = {}
+    for number, (moment, reached) in enumerate(_BATCH_MOMENTS):
+        key = f"batch-{number}"
+        body = {"items": [ce_credit(number * BATCH + n) for n in range(BATCH)]}
+        before = log_size(pg_url, "CN-SH")
+        sent = {**headers, "Idempotency-Key": key}
+        request = _Request(f"{server.base}/v1/credentials/batch", body, sent)
+        request.start()
+        wait_until(lambda: reached(pg_url, before), f"the batch {moment}")  # noqa: B023
+        servers.kill(server)
+        request.join()
+        server = servers.start(pg_url, settings.data_dir)
+        sizes = whole(pg_url, settings.data_dir)
+        # All or nothing, and the key remembered exactly when the batch committed.
+        committed = _idempotent(pg_url, key)
+        assert sizes["CN-SH"] == before + (BATCH if committed else 0), moment
+        outcomes[moment] = committed is not None
+        if request.answer is not None:
+            assert request.answer.status_code == 201, request.answer.text
+            assert committed is not None
+        retry = httpx.post(
+            f"{server.base}/v1/credentials/batch", json=body, headers=sent, timeout=60
+        )
+        assert retry.status_code == 201, retry.text
+        items = retry.json()["items"]
+        ids = [item["credential"]["id"] for item in items]
+        if committed is not None:
+            # The same answer: the same credentials at the same leaves, nothing new.
+            assert retry.headers.get("Idempotent-Replayed") == "true"
+            assert ids == committed
+            assert [item["leaf_index"] for item in items] == _leaves(pg_url, committed)
+            if request.answer is not None:
+                assert request.answer.json()["items"] == items
+            assert log_size(pg_url, "CN-SH") == before + BATCH
+        else:
+            # Issued once now, and once only: a further retry answers the same.
+            assert "Idempotent-Replayed" not in retry.headers
+            assert log_size(pg_url, "CN-SH") == before + BATCH
+            again = httpx.post(
+                f"{server.base}/v1/credentials/batch", json=body, headers=sent, timeout=60
+            )
+            assert again.headers.get("Idempotent-Replayed") == "true"
+            assert [i["credential"]["id"] for i in again.json()["items"]] == ids
+        whole(pg_url, settings.data_dir)
+    # The moments did fall before and after the commit.
+    assert outcomes["before anything"] is False
+    assert outcomes["while writing"] is False
+    assert outcomes["right at the end"] is True
+
+
+IMPORTED = 600
+"""Rows of the imported file."""
+
+
+def _import_file(path: Path) -> Path:
+    header = ["姓名", "身份证号", "课程名称", "培训机构", "培训机构统一社会信用代码",
+              "学时", "学时类型", "完成日期"]  # fmt: skip
+    rows = [header]
+    for n in range(IMPORTED):
+        item = ce_credit(10_000 + n)
+        rows.append(
+            [
+                item["holder"]["name"],
+                item["holder"]["id_number"],
+                item["course_title"],
+                item["provider"]["name"],
+                item["provider"]["credit_code"],
+                str(item["hours"]),
+                item["kind"],
+                item["completed_on"],
+            ]
+        )
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    return path
+
+
+def _receipts(url: str) -> int:
+    with engine_scope(url) as engine, engine.connect() as connection:
+        return int(connection.execute(sa.text("SELECT count(*) FROM receipt")).scalar() or 0)
+
+
+# Where `registry import` is when it is killed: checking the file against the registry
+# (connected, nothing written), issuing (its transaction has written), and once its
+# transaction has committed (the receipt is stored; the receipt file may not be
+# written yet).
+_IMPORT_MOMENTS: list[tuple[str, Callable[[str, int], object]]] = [
+    ("checking", lambda url, _receipts: connected(url)),
+    ("while writing", lambda url, _receipts: writing(url)),
+    ("right at the end", lambda url, receipts: _receipts(url) > receipts),
+]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("moment", [moment for moment, _ in _IMPORT_MOMENTS])
+def test_an_import_killed_at_any_moment_issued_all_its_rows_or_none(
+    pg_url: str, tmp_path: Path, moment: str
+) -> None:
+    settings, _tokens = _node(pg_url, tmp_path)
+    path = _import_file(tmp_path / "credits.csv")
+    reached = dict(_IMPORT_MOMENTS)[moment]
+    before, receipts = log_size(pg_url, "CN-SH"), _receipts(pg_url)
+    env = {
+        **os.environ,
+        "REGISTRY_DATABASE_URL": pg_url,
+        "REGISTRY_DATA_DIR": str(settings.data_dir),
+    }
+    command = [str(REGISTRY), "import", str(path), "--type", "continuing-education"]
+    process = subprocess.Popen(
+        [*command, "--authority", "CN-SH"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: reached(pg_url, receipts) or process.poll() is not None, moment)
+        assert process.poll() is None, f"the import ended before {moment}"
+    finally:
+        process.kill()
+        process.wait()
+    sizes = whole(pg_url, settings.data_dir)
+    done = _receipts(pg_url) > receipts
+    # All or nothing, and the node's receipt says which.
+    assert sizes["CN-SH"] == before + (IMPORTED if done else 0)
+    assert done == (moment == "right at the end")
+    # The official runs it again: the rows issued before are refused as held already,
+    # and nothing is issued twice; rows never issued are issued now, once.
+    kind = ("--type", "continuing-education", "--authority", "CN-SH")
+    again = run_import(settings, str(path), *kind)
+    if done:
+        assert again.returncode == 1, again.stdout
+        assert "nothing issued" in again.stderr
+    else:
+        assert again.returncode == 0, again.stderr
+        assert f"issued {IMPORTED} ContinuingEducationCredit record(s)" in again.stdout
+    assert whole(pg_url, settings.data_dir)["CN-SH"] == before + IMPORTED
