@@ -12,10 +12,12 @@ written, the rows of a commit), so each run kills at the same steps."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import threading
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from api.examples import record_examples
+from devtools.ports import free_port
+from registry.calendar import china_today
 from registry.settings import Settings
 from registry.storage.db import engine_scope
 from tests._faults import ce_credit, connected, log_size, wait_until, whole, writing
@@ -234,3 +239,106 @@ def test_an_import_killed_at_any_moment_issued_all_its_rows_or_none(
         assert again.returncode == 0, again.stderr
         assert f"issued {IMPORTED} ContinuingEducationCredit record(s)" in again.stdout
     assert whole(pg_url, settings.data_dir)["CN-SH"] == before + IMPORTED
+
+
+class _Receiver:
+    """A webhook receiver on loopback that keeps every delivery it is sent, and holds
+    its answer to the ``hold``-th one it receives (counting from 1) until the server
+    that sent it is gone; 0 holds none."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+        self.answered = 0
+        self.hold = 0
+        self.released = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.seen.append((self.headers["X-Registry-Delivery"], json.loads(body)))
+                if len(receiver.seen) == receiver.hold:
+                    receiver.released.wait(60)
+                    return  # never answered: the sender is gone
+                self.send_response(204)
+                self.end_headers()
+                receiver.answered += 1
+
+            def log_message(self, *_args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def changes(self) -> set[str]:
+        return {body["change"]["id"] for _, body in self.seen}
+
+    def close(self) -> None:
+        self.released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+LISTINGS = 6
+"""Changes delivered in the webhook round."""
+
+
+@pytest.mark.e2e
+def test_a_webhook_round_killed_mid_delivery_delivers_every_change_after_restart(
+    pg_url: str, servers: Servers, tmp_path: Path
+) -> None:
+    settings, tokens = _node(pg_url, tmp_path)
+    receiver = _Receiver()
+    receiver.hold = 3
+    try:
+        server = servers.start(pg_url, settings.data_dir)
+        enforcement = {"Authorization": f"Bearer {tokens['enforcement']}"}
+        listing = record_examples(china_today())["listing"]["value"]
+        subscribed = httpx.post(
+            f"{server.base}/v1/subscriptions",
+            json={"url": receiver.url, "credit_codes": [listing["listed"]["credit_code"]]},
+            headers=enforcement,
+        )
+        assert subscribed.status_code == 201, subscribed.text
+        issued = httpx.post(
+            f"{server.base}/v1/credentials/batch",
+            json={"items": [listing] * LISTINGS},
+            headers={"Authorization": f"Bearer {tokens['issuer:CN-SH']}"},
+            timeout=60,
+        )
+        assert issued.status_code == 201, issued.text
+        wanted = {f"CN-SH/{item['leaf_index']}" for item in issued.json()["items"]}
+        # Killed while the receiver holds the third delivery: it was sent, and its
+        # answer never came back.
+        wait_until(lambda: len(receiver.seen) >= 3, "the third delivery")
+        servers.kill(server)
+        receiver.released.set()
+        # Killed right after the receiver answered the fifth delivery: whether the
+        # server recorded it or not, it is delivered again at most, never lost.
+        receiver.hold = 0
+        server = servers.start(pg_url, settings.data_dir)
+        wait_until(lambda: receiver.answered >= 4, "the fifth delivery's answer")
+        servers.kill(server)
+        server = servers.start(pg_url, settings.data_dir)
+        wait_until(lambda: receiver.changes() >= wanted, "every change delivered")
+        deliveries = httpx.get(
+            f"{server.base}/v1/subscriptions/{subscribed.json()['id']}/deliveries",
+            headers=enforcement,
+        )
+    finally:
+        receiver.close()
+    assert receiver.changes() == wanted
+    # At least once, in order, and a change sent again carries the same delivery id
+    # and the same body: the receiver can tell it has it.
+    first: dict[str, tuple[str, dict[str, Any]]] = {}
+    for delivery, body in receiver.seen:
+        first.setdefault(body["change"]["id"], (delivery, body))
+        assert first[body["change"]["id"]] == (delivery, body)
+    order = [body["change"]["leafIndex"] for _, body in receiver.seen]
+    assert sorted(dict.fromkeys(order)) == list(dict.fromkeys(order))
+    assert len(receiver.seen) > LISTINGS  # the held one at least came twice
+    assert deliveries.status_code == 200, deliveries.text
+    states = [d["state"] for d in deliveries.json()["deliveries"]]
+    assert states == ["delivered"] * LISTINGS
+    whole(pg_url, settings.data_dir)
