@@ -26,11 +26,19 @@ import pytest
 import sqlalchemy as sa
 
 from api.examples import record_examples
-from devtools.ports import free_port
+from devtools.ports import free_port, free_ports
 from registry.calendar import china_today
+from registry.demo.network import (
+    build_federation,
+    checkpoint_of,
+    plan_nodes,
+    start_nodes,
+    stop_nodes,
+)
 from registry.settings import Settings
 from registry.storage.db import engine_scope
 from tests._faults import ce_credit, connected, log_size, wait_until, whole, writing
+from tests._federation import postgresql_databases
 from tests._servers import Servers
 from tests._support import LOOPBACK, REGISTRY, run_import, seed_demo_node
 
@@ -342,3 +350,62 @@ def test_a_webhook_round_killed_mid_delivery_delivers_every_change_after_restart
     states = [d["state"] for d in deliveries.json()["deliveries"]]
     assert states == ["delivered"] * LISTINGS
     whole(pg_url, settings.data_dir)
+
+
+PEER_ENTRIES = 2_000
+"""Entries the peer's log has beyond its first: what the follower catches up on."""
+
+
+def _mirrored(url: str, authority: str) -> tuple[int, str | None]:
+    """How far the node's mirror of ``authority``'s log is, and its state."""
+    with engine_scope(url) as engine, engine.connect() as connection:
+        found = connection.execute(
+            sa.text("SELECT tree_size, state FROM peer_log WHERE authority_code = :a"),
+            {"a": authority},
+        ).first()
+    return (int(found[0]), str(found[1])) if found else (0, None)
+
+
+@pytest.mark.e2e
+def test_a_catch_up_killed_at_any_moment_resumes_to_the_peers_size(
+    pg_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    work = tmp_path / "federation"
+    work.mkdir()
+    with postgresql_databases(pg_url, request, 2) as (sh_url, js_url):
+        urls = {"CN-SH": sh_url, "CN-JS": js_url}
+        sh, js = plan_nodes(free_ports(4), work, database_urls=urls, follow_interval=0.5)[:2]
+        build_federation([sh, js], work, say=lambda _message: None)
+        try:
+            start_nodes([js], work)
+            issued = httpx.post(
+                f"{js.url}/v1/credentials/batch",
+                json={"items": [ce_credit(n, authority="CN-JS") for n in range(PEER_ENTRIES)]},
+                headers={"Authorization": f"Bearer {js.tokens['issuer:CN-JS']}"},
+                timeout=120,
+            )
+            assert issued.status_code == 201, issued.text
+            size = log_size(js_url, "CN-JS")
+            # The follower killed: as soon as it answers (before it has mirrored
+            # anything), while it writes the mirror (the transaction that stores the
+            # entries verified), and right at the end (the mirror at the peer's size).
+            moments: list[tuple[str, Callable[[], object]]] = [
+                ("at once", lambda: True),
+                ("while writing", lambda: writing(sh_url)),
+                ("right at the end", lambda: _mirrored(sh_url, "CN-JS")[0] >= size),
+            ]
+            for moment, reached in moments:
+                start_nodes([sh], work)
+                wait_until(reached, f"the catch-up {moment}")
+                assert sh.process is not None
+                sh.process.kill()
+                sh.process.wait()
+                mirrored = whole(sh_url, sh.settings.data_dir).get("CN-JS", 0)
+                assert mirrored in (0, size), f"{moment}: mirrored {mirrored} of {size}"
+            # Restarted, it resumes: the mirror reaches the peer's size and holds.
+            start_nodes([sh], work)
+            wait_until(lambda: _mirrored(sh_url, "CN-JS") == (size, "current"), "the mirror")
+            assert whole(sh_url, sh.settings.data_dir)["CN-JS"] == size
+            assert checkpoint_of(sh.url, "CN-JS") == checkpoint_of(js.url, "CN-JS")
+        finally:
+            stop_nodes([sh, js])
