@@ -4,6 +4,7 @@ row that has appeared), not guessed from the clock."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -136,7 +137,8 @@ def whole(url: str, data_dir: Path) -> dict[str, int]:
         )
         assert receipted == 0, f"{receipted} receipt row(s) name no credential"
         named = connection.execute(sa.text("SELECT credential_ids FROM idempotency_key")).all()
-    remembered = {i for (ids,) in named for i in (ids if isinstance(ids, list) else [])}
+    # A JSON column: a list from PostgreSQL, its text from SQLite.
+    remembered = {i for (ids,) in named for i in (json.loads(ids) if isinstance(ids, str) else ids)}
     if remembered:
         with engine_scope(url) as engine, engine.connect() as connection:
             stored = set(

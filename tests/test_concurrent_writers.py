@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from registry.settings import Settings
-from registry.storage.db import engine_scope
+from registry.storage.db import begin_exclusive, engine_scope, session_scope
 from tests._faults import ce_credit, log_size, whole
 from tests._servers import Servers
 from tests._support import LOOPBACK, seed_demo_node
@@ -111,3 +111,88 @@ def test_eight_processes_issuing_for_one_authority_leave_a_gap_free_log(
             ).all()
         )
     assert logged == dict(issued)
+
+
+@pytest.mark.e2e
+def test_two_servers_on_one_sqlite_file_wait_for_each_other(
+    sqlite_url: str, servers: Servers, tmp_path: Path
+) -> None:
+    """The embedded default has one writer at a time for the whole file: two server
+    processes on it, each issuing, wait their turn (the busy timeout) and neither
+    answers 500 or 503; the log they share has no gap and audits clean."""
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=sqlite_url,
+        webhook_allowed_networks=LOOPBACK.allowed,
+        demo=True,
+    )
+    tokens = seed_demo_node(settings)
+    # Started together, as a service manager starts them: each seeds what the demo
+    # lacks (its accounts) and neither fails for the other.
+    started: list[Any] = []
+
+    def start() -> None:
+        try:
+            started.append(servers.start(sqlite_url, settings.data_dir, ready_within=180))
+        except BaseException as exc:  # pytest.fail's outcome, raised again below
+            started.append(exc)
+
+    starting = [threading.Thread(target=start) for _ in range(2)]
+    for thread in starting:
+        thread.start()
+    for thread in starting:
+        thread.join()
+    for outcome in started:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    before = log_size(sqlite_url, "CN-SH")
+    headers = {"Authorization": f"Bearer {tokens['issuer:CN-SH']}"}
+    answers: list[httpx.Response] = []
+
+    def client(number: int, base: str) -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
+            for turn in range(20):
+                n = 2_000_000 + number * 1_000 + turn
+                if turn % 4 == 0:
+                    body = {"items": [ce_credit(n * 100 + i) for i in range(20)]}
+                    answers.append(http.post("/v1/credentials/batch", json=body))
+                else:
+                    answers.append(http.post("/v1/credentials", json=ce_credit(n * 100)))
+
+    threads = [threading.Thread(target=client, args=(n, started[n % 2].base)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = [(a.status_code, a.text[:300]) for a in answers if a.status_code != 201]
+    assert not refused
+    leaves = sorted(
+        item["leaf_index"]
+        for answer in answers
+        for item in answer.json().get("items", [answer.json()])
+    )
+    assert leaves == list(range(before, before + len(leaves)))
+    assert whole(sqlite_url, settings.data_dir)["CN-SH"] == before + len(leaves)
+
+
+def test_an_exclusive_transaction_waits_for_the_one_holding_its_lock(db_url: str) -> None:
+    """What servers starting together take before seeding (``begin_exclusive``): the
+    second waits until the first has committed, on either database."""
+    order: list[str] = []
+    with engine_scope(db_url) as engine:
+        with session_scope(engine) as first:
+            begin_exclusive(first, 7)
+            order.append("first holds it")
+
+            def second() -> None:
+                with session_scope(engine) as session:
+                    begin_exclusive(session, 7)
+                    order.append("second holds it")
+
+            waiting = threading.Thread(target=second)
+            waiting.start()
+            waiting.join(0.5)
+            assert waiting.is_alive(), "the second took the lock the first holds"
+            order.append("first commits")
+        waiting.join()
+    assert order == ["first holds it", "first commits", "second holds it"]
