@@ -43,10 +43,12 @@ class Servers:
         workers: int = 1,
         settings: dict[str, str] | None = None,
         ready_within: float = 60.0,
+        port: int | None = None,
     ) -> Server:
-        """Start a server and wait for it to answer (``ready_within`` seconds at most);
-        ``settings`` are more ``REGISTRY_*`` variables for it."""
-        port = free_port()
+        """Start a server (on ``port``, or a free one) and wait for it to answer
+        (``ready_within`` seconds at most); ``settings`` are more ``REGISTRY_*``
+        variables for it."""
+        port = port or free_port()
         env = {
             **os.environ,
             "REGISTRY_WEBHOOK_ALLOWED_NETWORKS": LOOPBACK_NETWORKS,

@@ -409,3 +409,41 @@ def test_a_catch_up_killed_at_any_moment_resumes_to_the_peers_size(
             assert checkpoint_of(sh.url, "CN-JS") == checkpoint_of(js.url, "CN-JS")
         finally:
             stop_nodes([sh, js])
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (an exited one not yet reaped is a zombie: not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.e2e
+def test_workers_of_a_killed_server_stop_and_it_starts_again_on_its_port(
+    pg_url: str, servers: Servers, tmp_path: Path
+) -> None:
+    """`registry serve --workers 2` killed outright (its supervising process): its
+    workers stop by themselves instead of serving on, and the server started again
+    listens on the same port."""
+    settings, tokens = _node(pg_url, tmp_path)
+    server = servers.start(pg_url, settings.data_dir, workers=2, ready_within=180)
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    # Its worker processes (multiprocessing's resource tracker is a child of its too).
+    workers = [
+        int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    assert len(workers) == 2
+    servers.kill(server)
+    wait_until(lambda: not any(_alive(pid) for pid in workers), "the workers to stop")
+    port = int(server.base.rsplit(":", 1)[1])
+    again = servers.start(pg_url, settings.data_dir, port=port)
+    assert again.base == server.base
+    answer = httpx.post(
+        f"{again.base}/v1/credentials",
+        json=ce_credit(900_000),
+        headers={"Authorization": f"Bearer {tokens['issuer:CN-SH']}"},
+        timeout=60,
+    )
+    assert answer.status_code == 201, answer.text
