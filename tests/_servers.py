@@ -42,10 +42,13 @@ class Servers:
         *,
         workers: int = 1,
         settings: dict[str, str] | None = None,
+        ready_within: float = 60.0,
+        port: int | None = None,
     ) -> Server:
-        """Start a server and wait for it to answer; ``settings`` are more ``REGISTRY_*``
+        """Start a server (on ``port``, or a free one) and wait for it to answer
+        (``ready_within`` seconds at most); ``settings`` are more ``REGISTRY_*``
         variables for it."""
-        port = free_port()
+        port = port or free_port()
         env = {
             **os.environ,
             "REGISTRY_WEBHOOK_ALLOWED_NETWORKS": LOOPBACK_NETWORKS,
@@ -65,7 +68,7 @@ class Servers:
             )
         server = Server(base=f"http://127.0.0.1:{port}", log=log_path, pid=process.pid)
         self._processes.append(process)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + ready_within
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 pytest.fail(f"server exited with {process.returncode}:\n{server.output}")
@@ -74,12 +77,19 @@ class Servers:
                     return server
             except httpx.TransportError:
                 time.sleep(0.2)
-        pytest.fail(f"server did not answer /healthz within 60 s:\n{server.output}")
+        pytest.fail(f"no answer at /healthz within {ready_within:g} s:\n{server.output}")
 
     def stop(self, server: Server) -> None:
         """Stop one server as an operator would (SIGTERM), and wait for it to exit."""
         [process] = [p for p in self._processes if p.pid == server.pid]
         _stop(process)
+
+    def kill(self, server: Server) -> None:
+        """Kill one server at once (SIGKILL: no handler runs, nothing is flushed), and
+        reap it."""
+        [process] = [p for p in self._processes if p.pid == server.pid]
+        process.kill()
+        process.wait()
 
     def stop_all(self) -> None:
         for process in self._processes:

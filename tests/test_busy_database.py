@@ -16,6 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import create_app
+from api.examples import record_examples
+from registry.calendar import china_today
 from registry.settings import Settings
 from tests._support import seed_demo_node
 
@@ -74,3 +76,35 @@ def test_a_request_held_past_the_wait_is_told_to_come_back(node: _Node) -> None:
     # Nothing was half done: once the write is over, the same request is answered.
     status, _headers, text = node.search()
     assert status == 200, text
+
+
+def test_an_issuance_held_past_the_wait_writes_nothing_and_its_retry_issues_once(
+    node: _Node,
+) -> None:
+    """A write (not only a read that records its access) held past the wait: 503 with
+    Retry-After, nothing written, not even its Idempotency-Key; retried once the other
+    write is over, it issues once."""
+    body = {**record_examples(china_today())["listing"]["value"], "authority": "CN-SH"}
+    headers = {
+        "Authorization": f"Bearer {node.tokens['issuer:CN-SH']}",
+        "Idempotency-Key": "held-past-the-wait",
+    }
+    # The node has no record yet: its log is opened by the first issuance.
+    assert node.client.get("/v1/logs/CN-SH/checkpoint").status_code == 404
+    holder = node.hold_the_writer()
+    try:
+        answer = node.client.post("/v1/credentials", json=body, headers=headers)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "5"
+    assert "urn:yrd-registry:problem:busy" in answer.text
+    assert node.client.get("/v1/logs/CN-SH/checkpoint").status_code == 404
+    first = node.client.post("/v1/credentials", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    assert "Idempotent-Replayed" not in first.headers
+    again = node.client.post("/v1/credentials", json=body, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["credential"]["id"] == first.json()["credential"]["id"]

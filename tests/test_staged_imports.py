@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +21,7 @@ from sqlmodel import col
 
 from registry.accounts import create_user
 from registry.bulk import importer
+from registry.bulk._working import WORKING
 from registry.bulk.history import import_history
 from registry.bulk.rows import ParsedRows
 from registry.bulk.staged import (
@@ -428,3 +431,46 @@ def test_the_history_lists_the_receipts_and_the_persons_own_imports_not_finished
         (e.receipt, e.staged) for e in entries[:4]
     ]
     assert (elsewhere, none) == ([], 0)
+
+
+def test_an_import_whose_process_was_killed_reads_as_interrupted_at_once(
+    node: Settings,
+) -> None:
+    """Killed (SIGKILL) while it runs, the process holding the import's working lock
+    lets go of it with its life: the import reads as failed at once (after a restart
+    as before), not as running for minutes; nothing of it was issued."""
+    user = _user(node)
+    identifier = _stage(node, user, GOOD)
+    assert identifier is not None
+    assert _claim(node, identifier, user)
+    directory = imports_dir(node.data_dir)
+    # Another process at work on it, as a node's worker is: it holds the lock.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\n"
+            "time.sleep(600)\n",
+            str(directory / identifier / WORKING),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == b"held\n"
+        staged = _staged(node, identifier)
+        assert progress_of(staged, directory).state == "running"
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    stopped = progress_of(_staged(node, identifier), directory)
+    assert (stopped.state, stopped.reason) == ("failed", INTERRUPTED)
+    # A check run to its end leaves no lock file behind to mislead.
+    other = _stage(node, user, GOOD)
+    assert other is not None
+    assert not (directory / other / WORKING).exists()

@@ -25,9 +25,16 @@ Progress goes to a small file beside the kept one, not to the database: the impo
 transaction may hold the database's only writer (SQLite) until it commits, while any of
 the node's processes reads the progress.
 
+While a process checks or issues an import it holds the import's working lock (an
+``flock`` on a file beside the kept one), which the kernel lets go of when the process
+ends, however it ends: an import said to be checking or running whose lock file is
+there and free was cut short (its process was killed, or the node stopped) and reads
+as failed at once, after a restart as before it; nothing of it was issued, as its
+transaction never committed.
+
 A kept file (or a rejected import's problems) older than ``KEPT_FOR`` is deleted by the
 next upload; an import said to be checking or running whose progress has not moved for
-``STALLED_AFTER`` was cut short (its process stopped) and reads as failed.
+``STALLED_AFTER`` was cut short too and reads as failed.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ from typing import Any
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
+from registry.bulk._working import abandoned, working
 from registry.bulk.importer import check_file, check_rows, issue_rows
 from registry.bulk.rows import ParsedRows, RowError
 from registry.credentials import CredentialType
@@ -87,6 +95,7 @@ _CHANGED = "the file changed after it was checked: nothing is issued; upload it 
 _GONE = "the file is no longer kept: nothing is issued; upload it again"
 _FAILED = "the import failed: nothing is issued"
 _PROBLEMS = "problems.json"
+
 _UNSAFE = re.compile(r"[^\w.\-]+")
 
 
@@ -206,6 +215,18 @@ def check_import(
     A problem with the whole file (unreadable, no header, no rows) is a problem of row
     0. Never raises for the file's own problems; any other failure marks the import
     ``failed``, deletes its file and is raised."""
+    with working(directory, identifier):
+        return _check(engine, context, directory, identifier, now=now)
+
+
+def _check(
+    engine: Engine,
+    context: IssuingContext,
+    directory: Path,
+    identifier: str,
+    *,
+    now: datetime | None,
+) -> ParsedRows | None:
     try:
         with session_scope(engine) as session:
             staged = session.get(StagedImport, identifier)
@@ -306,6 +327,8 @@ def progress_of(staged: StagedImport, directory: Path, *, now: datetime | None =
         return Progress("done", "", staged.rows, staged.rows, None)
     if staged.state not in ("checking", "running"):
         return Progress(staged.state, "", 0, staged.rows, staged.reason)
+    if abandoned(directory, staged.id):
+        return Progress("failed", "", 0, staged.rows, INTERRUPTED)
     path = _progress_path(directory, staged.id)
     said: dict[str, Any] = {"phase": "checking", "done": 0}
     moved = staged.updated_at
@@ -350,6 +373,22 @@ def run_import(
         claimed = session.get(StagedImport, identifier)
         if claimed is None or claimed.state != "running":
             return  # not claimed, or already run: its file is left as it is
+    with working(directory, identifier):
+        _run(
+            engine, context, directory, identifier, issuer=issuer, parsed=parsed, on_chunk=on_chunk
+        )
+
+
+def _run(
+    engine: Engine,
+    context: IssuingContext,
+    directory: Path,
+    identifier: str,
+    *,
+    issuer: Issuer,
+    parsed: ParsedRows | None,
+    on_chunk: Callable[[int], None],
+) -> None:
     try:
         with session_scope(engine) as session:
             staged = session.get(StagedImport, identifier)

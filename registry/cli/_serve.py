@@ -5,7 +5,8 @@ with ``SO_REUSEPORT``, and the kernel spreads new connections evenly across them
 (With one socket shared by every process, as uvicorn's ``--workers`` does, the
 process that wakes first takes a whole burst of connections: 30 of 32, measured,
 leaving the other nearly idle.) The supervising process starts the workers,
-starts a worker again if one dies, and stops them all on SIGINT or SIGTERM.
+starts a worker again if one dies, and stops them all on SIGINT or SIGTERM; a worker
+whose supervisor was killed outright stops by itself.
 
 The serving process also follows the other members' logs and tells them when its own
 grow (``registry.federation.poller``, ``notices``). It runs the webhook deliveries
@@ -261,6 +262,7 @@ def _socket(host: str, port: int, *, shared: bool) -> socket.socket:
 def _worker(
     host: str, port: int, log_format: Literal["text", "json"], header_seconds: float
 ) -> None:
+    _stop_with_parent()
     # Bound, not listening: uvicorn listens once the app has started, so the kernel
     # sends this worker connections only when it can answer them.
     sock = _socket(host, port, shared=True)
@@ -275,6 +277,24 @@ def _worker(
         http=header_timeout_protocol(header_seconds),
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _stop_with_parent() -> None:
+    # A supervisor killed outright (kill -9: no handler runs to stop its workers)
+    # would leave them serving on, holding the port, so that the server started
+    # again could not listen. Each worker watches its parent, and once it is gone
+    # stops as on SIGTERM: it finishes what it serves, then exits.
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent", daemon=True).start()
+
+
+_PARENT_CHECK_SECONDS = 1.0
 
 
 def _supervise(

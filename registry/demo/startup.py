@@ -18,7 +18,7 @@ from registry.demo.federation import seed_demo, seed_demo_tokens
 from registry.demo.records import DEMO_ENGINEERS, seed_demo_records
 from registry.issuing import IssuingContext
 from registry.settings import Settings
-from registry.storage.db import session_scope
+from registry.storage.db import begin_exclusive, session_scope
 from registry.storage.models import Record
 from registry.trust.store import NodeProfile, stored_versions
 
@@ -29,6 +29,8 @@ DEMO_TOKENS_FILE = "demo-tokens.json"
 
 DEMO_USERS_FILE = "demo-users.json"
 """Where the demo's accounts and their passwords are kept, among the secrets."""
+
+_SEEDING = 0x5945_4544  # the lock that seeding nodes on one database take in turn
 
 
 def _demo_people() -> list[dict[str, str]]:
@@ -70,8 +72,13 @@ def seed_demo_users(session: Session) -> dict[str, dict[str, str]]:
 
 def seed_node(settings: Settings, engine: Engine, data_dir: DataDir) -> bool:
     """Seed what the demo lacks (authorities, trust list, agreements, records, tokens)
-    and save new tokens owner-only; returns whether anything was seeded."""
+    and save new tokens owner-only; returns whether anything was seeded.
+
+    Servers started together on one database seed it one at a time: each looks for
+    what is missing only once the one before has committed, so none inserts what
+    another has just inserted (an account of the same name, say) and fails to start."""
     with session_scope(engine) as session:
+        begin_exclusive(session, _SEEDING)
         seeded = seed_demo(
             session, data_dir.key_store(), profile=NodeProfile.from_settings(settings)
         )

@@ -29,6 +29,7 @@ __all__ = [
     "PREPARED",
     "SchemaStatus",
     "alembic_config",
+    "begin_exclusive",
     "begin_snapshot",
     "engine_scope",
     "make_engine",
@@ -179,6 +180,22 @@ def begin_snapshot(session: Session, *, writes: bool = False) -> None:
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     elif dialect == "sqlite":
         session.connection().exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+def begin_exclusive(session: Session, key: int) -> None:
+    """Begin the session's transaction holding a lock that any other process asking
+    for it with the same ``key`` waits for until this transaction ends, so that
+    check-then-write work (seeding what is missing) runs one process at a time:
+    PostgreSQL's transaction-scoped advisory lock ``key``; on SQLite the database's
+    write lock (BEGIN IMMEDIATE), which every writer waits for under the busy
+    timeout. Raises ``RuntimeError`` if the transaction has begun already."""
+    if session.in_transaction():
+        raise RuntimeError("an exclusive transaction must begin with its lock")
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager
