@@ -15,7 +15,7 @@ BIN    := $(VENV)/bin
 TEST_WORKERS ?= auto
 
 .PHONY: run federation test fuzz lint lint-ruff lint-format lint-types db-check postgres chromium softhsm lock \
-	bench bench-log bench-propagation bench-issue bench-verify bench-blacklist bench-audit bench-federation bench-tiles bench-witnessing bench-pages clean
+	bench bench-log bench-propagation bench-issue bench-verify bench-blacklist bench-audit bench-federation bench-tiles bench-witnessing bench-pages bench-soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -156,6 +156,10 @@ bench-log: $(VENV)/.installed-dev
 bench-propagation: $(VENV)/.installed-dev
 	scripts/ensure-postgres
 	$(BIN)/python bench/propagation.py
+
+## bench-soak: half an hour of mixed load (issuing, verifying, searching, catch-up) on a node of four, at 70% of its measured capacity; MINUTES=N for a shorter run
+bench-soak: $(VENV)/.installed-dev
+	$(BIN)/python bench/soak.py $(if $(MINUTES),--minutes $(MINUTES))
 
 ## bench-pages: the web pages on the demo data (server time, the certificate page's checks in Chromium, weight, an import of 10,000 rows); ONLY=import for the import alone
 bench-pages: $(VENV)/.installed-dev

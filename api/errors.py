@@ -24,6 +24,7 @@ from registry.errors import (
     FieldError,
     Forbidden,
     InvalidInput,
+    KeyStoreError,
     NotFound,
     OutOfRange,
     RegistryError,
@@ -58,6 +59,9 @@ _STATUS: tuple[tuple[type[RegistryError], int, str, str], ...] = (
     (Conflict, 409, "conflict", "Conflict"),
     (DatabaseNotReady, 503, "not-ready", "The database is not ready"),
     (SigningHeld, 503, "signing-held", "The log signs nothing for now"),
+    # A key the node cannot use now (its hardware token out of reach, its PIN changed):
+    # the operator's to mend; nothing was signed or written.
+    (KeyStoreError, 503, "signing-key-unavailable", "The signing key cannot be used"),
 )
 _FALLBACK = (500, "internal-error", "Internal error")
 

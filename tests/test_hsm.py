@@ -188,6 +188,25 @@ def test_keys_in_the_token_sign_credentials_checkpoints_and_cosignatures(
         witness_key.public_bytes_raw()
     )
 
+    # 4. With the token out of reach (its module gone), issuing is a 503 its operator can
+    # act on, and nothing is written; CN-JS, whose keys are files, issues on.
+    gone = node.model_copy(update={"pkcs11_module": node.data_dir / "unplugged.so"})
+    with TestClient(create_app(gone)) as client:
+        size = _log_size(client, "CN-SH")
+        refused = client.post(
+            "/v1/credentials",
+            json=_credit(3),
+            headers={"Authorization": f"Bearer {tokens['CN-SH']}"},
+        )
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["type"].endswith("signing-key-unavailable")
+        assert _log_size(client, "CN-SH") == size
+        _issue(client, tokens["CN-JS"], {**_credit(4), "authority": "CN-JS"})
+
+
+def _log_size(client: TestClient, authority: str) -> int:
+    return int(client.get(f"/v1/logs/{authority}/checkpoint").text.split("\n")[1])
+
 
 def test_the_private_key_never_leaves_the_token(tmp_path: Path, hsm: Hsm) -> None:
     node = Settings(
