@@ -42,7 +42,7 @@ class Servers:
         *,
         workers: int = 1,
         settings: dict[str, str] | None = None,
-        ready_within: float = 60.0,
+        ready_within: float = 180.0,
         port: int | None = None,
     ) -> Server:
         """Start a server (on ``port``, or a free one) and wait for it to answer

@@ -39,6 +39,7 @@ from registry.settings import Settings
 from registry.storage.db import engine_scope
 from tests._support import LOOPBACK, run_command, seed_demo_node
 from tests.test_pages_roles import PAGES, Guarded
+from web.security import ACTIVE_COOKIE
 
 _METHODS = ("get", "put", "post", "delete", "patch")
 _OUTSIDERS = ("none", "revoked", "made-up")
@@ -367,6 +368,7 @@ def test_a_session_that_is_no_longer_or_never_was_is_sent_to_sign_in(node: Node)
         assert signed_out.status_code < 400
     with closing(TestClient(app)) as browser:
         live = _sign_in(browser, "authz.admin", password)
+        active = browser.cookies.get(ACTIVE_COOKIE)  # the stamp of its last page
     held["made up"] = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
     held["altered"] = _altered(live)
     # Cookies of a shape no session has (too long, not the characters one is made
@@ -387,4 +389,5 @@ def test_a_session_that_is_no_longer_or_never_was_is_sent_to_sign_in(node: Node)
     # The live session still works: the altered one was refused for what it is.
     with closing(TestClient(app)) as browser:
         browser.cookies.set("registry_session", live)
+        browser.cookies.set(ACTIVE_COOKIE, active or "")
         assert browser.get("/admin/users", follow_redirects=False).status_code == 200
