@@ -5,6 +5,7 @@ pages), others are not, and once the window has passed it is served again."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +21,7 @@ from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.tokens import create_token
 from tests._support import seed_demo_node
-from web.security import SESSION_COOKIE
+from web.security import ACTIVE_COOKIE, SESSION_COOKIE, activity_stamp
 
 PROBLEM = "application/problem+json"
 ENGINEER = verify_examples()["recognised"]["value"]
@@ -196,9 +197,14 @@ def test_a_signed_in_session_is_limited_as_a_token_is(node: Node, settings: Sett
             user, _ = create_user(session, username, role="enforcement", password="x" * 16)
             cookies.append(start_session(session, user))
     search = "/inspect/search?credit_code=91310000MA1FL0XX1U"
+    # Each as a browser back on its desk: the session and the stamp of its last page.
+    secret: bytes = node.app.state.issuing.node_secret
+    stamps = [activity_stamp(secret, cookie, int(time.time())) for cookie in cookies]
     with node.client() as first, node.client() as second:
         first.cookies.set(SESSION_COOKIE, cookies[0])
         second.cookies.set(SESSION_COOKIE, cookies[1])
+        first.cookies.set(ACTIVE_COOKIE, stamps[0])
+        second.cookies.set(ACTIVE_COOKIE, stamps[1])
         for _ in range(2):
             assert first.get(search).status_code == 200
         refused = first.get(search)
