@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.languages import answer_language
@@ -240,11 +241,39 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
             f"try again in {_BUSY_RETRY_SECONDS} seconds",
             headers={"Retry-After": str(_BUSY_RETRY_SECONDS)},
         )
+    if isinstance(exc, OperationalError) and exc.statement is None:
+        # No connection could be opened: PostgreSQL refusing more (every process's pool
+        # full under a burst) or restarting. Not this request's fault, nor lasting.
+        _log.warning(
+            "%s %s: no database connection: %s",
+            request.method,
+            route_of(request.scope),
+            type(exc.orig).__name__,
+        )
+        return _unavailable(request)
     # The error's type and traceback, not its message: it quotes the statement's
     # parameters, which may be a person's (``registry.node_log``).
     route = route_of(request.scope)
     _log.error("%s %s failed: %s", request.method, route, type(exc).__name__, exc_info=exc)
     return await _unexpected_error(request, exc)
+
+
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    # Every connection of the process's pool stayed in use past the pool's timeout.
+    _log.warning("%s %s: no database connection free", request.method, route_of(request.scope))
+    return _unavailable(request)
+
+
+def _unavailable(request: Request) -> JSONResponse:
+    return problem_response(
+        request,
+        status=503,
+        slug="database-unavailable",
+        title="The database cannot take the request now",
+        detail="the database could not give this request a connection; "
+        f"try again in {_BUSY_RETRY_SECONDS} seconds",
+        headers={"Retry-After": str(_BUSY_RETRY_SECONDS)},
+    )
 
 
 def _sqlite_busy(exc: OperationalError) -> bool:
@@ -270,3 +299,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)

@@ -14,11 +14,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from api import create_app
 from api.examples import record_examples
 from registry.calendar import china_today
 from registry.settings import Settings
+from registry.storage.db import engine_scope
 from tests._support import seed_demo_node
 
 
@@ -108,3 +111,28 @@ def test_an_issuance_held_past_the_wait_writes_nothing_and_its_retry_issues_once
     assert again.status_code == 201, again.text
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["credential"]["id"] == first.json()["credential"]["id"]
+
+
+def test_a_postgresql_that_refuses_connections_is_a_503_not_a_500(
+    tmp_path: Path, pg_url: str
+) -> None:
+    # Under a burst every process's pool fills and PostgreSQL refuses connections past
+    # max_connections; here the database refuses them all, as it does while starting.
+    settings = Settings(data_dir=tmp_path / "data", database_url=pg_url)
+    database = make_url(pg_url).database
+    admin = make_url(pg_url).set(database="postgres").render_as_string(hide_password=False)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/v1/logs/CN-SH/checkpoint").status_code == 404  # answered
+        for engine in (client.app.state.engine, client.app.state.loop_engine):  # type: ignore[attr-defined]
+            engine.dispose()
+        with engine_scope(admin) as server, server.connect() as connection:
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            autocommit.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
+            try:
+                refused = client.get("/v1/logs/CN-SH/checkpoint")
+            finally:
+                autocommit.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"]
+        assert refused.json()["type"].endswith("database-unavailable")
+        assert client.get("/v1/logs/CN-SH/checkpoint").status_code == 404  # and again
