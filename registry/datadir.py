@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from registry.crypto.keys import KeyStore
+from registry.crypto.keys import KeyStore, replace_private_file
 from registry.errors import KeyStoreError
 from registry.ids import LookupSecrets
 from registry.settings import Settings
@@ -130,17 +130,7 @@ class DataDir:
         """Write a file under ``secrets/`` whole, in place of the old (owner-only, atomic)."""
         self.ensure()
         path = self.root / "secrets" / name
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            raise
+        replace_private_file(path, content.encode("utf-8"))
 
     def write_private(self, name: str, content: str) -> None:
         """Write an owner-only file under ``secrets/``, never over an existing one."""

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from registry.crypto import rewrap
-from registry.crypto.keys import KeyStore
+from registry.crypto.keys import KeyStore, replace_private_file
 from registry.datadir import DataDir
 from registry.errors import KeyStoreError
 from registry.settings import Settings
@@ -80,7 +80,7 @@ def test_an_interrupted_rewrap_is_finished_by_the_next_run(
     new_file = tmp_path / "new-passphrase"
     new_file.write_text(NEW + "\n")
     installed: list[str] = []
-    real_install = rewrap._install
+    real_install = replace_private_file
 
     def fail_after_two(path: Path, data: bytes) -> None:
         if len(installed) == 2:
@@ -88,7 +88,7 @@ def test_an_interrupted_rewrap_is_finished_by_the_next_run(
         real_install(path, data)
         installed.append(path.name)
 
-    monkeypatch.setattr(rewrap, "_install", fail_after_two)
+    monkeypatch.setattr(rewrap, "replace_private_file", fail_after_two)
     args = ["key", "rewrap", "--new-passphrase-file", str(new_file)]
     done = run_command(args, _env(node))
     assert done.returncode == 1
@@ -99,7 +99,7 @@ def test_an_interrupted_rewrap_is_finished_by_the_next_run(
     assert under_new | under_old == set(KEYS)
     assert DataDir(node).key_passphrase() == old
 
-    monkeypatch.setattr(rewrap, "_install", real_install)
+    monkeypatch.setattr(rewrap, "replace_private_file", real_install)
     done = run_command(args, _env(node))
     assert done.returncode == 0, done.stderr
     assert "2 key(s) were under the new passphrase already" in done.stdout

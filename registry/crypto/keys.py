@@ -9,8 +9,10 @@ permissions under ``<data dir>/keys``; keys in a PKCS#11 token are reached throu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -32,7 +34,7 @@ from registry.errors import KeyStoreError
 if TYPE_CHECKING:
     from registry.crypto.pkcs11 import Pkcs11Module
 
-__all__ = ["Ed25519Signer", "KeyLocation", "KeyStore", "Signer"]
+__all__ = ["Ed25519Signer", "KeyLocation", "KeyStore", "Signer", "replace_private_file"]
 
 _KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -223,3 +225,25 @@ class KeyStore:
     def exists(self, name: str) -> bool:
         """Whether a key of that name is stored."""
         return self._path(name).exists()
+
+
+def replace_private_file(path: Path, data: bytes) -> None:
+    """Write ``path`` whole, owner-only, in place of the old file: beside it, flushed,
+    then renamed over it, and the rename flushed with the directory. A crash leaves
+    the old file or the new one, never half of one."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

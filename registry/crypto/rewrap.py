@@ -1,6 +1,6 @@
 """Re-encrypting every file key of the node under a new passphrase, crash-safely.
 
-Each key's new file is written beside the old one (``.<name>.pem.rewrap``), flushed
+Each key's new file is written beside the old one (``replace_private_file``), flushed
 to disk, then renamed over it, and the directory flushed: at every moment each key
 file is whole and readable under the old passphrase or the new one. A run finds
 which of the two opens each key, so a run interrupted after some keys is finished by
@@ -10,8 +10,6 @@ has been opened by one of them, so a wrong old passphrase changes nothing.
 
 from __future__ import annotations
 
-import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,14 +21,13 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
+from registry.crypto.keys import replace_private_file
 from registry.errors import InvalidInput, KeyStoreError
 
 __all__ = ["MIN_PASSPHRASE", "Rewrapped", "rewrap_keys"]
 
 MIN_PASSPHRASE = 16
 """The fewest bytes a key passphrase may have (as ``REGISTRY_KEY_PASSPHRASE``)."""
-
-_SUFFIX = ".rewrap"
 
 
 @dataclass(frozen=True)
@@ -47,28 +44,6 @@ def _open(pem: bytes, passphrase: bytes) -> Ed25519PrivateKey | None:
     except (ValueError, TypeError):
         return None
     return key if isinstance(key, Ed25519PrivateKey) else None
-
-
-def _install(path: Path, data: bytes) -> None:
-    # Beside the old file, flushed, then renamed over it, and the rename flushed with
-    # the directory: a crash leaves the old file or the new one, never half of one.
-    temporary = path.with_name(f".{path.name}{_SUFFIX}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def rewrap_keys(directory: Path, *, old: bytes, new: bytes) -> Rewrapped:
@@ -107,7 +82,7 @@ def rewrap_keys(directory: Path, *, old: bytes, new: bytes) -> Rewrapped:
     for path, key in pending:
         pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(new))
         try:
-            _install(path, pem)
+            replace_private_file(path, pem)
         except OSError as exc:
             raise KeyStoreError(
                 f"cannot write key {path.stem!r}: {exc.strerror}; every key opens under "
