@@ -59,7 +59,7 @@ def ce_credit(n: int) -> dict[str, Any]:
     }
 
 
-def _person(n: int) -> dict[str, str]:
+def person(n: int) -> dict[str, str]:
     """A synthetic person of the bench's own, one per registration: one employer at a
     time means a registration each."""
     born = date(1980, 1, 1) + timedelta(days=n // 900)
@@ -73,7 +73,7 @@ def _qualification(n: int) -> dict[str, Any]:
     return {
         "type": "SafetyEngineerQualification",
         "authority": "CN-SH",
-        "holder": _person(n),
+        "holder": person(n),
         "certificate_number": f"SH-BENCH-Q-{n}",
         "category": "chemical",
         "issued_on": (china_today() - timedelta(days=400)).isoformat(),
@@ -85,7 +85,7 @@ def _registration(n: int) -> dict[str, Any]:
     return {
         "type": "SafetyEngineerRegistration",
         "authority": "CN-SH",
-        "holder": _person(n),
+        "holder": person(n),
         "registration_number": f"SH-BENCH-{n}",
         "qualification": f"SH-BENCH-Q-{n}",
         "category": "chemical",

@@ -11,20 +11,25 @@ notices, witnesses them and has its own checkpoints cosigned).
 The node measured is Shanghai's (``--workers`` server processes). The mix, drawn in a
 fixed order from a seeded generator, is what a province's node does all day:
 
-- issuing: single CE credits of Shanghai (``POST /v1/credentials``), 20%;
-- verifying an engineer (``POST /v1/verify/engineer``, the demo's engineers in each
-  region), 45%;
+- issuing: single CE credits of Shanghai (``POST /v1/credentials``), 20%, each to one
+  of a growing population of people, ``_CREDITS_EACH`` at most (a real engineer
+  takes a few courses a year; credits piled on ten people would make every report of
+  theirs longer by the minute, which no real day does);
+- verifying an engineer (``POST /v1/verify/engineer``, in each region), 45%: two in
+  three of the demo's engineers, one in three of the people who took a course in the
+  soak so far;
 - searching the untrustworthiness list (``POST /v1/blacklist/search`` by credit code,
   ID number or name), 30%;
 - and, 5%, single CE credits issued on Jiangsu's node, which Shanghai's then catches
   up with (federation catch-up), as the other three catch up with Shanghai's.
 
-First, ``--capacity-seconds`` of the mix closed-loop (``--concurrency`` requests in
-flight): the capacity, in requests a second. Then the soak: the mix open-loop at
-``--fraction`` of that rate for ``--minutes``, each request sent at its scheduled time
-whatever the answers' pace, its latency counted from that time (a request that waits
-for a free connection waits on the clock). Every 10 s the resident memory of
-Shanghai's server (the process and its workers) is read from ``/proc``.
+First, ``--capacity-seconds`` (3 minutes) of the mix closed-loop (``--concurrency``
+requests in flight): the capacity, in requests a second over its last two thirds.
+Then the soak: the mix open-loop at ``--fraction`` of that rate for ``--minutes``,
+each request sent at its scheduled time whatever the answers' pace, its latency counted
+from that time (a request that waits for a free connection waits on the clock). Every
+10 s the resident memory of Shanghai's server (the process and its workers) is read
+from ``/proc``.
 
 Printed, against the targets: the server errors (5xx, and requests not answered at
 all), the resident memory's growth from the end of the first five minutes (once the
@@ -59,7 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench, when r
 from bench._harness.federation import four_nodes
 from bench._harness.server import UNLIMITED
 from bench._harness.stats import mark, percentile
-from bench.issue import ce_credit
+from bench.issue import ce_credit, person
 from registry.demo import DEMO_ENGINEERS, DEMO_LISTED_ORGANISATIONS
 from registry.demo.network import DemoNode
 from registry.storage.models import PeerLog
@@ -75,6 +80,7 @@ _MEMORY_EVERY_S = 10.0
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.IGNORECASE)
 _IDLE_S = 3.0  # a kept-alive connection idle this long is not reused
 _MIX = (("issue", 20), ("verify", 45), ("search", 30), ("issue-other", 5))
+_CREDITS_EACH = 3  # the most CE credits any one person gets in the soak
 
 
 _Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -120,14 +126,13 @@ class Mix:
     def __init__(self, origin: DemoNode, other: DemoNode, seed: int) -> None:
         self._rng = random.Random(seed)  # noqa: S311 - picks what to ask, not secrets
         self._origin, self._other = origin, other
-        self._serial = 0
+        self._credits = 0  # CE credits asked for so far
         self._kinds = [kind for kind, weight in _MIX for _ in range(weight)]
         self._codes = [code for _, code in DEMO_LISTED_ORGANISATIONS.values()]
         self._names = [name for name, _ in DEMO_LISTED_ORGANISATIONS.values()]
 
     def next(self) -> Request:
         kind = self._rng.choice(self._kinds)
-        self._serial += 1
         if kind == "issue":
             return self._post(self._origin, "/v1/credentials", "issuer:CN-SH", self._credit())
         if kind == "issue-other":
@@ -135,8 +140,13 @@ class Mix:
             credit["provider"] = {**credit["provider"], "name": "江苏省安全生产培训中心"}
             return self._post(self._other, "/v1/credentials", f"issuer:{_OTHER}", credit, kind)
         if kind == "verify":
-            person = self._rng.choice(DEMO_ENGINEERS)
-            question = {"id_number": person.id_number, "region": self._rng.choice(_REGIONS)}
+            region = self._rng.choice(_REGIONS)
+            if self._credits >= _CREDITS_EACH and self._rng.randrange(3) == 0:
+                taker = person(self._rng.randrange(self._credits // _CREDITS_EACH))
+                question = {"id_number": taker["id_number"], "region": region}
+            else:
+                engineer = self._rng.choice(DEMO_ENGINEERS)
+                question = {"id_number": engineer.id_number, "region": region}
             return self._post(self._origin, "/v1/verify/engineer", "verifier", question)
         way = self._rng.randrange(3)
         if way == 0:
@@ -148,7 +158,9 @@ class Mix:
         return self._post(self._origin, "/v1/blacklist/search", "enforcement", search)
 
     def _credit(self) -> dict[str, Any]:
-        return ce_credit(70_000_000 + self._serial)
+        self._credits += 1
+        n = self._credits
+        return {**ce_credit(n), "holder": person(n // _CREDITS_EACH)}
 
     def _post(
         self, node: DemoNode, path: str, role: str, body: object, kind: str | None = None
@@ -219,7 +231,9 @@ async def _one(
 
 
 def capacity(mix: Mix, *, concurrency: int, seconds: float) -> float:
-    """Requests of the mix answered a second with ``concurrency`` always in flight."""
+    """Requests of the mix answered a second with ``concurrency`` always in flight,
+    counted over the last two thirds of ``seconds``: the first third warms the caches
+    and lets the followers' catch-up and the witnesses' cosigning settle in beside it."""
     answers = Answers()
 
     async def closed_loop() -> None:
@@ -234,9 +248,13 @@ def capacity(mix: Mix, *, concurrency: int, seconds: float) -> float:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(closed_loop())
-    rate = len(answers.latencies) / seconds
+    settled = seconds / 3
+    rate = sum(1 for at in answers.times if at >= settled) / (seconds - settled)
+    minutes = Counter(int(at // 60) for at in answers.times)
     print(
-        f"capacity: {rate:.1f} requests/s with {concurrency} in flight ({dict(answers.statuses)})"
+        f"capacity: {rate:.1f} requests/s with {concurrency} in flight, from {settled:.0f} s "
+        f"to {seconds:.0f} s ({dict(answers.statuses)}); a second, each minute: "
+        + ", ".join(f"{minutes[m] / min(60.0, seconds - 60 * m):.1f}" for m in sorted(minutes))
     )
     if answers.server_errors:
         print(f"  server errors while measuring the capacity: {answers.server_errors}")
@@ -374,7 +392,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--fraction", type=float, default=0.7)
-    parser.add_argument("--capacity-seconds", type=float, default=60.0)
+    parser.add_argument("--capacity-seconds", type=float, default=180.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--follow-interval", type=float, default=10.0)
