@@ -113,20 +113,22 @@ def run_import(settings: Settings, *args: str) -> subprocess.CompletedProcess[st
 
 
 def run_command(
-    args: Sequence[str], env: Mapping[str, str], *, stdin: str | None = None
+    args: Sequence[str], env: Mapping[str, str | None], *, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``registry ARGS`` run in this process, as ``registry.cli.main`` runs it (a
     registry error printed as one line, exit 1), with ``env`` among the environment's
-    variables for its duration and ``stdin`` its input; its exit code and what it
-    printed. The command's code is the same as in its own process, without a second
-    of starting Python and the imports each time; a test that needs the installed
-    command itself (a password read from the terminal, a server) runs ``REGISTRY``."""
+    variables for its duration (a ``None`` unsets one) and ``stdin`` its input; its
+    exit code and what it printed. The command's code is the same as in its own
+    process, without a second of starting Python and the imports each time; a test
+    that needs the installed command itself (a password read from the terminal, a
+    server, a process killed) runs ``REGISTRY``."""
     command = get_command(app)
     # The consoles took their width from COLUMNS when imported, as the command's own
     # process would when started: given here, it is theirs for the command's duration.
     widths = (console.width, err_console.width)
-    if env.get("COLUMNS", "").isdigit():
-        console.width = err_console.width = int(env["COLUMNS"])
+    columns = env.get("COLUMNS") or ""
+    if columns.isdigit():
+        console.width = err_console.width = int(columns)
     try:
         with CliRunner().isolation(input=stdin, env=dict(env)) as (stdout, stderr, _):
             try:

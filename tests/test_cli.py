@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -10,14 +9,12 @@ import pytest
 from sqlalchemy import text
 
 from registry.storage.db import engine_scope, migration_heads
-from tests._support import REGISTRY
+from tests._support import run_command
 
 
 def _run(*args: str, database_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REGISTRY_DATABASE_URL": database_url, "REGISTRY_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [str(REGISTRY), *args], env=env, capture_output=True, text=True, check=False, timeout=120
-    )
+    env = {"REGISTRY_DATABASE_URL": database_url, "REGISTRY_DATA_DIR": str(data_dir)}
+    return run_command(args, env)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])

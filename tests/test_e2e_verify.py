@@ -24,13 +24,11 @@ from tests._outside import (
     verify_eddsa_jcs_2022,
 )
 from tests._servers import Servers
-from tests._support import REGISTRY
+from tests._support import run_command
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(REGISTRY), *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    return run_command(args, env)
 
 
 @pytest.mark.e2e

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -40,7 +39,7 @@ from registry.tlog.note import parse_verifier_key
 from registry.trust.chain import TrustListVersion
 from registry.trust.store import current_version
 from tests._federation import log_entries, log_note, log_signer, note_size
-from tests._support import REGISTRY, seed_demo_node
+from tests._support import run_command, seed_demo_node
 
 AUTHORITY = "CN-JS"
 
@@ -176,13 +175,9 @@ def test_a_rewritten_log_is_a_fork(peer: Peer) -> None:
 def _verify_file(tmp_path: Path, evidence: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "fork.json"
     path.write_text(json.dumps(evidence), encoding="utf-8")
-    return subprocess.run(
-        [str(REGISTRY), "federation", "evidence", "verify", str(path)],
-        env={**os.environ, "REGISTRY_DATA_DIR": str(tmp_path / "elsewhere"), "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    return run_command(
+        ["federation", "evidence", "verify", str(path)],
+        {"REGISTRY_DATA_DIR": str(tmp_path / "elsewhere"), "COLUMNS": "200"},
     )
 
 

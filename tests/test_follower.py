@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +51,7 @@ from tests._federation import (
     take_trust_list,
     tampered_bundle,
 )
-from tests._support import REGISTRY, migrated_sqlite
+from tests._support import migrated_sqlite, run_command
 
 AUTHORITY = FOLLOWED
 PROVIDER = credit_code("12320000MB1A20009")
@@ -199,18 +197,13 @@ def test_the_status_says_how_each_followed_log_stands(peer: Peer, tmp_path: Path
 def test_registry_federation_status_prints_the_same(peer: Peer, tmp_path: Path) -> None:
     size = peer.size()
     peer.step(peer.transport())
-    answer = subprocess.run(
-        [str(REGISTRY), "federation", "status"],
-        env={
-            **os.environ,
+    answer = run_command(
+        ["federation", "status"],
+        {
             "REGISTRY_DATABASE_URL": peer.db,
             "REGISTRY_DATA_DIR": str(tmp_path / "follower"),
             "COLUMNS": "200",
         },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
     assert answer.returncode == 0, answer.stdout + answer.stderr
     row = next(line for line in answer.stdout.splitlines() if AUTHORITY in line)

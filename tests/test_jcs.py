@@ -37,13 +37,13 @@ _values = st.recursive(
 )
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(value=_values)
 def test_same_bytes_as_rfc8785(value: Any) -> None:
     assert canonical_bytes(value) == rfc8785.dumps(value)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(value=st.dictionaries(_text, _text | st.integers(-(2**53) + 1, 2**53 - 1), max_size=8))
 def test_fast_path_is_taken_and_agrees(value: dict[str, Any]) -> None:
     if all(max(k, default="a") <= "\uffff" for k in value):
@@ -51,7 +51,7 @@ def test_fast_path_is_taken_and_agrees(value: dict[str, Any]) -> None:
     assert canonical_bytes(value) == rfc8785.dumps(value)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(value=st.dictionaries(_text, _values, max_size=8), extra=_values)
 def test_an_object_joined_from_its_members_is_its_canonical_form(value: Any, extra: Any) -> None:
     members = canonical_members(value)
@@ -61,7 +61,7 @@ def test_an_object_joined_from_its_members_is_its_canonical_form(value: Any, ext
     assert join_members(members) == rfc8785.dumps({**value, "\U00010000proof": extra})
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     value=st.dictionaries(_text, _values, min_size=1, max_size=6),
     embedded=st.lists(_values, min_size=1, max_size=4),
@@ -98,7 +98,7 @@ def test_a_splice_refuses_a_text_placed_twice_or_not_at_all() -> None:
     assert Splice().apply(canonical_members({"x": first})) == {"x": f'"x":"{first}"'.encode()}
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(
     value=st.floats(allow_nan=False, allow_infinity=False)
     | st.sampled_from([8.5, 0.5, 44.5, 1e-4, 9.999e15, 1e16, 1e-5, 0.1, -0.0, 5e-324])

@@ -6,7 +6,6 @@ falls back to English."""
 from __future__ import annotations
 
 import csv
-import os
 import re
 import subprocess
 from collections.abc import Callable, Iterator
@@ -28,7 +27,7 @@ from registry.labels import MEASURE, RELATED_ROLE
 from registry.messages import translate, translated
 from registry.settings import Settings
 from registry.text import PersonName
-from tests._support import REGISTRY, seed_demo_node
+from tests._support import run_command, seed_demo_node
 from tests.test_import import CE_HEADER, _ce_row
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -264,19 +263,11 @@ def test_a_conflict_in_chinese(settings: Settings) -> None:
 
 def _import(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
         "REGISTRY_DATABASE_URL": settings.database_url,
         "REGISTRY_DATA_DIR": str(settings.data_dir),
         "COLUMNS": "200",
     }
-    return subprocess.run(
-        [str(REGISTRY), "import", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_command(["import", *args], env)
 
 
 def test_import_problems_in_chinese_by_default_and_english_on_request(

@@ -5,7 +5,6 @@ going on after each; the projections are rebuilt from the signed log, never trus
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -54,7 +53,7 @@ from registry.storage.models import (
     StoredCredential,
 )
 from registry.verification.log_audit import AuditReport, audit_log
-from tests._support import REGISTRY, seed_demo_node
+from tests._support import run_command, seed_demo_node
 
 RECORD: TypeAdapter[RecordIn] = TypeAdapter(RecordIn)
 CODES = [code for code, _, _ in DEMO_AUTHORITIES]
@@ -540,20 +539,12 @@ def test_the_command_audits_the_demo_as_make_run_seeds_it(tmp_path: Path) -> Non
         with session_scope(engine) as session:
             record = _suspended(session)
     env = {
-        **os.environ,
         "REGISTRY_DATA_DIR": str(settings.data_dir),
         "REGISTRY_DATABASE_URL": settings.database_url,
     }
 
     def audit(code: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(REGISTRY), "log", "audit", code],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        return run_command(["log", "audit", code], env)
 
     for code in CODES:
         held = audit(code)

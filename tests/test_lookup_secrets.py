@@ -15,7 +15,7 @@ from registry.datadir import DataDir
 from registry.errors import InvalidInput
 from registry.ids import LookupSecrets, ResidentId
 from registry.settings import Settings
-from tests._support import REGISTRY
+from tests._support import run_command
 
 NUMBER = ResidentId("11010519491231002X")
 
@@ -85,19 +85,11 @@ def test_settings_win_over_the_file(tmp_path: Path) -> None:
 
 def _registry(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
         "REGISTRY_DATA_DIR": str(data_dir),
         "REGISTRY_DATABASE_URL": f"sqlite:///{data_dir / 'registry.sqlite3'}",
+        "REGISTRY_FEDERATION_LOOKUP_SECRET": None,
     }
-    env.pop("REGISTRY_FEDERATION_LOOKUP_SECRET", None)
-    return subprocess.run(
-        [str(REGISTRY), "federation", "lookup-secret", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    return run_command(["federation", "lookup-secret", *args], env)
 
 
 def test_a_member_node_imports_the_federations_secrets_and_a_rotation(tmp_path: Path) -> None:

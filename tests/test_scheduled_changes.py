@@ -4,7 +4,6 @@ and the log audit holds throughout."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +28,7 @@ from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope
 from registry.storage.models import Record
 from registry.verification.log_audit import audit_log
-from tests._support import REGISTRY, seed_demo_node
+from tests._support import run_command, seed_demo_node
 
 TODAY = china_today()
 NUMBER, NAME = "SH-REG-1001", "王立新"  # a demo registration of Shanghai's
@@ -242,20 +241,12 @@ def test_registry_log_audit_holds_with_scheduled_and_cancelled_changes_and_names
     node.change("cancel-scheduled", TODAY)
     change = node.change("revoke", TODAY + timedelta(days=7))["credential"]
     env = {
-        **os.environ,
         "REGISTRY_DATA_DIR": str(node.settings.data_dir),
         "REGISTRY_DATABASE_URL": node.settings.database_url,
     }
 
     def audit() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(REGISTRY), "log", "audit", "CN-SH"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        return run_command(["log", "audit", "CN-SH"], env)
 
     held = audit()
     assert held.returncode == 0, held.stderr

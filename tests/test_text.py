@@ -8,7 +8,6 @@ import copy
 import csv
 import io
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
@@ -56,7 +55,7 @@ from registry.text import (
     export_cell,
 )
 from registry.trust.store import NodeProfile
-from tests._support import REGISTRY, run_command, seed_demo_node
+from tests._support import run_command, seed_demo_node
 
 TODAY = china_today()
 EXAMPLES = record_examples(TODAY)
@@ -496,17 +495,13 @@ def test_the_command_refuses_refused_characters_in_every_text_it_signs(
     assert agreement is not None
     assert key is not None
     env = {
-        **os.environ,
         "REGISTRY_DATABASE_URL": settings.database_url,
         "REGISTRY_DATA_DIR": str(settings.data_dir),
         "COLUMNS": "200",
     }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(REGISTRY), *args], env=env, capture_output=True, text=True, timeout=120,
-            check=False,
-        )  # fmt: skip
+        return run_command(args, env)
 
     created = run("authority", "create", "CN-FJ", "--name-zh", "福建省应急管理厅",
                   "--name-en", "Fujian Provincial Department of Emergency Management")  # fmt: skip

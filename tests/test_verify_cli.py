@@ -5,7 +5,6 @@ needs: the verdict, the person, the region and the day, in Chinese or English.""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from registry.demo import DEMO_ENGINEERS
 from registry.settings import Settings
-from tests._support import REGISTRY, seed_demo_node
+from tests._support import run_command, seed_demo_node
 
 ENGINEERS = {e.name: e for e in DEMO_ENGINEERS}
 
@@ -30,20 +29,8 @@ def node(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
 
 
 def _verify(tmp_path: Path, *args: str, lang: str = "C.UTF-8") -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "REGISTRY_DATA_DIR": str(tmp_path / "elsewhere"),
-        "LANG": lang,
-        "LC_ALL": "",
-    }
-    return subprocess.run(
-        [str(REGISTRY), "verify", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    env = {"REGISTRY_DATA_DIR": str(tmp_path / "elsewhere"), "LANG": lang, "LC_ALL": ""}
+    return run_command(["verify", *args], env)
 
 
 def _report(client: TestClient, tokens: dict[str, str], **body: Any) -> dict[str, Any]:
