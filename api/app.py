@@ -72,14 +72,19 @@ def create_app(settings: Settings, *, metrics_dir: Path | None = None) -> FastAP
     """Build the API for one node: its engine, its routes and its error handling.
     ``metrics_dir``: where each worker process of the node writes its request figures
     (``api.metrics``), when there are several."""
-    busy = settings.sqlite_busy_timeout_seconds
+    busy, queue = settings.sqlite_busy_timeout_seconds, settings.database_pool_timeout_seconds
     engine = make_engine(
-        settings.database_url, pool_size=settings.database_pool_size, busy_timeout=busy
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout=queue,
+        busy_timeout=busy,
     )
     # Reads made on the event loop's own thread (a single verification) have their
     # own connection: were they to wait for one from the shared pool, the loop would
     # stop, and with it the requests that would give one back.
-    loop_engine = make_engine(settings.database_url, pool_size=1, busy_timeout=busy)
+    loop_engine = make_engine(
+        settings.database_url, pool_size=1, pool_timeout=queue, busy_timeout=busy
+    )
     # The read-only work reads from the replica when there is one (registry.storage.
     # replica), each engine beside its primary one; the two share what they know of
     # the replica's failures. A replica that does not answer is given up on sooner
@@ -88,10 +93,14 @@ def create_app(settings: Settings, *, metrics_dir: Path | None = None) -> FastAP
     replica_url = settings.database_replica_url
     pool, wait = settings.database_pool_size, _REPLICA_CONNECT_TIMEOUT
     replica = (
-        make_engine(replica_url, pool_size=pool, connect_timeout=wait) if replica_url else None
+        make_engine(replica_url, pool_size=pool, pool_timeout=queue, connect_timeout=wait)
+        if replica_url
+        else None
     )
     loop_replica = (
-        make_engine(replica_url, pool_size=1, connect_timeout=wait) if replica_url else None
+        make_engine(replica_url, pool_size=1, pool_timeout=queue, connect_timeout=wait)
+        if replica_url
+        else None
     )
     replica_state = ReplicaState(retry_after=settings.database_replica_retry_seconds)
 

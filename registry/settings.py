@@ -62,6 +62,16 @@ class Settings(BaseSettings):
             "(10 more open for a burst)."
         ),
     )
+    database_pool_timeout_seconds: float = Field(
+        default=30,
+        gt=0,
+        le=600,
+        description=(
+            "How long a request waits for a free connection of its server process's "
+            "pool (all in use, the burst's too) before it is answered 503 "
+            "database-unavailable with Retry-After."
+        ),
+    )
     sqlite_busy_timeout_seconds: float = Field(
         default=60,
         gt=0,

@@ -136,3 +136,30 @@ def test_a_postgresql_that_refuses_connections_is_a_503_not_a_500(
         assert refused.headers["retry-after"]
         assert refused.json()["type"].endswith("database-unavailable")
         assert client.get("/v1/logs/CN-SH/checkpoint").status_code == 404  # and again
+
+
+def test_a_request_finding_no_connection_free_in_time_is_a_503_not_a_500(
+    tmp_path: Path, db_url: str
+) -> None:
+    # Every connection of the process's pools in use (its own and the burst's), as by
+    # long requests: the next waits REGISTRY_DATABASE_POOL_TIMEOUT_SECONDS, then is
+    # told to come back.
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        database_pool_size=1,
+        database_pool_timeout_seconds=0.5,
+    )
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/v1/logs/CN-SH/checkpoint").status_code == 404  # answered
+        engines = (client.app.state.engine, client.app.state.loop_engine)  # type: ignore[attr-defined]
+        held = [engine.connect() for engine in engines for _ in range(1 + 10)]
+        try:
+            waited = client.get("/v1/logs/CN-SH/checkpoint")
+        finally:
+            for connection in held:
+                connection.close()
+        assert waited.status_code == 503, waited.text
+        assert waited.headers["retry-after"]
+        assert waited.json()["type"].endswith("database-unavailable")
+        assert client.get("/v1/logs/CN-SH/checkpoint").status_code == 404  # and again

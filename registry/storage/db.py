@@ -56,18 +56,25 @@ def make_engine(
     database_url: str,
     *,
     pool_size: int = 5,
+    pool_timeout: float = 30.0,
     busy_timeout: float = 60.0,
     connect_timeout: int = 10,
 ) -> Engine:
-    """Create an engine keeping ``pool_size`` connections open (10 more for a burst);
-    for SQLite, make its directory, enforce foreign keys, wait up to ``busy_timeout``
-    seconds for another connection's write, and log ahead (WAL); for PostgreSQL, give
-    up connecting after ``connect_timeout`` seconds."""
+    """Create an engine keeping ``pool_size`` connections open (10 more for a burst), a
+    checkout waiting ``pool_timeout`` seconds at most for one free; for SQLite, make
+    its directory, enforce foreign keys, wait up to ``busy_timeout`` seconds for another
+    connection's write, and log ahead (WAL); for PostgreSQL, give up connecting after
+    ``connect_timeout`` seconds."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, pool_size=pool_size, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url,
+            pool_size=pool_size,
+            pool_timeout=pool_timeout,
+            connect_args={"check_same_thread": False},
+        )
         event.listen(engine, "connect", partial(_configure_sqlite, round(busy_timeout * 1000)))
         return engine
     # No server-side prepared statements by default: psycopg would prepare any
@@ -84,6 +91,7 @@ def make_engine(
         url,
         pool_size=pool_size,
         max_overflow=10,
+        pool_timeout=pool_timeout,
         # A threshold never reached: psycopg prepares only what asks for it (``None``
         # would refuse those too). A server that does not answer fails the connect.
         connect_args={"prepare_threshold": _NEVER, "connect_timeout": connect_timeout},
