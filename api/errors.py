@@ -232,14 +232,11 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     # server's own: logged, and a 500.
     if isinstance(exc, OperationalError) and _sqlite_busy(exc):
         _log.warning("%s %s: the database stayed busy", request.method, route_of(request.scope))
-        return problem_response(
+        return _come_back(
             request,
-            status=503,
             slug="busy",
             title="The database is busy",
-            detail="a long write (an import, say) holds the database; "
-            f"try again in {_BUSY_RETRY_SECONDS} seconds",
-            headers={"Retry-After": str(_BUSY_RETRY_SECONDS)},
+            reason="a long write (an import, say) holds the database",
         )
     if isinstance(exc, OperationalError) and exc.statement is None:
         # No connection could be opened: PostgreSQL refusing more (every process's pool
@@ -265,13 +262,22 @@ async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _unavailable(request: Request) -> JSONResponse:
+    return _come_back(
+        request,
+        slug="database-unavailable",
+        title="The database cannot take the request now",
+        reason="the database could not give this request a connection",
+    )
+
+
+def _come_back(request: Request, *, slug: str, title: str, reason: str) -> JSONResponse:
+    """A 503 telling the client why, and to retry after ``_BUSY_RETRY_SECONDS``."""
     return problem_response(
         request,
         status=503,
-        slug="database-unavailable",
-        title="The database cannot take the request now",
-        detail="the database could not give this request a connection; "
-        f"try again in {_BUSY_RETRY_SECONDS} seconds",
+        slug=slug,
+        title=title,
+        detail=f"{reason}; try again in {_BUSY_RETRY_SECONDS} seconds",
         headers={"Retry-After": str(_BUSY_RETRY_SECONDS)},
     )
 
