@@ -102,7 +102,10 @@ def create_app(settings: Settings, *, metrics_dir: Path | None = None) -> FastAP
         if replica_url
         else None
     )
-    replica_state = ReplicaState(retry_after=settings.database_replica_retry_seconds)
+    replica_state = ReplicaState(
+        retry_after=settings.database_replica_retry_seconds,
+        max_lag=settings.database_replica_max_lag_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

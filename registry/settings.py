@@ -52,6 +52,16 @@ class Settings(BaseSettings):
             "down costs each request nothing, and its failure is logged once a period)."
         ),
     )
+    database_replica_max_lag_seconds: float = Field(
+        default=10.0,
+        ge=1,
+        le=3600,
+        description=(
+            "How far behind its primary the replica may be, in seconds, and still be "
+            "read from: further behind (a listing or revocation signed since would be "
+            "missing), reads go to the primary until it catches up."
+        ),
+    )
     database_pool_size: int = Field(
         default=20,
         ge=1,

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from api import create_app
 from api.examples import record_examples
@@ -40,6 +42,7 @@ from registry.demo.startup import seed_demo_users
 from registry.issuing import IssuingContext
 from registry.settings import Settings
 from registry.storage.db import engine_scope, session_scope, upgrade
+from registry.storage.replica import ReplicaState
 from registry.trust.document import digest_of
 from registry.trust.store import NodeProfile, stored_versions
 from registry.verification.offline import Check, check_file
@@ -116,6 +119,9 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Node]:
             database_url=pair.primary.url(_DATABASE),
             database_replica_url=pair.standby.url(_DATABASE),
             database_replica_retry_seconds=0,
+            # Read from the replica however far behind, so that what a paused replay
+            # has not reached is seen missing; the bound has a test of its own.
+            database_replica_max_lag_seconds=3600,
             webhook_allowed_networks=LOOPBACK.allowed,
             demo=True,
         )
@@ -160,6 +166,8 @@ def test_a_node_reads_from_its_replica_and_falls_back_to_the_primary(
     out the module's tests."""
     _reads_come_from_the_replica_and_its_reports_verify_as_the_primarys(node)
     _searches_read_the_replica_and_write_their_audit_on_the_primary(node)
+    _a_replica_further_behind_than_its_bound_is_not_read_from(node, caplog)
+    caplog.clear()
     _with_the_standby_stopped_reads_fall_back_to_the_primary(node, caplog)
 
 
@@ -323,6 +331,37 @@ def _count(node: _Node, action: str) -> int:
     return int(count)
 
 
+def _a_replica_further_behind_than_its_bound_is_not_read_from(
+    node: _Node, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A second node on the same pair, reading from the replica 1 s behind at most.
+    bounded = Settings(**{**node.settings.model_dump(), "database_replica_max_lag_seconds": 1})
+    with (
+        TestClient(create_app(bounded)) as client,
+        caplog.at_level(logging.INFO, logger="registry.replica"),
+    ):
+        assert client.get("/blacklist").status_code == 200  # the replica is current
+        node.pair.pause_replay()
+        try:
+            credit = _example("continuing-education")
+            credit["course_title"] += "（复训）"
+            answer = node.post("/v1/credentials", credit, "issuer:CN-SH")
+            assert answer.status_code == 201, answer.text
+            page = f"/c/{answer.json()['credential']['id']}"
+            time.sleep(2.5)  # past the bound, and past the next look at the replica
+            # The node allowing an hour reads the replica, which has not replayed it;
+            # the one allowing a second reads the primary.
+            assert node.client.get(page).status_code == 404
+            assert client.get(page).status_code == 200
+        finally:
+            node.pair.resume_replay()
+        node.pair.replayed()
+        time.sleep(1.5)  # the next look finds it caught up
+        assert client.get(page).status_code == 200
+    assert "more than 1 s behind" in caplog.text
+    assert "has caught up" in caplog.text
+
+
 def _with_the_standby_stopped_reads_fall_back_to_the_primary(
     node: _Node, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -418,3 +457,33 @@ def test_a_replica_is_postgresqls_of_a_postgresql_primary(
 ) -> None:
     with pytest.raises(ValidationError, match="must be a PostgreSQL URL"):
         Settings(data_dir=tmp_path, database_url=primary, database_replica_url=replica)
+
+
+def test_the_replica_is_current_as_of_the_newest_primary_position_it_has_replayed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [0.0]
+    monkeypatch.setattr("registry.storage.replica.time.monotonic", lambda: clock[0])
+    state = ReplicaState(retry_after=30, max_lag=10)
+
+    def at(when: float, written: int, replayed: int | None) -> bool:
+        clock[0] = when
+        return state.current(lambda: written, lambda: replayed)
+
+    assert at(0, 100, 100)  # caught up
+    assert at(5, 200, 100)  # 5 s behind at most
+    assert not at(11, 300, 150)  # has not replayed what the primary had 11 s ago
+    assert at(12, 300, 200)  # has replayed what it had at 5 s: 7 s behind
+
+    def unasked() -> int:
+        raise AssertionError("asked again within the second")
+
+    clock[0] = 12.5
+    assert state.current(unasked, unasked)  # the last answer stands
+    assert at(20, 400, None)  # not a standby: never behind
+    clock[0] = 40.0
+
+    def refused() -> int:
+        raise OperationalError("SELECT", {}, Exception("the primary refused"))
+
+    assert state.current(refused, unasked)  # the primary cannot be asked: as it was
