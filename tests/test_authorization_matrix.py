@@ -20,7 +20,7 @@ import base64
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +49,12 @@ _ROLES = ("issuer:CN-SH", "issuer:CN-AH", "verifier", "enforcement", "federation
 _CALLERS = (*_OUTSIDERS, *_ROLES)
 
 
+def lets_in(roles: Sequence[str], role: str) -> bool:
+    """Whether ``x-roles`` of ``roles`` let in a token of ``role`` (``issuer:*``: the
+    issuer of any authority), as the document says."""
+    return role in roles or ("issuer:*" in roles and role.startswith("issuer:"))
+
+
 @dataclass(frozen=True)
 class Operation:
     """One method of one path of the document, with what it documents."""
@@ -61,7 +67,7 @@ class Operation:
 
     def lets_in(self, role: str) -> bool:
         assert self.roles is not None
-        return role in self.roles or ("issuer:*" in self.roles and role.startswith("issuer:"))
+        return lets_in(self.roles, role)
 
     def documents(self, status: int) -> bool:
         return str(status) in self.statuses or f"{str(status)[0]}XX" in self.statuses

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -132,9 +133,7 @@ def test_a_postgresql_that_refuses_connections_is_a_503_not_a_500(
                 refused = client.get("/v1/logs/CN-SH/checkpoint")
             finally:
                 autocommit.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
-        assert refused.status_code == 503, refused.text
-        assert refused.headers["retry-after"]
-        assert refused.json()["type"].endswith("database-unavailable")
+        _told_to_come_back(refused)
         assert client.get("/v1/logs/CN-SH/checkpoint").status_code == 404  # and again
 
 
@@ -159,7 +158,12 @@ def test_a_request_finding_no_connection_free_in_time_is_a_503_not_a_500(
         finally:
             for connection in held:
                 connection.close()
-        assert waited.status_code == 503, waited.text
-        assert waited.headers["retry-after"]
-        assert waited.json()["type"].endswith("database-unavailable")
+        _told_to_come_back(waited)
         assert client.get("/v1/logs/CN-SH/checkpoint").status_code == 404  # and again
+
+
+def _told_to_come_back(answer: Any) -> None:
+    """A 503 database-unavailable with when to try again."""
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"]
+    assert answer.json()["type"].endswith("database-unavailable")

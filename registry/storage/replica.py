@@ -95,10 +95,10 @@ class ReplicaState:
         reached = replayed()
         with self._lock:
             self._noted.append((now, position))
-            if reached is None:
+            if reached is None:  # not a standby: current now
                 self._noted.clear()
                 self._current_as_of = now
-            while self._noted and self._noted[0][1] <= (reached or 0):
+            while self._noted and reached is not None and self._noted[0][1] <= reached:
                 self._current_as_of = self._noted.popleft()[0]
             behind = now - self._current_as_of if self._current_as_of is not None else math.inf
             self._current = behind <= self._max_lag

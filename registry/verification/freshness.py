@@ -6,13 +6,13 @@ mirror was last confirmed is missing from it), so it names them all. A log this 
 hosts is its own: its head and checkpoint are read in the answer's own snapshot, so
 the node, as the log's origin, confirms it as it answers (``confirmed_at`` is the
 answer's time; a snapshot of a replica is at most its bound behind the primary,
-``registry.storage.replica``). A mirrored log is as current as the last time this node confirmed it
-with its origin (``PeerLog.confirmed_at``: the follower sets it whenever the origin's
-checkpoint proved consistent with the mirror). Where that is longer ago than the
-node's bound (``Settings.federation_stale_seconds``), or never, the answer says so in
-Chinese and English (``mirror-stale``): the reason informs and does not decide, for
-the verdict is what the records held say; what it cannot say is whether the origin
-signed anything since.
+``registry.storage.replica``). A mirrored log is as current as the last time this
+node confirmed it with its origin (``PeerLog.confirmed_at``: the follower sets it
+whenever the origin's checkpoint proved consistent with the mirror). Where that is
+longer ago than the node's bound (``Settings.federation_stale_seconds``), or never,
+the answer says so in Chinese and English (``mirror-stale``): the reason informs and
+does not decide, for the verdict is what the records held say; what it cannot say is
+whether the origin signed anything since.
 """
 
 from __future__ import annotations
