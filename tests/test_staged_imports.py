@@ -6,6 +6,7 @@ the file deleted afterwards (registry.bulk.staged); and the history of imports
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import os
 import subprocess
@@ -21,7 +22,7 @@ from sqlmodel import col
 
 from registry.accounts import create_user
 from registry.bulk import importer
-from registry.bulk._working import WORKING
+from registry.bulk._working import WORKING, abandoned, working
 from registry.bulk.history import import_history
 from registry.bulk.rows import ParsedRows
 from registry.bulk.staged import (
@@ -474,3 +475,25 @@ def test_an_import_whose_process_was_killed_reads_as_interrupted_at_once(
     other = _stage(node, user, GOOD)
     assert other is not None
     assert not (directory / other / WORKING).exists()
+
+
+def test_an_import_at_work_never_reads_as_abandoned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The page asks at any moment: even the one the worker takes its lock, its lock
+    # file must not be there unlocked (it read as a process stopped mid-way).
+    (tmp_path / "imp").mkdir()
+    seen: list[bool] = []
+    lock = fcntl.flock
+
+    def asked_while_locking(fd: int, operation: int) -> None:
+        if operation == fcntl.LOCK_EX:
+            seen.append(abandoned(tmp_path, "imp"))
+        lock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", asked_while_locking)
+    with working(tmp_path, "imp"):
+        seen.append(abandoned(tmp_path, "imp"))
+    seen.append(abandoned(tmp_path, "imp"))
+    assert seen == [False, False, False]
+    assert list((tmp_path / "imp").iterdir()) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,13 +24,21 @@ def working(directory: Path, identifier: str) -> Iterator[None]:
     is removed once the work is over, so a lock file left behind is a process's that
     stopped in the middle."""
     path = directory / identifier / WORKING
+    # Locked before it is in place: a lock file seen unlocked is always one left behind.
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        fd, made = tempfile.mkstemp(dir=path.parent, prefix=f"{WORKING}-")
     except OSError:  # no kept directory: the work finds the file gone and says so
         yield
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        os.replace(made, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(made)
+        os.close(fd)
+        raise
+    try:
         yield
     finally:
         with contextlib.suppress(OSError):
